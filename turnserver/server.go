@@ -1,0 +1,287 @@
+package turnserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/turn/v4"
+)
+
+// Server is the bundled TURN server. Create it with New, then Start it; Stop
+// releases everything. A stopped Server cannot be started again.
+type Server struct {
+	cfg    resolved
+	log    *slog.Logger
+	policy PeerPolicy
+
+	mu      sync.Mutex
+	state   int // stateNew, stateStarted, stateStopped
+	turn    *turn.Server
+	udp     []net.PacketConn
+	tcp     net.Listener
+	udpAddr net.Addr
+	tcpAddr net.Addr
+
+	allocMu     sync.Mutex
+	allocByUser map[string]int
+
+	active             atomic.Int64
+	allocationsTotal   atomic.Uint64
+	permissionsRefused atomic.Uint64
+	authFailures       atomic.Uint64
+	quotaRejections    atomic.Uint64
+}
+
+const (
+	stateNew = iota
+	stateStarted
+	stateStopped
+)
+
+// Stats is a snapshot of the server's counters.
+type Stats struct {
+	ActiveAllocations  int64  // allocations open now
+	AllocationsTotal   uint64 // allocations created since Start
+	PermissionsRefused uint64 // CreatePermission/ChannelBind refused by the peer policy
+	AuthFailures       uint64 // malformed, expired or wrongly signed credentials
+	QuotaRejections    uint64 // Allocate refused with 486 by MaxAllocationsPerUser
+}
+
+// New validates cfg and returns a Server that is not yet listening.
+func New(cfg Config) (*Server, error) {
+	r, err := cfg.resolve()
+	if err != nil {
+		return nil, err
+	}
+
+	return &Server{
+		cfg: r,
+		log: r.Logger,
+		policy: PeerPolicy{
+			AllowedPeers: r.AllowedPeers,
+			RelayIPs:     []netip.Addr{r.publicIP},
+		},
+		allocByUser: make(map[string]int),
+	}, nil
+}
+
+// Start opens the UDP sockets and the TCP listener and hands them to pion.
+// It returns once they are listening. ctx bounds only the listening; the
+// server runs until Stop, following the house Start/Stop contract.
+func (s *Server) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch s.state {
+	case stateStarted:
+		return ErrStarted
+	case stateStopped:
+		return ErrStopped
+	}
+
+	udp, tcp, err := s.listen(ctx)
+	if err != nil {
+		return err
+	}
+
+	relay := newRelayGenerator(s.cfg.relayBind, s.cfg.publicIP, s.cfg.AllowedPeers)
+	perm := s.permissionHandler
+	pcs := make([]turn.PacketConnConfig, len(udp))
+	for i, c := range udp {
+		pcs[i] = turn.PacketConnConfig{PacketConn: c, RelayAddressGenerator: relay, PermissionHandler: perm}
+	}
+
+	srv, err := turn.NewServer(turn.ServerConfig{
+		PacketConnConfigs: pcs,
+		ListenerConfigs:   []turn.ListenerConfig{{Listener: tcp, RelayAddressGenerator: relay, PermissionHandler: perm}},
+		LoggerFactory:     slogFactory{l: s.log},
+		Realm:             s.cfg.Realm,
+		AuthHandler:       s.authHandler,
+		QuotaHandler:      s.quotaHandler,
+		EventHandler: turn.EventHandler{
+			OnAuth:              s.onAuth,
+			OnAllocationCreated: s.onAllocationCreated,
+			OnAllocationDeleted: s.onAllocationDeleted,
+		},
+	})
+	if err != nil {
+		closeAll(udp, tcp)
+
+		return fmt.Errorf("turnserver: start pion server: %w", err)
+	}
+
+	s.turn, s.udp, s.tcp = srv, udp, tcp
+	s.udpAddr, s.tcpAddr = udp[0].LocalAddr(), tcp.Addr()
+	s.state = stateStarted
+	s.log.Info("turnserver: listening",
+		"udp", s.udpAddr.String(), "tcp", s.tcpAddr.String(), "udp_workers", len(udp),
+		"relay_ip", s.cfg.PublicIP, "realm", s.cfg.Realm)
+
+	return nil
+}
+
+// listen binds UDPWorkers UDP sockets on one address, then TCP on the port
+// the first UDP socket got. With Port 0 that TCP port may be taken, in which
+// case TCP falls back to its own OS-chosen port.
+func (s *Server) listen(ctx context.Context) ([]net.PacketConn, net.Listener, error) {
+	host := s.cfg.listenIP.String()
+	first, err := listenUDP(ctx, net.JoinHostPort(host, strconv.Itoa(s.cfg.Port)))
+	if err != nil {
+		return nil, nil, fmt.Errorf("turnserver: listen udp: %w", err)
+	}
+	udp := []net.PacketConn{first}
+	bound := first.LocalAddr().String()
+	for len(udp) < s.cfg.UDPWorkers {
+		c, err := listenUDP(ctx, bound)
+		if err != nil {
+			closeAll(udp, nil)
+
+			return nil, nil, fmt.Errorf("turnserver: listen udp worker %d: %w", len(udp), err)
+		}
+		udp = append(udp, c)
+	}
+	for i, c := range udp {
+		got := growReadBuffer(c, udpReadBufferTarget, s.log)
+		if i == 0 {
+			// All workers get the same treatment; one line is enough.
+			s.log.Info("turnserver: udp receive buffer", "requested", udpReadBufferTarget, "effective", got)
+		}
+	}
+
+	var lc net.ListenConfig
+	port := first.LocalAddr().(*net.UDPAddr).Port
+	tcp, err := lc.Listen(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil && s.cfg.Port == 0 {
+		tcp, err = lc.Listen(ctx, "tcp", net.JoinHostPort(host, "0"))
+	}
+	if err != nil {
+		closeAll(udp, nil)
+
+		return nil, nil, fmt.Errorf("turnserver: listen tcp: %w", err)
+	}
+
+	return udp, tcp, nil
+}
+
+func closeAll(udp []net.PacketConn, tcp net.Listener) {
+	for _, c := range udp {
+		_ = c.Close()
+	}
+	if tcp != nil {
+		_ = tcp.Close()
+	}
+}
+
+// Stop closes the listeners and, through pion, every allocation. It is
+// idempotent and safe to call on a Server that never started.
+func (s *Server) Stop() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == stateStopped {
+		return nil
+	}
+	wasStarted := s.state == stateStarted
+	s.state = stateStopped
+	if !wasStarted {
+		return nil
+	}
+	err := s.turn.Close()
+	if errors.Is(err, net.ErrClosed) {
+		err = nil
+	}
+	s.log.Info("turnserver: stopped", "udp", s.udpAddr.String())
+
+	return err
+}
+
+// UDPAddr is the bound UDP address, nil before Start.
+func (s *Server) UDPAddr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	return s.udpAddr
+}
+
+// TCPAddr is the bound TCP address, nil before Start.
+func (s *Server) TCPAddr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	return s.tcpAddr
+}
+
+// Stats returns a snapshot of the counters.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	stopped := s.state == stateStopped
+	s.mu.Unlock()
+	active := s.active.Load()
+	if stopped {
+		// pion closes allocations on shutdown without deletion events.
+		active = 0
+	}
+
+	return Stats{
+		ActiveAllocations:  active,
+		AllocationsTotal:   s.allocationsTotal.Load(),
+		PermissionsRefused: s.permissionsRefused.Load(),
+		AuthFailures:       s.authFailures.Load(),
+		QuotaRejections:    s.quotaRejections.Load(),
+	}
+}
+
+// Policy is the peer policy this server enforces.
+func (s *Server) Policy() PeerPolicy { return s.policy }
+
+// ICEServer is one entry of RTCConfiguration.iceServers.
+type ICEServer struct {
+	URLs       []string `json:"urls"`
+	Username   string   `json:"username,omitempty"`
+	Credential string   `json:"credential,omitempty"`
+}
+
+// ICEConfig is what a client needs to reach this TURN server; TTL is in
+// seconds and tells the client when to fetch fresh credentials.
+type ICEConfig struct {
+	ICEServers []ICEServer `json:"iceServers"`
+	TTL        int         `json:"ttl"`
+}
+
+// ICEConfig mints credentials for clientID and lists this server's UDP and
+// TCP URLs at PublicIP and the bound ports (the configured port before Start).
+func (s *Server) ICEConfig(clientID string) ICEConfig {
+	s.mu.Lock()
+	udpPort, tcpPort := s.cfg.Port, s.cfg.Port
+	if ua, ok := s.udpAddr.(*net.UDPAddr); ok {
+		udpPort = ua.Port
+	}
+	if ta, ok := s.tcpAddr.(*net.TCPAddr); ok {
+		tcpPort = ta.Port
+	}
+	s.mu.Unlock()
+
+	user, pass := NewCredentials(s.cfg.Secret, clientID, s.cfg.CredentialTTL, time.Now())
+	host := s.cfg.publicIP.String()
+	if s.cfg.publicIP.Is6() {
+		host = "[" + host + "]"
+	}
+
+	return ICEConfig{
+		ICEServers: []ICEServer{{
+			URLs: []string{
+				"turn:" + host + ":" + strconv.Itoa(udpPort) + "?transport=udp",
+				"turn:" + host + ":" + strconv.Itoa(tcpPort) + "?transport=tcp",
+			},
+			Username:   user,
+			Credential: pass,
+		}},
+		TTL: int(s.cfg.CredentialTTL / time.Second),
+	}
+}
