@@ -1,0 +1,226 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Tick runs one matcher pass: withdraw expired offers, settle parties whose
+// grace ran out, offer waiting shoppers to idle guides, and tell shoppers
+// whose position changed. The loop calls it on the leader; tests call it
+// directly to step time.
+func (s *Service) Tick(ctx context.Context) error {
+	var errs []error
+	if err := s.settleCalls(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("settle calls: %w", err))
+	}
+	if err := s.settleEntries(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("settle entries: %w", err))
+	}
+	if err := s.match(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("match: %w", err))
+	}
+	if err := s.sendPositions(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("positions: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// settleCalls expires offers and ends or requeues calls whose party has
+// been gone longer than the grace period.
+func (s *Service) settleCalls(ctx context.Context) error {
+	now := s.now()
+	live, err := s.store.CallsLive(ctx)
+	if err != nil {
+		return err
+	}
+	graceEnd := now.Add(-s.cfg.ReconnectGrace)
+	for _, c := range live {
+		if c.State == CallOffered {
+			if now.After(c.OfferDeadline) {
+				s.endOffer(ctx, c.ID, ReasonOfferTimeout, true)
+			}
+			continue
+		}
+		g, gerr := s.store.GuideGet(ctx, c.GuideID)
+		e, eerr := s.store.EntryGet(ctx, c.EntryID)
+		if gerr != nil || eerr != nil {
+			return errors.Join(gerr, eerr)
+		}
+		guideGone := !g.Online && g.DisconnectedAt != nil && g.DisconnectedAt.Before(graceEnd)
+		shopperGone := e.DisconnectedAt != nil && e.DisconnectedAt.Before(graceEnd)
+		switch {
+		case guideGone && c.State != CallConnected && !shopperGone:
+			s.requeue(ctx, c.ID)
+		case guideGone:
+			_, _ = s.endCall(ctx, c.ID, ReasonPeerLost, string(PartyGuide))
+		case shopperGone:
+			_, _ = s.endCall(ctx, c.ID, ReasonPeerLost, string(PartyShopper))
+		}
+	}
+	return nil
+}
+
+// settleEntries abandons queued shoppers who dropped and did not return.
+func (s *Service) settleEntries(ctx context.Context) error {
+	line, err := s.store.EntriesQueued(ctx, "")
+	if err != nil {
+		return err
+	}
+	graceEnd := s.now().Add(-s.cfg.ReconnectGrace)
+	for _, e := range line {
+		if e.DisconnectedAt != nil && e.DisconnectedAt.Before(graceEnd) {
+			if err := s.leaveQueue(ctx, e.ID, EntryAbandoned, ReasonShopperLost); err != nil && !errors.Is(err, ErrBadState) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// match offers waiting shoppers, oldest first in each queue, to available
+// guides, longest idle first.
+func (s *Service) match(ctx context.Context) error {
+	guides, err := s.store.GuidesAvailable(ctx)
+	if err != nil || len(guides) == 0 {
+		return err
+	}
+	line, err := s.store.EntriesQueued(ctx, "")
+	if err != nil {
+		return err
+	}
+	// Queues interleave by join time so one busy queue cannot starve another.
+	waiting := make([]Entry, 0, len(line))
+	for _, e := range line {
+		if e.State == EntryWaiting && e.DisconnectedAt == nil {
+			waiting = append(waiting, e)
+		}
+	}
+	sortFairly(waiting)
+	for _, e := range waiting {
+		if len(guides) == 0 {
+			break
+		}
+		g := guides[0]
+		guides = guides[1:]
+		if err := s.offer(ctx, e, g); err != nil {
+			s.log.WarnContext(ctx, "offer failed", "entry_id", e.ID, "guide_id", g.ID, "err", err)
+		}
+	}
+	return nil
+}
+
+// sortFairly orders entries of all queues: each queue keeps its own order,
+// and queues take turns by the join time of their heads.
+func sortFairly(entries []Entry) {
+	byQueue := map[string][]Entry{}
+	var names []string
+	for _, e := range entries {
+		if _, ok := byQueue[e.Queue]; !ok {
+			names = append(names, e.Queue)
+		}
+		byQueue[e.Queue] = append(byQueue[e.Queue], e)
+	}
+	out := entries[:0]
+	for len(out) < cap(out) && len(names) > 0 {
+		best := -1
+		for i, n := range names {
+			if len(byQueue[n]) == 0 {
+				continue
+			}
+			if best < 0 || byQueue[n][0].JoinedAt.Before(byQueue[names[best]][0].JoinedAt) {
+				best = i
+			}
+		}
+		if best < 0 {
+			break
+		}
+		n := names[best]
+		out = append(out, byQueue[n][0])
+		byQueue[n] = byQueue[n][1:]
+	}
+}
+
+// offer binds a guide and an entry to a new offered call. Each step checks
+// the record is still free; a lost race undoes the steps before it.
+func (s *Service) offer(ctx context.Context, e Entry, g Guide) error {
+	now := s.now()
+	c, err := s.store.CallCreate(ctx, Call{
+		ID: newID("c_"), EntryID: e.ID, GuideID: g.ID, Queue: e.Queue, State: CallOffered,
+		OfferDeadline: now.Add(s.cfg.OfferTimeout), JoinedAt: e.JoinedAt, OfferedAt: now,
+	})
+	if err != nil {
+		return err
+	}
+	abort := func() {
+		_, _ = s.store.CallUpdate(ctx, c.ID, func(c *Call) error {
+			c.State, c.EndedAt, c.EndReason = CallEnded, &now, "aborted"
+			return nil
+		})
+	}
+	if _, err := s.store.GuideUpdate(ctx, g.ID, func(g *Guide) error {
+		if !g.Online || g.Status != GuideAvailable || g.CallID != "" {
+			return ErrBadState
+		}
+		g.CallID = c.ID
+		return nil
+	}); err != nil {
+		abort()
+		return fmt.Errorf("guide %s: %w", g.ID, err)
+	}
+	e, err = s.store.EntryUpdate(ctx, e.ID, func(e *Entry) error {
+		if e.State != EntryWaiting || e.DisconnectedAt != nil {
+			return ErrBadState
+		}
+		e.State, e.CallID = EntryOffered, c.ID
+		return nil
+	})
+	if err != nil {
+		abort()
+		_, _ = s.store.GuideUpdate(ctx, g.ID, func(g *Guide) error {
+			if g.CallID == c.ID {
+				g.CallID = ""
+			}
+			return nil
+		})
+		return fmt.Errorf("entry %s: %w", e.ID, err)
+	}
+	s.log.InfoContext(ctx, "offer made", "call_id", c.ID, "entry_id", e.ID, "guide_id", g.ID,
+		"waited_ms", now.Sub(e.JoinedAt).Milliseconds())
+	s.notify.Offer(ctx, c, e)
+	return nil
+}
+
+// sendPositions tells each queued shopper its position when it changed.
+func (s *Service) sendPositions(ctx context.Context) error {
+	line, err := s.store.EntriesQueued(ctx, "")
+	if err != nil {
+		return err
+	}
+	online, err := s.store.GuidesOnline(ctx)
+	if err != nil {
+		return err
+	}
+	seen := make(map[string]bool, len(line))
+	pos, queue := 0, ""
+	for _, e := range line {
+		if e.Queue != queue {
+			pos, queue = 0, e.Queue
+		}
+		pos++
+		seen[e.ID] = true
+		p := s.positionAt(e.Queue, pos, online)
+		if s.lastPosition[e.ID] == p || e.DisconnectedAt != nil {
+			continue
+		}
+		s.lastPosition[e.ID] = p
+		s.notify.Position(ctx, e.ID, p)
+	}
+	for id := range s.lastPosition {
+		if !seen[id] {
+			delete(s.lastPosition, id)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,123 @@
+package queue
+
+import "time"
+
+// EntryState is where a shopper's queue entry is in its life.
+type EntryState string
+
+const (
+	EntryWaiting   EntryState = "waiting"   // in line, no guide yet
+	EntryOffered   EntryState = "offered"   // a guide is looking at it
+	EntryInCall    EntryState = "in_call"   // a guide accepted
+	EntryDone      EntryState = "done"      // its call ended
+	EntryCanceled  EntryState = "canceled"  // the shopper left the line
+	EntryAbandoned EntryState = "abandoned" // the shopper vanished and did not come back
+)
+
+// Queued reports whether the entry still holds a place in line.
+func (s EntryState) Queued() bool { return s == EntryWaiting || s == EntryOffered }
+
+// Entry is one shopper's place in one queue.
+type Entry struct {
+	ID       string     `json:"entry_id"`
+	Queue    string     `json:"queue"`
+	Name     string     `json:"name,omitempty"`
+	Locale   string     `json:"locale"`
+	Currency string     `json:"currency"`
+	PageURL  string     `json:"page_url"`
+	State    EntryState `json:"state"`
+	// Rank orders a queue: lower goes first. Stores assign it on create;
+	// a re-queue sets it below the current head.
+	Rank     int64     `json:"-"`
+	JoinedAt time.Time `json:"joined_at"`
+	// DisconnectedAt is set while the shopper has no socket; the matcher
+	// abandons the entry (or ends its call) once it passes the grace period.
+	DisconnectedAt *time.Time `json:"-"`
+	CallID         string     `json:"call_id,omitempty"`
+	LeftAt         *time.Time `json:"left_at,omitempty"`
+	LeftReason     string     `json:"left_reason,omitempty"`
+}
+
+// GuideStatus is what the guide chose in the console.
+type GuideStatus string
+
+const (
+	GuideAvailable GuideStatus = "available"
+	GuideAway      GuideStatus = "away"
+)
+
+// Guide is a guide's presence as the matcher sees it.
+type Guide struct {
+	ID     string      `json:"guide_id"`
+	Name   string      `json:"name"`
+	Status GuideStatus `json:"status"`
+	// Online is true while at least one console socket is open.
+	Online         bool       `json:"online"`
+	DisconnectedAt *time.Time `json:"-"`
+	// IdleSince orders available guides: the longest idle gets the offer.
+	IdleSince    time.Time `json:"idle_since"`
+	MissedOffers int       `json:"missed_offers"`
+	// CallID is the offer or call the guide is busy with, if any.
+	CallID string `json:"call_id,omitempty"`
+}
+
+// CallState is the call state machine: offered → accepted → connecting →
+// connected → ended. Any state may end.
+type CallState string
+
+const (
+	CallOffered    CallState = "offered"
+	CallAccepted   CallState = "accepted"
+	CallConnecting CallState = "connecting"
+	CallConnected  CallState = "connected"
+	CallEnded      CallState = "ended"
+)
+
+// Live reports whether the call still has two parties bound to it.
+func (s CallState) Live() bool { return s != CallEnded && s != "" }
+
+// Reasons a call or entry ends; they travel to clients as-is.
+const (
+	ReasonHangup         = "hangup"
+	ReasonPeerLost       = "peer_lost"
+	ReasonFailed         = "failed"
+	ReasonOfferTimeout   = "offer_timeout"
+	ReasonDeclined       = "declined"
+	ReasonGuideLost      = "guide_left"
+	ReasonCanceled       = "canceled"
+	ReasonShopperLost    = "shopper_left"
+	ReasonServerShutdown = "server_shutdown"
+)
+
+// Party names a side of a call.
+type Party string
+
+const (
+	PartyShopper Party = "shopper"
+	PartyGuide   Party = "guide"
+)
+
+// Call is one offer to a guide and, if accepted, the call that follows.
+// Its timestamps are the history the dashboard reads.
+type Call struct {
+	ID            string     `json:"call_id"`
+	EntryID       string     `json:"entry_id"`
+	GuideID       string     `json:"guide_id"`
+	Queue         string     `json:"queue"`
+	State         CallState  `json:"state"`
+	OfferDeadline time.Time  `json:"offer_deadline"`
+	JoinedAt      time.Time  `json:"joined_at"`
+	OfferedAt     time.Time  `json:"offered_at"`
+	AcceptedAt    *time.Time `json:"accepted_at,omitempty"`
+	ConnectedAt   *time.Time `json:"connected_at,omitempty"`
+	EndedAt       *time.Time `json:"ended_at,omitempty"`
+	EndReason     string     `json:"end_reason,omitempty"`
+	EndedBy       string     `json:"ended_by,omitempty"`
+}
+
+// Position is what a waiting shopper is told.
+type Position struct {
+	Queue      string `json:"queue"`
+	Position   int    `json:"position"`
+	ETASeconds int    `json:"eta_seconds"`
+}

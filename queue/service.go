@@ -1,0 +1,699 @@
+package queue
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"regexp"
+	"sync"
+	"time"
+)
+
+// Config configures a Service. Zero durations take the defaults noted.
+type Config struct {
+	Store    Store
+	Notifier Notifier
+	// Elector picks the node that runs the matcher; nil means SoleLeader.
+	Elector Elector
+	Logger  *slog.Logger
+	Now     func() time.Time
+
+	OfferTimeout    time.Duration // 15s: how long a guide has to accept
+	MaxMissedOffers int           // 2: missed offers in a row before a guide is set away
+	ReconnectGrace  time.Duration // 20s: how long a dropped party may take to come back
+	Tick            time.Duration // 200ms: matcher loop period when nothing wakes it
+	AvgCallDuration time.Duration // 3m: used for ETAs until history says better
+}
+
+// Service runs the queue: client-driven changes from any node, and the
+// matcher loop on the leader.
+type Service struct {
+	cfg    Config
+	store  Store
+	notify Notifier
+	log    *slog.Logger
+	now    func() time.Time
+	wake   chan struct{}
+
+	// lastPosition is what each waiting shopper was last told; only the
+	// matcher loop touches it, and it is rebuilt on a new leader.
+	lastPosition map[string]Position
+
+	stopOnce sync.Once
+	stop     context.CancelFunc
+	done     chan struct{}
+}
+
+// NewService checks cfg and fills in defaults.
+func NewService(cfg Config) (*Service, error) {
+	if cfg.Store == nil || cfg.Notifier == nil {
+		return nil, errors.New("queue: Store and Notifier are required")
+	}
+	if cfg.Elector == nil {
+		cfg.Elector = SoleLeader{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.OfferTimeout <= 0 {
+		cfg.OfferTimeout = 15 * time.Second
+	}
+	if cfg.MaxMissedOffers <= 0 {
+		cfg.MaxMissedOffers = 2
+	}
+	if cfg.ReconnectGrace <= 0 {
+		cfg.ReconnectGrace = 20 * time.Second
+	}
+	if cfg.Tick <= 0 {
+		cfg.Tick = 200 * time.Millisecond
+	}
+	if cfg.AvgCallDuration <= 0 {
+		cfg.AvgCallDuration = 3 * time.Minute
+	}
+	return &Service{
+		cfg:          cfg,
+		store:        cfg.Store,
+		notify:       cfg.Notifier,
+		log:          cfg.Logger.With("component", "queue"),
+		now:          cfg.Now,
+		wake:         make(chan struct{}, 1),
+		lastPosition: make(map[string]Position),
+	}, nil
+}
+
+// ReconnectGrace is how long a dropped party keeps its place or call.
+func (s *Service) ReconnectGrace() time.Duration { return s.cfg.ReconnectGrace }
+
+// Start runs the matcher loop in the background until Stop. It competes
+// for leadership through the Elector and only matches while it leads.
+func (s *Service) Start(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.stop = cancel
+	s.done = make(chan struct{})
+	go func() {
+		defer close(s.done)
+		s.run(ctx)
+	}()
+	return nil
+}
+
+// Stop ends the matcher loop and waits for it. Safe to call twice.
+func (s *Service) Stop() {
+	s.stopOnce.Do(func() {
+		if s.stop != nil {
+			s.stop()
+			<-s.done
+		}
+	})
+}
+
+func (s *Service) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Service) run(ctx context.Context) {
+	for ctx.Err() == nil {
+		leadCtx, err := s.cfg.Elector.Lead(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("matcher leadership attempt failed", "err", err)
+				sleep(ctx, time.Second)
+			}
+			continue
+		}
+		s.log.Info("matcher leading on this node")
+		clear(s.lastPosition)
+		s.lead(leadCtx)
+		if ctx.Err() == nil {
+			s.log.Warn("matcher leadership lost")
+		}
+	}
+}
+
+func (s *Service) lead(ctx context.Context) {
+	t := time.NewTicker(s.cfg.Tick)
+	defer t.Stop()
+	for {
+		if err := s.Tick(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("matcher tick failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-s.wake:
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+func newID(prefix string) string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+var queueNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+var localeRE = regexp.MustCompile(`^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,4}$`)
+var currencyRE = regexp.MustCompile(`^[A-Z]{3}$`)
+
+// JoinParams is what a shopper's widget sends.
+type JoinParams struct {
+	Queue    string `json:"queue"`
+	Locale   string `json:"locale"`
+	Currency string `json:"currency"`
+	PageURL  string `json:"page_url"`
+	Name     string `json:"name"`
+}
+
+func (p *JoinParams) validate() error {
+	if p.Queue == "" {
+		p.Queue = "default"
+	}
+	if p.Locale == "" {
+		p.Locale = "en"
+	}
+	switch {
+	case !queueNameRE.MatchString(p.Queue):
+		return fmt.Errorf("%w: queue must be 1-64 of a-z, 0-9, - and _", ErrInvalid)
+	case !localeRE.MatchString(p.Locale):
+		return fmt.Errorf("%w: locale %q is not a BCP 47 tag", ErrInvalid, p.Locale)
+	case !currencyRE.MatchString(p.Currency):
+		return fmt.Errorf("%w: currency must be an ISO 4217 code like EUR", ErrInvalid)
+	case len(p.PageURL) > 2048:
+		return fmt.Errorf("%w: page_url longer than 2048 bytes", ErrInvalid)
+	case len(p.Name) > 80:
+		return fmt.Errorf("%w: name longer than 80 bytes", ErrInvalid)
+	}
+	if p.PageURL != "" {
+		u, err := url.Parse(p.PageURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+			return fmt.Errorf("%w: page_url must be an http(s) URL", ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// Join puts a shopper at the tail of a queue. The entry counts as
+// disconnected until its socket arrives, so a widget that never connects
+// is abandoned after the grace period rather than blocking the line.
+func (s *Service) Join(ctx context.Context, p JoinParams) (Entry, error) {
+	if err := p.validate(); err != nil {
+		return Entry{}, err
+	}
+	now := s.now()
+	e, err := s.store.EntryCreate(ctx, Entry{
+		ID: newID("e_"), Queue: p.Queue, Name: p.Name, Locale: p.Locale,
+		Currency: p.Currency, PageURL: p.PageURL, State: EntryWaiting,
+		JoinedAt: now, DisconnectedAt: &now,
+	})
+	if err != nil {
+		return Entry{}, fmt.Errorf("join %s: %w", p.Queue, err)
+	}
+	s.log.InfoContext(ctx, "shopper joined", "entry_id", e.ID, "queue", e.Queue, "locale", e.Locale)
+	return e, nil
+}
+
+// Entry returns one entry.
+func (s *Service) Entry(ctx context.Context, id string) (Entry, error) {
+	return s.store.EntryGet(ctx, id)
+}
+
+// Waiting lists a queue's entries in line, in order, with positions.
+func (s *Service) Waiting(ctx context.Context, queue string) ([]Entry, error) {
+	return s.store.EntriesQueued(ctx, queue)
+}
+
+// ShopperConnected marks the shopper's socket open and returns its entry
+// and, when it is in a live call, that call (for resume).
+func (s *Service) ShopperConnected(ctx context.Context, entryID string) (Entry, *Call, error) {
+	e, err := s.store.EntryUpdate(ctx, entryID, func(e *Entry) error {
+		if !e.State.Queued() && e.State != EntryInCall {
+			return fmt.Errorf("entry %s is %s: %w", e.ID, e.State, ErrBadState)
+		}
+		e.DisconnectedAt = nil
+		return nil
+	})
+	if err != nil {
+		return Entry{}, nil, err
+	}
+	s.log.InfoContext(ctx, "shopper connected", "entry_id", e.ID, "state", e.State)
+	if e.State.Queued() {
+		if p, err := s.position(ctx, e); err == nil {
+			s.notify.Position(ctx, e.ID, p)
+		}
+		s.poke()
+		return e, nil, nil
+	}
+	c, err := s.store.CallGet(ctx, e.CallID)
+	if err != nil || !c.State.Live() {
+		return e, nil, nil
+	}
+	s.notify.PeerStatus(ctx, c, PartyShopper, true, 0)
+	return e, &c, nil
+}
+
+// ShopperDisconnected starts the shopper's grace period.
+func (s *Service) ShopperDisconnected(ctx context.Context, entryID string) {
+	now := s.now()
+	e, err := s.store.EntryUpdate(ctx, entryID, func(e *Entry) error {
+		if e.DisconnectedAt == nil {
+			e.DisconnectedAt = &now
+		}
+		return nil
+	})
+	if err != nil {
+		s.log.WarnContext(ctx, "mark shopper disconnected", "entry_id", entryID, "err", err)
+		return
+	}
+	s.log.InfoContext(ctx, "shopper disconnected", "entry_id", e.ID, "state", e.State)
+	if e.State == EntryInCall {
+		if c, err := s.store.CallGet(ctx, e.CallID); err == nil && c.State.Live() {
+			s.notify.PeerStatus(ctx, c, PartyShopper, false, s.cfg.ReconnectGrace)
+		}
+	}
+}
+
+// Cancel takes a shopper out of line, or hangs up its call.
+func (s *Service) Cancel(ctx context.Context, entryID string) error {
+	e, err := s.store.EntryGet(ctx, entryID)
+	if err != nil {
+		return err
+	}
+	if e.State == EntryInCall {
+		_, err := s.EndCall(ctx, PartyShopper, e.ID, e.CallID, ReasonHangup)
+		return err
+	}
+	return s.leaveQueue(ctx, e.ID, EntryCanceled, ReasonCanceled)
+}
+
+// leaveQueue ends an entry that never got a call, withdrawing its offer.
+func (s *Service) leaveQueue(ctx context.Context, entryID string, state EntryState, reason string) error {
+	now := s.now()
+	var offered string
+	e, err := s.store.EntryUpdate(ctx, entryID, func(e *Entry) error {
+		if !e.State.Queued() {
+			return fmt.Errorf("entry %s is %s: %w", e.ID, e.State, ErrBadState)
+		}
+		if e.State == EntryOffered {
+			offered = e.CallID
+		}
+		e.State, e.LeftAt, e.LeftReason = state, &now, reason
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.log.InfoContext(ctx, "shopper left the queue", "entry_id", e.ID, "reason", reason)
+	if offered != "" {
+		s.endOffer(ctx, offered, ReasonShopperLost, false)
+	}
+	s.notify.EntryLeft(ctx, e)
+	s.poke()
+	return nil
+}
+
+// GuideConnected registers a console socket and returns the guide and the
+// live call it holds, if any.
+func (s *Service) GuideConnected(ctx context.Context, guideID, name string) (Guide, *Call, error) {
+	now := s.now()
+	if _, err := s.store.GuideUpsert(ctx, Guide{ID: guideID, Name: name, Status: GuideAway, IdleSince: now}); err != nil {
+		return Guide{}, nil, err
+	}
+	g, err := s.store.GuideUpdate(ctx, guideID, func(g *Guide) error {
+		g.Online, g.DisconnectedAt = true, nil
+		return nil
+	})
+	if err != nil {
+		return Guide{}, nil, err
+	}
+	s.log.InfoContext(ctx, "guide connected", "guide_id", g.ID, "status", g.Status)
+	s.poke()
+	if g.CallID == "" {
+		return g, nil, nil
+	}
+	c, err := s.store.CallGet(ctx, g.CallID)
+	if err != nil || !c.State.Live() {
+		return g, nil, nil
+	}
+	if c.State == CallOffered {
+		s.notify.Offer(ctx, c, s.entryOrEmpty(ctx, c.EntryID))
+		return g, nil, nil
+	}
+	s.notify.PeerStatus(ctx, c, PartyGuide, true, 0)
+	return g, &c, nil
+}
+
+func (s *Service) entryOrEmpty(ctx context.Context, id string) Entry {
+	e, _ := s.store.EntryGet(ctx, id)
+	return e
+}
+
+// GuideDisconnected starts the guide's grace period. A pending offer is
+// withdrawn at once: the shopper should not wait on a console that is gone.
+func (s *Service) GuideDisconnected(ctx context.Context, guideID string) {
+	now := s.now()
+	g, err := s.store.GuideUpdate(ctx, guideID, func(g *Guide) error {
+		g.Online = false
+		if g.DisconnectedAt == nil {
+			g.DisconnectedAt = &now
+		}
+		return nil
+	})
+	if err != nil {
+		s.log.WarnContext(ctx, "mark guide disconnected", "guide_id", guideID, "err", err)
+		return
+	}
+	s.log.InfoContext(ctx, "guide disconnected", "guide_id", g.ID, "call_id", g.CallID)
+	if g.CallID == "" {
+		return
+	}
+	c, err := s.store.CallGet(ctx, g.CallID)
+	if err != nil || !c.State.Live() {
+		return
+	}
+	if c.State == CallOffered {
+		s.endOffer(ctx, c.ID, ReasonGuideLost, false)
+		return
+	}
+	s.notify.PeerStatus(ctx, c, PartyGuide, false, s.cfg.ReconnectGrace)
+}
+
+// SetPresence records the guide's choice. Going away with an offer
+// pending declines it.
+func (s *Service) SetPresence(ctx context.Context, guideID string, status GuideStatus) (Guide, error) {
+	if status != GuideAvailable && status != GuideAway {
+		return Guide{}, fmt.Errorf("%w: status must be available or away", ErrInvalid)
+	}
+	now := s.now()
+	g, err := s.store.GuideUpdate(ctx, guideID, func(g *Guide) error {
+		if g.Status != status && status == GuideAvailable {
+			g.IdleSince = now
+			g.MissedOffers = 0
+		}
+		g.Status = status
+		return nil
+	})
+	if err != nil {
+		return Guide{}, err
+	}
+	s.log.InfoContext(ctx, "guide presence", "guide_id", g.ID, "status", status)
+	if status == GuideAway && g.CallID != "" {
+		if c, err := s.store.CallGet(ctx, g.CallID); err == nil && c.State == CallOffered {
+			s.endOffer(ctx, c.ID, ReasonDeclined, false)
+		}
+	}
+	s.poke()
+	return g, nil
+}
+
+// Accept turns an offer into a call.
+func (s *Service) Accept(ctx context.Context, guideID, callID string) (Call, error) {
+	now := s.now()
+	c, err := s.store.CallUpdate(ctx, callID, func(c *Call) error {
+		if c.GuideID != guideID {
+			return ErrNotParty
+		}
+		if c.State != CallOffered || now.After(c.OfferDeadline) {
+			return fmt.Errorf("offer %s is %s: %w", c.ID, c.State, ErrBadState)
+		}
+		c.State, c.AcceptedAt = CallAccepted, &now
+		return nil
+	})
+	if err != nil {
+		return Call{}, err
+	}
+	e, err := s.store.EntryUpdate(ctx, c.EntryID, func(e *Entry) error {
+		e.State = EntryInCall
+		return nil
+	})
+	if err != nil {
+		return Call{}, err
+	}
+	g, err := s.store.GuideUpdate(ctx, guideID, func(g *Guide) error {
+		g.MissedOffers = 0
+		return nil
+	})
+	if err != nil {
+		return Call{}, err
+	}
+	s.log.InfoContext(ctx, "offer accepted", "call_id", c.ID, "entry_id", c.EntryID, "guide_id", guideID,
+		"offer_to_accept_ms", now.Sub(c.OfferedAt).Milliseconds())
+	s.notify.Matched(ctx, c, e, g)
+	s.poke()
+	return c, nil
+}
+
+// Decline hands the offer back; the shopper keeps its place.
+func (s *Service) Decline(ctx context.Context, guideID, callID string) error {
+	c, err := s.store.CallGet(ctx, callID)
+	if err != nil {
+		return err
+	}
+	if c.GuideID != guideID {
+		return ErrNotParty
+	}
+	if c.State != CallOffered {
+		return fmt.Errorf("offer %s is %s: %w", c.ID, c.State, ErrBadState)
+	}
+	s.endOffer(ctx, callID, ReasonDeclined, false)
+	return nil
+}
+
+// endOffer withdraws an offer: the call ends with reason, the guide is
+// freed (counting a miss when missed), and the entry, if still offered,
+// waits again in its old place.
+func (s *Service) endOffer(ctx context.Context, callID, reason string, missed bool) {
+	now := s.now()
+	c, err := s.store.CallUpdate(ctx, callID, func(c *Call) error {
+		if c.State != CallOffered {
+			return ErrBadState
+		}
+		c.State, c.EndedAt, c.EndReason = CallEnded, &now, reason
+		return nil
+	})
+	if err != nil {
+		return // accepted or ended meanwhile: nothing to withdraw
+	}
+	var setAway bool
+	g, err := s.store.GuideUpdate(ctx, c.GuideID, func(g *Guide) error {
+		if g.CallID == c.ID {
+			g.CallID = ""
+		}
+		if missed {
+			g.MissedOffers++
+			if g.MissedOffers >= s.cfg.MaxMissedOffers && g.Status == GuideAvailable {
+				g.Status, setAway = GuideAway, true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		s.log.WarnContext(ctx, "free guide after offer", "call_id", c.ID, "guide_id", c.GuideID, "err", err)
+	}
+	if _, err := s.store.EntryUpdate(ctx, c.EntryID, func(e *Entry) error {
+		if e.State == EntryOffered && e.CallID == c.ID {
+			e.State, e.CallID = EntryWaiting, ""
+		}
+		return nil
+	}); err != nil {
+		s.log.WarnContext(ctx, "return entry after offer", "call_id", c.ID, "entry_id", c.EntryID, "err", err)
+	}
+	s.log.InfoContext(ctx, "offer withdrawn", "call_id", c.ID, "entry_id", c.EntryID, "guide_id", c.GuideID, "reason", reason)
+	s.notify.OfferRevoked(ctx, c.GuideID, c.ID, reason)
+	if setAway {
+		s.log.InfoContext(ctx, "guide set away after missed offers", "guide_id", g.ID, "missed", g.MissedOffers)
+		s.notify.Presence(ctx, g, "missed_offers")
+	}
+	s.poke()
+}
+
+// Call returns a call after checking that the party named is one of its
+// two sides. partyID is the entry id for shoppers, the guide id for guides.
+func (s *Service) Call(ctx context.Context, party Party, partyID, callID string) (Call, error) {
+	c, err := s.store.CallGet(ctx, callID)
+	if errors.Is(err, ErrNotFound) {
+		return Call{}, ErrNotParty // do not tell strangers which calls exist
+	}
+	if err != nil {
+		return Call{}, err
+	}
+	if !isParty(c, party, partyID) {
+		return Call{}, ErrNotParty
+	}
+	return c, nil
+}
+
+func isParty(c Call, party Party, partyID string) bool {
+	switch party {
+	case PartyShopper:
+		return c.EntryID == partyID
+	case PartyGuide:
+		return c.GuideID == partyID
+	}
+	return false
+}
+
+// Signaled moves an accepted call to connecting on its first SDP.
+func (s *Service) Signaled(ctx context.Context, callID string) {
+	c, err := s.store.CallUpdate(ctx, callID, func(c *Call) error {
+		if c.State != CallAccepted {
+			return ErrBadState
+		}
+		c.State = CallConnecting
+		return nil
+	})
+	if err == nil {
+		s.notify.CallState(ctx, c)
+	}
+}
+
+// Connected records that one side's peer connection is up; the first
+// report moves the call to connected.
+func (s *Service) Connected(ctx context.Context, party Party, partyID, callID string) (Call, error) {
+	now := s.now()
+	var changed bool
+	c, err := s.store.CallUpdate(ctx, callID, func(c *Call) error {
+		if !isParty(*c, party, partyID) {
+			return ErrNotParty
+		}
+		switch c.State {
+		case CallAccepted, CallConnecting:
+			c.State, c.ConnectedAt, changed = CallConnected, &now, true
+		case CallConnected:
+		default:
+			return fmt.Errorf("call %s is %s: %w", c.ID, c.State, ErrBadState)
+		}
+		return nil
+	})
+	if err != nil {
+		return Call{}, err
+	}
+	if changed {
+		s.log.InfoContext(ctx, "call connected", "call_id", c.ID, "entry_id", c.EntryID, "guide_id", c.GuideID,
+			"accept_to_connect_ms", now.Sub(*c.AcceptedAt).Milliseconds())
+		s.notify.CallState(ctx, c)
+	}
+	return c, nil
+}
+
+// EndCall hangs up a live call on behalf of one of its parties.
+func (s *Service) EndCall(ctx context.Context, party Party, partyID, callID, reason string) (Call, error) {
+	c, err := s.Call(ctx, party, partyID, callID)
+	if err != nil {
+		return Call{}, err
+	}
+	if c.State == CallOffered {
+		if party == PartyGuide {
+			return c, s.Decline(ctx, partyID, callID)
+		}
+		return c, s.leaveQueue(ctx, c.EntryID, EntryCanceled, ReasonCanceled)
+	}
+	return s.endCall(ctx, callID, reason, string(party))
+}
+
+// endCall ends an accepted call for good and frees both sides.
+func (s *Service) endCall(ctx context.Context, callID, reason, by string) (Call, error) {
+	now := s.now()
+	c, err := s.store.CallUpdate(ctx, callID, func(c *Call) error {
+		if !c.State.Live() || c.State == CallOffered {
+			return fmt.Errorf("call %s is %s: %w", c.ID, c.State, ErrBadState)
+		}
+		c.State, c.EndedAt, c.EndReason, c.EndedBy = CallEnded, &now, reason, by
+		return nil
+	})
+	if err != nil {
+		return Call{}, err
+	}
+	s.release(ctx, c, now)
+	if _, err := s.store.EntryUpdate(ctx, c.EntryID, func(e *Entry) error {
+		e.State, e.LeftAt, e.LeftReason = EntryDone, &now, reason
+		return nil
+	}); err != nil {
+		s.log.WarnContext(ctx, "close entry", "call_id", c.ID, "entry_id", c.EntryID, "err", err)
+	}
+	s.log.InfoContext(ctx, "call ended", "call_id", c.ID, "entry_id", c.EntryID, "guide_id", c.GuideID, "reason", reason, "by", by)
+	s.notify.CallEnded(ctx, c)
+	s.poke()
+	return c, nil
+}
+
+// release frees the guide of a call and restarts its idle clock.
+func (s *Service) release(ctx context.Context, c Call, now time.Time) {
+	if _, err := s.store.GuideUpdate(ctx, c.GuideID, func(g *Guide) error {
+		if g.CallID == c.ID {
+			g.CallID, g.IdleSince = "", now
+		}
+		return nil
+	}); err != nil {
+		s.log.WarnContext(ctx, "free guide", "call_id", c.ID, "guide_id", c.GuideID, "err", err)
+	}
+}
+
+// requeue ends a call that never connected because the guide went away
+// and puts its shopper back at the head of the line.
+func (s *Service) requeue(ctx context.Context, callID string) {
+	now := s.now()
+	c, err := s.store.CallUpdate(ctx, callID, func(c *Call) error {
+		if c.State != CallAccepted && c.State != CallConnecting {
+			return ErrBadState
+		}
+		c.State, c.EndedAt, c.EndReason, c.EndedBy = CallEnded, &now, ReasonGuideLost, string(PartyGuide)
+		return nil
+	})
+	if err != nil {
+		return
+	}
+	s.release(ctx, c, now)
+	e, err := s.store.EntryRequeue(ctx, c.EntryID)
+	if err != nil {
+		s.log.WarnContext(ctx, "requeue entry", "call_id", c.ID, "entry_id", c.EntryID, "err", err)
+		return
+	}
+	s.log.InfoContext(ctx, "shopper requeued at head", "call_id", c.ID, "entry_id", e.ID, "guide_id", c.GuideID)
+	s.notify.CallEnded(ctx, c)
+	p, _ := s.position(ctx, e)
+	s.notify.Requeued(ctx, e, ReasonGuideLost, p)
+	s.poke()
+}
+
+// position computes where an entry stands and how long it may wait.
+func (s *Service) position(ctx context.Context, e Entry) (Position, error) {
+	line, err := s.store.EntriesQueued(ctx, e.Queue)
+	if err != nil {
+		return Position{}, err
+	}
+	online, err := s.store.GuidesOnline(ctx)
+	if err != nil {
+		return Position{}, err
+	}
+	for i, o := range line {
+		if o.ID == e.ID {
+			return s.positionAt(e.Queue, i+1, online), nil
+		}
+	}
+	return Position{}, ErrNotFound
+}
+
+func (s *Service) positionAt(queue string, pos, guidesOnline int) Position {
+	eta := time.Duration(pos) * s.cfg.AvgCallDuration / time.Duration(max(guidesOnline, 1))
+	return Position{Queue: queue, Position: pos, ETASeconds: int(eta.Seconds())}
+}
