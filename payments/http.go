@@ -1,0 +1,232 @@
+package payments
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// CallAuthorizer decides whether the request may manage the payment links of
+// callID and returns the acting user. Refusals return an error implementing
+// StatusCode() int, or wrapping ErrUnauthorized or ErrForbidden.
+type CallAuthorizer func(r *http.Request, callID string) (actor string, err error)
+
+// Body limits.
+const (
+	maxCreateBody  = 64 << 10
+	maxWebhookBody = 64 << 10
+)
+
+// errBadRequest marks a request that could not be read at all (400).
+var errBadRequest = errors.New("payments: bad request")
+
+// createLinkRequest is the JSON body of POST .../payment-links.
+type createLinkRequest struct {
+	Amount      int64  `json:"amount"`
+	Currency    string `json:"currency"`
+	Items       []Item `json:"items"`
+	Description string `json:"description"`
+}
+
+// decodeCreateLinkRequest reads one JSON object with no unknown fields and
+// nothing after it. Amounts must be JSON integers: 12.5 is refused, not
+// rounded.
+func decodeCreateLinkRequest(r io.Reader) (createLinkRequest, error) {
+	var req createLinkRequest
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return createLinkRequest{}, fmt.Errorf("%w: %w", errBadRequest, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return createLinkRequest{}, fmt.Errorf("%w: data after the JSON object", errBadRequest)
+	}
+	return req, nil
+}
+
+// APIRoutes serves a call's payment links; the wiring mounts it at
+// /api/v1/calls/{callID}/payment-links (the callID URL parameter must be
+// set by the mount pattern).
+//
+//	POST /           create (Idempotency-Key header); 201 created, 200 replay
+//	GET  /           list the call's links
+//	GET  /{linkID}   one link of the call
+func (s *Service) APIRoutes(authorize CallAuthorizer) chi.Router {
+	if authorize == nil {
+		panic("payments: APIRoutes needs a CallAuthorizer")
+	}
+	r := chi.NewRouter()
+	auth := func(next func(w http.ResponseWriter, r *http.Request, callID, actor string)) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			callID := chi.URLParam(r, "callID")
+			if callID == "" {
+				writeError(w, fmt.Errorf("%w: no call id in the route", errBadRequest))
+				return
+			}
+			actor, err := authorize(r, callID)
+			if err != nil {
+				writeError(w, err)
+				return
+			}
+			next(w, r, callID, actor)
+		}
+	}
+	r.Post("/", auth(s.handleCreate))
+	r.Get("/", auth(s.handleList))
+	r.Get("/{linkID}", auth(s.handleGet))
+	return r
+}
+
+func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request, callID, actor string) {
+	key := r.Header.Get("Idempotency-Key")
+	if key == "" {
+		writeError(w, fmt.Errorf("%w: Idempotency-Key header", ErrIdempotencyKeyRequired))
+		return
+	}
+	req, err := decodeCreateLinkRequest(http.MaxBytesReader(w, r.Body, maxCreateBody))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	l, created, err := s.CreateLink(r.Context(), CreateLinkParams{
+		CallID:         callID,
+		Amount:         req.Amount,
+		Currency:       req.Currency,
+		Items:          req.Items,
+		Description:    req.Description,
+		IdempotencyKey: key,
+		CreatedBy:      actor,
+	})
+	if err != nil {
+		if code, _ := errorStatus(err); code >= 500 {
+			s.log.Error("create payment link", "call_id", callID, "err", err)
+		}
+		writeError(w, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, l)
+}
+
+func (s *Service) handleList(w http.ResponseWriter, r *http.Request, callID, _ string) {
+	links, err := s.LinksByCall(r.Context(), callID)
+	if err != nil {
+		s.log.Error("list payment links", "call_id", callID, "err", err)
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"links": links})
+}
+
+func (s *Service) handleGet(w http.ResponseWriter, r *http.Request, callID, _ string) {
+	l, err := s.Link(r.Context(), chi.URLParam(r, "linkID"))
+	if err == nil && l.CallID != callID {
+		// Do not reveal that a link of another call exists.
+		err = ErrNotFound
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, l)
+}
+
+// WebhookRoutes serves provider webhooks; the wiring mounts it at /webhooks.
+//
+//	POST /{provider}   200 applied or duplicate; 400 bad signature or
+//	                   payload; 404 unknown provider; 413 body over 64 KiB
+func (s *Service) WebhookRoutes() chi.Router {
+	r := chi.NewRouter()
+	r.Post("/{provider}", func(w http.ResponseWriter, r *http.Request) {
+		name := chi.URLParam(r, "provider")
+		if _, ok := s.byName[name]; !ok {
+			writeError(w, fmt.Errorf("%w: %q", ErrUnknownProvider, name))
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxWebhookBody))
+		if err != nil {
+			writeError(w, fmt.Errorf("%w: %w", errBadRequest, err))
+			return
+		}
+		if err := s.HandleWebhook(r.Context(), name, r.Header, body); err != nil {
+			if code, _ := errorStatus(err); code >= 500 {
+				s.log.Error("webhook", "provider", name, "err", err)
+			}
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]bool{"received": true})
+	})
+	return r
+}
+
+// errorStatus maps an error to an HTTP status and a stable error code. It is
+// the one place where domain errors become HTTP.
+func errorStatus(err error) (int, string) {
+	var sc interface{ StatusCode() int }
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return http.StatusRequestEntityTooLarge, "body_too_large"
+	case errors.Is(err, ErrUnauthorized):
+		return http.StatusUnauthorized, "unauthorized"
+	case errors.Is(err, ErrForbidden):
+		return http.StatusForbidden, "forbidden"
+	case errors.As(err, &sc) && sc.StatusCode() >= 400:
+		return sc.StatusCode(), http.StatusText(sc.StatusCode())
+	case errors.Is(err, errBadRequest):
+		return http.StatusBadRequest, "bad_request"
+	case errors.Is(err, ErrIdempotencyKeyRequired):
+		return http.StatusBadRequest, "idempotency_key_required"
+	case errors.Is(err, ErrBadSignature):
+		return http.StatusBadRequest, "bad_signature"
+	case errors.Is(err, ErrBadWebhook):
+		return http.StatusBadRequest, "bad_webhook"
+	case errors.Is(err, ErrIdempotencyConflict):
+		return http.StatusConflict, "idempotency_conflict"
+	case errors.Is(err, ErrInvalidTransition):
+		return http.StatusConflict, "invalid_transition"
+	case errors.Is(err, ErrUnknownCurrency):
+		return http.StatusUnprocessableEntity, "unknown_currency"
+	case errors.Is(err, ErrInvalidLink):
+		return http.StatusUnprocessableEntity, "invalid_payment_link"
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrUnknownProvider):
+		return http.StatusNotFound, "not_found"
+	case errors.Is(err, ErrProvider):
+		return http.StatusBadGateway, "provider_error"
+	}
+	return http.StatusInternalServerError, "internal"
+}
+
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	code, name := errorStatus(err)
+	var b errorBody
+	b.Error.Code = name
+	b.Error.Message = err.Error()
+	if code >= 500 {
+		// Internal details stay in the log.
+		b.Error.Message = http.StatusText(code)
+	}
+	writeJSON(w, code, b)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,93 @@
+package payments
+
+import (
+	"slices"
+	"time"
+)
+
+// LinkStatus is where a payment link is in its life.
+type LinkStatus string
+
+// The statuses of a link. Open is the only initial status; expired,
+// canceled, failed and refunded are final.
+const (
+	StatusOpen              LinkStatus = "open"
+	StatusPaid              LinkStatus = "paid"
+	StatusExpired           LinkStatus = "expired"
+	StatusCanceled          LinkStatus = "canceled"
+	StatusFailed            LinkStatus = "failed"
+	StatusRefunded          LinkStatus = "refunded"
+	StatusPartiallyRefunded LinkStatus = "partially_refunded"
+)
+
+// transitions lists, for each status, where it may go next. Everything moves
+// forward only: this is what makes webhook handling order-independent, since
+// a late "failed" after "paid" is simply not a legal move and is dropped.
+var transitions = map[LinkStatus][]LinkStatus{
+	StatusOpen:              {StatusPaid, StatusExpired, StatusCanceled, StatusFailed},
+	StatusPaid:              {StatusRefunded, StatusPartiallyRefunded},
+	StatusPartiallyRefunded: {StatusRefunded, StatusPartiallyRefunded},
+}
+
+// CanMoveTo reports whether a link in status s may move to next.
+// partially_refunded -> partially_refunded is allowed because each further
+// partial refund is a real change (of the refunded amount); every other
+// self-transition is not.
+func (s LinkStatus) CanMoveTo(next LinkStatus) bool {
+	return slices.Contains(transitions[s], next)
+}
+
+// Valid reports whether s is one of the known statuses.
+func (s LinkStatus) Valid() bool {
+	switch s {
+	case StatusOpen, StatusPaid, StatusExpired, StatusCanceled, StatusFailed,
+		StatusRefunded, StatusPartiallyRefunded:
+		return true
+	}
+	return false
+}
+
+// Final reports whether no further transition is possible from s.
+func (s LinkStatus) Final() bool { return len(transitions[s]) == 0 }
+
+// Item is one line of a payment link. UnitAmount is in the link currency's
+// minor unit.
+type Item struct {
+	Name       string `json:"name"`
+	Quantity   int64  `json:"quantity"`
+	UnitAmount int64  `json:"unit_amount"`
+}
+
+// Link is a payment link a guide sent during a call.
+type Link struct {
+	ID             string     `json:"id"`
+	CallID         string     `json:"call_id"`
+	Provider       string     `json:"provider"`
+	ProviderRef    string     `json:"provider_ref,omitempty"`
+	Amount         int64      `json:"amount"`
+	Currency       string     `json:"currency"`
+	Items          []Item     `json:"items,omitempty"`
+	Description    string     `json:"description,omitempty"`
+	Status         LinkStatus `json:"status"`
+	CheckoutURL    string     `json:"checkout_url,omitempty"`
+	IdempotencyKey string     `json:"idempotency_key"`
+	CreatedBy      string     `json:"created_by"`
+	CreatedAt      time.Time  `json:"created_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
+	ExpiresAt      time.Time  `json:"expires_at"`
+	PaidAt         *time.Time `json:"paid_at,omitempty"`
+}
+
+// Money returns the link's amount and currency.
+func (l Link) Money() Money { return Money{Amount: l.Amount, Currency: l.Currency} }
+
+// Clone returns a deep copy of l, so that stores never share slices or
+// pointers with their callers.
+func (l Link) Clone() Link {
+	l.Items = slices.Clone(l.Items)
+	if l.PaidAt != nil {
+		t := *l.PaidAt
+		l.PaidAt = &t
+	}
+	return l
+}

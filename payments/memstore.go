@@ -1,0 +1,172 @@
+package payments
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// MemoryStore is the zero-setup Store: everything in maps behind one mutex.
+// It is lost on restart and does not span nodes.
+type MemoryStore struct {
+	mu     sync.Mutex
+	links  map[string]*Link     // by ID
+	order  []string             // IDs in creation order
+	byKey  map[[2]string]string // (call, idempotency key) -> ID
+	byRef  map[[2]string]string // (provider, ref) -> ID
+	events map[[2]string]struct{}
+}
+
+var _ Store = (*MemoryStore)(nil)
+
+// NewMemoryStore returns an empty MemoryStore.
+func NewMemoryStore() *MemoryStore {
+	return &MemoryStore{
+		links:  make(map[string]*Link),
+		byKey:  make(map[[2]string]string),
+		byRef:  make(map[[2]string]string),
+		events: make(map[[2]string]struct{}),
+	}
+}
+
+// LinkCreate implements Store.
+func (m *MemoryStore) LinkCreate(ctx context.Context, l Link) (Link, error) {
+	if err := ctx.Err(); err != nil {
+		return Link{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.links[l.ID]; ok {
+		return Link{}, fmt.Errorf("%w: link id %q", ErrDuplicate, l.ID)
+	}
+	key := [2]string{l.CallID, l.IdempotencyKey}
+	if _, ok := m.byKey[key]; ok {
+		return Link{}, fmt.Errorf("%w: idempotency key for call %q", ErrDuplicate, l.CallID)
+	}
+	ref := [2]string{l.Provider, l.ProviderRef}
+	if l.ProviderRef != "" {
+		if _, ok := m.byRef[ref]; ok {
+			return Link{}, fmt.Errorf("%w: provider ref %q", ErrDuplicate, l.ProviderRef)
+		}
+		m.byRef[ref] = l.ID
+	}
+	c := l.Clone()
+	m.links[l.ID] = &c
+	m.order = append(m.order, l.ID)
+	m.byKey[key] = l.ID
+	return l.Clone(), nil
+}
+
+// LinkGet implements Store.
+func (m *MemoryStore) LinkGet(ctx context.Context, id string) (Link, error) {
+	if err := ctx.Err(); err != nil {
+		return Link{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.getLocked(id)
+}
+
+func (m *MemoryStore) getLocked(id string) (Link, error) {
+	l, ok := m.links[id]
+	if !ok {
+		return Link{}, fmt.Errorf("%w: link %q", ErrNotFound, id)
+	}
+	return l.Clone(), nil
+}
+
+// LinkByIdempotencyKey implements Store.
+func (m *MemoryStore) LinkByIdempotencyKey(ctx context.Context, callID, key string) (Link, error) {
+	if err := ctx.Err(); err != nil {
+		return Link{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	id, ok := m.byKey[[2]string{callID, key}]
+	if !ok {
+		return Link{}, fmt.Errorf("%w: idempotency key for call %q", ErrNotFound, callID)
+	}
+	return m.getLocked(id)
+}
+
+// LinkByProviderRef implements Store.
+func (m *MemoryStore) LinkByProviderRef(ctx context.Context, provider, ref string) (Link, error) {
+	if err := ctx.Err(); err != nil {
+		return Link{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	id, ok := m.byRef[[2]string{provider, ref}]
+	if !ok || ref == "" {
+		return Link{}, fmt.Errorf("%w: %s ref %q", ErrNotFound, provider, ref)
+	}
+	return m.getLocked(id)
+}
+
+// LinksByCall implements Store.
+func (m *MemoryStore) LinksByCall(ctx context.Context, callID string) ([]Link, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := []Link{}
+	for _, id := range m.order {
+		if l := m.links[id]; l.CallID == callID {
+			out = append(out, l.Clone())
+		}
+	}
+	return out, nil
+}
+
+// LinkUpdate implements Store. The mutex is held while fn runs, so fn must
+// not call back into the store.
+func (m *MemoryStore) LinkUpdate(ctx context.Context, id string, fn func(*Link) error) (Link, error) {
+	if err := ctx.Err(); err != nil {
+		return Link{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur, ok := m.links[id]
+	if !ok {
+		return Link{}, fmt.Errorf("%w: link %q", ErrNotFound, id)
+	}
+	next := cur.Clone()
+	if err := fn(&next); err != nil {
+		return Link{}, err
+	}
+	if next.ID != cur.ID || next.CallID != cur.CallID || next.IdempotencyKey != cur.IdempotencyKey {
+		return Link{}, errors.New("payments: LinkUpdate must not change id, call id or idempotency key")
+	}
+	oldRef := [2]string{cur.Provider, cur.ProviderRef}
+	newRef := [2]string{next.Provider, next.ProviderRef}
+	if newRef != oldRef {
+		if next.ProviderRef != "" {
+			if other, ok := m.byRef[newRef]; ok && other != id {
+				return Link{}, fmt.Errorf("%w: provider ref %q", ErrDuplicate, next.ProviderRef)
+			}
+			m.byRef[newRef] = id
+		}
+		if cur.ProviderRef != "" {
+			delete(m.byRef, oldRef)
+		}
+	}
+	*cur = next
+	return next.Clone(), nil
+}
+
+// EventRecord implements Store.
+func (m *MemoryStore) EventRecord(ctx context.Context, e Event) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := [2]string{e.Provider, e.ID}
+	if _, ok := m.events[k]; ok {
+		return false, nil
+	}
+	m.events[k] = struct{}{}
+	return true, nil
+}

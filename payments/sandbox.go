@@ -1,0 +1,409 @@
+package payments
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// SandboxName is the provider name of the sandbox.
+const SandboxName = "sandbox"
+
+// Sandbox webhook event types.
+const (
+	SandboxPaymentSucceeded         = "payment.succeeded"
+	SandboxPaymentFailed            = "payment.failed"
+	SandboxPaymentRefunded          = "payment.refunded"
+	SandboxPaymentPartiallyRefunded = "payment.partially_refunded"
+)
+
+var sandboxEventStatus = map[string]LinkStatus{
+	SandboxPaymentSucceeded:         StatusPaid,
+	SandboxPaymentFailed:            StatusFailed,
+	SandboxPaymentRefunded:          StatusRefunded,
+	SandboxPaymentPartiallyRefunded: StatusPartiallyRefunded,
+}
+
+// SandboxEvent is the JSON body of a sandbox webhook.
+type SandboxEvent struct {
+	ID      string `json:"id"`
+	Type    string `json:"type"`
+	Ref     string `json:"ref"`
+	Created int64  `json:"created"`
+}
+
+// SandboxConfig configures a Sandbox.
+type SandboxConfig struct {
+	Secret          []byte // webhook signing secret; required for real use
+	CheckoutBaseURL string // e.g. http://127.0.0.1:8080/pay/sandbox
+	WebhookURL      string // e.g. http://127.0.0.1:8080/webhooks/sandbox
+	HTTPClient      *http.Client
+	Logger          *slog.Logger
+	Now             func() time.Time
+	// MaxAttempts per webhook delivery (default 6) and the first retry
+	// backoff (default 200ms, doubling, capped at 10s).
+	MaxAttempts  int
+	RetryBackoff time.Duration
+}
+
+// Sandbox is a Provider that guidecall hosts itself: a checkout page with Pay
+// and Decline buttons and signed webhooks posted back to WebhookURL. It can
+// be scripted to fail, delay and duplicate, for demos and tests.
+//
+// Webhooks are delivered by one goroutine started by Start and ended by Stop.
+// Outcomes recorded before Start wait in a bounded queue.
+type Sandbox struct {
+	cfg SandboxConfig
+	log *slog.Logger
+
+	mu       sync.Mutex
+	links    map[string]*sandboxLink
+	failNext error
+	delay    time.Duration
+	dupes    int
+
+	queue    chan SandboxEvent
+	startMu  sync.Mutex
+	started  bool
+	stopped  bool
+	stopCh   chan struct{}
+	stopOnce sync.Once
+	done     chan struct{}
+}
+
+type sandboxLink struct {
+	ref       string
+	params    ProviderLinkParams
+	status    LinkStatus
+	refunded  int64
+	createdAt time.Time
+}
+
+var _ Provider = (*Sandbox)(nil)
+
+// NewSandbox returns a Sandbox. Call Start before outcomes can be delivered.
+func NewSandbox(cfg SandboxConfig) *Sandbox {
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 6
+	}
+	if cfg.RetryBackoff <= 0 {
+		cfg.RetryBackoff = 200 * time.Millisecond
+	}
+	cfg.CheckoutBaseURL = strings.TrimRight(cfg.CheckoutBaseURL, "/")
+	return &Sandbox{
+		cfg:    cfg,
+		log:    cfg.Logger.With("provider", SandboxName),
+		links:  make(map[string]*sandboxLink),
+		queue:  make(chan SandboxEvent, 1024),
+		stopCh: make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+}
+
+// Name implements Provider.
+func (sb *Sandbox) Name() string { return SandboxName }
+
+// FailNextCreate makes the next CreateLink return err (nil clears it).
+func (sb *Sandbox) FailNextCreate(err error) {
+	sb.mu.Lock()
+	sb.failNext = err
+	sb.mu.Unlock()
+}
+
+// SetDeliveryDelay delays each webhook delivery by d.
+func (sb *Sandbox) SetDeliveryDelay(d time.Duration) {
+	sb.mu.Lock()
+	sb.delay = max(d, 0)
+	sb.mu.Unlock()
+}
+
+// SetDuplicateDeliveries delivers every webhook n extra times, with the same
+// event id, as real providers occasionally do.
+func (sb *Sandbox) SetDuplicateDeliveries(n int) {
+	sb.mu.Lock()
+	sb.dupes = max(n, 0)
+	sb.mu.Unlock()
+}
+
+func newID(prefix string) string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return prefix + hex.EncodeToString(b)
+}
+
+// CreateLink implements Provider.
+func (sb *Sandbox) CreateLink(ctx context.Context, p ProviderLinkParams) (ProviderLink, error) {
+	if err := ctx.Err(); err != nil {
+		return ProviderLink{}, err
+	}
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	if err := sb.failNext; err != nil {
+		sb.failNext = nil
+		return ProviderLink{}, fmt.Errorf("sandbox: scripted failure: %w", err)
+	}
+	ref := newID("sbx_")
+	p.Items = slices.Clone(p.Items)
+	sb.links[ref] = &sandboxLink{ref: ref, params: p, status: StatusOpen, createdAt: sb.cfg.Now()}
+	sb.log.Info("sandbox checkout created", "link_id", p.LinkID, "call_id", p.CallID, "provider_ref", ref)
+	return ProviderLink{Ref: ref, CheckoutURL: sb.cfg.CheckoutBaseURL + "/" + ref}, nil
+}
+
+// FetchStatus implements Provider.
+func (sb *Sandbox) FetchStatus(ctx context.Context, ref string) (LinkStatus, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	l, ok := sb.links[ref]
+	if !ok {
+		return "", fmt.Errorf("%w: sandbox ref %q", ErrNotFound, ref)
+	}
+	return sb.statusLocked(l), nil
+}
+
+// statusLocked is the link's status with expiry applied.
+func (sb *Sandbox) statusLocked(l *sandboxLink) LinkStatus {
+	if l.status == StatusOpen && !l.params.ExpiresAt.IsZero() && !sb.cfg.Now().Before(l.params.ExpiresAt) {
+		l.status = StatusExpired
+	}
+	return l.status
+}
+
+// Refund implements Provider: amount up to what is left of a paid link.
+func (sb *Sandbox) Refund(ctx context.Context, ref string, amount int64) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	sb.mu.Lock()
+	l, ok := sb.links[ref]
+	if !ok {
+		sb.mu.Unlock()
+		return fmt.Errorf("%w: sandbox ref %q", ErrNotFound, ref)
+	}
+	st := sb.statusLocked(l)
+	if st != StatusPaid && st != StatusPartiallyRefunded {
+		sb.mu.Unlock()
+		return fmt.Errorf("%w: refund of a %s link", ErrInvalidTransition, st)
+	}
+	if amount <= 0 || amount > l.params.Amount-l.refunded {
+		sb.mu.Unlock()
+		return fmt.Errorf("%w: refund amount %d, refundable %d", ErrInvalidLink, amount, l.params.Amount-l.refunded)
+	}
+	l.refunded += amount
+	typ := SandboxPaymentPartiallyRefunded
+	l.status = StatusPartiallyRefunded
+	if l.refunded == l.params.Amount {
+		typ = SandboxPaymentRefunded
+		l.status = StatusRefunded
+	}
+	p := l.params
+	sb.mu.Unlock()
+	sb.log.Info("sandbox refund", "link_id", p.LinkID, "call_id", p.CallID, "provider_ref", ref, "amount", amount)
+	return sb.enqueue(p, ref, typ)
+}
+
+// outcome records a shopper's Pay (paid=true) or Decline on the checkout
+// page and queues the webhook. A decline after a payment is still reported,
+// late, as payment.failed: that is how the sandbox produces out-of-order
+// delivery, and the Service must ignore it.
+func (sb *Sandbox) outcome(ref string, paid bool) (LinkStatus, error) {
+	sb.mu.Lock()
+	l, ok := sb.links[ref]
+	if !ok {
+		sb.mu.Unlock()
+		return "", fmt.Errorf("%w: sandbox ref %q", ErrNotFound, ref)
+	}
+	st := sb.statusLocked(l)
+	next, typ := StatusFailed, SandboxPaymentFailed
+	if paid {
+		next, typ = StatusPaid, SandboxPaymentSucceeded
+	}
+	switch {
+	case st.CanMoveTo(next):
+		l.status = next
+	case !paid && st != StatusExpired && st != StatusCanceled:
+		// A failed attempt reported after the link was settled.
+	default:
+		sb.mu.Unlock()
+		return st, fmt.Errorf("%w: %s link cannot become %s", ErrInvalidTransition, st, next)
+	}
+	p, st := l.params, l.status
+	sb.mu.Unlock()
+	sb.log.Info("sandbox checkout outcome", "link_id", p.LinkID, "call_id", p.CallID, "provider_ref", ref, "type", typ)
+	return st, sb.enqueue(p, ref, typ)
+}
+
+func (sb *Sandbox) enqueue(p ProviderLinkParams, ref, typ string) error {
+	ev := SandboxEvent{ID: newID("evt_"), Type: typ, Ref: ref, Created: sb.cfg.Now().Unix()}
+	select {
+	case sb.queue <- ev:
+		return nil
+	default:
+		sb.log.Error("sandbox webhook queue full", "link_id", p.LinkID, "call_id", p.CallID, "provider_ref", ref)
+		return errors.New("sandbox: webhook queue full")
+	}
+}
+
+// Start runs webhook delivery until Stop is called or ctx ends.
+func (sb *Sandbox) Start(ctx context.Context) error {
+	sb.startMu.Lock()
+	defer sb.startMu.Unlock()
+	if sb.stopped {
+		return ErrStopped
+	}
+	if sb.started {
+		return errors.New("sandbox: already started")
+	}
+	sb.started = true
+	go sb.run(ctx)
+	return nil
+}
+
+// Stop ends webhook delivery, waits for the delivery goroutine and drops
+// what is still queued. It is idempotent and safe without Start.
+func (sb *Sandbox) Stop() {
+	sb.startMu.Lock()
+	sb.stopped = true
+	started := sb.started
+	sb.startMu.Unlock()
+	sb.stopOnce.Do(func() { close(sb.stopCh) })
+	if started {
+		<-sb.done
+	}
+}
+
+func (sb *Sandbox) run(ctx context.Context) {
+	defer close(sb.done)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-sb.stopCh:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-sb.queue:
+			sb.mu.Lock()
+			delay, dupes := sb.delay, sb.dupes
+			sb.mu.Unlock()
+			for range 1 + dupes {
+				if !sleepCtx(ctx, delay) {
+					return
+				}
+				sb.deliver(ctx, ev)
+			}
+		}
+	}
+}
+
+// deliver posts one event, retrying with exponential backoff. Each attempt
+// is signed afresh so that a retry after a long backoff is still inside the
+// receiver's tolerance.
+func (sb *Sandbox) deliver(ctx context.Context, ev SandboxEvent) {
+	body, _ := json.Marshal(ev)
+	log := sb.log.With("event_id", ev.ID, "provider_ref", ev.Ref, "type", ev.Type)
+	sb.mu.Lock()
+	if l, ok := sb.links[ev.Ref]; ok {
+		log = log.With("link_id", l.params.LinkID, "call_id", l.params.CallID)
+	}
+	sb.mu.Unlock()
+	backoff := sb.cfg.RetryBackoff
+	for attempt := 1; attempt <= sb.cfg.MaxAttempts; attempt++ {
+		err := sb.post(ctx, body)
+		if err == nil {
+			log.Debug("sandbox webhook delivered", "attempt", attempt)
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		log.Warn("sandbox webhook delivery failed", "attempt", attempt, "err", err)
+		if attempt == sb.cfg.MaxAttempts || !sleepCtx(ctx, backoff) {
+			break
+		}
+		backoff = min(backoff*2, 10*time.Second)
+	}
+	log.Error("sandbox webhook given up")
+}
+
+func (sb *Sandbox) post(ctx context.Context, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sb.cfg.WebhookURL, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(SandboxSignatureHeader, SignSandbox(sb.cfg.Secret, sb.cfg.Now(), body))
+	resp, err := sb.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// ParseWebhook implements Provider.
+func (sb *Sandbox) ParseWebhook(header http.Header, body []byte) (Event, error) {
+	if err := VerifySandboxSignature(sb.cfg.Secret, header.Get(SandboxSignatureHeader), body, sb.cfg.Now(), SignatureTolerance); err != nil {
+		return Event{}, err
+	}
+	var ev SandboxEvent
+	if err := json.Unmarshal(body, &ev); err != nil {
+		return Event{}, fmt.Errorf("%w: %w", ErrBadWebhook, err)
+	}
+	st, ok := sandboxEventStatus[ev.Type]
+	if !ok || ev.ID == "" || ev.Ref == "" {
+		return Event{}, fmt.Errorf("%w: event %q of type %q", ErrBadWebhook, ev.ID, ev.Type)
+	}
+	return Event{
+		ID:          ev.ID,
+		Provider:    SandboxName,
+		ProviderRef: ev.Ref,
+		Status:      st,
+		OccurredAt:  time.Unix(ev.Created, 0).UTC(),
+	}, nil
+}

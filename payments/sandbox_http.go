@@ -1,0 +1,153 @@
+package payments
+
+import (
+	"errors"
+	"html/template"
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// CheckoutRoutes serves the sandbox's hosted checkout; the wiring mounts it
+// at /pay/sandbox (the path of CheckoutBaseURL).
+//
+//	GET  /{ref}        the checkout page
+//	POST /{ref}/pay    the shopper pays: payment.succeeded webhook
+//	POST /{ref}/fail   the shopper declines: payment.failed webhook
+//
+// POST answers JSON {"ref","status"} when Accept asks for application/json,
+// an HTML page otherwise.
+func (sb *Sandbox) CheckoutRoutes() chi.Router {
+	r := chi.NewRouter()
+	r.Get("/{ref}", sb.handleCheckout)
+	r.Post("/{ref}/pay", func(w http.ResponseWriter, r *http.Request) { sb.handleOutcome(w, r, true) })
+	r.Post("/{ref}/fail", func(w http.ResponseWriter, r *http.Request) { sb.handleOutcome(w, r, false) })
+	return r
+}
+
+type checkoutItem struct {
+	Name     string
+	Quantity int64
+	Unit     string
+	Total    string
+}
+
+type checkoutPage struct {
+	Ref, Description, Total, Status, Message string
+	Items                                    []checkoutItem
+	Open                                     bool
+}
+
+// The page has no external assets and no script at all: two plain forms.
+// Relative form actions resolve against /pay/sandbox/{ref}, so the page
+// works wherever the routes are mounted.
+var checkoutTmpl = template.Must(template.New("checkout").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sandbox checkout</title>
+<style>
+body{font-family:system-ui,sans-serif;max-width:28rem;margin:2rem auto;padding:0 1rem;color:#222}
+table{width:100%;border-collapse:collapse}td{padding:.3rem 0}td.n{text-align:right}
+.total{font-size:1.5rem;font-weight:600;margin:1rem 0}
+button{font-size:1rem;padding:.6rem 1.2rem;margin-right:.5rem;border-radius:.4rem;border:1px solid #888}
+.pay{background:#1a7f37;color:#fff;border-color:#1a7f37}
+.note{color:#666;font-size:.85rem}
+</style></head><body>
+<h1>Sandbox checkout</h1>
+<p class="note">Test mode: no real money moves.</p>
+{{with .Description}}<p>{{.}}</p>{{end}}
+{{if .Items}}<table>{{range .Items}}<tr><td>{{.Quantity}} × {{.Name}}</td><td class="n">{{.Total}}</td></tr>{{end}}</table>{{end}}
+<p class="total" id="total">{{.Total}}</p>
+{{if .Message}}<p id="message">{{.Message}}</p>{{end}}
+{{if .Open}}
+<form method="post" action="{{.Ref}}/pay" style="display:inline"><button class="pay" id="pay" type="submit">Pay {{.Total}}</button></form>
+<form method="post" action="{{.Ref}}/fail" style="display:inline"><button id="decline" type="submit">Decline</button></form>
+{{else}}<p id="status">Status: {{.Status}}</p>{{end}}
+</body></html>
+`))
+
+func (sb *Sandbox) page(ref string) (checkoutPage, bool) {
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	l, ok := sb.links[ref]
+	if !ok {
+		return checkoutPage{}, false
+	}
+	st := sb.statusLocked(l)
+	p := l.params
+	pg := checkoutPage{
+		Ref:         ref,
+		Description: p.Description,
+		Total:       Money{p.Amount, p.Currency}.String(),
+		Status:      string(st),
+		Open:        st == StatusOpen,
+	}
+	for _, it := range p.Items {
+		pg.Items = append(pg.Items, checkoutItem{
+			Name:     it.Name,
+			Quantity: it.Quantity,
+			Unit:     Money{it.UnitAmount, p.Currency}.String(),
+			Total:    Money{it.UnitAmount * it.Quantity, p.Currency}.String(),
+		})
+	}
+	return pg, true
+}
+
+func (sb *Sandbox) handleCheckout(w http.ResponseWriter, r *http.Request) {
+	pg, ok := sb.page(chi.URLParam(r, "ref"))
+	if !ok {
+		http.Error(w, "unknown checkout", http.StatusNotFound)
+		return
+	}
+	sb.renderPage(w, http.StatusOK, pg)
+}
+
+func (sb *Sandbox) renderPage(w http.ResponseWriter, status int, pg checkoutPage) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	if err := checkoutTmpl.Execute(w, pg); err != nil {
+		sb.log.Error("render sandbox checkout", "provider_ref", pg.Ref, "err", err)
+	}
+}
+
+func (sb *Sandbox) handleOutcome(w http.ResponseWriter, r *http.Request, paid bool) {
+	ref := chi.URLParam(r, "ref")
+	st, err := sb.outcome(ref, paid)
+	wantJSON := strings.Contains(r.Header.Get("Accept"), "application/json")
+	status := http.StatusOK
+	switch {
+	case errors.Is(err, ErrNotFound):
+		status = http.StatusNotFound
+	case errors.Is(err, ErrInvalidTransition):
+		status = http.StatusConflict
+	case err != nil:
+		status = http.StatusServiceUnavailable
+	}
+	if wantJSON {
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, status, map[string]string{"ref": ref, "status": string(st)})
+		return
+	}
+	if status == http.StatusNotFound {
+		http.Error(w, "unknown checkout", status)
+		return
+	}
+	pg, _ := sb.page(ref)
+	switch {
+	case err != nil:
+		pg.Message = "This payment can no longer be completed."
+	case paid:
+		pg.Message = "Thank you: payment received."
+	default:
+		pg.Message = "Payment declined."
+	}
+	sb.renderPage(w, status, pg)
+}

@@ -1,0 +1,445 @@
+package payments
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+)
+
+// Limits on what a guide can put in one link.
+const (
+	MaxAmount            int64 = 999_999_999_999 // minor units
+	MaxItems                   = 100
+	MaxItemQuantity      int64 = 10_000
+	MaxItemNameLen             = 200
+	MaxDescriptionLen          = 1000
+	MaxIdempotencyKeyLen       = 255
+	DefaultLinkTTL             = 24 * time.Hour
+)
+
+// Notifier receives every link whose status changed. The wiring sends it to
+// both parties of the call. It must not block for long.
+type Notifier interface {
+	PaymentLinkUpdated(ctx context.Context, l Link)
+}
+
+// Config configures a Service.
+type Config struct {
+	Store Store
+	// Providers in order of preference. Only the first is used for new links
+	// for now; the order is kept so that failover can try the next ones.
+	// Webhooks and lookups work for all of them.
+	Providers []Provider
+	Notifier  Notifier     // optional
+	Logger    *slog.Logger // optional
+	Now       func() time.Time
+	LinkTTL   time.Duration // how long a link stays open; DefaultLinkTTL if zero
+}
+
+// Service creates payment links and applies provider webhooks to them.
+type Service struct {
+	store     Store
+	providers []Provider
+	byName    map[string]Provider
+	notifier  Notifier
+	log       *slog.Logger
+	now       func() time.Time
+	ttl       time.Duration
+}
+
+// NewService checks cfg and returns a Service.
+func NewService(cfg Config) (*Service, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("payments: Config.Store is required")
+	}
+	if len(cfg.Providers) == 0 {
+		return nil, errors.New("payments: Config.Providers needs at least one provider")
+	}
+	s := &Service{
+		store:     cfg.Store,
+		providers: slices.Clone(cfg.Providers),
+		byName:    make(map[string]Provider, len(cfg.Providers)),
+		notifier:  cfg.Notifier,
+		log:       cfg.Logger,
+		now:       cfg.Now,
+		ttl:       cfg.LinkTTL,
+	}
+	for _, p := range cfg.Providers {
+		if p == nil || p.Name() == "" {
+			return nil, errors.New("payments: provider without a name")
+		}
+		if _, dup := s.byName[p.Name()]; dup {
+			return nil, fmt.Errorf("payments: provider %q configured twice", p.Name())
+		}
+		s.byName[p.Name()] = p
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.ttl <= 0 {
+		s.ttl = DefaultLinkTTL
+	}
+	return s, nil
+}
+
+// CreateLinkParams are the parameters of Service.CreateLink.
+type CreateLinkParams struct {
+	CallID         string
+	Amount         int64 // minor units
+	Currency       string
+	Items          []Item // optional; when given, they must sum to Amount
+	Description    string
+	IdempotencyKey string
+	CreatedBy      string
+}
+
+// validate checks p and returns it with the currency normalized.
+func (p CreateLinkParams) validate() (CreateLinkParams, error) {
+	if p.IdempotencyKey == "" || len(p.IdempotencyKey) > MaxIdempotencyKeyLen {
+		return p, fmt.Errorf("%w: 1 to %d characters", ErrIdempotencyKeyRequired, MaxIdempotencyKeyLen)
+	}
+	if p.CallID == "" {
+		return p, fmt.Errorf("%w: call id is required", ErrInvalidLink)
+	}
+	if p.Amount <= 0 || p.Amount > MaxAmount {
+		return p, fmt.Errorf("%w: amount must be between 1 and %d minor units", ErrInvalidLink, MaxAmount)
+	}
+	cur, err := NormalizeCurrency(p.Currency)
+	if err != nil {
+		return p, err
+	}
+	p.Currency = cur
+	if len(p.Items) > MaxItems {
+		return p, fmt.Errorf("%w: at most %d items", ErrInvalidLink, MaxItems)
+	}
+	if utf8.RuneCountInString(p.Description) > MaxDescriptionLen || !utf8.ValidString(p.Description) {
+		return p, fmt.Errorf("%w: description must be valid UTF-8 of at most %d characters", ErrInvalidLink, MaxDescriptionLen)
+	}
+	if len(p.Items) > 0 {
+		var sum int64
+		for i, it := range p.Items {
+			name := strings.TrimSpace(it.Name)
+			if name == "" || utf8.RuneCountInString(name) > MaxItemNameLen || !utf8.ValidString(name) {
+				return p, fmt.Errorf("%w: item %d: name must be 1 to %d characters", ErrInvalidLink, i, MaxItemNameLen)
+			}
+			if it.Quantity < 1 || it.Quantity > MaxItemQuantity {
+				return p, fmt.Errorf("%w: item %d: quantity must be between 1 and %d", ErrInvalidLink, i, MaxItemQuantity)
+			}
+			if it.UnitAmount < 0 || it.UnitAmount > MaxAmount {
+				return p, fmt.Errorf("%w: item %d: unit_amount must be between 0 and %d", ErrInvalidLink, i, MaxAmount)
+			}
+			// Both factors are bounded above, so the product fits in int64
+			// (1e4 * 1e12 = 1e16 < 9.2e18); the running sum is checked
+			// against MaxAmount after every line, so it cannot overflow
+			// either.
+			sum += it.Quantity * it.UnitAmount
+			if sum > MaxAmount {
+				return p, fmt.Errorf("%w: items sum beyond %d", ErrInvalidLink, MaxAmount)
+			}
+		}
+		if sum != p.Amount {
+			return p, fmt.Errorf("%w: items sum to %d, amount is %d", ErrInvalidLink, sum, p.Amount)
+		}
+		p.Items = slices.Clone(p.Items)
+		for i := range p.Items {
+			p.Items[i].Name = strings.TrimSpace(p.Items[i].Name)
+		}
+	}
+	return p, nil
+}
+
+// sameRequest reports whether an existing link was created from the same
+// parameters, which makes a retry with the same idempotency key a replay.
+func sameRequest(l Link, p CreateLinkParams) bool {
+	return l.Amount == p.Amount && l.Currency == p.Currency &&
+		l.Description == p.Description && slices.Equal(l.Items, p.Items)
+}
+
+func (s *Service) linkLog(l Link) *slog.Logger {
+	return s.log.With("link_id", l.ID, "call_id", l.CallID)
+}
+
+// CreateLink creates a payment link at the first configured provider. A
+// retry with the same call and idempotency key returns the same link with
+// created=false; the same key with other parameters returns
+// ErrIdempotencyConflict.
+//
+// The link is stored before the provider is called, so that two concurrent
+// retries cannot both create a checkout: the store's unique (call, key)
+// decides the winner. If the provider then fails, the link is marked failed
+// and the error (wrapping ErrProvider) is returned; a replay of that key
+// returns the failed link, and the guide sends a new one with a new key.
+func (s *Service) CreateLink(ctx context.Context, p CreateLinkParams) (Link, bool, error) {
+	p, err := p.validate()
+	if err != nil {
+		return Link{}, false, err
+	}
+	if l, ok, err := s.replay(ctx, p); ok || err != nil {
+		return l, false, err
+	}
+
+	prov := s.providers[0]
+	now := s.now().UTC()
+	l := Link{
+		ID:             "pl_" + uuid.NewString(),
+		CallID:         p.CallID,
+		Provider:       prov.Name(),
+		Amount:         p.Amount,
+		Currency:       p.Currency,
+		Items:          p.Items,
+		Description:    p.Description,
+		Status:         StatusOpen,
+		IdempotencyKey: p.IdempotencyKey,
+		CreatedBy:      p.CreatedBy,
+		CreatedAt:      now,
+		UpdatedAt:      now,
+		ExpiresAt:      now.Add(s.ttl),
+	}
+	if _, err := s.store.LinkCreate(ctx, l); err != nil {
+		if errors.Is(err, ErrDuplicate) {
+			// Lost a race with a concurrent retry of the same request.
+			if l, ok, err := s.replay(ctx, p); ok || err != nil {
+				return l, false, err
+			}
+		}
+		return Link{}, false, fmt.Errorf("payments: store link: %w", err)
+	}
+	log := s.linkLog(l)
+
+	pl, perr := prov.CreateLink(ctx, ProviderLinkParams{
+		LinkID:      l.ID,
+		CallID:      l.CallID,
+		Amount:      l.Amount,
+		Currency:    l.Currency,
+		Items:       slices.Clone(l.Items),
+		Description: l.Description,
+		ExpiresAt:   l.ExpiresAt,
+	})
+	if perr != nil {
+		log.Warn("provider refused payment link", "provider", prov.Name(), "err", perr)
+		// Use a fresh context: the caller's may be the one that failed.
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if _, err := s.store.LinkUpdate(uctx, l.ID, func(x *Link) error {
+			if !x.Status.CanMoveTo(StatusFailed) {
+				return fmt.Errorf("%w: %s -> failed", ErrInvalidTransition, x.Status)
+			}
+			x.Status = StatusFailed
+			x.UpdatedAt = s.now().UTC()
+			return nil
+		}); err != nil {
+			log.Error("mark link failed after provider error", "err", err)
+		}
+		return Link{}, false, fmt.Errorf("%w: %s: %w", ErrProvider, prov.Name(), perr)
+	}
+	l, err = s.store.LinkUpdate(ctx, l.ID, func(x *Link) error {
+		x.ProviderRef = pl.Ref
+		x.CheckoutURL = pl.CheckoutURL
+		x.UpdatedAt = s.now().UTC()
+		return nil
+	})
+	if err != nil {
+		log.Error("store provider reference", "provider", prov.Name(), "provider_ref", pl.Ref, "err", err)
+		return Link{}, false, fmt.Errorf("payments: store provider reference: %w", err)
+	}
+	log.Info("payment link created", "provider", prov.Name(), "provider_ref", pl.Ref,
+		"amount", l.Money().String(), "created_by", l.CreatedBy)
+	s.notify(ctx, l)
+	return l, true, nil
+}
+
+// replay looks up an earlier link for the same call and key. ok is true when
+// one exists and matches p.
+func (s *Service) replay(ctx context.Context, p CreateLinkParams) (Link, bool, error) {
+	l, err := s.store.LinkByIdempotencyKey(ctx, p.CallID, p.IdempotencyKey)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return Link{}, false, nil
+	case err != nil:
+		return Link{}, false, fmt.Errorf("payments: look up idempotency key: %w", err)
+	case !sameRequest(l, p):
+		return Link{}, false, fmt.Errorf("%w: link %s", ErrIdempotencyConflict, l.ID)
+	}
+	s.linkLog(l).Debug("payment link replayed")
+	return l, true, nil
+}
+
+// errNoChange tells LinkUpdate's caller that fn decided to write nothing.
+var errNoChange = errors.New("payments: no change")
+
+// HandleWebhook verifies and applies one provider webhook:
+//
+//  1. the provider verifies the signature (ErrBadSignature otherwise);
+//  2. the event is recorded once per (provider, id); a duplicate returns nil
+//     and changes nothing;
+//  3. the link moves only if LinkStatus.CanMoveTo allows it, so late or
+//     out-of-order events never move a link back;
+//  4. the Notifier hears about a link that changed.
+//
+// An event for a link this service does not know is acknowledged (nil) and
+// logged: retrying it would not help, reconciliation will.
+func (s *Service) HandleWebhook(ctx context.Context, provider string, header http.Header, body []byte) error {
+	p, ok := s.byName[provider]
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrUnknownProvider, provider)
+	}
+	ev, err := p.ParseWebhook(header, body)
+	if err != nil {
+		s.log.Warn("webhook refused", "provider", provider, "err", err)
+		return err
+	}
+	ev.Provider = provider
+	if ev.ID == "" || ev.ProviderRef == "" || !ev.Status.Valid() {
+		return fmt.Errorf("%w: event without id, reference or valid status", ErrBadWebhook)
+	}
+	l, err := s.store.LinkByProviderRef(ctx, provider, ev.ProviderRef)
+	if errors.Is(err, ErrNotFound) {
+		s.log.Warn("webhook for unknown link", "provider", provider, "provider_ref", ev.ProviderRef, "event_id", ev.ID)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("payments: find link for webhook: %w", err)
+	}
+	log := s.linkLog(l).With("provider", provider, "event_id", ev.ID, "event_status", string(ev.Status))
+	inserted, err := s.store.EventRecord(ctx, ev)
+	if err != nil {
+		return fmt.Errorf("payments: record webhook event: %w", err)
+	}
+	if !inserted {
+		log.Info("duplicate webhook ignored")
+		return nil
+	}
+	updated, err := s.applyStatus(ctx, l.ID, ev.Status, ev.OccurredAt)
+	switch {
+	case errors.Is(err, errNoChange):
+		if ev.Status == StatusPaid && l.Status != StatusPaid {
+			// Money moved at the provider but the link had already closed
+			// here (expired, canceled): someone has to refund by hand.
+			log.Error("payment arrived for a closed link; refund or reconcile", "link_status", string(l.Status))
+		} else {
+			log.Info("stale webhook ignored", "link_status", string(l.Status))
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("payments: apply webhook: %w", err)
+	}
+	log.Info("payment link updated", "from", string(l.Status), "to", string(updated.Status))
+	s.notify(ctx, updated)
+	return nil
+}
+
+// applyStatus moves link id to status if that is a legal move, otherwise
+// returns errNoChange.
+func (s *Service) applyStatus(ctx context.Context, id string, status LinkStatus, at time.Time) (Link, error) {
+	return s.store.LinkUpdate(ctx, id, func(x *Link) error {
+		if !x.Status.CanMoveTo(status) {
+			return errNoChange
+		}
+		now := s.now().UTC()
+		x.Status = status
+		x.UpdatedAt = now
+		if status == StatusPaid {
+			paid := at.UTC()
+			if at.IsZero() {
+				paid = now
+			}
+			x.PaidAt = &paid
+		}
+		return nil
+	})
+}
+
+// LinksByCall returns the links of a call, oldest first. Open links past
+// their expiry are moved to expired on the way (and the Notifier told), so a
+// reader never sees a stale "open".
+func (s *Service) LinksByCall(ctx context.Context, callID string) ([]Link, error) {
+	links, err := s.store.LinksByCall(ctx, callID)
+	if err != nil {
+		return nil, fmt.Errorf("payments: links of call: %w", err)
+	}
+	now := s.now()
+	for i, l := range links {
+		if l.Status != StatusOpen || l.ExpiresAt.IsZero() || now.Before(l.ExpiresAt) {
+			continue
+		}
+		updated, err := s.applyStatus(ctx, l.ID, StatusExpired, now)
+		switch {
+		case errors.Is(err, errNoChange):
+			if cur, err := s.store.LinkGet(ctx, l.ID); err == nil {
+				links[i] = cur
+			}
+		case err != nil:
+			return nil, fmt.Errorf("payments: expire link: %w", err)
+		default:
+			s.linkLog(updated).Info("payment link expired")
+			links[i] = updated
+			s.notify(ctx, updated)
+		}
+	}
+	return links, nil
+}
+
+// Link returns one link, expiring it first if its time is up.
+func (s *Service) Link(ctx context.Context, id string) (Link, error) {
+	l, err := s.store.LinkGet(ctx, id)
+	if err != nil {
+		return Link{}, err
+	}
+	if l.Status == StatusOpen && !l.ExpiresAt.IsZero() && !s.now().Before(l.ExpiresAt) {
+		if updated, err := s.applyStatus(ctx, id, StatusExpired, s.now()); err == nil {
+			s.linkLog(updated).Info("payment link expired")
+			s.notify(ctx, updated)
+			return updated, nil
+		}
+		return s.store.LinkGet(ctx, id)
+	}
+	return l, nil
+}
+
+// SyncLink asks the link's provider for its status and applies it under the
+// same forward-only rule as webhooks. It is the building block of
+// reconciliation for webhooks that never arrived.
+func (s *Service) SyncLink(ctx context.Context, id string) (Link, error) {
+	l, err := s.store.LinkGet(ctx, id)
+	if err != nil {
+		return Link{}, err
+	}
+	p, ok := s.byName[l.Provider]
+	if !ok {
+		return Link{}, fmt.Errorf("%w: %q", ErrUnknownProvider, l.Provider)
+	}
+	if l.ProviderRef == "" {
+		return l, nil
+	}
+	st, err := p.FetchStatus(ctx, l.ProviderRef)
+	if err != nil {
+		return Link{}, fmt.Errorf("%w: %s: %w", ErrProvider, p.Name(), err)
+	}
+	updated, err := s.applyStatus(ctx, id, st, time.Time{})
+	if errors.Is(err, errNoChange) {
+		return l, nil
+	}
+	if err != nil {
+		return Link{}, err
+	}
+	s.linkLog(updated).Info("payment link reconciled", "from", string(l.Status), "to", string(updated.Status))
+	s.notify(ctx, updated)
+	return updated, nil
+}
+
+func (s *Service) notify(ctx context.Context, l Link) {
+	if s.notifier != nil {
+		s.notifier.PaymentLinkUpdated(ctx, l.Clone())
+	}
+}
