@@ -167,7 +167,7 @@ func (s *Server) listen(ctx context.Context) ([]net.PacketConn, net.Listener, er
 		return nil, nil, fmt.Errorf("turnserver: listen tcp: %w", err)
 	}
 
-	return udp, tcp, nil
+	return udp, newTrackingListener(tcp), nil
 }
 
 func closeAll(udp []net.PacketConn, tcp net.Listener) {
