@@ -39,6 +39,11 @@
 //   - The quota is checked and the allocation created without a common lock
 //     inside pion, so a burst from one id across UDP workers can exceed the
 //     quota by at most UDPWorkers-1.
+//   - A refused CreatePermission comes back as an error response without an
+//     ERROR-CODE attribute, and a refused ChannelBind as 401, rather than the
+//     403 (Forbidden) RFC 8656 suggests; clients see a failure either way.
+//   - pion's Server.Close leaves accepted TCP connections open; the listener
+//     we hand it closes them, so Stop really ends every session.
 //   - Credential expiry is checked on every authenticated request, as
 //     coturn does; a client must fetch new credentials (ICEConfig.TTL) to
 //     keep a relay past CredentialTTL.
