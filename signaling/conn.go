@@ -1,0 +1,311 @@
+package signaling
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
+)
+
+// conn is one WebSocket. The handler goroutine reads; one writer goroutine
+// owns all writes; a pinger detects dead peers. All three end with the
+// socket.
+type conn struct {
+	hub    *Hub
+	ws     *websocket.Conn
+	remote string
+	log    *slog.Logger
+	who    Identity
+	limit  *rate.Limiter
+
+	mu      sync.Mutex
+	send    chan []byte
+	holding bool     // true while Open runs: frames wait so welcome goes first
+	pending [][]byte // frames that arrived while holding
+	gone    bool
+
+	closeOnce sync.Once
+	cancel    context.CancelFunc
+}
+
+func newConn(h *Hub, ws *websocket.Conn, remote string) *conn {
+	return &conn{
+		hub:    h,
+		ws:     ws,
+		remote: remote,
+		log:    h.log.With("remote", remote),
+		send:   make(chan []byte, h.cfg.SendBuffer),
+		limit:  rate.NewLimiter(rate.Limit(h.cfg.RatePerSecond), h.cfg.RatePerSecond),
+	}
+}
+
+// enqueue hands a frame to the writer without ever blocking the caller; a
+// client too slow to drain its buffer is cut off instead.
+func (c *conn) enqueue(frame []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gone {
+		return
+	}
+	if c.holding {
+		c.pending = append(c.pending, frame)
+		return
+	}
+	select {
+	case c.send <- frame:
+	default:
+		c.gone = true
+		c.log.Warn("slow client disconnected", "party", c.who.Address.String(), "buffered", len(c.send))
+		go c.closeWith(websocket.StatusPolicyViolation, "slow consumer")
+	}
+}
+
+func (c *conn) sendMessage(typ, callID string, data any) {
+	frame, err := encode(typ, callID, data)
+	if err != nil {
+		c.log.Error("encode frame", "type", typ, "err", err)
+		return
+	}
+	c.enqueue(frame)
+}
+
+func (c *conn) sendError(e *Error, ref string) {
+	e2 := *e
+	e2.Ref = ref
+	c.sendMessage(TypeError, "", &e2)
+}
+
+// closeWith closes the socket once with a close code the client can act on.
+func (c *conn) closeWith(code websocket.StatusCode, reason string) {
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		c.gone = true
+		c.mu.Unlock()
+		// Close waits for the peer's close frame, bounded by the library.
+		_ = c.ws.Close(code, reason)
+		if c.cancel != nil {
+			c.cancel()
+		}
+	})
+}
+
+// serve runs the socket: authenticate, register, then read until it ends.
+func (c *conn) serve(parent context.Context) {
+	ctx, cancel := context.WithCancel(parent)
+	c.cancel = cancel
+	defer cancel()
+
+	who, err := c.authenticate(ctx)
+	if err != nil {
+		c.writeNow(ctx, asError(err), TypeAuth)
+		c.closeWith(4401, "unauthorized")
+		return
+	}
+	c.who = who
+	c.log = c.log.With("party", who.Address.String())
+
+	c.mu.Lock()
+	c.holding = true
+	c.mu.Unlock()
+	c.hub.register(c)
+	welcome, err := c.hub.ctrl.Open(ctx, who)
+	if err != nil {
+		c.log.Info("socket refused", "err", err)
+		c.writeNow(ctx, asError(err), TypeAuth)
+		c.hub.unregister(c)
+		c.closeWith(websocket.StatusNormalClosure, "refused")
+		return
+	}
+	c.release(welcome)
+
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); c.writeLoop(ctx) }()
+	go func() { defer wg.Done(); c.pingLoop(ctx) }()
+	c.log.Info("socket open")
+
+	c.readLoop(ctx)
+
+	if c.hub.unregister(c) {
+		c.hub.ctrl.Close(context.WithoutCancel(ctx), who)
+	}
+	c.closeWith(websocket.StatusNormalClosure, "")
+	cancel()
+	wg.Wait()
+	c.log.Info("socket closed")
+}
+
+// release queues the welcome, then whatever arrived while Open ran.
+func (c *conn) release(welcome any) {
+	frame, err := encode(TypeWelcome, "", welcome)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.holding = false
+	if err == nil {
+		c.pending = append([][]byte{frame}, c.pending...)
+	}
+	for _, f := range c.pending {
+		select {
+		case c.send <- f:
+		default: // a fresh buffer this full means the client is not reading
+		}
+	}
+	c.pending = nil
+}
+
+// writeNow writes an error frame before the writer runs (auth failures).
+func (c *conn) writeNow(ctx context.Context, e *Error, ref string) {
+	e2 := *e
+	e2.Ref = ref
+	frame, err := encode(TypeError, "", &e2)
+	if err != nil {
+		return
+	}
+	wctx, cancel := context.WithTimeout(ctx, c.hub.cfg.WriteTimeout)
+	defer cancel()
+	_ = c.ws.Write(wctx, websocket.MessageText, frame)
+}
+
+func (c *conn) authenticate(ctx context.Context) (Identity, error) {
+	actx, cancel := context.WithTimeout(ctx, c.hub.cfg.AuthTimeout)
+	defer cancel()
+	_, b, err := c.ws.Read(actx)
+	if err != nil {
+		return Identity{}, Errorf(CodeUnauthorized, "no auth message: %v", err)
+	}
+	m, err := ParseMessage(b)
+	if err != nil {
+		return Identity{}, err
+	}
+	if m.Type != TypeAuth {
+		return Identity{}, Errorf(CodeUnauthorized, "the first message must be auth, got %q", m.Type)
+	}
+	var auth struct {
+		Token string `json:"token"`
+	}
+	if err := m.Decode(&auth); err != nil || auth.Token == "" {
+		return Identity{}, Errorf(CodeUnauthorized, "auth needs data.token")
+	}
+	who, err := c.hub.cfg.Auth.Authenticate(ctx, auth.Token)
+	if err != nil {
+		c.log.Info("socket auth failed", "err", err)
+		return Identity{}, Errorf(CodeUnauthorized, "token refused")
+	}
+	return who, nil
+}
+
+func (c *conn) writeLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case frame := <-c.send:
+			wctx, cancel := context.WithTimeout(ctx, c.hub.cfg.WriteTimeout)
+			err := c.ws.Write(wctx, websocket.MessageText, frame)
+			cancel()
+			if err != nil {
+				c.log.Info("write failed; closing", "err", err)
+				go c.closeWith(websocket.StatusPolicyViolation, "write timeout")
+				return
+			}
+		}
+	}
+}
+
+// pingLoop drops a peer that misses a pong for a whole heartbeat period.
+func (c *conn) pingLoop(ctx context.Context) {
+	t := time.NewTicker(c.hub.cfg.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			pctx, cancel := context.WithTimeout(ctx, c.hub.cfg.Heartbeat)
+			err := c.ws.Ping(pctx)
+			cancel()
+			if err != nil && ctx.Err() == nil {
+				c.log.Info("heartbeat missed; closing", "err", err)
+				go c.closeWith(websocket.StatusGoingAway, "heartbeat missed")
+				return
+			}
+		}
+	}
+}
+
+func (c *conn) readLoop(ctx context.Context) {
+	limited := 0
+	for {
+		typ, b, err := c.ws.Read(ctx)
+		if err != nil {
+			if websocket.CloseStatus(err) == websocket.StatusMessageTooBig {
+				c.log.Warn("frame over the library limit", "limit", c.hub.cfg.MaxMessageBytes)
+			}
+			return
+		}
+		if int64(len(b)) > c.hub.cfg.MaxMessageBytes {
+			c.log.Warn("frame too large", "bytes", len(b))
+			c.writeNow(ctx, Errorf(CodeTooLarge, "frame of %d bytes is over the %d byte limit", len(b), c.hub.cfg.MaxMessageBytes), "")
+			c.closeWith(websocket.StatusMessageTooBig, "message too large")
+			return
+		}
+		if !c.limit.Allow() {
+			limited++
+			c.sendError(Errorf(CodeRateLimited, "more than %d messages per second", c.hub.cfg.RatePerSecond), "")
+			if limited > c.hub.cfg.RatePerSecond {
+				c.closeWith(websocket.StatusPolicyViolation, "rate limit")
+				return
+			}
+			continue
+		}
+		if typ != websocket.MessageText {
+			c.sendError(Errorf(CodeBadMessage, "binary frames are not part of the protocol"), "")
+			continue
+		}
+		m, err := ParseMessage(b)
+		if err != nil {
+			c.log.Info("bad message", "err", err)
+			c.sendError(asError(err), m.Type)
+			continue
+		}
+		if err := c.handle(ctx, m); err != nil {
+			pe := asError(err)
+			if pe.Code == CodeInternal {
+				c.log.Error("message failed", "type", m.Type, "call_id", m.CallID, "err", err)
+			} else {
+				c.log.Info("message refused", "type", m.Type, "call_id", m.CallID, "code", pe.Code, "err", err)
+			}
+			c.sendError(pe, m.Type)
+		}
+	}
+}
+
+func (c *conn) handle(ctx context.Context, m Message) error {
+	if m.Type == TypeAuth {
+		return Errorf(CodeBadState, "already authenticated")
+	}
+	if !clientTypes[c.who.Role][m.Type] {
+		return Errorf(CodeUnknownType, "%q is not a message a %s sends", m.Type, c.who.Role)
+	}
+	if !relayed[m.Type] {
+		return c.hub.ctrl.Handle(ctx, c.who, m)
+	}
+	to, err := c.hub.ctrl.Route(ctx, c.who, m)
+	if err != nil {
+		return err
+	}
+	m.V, m.From = Version, string(c.who.Role)
+	frame, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	if err := c.hub.bus.Publish(ctx, to, frame); err != nil {
+		return errors.Join(Errorf(CodeUnavailable, "could not reach the other party"), err)
+	}
+	return nil
+}

@@ -1,0 +1,16 @@
+// Package signaling owns the WebSocket endpoint and the wire protocol
+// (docs/protocol.md): authenticating a socket by its first message,
+// parsing and size-limiting every frame, relaying SDP, ICE and ICE-restart
+// messages to the other party of the sender's own call and nobody else,
+// delivering server events to a party wherever its socket lives, heartbeats,
+// and dropping slow or dead clients without blocking anyone.
+//
+// A party is addressed by role and id ([Address]); the [Hub] holds this
+// node's sockets and hands every outgoing message to a [Bus], which reaches
+// the node that holds the party: [LocalBus] on one machine, a Postgres
+// LISTEN/NOTIFY bus in a cluster.
+//
+// It does not own who may be in which call, queue state or money: the
+// [Controller] given by the wiring answers those questions (which it does
+// from the queue package), and this package only enforces the answers.
+package signaling
