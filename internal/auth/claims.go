@@ -1,0 +1,58 @@
+package auth
+
+import (
+	"context"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Role is what a token holder may do. Shoppers are anonymous and hold a
+// token scoped to one queue entry; guides and admins have accounts.
+type Role string
+
+const (
+	RoleShopper Role = "shopper"
+	RoleGuide   Role = "guide"
+	RoleAdmin   Role = "admin"
+)
+
+// Valid reports whether r is one of the known roles.
+func (r Role) Valid() bool {
+	switch r {
+	case RoleShopper, RoleGuide, RoleAdmin:
+		return true
+	}
+	return false
+}
+
+// Token kinds.
+const (
+	KindAccess  = "access"
+	KindRefresh = "refresh"
+)
+
+// Claims is the payload of every guidecall token.
+type Claims struct {
+	// Subject is the account id, or the entry id for shoppers. ID is a
+	// random jti, unique per token.
+	jwt.RegisteredClaims
+	Role Role `json:"role"`
+	// EntryID scopes a shopper token to exactly one queue entry. Empty for
+	// guides and admins.
+	EntryID string `json:"entry,omitempty"`
+	Kind    string `json:"kind"`
+}
+
+type claimsKey struct{}
+
+// WithClaims returns a copy of ctx carrying c.
+func WithClaims(ctx context.Context, c *Claims) context.Context {
+	return context.WithValue(ctx, claimsKey{}, c)
+}
+
+// ClaimsFrom returns the claims put in ctx by Issuer.Middleware or
+// WithClaims.
+func ClaimsFrom(ctx context.Context) (*Claims, bool) {
+	c, ok := ctx.Value(claimsKey{}).(*Claims)
+	return c, ok && c != nil
+}

@@ -1,0 +1,155 @@
+package auth_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"guidecall/internal/auth"
+)
+
+type fixture struct {
+	svc   *auth.Service
+	iss   *auth.Issuer
+	clk   *clock
+	store *auth.MemoryAccountStore
+	guide auth.Account
+	admin auth.Account
+}
+
+const guidePassword = "guide-password"
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	iss, clk := newIssuer(t)
+	store := auth.NewMemoryAccountStore()
+	svc := auth.NewService(store, iss, nil)
+	svc.PasswordParams = auth.TestPasswordParams
+	ctx := context.Background()
+	g, err := svc.AddAccount(ctx, "Guide@Example.com", "Gina Guide", guidePassword, auth.RoleGuide)
+	if err != nil {
+		t.Fatalf("AddAccount guide: %v", err)
+	}
+	a, err := svc.AddAccount(ctx, "admin@example.com", "Adam Admin", "admin-password", auth.RoleAdmin)
+	if err != nil {
+		t.Fatalf("AddAccount admin: %v", err)
+	}
+	return &fixture{svc: svc, iss: iss, clk: clk, store: store, guide: g, admin: a}
+}
+
+func TestAddAccount(t *testing.T) {
+	f := newFixture(t)
+	if f.guide.Email != "guide@example.com" || f.guide.Role != auth.RoleGuide || f.guide.ID == "" || f.guide.CreatedAt.IsZero() {
+		t.Fatalf("guide = %+v", f.guide)
+	}
+	if ok, _ := auth.CheckPassword(f.guide.PasswordHash, guidePassword); !ok {
+		t.Fatal("stored hash does not match the password")
+	}
+	ctx := context.Background()
+	cases := []struct {
+		name, email, person, password string
+		role                          auth.Role
+		want                          error
+	}{
+		{"duplicate email", "GUIDE@example.com", "X", "password1", auth.RoleGuide, auth.ErrDuplicateEmail},
+		{"bad email", "not-an-email", "X", "password1", auth.RoleGuide, auth.ErrInvalidAccount},
+		{"display name email", "X <x@example.com>", "X", "password1", auth.RoleGuide, auth.ErrInvalidAccount},
+		{"empty name", "x@example.com", "", "password1", auth.RoleGuide, auth.ErrInvalidAccount},
+		{"control char name", "x@example.com", "a\nb", "password1", auth.RoleGuide, auth.ErrInvalidAccount},
+		{"shopper role", "x@example.com", "X", "password1", auth.RoleShopper, auth.ErrInvalidAccount},
+		{"unknown role", "x@example.com", "X", "password1", "root", auth.ErrInvalidAccount},
+		{"weak password", "x@example.com", "X", "short", auth.RoleGuide, auth.ErrWeakPassword},
+	}
+	for _, c := range cases {
+		if _, err := f.svc.AddAccount(ctx, c.email, c.person, c.password, c.role); !errors.Is(err, c.want) {
+			t.Errorf("%s: err = %v, want %v", c.name, err, c.want)
+		}
+	}
+}
+
+func TestLogin(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	pair, err := f.svc.Login(ctx, "  GUIDE@example.com ", guidePassword)
+	if err != nil {
+		t.Fatalf("Login: %v", err)
+	}
+	if pair.TokenType != "Bearer" || pair.ExpiresIn != int((15*time.Minute)/time.Second) {
+		t.Errorf("pair = %+v", pair)
+	}
+	if pair.Account.ID != f.guide.ID || pair.Account.Email != "guide@example.com" {
+		t.Errorf("pair.Account = %+v", pair.Account)
+	}
+	c, err := f.iss.Verify(pair.AccessToken, auth.KindAccess)
+	if err != nil || c.Subject != f.guide.ID || c.Role != auth.RoleGuide {
+		t.Fatalf("access token: %+v, %v", c, err)
+	}
+	rc, err := f.iss.Verify(pair.RefreshToken, auth.KindRefresh)
+	if err != nil || !rc.ExpiresAt.Time.Equal(f.clk.Now().Add(12*time.Hour)) {
+		t.Fatalf("refresh token: %+v, %v", rc, err)
+	}
+
+	_, errWrongPassword := f.svc.Login(ctx, "guide@example.com", "wrong-password")
+	_, errUnknown := f.svc.Login(ctx, "nobody@example.com", guidePassword)
+	_, errEmpty := f.svc.Login(ctx, "", "")
+	for name, err := range map[string]error{"wrong password": errWrongPassword, "unknown email": errUnknown, "empty": errEmpty} {
+		if err != auth.ErrBadCredentials {
+			t.Errorf("%s: err = %v, want exactly ErrBadCredentials", name, err)
+		}
+	}
+}
+
+func TestLoginStoreFailure(t *testing.T) {
+	iss, _ := newIssuer(t)
+	svc := auth.NewService(failingStore{}, iss, nil)
+	_, err := svc.Login(context.Background(), "a@example.com", "password1")
+	if err == nil || errors.Is(err, auth.ErrBadCredentials) {
+		t.Fatalf("err = %v, want a store error distinct from bad credentials", err)
+	}
+}
+
+func TestRefresh(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	pair, _ := f.svc.Login(ctx, "admin@example.com", "admin-password")
+	f.clk.Advance(time.Hour) // access token expired, refresh token not
+	if _, err := f.iss.Verify(pair.AccessToken, auth.KindAccess); !errors.Is(err, auth.ErrExpiredToken) {
+		t.Fatalf("old access token: %v", err)
+	}
+	next, err := f.svc.Refresh(ctx, pair.RefreshToken)
+	if err != nil {
+		t.Fatalf("Refresh: %v", err)
+	}
+	c, err := f.iss.Verify(next.AccessToken, auth.KindAccess)
+	if err != nil || c.Subject != f.admin.ID || c.Role != auth.RoleAdmin {
+		t.Fatalf("refreshed access token: %+v, %v", c, err)
+	}
+
+	if _, err := f.svc.Refresh(ctx, pair.AccessToken); !errors.Is(err, auth.ErrInvalidToken) {
+		t.Errorf("access token as refresh: err = %v", err)
+	}
+	ghost, _ := f.iss.IssueAccount(auth.Account{ID: "gone", Role: auth.RoleGuide}, auth.KindRefresh, time.Hour)
+	if _, err := f.svc.Refresh(ctx, ghost); !errors.Is(err, auth.ErrInvalidToken) {
+		t.Errorf("refresh for a missing account: err = %v", err)
+	}
+	f.clk.Advance(13 * time.Hour)
+	if _, err := f.svc.Refresh(ctx, next.RefreshToken); !errors.Is(err, auth.ErrExpiredToken) {
+		t.Errorf("expired refresh: err = %v", err)
+	}
+}
+
+type failingStore struct{}
+
+var errStoreDown = errors.New("store down")
+
+func (failingStore) AccountCreate(context.Context, auth.Account) (auth.Account, error) {
+	return auth.Account{}, errStoreDown
+}
+func (failingStore) AccountByEmail(context.Context, string) (auth.Account, error) {
+	return auth.Account{}, errStoreDown
+}
+func (failingStore) AccountByID(context.Context, string) (auth.Account, error) {
+	return auth.Account{}, errStoreDown
+}
+func (failingStore) AccountList(context.Context) ([]auth.Account, error) { return nil, errStoreDown }

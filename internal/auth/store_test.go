@@ -1,0 +1,14 @@
+package auth_test
+
+import (
+	"testing"
+
+	"guidecall/internal/auth"
+	"guidecall/internal/auth/authtest"
+)
+
+func TestMemoryAccountStore(t *testing.T) {
+	authtest.RunAccountStoreSuite(t, func(*testing.T) auth.AccountStore {
+		return auth.NewMemoryAccountStore()
+	})
+}
