@@ -1,0 +1,508 @@
+// guide.js: the guide console: login, presence, offers, the call (as the
+// initiator), payment links and wrap-up notes.
+import { Signal, defaultWsUrl } from "../js/signal.js";
+import { Call, fetchIceConfig } from "../js/call.js";
+import { formatMoney, minorDigits, normalizeCurrency, parseMajor } from "../js/money.js";
+
+const $ = (sel) => document.querySelector(sel);
+const REFRESH_KEY = "guidecall.refresh_token";
+const locale = navigator.language || "en";
+
+const auth = { access: null, expiresAt: 0, timer: null, account: null };
+const s = {
+  signal: null,
+  stream: null,
+  presence: "away",
+  offer: null, // {offer_id, deadlineMs, ...}
+  countdown: null,
+  call: null,
+  callId: null,
+  peer: null,
+  callState: "waiting",
+  links: new Map(),
+  notes: new Map(),
+};
+
+// --- hooks for automated browser tests ---
+window.guidecall = {
+  state: () => s.callState,
+  stats: async () => (s.call
+    ? s.call.stats()
+    : { connectionState: "new", localCandidateType: null, remoteCandidateType: null, framesDecoded: 0, framesSent: 0 }),
+};
+
+function setCallState(state) {
+  s.callState = state;
+  const el = $("#call-state");
+  el.textContent = state;
+  el.dataset.state = state;
+}
+
+function showError(sel, text) {
+  const el = $(sel);
+  el.textContent = text || "";
+  el.hidden = !text;
+}
+
+// --- auth ---
+
+async function authRequest(path, body) {
+  const res = await fetch(path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify(body),
+    cache: "no-store",
+  });
+  let data = null;
+  try { data = await res.json(); } catch { /* empty body */ }
+  if (!res.ok) {
+    const err = new Error(data?.error?.message || `HTTP ${res.status}`);
+    err.status = res.status;
+    throw err;
+  }
+  return data;
+}
+
+function acceptTokens(data) {
+  auth.access = data.access_token;
+  auth.account = data.account || auth.account;
+  const ttl = Math.max(30, Number(data.expires_in) || 900) * 1000;
+  auth.expiresAt = Date.now() + ttl;
+  if (data.refresh_token) sessionStorage.setItem(REFRESH_KEY, data.refresh_token);
+  clearTimeout(auth.timer);
+  // Refresh at 80% of the lifetime, at least a minute early when possible.
+  const delay = Math.max(10000, Math.min(ttl * 0.8, ttl - 60000));
+  auth.timer = setTimeout(() => refresh(0), delay);
+}
+
+async function refresh(attempt) {
+  const token = sessionStorage.getItem(REFRESH_KEY);
+  if (!token) return logout("Your session ended. Please sign in again.");
+  try {
+    acceptTokens(await authRequest("/api/v1/auth/refresh", { refresh_token: token }));
+  } catch (err) {
+    if (err.status === 401 || err.status === 400 || attempt >= 5) {
+      return logout("Your session expired. Please sign in again.");
+    }
+    // Network trouble: try again soon, while the access token may still work.
+    auth.timer = setTimeout(() => refresh(attempt + 1), 5000 * (attempt + 1));
+  }
+}
+
+async function onLogin(ev) {
+  ev.preventDefault();
+  const email = $("#email").value.trim();
+  const password = $("#password").value;
+  if (!email || !password) return showError("#login-error", "Enter your email and password.");
+  showError("#login-error", "");
+  $("#login-submit").disabled = true;
+  try {
+    acceptTokens(await authRequest("/api/v1/auth/login", { email, password }));
+    $("#password").value = "";
+    await enterConsole();
+  } catch (err) {
+    showError("#login-error", err.status === 401 ? "Wrong email or password." :
+      err.status === 429 ? "Too many attempts. Wait a moment." : `Sign-in failed: ${err.message}`);
+  } finally {
+    $("#login-submit").disabled = false;
+  }
+}
+
+function logout(message) {
+  clearTimeout(auth.timer);
+  sessionStorage.removeItem(REFRESH_KEY);
+  auth.access = null;
+  if (s.call && !s.call.closed) s.call.end("hangup");
+  s.signal?.close();
+  s.signal = null;
+  for (const tr of s.stream?.getTracks() || []) tr.stop();
+  s.stream = null;
+  hideOffer();
+  $("#console-view").hidden = true;
+  $("#account").hidden = true;
+  $("#login-view").hidden = false;
+  if (message) showError("#login-error", message);
+}
+
+// --- console ---
+
+async function enterConsole() {
+  $("#login-view").hidden = true;
+  $("#console-view").hidden = false;
+  $("#account").hidden = false;
+  $("#account-name").textContent = auth.account?.name || auth.account?.email || "";
+  setPresence("away");
+  setCallState("waiting");
+  try {
+    s.stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
+    $("#local-video").srcObject = s.stream;
+    showError("#media-error", "");
+  } catch (err) {
+    console.warn("getUserMedia failed", err);
+    showError("#media-error", "Camera or microphone unavailable: shoppers will not see or hear you.");
+  }
+  connectSignal();
+}
+
+function connectSignal() {
+  const signal = new Signal({ url: defaultWsUrl(), token: () => auth.access });
+  s.signal = signal;
+  signal.on("welcome", (msg) => {
+    const d = msg.data || {};
+    if (d.status) setPresence(d.status);
+    const c = d.call;
+    if (s.call && !s.call.closed) {
+      if (d.resumed && c && c.call_id === s.callId) s.call.resumed();
+      else if (!c) s.call.close("peer_lost");
+    } else if (c && c.call_id && c.state !== "ended") {
+      // A reload during a call: offer again from a fresh connection.
+      onMatched({ call_id: c.call_id, data: { role: "guide", initiator: "guide", peer: c.peer || {} } });
+    }
+  });
+  signal.on("presence", (msg) => setPresence(msg.data?.status, msg.data?.reason));
+  signal.on("offer", (msg) => showOffer(msg.data || {}));
+  signal.on("offer.revoked", (msg) => {
+    if (s.offer && msg.data?.offer_id === s.offer.offer_id) hideOffer();
+  });
+  signal.on("call.matched", onMatched);
+  for (const type of ["sdp", "ice", "ice.restart", "call.peer", "call.state", "call.ended"]) {
+    signal.on(type, (msg) => { if (msg.call_id === s.callId) s.call?.handle(msg); });
+  }
+  signal.on("call.peer", (msg) => {
+    const d = msg.data || {};
+    if (d.status === "disconnected") {
+      $("#connection-status").textContent = `Shopper disconnected, waiting up to ${Math.round((d.grace_ms || 0) / 1000)} s…`;
+    } else if (d.status === "reconnected") {
+      $("#connection-status").textContent = "Shopper reconnected.";
+    }
+  });
+  signal.on("payment.link", (msg) => upsertLink(msg.data || {}));
+  signal.on("error", (msg) => {
+    const d = msg.data || {};
+    console.warn("server error", d);
+    if (d.ref === "offer.accept" && d.code === "bad_state") hideOffer();
+  });
+  signal.onStatus(({ status, code }) => {
+    const text = {
+      connecting: "Connecting…",
+      authenticating: "Signing in to the call server…",
+      ready: "Online.",
+      reconnecting: "Connection lost, reconnecting…",
+      closed: code === 4409 ? "This console was opened in another tab." : "Disconnected.",
+    }[status];
+    if (text) $("#connection-status").textContent = text;
+    if (status === "closed" && code === 4401 && signal === s.signal && Date.now() - (s.lastReauth || 0) > 30000) {
+      // The access token was refused: refresh it once and connect again.
+      s.lastReauth = Date.now();
+      refresh(0).then(() => { if (auth.access && signal === s.signal) connectSignal(); });
+    }
+  });
+  signal.connect();
+}
+
+function setPresence(status, reason) {
+  if (status !== "available" && status !== "away" && status !== "busy") return;
+  s.presence = status;
+  const el = $("#presence-status");
+  el.textContent = status;
+  el.dataset.status = status;
+  const reasons = { missed_offers: "(set away after missed offers)" };
+  $("#presence-reason").textContent = reason ? (reasons[reason] || `(${reason.replace(/_/g, " ")})`) : "";
+  $("#go-available").setAttribute("aria-pressed", String(status === "available"));
+  $("#go-away").setAttribute("aria-pressed", String(status === "away"));
+}
+
+function sendPresence(status) {
+  if (!s.signal) return;
+  s.signal.send("presence", { status });
+  setPresence(status); // the server confirms or corrects with a presence message
+}
+
+// --- offers ---
+
+function showOffer(d) {
+  if (!d.offer_id) return;
+  const now = Date.now();
+  const deadlineMs = Number.isFinite(d.expires_in_ms) ? now + d.expires_in_ms : Date.parse(d.deadline) || now + 15000;
+  s.offer = { ...d, deadlineMs };
+  const sh = d.shopper || {};
+  fillContext($("#offer-context"), [
+    ["Name", sh.name || "Anonymous shopper"],
+    ["Queue", sh.queue],
+    ["Locale", sh.locale],
+    ["Currency", sh.currency],
+    ["Page", sh.page_url, "url"],
+    ["Waited", sh.waited_ms != null ? `${Math.round(sh.waited_ms / 1000)} s` : ""],
+  ]);
+  $("#accept-offer").disabled = false;
+  $("#decline-offer").disabled = false;
+  $("#offer").hidden = false;
+  document.title = "● Incoming shopper · guidecall";
+  clearInterval(s.countdown);
+  const tick = () => {
+    const left = Math.max(0, Math.ceil((s.offer.deadlineMs - Date.now()) / 1000));
+    $("#offer-countdown").textContent = String(left);
+    if (left <= 0) {
+      $("#accept-offer").disabled = true;
+      clearInterval(s.countdown);
+      // offer.revoked should follow; do not leave a dead panel up if it does not.
+      const id = s.offer.offer_id;
+      setTimeout(() => { if (s.offer?.offer_id === id) hideOffer(); }, 3000);
+    }
+  };
+  tick();
+  s.countdown = setInterval(tick, 250);
+  $("#accept-offer").focus();
+}
+
+function hideOffer() {
+  clearInterval(s.countdown);
+  s.offer = null;
+  $("#offer").hidden = true;
+  document.title = "Guide console · guidecall";
+}
+
+function fillContext(dl, rows) {
+  const parts = [];
+  for (const [label, value, kind] of rows) {
+    if (value == null || value === "") continue;
+    const dt = document.createElement("dt");
+    dt.textContent = label;
+    const dd = document.createElement("dd");
+    if (kind === "url" && /^https?:/i.test(value)) {
+      const a = document.createElement("a");
+      a.href = value;
+      a.target = "_blank";
+      a.rel = "noopener noreferrer";
+      a.textContent = value;
+      dd.append(a);
+    } else {
+      dd.textContent = String(value);
+    }
+    parts.push(dt, dd);
+  }
+  dl.replaceChildren(...parts);
+}
+
+// --- call ---
+
+function onMatched(msg) {
+  if (s.call && !s.call.closed && s.callId === msg.call_id) return;
+  const d = msg.data || {};
+  hideOffer();
+  s.callId = msg.call_id;
+  s.peer = d.peer || {};
+  s.links.clear();
+  $("#payment-links").replaceChildren();
+  fillContext($("#call-context"), [
+    ["Shopper", s.peer.name || "Anonymous shopper"],
+    ["Locale", s.peer.locale],
+    ["Currency", s.peer.currency],
+    ["Page", s.peer.page_url, "url"],
+  ]);
+  $("#pay-currency").value = s.peer.currency || "EUR";
+  $("#pay-amount").value = "";
+  $("#pay-description").value = "";
+  showError("#pay-error", "");
+  $("#pay-send").disabled = false;
+  $("#call-view").hidden = false;
+  $("#ended-view").hidden = true;
+  $("#idle-hint").hidden = true;
+  $("#payment-panel").hidden = false;
+  setCallState("matched");
+
+  const call = new Call({
+    signal: s.signal,
+    callId: msg.call_id,
+    role: "guide",
+    initiator: (d.initiator || "guide") === "guide",
+    localStream: s.stream,
+    getIceConfig: () => fetchIceConfig(auth.access),
+    onState: (st) => { if (call === s.call) setCallState(st); },
+    onRemoteStream: (stream) => {
+      const v = $("#remote-video");
+      if (v.srcObject !== stream) v.srcObject = stream;
+      v.play().catch(() => {});
+    },
+    onEnded: ({ reason, by }) => { if (call === s.call) onEnded(reason, by); },
+  });
+  s.call = call;
+  call.start();
+}
+
+function onEnded(reason, by) {
+  setCallState("ended");
+  $("#remote-video").srcObject = null;
+  $("#call-view").hidden = true;
+  $("#ended-view").hidden = false;
+  $("#pay-send").disabled = true;
+  const who = by === "guide" ? "You" : by === "shopper" ? "The shopper" : "The call";
+  const text = {
+    hangup: `${who} ended the call.`,
+    peer_lost: "The shopper's connection was lost.",
+    failed: "The call failed to connect.",
+    server_shutdown: "The server restarted.",
+  }[reason] || `The call ended (${reason}).`;
+  $("#ended-message").textContent = text;
+  $("#wrap-up").value = s.notes.get(s.callId) || "";
+  $("#wrap-up").focus();
+}
+
+function wrapUpDone() {
+  if (s.callId) s.notes.set(s.callId, $("#wrap-up").value); // local only for now
+  s.call = null;
+  s.callId = null;
+  $("#ended-view").hidden = true;
+  $("#payment-panel").hidden = true;
+  $("#idle-hint").hidden = false;
+  setCallState("waiting");
+}
+
+// --- payment links ---
+
+async function onPaymentSubmit(ev) {
+  ev.preventDefault();
+  showError("#pay-error", "");
+  if (!s.callId || !s.call || s.call.closed) return showError("#pay-error", "There is no live call.");
+  let currency;
+  try {
+    currency = normalizeCurrency($("#pay-currency").value);
+  } catch {
+    return showError("#pay-error", "Currency must be an ISO 4217 code such as EUR.");
+  }
+  const digits = minorDigits(currency);
+  const parsed = parseMajor($("#pay-amount").value, digits);
+  if (!parsed.ok) {
+    const msgs = {
+      empty: "Enter an amount.",
+      format: "Enter an amount like 49.99 (digits and one decimal point).",
+      too_many_decimals: digits === 0 ? `${currency} has no decimals.` : `${currency} allows at most ${digits} decimal${digits > 1 ? "s" : ""}.`,
+      too_large: "That amount is too large.",
+      zero: "The amount must be more than zero.",
+    };
+    return showError("#pay-error", msgs[parsed.error] || "Invalid amount.");
+  }
+  const description = $("#pay-description").value.trim();
+  if (!description) return showError("#pay-error", "Enter a description.");
+  const amount = parsed.amount;
+  const body = JSON.stringify({
+    amount,
+    currency,
+    description,
+    items: [{ name: description, quantity: 1, unit_amount: amount }],
+  });
+  const key = crypto.randomUUID(); // one key per submit; reused by the retry below
+  $("#pay-send").disabled = true;
+  try {
+    let res;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        res = await fetch(`/api/v1/calls/${encodeURIComponent(s.callId)}/payment-links`, {
+          method: "POST",
+          headers: {
+            "Content-Type": "application/json",
+            Accept: "application/json",
+            Authorization: `Bearer ${auth.access}`,
+            "Idempotency-Key": key,
+          },
+          body,
+        });
+        break;
+      } catch (err) {
+        if (attempt >= 1) throw err; // a network error: same key, safe to retry once
+      }
+    }
+    let data = null;
+    try { data = await res.json(); } catch { /* empty */ }
+    if (!res.ok) throw new Error(data?.error?.message || `HTTP ${res.status}`);
+    upsertLink({ ...data, link_id: data.link_id || data.id });
+    $("#pay-amount").value = "";
+    $("#pay-description").value = "";
+  } catch (err) {
+    showError("#pay-error", `Could not create the link: ${err.message}`);
+  } finally {
+    $("#pay-send").disabled = !s.call || s.call.closed;
+  }
+}
+
+function upsertLink(link) {
+  if (!link.link_id) return;
+  const merged = { ...(s.links.get(link.link_id) || {}), ...link };
+  s.links.set(link.link_id, merged);
+  const list = $("#payment-links");
+  let li = list.querySelector(`li[data-link-id="${CSS.escape(link.link_id)}"]`);
+  if (!li) {
+    li = document.createElement("li");
+    li.dataset.linkId = link.link_id;
+    list.prepend(li);
+  }
+  li.dataset.status = merged.status || "open";
+  let amountText = "";
+  try { amountText = formatMoney(merged.amount, merged.currency, locale); } catch { amountText = `${merged.amount} ${merged.currency}`; }
+  const what = document.createElement("span");
+  what.className = "what";
+  what.textContent = merged.description || merged.items?.[0]?.name || merged.link_id;
+  const amount = document.createElement("strong");
+  amount.textContent = amountText;
+  const status = document.createElement("span");
+  status.className = "badge";
+  status.dataset.status = li.dataset.status;
+  status.textContent = li.dataset.status === "paid" ? "paid ✓" : li.dataset.status.replace(/_/g, " ");
+  const parts = [what, amount, status];
+  if (merged.checkout_url && /^https?:/i.test(merged.checkout_url)) {
+    const a = document.createElement("a");
+    a.href = merged.checkout_url;
+    a.target = "_blank";
+    a.rel = "noopener";
+    a.textContent = "checkout";
+    parts.push(a);
+  }
+  li.replaceChildren(...parts);
+}
+
+// --- controls and start-up ---
+
+function toggleTrack(kind, button, onText, offText) {
+  const tracks = kind === "audio" ? s.stream?.getAudioTracks() : s.stream?.getVideoTracks();
+  if (!tracks?.length) return;
+  const off = button.getAttribute("aria-pressed") !== "true";
+  for (const tr of tracks) tr.enabled = !off;
+  button.setAttribute("aria-pressed", String(off));
+  button.textContent = off ? onText : offText;
+}
+
+function init() {
+  setCallState("waiting");
+  $("#login").addEventListener("submit", onLogin);
+  $("#logout").addEventListener("click", () => logout(""));
+  $("#go-available").addEventListener("click", () => sendPresence("available"));
+  $("#go-away").addEventListener("click", () => sendPresence("away"));
+  $("#accept-offer").addEventListener("click", () => {
+    if (!s.offer) return;
+    s.signal.send("offer.accept", { offer_id: s.offer.offer_id });
+    $("#accept-offer").disabled = true;
+    $("#decline-offer").disabled = true;
+    clearInterval(s.countdown);
+    $("#offer-countdown").textContent = "…";
+  });
+  $("#decline-offer").addEventListener("click", () => {
+    if (!s.offer) return;
+    s.signal.send("offer.decline", { offer_id: s.offer.offer_id });
+    hideOffer();
+  });
+  $("#end-call").addEventListener("click", () => s.call?.end("hangup"));
+  $("#mute").addEventListener("click", (e) => toggleTrack("audio", e.currentTarget, "Unmute", "Mute"));
+  $("#camera").addEventListener("click", (e) => toggleTrack("video", e.currentTarget, "Camera on", "Camera off"));
+  $("#payment-form").addEventListener("submit", onPaymentSubmit);
+  $("#wrap-up-done").addEventListener("click", wrapUpDone);
+  window.addEventListener("online", () => s.signal?.reconnectNow());
+
+  // A reload keeps the session through the refresh token in sessionStorage.
+  if (sessionStorage.getItem(REFRESH_KEY)) {
+    authRequest("/api/v1/auth/refresh", { refresh_token: sessionStorage.getItem(REFRESH_KEY) })
+      .then((data) => { acceptTokens(data); return enterConsole(); })
+      .catch(() => sessionStorage.removeItem(REFRESH_KEY));
+  }
+}
+
+init();

@@ -1,0 +1,388 @@
+// call.js: the RTCPeerConnection lifecycle of one call, for both roles.
+//
+// The guide is the initiator: it fetches ICE servers, adds its tracks and
+// sends the SDP offer. The shopper creates its connection on call.matched
+// (also with fresh ICE servers), waits for the offer and answers. Both
+// trickle ICE; candidates that arrive before the remote description are
+// queued. Everything touching SDP runs through one promise chain, so
+// messages are applied in arrival order.
+//
+// Recovery: when the connection fails (or stays disconnected), or after a
+// WebSocket resume, the initiator fetches fresh ICE servers, applies them
+// with setConfiguration(), calls restartIce() and sends a new offer; the
+// shopper asks for that with an `ice.restart` message.
+
+/** Page-visible call states (the text of #call-state). */
+export const STATES = ["waiting", "matched", "connecting", "connected", "ended"];
+
+const DISCONNECTED_GRACE_MS = 3000;
+const RESTART_MIN_INTERVAL_MS = 4000;
+
+/**
+ * Fetches /api/v1/ice-servers with a bearer token and returns an
+ * RTCConfiguration. iceTransportPolicy is taken from the answer when present.
+ */
+export async function fetchIceConfig(token, { url = "/api/v1/ice-servers" } = {}) {
+  const res = await fetch(url, { headers: { Authorization: `Bearer ${token}`, Accept: "application/json" }, cache: "no-store" });
+  if (!res.ok) throw new Error(`ice-servers: HTTP ${res.status}`);
+  const body = await res.json();
+  const config = { iceServers: Array.isArray(body.iceServers) ? body.iceServers : [] };
+  if (body.iceTransportPolicy === "relay" || body.iceTransportPolicy === "all") {
+    config.iceTransportPolicy = body.iceTransportPolicy;
+  }
+  return config;
+}
+
+export class Call {
+  /**
+   * @param {object} o
+   * @param {import("./signal.js").Signal} o.signal
+   * @param {string} o.callId
+   * @param {"guide"|"shopper"} o.role
+   * @param {boolean} o.initiator true for the side that sends offers (the guide)
+   * @param {MediaStream|null} o.localStream
+   * @param {function():Promise<RTCConfiguration>} o.getIceConfig
+   * @param {function(string):void} [o.onState] called with matched/connecting/connected/ended
+   * @param {function(MediaStream):void} [o.onRemoteStream]
+   * @param {function(object):void} [o.onPeer] call.peer data (disconnected/reconnected)
+   * @param {function(object):void} [o.onEnded] {reason, by}
+   */
+  constructor(o) {
+    this.signal = o.signal;
+    this.callId = o.callId;
+    this.role = o.role;
+    this.initiator = !!o.initiator;
+    this.localStream = o.localStream || null;
+    this.getIceConfig = o.getIceConfig;
+    this.onState = o.onState || (() => {});
+    this.onRemoteStream = o.onRemoteStream || (() => {});
+    this.onPeer = o.onPeer || (() => {});
+    this.onEnded = o.onEnded || (() => {});
+    this.pc = null;
+    this.state = null; // start() moves it to "matched"
+    this.closed = false;
+    this.pendingCandidates = [];
+    this.chain = Promise.resolve();
+    this.reportedConnected = false;
+    this.lastRestart = 0;
+    this.disconnectTimer = null;
+    this.remoteStream = null;
+    this.endReason = null;
+  }
+
+  /** Creates the peer connection; the initiator also sends the first offer. */
+  start() {
+    this._setState("matched");
+    return this._enqueue(async () => {
+      const config = await this._iceConfig();
+      this._createPc(config);
+      if (this.initiator) await this._sendOffer(false);
+    });
+  }
+
+  /** Feeds a signaling message (sdp, ice, ice.restart, call.*) to the call. */
+  handle(msg) {
+    if (this.closed || (msg.call_id && msg.call_id !== this.callId)) return;
+    const data = msg.data || {};
+    switch (msg.type) {
+      case "sdp":
+        this._enqueue(() => this._onSdp(data));
+        break;
+      case "ice":
+        this._enqueue(() => this._onIce(data));
+        break;
+      case "ice.restart":
+        // Shoppers cannot offer; a restart asked of them is for the guide.
+        if (this.initiator) this.restart("asked");
+        break;
+      case "call.peer":
+        this.onPeer(data);
+        if (data.status === "reconnected" && this.initiator && this.pc?.connectionState !== "connected") {
+          this.restart("peer_reconnected");
+        }
+        break;
+      case "call.state":
+        if (data.state === "ended") this.close(data.reason || "ended");
+        break;
+      case "call.ended":
+        this.close(data.reason || "hangup", data.by);
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** The WebSocket came back with resumed:true while this call is live. */
+  resumed() {
+    if (this.closed) return;
+    this.restart("resume", { force: true });
+  }
+
+  /**
+   * Re-runs ICE. The initiator restarts itself; the shopper asks the
+   * initiator with `ice.restart`.
+   */
+  restart(why = "failed", { force = false } = {}) {
+    if (this.closed) return;
+    const now = Date.now();
+    if (!force && now - this.lastRestart < RESTART_MIN_INTERVAL_MS) return;
+    this.lastRestart = now;
+    console.info(`call ${this.callId}: ICE restart (${why})`);
+    if (this.state === "connected") this._setState("connecting");
+    if (!this.initiator) {
+      this.signal.send("ice.restart", {}, this.callId);
+      return;
+    }
+    this._enqueue(async () => {
+      if (!this.pc || this.closed) return;
+      try {
+        const config = await this._iceConfig();
+        const next = { ...this.pc.getConfiguration(), iceServers: config.iceServers };
+        if (config.iceTransportPolicy) next.iceTransportPolicy = config.iceTransportPolicy;
+        this.pc.setConfiguration(next);
+      } catch (err) {
+        console.warn("call: could not refresh ICE servers", err);
+      }
+      if (this.pc.signalingState === "have-local-offer") {
+        // The answer to our last offer may have been lost with the socket.
+        await this.pc.setLocalDescription({ type: "rollback" });
+      }
+      this.pc.restartIce();
+      await this._sendOffer(true);
+    });
+  }
+
+  /** Hangs up: tells the server and closes locally. */
+  end(reason = "hangup") {
+    if (this.closed) return;
+    this.signal.send("call.end", { reason }, this.callId);
+    this.close(reason, this.role);
+  }
+
+  /** Closes the peer connection (idempotent). */
+  close(reason = "hangup", by) {
+    if (this.closed) return;
+    this.closed = true;
+    this.endReason = reason;
+    clearTimeout(this.disconnectTimer);
+    if (this.pc) {
+      this.pc.onicecandidate = null;
+      this.pc.ontrack = null;
+      this.pc.onconnectionstatechange = null;
+      this.pc.oniceconnectionstatechange = null;
+      this.pc.close();
+    }
+    this._setState("ended");
+    this.onEnded({ reason, by });
+  }
+
+  /**
+   * Stats for tests and the quality display: the selected candidate pair's
+   * candidate types, inbound video framesDecoded, outbound video framesSent.
+   */
+  async stats() {
+    const out = {
+      connectionState: this.pc ? this.pc.connectionState : "new",
+      localCandidateType: null,
+      remoteCandidateType: null,
+      framesDecoded: 0,
+      framesSent: 0,
+    };
+    if (!this.pc) return out;
+    const report = await this.pc.getStats();
+    const byId = new Map();
+    report.forEach((s) => byId.set(s.id, s));
+    let pair = null;
+    report.forEach((s) => {
+      if (s.type === "transport" && s.selectedCandidatePairId && !pair) pair = byId.get(s.selectedCandidatePairId) || null;
+    });
+    if (!pair) {
+      report.forEach((s) => {
+        if (s.type === "candidate-pair" && (s.selected || (s.nominated && s.state === "succeeded")) && !pair) pair = s;
+      });
+    }
+    if (pair) {
+      out.localCandidateType = byId.get(pair.localCandidateId)?.candidateType ?? null;
+      out.remoteCandidateType = byId.get(pair.remoteCandidateId)?.candidateType ?? null;
+    }
+    report.forEach((s) => {
+      const kind = s.kind || s.mediaType;
+      if (kind !== "video") return;
+      if (s.type === "inbound-rtp") out.framesDecoded += s.framesDecoded || 0;
+      if (s.type === "outbound-rtp") out.framesSent += s.framesSent || 0;
+    });
+    return out;
+  }
+
+  // --- internals ---
+
+  _enqueue(fn) {
+    this.chain = this.chain.then(() => (this.closed ? undefined : fn())).catch((err) => {
+      console.error(`call ${this.callId}:`, err);
+    });
+    return this.chain;
+  }
+
+  async _iceConfig() {
+    try {
+      return await this.getIceConfig();
+    } catch (err) {
+      console.warn("call: no ICE servers, trying host candidates only", err);
+      return { iceServers: [] };
+    }
+  }
+
+  _createPc(config) {
+    if (this.pc) {
+      this.pc.onicecandidate = null;
+      this.pc.ontrack = null;
+      this.pc.onconnectionstatechange = null;
+      this.pc.close();
+    }
+    const pc = new RTCPeerConnection(config);
+    this.pc = pc;
+    this.pendingCandidates = [];
+    if (this.localStream) {
+      for (const track of this.localStream.getTracks()) pc.addTrack(track, this.localStream);
+    } else {
+      // No camera or microphone: still receive the other side.
+      pc.addTransceiver("audio", { direction: "recvonly" });
+      pc.addTransceiver("video", { direction: "recvonly" });
+    }
+    pc.onicecandidate = (ev) => {
+      const c = ev.candidate;
+      if (!c || !c.candidate) return; // end of candidates
+      this.signal.send("ice", {
+        candidate: c.candidate,
+        sdpMid: c.sdpMid,
+        sdpMLineIndex: c.sdpMLineIndex,
+        usernameFragment: c.usernameFragment,
+      }, this.callId);
+    };
+    pc.ontrack = (ev) => {
+      if (!this.remoteStream) this.remoteStream = new MediaStream();
+      const stream = ev.streams && ev.streams[0];
+      if (stream && stream !== this.remoteStream) {
+        this.remoteStream = stream;
+      } else if (!this.remoteStream.getTracks().includes(ev.track)) {
+        this.remoteStream.addTrack(ev.track);
+      }
+      this.onRemoteStream(this.remoteStream);
+    };
+    const onChange = () => this._onConnectionState(pc);
+    if ("connectionState" in pc) pc.onconnectionstatechange = onChange;
+    else pc.oniceconnectionstatechange = onChange;
+    return pc;
+  }
+
+  _onConnectionState(pc) {
+    if (pc !== this.pc || this.closed) return;
+    const st = pc.connectionState || pc.iceConnectionState;
+    if (st !== "disconnected") clearTimeout(this.disconnectTimer);
+    switch (st) {
+      case "connected":
+      case "completed":
+        this._setState("connected");
+        if (!this.reportedConnected) {
+          this.reportedConnected = true;
+          this.signal.send("call.connected", {}, this.callId);
+        }
+        break;
+      case "connecting":
+      case "checking":
+        if (this.state !== "connected") this._setState("connecting");
+        break;
+      case "disconnected":
+        this._setState("connecting");
+        clearTimeout(this.disconnectTimer);
+        this.disconnectTimer = setTimeout(() => {
+          if (pc === this.pc && !this.closed && pc.connectionState === "disconnected") this.restart("disconnected");
+        }, DISCONNECTED_GRACE_MS);
+        break;
+      case "failed":
+        this._setState("connecting");
+        this.restart("failed", { force: true });
+        break;
+      default:
+        break;
+    }
+  }
+
+  async _sendOffer(iceRestart) {
+    const pc = this.pc;
+    const offer = await pc.createOffer(iceRestart ? { iceRestart: true } : undefined);
+    if (pc !== this.pc || this.closed) return;
+    await pc.setLocalDescription(offer);
+    if (this.state !== "connected") this._setState("connecting");
+    this.signal.send("sdp", { type: pc.localDescription.type, sdp: pc.localDescription.sdp }, this.callId);
+  }
+
+  async _onSdp(data) {
+    if (data.type === "offer") {
+      if (this.initiator) {
+        console.warn("call: the initiator got an offer; ignored");
+        return;
+      }
+      if (!this.pc) this._createPc(await this._iceConfig());
+      const desc = { type: "offer", sdp: data.sdp };
+      try {
+        await this.pc.setRemoteDescription(desc);
+      } catch (err) {
+        // E.g. the guide reloaded its page and offers from a new connection
+        // (new DTLS fingerprint): start over with a fresh one.
+        console.warn("call: offer refused, rebuilding the peer connection", err);
+        this._createPc(await this._iceConfig());
+        await this.pc.setRemoteDescription(desc);
+      }
+      await this._flushCandidates();
+      const answer = await this.pc.createAnswer();
+      await this.pc.setLocalDescription(answer);
+      if (this.state !== "connected") this._setState("connecting");
+      this.signal.send("sdp", { type: "answer", sdp: this.pc.localDescription.sdp }, this.callId);
+    } else if (data.type === "answer") {
+      if (!this.pc || this.pc.signalingState !== "have-local-offer") {
+        console.warn("call: unexpected answer ignored");
+        return;
+      }
+      await this.pc.setRemoteDescription({ type: "answer", sdp: data.sdp });
+      await this._flushCandidates();
+    }
+  }
+
+  async _onIce(data) {
+    if (!data || !data.candidate) return;
+    const cand = {
+      candidate: data.candidate,
+      sdpMid: data.sdpMid ?? null,
+      sdpMLineIndex: data.sdpMLineIndex ?? null,
+    };
+    if (data.usernameFragment) cand.usernameFragment = data.usernameFragment;
+    if (!this.pc || !this.pc.remoteDescription) {
+      this.pendingCandidates.push(cand);
+      return;
+    }
+    await this._addCandidate(cand);
+  }
+
+  async _flushCandidates() {
+    const queued = this.pendingCandidates;
+    this.pendingCandidates = [];
+    for (const c of queued) await this._addCandidate(c);
+  }
+
+  async _addCandidate(c) {
+    try {
+      await this.pc.addIceCandidate(c);
+    } catch (err) {
+      // Candidates of an earlier ICE generation are expected to fail.
+      console.debug("call: candidate not added", err?.message);
+    }
+  }
+
+  _setState(state) {
+    if (this.state === "ended" && state !== "ended") return;
+    if (this.state === state) return;
+    this.state = state;
+    this.onState(state);
+  }
+}

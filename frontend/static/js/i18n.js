@@ -1,0 +1,59 @@
+// i18n.js: tiny message catalogs loaded from ../locales/{lang}.json.
+
+export const LANGUAGES = ["en", "de", "fr", "es", "ja"];
+const FALLBACK = "en";
+
+/** Picks a supported language from BCP 47 tags by their primary subtag. */
+export function pickLanguage(tags, supported = LANGUAGES) {
+  for (const tag of tags || []) {
+    const primary = String(tag || "").toLowerCase().split(/[-_]/)[0];
+    if (supported.includes(primary)) return primary;
+  }
+  return FALLBACK;
+}
+
+/** Replaces {name} placeholders with params[name]. */
+export function interpolate(template, params = {}) {
+  return String(template).replace(/\{(\w+)\}/g, (whole, key) =>
+    Object.prototype.hasOwnProperty.call(params, key) ? String(params[key]) : whole);
+}
+
+async function fetchCatalog(lang) {
+  const url = new URL(`../locales/${lang}.json`, import.meta.url);
+  const res = await fetch(url, { headers: { Accept: "application/json" } });
+  if (!res.ok) throw new Error(`catalog ${lang}: HTTP ${res.status}`);
+  return res.json();
+}
+
+/**
+ * Loads the catalog for the first matching language (falling back to en for
+ * the whole catalog and for missing keys). Returns a translator:
+ * t(key, params) plus t.lang and t.apply(root).
+ */
+export async function loadTranslator(tags = navigator.languages?.length ? navigator.languages : [navigator.language]) {
+  const lang = pickLanguage(tags);
+  let base = {};
+  let own = {};
+  try { base = await fetchCatalog(FALLBACK); } catch (e) { console.warn(e); }
+  if (lang !== FALLBACK) {
+    try { own = await fetchCatalog(lang); } catch (e) { console.warn(e); }
+  }
+  const messages = { ...base, ...own };
+  const t = (key, params) => interpolate(messages[key] ?? key, params);
+  t.lang = Object.keys(own).length || lang === FALLBACK ? lang : FALLBACK;
+  t.has = (key) => Object.prototype.hasOwnProperty.call(messages, key);
+  t.apply = (root = document) => applyTranslations(root, t);
+  return t;
+}
+
+/**
+ * Fills elements marked with data-i18n (text), data-i18n-placeholder,
+ * data-i18n-aria-label and data-i18n-title.
+ */
+export function applyTranslations(root, t) {
+  for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t(el.dataset.i18nPlaceholder);
+  for (const el of root.querySelectorAll("[data-i18n-aria-label]")) el.setAttribute("aria-label", t(el.dataset.i18nAriaLabel));
+  for (const el of root.querySelectorAll("[data-i18n-title]")) el.title = t(el.dataset.i18nTitle);
+  if (root === document) document.documentElement.lang = t.lang;
+}
