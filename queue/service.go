@@ -416,6 +416,7 @@ func (s *Service) SetPresence(ctx context.Context, guideID string, status GuideS
 		return Guide{}, err
 	}
 	s.log.InfoContext(ctx, "guide presence", "guide_id", g.ID, "status", status)
+	s.notify.Presence(ctx, g, "")
 	if status == GuideAway && g.CallID != "" {
 		if c, err := s.store.CallGet(ctx, g.CallID); err == nil && c.State == CallOffered {
 			s.endOffer(ctx, c.ID, ReasonDeclined, false)
@@ -696,4 +697,10 @@ func (s *Service) position(ctx context.Context, e Entry) (Position, error) {
 func (s *Service) positionAt(queue string, pos, guidesOnline int) Position {
 	eta := time.Duration(pos) * s.cfg.AvgCallDuration / time.Duration(max(guidesOnline, 1))
 	return Position{Queue: queue, Position: pos, ETASeconds: int(eta.Seconds())}
+}
+
+// CallRecord returns a call without a party check, for the wiring's own
+// fan-out (payment updates go to both parties).
+func (s *Service) CallRecord(ctx context.Context, id string) (Call, error) {
+	return s.store.CallGet(ctx, id)
 }

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"guidecall/internal/auth"
+	"guidecall/internal/config"
+	"guidecall/internal/httpapi"
+)
+
+const demoGuideEmail = "guide@demo.local"
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	var cfg config.Serve
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg.Register(fs)
+	fs.Usage = config.Usage(fs, "guidecall serve: run a node (HTTP, WebSocket signaling, bundled TURN, matcher).")
+	if err := config.Parse(fs, args, getenv); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	if err != nil {
+		return err
+	}
+	stores, err := openStores(ctx, cfg.Store, cfg.Migrate, log)
+	if err != nil {
+		return err
+	}
+	app, err := httpapi.New(cfg, stores, log)
+	if err != nil {
+		if stores.Close != nil {
+			stores.Close()
+		}
+		return err
+	}
+	var demoPassword string
+	if cfg.DemoGuide {
+		if demoPassword, err = ensureDemoGuide(ctx, app.Auth); err != nil {
+			return errors.Join(err, app.Stop(context.Background()))
+		}
+	}
+	if err := app.Start(ctx); err != nil {
+		return errors.Join(err, app.Stop(context.Background()))
+	}
+	fmt.Fprintf(stdout, "\nguidecall is running.\n\n  Shopper demo page:  %s/shop/\n  Guide console:      %s/guide/\n", app.URL(), app.URL())
+	if demoPassword != "" {
+		fmt.Fprintf(stdout, "  Demo guide login:   %s / %s\n", demoGuideEmail, demoPassword)
+	} else if cfg.DemoGuide {
+		fmt.Fprintf(stdout, "  Demo guide login:   %s (already existed; password unchanged)\n", demoGuideEmail)
+	}
+	fmt.Fprintf(stdout, "  TURN:               %s (udp), %s (tcp)\n\nOpen the shopper page in one window and the guide console in another. Ctrl-C stops.\n\n",
+		app.TURN.UDPAddr(), app.TURN.TCPAddr())
+
+	<-ctx.Done()
+	log.Info("shutting down")
+	stopCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	defer cancel()
+	return app.Stop(stopCtx)
+}
+
+// ensureDemoGuide creates the demo account with a fresh random password,
+// or leaves an existing one alone and returns "".
+func ensureDemoGuide(ctx context.Context, svc *auth.Service) (string, error) {
+	password := rand.Text()[:16]
+	_, err := svc.AddAccount(ctx, demoGuideEmail, "Demo Guide", password, auth.RoleGuide)
+	if errors.Is(err, auth.ErrDuplicateEmail) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("demo guide: %w", err)
+	}
+	return password, nil
+}
+
+// retryDelay is the start-up backoff while the database is unreachable.
+func retryDelay(attempt int) time.Duration {
+	return min(time.Duration(1<<min(attempt, 5))*250*time.Millisecond, 5*time.Second)
+}

@@ -1,0 +1,148 @@
+package config
+
+import (
+	"flag"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// EnvName is the environment variable that stands in for a flag.
+func EnvName(flagName string) string {
+	return "GUIDECALL_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// Parse parses args into fs, then fills every flag not given on the command
+// line from its environment twin, looked up with getenv.
+func Parse(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if err != nil || given[f.Name] {
+			return
+		}
+		if v := getenv(EnvName(f.Name)); v != "" {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%s=%q: %w", EnvName(f.Name), v, e)
+			}
+		}
+	})
+	return err
+}
+
+// Usage prints a flag set's help with each flag's environment variable.
+func Usage(fs *flag.FlagSet, summary string) func() {
+	return func() {
+		w := fs.Output()
+		fmt.Fprintf(w, "%s\n\nFlags (each may also be set by the environment variable shown):\n", summary)
+		fs.VisitAll(func(f *flag.Flag) {
+			def := ""
+			if f.DefValue != "" {
+				def = fmt.Sprintf(" (default %s)", f.DefValue)
+			}
+			fmt.Fprintf(w, "  --%s  [%s]\n      %s%s\n", f.Name, EnvName(f.Name), f.Usage, def)
+		})
+	}
+}
+
+// Store is what every data-touching subcommand shares.
+type Store struct {
+	DatabaseURL string
+}
+
+// Register adds the store flags.
+func (s *Store) Register(fs *flag.FlagSet) {
+	fs.StringVar(&s.DatabaseURL, "database-url", "", "PostgreSQL URL (postgres://user@host:5432/db); empty keeps everything in memory")
+}
+
+// Serve configures `guidecall serve`.
+type Serve struct {
+	Store
+	HTTPAddr  string
+	PublicURL string
+	Migrate   bool
+
+	TURNListenIP     string
+	TURNPort         int
+	TURNPublicIP     string
+	TURNSecret       string
+	TURNAllowedPeers string
+	ICERelayOnly     bool
+
+	JWTSecret     string
+	SandboxSecret string
+
+	OfferTimeout   time.Duration
+	ReconnectGrace time.Duration
+	ShutdownGrace  time.Duration
+
+	DemoGuide bool
+	LogLevel  string
+	LogFormat string
+}
+
+// Register adds the serve flags with their defaults.
+func (c *Serve) Register(fs *flag.FlagSet) {
+	c.Store.Register(fs)
+	fs.StringVar(&c.HTTPAddr, "http-addr", "127.0.0.1:8080", "address of the HTTP and WebSocket listener")
+	fs.StringVar(&c.PublicURL, "public-url", "", "URL browsers reach this node at (default http://<http-addr>)")
+	fs.BoolVar(&c.Migrate, "migrate", false, "apply database migrations at start-up")
+	fs.StringVar(&c.TURNListenIP, "turn-listen-ip", "127.0.0.1", "IP the bundled TURN server listens on (0.0.0.0 for all)")
+	fs.IntVar(&c.TURNPort, "turn-port", 3478, "UDP and TCP port of the bundled TURN server")
+	fs.StringVar(&c.TURNPublicIP, "turn-public-ip", "", "IPv4 address advertised for TURN and relays (default the listen IP)")
+	fs.StringVar(&c.TURNSecret, "turn-secret", "", "shared secret for TURN credentials (coturn use-auth-secret); random if empty, which a cluster must not do")
+	fs.StringVar(&c.TURNAllowedPeers, "turn-allowed-peers", "", "comma-separated CIDRs TURN may relay to despite being private or special")
+	fs.BoolVar(&c.ICERelayOnly, "ice-relay-only", true, "tell clients to use only TURN relays (hides shopper and guide IPs from each other)")
+	fs.StringVar(&c.JWTSecret, "jwt-secret", "", "HMAC secret for tokens, at least 32 bytes; random if empty, which a cluster must not do")
+	fs.StringVar(&c.SandboxSecret, "sandbox-secret", "", "webhook signing secret of the sandbox payment provider; random if empty")
+	fs.DurationVar(&c.OfferTimeout, "offer-timeout", 15*time.Second, "how long a guide has to accept an offer")
+	fs.DurationVar(&c.ReconnectGrace, "reconnect-grace", 20*time.Second, "how long a dropped shopper or guide may take to reconnect")
+	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", 5*time.Second, "how long shutdown waits for connections to close")
+	fs.BoolVar(&c.DemoGuide, "demo-guide", true, "create a demo guide account at start-up and print its login")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
+}
+
+// Validate checks values that flag parsing cannot.
+func (c *Serve) Validate() error {
+	if _, err := netip.ParseAddrPort(c.HTTPAddr); err != nil && !strings.HasPrefix(c.HTTPAddr, ":") && !strings.Contains(c.HTTPAddr, "localhost") {
+		return fmt.Errorf("--http-addr %q: want host:port", c.HTTPAddr)
+	}
+	if _, err := c.AllowedPeers(); err != nil {
+		return err
+	}
+	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
+		return fmt.Errorf("--jwt-secret must be at least 32 bytes")
+	}
+	if c.TURNPort < 0 || c.TURNPort > 65535 {
+		return fmt.Errorf("--turn-port %d out of range", c.TURNPort)
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return fmt.Errorf("--log-format %q: want text or json", c.LogFormat)
+	}
+	return nil
+}
+
+// AllowedPeers parses --turn-allowed-peers; a bad CIDR fails start-up.
+func (c *Serve) AllowedPeers() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range strings.Split(c.TURNAllowedPeers, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("--turn-allowed-peers: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+

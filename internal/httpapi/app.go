@@ -1,0 +1,243 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"guidecall/internal/auth"
+	"guidecall/internal/config"
+	"guidecall/payments"
+	"guidecall/queue"
+	"guidecall/signaling"
+	"guidecall/turnserver"
+)
+
+// ShopperTokenTTL bounds a shopper's wait plus call.
+const ShopperTokenTTL = 2 * time.Hour
+
+// Stores are the stores a node runs on, picked once from config.
+type Stores struct {
+	Accounts auth.AccountStore
+	Queue    queue.Store
+	Payments payments.Store
+	Bus      signaling.Bus
+	Elector  queue.Elector
+	// Ready reports whether the stores answer; nil means always.
+	Ready func(ctx context.Context) error
+	// Close releases the stores after everything else has stopped.
+	Close func()
+}
+
+// MemoryStores keeps everything in this process.
+func MemoryStores() Stores {
+	return Stores{
+		Accounts: auth.NewMemoryAccountStore(),
+		Queue:    queue.NewMemoryStore(),
+		Payments: payments.NewMemoryStore(),
+		Bus:      &signaling.LocalBus{},
+		Elector:  queue.SoleLeader{},
+	}
+}
+
+// App is one guidecall node: every service, its listeners and its
+// lifecycle.
+type App struct {
+	cfg    config.Serve
+	log    *slog.Logger
+	stores Stores
+
+	Auth     *auth.Service
+	Queue    *queue.Service
+	Hub      *signaling.Hub
+	TURN     *turnserver.Server
+	Sandbox  *payments.Sandbox
+	Payments *payments.Service
+
+	listener  net.Listener
+	publicURL string
+	http      *http.Server
+	served    chan error
+	stopping  chan struct{}
+	stopOnce  sync.Once
+}
+
+// Secret returns value, or a random one when it is empty, saying so: a
+// random secret is fine on one node and wrong for a cluster.
+func secret(log *slog.Logger, name, value string) []byte {
+	if value != "" {
+		return []byte(value)
+	}
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	log.Info("generated a random secret for this run; set it to share it across nodes and restarts", "flag", "--"+name)
+	return []byte(base64.RawURLEncoding.EncodeToString(b))
+}
+
+// New builds a node and binds its HTTP listener, so its URL is known
+// before Start. Nothing runs until Start.
+func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
+	}
+	a := &App{cfg: cfg, log: log, stores: stores, listener: ln, stopping: make(chan struct{})}
+	fail := func(err error) (*App, error) {
+		_ = ln.Close()
+		return nil, err
+	}
+	a.publicURL = strings.TrimRight(cfg.PublicURL, "/")
+	if a.publicURL == "" {
+		a.publicURL = "http://" + ln.Addr().String()
+	}
+	loopbackURL := "http://" + loopbackAddr(ln.Addr())
+
+	issuer, err := auth.NewIssuer(secret(log, "jwt-secret", cfg.JWTSecret), nil)
+	if err != nil {
+		return fail(err)
+	}
+	a.Auth = auth.NewService(stores.Accounts, issuer, log.With("component", "auth"))
+
+	allowed, err := cfg.AllowedPeers()
+	if err != nil {
+		return fail(err)
+	}
+	a.TURN, err = turnserver.New(turnserver.Config{
+		ListenIP: cfg.TURNListenIP, Port: cfg.TURNPort, PublicIP: cfg.TURNPublicIP,
+		Secret: secret(log, "turn-secret", cfg.TURNSecret), AllowedPeers: allowed,
+		Logger: log.With("component", "turn"),
+	})
+	if err != nil {
+		return fail(err)
+	}
+
+	ev := &events{log: log.With("component", "events")}
+	// The queue and the hub refer to each other: the queue's events go out
+	// through the hub, and the hub's controller asks the queue.
+	a.Queue, err = queue.NewService(queue.Config{
+		Store: stores.Queue, Notifier: ev, Elector: stores.Elector, Logger: log,
+		OfferTimeout: cfg.OfferTimeout, ReconnectGrace: cfg.ReconnectGrace,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	heartbeat := 15 * time.Second
+	a.Hub, err = signaling.NewHub(signaling.Config{
+		Auth:       identities{issuer: issuer, accounts: stores.Accounts},
+		Controller: controller{queue: a.Queue, heartbeat: heartbeat},
+		Bus:        stores.Bus,
+		Logger:     log,
+		Heartbeat:  heartbeat,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	ev.hub = a.Hub
+	ev.queue = func() *queue.Service { return a.Queue }
+
+	a.Sandbox = payments.NewSandbox(payments.SandboxConfig{
+		Secret:          secret(log, "sandbox-secret", cfg.SandboxSecret),
+		CheckoutBaseURL: a.publicURL + "/pay/sandbox",
+		WebhookURL:      loopbackURL + "/webhooks/sandbox",
+		Logger:          log.With("component", "sandbox"),
+	})
+	a.Payments, err = payments.NewService(payments.Config{
+		Store: stores.Payments, Providers: []payments.Provider{a.Sandbox}, Notifier: ev,
+		Logger: log.With("component", "payments"),
+	})
+	if err != nil {
+		return fail(err)
+	}
+	a.http = &http.Server{
+		Handler:           a.routes(issuer),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return a, nil
+}
+
+// loopbackAddr is how the node reaches itself: a wildcard listen address
+// becomes loopback.
+func loopbackAddr(addr net.Addr) string {
+	ap, err := netip.ParseAddrPort(addr.String())
+	if err != nil {
+		return addr.String()
+	}
+	if ap.Addr().IsUnspecified() {
+		if ap.Addr().Is6() && !ap.Addr().Is4In6() {
+			return netip.AddrPortFrom(netip.IPv6Loopback(), ap.Port()).String()
+		}
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), ap.Port()).String()
+	}
+	return ap.String()
+}
+
+// URL is the base URL browsers use for this node.
+func (a *App) URL() string { return a.publicURL }
+
+// Start runs the node: TURN, the event bus, webhook delivery, the matcher
+// and, last, HTTP.
+func (a *App) Start(ctx context.Context) error {
+	if err := a.TURN.Start(ctx); err != nil {
+		return fmt.Errorf("turn: %w", err)
+	}
+	if err := a.stores.Bus.Start(ctx); err != nil {
+		return fmt.Errorf("bus: %w", err)
+	}
+	if err := a.Sandbox.Start(ctx); err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	if err := a.Queue.Start(ctx); err != nil {
+		return fmt.Errorf("queue: %w", err)
+	}
+	a.served = make(chan error, 1)
+	go func() { a.served <- a.http.Serve(a.listener) }()
+	a.log.Info("serving", "url", a.publicURL, "turn_udp", a.TURN.UDPAddr().String(), "turn_tcp", a.TURN.TCPAddr().String())
+	return nil
+}
+
+// Stop shuts down in the written order: stop taking HTTP requests and
+// tell socket clients to reconnect elsewhere, then the matcher, webhook
+// delivery, the bus, TURN and the stores. Safe to call twice.
+func (a *App) Stop(ctx context.Context) error {
+	var errs []error
+	a.stopOnce.Do(func() {
+		close(a.stopping)
+		// WebSockets are hijacked, so http.Server.Shutdown does not wait for
+		// them; the hub closes them with 1001 and waits itself.
+		if err := a.Hub.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("signaling: %w", err))
+		}
+		if err := a.http.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http: %w", err))
+		}
+		a.Queue.Stop()
+		a.Sandbox.Stop()
+		a.stores.Bus.Stop()
+		if err := a.TURN.Stop(); err != nil {
+			errs = append(errs, fmt.Errorf("turn: %w", err))
+		}
+		if a.stores.Close != nil {
+			a.stores.Close()
+		}
+		if a.served != nil {
+			if err := <-a.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errs = append(errs, fmt.Errorf("http serve: %w", err))
+			}
+		}
+		a.log.Info("stopped")
+	})
+	return errors.Join(errs...)
+}

@@ -1,0 +1,242 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"golang.org/x/time/rate"
+
+	"guidecall/frontend"
+	"guidecall/internal/auth"
+	"guidecall/queue"
+	"guidecall/turnserver"
+)
+
+// maxJoinBody bounds POST /api/v1/queue.
+const maxJoinBody = 16 << 10
+
+func (a *App) routes(issuer *auth.Issuer) http.Handler {
+	r := chi.NewRouter()
+	r.Use(middleware.RequestID, requestLog(a.log), middleware.Recoverer)
+
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, map[string]string{"status": "ok"}) })
+	r.Get("/readyz", a.handleReady)
+
+	r.Route("/api/v1", func(r chi.Router) {
+		r.Mount("/auth", a.Auth.Routes())
+		r.With(joinLimiter(60, 20).middleware).Post("/queue", a.handleJoin)
+		r.With(issuer.Middleware(auth.RoleShopper, auth.RoleGuide, auth.RoleAdmin)).Get("/ice-servers", a.handleICEServers)
+		r.Handle("/ws", a.Hub)
+		r.Mount("/calls/{callID}/payment-links", a.Payments.APIRoutes(callAuthorizer(issuer, a.Queue)))
+		r.With(issuer.Middleware(auth.RoleAdmin)).Get("/admin/queue", a.handleAdminQueue)
+	})
+	r.Mount("/webhooks", a.Payments.WebhookRoutes())
+	r.Mount("/pay/sandbox", a.Sandbox.CheckoutRoutes())
+	r.Handle("/*", frontend.Handler())
+	return r
+}
+
+type apiError struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	var e apiError
+	e.Error.Code, e.Error.Message = code, msg
+	writeJSON(w, status, e)
+}
+
+// writeQueueError maps a queue error to a status.
+func writeQueueError(w http.ResponseWriter, log *slog.Logger, err error) {
+	switch {
+	case errors.Is(err, queue.ErrInvalid):
+		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
+	case errors.Is(err, queue.ErrNotFound):
+		writeError(w, http.StatusNotFound, "not_found", err.Error())
+	case errors.Is(err, queue.ErrBadState):
+		writeError(w, http.StatusConflict, "bad_state", err.Error())
+	case errors.Is(err, queue.ErrUnavailable):
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the database is unavailable; retry shortly")
+	default:
+		log.Error("request failed", "err", err)
+		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+	}
+}
+
+func (a *App) handleReady(w http.ResponseWriter, r *http.Request) {
+	select {
+	case <-a.stopping:
+		writeError(w, http.StatusServiceUnavailable, "shutting_down", "this node is shutting down")
+		return
+	default:
+	}
+	if a.stores.Ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := a.stores.Ready(ctx); err != nil {
+			writeError(w, http.StatusServiceUnavailable, "store_unavailable", "the database does not answer")
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (a *App) handleJoin(w http.ResponseWriter, r *http.Request) {
+	var p queue.JoinParams
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJoinBody))
+	if err := dec.Decode(&p); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, "too_large", "body over 16 KiB")
+			return
+		}
+		writeError(w, http.StatusBadRequest, "bad_request", "body must be a JSON object: "+err.Error())
+		return
+	}
+	e, err := a.Queue.Join(r.Context(), p)
+	if err != nil {
+		writeQueueError(w, a.log, err)
+		return
+	}
+	token, err := a.Auth.Issuer().IssueShopper(e.ID, ShopperTokenTTL)
+	if err != nil {
+		writeQueueError(w, a.log, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{
+		"entry_id":   e.ID,
+		"token":      token,
+		"ws_url":     wsURL(a.publicURL),
+		"expires_in": int(ShopperTokenTTL.Seconds()),
+	})
+}
+
+func wsURL(base string) string {
+	switch {
+	case strings.HasPrefix(base, "https://"):
+		return "wss://" + strings.TrimPrefix(base, "https://") + "/api/v1/ws"
+	default:
+		return "ws://" + strings.TrimPrefix(base, "http://") + "/api/v1/ws"
+	}
+}
+
+// iceResponse is an RTCConfiguration fragment.
+type iceResponse struct {
+	turnserver.ICEConfig
+	ICETransportPolicy string `json:"iceTransportPolicy"`
+}
+
+func (a *App) handleICEServers(w http.ResponseWriter, r *http.Request) {
+	c, _ := auth.ClaimsFrom(r.Context())
+	id := c.Subject
+	if c.Role == auth.RoleShopper {
+		id = c.EntryID
+	}
+	resp := iceResponse{ICEConfig: a.TURN.ICEConfig(id), ICETransportPolicy: "all"}
+	if a.cfg.ICERelayOnly {
+		resp.ICETransportPolicy = "relay"
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (a *App) handleAdminQueue(w http.ResponseWriter, r *http.Request) {
+	name := r.URL.Query().Get("queue")
+	if name == "" {
+		name = "default"
+	}
+	line, err := a.Queue.Waiting(r.Context(), name)
+	if err != nil {
+		writeQueueError(w, a.log, err)
+		return
+	}
+	type row struct {
+		EntryID  string           `json:"entry_id"`
+		Position int              `json:"position"`
+		JoinedAt time.Time        `json:"joined_at"`
+		State    queue.EntryState `json:"state"`
+	}
+	rows := make([]row, 0, len(line))
+	for i, e := range line {
+		rows = append(rows, row{EntryID: e.ID, Position: i + 1, JoinedAt: e.JoinedAt, State: e.State})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"queue": name, "entries": rows})
+}
+
+// requestLog logs each request with its id, after it finished.
+func requestLog(log *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+			next.ServeHTTP(ww, r)
+			level := slog.LevelInfo
+			if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || ww.Status() < 400 && r.Method == http.MethodGet {
+				level = slog.LevelDebug
+			}
+			log.Log(r.Context(), level, "http request", "method", r.Method, "path", r.URL.Path, "status", ww.Status(),
+				"bytes", ww.BytesWritten(), "ms", time.Since(start).Milliseconds(), "request_id", middleware.GetReqID(r.Context()))
+		})
+	}
+}
+
+// ipLimiter bounds queue joins per client IP.
+type ipLimiter struct {
+	mu      sync.Mutex
+	perMin  float64
+	burst   int
+	clients map[string]*rate.Limiter
+}
+
+func joinLimiter(perMinute float64, burst int) *ipLimiter {
+	return &ipLimiter{perMin: perMinute, burst: burst, clients: map[string]*rate.Limiter{}}
+}
+
+func (l *ipLimiter) allow(ip string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lim, ok := l.clients[ip]
+	if !ok {
+		// Bounded memory: a flood of distinct addresses resets the table
+		// rather than growing it; each address then starts with a full burst.
+		if len(l.clients) >= 100_000 {
+			clear(l.clients)
+		}
+		lim = rate.NewLimiter(rate.Limit(l.perMin/60), l.burst)
+		l.clients[ip] = lim
+	}
+	return lim.Allow()
+}
+
+func (l *ipLimiter) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ip, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			ip = r.RemoteAddr
+		}
+		if !l.allow(ip) {
+			w.Header().Set("Retry-After", "10")
+			writeError(w, http.StatusTooManyRequests, "rate_limited", "too many queue joins from this address; retry shortly")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
