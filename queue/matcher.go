@@ -12,6 +12,9 @@ import (
 // directly to step time.
 func (s *Service) Tick(ctx context.Context) error {
 	var errs []error
+	if err := s.settlePresence(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("settle presence: %w", err))
+	}
 	if err := s.settleCalls(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("settle calls: %w", err))
 	}
@@ -25,6 +28,76 @@ func (s *Service) Tick(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("positions: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// settlePresence finds parties whose node stopped refreshing them (it
+// died, or lost the database) and treats them as dropped at the last time
+// they were seen, so the usual grace period applies.
+func (s *Service) settlePresence(ctx context.Context) error {
+	cutoff := s.now().Add(-s.cfg.StaleAfter)
+	guides, err := s.store.GuidesOnline(ctx)
+	if err != nil {
+		return err
+	}
+	for _, g := range guides {
+		if g.SeenAt.IsZero() || !g.SeenAt.Before(cutoff) {
+			continue
+		}
+		seen := g.SeenAt
+		g, err := s.store.GuideUpdate(ctx, g.ID, func(cur *Guide) error {
+			if !cur.Online || !cur.SeenAt.Equal(seen) {
+				return ErrBadState // came back meanwhile
+			}
+			cur.Online, cur.SocketID, cur.DisconnectedAt = false, "", &seen
+			return nil
+		})
+		if err != nil {
+			continue
+		}
+		s.log.InfoContext(ctx, "guide's node stopped reporting it; treating as dropped", "guide_id", g.ID, "seen_at", seen)
+		s.guideGone(ctx, g)
+	}
+	line, err := s.store.EntriesQueued(ctx, "")
+	if err != nil {
+		return err
+	}
+	live, err := s.store.CallsLive(ctx)
+	if err != nil {
+		return err
+	}
+	stale := func(e Entry) bool {
+		return e.DisconnectedAt == nil && !e.SeenAt.IsZero() && e.SeenAt.Before(cutoff)
+	}
+	var ids []string
+	for _, e := range line {
+		if stale(e) {
+			ids = append(ids, e.ID)
+		}
+	}
+	for _, c := range live {
+		if c.State == CallOffered {
+			continue
+		}
+		if e, err := s.store.EntryGet(ctx, c.EntryID); err == nil && stale(e) {
+			ids = append(ids, e.ID)
+		}
+	}
+	for _, id := range ids {
+		e, err := s.store.EntryUpdate(ctx, id, func(e *Entry) error {
+			if !stale(*e) {
+				return ErrBadState // came back meanwhile
+			}
+			seen := e.SeenAt
+			e.SocketID, e.DisconnectedAt = "", &seen
+			return nil
+		})
+		if err != nil {
+			continue
+		}
+		s.log.InfoContext(ctx, "shopper's node stopped reporting it; treating as dropped", "entry_id", e.ID)
+		s.shopperGone(ctx, e)
+	}
+	return nil
 }
 
 // settleCalls expires offers and ends or requeues calls whose party has
@@ -198,10 +271,11 @@ func (s *Service) sendPositions(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	online, err := s.store.GuidesOnline(ctx)
+	guides, err := s.store.GuidesOnline(ctx)
 	if err != nil {
 		return err
 	}
+	online := len(guides)
 	seen := make(map[string]bool, len(line))
 	pos, queue := 0, ""
 	for _, e := range line {

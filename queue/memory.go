@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -64,7 +65,7 @@ func (m *MemoryStore) EntryUpdate(_ context.Context, id string, fn func(*Entry) 
 		return Entry{}, err
 	}
 	work.ID, work.Rank = e.ID, e.Rank
-	*e = work
+	*e = cloneEntry(work)
 	return cloneEntry(work), nil
 }
 
@@ -142,7 +143,7 @@ func (m *MemoryStore) GuideUpdate(_ context.Context, id string, fn func(*Guide) 
 		return Guide{}, err
 	}
 	work.ID = g.ID
-	*g = work
+	*g = cloneGuide(work)
 	return cloneGuide(work), nil
 }
 
@@ -167,16 +168,17 @@ func (m *MemoryStore) GuidesAvailable(_ context.Context) ([]Guide, error) {
 	return out, nil
 }
 
-func (m *MemoryStore) GuidesOnline(_ context.Context) (int, error) {
+func (m *MemoryStore) GuidesOnline(_ context.Context) ([]Guide, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	n := 0
+	var out []Guide
 	for _, g := range m.guides {
 		if g.Online {
-			n++
+			out = append(out, cloneGuide(*g))
 		}
 	}
-	return n, nil
+	slices.SortFunc(out, func(a, b Guide) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
 }
 
 func (m *MemoryStore) GuidesDisconnected(_ context.Context, before time.Time) ([]Guide, error) {
@@ -189,6 +191,22 @@ func (m *MemoryStore) GuidesDisconnected(_ context.Context, before time.Time) ([
 		}
 	}
 	return out, nil
+}
+
+func (m *MemoryStore) Touch(_ context.Context, entryIDs, guideIDs []string, at time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, id := range entryIDs {
+		if e, ok := m.entries[id]; ok {
+			e.SeenAt = at
+		}
+	}
+	for _, id := range guideIDs {
+		if g, ok := m.guides[id]; ok {
+			g.SeenAt = at
+		}
+	}
+	return nil
 }
 
 func (m *MemoryStore) CallCreate(_ context.Context, c Call) (Call, error) {
@@ -224,7 +242,7 @@ func (m *MemoryStore) CallUpdate(_ context.Context, id string, fn func(*Call) er
 		return Call{}, err
 	}
 	work.ID = c.ID
-	*c = work
+	*c = cloneCall(work)
 	return cloneCall(work), nil
 }
 

@@ -33,9 +33,15 @@ type Entry struct {
 	// DisconnectedAt is set while the shopper has no socket; the matcher
 	// abandons the entry (or ends its call) once it passes the grace period.
 	DisconnectedAt *time.Time `json:"-"`
-	CallID         string     `json:"call_id,omitempty"`
-	LeftAt         *time.Time `json:"left_at,omitempty"`
-	LeftReason     string     `json:"left_reason,omitempty"`
+	// SocketID names the socket the shopper holds now, so a late close of
+	// an older socket (on this node or another) does not count as a drop.
+	SocketID string `json:"-"`
+	// SeenAt is refreshed while a node holds the socket; a node that dies
+	// stops refreshing it, which is how its parties are found gone.
+	SeenAt     time.Time  `json:"-"`
+	CallID     string     `json:"call_id,omitempty"`
+	LeftAt     *time.Time `json:"left_at,omitempty"`
+	LeftReason string     `json:"left_reason,omitempty"`
 }
 
 // GuideStatus is what the guide chose in the console.
@@ -54,6 +60,8 @@ type Guide struct {
 	// Online is true while at least one console socket is open.
 	Online         bool       `json:"online"`
 	DisconnectedAt *time.Time `json:"-"`
+	SocketID       string     `json:"-"` // as Entry.SocketID
+	SeenAt         time.Time  `json:"-"` // as Entry.SeenAt
 	// IdleSince orders available guides: the longest idle gets the offer.
 	IdleSince    time.Time `json:"idle_since"`
 	MissedOffers int       `json:"missed_offers"`

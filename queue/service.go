@@ -27,6 +27,10 @@ type Config struct {
 	ReconnectGrace  time.Duration // 20s: how long a dropped party may take to come back
 	Tick            time.Duration // 200ms: matcher loop period when nothing wakes it
 	AvgCallDuration time.Duration // 3m: used for ETAs until history says better
+	// StaleAfter is how old a party's SeenAt may get before the matcher
+	// takes its node for dead and its socket for dropped (15s; nodes
+	// refresh every StaleAfter/3).
+	StaleAfter time.Duration
 }
 
 // Service runs the queue: client-driven changes from any node, and the
@@ -74,6 +78,9 @@ func NewService(cfg Config) (*Service, error) {
 	if cfg.Tick <= 0 {
 		cfg.Tick = 200 * time.Millisecond
 	}
+	if cfg.StaleAfter <= 0 {
+		cfg.StaleAfter = 15 * time.Second
+	}
 	if cfg.AvgCallDuration <= 0 {
 		cfg.AvgCallDuration = 3 * time.Minute
 	}
@@ -87,6 +94,9 @@ func NewService(cfg Config) (*Service, error) {
 		lastPosition: make(map[string]Position),
 	}, nil
 }
+
+// TouchEvery is how often a node should Touch the parties it holds.
+func (s *Service) TouchEvery() time.Duration { return s.cfg.StaleAfter / 3 }
 
 // ReconnectGrace is how long a dropped party keeps its place or call.
 func (s *Service) ReconnectGrace() time.Duration { return s.cfg.ReconnectGrace }
@@ -243,13 +253,15 @@ func (s *Service) Waiting(ctx context.Context, queue string) ([]Entry, error) {
 }
 
 // ShopperConnected marks the shopper's socket open and returns its entry
-// and, when it is in a live call, that call (for resume).
-func (s *Service) ShopperConnected(ctx context.Context, entryID string) (Entry, *Call, error) {
+// and, when it is in a live call, that call (for resume). socketID names
+// the socket so that a late close of an older one is ignored.
+func (s *Service) ShopperConnected(ctx context.Context, entryID, socketID string) (Entry, *Call, error) {
+	now := s.now()
 	e, err := s.store.EntryUpdate(ctx, entryID, func(e *Entry) error {
 		if !e.State.Queued() && e.State != EntryInCall {
 			return fmt.Errorf("entry %s is %s: %w", e.ID, e.State, ErrBadState)
 		}
-		e.DisconnectedAt = nil
+		e.DisconnectedAt, e.SocketID, e.SeenAt = nil, socketID, now
 		return nil
 	})
 	if err != nil {
@@ -271,10 +283,17 @@ func (s *Service) ShopperConnected(ctx context.Context, entryID string) (Entry, 
 	return e, &c, nil
 }
 
-// ShopperDisconnected starts the shopper's grace period.
-func (s *Service) ShopperDisconnected(ctx context.Context, entryID string) {
+// ShopperDisconnected starts the shopper's grace period, unless a newer
+// socket has taken over.
+func (s *Service) ShopperDisconnected(ctx context.Context, entryID, socketID string) {
 	now := s.now()
+	stale := false
 	e, err := s.store.EntryUpdate(ctx, entryID, func(e *Entry) error {
+		if e.SocketID != socketID {
+			stale = true
+			return nil
+		}
+		e.SocketID = ""
 		if e.DisconnectedAt == nil {
 			e.DisconnectedAt = &now
 		}
@@ -284,12 +303,29 @@ func (s *Service) ShopperDisconnected(ctx context.Context, entryID string) {
 		s.log.WarnContext(ctx, "mark shopper disconnected", "entry_id", entryID, "err", err)
 		return
 	}
-	s.log.InfoContext(ctx, "shopper disconnected", "entry_id", e.ID, "state", e.State)
-	if e.State == EntryInCall {
-		if c, err := s.store.CallGet(ctx, e.CallID); err == nil && c.State.Live() {
-			s.notify.PeerStatus(ctx, c, PartyShopper, false, s.cfg.ReconnectGrace)
-		}
+	if stale {
+		return
 	}
+	s.log.InfoContext(ctx, "shopper disconnected", "entry_id", e.ID, "state", e.State)
+	s.shopperGone(ctx, e)
+}
+
+// shopperGone tells the guide of a live call that its shopper dropped.
+func (s *Service) shopperGone(ctx context.Context, e Entry) {
+	if e.State != EntryInCall {
+		return
+	}
+	if c, err := s.store.CallGet(ctx, e.CallID); err == nil && c.State.Live() {
+		s.notify.PeerStatus(ctx, c, PartyShopper, false, s.cfg.ReconnectGrace)
+	}
+}
+
+// Touch records that this node still holds these parties' sockets.
+func (s *Service) Touch(ctx context.Context, entryIDs, guideIDs []string) error {
+	if len(entryIDs) == 0 && len(guideIDs) == 0 {
+		return nil
+	}
+	return s.store.Touch(ctx, entryIDs, guideIDs, s.now())
 }
 
 // Cancel takes a shopper out of line, or hangs up its call.
@@ -333,13 +369,13 @@ func (s *Service) leaveQueue(ctx context.Context, entryID string, state EntrySta
 
 // GuideConnected registers a console socket and returns the guide and the
 // live call it holds, if any.
-func (s *Service) GuideConnected(ctx context.Context, guideID, name string) (Guide, *Call, error) {
+func (s *Service) GuideConnected(ctx context.Context, guideID, name, socketID string) (Guide, *Call, error) {
 	now := s.now()
 	if _, err := s.store.GuideUpsert(ctx, Guide{ID: guideID, Name: name, Status: GuideAway, IdleSince: now}); err != nil {
 		return Guide{}, nil, err
 	}
 	g, err := s.store.GuideUpdate(ctx, guideID, func(g *Guide) error {
-		g.Online, g.DisconnectedAt = true, nil
+		g.Online, g.DisconnectedAt, g.SocketID, g.SeenAt = true, nil, socketID, now
 		return nil
 	})
 	if err != nil {
@@ -367,12 +403,18 @@ func (s *Service) entryOrEmpty(ctx context.Context, id string) Entry {
 	return e
 }
 
-// GuideDisconnected starts the guide's grace period. A pending offer is
-// withdrawn at once: the shopper should not wait on a console that is gone.
-func (s *Service) GuideDisconnected(ctx context.Context, guideID string) {
+// GuideDisconnected starts the guide's grace period, unless a newer socket
+// has taken over. A pending offer is withdrawn at once: the shopper should
+// not wait on a console that is gone.
+func (s *Service) GuideDisconnected(ctx context.Context, guideID, socketID string) {
 	now := s.now()
+	stale := false
 	g, err := s.store.GuideUpdate(ctx, guideID, func(g *Guide) error {
-		g.Online = false
+		if g.SocketID != socketID {
+			stale = true
+			return nil
+		}
+		g.Online, g.SocketID = false, ""
 		if g.DisconnectedAt == nil {
 			g.DisconnectedAt = &now
 		}
@@ -382,7 +424,15 @@ func (s *Service) GuideDisconnected(ctx context.Context, guideID string) {
 		s.log.WarnContext(ctx, "mark guide disconnected", "guide_id", guideID, "err", err)
 		return
 	}
+	if stale {
+		return
+	}
 	s.log.InfoContext(ctx, "guide disconnected", "guide_id", g.ID, "call_id", g.CallID)
+	s.guideGone(ctx, g)
+}
+
+// guideGone withdraws a dropped guide's offer or warns its shopper.
+func (s *Service) guideGone(ctx context.Context, g Guide) {
 	if g.CallID == "" {
 		return
 	}
@@ -498,6 +548,11 @@ func (s *Service) endOffer(ctx context.Context, callID, reason string, missed bo
 	g, err := s.store.GuideUpdate(ctx, c.GuideID, func(g *Guide) error {
 		if g.CallID == c.ID {
 			g.CallID = ""
+		}
+		if missed || reason == ReasonDeclined {
+			// The offer moves on: behind every other free guide, so the
+			// next pass does not hand the same shopper straight back.
+			g.IdleSince = now
 		}
 		if missed {
 			g.MissedOffers++
@@ -688,7 +743,7 @@ func (s *Service) position(ctx context.Context, e Entry) (Position, error) {
 	}
 	for i, o := range line {
 		if o.ID == e.ID {
-			return s.positionAt(e.Queue, i+1, online), nil
+			return s.positionAt(e.Queue, i+1, len(online)), nil
 		}
 	}
 	return Position{}, ErrNotFound

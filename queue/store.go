@@ -28,11 +28,15 @@ type Store interface {
 	// GuidesAvailable lists online, available guides without a call,
 	// longest idle first.
 	GuidesAvailable(ctx context.Context) ([]Guide, error)
-	// GuidesOnline counts guides with an open console, for ETAs.
-	GuidesOnline(ctx context.Context) (int, error)
+	// GuidesOnline lists guides with an open console.
+	GuidesOnline(ctx context.Context) ([]Guide, error)
 	// GuidesDisconnected lists guides whose console is gone since before
 	// the given time and who still hold a call.
 	GuidesDisconnected(ctx context.Context, before time.Time) ([]Guide, error)
+
+	// Touch sets SeenAt on the entries and guides whose sockets this node
+	// holds.
+	Touch(ctx context.Context, entryIDs, guideIDs []string, at time.Time) error
 
 	CallCreate(ctx context.Context, c Call) (Call, error)
 	CallGet(ctx context.Context, id string) (Call, error)

@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -21,6 +22,7 @@ type conn struct {
 	remote string
 	log    *slog.Logger
 	who    Identity
+	id     string
 	limit  *rate.Limiter
 
 	mu      sync.Mutex
@@ -39,6 +41,7 @@ func newConn(h *Hub, ws *websocket.Conn, remote string) *conn {
 		ws:     ws,
 		remote: remote,
 		log:    h.log.With("remote", remote),
+		id:     rand.Text(),
 		send:   make(chan []byte, h.cfg.SendBuffer),
 		limit:  rate.NewLimiter(rate.Limit(h.cfg.RatePerSecond), h.cfg.RatePerSecond),
 	}
@@ -106,6 +109,7 @@ func (c *conn) serve(parent context.Context) {
 		c.closeWith(4401, "unauthorized")
 		return
 	}
+	who.Socket = c.id
 	c.who = who
 	c.log = c.log.With("party", who.Address.String())
 

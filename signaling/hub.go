@@ -15,6 +15,9 @@ import (
 type Identity struct {
 	Address
 	Name string
+	// Socket is unique per socket, so the controller can tell a late close
+	// of an old socket from the drop of the current one.
+	Socket string
 }
 
 // Authenticator turns the token of an auth message into an identity.
@@ -129,6 +132,17 @@ func (h *Hub) deliverLocal(to Address, frame []byte) {
 	if c != nil {
 		c.enqueue(frame)
 	}
+}
+
+// Parties lists the parties whose sockets this node holds.
+func (h *Hub) Parties() []Address {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]Address, 0, len(h.conns))
+	for a := range h.conns {
+		out = append(out, a)
+	}
+	return out
 }
 
 // Connections counts this node's authenticated sockets.

@@ -94,13 +94,13 @@ func (c controller) Open(ctx context.Context, who signaling.Identity) (any, erro
 	welcome := map[string]any{"role": who.Role, "heartbeat_ms": c.heartbeat.Milliseconds()}
 	switch who.Role {
 	case signaling.RoleShopper:
-		e, cl, err := c.queue.ShopperConnected(ctx, who.ID)
+		e, cl, err := c.queue.ShopperConnected(ctx, who.ID, who.Socket)
 		if err != nil {
 			return nil, protocolError(err)
 		}
 		welcome["entry_id"], welcome["state"], call = e.ID, e.State, cl
 	default:
-		g, cl, err := c.queue.GuideConnected(ctx, who.ID, who.Name)
+		g, cl, err := c.queue.GuideConnected(ctx, who.ID, who.Name, who.Socket)
 		if err != nil {
 			return nil, protocolError(err)
 		}
@@ -116,10 +116,10 @@ func (c controller) Open(ctx context.Context, who signaling.Identity) (any, erro
 
 func (c controller) Close(ctx context.Context, who signaling.Identity) {
 	if who.Role == signaling.RoleShopper {
-		c.queue.ShopperDisconnected(ctx, who.ID)
+		c.queue.ShopperDisconnected(ctx, who.ID, who.Socket)
 		return
 	}
-	c.queue.GuideDisconnected(ctx, who.ID)
+	c.queue.GuideDisconnected(ctx, who.ID, who.Socket)
 }
 
 func (c controller) Route(ctx context.Context, who signaling.Identity, m signaling.Message) (signaling.Address, error) {
@@ -199,8 +199,10 @@ type events struct {
 	log   *slog.Logger
 }
 
-func shopper(id string) signaling.Address { return signaling.Address{Role: signaling.RoleShopper, ID: id} }
-func guide(id string) signaling.Address   { return signaling.Address{Role: signaling.RoleGuide, ID: id} }
+func shopper(id string) signaling.Address {
+	return signaling.Address{Role: signaling.RoleShopper, ID: id}
+}
+func guide(id string) signaling.Address { return signaling.Address{Role: signaling.RoleGuide, ID: id} }
 
 func (ev events) send(ctx context.Context, to signaling.Address, typ, callID string, data any) {
 	if err := ev.hub.Send(ctx, to, typ, callID, data); err != nil {

@@ -69,6 +69,34 @@ type App struct {
 	served    chan error
 	stopping  chan struct{}
 	stopOnce  sync.Once
+	stopTouch context.CancelFunc
+	touched   chan struct{}
+}
+
+// touchLoop tells the store, every few seconds, which parties this node
+// still holds, so the leader can tell a dead node's parties from live ones.
+func (a *App) touchLoop(ctx context.Context) {
+	defer close(a.touched)
+	t := time.NewTicker(a.Queue.TouchEvery())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		var entries, guides []string
+		for _, p := range a.Hub.Parties() {
+			if p.Role == signaling.RoleShopper {
+				entries = append(entries, p.ID)
+			} else {
+				guides = append(guides, p.ID)
+			}
+		}
+		if err := a.Queue.Touch(ctx, entries, guides); err != nil && ctx.Err() == nil {
+			a.log.Warn("refresh presence", "err", err, "shoppers", len(entries), "guides", len(guides))
+		}
+	}
 }
 
 // Secret returns value, or a random one when it is empty, saying so: a
@@ -202,6 +230,10 @@ func (a *App) Start(ctx context.Context) error {
 	if err := a.Queue.Start(ctx); err != nil {
 		return fmt.Errorf("queue: %w", err)
 	}
+	touchCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	a.stopTouch = cancel
+	a.touched = make(chan struct{})
+	go a.touchLoop(touchCtx)
 	a.served = make(chan error, 1)
 	go func() { a.served <- a.http.Serve(a.listener) }()
 	a.log.Info("serving", "url", a.publicURL, "turn_udp", a.TURN.UDPAddr().String(), "turn_tcp", a.TURN.TCPAddr().String())
@@ -222,6 +254,10 @@ func (a *App) Stop(ctx context.Context) error {
 		}
 		if err := a.http.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http: %w", err))
+		}
+		if a.stopTouch != nil {
+			a.stopTouch()
+			<-a.touched
 		}
 		a.Queue.Stop()
 		a.Sandbox.Stop()

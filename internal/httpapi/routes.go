@@ -28,7 +28,9 @@ func (a *App) routes(issuer *auth.Issuer) http.Handler {
 	r := chi.NewRouter()
 	r.Use(middleware.RequestID, requestLog(a.log), middleware.Recoverer)
 
-	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, map[string]string{"status": "ok"}) })
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
 	r.Get("/readyz", a.handleReady)
 
 	r.Route("/api/v1", func(r chi.Router) {
