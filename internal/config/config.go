@@ -145,4 +145,3 @@ func (c *Serve) AllowedPeers() ([]netip.Prefix, error) {
 	}
 	return out, nil
 }
-
