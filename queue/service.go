@@ -493,10 +493,17 @@ func (s *Service) Accept(ctx context.Context, guideID, callID string) (Call, err
 		return Call{}, err
 	}
 	e, err := s.store.EntryUpdate(ctx, c.EntryID, func(e *Entry) error {
+		if e.State != EntryOffered || e.CallID != c.ID {
+			return fmt.Errorf("entry %s is %s: %w", e.ID, e.State, ErrBadState)
+		}
 		e.State = EntryInCall
 		return nil
 	})
 	if err != nil {
+		// The shopper left between the two updates (its leaveQueue saw the
+		// offer still open): undo the accept rather than bind a guide to
+		// a shopper who is gone.
+		s.abandonAccept(ctx, c, now)
 		return Call{}, err
 	}
 	g, err := s.store.GuideUpdate(ctx, guideID, func(g *Guide) error {
@@ -511,6 +518,30 @@ func (s *Service) Accept(ctx context.Context, guideID, callID string) (Call, err
 	s.notify.Matched(ctx, c, e, g)
 	s.poke()
 	return c, nil
+}
+
+// abandonAccept ends a call whose accept lost the race to its shopper
+// leaving, and frees the guide without costing it its place.
+func (s *Service) abandonAccept(ctx context.Context, c Call, now time.Time) {
+	if _, err := s.store.CallUpdate(ctx, c.ID, func(c *Call) error {
+		if c.State != CallAccepted {
+			return ErrBadState
+		}
+		c.State, c.EndedAt, c.EndReason = CallEnded, &now, ReasonShopperLost
+		return nil
+	}); err != nil {
+		return
+	}
+	if _, err := s.store.GuideUpdate(ctx, c.GuideID, func(g *Guide) error {
+		if g.CallID == c.ID {
+			g.CallID = ""
+		}
+		return nil
+	}); err != nil {
+		s.log.WarnContext(ctx, "free guide after a lost accept", "call_id", c.ID, "guide_id", c.GuideID, "err", err)
+	}
+	s.notify.OfferRevoked(ctx, c.GuideID, c.ID, ReasonShopperLost)
+	s.poke()
 }
 
 // Decline hands the offer back; the shopper keeps its place.

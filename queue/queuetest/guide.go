@@ -141,9 +141,9 @@ func runGuideTests(t *testing.T, newStore func(t *testing.T) queue.Store) {
 
 	t.Run("Online", func(t *testing.T) {
 		s := newStore(t)
-		n, err := s.GuidesOnline(ctx)
-		if err != nil || len(n) != 0 {
-			t.Errorf("GuidesOnline on an empty store = %d, %v", len(n), err)
+		got, err := s.GuidesOnline(ctx)
+		if err != nil || len(got) != 0 {
+			t.Errorf("GuidesOnline on an empty store = %q, %v", guideIDs(got), err)
 		}
 		for i, g := range []struct {
 			online bool
@@ -160,9 +160,46 @@ func runGuideTests(t *testing.T, newStore func(t *testing.T) queue.Store) {
 			gg.Online, gg.Status, gg.CallID = g.online, g.status, g.call
 			mustSetGuide(t, s, gg)
 		}
-		n, err = s.GuidesOnline(ctx)
-		if err != nil || len(n) != 3 {
-			t.Errorf("GuidesOnline = %d, %v; want 3", len(n), err)
+		got, err = s.GuidesOnline(ctx)
+		if err != nil {
+			t.Fatalf("GuidesOnline: %v", err)
+		}
+		ids := guideIDs(got)
+		slices.Sort(ids)
+		wantIDs(t, "GuidesOnline", ids, []string{"g_a", "g_b", "g_c"})
+		for _, g := range got {
+			if g.ID == "g_c" {
+				want := guide("g_c", 0)
+				want.Online, want.Status, want.CallID = true, queue.GuideAvailable, "c_1"
+				sameGuide(t, "GuidesOnline g_c", g, want)
+			}
+		}
+	})
+
+	t.Run("Touch", func(t *testing.T) {
+		s := newStore(t)
+		mustCreateEntry(t, s, entry("e_1", "shoes", 0))
+		mustCreateEntry(t, s, entry("e_2", "shoes", 0))
+		mustUpsertGuide(t, s, guide("g_1", 0))
+		mustUpsertGuide(t, s, guide("g_2", 0))
+		seen := at(time.Minute + time.Microsecond)
+		if err := s.Touch(ctx, []string{"e_1", "e_missing"}, []string{"g_2", "g_missing"}, seen); err != nil {
+			t.Fatalf("Touch: %v", err)
+		}
+		for id, want := range map[string]time.Time{"e_1": seen, "e_2": {}} {
+			e, _ := s.EntryGet(ctx, id)
+			if !e.SeenAt.Equal(want) {
+				t.Errorf("entry %s SeenAt = %s, want %s", id, e.SeenAt, want)
+			}
+		}
+		for id, want := range map[string]time.Time{"g_1": {}, "g_2": seen} {
+			g, _ := s.GuideGet(ctx, id)
+			if !g.SeenAt.Equal(want) {
+				t.Errorf("guide %s SeenAt = %s, want %s", id, g.SeenAt, want)
+			}
+		}
+		if err := s.Touch(ctx, nil, nil, seen); err != nil {
+			t.Errorf("Touch of nothing: %v", err)
 		}
 	})
 

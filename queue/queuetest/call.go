@@ -1,0 +1,154 @@
+package queuetest
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"guidecall/queue"
+)
+
+// callFixture creates the entry and guide a call refers to.
+func callFixture(t *testing.T, s queue.Store, n int) {
+	t.Helper()
+	for i := range n {
+		suffix := string(rune('1' + i))
+		mustCreateEntry(t, s, entry("e_"+suffix, "shoes", time.Duration(i)*time.Second))
+		mustUpsertGuide(t, s, guide("g_"+suffix, 0))
+	}
+}
+
+func runCallTests(t *testing.T, newStore func(t *testing.T) queue.Store) {
+	ctx := context.Background()
+
+	t.Run("CreateRoundTrip", func(t *testing.T) {
+		s := newStore(t)
+		callFixture(t, s, 1)
+		want := call("c_1", "e_1", "g_1", "shoes", 3*time.Second)
+		want.AcceptedAt = ptr(at(4 * time.Second))
+		want.ConnectedAt = ptr(at(5 * time.Second))
+		want.State = queue.CallConnected
+		got := mustCreateCall(t, s, want)
+		sameCall(t, "CallCreate", got, want)
+		read, err := s.CallGet(ctx, "c_1")
+		if err != nil {
+			t.Fatalf("CallGet: %v", err)
+		}
+		sameCall(t, "CallGet", read, want)
+	})
+
+	t.Run("CreateDuplicateFails", func(t *testing.T) {
+		s := newStore(t)
+		callFixture(t, s, 2)
+		first := mustCreateCall(t, s, call("c_1", "e_1", "g_1", "shoes", 0))
+		if _, err := s.CallCreate(ctx, call("c_1", "e_2", "g_2", "shoes", time.Second)); err == nil {
+			t.Fatal("CallCreate with a duplicate id succeeded")
+		}
+		read, err := s.CallGet(ctx, "c_1")
+		if err != nil {
+			t.Fatalf("CallGet: %v", err)
+		}
+		sameCall(t, "after duplicate create", read, first)
+	})
+
+	t.Run("GetNotFound", func(t *testing.T) {
+		s := newStore(t)
+		if _, err := s.CallGet(ctx, "c_missing"); !errors.Is(err, queue.ErrNotFound) {
+			t.Errorf("CallGet(missing) err = %v, want ErrNotFound", err)
+		}
+		if _, err := s.CallUpdate(ctx, "c_missing", func(*queue.Call) error { return nil }); !errors.Is(err, queue.ErrNotFound) {
+			t.Errorf("CallUpdate(missing) err = %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("Update", func(t *testing.T) {
+		s := newStore(t)
+		callFixture(t, s, 1)
+		want := mustCreateCall(t, s, call("c_1", "e_1", "g_1", "shoes", 0))
+		got, err := s.CallUpdate(ctx, "c_1", func(c *queue.Call) error {
+			c.State = queue.CallEnded
+			c.AcceptedAt, c.ConnectedAt, c.EndedAt = ptr(at(time.Second)), ptr(at(2*time.Second)), ptr(at(3*time.Second))
+			c.EndReason, c.EndedBy = queue.ReasonHangup, string(queue.PartyGuide)
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("CallUpdate: %v", err)
+		}
+		want.State = queue.CallEnded
+		want.AcceptedAt, want.ConnectedAt, want.EndedAt = ptr(at(time.Second)), ptr(at(2*time.Second)), ptr(at(3*time.Second))
+		want.EndReason, want.EndedBy = queue.ReasonHangup, string(queue.PartyGuide)
+		sameCall(t, "CallUpdate result", got, want)
+		read, _ := s.CallGet(ctx, "c_1")
+		sameCall(t, "CallGet after update", read, want)
+	})
+
+	t.Run("UpdateErrorLeavesRecord", func(t *testing.T) {
+		s := newStore(t)
+		callFixture(t, s, 1)
+		want := mustCreateCall(t, s, call("c_1", "e_1", "g_1", "shoes", 0))
+		_, err := s.CallUpdate(ctx, "c_1", func(c *queue.Call) error {
+			c.State, c.EndReason, c.EndedAt = queue.CallEnded, "changed", ptr(at(time.Minute))
+			return errAbort
+		})
+		if !errors.Is(err, errAbort) {
+			t.Errorf("CallUpdate err = %v, want the fn's error", err)
+		}
+		read, _ := s.CallGet(ctx, "c_1")
+		sameCall(t, "after failed update", read, want)
+	})
+
+	t.Run("UpdateConcurrentNoLostWrites", func(t *testing.T) {
+		s := newStore(t)
+		callFixture(t, s, 1)
+		mustCreateCall(t, s, call("c_1", "e_1", "g_1", "shoes", 0))
+		errs := make([]error, parallelUpdates)
+		concurrently(parallelUpdates, func(i int) {
+			_, errs[i] = s.CallUpdate(ctx, "c_1", func(c *queue.Call) error {
+				c.EndReason += "x"
+				return nil
+			})
+		})
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("update %d: %v", i, err)
+			}
+		}
+		read, _ := s.CallGet(ctx, "c_1")
+		if read.EndReason != strings.Repeat("x", parallelUpdates) {
+			t.Errorf("after %d concurrent appends EndReason has %d: lost writes", parallelUpdates, len(read.EndReason))
+		}
+	})
+
+	t.Run("LiveExcludesEnded", func(t *testing.T) {
+		s := newStore(t)
+		callFixture(t, s, 5)
+		for i, st := range []queue.CallState{queue.CallOffered, queue.CallAccepted, queue.CallConnecting, queue.CallConnected, queue.CallEnded} {
+			suffix := string(rune('1' + i))
+			c := call("c_"+suffix, "e_"+suffix, "g_"+suffix, "shoes", time.Duration(i)*time.Second)
+			c.State = st
+			mustCreateCall(t, s, c)
+		}
+		// Ending a live call takes it off the list.
+		if _, err := s.CallUpdate(ctx, "c_2", func(c *queue.Call) error {
+			c.State, c.EndedAt = queue.CallEnded, ptr(at(time.Minute))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		live, err := s.CallsLive(ctx)
+		if err != nil {
+			t.Fatalf("CallsLive: %v", err)
+		}
+		ids := callIDs(live)
+		slices.Sort(ids)
+		wantIDs(t, "CallsLive", ids, []string{"c_1", "c_3", "c_4"})
+		for _, c := range live {
+			if c.ID == "c_1" {
+				sameCall(t, "CallsLive c_1", c, call("c_1", "e_1", "g_1", "shoes", 0))
+			}
+		}
+	})
+}
