@@ -1,0 +1,192 @@
+package db_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"io/fs"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"guidecall/internal/db"
+	"guidecall/internal/db/dbtest"
+)
+
+// emptySchema creates a schema without migrating it and returns a URL
+// that uses it.
+func emptySchema(t *testing.T) string {
+	t.Helper()
+	base := dbtest.URL(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	schema := "test_empty_" + strings.ToLower(rand.Text())
+	ident := pgx.Identifier{schema}.Sanitize()
+	if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+ident+" CASCADE; CREATE SCHEMA "+ident); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(context.Background(), base)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close(context.Background())
+		if _, err := conn.Exec(context.Background(), "DROP SCHEMA "+ident+" CASCADE"); err != nil {
+			t.Error(err)
+		}
+	})
+	u, err := dbtest.WithSearchPath(base, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func countMigrations(t *testing.T) int {
+	t.Helper()
+	files, err := fs.Glob(db.Migrations(), "*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("embedded migrations: %q, %v", files, err)
+	}
+	return len(files)
+}
+
+func TestMigrateTwice(t *testing.T) {
+	t.Parallel()
+	u := emptySchema(t)
+	ctx := context.Background()
+	want := countMigrations(t)
+
+	n, err := db.Migrate(ctx, u, nil)
+	if err != nil {
+		t.Fatalf("first Migrate: %v", err)
+	}
+	if n != want {
+		t.Errorf("first Migrate applied %d, want %d", n, want)
+	}
+	n, err = db.Migrate(ctx, u, nil)
+	if err != nil {
+		t.Fatalf("second Migrate: %v", err)
+	}
+	if n != 0 {
+		t.Errorf("second Migrate applied %d, want 0", n)
+	}
+
+	// The tables and goose's version table landed in the test's schema.
+	conn, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for _, table := range []string{"goose_db_version", "accounts", "queue_entries", "guides", "calls", "payment_links", "payment_events"} {
+		var ok bool
+		if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = $1)", table).Scan(&ok); err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			t.Errorf("table %s not in the test schema", table)
+		}
+	}
+}
+
+func TestMigrateConcurrent(t *testing.T) {
+	t.Parallel()
+	u := emptySchema(t)
+	want := countMigrations(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	var wg sync.WaitGroup
+	applied := make([]int, 2)
+	errs := make([]error, 2)
+	for i := range 2 {
+		wg.Go(func() { applied[i], errs[i] = db.Migrate(ctx, u, nil) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Migrate %d: %v", i, err)
+		}
+	}
+	if applied[0]+applied[1] != want || (applied[0] != 0 && applied[1] != 0) {
+		t.Errorf("concurrent Migrate applied %v, want one of them %d and the other 0", applied, want)
+	}
+}
+
+func TestOpenUnreachableGivesUp(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(&lockedWriter{w: &buf, mu: &mu}, nil))
+	ctx, cancel := context.WithTimeout(context.Background(), 1200*time.Millisecond)
+	defer cancel()
+
+	start := time.Now()
+	pool, err := db.Open(ctx, "postgres://postgres@127.0.0.1:1/test?sslmode=disable", log)
+	if err == nil {
+		pool.Close()
+		t.Fatal("Open on a closed port succeeded")
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("Open took %v to give up after a 1.2s context", took)
+	}
+	if ctx.Err() == nil {
+		t.Errorf("Open returned before its context ended: %v", err)
+	}
+	mu.Lock()
+	out := buf.String()
+	mu.Unlock()
+	if n := strings.Count(out, "database unreachable; retrying"); n < 2 {
+		t.Errorf("logged %d retries, want at least 2; log:\n%s", n, out)
+	}
+	if !strings.Contains(out, "attempt=2") {
+		t.Errorf("retries do not carry the attempt number; log:\n%s", out)
+	}
+}
+
+func TestOpenBadURLFailsFast(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := db.Open(ctx, "postgres://postgres@127.0.0.1:5432/test?sslmode=bogus", nil); err == nil {
+		t.Fatal("Open with a bad URL succeeded")
+	}
+	if ctx.Err() != nil {
+		t.Error("Open with a bad URL retried until its context ended")
+	}
+}
+
+func TestOpenAndPing(t *testing.T) {
+	t.Parallel()
+	pool, _ := dbtest.NewSchema(t)
+	var n int
+	if err := pool.QueryRow(context.Background(), "SELECT count(*) FROM accounts").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("fresh schema has %d accounts", n)
+	}
+	if s := dbtest.SchemaName(t, pool); !strings.HasPrefix(s, "test_") {
+		t.Errorf("pool uses schema %q, want test_*", s)
+	}
+}
+
+type lockedWriter struct {
+	w  *bytes.Buffer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

@@ -1,0 +1,27 @@
+// Package db opens the PostgreSQL pool every Postgres store shares and
+// applies the schema migrations.
+//
+// # What it owns
+//
+// The connection pool settings (Open), the SQL migrations in migrations/
+// (embedded, applied by Migrate and by `guidecall migrate`), and the one
+// classification of driver errors that means "the database cannot be
+// reached right now" (IsUnavailable). Each domain store maps that, and the
+// constraint errors it cares about, to its own package's errors in one
+// function; db itself knows nothing of entries, links or accounts.
+//
+// # What it does not own
+//
+// The tables' meaning belongs to the domain packages (queue, payments,
+// auth) whose Postgres stores read and write them. Which store a node uses
+// is decided once, at the wiring point, from the configuration.
+//
+// # Migrations
+//
+// Migrations are forward-only SQL files named NNNNN_name.sql, applied in
+// order with goose. Two nodes starting at once do not race: Migrate holds a
+// session advisory lock while it works, keyed by database and schema, so
+// the second waits and then finds nothing left to do. The key includes the
+// schema because tests give every test its own schema (see dbtest) and
+// must not queue behind each other.
+package db

@@ -1,0 +1,98 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+)
+
+//go:embed migrations/*.sql
+var embedded embed.FS
+
+// Migrations returns the embedded migration files, for tools that want to
+// list or print them.
+func Migrations() fs.FS {
+	sub, err := fs.Sub(embedded, "migrations")
+	if err != nil {
+		panic("db: embedded migrations: " + err.Error())
+	}
+	return sub
+}
+
+// Migrate applies the migrations not yet applied to the database at url
+// and returns how many it applied; running it on an up-to-date database
+// applies none. Tables, and goose's own version table, go into the first
+// schema of the connection's search_path (public unless the URL sets
+// search_path).
+//
+// Concurrent calls against the same database and schema are serialized by
+// a session advisory lock: the second waits for the first and then finds
+// nothing to do.
+func Migrate(ctx context.Context, url string, log *slog.Logger) (applied int, err error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return 0, fmt.Errorf("db: migrate: %w", err)
+	}
+	sqlDB := stdlib.OpenDB(*cfg)
+	defer sqlDB.Close()
+
+	lockID, schema, err := migrationLockID(ctx, sqlDB)
+	if err != nil {
+		return 0, fmt.Errorf("db: migrate: %w", err)
+	}
+	// Retry the lock every second for up to ten minutes; the default (every
+	// 5s) would make a node that lost the race start 5s late.
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(lockID), lock.WithLockTimeout(1, 600))
+	if err != nil {
+		return 0, fmt.Errorf("db: migrate: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, Migrations(),
+		goose.WithSessionLocker(locker),
+		goose.WithDisableGlobalRegistry(true),
+	)
+	if err != nil {
+		return 0, fmt.Errorf("db: migrate: %w", err)
+	}
+	results, err := p.Up(ctx)
+	var partial *goose.PartialError
+	if errors.As(err, &partial) {
+		results = partial.Applied
+	}
+	for _, r := range results {
+		log.Info("applied migration", "version", r.Source.Version, "file", r.Source.Path, "schema", schema, "took", r.Duration)
+	}
+	if err != nil {
+		return len(results), fmt.Errorf("db: migrate: %w", err)
+	}
+	return len(results), nil
+}
+
+// migrationLockID derives the advisory lock key from the database and the
+// schema migrations go into, so that migrating one schema never waits for
+// another (advisory locks are per database, not per schema).
+func migrationLockID(ctx context.Context, sqlDB *sql.DB) (id int64, schema string, err error) {
+	var dbName string
+	var cur sql.NullString
+	if err := sqlDB.QueryRowContext(ctx, "SELECT current_database(), current_schema()").Scan(&dbName, &cur); err != nil {
+		return 0, "", err
+	}
+	if !cur.Valid {
+		return 0, "", errors.New("no schema of the search_path exists; create it first")
+	}
+	h := fnv.New64a()
+	fmt.Fprintf(h, "guidecall-migrate\x00%s\x00%s", dbName, cur.String)
+	return int64(h.Sum64()), cur.String, nil
+}
