@@ -1,0 +1,184 @@
+package e2e
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// loginGuide logs the node's guide in and returns its access token.
+func loginGuide(t *testing.T, n *node) string {
+	t.Helper()
+	var pair struct {
+		AccessToken string `json:"access_token"`
+	}
+	api(t, http.MethodPost, n.URL()+"/api/v1/auth/login", "", map[string]string{"email": n.guideEmail, "password": n.guidePassword}, &pair, http.StatusOK)
+	return pair.AccessToken
+}
+
+type joined struct {
+	EntryID string `json:"entry_id"`
+	Token   string `json:"token"`
+	WSURL   string `json:"ws_url"`
+}
+
+func joinQueue(t *testing.T, baseURL string) joined {
+	t.Helper()
+	var j joined
+	api(t, http.MethodPost, baseURL+"/api/v1/queue", "", map[string]string{
+		"queue": "default", "locale": "de-DE", "currency": "EUR", "page_url": "https://shop.example/p/42", "name": "Sam",
+	}, &j, http.StatusCreated)
+	return j
+}
+
+// TestPionCall runs one whole call between two pion peers through a real
+// node: join, offer, accept, SDP and ICE over the WebSocket, media through
+// the bundled TURN only, a payment link paid on the sandbox checkout, and
+// hang-up.
+func TestPionCall(t *testing.T) {
+	n := startNode(t, nodeOptions{})
+	runPionCall(t, n, n)
+}
+
+// runPionCall drives the call with the shopper on node sn and the guide on
+// node gn (the same node, or two nodes of one cluster).
+func runPionCall(t *testing.T, sn, gn *node) {
+	guideToken := loginGuide(t, gn)
+	guideWS := dialWS(t, "guide", wsURLOf(gn), guideToken)
+	guideWS.next(5*time.Second, "welcome")
+	guideWS.send("presence", "", map[string]string{"status": "available"})
+	guideWS.next(5*time.Second, "presence")
+
+	j := joinQueue(t, sn.URL())
+	shopWS := dialWS(t, "shopper", j.WSURL, j.Token)
+	shopWS.next(5*time.Second, "welcome")
+
+	offer := guideWS.next(10*time.Second, "offer")
+	var o struct {
+		OfferID string `json:"offer_id"`
+		Shopper struct {
+			Currency string `json:"currency"`
+			PageURL  string `json:"page_url"`
+		} `json:"shopper"`
+	}
+	offer.decode(t, &o)
+	if o.Shopper.Currency != "EUR" || o.Shopper.PageURL != "https://shop.example/p/42" {
+		t.Fatalf("offer carries the wrong shopper context: %s", offer.Data)
+	}
+	accepted := time.Now()
+	guideWS.send("offer.accept", "", map[string]string{"offer_id": o.OfferID})
+	gm := guideWS.next(5*time.Second, "call.matched")
+	sm := shopWS.next(5*time.Second, "call.matched")
+	if gm.CallID != o.OfferID || sm.CallID != gm.CallID {
+		t.Fatalf("call ids differ: offer %s, guide %s, shopper %s", o.OfferID, gm.CallID, sm.CallID)
+	}
+	callID := gm.CallID
+
+	shopper := newPeer(t, "shopper", sn.URL(), j.Token, shopWS, callID)
+	shopper.answer()
+	guide := newPeer(t, "guide", gn.URL(), guideToken, guideWS, callID)
+	guide.offer()
+
+	for _, p := range []*peer{guide, shopper} {
+		select {
+		case <-p.connected:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%s: peer connection not connected after 20 s (state %s)", p.name, p.pc.ConnectionState())
+		}
+	}
+	connected := time.Since(accepted)
+	for _, p := range []*peer{guide, shopper} {
+		l, r := p.selectedPair()
+		if l != webrtc.ICECandidateTypeRelay || r != webrtc.ICECandidateTypeRelay {
+			t.Fatalf("%s: selected pair %s/%s, want relay/relay", p.name, l, r)
+		}
+		p.ws.send("call.connected", callID, map[string]any{})
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for guide.received.Load() < 10 || shopper.received.Load() < 10 {
+		if time.Now().After(deadline) {
+			t.Fatalf("RTP through TURN: guide got %d packets, shopper %d", guide.received.Load(), shopper.received.Load())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	firstMedia := time.Since(accepted)
+	t.Logf("accept→connected: %d ms; accept→10 RTP packets each way: %d ms", connected.Milliseconds(), firstMedia.Milliseconds())
+	guideWS.next(5*time.Second, "call.state")
+
+	// The guide pushes a payment link; both see it open.
+	var link struct {
+		ID          string `json:"id"`
+		Status      string `json:"status"`
+		CheckoutURL string `json:"checkout_url"`
+	}
+	req := paymentLinkRequest{Amount: 4999, Currency: "EUR", Description: "Merino sneaker", idempotencyKey: "e2e-" + callID}
+	api(t, http.MethodPost, gn.URL()+"/api/v1/calls/"+callID+"/payment-links", guideToken, req, &link, http.StatusCreated)
+	// A retry with the same key is the same link, not a second one.
+	var again struct {
+		ID string `json:"id"`
+	}
+	api(t, http.MethodPost, gn.URL()+"/api/v1/calls/"+callID+"/payment-links", guideToken, req, &again, http.StatusOK)
+	if again.ID != link.ID {
+		t.Fatalf("idempotent retry made link %s, first was %s", again.ID, link.ID)
+	}
+	// The shopper may not send links, only the guide.
+	api(t, http.MethodPost, sn.URL()+"/api/v1/calls/"+callID+"/payment-links", j.Token,
+		paymentLinkRequest{Amount: 1, Currency: "EUR", Description: "x", idempotencyKey: "shopper"}, nil, http.StatusForbidden)
+
+	for _, ws := range []*wsClient{guideWS, shopWS} {
+		f := ws.next(5*time.Second, "payment.link")
+		var pl struct {
+			LinkID      string `json:"link_id"`
+			Status      string `json:"status"`
+			Amount      int64  `json:"amount"`
+			CheckoutURL string `json:"checkout_url"`
+		}
+		f.decode(t, &pl)
+		if pl.LinkID != link.ID || pl.Status != "open" || pl.Amount != 4999 || pl.CheckoutURL == "" {
+			t.Fatalf("%s: payment.link %s", ws.name, f.Data)
+		}
+	}
+
+	// The shopper pays on the hosted sandbox checkout.
+	payReq, err := http.NewRequest(http.MethodPost, link.CheckoutURL+"/pay", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payReq.Header.Set("Accept", "application/json")
+	resp, err := http.DefaultClient.Do(payReq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		t.Fatalf("pay on checkout: status %d", resp.StatusCode)
+	}
+	for _, ws := range []*wsClient{guideWS, shopWS} {
+		f := ws.next(10*time.Second, "payment.link")
+		var pl struct {
+			Status string `json:"status"`
+		}
+		f.decode(t, &pl)
+		if pl.Status != "paid" {
+			t.Fatalf("%s: after paying: %s", ws.name, f.Data)
+		}
+	}
+
+	guideWS.send("call.end", callID, map[string]string{"reason": "hangup"})
+	for _, ws := range []*wsClient{guideWS, shopWS} {
+		f := ws.next(5*time.Second, "call.ended")
+		var e struct {
+			Reason, By string
+		}
+		f.decode(t, &e)
+		if e.Reason != "hangup" || e.By != "guide" {
+			t.Fatalf("%s: call.ended %s", ws.name, f.Data)
+		}
+	}
+}
+
+func wsURLOf(n *node) string {
+	return "ws" + n.URL()[len("http"):] + "/api/v1/ws"
+}

@@ -1,0 +1,215 @@
+package e2e
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// icePayload is what /api/v1/ice-servers answers.
+type icePayload struct {
+	ICEServers []struct {
+		URLs       []string `json:"urls"`
+		Username   string   `json:"username"`
+		Credential string   `json:"credential"`
+	} `json:"iceServers"`
+	TTL                int    `json:"ttl"`
+	ICETransportPolicy string `json:"iceTransportPolicy"`
+}
+
+// peer is one side of a call written with pion: it relays through the
+// node's TURN only, sends a VP8 track of its own and counts the RTP it
+// receives.
+type peer struct {
+	t    *testing.T
+	name string
+	pc   *webrtc.PeerConnection
+	ws   *wsClient
+	call string
+
+	received  atomic.Int64
+	connected chan struct{}
+	stopMedia chan struct{}
+	mediaDone sync.WaitGroup
+
+	mu        sync.Mutex
+	remoteSet bool
+	pending   []webrtc.ICECandidateInit
+}
+
+func newPeer(t *testing.T, name, baseURL, token string, ws *wsClient, callID string) *peer {
+	t.Helper()
+	var ice icePayload
+	api(t, http.MethodGet, baseURL+"/api/v1/ice-servers", token, nil, &ice, http.StatusOK)
+	if ice.ICETransportPolicy != "relay" || len(ice.ICEServers) == 0 {
+		t.Fatalf("%s: ice servers %+v: want a relay-only TURN config", name, ice)
+	}
+	cfg := webrtc.Configuration{ICETransportPolicy: webrtc.ICETransportPolicyRelay}
+	for _, s := range ice.ICEServers {
+		cfg.ICEServers = append(cfg.ICEServers, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
+	}
+	var se webrtc.SettingEngine
+	// pion waits 2 s before it trusts a relay pair; the call is relay-only
+	// so there is nothing better to wait for.
+	se.SetRelayAcceptanceMinWait(0)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeTCP4})
+	// Tests stay on loopback: TURN is reached from 127.0.0.1 only.
+	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
+	se.SetIncludeLoopbackCandidate(true)
+	pc, err := webrtc.NewAPI(webrtc.WithSettingEngine(se)).NewPeerConnection(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &peer{t: t, name: name, pc: pc, ws: ws, call: callID, connected: make(chan struct{}), stopMedia: make(chan struct{})}
+	t.Cleanup(p.close)
+
+	var once sync.Once
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		if s == webrtc.PeerConnectionStateConnected {
+			once.Do(func() { close(p.connected) })
+		}
+	})
+	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		if c != nil {
+			ws.send("ice", callID, c.ToJSON())
+		}
+	})
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		for {
+			if _, _, err := tr.ReadRTP(); err != nil {
+				return
+			}
+			p.received.Add(1)
+		}
+	})
+	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pc.AddTrack(track); err != nil {
+		t.Fatal(err)
+	}
+	p.mediaDone.Add(1)
+	go p.sendFrames(track)
+
+	ws.on("ice", func(f frame) {
+		var c webrtc.ICECandidateInit
+		if err := json.Unmarshal(f.Data, &c); err != nil {
+			t.Errorf("%s: bad ice %s", name, f.Data)
+			return
+		}
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if !p.remoteSet {
+			p.pending = append(p.pending, c)
+			return
+		}
+		if err := pc.AddICECandidate(c); err != nil {
+			t.Errorf("%s: add candidate: %v", name, err)
+		}
+	})
+	return p
+}
+
+// sendFrames writes a small fake VP8 frame at 30 fps until the call ends;
+// the payload is not decodable video, but it is real SRTP through TURN.
+func (p *peer) sendFrames(track *webrtc.TrackLocalStaticSample) {
+	defer p.mediaDone.Done()
+	tick := time.NewTicker(33 * time.Millisecond)
+	defer tick.Stop()
+	payload := make([]byte, 800)
+	payload[0] = 0x10
+	for {
+		select {
+		case <-p.stopMedia:
+			return
+		case <-tick.C:
+			if err := track.WriteSample(sampleOf(payload)); err != nil && !errors.Is(err, io.ErrClosedPipe) {
+				return
+			}
+		}
+	}
+}
+
+func (p *peer) setRemote(desc webrtc.SessionDescription) {
+	if err := p.pc.SetRemoteDescription(desc); err != nil {
+		p.t.Errorf("%s: set remote %s: %v", p.name, desc.Type, err)
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.remoteSet = true
+	for _, c := range p.pending {
+		if err := p.pc.AddICECandidate(c); err != nil {
+			p.t.Errorf("%s: add queued candidate: %v", p.name, err)
+		}
+	}
+	p.pending = nil
+}
+
+// offer starts negotiation as the initiator (the guide).
+func (p *peer) offer() {
+	p.ws.on("sdp", func(f frame) {
+		var d webrtc.SessionDescription
+		f.decode(p.t, &d)
+		if d.Type == webrtc.SDPTypeAnswer {
+			p.setRemote(d)
+		}
+	})
+	o, err := p.pc.CreateOffer(nil)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if err := p.pc.SetLocalDescription(o); err != nil {
+		p.t.Fatal(err)
+	}
+	p.ws.send("sdp", p.call, o)
+}
+
+// answer waits for the initiator's offer (the shopper's side).
+func (p *peer) answer() {
+	p.ws.on("sdp", func(f frame) {
+		var d webrtc.SessionDescription
+		f.decode(p.t, &d)
+		if d.Type != webrtc.SDPTypeOffer {
+			return
+		}
+		p.setRemote(d)
+		a, err := p.pc.CreateAnswer(nil)
+		if err != nil {
+			p.t.Errorf("%s: answer: %v", p.name, err)
+			return
+		}
+		if err := p.pc.SetLocalDescription(a); err != nil {
+			p.t.Errorf("%s: set local answer: %v", p.name, err)
+			return
+		}
+		p.ws.send("sdp", p.call, a)
+	})
+}
+
+// selectedPair reports the candidate types of the nominated pair.
+func (p *peer) selectedPair() (local, remote webrtc.ICECandidateType) {
+	pair, err := p.pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil || pair == nil {
+		p.t.Fatalf("%s: no selected candidate pair: %v", p.name, err)
+	}
+	return pair.Local.Typ, pair.Remote.Typ
+}
+
+func (p *peer) close() {
+	select {
+	case <-p.stopMedia:
+	default:
+		close(p.stopMedia)
+	}
+	p.mediaDone.Wait()
+	_ = p.pc.Close()
+}
