@@ -1,0 +1,356 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"guidecall/internal/db"
+)
+
+// PostgresStore is the Store a cluster shares: entries, guides and calls in
+// the tables of internal/db/migrations. Safe for concurrent use by many
+// nodes.
+//
+// Update methods run one transaction each: SELECT ... FOR UPDATE, fn on
+// the row, UPDATE of every column, commit. Two nodes updating the same
+// record therefore take turns, as two goroutines do on the MemoryStore's
+// mutex. fn runs while the row is locked and must not call the store.
+type PostgresStore struct {
+	pool *pgxpool.Pool
+}
+
+// NewPostgresStore returns a store over pool, whose schema must have been
+// migrated (db.Migrate).
+func NewPostgresStore(pool *pgxpool.Pool) *PostgresStore {
+	return &PostgresStore{pool: pool}
+}
+
+var _ Store = (*PostgresStore)(nil)
+
+// rowScanner is what pgx.Row and pgx.Rows have in common.
+type rowScanner interface {
+	Scan(dest ...any) error
+}
+
+// fnError carries an Update fn's error through the transaction helper
+// so that pgError can hand it back untouched.
+type fnError struct{ err error }
+
+func (e fnError) Error() string { return e.err.Error() }
+
+// pgError is the one place where driver errors become this package's
+// errors: no row is ErrNotFound, a unique violation is ErrBadState (the
+// record already exists, as the MemoryStore says for a duplicate id), and
+// a database that cannot be reached is ErrUnavailable. kind and id say
+// what was being read or written.
+func pgError(err error, kind, id string) error {
+	var fe fnError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &fe):
+		return fe.err
+	case errors.Is(err, pgx.ErrNoRows):
+		return fmt.Errorf("%s %s: %w", kind, id, ErrNotFound)
+	case isUnique(err):
+		return fmt.Errorf("%s %s: %w", kind, id, ErrBadState)
+	case db.IsUnavailable(err):
+		return fmt.Errorf("%s %s: %w: %w", kind, id, ErrUnavailable, err)
+	}
+	return fmt.Errorf("queue: postgres: %s %s: %w", kind, id, err)
+}
+
+func isUnique(err error) bool {
+	_, ok := db.UniqueViolation(err)
+	return ok
+}
+
+// utc gives every time read back the same location, so records read from
+// Postgres look like the ones the service builds.
+func utc(t time.Time) time.Time { return t.UTC() }
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := t.UTC()
+	return &v
+}
+
+// --- entries ---
+
+const entryColumns = `id, queue, name, locale, currency, page_url, state, rank, joined_at,
+	disconnected_at, socket_id, seen_at, call_id, left_at, left_reason`
+
+func scanEntry(r rowScanner) (Entry, error) {
+	var e Entry
+	err := r.Scan(&e.ID, &e.Queue, &e.Name, &e.Locale, &e.Currency, &e.PageURL, &e.State, &e.Rank, &e.JoinedAt,
+		&e.DisconnectedAt, &e.SocketID, &e.SeenAt, &e.CallID, &e.LeftAt, &e.LeftReason)
+	e.JoinedAt, e.SeenAt = utc(e.JoinedAt), utc(e.SeenAt)
+	e.DisconnectedAt, e.LeftAt = utcPtr(e.DisconnectedAt), utcPtr(e.LeftAt)
+	return e, err
+}
+
+func (s *PostgresStore) EntryCreate(ctx context.Context, e Entry) (Entry, error) {
+	row := s.pool.QueryRow(ctx, `INSERT INTO queue_entries (`+entryColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, nextval('queue_entry_rank'), $8, $9, $10, $11, $12, $13, $14)
+		RETURNING `+entryColumns,
+		e.ID, e.Queue, e.Name, e.Locale, e.Currency, e.PageURL, e.State, e.JoinedAt,
+		e.DisconnectedAt, e.SocketID, e.SeenAt, e.CallID, e.LeftAt, e.LeftReason)
+	got, err := scanEntry(row)
+	if err != nil {
+		return Entry{}, pgError(err, "entry", e.ID)
+	}
+	return got, nil
+}
+
+func (s *PostgresStore) EntryGet(ctx context.Context, id string) (Entry, error) {
+	e, err := scanEntry(s.pool.QueryRow(ctx, `SELECT `+entryColumns+` FROM queue_entries WHERE id = $1`, id))
+	if err != nil {
+		return Entry{}, pgError(err, "entry", id)
+	}
+	return e, nil
+}
+
+func (s *PostgresStore) EntryUpdate(ctx context.Context, id string, fn func(*Entry) error) (Entry, error) {
+	var out Entry
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		cur, err := scanEntry(tx.QueryRow(ctx, `SELECT `+entryColumns+` FROM queue_entries WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return err
+		}
+		work := cloneEntry(cur)
+		if err := fn(&work); err != nil {
+			return fnError{err}
+		}
+		work.ID, work.Rank = cur.ID, cur.Rank
+		if _, err := tx.Exec(ctx, `UPDATE queue_entries SET queue = $2, name = $3, locale = $4, currency = $5,
+			page_url = $6, state = $7, joined_at = $8, disconnected_at = $9, socket_id = $10, seen_at = $11,
+			call_id = $12, left_at = $13, left_reason = $14 WHERE id = $1`,
+			work.ID, work.Queue, work.Name, work.Locale, work.Currency, work.PageURL, work.State, work.JoinedAt,
+			work.DisconnectedAt, work.SocketID, work.SeenAt, work.CallID, work.LeftAt, work.LeftReason); err != nil {
+			return err
+		}
+		out = cloneEntry(work)
+		return nil
+	})
+	if err != nil {
+		return Entry{}, pgError(err, "entry", id)
+	}
+	return out, nil
+}
+
+// EntryRequeue takes the next value of a descending sequence, below every
+// rank ever handed out and so below the current head, without reading the
+// head: two requeues racing on one queue still get distinct ranks.
+func (s *PostgresStore) EntryRequeue(ctx context.Context, id string) (Entry, error) {
+	e, err := scanEntry(s.pool.QueryRow(ctx, `UPDATE queue_entries
+		SET rank = nextval('queue_entry_head_rank'), state = $2, call_id = ''
+		WHERE id = $1 RETURNING `+entryColumns, id, EntryWaiting))
+	if err != nil {
+		return Entry{}, pgError(err, "entry", id)
+	}
+	return e, nil
+}
+
+func (s *PostgresStore) EntriesQueued(ctx context.Context, queue string) ([]Entry, error) {
+	// COLLATE "C" sorts queue names byte-wise, as Go and the MemoryStore do.
+	rows, err := s.pool.Query(ctx, `SELECT `+entryColumns+` FROM queue_entries
+		WHERE state IN ($1, $2) AND ($3 = '' OR queue = $3)
+		ORDER BY queue COLLATE "C", rank`, EntryWaiting, EntryOffered, queue)
+	if err != nil {
+		return nil, pgError(err, "queue", queue)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Entry, error) { return scanEntry(r) })
+	if err != nil {
+		return nil, pgError(err, "queue", queue)
+	}
+	return out, nil
+}
+
+// --- guides ---
+
+const guideColumns = `id, name, status, online, disconnected_at, socket_id, seen_at, idle_since, missed_offers, call_id`
+
+func scanGuide(r rowScanner) (Guide, error) {
+	var g Guide
+	err := r.Scan(&g.ID, &g.Name, &g.Status, &g.Online, &g.DisconnectedAt, &g.SocketID, &g.SeenAt,
+		&g.IdleSince, &g.MissedOffers, &g.CallID)
+	g.SeenAt, g.IdleSince, g.DisconnectedAt = utc(g.SeenAt), utc(g.IdleSince), utcPtr(g.DisconnectedAt)
+	return g, err
+}
+
+func (s *PostgresStore) queryGuides(ctx context.Context, what, sql string, args ...any) ([]Guide, error) {
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, pgError(err, "guides", what)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Guide, error) { return scanGuide(r) })
+	if err != nil {
+		return nil, pgError(err, "guides", what)
+	}
+	return out, nil
+}
+
+func (s *PostgresStore) GuideUpsert(ctx context.Context, g Guide) (Guide, error) {
+	got, err := scanGuide(s.pool.QueryRow(ctx, `INSERT INTO guides (`+guideColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name
+		RETURNING `+guideColumns,
+		g.ID, g.Name, g.Status, g.Online, g.DisconnectedAt, g.SocketID, g.SeenAt, g.IdleSince, g.MissedOffers, g.CallID))
+	if err != nil {
+		return Guide{}, pgError(err, "guide", g.ID)
+	}
+	return got, nil
+}
+
+func (s *PostgresStore) GuideGet(ctx context.Context, id string) (Guide, error) {
+	g, err := scanGuide(s.pool.QueryRow(ctx, `SELECT `+guideColumns+` FROM guides WHERE id = $1`, id))
+	if err != nil {
+		return Guide{}, pgError(err, "guide", id)
+	}
+	return g, nil
+}
+
+func (s *PostgresStore) GuideUpdate(ctx context.Context, id string, fn func(*Guide) error) (Guide, error) {
+	var out Guide
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		cur, err := scanGuide(tx.QueryRow(ctx, `SELECT `+guideColumns+` FROM guides WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return err
+		}
+		work := cloneGuide(cur)
+		if err := fn(&work); err != nil {
+			return fnError{err}
+		}
+		work.ID = cur.ID
+		if _, err := tx.Exec(ctx, `UPDATE guides SET name = $2, status = $3, online = $4, disconnected_at = $5,
+			socket_id = $6, seen_at = $7, idle_since = $8, missed_offers = $9, call_id = $10 WHERE id = $1`,
+			work.ID, work.Name, work.Status, work.Online, work.DisconnectedAt, work.SocketID, work.SeenAt,
+			work.IdleSince, work.MissedOffers, work.CallID); err != nil {
+			return err
+		}
+		out = cloneGuide(work)
+		return nil
+	})
+	if err != nil {
+		return Guide{}, pgError(err, "guide", id)
+	}
+	return out, nil
+}
+
+func (s *PostgresStore) GuidesAvailable(ctx context.Context) ([]Guide, error) {
+	return s.queryGuides(ctx, "available", `SELECT `+guideColumns+` FROM guides
+		WHERE online AND status = $1 AND call_id = ''
+		ORDER BY idle_since, id COLLATE "C"`, GuideAvailable)
+}
+
+func (s *PostgresStore) GuidesOnline(ctx context.Context) ([]Guide, error) {
+	return s.queryGuides(ctx, "online", `SELECT `+guideColumns+` FROM guides
+		WHERE online ORDER BY id COLLATE "C"`)
+}
+
+func (s *PostgresStore) GuidesDisconnected(ctx context.Context, before time.Time) ([]Guide, error) {
+	return s.queryGuides(ctx, "disconnected", `SELECT `+guideColumns+` FROM guides
+		WHERE NOT online AND call_id <> '' AND disconnected_at < $1
+		ORDER BY disconnected_at, id COLLATE "C"`, before)
+}
+
+// Touch sends both updates in one batch: one round trip, one implicit
+// transaction. Unknown ids are ignored, as in the MemoryStore.
+func (s *PostgresStore) Touch(ctx context.Context, entryIDs, guideIDs []string, at time.Time) error {
+	var b pgx.Batch
+	if len(entryIDs) > 0 {
+		b.Queue(`UPDATE queue_entries SET seen_at = $2 WHERE id = ANY($1)`, entryIDs, at)
+	}
+	if len(guideIDs) > 0 {
+		b.Queue(`UPDATE guides SET seen_at = $2 WHERE id = ANY($1)`, guideIDs, at)
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	if err := s.pool.SendBatch(ctx, &b).Close(); err != nil {
+		return pgError(err, "touch", fmt.Sprintf("%d entries, %d guides", len(entryIDs), len(guideIDs)))
+	}
+	return nil
+}
+
+// --- calls ---
+
+const callColumns = `id, entry_id, guide_id, queue, state, offer_deadline, joined_at, offered_at,
+	accepted_at, connected_at, ended_at, end_reason, ended_by`
+
+func scanCall(r rowScanner) (Call, error) {
+	var c Call
+	err := r.Scan(&c.ID, &c.EntryID, &c.GuideID, &c.Queue, &c.State, &c.OfferDeadline, &c.JoinedAt, &c.OfferedAt,
+		&c.AcceptedAt, &c.ConnectedAt, &c.EndedAt, &c.EndReason, &c.EndedBy)
+	c.OfferDeadline, c.JoinedAt, c.OfferedAt = utc(c.OfferDeadline), utc(c.JoinedAt), utc(c.OfferedAt)
+	c.AcceptedAt, c.ConnectedAt, c.EndedAt = utcPtr(c.AcceptedAt), utcPtr(c.ConnectedAt), utcPtr(c.EndedAt)
+	return c, err
+}
+
+func (s *PostgresStore) CallCreate(ctx context.Context, c Call) (Call, error) {
+	got, err := scanCall(s.pool.QueryRow(ctx, `INSERT INTO calls (`+callColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+		RETURNING `+callColumns,
+		c.ID, c.EntryID, c.GuideID, c.Queue, c.State, c.OfferDeadline, c.JoinedAt, c.OfferedAt,
+		c.AcceptedAt, c.ConnectedAt, c.EndedAt, c.EndReason, c.EndedBy))
+	if err != nil {
+		return Call{}, pgError(err, "call", c.ID)
+	}
+	return got, nil
+}
+
+func (s *PostgresStore) CallGet(ctx context.Context, id string) (Call, error) {
+	c, err := scanCall(s.pool.QueryRow(ctx, `SELECT `+callColumns+` FROM calls WHERE id = $1`, id))
+	if err != nil {
+		return Call{}, pgError(err, "call", id)
+	}
+	return c, nil
+}
+
+func (s *PostgresStore) CallUpdate(ctx context.Context, id string, fn func(*Call) error) (Call, error) {
+	var out Call
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		cur, err := scanCall(tx.QueryRow(ctx, `SELECT `+callColumns+` FROM calls WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return err
+		}
+		work := cloneCall(cur)
+		if err := fn(&work); err != nil {
+			return fnError{err}
+		}
+		work.ID = cur.ID
+		if _, err := tx.Exec(ctx, `UPDATE calls SET entry_id = $2, guide_id = $3, queue = $4, state = $5,
+			offer_deadline = $6, joined_at = $7, offered_at = $8, accepted_at = $9, connected_at = $10,
+			ended_at = $11, end_reason = $12, ended_by = $13 WHERE id = $1`,
+			work.ID, work.EntryID, work.GuideID, work.Queue, work.State, work.OfferDeadline, work.JoinedAt,
+			work.OfferedAt, work.AcceptedAt, work.ConnectedAt, work.EndedAt, work.EndReason, work.EndedBy); err != nil {
+			return err
+		}
+		out = cloneCall(work)
+		return nil
+	})
+	if err != nil {
+		return Call{}, pgError(err, "call", id)
+	}
+	return out, nil
+}
+
+func (s *PostgresStore) CallsLive(ctx context.Context) ([]Call, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+callColumns+` FROM calls
+		WHERE state NOT IN ($1, '') ORDER BY offered_at, id COLLATE "C"`, CallEnded)
+	if err != nil {
+		return nil, pgError(err, "calls", "live")
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Call, error) { return scanCall(r) })
+	if err != nil {
+		return nil, pgError(err, "calls", "live")
+	}
+	return out, nil
+}
