@@ -81,6 +81,9 @@ type Serve struct {
 	ReconnectGrace time.Duration
 	ShutdownGrace  time.Duration
 
+	JoinRate  float64
+	JoinBurst int
+
 	DemoGuide bool
 	LogLevel  string
 	LogFormat string
@@ -103,6 +106,8 @@ func (c *Serve) Register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.OfferTimeout, "offer-timeout", 15*time.Second, "how long a guide has to accept an offer")
 	fs.DurationVar(&c.ReconnectGrace, "reconnect-grace", 20*time.Second, "how long a dropped shopper or guide may take to reconnect")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", 5*time.Second, "how long shutdown waits for connections to close")
+	fs.Float64Var(&c.JoinRate, "join-rate", 60, "queue joins allowed per minute from one client address")
+	fs.IntVar(&c.JoinBurst, "join-burst", 20, "queue joins one client address may make at once before --join-rate applies")
 	fs.BoolVar(&c.DemoGuide, "demo-guide", true, "create a demo guide account at start-up and print its login")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
@@ -118,6 +123,9 @@ func (c *Serve) Validate() error {
 	}
 	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
 		return fmt.Errorf("--jwt-secret must be at least 32 bytes")
+	}
+	if c.JoinRate <= 0 || c.JoinBurst <= 0 {
+		return fmt.Errorf("--join-rate and --join-burst must be positive")
 	}
 	if c.TURNPort < 0 || c.TURNPort > 65535 {
 		return fmt.Errorf("--turn-port %d out of range", c.TURNPort)

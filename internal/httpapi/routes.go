@@ -35,7 +35,7 @@ func (a *App) routes(issuer *auth.Issuer) http.Handler {
 
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Mount("/auth", a.Auth.Routes())
-		r.With(joinLimiter(60, 20).middleware).Post("/queue", a.handleJoin)
+		r.With(joinLimiter(a.cfg.JoinRate, a.cfg.JoinBurst).middleware).Post("/queue", a.handleJoin)
 		r.With(issuer.Middleware(auth.RoleShopper, auth.RoleGuide, auth.RoleAdmin)).Get("/ice-servers", a.handleICEServers)
 		r.Handle("/ws", a.Hub)
 		r.Mount("/calls/{callID}/payment-links", a.Payments.APIRoutes(callAuthorizer(issuer, a.Queue)))
