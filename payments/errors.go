@@ -19,6 +19,10 @@ var (
 	ErrIdempotencyConflict = errors.New("payments: idempotency key reused with different parameters")
 	// ErrDuplicate is returned by a Store when a unique constraint fails.
 	ErrDuplicate = errors.New("payments: duplicate")
+	// ErrUnavailable is returned by a Store that cannot reach its database
+	// right now (refused, dropped, shutting down); the request may succeed
+	// if retried later, so HTTP handlers should answer 503.
+	ErrUnavailable = errors.New("payments: store unavailable")
 	// ErrNotFound is returned when a link or provider reference does not exist.
 	ErrNotFound = errors.New("payments: not found")
 	// ErrBadSignature is returned when a webhook signature is missing,

@@ -1,0 +1,228 @@
+package payments
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"guidecall/internal/db"
+)
+
+// PostgresStore is the Store a cluster shares: links in payment_links,
+// webhook event ids in payment_events (internal/db/migrations). Safe for
+// concurrent use by many nodes.
+type PostgresStore struct {
+	pool *pgxpool.Pool
+}
+
+var _ Store = (*PostgresStore)(nil)
+
+// NewPostgresStore returns a store over pool, whose schema must have been
+// migrated (db.Migrate).
+func NewPostgresStore(pool *pgxpool.Pool) *PostgresStore {
+	return &PostgresStore{pool: pool}
+}
+
+// fnError carries a LinkUpdate fn's error through the transaction helper
+// so that pgError hands it back untouched.
+type fnError struct{ err error }
+
+func (e fnError) Error() string { return e.err.Error() }
+
+// pgError is the one place where driver errors become this package's
+// errors: no row is ErrNotFound; a unique violation (id, call and
+// idempotency key, provider and ref) is ErrDuplicate; a database that
+// cannot be reached is ErrUnavailable. what names the record.
+func pgError(err error, what string) error {
+	var fe fnError
+	if err == nil {
+		return nil
+	}
+	if errors.As(err, &fe) {
+		return fe.err
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("%w: %s", ErrNotFound, what)
+	}
+	if constraint, ok := db.UniqueViolation(err); ok {
+		switch constraint {
+		case "payment_links_pkey":
+			what = "link id: " + what
+		case "payment_links_idempotency_key":
+			what = "idempotency key: " + what
+		case "payment_links_provider_ref_key":
+			what = "provider ref: " + what
+		}
+		return fmt.Errorf("%w: %s", ErrDuplicate, what)
+	}
+	if db.IsUnavailable(err) {
+		return fmt.Errorf("%w: %s: %w", ErrUnavailable, what, err)
+	}
+	return fmt.Errorf("payments: postgres: %s: %w", what, err)
+}
+
+const linkColumns = `id, call_id, provider, provider_ref, amount, currency, items, description, status,
+	checkout_url, idempotency_key, created_by, created_at, updated_at, expires_at, paid_at`
+
+type rowScanner interface {
+	Scan(dest ...any) error
+}
+
+func scanLink(r rowScanner) (Link, error) {
+	var l Link
+	var items []byte
+	if err := r.Scan(&l.ID, &l.CallID, &l.Provider, &l.ProviderRef, &l.Amount, &l.Currency, &items,
+		&l.Description, &l.Status, &l.CheckoutURL, &l.IdempotencyKey, &l.CreatedBy,
+		&l.CreatedAt, &l.UpdatedAt, &l.ExpiresAt, &l.PaidAt); err != nil {
+		return Link{}, err
+	}
+	if items != nil {
+		if err := json.Unmarshal(items, &l.Items); err != nil {
+			return Link{}, fmt.Errorf("link %s items: %w", l.ID, err)
+		}
+	}
+	l.CreatedAt, l.UpdatedAt, l.ExpiresAt = l.CreatedAt.UTC(), l.UpdatedAt.UTC(), l.ExpiresAt.UTC()
+	if l.PaidAt != nil {
+		t := l.PaidAt.UTC()
+		l.PaidAt = &t
+	}
+	return l, nil
+}
+
+// itemsJSON encodes items for the jsonb column: nil stays SQL NULL, so a
+// link without items reads back with nil Items, as it was written.
+func itemsJSON(items []Item) ([]byte, error) {
+	if items == nil {
+		return nil, nil
+	}
+	return json.Marshal(items)
+}
+
+// linkArgs are the values of linkColumns, in order.
+func linkArgs(l Link) ([]any, error) {
+	items, err := itemsJSON(l.Items)
+	if err != nil {
+		return nil, err
+	}
+	return []any{l.ID, l.CallID, l.Provider, l.ProviderRef, l.Amount, l.Currency, items,
+		l.Description, l.Status, l.CheckoutURL, l.IdempotencyKey, l.CreatedBy,
+		l.CreatedAt, l.UpdatedAt, l.ExpiresAt, l.PaidAt}, nil
+}
+
+// LinkCreate implements Store.
+func (s *PostgresStore) LinkCreate(ctx context.Context, l Link) (Link, error) {
+	args, err := linkArgs(l)
+	if err != nil {
+		return Link{}, fmt.Errorf("payments: link %q: %w", l.ID, err)
+	}
+	got, err := scanLink(s.pool.QueryRow(ctx, `INSERT INTO payment_links (`+linkColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+		RETURNING `+linkColumns, args...))
+	if err != nil {
+		return Link{}, pgError(err, fmt.Sprintf("link %q", l.ID))
+	}
+	return got, nil
+}
+
+func (s *PostgresStore) linkWhere(ctx context.Context, what, where string, args ...any) (Link, error) {
+	l, err := scanLink(s.pool.QueryRow(ctx, `SELECT `+linkColumns+` FROM payment_links WHERE `+where, args...))
+	if err != nil {
+		return Link{}, pgError(err, what)
+	}
+	return l, nil
+}
+
+// LinkGet implements Store.
+func (s *PostgresStore) LinkGet(ctx context.Context, id string) (Link, error) {
+	return s.linkWhere(ctx, fmt.Sprintf("link %q", id), `id = $1`, id)
+}
+
+// LinkByIdempotencyKey implements Store.
+func (s *PostgresStore) LinkByIdempotencyKey(ctx context.Context, callID, key string) (Link, error) {
+	return s.linkWhere(ctx, fmt.Sprintf("idempotency key for call %q", callID),
+		`call_id = $1 AND idempotency_key = $2`, callID, key)
+}
+
+// LinkByProviderRef implements Store.
+func (s *PostgresStore) LinkByProviderRef(ctx context.Context, provider, ref string) (Link, error) {
+	if ref == "" {
+		return Link{}, fmt.Errorf("%w: %s ref %q", ErrNotFound, provider, ref)
+	}
+	return s.linkWhere(ctx, fmt.Sprintf("%s ref %q", provider, ref),
+		`provider = $1 AND provider_ref = $2`, provider, ref)
+}
+
+// LinksByCall implements Store.
+func (s *PostgresStore) LinksByCall(ctx context.Context, callID string) ([]Link, error) {
+	what := fmt.Sprintf("links of call %q", callID)
+	rows, err := s.pool.Query(ctx, `SELECT `+linkColumns+` FROM payment_links WHERE call_id = $1 ORDER BY seq`, callID)
+	if err != nil {
+		return nil, pgError(err, what)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Link, error) { return scanLink(r) })
+	if err != nil {
+		return nil, pgError(err, what)
+	}
+	if out == nil {
+		out = []Link{}
+	}
+	return out, nil
+}
+
+// LinkUpdate implements Store: SELECT ... FOR UPDATE, fn, UPDATE, in one
+// transaction, so concurrent updates of one link take turns. fn runs with
+// the row locked and must not call the store.
+func (s *PostgresStore) LinkUpdate(ctx context.Context, id string, fn func(*Link) error) (Link, error) {
+	var out Link
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		cur, err := scanLink(tx.QueryRow(ctx, `SELECT `+linkColumns+` FROM payment_links WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return err
+		}
+		next := cur.Clone()
+		if err := fn(&next); err != nil {
+			return fnError{err}
+		}
+		if next.ID != cur.ID || next.CallID != cur.CallID || next.IdempotencyKey != cur.IdempotencyKey {
+			return fnError{errors.New("payments: LinkUpdate must not change id, call id or idempotency key")}
+		}
+		args, err := linkArgs(next)
+		if err != nil {
+			return fnError{fmt.Errorf("payments: link %q: %w", id, err)}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE payment_links SET provider = $3, provider_ref = $4, amount = $5,
+			currency = $6, items = $7, description = $8, status = $9, checkout_url = $10, created_by = $12,
+			created_at = $13, updated_at = $14, expires_at = $15, paid_at = $16
+			WHERE id = $1 AND call_id = $2 AND idempotency_key = $11`, args...); err != nil {
+			return err
+		}
+		out = next.Clone()
+		return nil
+	})
+	if err != nil {
+		return Link{}, pgError(err, fmt.Sprintf("link %q", id))
+	}
+	return out, nil
+}
+
+// EventRecord implements Store. ON CONFLICT DO NOTHING makes the check and
+// the insert one statement, so of concurrent deliveries of one event
+// exactly one sees a row inserted.
+func (s *PostgresStore) EventRecord(ctx context.Context, e Event) (bool, error) {
+	var occurred *time.Time
+	if !e.OccurredAt.IsZero() {
+		occurred = &e.OccurredAt
+	}
+	tag, err := s.pool.Exec(ctx, `INSERT INTO payment_events (provider, id, provider_ref, status, occurred_at)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (provider, id) DO NOTHING`,
+		e.Provider, e.ID, e.ProviderRef, e.Status, occurred)
+	if err != nil {
+		return false, pgError(err, fmt.Sprintf("event %s/%s", e.Provider, e.ID))
+	}
+	return tag.RowsAffected() == 1, nil
+}
