@@ -34,6 +34,11 @@ var (
 	// ErrNotFound is returned by an AccountStore when no account matches.
 	ErrNotFound = errors.New("auth: account not found")
 
+	// ErrUnavailable is returned by an AccountStore that cannot reach its
+	// database right now (refused, dropped, shutting down); the request may
+	// succeed if retried later, so HTTP handlers should answer 503.
+	ErrUnavailable = errors.New("auth: account store unavailable")
+
 	// ErrDuplicateEmail is returned by AccountStore.AccountCreate when an
 	// account with the same email (compared case-insensitively) exists.
 	ErrDuplicateEmail = errors.New("auth: duplicate email")
