@@ -65,6 +65,14 @@ func TestMigrateTwice(t *testing.T) {
 	u := emptySchema(t)
 	ctx := context.Background()
 	want := countMigrations(t)
+	pool, err := db.Open(ctx, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if p, err := db.Pending(ctx, pool); err != nil || p != want {
+		t.Errorf("Pending on an empty schema = %d, %v; want %d", p, err, want)
+	}
 
 	n, err := db.Migrate(ctx, u, nil)
 	if err != nil {
@@ -79,6 +87,9 @@ func TestMigrateTwice(t *testing.T) {
 	}
 	if n != 0 {
 		t.Errorf("second Migrate applied %d, want 0", n)
+	}
+	if p, err := db.Pending(ctx, pool); err != nil || p != 0 {
+		t.Errorf("Pending after Migrate = %d, %v; want 0", p, err)
 	}
 
 	// The tables and goose's version table landed in the test's schema.

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
@@ -95,4 +96,37 @@ func migrationLockID(ctx context.Context, sqlDB *sql.DB) (id int64, schema strin
 	h := fnv.New64a()
 	fmt.Fprintf(h, "guidecall-migrate\x00%s\x00%s", dbName, cur.String)
 	return int64(h.Sum64()), cur.String, nil
+}
+
+// Pending returns how many embedded migrations the database behind pool
+// has not applied yet, without changing anything (goose's own status
+// calls would create its version table). Commands that need the schema
+// use it to tell the operator to run `guidecall migrate` rather than fail
+// on a missing table.
+func Pending(ctx context.Context, pool *pgxpool.Pool) (int, error) {
+	files, err := fs.Glob(Migrations(), "*.sql")
+	if err != nil {
+		return 0, fmt.Errorf("db: pending: %w", err)
+	}
+	var current int64
+	var table *string
+	if err := pool.QueryRow(ctx, "SELECT to_regclass('goose_db_version')::text").Scan(&table); err != nil {
+		return 0, fmt.Errorf("db: pending: %w", err)
+	}
+	if table != nil {
+		if err := pool.QueryRow(ctx, "SELECT coalesce(max(version_id), 0) FROM goose_db_version WHERE is_applied").Scan(&current); err != nil {
+			return 0, fmt.Errorf("db: pending: %w", err)
+		}
+	}
+	n := 0
+	for _, f := range files {
+		v, err := goose.NumericComponent(f)
+		if err != nil {
+			return 0, fmt.Errorf("db: pending: %w", err)
+		}
+		if v > current {
+			n++
+		}
+	}
+	return n, nil
 }
