@@ -13,6 +13,7 @@ const s = {
   signal: null,
   stream: null,
   presence: "away",
+  pendingPresence: null, // chosen before the socket existed
   offer: null, // {offer_id, deadlineMs, ...}
   countdown: null,
   call: null,
@@ -115,6 +116,7 @@ function logout(message) {
   if (s.call && !s.call.closed) s.call.end("hangup");
   s.signal?.close();
   s.signal = null;
+  s.pendingPresence = null;
   for (const tr of s.stream?.getTracks() || []) tr.stop();
   s.stream = null;
   hideOffer();
@@ -147,6 +149,10 @@ async function enterConsole() {
 function connectSignal() {
   const signal = new Signal({ url: defaultWsUrl(), token: () => auth.access });
   s.signal = signal;
+  if (s.pendingPresence) {
+    signal.send("presence", { status: s.pendingPresence }); // queued until welcome
+    s.pendingPresence = null;
+  }
   signal.on("welcome", (msg) => {
     const d = msg.data || {};
     if (d.status) setPresence(d.status);
@@ -213,9 +219,13 @@ function setPresence(status, reason) {
 }
 
 function sendPresence(status) {
-  if (!s.signal) return;
-  s.signal.send("presence", { status });
   setPresence(status); // the server confirms or corrects with a presence message
+  if (!s.signal) {
+    // Still starting (e.g. the camera prompt is open): connectSignal sends it.
+    s.pendingPresence = status;
+    return;
+  }
+  s.signal.send("presence", { status });
 }
 
 // --- offers ---
