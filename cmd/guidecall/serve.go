@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"time"
 
 	"guidecall/internal/auth"
 	"guidecall/internal/config"
@@ -77,9 +76,4 @@ func ensureDemoGuide(ctx context.Context, svc *auth.Service) (string, error) {
 		return "", fmt.Errorf("demo guide: %w", err)
 	}
 	return password, nil
-}
-
-// retryDelay is the start-up backoff while the database is unreachable.
-func retryDelay(attempt int) time.Duration {
-	return min(time.Duration(1<<min(attempt, 5))*250*time.Millisecond, 5*time.Second)
 }

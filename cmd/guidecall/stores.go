@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 
 	"guidecall/internal/config"
@@ -15,5 +14,5 @@ func openStores(ctx context.Context, cfg config.Store, migrate bool, log *slog.L
 		log.Info("using the in-memory store; everything is lost on exit (set --database-url for PostgreSQL)")
 		return httpapi.MemoryStores(), nil
 	}
-	return httpapi.Stores{}, errors.New("PostgreSQL support is not built yet")
+	return httpapi.PostgresStores(ctx, cfg.DatabaseURL, migrate, log)
 }

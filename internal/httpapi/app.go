@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"guidecall/internal/auth"
@@ -69,14 +70,42 @@ type App struct {
 	served    chan error
 	stopping  chan struct{}
 	stopOnce  sync.Once
-	stopTouch context.CancelFunc
-	touched   chan struct{}
+	stopLoops context.CancelFunc
+	loops     sync.WaitGroup
+	// storeDown is set while the store does not answer; API requests then
+	// get 503 at once instead of hanging on a dead pool.
+	storeDown atomic.Bool
+}
+
+// watchStore pings the store every second and flips storeDown, logging
+// each change once.
+func (a *App) watchStore(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := a.stores.Ready(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		switch down := err != nil; {
+		case down && !a.storeDown.Swap(true):
+			a.log.Error("database unavailable; API requests get 503 until it is back", "err", err)
+		case !down && a.storeDown.Swap(false):
+			a.log.Info("database back; serving again")
+		}
+	}
 }
 
 // touchLoop tells the store, every few seconds, which parties this node
 // still holds, so the leader can tell a dead node's parties from live ones.
 func (a *App) touchLoop(ctx context.Context) {
-	defer close(a.touched)
 	t := time.NewTicker(a.Queue.TouchEvery())
 	defer t.Stop()
 	for {
@@ -136,7 +165,7 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return fail(err)
 	}
-	a.Auth = auth.NewService(stores.Accounts, issuer, log.With("component", "auth"))
+	a.Auth = auth.NewService(stores.Accounts, issuer, log)
 
 	allowed, err := cfg.AllowedPeers()
 	if err != nil {
@@ -230,10 +259,14 @@ func (a *App) Start(ctx context.Context) error {
 	if err := a.Queue.Start(ctx); err != nil {
 		return fmt.Errorf("queue: %w", err)
 	}
-	touchCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	a.stopTouch = cancel
-	a.touched = make(chan struct{})
-	go a.touchLoop(touchCtx)
+	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	a.stopLoops = cancel
+	a.loops.Add(1)
+	go func() { defer a.loops.Done(); a.touchLoop(loopCtx) }()
+	if a.stores.Ready != nil {
+		a.loops.Add(1)
+		go func() { defer a.loops.Done(); a.watchStore(loopCtx) }()
+	}
 	a.served = make(chan error, 1)
 	go func() { a.served <- a.http.Serve(a.listener) }()
 	a.log.Info("serving", "url", a.publicURL, "turn_udp", a.TURN.UDPAddr().String(), "turn_tcp", a.TURN.TCPAddr().String())
@@ -255,9 +288,9 @@ func (a *App) Stop(ctx context.Context) error {
 		if err := a.http.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http: %w", err))
 		}
-		if a.stopTouch != nil {
-			a.stopTouch()
-			<-a.touched
+		if a.stopLoops != nil {
+			a.stopLoops()
+			a.loops.Wait()
 		}
 		a.Queue.Stop()
 		a.Sandbox.Stop()

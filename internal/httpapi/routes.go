@@ -34,6 +34,7 @@ func (a *App) routes(issuer *auth.Issuer) http.Handler {
 	r.Get("/readyz", a.handleReady)
 
 	r.Route("/api/v1", func(r chi.Router) {
+		r.Use(a.needStore)
 		r.Mount("/auth", a.Auth.Routes())
 		r.With(joinLimiter(a.cfg.JoinRate, a.cfg.JoinBurst).middleware).Post("/queue", a.handleJoin)
 		r.With(issuer.Middleware(auth.RoleShopper, auth.RoleGuide, auth.RoleAdmin)).Get("/ice-servers", a.handleICEServers)
@@ -41,7 +42,9 @@ func (a *App) routes(issuer *auth.Issuer) http.Handler {
 		r.Mount("/calls/{callID}/payment-links", a.Payments.APIRoutes(callAuthorizer(issuer, a.Queue)))
 		r.With(issuer.Middleware(auth.RoleAdmin)).Get("/admin/queue", a.handleAdminQueue)
 	})
-	r.Mount("/webhooks", a.Payments.WebhookRoutes())
+	// A provider retries a webhook refused with 503, so nothing is lost
+	// while the database is away.
+	r.With(a.needStore).Mount("/webhooks", a.Payments.WebhookRoutes())
 	r.Mount("/pay/sandbox", a.Sandbox.CheckoutRoutes())
 	r.Handle("/*", frontend.Handler())
 	return r
@@ -100,6 +103,19 @@ func (a *App) handleReady(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// needStore answers 503 while the store is down, so clients retry rather
+// than wait on requests that cannot succeed.
+func (a *App) needStore(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.storeDown.Load() {
+			w.Header().Set("Retry-After", "2")
+			writeError(w, http.StatusServiceUnavailable, "store_unavailable", "the database is unavailable; retry shortly")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (a *App) handleJoin(w http.ResponseWriter, r *http.Request) {
