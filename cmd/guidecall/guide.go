@@ -2,18 +2,240 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"guidecall/internal/auth"
+	"guidecall/internal/config"
+	"guidecall/internal/db"
 )
 
-func guide(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	return errors.New("guide: needs --database-url (PostgreSQL support is not built yet)")
+const guideUsage = `guidecall guide: manage guide and admin accounts in PostgreSQL.
+
+Usage:
+  guidecall guide add --email E --name N --password P [--role guide|admin] [--migrate]
+  guidecall guide list
+
+Run "guidecall guide <command> --help" for a command's flags.
+`
+
+// errNoDatabase is what guide says without --database-url: there is no
+// in-memory fallback, since an account added by a process that then exits
+// is gone before any node could use it.
+var errNoDatabase = errors.New("guide: needs --database-url: accounts in the in-memory store vanish when the process exits")
+
+// dbFlags are what every database command shares.
+type dbFlags struct {
+	config.Store
+	// Wait bounds how long a command waits for an unreachable database.
+	Wait time.Duration
+	// migrateFlag says the command has --migrate, for error hints.
+	migrateFlag bool
 }
 
+func (f *dbFlags) register(fs *flag.FlagSet) {
+	f.Store.Register(fs)
+	fs.DurationVar(&f.Wait, "db-wait", 30*time.Second, "how long to keep retrying while the database is unreachable")
+}
+
+func newFlagSet(name, summary string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = config.Usage(fs, summary)
+	return fs
+}
+
+func noArgs(fs *flag.FlagSet) error {
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected arguments %q", fs.Name(), fs.Args())
+	}
+	return nil
+}
+
+// migrate applies the migrations not yet applied and prints how many.
 func migrate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	_ = flag.ErrHelp
-	_ = fmt.Sprint
-	return errors.New("migrate: PostgreSQL support is not built yet")
+	var f dbFlags
+	fs := newFlagSet("migrate", `guidecall migrate: apply the database migrations not yet applied.
+Forward-only and idempotent: safe on every deploy and from several nodes at once.`, stderr)
+	f.register(fs)
+	if err := config.Parse(fs, args, getenv); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	if f.DatabaseURL == "" {
+		return errors.New("migrate: needs --database-url")
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	if err := waitForDatabase(ctx, f, log); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	n, err := db.Migrate(ctx, f.DatabaseURL, log)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if n == 0 {
+		fmt.Fprintln(stdout, "database is up to date; applied 0 migrations")
+	} else {
+		fmt.Fprintf(stdout, "applied %d migration(s)\n", n)
+	}
+	return nil
+}
+
+// waitForDatabase returns once the database answers, retrying (and
+// logging) for at most f.Wait, so that a deploy step started next to its
+// database does not fail on the first refused connection.
+func waitForDatabase(ctx context.Context, f dbFlags, log *slog.Logger) error {
+	pool, err := openPool(ctx, f, log)
+	if err != nil {
+		return err
+	}
+	pool.Close()
+	return nil
+}
+
+func openPool(ctx context.Context, f dbFlags, log *slog.Logger) (*pgxpool.Pool, error) {
+	ctx, cancel := context.WithTimeout(ctx, f.Wait)
+	defer cancel()
+	return db.Open(ctx, f.DatabaseURL, log)
+}
+
+func guide(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, guideUsage)
+		return errors.New("guide: which command? add or list")
+	}
+	switch args[0] {
+	case "add":
+		return guideAdd(ctx, args[1:], stdout, stderr, getenv)
+	case "list":
+		return guideList(ctx, args[1:], stdout, stderr, getenv)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, guideUsage)
+		return nil
+	}
+	fmt.Fprint(stderr, guideUsage)
+	return fmt.Errorf("guide: unknown command %q", args[0])
+}
+
+func guideAdd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	var f dbFlags
+	var email, name, password, role string
+	var migrateFirst bool
+	fs := newFlagSet("guide add", `guidecall guide add: create a guide or admin account.
+Prefer GUIDECALL_PASSWORD to --password: command lines are visible to other users of the machine.`, stderr)
+	f.register(fs)
+	fs.StringVar(&email, "email", "", "the account's email, its login (required)")
+	fs.StringVar(&name, "name", "", "the name shoppers and admins see (required)")
+	fs.StringVar(&password, "password", "", "the account's password (required)")
+	fs.StringVar(&role, "role", string(auth.RoleGuide), "guide or admin")
+	fs.BoolVar(&migrateFirst, "migrate", false, "apply database migrations first")
+	f.migrateFlag = true
+	if err := config.Parse(fs, args, getenv); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	if f.DatabaseURL == "" {
+		return errNoDatabase
+	}
+	if email == "" || name == "" || password == "" {
+		return errors.New("guide add: needs --email, --name and --password")
+	}
+
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	pool, err := openSchema(ctx, f, migrateFirst, log)
+	if err != nil {
+		return fmt.Errorf("guide add: %w", err)
+	}
+	defer pool.Close()
+
+	// AddAccount does not sign anything, but a Service needs an issuer;
+	// a throwaway random secret signs nothing that outlives this process.
+	secret := make([]byte, auth.MinSecretLength)
+	_, _ = rand.Read(secret)
+	issuer, err := auth.NewIssuer(secret, nil)
+	if err != nil {
+		return fmt.Errorf("guide add: %w", err)
+	}
+	svc := auth.NewService(auth.NewPostgresAccountStore(pool), issuer, log)
+	a, err := svc.AddAccount(ctx, email, name, password, auth.Role(role))
+	if err != nil {
+		return fmt.Errorf("guide add: %w", err)
+	}
+	fmt.Fprintf(stdout, "added %s %s (%s), id %s\n", a.Role, a.Email, a.Name, a.ID)
+	return nil
+}
+
+func guideList(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	var f dbFlags
+	fs := newFlagSet("guide list", "guidecall guide list: print every guide and admin account, oldest first.", stderr)
+	f.register(fs)
+	if err := config.Parse(fs, args, getenv); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	if f.DatabaseURL == "" {
+		return errNoDatabase
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	pool, err := openSchema(ctx, f, false, log)
+	if err != nil {
+		return fmt.Errorf("guide list: %w", err)
+	}
+	defer pool.Close()
+
+	accounts, err := auth.NewPostgresAccountStore(pool).AccountList(ctx)
+	if err != nil {
+		return fmt.Errorf("guide list: %w", err)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tEMAIL\tNAME\tROLE\tCREATED")
+	for _, a := range accounts {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.ID, a.Email, a.Name, a.Role, a.CreatedAt.UTC().Format(time.RFC3339))
+	}
+	return tw.Flush()
+}
+
+// openSchema opens the pool and makes sure the schema is current: it
+// migrates when asked to, and otherwise refuses to touch a database whose
+// migrations have not all been applied, naming the command that fixes it.
+func openSchema(ctx context.Context, f dbFlags, migrateFirst bool, log *slog.Logger) (*pgxpool.Pool, error) {
+	pool, err := openPool(ctx, f, log)
+	if err != nil {
+		return nil, err
+	}
+	if migrateFirst {
+		if _, err := db.Migrate(ctx, f.DatabaseURL, log); err != nil {
+			pool.Close()
+			return nil, err
+		}
+		return pool, nil
+	}
+	n, err := db.Pending(ctx, pool)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if n > 0 {
+		pool.Close()
+		hint := ""
+		if f.migrateFlag {
+			hint = ", or pass --migrate"
+		}
+		return nil, fmt.Errorf("the database schema is not up to date (%d migration(s) pending): run `guidecall migrate` first%s", n, hint)
+	}
+	return pool, nil
 }
