@@ -199,6 +199,8 @@ func errorStatus(err error) (int, string) {
 		return http.StatusUnprocessableEntity, "invalid_payment_link"
 	case errors.Is(err, ErrNotFound), errors.Is(err, ErrUnknownProvider):
 		return http.StatusNotFound, "not_found"
+	case errors.Is(err, ErrUnavailable):
+		return http.StatusServiceUnavailable, "store_unavailable"
 	case errors.Is(err, ErrProvider):
 		return http.StatusBadGateway, "provider_error"
 	}
@@ -217,7 +219,10 @@ func writeError(w http.ResponseWriter, err error) {
 	var b errorBody
 	b.Error.Code = name
 	b.Error.Message = err.Error()
-	if code >= 500 {
+	switch {
+	case code == http.StatusServiceUnavailable:
+		b.Error.Message = "the database is unavailable; retry shortly"
+	case code >= 500:
 		// Internal details stay in the log.
 		b.Error.Message = http.StatusText(code)
 	}

@@ -113,6 +113,10 @@ func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "invalid_credentials", "wrong email or password")
 		return
 	}
+	if errors.Is(err, ErrUnavailable) {
+		writeError(w, http.StatusServiceUnavailable, "store_unavailable", "the database is unavailable; retry shortly")
+		return
+	}
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "login", "err", err)
 		writeError(w, http.StatusInternalServerError, "internal", "internal error")
@@ -139,6 +143,10 @@ func (s *Service) handleRefresh(w http.ResponseWriter, r *http.Request) {
 	}
 	if errors.Is(err, ErrInvalidToken) {
 		writeError(w, http.StatusUnauthorized, "invalid_token", "invalid refresh token")
+		return
+	}
+	if errors.Is(err, ErrUnavailable) {
+		writeError(w, http.StatusServiceUnavailable, "store_unavailable", "the database is unavailable; retry shortly")
 		return
 	}
 	if err != nil {
