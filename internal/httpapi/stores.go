@@ -3,7 +3,10 @@ package httpapi
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"guidecall/internal/auth"
 	"guidecall/internal/db"
@@ -28,12 +31,17 @@ func PostgresStores(ctx context.Context, url string, migrate bool, log *slog.Log
 	if err != nil {
 		return Stores{}, fmt.Errorf("open database: %w", err)
 	}
+	key, err := matcherLockKey(ctx, pool)
+	if err != nil {
+		pool.Close()
+		return Stores{}, err
+	}
 	return Stores{
 		Accounts: auth.NewPostgresAccountStore(pool),
 		Queue:    queue.NewPostgresStore(pool),
 		Payments: payments.NewPostgresStore(pool),
 		Bus:      signaling.NewPostgresBus(pool, log.With("component", "bus")),
-		Elector:  queue.NewAdvisoryElector(pool, queue.DefaultMatcherLockKey, log.With("component", "elector")),
+		Elector:  queue.NewAdvisoryElector(pool, key, log.With("component", "elector")),
 		Ready:    pool.Ping,
 		Close:    pool.Close,
 	}, nil
@@ -52,4 +60,18 @@ func migrateWithRetry(ctx context.Context, url string, log *slog.Logger) (int, e
 		return 0, fmt.Errorf("migrate: %w", err)
 	}
 	return n, nil
+}
+
+// matcherLockKey derives the matcher's advisory lock from the schema the
+// node works in. Advisory locks are per database, so two deployments (or
+// two test clusters) in different schemas of one database must not share
+// a key, or one would never run its matcher.
+func matcherLockKey(ctx context.Context, pool *pgxpool.Pool) (int64, error) {
+	var schema string
+	if err := pool.QueryRow(ctx, "SELECT current_database() || '.' || current_schema()").Scan(&schema); err != nil {
+		return 0, fmt.Errorf("read current schema: %w", err)
+	}
+	h := fnv.New64a()
+	_, _ = fmt.Fprintf(h, "%d:%s", queue.DefaultMatcherLockKey, schema)
+	return int64(h.Sum64()), nil
 }
