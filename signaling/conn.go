@@ -98,10 +98,8 @@ func (c *conn) closeWith(code websocket.StatusCode, reason string) {
 }
 
 // serve runs the socket: authenticate, register, then read until it ends.
-func (c *conn) serve(parent context.Context) {
-	ctx, cancel := context.WithCancel(parent)
-	c.cancel = cancel
-	defer cancel()
+// ctx is canceled by c.cancel.
+func (c *conn) serve(ctx context.Context) {
 
 	who, err := c.authenticate(ctx)
 	if err != nil {
@@ -139,7 +137,7 @@ func (c *conn) serve(parent context.Context) {
 		c.hub.ctrl.Close(context.WithoutCancel(ctx), who)
 	}
 	c.closeWith(websocket.StatusNormalClosure, "")
-	cancel()
+	c.cancel()
 	wg.Wait()
 	c.log.Info("socket closed")
 }
@@ -176,9 +174,11 @@ func (c *conn) writeNow(ctx context.Context, e *Error, ref string) {
 }
 
 func (c *conn) authenticate(ctx context.Context) (Identity, error) {
-	actx, cancel := context.WithTimeout(ctx, c.hub.cfg.AuthTimeout)
-	defer cancel()
-	_, b, err := c.ws.Read(actx)
+	// A deadline on Read's context would make the library drop the TCP
+	// connection without a close frame; the protocol promises 4401.
+	t := time.AfterFunc(c.hub.cfg.AuthTimeout, func() { c.closeWith(4401, "no auth in time") })
+	defer t.Stop()
+	_, b, err := c.ws.Read(ctx)
 	if err != nil {
 		return Identity{}, Errorf(CodeUnauthorized, "no auth message: %v", err)
 	}
@@ -247,7 +247,9 @@ func (c *conn) readLoop(ctx context.Context) {
 	for {
 		typ, b, err := c.ws.Read(ctx)
 		if err != nil {
-			if websocket.CloseStatus(err) == websocket.StatusMessageTooBig {
+			// The library reports its own limit as ErrMessageTooBig, not as a
+			// close status.
+			if errors.Is(err, websocket.ErrMessageTooBig) {
 				c.log.Warn("frame over the library limit", "limit", c.hub.cfg.MaxMessageBytes)
 			}
 			return

@@ -173,8 +173,20 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The library closes frames past its limit with 1009 itself; leaving
 	// room above ours lets slightly large frames get a readable error first.
 	ws.SetReadLimit(h.cfg.MaxMessageBytes + 1024)
+	// The cancel func is set before the socket is visible to Shutdown and
+	// register, which call closeWith from other goroutines.
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
 	c := newConn(h, ws, r.RemoteAddr)
+	c.cancel = cancel
 	h.mu.Lock()
+	if h.closing {
+		// Shutdown began while this socket was being accepted and did not
+		// see it; it must not stay open past Shutdown.
+		h.mu.Unlock()
+		_ = ws.Close(websocket.StatusGoingAway, "server shutting down; reconnect")
+		return
+	}
 	h.all[c] = struct{}{}
 	h.mu.Unlock()
 	defer func() {
@@ -182,7 +194,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		delete(h.all, c)
 		h.mu.Unlock()
 	}()
-	c.serve(r.Context())
+	c.serve(ctx)
 }
 
 // register makes c the socket of its party, closing an older one.
