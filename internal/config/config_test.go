@@ -1,0 +1,173 @@
+package config_test
+
+import (
+	"flag"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"guidecall/internal/config"
+)
+
+func newServe(t *testing.T) (*config.Serve, *flag.FlagSet) {
+	t.Helper()
+	var c config.Serve
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	c.Register(fs)
+	return &c, fs
+}
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestEnvName(t *testing.T) {
+	for flagName, want := range map[string]string{
+		"http-addr":          "GUIDECALL_HTTP_ADDR",
+		"turn-allowed-peers": "GUIDECALL_TURN_ALLOWED_PEERS",
+		"database-url":       "GUIDECALL_DATABASE_URL",
+		"migrate":            "GUIDECALL_MIGRATE",
+	} {
+		if got := config.EnvName(flagName); got != want {
+			t.Errorf("EnvName(%q) = %q, want %q", flagName, got, want)
+		}
+	}
+}
+
+func TestParseEnvTwins(t *testing.T) {
+	c, fs := newServe(t)
+	err := config.Parse(fs, nil, env(map[string]string{
+		"GUIDECALL_HTTP_ADDR":      "127.0.0.1:9999",
+		"GUIDECALL_TURN_PORT":      "5349",
+		"GUIDECALL_ICE_RELAY_ONLY": "false",
+		"GUIDECALL_OFFER_TIMEOUT":  "7s",
+		"GUIDECALL_DATABASE_URL":   "postgres://u@h/db",
+		"HTTP_ADDR":                "127.0.0.1:1", // not ours
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTPAddr != "127.0.0.1:9999" || c.TURNPort != 5349 || c.ICERelayOnly || c.OfferTimeout != 7*time.Second || c.DatabaseURL != "postgres://u@h/db" {
+		t.Fatalf("env not applied: %+v", c)
+	}
+	if c.ReconnectGrace != 20*time.Second || c.LogLevel != "info" {
+		t.Fatalf("defaults lost: %+v", c)
+	}
+}
+
+func TestParseFlagWinsOverEnv(t *testing.T) {
+	c, fs := newServe(t)
+	err := config.Parse(fs, []string{"--http-addr", "127.0.0.1:7000", "--turn-port=0"}, env(map[string]string{
+		"GUIDECALL_HTTP_ADDR": "127.0.0.1:9999",
+		"GUIDECALL_TURN_PORT": "5349",
+		"GUIDECALL_LOG_LEVEL": "debug",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTPAddr != "127.0.0.1:7000" {
+		t.Fatalf("http-addr %q: the environment beat the command line", c.HTTPAddr)
+	}
+	// A flag given with its default value still wins.
+	if c.TURNPort != 0 {
+		t.Fatalf("turn-port %d: the environment beat an explicit 0", c.TURNPort)
+	}
+	if c.LogLevel != "debug" {
+		t.Fatalf("log-level %q: env not applied to a flag not given", c.LogLevel)
+	}
+}
+
+func TestParseBadEnvNamesVariable(t *testing.T) {
+	for name, val := range map[string]string{
+		"GUIDECALL_TURN_PORT":      "many",
+		"GUIDECALL_OFFER_TIMEOUT":  "15",
+		"GUIDECALL_ICE_RELAY_ONLY": "perhaps",
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, fs := newServe(t)
+			err := config.Parse(fs, nil, env(map[string]string{name: val}))
+			if err == nil {
+				t.Fatalf("%s=%q accepted", name, val)
+			}
+			if !strings.Contains(err.Error(), name) {
+				t.Fatalf("error %q does not name %s", err, name)
+			}
+		})
+	}
+}
+
+func TestParseBadFlag(t *testing.T) {
+	_, fs := newServe(t)
+	if err := config.Parse(fs, []string{"--turn-port", "x"}, env(nil)); err == nil {
+		t.Fatal("bad flag accepted")
+	}
+	_, fs = newServe(t)
+	if err := config.Parse(fs, []string{"--no-such-flag"}, env(nil)); err == nil {
+		t.Fatal("unknown flag accepted")
+	}
+}
+
+func TestValidate(t *testing.T) {
+	valid := func(t *testing.T) *config.Serve {
+		c, fs := newServe(t)
+		if err := config.Parse(fs, nil, env(nil)); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("defaults do not validate: %v", err)
+		}
+		return c
+	}
+	cases := []struct {
+		name   string
+		mod    func(*config.Serve)
+		errHas string
+	}{
+		{"bad CIDR", func(c *config.Serve) { c.TURNAllowedPeers = "10.0.0.0/8, 192.168.1.0/33" }, "--turn-allowed-peers"},
+		{"not a CIDR", func(c *config.Serve) { c.TURNAllowedPeers = "10.0.0.1" }, "--turn-allowed-peers"},
+		{"garbage CIDR", func(c *config.Serve) { c.TURNAllowedPeers = "private" }, "--turn-allowed-peers"},
+		{"short jwt secret", func(c *config.Serve) { c.JWTSecret = strings.Repeat("s", 31) }, "--jwt-secret"},
+		{"turn port", func(c *config.Serve) { c.TURNPort = 70000 }, "--turn-port"},
+		{"negative turn port", func(c *config.Serve) { c.TURNPort = -1 }, "--turn-port"},
+		{"http addr", func(c *config.Serve) { c.HTTPAddr = "nonsense" }, "--http-addr"},
+		{"log format", func(c *config.Serve) { c.LogFormat = "xml" }, "--log-format"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := valid(t)
+			tc.mod(c)
+			err := c.Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.errHas) {
+				t.Fatalf("Validate() = %v, want an error naming %s", err, tc.errHas)
+			}
+		})
+	}
+
+	t.Run("good values", func(t *testing.T) {
+		c := valid(t)
+		c.TURNAllowedPeers = " 10.0.0.0/8 ,fd00::/8,, 127.0.0.1/32 "
+		c.JWTSecret = strings.Repeat("s", 32)
+		c.HTTPAddr = ":8080"
+		if err := c.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		peers, err := c.AllowedPeers()
+		if err != nil || len(peers) != 3 || peers[1].String() != "fd00::/8" {
+			t.Fatalf("AllowedPeers() = %v, %v", peers, err)
+		}
+	})
+}
+
+func TestUsageListsEnvNames(t *testing.T) {
+	_, fs := newServe(t)
+	var b strings.Builder
+	fs.SetOutput(&b)
+	config.Usage(fs, "guidecall serve")()
+	for _, want := range []string{"--http-addr", "[GUIDECALL_HTTP_ADDR]", "[GUIDECALL_JWT_SECRET]"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("usage lacks %q", want)
+		}
+	}
+}
