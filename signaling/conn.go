@@ -235,7 +235,7 @@ func (c *conn) pingLoop(ctx context.Context) {
 			cancel()
 			if err != nil && ctx.Err() == nil {
 				c.log.Info("heartbeat missed; closing", "err", err)
-				go c.closeWith(websocket.StatusGoingAway, "heartbeat missed")
+				go c.closeWith(4408, "heartbeat missed")
 				return
 			}
 		}

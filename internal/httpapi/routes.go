@@ -130,6 +130,10 @@ func (a *App) handleJoin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_request", "body must be a JSON object: "+err.Error())
 		return
 	}
+	if dec.More() {
+		writeError(w, http.StatusBadRequest, "bad_request", "body must be one JSON object with nothing after it")
+		return
+	}
 	e, err := a.Queue.Join(r.Context(), p)
 	if err != nil {
 		writeQueueError(w, a.log, err)
