@@ -654,7 +654,7 @@ func TestHeartbeatDropsSilentClient(t *testing.T) {
 		t.Fatalf("got %s", f.Type)
 	}
 	alive := e.connect(t, "tok-g") // answers pings, so stays
-	c.expectClosed(websocket.StatusGoingAway, 5*time.Second)
+	c.expectClosed(4408, 5*time.Second)
 	if who := expectOne(t, e.ctrl.closed, "Close"); who.Address != shopperA.Address {
 		t.Fatalf("Close for %v", who.Address)
 	}
