@@ -21,6 +21,7 @@ Usage:
   guidecall [serve] [flags]     run a node (the default)
   guidecall guide add|list      manage guide and admin accounts
   guidecall migrate             apply database migrations
+  guidecall loadtest [flags]    drive calls against a node (--self: an in-process one)
 
 Run "guidecall <command> --help" for a command's flags. Every flag can also be
 set with an environment variable: --http-addr is GUIDECALL_HTTP_ADDR.
@@ -51,6 +52,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return guide(ctx, args, stdout, stderr, getenv)
 	case "migrate":
 		return migrate(ctx, args, stdout, stderr, getenv)
+	case "loadtest":
+		return loadtest(ctx, args, stdout, stderr, getenv)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
