@@ -2,19 +2,39 @@ package e2e
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/pion/webrtc/v4"
 )
 
-// loginGuide logs the node's guide in and returns its access token.
-func loginGuide(t *testing.T, n *node) string {
+// endpoint is what a call needs of a node, whether it runs in this
+// process (node) or as a child process (procNode): its base URL and a
+// guide account on it.
+type endpoint struct {
+	url                       string
+	guideEmail, guidePassword string
+}
+
+// endpoint returns the in-process node's URL and guide account.
+func (n *node) endpoint() endpoint {
+	return endpoint{url: n.URL(), guideEmail: n.guideEmail, guidePassword: n.guidePassword}
+}
+
+// loginGuide logs the endpoint's guide in and returns its access token.
+func loginGuide(t *testing.T, n endpoint) string {
+	t.Helper()
+	return login(t, n.url, n.guideEmail, n.guidePassword)
+}
+
+// login logs an account in and returns its access token.
+func login(t *testing.T, baseURL, email, password string) string {
 	t.Helper()
 	var pair struct {
 		AccessToken string `json:"access_token"`
 	}
-	api(t, http.MethodPost, n.URL()+"/api/v1/auth/login", "", map[string]string{"email": n.guideEmail, "password": n.guidePassword}, &pair, http.StatusOK)
+	api(t, http.MethodPost, baseURL+"/api/v1/auth/login", "", map[string]string{"email": email, "password": password}, &pair, http.StatusOK)
 	return pair.AccessToken
 }
 
@@ -39,19 +59,20 @@ func joinQueue(t *testing.T, baseURL string) joined {
 // hang-up.
 func TestPionCall(t *testing.T) {
 	n := startNode(t, nodeOptions{})
-	runPionCall(t, n, n)
+	runPionCall(t, n.endpoint(), n.endpoint())
 }
 
 // runPionCall drives the call with the shopper on node sn and the guide on
-// node gn (the same node, or two nodes of one cluster).
-func runPionCall(t *testing.T, sn, gn *node) {
+// node gn (the same node, or two nodes of one cluster). It closes both
+// sockets before it returns, so the guide is not left available.
+func runPionCall(t *testing.T, sn, gn endpoint) {
 	guideToken := loginGuide(t, gn)
 	guideWS := dialWS(t, "guide", wsURLOf(gn), guideToken)
 	guideWS.next(5*time.Second, "welcome")
 	guideWS.send("presence", "", map[string]string{"status": "available"})
 	guideWS.next(5*time.Second, "presence")
 
-	j := joinQueue(t, sn.URL())
+	j := joinQueue(t, sn.url)
 	shopWS := dialWS(t, "shopper", j.WSURL, j.Token)
 	shopWS.next(5*time.Second, "welcome")
 
@@ -76,9 +97,9 @@ func runPionCall(t *testing.T, sn, gn *node) {
 	}
 	callID := gm.CallID
 
-	shopper := newPeer(t, "shopper", sn.URL(), j.Token, shopWS, callID)
+	shopper := newPeer(t, "shopper", sn.url, j.Token, shopWS, callID)
 	shopper.answer()
-	guide := newPeer(t, "guide", gn.URL(), guideToken, guideWS, callID)
+	guide := newPeer(t, "guide", gn.url, guideToken, guideWS, callID)
 	guide.offer()
 
 	for _, p := range []*peer{guide, shopper} {
@@ -89,10 +110,16 @@ func runPionCall(t *testing.T, sn, gn *node) {
 		}
 	}
 	connected := time.Since(accepted)
+	home := map[*peer]string{guide: gn.url, shopper: sn.url}
 	for _, p := range []*peer{guide, shopper} {
 		l, r := p.selectedPair()
 		if l != webrtc.ICECandidateTypeRelay || r != webrtc.ICECandidateTypeRelay {
 			t.Fatalf("%s: selected pair %s/%s, want relay/relay", p.name, l, r)
+		}
+		// Each side relays through the TURN server of its own node (in these
+		// tests a node's TURN listens on its HTTP host).
+		if got, want := p.relayIP(), hostOf(t, home[p]); got != want {
+			t.Fatalf("%s: relays on %s, want its node's TURN on %s", p.name, got, want)
 		}
 		p.ws.send("call.connected", callID, map[string]any{})
 	}
@@ -114,17 +141,17 @@ func runPionCall(t *testing.T, sn, gn *node) {
 		CheckoutURL string `json:"checkout_url"`
 	}
 	req := paymentLinkRequest{Amount: 4999, Currency: "EUR", Description: "Merino sneaker", idempotencyKey: "e2e-" + callID}
-	api(t, http.MethodPost, gn.URL()+"/api/v1/calls/"+callID+"/payment-links", guideToken, req, &link, http.StatusCreated)
+	api(t, http.MethodPost, gn.url+"/api/v1/calls/"+callID+"/payment-links", guideToken, req, &link, http.StatusCreated)
 	// A retry with the same key is the same link, not a second one.
 	var again struct {
 		ID string `json:"id"`
 	}
-	api(t, http.MethodPost, gn.URL()+"/api/v1/calls/"+callID+"/payment-links", guideToken, req, &again, http.StatusOK)
+	api(t, http.MethodPost, gn.url+"/api/v1/calls/"+callID+"/payment-links", guideToken, req, &again, http.StatusOK)
 	if again.ID != link.ID {
 		t.Fatalf("idempotent retry made link %s, first was %s", again.ID, link.ID)
 	}
 	// The shopper may not send links, only the guide.
-	api(t, http.MethodPost, sn.URL()+"/api/v1/calls/"+callID+"/payment-links", j.Token,
+	api(t, http.MethodPost, sn.url+"/api/v1/calls/"+callID+"/payment-links", j.Token,
 		paymentLinkRequest{Amount: 1, Currency: "EUR", Description: "x", idempotencyKey: "shopper"}, nil, http.StatusForbidden)
 
 	for _, ws := range []*wsClient{guideWS, shopWS} {
@@ -141,8 +168,10 @@ func runPionCall(t *testing.T, sn, gn *node) {
 		}
 	}
 
-	// The shopper pays on the hosted sandbox checkout.
-	payReq, err := http.NewRequest(http.MethodPost, link.CheckoutURL+"/pay", nil)
+	// The shopper pays on the hosted sandbox checkout, through its own node
+	// when that node knows the checkout.
+	checkout := checkoutOn(t, link.CheckoutURL, gn.url, sn.url)
+	payReq, err := http.NewRequest(http.MethodPost, checkout+"/pay", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,8 +206,36 @@ func runPionCall(t *testing.T, sn, gn *node) {
 			t.Fatalf("%s: call.ended %s", ws.name, f.Data)
 		}
 	}
+	// Leave nothing behind that a later match could pick: the guide's
+	// socket would otherwise keep it available.
+	for _, p := range []*peer{guide, shopper} {
+		p.close()
+	}
+	guideWS.close()
+	shopWS.close()
 }
 
-func wsURLOf(n *node) string {
-	return "ws" + n.URL()[len("http"):] + "/api/v1/ws"
+// checkoutOn returns the checkout URL made on node from, moved to node to
+// when to serves that checkout too. It logs when it does not: the sandbox
+// keeps its checkouts in the memory of the node that made them.
+func checkoutOn(t *testing.T, checkoutURL, from, to string) string {
+	t.Helper()
+	if from == to || !strings.HasPrefix(checkoutURL, from+"/") {
+		return checkoutURL
+	}
+	moved := to + strings.TrimPrefix(checkoutURL, from)
+	resp, err := http.Get(moved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		return moved
+	}
+	t.Logf("KNOWN BUG: the sandbox checkout made on %s answers %d on %s (sandbox checkouts live in one node's memory); paying on %s", from, resp.StatusCode, to, from)
+	return checkoutURL
+}
+
+func wsURLOf(n endpoint) string {
+	return "ws" + n.url[len("http"):] + "/api/v1/ws"
 }

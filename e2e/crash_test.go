@@ -1,0 +1,71 @@
+package e2e
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"guidecall/internal/db/dbtest"
+)
+
+// TestCrashKeepsQueue kills a node on PostgreSQL with SIGKILL while 50
+// shoppers wait and starts it again: the line is intact, in order, and a
+// shopper resumes its place with its token.
+func TestCrashKeepsQueue(t *testing.T) {
+	_, url := dbtest.NewSchema(t)
+	bin := guidecallBinary(t)
+	const adminEmail, adminPassword = "admin@e2e.local", "crash-test admin password"
+	addAccount(t, bin, url, adminEmail, "Admin", adminPassword, "admin")
+
+	n := startProc(t, bin, "node", procConfig{databaseURL: url, ip: "127.0.0.1"})
+	const shoppers = 50
+	var line []joined
+	for range shoppers {
+		line = append(line, joinQueue(t, n.url))
+	}
+
+	killed := time.Now()
+	n.kill()
+	n.start()
+	n.waitReady(30 * time.Second)
+	restart := time.Since(killed)
+	t.Logf("restart (SIGKILL → /readyz 200): %d ms", restart.Milliseconds())
+
+	var q struct {
+		Queue   string `json:"queue"`
+		Entries []struct {
+			EntryID  string `json:"entry_id"`
+			Position int    `json:"position"`
+			State    string `json:"state"`
+		} `json:"entries"`
+	}
+	admin := login(t, n.url, adminEmail, adminPassword)
+	api(t, http.MethodGet, n.url+"/api/v1/admin/queue?queue=default", admin, nil, &q, http.StatusOK)
+	if len(q.Entries) != shoppers {
+		t.Fatalf("after the restart the queue has %d entries, want %d", len(q.Entries), shoppers)
+	}
+	for i, e := range q.Entries {
+		if e.EntryID != line[i].EntryID || e.Position != i+1 || e.State != "waiting" {
+			t.Fatalf("entry %d after the restart: %+v, want %s at position %d, waiting", i, e, line[i].EntryID, i+1)
+		}
+	}
+
+	// The first shopper comes back with its token and is still first.
+	ws := dialWS(t, "shopper-1", wsURLOf(n.endpoint("", "")), line[0].Token)
+	got := ws.nextAll(10*time.Second, "welcome", "queue.position")
+	var welcome struct {
+		EntryID string `json:"entry_id"`
+		State   string `json:"state"`
+	}
+	got["welcome"].decode(t, &welcome)
+	if welcome.EntryID != line[0].EntryID || welcome.State != "waiting" {
+		t.Fatalf("welcome after the restart: %s", got["welcome"].Data)
+	}
+	var pos struct {
+		Position int `json:"position"`
+	}
+	got["queue.position"].decode(t, &pos)
+	if pos.Position != 1 {
+		t.Fatalf("queue.position after the restart: %s, want position 1", got["queue.position"].Data)
+	}
+}
