@@ -121,7 +121,7 @@ func runPionCall(t *testing.T, sn, gn endpoint) {
 		if got, want := p.relayIP(), hostOf(t, home[p]); got != want {
 			t.Fatalf("%s: relays on %s, want its node's TURN on %s", p.name, got, want)
 		}
-		p.ws.send("call.connected", callID, map[string]any{})
+		p.socket().send("call.connected", callID, map[string]any{})
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for guide.received.Load() < 10 || shopper.received.Load() < 10 {

@@ -31,7 +31,6 @@ type peer struct {
 	t    *testing.T
 	name string
 	pc   *webrtc.PeerConnection
-	ws   *wsClient
 	call string
 
 	received  atomic.Int64
@@ -40,11 +39,20 @@ type peer struct {
 	mediaDone sync.WaitGroup
 
 	mu        sync.Mutex
+	ws        *wsClient // replaced when the socket reconnects to another node
 	remoteSet bool
 	pending   []webrtc.ICECandidateInit
 }
 
-func newPeer(t *testing.T, name, baseURL, token string, ws *wsClient, callID string) *peer {
+// socket is the peer's current signaling connection.
+func (p *peer) socket() *wsClient {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ws
+}
+
+// iceConfig fetches fresh TURN credentials from a node.
+func iceConfig(t *testing.T, name, baseURL, token string) webrtc.Configuration {
 	t.Helper()
 	var ice icePayload
 	api(t, http.MethodGet, baseURL+"/api/v1/ice-servers", token, nil, &ice, http.StatusOK)
@@ -55,6 +63,36 @@ func newPeer(t *testing.T, name, baseURL, token string, ws *wsClient, callID str
 	for _, s := range ice.ICEServers {
 		cfg.ICEServers = append(cfg.ICEServers, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
 	}
+	return cfg
+}
+
+// attach makes ws the peer's signaling connection: candidates go out on
+// it and the other side's candidates come in from it.
+func (p *peer) attach(ws *wsClient) {
+	p.mu.Lock()
+	p.ws = ws
+	p.mu.Unlock()
+	ws.on("ice", func(f frame) {
+		var c webrtc.ICECandidateInit
+		if err := json.Unmarshal(f.Data, &c); err != nil {
+			p.t.Errorf("%s: bad ice %s", p.name, f.Data)
+			return
+		}
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if !p.remoteSet {
+			p.pending = append(p.pending, c)
+			return
+		}
+		if err := p.pc.AddICECandidate(c); err != nil {
+			p.t.Errorf("%s: add candidate: %v", p.name, err)
+		}
+	})
+}
+
+func newPeer(t *testing.T, name, baseURL, token string, ws *wsClient, callID string) *peer {
+	t.Helper()
+	cfg := iceConfig(t, name, baseURL, token)
 	var se webrtc.SettingEngine
 	// pion waits 2 s before it trusts a relay pair; the call is relay-only
 	// so there is nothing better to wait for.
@@ -67,7 +105,7 @@ func newPeer(t *testing.T, name, baseURL, token string, ws *wsClient, callID str
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &peer{t: t, name: name, pc: pc, ws: ws, call: callID, connected: make(chan struct{}), stopMedia: make(chan struct{})}
+	p := &peer{t: t, name: name, pc: pc, call: callID, connected: make(chan struct{}), stopMedia: make(chan struct{})}
 	t.Cleanup(p.close)
 
 	var once sync.Once
@@ -78,7 +116,7 @@ func newPeer(t *testing.T, name, baseURL, token string, ws *wsClient, callID str
 	})
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c != nil {
-			ws.send("ice", callID, c.ToJSON())
+			p.socket().send("ice", callID, c.ToJSON())
 		}
 	})
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
@@ -99,22 +137,7 @@ func newPeer(t *testing.T, name, baseURL, token string, ws *wsClient, callID str
 	p.mediaDone.Add(1)
 	go p.sendFrames(track)
 
-	ws.on("ice", func(f frame) {
-		var c webrtc.ICECandidateInit
-		if err := json.Unmarshal(f.Data, &c); err != nil {
-			t.Errorf("%s: bad ice %s", name, f.Data)
-			return
-		}
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		if !p.remoteSet {
-			p.pending = append(p.pending, c)
-			return
-		}
-		if err := pc.AddICECandidate(c); err != nil {
-			t.Errorf("%s: add candidate: %v", name, err)
-		}
-	})
+	p.attach(ws)
 	return p
 }
 
@@ -155,27 +178,44 @@ func (p *peer) setRemote(desc webrtc.SessionDescription) {
 }
 
 // offer starts negotiation as the initiator (the guide).
-func (p *peer) offer() {
-	p.ws.on("sdp", func(f frame) {
+func (p *peer) offer() { p.negotiate(nil) }
+
+// restartICE is what a guide's page does after its socket came back on
+// another node: fetch fresh TURN credentials there and offer an ICE
+// restart over the new socket.
+func (p *peer) restartICE(baseURL, token string, ws *wsClient) {
+	p.attach(ws)
+	if err := p.pc.SetConfiguration(iceConfig(p.t, p.name, baseURL, token)); err != nil {
+		p.t.Fatalf("%s: new ICE servers: %v", p.name, err)
+	}
+	p.mu.Lock()
+	p.remoteSet = false // candidates of the new generation wait for the answer
+	p.mu.Unlock()
+	p.negotiate(&webrtc.OfferOptions{ICERestart: true})
+}
+
+func (p *peer) negotiate(opts *webrtc.OfferOptions) {
+	ws := p.socket()
+	ws.on("sdp", func(f frame) {
 		var d webrtc.SessionDescription
 		f.decode(p.t, &d)
 		if d.Type == webrtc.SDPTypeAnswer {
 			p.setRemote(d)
 		}
 	})
-	o, err := p.pc.CreateOffer(nil)
+	o, err := p.pc.CreateOffer(opts)
 	if err != nil {
 		p.t.Fatal(err)
 	}
 	if err := p.pc.SetLocalDescription(o); err != nil {
 		p.t.Fatal(err)
 	}
-	p.ws.send("sdp", p.call, o)
+	ws.send("sdp", p.call, o)
 }
 
 // answer waits for the initiator's offer (the shopper's side).
 func (p *peer) answer() {
-	p.ws.on("sdp", func(f frame) {
+	p.socket().on("sdp", func(f frame) {
 		var d webrtc.SessionDescription
 		f.decode(p.t, &d)
 		if d.Type != webrtc.SDPTypeOffer {
@@ -191,7 +231,7 @@ func (p *peer) answer() {
 			p.t.Errorf("%s: set local answer: %v", p.name, err)
 			return
 		}
-		p.ws.send("sdp", p.call, a)
+		p.socket().send("sdp", p.call, a)
 	})
 }
 
