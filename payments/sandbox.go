@@ -55,25 +55,34 @@ type SandboxConfig struct {
 	// backoff (default 200ms, doubling, capped at 10s).
 	MaxAttempts  int
 	RetryBackoff time.Duration
+	// Store keeps the checkouts. Nodes of a cluster share one (a
+	// PostgresSandboxStore), as they would share a real provider's
+	// account; nil is a MemorySandboxStore for this Sandbox alone.
+	Store SandboxStore
 }
 
 // Sandbox is a Provider that guidecall hosts itself: a checkout page with Pay
 // and Decline buttons and signed webhooks posted back to WebhookURL. It can
 // be scripted to fail, delay and duplicate, for demos and tests.
 //
-// Webhooks are delivered by one goroutine started by Start and ended by Stop.
-// Outcomes recorded before Start wait in a bounded queue.
+// Checkouts live in SandboxConfig.Store, so any Sandbox on a shared store
+// serves, pays and refunds a checkout another one created. The scripted
+// behaviour (FailNextCreate, delays, duplicates) belongs to each Sandbox.
+//
+// Webhooks are delivered by one goroutine started by Start and ended by Stop,
+// from the Sandbox that recorded the outcome. Outcomes recorded before Start
+// wait in a bounded queue.
 type Sandbox struct {
-	cfg SandboxConfig
-	log *slog.Logger
+	cfg   SandboxConfig
+	log   *slog.Logger
+	store SandboxStore
 
 	mu       sync.Mutex
-	links    map[string]*sandboxLink
 	failNext error
 	delay    time.Duration
 	dupes    int
 
-	queue    chan SandboxEvent
+	queue    chan queuedEvent
 	startMu  sync.Mutex
 	started  bool
 	stopped  bool
@@ -82,12 +91,11 @@ type Sandbox struct {
 	done     chan struct{}
 }
 
-type sandboxLink struct {
-	ref       string
-	params    ProviderLinkParams
-	status    LinkStatus
-	refunded  int64
-	createdAt time.Time
+// queuedEvent is a webhook waiting for delivery, with the link it is about
+// for the logs.
+type queuedEvent struct {
+	ev             SandboxEvent
+	linkID, callID string
 }
 
 var _ Provider = (*Sandbox)(nil)
@@ -109,12 +117,15 @@ func NewSandbox(cfg SandboxConfig) *Sandbox {
 	if cfg.RetryBackoff <= 0 {
 		cfg.RetryBackoff = 200 * time.Millisecond
 	}
+	if cfg.Store == nil {
+		cfg.Store = NewMemorySandboxStore()
+	}
 	cfg.CheckoutBaseURL = strings.TrimRight(cfg.CheckoutBaseURL, "/")
 	return &Sandbox{
 		cfg:    cfg,
 		log:    cfg.Logger.With("provider", SandboxName),
-		links:  make(map[string]*sandboxLink),
-		queue:  make(chan SandboxEvent, 1024),
+		store:  cfg.Store,
+		queue:  make(chan queuedEvent, 1024),
 		stopCh: make(chan struct{}),
 		done:   make(chan struct{}),
 	}
@@ -157,14 +168,18 @@ func (sb *Sandbox) CreateLink(ctx context.Context, p ProviderLinkParams) (Provid
 		return ProviderLink{}, err
 	}
 	sb.mu.Lock()
-	defer sb.mu.Unlock()
-	if err := sb.failNext; err != nil {
-		sb.failNext = nil
-		return ProviderLink{}, fmt.Errorf("sandbox: scripted failure: %w", err)
+	failNext := sb.failNext
+	sb.failNext = nil
+	sb.mu.Unlock()
+	if failNext != nil {
+		return ProviderLink{}, fmt.Errorf("sandbox: scripted failure: %w", failNext)
 	}
 	ref := newID("sbx_")
 	p.Items = slices.Clone(p.Items)
-	sb.links[ref] = &sandboxLink{ref: ref, params: p, status: StatusOpen, createdAt: sb.cfg.Now()}
+	c := SandboxCheckout{Ref: ref, Params: p, Status: StatusOpen, CreatedAt: sb.cfg.Now()}
+	if _, err := sb.store.CheckoutCreate(ctx, c); err != nil {
+		return ProviderLink{}, fmt.Errorf("sandbox: create checkout: %w", err)
+	}
 	sb.log.Info("sandbox checkout created", "link_id", p.LinkID, "call_id", p.CallID, "provider_ref", ref)
 	return ProviderLink{Ref: ref, CheckoutURL: sb.cfg.CheckoutBaseURL + "/" + ref}, nil
 }
@@ -174,21 +189,11 @@ func (sb *Sandbox) FetchStatus(ctx context.Context, ref string) (LinkStatus, err
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
-	sb.mu.Lock()
-	defer sb.mu.Unlock()
-	l, ok := sb.links[ref]
-	if !ok {
-		return "", fmt.Errorf("%w: sandbox ref %q", ErrNotFound, ref)
+	c, err := sb.store.CheckoutGet(ctx, ref)
+	if err != nil {
+		return "", err
 	}
-	return sb.statusLocked(l), nil
-}
-
-// statusLocked is the link's status with expiry applied.
-func (sb *Sandbox) statusLocked(l *sandboxLink) LinkStatus {
-	if l.status == StatusOpen && !l.params.ExpiresAt.IsZero() && !sb.cfg.Now().Before(l.params.ExpiresAt) {
-		l.status = StatusExpired
-	}
-	return l.status
+	return c.StatusAt(sb.cfg.Now()), nil
 }
 
 // Refund implements Provider: amount up to what is left of a paid link.
@@ -196,30 +201,26 @@ func (sb *Sandbox) Refund(ctx context.Context, ref string, amount int64) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	sb.mu.Lock()
-	l, ok := sb.links[ref]
-	if !ok {
-		sb.mu.Unlock()
-		return fmt.Errorf("%w: sandbox ref %q", ErrNotFound, ref)
+	var typ string
+	c, err := sb.store.CheckoutUpdate(ctx, ref, func(c *SandboxCheckout) error {
+		c.Status = c.StatusAt(sb.cfg.Now())
+		if c.Status != StatusPaid && c.Status != StatusPartiallyRefunded {
+			return fmt.Errorf("%w: refund of a %s link", ErrInvalidTransition, c.Status)
+		}
+		if left := c.Params.Amount - c.Refunded; amount <= 0 || amount > left {
+			return fmt.Errorf("%w: refund amount %d, refundable %d", ErrInvalidLink, amount, left)
+		}
+		c.Refunded += amount
+		typ, c.Status = SandboxPaymentPartiallyRefunded, StatusPartiallyRefunded
+		if c.Refunded == c.Params.Amount {
+			typ, c.Status = SandboxPaymentRefunded, StatusRefunded
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	st := sb.statusLocked(l)
-	if st != StatusPaid && st != StatusPartiallyRefunded {
-		sb.mu.Unlock()
-		return fmt.Errorf("%w: refund of a %s link", ErrInvalidTransition, st)
-	}
-	if amount <= 0 || amount > l.params.Amount-l.refunded {
-		sb.mu.Unlock()
-		return fmt.Errorf("%w: refund amount %d, refundable %d", ErrInvalidLink, amount, l.params.Amount-l.refunded)
-	}
-	l.refunded += amount
-	typ := SandboxPaymentPartiallyRefunded
-	l.status = StatusPartiallyRefunded
-	if l.refunded == l.params.Amount {
-		typ = SandboxPaymentRefunded
-		l.status = StatusRefunded
-	}
-	p := l.params
-	sb.mu.Unlock()
+	p := c.Params
 	sb.log.Info("sandbox refund", "link_id", p.LinkID, "call_id", p.CallID, "provider_ref", ref, "amount", amount)
 	return sb.enqueue(p, ref, typ)
 }
@@ -227,38 +228,48 @@ func (sb *Sandbox) Refund(ctx context.Context, ref string, amount int64) error {
 // outcome records a shopper's Pay (paid=true) or Decline on the checkout
 // page and queues the webhook. A decline after a payment is still reported,
 // late, as payment.failed: that is how the sandbox produces out-of-order
-// delivery, and the Service must ignore it.
-func (sb *Sandbox) outcome(ref string, paid bool) (LinkStatus, error) {
-	sb.mu.Lock()
-	l, ok := sb.links[ref]
-	if !ok {
-		sb.mu.Unlock()
-		return "", fmt.Errorf("%w: sandbox ref %q", ErrNotFound, ref)
-	}
-	st := sb.statusLocked(l)
+// delivery, and the Service must ignore it. The checkout is returned as it
+// now is, and also with an ErrInvalidTransition, as it was.
+func (sb *Sandbox) outcome(ctx context.Context, ref string, paid bool) (SandboxCheckout, error) {
 	next, typ := StatusFailed, SandboxPaymentFailed
 	if paid {
 		next, typ = StatusPaid, SandboxPaymentSucceeded
 	}
-	switch {
-	case st.CanMoveTo(next):
-		l.status = next
-	case !paid && st != StatusExpired && st != StatusCanceled:
-		// A failed attempt reported after the link was settled.
-	default:
-		sb.mu.Unlock()
-		return st, fmt.Errorf("%w: %s link cannot become %s", ErrInvalidTransition, st, next)
+	var refused *SandboxCheckout
+	c, err := sb.store.CheckoutUpdate(ctx, ref, func(c *SandboxCheckout) error {
+		refused = nil
+		c.Status = c.StatusAt(sb.cfg.Now())
+		switch st := c.Status; {
+		case st.CanMoveTo(next):
+			c.Status = next
+		case !paid && st != StatusExpired && st != StatusCanceled:
+			// A failed attempt reported after the link was settled.
+		default:
+			cur := c.Clone()
+			refused = &cur
+			return fmt.Errorf("%w: %s link cannot become %s", ErrInvalidTransition, st, next)
+		}
+		return nil
+	})
+	if err != nil {
+		if refused != nil && errors.Is(err, ErrInvalidTransition) {
+			return *refused, err
+		}
+		return SandboxCheckout{}, err
 	}
-	p, st := l.params, l.status
-	sb.mu.Unlock()
+	p := c.Params
 	sb.log.Info("sandbox checkout outcome", "link_id", p.LinkID, "call_id", p.CallID, "provider_ref", ref, "type", typ)
-	return st, sb.enqueue(p, ref, typ)
+	return c, sb.enqueue(p, ref, typ)
 }
 
 func (sb *Sandbox) enqueue(p ProviderLinkParams, ref, typ string) error {
-	ev := SandboxEvent{ID: newID("evt_"), Type: typ, Ref: ref, Created: sb.cfg.Now().Unix()}
+	q := queuedEvent{
+		ev:     SandboxEvent{ID: newID("evt_"), Type: typ, Ref: ref, Created: sb.cfg.Now().Unix()},
+		linkID: p.LinkID,
+		callID: p.CallID,
+	}
 	select {
-	case sb.queue <- ev:
+	case sb.queue <- q:
 		return nil
 	default:
 		sb.log.Error("sandbox webhook queue full", "link_id", p.LinkID, "call_id", p.CallID, "provider_ref", ref)
@@ -309,7 +320,7 @@ func (sb *Sandbox) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case ev := <-sb.queue:
+		case q := <-sb.queue:
 			sb.mu.Lock()
 			delay, dupes := sb.delay, sb.dupes
 			sb.mu.Unlock()
@@ -317,7 +328,7 @@ func (sb *Sandbox) run(ctx context.Context) {
 				if !sleepCtx(ctx, delay) {
 					return
 				}
-				sb.deliver(ctx, ev)
+				sb.deliver(ctx, q)
 			}
 		}
 	}
@@ -326,14 +337,11 @@ func (sb *Sandbox) run(ctx context.Context) {
 // deliver posts one event, retrying with exponential backoff. Each attempt
 // is signed afresh so that a retry after a long backoff is still inside the
 // receiver's tolerance.
-func (sb *Sandbox) deliver(ctx context.Context, ev SandboxEvent) {
+func (sb *Sandbox) deliver(ctx context.Context, q queuedEvent) {
+	ev := q.ev
 	body, _ := json.Marshal(ev)
-	log := sb.log.With("event_id", ev.ID, "provider_ref", ev.Ref, "type", ev.Type)
-	sb.mu.Lock()
-	if l, ok := sb.links[ev.Ref]; ok {
-		log = log.With("link_id", l.params.LinkID, "call_id", l.params.CallID)
-	}
-	sb.mu.Unlock()
+	log := sb.log.With("event_id", ev.ID, "provider_ref", ev.Ref, "type", ev.Type,
+		"link_id", q.linkID, "call_id", q.callID)
 	backoff := sb.cfg.RetryBackoff
 	for attempt := 1; attempt <= sb.cfg.MaxAttempts; attempt++ {
 		err := sb.post(ctx, body)

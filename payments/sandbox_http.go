@@ -67,17 +67,12 @@ button{font-size:1rem;padding:.6rem 1.2rem;margin-right:.5rem;border-radius:.4re
 </body></html>
 `))
 
-func (sb *Sandbox) page(ref string) (checkoutPage, bool) {
-	sb.mu.Lock()
-	defer sb.mu.Unlock()
-	l, ok := sb.links[ref]
-	if !ok {
-		return checkoutPage{}, false
-	}
-	st := sb.statusLocked(l)
-	p := l.params
+// pageOf is the checkout page of c as it stands now.
+func (sb *Sandbox) pageOf(c SandboxCheckout) checkoutPage {
+	st := c.StatusAt(sb.cfg.Now())
+	p := c.Params
 	pg := checkoutPage{
-		Ref:         ref,
+		Ref:         c.Ref,
 		Description: p.Description,
 		Total:       Money{p.Amount, p.Currency}.String(),
 		Status:      string(st),
@@ -91,16 +86,22 @@ func (sb *Sandbox) page(ref string) (checkoutPage, bool) {
 			Total:    Money{it.UnitAmount * it.Quantity, p.Currency}.String(),
 		})
 	}
-	return pg, true
+	return pg
 }
 
 func (sb *Sandbox) handleCheckout(w http.ResponseWriter, r *http.Request) {
-	pg, ok := sb.page(chi.URLParam(r, "ref"))
-	if !ok {
+	ref := chi.URLParam(r, "ref")
+	c, err := sb.store.CheckoutGet(r.Context(), ref)
+	switch {
+	case errors.Is(err, ErrNotFound):
 		http.Error(w, "unknown checkout", http.StatusNotFound)
 		return
+	case err != nil:
+		sb.log.Warn("sandbox checkout unavailable", "provider_ref", ref, "err", err)
+		http.Error(w, "checkout unavailable; retry shortly", http.StatusServiceUnavailable)
+		return
 	}
-	sb.renderPage(w, http.StatusOK, pg)
+	sb.renderPage(w, http.StatusOK, sb.pageOf(c))
 }
 
 func (sb *Sandbox) renderPage(w http.ResponseWriter, status int, pg checkoutPage) {
@@ -117,7 +118,8 @@ func (sb *Sandbox) renderPage(w http.ResponseWriter, status int, pg checkoutPage
 
 func (sb *Sandbox) handleOutcome(w http.ResponseWriter, r *http.Request, paid bool) {
 	ref := chi.URLParam(r, "ref")
-	st, err := sb.outcome(ref, paid)
+	c, err := sb.outcome(r.Context(), ref, paid)
+	st := c.StatusAt(sb.cfg.Now())
 	wantJSON := strings.Contains(r.Header.Get("Accept"), "application/json")
 	status := http.StatusOK
 	switch {
@@ -136,11 +138,19 @@ func (sb *Sandbox) handleOutcome(w http.ResponseWriter, r *http.Request, paid bo
 		writeJSON(w, status, map[string]string{"ref": ref, "status": string(st)})
 		return
 	}
-	if status == http.StatusNotFound {
+	switch status {
+	case http.StatusNotFound:
 		http.Error(w, "unknown checkout", status)
 		return
+	case http.StatusServiceUnavailable:
+		if c.Ref == "" {
+			// Nothing was recorded: the store did not answer.
+			sb.log.Warn("sandbox checkout outcome not recorded", "provider_ref", ref, "err", err)
+			http.Error(w, "checkout unavailable; retry shortly", status)
+			return
+		}
 	}
-	pg, _ := sb.page(ref)
+	pg := sb.pageOf(c)
 	switch {
 	case err != nil:
 		pg.Message = "This payment can no longer be completed."

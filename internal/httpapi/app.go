@@ -31,6 +31,7 @@ type Stores struct {
 	Accounts auth.AccountStore
 	Queue    queue.Store
 	Payments payments.Store
+	Sandbox  payments.SandboxStore // sandbox checkouts: one for all nodes on a database; nil is this node's own
 	Bus      signaling.Bus
 	Elector  queue.Elector
 	// Ready reports whether the stores answer; nil means always.
@@ -45,6 +46,7 @@ func MemoryStores() Stores {
 		Accounts: auth.NewMemoryAccountStore(),
 		Queue:    queue.NewMemoryStore(),
 		Payments: payments.NewMemoryStore(),
+		Sandbox:  payments.NewMemorySandboxStore(),
 		Bus:      &signaling.LocalBus{},
 		Elector:  queue.SoleLeader{},
 	}
@@ -209,6 +211,7 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 		CheckoutBaseURL: a.publicURL + "/pay/sandbox",
 		WebhookURL:      loopbackURL + "/webhooks/sandbox",
 		Logger:          log.With("component", "sandbox"),
+		Store:           stores.Sandbox,
 	})
 	a.Payments, err = payments.NewService(payments.Config{
 		Store: stores.Payments, Providers: []payments.Provider{a.Sandbox}, Notifier: ev,

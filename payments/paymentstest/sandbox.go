@@ -1,0 +1,215 @@
+package paymentstest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"guidecall/payments"
+)
+
+// RunSandboxStoreSuite runs the SandboxStore conformance tests. newStore
+// returns an empty store for one subtest.
+func RunSandboxStoreSuite(t *testing.T, newStore func(t *testing.T) payments.SandboxStore) {
+	t.Helper()
+	ctx := context.Background()
+	// Microsecond precision in UTC, which is what Postgres keeps.
+	base := time.Date(2026, 3, 1, 12, 0, 0, 123456000, time.UTC)
+	seq := 0
+	checkout := func() payments.SandboxCheckout {
+		seq++
+		return payments.SandboxCheckout{
+			Ref: fmt.Sprintf("sbx_suite_%d_%d", time.Now().UnixNano(), seq),
+			Params: payments.ProviderLinkParams{
+				LinkID:      fmt.Sprintf("pl_%d", seq),
+				CallID:      "call-1",
+				Amount:      1234,
+				Currency:    "EUR",
+				Items:       []payments.Item{{Name: "Scarf", Quantity: 2, UnitAmount: 617}},
+				Description: "blue scarf",
+				ExpiresAt:   base.Add(time.Hour),
+			},
+			Status:    payments.StatusOpen,
+			CreatedAt: base.Add(time.Duration(seq) * time.Second),
+		}
+	}
+	equal := func(t *testing.T, got, want payments.SandboxCheckout) {
+		t.Helper()
+		g, w := got.Params, want.Params
+		if got.Ref != want.Ref || got.Status != want.Status || got.Refunded != want.Refunded ||
+			!got.CreatedAt.Equal(want.CreatedAt) || g.LinkID != w.LinkID || g.CallID != w.CallID ||
+			g.Amount != w.Amount || g.Currency != w.Currency || g.Description != w.Description ||
+			!g.ExpiresAt.Equal(w.ExpiresAt) || g.ExpiresAt.IsZero() != w.ExpiresAt.IsZero() ||
+			len(g.Items) != len(w.Items) || (g.Items == nil) != (w.Items == nil) {
+			t.Fatalf("checkout mismatch:\n got  %+v\n want %+v", got, want)
+		}
+		for i := range g.Items {
+			if g.Items[i] != w.Items[i] {
+				t.Fatalf("item %d: got %+v, want %+v", i, g.Items[i], w.Items[i])
+			}
+		}
+	}
+
+	t.Run("CreateGet", func(t *testing.T) {
+		s := newStore(t)
+		c := checkout()
+		created, err := s.CheckoutCreate(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		equal(t, created, c)
+		got, err := s.CheckoutGet(ctx, c.Ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		equal(t, got, c)
+		// Returned values are copies.
+		got.Params.Items[0].Name = "changed"
+		created.Params.Items[0].Name = "changed too"
+		again, _ := s.CheckoutGet(ctx, c.Ref)
+		equal(t, again, c)
+	})
+
+	t.Run("NoExpiryNoItems", func(t *testing.T) {
+		s := newStore(t)
+		for _, items := range [][]payments.Item{nil, {}} {
+			c := checkout()
+			c.Params.ExpiresAt = time.Time{}
+			c.Params.Items = items
+			c.Params.Description = ""
+			if _, err := s.CheckoutCreate(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.CheckoutGet(ctx, c.Ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			equal(t, got, c)
+			if got.StatusAt(base.Add(1000*time.Hour)) != payments.StatusOpen {
+				t.Fatalf("checkout without expiry: status %s long after", got.StatusAt(base.Add(1000*time.Hour)))
+			}
+		}
+	})
+
+	t.Run("NotFound", func(t *testing.T) {
+		s := newStore(t)
+		if _, err := s.CheckoutGet(ctx, "sbx_missing"); !errors.Is(err, payments.ErrNotFound) {
+			t.Fatalf("CheckoutGet: %v, want ErrNotFound", err)
+		}
+		called := false
+		_, err := s.CheckoutUpdate(ctx, "sbx_missing", func(*payments.SandboxCheckout) error { called = true; return nil })
+		if !errors.Is(err, payments.ErrNotFound) || called {
+			t.Fatalf("CheckoutUpdate: %v (fn called: %v), want ErrNotFound", err, called)
+		}
+	})
+
+	t.Run("Duplicate", func(t *testing.T) {
+		s := newStore(t)
+		a := checkout()
+		if _, err := s.CheckoutCreate(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		dup := checkout()
+		dup.Ref = a.Ref
+		if _, err := s.CheckoutCreate(ctx, dup); !errors.Is(err, payments.ErrDuplicate) {
+			t.Fatalf("same ref: %v, want ErrDuplicate", err)
+		}
+		got, _ := s.CheckoutGet(ctx, a.Ref)
+		equal(t, got, a)
+	})
+
+	t.Run("Update", func(t *testing.T) {
+		s := newStore(t)
+		c := checkout()
+		if _, err := s.CheckoutCreate(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		want := c
+		want.Status = payments.StatusPartiallyRefunded
+		want.Refunded = 200
+		got, err := s.CheckoutUpdate(ctx, c.Ref, func(x *payments.SandboxCheckout) error {
+			equal(t, *x, c)
+			x.Status = payments.StatusPartiallyRefunded
+			x.Refunded = 200
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		equal(t, got, want)
+		got, _ = s.CheckoutGet(ctx, c.Ref)
+		equal(t, got, want)
+	})
+
+	t.Run("UpdateFnErrorWritesNothing", func(t *testing.T) {
+		s := newStore(t)
+		c := checkout()
+		if _, err := s.CheckoutCreate(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		boom := errors.New("boom")
+		_, err := s.CheckoutUpdate(ctx, c.Ref, func(x *payments.SandboxCheckout) error {
+			x.Status = payments.StatusPaid
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("CheckoutUpdate: %v, want fn's error", err)
+		}
+		got, _ := s.CheckoutGet(ctx, c.Ref)
+		equal(t, got, c)
+	})
+
+	t.Run("UpdateKeepsRef", func(t *testing.T) {
+		s := newStore(t)
+		c := checkout()
+		if _, err := s.CheckoutCreate(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.CheckoutUpdate(ctx, c.Ref, func(x *payments.SandboxCheckout) error {
+			x.Ref = "sbx_other"
+			x.Status = payments.StatusPaid
+			return nil
+		}); err == nil {
+			t.Fatal("CheckoutUpdate that changes the ref succeeded")
+		}
+		got, _ := s.CheckoutGet(ctx, c.Ref)
+		equal(t, got, c)
+		if _, err := s.CheckoutGet(ctx, "sbx_other"); !errors.Is(err, payments.ErrNotFound) {
+			t.Fatalf("CheckoutGet of the changed ref: %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("UpdateAtomic", func(t *testing.T) {
+		s := newStore(t)
+		c := checkout()
+		if _, err := s.CheckoutCreate(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		const n = 50
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		for range n {
+			wg.Go(func() {
+				_, err := s.CheckoutUpdate(ctx, c.Ref, func(x *payments.SandboxCheckout) error {
+					x.Refunded++
+					return nil
+				})
+				errs <- err
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, _ := s.CheckoutGet(ctx, c.Ref)
+		if got.Refunded != n {
+			t.Fatalf("refunded = %d after %d concurrent increments, want %d", got.Refunded, n, n)
+		}
+	})
+}

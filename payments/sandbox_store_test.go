@@ -1,0 +1,220 @@
+package payments_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"guidecall/internal/db/dbtest"
+	"guidecall/payments"
+	"guidecall/payments/paymentstest"
+)
+
+func TestMemorySandboxStore(t *testing.T) {
+	paymentstest.RunSandboxStoreSuite(t, func(t *testing.T) payments.SandboxStore { return payments.NewMemorySandboxStore() })
+}
+
+func TestPostgresSandboxStore(t *testing.T) {
+	t.Parallel()
+	dbtest.URL(t)
+	paymentstest.RunSandboxStoreSuite(t, func(t *testing.T) payments.SandboxStore {
+		pool, _ := dbtest.NewSchema(t)
+		return payments.NewPostgresSandboxStore(pool)
+	})
+}
+
+// webhookSink records the webhooks posted to one node.
+type webhookSink struct {
+	mu     sync.Mutex
+	events []payments.Event
+	errs   []error
+	parse  func(http.Header, []byte) (payments.Event, error)
+}
+
+func (s *webhookSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	ev, err := s.parse(r.Header, body)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.errs = append(s.errs, err)
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	s.events = append(s.events, ev)
+}
+
+func (s *webhookSink) got() ([]payments.Event, []error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]payments.Event(nil), s.events...), append([]error(nil), s.errs...)
+}
+
+// sandboxNode is one guidecall node's sandbox: its checkout pages and its
+// own webhook endpoint.
+type sandboxNode struct {
+	sb       *payments.Sandbox
+	checkout *httptest.Server
+	hooks    *webhookSink
+}
+
+func newSandboxNode(t *testing.T, store payments.SandboxStore, secret []byte) *sandboxNode {
+	t.Helper()
+	n := &sandboxNode{hooks: &webhookSink{}}
+	hookSrv := httptest.NewServer(n.hooks)
+	t.Cleanup(hookSrv.Close)
+	n.checkout = httptest.NewUnstartedServer(nil)
+	n.sb = payments.NewSandbox(payments.SandboxConfig{
+		Secret:          secret,
+		CheckoutBaseURL: "http://" + n.checkout.Listener.Addr().String() + "/pay/sandbox",
+		WebhookURL:      hookSrv.URL,
+		Store:           store,
+		RetryBackoff:    10 * time.Millisecond,
+	})
+	// Any node can apply a webhook: this one checks them with its own
+	// Sandbox, which shares nothing with the sender but the secret.
+	n.hooks.parse = n.sb.ParseWebhook
+	n.checkout.Config.Handler = http.StripPrefix("/pay/sandbox", n.sb.CheckoutRoutes())
+	n.checkout.Start()
+	t.Cleanup(n.checkout.Close)
+	if err := n.sb.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.sb.Stop)
+	return n
+}
+
+// A checkout created on one node is rendered and paid on another, as a
+// load balancer without sticky sessions would have it; the node that took
+// the payment delivers the signed webhook, and every node then sees the
+// checkout as paid. A refund made on the first node is delivered by it.
+func TestSandboxSharedStoreAcrossNodes(t *testing.T) {
+	t.Parallel()
+	for name, newStore := range map[string]func(t *testing.T) payments.SandboxStore{
+		"memory": func(*testing.T) payments.SandboxStore { return payments.NewMemorySandboxStore() },
+		"postgres": func(t *testing.T) payments.SandboxStore {
+			pool, _ := dbtest.NewSchema(t)
+			return payments.NewPostgresSandboxStore(pool)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			store := newStore(t)
+			secret := []byte("cluster-secret")
+			a, b := newSandboxNode(t, store, secret), newSandboxNode(t, store, secret)
+			ctx := context.Background()
+
+			pl, err := a.sb.CreateLink(ctx, payments.ProviderLinkParams{
+				LinkID: "pl_1", CallID: "call-1", Amount: 2500, Currency: "EUR",
+				Items:       []payments.Item{{Name: "Scarf", Quantity: 2, UnitAmount: 1250}},
+				Description: "blue scarf", ExpiresAt: time.Now().Add(time.Hour),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(pl.CheckoutURL, a.checkout.URL+"/") {
+				t.Fatalf("checkout URL %s is not node A's (%s)", pl.CheckoutURL, a.checkout.URL)
+			}
+			onB := b.checkout.URL + strings.TrimPrefix(pl.CheckoutURL, a.checkout.URL)
+
+			resp, err := b.checkout.Client().Get(onB)
+			if err != nil {
+				t.Fatal(err)
+			}
+			page, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), `id="pay"`) ||
+				!strings.Contains(string(page), "Scarf") {
+				t.Fatalf("GET %s on node B: %d\n%s", onB, resp.StatusCode, page)
+			}
+
+			req, _ := http.NewRequest(http.MethodPost, onB+"/pay", nil)
+			req.Header.Set("Accept", "application/json")
+			resp, err = b.checkout.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"status":"paid"`) {
+				t.Fatalf("POST pay on node B: %d %s", resp.StatusCode, body)
+			}
+
+			waitFor(t, func() bool { evs, _ := b.hooks.got(); return len(evs) == 1 })
+			evs, errs := b.hooks.got()
+			if len(errs) != 0 {
+				t.Fatalf("node B's webhooks refused: %v", errs)
+			}
+			if ev := evs[0]; ev.ProviderRef != pl.Ref || ev.Status != payments.StatusPaid || ev.Provider != payments.SandboxName {
+				t.Fatalf("webhook from node B = %+v, want %s paid", ev, pl.Ref)
+			}
+			for _, n := range []*sandboxNode{a, b} {
+				if st, err := n.sb.FetchStatus(ctx, pl.Ref); err != nil || st != payments.StatusPaid {
+					t.Fatalf("FetchStatus = %s, %v; want paid on every node", st, err)
+				}
+			}
+			// Paying twice, on the node that made the checkout, is refused.
+			req, _ = http.NewRequest(http.MethodPost, pl.CheckoutURL+"/pay", nil)
+			req.Header.Set("Accept", "application/json")
+			resp, err = a.checkout.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusConflict {
+				t.Fatalf("second pay on node A: %d, want 409", resp.StatusCode)
+			}
+
+			if err := a.sb.Refund(ctx, pl.Ref, 1000); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, func() bool { evs, _ := a.hooks.got(); return len(evs) == 1 })
+			evs, _ = a.hooks.got()
+			if evs[0].Status != payments.StatusPartiallyRefunded {
+				t.Fatalf("refund webhook from node A = %+v", evs[0])
+			}
+			if err := b.sb.Refund(ctx, pl.Ref, 1501); !errors.Is(err, payments.ErrInvalidLink) {
+				t.Fatalf("over-refund on node B: %v, want ErrInvalidLink", err)
+			}
+			if err := b.sb.Refund(ctx, pl.Ref, 1500); err != nil {
+				t.Fatal(err)
+			}
+			if st, err := a.sb.FetchStatus(ctx, pl.Ref); err != nil || st != payments.StatusRefunded {
+				t.Fatalf("FetchStatus on node A after node B's refund = %s, %v", st, err)
+			}
+			waitFor(t, func() bool { evs, _ := b.hooks.got(); return len(evs) == 2 })
+			if evs, _ := a.hooks.got(); len(evs) != 1 {
+				t.Fatalf("node A delivered %d webhooks, want 1 (its own refund)", len(evs))
+			}
+		})
+	}
+}
+
+// Checkouts unknown to the shared store are 404 on every node, and the
+// scripted failures stay with the node they were set on.
+func TestSandboxScriptsStayPerNode(t *testing.T) {
+	store := payments.NewMemorySandboxStore()
+	a := payments.NewSandbox(payments.SandboxConfig{Secret: []byte("s"), Store: store})
+	b := payments.NewSandbox(payments.SandboxConfig{Secret: []byte("s"), Store: store})
+	t.Cleanup(a.Stop)
+	t.Cleanup(b.Stop)
+	ctx := context.Background()
+	boom := errors.New("boom")
+	a.FailNextCreate(boom)
+	p := payments.ProviderLinkParams{LinkID: "pl_1", Amount: 100, Currency: "EUR"}
+	if _, err := b.CreateLink(ctx, p); err != nil {
+		t.Fatalf("node B failed with node A's script: %v", err)
+	}
+	if _, err := a.CreateLink(ctx, p); !errors.Is(err, boom) {
+		t.Fatalf("node A: %v, want its scripted failure", err)
+	}
+	if _, err := b.FetchStatus(ctx, "sbx_nope"); !errors.Is(err, payments.ErrNotFound) {
+		t.Fatalf("unknown ref: %v, want ErrNotFound", err)
+	}
+}
