@@ -62,10 +62,20 @@ func TestPionCall(t *testing.T) {
 	runPionCall(t, n.endpoint(), n.endpoint())
 }
 
-// runPionCall drives the call with the shopper on node sn and the guide on
-// node gn (the same node, or two nodes of one cluster). It closes both
-// sockets before it returns, so the guide is not left available.
-func runPionCall(t *testing.T, sn, gn endpoint) {
+// liveCall is a connected call between two pion peers, media flowing.
+type liveCall struct {
+	id                  string
+	guideToken          string
+	shopperToken        string
+	guideWS, shopWS     *wsClient
+	guide, shopper      *peer
+	accepted, connected time.Time
+}
+
+// setupCall matches a shopper on node sn with a guide on node gn (the same
+// node, or two nodes of one cluster) and runs their call until RTP flows
+// both ways through TURN relays.
+func setupCall(t *testing.T, sn, gn endpoint) *liveCall {
 	guideToken := loginGuide(t, gn)
 	guideWS := dialWS(t, "guide", wsURLOf(gn), guideToken)
 	guideWS.next(5*time.Second, "welcome")
@@ -133,6 +143,32 @@ func runPionCall(t *testing.T, sn, gn endpoint) {
 	firstMedia := time.Since(accepted)
 	t.Logf("accept→connected: %d ms; accept→10 RTP packets each way: %d ms", connected.Milliseconds(), firstMedia.Milliseconds())
 	guideWS.next(5*time.Second, "call.state")
+	return &liveCall{
+		id: callID, guideToken: guideToken, shopperToken: j.Token, guideWS: guideWS, shopWS: shopWS,
+		guide: guide, shopper: shopper, accepted: accepted, connected: accepted.Add(connected),
+	}
+}
+
+// waitMedia waits until both peers received n more RTP packets than
+// they had when it was called.
+func (c *liveCall) waitMedia(t *testing.T, n int64, timeout time.Duration) {
+	t.Helper()
+	g0, s0 := c.guide.received.Load(), c.shopper.received.Load()
+	deadline := time.Now().Add(timeout)
+	for c.guide.received.Load()-g0 < n || c.shopper.received.Load()-s0 < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("RTP: guide got %d new packets, shopper %d, within %s", c.guide.received.Load()-g0, c.shopper.received.Load()-s0, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// runPionCall drives a whole call (see setupCall), then a payment link
+// paid on the sandbox checkout, then hang-up. It closes both sockets
+// before it returns, so the guide is not left available.
+func runPionCall(t *testing.T, sn, gn endpoint) {
+	c := setupCall(t, sn, gn)
+	callID, guideToken, guideWS, shopWS, j := c.id, c.guideToken, c.guideWS, c.shopWS, joined{Token: c.shopperToken}
 
 	// The guide pushes a payment link; both see it open.
 	var link struct {
@@ -208,7 +244,7 @@ func runPionCall(t *testing.T, sn, gn endpoint) {
 	}
 	// Leave nothing behind that a later match could pick: the guide's
 	// socket would otherwise keep it available.
-	for _, p := range []*peer{guide, shopper} {
+	for _, p := range []*peer{c.guide, c.shopper} {
 		p.close()
 	}
 	guideWS.close()

@@ -13,6 +13,3 @@ CREATE TABLE bus_messages (
 );
 
 CREATE INDEX bus_messages_created_at_idx ON bus_messages (created_at);
-
--- +goose Down
-DROP TABLE bus_messages;
