@@ -446,13 +446,14 @@ type lframe struct {
 // (and ICE relay latency) as they arrive; sends are paced under the
 // server's per-socket limit.
 type lconn struct {
-	lr     *loadRun
-	ws     *websocket.Conn
-	frames chan lframe
-	quit   chan struct{} // closed by close: the reader stops handing frames on
-	done   chan struct{}
-	pace   *rate.Limiter
-	wmu    sync.Mutex
+	lr      *loadRun
+	ws      *websocket.Conn
+	frames  chan lframe
+	pending []lframe      // skipped frames kept for a later await (offers)
+	quit    chan struct{} // closed by close: the reader stops handing frames on
+	done    chan struct{}
+	pace    *rate.Limiter
+	wmu     sync.Mutex
 }
 
 // stepError is a failure of one protocol step.
@@ -546,7 +547,17 @@ func (c *lconn) send(ctx context.Context, typ, callID string, data any) error {
 
 // await returns the next frame of one of types (and of callID, if set),
 // skipping others; a protocol error frame fails it.
+//
+// The protocol does not order events of different calls: the next offer
+// may reach a guide before the call.ended of the call it just hung up, so
+// a skipped offer is kept for the next await that wants one.
 func (c *lconn) await(ctx context.Context, callID string, types ...string) (lframe, error) {
+	for i, f := range c.pending {
+		if slices.Contains(types, f.Type) {
+			c.pending = slices.Delete(c.pending, i, i+1)
+			return f, nil
+		}
+	}
 	for {
 		select {
 		case f, ok := <-c.frames:
@@ -558,13 +569,18 @@ func (c *lconn) await(ctx context.Context, callID string, types ...string) (lfra
 					Code, Message, Ref string
 				}
 				_ = json.Unmarshal(f.Data, &e)
+				if e.Code == "bad_state" && e.Ref == "call.connected" {
+					// The peer hung up before our call.connected arrived:
+					// a race the protocol allows, not a failure.
+					continue
+				}
 				return f, stepErr("server error "+e.Code, fmt.Errorf("%s (ref %s) while waiting for %s", e.Message, e.Ref, strings.Join(types, "|")))
 			}
-			if callID != "" && f.CallID != "" && f.CallID != callID {
-				continue
-			}
-			if slices.Contains(types, f.Type) {
+			if slices.Contains(types, f.Type) && (callID == "" || f.CallID == "" || f.CallID == callID) {
 				return f, nil
+			}
+			if f.Type == "offer" {
+				c.pending = append(c.pending, f)
 			}
 		case <-ctx.Done():
 			return lframe{}, stepErr("timeout waiting for "+strings.Join(types, "|"), ctx.Err())
