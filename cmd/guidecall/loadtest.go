@@ -101,7 +101,10 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer, _ fu
 	fs.DurationVar(&o.StepTimeout, "step-timeout", 10*time.Second, "longest wait for any one protocol step before it counts as an error")
 	fs.Float64Var(&o.MsgRate, "msg-rate", 40, "messages per second each socket sends at most (the server allows 50)")
 	fs.StringVar(&o.NodeLogLevel, "node-log-level", "warn", "log level of the --self node (to stderr)")
-	fs.Usage = config.Usage(fs, loadtestSummary)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "%s\n\nFlags:\n", loadtestSummary)
+		fs.PrintDefaults()
+	}
 	// No environment twins here: a load generator's knobs belong on its
 	// command line, and GUIDECALL_URL-style variables would surprise.
 	if err := fs.Parse(args); err != nil {
