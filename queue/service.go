@@ -575,6 +575,9 @@ func (s *Service) endOffer(ctx context.Context, callID, reason string, missed bo
 	if err != nil {
 		return // accepted or ended meanwhile: nothing to withdraw
 	}
+	// Withdraw it before the guide is free, so the guide hears of this
+	// offer's end before any next one.
+	s.notify.OfferRevoked(ctx, c.GuideID, c.ID, reason)
 	var setAway bool
 	g, err := s.store.GuideUpdate(ctx, c.GuideID, func(g *Guide) error {
 		if g.CallID == c.ID {
@@ -605,7 +608,6 @@ func (s *Service) endOffer(ctx context.Context, callID, reason string, missed bo
 		s.log.WarnContext(ctx, "return entry after offer", "call_id", c.ID, "entry_id", c.EntryID, "err", err)
 	}
 	s.log.InfoContext(ctx, "offer withdrawn", "call_id", c.ID, "entry_id", c.EntryID, "guide_id", c.GuideID, "reason", reason)
-	s.notify.OfferRevoked(ctx, c.GuideID, c.ID, reason)
 	if setAway {
 		s.log.InfoContext(ctx, "guide set away after missed offers", "guide_id", g.ID, "missed", g.MissedOffers)
 		s.notify.Presence(ctx, g, "missed_offers")
@@ -710,7 +712,6 @@ func (s *Service) endCall(ctx context.Context, callID, reason, by string) (Call,
 	if err != nil {
 		return Call{}, err
 	}
-	s.release(ctx, c, now)
 	if _, err := s.store.EntryUpdate(ctx, c.EntryID, func(e *Entry) error {
 		e.State, e.LeftAt, e.LeftReason = EntryDone, &now, reason
 		return nil
@@ -718,7 +719,10 @@ func (s *Service) endCall(ctx context.Context, callID, reason, by string) (Call,
 		s.log.WarnContext(ctx, "close entry", "call_id", c.ID, "entry_id", c.EntryID, "err", err)
 	}
 	s.log.InfoContext(ctx, "call ended", "call_id", c.ID, "entry_id", c.EntryID, "guide_id", c.GuideID, "reason", reason, "by", by)
+	// Tell the parties before the guide is free, so the guide hears the
+	// end of this call before any offer of the next.
 	s.notify.CallEnded(ctx, c)
+	s.release(ctx, c, now)
 	s.poke()
 	return c, nil
 }
@@ -749,6 +753,7 @@ func (s *Service) requeue(ctx context.Context, callID string) {
 	if err != nil {
 		return
 	}
+	s.notify.CallEnded(ctx, c) // before the guide is free, as in endCall
 	s.release(ctx, c, now)
 	e, err := s.store.EntryRequeue(ctx, c.EntryID)
 	if err != nil {
@@ -756,7 +761,6 @@ func (s *Service) requeue(ctx context.Context, callID string) {
 		return
 	}
 	s.log.InfoContext(ctx, "shopper requeued at head", "call_id", c.ID, "entry_id", e.ID, "guide_id", c.GuideID)
-	s.notify.CallEnded(ctx, c)
 	p, _ := s.position(ctx, e)
 	s.notify.Requeued(ctx, e, ReasonGuideLost, p)
 	s.poke()
