@@ -8,6 +8,8 @@ import (
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
+
+	"guidecall/internal/httpjson"
 )
 
 // CallAuthorizer decides whether the request may manage the payment links of
@@ -112,7 +114,7 @@ func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request, callID, a
 	if created {
 		status = http.StatusCreated
 	}
-	writeJSON(w, status, l)
+	httpjson.Write(w, status, l)
 }
 
 func (s *Service) handleList(w http.ResponseWriter, r *http.Request, callID, _ string) {
@@ -122,7 +124,7 @@ func (s *Service) handleList(w http.ResponseWriter, r *http.Request, callID, _ s
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"links": links})
+	httpjson.Write(w, http.StatusOK, map[string]any{"links": links})
 }
 
 func (s *Service) handleGet(w http.ResponseWriter, r *http.Request, callID, _ string) {
@@ -135,7 +137,7 @@ func (s *Service) handleGet(w http.ResponseWriter, r *http.Request, callID, _ st
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, l)
+	httpjson.Write(w, http.StatusOK, l)
 }
 
 // WebhookRoutes serves provider webhooks; the wiring mounts it at /webhooks.
@@ -162,7 +164,7 @@ func (s *Service) WebhookRoutes() chi.Router {
 			writeError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]bool{"received": true})
+		httpjson.Write(w, http.StatusOK, map[string]bool{"received": true})
 	})
 	return r
 }
@@ -207,31 +209,15 @@ func errorStatus(err error) (int, string) {
 	return http.StatusInternalServerError, "internal"
 }
 
-type errorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
 func writeError(w http.ResponseWriter, err error) {
 	code, name := errorStatus(err)
-	var b errorBody
-	b.Error.Code = name
-	b.Error.Message = err.Error()
+	msg := err.Error()
 	switch {
 	case code == http.StatusServiceUnavailable:
-		b.Error.Message = "the database is unavailable; retry shortly"
+		msg = "the database is unavailable; retry shortly"
 	case code >= 500:
 		// Internal details stay in the log.
-		b.Error.Message = http.StatusText(code)
+		msg = http.StatusText(code)
 	}
-	writeJSON(w, code, b)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	httpjson.Error(w, code, name, msg)
 }

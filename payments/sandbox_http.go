@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/go-chi/chi/v5"
+
+	"guidecall/internal/httpjson"
 )
 
 // CheckoutRoutes serves the sandbox's hosted checkout; the wiring mounts it
@@ -135,7 +137,7 @@ func (sb *Sandbox) handleOutcome(w http.ResponseWriter, r *http.Request, paid bo
 			writeError(w, err)
 			return
 		}
-		writeJSON(w, status, map[string]string{"ref": ref, "status": string(st)})
+		httpjson.Write(w, status, map[string]string{"ref": ref, "status": string(st)})
 		return
 	}
 	switch status {

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/go-chi/chi/v5"
+
+	"guidecall/internal/httpjson"
 )
 
 // MaxBodyBytes bounds the request bodies the auth routes read.
@@ -16,29 +18,12 @@ const MaxBodyBytes = 16 << 10
 
 // errorBody is the JSON error shape shared by every guidecall API:
 // {"error":{"code":"...","message":"..."}}.
-type errorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	// Bodies here carry tokens or identity; keep them out of caches
-	// (RFC 6749 section 5.1).
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
 
 func writeError(w http.ResponseWriter, status int, code, message string) {
-	var b errorBody
-	b.Error.Code, b.Error.Message = code, message
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="guidecall"`)
 	}
-	writeJSON(w, status, b)
+	httpjson.Error(w, status, code, message)
 }
 
 // BearerToken returns the token of an "Authorization: Bearer <token>"
@@ -122,7 +107,7 @@ func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "internal", "internal error")
 		return
 	}
-	writeJSON(w, http.StatusOK, pair)
+	httpjson.Write(w, http.StatusOK, pair)
 }
 
 func (s *Service) handleRefresh(w http.ResponseWriter, r *http.Request) {
@@ -154,7 +139,7 @@ func (s *Service) handleRefresh(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "internal", "internal error")
 		return
 	}
-	writeJSON(w, http.StatusOK, pair)
+	httpjson.Write(w, http.StatusOK, pair)
 }
 
 func (s *Service) handleMe(w http.ResponseWriter, r *http.Request) {
@@ -169,7 +154,7 @@ func (s *Service) handleMe(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "internal", "internal error")
 		return
 	}
-	writeJSON(w, http.StatusOK, a.Public())
+	httpjson.Write(w, http.StatusOK, a.Public())
 }
 
 // decodeBody reads one JSON object of at most MaxBodyBytes into v, or

@@ -17,6 +17,7 @@ import (
 
 	"guidecall/frontend"
 	"guidecall/internal/auth"
+	"guidecall/internal/httpjson"
 	"guidecall/queue"
 	"guidecall/turnserver"
 )
@@ -29,7 +30,7 @@ func (a *App) routes(issuer *auth.Issuer) http.Handler {
 	r.Use(middleware.RequestID, requestLog(a.log), middleware.Recoverer)
 
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	r.Get("/readyz", a.handleReady)
 
@@ -50,47 +51,27 @@ func (a *App) routes(issuer *auth.Issuer) http.Handler {
 	return r
 }
 
-type apiError struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	var e apiError
-	e.Error.Code, e.Error.Message = code, msg
-	writeJSON(w, status, e)
-}
-
 // writeQueueError maps a queue error to a status.
 func writeQueueError(w http.ResponseWriter, log *slog.Logger, err error) {
 	switch {
 	case errors.Is(err, queue.ErrInvalid):
-		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
+		httpjson.Error(w, http.StatusBadRequest, "bad_request", err.Error())
 	case errors.Is(err, queue.ErrNotFound):
-		writeError(w, http.StatusNotFound, "not_found", err.Error())
+		httpjson.Error(w, http.StatusNotFound, "not_found", err.Error())
 	case errors.Is(err, queue.ErrBadState):
-		writeError(w, http.StatusConflict, "bad_state", err.Error())
+		httpjson.Error(w, http.StatusConflict, "bad_state", err.Error())
 	case errors.Is(err, queue.ErrUnavailable):
-		writeError(w, http.StatusServiceUnavailable, "unavailable", "the database is unavailable; retry shortly")
+		httpjson.Error(w, http.StatusServiceUnavailable, "unavailable", "the database is unavailable; retry shortly")
 	default:
 		log.Error("request failed", "err", err)
-		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+		httpjson.Error(w, http.StatusInternalServerError, "internal", "internal error")
 	}
 }
 
 func (a *App) handleReady(w http.ResponseWriter, r *http.Request) {
 	select {
 	case <-a.stopping:
-		writeError(w, http.StatusServiceUnavailable, "shutting_down", "this node is shutting down")
+		httpjson.Error(w, http.StatusServiceUnavailable, "shutting_down", "this node is shutting down")
 		return
 	default:
 	}
@@ -98,11 +79,11 @@ func (a *App) handleReady(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := a.stores.Ready(ctx); err != nil {
-			writeError(w, http.StatusServiceUnavailable, "store_unavailable", "the database does not answer")
+			httpjson.Error(w, http.StatusServiceUnavailable, "store_unavailable", "the database does not answer")
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	httpjson.Write(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
 // needStore answers 503 while the store is down, so clients retry rather
@@ -111,7 +92,7 @@ func (a *App) needStore(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if a.storeDown.Load() {
 			w.Header().Set("Retry-After", "2")
-			writeError(w, http.StatusServiceUnavailable, "store_unavailable", "the database is unavailable; retry shortly")
+			httpjson.Error(w, http.StatusServiceUnavailable, "store_unavailable", "the database is unavailable; retry shortly")
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -124,14 +105,14 @@ func (a *App) handleJoin(w http.ResponseWriter, r *http.Request) {
 	if err := dec.Decode(&p); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, "too_large", "body over 16 KiB")
+			httpjson.Error(w, http.StatusRequestEntityTooLarge, "too_large", "body over 16 KiB")
 			return
 		}
-		writeError(w, http.StatusBadRequest, "bad_request", "body must be a JSON object: "+err.Error())
+		httpjson.Error(w, http.StatusBadRequest, "bad_request", "body must be a JSON object: "+err.Error())
 		return
 	}
 	if dec.More() {
-		writeError(w, http.StatusBadRequest, "bad_request", "body must be one JSON object with nothing after it")
+		httpjson.Error(w, http.StatusBadRequest, "bad_request", "body must be one JSON object with nothing after it")
 		return
 	}
 	e, err := a.Queue.Join(r.Context(), p)
@@ -144,7 +125,7 @@ func (a *App) handleJoin(w http.ResponseWriter, r *http.Request) {
 		writeQueueError(w, a.log, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{
+	httpjson.Write(w, http.StatusCreated, map[string]any{
 		"entry_id":   e.ID,
 		"token":      token,
 		"ws_url":     wsURL(a.publicURL),
@@ -177,7 +158,7 @@ func (a *App) handleICEServers(w http.ResponseWriter, r *http.Request) {
 	if a.cfg.ICERelayOnly {
 		resp.ICETransportPolicy = "relay"
 	}
-	writeJSON(w, http.StatusOK, resp)
+	httpjson.Write(w, http.StatusOK, resp)
 }
 
 func (a *App) handleAdminQueue(w http.ResponseWriter, r *http.Request) {
@@ -200,7 +181,7 @@ func (a *App) handleAdminQueue(w http.ResponseWriter, r *http.Request) {
 	for i, e := range line {
 		rows = append(rows, row{EntryID: e.ID, Position: i + 1, JoinedAt: e.JoinedAt, State: e.State})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"queue": name, "entries": rows})
+	httpjson.Write(w, http.StatusOK, map[string]any{"queue": name, "entries": rows})
 }
 
 // requestLog logs each request with its id, after it finished.
@@ -256,7 +237,7 @@ func (l *ipLimiter) middleware(next http.Handler) http.Handler {
 		}
 		if !l.allow(ip) {
 			w.Header().Set("Retry-After", "10")
-			writeError(w, http.StatusTooManyRequests, "rate_limited", "too many queue joins from this address; retry shortly")
+			httpjson.Error(w, http.StatusTooManyRequests, "rate_limited", "too many queue joins from this address; retry shortly")
 			return
 		}
 		next.ServeHTTP(w, r)
