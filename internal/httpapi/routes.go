@@ -82,6 +82,11 @@ func (a *App) handleReady(w http.ResponseWriter, r *http.Request) {
 			httpjson.Error(w, http.StatusServiceUnavailable, "store_unavailable", "the database does not answer")
 			return
 		}
+		// The store just answered: serve the API now rather than after the
+		// watcher's next ping, so a balancer that saw ready is not refused.
+		if a.storeDown.Swap(false) {
+			a.log.Info("database back; serving again")
+		}
 	}
 	httpjson.Write(w, http.StatusOK, map[string]string{"status": "ready"})
 }
