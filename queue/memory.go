@@ -181,18 +181,6 @@ func (m *MemoryStore) GuidesOnline(_ context.Context) ([]Guide, error) {
 	return out, nil
 }
 
-func (m *MemoryStore) GuidesDisconnected(_ context.Context, before time.Time) ([]Guide, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []Guide
-	for _, g := range m.guides {
-		if !g.Online && g.CallID != "" && g.DisconnectedAt != nil && g.DisconnectedAt.Before(before) {
-			out = append(out, cloneGuide(*g))
-		}
-	}
-	return out, nil
-}
-
 func (m *MemoryStore) Touch(_ context.Context, entryIDs, guideIDs []string, at time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

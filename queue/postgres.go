@@ -255,12 +255,6 @@ func (s *PostgresStore) GuidesOnline(ctx context.Context) ([]Guide, error) {
 		WHERE online ORDER BY id COLLATE "C"`)
 }
 
-func (s *PostgresStore) GuidesDisconnected(ctx context.Context, before time.Time) ([]Guide, error) {
-	return s.queryGuides(ctx, "disconnected", `SELECT `+guideColumns+` FROM guides
-		WHERE NOT online AND call_id <> '' AND disconnected_at < $1
-		ORDER BY disconnected_at, id COLLATE "C"`, before)
-}
-
 // Touch sends both updates in one batch: one round trip, one implicit
 // transaction. Unknown ids are ignored, as in the MemoryStore.
 func (s *PostgresStore) Touch(ctx context.Context, entryIDs, guideIDs []string, at time.Time) error {

@@ -30,9 +30,6 @@ type Store interface {
 	GuidesAvailable(ctx context.Context) ([]Guide, error)
 	// GuidesOnline lists guides with an open console.
 	GuidesOnline(ctx context.Context) ([]Guide, error)
-	// GuidesDisconnected lists guides whose console is gone since before
-	// the given time and who still hold a call.
-	GuidesDisconnected(ctx context.Context, before time.Time) ([]Guide, error)
 
 	// Touch sets SeenAt on the entries and guides whose sockets this node
 	// holds.

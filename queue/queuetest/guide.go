@@ -202,33 +202,4 @@ func runGuideTests(t *testing.T, newStore func(t *testing.T) queue.Store) {
 			t.Errorf("Touch of nothing: %v", err)
 		}
 	})
-
-	t.Run("Disconnected", func(t *testing.T) {
-		s := newStore(t)
-		gone := func(id string, since time.Duration, call string) queue.Guide {
-			g := guide(id, 0)
-			g.Status, g.Online, g.CallID = queue.GuideAvailable, false, call
-			g.DisconnectedAt = ptr(at(since))
-			return g
-		}
-		online := guide("g_online", 0)
-		online.Online, online.CallID = true, "c_1"
-		for _, g := range []queue.Guide{
-			gone("g_old_call", 0, "c_2"),
-			gone("g_old_nocall", 0, ""),
-			gone("g_new_call", 10*time.Second, "c_3"),
-			gone("g_edge", 5*time.Second, "c_4"), // exactly at the cut: not before it
-			gone("g_just", 5*time.Second-time.Microsecond, "c_5"),
-			online,
-		} {
-			mustSetGuide(t, s, g)
-		}
-		got, err := s.GuidesDisconnected(ctx, at(5*time.Second))
-		if err != nil {
-			t.Fatalf("GuidesDisconnected: %v", err)
-		}
-		ids := guideIDs(got)
-		slices.Sort(ids)
-		wantIDs(t, "GuidesDisconnected", ids, []string{"g_just", "g_old_call"})
-	})
 }
