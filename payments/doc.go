@@ -14,10 +14,19 @@
 //   - Providers: the [Provider] interface (create, fetch status, refund,
 //     verify and parse a webhook). [Config.Providers] keeps its order so that
 //     failover can later try them one after the other.
-//   - Webhooks: [Service.HandleWebhook] verifies the signature, records the
-//     event once per (provider, event id), then applies it.
-//   - Storage: the [Store] interface with [MemoryStore]; every store must pass
-//     paymentstest.RunStoreSuite.
+//   - Webhooks: [Service.HandleWebhook] verifies the signature, then applies
+//     the event and records its (provider, event id) in one atomic step
+//     ([Store.EventApply]): a duplicate changes nothing, and an event whose
+//     apply failed is applied when the provider retries it. Events are
+//     order-independent: a refund before the payment implies the payment.
+//   - Storage: the [Store] interface, with [MemoryStore] (one process, lost
+//     on restart) and [PostgresStore] (what a cluster shares: payment_links
+//     and payment_events); every store must pass paymentstest.RunStoreSuite.
+//   - The sandbox provider: [Sandbox] keeps its checkouts in a
+//     [SandboxStore], [MemorySandboxStore] for one node or
+//     [PostgresSandboxStore] so that any node serves, pays and refunds a
+//     checkout another created (paymentstest.RunSandboxStoreSuite); it
+//     delivers its webhooks with a per-event retry schedule lasting minutes.
 //
 // # What it does not own
 //

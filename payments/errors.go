@@ -31,6 +31,10 @@ var (
 	// ErrBadWebhook is returned when a correctly signed webhook has a
 	// payload that cannot be understood.
 	ErrBadWebhook = errors.New("payments: malformed webhook")
+	// ErrUnknownReference is returned for a webhook whose provider
+	// reference matches no link. It answers 500 so that the provider
+	// retries the event.
+	ErrUnknownReference = errors.New("payments: webhook for an unknown provider reference")
 	// ErrUnknownProvider is returned for a provider name that is not
 	// configured.
 	ErrUnknownProvider = errors.New("payments: unknown provider")

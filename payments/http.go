@@ -142,8 +142,10 @@ func (s *Service) handleGet(w http.ResponseWriter, r *http.Request, callID, _ st
 
 // WebhookRoutes serves provider webhooks; the wiring mounts it at /webhooks.
 //
-//	POST /{provider}   200 applied or duplicate; 400 bad signature or
-//	                   payload; 404 unknown provider; 413 body over 64 KiB
+//	POST /{provider}   200 applied, duplicate or stale; 400 bad signature or
+//	                   payload; 404 unknown provider; 413 body over 64 KiB;
+//	                   500 unknown reference, 503 store unavailable (the
+//	                   provider retries both)
 func (s *Service) WebhookRoutes() chi.Router {
 	r := chi.NewRouter()
 	r.Post("/{provider}", func(w http.ResponseWriter, r *http.Request) {
@@ -205,6 +207,8 @@ func errorStatus(err error) (int, string) {
 		return http.StatusServiceUnavailable, "store_unavailable"
 	case errors.Is(err, ErrProvider):
 		return http.StatusBadGateway, "provider_error"
+	case errors.Is(err, ErrUnknownReference):
+		return http.StatusInternalServerError, "unknown_reference"
 	}
 	return http.StatusInternalServerError, "internal"
 }

@@ -23,8 +23,11 @@ const (
 // transitions lists, for each status, where it may go next. Everything moves
 // forward only: this is what makes webhook handling order-independent, since
 // a late "failed" after "paid" is simply not a legal move and is dropped.
+// open -> refunded | partially_refunded is the other half of that: a refund
+// reported before the payment implies the payment, and the late "paid" is
+// then dropped like any other step back.
 var transitions = map[LinkStatus][]LinkStatus{
-	StatusOpen:              {StatusPaid, StatusExpired, StatusCanceled, StatusFailed},
+	StatusOpen:              {StatusPaid, StatusExpired, StatusCanceled, StatusFailed, StatusRefunded, StatusPartiallyRefunded},
 	StatusPaid:              {StatusRefunded, StatusPartiallyRefunded},
 	StatusPartiallyRefunded: {StatusRefunded, StatusPartiallyRefunded},
 }
@@ -45,6 +48,12 @@ func (s LinkStatus) Valid() bool {
 		return true
 	}
 	return false
+}
+
+// settled reports whether a link in s has been paid, whatever was refunded
+// since.
+func (s LinkStatus) settled() bool {
+	return s == StatusPaid || s == StatusRefunded || s == StatusPartiallyRefunded
 }
 
 // Final reports whether no further transition is possible from s.

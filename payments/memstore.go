@@ -128,6 +128,10 @@ func (m *MemoryStore) LinkUpdate(ctx context.Context, id string, fn func(*Link) 
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.updateLocked(id, fn)
+}
+
+func (m *MemoryStore) updateLocked(id string, fn func(*Link) error) (Link, error) {
 	cur, ok := m.links[id]
 	if !ok {
 		return Link{}, fmt.Errorf("%w: link %q", ErrNotFound, id)
@@ -156,17 +160,22 @@ func (m *MemoryStore) LinkUpdate(ctx context.Context, id string, fn func(*Link) 
 	return next.Clone(), nil
 }
 
-// EventRecord implements Store.
-func (m *MemoryStore) EventRecord(ctx context.Context, e Event) (bool, error) {
+// EventApply implements Store: the event check, the link update and the
+// event record happen under one hold of the mutex.
+func (m *MemoryStore) EventApply(ctx context.Context, e Event, id string, fn func(*Link) error) (Link, bool, error) {
 	if err := ctx.Err(); err != nil {
-		return false, err
+		return Link{}, false, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k := [2]string{e.Provider, e.ID}
 	if _, ok := m.events[k]; ok {
-		return false, nil
+		return Link{}, false, nil
+	}
+	l, err := m.updateLocked(id, fn)
+	if err != nil {
+		return Link{}, false, err
 	}
 	m.events[k] = struct{}{}
-	return true, nil
+	return l, true, nil
 }

@@ -54,6 +54,8 @@ func TestCanMoveTo(t *testing.T) {
 		{payments.StatusOpen, payments.StatusExpired}:                        true,
 		{payments.StatusOpen, payments.StatusCanceled}:                       true,
 		{payments.StatusOpen, payments.StatusFailed}:                         true,
+		{payments.StatusOpen, payments.StatusRefunded}:                       true,
+		{payments.StatusOpen, payments.StatusPartiallyRefunded}:              true,
 		{payments.StatusPaid, payments.StatusRefunded}:                       true,
 		{payments.StatusPaid, payments.StatusPartiallyRefunded}:              true,
 		{payments.StatusPartiallyRefunded, payments.StatusRefunded}:          true,

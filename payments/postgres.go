@@ -180,29 +180,9 @@ func (s *PostgresStore) LinksByCall(ctx context.Context, callID string) ([]Link,
 func (s *PostgresStore) LinkUpdate(ctx context.Context, id string, fn func(*Link) error) (Link, error) {
 	var out Link
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		cur, err := scanLink(tx.QueryRow(ctx, `SELECT `+linkColumns+` FROM payment_links WHERE id = $1 FOR UPDATE`, id))
-		if err != nil {
-			return err
-		}
-		next := cur.Clone()
-		if err := fn(&next); err != nil {
-			return fnError{err}
-		}
-		if next.ID != cur.ID || next.CallID != cur.CallID || next.IdempotencyKey != cur.IdempotencyKey {
-			return fnError{errors.New("payments: LinkUpdate must not change id, call id or idempotency key")}
-		}
-		args, err := linkArgs(next)
-		if err != nil {
-			return fnError{fmt.Errorf("payments: link %q: %w", id, err)}
-		}
-		if _, err := tx.Exec(ctx, `UPDATE payment_links SET provider = $3, provider_ref = $4, amount = $5,
-			currency = $6, items = $7, description = $8, status = $9, checkout_url = $10, created_by = $12,
-			created_at = $13, updated_at = $14, expires_at = $15, paid_at = $16
-			WHERE id = $1 AND call_id = $2 AND idempotency_key = $11`, args...); err != nil {
-			return err
-		}
-		out = next.Clone()
-		return nil
+		var err error
+		out, err = updateLinkTx(ctx, tx, id, fn)
+		return err
 	})
 	if err != nil {
 		return Link{}, pgError(err, fmt.Sprintf("link %q", id))
@@ -210,19 +190,58 @@ func (s *PostgresStore) LinkUpdate(ctx context.Context, id string, fn func(*Link
 	return out, nil
 }
 
-// EventRecord implements Store. ON CONFLICT DO NOTHING makes the check and
-// the insert one statement, so of concurrent deliveries of one event
-// exactly one sees a row inserted.
-func (s *PostgresStore) EventRecord(ctx context.Context, e Event) (bool, error) {
+// updateLinkTx is LinkUpdate inside tx.
+func updateLinkTx(ctx context.Context, tx pgx.Tx, id string, fn func(*Link) error) (Link, error) {
+	cur, err := scanLink(tx.QueryRow(ctx, `SELECT `+linkColumns+` FROM payment_links WHERE id = $1 FOR UPDATE`, id))
+	if err != nil {
+		return Link{}, err
+	}
+	next := cur.Clone()
+	if err := fn(&next); err != nil {
+		return Link{}, fnError{err}
+	}
+	if next.ID != cur.ID || next.CallID != cur.CallID || next.IdempotencyKey != cur.IdempotencyKey {
+		return Link{}, fnError{errors.New("payments: LinkUpdate must not change id, call id or idempotency key")}
+	}
+	args, err := linkArgs(next)
+	if err != nil {
+		return Link{}, fnError{fmt.Errorf("payments: link %q: %w", id, err)}
+	}
+	if _, err := tx.Exec(ctx, `UPDATE payment_links SET provider = $3, provider_ref = $4, amount = $5,
+		currency = $6, items = $7, description = $8, status = $9, checkout_url = $10, created_by = $12,
+		created_at = $13, updated_at = $14, expires_at = $15, paid_at = $16
+		WHERE id = $1 AND call_id = $2 AND idempotency_key = $11`, args...); err != nil {
+		return Link{}, err
+	}
+	return next.Clone(), nil
+}
+
+// EventApply implements Store: the event insert and the link update share
+// one transaction. ON CONFLICT DO NOTHING waits for a concurrent insert of
+// the same event to commit or roll back, so of concurrent deliveries of one
+// event exactly one applies it, and one whose update fails leaves no row.
+func (s *PostgresStore) EventApply(ctx context.Context, e Event, id string, fn func(*Link) error) (Link, bool, error) {
 	var occurred *time.Time
 	if !e.OccurredAt.IsZero() {
 		occurred = &e.OccurredAt
 	}
-	tag, err := s.pool.Exec(ctx, `INSERT INTO payment_events (provider, id, provider_ref, status, occurred_at)
-		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (provider, id) DO NOTHING`,
-		e.Provider, e.ID, e.ProviderRef, e.Status, occurred)
+	var out Link
+	applied := false
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO payment_events (provider, id, provider_ref, status, occurred_at)
+			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (provider, id) DO NOTHING`,
+			e.Provider, e.ID, e.ProviderRef, e.Status, occurred)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		if out, err = updateLinkTx(ctx, tx, id, fn); err != nil {
+			return err
+		}
+		applied = true
+		return nil
+	})
 	if err != nil {
-		return false, pgError(err, fmt.Sprintf("event %s/%s", e.Provider, e.ID))
+		return Link{}, false, pgError(err, fmt.Sprintf("event %s/%s for link %q", e.Provider, e.ID, id))
 	}
-	return tag.RowsAffected() == 1, nil
+	return out, applied, nil
 }

@@ -76,7 +76,8 @@ func TestPostgresStoreUnavailable(t *testing.T) {
 	if _, err := s.LinkGet(ctx, "pl_1"); !errors.Is(err, payments.ErrUnavailable) {
 		t.Errorf("LinkGet with nothing listening: err = %v, want ErrUnavailable", err)
 	}
-	if _, err := s.EventRecord(ctx, payments.Event{ID: "evt_1", Provider: "sandbox"}); !errors.Is(err, payments.ErrUnavailable) {
-		t.Errorf("EventRecord with nothing listening: err = %v, want ErrUnavailable", err)
+	if _, _, err := s.EventApply(ctx, payments.Event{ID: "evt_1", Provider: "sandbox"}, "pl_1",
+		func(*payments.Link) error { return nil }); !errors.Is(err, payments.ErrUnavailable) {
+		t.Errorf("EventApply with nothing listening: err = %v, want ErrUnavailable", err)
 	}
 }

@@ -2,6 +2,7 @@ package payments
 
 import (
 	"bytes"
+	"container/heap"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -51,10 +52,17 @@ type SandboxConfig struct {
 	HTTPClient      *http.Client
 	Logger          *slog.Logger
 	Now             func() time.Time
-	// MaxAttempts per webhook delivery (default 6) and the first retry
-	// backoff (default 200ms, doubling, capped at 10s).
-	MaxAttempts  int
-	RetryBackoff time.Duration
+	// Webhook delivery retries a failing event with its own schedule:
+	// RetryBackoff after the first attempt (default 200ms), doubling up to
+	// MaxRetryBackoff (default 1 minute), until RetryFor has passed since
+	// the first attempt (default 10 minutes, long enough to ride out a
+	// database outage that makes the receiver answer 503). MaxAttempts, if
+	// positive, also caps the attempts per event. An event waiting for its
+	// retry does not hold up the others.
+	MaxAttempts     int
+	RetryBackoff    time.Duration
+	MaxRetryBackoff time.Duration
+	RetryFor        time.Duration
 	// Store keeps the checkouts. Nodes of a cluster share one (a
 	// PostgresSandboxStore), as they would share a real provider's
 	// account; nil is a MemorySandboxStore for this Sandbox alone.
@@ -71,7 +79,8 @@ type SandboxConfig struct {
 //
 // Webhooks are delivered by one goroutine started by Start and ended by Stop,
 // from the Sandbox that recorded the outcome. Outcomes recorded before Start
-// wait in a bounded queue.
+// wait in a bounded queue; events being retried wait in a bounded schedule
+// (maxScheduled), each at its own next attempt time.
 type Sandbox struct {
 	cfg   SandboxConfig
 	log   *slog.Logger
@@ -111,11 +120,14 @@ func NewSandbox(cfg SandboxConfig) *Sandbox {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = 6
-	}
 	if cfg.RetryBackoff <= 0 {
 		cfg.RetryBackoff = 200 * time.Millisecond
+	}
+	if cfg.MaxRetryBackoff <= 0 {
+		cfg.MaxRetryBackoff = time.Minute
+	}
+	if cfg.RetryFor <= 0 {
+		cfg.RetryFor = 10 * time.Minute
 	}
 	if cfg.Store == nil {
 		cfg.Store = NewMemorySandboxStore()
@@ -305,6 +317,43 @@ func (sb *Sandbox) Stop() {
 	}
 }
 
+// maxScheduled bounds the deliveries waiting for their (next) attempt. When
+// it is reached the delivery loop stops taking from the queue, which then
+// fills and refuses new outcomes with an error instead of growing.
+const maxScheduled = 4096
+
+// delivery is one webhook (or one scripted duplicate of it) and where its
+// retries stand.
+type delivery struct {
+	q       queuedEvent
+	body    []byte
+	due     time.Time // next attempt
+	first   time.Time // first attempt, zero before it
+	attempt int
+	backoff time.Duration
+	seq     uint64 // FIFO among deliveries due at the same time
+}
+
+// schedule is a min-heap of deliveries by due time.
+type schedule []*delivery
+
+func (h schedule) Len() int { return len(h) }
+func (h schedule) Less(i, j int) bool {
+	if !h[i].due.Equal(h[j].due) {
+		return h[i].due.Before(h[j].due)
+	}
+	return h[i].seq < h[j].seq
+}
+func (h schedule) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *schedule) Push(x any)   { *h = append(*h, x.(*delivery)) }
+func (h *schedule) Pop() any {
+	old := *h
+	d := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return d
+}
+
 func (sb *Sandbox) run(ctx context.Context) {
 	defer close(sb.done)
 	ctx, cancel := context.WithCancel(ctx)
@@ -316,49 +365,81 @@ func (sb *Sandbox) run(ctx context.Context) {
 		case <-ctx.Done():
 		}
 	}()
+	var (
+		pending schedule
+		seq     uint64
+	)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
 	for {
+		var due <-chan time.Time
+		if len(pending) > 0 {
+			timer.Reset(time.Until(pending[0].due))
+			due = timer.C
+		}
+		in := sb.queue
+		if len(pending) >= maxScheduled {
+			in = nil
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case q := <-sb.queue:
+		case q := <-in:
 			sb.mu.Lock()
 			delay, dupes := sb.delay, sb.dupes
 			sb.mu.Unlock()
-			for range 1 + dupes {
-				if !sleepCtx(ctx, delay) {
+			body, _ := json.Marshal(q.ev)
+			now := time.Now()
+			for i := range 1 + dupes {
+				seq++
+				heap.Push(&pending, &delivery{q: q, body: body, due: now.Add(delay * time.Duration(i+1)),
+					backoff: sb.cfg.RetryBackoff, seq: seq})
+			}
+		case <-due:
+			for len(pending) > 0 && !time.Now().Before(pending[0].due) {
+				d := heap.Pop(&pending).(*delivery)
+				if sb.attempt(ctx, d) {
+					seq++
+					d.seq = seq
+					heap.Push(&pending, d)
+				}
+				if ctx.Err() != nil {
 					return
 				}
-				sb.deliver(ctx, q)
 			}
 		}
 	}
 }
 
-// deliver posts one event, retrying with exponential backoff. Each attempt
-// is signed afresh so that a retry after a long backoff is still inside the
-// receiver's tolerance.
-func (sb *Sandbox) deliver(ctx context.Context, q queuedEvent) {
-	ev := q.ev
-	body, _ := json.Marshal(ev)
-	log := sb.log.With("event_id", ev.ID, "provider_ref", ev.Ref, "type", ev.Type,
-		"link_id", q.linkID, "call_id", q.callID)
-	backoff := sb.cfg.RetryBackoff
-	for attempt := 1; attempt <= sb.cfg.MaxAttempts; attempt++ {
-		err := sb.post(ctx, body)
-		if err == nil {
-			log.Debug("sandbox webhook delivered", "attempt", attempt)
-			return
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		log.Warn("sandbox webhook delivery failed", "attempt", attempt, "err", err)
-		if attempt == sb.cfg.MaxAttempts || !sleepCtx(ctx, backoff) {
-			break
-		}
-		backoff = min(backoff*2, 10*time.Second)
+// attempt posts d once and reports whether it should be tried again, with
+// d.due set to when. Each attempt is signed afresh so that a retry after a
+// long backoff is still inside the receiver's tolerance.
+func (sb *Sandbox) attempt(ctx context.Context, d *delivery) bool {
+	now := time.Now()
+	if d.first.IsZero() {
+		d.first = now
 	}
-	log.Error("sandbox webhook given up")
+	d.attempt++
+	ev := d.q.ev
+	log := sb.log.With("event_id", ev.ID, "provider_ref", ev.Ref, "type", ev.Type,
+		"link_id", d.q.linkID, "call_id", d.q.callID)
+	err := sb.post(ctx, d.body)
+	if err == nil {
+		log.Debug("sandbox webhook delivered", "attempt", d.attempt)
+		return false
+	}
+	if ctx.Err() != nil {
+		return false
+	}
+	if (sb.cfg.MaxAttempts > 0 && d.attempt >= sb.cfg.MaxAttempts) ||
+		time.Since(d.first)+d.backoff > sb.cfg.RetryFor {
+		log.Error("sandbox webhook given up", "attempts", d.attempt, "since", time.Since(d.first).Round(time.Millisecond), "err", err)
+		return false
+	}
+	log.Warn("sandbox webhook delivery failed", "attempt", d.attempt, "retry_in", d.backoff, "err", err)
+	d.due = time.Now().Add(d.backoff)
+	d.backoff = min(d.backoff*2, sb.cfg.MaxRetryBackoff)
+	return true
 }
 
 func (sb *Sandbox) post(ctx context.Context, body []byte) error {
@@ -378,20 +459,6 @@ func (sb *Sandbox) post(ctx context.Context, body []byte) error {
 		return fmt.Errorf("status %d", resp.StatusCode)
 	}
 	return nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 // ParseWebhook implements Provider.

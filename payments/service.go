@@ -176,10 +176,13 @@ func (s *Service) linkLog(l Link) *slog.Logger {
 // ErrIdempotencyConflict.
 //
 // The link is stored before the provider is called, so that two concurrent
-// retries cannot both create a checkout: the store's unique (call, key)
-// decides the winner. If the provider then fails, the link is marked failed
-// and the error (wrapping ErrProvider) is returned; a replay of that key
-// returns the failed link, and the guide sends a new one with a new key.
+// retries cannot both create a link: the store's unique (call, key) decides
+// the winner. If the provider then fails, the link is marked failed and the
+// error (wrapping ErrProvider) is returned; a replay of that key returns the
+// failed link, and the guide sends a new one with a new key. If the provider
+// succeeded but its reference could not be stored, the link stays open
+// without one and a replay of the key creates the checkout again (same
+// LinkID); the first reference stored wins.
 func (s *Service) CreateLink(ctx context.Context, p CreateLinkParams) (Link, bool, error) {
 	p, err := p.validate()
 	if err != nil {
@@ -215,8 +218,18 @@ func (s *Service) CreateLink(ctx context.Context, p CreateLinkParams) (Link, boo
 		}
 		return Link{}, false, fmt.Errorf("payments: store link: %w", err)
 	}
-	log := s.linkLog(l)
+	return s.checkout(ctx, prov, l, true)
+}
 
+// checkout creates l's hosted checkout at prov and stores its reference.
+// first is true for the request that created l: if the provider fails, it
+// marks l failed. A replay (first false) leaves the link open instead, so
+// that it cannot fail a link whose first request is still under way.
+//
+// The reference is stored with a context of its own: once the provider has
+// a checkout, the caller hanging up must not leave the link without it.
+func (s *Service) checkout(ctx context.Context, prov Provider, l Link, first bool) (Link, bool, error) {
+	log := s.linkLog(l)
 	pl, perr := prov.CreateLink(ctx, ProviderLinkParams{
 		LinkID:      l.ID,
 		CallID:      l.CallID,
@@ -226,37 +239,53 @@ func (s *Service) CreateLink(ctx context.Context, p CreateLinkParams) (Link, boo
 		Description: l.Description,
 		ExpiresAt:   l.ExpiresAt,
 	})
+	// Use a fresh context: the caller's may be the one that failed.
+	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
 	if perr != nil {
 		log.Warn("provider refused payment link", "provider", prov.Name(), "err", perr)
-		// Use a fresh context: the caller's may be the one that failed.
-		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if _, err := s.store.LinkUpdate(uctx, l.ID, func(x *Link) error {
-			if !x.Status.CanMoveTo(StatusFailed) {
-				return fmt.Errorf("%w: %s -> failed", ErrInvalidTransition, x.Status)
+		if first {
+			if _, err := s.store.LinkUpdate(uctx, l.ID, func(x *Link) error {
+				if x.ProviderRef != "" {
+					return errNoChange // a concurrent replay got a checkout
+				}
+				if !x.Status.CanMoveTo(StatusFailed) {
+					return fmt.Errorf("%w: %s -> failed", ErrInvalidTransition, x.Status)
+				}
+				x.Status = StatusFailed
+				x.UpdatedAt = s.now().UTC()
+				return nil
+			}); err != nil && !errors.Is(err, errNoChange) {
+				log.Error("mark link failed after provider error", "err", err)
 			}
-			x.Status = StatusFailed
-			x.UpdatedAt = s.now().UTC()
-			return nil
-		}); err != nil {
-			log.Error("mark link failed after provider error", "err", err)
 		}
 		return Link{}, false, fmt.Errorf("%w: %s: %w", ErrProvider, prov.Name(), perr)
 	}
-	l, err = s.store.LinkUpdate(ctx, l.ID, func(x *Link) error {
+	l, err := s.store.LinkUpdate(uctx, l.ID, func(x *Link) error {
+		if x.ProviderRef != "" {
+			// A concurrent request stored its checkout first; a provider
+			// keyed on the link id returned the same one anyway.
+			return nil
+		}
 		x.ProviderRef = pl.Ref
 		x.CheckoutURL = pl.CheckoutURL
 		x.UpdatedAt = s.now().UTC()
 		return nil
 	})
 	if err != nil {
+		// The link stays open without a reference; a replay of the same
+		// idempotency key creates the checkout again.
 		log.Error("store provider reference", "provider", prov.Name(), "provider_ref", pl.Ref, "err", err)
 		return Link{}, false, fmt.Errorf("payments: store provider reference: %w", err)
 	}
-	log.Info("payment link created", "provider", prov.Name(), "provider_ref", pl.Ref,
-		"amount", l.Money().String(), "created_by", l.CreatedBy)
+	if first {
+		log.Info("payment link created", "provider", prov.Name(), "provider_ref", l.ProviderRef,
+			"amount", l.Money().String(), "created_by", l.CreatedBy)
+	} else {
+		log.Info("payment link checkout created on replay", "provider", prov.Name(), "provider_ref", l.ProviderRef)
+	}
 	s.notify(ctx, l)
-	return l, true, nil
+	return l, first, nil
 }
 
 // replay looks up an earlier link for the same call and key. ok is true when
@@ -271,6 +300,18 @@ func (s *Service) replay(ctx context.Context, p CreateLinkParams) (Link, bool, e
 	case !sameRequest(l, p):
 		return Link{}, false, fmt.Errorf("%w: link %s", ErrIdempotencyConflict, l.ID)
 	}
+	if l.Status == StatusOpen && l.ProviderRef == "" && (l.ExpiresAt.IsZero() || s.now().Before(l.ExpiresAt)) {
+		// The first request created the link but never stored a checkout
+		// (provider call or store write failed half way): make it now. The
+		// provider gets the same LinkID, which a real one uses as its own
+		// idempotency key.
+		prov, ok := s.byName[l.Provider]
+		if !ok {
+			return Link{}, false, fmt.Errorf("%w: %q", ErrUnknownProvider, l.Provider)
+		}
+		l, _, err = s.checkout(ctx, prov, l, false)
+		return l, true, err
+	}
 	s.linkLog(l).Debug("payment link replayed")
 	return l, true, nil
 }
@@ -281,14 +322,20 @@ var errNoChange = errors.New("payments: no change")
 // HandleWebhook verifies and applies one provider webhook:
 //
 //  1. the provider verifies the signature (ErrBadSignature otherwise);
-//  2. the event is recorded once per (provider, id); a duplicate returns nil
-//     and changes nothing;
+//  2. the event is applied and recorded once per (provider, id), in one
+//     atomic step (Store.EventApply): a duplicate returns nil and changes
+//     nothing, and an apply that fails records nothing and returns an
+//     error, so the provider's retry applies it;
 //  3. the link moves only if LinkStatus.CanMoveTo allows it, so late or
-//     out-of-order events never move a link back;
+//     out-of-order events never move a link back; a refund arriving before
+//     the payment moves an open link straight to (partially) refunded;
 //  4. the Notifier hears about a link that changed.
 //
-// An event for a link this service does not know is acknowledged (nil) and
-// logged: retrying it would not help, reconciliation will.
+// An event whose reference matches no link returns ErrUnknownReference (a
+// 5xx), logged at Error: every checkout is created by this service and its
+// reference is stored before the checkout URL is handed out, so an unknown
+// reference means a reference not stored yet or lost, and the provider's
+// retries give it (or an operator) time to appear.
 func (s *Service) HandleWebhook(ctx context.Context, provider string, header http.Header, body []byte) error {
 	p, ok := s.byName[provider]
 	if !ok {
@@ -305,36 +352,36 @@ func (s *Service) HandleWebhook(ctx context.Context, provider string, header htt
 	}
 	l, err := s.store.LinkByProviderRef(ctx, provider, ev.ProviderRef)
 	if errors.Is(err, ErrNotFound) {
-		s.log.Warn("webhook for unknown link", "provider", provider, "provider_ref", ev.ProviderRef, "event_id", ev.ID)
-		return nil
+		s.log.Error("webhook for unknown provider reference; the provider will retry",
+			"provider", provider, "provider_ref", ev.ProviderRef, "event_id", ev.ID, "event_status", string(ev.Status))
+		return fmt.Errorf("%w: %s %q", ErrUnknownReference, provider, ev.ProviderRef)
 	}
 	if err != nil {
 		return fmt.Errorf("payments: find link for webhook: %w", err)
 	}
 	log := s.linkLog(l).With("provider", provider, "event_id", ev.ID, "event_status", string(ev.Status))
-	inserted, err := s.store.EventRecord(ctx, ev)
-	if err != nil {
-		return fmt.Errorf("payments: record webhook event: %w", err)
-	}
-	if !inserted {
-		log.Info("duplicate webhook ignored")
-		return nil
-	}
-	updated, err := s.applyStatus(ctx, l.ID, ev.Status, ev.OccurredAt)
+	from := l.Status
+	updated, applied, err := s.store.EventApply(ctx, ev, l.ID, func(x *Link) error {
+		from = x.Status
+		return s.moveTo(x, ev.Status, ev.OccurredAt)
+	})
 	switch {
 	case errors.Is(err, errNoChange):
-		if ev.Status == StatusPaid && l.Status != StatusPaid {
+		if ev.Status.settled() && !from.settled() {
 			// Money moved at the provider but the link had already closed
-			// here (expired, canceled): someone has to refund by hand.
-			log.Error("payment arrived for a closed link; refund or reconcile", "link_status", string(l.Status))
+			// here (expired, canceled, failed): someone has to refund by hand.
+			log.Error("payment arrived for a closed link; refund or reconcile", "link_status", string(from))
 		} else {
-			log.Info("stale webhook ignored", "link_status", string(l.Status))
+			log.Info("stale webhook ignored", "link_status", string(from))
 		}
 		return nil
 	case err != nil:
 		return fmt.Errorf("payments: apply webhook: %w", err)
+	case !applied:
+		log.Info("duplicate webhook ignored")
+		return nil
 	}
-	log.Info("payment link updated", "from", string(l.Status), "to", string(updated.Status))
+	log.Info("payment link updated", "from", string(from), "to", string(updated.Status))
 	s.notify(ctx, updated)
 	return nil
 }
@@ -342,22 +389,28 @@ func (s *Service) HandleWebhook(ctx context.Context, provider string, header htt
 // applyStatus moves link id to status if that is a legal move, otherwise
 // returns errNoChange.
 func (s *Service) applyStatus(ctx context.Context, id string, status LinkStatus, at time.Time) (Link, error) {
-	return s.store.LinkUpdate(ctx, id, func(x *Link) error {
-		if !x.Status.CanMoveTo(status) {
-			return errNoChange
+	return s.store.LinkUpdate(ctx, id, func(x *Link) error { return s.moveTo(x, status, at) })
+}
+
+// moveTo moves x to status if that is a legal move, otherwise returns
+// errNoChange. A link that becomes paid, or refunded straight from open
+// (the refund arrived before the payment), gets PaidAt: at, or now if at is
+// zero. An earlier PaidAt is kept.
+func (s *Service) moveTo(x *Link, status LinkStatus, at time.Time) error {
+	if !x.Status.CanMoveTo(status) {
+		return errNoChange
+	}
+	now := s.now().UTC()
+	x.Status = status
+	x.UpdatedAt = now
+	if status.settled() && x.PaidAt == nil {
+		paid := at.UTC()
+		if at.IsZero() {
+			paid = now
 		}
-		now := s.now().UTC()
-		x.Status = status
-		x.UpdatedAt = now
-		if status == StatusPaid {
-			paid := at.UTC()
-			if at.IsZero() {
-				paid = now
-			}
-			x.PaidAt = &paid
-		}
-		return nil
-	})
+		x.PaidAt = &paid
+	}
+	return nil
 }
 
 // LinksByCall returns the links of a call, oldest first. Open links past

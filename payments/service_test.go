@@ -316,8 +316,8 @@ func TestHandleWebhook(t *testing.T) {
 		if err := f.svc.HandleWebhook(ctx, "stripe", h, body); !errors.Is(err, payments.ErrUnknownProvider) {
 			t.Fatalf("unknown provider: %v", err)
 		}
-		if err := f.svc.HandleWebhook(ctx, "sandbox", h, body); err != nil {
-			t.Fatalf("unknown link should be acknowledged: %v", err)
+		if err := f.svc.HandleWebhook(ctx, "sandbox", h, body); !errors.Is(err, payments.ErrUnknownReference) {
+			t.Fatalf("unknown link: %v, want ErrUnknownReference so that the provider retries", err)
 		}
 		h, body = signed(f.secret, f.now, "evt_1", "payment.exploded", "sbx_nope")
 		if err := f.svc.HandleWebhook(ctx, "sandbox", h, body); !errors.Is(err, payments.ErrBadWebhook) {

@@ -2,7 +2,7 @@ package payments
 
 import "context"
 
-// Store keeps links and the ids of webhook events already seen. Every
+// Store keeps links and the ids of webhook events already applied. Every
 // implementation passes paymentstest.RunStoreSuite. Returned links are copies:
 // changing them changes nothing in the store.
 type Store interface {
@@ -26,7 +26,11 @@ type Store interface {
 	// fn must not change ID; it may be called more than once by stores that
 	// retry on serialization failures.
 	LinkUpdate(ctx context.Context, id string, fn func(*Link) error) (Link, error)
-	// EventRecord records a webhook event by (Provider, ID) and reports
-	// whether it was new.
-	EventRecord(ctx context.Context, e Event) (inserted bool, err error)
+	// EventApply records webhook event e by (Provider, ID) and, if it was
+	// not recorded before, updates link id with fn (under LinkUpdate's
+	// rules), all in one atomic step: the event is recorded if and only if
+	// the link is written. For an event already recorded, fn is not called,
+	// nothing is written and applied is false. If fn or the write fails,
+	// nothing is recorded, so a retry of the event applies it.
+	EventApply(ctx context.Context, e Event, id string, fn func(*Link) error) (l Link, applied bool, err error)
 }

@@ -235,28 +235,50 @@ func RunStoreSuite(t *testing.T, newStore func(t *testing.T) payments.Store) {
 		}
 	})
 
-	t.Run("EventDedupe", func(t *testing.T) {
+	t.Run("EventApply", func(t *testing.T) {
 		s := newStore(t)
+		l := link("call-ev", "k")
+		if _, err := s.LinkCreate(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+		bump := func(x *payments.Link) error { x.Amount++; return nil }
 		ev := payments.Event{ID: "evt_1", Provider: "sandbox", ProviderRef: "sbx_1", Status: payments.StatusPaid, OccurredAt: base}
+
+		// A failing fn records nothing: the same event applies later.
+		boom := errors.New("boom")
+		if _, applied, err := s.EventApply(ctx, ev, l.ID, func(*payments.Link) error { return boom }); !errors.Is(err, boom) || applied {
+			t.Fatalf("EventApply with failing fn = %v, %v; want boom", applied, err)
+		}
+		// So does an unknown link.
+		if _, applied, err := s.EventApply(ctx, ev, "pl_missing", bump); !errors.Is(err, payments.ErrNotFound) || applied {
+			t.Fatalf("EventApply on a missing link = %v, %v; want ErrNotFound", applied, err)
+		}
 		for i, want := range []bool{true, false, false} {
-			got, err := s.EventRecord(ctx, ev)
-			if err != nil || got != want {
-				t.Fatalf("EventRecord #%d = %v, %v; want %v", i, got, err, want)
+			called := false
+			got, applied, err := s.EventApply(ctx, ev, l.ID, func(x *payments.Link) error { called = true; return bump(x) })
+			if err != nil || applied != want || called != want {
+				t.Fatalf("EventApply #%d = applied %v, fn called %v, %v; want %v", i, applied, called, err, want)
 			}
+			if want && got.Amount != l.Amount+1 {
+				t.Fatalf("EventApply returned amount %d, want %d", got.Amount, l.Amount+1)
+			}
+		}
+		if got, _ := s.LinkGet(ctx, l.ID); got.Amount != l.Amount+1 {
+			t.Fatalf("amount = %d after one applied event, want %d", got.Amount, l.Amount+1)
 		}
 		other := ev
 		other.Provider = "stripe"
-		if got, err := s.EventRecord(ctx, other); err != nil || !got {
-			t.Fatalf("same id at another provider = %v, %v; want new", got, err)
+		if _, applied, err := s.EventApply(ctx, other, l.ID, bump); err != nil || !applied {
+			t.Fatalf("same id at another provider = %v, %v; want applied", applied, err)
 		}
-		// Concurrent duplicates: exactly one insert wins.
+		// Concurrent duplicates: exactly one applies.
 		ev.ID = "evt_race"
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		wins := 0
 		for range 20 {
 			wg.Go(func() {
-				ok, err := s.EventRecord(ctx, ev)
+				_, ok, err := s.EventApply(ctx, ev, l.ID, bump)
 				if err != nil {
 					t.Error(err)
 				}
@@ -269,7 +291,10 @@ func RunStoreSuite(t *testing.T, newStore func(t *testing.T) payments.Store) {
 		}
 		wg.Wait()
 		if wins != 1 {
-			t.Fatalf("%d concurrent inserts of one event won, want 1", wins)
+			t.Fatalf("%d concurrent deliveries of one event applied, want 1", wins)
+		}
+		if got, _ := s.LinkGet(ctx, l.ID); got.Amount != l.Amount+3 {
+			t.Fatalf("amount = %d after three applied events, want %d", got.Amount, l.Amount+3)
 		}
 	})
 }
