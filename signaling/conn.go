@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -24,6 +25,9 @@ type conn struct {
 	who    Identity
 	id     string
 	limit  *rate.Limiter
+	// registered is when the hub made this the party's socket; set under
+	// hub.mu, read by other nodes' replacement checks.
+	registered time.Time
 
 	mu      sync.Mutex
 	send    chan []byte
@@ -35,12 +39,16 @@ type conn struct {
 	cancel    context.CancelFunc
 }
 
-func newConn(h *Hub, ws *websocket.Conn, remote string) *conn {
+func newConn(h *Hub, ws *websocket.Conn, remote, clientIP string) *conn {
+	log := h.log.With("remote", remote)
+	if clientIP != "" && clientIP != remoteHost(&http.Request{RemoteAddr: remote}) {
+		log = log.With("client_ip", clientIP)
+	}
 	return &conn{
 		hub:    h,
 		ws:     ws,
 		remote: remote,
-		log:    h.log.With("remote", remote),
+		log:    log,
 		id:     rand.Text(),
 		send:   make(chan []byte, h.cfg.SendBuffer),
 		limit:  rate.NewLimiter(rate.Limit(h.cfg.RatePerSecond), h.cfg.RatePerSecond),
@@ -63,7 +71,7 @@ func (c *conn) enqueue(frame []byte) {
 	case c.send <- frame:
 	default:
 		c.gone = true
-		c.log.Warn("slow client disconnected", "party", c.who.Address.String(), "buffered", len(c.send))
+		c.log.Warn("slow client disconnected", "buffered", len(c.send))
 		go c.closeWith(websocket.StatusPolicyViolation, "slow consumer")
 	}
 }
@@ -109,13 +117,15 @@ func (c *conn) serve(ctx context.Context) {
 	}
 	who.Socket = c.id
 	c.who = who
-	c.log = c.log.With("party", who.Address.String())
+	c.log = c.log.With(partyAttrs(who.Address)...)
 
 	c.mu.Lock()
 	c.holding = true
 	c.mu.Unlock()
-	c.hub.register(c)
-	welcome, err := c.hub.ctrl.Open(ctx, who)
+	c.hub.register(ctx, c)
+	octx, cancel := context.WithTimeout(ctx, c.hub.cfg.ControllerTimeout)
+	welcome, err := c.hub.ctrl.Open(octx, who)
+	cancel()
 	if err != nil {
 		c.log.Info("socket refused", "err", err)
 		c.writeNow(ctx, asError(err), TypeAuth)
@@ -134,12 +144,26 @@ func (c *conn) serve(ctx context.Context) {
 	c.readLoop(ctx)
 
 	if c.hub.unregister(c) {
-		c.hub.ctrl.Close(context.WithoutCancel(ctx), who)
+		// The socket's ctx may be canceled already; the change it records
+		// must still complete, within a bound.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.hub.cfg.ControllerTimeout)
+		c.hub.ctrl.Close(cctx, who)
+		cancel()
 	}
 	c.closeWith(websocket.StatusNormalClosure, "")
 	c.cancel()
 	wg.Wait()
 	c.log.Info("socket closed")
+}
+
+// partyAttrs are the log attributes naming a party: its address, and its
+// id under the key the rest of guidecall logs it by.
+func partyAttrs(a Address) []any {
+	key := "guide_id"
+	if a.Role == RoleShopper {
+		key = "entry_id"
+	}
+	return []any{"party", a.String(), key, a.ID}
 }
 
 // release queues the welcome, then whatever arrived while Open ran.
@@ -298,6 +322,8 @@ func (c *conn) handle(ctx context.Context, m Message) error {
 	if !clientTypes[c.who.Role][m.Type] {
 		return Errorf(CodeUnknownType, "%q is not a message a %s sends", m.Type, c.who.Role)
 	}
+	ctx, cancel := context.WithTimeout(ctx, c.hub.cfg.ControllerTimeout)
+	defer cancel()
 	if !relayed[m.Type] {
 		return c.hub.ctrl.Handle(ctx, c.who, m)
 	}

@@ -1,10 +1,13 @@
 package signaling
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -54,6 +57,19 @@ type Config struct {
 	WriteTimeout    time.Duration // 5s for one frame
 	SendBuffer      int           // 64 frames queued per socket before it counts as slow
 	RatePerSecond   int           // 50 messages per second per socket
+	// ControllerTimeout bounds each call to the Controller, so a stuck
+	// store cannot hold a socket's handler forever.
+	ControllerTimeout time.Duration // 10s
+	// MaxConnections caps this node's sockets, authenticated or not; more
+	// are refused with 503 before the upgrade.
+	MaxConnections int // 20000
+	// MaxConnectionsPerIP caps the sockets of one client address,
+	// authenticated or not; more are refused with 429 before the upgrade.
+	MaxConnectionsPerIP int // 50
+	// ClientIP names the client of a request for MaxConnectionsPerIP and
+	// logs; nil takes the host of r.RemoteAddr. The wiring passes one that
+	// believes X-Forwarded-For only from trusted proxies.
+	ClientIP func(r *http.Request) string
 	// OriginPatterns are the browser origins allowed besides the request's
 	// own host; nil allows only same-origin browsers (and any non-browser).
 	OriginPatterns []string
@@ -69,6 +85,8 @@ type Hub struct {
 	mu       sync.Mutex
 	conns    map[Address]*conn  // authenticated sockets by party
 	all      map[*conn]struct{} // every socket, authenticated or not
+	open     int                // requests holding a connection slot
+	perIP    map[string]int     // slots held per client address
 	closing  bool
 	draining sync.WaitGroup
 }
@@ -103,6 +121,18 @@ func NewHub(cfg Config) (*Hub, error) {
 	if cfg.RatePerSecond <= 0 {
 		cfg.RatePerSecond = 50
 	}
+	if cfg.ControllerTimeout <= 0 {
+		cfg.ControllerTimeout = 10 * time.Second
+	}
+	if cfg.MaxConnections <= 0 {
+		cfg.MaxConnections = 20000
+	}
+	if cfg.MaxConnectionsPerIP <= 0 {
+		cfg.MaxConnectionsPerIP = 50
+	}
+	if cfg.ClientIP == nil {
+		cfg.ClientIP = remoteHost
+	}
 	h := &Hub{
 		cfg:   cfg,
 		bus:   cfg.Bus,
@@ -110,6 +140,7 @@ func NewHub(cfg Config) (*Hub, error) {
 		ctrl:  cfg.Controller,
 		conns: make(map[Address]*conn),
 		all:   make(map[*conn]struct{}),
+		perIP: make(map[string]int),
 	}
 	h.bus.Subscribe(h.deliverLocal)
 	return h, nil
@@ -125,12 +156,65 @@ func (h *Hub) Send(ctx context.Context, to Address, typ, callID string, data any
 }
 
 // deliverLocal queues a frame on this node's socket of to, if it has one.
+// Control frames between hubs are acted on here and never reach a client.
 func (h *Hub) deliverLocal(to Address, frame []byte) {
+	if isControl(frame) {
+		h.control(to, frame)
+		return
+	}
 	h.mu.Lock()
 	c := h.conns[to]
 	h.mu.Unlock()
 	if c != nil {
 		c.enqueue(frame)
+	}
+}
+
+// Control frames travel the bus between hubs. Every frame for a client is
+// a JSON object, so a frame that does not start with '{' cannot be one,
+// and no client can forge a control frame: relayed messages are
+// re-encoded by the server.
+//
+// The only control frame today is "replaced <registered unix ns> <socket
+// id>": a party's socket registered on some node, and any older socket of
+// that party on other nodes must go.
+const controlReplaced = "#replaced "
+
+func isControl(frame []byte) bool { return len(frame) > 0 && frame[0] != '{' }
+
+func replacedFrame(c *conn) []byte {
+	return []byte(controlReplaced + strconv.FormatInt(c.registered.UnixNano(), 10) + " " + c.id)
+}
+
+// control applies a control frame for the party to.
+func (h *Hub) control(to Address, frame []byte) {
+	rest, ok := bytes.CutPrefix(frame, []byte(controlReplaced))
+	if !ok {
+		h.log.Warn("unknown control frame dropped", "frame", string(frame[:min(len(frame), 40)]))
+		return
+	}
+	at, id, ok := bytes.Cut(rest, []byte(" "))
+	ns, err := strconv.ParseInt(string(at), 10, 64)
+	if !ok || err != nil {
+		h.log.Warn("bad control frame dropped", "frame", string(frame[:min(len(frame), 80)]))
+		return
+	}
+	h.mu.Lock()
+	c := h.conns[to]
+	// The newer socket wins; when two nodes register a party at once, each
+	// hears of the other and exactly one socket stays, whichever order the
+	// frames arrive in.
+	older := c != nil && c.id != string(id) &&
+		(c.registered.UnixNano() < ns || c.registered.UnixNano() == ns && c.id < string(id))
+	if older {
+		// Like a local replacement: the controller is not told of this
+		// socket's close, since the party is still connected elsewhere.
+		delete(h.conns, to)
+	}
+	h.mu.Unlock()
+	if older {
+		c.log.Info("socket replaced by a newer one on another node")
+		c.closeWith(4409, "replaced by a newer connection")
 	}
 }
 
@@ -152,18 +236,60 @@ func (h *Hub) Connections() int {
 	return len(h.conns)
 }
 
+// remoteHost is the host part of r.RemoteAddr.
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// refuse answers a request that gets no socket with a JSON error.
+func refuse(w http.ResponseWriter, status int, code, message string) {
+	w.Header().Set("Content-Type", "application/json")
+	if status == http.StatusTooManyRequests || code == "too_many_connections" {
+		w.Header().Set("Retry-After", "5")
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(`{"error":{"code":"` + code + `","message":"` + message + `"}}`))
+}
+
 // ServeHTTP upgrades the request to a WebSocket and serves it until it
-// closes.
+// closes. The connection caps are checked, and a slot taken, before the
+// upgrade, so a refused client gets an HTTP answer it can read.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ip := h.cfg.ClientIP(r)
 	h.mu.Lock()
-	if h.closing {
+	switch {
+	case h.closing:
 		h.mu.Unlock()
-		http.Error(w, `{"error":{"code":"shutting_down","message":"server is shutting down; reconnect to another node"}}`, http.StatusServiceUnavailable)
+		refuse(w, http.StatusServiceUnavailable, "shutting_down", "server is shutting down; reconnect to another node")
+		return
+	case h.open >= h.cfg.MaxConnections:
+		h.mu.Unlock()
+		h.log.Warn("socket refused: node at its connection limit", "limit", h.cfg.MaxConnections, "client_ip", ip)
+		refuse(w, http.StatusServiceUnavailable, "too_many_connections", "this node holds all the connections it may; retry shortly")
+		return
+	case h.perIP[ip] >= h.cfg.MaxConnectionsPerIP:
+		h.mu.Unlock()
+		h.log.Info("socket refused: address at its connection limit", "limit", h.cfg.MaxConnectionsPerIP, "client_ip", ip)
+		refuse(w, http.StatusTooManyRequests, "rate_limited", "too many connections from this address")
 		return
 	}
+	h.open++
+	h.perIP[ip]++
 	h.draining.Add(1)
 	h.mu.Unlock()
 	defer h.draining.Done()
+	defer func() {
+		h.mu.Lock()
+		h.open--
+		if h.perIP[ip]--; h.perIP[ip] <= 0 {
+			delete(h.perIP, ip)
+		}
+		h.mu.Unlock()
+	}()
 
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: h.cfg.OriginPatterns})
 	if err != nil {
@@ -177,7 +303,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// register, which call closeWith from other goroutines.
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	c := newConn(h, ws, r.RemoteAddr)
+	c := newConn(h, ws, r.RemoteAddr, ip)
 	c.cancel = cancel
 	h.mu.Lock()
 	if h.closing {
@@ -197,15 +323,24 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.serve(ctx)
 }
 
-// register makes c the socket of its party, closing an older one.
-func (h *Hub) register(c *conn) {
+// register makes c the socket of its party, closing an older one here
+// and, through the bus, on every other node.
+func (h *Hub) register(ctx context.Context, c *conn) {
 	h.mu.Lock()
+	c.registered = time.Now()
 	old := h.conns[c.who.Address]
 	h.conns[c.who.Address] = c
 	h.mu.Unlock()
 	if old != nil {
-		h.log.Info("socket replaced by a newer one", "party", c.who.Address.String())
+		old.log.Info("socket replaced by a newer one")
 		old.closeWith(4409, "replaced by a newer connection")
+	}
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.ControllerTimeout)
+	defer cancel()
+	if err := h.bus.Publish(ctx, c.who.Address, replacedFrame(c)); err != nil {
+		// Best effort like every publish: the old socket then lives until
+		// it drops, and the queue already ignores its close.
+		c.log.Warn("could not tell other nodes of the new socket", "err", err)
 	}
 }
 

@@ -47,6 +47,26 @@ type fakeController struct {
 	closed  chan signaling.Identity
 	handled chan signaling.Message
 	routed  chan signaling.Message
+	// seen records the context of every call, by method.
+	seen chan ctxSeen
+}
+
+// ctxSeen is what a Controller call's context looked like when it came.
+type ctxSeen struct {
+	method   string
+	deadline time.Duration // until the deadline; 0 when there is none
+	err      error
+}
+
+func (f *fakeController) see(ctx context.Context, method string) {
+	s := ctxSeen{method: method, err: ctx.Err()}
+	if d, ok := ctx.Deadline(); ok {
+		s.deadline = time.Until(d)
+	}
+	select {
+	case f.seen <- s:
+	default:
+	}
 }
 
 func newFakeController() *fakeController {
@@ -55,6 +75,7 @@ func newFakeController() *fakeController {
 		closed:  make(chan signaling.Identity, 64),
 		handled: make(chan signaling.Message, 1024),
 		routed:  make(chan signaling.Message, 1024),
+		seen:    make(chan ctxSeen, 1024),
 	}
 }
 
@@ -71,6 +92,7 @@ func (f *fakeController) setRoute(fn func(who signaling.Identity, m signaling.Me
 }
 
 func (f *fakeController) Open(ctx context.Context, who signaling.Identity) (any, error) {
+	f.see(ctx, "Open")
 	f.opened <- who
 	f.mu.Lock()
 	fn := f.open
@@ -81,9 +103,13 @@ func (f *fakeController) Open(ctx context.Context, who signaling.Identity) (any,
 	return map[string]any{"role": who.Role, "id": who.ID}, nil
 }
 
-func (f *fakeController) Close(_ context.Context, who signaling.Identity) { f.closed <- who }
+func (f *fakeController) Close(ctx context.Context, who signaling.Identity) {
+	f.see(ctx, "Close")
+	f.closed <- who
+}
 
-func (f *fakeController) Route(_ context.Context, who signaling.Identity, m signaling.Message) (signaling.Address, error) {
+func (f *fakeController) Route(ctx context.Context, who signaling.Identity, m signaling.Message) (signaling.Address, error) {
+	f.see(ctx, "Route")
 	f.routed <- m
 	f.mu.Lock()
 	fn := f.route
@@ -94,7 +120,8 @@ func (f *fakeController) Route(_ context.Context, who signaling.Identity, m sign
 	return fn(who, m)
 }
 
-func (f *fakeController) Handle(_ context.Context, _ signaling.Identity, m signaling.Message) error {
+func (f *fakeController) Handle(ctx context.Context, _ signaling.Identity, m signaling.Message) error {
+	f.see(ctx, "Handle")
 	f.handled <- m
 	return nil
 }

@@ -84,6 +84,10 @@ type Serve struct {
 	JoinRate  float64
 	JoinBurst int
 
+	MaxConnections      int
+	MaxConnectionsPerIP int
+	TrustedProxies      string
+
 	DemoGuide bool
 	LogLevel  string
 	LogFormat string
@@ -108,6 +112,9 @@ func (c *Serve) Register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", 5*time.Second, "how long shutdown waits for connections to close")
 	fs.Float64Var(&c.JoinRate, "join-rate", 60, "queue joins allowed per minute from one client address")
 	fs.IntVar(&c.JoinBurst, "join-burst", 20, "queue joins one client address may make at once before --join-rate applies")
+	fs.IntVar(&c.MaxConnections, "max-connections", 20000, "WebSocket connections one node holds at most; more get 503")
+	fs.IntVar(&c.MaxConnectionsPerIP, "max-connections-per-ip", 50, "WebSocket connections one client address may hold, authenticated or not; more get 429")
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs of load balancers whose X-Forwarded-For / X-Real-IP name the client; empty trusts no header")
 	fs.BoolVar(&c.DemoGuide, "demo-guide", true, "create a demo guide account at start-up and print its login")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
@@ -120,6 +127,12 @@ func (c *Serve) Validate() error {
 	}
 	if _, err := c.AllowedPeers(); err != nil {
 		return err
+	}
+	if _, err := c.Proxies(); err != nil {
+		return err
+	}
+	if c.MaxConnections <= 0 || c.MaxConnectionsPerIP <= 0 {
+		return fmt.Errorf("--max-connections and --max-connections-per-ip must be positive")
 	}
 	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
 		return fmt.Errorf("--jwt-secret must be at least 32 bytes")
@@ -140,14 +153,24 @@ func (c *Serve) Validate() error {
 
 // AllowedPeers parses --turn-allowed-peers; a bad CIDR fails start-up.
 func (c *Serve) AllowedPeers() ([]netip.Prefix, error) {
+	return parsePrefixes("turn-allowed-peers", c.TURNAllowedPeers)
+}
+
+// Proxies parses --trusted-proxies; a bad CIDR fails start-up.
+func (c *Serve) Proxies() ([]netip.Prefix, error) {
+	return parsePrefixes("trusted-proxies", c.TrustedProxies)
+}
+
+// parsePrefixes reads a comma-separated list of CIDRs.
+func parsePrefixes(flagName, list string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
-	for _, s := range strings.Split(c.TURNAllowedPeers, ",") {
+	for _, s := range strings.Split(list, ",") {
 		if s = strings.TrimSpace(s); s == "" {
 			continue
 		}
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
-			return nil, fmt.Errorf("--turn-allowed-peers: %w", err)
+			return nil, fmt.Errorf("--%s: %w", flagName, err)
 		}
 		out = append(out, p)
 	}

@@ -171,3 +171,47 @@ func TestUsageListsEnvNames(t *testing.T) {
 		}
 	}
 }
+
+func TestConnectionAndProxyFlags(t *testing.T) {
+	c, fs := newServe(t)
+	if err := config.Parse(fs, nil, env(nil)); err != nil {
+		t.Fatal(err)
+	}
+	if c.MaxConnections != 20000 || c.MaxConnectionsPerIP != 50 || c.TrustedProxies != "" {
+		t.Fatalf("defaults: max %d per-ip %d proxies %q", c.MaxConnections, c.MaxConnectionsPerIP, c.TrustedProxies)
+	}
+	if p, err := c.Proxies(); err != nil || len(p) != 0 {
+		t.Fatalf("default Proxies() = %v, %v; want none", p, err)
+	}
+
+	c, fs = newServe(t)
+	err := config.Parse(fs, []string{"--max-connections", "100"}, env(map[string]string{
+		"GUIDECALL_MAX_CONNECTIONS_PER_IP": "7",
+		"GUIDECALL_TRUSTED_PROXIES":        "10.0.0.0/8, fd00::/8",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.Proxies()
+	if err != nil || c.MaxConnections != 100 || c.MaxConnectionsPerIP != 7 || len(p) != 2 || p[1].String() != "fd00::/8" {
+		t.Fatalf("max %d per-ip %d Proxies() = %v, %v", c.MaxConnections, c.MaxConnectionsPerIP, p, err)
+	}
+
+	for name, mod := range map[string]func(*config.Serve){
+		"--trusted-proxies":        func(c *config.Serve) { c.TrustedProxies = "10.0.0.1" },
+		"--max-connections":        func(c *config.Serve) { c.MaxConnections = 0 },
+		"--max-connections-per-ip": func(c *config.Serve) { c.MaxConnectionsPerIP = -1 },
+	} {
+		c, fs := newServe(t)
+		if err := config.Parse(fs, nil, env(nil)); err != nil {
+			t.Fatal(err)
+		}
+		mod(c)
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: Validate() = %v, want an error naming it", name, err)
+		}
+	}
+}

@@ -201,3 +201,39 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+func TestOpenStatementTimeout(t *testing.T) {
+	t.Parallel()
+	base := dbtest.URL(t)
+	with := func(url, param string) string {
+		sep := "?"
+		if strings.Contains(url, "?") {
+			sep = "&"
+		}
+		return url + sep + param
+	}
+	for _, tc := range []struct {
+		name, url, want string
+	}{
+		{"default", base, "15s"},
+		{"set in the URL", with(base, "statement_timeout=3000"), "3s"},
+		{"set in options", with(base, "options=-c%20statement_timeout%3D4s"), "4s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			pool, err := db.Open(ctx, tc.url, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pool.Close()
+			var got string
+			if err := pool.QueryRow(ctx, "SHOW statement_timeout").Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Fatalf("statement_timeout %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -6,11 +6,17 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 )
+
+// DefaultStatementTimeout is the statement_timeout of pool connections
+// whose URL does not set one. Nothing guidecall runs on the pool takes
+// near this long; migrations use their own connection and are not bound.
+const DefaultStatementTimeout = 15 * time.Second
 
 // Backoff bounds for Open while the database is unreachable.
 const (
@@ -34,6 +40,9 @@ func retryDelay(attempt int) time.Duration {
 //
 // Pool sizes and lifetimes may be set in the URL (pool_max_conns,
 // pool_health_check_period, ...); those not given get the defaults below.
+// So may statement_timeout (?statement_timeout=30s, or in options); without
+// it every statement is cut off after DefaultStatementTimeout, so a stuck
+// query fails a request instead of holding a connection forever.
 func Open(ctx context.Context, url string, log *slog.Logger) (*pgxpool.Pool, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -88,6 +97,10 @@ func applyPoolDefaults(cfg *pgxpool.Config, url string) {
 	}
 	if !given("pool_max_conn_lifetime") {
 		cfg.MaxConnLifetime = 30 * time.Minute
+	}
+	rp := cfg.ConnConfig.RuntimeParams
+	if _, ok := rp["statement_timeout"]; !ok && !strings.Contains(rp["options"], "statement_timeout") {
+		rp["statement_timeout"] = strconv.FormatInt(DefaultStatementTimeout.Milliseconds(), 10)
 	}
 	if !given("connect_timeout") {
 		// Bounds one attempt, so a black-holed host is retried and logged

@@ -301,14 +301,19 @@ func callAuthorizer(issuer *auth.Issuer, q *queue.Service) payments.CallAuthoriz
 		}
 		claims, err := issuer.Verify(tok, "access")
 		if err != nil {
-			return "", fmt.Errorf("%w: %v", payments.ErrUnauthorized, err)
+			return "", fmt.Errorf("%w: %w", payments.ErrUnauthorized, err)
 		}
 		party, id := queue.PartyGuide, claims.Subject
 		if claims.Role == auth.RoleShopper {
 			party, id = queue.PartyShopper, claims.EntryID
 		}
 		call, err := q.Call(r.Context(), party, id, callID)
-		if err != nil {
+		switch {
+		case errors.Is(err, queue.ErrUnavailable):
+			// Not the caller's fault: payments answers 503 and it retries.
+			return "", fmt.Errorf("%w: call %s: %w", payments.ErrUnavailable, callID, err)
+		case err != nil:
+			// The queue's reason stays out of the answer, which a stranger reads.
 			return "", fmt.Errorf("%w: not a party of call %s", payments.ErrForbidden, callID)
 		}
 		if r.Method != http.MethodGet {

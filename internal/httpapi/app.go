@@ -26,6 +26,10 @@ import (
 // ShopperTokenTTL bounds a shopper's wait plus call.
 const ShopperTokenTTL = 2 * time.Hour
 
+// idleTimeout closes kept-alive HTTP connections that sit unused, so idle
+// clients do not hold file descriptors forever.
+var idleTimeout = 120 * time.Second
+
 // Stores are the stores a node runs on, picked once from config.
 type Stores struct {
 	Accounts auth.AccountStore
@@ -68,6 +72,7 @@ type App struct {
 
 	listener  net.Listener
 	publicURL string
+	clientIP  func(*http.Request) string // the client's address, believing only trusted proxies
 	http      *http.Server
 	served    chan error
 	stopping  chan struct{}
@@ -192,6 +197,11 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return fail(err)
 	}
+	proxies, err := cfg.Proxies()
+	if err != nil {
+		return fail(err)
+	}
+	a.clientIP = clientIPs{trusted: proxies}.of
 	heartbeat := 15 * time.Second
 	a.Hub, err = signaling.NewHub(signaling.Config{
 		Auth:       identities{issuer: issuer, accounts: stores.Accounts},
@@ -199,6 +209,10 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 		Bus:        stores.Bus,
 		Logger:     log,
 		Heartbeat:  heartbeat,
+
+		MaxConnections:      cfg.MaxConnections,
+		MaxConnectionsPerIP: cfg.MaxConnectionsPerIP,
+		ClientIP:            a.clientIP,
 	})
 	if err != nil {
 		return fail(err)
@@ -220,9 +234,15 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return fail(err)
 	}
+	// No ReadTimeout or WriteTimeout: they would bound whole requests, and
+	// net/http leaves their deadlines on a hijacked WebSocket's conn. The
+	// header deadline is lifted once the headers are read, and the idle one
+	// applies only between requests of a kept-alive conn, so neither
+	// touches an upgraded socket.
 	a.http = &http.Server{
 		Handler:           a.routes(issuer),
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return a, nil

@@ -28,6 +28,12 @@ const secret = "httpapi-test-secret-material-long-enough"
 // and stops it when the test ends.
 func startApp(t *testing.T, tweak func(*httpapi.Stores)) *httpapi.App {
 	t.Helper()
+	return startAppConfig(t, nil, tweak)
+}
+
+// startAppConfig is startApp with changes to the configuration too.
+func startAppConfig(t *testing.T, tweakCfg func(*config.Serve), tweak func(*httpapi.Stores)) *httpapi.App {
+	t.Helper()
 	var cfg config.Serve
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -40,6 +46,9 @@ func startApp(t *testing.T, tweak func(*httpapi.Stores)) *httpapi.App {
 	cfg.TURNPort = 0
 	cfg.JWTSecret, cfg.TURNSecret, cfg.SandboxSecret = secret, secret, secret
 	cfg.DemoGuide = false
+	if tweakCfg != nil {
+		tweakCfg(&cfg)
+	}
 	stores := httpapi.MemoryStores()
 	if tweak != nil {
 		tweak(&stores)
@@ -215,10 +224,39 @@ func TestICEServers(t *testing.T) {
 	if r := do(t, "GET", url+"?token="+j.Token, "", nil, nil); r.status != http.StatusUnauthorized {
 		t.Fatalf("token in URL: %d", r.status)
 	}
+	// A shopper in line gets no relay: anyone can join the queue.
+	if r := do(t, "GET", url, j.Token, nil, nil); r.status != http.StatusForbidden || r.errorCode(t) != "not_in_call" {
+		t.Fatalf("waiting shopper: %d %s", r.status, r.body)
+	}
+	// A guide gets one without a call.
+	_, guideTok := accountToken(t, app, "ice-guide@test.local", auth.RoleGuide)
+	if r := do(t, "GET", url, guideTok, nil, nil); r.status != http.StatusOK {
+		t.Fatalf("guide: %d %s", r.status, r.body)
+	}
+	g := dialWS(t, app, guideTok)
+	g.send("presence", "", map[string]string{"status": "available"})
+	sj := dialWS(t, app, j.Token)
+	var od struct {
+		OfferID string `json:"offer_id"`
+	}
+	if err := json.Unmarshal(g.next("offer").Data, &od); err != nil {
+		t.Fatal(err)
+	}
+	g.send("offer.accept", "", map[string]string{"offer_id": od.OfferID})
+	callID := sj.next("call.matched").CallID
+
 	r := do(t, "GET", url, j.Token, nil, nil)
 	if r.status != http.StatusOK {
-		t.Fatalf("shopper: %d %s", r.status, r.body)
+		t.Fatalf("shopper in a call: %d %s", r.status, r.body)
 	}
+	defer func() {
+		// Once the call is over, no more.
+		g.send("call.end", callID, map[string]string{"reason": "hangup"})
+		sj.next("call.ended")
+		if r := do(t, "GET", url, j.Token, nil, nil); r.status != http.StatusForbidden || r.errorCode(t) != "not_in_call" {
+			t.Fatalf("shopper after the call: %d %s", r.status, r.body)
+		}
+	}()
 	var ice struct {
 		ICEServers []struct {
 			URLs       []string `json:"urls"`

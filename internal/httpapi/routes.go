@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -37,7 +36,7 @@ func (a *App) routes(issuer *auth.Issuer) http.Handler {
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Use(a.needStore)
 		r.Mount("/auth", a.Auth.Routes())
-		r.With(joinLimiter(a.cfg.JoinRate, a.cfg.JoinBurst).middleware).Post("/queue", a.handleJoin)
+		r.With(joinLimiter(a.cfg.JoinRate, a.cfg.JoinBurst, a.clientIP).middleware).Post("/queue", a.handleJoin)
 		r.With(issuer.Middleware(auth.RoleShopper, auth.RoleGuide, auth.RoleAdmin)).Get("/ice-servers", a.handleICEServers)
 		r.Handle("/ws", a.Hub)
 		r.Mount("/calls/{callID}/payment-links", a.Payments.APIRoutes(callAuthorizer(issuer, a.Queue)))
@@ -153,11 +152,26 @@ type iceResponse struct {
 	ICETransportPolicy string `json:"iceTransportPolicy"`
 }
 
+// handleICEServers hands out TURN credentials. Anyone can get a shopper
+// token, so a shopper gets them only while its entry is in a call: a relay
+// is for talking to a guide, not a free proxy for whoever joins the queue.
 func (a *App) handleICEServers(w http.ResponseWriter, r *http.Request) {
 	c, _ := auth.ClaimsFrom(r.Context())
 	id := c.Subject
 	if c.Role == auth.RoleShopper {
 		id = c.EntryID
+		e, err := a.Queue.Entry(r.Context(), id)
+		switch {
+		case errors.Is(err, queue.ErrNotFound):
+			httpjson.Error(w, http.StatusForbidden, "not_in_call", "ICE servers are given to a shopper only during its call")
+			return
+		case err != nil:
+			writeQueueError(w, a.log, err)
+			return
+		case e.State != queue.EntryInCall:
+			httpjson.Error(w, http.StatusForbidden, "not_in_call", "ICE servers are given to a shopper only during its call; this entry is "+string(e.State))
+			return
+		}
 	}
 	resp := iceResponse{ICEConfig: a.TURN.ICEConfig(id), ICETransportPolicy: "all"}
 	if a.cfg.ICERelayOnly {
@@ -208,14 +222,15 @@ func requestLog(log *slog.Logger) func(http.Handler) http.Handler {
 
 // ipLimiter bounds queue joins per client IP.
 type ipLimiter struct {
-	mu      sync.Mutex
-	perMin  float64
-	burst   int
-	clients map[string]*rate.Limiter
+	mu       sync.Mutex
+	perMin   float64
+	burst    int
+	clientIP func(*http.Request) string
+	clients  map[string]*rate.Limiter
 }
 
-func joinLimiter(perMinute float64, burst int) *ipLimiter {
-	return &ipLimiter{perMin: perMinute, burst: burst, clients: map[string]*rate.Limiter{}}
+func joinLimiter(perMinute float64, burst int, clientIP func(*http.Request) string) *ipLimiter {
+	return &ipLimiter{perMin: perMinute, burst: burst, clientIP: clientIP, clients: map[string]*rate.Limiter{}}
 }
 
 func (l *ipLimiter) allow(ip string) bool {
@@ -236,11 +251,7 @@ func (l *ipLimiter) allow(ip string) bool {
 
 func (l *ipLimiter) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ip, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil {
-			ip = r.RemoteAddr
-		}
-		if !l.allow(ip) {
+		if !l.allow(l.clientIP(r)) {
 			w.Header().Set("Retry-After", "10")
 			httpjson.Error(w, http.StatusTooManyRequests, "rate_limited", "too many queue joins from this address; retry shortly")
 			return
