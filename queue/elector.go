@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -36,7 +37,13 @@ type AdvisoryElector struct {
 	// retry is how often a standby tries the lock; check is how often the
 	// leader checks its connection, within checkTimeout.
 	retry, check, checkTimeout time.Duration
+
+	watchers sync.WaitGroup
 }
+
+// Wait returns once the goroutine watching the last leadership has given
+// the lock and its connection back, so the pool can close after it.
+func (e *AdvisoryElector) Wait() { e.watchers.Wait() }
 
 // NewAdvisoryElector returns an elector competing for the advisory lock key
 // on pool's database.
@@ -102,7 +109,7 @@ func (e *AdvisoryElector) try(ctx context.Context) (context.Context, error) {
 		return nil, nil
 	}
 	leadCtx, lose := context.WithCancelCause(ctx)
-	go e.watch(ctx, leadCtx, lose, conn)
+	e.watchers.Go(func() { e.watch(ctx, leadCtx, lose, conn) })
 	return leadCtx, nil
 }
 

@@ -12,8 +12,13 @@ import (
 // directly to step time.
 func (s *Service) Tick(ctx context.Context) error {
 	var errs []error
-	if err := s.settlePresence(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("settle presence: %w", err))
+	// A new leader waits one StaleAfter before judging presence: nodes may
+	// not have reported their parties yet (after a database outage, say),
+	// and silence is not yet evidence of death.
+	if s.leadSince.IsZero() || s.now().Sub(s.leadSince) >= s.cfg.StaleAfter {
+		if err := s.settlePresence(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("settle presence: %w", err))
+		}
 	}
 	if err := s.settleCalls(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("settle calls: %w", err))
@@ -48,7 +53,7 @@ func (s *Service) settlePresence(ctx context.Context) error {
 			if !cur.Online || !cur.SeenAt.Equal(seen) {
 				return ErrBadState // came back meanwhile
 			}
-			cur.Online, cur.SocketID, cur.DisconnectedAt = false, "", &seen
+			cur.Online, cur.SocketID, cur.DisconnectedAt = false, SocketGivenUp, &seen
 			return nil
 		})
 		if err != nil {
@@ -88,7 +93,7 @@ func (s *Service) settlePresence(ctx context.Context) error {
 				return ErrBadState // came back meanwhile
 			}
 			seen := e.SeenAt
-			e.SocketID, e.DisconnectedAt = "", &seen
+			e.SocketID, e.DisconnectedAt = SocketGivenUp, &seen
 			return nil
 		})
 		if err != nil {
@@ -109,6 +114,7 @@ func (s *Service) settleCalls(ctx context.Context) error {
 		return err
 	}
 	graceEnd := now.Add(-s.cfg.ReconnectGrace)
+	var errs []error
 	for _, c := range live {
 		if c.State == CallOffered {
 			if now.After(c.OfferDeadline) {
@@ -116,10 +122,19 @@ func (s *Service) settleCalls(ctx context.Context) error {
 			}
 			continue
 		}
+		if c.AcceptedAt != nil && c.State != CallConnected && now.Sub(*c.AcceptedAt) > s.cfg.ConnectTimeout {
+			// Both sides are there but media never came up: end it rather
+			// than hold a guide on a call nobody can hear.
+			s.log.InfoContext(ctx, "call did not connect in time", "call_id", c.ID, "entry_id", c.EntryID, "guide_id", c.GuideID)
+			_, _ = s.endCall(ctx, c.ID, ReasonFailed, "server")
+			continue
+		}
 		g, gerr := s.store.GuideGet(ctx, c.GuideID)
 		e, eerr := s.store.EntryGet(ctx, c.EntryID)
 		if gerr != nil || eerr != nil {
-			return errors.Join(gerr, eerr)
+			// One unreadable call must not stop the others from settling.
+			errs = append(errs, fmt.Errorf("call %s: %w", c.ID, errors.Join(gerr, eerr)))
+			continue
 		}
 		guideGone := !g.Online && g.DisconnectedAt != nil && g.DisconnectedAt.Before(graceEnd)
 		shopperGone := e.DisconnectedAt != nil && e.DisconnectedAt.Before(graceEnd)
@@ -130,6 +145,68 @@ func (s *Service) settleCalls(ctx context.Context) error {
 			_, _ = s.endCall(ctx, c.ID, ReasonPeerLost, string(PartyGuide))
 		case shopperGone:
 			_, _ = s.endCall(ctx, c.ID, ReasonPeerLost, string(PartyShopper))
+		}
+	}
+	if err := s.repair(ctx, live); err != nil {
+		errs = append(errs, fmt.Errorf("repair: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// repair undoes what an interrupted change can leave behind: an online
+// guide or a queued entry still pointing at a call that is no longer live
+// (say the node died between ending the call and freeing the guide).
+// Without it such a guide would never be offered a call again.
+func (s *Service) repair(ctx context.Context, live []Call) error {
+	isLive := make(map[string]bool, len(live))
+	for _, c := range live {
+		isLive[c.ID] = true
+	}
+	now := s.now()
+	guides, err := s.store.GuidesOnline(ctx)
+	if err != nil {
+		return err
+	}
+	for _, g := range guides {
+		if g.CallID == "" || isLive[g.CallID] {
+			continue
+		}
+		stale := g.CallID
+		// A call made after the list was read is live; an ended one never
+		// lives again, so checking before the update is enough.
+		if c, err := s.store.CallGet(ctx, stale); err != nil || c.State.Live() {
+			continue
+		}
+		if _, err := s.store.GuideUpdate(ctx, g.ID, func(g *Guide) error {
+			if g.CallID != stale {
+				return ErrBadState
+			}
+			g.CallID, g.IdleSince = "", now
+			return nil
+		}); err == nil {
+			s.log.WarnContext(ctx, "freed a guide held by a call that had ended", "guide_id", g.ID, "call_id", stale)
+		}
+	}
+	line, err := s.store.EntriesQueued(ctx, "")
+	if err != nil {
+		return err
+	}
+	for _, e := range line {
+		if e.State != EntryOffered || isLive[e.CallID] {
+			continue
+		}
+		stale := e.CallID
+		if c, err := s.store.CallGet(ctx, stale); err != nil || c.State.Live() {
+			continue
+		}
+		if _, err := s.store.EntryUpdate(ctx, e.ID, func(e *Entry) error {
+			if e.State != EntryOffered || e.CallID != stale {
+				return ErrBadState
+			}
+			e.State, e.CallID = EntryWaiting, ""
+			return nil
+		}); err == nil {
+			s.log.WarnContext(ctx, "returned an entry whose offer had ended to the line", "entry_id", e.ID, "call_id", stale)
 		}
 	}
 	return nil

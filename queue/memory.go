@@ -181,20 +181,36 @@ func (m *MemoryStore) GuidesOnline(_ context.Context) ([]Guide, error) {
 	return out, nil
 }
 
-func (m *MemoryStore) Touch(_ context.Context, entryIDs, guideIDs []string, at time.Time) error {
+func (m *MemoryStore) Touch(_ context.Context, entries, guides []Held, at time.Time) (reclaimedEntries, reclaimedGuides []string, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, id := range entryIDs {
-		if e, ok := m.entries[id]; ok {
+	for _, h := range entries {
+		e, ok := m.entries[h.ID]
+		if !ok {
+			continue
+		}
+		if (e.State.Queued() || e.State == EntryInCall) && e.SocketID == SocketGivenUp {
+			e.SocketID, e.DisconnectedAt = h.SocketID, nil
+			reclaimedEntries = append(reclaimedEntries, e.ID)
+		}
+		if e.SocketID == h.SocketID {
 			e.SeenAt = at
 		}
 	}
-	for _, id := range guideIDs {
-		if g, ok := m.guides[id]; ok {
+	for _, h := range guides {
+		g, ok := m.guides[h.ID]
+		if !ok {
+			continue
+		}
+		if !g.Online && g.SocketID == SocketGivenUp {
+			g.Online, g.SocketID, g.DisconnectedAt = true, h.SocketID, nil
+			reclaimedGuides = append(reclaimedGuides, g.ID)
+		}
+		if g.SocketID == h.SocketID {
 			g.SeenAt = at
 		}
 	}
-	return nil
+	return reclaimedEntries, reclaimedGuides, nil
 }
 
 func (m *MemoryStore) CallCreate(_ context.Context, c Call) (Call, error) {

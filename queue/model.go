@@ -129,3 +129,16 @@ type Position struct {
 	Position   int    `json:"position"`
 	ETASeconds int    `json:"eta_seconds"`
 }
+
+// Held names a party's socket that a node holds: an entry or guide id and
+// the socket's id.
+type Held struct {
+	ID       string
+	SocketID string
+}
+
+// SocketGivenUp is the SocketID of a party the matcher declared dropped
+// because no node reported it for StaleAfter (its node died, or could not
+// reach the store). A later report of the same party by a live node
+// reclaims it; a real socket close leaves SocketID empty instead.
+const SocketGivenUp = "-"

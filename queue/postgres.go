@@ -255,23 +255,73 @@ func (s *PostgresStore) GuidesOnline(ctx context.Context) ([]Guide, error) {
 		WHERE online ORDER BY id COLLATE "C"`)
 }
 
-// Touch sends both updates in one batch: one round trip, one implicit
-// transaction. Unknown ids are ignored, as in the MemoryStore.
-func (s *PostgresStore) Touch(ctx context.Context, entryIDs, guideIDs []string, at time.Time) error {
+// Touch runs one statement per table in one batch (one round trip, one
+// implicit transaction). Each statement reclaims the parties the matcher
+// gave up on (socket SocketGivenUp) and refreshes seen_at of those whose
+// socket this node holds; the two updates touch disjoint rows.
+func (s *PostgresStore) Touch(ctx context.Context, entries, guides []Held, at time.Time) (reclaimedEntries, reclaimedGuides []string, err error) {
 	var b pgx.Batch
-	if len(entryIDs) > 0 {
-		b.Queue(`UPDATE queue_entries SET seen_at = $2 WHERE id = ANY($1)`, entryIDs, at)
+	if len(entries) > 0 {
+		ids, socks := heldColumns(entries)
+		b.Queue(`WITH held AS (SELECT * FROM unnest($1::text[], $2::text[]) AS h(id, sock)),
+			reclaimed AS (
+				UPDATE queue_entries e SET socket_id = held.sock, disconnected_at = NULL, seen_at = $3
+				FROM held WHERE e.id = held.id AND e.socket_id = $4
+					AND e.state IN ('waiting', 'offered', 'in_call')
+				RETURNING e.id),
+			touched AS (
+				UPDATE queue_entries e SET seen_at = $3
+				FROM held WHERE e.id = held.id AND e.socket_id = held.sock
+				RETURNING e.id)
+			SELECT id FROM reclaimed`, ids, socks, at, SocketGivenUp)
 	}
-	if len(guideIDs) > 0 {
-		b.Queue(`UPDATE guides SET seen_at = $2 WHERE id = ANY($1)`, guideIDs, at)
+	if len(guides) > 0 {
+		ids, socks := heldColumns(guides)
+		b.Queue(`WITH held AS (SELECT * FROM unnest($1::text[], $2::text[]) AS h(id, sock)),
+			reclaimed AS (
+				UPDATE guides g SET online = true, socket_id = held.sock, disconnected_at = NULL, seen_at = $3
+				FROM held WHERE g.id = held.id AND NOT g.online AND g.socket_id = $4
+				RETURNING g.id),
+			touched AS (
+				UPDATE guides g SET seen_at = $3
+				FROM held WHERE g.id = held.id AND g.socket_id = held.sock
+				RETURNING g.id)
+			SELECT id FROM reclaimed`, ids, socks, at, SocketGivenUp)
 	}
 	if b.Len() == 0 {
-		return nil
+		return nil, nil, nil
 	}
-	if err := s.pool.SendBatch(ctx, &b).Close(); err != nil {
-		return pgError(err, "touch", fmt.Sprintf("%d entries, %d guides", len(entryIDs), len(guideIDs)))
+	br := s.pool.SendBatch(ctx, &b)
+	defer br.Close()
+	read := func() ([]string, error) {
+		rows, err := br.Query()
+		if err != nil {
+			return nil, err
+		}
+		return pgx.CollectRows(rows, pgx.RowTo[string])
 	}
-	return nil
+	if len(entries) > 0 {
+		if reclaimedEntries, err = read(); err != nil {
+			return nil, nil, pgError(err, "touch", fmt.Sprintf("%d entries", len(entries)))
+		}
+	}
+	if len(guides) > 0 {
+		if reclaimedGuides, err = read(); err != nil {
+			return nil, nil, pgError(err, "touch", fmt.Sprintf("%d guides", len(guides)))
+		}
+	}
+	if err := br.Close(); err != nil {
+		return nil, nil, pgError(err, "touch", "batch")
+	}
+	return reclaimedEntries, reclaimedGuides, nil
+}
+
+func heldColumns(held []Held) (ids, socks []string) {
+	ids, socks = make([]string, len(held)), make([]string, len(held))
+	for i, h := range held {
+		ids[i], socks[i] = h.ID, h.SocketID
+	}
+	return ids, socks
 }
 
 // --- calls ---

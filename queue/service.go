@@ -27,6 +27,8 @@ type Config struct {
 	ReconnectGrace  time.Duration // 20s: how long a dropped party may take to come back
 	Tick            time.Duration // 200ms: matcher loop period when nothing wakes it
 	AvgCallDuration time.Duration // 3m: used for ETAs until history says better
+	// ConnectTimeout ends an accepted call whose media never came up (2m).
+	ConnectTimeout time.Duration
 	// StaleAfter is how old a party's SeenAt may get before the matcher
 	// takes its node for dead and its socket for dropped (15s; nodes
 	// refresh every StaleAfter/3).
@@ -47,6 +49,12 @@ type Service struct {
 	// matcher loop touches it, and it is rebuilt on a new leader.
 	lastPosition map[string]Position
 
+	// leadSince is when this node last became leader; only the loop
+	// touches it.
+	leadSince time.Time
+
+	life     sync.Mutex
+	started  bool
 	stopOnce sync.Once
 	stop     context.CancelFunc
 	done     chan struct{}
@@ -78,6 +86,9 @@ func NewService(cfg Config) (*Service, error) {
 	if cfg.Tick <= 0 {
 		cfg.Tick = 200 * time.Millisecond
 	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = 2 * time.Minute
+	}
 	if cfg.StaleAfter <= 0 {
 		cfg.StaleAfter = 15 * time.Second
 	}
@@ -104,6 +115,12 @@ func (s *Service) ReconnectGrace() time.Duration { return s.cfg.ReconnectGrace }
 // Start runs the matcher loop in the background until Stop. It competes
 // for leadership through the Elector and only matches while it leads.
 func (s *Service) Start(ctx context.Context) error {
+	s.life.Lock()
+	defer s.life.Unlock()
+	if s.started {
+		return errors.New("queue: service already started")
+	}
+	s.started = true
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop = cancel
 	s.done = make(chan struct{})
@@ -114,14 +131,30 @@ func (s *Service) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop ends the matcher loop and waits for it. Safe to call twice.
+// Stop ends the matcher loop and waits for it, and for the elector to give
+// leadership back. Safe to call twice, and before Start.
 func (s *Service) Stop() {
+	s.life.Lock()
+	defer s.life.Unlock()
 	s.stopOnce.Do(func() {
 		if s.stop != nil {
 			s.stop()
 			<-s.done
 		}
+		if w, ok := s.cfg.Elector.(interface{ Wait() }); ok {
+			w.Wait()
+		}
 	})
+}
+
+// opTimeout bounds one client-driven change. A change runs to its end even
+// when the request or socket that asked for it goes away: entry, guide and
+// call are separate writes, and stopping between them would strand a guide
+// on a call that ended.
+const opTimeout = 10 * time.Second
+
+func detach(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), opTimeout)
 }
 
 func (s *Service) poke() {
@@ -143,6 +176,7 @@ func (s *Service) run(ctx context.Context) {
 		}
 		s.log.Info("matcher leading on this node")
 		clear(s.lastPosition)
+		s.leadSince = s.now()
 		s.lead(leadCtx)
 		if ctx.Err() == nil {
 			s.log.Warn("matcher leadership lost")
@@ -154,9 +188,13 @@ func (s *Service) lead(ctx context.Context) {
 	t := time.NewTicker(s.cfg.Tick)
 	defer t.Stop()
 	for {
-		if err := s.Tick(ctx); err != nil && ctx.Err() == nil {
+		// A tick finishes what it started even if leadership ends meanwhile
+		// (see detach); the next leader's tick finds nothing left to do.
+		tctx, cancel := detach(ctx)
+		if err := s.Tick(tctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("matcher tick failed", "err", err)
 		}
+		cancel()
 		select {
 		case <-ctx.Done():
 			return
@@ -256,6 +294,8 @@ func (s *Service) Waiting(ctx context.Context, queue string) ([]Entry, error) {
 // and, when it is in a live call, that call (for resume). socketID names
 // the socket so that a late close of an older one is ignored.
 func (s *Service) ShopperConnected(ctx context.Context, entryID, socketID string) (Entry, *Call, error) {
+	ctx, cancel := detach(ctx)
+	defer cancel()
 	now := s.now()
 	e, err := s.store.EntryUpdate(ctx, entryID, func(e *Entry) error {
 		if !e.State.Queued() && e.State != EntryInCall {
@@ -286,6 +326,8 @@ func (s *Service) ShopperConnected(ctx context.Context, entryID, socketID string
 // ShopperDisconnected starts the shopper's grace period, unless a newer
 // socket has taken over.
 func (s *Service) ShopperDisconnected(ctx context.Context, entryID, socketID string) {
+	ctx, cancel := detach(ctx)
+	defer cancel()
 	now := s.now()
 	stale := false
 	e, err := s.store.EntryUpdate(ctx, entryID, func(e *Entry) error {
@@ -320,16 +362,45 @@ func (s *Service) shopperGone(ctx context.Context, e Entry) {
 	}
 }
 
-// Touch records that this node still holds these parties' sockets.
-func (s *Service) Touch(ctx context.Context, entryIDs, guideIDs []string) error {
-	if len(entryIDs) == 0 && len(guideIDs) == 0 {
+// Touch records that this node still holds these parties' sockets, and
+// brings back those the matcher had given up on while nobody could report
+// them (a database outage longer than StaleAfter), telling their peers.
+func (s *Service) Touch(ctx context.Context, entries, guides []Held) error {
+	ctx, cancel := detach(ctx)
+	defer cancel()
+	if len(entries) == 0 && len(guides) == 0 {
 		return nil
 	}
-	return s.store.Touch(ctx, entryIDs, guideIDs, s.now())
+	backEntries, backGuides, err := s.store.Touch(ctx, entries, guides, s.now())
+	if err != nil {
+		return err
+	}
+	for _, id := range backEntries {
+		s.log.InfoContext(ctx, "shopper reported again after being given up; reconnected", "entry_id", id)
+		if e, err := s.store.EntryGet(ctx, id); err == nil && e.State == EntryInCall {
+			if c, err := s.store.CallGet(ctx, e.CallID); err == nil && c.State.Live() {
+				s.notify.PeerStatus(ctx, c, PartyShopper, true, 0)
+			}
+		}
+	}
+	for _, id := range backGuides {
+		s.log.InfoContext(ctx, "guide reported again after being given up; reconnected", "guide_id", id)
+		if g, err := s.store.GuideGet(ctx, id); err == nil && g.CallID != "" {
+			if c, err := s.store.CallGet(ctx, g.CallID); err == nil && c.State.Live() && c.State != CallOffered {
+				s.notify.PeerStatus(ctx, c, PartyGuide, true, 0)
+			}
+		}
+	}
+	if len(backGuides) > 0 {
+		s.poke()
+	}
+	return nil
 }
 
 // Cancel takes a shopper out of line, or hangs up its call.
 func (s *Service) Cancel(ctx context.Context, entryID string) error {
+	ctx, cancel := detach(ctx)
+	defer cancel()
 	e, err := s.store.EntryGet(ctx, entryID)
 	if err != nil {
 		return err
@@ -370,6 +441,8 @@ func (s *Service) leaveQueue(ctx context.Context, entryID string, state EntrySta
 // GuideConnected registers a console socket and returns the guide and the
 // live call it holds, if any.
 func (s *Service) GuideConnected(ctx context.Context, guideID, name, socketID string) (Guide, *Call, error) {
+	ctx, cancel := detach(ctx)
+	defer cancel()
 	now := s.now()
 	if _, err := s.store.GuideUpsert(ctx, Guide{ID: guideID, Name: name, Status: GuideAway, IdleSince: now}); err != nil {
 		return Guide{}, nil, err
@@ -407,6 +480,8 @@ func (s *Service) entryOrEmpty(ctx context.Context, id string) Entry {
 // has taken over. A pending offer is withdrawn at once: the shopper should
 // not wait on a console that is gone.
 func (s *Service) GuideDisconnected(ctx context.Context, guideID, socketID string) {
+	ctx, cancel := detach(ctx)
+	defer cancel()
 	now := s.now()
 	stale := false
 	g, err := s.store.GuideUpdate(ctx, guideID, func(g *Guide) error {
@@ -450,6 +525,8 @@ func (s *Service) guideGone(ctx context.Context, g Guide) {
 // SetPresence records the guide's choice. Going away with an offer
 // pending declines it.
 func (s *Service) SetPresence(ctx context.Context, guideID string, status GuideStatus) (Guide, error) {
+	ctx, cancel := detach(ctx)
+	defer cancel()
 	if status != GuideAvailable && status != GuideAway {
 		return Guide{}, fmt.Errorf("%w: status must be available or away", ErrInvalid)
 	}
@@ -478,6 +555,8 @@ func (s *Service) SetPresence(ctx context.Context, guideID string, status GuideS
 
 // Accept turns an offer into a call.
 func (s *Service) Accept(ctx context.Context, guideID, callID string) (Call, error) {
+	ctx, cancel := detach(ctx)
+	defer cancel()
 	now := s.now()
 	c, err := s.store.CallUpdate(ctx, callID, func(c *Call) error {
 		if c.GuideID != guideID {
@@ -546,6 +625,8 @@ func (s *Service) abandonAccept(ctx context.Context, c Call, now time.Time) {
 
 // Decline hands the offer back; the shopper keeps its place.
 func (s *Service) Decline(ctx context.Context, guideID, callID string) error {
+	ctx, cancel := detach(ctx)
+	defer cancel()
 	c, err := s.store.CallGet(ctx, callID)
 	if err != nil {
 		return err
@@ -580,9 +661,10 @@ func (s *Service) endOffer(ctx context.Context, callID, reason string, missed bo
 	s.notify.OfferRevoked(ctx, c.GuideID, c.ID, reason)
 	var setAway bool
 	g, err := s.store.GuideUpdate(ctx, c.GuideID, func(g *Guide) error {
-		if g.CallID == c.ID {
-			g.CallID = ""
+		if g.CallID != c.ID {
+			return nil // not this guide's offer any more: charge nothing
 		}
+		g.CallID = ""
 		if missed || reason == ReasonDeclined {
 			// The offer moves on: behind every other free guide, so the
 			// next pass does not hand the same shopper straight back.
@@ -643,6 +725,8 @@ func isParty(c Call, party Party, partyID string) bool {
 
 // Signaled moves an accepted call to connecting on its first SDP.
 func (s *Service) Signaled(ctx context.Context, callID string) {
+	ctx, cancel := detach(ctx)
+	defer cancel()
 	c, err := s.store.CallUpdate(ctx, callID, func(c *Call) error {
 		if c.State != CallAccepted {
 			return ErrBadState
@@ -658,6 +742,8 @@ func (s *Service) Signaled(ctx context.Context, callID string) {
 // Connected records that one side's peer connection is up; the first
 // report moves the call to connected.
 func (s *Service) Connected(ctx context.Context, party Party, partyID, callID string) (Call, error) {
+	ctx, cancel := detach(ctx)
+	defer cancel()
 	now := s.now()
 	var changed bool
 	c, err := s.store.CallUpdate(ctx, callID, func(c *Call) error {
@@ -686,6 +772,8 @@ func (s *Service) Connected(ctx context.Context, party Party, partyID, callID st
 
 // EndCall hangs up a live call on behalf of one of its parties.
 func (s *Service) EndCall(ctx context.Context, party Party, partyID, callID, reason string) (Call, error) {
+	ctx, cancel := detach(ctx)
+	defer cancel()
 	c, err := s.Call(ctx, party, partyID, callID)
 	if err != nil {
 		return Call{}, err

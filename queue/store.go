@@ -32,8 +32,11 @@ type Store interface {
 	GuidesOnline(ctx context.Context) ([]Guide, error)
 
 	// Touch sets SeenAt on the entries and guides whose sockets this node
-	// holds.
-	Touch(ctx context.Context, entryIDs, guideIDs []string, at time.Time) error
+	// holds. A party the matcher had declared dropped only because nobody
+	// reported it (SocketID SocketGivenUp) is reclaimed: back to connected
+	// with this socket. Touch returns the ids
+	// reclaimed. A party that now has another socket is left alone.
+	Touch(ctx context.Context, entries, guides []Held, at time.Time) (reclaimedEntries, reclaimedGuides []string, err error)
 
 	CallCreate(ctx context.Context, c Call) (Call, error)
 	CallGet(ctx context.Context, id string) (Call, error)

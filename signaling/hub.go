@@ -218,13 +218,14 @@ func (h *Hub) control(to Address, frame []byte) {
 	}
 }
 
-// Parties lists the parties whose sockets this node holds.
-func (h *Hub) Parties() []Address {
+// Parties lists the parties whose sockets this node holds, with the id of
+// each socket.
+func (h *Hub) Parties() []Identity {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	out := make([]Address, 0, len(h.conns))
-	for a := range h.conns {
-		out = append(out, a)
+	out := make([]Identity, 0, len(h.conns))
+	for _, c := range h.conns {
+		out = append(out, c.who)
 	}
 	return out
 }

@@ -121,12 +121,13 @@ func (a *App) touchLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		var entries, guides []string
+		var entries, guides []queue.Held
 		for _, p := range a.Hub.Parties() {
+			held := queue.Held{ID: p.ID, SocketID: p.Socket}
 			if p.Role == signaling.RoleShopper {
-				entries = append(entries, p.ID)
+				entries = append(entries, held)
 			} else {
-				guides = append(guides, p.ID)
+				guides = append(guides, held)
 			}
 		}
 		if err := a.Queue.Touch(ctx, entries, guides); err != nil && ctx.Err() == nil {

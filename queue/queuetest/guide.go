@@ -178,27 +178,63 @@ func runGuideTests(t *testing.T, newStore func(t *testing.T) queue.Store) {
 
 	t.Run("Touch", func(t *testing.T) {
 		s := newStore(t)
-		mustCreateEntry(t, s, entry("e_1", "shoes", 0))
-		mustCreateEntry(t, s, entry("e_2", "shoes", 0))
-		mustUpsertGuide(t, s, guide("g_1", 0))
-		mustUpsertGuide(t, s, guide("g_2", 0))
+		old := at(time.Second)
+		setEntry := func(e queue.Entry, fn func(*queue.Entry)) {
+			t.Helper()
+			mustCreateEntry(t, s, e)
+			if _, err := s.EntryUpdate(ctx, e.ID, func(cur *queue.Entry) error { fn(cur); return nil }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		setEntry(entry("e_held", "shoes", 0), func(e *queue.Entry) { e.SocketID, e.SeenAt = "s1", old })
+		setEntry(entry("e_moved", "shoes", 0), func(e *queue.Entry) { e.SocketID, e.SeenAt = "elsewhere", old })
+		// Declared gone by the matcher: no socket, dropped exactly when last seen.
+		setEntry(entry("e_given_up", "shoes", 0), func(e *queue.Entry) {
+			e.SocketID, e.SeenAt, e.DisconnectedAt = queue.SocketGivenUp, old, ptr(old)
+		})
+		// Really closed its socket later than it was last seen.
+		setEntry(entry("e_closed", "shoes", 0), func(e *queue.Entry) { e.SeenAt, e.DisconnectedAt = old, ptr(at(2*time.Second)) })
+		setEntry(entry("e_done", "shoes", 0), func(e *queue.Entry) {
+			e.State, e.SocketID, e.SeenAt, e.DisconnectedAt = queue.EntryDone, queue.SocketGivenUp, old, ptr(old)
+		})
+		held := mustSetGuide(t, s, guide("g_held", 0))
+		held.Online, held.SocketID, held.SeenAt = true, "t1", old
+		mustSetGuide(t, s, held)
+		givenUp := guide("g_given_up", 0)
+		givenUp.SocketID, givenUp.SeenAt, givenUp.DisconnectedAt = queue.SocketGivenUp, old, ptr(old)
+		mustSetGuide(t, s, givenUp)
+
 		seen := at(time.Minute + time.Microsecond)
-		if err := s.Touch(ctx, []string{"e_1", "e_missing"}, []string{"g_2", "g_missing"}, seen); err != nil {
+		entries := []queue.Held{{ID: "e_held", SocketID: "s1"}, {ID: "e_moved", SocketID: "s2"}, {ID: "e_given_up", SocketID: "s3"},
+			{ID: "e_closed", SocketID: "s4"}, {ID: "e_done", SocketID: "s5"}, {ID: "e_missing", SocketID: "s6"}}
+		guides := []queue.Held{{ID: "g_held", SocketID: "t1"}, {ID: "g_given_up", SocketID: "t2"}, {ID: "g_missing", SocketID: "t3"}}
+		backE, backG, err := s.Touch(ctx, entries, guides, seen)
+		if err != nil {
 			t.Fatalf("Touch: %v", err)
 		}
-		for id, want := range map[string]time.Time{"e_1": seen, "e_2": {}} {
+		wantIDs(t, "reclaimed entries", backE, []string{"e_given_up"})
+		wantIDs(t, "reclaimed guides", backG, []string{"g_given_up"})
+		for id, want := range map[string]struct {
+			seen   time.Time
+			socket string
+			gone   bool
+		}{
+			"e_held": {seen, "s1", false}, "e_moved": {old, "elsewhere", false}, "e_given_up": {seen, "s3", false},
+			"e_closed": {old, "", true}, "e_done": {old, queue.SocketGivenUp, true},
+		} {
 			e, _ := s.EntryGet(ctx, id)
-			if !e.SeenAt.Equal(want) {
-				t.Errorf("entry %s SeenAt = %s, want %s", id, e.SeenAt, want)
+			if !e.SeenAt.Equal(want.seen) || e.SocketID != want.socket || (e.DisconnectedAt != nil) != want.gone {
+				t.Errorf("entry %s: seen %s socket %q disconnected %v; want seen %s socket %q disconnected %v",
+					id, e.SeenAt, e.SocketID, e.DisconnectedAt, want.seen, want.socket, want.gone)
 			}
 		}
-		for id, want := range map[string]time.Time{"g_1": {}, "g_2": seen} {
+		for id, socket := range map[string]string{"g_held": "t1", "g_given_up": "t2"} {
 			g, _ := s.GuideGet(ctx, id)
-			if !g.SeenAt.Equal(want) {
-				t.Errorf("guide %s SeenAt = %s, want %s", id, g.SeenAt, want)
+			if !g.SeenAt.Equal(seen) || g.SocketID != socket || !g.Online || g.DisconnectedAt != nil {
+				t.Errorf("guide %s: seen %s socket %q online %v disconnected %v; want reclaimed or refreshed", id, g.SeenAt, g.SocketID, g.Online, g.DisconnectedAt)
 			}
 		}
-		if err := s.Touch(ctx, nil, nil, seen); err != nil {
+		if _, _, err := s.Touch(ctx, nil, nil, seen); err != nil {
 			t.Errorf("Touch of nothing: %v", err)
 		}
 	})
