@@ -352,7 +352,7 @@ func (s *Service) sendPositions(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	online := len(guides)
+	online, free := len(guides), countFree(guides)
 	seen := make(map[string]bool, len(line))
 	pos, queue := 0, ""
 	for _, e := range line {
@@ -361,7 +361,7 @@ func (s *Service) sendPositions(ctx context.Context) error {
 		}
 		pos++
 		seen[e.ID] = true
-		p := s.positionAt(e.Queue, pos, online)
+		p := s.positionAt(e, pos, online, free)
 		if s.lastPosition[e.ID] == p || e.DisconnectedAt != nil {
 			continue
 		}

@@ -3,6 +3,7 @@ package queue_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -42,7 +43,8 @@ func connectCall(t *testing.T, h *harness, guideID string) (queue.Entry, queue.C
 func TestRepairFreesGuideStrandedByInterruptedEnd(t *testing.T) {
 	h := newHarness(t)
 	store := &failingGuideStore{Store: h.store}
-	svc, err := queue.NewService(queue.Config{Store: store, Notifier: h.rec, Now: h.clock.Now, StaleAfter: 24 * time.Hour})
+	svc, err := queue.NewService(queue.Config{Store: store, Notifier: h.rec, Now: h.clock.Now, StaleAfter: 24 * time.Hour,
+		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,6 +120,7 @@ func TestTouchBringsBackPartiesGivenUpDuringOutage(t *testing.T) {
 	h := newHarness(t)
 	svc, err := queue.NewService(queue.Config{
 		Store: h.store, Notifier: h.rec, Now: h.clock.Now, StaleAfter: 15 * time.Second, ReconnectGrace: grace,
+		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		t.Fatal(err)

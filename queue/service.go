@@ -866,15 +866,33 @@ func (s *Service) position(ctx context.Context, e Entry) (Position, error) {
 	}
 	for i, o := range line {
 		if o.ID == e.ID {
-			return s.positionAt(e.Queue, i+1, len(online)), nil
+			return s.positionAt(o, i+1, len(online), countFree(online)), nil
 		}
 	}
 	return Position{}, ErrNotFound
 }
 
-func (s *Service) positionAt(queue string, pos, guidesOnline int) Position {
-	eta := time.Duration(pos) * s.cfg.AvgCallDuration / time.Duration(max(guidesOnline, 1))
-	return Position{Queue: queue, Position: pos, ETASeconds: int(eta.Seconds())}
+// positionAt tells a shopper at pos in line how long it may wait. A
+// shopper being offered, or one a free guide will be offered next tick,
+// waits about nothing; the others wait for the calls ahead of them to
+// end, shared among the guides online.
+func (s *Service) positionAt(e Entry, pos, guidesOnline, guidesFree int) Position {
+	var eta time.Duration
+	if ahead := pos - guidesFree; e.State != EntryOffered && ahead > 0 {
+		eta = time.Duration(ahead) * s.cfg.AvgCallDuration / time.Duration(max(guidesOnline, 1))
+	}
+	return Position{Queue: e.Queue, Position: pos, ETASeconds: int(eta.Seconds())}
+}
+
+// countFree counts the guides among these that could take a shopper now.
+func countFree(guides []Guide) int {
+	n := 0
+	for _, g := range guides {
+		if g.Online && g.Status == GuideAvailable && g.CallID == "" {
+			n++
+		}
+	}
+	return n
 }
 
 // CallRecord returns a call without a party check, for the wiring's own

@@ -939,14 +939,18 @@ func TestPositions(t *testing.T) {
 		t.Errorf("after a join in hats: position events:%s", describe(kinds(evs, "Position")))
 	}
 
-	// One guide online changes no ETA (ETAs divide by at least one guide),
-	// and an offer keeps the offered shopper in line.
+	// One guide online changes no other ETA (ETAs divide by at least one
+	// guide); the offered shopper keeps its place and now waits for
+	// nothing but the guide's click.
 	h.guideOnline("g1")
 	evs = h.rec.take()
 	h.tick()
 	evs = append(evs, h.rec.take()...)
 	offer := wantEvent(t, evs, "Offer", func(e event) bool { return e.EntryID == a.ID })
-	wantPositions(t, "a offered", evs, nil)
+	wantPositions(t, "a offered", evs, map[string][]int{a.ID: {1}})
+	if p := wantEvent(t, evs, "Position", func(e event) bool { return e.EntryID == a.ID }); p.Pos.ETASeconds != 0 {
+		t.Errorf("offered shopper's ETA = %d s, want 0", p.Pos.ETASeconds)
+	}
 
 	h.accept("g1", offer.CallID)
 	h.rec.take()

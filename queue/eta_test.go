@@ -1,0 +1,29 @@
+package queue_test
+
+import (
+	"testing"
+	"time"
+)
+
+// TestETACountsFreeGuides: a shopper a free guide is about to be offered
+// to is told it waits about nothing, not a whole call; behind a busy
+// guide it waits about one call.
+func TestETACountsFreeGuides(t *testing.T) {
+	h := newHarness(t)
+	h.guideOnline("g1")
+	h.rec.take()
+	a := h.join("shoes") // told its position on connect, before any tick
+	p := wantEvent(t, h.rec.take(), "Position", func(e event) bool { return e.EntryID == a.ID })
+	if p.Pos.Position != 1 || p.Pos.ETASeconds != 0 {
+		t.Errorf("with a free guide: position %d, ETA %d s; want 1, 0", p.Pos.Position, p.Pos.ETASeconds)
+	}
+	h.tick()
+	offer := wantEvent(t, h.rec.take(), "Offer", nil)
+	h.accept("g1", offer.CallID)
+	h.clock.Advance(time.Second)
+	b := h.join("shoes")
+	p = wantEvent(t, h.rec.take(), "Position", func(e event) bool { return e.EntryID == b.ID })
+	if p.Pos.Position != 1 || p.Pos.ETASeconds != int(avgCall.Seconds()) {
+		t.Errorf("behind a busy guide: position %d, ETA %d s; want 1, %d", p.Pos.Position, p.Pos.ETASeconds, int(avgCall.Seconds()))
+	}
+}
