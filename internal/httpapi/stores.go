@@ -31,6 +31,17 @@ func PostgresStores(ctx context.Context, url string, migrate bool, log *slog.Log
 	if err != nil {
 		return Stores{}, fmt.Errorf("open database: %w", err)
 	}
+	if !migrate {
+		n, err := db.Pending(ctx, pool)
+		if err != nil {
+			pool.Close()
+			return Stores{}, fmt.Errorf("check migrations: %w", err)
+		}
+		if n > 0 {
+			pool.Close()
+			return Stores{}, fmt.Errorf("the database has %d migration(s) not applied yet: run `guidecall migrate` first, or start with --migrate", n)
+		}
+	}
 	key, err := matcherLockKey(ctx, pool)
 	if err != nil {
 		pool.Close()
