@@ -283,9 +283,13 @@ func (ev events) PaymentLinkUpdated(ctx context.Context, l payments.Link) {
 		ev.log.WarnContext(ctx, "payment update for unknown call", "link_id", l.ID, "call_id", l.CallID, "err", err)
 		return
 	}
+	items := l.Items
+	if items == nil {
+		items = []payments.Item{} // clients iterate it; never send null
+	}
 	data := map[string]any{
 		"link_id": l.ID, "amount": l.Amount, "currency": l.Currency, "status": l.Status,
-		"checkout_url": l.CheckoutURL, "items": l.Items, "description": l.Description,
+		"checkout_url": l.CheckoutURL, "items": items, "description": l.Description,
 	}
 	ev.send(ctx, guide(c.GuideID), signaling.TypePaymentLink, c.ID, data)
 	ev.send(ctx, shopper(c.EntryID), signaling.TypePaymentLink, c.ID, data)
