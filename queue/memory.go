@@ -219,6 +219,13 @@ func (m *MemoryStore) CallCreate(_ context.Context, c Call) (Call, error) {
 	if _, ok := m.calls[c.ID]; ok {
 		return Call{}, fmt.Errorf("call %s: %w", c.ID, ErrBadState)
 	}
+	if c.State.Live() {
+		for _, o := range m.calls {
+			if o.State.Live() && (o.GuideID == c.GuideID || o.EntryID == c.EntryID) {
+				return Call{}, fmt.Errorf("call %s: guide %s or entry %s already in live call %s: %w", c.ID, c.GuideID, c.EntryID, o.ID, ErrBadState)
+			}
+		}
+	}
 	cc := cloneCall(c)
 	m.calls[c.ID] = &cc
 	return cloneCall(cc), nil

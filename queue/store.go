@@ -38,6 +38,8 @@ type Store interface {
 	// reclaimed. A party that now has another socket is left alone.
 	Touch(ctx context.Context, entries, guides []Held, at time.Time) (reclaimedEntries, reclaimedGuides []string, err error)
 
+	// CallCreate saves a new call. A guide or entry already in a live call
+	// cannot get a second one (ErrBadState).
 	CallCreate(ctx context.Context, c Call) (Call, error)
 	CallGet(ctx context.Context, id string) (Call, error)
 	CallUpdate(ctx context.Context, id string, fn func(*Call) error) (Call, error)

@@ -54,6 +54,28 @@ func runCallTests(t *testing.T, newStore func(t *testing.T) queue.Store) {
 		sameCall(t, "after duplicate create", read, first)
 	})
 
+	t.Run("OneLiveCallPerParty", func(t *testing.T) {
+		s := newStore(t)
+		callFixture(t, s, 3)
+		mustCreateCall(t, s, call("c_1", "e_1", "g_1", "shoes", 0))
+		for _, c := range []queue.Call{
+			call("c_same_guide", "e_2", "g_1", "shoes", time.Second),
+			call("c_same_entry", "e_1", "g_2", "shoes", time.Second),
+		} {
+			if _, err := s.CallCreate(ctx, c); !errors.Is(err, queue.ErrBadState) {
+				t.Errorf("second live call %s: %v, want ErrBadState", c.ID, err)
+			}
+		}
+		if _, err := s.CallUpdate(ctx, "c_1", func(c *queue.Call) error {
+			c.State, c.EndedAt = queue.CallEnded, ptr(at(time.Second))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		// Once the first call ended, the same guide and entry may go on.
+		mustCreateCall(t, s, call("c_2", "e_1", "g_1", "shoes", 2*time.Second))
+	})
+
 	t.Run("GetNotFound", func(t *testing.T) {
 		s := newStore(t)
 		if _, err := s.CallGet(ctx, "c_missing"); !errors.Is(err, queue.ErrNotFound) {
