@@ -10,14 +10,24 @@ import (
 )
 
 // MemoryStore is the zero-setup Store: everything in one process, gone on
-// exit. Safe for concurrent use.
+// exit. Safe for concurrent use. Finished entries and calls are kept for
+// MemoryRetention and then dropped, so a node left running for weeks does
+// not grow without bound or scan its whole past on every matcher tick.
 type MemoryStore struct {
-	mu       sync.Mutex
-	entries  map[string]*Entry
-	guides   map[string]*Guide
-	calls    map[string]*Call
-	nextRank int64
+	mu        sync.Mutex
+	entries   map[string]*Entry
+	guides    map[string]*Guide
+	calls     map[string]*Call
+	nextRank  int64
+	lastPrune time.Time
 }
+
+// MemoryRetention is how long the memory store keeps finished entries and
+// calls; PostgreSQL keeps them for good.
+const MemoryRetention = 24 * time.Hour
+
+// pruneEvery bounds how often a create pays for a sweep.
+const pruneEvery = 10 * time.Minute
 
 // NewMemoryStore returns an empty store.
 func NewMemoryStore() *MemoryStore {
@@ -36,11 +46,32 @@ func (m *MemoryStore) EntryCreate(_ context.Context, e Entry) (Entry, error) {
 	if _, ok := m.entries[e.ID]; ok {
 		return Entry{}, fmt.Errorf("entry %s: %w", e.ID, ErrBadState)
 	}
+	m.prune(e.JoinedAt)
 	m.nextRank++
 	e.Rank = m.nextRank
 	c := cloneEntry(e)
 	m.entries[e.ID] = &c
 	return cloneEntry(c), nil
+}
+
+// prune drops what finished before now-MemoryRetention. The store has no
+// clock of its own; the join time of the entry being created stands in.
+func (m *MemoryStore) prune(now time.Time) {
+	if now.Sub(m.lastPrune) < pruneEvery {
+		return
+	}
+	m.lastPrune = now
+	cutoff := now.Add(-MemoryRetention)
+	for id, e := range m.entries {
+		if !e.State.Queued() && e.State != EntryInCall && e.LeftAt != nil && e.LeftAt.Before(cutoff) {
+			delete(m.entries, id)
+		}
+	}
+	for id, c := range m.calls {
+		if !c.State.Live() && c.EndedAt != nil && c.EndedAt.Before(cutoff) {
+			delete(m.calls, id)
+		}
+	}
 }
 
 func (m *MemoryStore) EntryGet(_ context.Context, id string) (Entry, error) {
