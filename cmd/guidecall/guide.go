@@ -41,8 +41,10 @@ type dbFlags struct {
 	migrateFlag bool
 }
 
+// register adds --database-url and --db-wait. The URL's help is its own,
+// not config.Store's: these commands have no in-memory fallback.
 func (f *dbFlags) register(fs *flag.FlagSet) {
-	f.Store.Register(fs)
+	fs.StringVar(&f.DatabaseURL, "database-url", "", "PostgreSQL URL (postgres://user@host:5432/db); required")
 	fs.DurationVar(&f.Wait, "db-wait", 30*time.Second, "how long to keep retrying while the database is unreachable")
 }
 
@@ -119,7 +121,7 @@ func guide(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		return guideAdd(ctx, args[1:], stdout, stderr, getenv)
 	case "list":
 		return guideList(ctx, args[1:], stdout, stderr, getenv)
-	case "help", "-h", "--help":
+	case "help", "-h", "--h", "-help", "--help":
 		fmt.Fprint(stdout, guideUsage)
 		return nil
 	}
@@ -171,10 +173,20 @@ Prefer GUIDECALL_PASSWORD to --password: command lines are visible to other user
 	svc := auth.NewService(auth.NewPostgresAccountStore(pool), issuer, log)
 	a, err := svc.AddAccount(ctx, email, name, password, auth.Role(role))
 	if err != nil {
-		return fmt.Errorf("guide add: %w", err)
+		return addAccountError(email, err)
 	}
 	fmt.Fprintf(stdout, "added %s %s (%s), id %s\n", a.Role, a.Email, a.Name, a.ID)
 	return nil
+}
+
+// addAccountError says what went wrong with guide add in one phrase: the
+// service's errors carry package prefixes ("auth: add account: auth:
+// duplicate email: …") that read as a stutter on a command line.
+func addAccountError(email string, err error) error {
+	if errors.Is(err, auth.ErrDuplicateEmail) {
+		return fmt.Errorf("guide add: an account with email %s already exists", auth.NormalizeEmail(email))
+	}
+	return fmt.Errorf("guide add: %w", err)
 }
 
 func guideList(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {

@@ -62,8 +62,8 @@ func TestMigrateGuideAddList(t *testing.T) {
 	}
 
 	_, _, err = runCmd(t, env, "guide", "add", "--email", "ADA@example.com", "--name", "Again", "--password", "correct horse battery")
-	if err == nil || !strings.Contains(err.Error(), "duplicate email") {
-		t.Errorf("second account with the same email: err = %v, want duplicate email", err)
+	if want := "guide add: an account with email ada@example.com already exists"; err == nil || err.Error() != want {
+		t.Errorf("second account with the same email: err = %v, want %q", err, want)
 	}
 	_, _, err = runCmd(t, env, "guide", "add", "--email", "x@example.com", "--name", "X", "--password", "long enough password", "--role", "shopper")
 	if err == nil || !strings.Contains(err.Error(), "role") {

@@ -41,8 +41,10 @@ const loadtestSummary = `guidecall loadtest: drive calls (join, match, SDP/ICE r
 Either --self (start an in-process node on loopback with --guides accounts)
 or --url with one --guide-login email:password per guide. The run stops after
 --calls calls or --duration, whichever comes first, and exits non-zero on any
-error or unfinished call. A node under test needs a --join-rate high enough
-for the load: every shopper joins from this machine's address.`
+error or unfinished call. Every shopper joins, and every socket opens, from
+this machine's address, so a node under test (--url) needs a --join-rate and
+--join-burst high enough for the load and a --max-connections-per-ip (default
+50) above --guides plus --shoppers; --self lifts all three on its own node.`
 
 // Bounds that keep every run finite and every flag sane.
 const (
@@ -89,7 +91,7 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer, _ fu
 	var logins loginList
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.URL, "url", "http://127.0.0.1:8080", "base URL of the node under test (ignored with --self)")
+	fs.StringVar(&o.URL, "url", "http://127.0.0.1:8080", "base URL of the node under test (ignored with --self); start it with --max-connections-per-ip above --guides plus --shoppers")
 	fs.BoolVar(&o.Self, "self", false, "start an in-process node on 127.0.0.1 and test it")
 	fs.IntVar(&o.Guides, "guides", 0, "guide sockets (default: 10 with --self, else the number of --guide-login)")
 	fs.Var(&logins, "guide-login", "guide account as email:password; repeat once per guide (not with --self)")
@@ -101,10 +103,7 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer, _ fu
 	fs.DurationVar(&o.StepTimeout, "step-timeout", 10*time.Second, "longest wait for any one protocol step before it counts as an error")
 	fs.Float64Var(&o.MsgRate, "msg-rate", 40, "messages per second each socket sends at most (the server allows 50)")
 	fs.StringVar(&o.NodeLogLevel, "node-log-level", "warn", "log level of the --self node (to stderr)")
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "%s\n\nFlags:\n", loadtestSummary)
-		fs.PrintDefaults()
-	}
+	fs.Usage = loadtestUsage(fs)
 	// No environment twins here: a load generator's knobs belong on its
 	// command line, and GUIDECALL_URL-style variables would surprise.
 	if err := fs.Parse(args); err != nil {
@@ -357,9 +356,12 @@ func startSelfNode(ctx context.Context, o loadOptions, stderr io.Writer) (*httpa
 	secret := rand.Text() + rand.Text()
 	cfg.HTTPAddr, cfg.TURNListenIP, cfg.TURNPort = "127.0.0.1:0", "127.0.0.1", 0
 	cfg.JWTSecret, cfg.TURNSecret, cfg.SandboxSecret = secret, secret, secret
-	// Every shopper joins from 127.0.0.1; the per-address limit would
-	// otherwise be what the run measures.
+	// Every shopper joins, and every socket opens, from 127.0.0.1; the
+	// per-address limits would otherwise be what the run measures. The
+	// node-wide --max-connections (20000) still holds, above the most
+	// sockets a run can open (maxLoadGuides + maxLoadShoppers).
 	cfg.JoinRate, cfg.JoinBurst = 1e9, 1_000_000
+	cfg.MaxConnectionsPerIP = cfg.MaxConnections
 	cfg.DemoGuide = false
 	cfg.LogLevel = o.NodeLogLevel
 	log, err := newLogger(stderr, cfg.LogLevel, "text")
@@ -895,6 +897,34 @@ func fmtDur(d time.Duration) string {
 	return fmt.Sprintf("%.2fs", d.Seconds())
 }
 
+// plural writes n and noun, with an s unless n is 1: "1 guide", "2 guides".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
+}
+
+// loadtestUsage prints the flags the way config.Usage does for the other
+// commands (--flag, help, default) but without environment variables,
+// which loadtest does not read. Zero defaults are left out, as the flag
+// package does, since the help text says what an unset flag means.
+func loadtestUsage(fs *flag.FlagSet) func() {
+	return func() {
+		w := fs.Output()
+		fmt.Fprintf(w, "%s\n\nFlags (command line only: loadtest reads no environment variables):\n", loadtestSummary)
+		fs.VisitAll(func(f *flag.Flag) {
+			def := ""
+			switch f.DefValue {
+			case "", "0", "0s", "false", (&loginList{}).String():
+			default:
+				def = fmt.Sprintf(" (default %s)", f.DefValue)
+			}
+			fmt.Fprintf(w, "  --%s\n      %s%s\n", f.Name, f.Usage, def)
+		})
+	}
+}
+
 func fmtMiB(b uint64) string {
 	if b == 0 {
 		return "n/a"
@@ -904,7 +934,7 @@ func fmtMiB(b uint64) string {
 
 func (r *loadReport) print(w io.Writer) {
 	fmt.Fprintf(w, "guidecall loadtest against %s\n", r.Target)
-	fmt.Fprintf(w, "%d guides, %d shoppers in flight, target %d calls\n\n", r.Guides, r.Shoppers, r.Calls)
+	fmt.Fprintf(w, "%s, %s in flight, target %s\n\n", plural(r.Guides, "guide"), plural(r.Shoppers, "shopper"), plural(r.Calls, "call"))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	rate := float64(r.Completed) / max(r.Elapsed.Seconds(), 1e-9)
 	fmt.Fprintf(tw, "calls completed\t%d / %d\tin %s (%.1f calls/s)\n", r.Completed, r.Calls, r.Elapsed.Round(time.Millisecond), rate)

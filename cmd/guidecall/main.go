@@ -23,8 +23,9 @@ Usage:
   guidecall migrate             apply database migrations
   guidecall loadtest [flags]    drive calls against a node (--self: an in-process one)
 
-Run "guidecall <command> --help" for a command's flags. Every flag can also be
-set with an environment variable: --http-addr is GUIDECALL_HTTP_ADDR.
+Run "guidecall <command> --help" for a command's flags ("guidecall serve --help"
+for the node's). Every flag of serve, migrate and guide can also be set with an
+environment variable: --http-addr is GUIDECALL_HTTP_ADDR.
 `
 
 func main() {
@@ -42,6 +43,12 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	cmd := "serve"
+	if len(args) > 0 && isHelp(args[0]) {
+		// The top-level help, not serve's: serve is only the default
+		// command. `guidecall serve --help` prints the serve flags.
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
 	}
@@ -54,12 +61,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return migrate(ctx, args, stdout, stderr, getenv)
 	case "loadtest":
 		return loadtest(ctx, args, stdout, stderr, getenv)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", cmd)
+}
+
+// isHelp reports whether arg asks for help, in any of the spellings the
+// flag package accepts.
+func isHelp(arg string) bool {
+	switch arg {
+	case "help", "-h", "--h", "-help", "--help":
+		return true
+	}
+	return false
 }
 
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
