@@ -35,8 +35,44 @@ window.guidecall = {
 function setCallState(state) {
   s.callState = state;
   const el = $("#call-state");
-  el.textContent = state;
+  el.textContent = state; // machine state: scripts and tests read it, it is visually hidden
   el.dataset.state = state;
+  renderBadge();
+}
+
+// renderBadge shows what the guide's situation is: the call's state during a
+// call (until the wrap-up is done), an incoming offer, or else the presence.
+function renderBadge() {
+  const callLabels = {
+    waiting: "Waiting",
+    matched: "Shopper joining",
+    connecting: "Connecting…",
+    connected: "In call",
+    ended: "Call ended",
+  };
+  const presenceLabels = {
+    available: "Available — waiting for shoppers",
+    away: "Away",
+    busy: "Busy",
+  };
+  let key;
+  let text;
+  if (s.call) {
+    key = s.callState;
+    text = callLabels[key] || key;
+  } else if (s.offer) {
+    key = "offer";
+    text = "Incoming shopper";
+  } else {
+    key = s.presence;
+    text = presenceLabels[key] || key;
+  }
+  const badge = $("#call-state-label");
+  badge.dataset.state = key;
+  if (badge.textContent !== text) badge.textContent = text;
+  $("#idle-hint").textContent = s.presence === "available"
+    ? "No call yet. Shoppers who ask for a guide will be offered to you here."
+    : s.presence === "busy" ? "No call." : "No call. Go available to receive shoppers.";
 }
 
 function showError(sel, text) {
@@ -216,6 +252,7 @@ function setPresence(status, reason) {
   $("#presence-reason").textContent = reason ? (reasons[reason] || `(${reason.replace(/_/g, " ")})`) : "";
   $("#go-available").setAttribute("aria-pressed", String(status === "available"));
   $("#go-away").setAttribute("aria-pressed", String(status === "away"));
+  renderBadge();
 }
 
 function sendPresence(status) {
@@ -248,6 +285,7 @@ function showOffer(d) {
   $("#decline-offer").disabled = false;
   $("#offer").hidden = false;
   document.title = "● Incoming shopper · guidecall";
+  renderBadge();
   clearInterval(s.countdown);
   const tick = () => {
     const left = Math.max(0, Math.ceil((s.offer.deadlineMs - Date.now()) / 1000));
@@ -270,6 +308,7 @@ function hideOffer() {
   s.offer = null;
   $("#offer").hidden = true;
   document.title = "Guide console · guidecall";
+  renderBadge();
 }
 
 function fillContext(dl, rows) {
@@ -359,7 +398,8 @@ function onEnded(reason, by) {
 }
 
 function wrapUpDone() {
-  if (s.callId) s.notes.set(s.callId, $("#wrap-up").value); // local only for now
+  // Kept in memory for this tab only: there is no server endpoint for notes yet.
+  if (s.callId) s.notes.set(s.callId, $("#wrap-up").value);
   s.call = null;
   s.callId = null;
   $("#ended-view").hidden = true;
@@ -385,7 +425,7 @@ async function onPaymentSubmit(ev) {
   if (!parsed.ok) {
     const msgs = {
       empty: "Enter an amount.",
-      format: "Enter an amount like 49.99 (digits and one decimal point).",
+      format: "Enter an amount like 49.99 or 49,99: digits and one decimal separator (. or ,), no thousands separators.",
       too_many_decimals: digits === 0 ? `${currency} has no decimals.` : `${currency} allows at most ${digits} decimal${digits > 1 ? "s" : ""}.`,
       too_large: "That amount is too large.",
       zero: "The amount must be more than zero.",

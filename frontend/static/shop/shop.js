@@ -38,10 +38,41 @@ window.guidecall = {
 function setCallState(state) {
   session.callState = state;
   const el = $("#call-state");
-  el.textContent = state;
+  el.textContent = state; // machine state: scripts and tests read it, it is visually hidden
   el.dataset.state = state;
-  el.title = t(`state.${state}`);
+  const label = $("#call-state-label");
+  label.dataset.state = state;
+  label.dataset.i18n = `badge.${state}`;
+  label.textContent = t(`badge.${state}`);
+  label.title = t(`state.${state}`);
   $("#call-status").textContent = t(`state.${state}`);
+}
+
+// The call launcher is #call-guide in the guide teaser; #call-guide-fab floats
+// only while the teaser is scrolled out of view and no widget is open.
+const launcher = { hidden: false, teaserInView: true };
+
+function setLauncherHidden(hidden) {
+  launcher.hidden = hidden;
+  $("#call-guide").hidden = hidden;
+  updateFab();
+}
+
+function updateFab() {
+  $("#call-guide-fab").hidden = launcher.hidden || launcher.teaserInView;
+}
+
+function watchTeaser() {
+  const teaser = $(".guide-teaser");
+  if (!teaser || !("IntersectionObserver" in window)) {
+    launcher.teaserInView = false; // no observer: always offer the floating button
+    updateFab();
+    return;
+  }
+  new IntersectionObserver((entries) => {
+    for (const e of entries) launcher.teaserInView = e.isIntersecting;
+    updateFab();
+  }).observe(teaser);
 }
 
 function show(view) {
@@ -87,7 +118,7 @@ async function startCall() {
   resetSession();
   session.phase = "starting";
   $("#call-widget").hidden = false;
-  $("#call-guide").hidden = true;
+  setLauncherHidden(true);
   showError(null);
   show("queue-view");
   setCallState("waiting");
@@ -100,7 +131,7 @@ async function startCall() {
     showError(err?.name === "NotAllowedError" ? "error.media_denied" : "error.media");
     session.phase = "idle";
     show(null);
-    $("#call-guide").hidden = false;
+    setLauncherHidden(false);
     return;
   }
   $("#local-video").srcObject = session.stream;
@@ -128,7 +159,7 @@ async function startCall() {
     stopMedia();
     session.phase = "idle";
     show(null);
-    $("#call-guide").hidden = false;
+    setLauncherHidden(false);
     return;
   }
 
@@ -170,7 +201,7 @@ function connectSignal(url) {
   });
   signal.on("queue.left", (msg) => {
     const reason = msg.data?.reason || "canceled";
-    finish(t(reason === "canceled" ? "ended.canceled" : "ended.left", { reason }), false);
+    finish(t(reason === "canceled" ? "ended.canceled" : "ended.left", { reason }));
   });
   signal.on("call.matched", onMatched);
   for (const type of ["sdp", "ice", "ice.restart", "call.peer", "call.state", "call.ended"]) {
@@ -187,7 +218,7 @@ function connectSignal(url) {
     if (status === "reconnecting") $("#call-status").textContent = t("signal.reconnecting");
     if (status === "ready" && session.phase !== "ended") $("#call-status").textContent = t(`state.${session.callState}`);
     if (status === "closed" && session.phase !== "ended" && session.phase !== "idle") {
-      finish(t("ended.lost"), false);
+      finish(t("ended.lost"));
     }
   });
   signal.connect();
@@ -218,7 +249,7 @@ function onMatched(msg) {
     },
     onEnded: ({ reason, by }) => {
       if (call !== session.call || reason === "requeued") return;
-      finish(endedText(reason, by), true);
+      finish(endedText(reason, by));
     },
   });
   session.call = call;
@@ -230,13 +261,12 @@ function endedText(reason, by) {
   return t.has?.(`ended.${reason}`) ? t(`ended.${reason}`) : t("ended.generic");
 }
 
-function finish(text, rate) {
+function finish(text) {
   if (session.phase === "ended") return;
   session.phase = "ended";
   setCallState("ended");
   show("ended-view");
   $("#ended-message").textContent = text;
-  $(".rating").hidden = !rate;
   stopMedia();
   $("#remote-video").srcObject = null;
   // Keep the socket a moment so late payment updates still land.
@@ -265,9 +295,9 @@ function cancelQueue() {
   if (session.phase === "queued" && session.signal) {
     session.signal.send("queue.cancel");
     // The server answers queue.left; do not leave the shopper hanging if it does not.
-    setTimeout(() => { if (session.phase === "queued") finish(t("ended.canceled"), false); }, 3000);
+    setTimeout(() => { if (session.phase === "queued") finish(t("ended.canceled")); }, 3000);
   } else {
-    finish(t("ended.canceled"), false);
+    finish(t("ended.canceled"));
   }
   $("#cancel-queue").disabled = true;
   setTimeout(() => { $("#cancel-queue").disabled = false; }, 3000);
@@ -379,24 +409,21 @@ async function init() {
   setCallState("waiting");
   renderPrice();
   $("#call-guide").addEventListener("click", startCall);
+  $("#call-guide-fab").addEventListener("click", startCall);
+  watchTeaser();
   $("#cancel-queue").addEventListener("click", cancelQueue);
   $("#end-call").addEventListener("click", () => {
     if (session.call) session.call.end("hangup");
-    else finish(t("ended.by_you"), false);
+    else finish(t("ended.by_you"));
   });
   $("#mute").addEventListener("click", (e) => toggleTrack("audio", e.currentTarget, "widget.unmute", "widget.mute"));
   $("#camera").addEventListener("click", (e) => toggleTrack("video", e.currentTarget, "widget.camera_on", "widget.camera_off"));
   $("#close-widget").addEventListener("click", () => {
     session.signal?.close();
     $("#call-widget").hidden = true;
-    $("#call-guide").hidden = false;
+    setLauncherHidden(false);
     session.phase = "idle";
   });
-  for (const b of document.querySelectorAll("[data-rating]")) {
-    b.addEventListener("click", () => {
-      $(".rating").replaceChildren(Object.assign(document.createElement("span"), { textContent: t("widget.thanks") }));
-    });
-  }
   window.addEventListener("online", () => session.signal?.reconnectNow());
 }
 
