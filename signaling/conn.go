@@ -285,6 +285,8 @@ func (c *conn) readLoop(ctx context.Context) {
 			return
 		}
 		if !c.limit.Allow() {
+			// A client that keeps flooding after a second's worth of
+			// refusals in a row is not going to slow down: cut it off.
 			limited++
 			c.sendError(Errorf(CodeRateLimited, "more than %d messages per second", c.hub.cfg.RatePerSecond), "")
 			if limited > c.hub.cfg.RatePerSecond {
@@ -293,6 +295,7 @@ func (c *conn) readLoop(ctx context.Context) {
 			}
 			continue
 		}
+		limited = 0
 		if typ != websocket.MessageText {
 			c.sendError(Errorf(CodeBadMessage, "binary frames are not part of the protocol"), "")
 			continue
