@@ -29,7 +29,7 @@ func headerIP(r *http.Request) string {
 // HTTP status and body of the refusal.
 func (e *env) dialAs(t *testing.T, ip string) (*client, int, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	ws, resp, err := websocket.Dial(ctx, e.url, &websocket.DialOptions{HTTPHeader: http.Header{"X-Test-IP": {ip}}})
 	if err != nil {
@@ -49,6 +49,9 @@ func TestConnectionCaps(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(c *signaling.Config) {
 		c.MaxConnections, c.MaxConnectionsPerIP, c.ClientIP = 3, 2, headerIP
+		// The sockets stay unauthenticated: the auth timeout must not free
+		// their slots midway on a slow machine.
+		c.AuthTimeout = time.Minute
 	})
 	a1, _, _ := e.dialAs(t, "198.51.100.1")
 	e.dialAs(t, "198.51.100.1")
@@ -63,7 +66,7 @@ func TestConnectionCaps(t *testing.T) {
 	}
 	// A closed socket frees its slots.
 	a1.close()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c, status, _ := e.dialAs(t, "198.51.100.1")
 		if c != nil {
@@ -78,7 +81,9 @@ func TestConnectionCaps(t *testing.T) {
 
 func TestConnectionCapDefaults(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, nil)
+	// The sockets stay unauthenticated: the auth timeout must not free
+	// their slots midway on a slow machine.
+	e := newEnv(t, func(c *signaling.Config) { c.AuthTimeout = time.Minute })
 	// 50 per address by default: the 51st from loopback is refused.
 	for i := range 50 {
 		if c, status, body := e.dialAs(t, ""); c == nil {
@@ -175,7 +180,7 @@ func TestReplacedAcrossNodes(t *testing.T) {
 	expectOne(t, nodeA.ctrl.opened, "Open on A")
 	onB := nodeB.connect(t, "tok-g")
 	expectOne(t, nodeB.ctrl.opened, "Open on B")
-	onA.expectClosed(4409, 5*time.Second)
+	onA.expectClosed(4409, 10*time.Second)
 	// The party is still connected, on B: A does not report a drop.
 	expectNone(t, nodeA.ctrl.closed, 200*time.Millisecond, "Close on A for the replaced socket")
 	// The control frame reaches no client, and B's socket stays.
@@ -192,7 +197,7 @@ func TestReplacedAcrossNodes(t *testing.T) {
 
 	// And back: a newer socket on A replaces B's.
 	againA := nodeA.connect(t, "tok-g")
-	onB.expectClosed(4409, 5*time.Second)
+	onB.expectClosed(4409, 10*time.Second)
 	againA.quiet(200 * time.Millisecond)
 	expectNone(t, nodeB.ctrl.closed, 200*time.Millisecond, "Close on B for the replaced socket")
 	// Other parties are untouched.
