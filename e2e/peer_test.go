@@ -41,7 +41,30 @@ type peer struct {
 	mu        sync.Mutex
 	ws        *wsClient // replaced when the socket reconnects to another node
 	remoteSet bool
-	pending   []webrtc.ICECandidateInit
+	pending   []webrtc.ICECandidateInit // the other side's, before its description
+	holding   bool
+	outbox    []webrtc.ICECandidateInit // ours, before our description went out
+}
+
+// describe sets a local description and sends it, holding back the
+// candidates it starts gathering until it is on the wire: a candidate of a
+// new ICE generation that overtakes its offer is dropped by the other side.
+func (p *peer) describe(ws *wsClient, desc webrtc.SessionDescription) error {
+	p.mu.Lock()
+	p.holding = true
+	p.mu.Unlock()
+	if err := p.pc.SetLocalDescription(desc); err != nil {
+		return err
+	}
+	ws.send("sdp", p.call, desc)
+	p.mu.Lock()
+	held := p.outbox
+	p.holding, p.outbox = false, nil
+	p.mu.Unlock()
+	for _, c := range held {
+		ws.send("ice", p.call, c)
+	}
+	return nil
 }
 
 // socket is the peer's current signaling connection.
@@ -115,9 +138,17 @@ func newPeer(t *testing.T, name, baseURL, token string, ws *wsClient, callID str
 		}
 	})
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
-		if c != nil {
-			p.socket().send("ice", callID, c.ToJSON())
+		if c == nil {
+			return
 		}
+		p.mu.Lock()
+		if p.holding {
+			p.outbox = append(p.outbox, c.ToJSON())
+			p.mu.Unlock()
+			return
+		}
+		p.mu.Unlock()
+		p.socket().send("ice", callID, c.ToJSON())
 	})
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		for {
@@ -207,10 +238,9 @@ func (p *peer) negotiate(opts *webrtc.OfferOptions) {
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	if err := p.pc.SetLocalDescription(o); err != nil {
+	if err := p.describe(ws, o); err != nil {
 		p.t.Fatal(err)
 	}
-	ws.send("sdp", p.call, o)
 }
 
 // answer waits for the initiator's offer (the shopper's side).
@@ -227,11 +257,9 @@ func (p *peer) answer() {
 			p.t.Errorf("%s: answer: %v", p.name, err)
 			return
 		}
-		if err := p.pc.SetLocalDescription(a); err != nil {
+		if err := p.describe(p.socket(), a); err != nil {
 			p.t.Errorf("%s: set local answer: %v", p.name, err)
-			return
 		}
-		p.socket().send("sdp", p.call, a)
 	})
 }
 
