@@ -10,7 +10,7 @@ import (
 
 	"guidecall/internal/auth"
 	"guidecall/internal/config"
-	"guidecall/internal/httpapi"
+	"guidecall/app"
 )
 
 const demoGuideEmail = "guide@demo.local"
@@ -32,7 +32,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
-	app, err := httpapi.New(cfg, stores, log)
+	app, err := app.New(cfg, stores, log)
 	if err != nil {
 		if stores.Close != nil {
 			stores.Close()
