@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"guidecall/internal/db/dbtest"
 	"guidecall/app"
+	"guidecall/internal/db/dbtest"
 )
 
 // TestDatabaseRestartRecovers takes PostgreSQL away from a node and gives

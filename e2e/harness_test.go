@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"guidecall/app"
 	"guidecall/internal/auth"
 	"guidecall/internal/config"
-	"guidecall/app"
 )
 
 // node is a guidecall node running in this test process.

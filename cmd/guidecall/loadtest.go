@@ -24,9 +24,9 @@ import (
 	"github.com/coder/websocket"
 	"golang.org/x/time/rate"
 
+	"guidecall/app"
 	"guidecall/internal/auth"
 	"guidecall/internal/config"
-	"guidecall/app"
 )
 
 // The load test drives the signaling protocol the way the shopper page and

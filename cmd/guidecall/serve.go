@@ -8,9 +8,9 @@ import (
 	"fmt"
 	"io"
 
+	"guidecall/app"
 	"guidecall/internal/auth"
 	"guidecall/internal/config"
-	"guidecall/app"
 )
 
 const demoGuideEmail = "guide@demo.local"

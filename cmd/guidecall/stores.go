@@ -4,8 +4,8 @@ import (
 	"context"
 	"log/slog"
 
-	"guidecall/internal/config"
 	"guidecall/app"
+	"guidecall/internal/config"
 )
 
 // openStores picks the stores once: no database URL means memory.
