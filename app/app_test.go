@@ -15,11 +15,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"guidecall/app"
 	"guidecall/internal/auth"
 	"guidecall/internal/config"
+	"guidecall/protocol"
+	"guidecall/protocol/client"
+	"guidecall/protocol/client/clienttest"
 )
 
 const secret = "app-test-secret-material-long-enough"
@@ -234,16 +235,14 @@ func TestICEServers(t *testing.T) {
 		t.Fatalf("guide: %d %s", r.status, r.body)
 	}
 	g := dialWS(t, node, guideTok)
-	g.send("presence", "", map[string]string{"status": "available"})
+	g.Send(protocol.TypePresence, "", map[string]string{"status": "available"})
 	sj := dialWS(t, node, j.Token)
 	var od struct {
 		OfferID string `json:"offer_id"`
 	}
-	if err := json.Unmarshal(g.next("offer").Data, &od); err != nil {
-		t.Fatal(err)
-	}
-	g.send("offer.accept", "", map[string]string{"offer_id": od.OfferID})
-	callID := sj.next("call.matched").CallID
+	g.AwaitInto(protocol.TypeOffer, "", &od)
+	g.Send(protocol.TypeOfferAccept, "", map[string]string{"offer_id": od.OfferID})
+	callID := sj.Await(protocol.TypeCallMatched, "").CallID
 
 	r := do(t, "GET", url, j.Token, nil, nil)
 	if r.status != http.StatusOK {
@@ -251,8 +250,8 @@ func TestICEServers(t *testing.T) {
 	}
 	defer func() {
 		// Once the call is over, no more.
-		g.send("call.end", callID, map[string]string{"reason": "hangup"})
-		sj.next("call.ended")
+		g.Send(protocol.TypeCallEnd, callID, map[string]string{"reason": "hangup"})
+		sj.Await(protocol.TypeCallEnded, "")
 		if r := do(t, "GET", url, j.Token, nil, nil); r.status != http.StatusForbidden || r.errorCode(t) != "not_in_call" {
 			t.Fatalf("shopper after the call: %d %s", r.status, r.body)
 		}
@@ -293,82 +292,12 @@ func TestICEServers(t *testing.T) {
 	}
 }
 
-// wsClient speaks the protocol for a test.
-type wsClient struct {
-	t      *testing.T
-	ws     *websocket.Conn
-	frames chan frame
-	done   chan struct{}
-}
-
-type frame struct {
-	Type   string          `json:"type"`
-	CallID string          `json:"call_id"`
-	From   string          `json:"from"`
-	Data   json.RawMessage `json:"data"`
-}
-
-func dialWS(t *testing.T, node *app.App, token string) *wsClient {
+// dialWS connects to node's signaling as the holder of token; an error
+// frame fails any wait for another message.
+func dialWS(t *testing.T, node *app.App, token string) *clienttest.Conn {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	url := "ws" + strings.TrimPrefix(node.URL(), "http") + "/api/v1/ws"
-	ws, _, err := websocket.Dial(ctx, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &wsClient{t: t, ws: ws, frames: make(chan frame, 256), done: make(chan struct{})}
-	go func() {
-		defer close(c.done)
-		for {
-			_, b, err := ws.Read(context.Background())
-			if err != nil {
-				return
-			}
-			var f frame
-			if json.Unmarshal(b, &f) == nil {
-				c.frames <- f
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		_ = ws.Close(websocket.StatusNormalClosure, "")
-		<-c.done
-	})
-	c.send("auth", "", map[string]string{"token": token})
-	c.next("welcome")
+	c, _ := clienttest.DialAuth(t, "ws"+strings.TrimPrefix(node.URL(), "http")+"/api/v1/ws", token, client.FailOnError())
 	return c
-}
-
-func (c *wsClient) send(typ, callID string, data any) {
-	c.t.Helper()
-	b, _ := json.Marshal(map[string]any{"v": 1, "type": typ, "call_id": callID, "data": data})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := c.ws.Write(ctx, websocket.MessageText, b); err != nil {
-		c.t.Fatal(err)
-	}
-}
-
-// next returns the next frame of type typ, skipping others.
-func (c *wsClient) next(typ string) frame {
-	c.t.Helper()
-	deadline := time.After(10 * time.Second)
-	for {
-		select {
-		case f := <-c.frames:
-			if f.Type == typ {
-				return f
-			}
-			if f.Type == "error" && typ != "error" {
-				c.t.Fatalf("error while waiting for %s: %s", typ, f.Data)
-			}
-		case <-c.done:
-			c.t.Fatalf("socket closed while waiting for %s", typ)
-		case <-deadline:
-			c.t.Fatalf("no %s within 10s", typ)
-		}
-	}
 }
 
 func TestCallScope(t *testing.T) {
@@ -378,19 +307,18 @@ func TestCallScope(t *testing.T) {
 	_, otherGuideTok := accountToken(t, node, "other@test.local", auth.RoleGuide)
 
 	g := dialWS(t, node, guideTok)
-	g.send("presence", "", map[string]string{"status": "available"})
+	g.Send(protocol.TypePresence, "", map[string]string{"status": "available"})
 	a := join(t, node)
 	sa := dialWS(t, node, a.Token)
-	offer := g.next("offer")
 	var od struct {
 		OfferID string `json:"offer_id"`
 	}
-	if err := json.Unmarshal(offer.Data, &od); err != nil || od.OfferID == "" {
+	if offer := g.AwaitInto(protocol.TypeOffer, "", &od); od.OfferID == "" {
 		t.Fatalf("offer %s", offer.Data)
 	}
-	g.send("offer.accept", "", map[string]string{"offer_id": od.OfferID})
-	callID := g.next("call.matched").CallID
-	if got := sa.next("call.matched").CallID; got != callID || callID == "" {
+	g.Send(protocol.TypeOfferAccept, "", map[string]string{"offer_id": od.OfferID})
+	callID := g.Await(protocol.TypeCallMatched, "").CallID
+	if got := sa.Await(protocol.TypeCallMatched, "").CallID; got != callID || callID == "" {
 		t.Fatalf("shopper matched to %q, guide to %q", got, callID)
 	}
 	links := node.URL() + "/api/v1/calls/" + callID + "/payment-links"
@@ -402,25 +330,21 @@ func TestCallScope(t *testing.T) {
 		t.Fatalf("guide POST before connected: %d %s", r.status, r.body)
 	}
 
-	g.send("call.connected", callID, map[string]any{})
-	g.next("call.state")
-	sa.next("call.state")
+	g.Send(protocol.TypeCallConnected, callID, map[string]any{})
+	g.Await(protocol.TypeCallState, "")
+	sa.Await(protocol.TypeCallState, "")
 
 	b := join(t, node)
 	sb := dialWS(t, node, b.Token)
 
 	// B cannot signal into A's call, and neither side hears of it.
-	sb.send("sdp", callID, map[string]string{"type": "offer", "sdp": "v=0"})
-	e := sb.next("error")
-	var pe struct{ Code string }
-	_ = json.Unmarshal(e.Data, &pe)
-	if pe.Code != "not_in_call" {
+	sb.Send(protocol.TypeSDP, callID, map[string]string{"type": "offer", "sdp": "v=0"})
+	var pe protocol.Error
+	if e := sb.AwaitInto(protocol.TypeError, "", &pe); pe.Code != protocol.CodeNotInCall {
 		t.Fatalf("B's sdp: %s", e.Data)
 	}
-	sb.send("call.end", callID, map[string]string{"reason": "hangup"})
-	e = sb.next("error")
-	_ = json.Unmarshal(e.Data, &pe)
-	if pe.Code != "not_in_call" {
+	sb.Send(protocol.TypeCallEnd, callID, map[string]string{"reason": "hangup"})
+	if e := sb.AwaitInto(protocol.TypeError, "", &pe); pe.Code != protocol.CodeNotInCall {
 		t.Fatalf("B's call.end: %s", e.Data)
 	}
 
@@ -452,16 +376,13 @@ func TestCallScope(t *testing.T) {
 	if r := do(t, "GET", links, a.Token, nil, nil); r.status != http.StatusOK || !bytes.Contains(r.body, []byte(`"amount":4999`)) {
 		t.Fatalf("A GET: %d %s", r.status, r.body)
 	}
-	sa.next("payment.link")
+	sa.Await(protocol.TypePaymentLink, "")
 	if r := do(t, "GET", links, b.Token, nil, nil); r.status != http.StatusForbidden {
 		t.Fatalf("B GET after a link exists: %d %s", r.status, r.body)
 	}
-	if len(sb.frames) > 0 {
-		for len(sb.frames) > 0 {
-			f := <-sb.frames
-			if f.CallID == callID {
-				t.Fatalf("B heard of A's call: %s %s", f.Type, f.Data)
-			}
+	for _, f := range sb.Client.Buffered() {
+		if f.CallID == callID {
+			t.Fatalf("B heard of A's call: %s %s", f.Type, f.Data)
 		}
 	}
 }

@@ -8,13 +8,12 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
-
-	"github.com/coder/websocket"
 
 	"guidecall/app"
 	"guidecall/internal/auth"
 	"guidecall/internal/config"
+	"guidecall/protocol/client"
+	"guidecall/protocol/client/clienttest"
 	"guidecall/queue"
 )
 
@@ -57,20 +56,20 @@ func TestJoinLimitIgnoresHeadersFromStrangers(t *testing.T) {
 	}
 }
 
-func dialFrom(t *testing.T, node *app.App, xff string) (*websocket.Conn, int) {
+// dialFrom opens a socket as the client xff behind the trusted proxy, or
+// returns the status of the refusal.
+func dialFrom(t *testing.T, node *app.App, xff string) (*clienttest.Conn, int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
 	url := "ws" + strings.TrimPrefix(node.URL(), "http") + "/api/v1/ws"
-	ws, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: http.Header{"X-Forwarded-For": {xff}}})
+	c, err := clienttest.TryDial(t, url, client.WithHeader("X-Forwarded-For", xff))
 	if err != nil {
-		if resp == nil {
+		var refused *client.DialError
+		if !errors.As(err, &refused) {
 			t.Fatal(err)
 		}
-		return nil, resp.StatusCode
+		return nil, refused.Status
 	}
-	t.Cleanup(func() { _ = ws.CloseNow() })
-	return ws, http.StatusSwitchingProtocols
+	return c, http.StatusSwitchingProtocols
 }
 
 func TestSocketCapPerClient(t *testing.T) {
