@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,6 +15,9 @@ import (
 
 	"github.com/coder/websocket"
 
+	"guidecall/protocol"
+	"guidecall/protocol/client"
+	"guidecall/protocol/client/clienttest"
 	"guidecall/signaling"
 )
 
@@ -179,196 +181,39 @@ func newEnv(t *testing.T, tweak func(*signaling.Config)) *env {
 	return e
 }
 
-// frame is a protocol message as a client sees it.
-type frame struct {
-	V      int             `json:"v"`
-	Type   string          `json:"type"`
-	CallID string          `json:"call_id,omitempty"`
-	From   string          `json:"from,omitempty"`
-	Data   json.RawMessage `json:"data,omitempty"`
-}
-
-type protoError struct {
-	Code string `json:"code"`
-	Ref  string `json:"ref"`
-}
-
-// client is a test WebSocket client; once started, a goroutine reads every
-// frame into a channel and records how the socket ended.
-type client struct {
-	t      *testing.T
-	ws     *websocket.Conn
-	frames chan frame
-	done   chan struct{}
-	err    error // set before done closes
-}
-
-func (e *env) dialOpts(t *testing.T, opts *websocket.DialOptions) *client {
+// dial opens a socket to the hub without authenticating.
+func (e *env) dial(t *testing.T, opts ...client.Option) *clienttest.Conn {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	ws, _, err := websocket.Dial(ctx, e.url, opts)
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	ws.SetReadLimit(1 << 22)
-	c := &client{t: t, ws: ws, frames: make(chan frame, 4096), done: make(chan struct{})}
-	t.Cleanup(c.close)
+	return clienttest.Dial(t, e.url, opts...)
+}
+
+// connect dials and authenticates with token; the client checks that the
+// welcome is the first frame.
+func (e *env) connect(t *testing.T, token string, opts ...client.Option) *clienttest.Conn {
+	t.Helper()
+	c, _ := clienttest.DialAuth(t, e.url, token, opts...)
 	return c
 }
 
-func (e *env) dial(t *testing.T) *client {
+// raw encodes a frame by hand, for what Send does not build: a client's
+// own from, a payload that is not an object.
+func raw(t *testing.T, v any) []byte {
 	t.Helper()
-	c := e.dialOpts(t, nil)
-	c.start()
-	return c
-}
-
-// connect dials, authenticates with token and waits for the welcome.
-func (e *env) connect(t *testing.T, token string) *client {
-	t.Helper()
-	c := e.dial(t)
-	c.send(map[string]any{"v": 1, "type": "auth", "data": map[string]string{"token": token}})
-	if f := c.next(); f.Type != signaling.TypeWelcome {
-		t.Fatalf("first frame %s %s, want welcome", f.Type, f.Data)
-	}
-	return c
-}
-
-func (c *client) start() {
-	go func() {
-		defer close(c.done)
-		for {
-			_, b, err := c.ws.Read(context.Background())
-			if err != nil {
-				c.err = err
-				return
-			}
-			var f frame
-			if err := json.Unmarshal(b, &f); err != nil {
-				c.err = fmt.Errorf("server sent non-JSON %q", b)
-				return
-			}
-			c.frames <- f
-		}
-	}()
-}
-
-func (c *client) close() {
-	_ = c.ws.Close(websocket.StatusNormalClosure, "")
-	select {
-	case <-c.done:
-	case <-time.After(10 * time.Second):
-		c.t.Error("client reader did not end")
-	}
-}
-
-func (c *client) sendRaw(b []byte) {
-	c.t.Helper()
-	if err := c.trySendRaw(b); err != nil {
-		c.t.Fatalf("write: %v", err)
-	}
-}
-
-// trySendRaw writes a frame and returns the error, for a test in which the
-// server may close the socket while the client still writes.
-func (c *client) trySendRaw(b []byte) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return c.ws.Write(ctx, websocket.MessageText, b)
-}
-
-func (c *client) send(v any) {
-	c.t.Helper()
-	if err := c.trySend(v); err != nil {
-		c.t.Fatalf("write: %v", err)
-	}
-}
-
-func (c *client) trySend(v any) error {
-	c.t.Helper()
 	b, err := json.Marshal(v)
 	if err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
-	return c.trySendRaw(b)
+	return b
 }
 
-func (c *client) next() frame {
-	c.t.Helper()
-	select {
-	case f := <-c.frames:
-		return f
-	case <-c.done:
-		// Frames read before the close are still in the channel.
-		select {
-		case f := <-c.frames:
-			return f
-		default:
-		}
-		c.t.Fatalf("socket ended while waiting for a frame: %v", c.err)
-	case <-time.After(10 * time.Second):
-		c.t.Fatal("no frame within 10s")
-	}
-	return frame{}
-}
-
-func (c *client) expectError(code, ref string) {
-	c.t.Helper()
-	f := c.next()
-	if f.Type != signaling.TypeError {
-		c.t.Fatalf("got %s %s, want error %s", f.Type, f.Data, code)
-	}
-	var pe protoError
-	if err := json.Unmarshal(f.Data, &pe); err != nil {
-		c.t.Fatal(err)
-	}
-	if pe.Code != code || pe.Ref != ref {
-		c.t.Fatalf("error %+v, want code %q ref %q", pe, code, ref)
-	}
-}
-
-// expectClosed waits for the socket to end and checks its close code;
-// frames still queued before the close are skipped.
-func (c *client) expectClosed(code websocket.StatusCode, within time.Duration) {
-	c.t.Helper()
-	select {
-	case <-c.done:
-	case <-time.After(within):
-		c.t.Fatalf("socket still open after %s", within)
-	}
-	if got := websocket.CloseStatus(c.err); got != code {
-		c.t.Fatalf("closed with %v (%v), want %v", got, c.err, code)
-	}
-}
-
-// quiet checks that no frame arrives for d.
-func (c *client) quiet(d time.Duration) {
-	c.t.Helper()
-	select {
-	case f := <-c.frames:
-		c.t.Fatalf("unexpected frame %s %s", f.Type, f.Data)
-	case <-time.After(d):
-	}
-}
-
-func msg(typ, callID string, data any) map[string]any {
-	m := map[string]any{"v": 1, "type": typ}
-	if callID != "" {
-		m["call_id"] = callID
-	}
-	if data != nil {
-		m["data"] = data
-	}
-	return m
-}
-
-func expectNone[T any](t *testing.T, ch chan T, d time.Duration, what string) {
+// expectEmpty checks that nothing is waiting in ch; call it once the
+// event that must come after anything ch could hold has been seen.
+func expectEmpty[T any](t *testing.T, ch chan T, what string) {
 	t.Helper()
 	select {
 	case v := <-ch:
 		t.Fatalf("unexpected %s: %+v", what, v)
-	case <-time.After(d):
+	default:
 	}
 }
 
@@ -393,21 +238,21 @@ func TestAuthFirst(t *testing.T) {
 
 	t.Run("first message not auth", func(t *testing.T) {
 		c := e.dial(t)
-		c.send(msg("presence", "", map[string]string{"status": "available"}))
-		c.expectError(signaling.CodeUnauthorized, "auth")
-		c.expectClosed(4401, 10*time.Second)
+		c.Send(protocol.TypePresence, "", map[string]string{"status": "available"})
+		c.ExpectError(protocol.CodeUnauthorized, "auth")
+		c.ExpectClosed(4401)
 	})
 	t.Run("wrong token", func(t *testing.T) {
 		c := e.dial(t)
-		c.send(msg("auth", "", map[string]string{"token": "forged"}))
-		c.expectError(signaling.CodeUnauthorized, "auth")
-		c.expectClosed(4401, 10*time.Second)
+		c.Send(protocol.TypeAuth, "", map[string]string{"token": "forged"})
+		c.ExpectError(protocol.CodeUnauthorized, "auth")
+		c.ExpectClosed(4401)
 	})
 	t.Run("auth without token", func(t *testing.T) {
 		c := e.dial(t)
-		c.send(msg("auth", "", nil))
-		c.expectError(signaling.CodeUnauthorized, "auth")
-		c.expectClosed(4401, 10*time.Second)
+		c.Send(protocol.TypeAuth, "", nil)
+		c.ExpectError(protocol.CodeUnauthorized, "auth")
+		c.ExpectClosed(4401)
 	})
 	t.Run("silent until the auth timeout", func(t *testing.T) {
 		const authTimeout = 200 * time.Millisecond
@@ -418,13 +263,19 @@ func TestAuthFirst(t *testing.T) {
 		start := time.Now()
 		c := silent.dial(t)
 		// The protocol promises 4401 here too, not a dropped connection.
-		c.expectClosed(4401, 10*time.Second)
+		c.ExpectClosed(4401)
 		if el := time.Since(start); el < authTimeout {
 			t.Fatalf("closed after %s, before the auth timeout of %s", el, authTimeout)
 		}
-		expectNone(t, silent.ctrl.opened, 0, "Open for an unauthenticated socket")
+		expectEmpty(t, silent.ctrl.opened, "Open for an unauthenticated socket")
 	})
-	expectNone(t, e.ctrl.opened, 50*time.Millisecond, "Open for an unauthenticated socket")
+	// Every refused socket is closed by now; a socket that authenticates
+	// after them must be the first one opened.
+	e.connect(t, "tok-a")
+	if who := expectOne(t, e.ctrl.opened, "Open"); who.Address != shopperA.Address {
+		t.Fatalf("Open for %v, an unauthenticated socket", who.Address)
+	}
+	expectEmpty(t, e.ctrl.opened, "Open for an unauthenticated socket")
 }
 
 func TestWelcomeComesFirst(t *testing.T) {
@@ -441,7 +292,7 @@ func TestWelcomeComesFirst(t *testing.T) {
 	})
 	c := e.connect(t, "tok-a") // fails unless welcome is first
 	for i := range 3 {
-		f := c.next()
+		f := c.Next()
 		var d struct{ Position int }
 		_ = json.Unmarshal(f.Data, &d)
 		if f.Type != signaling.TypeQueuePosition || d.Position != i+1 {
@@ -460,50 +311,52 @@ func TestBadMessages(t *testing.T) {
 	g := e.connect(t, "tok-g")
 
 	cases := []struct {
-		name      string
-		raw       string
-		code, ref string
+		name string
+		raw  string
+		code protocol.Code
+		ref  string
 	}{
-		{"not JSON", `{"v":1,"type":`, signaling.CodeBadMessage, ""},
-		{"JSON but not an object", `[1,2]`, signaling.CodeBadMessage, ""},
-		{"no type", `{"v":1}`, signaling.CodeBadMessage, ""},
-		{"data not an object", `{"v":1,"type":"sdp","call_id":"c_1","data":"x"}`, signaling.CodeBadMessage, "sdp"},
-		{"version 2", `{"v":2,"type":"sdp","call_id":"c_1","data":{}}`, signaling.CodeUnsupportedVersion, "sdp"},
-		{"no version", `{"type":"sdp","call_id":"c_1"}`, signaling.CodeUnsupportedVersion, "sdp"},
-		{"unknown type", `{"v":1,"type":"teleport"}`, signaling.CodeUnknownType, "teleport"},
-		{"guide type from a shopper", `{"v":1,"type":"presence","data":{"status":"available"}}`, signaling.CodeUnknownType, "presence"},
-		{"server type from a client", `{"v":1,"type":"offer","data":{}}`, signaling.CodeUnknownType, "offer"},
-		{"auth again", `{"v":1,"type":"auth","data":{"token":"tok-b"}}`, signaling.CodeBadState, "auth"},
-		{"sdp without call_id", `{"v":1,"type":"sdp","data":{"type":"offer","sdp":"v=0"}}`, signaling.CodeBadMessage, "sdp"},
-		{"ice without call_id", `{"v":1,"type":"ice","data":{}}`, signaling.CodeBadMessage, "ice"},
-		{"call.end without call_id", `{"v":1,"type":"call.end","data":{}}`, signaling.CodeBadMessage, "call.end"},
+		{"not JSON", `{"v":1,"type":`, protocol.CodeBadMessage, ""},
+		{"JSON but not an object", `[1,2]`, protocol.CodeBadMessage, ""},
+		{"no type", `{"v":1}`, protocol.CodeBadMessage, ""},
+		{"data not an object", `{"v":1,"type":"sdp","call_id":"c_1","data":"x"}`, protocol.CodeBadMessage, "sdp"},
+		{"version 2", `{"v":2,"type":"sdp","call_id":"c_1","data":{}}`, protocol.CodeUnsupportedVersion, "sdp"},
+		{"no version", `{"type":"sdp","call_id":"c_1"}`, protocol.CodeUnsupportedVersion, "sdp"},
+		{"unknown type", `{"v":1,"type":"teleport"}`, protocol.CodeUnknownType, "teleport"},
+		{"guide type from a shopper", `{"v":1,"type":"presence","data":{"status":"available"}}`, protocol.CodeUnknownType, "presence"},
+		{"server type from a client", `{"v":1,"type":"offer","data":{}}`, protocol.CodeUnknownType, "offer"},
+		{"auth again", `{"v":1,"type":"auth","data":{"token":"tok-b"}}`, protocol.CodeBadState, "auth"},
+		{"sdp without call_id", `{"v":1,"type":"sdp","data":{"type":"offer","sdp":"v=0"}}`, protocol.CodeBadMessage, "sdp"},
+		{"ice without call_id", `{"v":1,"type":"ice","data":{}}`, protocol.CodeBadMessage, "ice"},
+		{"call.end without call_id", `{"v":1,"type":"call.end","data":{}}`, protocol.CodeBadMessage, "call.end"},
 	}
-	outer := t
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c.t = t
-			defer func() { c.t = outer }()
-			c.sendRaw([]byte(tc.raw))
-			c.expectError(tc.code, tc.ref)
+			c := c.On(t)
+			c.SendRaw([]byte(tc.raw))
+			c.ExpectError(tc.code, tc.ref)
 		})
 	}
 	// Nothing reached the controller or the other party, and the socket
-	// still works.
-	expectNone(t, e.ctrl.routed, 50*time.Millisecond, "Route of a refused message")
-	expectNone(t, e.ctrl.handled, 0, "Handle of a refused message")
-	g.quiet(50 * time.Millisecond)
-	c.send(msg("sdp", "c_1", map[string]string{"type": "offer", "sdp": "v=0"}))
-	if f := g.next(); f.Type != signaling.TypeSDP {
-		t.Fatalf("guide got %s, want sdp", f.Type)
+	// still works: a good message sent after them is the first the
+	// controller routes and the first frame the other party gets.
+	c.Send(protocol.TypeSDP, "c_1", map[string]string{"type": "offer", "sdp": "v=0"})
+	if f := g.Next(); f.Type != protocol.TypeSDP {
+		t.Fatalf("guide got %s %s, want sdp", f.Type, f.Data)
 	}
+	if m := expectOne(t, e.ctrl.routed, "Route"); m.Type != signaling.TypeSDP || m.CallID != "c_1" {
+		t.Fatalf("Route of a refused message: %+v", m)
+	}
+	expectEmpty(t, e.ctrl.routed, "Route of a refused message")
 	// A binary frame is refused but the socket stays.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := c.ws.Write(ctx, websocket.MessageBinary, []byte(`{"v":1,"type":"queue.cancel"}`)); err != nil {
+	if err := c.Client.SendBinary(ctx, []byte(`{"v":1,"type":"queue.cancel"}`)); err != nil {
 		t.Fatal(err)
 	}
-	c.expectError(signaling.CodeBadMessage, "")
-	c.send(msg("queue.cancel", "", nil))
+	c.ExpectError(protocol.CodeBadMessage, "")
+	// The first message the controller handles is the one sent last.
+	c.Send(protocol.TypeQueueCancel, "", nil)
 	if m := expectOne(t, e.ctrl.handled, "Handle"); m.Type != signaling.TypeQueueCancel {
 		t.Fatalf("handled %s", m.Type)
 	}
@@ -519,17 +372,19 @@ func TestTooLarge(t *testing.T) {
 
 	t.Run("just over the limit", func(t *testing.T) {
 		c := e.connect(t, "tok-a")
-		c.send(msg("sdp", "c_1", map[string]string{"type": "offer", "sdp": strings.Repeat("a", 1500)}))
-		c.expectError(signaling.CodeTooLarge, "")
-		c.expectClosed(websocket.StatusMessageTooBig, 10*time.Second)
+		c.Send(protocol.TypeSDP, "c_1", map[string]string{"type": "offer", "sdp": strings.Repeat("a", 1500)})
+		c.ExpectError(protocol.CodeTooLarge, "")
+		c.ExpectClosed(websocket.StatusMessageTooBig)
 		expectOne(t, e.ctrl.closed, "Close")
 	})
 	t.Run("far over the library limit", func(t *testing.T) {
 		c := e.connect(t, "tok-b")
 		// The server may cut the socket while the megabyte is still being
 		// written, so the write may fail; the close code is what counts.
-		_ = c.trySend(msg("sdp", "c_1", map[string]string{"type": "offer", "sdp": strings.Repeat("a", 1<<20)}))
-		c.expectClosed(websocket.StatusMessageTooBig, 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = c.Client.Send(ctx, protocol.TypeSDP, "c_1", map[string]string{"type": "offer", "sdp": strings.Repeat("a", 1<<20)})
+		c.ExpectClosed(websocket.StatusMessageTooBig)
 		expectOne(t, e.ctrl.closed, "Close")
 		if !strings.Contains(logs.String(), "frame over the library limit") {
 			t.Errorf("the library's refusal was not logged:\n%s", logs.String())
@@ -537,11 +392,14 @@ func TestTooLarge(t *testing.T) {
 	})
 	t.Run("at the limit passes", func(t *testing.T) {
 		c := e.connect(t, "tok-g")
-		b, _ := json.Marshal(msg("presence", "", map[string]string{"status": "available"}))
+		b, _ := protocol.Encode(protocol.TypePresence, "", map[string]string{"status": "available"})
 		pad := strings.Repeat(" ", 1<<10-len(b))
-		c.sendRaw(append(b, pad...))
+		c.SendRaw(append(b, pad...))
 		expectOne(t, e.ctrl.handled, "Handle")
-		c.quiet(50 * time.Millisecond)
+		// No error came for it: the answer to a later message is the next
+		// frame.
+		c.SendRaw([]byte(`{"v":1,"type":"teleport"}`))
+		c.ExpectError(protocol.CodeUnknownType, "teleport")
 	})
 }
 
@@ -562,28 +420,37 @@ func TestRelayOnlyToRoutedParty(t *testing.T) {
 	g := e.connect(t, "tok-g")
 
 	// A client-supplied from is dropped and replaced by the server's.
-	a.send(map[string]any{"v": 1, "type": "sdp", "call_id": "c_ag", "from": "guide", "data": map[string]string{"type": "offer", "sdp": "v=0"}})
-	f := g.next()
-	if f.Type != signaling.TypeSDP || f.CallID != "c_ag" || f.From != "shopper" || f.V != 1 {
+	a.SendRaw(raw(t, map[string]any{"v": 1, "type": "sdp", "call_id": "c_ag", "from": "guide", "data": map[string]string{"type": "offer", "sdp": "v=0"}}))
+	f := g.Next()
+	if f.Type != protocol.TypeSDP || f.CallID != "c_ag" || f.From != protocol.RoleShopper || f.V != 1 {
 		t.Fatalf("guide got %+v", f)
 	}
 	var d struct{ Type, SDP string }
 	if err := json.Unmarshal(f.Data, &d); err != nil || d.Type != "offer" || d.SDP != "v=0" {
 		t.Fatalf("relayed data %s", f.Data)
 	}
-	g.send(msg("ice", "c_ag", map[string]any{"candidate": "candidate:1", "sdpMid": "0"}))
-	if f := a.next(); f.Type != signaling.TypeICE || f.From != "guide" {
+	g.Send(protocol.TypeICE, "c_ag", map[string]any{"candidate": "candidate:1", "sdpMid": "0"})
+	if f := a.Next(); f.Type != protocol.TypeICE || f.From != protocol.RoleGuide {
 		t.Fatalf("shopper got %+v", f)
 	}
 
 	// B names A's call: refused, and nobody hears of it.
-	b.send(map[string]any{"v": 1, "type": "sdp", "call_id": "c_ag", "from": "guide", "data": map[string]string{"type": "offer", "sdp": "evil"}})
-	b.expectError(signaling.CodeNotInCall, "sdp")
-	b.send(msg("ice.restart", "c_ag", map[string]any{}))
-	b.expectError(signaling.CodeNotInCall, "ice.restart")
-	a.quiet(100 * time.Millisecond)
-	g.quiet(0)
-	b.quiet(0)
+	b.SendRaw(raw(t, map[string]any{"v": 1, "type": "sdp", "call_id": "c_ag", "from": "guide", "data": map[string]string{"type": "offer", "sdp": "evil"}}))
+	b.ExpectError(protocol.CodeNotInCall, "sdp")
+	b.Send(protocol.TypeICERestart, "c_ag", map[string]any{})
+	b.ExpectError(protocol.CodeNotInCall, "ice.restart")
+	// The hub relays as it reads, so anything B's messages had sent A or G
+	// is queued ahead of what A and G send each other now.
+	g.Send(protocol.TypeICE, "c_ag", map[string]any{"candidate": "candidate:2", "sdpMid": "0"})
+	if f := a.Next(); f.Type != protocol.TypeICE || f.From != protocol.RoleGuide {
+		t.Fatalf("shopper got %s %s, want the guide's ice", f.Type, f.Data)
+	}
+	a.Send(protocol.TypeICE, "c_ag", map[string]any{"candidate": "candidate:3", "sdpMid": "0"})
+	if f := g.Next(); f.Type != protocol.TypeICE || f.From != protocol.RoleShopper {
+		t.Fatalf("guide got %s %s, want the shopper's ice", f.Type, f.Data)
+	}
+	b.Ping()
+	b.ExpectNothing()
 }
 
 func TestRateLimit(t *testing.T) {
@@ -591,16 +458,37 @@ func TestRateLimit(t *testing.T) {
 	const rate = 3 // per second, and the burst
 	e := newEnv(t, func(c *signaling.Config) { c.RatePerSecond = rate })
 	g := e.connect(t, "tok-g")
-	presence := msg("presence", "", map[string]string{"status": "available"})
+	presence := map[string]string{"status": "available"}
 	// isLimited fails the test on any frame but a rate_limited error.
-	isLimited := func(f frame) {
+	isLimited := func(f client.Frame) {
 		t.Helper()
-		var pe protoError
-		_ = json.Unmarshal(f.Data, &pe)
-		if f.Type != signaling.TypeError || pe.Code != signaling.CodeRateLimited || pe.Ref != "" {
+		var pe protocol.Error
+		_ = f.Decode(&pe)
+		if f.Type != protocol.TypeError || pe.Code != protocol.CodeRateLimited || pe.Ref != "" {
 			t.Fatalf("got %s %s, want a rate_limited error", f.Type, f.Data)
 		}
 	}
+	// frames hands over what g receives, to wait for it and for Handle
+	// calls at once; it closes once g has ended and everything it
+	// received was handed over.
+	frames := make(chan client.Frame)
+	pumpCtx, stopPump := context.WithCancel(context.Background())
+	var pump sync.WaitGroup
+	pump.Go(func() {
+		defer close(frames)
+		for {
+			f, err := g.Client.Next(pumpCtx)
+			if err != nil {
+				return
+			}
+			select {
+			case frames <- f:
+			case <-pumpCtx.Done():
+				return
+			}
+		}
+	})
+	defer func() { stopPump(); pump.Wait() }()
 
 	// A burst of twice the rate from a full bucket: some are limited unless
 	// the server spends most of a second on it, and at most rate of them
@@ -619,18 +507,19 @@ func TestRateLimit(t *testing.T) {
 			time.Sleep(time.Second)
 		}
 		for range 2 * rate {
-			g.send(presence)
+			g.Send(protocol.TypePresence, "", presence)
 		}
 		sent += 2 * rate
 		for handled+limited < sent {
 			select {
 			case <-e.ctrl.handled:
 				handled++
-			case f := <-g.frames:
+			case f, ok := <-frames:
+				if !ok {
+					t.Fatalf("socket ended during a burst within the limit: %v", g.Client.Err())
+				}
 				isLimited(f)
 				limited++
-			case <-g.done:
-				t.Fatalf("socket ended during a burst within the limit: %v", g.err)
 			case <-time.After(10 * time.Second):
 				t.Fatalf("%d messages sent, but only %d handled and %d rate_limited", sent, handled, limited)
 			}
@@ -639,22 +528,27 @@ func TestRateLimit(t *testing.T) {
 	if limited > rate {
 		t.Fatalf("%d of a burst of %d rate_limited, but the bucket holds %d", limited, 2*rate, rate)
 	}
-	expectNone(t, e.ctrl.handled, 50*time.Millisecond, "Handle beyond the messages sent")
+	// Once the hub has read past them (it answers a ping only then), every
+	// Handle they caused has been called.
+	g.Ping()
+	expectEmpty(t, e.ctrl.handled, "Handle beyond the messages sent")
 
 	// A client that keeps flooding is cut off with 1008. The server closes
 	// as soon as the limit is passed, so the writes that follow may fail:
 	// the flood stops at the first that does.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	for range 1000 {
-		if err := g.trySend(presence); err != nil {
+		if err := g.Client.Send(ctx, protocol.TypePresence, "", presence); err != nil {
 			break
 		}
 	}
-	g.expectClosed(websocket.StatusPolicyViolation, 10*time.Second)
+	g.ExpectClosed(websocket.StatusPolicyViolation)
 	// Whatever arrived before the close is rate_limited errors; the last
 	// ones may be lost to the close itself, but never more than the rate
 	// plus the one that tipped the socket over come.
-	for len(g.frames) > 0 {
-		isLimited(<-g.frames)
+	for f := range frames {
+		isLimited(f)
 		limited++
 	}
 	if limited > rate+1 {
@@ -672,8 +566,7 @@ func TestReplacedSocket(t *testing.T) {
 	if firstID == "" || firstID == secondID {
 		t.Fatalf("socket ids %q and %q", firstID, secondID)
 	}
-	first.expectClosed(4409, 10*time.Second)
-	expectNone(t, e.ctrl.closed, 200*time.Millisecond, "Close for the replaced socket")
+	first.ExpectClosed(4409)
 	if n := e.hub.Connections(); n != 1 {
 		t.Fatalf("%d connections, want 1", n)
 	}
@@ -681,13 +574,15 @@ func TestReplacedSocket(t *testing.T) {
 	if err := e.hub.Send(context.Background(), shopperA.Address, signaling.TypeQueuePosition, "", map[string]int{"position": 1}); err != nil {
 		t.Fatal(err)
 	}
-	if f := second.next(); f.Type != signaling.TypeQueuePosition {
+	if f := second.Next(); f.Type != protocol.TypeQueuePosition {
 		t.Fatalf("got %s", f.Type)
 	}
-	second.close()
+	// The replaced socket got no Close: the first Close is the second's.
+	second.Close()
 	if who := expectOne(t, e.ctrl.closed, "Close"); who.Socket != secondID {
 		t.Fatalf("Close for socket %q, want %q", who.Socket, secondID)
 	}
+	expectEmpty(t, e.ctrl.closed, "Close for the replaced socket")
 }
 
 func TestSlowConsumerDoesNotBlockSend(t *testing.T) {
@@ -706,9 +601,10 @@ func TestSlowConsumerDoesNotBlockSend(t *testing.T) {
 		c.WriteTimeout = time.Minute
 		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	})
-	// The slow client authenticates, then stops reading.
-	slow := e.dialOpts(t, nil)
-	slow.send(msg("auth", "", map[string]string{"token": "tok-a"}))
+	// The slow client authenticates, then stops reading: it holds one
+	// frame and takes none.
+	slow := e.dial(t, client.WithBuffer(1))
+	slow.Send(protocol.TypeAuth, "", map[string]string{"token": "tok-a"})
 	expectOne(t, e.ctrl.opened, "Open")
 	fast := e.connect(t, "tok-g")
 
@@ -731,7 +627,7 @@ func TestSlowConsumerDoesNotBlockSend(t *testing.T) {
 	fastGets := func(i int) {
 		t.Helper()
 		send(guideG.Address, signaling.TypePresence, map[string]int{"i": i})
-		if f := fast.next(); f.Type != signaling.TypePresence {
+		if f := fast.Next(); f.Type != protocol.TypePresence {
 			t.Fatalf("fast client got %s", f.Type)
 		}
 	}
@@ -753,24 +649,29 @@ func TestSlowConsumerDoesNotBlockSend(t *testing.T) {
 	// Read now: the server's close frame waits behind what the socket
 	// still buffers, and the library gives up on writing it after 5s.
 	// What was buffered comes, then the policy close.
-	slow.start()
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		for {
+			if _, err := slow.Client.Next(context.Background()); err != nil {
+				return
+			}
+		}
+	}()
 	// Sends to the dropped party still return, and others still receive.
 	for i := range 100 {
 		send(shopperA.Address, signaling.TypeQueuePosition, map[string]any{"i": sent + i, "pad": big})
 	}
 	fastGets(sent)
-	slow.expectClosed(websocket.StatusPolicyViolation, 15*time.Second)
-	if !strings.Contains(slow.err.Error(), "slow consumer") {
-		t.Errorf("slow client closed with %v, want the slow consumer reason", slow.err)
+	slow.Within(15 * time.Second).ExpectClosed(websocket.StatusPolicyViolation)
+	<-drained
+	if err := slow.Client.Err(); !strings.Contains(err.Error(), "slow consumer") {
+		t.Errorf("slow client closed with %v, want the slow consumer reason", err)
 	}
 	if who := expectOne(t, e.ctrl.closed, "Close"); who.Address != shopperA.Address {
 		t.Fatalf("Close for %v", who.Address)
 	}
-	select {
-	case <-fast.done:
-		t.Fatalf("reading client dropped: %v", fast.err)
-	default:
-	}
+	fast.ExpectOpen()
 }
 
 func TestHeartbeatDropsSilentClient(t *testing.T) {
@@ -779,24 +680,14 @@ func TestHeartbeatDropsSilentClient(t *testing.T) {
 	// loaded machine ample time for an answering client's.
 	e := newEnv(t, func(c *signaling.Config) { c.Heartbeat = 400 * time.Millisecond })
 	// This client reads but never answers pings.
-	c := e.dialOpts(t, &websocket.DialOptions{OnPingReceived: func(context.Context, []byte) bool { return false }})
-	c.start()
-	c.send(msg("auth", "", map[string]string{"token": "tok-a"}))
-	if f := c.next(); f.Type != signaling.TypeWelcome {
-		t.Fatalf("got %s", f.Type)
-	}
+	c := e.connect(t, "tok-a", client.OnPing(func() bool { return false }))
 	// This one answers, and counts the pings it answers.
 	pings := make(chan struct{}, 1024)
-	alive := e.dialOpts(t, &websocket.DialOptions{OnPingReceived: func(context.Context, []byte) bool {
+	alive := e.connect(t, "tok-g", client.OnPing(func() bool {
 		pings <- struct{}{}
 		return true
-	}})
-	alive.start()
-	alive.send(msg("auth", "", map[string]string{"token": "tok-g"}))
-	if f := alive.next(); f.Type != signaling.TypeWelcome {
-		t.Fatalf("got %s", f.Type)
-	}
-	c.expectClosed(4408, 10*time.Second)
+	}))
+	c.ExpectClosed(4408)
 	if who := expectOne(t, e.ctrl.closed, "Close"); who.Address != shopperA.Address {
 		t.Fatalf("Close for %v", who.Address)
 	}
@@ -809,11 +700,7 @@ func TestHeartbeatDropsSilentClient(t *testing.T) {
 	for range 3 {
 		expectOne(t, pings, "ping")
 	}
-	select {
-	case <-alive.done:
-		t.Fatalf("answering client dropped: %v", alive.err)
-	default:
-	}
+	alive.ExpectOpen()
 	if n := e.hub.Connections(); n != 1 {
 		t.Fatalf("%d connections, want 1", n)
 	}
@@ -830,8 +717,8 @@ func TestShutdown(t *testing.T) {
 	if err := e.hub.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []*client{a, g, pending} {
-		c.expectClosed(websocket.StatusGoingAway, 10*time.Second)
+	for _, c := range []*clienttest.Conn{a, g, pending} {
+		c.ExpectClosed(websocket.StatusGoingAway)
 	}
 	// New sockets are refused.
 	resp, err := http.Get(e.srv.URL)
@@ -858,20 +745,14 @@ func TestShutdownRacingDials(t *testing.T) {
 				defer wg.Done()
 				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 				defer cancel()
-				ws, _, err := websocket.Dial(ctx, e.url, nil)
+				c, err := client.Dial(ctx, e.url)
 				if err != nil {
 					return // refused after shutdown began
 				}
-				defer ws.CloseNow()
-				// Read until the server closes; a socket it forgot would
-				// hang here until the deadline.
-				for {
-					if _, _, err := ws.Read(ctx); err != nil {
-						if ctx.Err() != nil {
-							t.Errorf("round %d: a socket outlived Shutdown", round)
-						}
-						return
-					}
+				defer c.Close()
+				// A socket the hub forgot would stay open until the deadline.
+				if _, _, err := c.CloseStatus(ctx); err != nil {
+					t.Errorf("round %d: a socket outlived Shutdown", round)
 				}
 			}()
 		}

@@ -2,7 +2,7 @@ package signaling_test
 
 import (
 	"context"
-	"io"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -11,8 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
-
+	"guidecall/protocol"
+	"guidecall/protocol/client"
+	"guidecall/protocol/client/clienttest"
 	"guidecall/signaling"
 )
 
@@ -27,21 +28,16 @@ func headerIP(r *http.Request) string {
 
 // dialAs dials as the client address ip and returns the socket, or the
 // HTTP status and body of the refusal.
-func (e *env) dialAs(t *testing.T, ip string) (*client, int, string) {
+func (e *env) dialAs(t *testing.T, ip string) (*clienttest.Conn, int, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	ws, resp, err := websocket.Dial(ctx, e.url, &websocket.DialOptions{HTTPHeader: http.Header{"X-Test-IP": {ip}}})
+	c, err := clienttest.TryDial(t, e.url, client.WithHeader("X-Test-IP", ip))
 	if err != nil {
-		if resp == nil {
+		var refused *client.DialError
+		if !errors.As(err, &refused) {
 			t.Fatalf("dial as %s: %v", ip, err)
 		}
-		b, _ := io.ReadAll(resp.Body)
-		return nil, resp.StatusCode, string(b)
+		return nil, refused.Status, refused.Body
 	}
-	c := &client{t: t, ws: ws, frames: make(chan frame, 64), done: make(chan struct{})}
-	t.Cleanup(c.close)
-	c.start()
 	return c, http.StatusSwitchingProtocols, ""
 }
 
@@ -65,7 +61,7 @@ func TestConnectionCaps(t *testing.T) {
 		t.Fatalf("socket over the node's cap: status %d body %q", status, body)
 	}
 	// A closed socket frees its slots.
-	a1.close()
+	a1.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c, status, _ := e.dialAs(t, "198.51.100.1")
@@ -99,11 +95,11 @@ func TestControllerCallsAreBounded(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(c *signaling.Config) { c.ControllerTimeout = 3 * time.Second })
 	a := e.connect(t, "tok-a")
-	a.send(msg(signaling.TypeCallConnected, "c_1", nil))
+	a.Send(protocol.TypeCallConnected, "c_1", nil)
 	expectOne(t, e.ctrl.handled, "Handle")
-	a.send(msg(signaling.TypeSDP, "c_1", map[string]string{"type": "offer", "sdp": "v=0"}))
-	a.expectError(signaling.CodeNotInCall, signaling.TypeSDP)
-	a.close()
+	a.Send(protocol.TypeSDP, "c_1", map[string]string{"type": "offer", "sdp": "v=0"})
+	a.ExpectError(protocol.CodeNotInCall, string(protocol.TypeSDP))
+	a.Close()
 	expectOne(t, e.ctrl.closed, "Close")
 	for _, method := range []string{"Open", "Handle", "Route", "Close"} {
 		s := expectOne(t, e.ctrl.seen, method)
@@ -125,9 +121,9 @@ func TestLogsNameParty(t *testing.T) {
 	t.Parallel()
 	logs := &syncBuffer{}
 	e := newEnv(t, func(c *signaling.Config) { c.Logger = slog.New(slog.NewTextHandler(logs, nil)) })
-	e.connect(t, "tok-a").close()
+	e.connect(t, "tok-a").Close()
 	expectOne(t, e.ctrl.closed, "Close")
-	e.connect(t, "tok-g").close()
+	e.connect(t, "tok-g").Close()
 	expectOne(t, e.ctrl.closed, "Close")
 	var shopperOpen, guideOpen bool
 	for line := range strings.Lines(logs.String()) {
@@ -176,32 +172,58 @@ func TestReplacedAcrossNodes(t *testing.T) {
 	onBus := func(c *signaling.Config) { c.Bus = nodeBus{shared} }
 	nodeA, nodeB := newEnv(t, onBus), newEnv(t, onBus)
 
-	onA := nodeA.connect(t, "tok-g")
-	expectOne(t, nodeA.ctrl.opened, "Open on A")
-	onB := nodeB.connect(t, "tok-g")
+	// send sends a presence to a party through a node's hub, whichever
+	// node holds its socket.
+	send := func(from *env, to signaling.Address, status string) {
+		t.Helper()
+		if err := from.hub.Send(context.Background(), to, signaling.TypePresence, "", map[string]string{"status": status}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// gets checks that the next frame c receives is that presence.
+	gets := func(c *clienttest.Conn, status string) {
+		t.Helper()
+		var d struct{ Status string }
+		if f := c.Next(); f.Type != protocol.TypePresence || f.Decode(&d) != nil || d.Status != status {
+			t.Fatalf("%s got %s %s, want presence %s", c.Name, f.Type, f.Data, status)
+		}
+	}
+
+	onA := nodeA.connect(t, "tok-g").Named("A")
+	onAID := expectOne(t, nodeA.ctrl.opened, "Open on A").Socket
+	onB := nodeB.connect(t, "tok-g").Named("B")
 	expectOne(t, nodeB.ctrl.opened, "Open on B")
-	onA.expectClosed(4409, 10*time.Second)
-	// The party is still connected, on B: A does not report a drop.
-	expectNone(t, nodeA.ctrl.closed, 200*time.Millisecond, "Close on A for the replaced socket")
-	// The control frame reaches no client, and B's socket stays.
-	onB.quiet(200 * time.Millisecond)
+	onA.ExpectClosed(4409)
 	if n := nodeA.hub.Connections(); n != 0 {
 		t.Fatalf("A holds %d sockets, want 0", n)
 	}
-	if err := nodeA.hub.Send(context.Background(), guideG.Address, signaling.TypePresence, "", map[string]string{"status": "away"}); err != nil {
-		t.Fatal(err)
-	}
-	if f := onB.next(); f.Type != signaling.TypePresence {
-		t.Fatalf("B got %s, want presence", f.Type)
-	}
+	// The control frame reaches no client, and B's socket stays: the next
+	// frame B gets is one sent after it.
+	send(nodeA, guideG.Address, "away")
+	gets(onB, "away")
 
 	// And back: a newer socket on A replaces B's.
-	againA := nodeA.connect(t, "tok-g")
-	onB.expectClosed(4409, 10*time.Second)
-	againA.quiet(200 * time.Millisecond)
-	expectNone(t, nodeB.ctrl.closed, 200*time.Millisecond, "Close on B for the replaced socket")
+	againA := nodeA.connect(t, "tok-g").Named("A again")
+	againAID := expectOne(t, nodeA.ctrl.opened, "Open on A again").Socket
+	onB.ExpectClosed(4409)
+	send(nodeB, guideG.Address, "available")
+	gets(againA, "available")
 	// Other parties are untouched.
-	shopper := nodeB.connect(t, "tok-a")
-	againA.quiet(100 * time.Millisecond)
-	shopper.quiet(100 * time.Millisecond)
+	shopper := nodeB.connect(t, "tok-a").Named("shopper")
+	send(nodeA, shopperA.Address, "s1")
+	gets(shopper, "s1")
+	send(nodeB, guideG.Address, "g1")
+	gets(againA, "g1")
+
+	// The party stayed connected through both replacements, so neither
+	// node reported a drop: the first Close each reports is for a socket
+	// closed now.
+	shopper.Close()
+	if who := expectOne(t, nodeB.ctrl.closed, "Close on B"); who.Address != shopperA.Address {
+		t.Fatalf("Close on B for %v, the replaced socket", who.Address)
+	}
+	againA.Close()
+	if who := expectOne(t, nodeA.ctrl.closed, "Close on A"); who.Socket != againAID || who.Socket == onAID {
+		t.Fatalf("Close on A for socket %q, want %q (the replaced one was %q)", who.Socket, againAID, onAID)
+	}
 }

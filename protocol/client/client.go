@@ -160,21 +160,24 @@ func DialAuth(ctx context.Context, wsURL, token string, opts ...Option) (*Conn, 
 	return c, welcome, nil
 }
 
-// Authenticate sends auth with token and waits for the welcome. A refusal
-// is returned as the server's *protocol.Error (the server then closes the
-// socket with 4401).
+// Authenticate sends auth with token and waits for the welcome, which the
+// protocol puts before anything else the server sends: any other first
+// frame is an error. A refusal is returned as the server's
+// *protocol.Error (the server then closes the socket with 4401).
 func (c *Conn) Authenticate(ctx context.Context, token string) (Frame, error) {
 	if err := c.Send(ctx, protocol.TypeAuth, "", struct {
 		Token string `json:"token"`
 	}{token}); err != nil {
 		return Frame{}, err
 	}
-	f, err := c.AwaitFunc(ctx, func(f Frame) bool { return f.Type == protocol.TypeWelcome || f.Type == protocol.TypeError })
-	if err != nil {
+	f, err := c.take(ctx, "welcome", func(Frame) bool { return true }, false)
+	switch {
+	case err != nil:
 		return Frame{}, fmt.Errorf("auth: %w", err)
-	}
-	if f.Type == protocol.TypeError {
+	case f.Type == protocol.TypeError:
 		return Frame{}, fmt.Errorf("auth: %w", asProtocolError(f))
+	case f.Type != protocol.TypeWelcome:
+		return Frame{}, fmt.Errorf("auth: the server sent %s before welcome", f.Type)
 	}
 	return f, nil
 }
