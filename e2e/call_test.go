@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
+
+	"guidecall/protocol"
+	"guidecall/protocol/client/clienttest"
 )
 
 // endpoint is what a call needs of a node, whether it runs in this
@@ -67,7 +70,7 @@ type liveCall struct {
 	id                  string
 	guideToken          string
 	shopperToken        string
-	guideWS, shopWS     *wsClient
+	guideWS, shopWS     *clienttest.Conn
 	guide, shopper      *peer
 	accepted, connected time.Time
 }
@@ -78,15 +81,12 @@ type liveCall struct {
 func setupCall(t *testing.T, sn, gn endpoint) *liveCall {
 	guideToken := loginGuide(t, gn)
 	guideWS := dialWS(t, "guide", wsURLOf(gn), guideToken)
-	guideWS.next(5*time.Second, "welcome")
-	guideWS.send("presence", "", map[string]string{"status": "available"})
-	guideWS.next(5*time.Second, "presence")
+	guideWS.Send(protocol.TypePresence, "", map[string]string{"status": "available"})
+	guideWS.Await(protocol.TypePresence, "")
 
 	j := joinQueue(t, sn.url)
 	shopWS := dialWS(t, "shopper", j.WSURL, j.Token)
-	shopWS.next(5*time.Second, "welcome")
 
-	offer := guideWS.next(10*time.Second, "offer")
 	var o struct {
 		OfferID string `json:"offer_id"`
 		Shopper struct {
@@ -94,14 +94,14 @@ func setupCall(t *testing.T, sn, gn endpoint) *liveCall {
 			PageURL  string `json:"page_url"`
 		} `json:"shopper"`
 	}
-	offer.decode(t, &o)
+	offer := guideWS.AwaitInto(protocol.TypeOffer, "", &o)
 	if o.Shopper.Currency != "EUR" || o.Shopper.PageURL != "https://shop.example/p/42" {
 		t.Fatalf("offer carries the wrong shopper context: %s", offer.Data)
 	}
 	accepted := time.Now()
-	guideWS.send("offer.accept", "", map[string]string{"offer_id": o.OfferID})
-	gm := guideWS.next(5*time.Second, "call.matched")
-	sm := shopWS.next(5*time.Second, "call.matched")
+	guideWS.Send(protocol.TypeOfferAccept, "", map[string]string{"offer_id": o.OfferID})
+	gm := guideWS.Await(protocol.TypeCallMatched, "")
+	sm := shopWS.Await(protocol.TypeCallMatched, "")
 	if gm.CallID != o.OfferID || sm.CallID != gm.CallID {
 		t.Fatalf("call ids differ: offer %s, guide %s, shopper %s", o.OfferID, gm.CallID, sm.CallID)
 	}
@@ -131,7 +131,7 @@ func setupCall(t *testing.T, sn, gn endpoint) *liveCall {
 		if got, want := p.relayIP(), hostOf(t, home[p]); got != want {
 			t.Fatalf("%s: relays on %s, want its node's TURN on %s", p.name, got, want)
 		}
-		p.socket().send("call.connected", callID, map[string]any{})
+		p.socket().Send(protocol.TypeCallConnected, callID, map[string]any{})
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for guide.received.Load() < 10 || shopper.received.Load() < 10 {
@@ -142,7 +142,13 @@ func setupCall(t *testing.T, sn, gn endpoint) *liveCall {
 	}
 	firstMedia := time.Since(accepted)
 	t.Logf("accept→connected: %d ms; accept→10 RTP packets each way: %d ms", connected.Milliseconds(), firstMedia.Milliseconds())
-	guideWS.next(5*time.Second, "call.state")
+	// The call moves to connecting on the first SDP, then to connected.
+	for {
+		var st struct{ State string }
+		if guideWS.AwaitInto(protocol.TypeCallState, callID, &st); st.State == "connected" {
+			break
+		}
+	}
 	return &liveCall{
 		id: callID, guideToken: guideToken, shopperToken: j.Token, guideWS: guideWS, shopWS: shopWS,
 		guide: guide, shopper: shopper, accepted: accepted, connected: accepted.Add(connected),
@@ -190,17 +196,16 @@ func runPionCall(t *testing.T, sn, gn endpoint) {
 	api(t, http.MethodPost, sn.url+"/api/v1/calls/"+callID+"/payment-links", j.Token,
 		paymentLinkRequest{Amount: 1, Currency: "EUR", Description: "x", idempotencyKey: "shopper"}, nil, http.StatusForbidden)
 
-	for _, ws := range []*wsClient{guideWS, shopWS} {
-		f := ws.next(5*time.Second, "payment.link")
+	for _, ws := range []*clienttest.Conn{guideWS, shopWS} {
 		var pl struct {
 			LinkID      string `json:"link_id"`
 			Status      string `json:"status"`
 			Amount      int64  `json:"amount"`
 			CheckoutURL string `json:"checkout_url"`
 		}
-		f.decode(t, &pl)
+		f := ws.AwaitInto(protocol.TypePaymentLink, callID, &pl)
 		if pl.LinkID != link.ID || pl.Status != "open" || pl.Amount != 4999 || pl.CheckoutURL == "" {
-			t.Fatalf("%s: payment.link %s", ws.name, f.Data)
+			t.Fatalf("%s: payment.link %s", ws.Name, f.Data)
 		}
 	}
 
@@ -220,26 +225,22 @@ func runPionCall(t *testing.T, sn, gn endpoint) {
 	if resp.StatusCode >= 300 {
 		t.Fatalf("pay on checkout: status %d", resp.StatusCode)
 	}
-	for _, ws := range []*wsClient{guideWS, shopWS} {
-		f := ws.next(10*time.Second, "payment.link")
+	for _, ws := range []*clienttest.Conn{guideWS, shopWS} {
 		var pl struct {
 			Status string `json:"status"`
 		}
-		f.decode(t, &pl)
-		if pl.Status != "paid" {
-			t.Fatalf("%s: after paying: %s", ws.name, f.Data)
+		if f := ws.AwaitInto(protocol.TypePaymentLink, callID, &pl); pl.Status != "paid" {
+			t.Fatalf("%s: after paying: %s", ws.Name, f.Data)
 		}
 	}
 
-	guideWS.send("call.end", callID, map[string]string{"reason": "hangup"})
-	for _, ws := range []*wsClient{guideWS, shopWS} {
-		f := ws.next(5*time.Second, "call.ended")
+	guideWS.Send(protocol.TypeCallEnd, callID, map[string]string{"reason": "hangup"})
+	for _, ws := range []*clienttest.Conn{guideWS, shopWS} {
 		var e struct {
 			Reason, By string
 		}
-		f.decode(t, &e)
-		if e.Reason != "hangup" || e.By != "guide" {
-			t.Fatalf("%s: call.ended %s", ws.name, f.Data)
+		if f := ws.AwaitInto(protocol.TypeCallEnded, callID, &e); e.Reason != "hangup" || e.By != "guide" {
+			t.Fatalf("%s: call.ended %s", ws.Name, f.Data)
 		}
 	}
 	// Leave nothing behind that a later match could pick: the guide's
@@ -247,8 +248,8 @@ func runPionCall(t *testing.T, sn, gn endpoint) {
 	for _, p := range []*peer{c.guide, c.shopper} {
 		p.close()
 	}
-	guideWS.close()
-	shopWS.close()
+	guideWS.Close()
+	shopWS.Close()
 }
 
 // checkoutOn returns the checkout URL made on node from, moved to node to,

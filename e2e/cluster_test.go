@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"guidecall/internal/db/dbtest"
+	"guidecall/protocol"
 )
 
 // TestClusterCallAndFailover runs two nodes on one schema: a whole call
@@ -46,19 +47,16 @@ func TestClusterCallAndFailover(t *testing.T) {
 	leader.kill()
 
 	guideWS := dialWS(t, "failover-guide", wsURLOf(survivor.endpoint("", "")), login(t, survivor.url, standbyGuide, password))
-	guideWS.next(5*time.Second, "welcome")
-	guideWS.send("presence", "", map[string]string{"status": "available"})
-	guideWS.next(5*time.Second, "presence")
+	guideWS.Send(protocol.TypePresence, "", map[string]string{"status": "available"})
+	guideWS.Await(protocol.TypePresence, "")
 	j := joinQueue(t, survivor.url)
-	shopWS := dialWS(t, "failover-shopper", j.WSURL, j.Token)
-	shopWS.next(5*time.Second, "welcome")
+	dialWS(t, "failover-shopper", j.WSURL, j.Token)
 
-	offer := guideWS.next(10*time.Second, "offer")
-	failover := time.Since(killed)
 	var o struct {
 		EntryID string `json:"entry_id"`
 	}
-	offer.decode(t, &o)
+	offer := guideWS.AwaitInto(protocol.TypeOffer, "", &o)
+	failover := time.Since(killed)
 	t.Logf("failover (SIGKILL of the leader → offer on %s): %d ms", survivor.name, failover.Milliseconds())
 	if o.EntryID != j.EntryID {
 		t.Fatalf("offer for entry %s, want %s: %s", o.EntryID, j.EntryID, offer.Data)

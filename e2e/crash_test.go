@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"guidecall/internal/db/dbtest"
+	"guidecall/protocol"
 )
 
 // TestCrashKeepsQueue kills a node on PostgreSQL with SIGKILL while 50
@@ -51,21 +52,18 @@ func TestCrashKeepsQueue(t *testing.T) {
 	}
 
 	// The first shopper comes back with its token and is still first.
-	ws := dialWS(t, "shopper-1", wsURLOf(n.endpoint("", "")), line[0].Token)
-	got := ws.nextAll(10*time.Second, "welcome", "queue.position")
+	ws, w := dialWelcome(t, "shopper-1", wsURLOf(n.endpoint("", "")), line[0].Token)
 	var welcome struct {
 		EntryID string `json:"entry_id"`
 		State   string `json:"state"`
 	}
-	got["welcome"].decode(t, &welcome)
-	if welcome.EntryID != line[0].EntryID || welcome.State != "waiting" {
-		t.Fatalf("welcome after the restart: %s", got["welcome"].Data)
+	if err := w.Decode(&welcome); err != nil || welcome.EntryID != line[0].EntryID || welcome.State != "waiting" {
+		t.Fatalf("welcome after the restart: %s", w.Data)
 	}
 	var pos struct {
 		Position int `json:"position"`
 	}
-	got["queue.position"].decode(t, &pos)
-	if pos.Position != 1 {
-		t.Fatalf("queue.position after the restart: %s, want position 1", got["queue.position"].Data)
+	if f := ws.AwaitInto(protocol.TypeQueuePosition, "", &pos); pos.Position != 1 {
+		t.Fatalf("queue.position after the restart: %s, want position 1", f.Data)
 	}
 }

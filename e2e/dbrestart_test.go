@@ -15,6 +15,7 @@ import (
 
 	"guidecall/app"
 	"guidecall/internal/db/dbtest"
+	"guidecall/protocol"
 )
 
 // TestDatabaseRestartRecovers takes PostgreSQL away from a node and gives
@@ -77,13 +78,11 @@ func TestDatabaseRestartRecovers(t *testing.T) {
 	// Signaling and matching work again: a guide going available gets an
 	// offer (for whichever shopper is first in line).
 	guideWS := dialWS(t, "guide", wsURLOf(n.endpoint()), loginGuide(t, n.endpoint()))
-	guideWS.next(10*time.Second, "welcome")
-	guideWS.send("presence", "", map[string]string{"status": "available"})
-	guideWS.next(10*time.Second, "presence")
+	guideWS.Send(protocol.TypePresence, "", map[string]string{"status": "available"})
+	guideWS.Await(protocol.TypePresence, "")
 	j := joinQueue(t, base)
-	shopWS := dialWS(t, "shopper", j.WSURL, j.Token)
-	shopWS.next(10*time.Second, "welcome")
-	guideWS.next(15*time.Second, "offer")
+	dialWS(t, "shopper", j.WSURL, j.Token)
+	guideWS.Within(15*time.Second).Await(protocol.TypeOffer, "")
 	t.Logf("database back → offer: %d ms", time.Since(back).Milliseconds())
 }
 

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -11,6 +10,10 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
+
+	"guidecall/protocol"
+	"guidecall/protocol/client"
+	"guidecall/protocol/client/clienttest"
 )
 
 // icePayload is what /api/v1/ice-servers answers.
@@ -39,7 +42,7 @@ type peer struct {
 	mediaDone sync.WaitGroup
 
 	mu        sync.Mutex
-	ws        *wsClient // replaced when the socket reconnects to another node
+	ws        *clienttest.Conn // replaced when the socket reconnects to another node
 	remoteSet bool
 	pending   []webrtc.ICECandidateInit // the other side's, before its description
 	holding   bool
@@ -49,26 +52,26 @@ type peer struct {
 // describe sets a local description and sends it, holding back the
 // candidates it starts gathering until it is on the wire: a candidate of a
 // new ICE generation that overtakes its offer is dropped by the other side.
-func (p *peer) describe(ws *wsClient, desc webrtc.SessionDescription) error {
+func (p *peer) describe(ws *clienttest.Conn, desc webrtc.SessionDescription) error {
 	p.mu.Lock()
 	p.holding = true
 	p.mu.Unlock()
 	if err := p.pc.SetLocalDescription(desc); err != nil {
 		return err
 	}
-	ws.send("sdp", p.call, desc)
+	ws.Send(protocol.TypeSDP, p.call, desc)
 	p.mu.Lock()
 	held := p.outbox
 	p.holding, p.outbox = false, nil
 	p.mu.Unlock()
 	for _, c := range held {
-		ws.send("ice", p.call, c)
+		ws.Send(protocol.TypeICE, p.call, c)
 	}
 	return nil
 }
 
 // socket is the peer's current signaling connection.
-func (p *peer) socket() *wsClient {
+func (p *peer) socket() *clienttest.Conn {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.ws
@@ -90,14 +93,15 @@ func iceConfig(t *testing.T, name, baseURL, token string) webrtc.Configuration {
 }
 
 // attach makes ws the peer's signaling connection: candidates go out on
-// it and the other side's candidates come in from it.
-func (p *peer) attach(ws *wsClient) {
+// it and the other side's candidates come in from it, handled as they
+// arrive while the test waits for other messages.
+func (p *peer) attach(ws *clienttest.Conn) {
 	p.mu.Lock()
 	p.ws = ws
 	p.mu.Unlock()
-	ws.on("ice", func(f frame) {
+	ws.Client.Handle(protocol.TypeICE, func(f client.Frame) {
 		var c webrtc.ICECandidateInit
-		if err := json.Unmarshal(f.Data, &c); err != nil {
+		if err := f.Decode(&c); err != nil {
 			p.t.Errorf("%s: bad ice %s", p.name, f.Data)
 			return
 		}
@@ -113,7 +117,7 @@ func (p *peer) attach(ws *wsClient) {
 	})
 }
 
-func newPeer(t *testing.T, name, baseURL, token string, ws *wsClient, callID string) *peer {
+func newPeer(t *testing.T, name, baseURL, token string, ws *clienttest.Conn, callID string) *peer {
 	t.Helper()
 	cfg := iceConfig(t, name, baseURL, token)
 	var se webrtc.SettingEngine
@@ -148,7 +152,7 @@ func newPeer(t *testing.T, name, baseURL, token string, ws *wsClient, callID str
 			return
 		}
 		p.mu.Unlock()
-		p.socket().send("ice", callID, c.ToJSON())
+		p.socket().Send(protocol.TypeICE, callID, c.ToJSON())
 	})
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		for {
@@ -214,7 +218,7 @@ func (p *peer) offer() { p.negotiate(nil) }
 // restartICE is what a guide's page does after its socket came back on
 // another node: fetch fresh TURN credentials there and offer an ICE
 // restart over the new socket.
-func (p *peer) restartICE(baseURL, token string, ws *wsClient) {
+func (p *peer) restartICE(baseURL, token string, ws *clienttest.Conn) {
 	p.attach(ws)
 	if err := p.pc.SetConfiguration(iceConfig(p.t, p.name, baseURL, token)); err != nil {
 		p.t.Fatalf("%s: new ICE servers: %v", p.name, err)
@@ -227,9 +231,12 @@ func (p *peer) restartICE(baseURL, token string, ws *wsClient) {
 
 func (p *peer) negotiate(opts *webrtc.OfferOptions) {
 	ws := p.socket()
-	ws.on("sdp", func(f frame) {
+	ws.Client.Handle(protocol.TypeSDP, func(f client.Frame) {
 		var d webrtc.SessionDescription
-		f.decode(p.t, &d)
+		if err := f.Decode(&d); err != nil {
+			p.t.Errorf("%s: bad sdp %s", p.name, f.Data)
+			return
+		}
 		if d.Type == webrtc.SDPTypeAnswer {
 			p.setRemote(d)
 		}
@@ -245,9 +252,12 @@ func (p *peer) negotiate(opts *webrtc.OfferOptions) {
 
 // answer waits for the initiator's offer (the shopper's side).
 func (p *peer) answer() {
-	p.socket().on("sdp", func(f frame) {
+	p.socket().Client.Handle(protocol.TypeSDP, func(f client.Frame) {
 		var d webrtc.SessionDescription
-		f.decode(p.t, &d)
+		if err := f.Decode(&d); err != nil {
+			p.t.Errorf("%s: bad sdp %s", p.name, f.Data)
+			return
+		}
 		if d.Type != webrtc.SDPTypeOffer {
 			return
 		}

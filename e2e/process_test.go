@@ -322,25 +322,6 @@ func addAccount(t *testing.T, bin, databaseURL, email, name, password, role stri
 	runCLI(t, bin, "guide", "add", "--database-url", databaseURL, "--email", email, "--name", name, "--password", password, "--role", role)
 }
 
-// nextAll reads frames until it has one of each type, in any order, and
-// returns them by type.
-func (c *wsClient) nextAll(timeout time.Duration, types ...string) map[string]frame {
-	c.t.Helper()
-	got := map[string]frame{}
-	deadline := time.Now().Add(timeout)
-	for len(got) < len(types) {
-		left := time.Until(deadline)
-		if left <= 0 {
-			c.t.Fatalf("%s: within %s got %d of %v", c.name, timeout, len(got), types)
-		}
-		f := c.next(left, types...)
-		if _, dup := got[f.Type]; !dup {
-			got[f.Type] = f
-		}
-	}
-	return got
-}
-
 // relayIP is the address of the peer's own relay in the selected pair: the
 // TURN server it allocated on.
 func (p *peer) relayIP() string {

@@ -7,6 +7,8 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"guidecall/internal/db/dbtest"
+	"guidecall/protocol"
+	"guidecall/protocol/client/clienttest"
 )
 
 // TestClusterNodeDeathCallContinues kills the node that holds the guide's
@@ -30,7 +32,7 @@ func TestClusterNodeDeathCallContinues(t *testing.T) {
 	killed := time.Now()
 	b.kill()
 
-	ws := dialWS(t, "guide-resumed", wsURLOf(a.endpoint(email, password)), c.guideToken)
+	ws, w := dialWelcome(t, "guide-resumed", wsURLOf(a.endpoint(email, password)), c.guideToken)
 	var welcome struct {
 		Resumed bool `json:"resumed"`
 		Call    *struct {
@@ -38,7 +40,9 @@ func TestClusterNodeDeathCallContinues(t *testing.T) {
 			State  string `json:"state"`
 		} `json:"call"`
 	}
-	ws.next(5*time.Second, "welcome").decode(t, &welcome)
+	if err := w.Decode(&welcome); err != nil {
+		t.Fatal(err)
+	}
 	if !welcome.Resumed || welcome.Call == nil || welcome.Call.CallID != c.id || welcome.Call.State != "connected" {
 		t.Fatalf("welcome after reconnecting elsewhere: %+v (call %+v), want resumed into %s", welcome, welcome.Call, c.id)
 	}
@@ -55,12 +59,12 @@ func TestClusterNodeDeathCallContinues(t *testing.T) {
 	}
 	t.Logf("node B killed → media flowing again through node A: %d ms", recovered.Milliseconds())
 
-	ws.send("call.end", c.id, map[string]string{"reason": "hangup"})
-	for _, s := range []*wsClient{ws, c.shopWS} {
+	ws.Send(protocol.TypeCallEnd, c.id, map[string]string{"reason": "hangup"})
+	for _, s := range []*clienttest.Conn{ws, c.shopWS} {
 		var ended struct{ Reason, By string }
-		s.next(5*time.Second, "call.ended").decode(t, &ended)
+		s.AwaitInto(protocol.TypeCallEnded, c.id, &ended)
 		if ended.Reason != "hangup" || ended.By != "guide" {
-			t.Fatalf("%s: call.ended %+v", s.name, ended)
+			t.Fatalf("%s: call.ended %+v", s.Name, ended)
 		}
 	}
 }

@@ -59,13 +59,20 @@ func TryDial(t testing.TB, wsURL string, opts ...client.Option) (*Conn, error) {
 func DialAuth(t testing.TB, wsURL, token string, opts ...client.Option) (*Conn, client.Frame) {
 	t.Helper()
 	c := Dial(t, wsURL, opts...)
+	return c, c.Authenticate(token)
+}
+
+// Authenticate sends auth with token and returns the welcome, which must
+// be the first frame.
+func (c *Conn) Authenticate(token string) client.Frame {
+	c.t.Helper()
 	ctx, cancel := c.step()
 	defer cancel()
 	welcome, err := c.Client.Authenticate(ctx, token)
 	if err != nil {
-		t.Fatalf("%s: %v", c.Name, err)
+		c.t.Fatalf("%s: %v", c.Name, err)
 	}
-	return c, welcome
+	return welcome
 }
 
 // Named sets the name failures are reported under.
