@@ -21,12 +21,13 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/coder/websocket"
 	"golang.org/x/time/rate"
 
 	"guidecall/app"
 	"guidecall/internal/auth"
 	"guidecall/internal/config"
+	"guidecall/protocol"
+	"guidecall/protocol/client"
 )
 
 // The load test drives the signaling protocol the way the shopper page and
@@ -438,27 +439,13 @@ func (lr *loadRun) login(ctx context.Context, l guideLogin) (string, error) {
 	return out.AccessToken, nil
 }
 
-// lframe is a received protocol message and when it arrived.
-type lframe struct {
-	Type   string          `json:"type"`
-	CallID string          `json:"call_id"`
-	From   string          `json:"from"`
-	Data   json.RawMessage `json:"data"`
-	at     time.Time
-}
-
-// lconn is one protocol socket: a reader goroutine timestamps frames
-// (and ICE relay latency) as they arrive; sends are paced under the
-// server's per-socket limit.
+// lconn is one protocol socket: the client timestamps frames as they
+// arrive (and the run takes the ICE relay latency off them there); sends
+// are paced under the server's per-socket limit.
 type lconn struct {
-	lr      *loadRun
-	ws      *websocket.Conn
-	frames  chan lframe
-	pending []lframe      // skipped frames kept for a later await (offers)
-	quit    chan struct{} // closed by close: the reader stops handing frames on
-	done    chan struct{}
-	pace    *rate.Limiter
-	wmu     sync.Mutex
+	lr   *loadRun
+	c    *client.Conn
+	pace *rate.Limiter
 }
 
 // stepError is a failure of one protocol step.
@@ -473,124 +460,99 @@ func (e *stepError) Unwrap() error { return e.err }
 func stepErr(kind string, err error) error { return &stepError{kind, err} }
 
 func (lr *loadRun) dial(ctx context.Context, url, token string) (*lconn, error) {
-	dctx, cancel := context.WithTimeout(ctx, lr.o.StepTimeout)
+	sctx, cancel := lr.stepCtx(ctx)
 	defer cancel()
-	ws, _, err := websocket.Dial(dctx, url, nil)
+	cc, err := client.Dial(sctx, url, client.FailOnError(), client.OnReceive(lr.received))
 	if err != nil {
 		return nil, stepErr("ws dial", err)
 	}
-	ws.SetReadLimit(1 << 20)
-	c := &lconn{lr: lr, ws: ws, frames: make(chan lframe, 256), quit: make(chan struct{}), done: make(chan struct{}),
-		pace: rate.NewLimiter(rate.Limit(lr.o.MsgRate), max(1, int(lr.o.MsgRate/2)))}
-	go c.read()
-	if err := c.send(ctx, "auth", "", map[string]string{"token": token}); err != nil {
+	c := &lconn{lr: lr, c: cc, pace: rate.NewLimiter(rate.Limit(lr.o.MsgRate), max(1, int(lr.o.MsgRate/2)))}
+	if err := c.pace.Wait(sctx); err != nil {
 		c.close()
-		return nil, err
+		return nil, stepErr("send auth", err)
 	}
-	if _, err := c.await(ctx, "", "welcome"); err != nil {
+	if _, err := cc.Authenticate(sctx, token); err != nil {
 		c.close()
-		return nil, err
+		return nil, classifyWait(err, "welcome")
 	}
 	return c, nil
 }
 
-func (c *lconn) read() {
-	defer close(c.done)
-	defer close(c.frames)
-	for {
-		_, b, err := c.ws.Read(context.Background())
-		if err != nil {
-			return
-		}
-		now := time.Now()
-		var f lframe
-		if json.Unmarshal(b, &f) != nil {
-			continue
-		}
-		f.at = now
-		if f.Type == "ice" {
-			var d struct {
-				SentNS int64 `json:"x_sent_ns"`
-			}
-			if json.Unmarshal(f.Data, &d) == nil && d.SentNS > 0 {
-				c.lr.observe(latRelay, now.Sub(time.Unix(0, d.SentNS)))
-			}
-		}
-		select {
-		case c.frames <- f:
-		case <-c.quit: // nobody reads any more; keep reading for the close frame
-		}
+// received times the relay of a candidate stamped by the sending side.
+func (lr *loadRun) received(f client.Frame) {
+	if f.Type != protocol.TypeICE {
+		return
+	}
+	var d struct {
+		SentNS int64 `json:"x_sent_ns"`
+	}
+	if f.Decode(&d) == nil && d.SentNS > 0 {
+		lr.observe(latRelay, f.Received.Sub(time.Unix(0, d.SentNS)))
 	}
 }
 
-func (c *lconn) close() {
-	close(c.quit)
-	_ = c.ws.Close(websocket.StatusNormalClosure, "")
-	<-c.done
-}
+func (c *lconn) close() { _ = c.c.Close() }
 
-func (c *lconn) send(ctx context.Context, typ, callID string, data any) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
+func (c *lconn) send(ctx context.Context, typ protocol.Type, callID string, data any) error {
 	if err := c.pace.Wait(ctx); err != nil {
-		return stepErr("send "+typ, err)
+		return stepErr("send "+string(typ), err)
 	}
-	if m, ok := data.(map[string]any); ok && typ == "ice" {
+	if m, ok := data.(map[string]any); ok && typ == protocol.TypeICE {
 		m["x_sent_ns"] = time.Now().UnixNano()
 	}
-	b, err := json.Marshal(map[string]any{"v": 1, "type": typ, "call_id": callID, "data": data})
-	if err != nil {
-		return err
-	}
-	wctx, cancel := context.WithTimeout(ctx, c.lr.o.StepTimeout)
+	wctx, cancel := c.lr.stepCtx(ctx)
 	defer cancel()
-	if err := c.ws.Write(wctx, websocket.MessageText, b); err != nil {
-		return stepErr("send "+typ, err)
+	if err := c.c.Send(wctx, typ, callID, data); err != nil {
+		return stepErr("send "+string(typ), err)
 	}
 	return nil
 }
 
 // await returns the next frame of one of types (and of callID, if set),
-// skipping others; a protocol error frame fails it.
+// leaving others for a later await; a protocol error frame fails it.
 //
 // The protocol does not order events of different calls: the next offer
 // may reach a guide before the call.ended of the call it just hung up, so
-// a skipped offer is kept for the next await that wants one.
-func (c *lconn) await(ctx context.Context, callID string, types ...string) (lframe, error) {
-	for i, f := range c.pending {
-		if slices.Contains(types, f.Type) {
-			c.pending = slices.Delete(c.pending, i, i+1)
-			return f, nil
-		}
-	}
+// the client keeps it for the next await that wants one.
+func (c *lconn) await(ctx context.Context, callID string, types ...protocol.Type) (client.Frame, error) {
 	for {
-		select {
-		case f, ok := <-c.frames:
-			if !ok {
-				return lframe{}, stepErr("socket closed", fmt.Errorf("while waiting for %s", strings.Join(types, "|")))
-			}
-			if f.Type == "error" {
-				var e struct {
-					Code, Message, Ref string
-				}
-				_ = json.Unmarshal(f.Data, &e)
-				if e.Code == "bad_state" && e.Ref == "call.connected" {
-					// The peer hung up before our call.connected arrived:
-					// a race the protocol allows, not a failure.
-					continue
-				}
-				return f, stepErr("server error "+e.Code, fmt.Errorf("%s (ref %s) while waiting for %s", e.Message, e.Ref, strings.Join(types, "|")))
-			}
-			if slices.Contains(types, f.Type) && (callID == "" || f.CallID == "" || f.CallID == callID) {
-				return f, nil
-			}
-			if f.Type == "offer" {
-				c.pending = append(c.pending, f)
-			}
-		case <-ctx.Done():
-			return lframe{}, stepErr("timeout waiting for "+strings.Join(types, "|"), ctx.Err())
+		f, err := c.c.AwaitFunc(ctx, func(f client.Frame) bool {
+			return slices.Contains(types, f.Type) && (callID == "" || f.CallID == "" || f.CallID == callID)
+		})
+		var pe *protocol.Error
+		if errors.As(err, &pe) && pe.Code == protocol.CodeBadState && pe.Ref == string(protocol.TypeCallConnected) {
+			// The peer hung up before our call.connected arrived: a race
+			// the protocol allows, not a failure.
+			continue
 		}
+		if err != nil {
+			return f, classifyWait(err, types...)
+		}
+		return f, nil
 	}
+}
+
+// classifyWait names a failed wait by its cause for the report.
+func classifyWait(err error, types ...protocol.Type) error {
+	names := make([]string, len(types))
+	for i, t := range types {
+		names[i] = string(t)
+	}
+	want := strings.Join(names, "|")
+	var pe *protocol.Error
+	switch {
+	case errors.As(err, &pe):
+		return stepErr("server error "+string(pe.Code), fmt.Errorf("%s (ref %s) while waiting for %s", pe.Message, pe.Ref, want))
+	case errors.Is(err, client.ErrClosed):
+		return stepErr("socket closed", err)
+	}
+	return stepErr("timeout waiting for "+want, err)
+}
+
+// forget drops what a guide's socket still holds of calls it is done
+// with; only offers (for calls to come) stay.
+func (c *lconn) forget() {
+	c.c.Discard(func(f client.Frame) bool { return f.Type != protocol.TypeOffer })
 }
 
 // exchange reads call frames until the peer's SDP of sdpType (if not
@@ -602,18 +564,18 @@ type exchange struct {
 
 func (c *lconn) exchange(ctx context.Context, callID, sdpType string, ices int, x *exchange) error {
 	for !x.sdp || x.ices < ices {
-		f, err := c.await(ctx, callID, "sdp", "ice", "call.ended")
+		f, err := c.await(ctx, callID, protocol.TypeSDP, protocol.TypeICE, protocol.TypeCallEnded)
 		if err != nil {
 			return err
 		}
 		switch f.Type {
-		case "call.ended":
+		case protocol.TypeCallEnded:
 			return stepErr("call ended early", fmt.Errorf("%s", f.Data))
-		case "ice":
+		case protocol.TypeICE:
 			x.ices++
-		case "sdp":
+		case protocol.TypeSDP:
 			var d struct{ Type string }
-			if json.Unmarshal(f.Data, &d) == nil && d.Type == sdpType {
+			if f.Decode(&d) == nil && d.Type == sdpType {
 				x.sdp = true
 			}
 		}
@@ -629,7 +591,7 @@ func (c *lconn) trickle(ctx context.Context, callID, role string) error {
 			"sdpMLineIndex":    0,
 			"usernameFragment": role[:4],
 		}
-		if err := c.send(ctx, "ice", callID, cand); err != nil {
+		if err := c.send(ctx, protocol.TypeICE, callID, cand); err != nil {
 			return err
 		}
 	}
@@ -666,9 +628,9 @@ func (lr *loadRun) guide(ctx context.Context, i int, token string, ready func())
 	}
 	defer c.close()
 	sctx, cancel := lr.stepCtx(ctx)
-	err = c.send(sctx, "presence", "", map[string]string{"status": "available"})
+	err = c.send(sctx, protocol.TypePresence, "", map[string]string{"status": "available"})
 	if err == nil {
-		_, err = c.await(sctx, "", "presence")
+		_, err = c.await(sctx, "", protocol.TypePresence)
 	}
 	cancel()
 	if err != nil {
@@ -677,7 +639,7 @@ func (lr *loadRun) guide(ctx context.Context, i int, token string, ready func())
 	}
 	readyOnce()
 	for ctx.Err() == nil {
-		f, err := c.await(ctx, "", "offer")
+		f, err := c.await(ctx, "", protocol.TypeOffer)
 		if err != nil {
 			lr.classify(ctx, "guide", err)
 			if ctx.Err() != nil || isClosed(err) {
@@ -685,7 +647,9 @@ func (lr *loadRun) guide(ctx context.Context, i int, token string, ready func())
 			}
 			continue
 		}
-		if callID, err := lr.guideCall(ctx, c, f); err != nil {
+		callID, err := lr.guideCall(ctx, c, f)
+		c.forget()
+		if err != nil {
 			lr.classify(ctx, "guide", err)
 			if isClosed(err) {
 				return
@@ -693,7 +657,7 @@ func (lr *loadRun) guide(ctx context.Context, i int, token string, ready func())
 			if callID != "" && ctx.Err() == nil {
 				// Free the guide for the next offer; the call is lost anyway.
 				ectx, cancel := lr.stepCtx(ctx)
-				_ = c.send(ectx, "call.end", callID, map[string]string{"reason": "failed"})
+				_ = c.send(ectx, protocol.TypeCallEnd, callID, map[string]string{"reason": "failed"})
 				cancel()
 			}
 		}
@@ -709,34 +673,34 @@ func isClosed(err error) bool {
 
 // guideCall takes one offer through to hang-up. It returns the call id
 // once the offer was accepted, so a failed call can be ended.
-func (lr *loadRun) guideCall(ctx context.Context, c *lconn, offer lframe) (string, error) {
+func (lr *loadRun) guideCall(ctx context.Context, c *lconn, offer client.Frame) (string, error) {
 	var o struct {
 		OfferID string `json:"offer_id"`
 		EntryID string `json:"entry_id"`
 	}
-	if err := json.Unmarshal(offer.Data, &o); err != nil || o.OfferID == "" {
+	if err := offer.Decode(&o); err != nil || o.OfferID == "" {
 		return "", stepErr("bad offer", fmt.Errorf("%s", offer.Data))
 	}
 	if t, ok := lr.joined.LoadAndDelete(o.EntryID); ok {
-		lr.observe(latJoinOffer, offer.at.Sub(t.(time.Time)))
+		lr.observe(latJoinOffer, offer.Received.Sub(t.(time.Time)))
 	}
 	callID := o.OfferID
 	sctx, cancel := lr.stepCtx(ctx)
 	defer cancel()
 	accepted := time.Now()
 	lr.accepted.Store(callID, accepted)
-	if err := c.send(sctx, "offer.accept", "", map[string]string{"offer_id": callID}); err != nil {
+	if err := c.send(sctx, protocol.TypeOfferAccept, "", map[string]string{"offer_id": callID}); err != nil {
 		return "", err
 	}
-	m, err := c.await(sctx, "", "call.matched")
+	m, err := c.await(sctx, "", protocol.TypeCallMatched)
 	if err != nil {
 		return "", err
 	}
-	lr.observe(latMatchedGuide, m.at.Sub(accepted))
+	lr.observe(latMatchedGuide, m.Received.Sub(accepted))
 	if m.CallID != callID {
 		return "", stepErr("matched other call", fmt.Errorf("accepted %s, matched %s", callID, m.CallID))
 	}
-	if err := c.send(sctx, "sdp", callID, map[string]string{"type": "offer", "sdp": fakeSDP("offer")}); err != nil {
+	if err := c.send(sctx, protocol.TypeSDP, callID, map[string]string{"type": "offer", "sdp": fakeSDP("offer")}); err != nil {
 		return callID, err
 	}
 	if err := c.trickle(sctx, callID, "guide"); err != nil {
@@ -745,7 +709,7 @@ func (lr *loadRun) guideCall(ctx context.Context, c *lconn, offer lframe) (strin
 	if err := c.exchange(sctx, callID, "answer", lr.o.ICE, &exchange{}); err != nil {
 		return callID, err
 	}
-	if err := c.send(sctx, "call.connected", callID, map[string]any{}); err != nil {
+	if err := c.send(sctx, protocol.TypeCallConnected, callID, map[string]any{}); err != nil {
 		return callID, err
 	}
 	select {
@@ -755,10 +719,10 @@ func (lr *loadRun) guideCall(ctx context.Context, c *lconn, offer lframe) (strin
 	}
 	ectx, ecancel := lr.stepCtx(ctx)
 	defer ecancel()
-	if err := c.send(ectx, "call.end", callID, map[string]string{"reason": "hangup"}); err != nil {
+	if err := c.send(ectx, protocol.TypeCallEnd, callID, map[string]string{"reason": "hangup"}); err != nil {
 		return callID, err
 	}
-	_, err = c.await(ectx, callID, "call.ended")
+	_, err = c.await(ectx, callID, protocol.TypeCallEnded)
 	return "", err
 }
 
@@ -822,13 +786,13 @@ func (lr *loadRun) shopperVisit(ctx context.Context) error {
 	defer c.close()
 
 	// Waiting in line may take as long as the run; only later steps are bounded.
-	m, err := c.await(ctx, "", "call.matched")
+	m, err := c.await(ctx, "", protocol.TypeCallMatched)
 	if err != nil {
 		return err
 	}
 	callID := m.CallID
 	if t, ok := lr.accepted.LoadAndDelete(callID); ok {
-		lr.observe(latMatchedShopper, m.at.Sub(t.(time.Time)))
+		lr.observe(latMatchedShopper, m.Received.Sub(t.(time.Time)))
 	}
 	sctx, cancel := lr.stepCtx(ctx)
 	defer cancel()
@@ -836,7 +800,7 @@ func (lr *loadRun) shopperVisit(ctx context.Context) error {
 	if err := c.exchange(sctx, callID, "offer", 0, &x); err != nil {
 		return err
 	}
-	if err := c.send(sctx, "sdp", callID, map[string]string{"type": "answer", "sdp": fakeSDP("answer")}); err != nil {
+	if err := c.send(sctx, protocol.TypeSDP, callID, map[string]string{"type": "answer", "sdp": fakeSDP("answer")}); err != nil {
 		return err
 	}
 	if err := c.trickle(sctx, callID, "shopper"); err != nil {
@@ -845,18 +809,18 @@ func (lr *loadRun) shopperVisit(ctx context.Context) error {
 	if err := c.exchange(sctx, callID, "offer", lr.o.ICE, &x); err != nil {
 		return err
 	}
-	if err := c.send(sctx, "call.connected", callID, map[string]any{}); err != nil {
+	if err := c.send(sctx, protocol.TypeCallConnected, callID, map[string]any{}); err != nil {
 		return err
 	}
 	// The guide holds the call, then hangs up.
 	ectx, ecancel := context.WithTimeout(ctx, lr.o.Hold+lr.o.StepTimeout)
 	defer ecancel()
-	f, err := c.await(ectx, callID, "call.ended")
+	f, err := c.await(ectx, callID, protocol.TypeCallEnded)
 	if err != nil {
 		return err
 	}
 	var d struct{ Reason string }
-	if json.Unmarshal(f.Data, &d) == nil && d.Reason != "hangup" {
+	if f.Decode(&d) == nil && d.Reason != "hangup" {
 		return stepErr("call ended "+d.Reason, fmt.Errorf("%s", f.Data))
 	}
 	return nil

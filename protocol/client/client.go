@@ -317,6 +317,27 @@ func (c *Conn) Buffered() []Frame {
 	return append([]Frame(nil), c.frames...)
 }
 
+// Discard removes the buffered frames match accepts and returns how many:
+// a long-lived client that awaits only some of what it receives drops the
+// rest at a point where it knows it is stale, so the buffer does not fill.
+func (c *Conn) Discard(match func(Frame) bool) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	kept := c.frames[:0]
+	for _, f := range c.frames {
+		if !match(f) {
+			kept = append(kept, f)
+		}
+	}
+	n := len(c.frames) - len(kept)
+	clear(c.frames[len(kept):])
+	c.frames = kept
+	if n > 0 {
+		c.signal()
+	}
+	return n
+}
+
 // Done is closed once the connection has ended and the reader is gone.
 func (c *Conn) Done() <-chan struct{} { return c.done }
 

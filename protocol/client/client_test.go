@@ -165,6 +165,40 @@ func TestAwaitKeepsOtherFrames(t *testing.T) {
 	}
 }
 
+func TestDiscard(t *testing.T) {
+	t.Parallel()
+	url := serve(t, func(ctx context.Context, t *testing.T, ws *websocket.Conn) {
+		welcomeAfterAuth(ctx, t, ws)
+		write(ctx, t, ws, protocol.TypeCallState, "c_1", nil)
+		write(ctx, t, ws, protocol.TypeOffer, "", nil)
+		write(ctx, t, ws, protocol.TypeCallState, "c_1", nil)
+		write(ctx, t, ws, protocol.TypeCallEnded, "c_1", nil)
+	})
+	c := dialAuth(t, url)
+	ctx := bounded(t)
+	if _, err := c.Await(ctx, protocol.TypeCallEnded, "c_1"); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.Discard(func(f client.Frame) bool { return f.CallID == "c_1" }); n != 2 {
+		t.Fatalf("discarded %d, want the 2 call.state", n)
+	}
+	if b := c.Buffered(); len(b) != 1 || b[0].Type != protocol.TypeOffer {
+		t.Fatalf("kept %+v, want the offer", b)
+	}
+}
+
+func TestWelcomeMustComeFirst(t *testing.T) {
+	t.Parallel()
+	url := serve(t, func(ctx context.Context, t *testing.T, ws *websocket.Conn) {
+		read(ctx, t, ws)
+		write(ctx, t, ws, protocol.TypeQueuePosition, "", nil)
+		write(ctx, t, ws, protocol.TypeWelcome, "", nil)
+	})
+	if _, _, err := client.DialAuth(bounded(t), url, "good"); err == nil || !strings.Contains(err.Error(), "before welcome") {
+		t.Fatalf("DialAuth: %v, want a complaint about the frame before welcome", err)
+	}
+}
+
 func TestCloseEndsReader(t *testing.T) {
 	t.Parallel()
 	url := serve(t, welcomeAfterAuth)
