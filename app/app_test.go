@@ -20,6 +20,7 @@ import (
 	"guidecall/app"
 	"guidecall/internal/auth"
 	"guidecall/internal/config"
+	"guidecall/protocol"
 )
 
 const secret = "app-test-secret-material-long-enough"
@@ -137,7 +138,7 @@ func join(t *testing.T, node *app.App) joined {
 	return j
 }
 
-func accountToken(t *testing.T, node *app.App, email string, role auth.Role) (auth.Account, string) {
+func accountToken(t *testing.T, node *app.App, email string, role protocol.Role) (auth.Account, string) {
 	t.Helper()
 	acct, err := node.Auth.AddAccount(context.Background(), email, "Test "+string(role), "correct horse battery", role)
 	if err != nil {
@@ -229,7 +230,7 @@ func TestICEServers(t *testing.T) {
 		t.Fatalf("waiting shopper: %d %s", r.status, r.body)
 	}
 	// A guide gets one without a call.
-	_, guideTok := accountToken(t, node, "ice-guide@test.local", auth.RoleGuide)
+	_, guideTok := accountToken(t, node, "ice-guide@test.local", protocol.RoleGuide)
 	if r := do(t, "GET", url, guideTok, nil, nil); r.status != http.StatusOK {
 		t.Fatalf("guide: %d %s", r.status, r.body)
 	}
@@ -374,8 +375,8 @@ func (c *wsClient) next(typ string) frame {
 func TestCallScope(t *testing.T) {
 	t.Parallel()
 	node := startApp(t, nil)
-	_, guideTok := accountToken(t, node, "guide@test.local", auth.RoleGuide)
-	_, otherGuideTok := accountToken(t, node, "other@test.local", auth.RoleGuide)
+	_, guideTok := accountToken(t, node, "guide@test.local", protocol.RoleGuide)
+	_, otherGuideTok := accountToken(t, node, "other@test.local", protocol.RoleGuide)
 
 	g := dialWS(t, node, guideTok)
 	g.send("presence", "", map[string]string{"status": "available"})
@@ -579,8 +580,8 @@ func TestReadyDuringStop(t *testing.T) {
 func TestAdminQueue(t *testing.T) {
 	t.Parallel()
 	node := startApp(t, nil)
-	_, guideTok := accountToken(t, node, "guide@test.local", auth.RoleGuide)
-	_, adminTok := accountToken(t, node, "admin@test.local", auth.RoleAdmin)
+	_, guideTok := accountToken(t, node, "guide@test.local", protocol.RoleGuide)
+	_, adminTok := accountToken(t, node, "admin@test.local", protocol.RoleAdmin)
 	var ids []string
 	for range 3 {
 		ids = append(ids, join(t, node).EntryID)

@@ -13,8 +13,8 @@ import (
 	"github.com/coder/websocket"
 
 	"guidecall/app"
-	"guidecall/internal/auth"
 	"guidecall/internal/config"
+	"guidecall/protocol"
 	"guidecall/queue"
 )
 
@@ -117,7 +117,7 @@ func TestPaymentLinksStoreOutage(t *testing.T) {
 		flaky = &flakyQueue{Store: s.Queue}
 		s.Queue = flaky
 	})
-	_, guideTok := accountToken(t, node, "outage@test.local", auth.RoleGuide)
+	_, guideTok := accountToken(t, node, "outage@test.local", protocol.RoleGuide)
 	links := node.URL() + "/api/v1/calls/c_missing/payment-links"
 	if r := do(t, "GET", links, guideTok, nil, nil); r.status != http.StatusForbidden {
 		t.Fatalf("unknown call: %d %s", r.status, r.body)

@@ -9,6 +9,7 @@ import (
 
 	"guidecall/internal/auth"
 	"guidecall/payments"
+	"guidecall/protocol"
 	"guidecall/queue"
 	"guidecall/signaling"
 	"guidecall/turnserver"
@@ -98,7 +99,7 @@ func (f *Flow) PaymentAuthorizer() payments.CallAuthorizer {
 func (f *Flow) Routes() chi.Router {
 	r := chi.NewRouter()
 	r.With(f.joins.middleware).Post("/queue", f.handleJoin)
-	r.With(f.cfg.Issuer.Middleware(auth.RoleShopper, auth.RoleGuide, auth.RoleAdmin)).Get("/ice-servers", f.handleICEServers)
-	r.With(f.cfg.Issuer.Middleware(auth.RoleAdmin)).Get("/admin/queue", f.handleAdminQueue)
+	r.With(f.cfg.Issuer.Middleware(protocol.RoleShopper, protocol.RoleGuide, protocol.RoleAdmin)).Get("/ice-servers", f.handleICEServers)
+	r.With(f.cfg.Issuer.Middleware(protocol.RoleAdmin)).Get("/admin/queue", f.handleAdminQueue)
 	return r
 }

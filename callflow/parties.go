@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"guidecall/internal/auth"
+	"guidecall/protocol"
 	"guidecall/queue"
 	"guidecall/signaling"
 )
@@ -26,12 +27,12 @@ func (a identities) Authenticate(ctx context.Context, token string) (signaling.I
 
 func (a identities) fromClaims(ctx context.Context, c *auth.Claims) (signaling.Identity, error) {
 	switch c.Role {
-	case auth.RoleShopper:
+	case protocol.RoleShopper:
 		if c.EntryID == "" {
 			return signaling.Identity{}, errors.New("shopper token without an entry")
 		}
 		return signaling.Identity{Address: signaling.Address{Role: signaling.RoleShopper, ID: c.EntryID}}, nil
-	case auth.RoleGuide, auth.RoleAdmin:
+	case protocol.RoleGuide, protocol.RoleAdmin:
 		acct, err := a.accounts.AccountByID(ctx, c.Subject)
 		if err != nil {
 			return signaling.Identity{}, fmt.Errorf("account %s: %w", c.Subject, err)
