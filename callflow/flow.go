@@ -67,10 +67,12 @@ func New(cfg Config) *Flow {
 	return f
 }
 
-// Bind gives the flow the services it carries calls between. Call it once,
-// after all three exist and before any of them starts.
+// Bind gives the flow the services it carries calls between and registers
+// its message handlers on the hub. Call it once, after all three exist and
+// before any of them starts.
 func (f *Flow) Bind(q *queue.Service, p *payments.Service, h *signaling.Hub) {
 	f.queue, f.payments, f.hub = q, p, h
+	inbound{flow: f, heartbeat: f.cfg.Heartbeat}.register(h)
 }
 
 // Notifier receives the queue's events.
@@ -84,9 +86,9 @@ func (f *Flow) Authenticator() signaling.Authenticator {
 	return identities{issuer: f.cfg.Issuer, accounts: f.cfg.Accounts}
 }
 
-// Controller answers the hub for every socket and inbound message.
-func (f *Flow) Controller() signaling.Controller {
-	return controller{flow: f, heartbeat: f.cfg.Heartbeat}
+// Sessions answers the hub for each socket's open (the welcome) and close.
+func (f *Flow) Sessions() signaling.Sessions {
+	return inbound{flow: f, heartbeat: f.cfg.Heartbeat}
 }
 
 // PaymentAuthorizer decides who may read and send a call's payment links.
