@@ -101,7 +101,7 @@ func NewHub(cfg Config) (*Hub, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.MaxMessageBytes <= 0 {
-		cfg.MaxMessageBytes = 64 << 10
+		cfg.MaxMessageBytes = protocol.MaxFrame
 	}
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = 15 * time.Second
