@@ -19,6 +19,7 @@ import (
 	"guidecall/internal/auth"
 	"guidecall/internal/config"
 	"guidecall/payments"
+	"guidecall/protocol"
 	"guidecall/queue"
 	"guidecall/signaling"
 	"guidecall/turnserver"
@@ -127,7 +128,7 @@ func (a *App) touchLoop(ctx context.Context) {
 		var entries, guides []queue.Held
 		for _, p := range a.Hub.Parties() {
 			held := queue.Held{ID: p.ID, SocketID: p.Socket}
-			if p.Role == signaling.RoleShopper {
+			if p.Role == protocol.RoleShopper {
 				entries = append(entries, held)
 			} else {
 				guides = append(guides, held)
@@ -211,11 +212,11 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 		return fail(err)
 	}
 	a.Hub, err = signaling.NewHub(signaling.Config{
-		Auth:       a.Flow.Authenticator(),
-		Controller: a.Flow.Controller(),
-		Bus:        stores.Bus,
-		Logger:     log,
-		Heartbeat:  heartbeat,
+		Auth:      a.Flow.Authenticator(),
+		Sessions:  a.Flow.Sessions(),
+		Bus:       stores.Bus,
+		Logger:    log,
+		Heartbeat: heartbeat,
 
 		MaxConnections:      cfg.MaxConnections,
 		MaxConnectionsPerIP: cfg.MaxConnectionsPerIP,

@@ -138,7 +138,7 @@ func join(t *testing.T, node *app.App) joined {
 	return j
 }
 
-func accountToken(t *testing.T, node *app.App, email string, role auth.Role) (auth.Account, string) {
+func accountToken(t *testing.T, node *app.App, email string, role protocol.Role) (auth.Account, string) {
 	t.Helper()
 	acct, err := node.Auth.AddAccount(context.Background(), email, "Test "+string(role), "correct horse battery", role)
 	if err != nil {
@@ -230,7 +230,7 @@ func TestICEServers(t *testing.T) {
 		t.Fatalf("waiting shopper: %d %s", r.status, r.body)
 	}
 	// A guide gets one without a call.
-	_, guideTok := accountToken(t, node, "ice-guide@test.local", auth.RoleGuide)
+	_, guideTok := accountToken(t, node, "ice-guide@test.local", protocol.RoleGuide)
 	if r := do(t, "GET", url, guideTok, nil, nil); r.status != http.StatusOK {
 		t.Fatalf("guide: %d %s", r.status, r.body)
 	}
@@ -303,8 +303,8 @@ func dialWS(t *testing.T, node *app.App, token string) *clienttest.Conn {
 func TestCallScope(t *testing.T) {
 	t.Parallel()
 	node := startApp(t, nil)
-	_, guideTok := accountToken(t, node, "guide@test.local", auth.RoleGuide)
-	_, otherGuideTok := accountToken(t, node, "other@test.local", auth.RoleGuide)
+	_, guideTok := accountToken(t, node, "guide@test.local", protocol.RoleGuide)
+	_, otherGuideTok := accountToken(t, node, "other@test.local", protocol.RoleGuide)
 
 	g := dialWS(t, node, guideTok)
 	g.Send(protocol.TypePresence, "", map[string]string{"status": "available"})
@@ -500,8 +500,8 @@ func TestReadyDuringStop(t *testing.T) {
 func TestAdminQueue(t *testing.T) {
 	t.Parallel()
 	node := startApp(t, nil)
-	_, guideTok := accountToken(t, node, "guide@test.local", auth.RoleGuide)
-	_, adminTok := accountToken(t, node, "admin@test.local", auth.RoleAdmin)
+	_, guideTok := accountToken(t, node, "guide@test.local", protocol.RoleGuide)
+	_, adminTok := accountToken(t, node, "admin@test.local", protocol.RoleAdmin)
 	var ids []string
 	for range 3 {
 		ids = append(ids, join(t, node).EntryID)

@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"guidecall/app"
-	"guidecall/internal/auth"
 	"guidecall/internal/config"
+	"guidecall/protocol"
 	"guidecall/protocol/client"
 	"guidecall/protocol/client/clienttest"
 	"guidecall/queue"
@@ -116,7 +116,7 @@ func TestPaymentLinksStoreOutage(t *testing.T) {
 		flaky = &flakyQueue{Store: s.Queue}
 		s.Queue = flaky
 	})
-	_, guideTok := accountToken(t, node, "outage@test.local", auth.RoleGuide)
+	_, guideTok := accountToken(t, node, "outage@test.local", protocol.RoleGuide)
 	links := node.URL() + "/api/v1/calls/c_missing/payment-links"
 	if r := do(t, "GET", links, guideTok, nil, nil); r.status != http.StatusForbidden {
 		t.Fatalf("unknown call: %d %s", r.status, r.body)

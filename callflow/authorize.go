@@ -7,6 +7,7 @@ import (
 
 	"guidecall/internal/auth"
 	"guidecall/payments"
+	"guidecall/protocol"
 	"guidecall/queue"
 )
 
@@ -23,7 +24,7 @@ func callAuthorizer(issuer *auth.Issuer, q *queue.Service) payments.CallAuthoriz
 			return "", fmt.Errorf("%w: %w", payments.ErrUnauthorized, err)
 		}
 		party, id := queue.PartyGuide, claims.Subject
-		if claims.Role == auth.RoleShopper {
+		if claims.Role == protocol.RoleShopper {
 			party, id = queue.PartyShopper, claims.EntryID
 		}
 		call, err := q.Call(r.Context(), party, id, callID)

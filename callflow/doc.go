@@ -7,10 +7,11 @@
 //   - Who may do what: one function from token claims to a party
 //     (parties.go), and the rule that only the guide of a connected call
 //     sends payment links while either party reads them (authorize.go).
-//   - The inbound side: what each client message does to the queue
-//     (inbound.go), answered to the hub as a [signaling.Controller].
-//   - The outbound side: domain events turned into protocol messages for
-//     the parties of a call (fanout.go).
+//   - The inbound side: what each client message does to the queue, one
+//     handler per type registered on the hub with the roles that may send
+//     it, plus the relay check and each socket's welcome (inbound.go).
+//   - The outbound side: domain events turned into protocol payload types
+//     for the parties of a call (fanout.go).
 //   - The HTTP handlers for joining the queue, ICE servers (TURN only to a
 //     shopper who is in a call) and the admin's queue view (http.go).
 //

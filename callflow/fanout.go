@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"guidecall/payments"
+	"guidecall/protocol"
 	"guidecall/queue"
 	"guidecall/signaling"
 )
@@ -17,81 +18,86 @@ type events struct {
 	log  *slog.Logger
 }
 
-func shopper(id string) signaling.Address {
-	return signaling.Address{Role: signaling.RoleShopper, ID: id}
-}
-func guide(id string) signaling.Address { return signaling.Address{Role: signaling.RoleGuide, ID: id} }
-
-func (ev events) send(ctx context.Context, to signaling.Address, typ, callID string, data any) {
+func (ev events) send(ctx context.Context, to signaling.Address, typ protocol.Type, callID string, data any) {
 	if err := ev.flow.hub.Send(ctx, to, typ, callID, data); err != nil {
 		ev.log.WarnContext(ctx, "event not sent", "to", to.String(), "type", typ, "call_id", callID, "err", err)
 	}
 }
 
+// toBoth sends one message about c to both of its parties.
+func (ev events) toBoth(ctx context.Context, c queue.Call, typ protocol.Type, data any) {
+	ev.send(ctx, guide(c.GuideID), typ, c.ID, data)
+	ev.send(ctx, shopper(c.EntryID), typ, c.ID, data)
+}
+
 func (ev events) Position(ctx context.Context, entryID string, p queue.Position) {
-	ev.send(ctx, shopper(entryID), signaling.TypeQueuePosition, "", p)
+	ev.send(ctx, shopper(entryID), protocol.TypeQueuePosition, "", protocol.QueuePosition{
+		Queue: p.Queue, Position: p.Position, ETASeconds: p.ETASeconds,
+	})
 }
 
 func (ev events) Offer(ctx context.Context, c queue.Call, e queue.Entry) {
-	ev.send(ctx, guide(c.GuideID), signaling.TypeOffer, "", map[string]any{
-		"offer_id":      c.ID,
-		"entry_id":      e.ID,
-		"deadline":      c.OfferDeadline.UTC().Format(time.RFC3339Nano),
-		"expires_in_ms": max(time.Until(c.OfferDeadline).Milliseconds(), 0),
-		"shopper": map[string]any{
-			"name": e.Name, "queue": e.Queue, "locale": e.Locale, "currency": e.Currency,
-			"page_url": e.PageURL, "waited_ms": c.OfferedAt.Sub(e.JoinedAt).Milliseconds(),
+	ev.send(ctx, guide(c.GuideID), protocol.TypeOffer, "", protocol.Offer{
+		OfferID:     c.ID,
+		EntryID:     e.ID,
+		Deadline:    c.OfferDeadline.UTC(),
+		ExpiresInMS: max(time.Until(c.OfferDeadline).Milliseconds(), 0),
+		Shopper: protocol.OfferShopper{
+			Name: e.Name, Queue: e.Queue, ShopperContext: visit(e),
+			WaitedMS: c.OfferedAt.Sub(e.JoinedAt).Milliseconds(),
 		},
 	})
 }
 
+// visit is what a guide sees of e's visit.
+func visit(e queue.Entry) protocol.ShopperContext {
+	return protocol.ShopperContext{Locale: e.Locale, Currency: e.Currency, PageURL: e.PageURL}
+}
+
 func (ev events) OfferRevoked(ctx context.Context, guideID, callID, reason string) {
-	ev.send(ctx, guide(guideID), signaling.TypeOfferRevoked, "", map[string]string{"offer_id": callID, "reason": reason})
+	ev.send(ctx, guide(guideID), protocol.TypeOfferRevoked, "", protocol.OfferRevoked{OfferID: callID, Reason: reason})
 }
 
 func (ev events) Matched(ctx context.Context, c queue.Call, e queue.Entry, g queue.Guide) {
-	ev.send(ctx, guide(c.GuideID), signaling.TypeCallMatched, c.ID, map[string]any{
-		"role": "guide", "initiator": "guide",
-		"peer": map[string]string{"name": e.Name, "role": "shopper", "locale": e.Locale, "currency": e.Currency, "page_url": e.PageURL},
+	sc := visit(e)
+	ev.send(ctx, guide(c.GuideID), protocol.TypeCallMatched, c.ID, protocol.CallMatched{
+		Role: protocol.RoleGuide, Initiator: protocol.RoleGuide,
+		Peer: protocol.Peer{Name: e.Name, Role: protocol.RoleShopper, ShopperContext: &sc},
 	})
-	ev.send(ctx, shopper(c.EntryID), signaling.TypeCallMatched, c.ID, map[string]any{
-		"role": "shopper", "initiator": "guide",
-		"peer": map[string]string{"name": g.Name, "role": "guide"},
+	ev.send(ctx, shopper(c.EntryID), protocol.TypeCallMatched, c.ID, protocol.CallMatched{
+		Role: protocol.RoleShopper, Initiator: protocol.RoleGuide,
+		Peer: protocol.Peer{Name: g.Name, Role: protocol.RoleGuide},
 	})
 }
 
 func (ev events) Requeued(ctx context.Context, e queue.Entry, reason string, p queue.Position) {
-	ev.send(ctx, shopper(e.ID), signaling.TypeQueueRequeued, "", map[string]any{
-		"reason": reason, "position": p.Position, "eta_seconds": p.ETASeconds, "queue": e.Queue,
+	ev.send(ctx, shopper(e.ID), protocol.TypeQueueRequeued, "", protocol.QueueRequeued{
+		Reason: reason, Position: p.Position, ETASeconds: p.ETASeconds, Queue: e.Queue,
 	})
 }
 
 func (ev events) EntryLeft(ctx context.Context, e queue.Entry) {
-	ev.send(ctx, shopper(e.ID), signaling.TypeQueueLeft, "", map[string]string{"reason": e.LeftReason})
+	ev.send(ctx, shopper(e.ID), protocol.TypeQueueLeft, "", protocol.QueueLeft{Reason: e.LeftReason})
 }
 
 func (ev events) CallState(ctx context.Context, c queue.Call) {
-	data := map[string]string{"state": string(c.State)}
-	ev.send(ctx, guide(c.GuideID), signaling.TypeCallState, c.ID, data)
-	ev.send(ctx, shopper(c.EntryID), signaling.TypeCallState, c.ID, data)
+	ev.toBoth(ctx, c, protocol.TypeCallState, protocol.CallState{State: string(c.State)})
 }
 
 func (ev events) CallEnded(ctx context.Context, c queue.Call) {
-	data := map[string]string{"reason": c.EndReason, "by": c.EndedBy}
-	ev.send(ctx, guide(c.GuideID), signaling.TypeCallEnded, c.ID, data)
-	ev.send(ctx, shopper(c.EntryID), signaling.TypeCallEnded, c.ID, data)
+	ev.toBoth(ctx, c, protocol.TypeCallEnded, protocol.CallEnded{Reason: c.EndReason, By: c.EndedBy})
 }
 
 func (ev events) Presence(ctx context.Context, g queue.Guide, reason string) {
-	ev.send(ctx, guide(g.ID), signaling.TypePresence, "", map[string]string{"status": string(g.Status), "reason": reason})
+	ev.send(ctx, guide(g.ID), protocol.TypePresence, "", protocol.Presence{Status: string(g.Status), Reason: reason})
 }
 
 func (ev events) PeerStatus(ctx context.Context, c queue.Call, lost queue.Party, connected bool, grace time.Duration) {
-	data := map[string]any{"status": "reconnected"}
+	p := protocol.CallPeer{Status: "reconnected"}
 	if !connected {
-		data = map[string]any{"status": "disconnected", "grace_ms": grace.Milliseconds()}
+		p = protocol.CallPeer{Status: "disconnected", GraceMS: grace.Milliseconds()}
 	}
-	ev.send(ctx, otherParty(c, lost), signaling.TypeCallPeer, c.ID, data)
+	ev.send(ctx, otherParty(c, lost), protocol.TypeCallPeer, c.ID, p)
 }
 
 // PaymentLinkUpdated sends a link's state to both parties of its call.
@@ -101,14 +107,12 @@ func (ev events) PaymentLinkUpdated(ctx context.Context, l payments.Link) {
 		ev.log.WarnContext(ctx, "payment update for unknown call", "link_id", l.ID, "call_id", l.CallID, "err", err)
 		return
 	}
-	items := l.Items
-	if items == nil {
-		items = []payments.Item{} // clients iterate it; never send null
+	items := make([]protocol.PaymentItem, 0, len(l.Items))
+	for _, it := range l.Items {
+		items = append(items, protocol.PaymentItem{Name: it.Name, Quantity: it.Quantity, UnitAmount: it.UnitAmount})
 	}
-	data := map[string]any{
-		"link_id": l.ID, "amount": l.Amount, "currency": l.Currency, "status": l.Status,
-		"checkout_url": l.CheckoutURL, "items": items, "description": l.Description,
-	}
-	ev.send(ctx, guide(c.GuideID), signaling.TypePaymentLink, c.ID, data)
-	ev.send(ctx, shopper(c.EntryID), signaling.TypePaymentLink, c.ID, data)
+	ev.toBoth(ctx, c, protocol.TypePaymentLink, protocol.PaymentLink{
+		LinkID: l.ID, Amount: l.Amount, Currency: l.Currency, Status: string(l.Status),
+		Description: l.Description, CheckoutURL: l.CheckoutURL, Items: items,
+	})
 }

@@ -9,6 +9,7 @@ import (
 
 	"guidecall/internal/auth"
 	"guidecall/payments"
+	"guidecall/protocol"
 	"guidecall/queue"
 	"guidecall/signaling"
 	"guidecall/turnserver"
@@ -66,10 +67,12 @@ func New(cfg Config) *Flow {
 	return f
 }
 
-// Bind gives the flow the services it carries calls between. Call it once,
-// after all three exist and before any of them starts.
+// Bind gives the flow the services it carries calls between and registers
+// its message handlers on the hub. Call it once, after all three exist and
+// before any of them starts.
 func (f *Flow) Bind(q *queue.Service, p *payments.Service, h *signaling.Hub) {
 	f.queue, f.payments, f.hub = q, p, h
+	inbound{flow: f, heartbeat: f.cfg.Heartbeat}.register(h)
 }
 
 // Notifier receives the queue's events.
@@ -83,9 +86,9 @@ func (f *Flow) Authenticator() signaling.Authenticator {
 	return identities{issuer: f.cfg.Issuer, accounts: f.cfg.Accounts}
 }
 
-// Controller answers the hub for every socket and inbound message.
-func (f *Flow) Controller() signaling.Controller {
-	return controller{flow: f, heartbeat: f.cfg.Heartbeat}
+// Sessions answers the hub for each socket's open (the welcome) and close.
+func (f *Flow) Sessions() signaling.Sessions {
+	return inbound{flow: f, heartbeat: f.cfg.Heartbeat}
 }
 
 // PaymentAuthorizer decides who may read and send a call's payment links.
@@ -98,7 +101,7 @@ func (f *Flow) PaymentAuthorizer() payments.CallAuthorizer {
 func (f *Flow) Routes() chi.Router {
 	r := chi.NewRouter()
 	r.With(f.joins.middleware).Post("/queue", f.handleJoin)
-	r.With(f.cfg.Issuer.Middleware(auth.RoleShopper, auth.RoleGuide, auth.RoleAdmin)).Get("/ice-servers", f.handleICEServers)
-	r.With(f.cfg.Issuer.Middleware(auth.RoleAdmin)).Get("/admin/queue", f.handleAdminQueue)
+	r.With(f.cfg.Issuer.Middleware(protocol.RoleShopper, protocol.RoleGuide, protocol.RoleAdmin)).Get("/ice-servers", f.handleICEServers)
+	r.With(f.cfg.Issuer.Middleware(protocol.RoleAdmin)).Get("/admin/queue", f.handleAdminQueue)
 	return r
 }

@@ -13,6 +13,7 @@ import (
 
 	"guidecall/internal/auth"
 	"guidecall/internal/httpjson"
+	"guidecall/protocol"
 	"guidecall/queue"
 	"guidecall/turnserver"
 )
@@ -95,7 +96,7 @@ type iceResponse struct {
 func (f *Flow) handleICEServers(w http.ResponseWriter, r *http.Request) {
 	c, _ := auth.ClaimsFrom(r.Context())
 	id := c.Subject
-	if c.Role == auth.RoleShopper {
+	if c.Role == protocol.RoleShopper {
 		id = c.EntryID
 		e, err := f.queue.Entry(r.Context(), id)
 		switch {

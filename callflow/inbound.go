@@ -4,122 +4,140 @@ import (
 	"context"
 	"time"
 
+	"guidecall/protocol"
 	"guidecall/queue"
 	"guidecall/signaling"
 )
 
-// callView is the call part of a welcome.
-type callView struct {
-	CallID string          `json:"call_id"`
-	State  queue.CallState `json:"state"`
-	Role   string          `json:"role"`
-}
-
-// controller answers signaling's questions from the queue.
-type controller struct {
+// inbound answers the hub from the queue: each socket's open and close,
+// the relay check, and one handler per client message type.
+type inbound struct {
 	flow      *Flow
 	heartbeat time.Duration
 }
 
-func (c controller) Open(ctx context.Context, who signaling.Identity) (any, error) {
-	var call *queue.Call
-	welcome := map[string]any{"role": who.Role, "heartbeat_ms": c.heartbeat.Milliseconds()}
-	switch who.Role {
-	case signaling.RoleShopper:
-		e, cl, err := c.flow.queue.ShopperConnected(ctx, who.ID, who.Socket)
-		if err != nil {
-			return nil, protocolError(err)
-		}
-		welcome["entry_id"], welcome["state"], call = e.ID, e.State, cl
-	default:
-		g, cl, err := c.flow.queue.GuideConnected(ctx, who.ID, who.Name, who.Socket)
-		if err != nil {
-			return nil, protocolError(err)
-		}
-		welcome["guide_id"], welcome["status"], welcome["name"], call = g.ID, g.Status, g.Name, cl
-	}
-	welcome["resumed"] = call != nil
-	welcome["call"] = nil
-	if call != nil {
-		welcome["call"] = callView{CallID: call.ID, State: call.State, Role: string(who.Role)}
-	}
-	return welcome, nil
+// register declares on the hub who may send which message and what it
+// does.
+func (in inbound) register(h *signaling.Hub) {
+	shopper, guide := protocol.RoleShopper, protocol.RoleGuide
+	h.Handle(protocol.TypePresence, in.presence, guide)
+	h.Handle(protocol.TypeOfferAccept, in.offerAccept, guide)
+	h.Handle(protocol.TypeOfferDecline, in.offerDecline, guide)
+	h.Handle(protocol.TypeQueueCancel, in.queueCancel, shopper)
+	h.Handle(protocol.TypeCallConnected, in.callConnected, shopper, guide)
+	h.Handle(protocol.TypeCallEnd, in.callEnd, shopper, guide)
+	h.Relay(in.route)
 }
 
-func (c controller) Close(ctx context.Context, who signaling.Identity) {
-	if who.Role == signaling.RoleShopper {
-		c.flow.queue.ShopperDisconnected(ctx, who.ID, who.Socket)
+func (in inbound) Open(ctx context.Context, who signaling.Identity) (protocol.Welcome, error) {
+	w := protocol.Welcome{Role: who.Role, HeartbeatMS: in.heartbeat.Milliseconds()}
+	var call *queue.Call
+	switch who.Role {
+	case protocol.RoleShopper:
+		e, cl, err := in.flow.queue.ShopperConnected(ctx, who.ID, who.Socket)
+		if err != nil {
+			return protocol.Welcome{}, protocolError(err)
+		}
+		w.WelcomeShopper, call = &protocol.WelcomeShopper{EntryID: e.ID, State: string(e.State)}, cl
+	default:
+		g, cl, err := in.flow.queue.GuideConnected(ctx, who.ID, who.Name, who.Socket)
+		if err != nil {
+			return protocol.Welcome{}, protocolError(err)
+		}
+		w.WelcomeGuide, call = &protocol.WelcomeGuide{GuideID: g.ID, Name: g.Name, Status: string(g.Status)}, cl
+	}
+	if call != nil {
+		w.Resumed = true
+		w.Call = &protocol.CallView{CallID: call.ID, State: string(call.State), Role: who.Role}
+	}
+	return w, nil
+}
+
+func (in inbound) Close(ctx context.Context, who signaling.Identity) {
+	if who.Role == protocol.RoleShopper {
+		in.flow.queue.ShopperDisconnected(ctx, who.ID, who.Socket)
 		return
 	}
-	c.flow.queue.GuideDisconnected(ctx, who.ID, who.Socket)
+	in.flow.queue.GuideDisconnected(ctx, who.ID, who.Socket)
 }
 
-func (c controller) Route(ctx context.Context, who signaling.Identity, m signaling.Message) (signaling.Address, error) {
-	p := partyOf(who.Address)
-	call, err := c.flow.queue.Call(ctx, p, who.ID, m.CallID)
+// route passes sdp, ice and ice.restart only within the sender's own live
+// call; the call's first SDP moves it to connecting.
+func (in inbound) route(ctx context.Context, who signaling.Identity, m protocol.Envelope) (signaling.Address, error) {
+	call, err := in.flow.queue.Call(ctx, who.Role, who.ID, m.CallID)
 	if err != nil {
 		return signaling.Address{}, protocolError(err)
 	}
 	switch call.State {
 	case queue.CallAccepted:
-		if m.Type == signaling.TypeSDP {
-			c.flow.queue.Signaled(ctx, call.ID)
+		if m.Type == protocol.TypeSDP {
+			in.flow.queue.Signaled(ctx, call.ID)
 		}
 	case queue.CallConnecting, queue.CallConnected:
 	default:
-		return signaling.Address{}, signaling.Errorf(signaling.CodeBadState, "call %s is %s", call.ID, call.State)
+		return signaling.Address{}, protocol.Errorf(protocol.CodeBadState, "call %s is %s", call.ID, call.State)
 	}
-	return otherParty(call, p), nil
+	return otherParty(call, who.Role), nil
 }
 
-func (c controller) Handle(ctx context.Context, who signaling.Identity, m signaling.Message) error {
-	p := partyOf(who.Address)
-	switch m.Type {
-	case signaling.TypePresence:
-		var d struct {
-			Status queue.GuideStatus `json:"status"`
-		}
-		if err := m.Decode(&d); err != nil {
-			return err
-		}
-		_, err := c.flow.queue.SetPresence(ctx, who.ID, d.Status)
-		return protocolError(err)
-	case signaling.TypeOfferAccept, signaling.TypeOfferDecline:
-		var d struct {
-			OfferID string `json:"offer_id"`
-		}
-		if err := m.Decode(&d); err != nil {
-			return err
-		}
-		if d.OfferID == "" {
-			return signaling.Errorf(signaling.CodeBadMessage, "%s needs data.offer_id", m.Type)
-		}
-		if m.Type == signaling.TypeOfferDecline {
-			return protocolError(c.flow.queue.Decline(ctx, who.ID, d.OfferID))
-		}
-		_, err := c.flow.queue.Accept(ctx, who.ID, d.OfferID)
-		return protocolError(err)
-	case signaling.TypeQueueCancel:
-		return protocolError(c.flow.queue.Cancel(ctx, who.ID))
-	case signaling.TypeCallConnected:
-		_, err := c.flow.queue.Connected(ctx, p, who.ID, m.CallID)
-		return protocolError(err)
-	case signaling.TypeCallEnd:
-		var d struct {
-			Reason string `json:"reason"`
-		}
-		if err := m.Decode(&d); err != nil {
-			return err
-		}
-		switch d.Reason {
-		case "", queue.ReasonHangup:
-			d.Reason = queue.ReasonHangup
-		case queue.ReasonDeclined, queue.ReasonFailed:
-		default:
-			return signaling.Errorf(signaling.CodeBadMessage, "call.end reason must be hangup, declined or failed")
-		}
-		_, err := c.flow.queue.EndCall(ctx, p, who.ID, m.CallID, d.Reason)
-		return protocolError(err)
+func (in inbound) presence(ctx context.Context, who signaling.Identity, m protocol.Envelope) error {
+	var p protocol.SetPresence
+	if err := m.Decode(&p); err != nil {
+		return err
 	}
-	return signaling.Errorf(signaling.CodeUnknownType, "%q is not handled", m.Type)
+	_, err := in.flow.queue.SetPresence(ctx, who.ID, queue.GuideStatus(p.Status))
+	return protocolError(err)
+}
+
+func (in inbound) offerAccept(ctx context.Context, who signaling.Identity, m protocol.Envelope) error {
+	offerID, err := offerOf(m)
+	if err != nil {
+		return err
+	}
+	_, err = in.flow.queue.Accept(ctx, who.ID, offerID)
+	return protocolError(err)
+}
+
+func (in inbound) offerDecline(ctx context.Context, who signaling.Identity, m protocol.Envelope) error {
+	offerID, err := offerOf(m)
+	if err != nil {
+		return err
+	}
+	return protocolError(in.flow.queue.Decline(ctx, who.ID, offerID))
+}
+
+func offerOf(m protocol.Envelope) (string, error) {
+	var p protocol.OfferReply
+	if err := m.Decode(&p); err != nil {
+		return "", err
+	}
+	if p.OfferID == "" {
+		return "", protocol.Errorf(protocol.CodeBadMessage, "%s needs data.offer_id", m.Type)
+	}
+	return p.OfferID, nil
+}
+
+func (in inbound) queueCancel(ctx context.Context, who signaling.Identity, _ protocol.Envelope) error {
+	return protocolError(in.flow.queue.Cancel(ctx, who.ID))
+}
+
+func (in inbound) callConnected(ctx context.Context, who signaling.Identity, m protocol.Envelope) error {
+	_, err := in.flow.queue.Connected(ctx, who.Role, who.ID, m.CallID)
+	return protocolError(err)
+}
+
+func (in inbound) callEnd(ctx context.Context, who signaling.Identity, m protocol.Envelope) error {
+	var p protocol.CallEnd
+	if err := m.Decode(&p); err != nil {
+		return err
+	}
+	switch p.Reason {
+	case "", queue.ReasonHangup:
+		p.Reason = queue.ReasonHangup
+	case queue.ReasonDeclined, queue.ReasonFailed:
+	default:
+		return protocol.Errorf(protocol.CodeBadMessage, "call.end reason must be hangup, declined or failed")
+	}
+	_, err := in.flow.queue.EndCall(ctx, who.Role, who.ID, m.CallID, p.Reason)
+	return protocolError(err)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"guidecall/internal/auth"
+	"guidecall/protocol"
 	"guidecall/queue"
 	"guidecall/signaling"
 )
@@ -26,33 +27,36 @@ func (a identities) Authenticate(ctx context.Context, token string) (signaling.I
 
 func (a identities) fromClaims(ctx context.Context, c *auth.Claims) (signaling.Identity, error) {
 	switch c.Role {
-	case auth.RoleShopper:
+	case protocol.RoleShopper:
 		if c.EntryID == "" {
 			return signaling.Identity{}, errors.New("shopper token without an entry")
 		}
-		return signaling.Identity{Address: signaling.Address{Role: signaling.RoleShopper, ID: c.EntryID}}, nil
-	case auth.RoleGuide, auth.RoleAdmin:
+		return signaling.Identity{Address: shopper(c.EntryID)}, nil
+	case protocol.RoleGuide, protocol.RoleAdmin:
 		acct, err := a.accounts.AccountByID(ctx, c.Subject)
 		if err != nil {
 			return signaling.Identity{}, fmt.Errorf("account %s: %w", c.Subject, err)
 		}
-		return signaling.Identity{Address: signaling.Address{Role: signaling.RoleGuide, ID: acct.ID}, Name: acct.Name}, nil
+		// Admins take calls too, as guides: a socket speaks for a side of a call.
+		return signaling.Identity{Address: guide(acct.ID), Name: acct.Name}, nil
 	}
 	return signaling.Identity{}, fmt.Errorf("role %q cannot open a socket", c.Role)
 }
 
-func partyOf(a signaling.Address) queue.Party {
-	if a.Role == signaling.RoleShopper {
-		return queue.PartyShopper
-	}
-	return queue.PartyGuide
+func shopper(entryID string) signaling.Address {
+	return signaling.Address{Role: protocol.RoleShopper, ID: entryID}
 }
 
+func guide(guideID string) signaling.Address {
+	return signaling.Address{Role: protocol.RoleGuide, ID: guideID}
+}
+
+// otherParty is the address of the side of c that p is not.
 func otherParty(c queue.Call, p queue.Party) signaling.Address {
 	if p == queue.PartyShopper {
-		return signaling.Address{Role: signaling.RoleGuide, ID: c.GuideID}
+		return guide(c.GuideID)
 	}
-	return signaling.Address{Role: signaling.RoleShopper, ID: c.EntryID}
+	return shopper(c.EntryID)
 }
 
 // protocolError maps queue errors to what a client is told.
@@ -61,13 +65,13 @@ func protocolError(err error) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, queue.ErrNotParty), errors.Is(err, queue.ErrNotFound):
-		return signaling.Errorf(signaling.CodeNotInCall, "that call is not yours")
+		return protocol.Errorf(protocol.CodeNotInCall, "that call is not yours")
 	case errors.Is(err, queue.ErrBadState):
-		return signaling.Errorf(signaling.CodeBadState, "%v", err)
+		return protocol.Errorf(protocol.CodeBadState, "%v", err)
 	case errors.Is(err, queue.ErrInvalid):
-		return signaling.Errorf(signaling.CodeBadMessage, "%v", err)
+		return protocol.Errorf(protocol.CodeBadMessage, "%v", err)
 	case errors.Is(err, queue.ErrUnavailable):
-		return signaling.Errorf(signaling.CodeUnavailable, "the service is briefly unavailable; retry")
+		return protocol.Errorf(protocol.CodeUnavailable, "the service is briefly unavailable; retry")
 	}
 	return err
 }

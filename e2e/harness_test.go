@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"guidecall/app"
-	"guidecall/internal/auth"
 	"guidecall/internal/config"
+	"guidecall/protocol"
 )
 
 // node is a guidecall node running in this test process.
@@ -60,7 +60,7 @@ func startNode(t *testing.T, opt nodeOptions) *node {
 		t.Fatal(err)
 	}
 	n := &node{App: app, guideEmail: "guide-" + fmt.Sprint(time.Now().UnixNano()) + "@e2e.local", guidePassword: "correct horse battery"}
-	if _, err := app.Auth.AddAccount(context.Background(), n.guideEmail, "E2E Guide", n.guidePassword, auth.RoleGuide); err != nil {
+	if _, err := app.Auth.AddAccount(context.Background(), n.guideEmail, "E2E Guide", n.guidePassword, protocol.RoleGuide); err != nil {
 		t.Fatal(err)
 	}
 	if err := app.Start(context.Background()); err != nil {

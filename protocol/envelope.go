@@ -22,12 +22,13 @@ type Envelope struct {
 }
 
 // Decode unmarshals the payload into v. An absent payload leaves v as is.
+// The error is a bad_message *Error, what a server tells the sender.
 func (e Envelope) Decode(v any) error {
 	if len(e.Data) == 0 {
 		return nil
 	}
 	if err := json.Unmarshal(e.Data, v); err != nil {
-		return fmt.Errorf("%s: bad data: %w", e.Type, err)
+		return Errorf(CodeBadMessage, "%s: bad data: %v", e.Type, err)
 	}
 	return nil
 }

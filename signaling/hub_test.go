@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -23,9 +24,9 @@ import (
 
 // Parties the fake authenticator knows, by token.
 var (
-	shopperA = signaling.Identity{Address: signaling.Address{Role: signaling.RoleShopper, ID: "e_a"}, Name: "Sam"}
-	shopperB = signaling.Identity{Address: signaling.Address{Role: signaling.RoleShopper, ID: "e_b"}, Name: "Bea"}
-	guideG   = signaling.Identity{Address: signaling.Address{Role: signaling.RoleGuide, ID: "g_1"}, Name: "Ada"}
+	shopperA = signaling.Identity{Address: signaling.Address{Role: protocol.RoleShopper, ID: "e_a"}, Name: "Sam"}
+	shopperB = signaling.Identity{Address: signaling.Address{Role: protocol.RoleShopper, ID: "e_b"}, Name: "Bea"}
+	guideG   = signaling.Identity{Address: signaling.Address{Role: protocol.RoleGuide, ID: "g_1"}, Name: "Ada"}
 	tokens   = map[string]signaling.Identity{"tok-a": shopperA, "tok-b": shopperB, "tok-g": guideG}
 )
 
@@ -42,13 +43,13 @@ func (fakeAuth) Authenticate(_ context.Context, token string) (signaling.Identit
 // fakeController records what the hub asks and answers from its funcs.
 type fakeController struct {
 	mu    sync.Mutex
-	open  func(ctx context.Context, who signaling.Identity) (any, error)
-	route func(who signaling.Identity, m signaling.Message) (signaling.Address, error)
+	open  func(ctx context.Context, who signaling.Identity) (protocol.Welcome, error)
+	route func(who signaling.Identity, m protocol.Envelope) (signaling.Address, error)
 
 	opened  chan signaling.Identity
 	closed  chan signaling.Identity
-	handled chan signaling.Message
-	routed  chan signaling.Message
+	handled chan protocol.Envelope
+	routed  chan protocol.Envelope
 	// seen records the context of every call, by method.
 	seen chan ctxSeen
 }
@@ -75,25 +76,25 @@ func newFakeController() *fakeController {
 	return &fakeController{
 		opened:  make(chan signaling.Identity, 64),
 		closed:  make(chan signaling.Identity, 64),
-		handled: make(chan signaling.Message, 1024),
-		routed:  make(chan signaling.Message, 1024),
+		handled: make(chan protocol.Envelope, 1024),
+		routed:  make(chan protocol.Envelope, 1024),
 		seen:    make(chan ctxSeen, 1024),
 	}
 }
 
-func (f *fakeController) setOpen(fn func(ctx context.Context, who signaling.Identity) (any, error)) {
+func (f *fakeController) setOpen(fn func(ctx context.Context, who signaling.Identity) (protocol.Welcome, error)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.open = fn
 }
 
-func (f *fakeController) setRoute(fn func(who signaling.Identity, m signaling.Message) (signaling.Address, error)) {
+func (f *fakeController) setRoute(fn func(who signaling.Identity, m protocol.Envelope) (signaling.Address, error)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.route = fn
 }
 
-func (f *fakeController) Open(ctx context.Context, who signaling.Identity) (any, error) {
+func (f *fakeController) Open(ctx context.Context, who signaling.Identity) (protocol.Welcome, error) {
 	f.see(ctx, "Open")
 	f.opened <- who
 	f.mu.Lock()
@@ -102,7 +103,7 @@ func (f *fakeController) Open(ctx context.Context, who signaling.Identity) (any,
 	if fn != nil {
 		return fn(ctx, who)
 	}
-	return map[string]any{"role": who.Role, "id": who.ID}, nil
+	return protocol.Welcome{Role: who.Role}, nil
 }
 
 func (f *fakeController) Close(ctx context.Context, who signaling.Identity) {
@@ -110,22 +111,35 @@ func (f *fakeController) Close(ctx context.Context, who signaling.Identity) {
 	f.closed <- who
 }
 
-func (f *fakeController) Route(ctx context.Context, who signaling.Identity, m signaling.Message) (signaling.Address, error) {
+func (f *fakeController) Route(ctx context.Context, who signaling.Identity, m protocol.Envelope) (signaling.Address, error) {
 	f.see(ctx, "Route")
 	f.routed <- m
 	f.mu.Lock()
 	fn := f.route
 	f.mu.Unlock()
 	if fn == nil {
-		return signaling.Address{}, signaling.Errorf(signaling.CodeNotInCall, "no call")
+		return signaling.Address{}, protocol.Errorf(protocol.CodeNotInCall, "no call")
 	}
 	return fn(who, m)
 }
 
-func (f *fakeController) Handle(ctx context.Context, _ signaling.Identity, m signaling.Message) error {
+func (f *fakeController) Handle(ctx context.Context, _ signaling.Identity, m protocol.Envelope) error {
 	f.see(ctx, "Handle")
 	f.handled <- m
 	return nil
+}
+
+// register gives the hub the fake's Handle for every client type, with
+// the roles that send it, and its Route for the relayed ones.
+func (f *fakeController) register(h *signaling.Hub) {
+	shopper, guide := protocol.RoleShopper, protocol.RoleGuide
+	h.Handle(protocol.TypeQueueCancel, f.Handle, shopper)
+	h.Handle(protocol.TypePresence, f.Handle, guide)
+	h.Handle(protocol.TypeOfferAccept, f.Handle, guide)
+	h.Handle(protocol.TypeOfferDecline, f.Handle, guide)
+	h.Handle(protocol.TypeCallConnected, f.Handle, shopper, guide)
+	h.Handle(protocol.TypeCallEnd, f.Handle, shopper, guide)
+	h.Relay(f.Route)
 }
 
 // env is a hub served over loopback.
@@ -160,7 +174,7 @@ func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard
 func newEnv(t *testing.T, tweak func(*signaling.Config)) *env {
 	t.Helper()
 	ctrl := newFakeController()
-	cfg := signaling.Config{Auth: fakeAuth{}, Controller: ctrl, Logger: quietLogger(), WriteTimeout: 2 * time.Second}
+	cfg := signaling.Config{Auth: fakeAuth{}, Sessions: ctrl, Logger: quietLogger(), WriteTimeout: 2 * time.Second}
 	if tweak != nil {
 		tweak(&cfg)
 	}
@@ -168,6 +182,7 @@ func newEnv(t *testing.T, tweak func(*signaling.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ctrl.register(hub)
 	srv := httptest.NewServer(hub)
 	e := &env{t: t, hub: hub, ctrl: ctrl, srv: srv, url: "ws" + strings.TrimPrefix(srv.URL, "http")}
 	t.Cleanup(func() {
@@ -281,21 +296,21 @@ func TestAuthFirst(t *testing.T) {
 func TestWelcomeComesFirst(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
-	e.ctrl.setOpen(func(ctx context.Context, who signaling.Identity) (any, error) {
+	e.ctrl.setOpen(func(ctx context.Context, who signaling.Identity) (protocol.Welcome, error) {
 		// Events for the party while Open runs must wait for the welcome.
 		for i := range 3 {
-			if err := e.hub.Send(ctx, who.Address, signaling.TypeQueuePosition, "", map[string]int{"position": i + 1}); err != nil {
-				return nil, err
+			if err := e.hub.Send(ctx, who.Address, protocol.TypeQueuePosition, "", protocol.QueuePosition{Position: i + 1}); err != nil {
+				return protocol.Welcome{}, err
 			}
 		}
-		return map[string]string{"hello": "yes"}, nil
+		return protocol.Welcome{Role: who.Role}, nil
 	})
 	c := e.connect(t, "tok-a") // fails unless welcome is first
 	for i := range 3 {
 		f := c.Next()
 		var d struct{ Position int }
 		_ = json.Unmarshal(f.Data, &d)
-		if f.Type != signaling.TypeQueuePosition || d.Position != i+1 {
+		if f.Type != protocol.TypeQueuePosition || d.Position != i+1 {
 			t.Fatalf("frame %d: %s %s", i, f.Type, f.Data)
 		}
 	}
@@ -304,7 +319,7 @@ func TestWelcomeComesFirst(t *testing.T) {
 func TestBadMessages(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
-	e.ctrl.setRoute(func(who signaling.Identity, m signaling.Message) (signaling.Address, error) {
+	e.ctrl.setRoute(func(who signaling.Identity, m protocol.Envelope) (signaling.Address, error) {
 		return guideG.Address, nil
 	})
 	c := e.connect(t, "tok-a")
@@ -314,7 +329,7 @@ func TestBadMessages(t *testing.T) {
 		name string
 		raw  string
 		code protocol.Code
-		ref  string
+		ref  protocol.Type
 	}{
 		{"not JSON", `{"v":1,"type":`, protocol.CodeBadMessage, ""},
 		{"JSON but not an object", `[1,2]`, protocol.CodeBadMessage, ""},
@@ -329,6 +344,8 @@ func TestBadMessages(t *testing.T) {
 		{"sdp without call_id", `{"v":1,"type":"sdp","data":{"type":"offer","sdp":"v=0"}}`, protocol.CodeBadMessage, "sdp"},
 		{"ice without call_id", `{"v":1,"type":"ice","data":{}}`, protocol.CodeBadMessage, "ice"},
 		{"call.end without call_id", `{"v":1,"type":"call.end","data":{}}`, protocol.CodeBadMessage, "call.end"},
+		{"sdp of the wrong shape", `{"v":1,"type":"sdp","call_id":"c_1","data":{"type":"offer","sdp":5}}`, protocol.CodeBadMessage, "sdp"},
+		{"ice of the wrong shape", `{"v":1,"type":"ice","call_id":"c_1","data":{"candidate":["x"]}}`, protocol.CodeBadMessage, "ice"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -344,7 +361,7 @@ func TestBadMessages(t *testing.T) {
 	if f := g.Next(); f.Type != protocol.TypeSDP {
 		t.Fatalf("guide got %s %s, want sdp", f.Type, f.Data)
 	}
-	if m := expectOne(t, e.ctrl.routed, "Route"); m.Type != signaling.TypeSDP || m.CallID != "c_1" {
+	if m := expectOne(t, e.ctrl.routed, "Route"); m.Type != protocol.TypeSDP || m.CallID != "c_1" {
 		t.Fatalf("Route of a refused message: %+v", m)
 	}
 	expectEmpty(t, e.ctrl.routed, "Route of a refused message")
@@ -357,7 +374,7 @@ func TestBadMessages(t *testing.T) {
 	c.ExpectError(protocol.CodeBadMessage, "")
 	// The first message the controller handles is the one sent last.
 	c.Send(protocol.TypeQueueCancel, "", nil)
-	if m := expectOne(t, e.ctrl.handled, "Handle"); m.Type != signaling.TypeQueueCancel {
+	if m := expectOne(t, e.ctrl.handled, "Handle"); m.Type != protocol.TypeQueueCancel {
 		t.Fatalf("handled %s", m.Type)
 	}
 }
@@ -406,14 +423,14 @@ func TestTooLarge(t *testing.T) {
 func TestRelayOnlyToRoutedParty(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
-	e.ctrl.setRoute(func(who signaling.Identity, m signaling.Message) (signaling.Address, error) {
+	e.ctrl.setRoute(func(who signaling.Identity, m protocol.Envelope) (signaling.Address, error) {
 		if who.Address == shopperA.Address && m.CallID == "c_ag" {
 			return guideG.Address, nil
 		}
 		if who.Address == guideG.Address && m.CallID == "c_ag" {
 			return shopperA.Address, nil
 		}
-		return signaling.Address{}, signaling.Errorf(signaling.CodeNotInCall, "call %s is not yours", m.CallID)
+		return signaling.Address{}, protocol.Errorf(protocol.CodeNotInCall, "call %s is not yours", m.CallID)
 	})
 	a := e.connect(t, "tok-a")
 	b := e.connect(t, "tok-b")
@@ -571,7 +588,7 @@ func TestReplacedSocket(t *testing.T) {
 		t.Fatalf("%d connections, want 1", n)
 	}
 	// Events reach the new socket.
-	if err := e.hub.Send(context.Background(), shopperA.Address, signaling.TypeQueuePosition, "", map[string]int{"position": 1}); err != nil {
+	if err := e.hub.Send(context.Background(), shopperA.Address, protocol.TypeQueuePosition, "", protocol.QueuePosition{Position: 1}); err != nil {
 		t.Fatal(err)
 	}
 	if f := second.Next(); f.Type != protocol.TypeQueuePosition {
@@ -611,7 +628,7 @@ func TestSlowConsumerDoesNotBlockSend(t *testing.T) {
 	// send fails the test if Hub.Send does not return: nothing reads the
 	// slow socket while it runs, so a Send that waited on it would hang.
 	// The bound is for a hang, not for speed.
-	send := func(to signaling.Address, typ string, data any) {
+	send := func(to signaling.Address, typ protocol.Type, data any) {
 		t.Helper()
 		done := make(chan error, 1)
 		go func() { done <- e.hub.Send(context.Background(), to, typ, "", data) }()
@@ -626,7 +643,7 @@ func TestSlowConsumerDoesNotBlockSend(t *testing.T) {
 	}
 	fastGets := func(i int) {
 		t.Helper()
-		send(guideG.Address, signaling.TypePresence, map[string]int{"i": i})
+		send(guideG.Address, protocol.TypePresence, protocol.Presence{Status: "available", Reason: strconv.Itoa(i)})
 		if f := fast.Next(); f.Type != protocol.TypePresence {
 			t.Fatalf("fast client got %s", f.Type)
 		}
@@ -640,7 +657,7 @@ func TestSlowConsumerDoesNotBlockSend(t *testing.T) {
 		if sent == 20000 {
 			t.Fatalf("slow client not dropped after %d frames of 32 KiB", sent)
 		}
-		send(shopperA.Address, signaling.TypeQueuePosition, map[string]any{"i": sent, "pad": big})
+		send(shopperA.Address, protocol.TypeQueuePosition, protocol.QueuePosition{Queue: big, Position: sent})
 		if sent%50 == 0 {
 			// The reading client keeps receiving while the slow one backs up.
 			fastGets(sent)
@@ -660,7 +677,7 @@ func TestSlowConsumerDoesNotBlockSend(t *testing.T) {
 	}()
 	// Sends to the dropped party still return, and others still receive.
 	for i := range 100 {
-		send(shopperA.Address, signaling.TypeQueuePosition, map[string]any{"i": sent + i, "pad": big})
+		send(shopperA.Address, protocol.TypeQueuePosition, protocol.QueuePosition{Queue: big, Position: sent + i})
 	}
 	fastGets(sent)
 	slow.Within(15 * time.Second).ExpectClosed(websocket.StatusPolicyViolation)

@@ -93,12 +93,12 @@ func TestConnectionCapDefaults(t *testing.T) {
 
 func TestControllerCallsAreBounded(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, func(c *signaling.Config) { c.ControllerTimeout = 3 * time.Second })
+	e := newEnv(t, func(c *signaling.Config) { c.HandlerTimeout = 3 * time.Second })
 	a := e.connect(t, "tok-a")
 	a.Send(protocol.TypeCallConnected, "c_1", nil)
 	expectOne(t, e.ctrl.handled, "Handle")
 	a.Send(protocol.TypeSDP, "c_1", map[string]string{"type": "offer", "sdp": "v=0"})
-	a.ExpectError(protocol.CodeNotInCall, string(protocol.TypeSDP))
+	a.ExpectError(protocol.CodeNotInCall, protocol.TypeSDP)
 	a.Close()
 	expectOne(t, e.ctrl.closed, "Close")
 	for _, method := range []string{"Open", "Handle", "Route", "Close"} {
@@ -176,7 +176,7 @@ func TestReplacedAcrossNodes(t *testing.T) {
 	// node holds its socket.
 	send := func(from *env, to signaling.Address, status string) {
 		t.Helper()
-		if err := from.hub.Send(context.Background(), to, signaling.TypePresence, "", map[string]string{"status": status}); err != nil {
+		if err := from.hub.Send(context.Background(), to, protocol.TypePresence, "", protocol.Presence{Status: status}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -24,7 +24,6 @@ import (
 	"golang.org/x/time/rate"
 
 	"guidecall/app"
-	"guidecall/internal/auth"
 	"guidecall/internal/config"
 	"guidecall/protocol"
 	"guidecall/protocol/client"
@@ -376,7 +375,7 @@ func startSelfNode(ctx context.Context, o loadOptions, stderr io.Writer) (*app.A
 	logins := make([]guideLogin, o.Guides)
 	for i := range logins {
 		logins[i] = guideLogin{fmt.Sprintf("loadtest-guide-%d@loadtest.local", i+1), rand.Text()}
-		if _, err := app.Auth.AddAccount(ctx, logins[i].email, fmt.Sprintf("Load Guide %d", i+1), logins[i].password, auth.RoleGuide); err != nil {
+		if _, err := app.Auth.AddAccount(ctx, logins[i].email, fmt.Sprintf("Load Guide %d", i+1), logins[i].password, protocol.RoleGuide); err != nil {
 			return nil, nil, errors.Join(err, app.Stop(context.Background()))
 		}
 	}

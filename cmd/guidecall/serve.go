@@ -11,6 +11,7 @@ import (
 	"guidecall/app"
 	"guidecall/internal/auth"
 	"guidecall/internal/config"
+	"guidecall/protocol"
 )
 
 const demoGuideEmail = "guide@demo.local"
@@ -68,7 +69,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 // or leaves an existing one alone and returns "".
 func ensureDemoGuide(ctx context.Context, svc *auth.Service) (string, error) {
 	password := rand.Text()[:16]
-	_, err := svc.AddAccount(ctx, demoGuideEmail, "Demo Guide", password, auth.RoleGuide)
+	_, err := svc.AddAccount(ctx, demoGuideEmail, "Demo Guide", password, protocol.RoleGuide)
 	if errors.Is(err, auth.ErrDuplicateEmail) {
 		return "", nil
 	}

@@ -160,15 +160,16 @@ func (c *Conn) Next() client.Frame {
 	return f
 }
 
-// ExpectError checks that the next frame is an error with code and ref.
-func (c *Conn) ExpectError(code protocol.Code, ref string) {
+// ExpectError checks that the next frame is an error with code, answering
+// a message of type ref ("" for none).
+func (c *Conn) ExpectError(code protocol.Code, ref protocol.Type) {
 	c.t.Helper()
 	f := c.Next()
 	var pe protocol.Error
 	if err := f.Decode(&pe); err != nil || f.Type != protocol.TypeError {
 		c.t.Fatalf("%s: got %s %s, want error %s", c.Name, f.Type, f.Data, code)
 	}
-	if pe.Code != code || pe.Ref != ref {
+	if pe.Code != code || pe.Ref != string(ref) {
 		c.t.Fatalf("%s: error %+v, want code %q ref %q", c.Name, pe, code, ref)
 	}
 }
