@@ -235,13 +235,11 @@ func TestICEServers(t *testing.T) {
 		t.Fatalf("guide: %d %s", r.status, r.body)
 	}
 	g := dialWS(t, node, guideTok)
-	g.Send(protocol.TypePresence, "", map[string]string{"status": "available"})
+	g.Send(protocol.TypePresence, "", protocol.SetPresence{Status: "available"})
 	sj := dialWS(t, node, j.Token)
-	var od struct {
-		OfferID string `json:"offer_id"`
-	}
+	var od protocol.Offer
 	g.AwaitInto(protocol.TypeOffer, "", &od)
-	g.Send(protocol.TypeOfferAccept, "", map[string]string{"offer_id": od.OfferID})
+	g.Send(protocol.TypeOfferAccept, "", protocol.OfferReply{OfferID: od.OfferID})
 	callID := sj.Await(protocol.TypeCallMatched, "").CallID
 
 	r := do(t, "GET", url, j.Token, nil, nil)
@@ -250,7 +248,7 @@ func TestICEServers(t *testing.T) {
 	}
 	defer func() {
 		// Once the call is over, no more.
-		g.Send(protocol.TypeCallEnd, callID, map[string]string{"reason": "hangup"})
+		g.Send(protocol.TypeCallEnd, callID, protocol.CallEnd{Reason: "hangup"})
 		sj.Await(protocol.TypeCallEnded, "")
 		if r := do(t, "GET", url, j.Token, nil, nil); r.status != http.StatusForbidden || r.errorCode(t) != "not_in_call" {
 			t.Fatalf("shopper after the call: %d %s", r.status, r.body)
@@ -307,16 +305,14 @@ func TestCallScope(t *testing.T) {
 	_, otherGuideTok := accountToken(t, node, "other@test.local", protocol.RoleGuide)
 
 	g := dialWS(t, node, guideTok)
-	g.Send(protocol.TypePresence, "", map[string]string{"status": "available"})
+	g.Send(protocol.TypePresence, "", protocol.SetPresence{Status: "available"})
 	a := join(t, node)
 	sa := dialWS(t, node, a.Token)
-	var od struct {
-		OfferID string `json:"offer_id"`
-	}
+	var od protocol.Offer
 	if offer := g.AwaitInto(protocol.TypeOffer, "", &od); od.OfferID == "" {
 		t.Fatalf("offer %s", offer.Data)
 	}
-	g.Send(protocol.TypeOfferAccept, "", map[string]string{"offer_id": od.OfferID})
+	g.Send(protocol.TypeOfferAccept, "", protocol.OfferReply{OfferID: od.OfferID})
 	callID := g.Await(protocol.TypeCallMatched, "").CallID
 	if got := sa.Await(protocol.TypeCallMatched, "").CallID; got != callID || callID == "" {
 		t.Fatalf("shopper matched to %q, guide to %q", got, callID)
@@ -330,7 +326,7 @@ func TestCallScope(t *testing.T) {
 		t.Fatalf("guide POST before connected: %d %s", r.status, r.body)
 	}
 
-	g.Send(protocol.TypeCallConnected, callID, map[string]any{})
+	g.Send(protocol.TypeCallConnected, callID, protocol.CallConnected{})
 	g.Await(protocol.TypeCallState, "")
 	sa.Await(protocol.TypeCallState, "")
 
@@ -338,12 +334,12 @@ func TestCallScope(t *testing.T) {
 	sb := dialWS(t, node, b.Token)
 
 	// B cannot signal into A's call, and neither side hears of it.
-	sb.Send(protocol.TypeSDP, callID, map[string]string{"type": "offer", "sdp": "v=0"})
+	sb.Send(protocol.TypeSDP, callID, protocol.SDP{Type: "offer", SDP: "v=0"})
 	var pe protocol.Error
 	if e := sb.AwaitInto(protocol.TypeError, "", &pe); pe.Code != protocol.CodeNotInCall {
 		t.Fatalf("B's sdp: %s", e.Data)
 	}
-	sb.Send(protocol.TypeCallEnd, callID, map[string]string{"reason": "hangup"})
+	sb.Send(protocol.TypeCallEnd, callID, protocol.CallEnd{Reason: "hangup"})
 	if e := sb.AwaitInto(protocol.TypeError, "", &pe); pe.Code != protocol.CodeNotInCall {
 		t.Fatalf("B's call.end: %s", e.Data)
 	}

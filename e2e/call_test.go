@@ -81,25 +81,19 @@ type liveCall struct {
 func setupCall(t *testing.T, sn, gn endpoint) *liveCall {
 	guideToken := loginGuide(t, gn)
 	guideWS := dialWS(t, "guide", wsURLOf(gn), guideToken)
-	guideWS.Send(protocol.TypePresence, "", map[string]string{"status": "available"})
+	guideWS.Send(protocol.TypePresence, "", protocol.SetPresence{Status: "available"})
 	guideWS.Await(protocol.TypePresence, "")
 
 	j := joinQueue(t, sn.url)
 	shopWS := dialWS(t, "shopper", j.WSURL, j.Token)
 
-	var o struct {
-		OfferID string `json:"offer_id"`
-		Shopper struct {
-			Currency string `json:"currency"`
-			PageURL  string `json:"page_url"`
-		} `json:"shopper"`
-	}
+	var o protocol.Offer
 	offer := guideWS.AwaitInto(protocol.TypeOffer, "", &o)
 	if o.Shopper.Currency != "EUR" || o.Shopper.PageURL != "https://shop.example/p/42" {
 		t.Fatalf("offer carries the wrong shopper context: %s", offer.Data)
 	}
 	accepted := time.Now()
-	guideWS.Send(protocol.TypeOfferAccept, "", map[string]string{"offer_id": o.OfferID})
+	guideWS.Send(protocol.TypeOfferAccept, "", protocol.OfferReply{OfferID: o.OfferID})
 	gm := guideWS.Await(protocol.TypeCallMatched, "")
 	sm := shopWS.Await(protocol.TypeCallMatched, "")
 	if gm.CallID != o.OfferID || sm.CallID != gm.CallID {
@@ -131,7 +125,7 @@ func setupCall(t *testing.T, sn, gn endpoint) *liveCall {
 		if got, want := p.relayIP(), hostOf(t, home[p]); got != want {
 			t.Fatalf("%s: relays on %s, want its node's TURN on %s", p.name, got, want)
 		}
-		p.socket().Send(protocol.TypeCallConnected, callID, map[string]any{})
+		p.socket().Send(protocol.TypeCallConnected, callID, protocol.CallConnected{})
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for guide.received.Load() < 10 || shopper.received.Load() < 10 {
@@ -144,7 +138,7 @@ func setupCall(t *testing.T, sn, gn endpoint) *liveCall {
 	t.Logf("accept→connected: %d ms; accept→10 RTP packets each way: %d ms", connected.Milliseconds(), firstMedia.Milliseconds())
 	// The call moves to connecting on the first SDP, then to connected.
 	for {
-		var st struct{ State string }
+		var st protocol.CallState
 		if guideWS.AwaitInto(protocol.TypeCallState, callID, &st); st.State == "connected" {
 			break
 		}
@@ -197,12 +191,7 @@ func runPionCall(t *testing.T, sn, gn endpoint) {
 		paymentLinkRequest{Amount: 1, Currency: "EUR", Description: "x", idempotencyKey: "shopper"}, nil, http.StatusForbidden)
 
 	for _, ws := range []*clienttest.Conn{guideWS, shopWS} {
-		var pl struct {
-			LinkID      string `json:"link_id"`
-			Status      string `json:"status"`
-			Amount      int64  `json:"amount"`
-			CheckoutURL string `json:"checkout_url"`
-		}
+		var pl protocol.PaymentLink
 		f := ws.AwaitInto(protocol.TypePaymentLink, callID, &pl)
 		if pl.LinkID != link.ID || pl.Status != "open" || pl.Amount != 4999 || pl.CheckoutURL == "" {
 			t.Fatalf("%s: payment.link %s", ws.Name, f.Data)
@@ -226,19 +215,15 @@ func runPionCall(t *testing.T, sn, gn endpoint) {
 		t.Fatalf("pay on checkout: status %d", resp.StatusCode)
 	}
 	for _, ws := range []*clienttest.Conn{guideWS, shopWS} {
-		var pl struct {
-			Status string `json:"status"`
-		}
+		var pl protocol.PaymentLink
 		if f := ws.AwaitInto(protocol.TypePaymentLink, callID, &pl); pl.Status != "paid" {
 			t.Fatalf("%s: after paying: %s", ws.Name, f.Data)
 		}
 	}
 
-	guideWS.Send(protocol.TypeCallEnd, callID, map[string]string{"reason": "hangup"})
+	guideWS.Send(protocol.TypeCallEnd, callID, protocol.CallEnd{Reason: "hangup"})
 	for _, ws := range []*clienttest.Conn{guideWS, shopWS} {
-		var e struct {
-			Reason, By string
-		}
+		var e protocol.CallEnded
 		if f := ws.AwaitInto(protocol.TypeCallEnded, callID, &e); e.Reason != "hangup" || e.By != "guide" {
 			t.Fatalf("%s: call.ended %s", ws.Name, f.Data)
 		}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"testing"
 
+	"guidecall/protocol"
 	"guidecall/protocol/client"
 	"guidecall/protocol/client/clienttest"
 )
@@ -16,7 +17,7 @@ func dialWS(t *testing.T, name, url, token string) *clienttest.Conn {
 }
 
 // dialWelcome is dialWS that also returns the welcome.
-func dialWelcome(t *testing.T, name, url, token string) (*clienttest.Conn, client.Frame) {
+func dialWelcome(t *testing.T, name, url, token string) (*clienttest.Conn, protocol.Welcome) {
 	t.Helper()
 	c := clienttest.Dial(t, url, client.FailOnError()).Named(name)
 	return c, c.Authenticate(token)

@@ -47,14 +47,12 @@ func TestClusterCallAndFailover(t *testing.T) {
 	leader.kill()
 
 	guideWS := dialWS(t, "failover-guide", wsURLOf(survivor.endpoint("", "")), login(t, survivor.url, standbyGuide, password))
-	guideWS.Send(protocol.TypePresence, "", map[string]string{"status": "available"})
+	guideWS.Send(protocol.TypePresence, "", protocol.SetPresence{Status: "available"})
 	guideWS.Await(protocol.TypePresence, "")
 	j := joinQueue(t, survivor.url)
 	dialWS(t, "failover-shopper", j.WSURL, j.Token)
 
-	var o struct {
-		EntryID string `json:"entry_id"`
-	}
+	var o protocol.Offer
 	offer := guideWS.AwaitInto(protocol.TypeOffer, "", &o)
 	failover := time.Since(killed)
 	t.Logf("failover (SIGKILL of the leader → offer on %s): %d ms", survivor.name, failover.Milliseconds())

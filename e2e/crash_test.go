@@ -52,17 +52,11 @@ func TestCrashKeepsQueue(t *testing.T) {
 	}
 
 	// The first shopper comes back with its token and is still first.
-	ws, w := dialWelcome(t, "shopper-1", wsURLOf(n.endpoint("", "")), line[0].Token)
-	var welcome struct {
-		EntryID string `json:"entry_id"`
-		State   string `json:"state"`
+	ws, welcome := dialWelcome(t, "shopper-1", wsURLOf(n.endpoint("", "")), line[0].Token)
+	if welcome.WelcomeShopper == nil || welcome.EntryID != line[0].EntryID || welcome.State != "waiting" {
+		t.Fatalf("welcome after the restart: %+v (shopper %+v)", welcome, welcome.WelcomeShopper)
 	}
-	if err := w.Decode(&welcome); err != nil || welcome.EntryID != line[0].EntryID || welcome.State != "waiting" {
-		t.Fatalf("welcome after the restart: %s", w.Data)
-	}
-	var pos struct {
-		Position int `json:"position"`
-	}
+	var pos protocol.QueuePosition
 	if f := ws.AwaitInto(protocol.TypeQueuePosition, "", &pos); pos.Position != 1 {
 		t.Fatalf("queue.position after the restart: %s, want position 1", f.Data)
 	}

@@ -78,7 +78,7 @@ func TestDatabaseRestartRecovers(t *testing.T) {
 	// Signaling and matching work again: a guide going available gets an
 	// offer (for whichever shopper is first in line).
 	guideWS := dialWS(t, "guide", wsURLOf(n.endpoint()), loginGuide(t, n.endpoint()))
-	guideWS.Send(protocol.TypePresence, "", map[string]string{"status": "available"})
+	guideWS.Send(protocol.TypePresence, "", protocol.SetPresence{Status: "available"})
 	guideWS.Await(protocol.TypePresence, "")
 	j := joinQueue(t, base)
 	dialWS(t, "shopper", j.WSURL, j.Token)

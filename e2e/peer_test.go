@@ -59,13 +59,13 @@ func (p *peer) describe(ws *clienttest.Conn, desc webrtc.SessionDescription) err
 	if err := p.pc.SetLocalDescription(desc); err != nil {
 		return err
 	}
-	ws.Send(protocol.TypeSDP, p.call, desc)
+	ws.Send(protocol.TypeSDP, p.call, protocol.SDP{Type: desc.Type.String(), SDP: desc.SDP})
 	p.mu.Lock()
 	held := p.outbox
 	p.holding, p.outbox = false, nil
 	p.mu.Unlock()
 	for _, c := range held {
-		ws.Send(protocol.TypeICE, p.call, c)
+		ws.Send(protocol.TypeICE, p.call, wireCandidate(c))
 	}
 	return nil
 }
@@ -100,11 +100,12 @@ func (p *peer) attach(ws *clienttest.Conn) {
 	p.ws = ws
 	p.mu.Unlock()
 	ws.Client.Handle(protocol.TypeICE, func(f client.Frame) {
-		var c webrtc.ICECandidateInit
-		if err := f.Decode(&c); err != nil {
+		var w protocol.ICECandidate
+		if err := f.Decode(&w); err != nil {
 			p.t.Errorf("%s: bad ice %s", p.name, f.Data)
 			return
 		}
+		c := webrtc.ICECandidateInit{Candidate: w.Candidate, SDPMid: w.SDPMid, SDPMLineIndex: w.SDPMLineIndex, UsernameFragment: w.UsernameFragment}
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		if !p.remoteSet {
@@ -152,7 +153,7 @@ func newPeer(t *testing.T, name, baseURL, token string, ws *clienttest.Conn, cal
 			return
 		}
 		p.mu.Unlock()
-		p.socket().Send(protocol.TypeICE, callID, c.ToJSON())
+		p.socket().Send(protocol.TypeICE, callID, wireCandidate(c.ToJSON()))
 	})
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		for {
@@ -232,12 +233,8 @@ func (p *peer) restartICE(baseURL, token string, ws *clienttest.Conn) {
 func (p *peer) negotiate(opts *webrtc.OfferOptions) {
 	ws := p.socket()
 	ws.Client.Handle(protocol.TypeSDP, func(f client.Frame) {
-		var d webrtc.SessionDescription
-		if err := f.Decode(&d); err != nil {
-			p.t.Errorf("%s: bad sdp %s", p.name, f.Data)
-			return
-		}
-		if d.Type == webrtc.SDPTypeAnswer {
+		d, ok := p.description(f)
+		if ok && d.Type == webrtc.SDPTypeAnswer {
 			p.setRemote(d)
 		}
 	})
@@ -253,12 +250,8 @@ func (p *peer) negotiate(opts *webrtc.OfferOptions) {
 // answer waits for the initiator's offer (the shopper's side).
 func (p *peer) answer() {
 	p.socket().Client.Handle(protocol.TypeSDP, func(f client.Frame) {
-		var d webrtc.SessionDescription
-		if err := f.Decode(&d); err != nil {
-			p.t.Errorf("%s: bad sdp %s", p.name, f.Data)
-			return
-		}
-		if d.Type != webrtc.SDPTypeOffer {
+		d, ok := p.description(f)
+		if !ok || d.Type != webrtc.SDPTypeOffer {
 			return
 		}
 		p.setRemote(d)
@@ -271,6 +264,22 @@ func (p *peer) answer() {
 			p.t.Errorf("%s: set local answer: %v", p.name, err)
 		}
 	})
+}
+
+// description is the session description an sdp message carries.
+func (p *peer) description(f client.Frame) (webrtc.SessionDescription, bool) {
+	var d protocol.SDP
+	if err := f.Decode(&d); err != nil {
+		p.t.Errorf("%s: bad sdp %s", p.name, f.Data)
+		return webrtc.SessionDescription{}, false
+	}
+	return webrtc.SessionDescription{Type: webrtc.NewSDPType(d.Type), SDP: d.SDP}, true
+}
+
+// wireCandidate is pion's candidate as the protocol carries it; both are
+// the browser's RTCIceCandidateInit.
+func wireCandidate(c webrtc.ICECandidateInit) protocol.ICECandidate {
+	return protocol.ICECandidate{Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment}
 }
 
 // selectedPair reports the candidate types of the nominated pair.

@@ -32,17 +32,7 @@ func TestClusterNodeDeathCallContinues(t *testing.T) {
 	killed := time.Now()
 	b.kill()
 
-	ws, w := dialWelcome(t, "guide-resumed", wsURLOf(a.endpoint(email, password)), c.guideToken)
-	var welcome struct {
-		Resumed bool `json:"resumed"`
-		Call    *struct {
-			CallID string `json:"call_id"`
-			State  string `json:"state"`
-		} `json:"call"`
-	}
-	if err := w.Decode(&welcome); err != nil {
-		t.Fatal(err)
-	}
+	ws, welcome := dialWelcome(t, "guide-resumed", wsURLOf(a.endpoint(email, password)), c.guideToken)
 	if !welcome.Resumed || welcome.Call == nil || welcome.Call.CallID != c.id || welcome.Call.State != "connected" {
 		t.Fatalf("welcome after reconnecting elsewhere: %+v (call %+v), want resumed into %s", welcome, welcome.Call, c.id)
 	}
@@ -59,9 +49,9 @@ func TestClusterNodeDeathCallContinues(t *testing.T) {
 	}
 	t.Logf("node B killed → media flowing again through node A: %d ms", recovered.Milliseconds())
 
-	ws.Send(protocol.TypeCallEnd, c.id, map[string]string{"reason": "hangup"})
+	ws.Send(protocol.TypeCallEnd, c.id, protocol.CallEnd{Reason: "hangup"})
 	for _, s := range []*clienttest.Conn{ws, c.shopWS} {
-		var ended struct{ Reason, By string }
+		var ended protocol.CallEnded
 		s.AwaitInto(protocol.TypeCallEnded, c.id, &ended)
 		if ended.Reason != "hangup" || ended.By != "guide" {
 			t.Fatalf("%s: call.ended %+v", s.Name, ended)

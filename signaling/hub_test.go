@@ -210,15 +210,29 @@ func (e *env) connect(t *testing.T, token string, opts ...client.Option) *client
 	return c
 }
 
-// raw encodes a frame by hand, for what Send does not build: a client's
-// own from, a payload that is not an object.
-func raw(t *testing.T, v any) []byte {
+// forged is a frame claiming a sender's role, which only the server may
+// set; Send does not build one.
+func forged(t *testing.T, typ protocol.Type, callID string, from protocol.Role, data any) []byte {
 	t.Helper()
-	b, err := json.Marshal(v)
+	b, err := protocol.Encode(typ, callID, data)
+	var env protocol.Envelope
+	if err == nil {
+		err = json.Unmarshal(b, &env)
+	}
+	if err == nil {
+		env.From = from
+		b, err = json.Marshal(env)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// candidate is an ICE candidate of media section 0.
+func candidate(c string) protocol.ICECandidate {
+	mid := "0"
+	return protocol.ICECandidate{Candidate: c, SDPMid: &mid}
 }
 
 // expectEmpty checks that nothing is waiting in ch; call it once the
@@ -253,13 +267,13 @@ func TestAuthFirst(t *testing.T) {
 
 	t.Run("first message not auth", func(t *testing.T) {
 		c := e.dial(t)
-		c.Send(protocol.TypePresence, "", map[string]string{"status": "available"})
+		c.Send(protocol.TypePresence, "", protocol.SetPresence{Status: "available"})
 		c.ExpectError(protocol.CodeUnauthorized, "auth")
 		c.ExpectClosed(4401)
 	})
 	t.Run("wrong token", func(t *testing.T) {
 		c := e.dial(t)
-		c.Send(protocol.TypeAuth, "", map[string]string{"token": "forged"})
+		c.Send(protocol.TypeAuth, "", protocol.Auth{Token: "forged"})
 		c.ExpectError(protocol.CodeUnauthorized, "auth")
 		c.ExpectClosed(4401)
 	})
@@ -308,8 +322,8 @@ func TestWelcomeComesFirst(t *testing.T) {
 	c := e.connect(t, "tok-a") // fails unless welcome is first
 	for i := range 3 {
 		f := c.Next()
-		var d struct{ Position int }
-		_ = json.Unmarshal(f.Data, &d)
+		var d protocol.QueuePosition
+		_ = f.Decode(&d)
 		if f.Type != protocol.TypeQueuePosition || d.Position != i+1 {
 			t.Fatalf("frame %d: %s %s", i, f.Type, f.Data)
 		}
@@ -357,7 +371,7 @@ func TestBadMessages(t *testing.T) {
 	// Nothing reached the controller or the other party, and the socket
 	// still works: a good message sent after them is the first the
 	// controller routes and the first frame the other party gets.
-	c.Send(protocol.TypeSDP, "c_1", map[string]string{"type": "offer", "sdp": "v=0"})
+	c.Send(protocol.TypeSDP, "c_1", protocol.SDP{Type: "offer", SDP: "v=0"})
 	if f := g.Next(); f.Type != protocol.TypeSDP {
 		t.Fatalf("guide got %s %s, want sdp", f.Type, f.Data)
 	}
@@ -389,7 +403,7 @@ func TestTooLarge(t *testing.T) {
 
 	t.Run("just over the limit", func(t *testing.T) {
 		c := e.connect(t, "tok-a")
-		c.Send(protocol.TypeSDP, "c_1", map[string]string{"type": "offer", "sdp": strings.Repeat("a", 1500)})
+		c.Send(protocol.TypeSDP, "c_1", protocol.SDP{Type: "offer", SDP: strings.Repeat("a", 1500)})
 		c.ExpectError(protocol.CodeTooLarge, "")
 		c.ExpectClosed(websocket.StatusMessageTooBig)
 		expectOne(t, e.ctrl.closed, "Close")
@@ -400,7 +414,7 @@ func TestTooLarge(t *testing.T) {
 		// written, so the write may fail; the close code is what counts.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_ = c.Client.Send(ctx, protocol.TypeSDP, "c_1", map[string]string{"type": "offer", "sdp": strings.Repeat("a", 1<<20)})
+		_ = c.Client.Send(ctx, protocol.TypeSDP, "c_1", protocol.SDP{Type: "offer", SDP: strings.Repeat("a", 1<<20)})
 		c.ExpectClosed(websocket.StatusMessageTooBig)
 		expectOne(t, e.ctrl.closed, "Close")
 		if !strings.Contains(logs.String(), "frame over the library limit") {
@@ -409,7 +423,7 @@ func TestTooLarge(t *testing.T) {
 	})
 	t.Run("at the limit passes", func(t *testing.T) {
 		c := e.connect(t, "tok-g")
-		b, _ := protocol.Encode(protocol.TypePresence, "", map[string]string{"status": "available"})
+		b, _ := protocol.Encode(protocol.TypePresence, "", protocol.SetPresence{Status: "available"})
 		pad := strings.Repeat(" ", 1<<10-len(b))
 		c.SendRaw(append(b, pad...))
 		expectOne(t, e.ctrl.handled, "Handle")
@@ -437,32 +451,32 @@ func TestRelayOnlyToRoutedParty(t *testing.T) {
 	g := e.connect(t, "tok-g")
 
 	// A client-supplied from is dropped and replaced by the server's.
-	a.SendRaw(raw(t, map[string]any{"v": 1, "type": "sdp", "call_id": "c_ag", "from": "guide", "data": map[string]string{"type": "offer", "sdp": "v=0"}}))
+	a.SendRaw(forged(t, protocol.TypeSDP, "c_ag", protocol.RoleGuide, protocol.SDP{Type: "offer", SDP: "v=0"}))
 	f := g.Next()
 	if f.Type != protocol.TypeSDP || f.CallID != "c_ag" || f.From != protocol.RoleShopper || f.V != 1 {
 		t.Fatalf("guide got %+v", f)
 	}
-	var d struct{ Type, SDP string }
-	if err := json.Unmarshal(f.Data, &d); err != nil || d.Type != "offer" || d.SDP != "v=0" {
+	var d protocol.SDP
+	if err := f.Decode(&d); err != nil || d.Type != "offer" || d.SDP != "v=0" {
 		t.Fatalf("relayed data %s", f.Data)
 	}
-	g.Send(protocol.TypeICE, "c_ag", map[string]any{"candidate": "candidate:1", "sdpMid": "0"})
+	g.Send(protocol.TypeICE, "c_ag", candidate("candidate:1"))
 	if f := a.Next(); f.Type != protocol.TypeICE || f.From != protocol.RoleGuide {
 		t.Fatalf("shopper got %+v", f)
 	}
 
 	// B names A's call: refused, and nobody hears of it.
-	b.SendRaw(raw(t, map[string]any{"v": 1, "type": "sdp", "call_id": "c_ag", "from": "guide", "data": map[string]string{"type": "offer", "sdp": "evil"}}))
+	b.SendRaw(forged(t, protocol.TypeSDP, "c_ag", protocol.RoleGuide, protocol.SDP{Type: "offer", SDP: "evil"}))
 	b.ExpectError(protocol.CodeNotInCall, "sdp")
-	b.Send(protocol.TypeICERestart, "c_ag", map[string]any{})
+	b.Send(protocol.TypeICERestart, "c_ag", protocol.ICERestart{})
 	b.ExpectError(protocol.CodeNotInCall, "ice.restart")
 	// The hub relays as it reads, so anything B's messages had sent A or G
 	// is queued ahead of what A and G send each other now.
-	g.Send(protocol.TypeICE, "c_ag", map[string]any{"candidate": "candidate:2", "sdpMid": "0"})
+	g.Send(protocol.TypeICE, "c_ag", candidate("candidate:2"))
 	if f := a.Next(); f.Type != protocol.TypeICE || f.From != protocol.RoleGuide {
 		t.Fatalf("shopper got %s %s, want the guide's ice", f.Type, f.Data)
 	}
-	a.Send(protocol.TypeICE, "c_ag", map[string]any{"candidate": "candidate:3", "sdpMid": "0"})
+	a.Send(protocol.TypeICE, "c_ag", candidate("candidate:3"))
 	if f := g.Next(); f.Type != protocol.TypeICE || f.From != protocol.RoleShopper {
 		t.Fatalf("guide got %s %s, want the shopper's ice", f.Type, f.Data)
 	}
@@ -475,7 +489,7 @@ func TestRateLimit(t *testing.T) {
 	const rate = 3 // per second, and the burst
 	e := newEnv(t, func(c *signaling.Config) { c.RatePerSecond = rate })
 	g := e.connect(t, "tok-g")
-	presence := map[string]string{"status": "available"}
+	presence := protocol.SetPresence{Status: "available"}
 	// isLimited fails the test on any frame but a rate_limited error.
 	isLimited := func(f client.Frame) {
 		t.Helper()
@@ -621,7 +635,7 @@ func TestSlowConsumerDoesNotBlockSend(t *testing.T) {
 	// The slow client authenticates, then stops reading: it holds one
 	// frame and takes none.
 	slow := e.dial(t, client.WithBuffer(1))
-	slow.Send(protocol.TypeAuth, "", map[string]string{"token": "tok-a"})
+	slow.Send(protocol.TypeAuth, "", protocol.Auth{Token: "tok-a"})
 	expectOne(t, e.ctrl.opened, "Open")
 	fast := e.connect(t, "tok-g")
 

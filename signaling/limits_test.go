@@ -97,7 +97,7 @@ func TestControllerCallsAreBounded(t *testing.T) {
 	a := e.connect(t, "tok-a")
 	a.Send(protocol.TypeCallConnected, "c_1", nil)
 	expectOne(t, e.ctrl.handled, "Handle")
-	a.Send(protocol.TypeSDP, "c_1", map[string]string{"type": "offer", "sdp": "v=0"})
+	a.Send(protocol.TypeSDP, "c_1", protocol.SDP{Type: "offer", SDP: "v=0"})
 	a.ExpectError(protocol.CodeNotInCall, protocol.TypeSDP)
 	a.Close()
 	expectOne(t, e.ctrl.closed, "Close")

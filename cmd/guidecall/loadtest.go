@@ -482,9 +482,7 @@ func (lr *loadRun) received(f client.Frame) {
 	if f.Type != protocol.TypeICE {
 		return
 	}
-	var d struct {
-		SentNS int64 `json:"x_sent_ns"`
-	}
+	var d stampedCandidate
 	if f.Decode(&d) == nil && d.SentNS > 0 {
 		lr.observe(latRelay, f.Received.Sub(time.Unix(0, d.SentNS)))
 	}
@@ -496,8 +494,8 @@ func (c *lconn) send(ctx context.Context, typ protocol.Type, callID string, data
 	if err := c.pace.Wait(ctx); err != nil {
 		return stepErr("send "+string(typ), err)
 	}
-	if m, ok := data.(map[string]any); ok && typ == protocol.TypeICE {
-		m["x_sent_ns"] = time.Now().UnixNano()
+	if cand, ok := data.(*stampedCandidate); ok {
+		cand.SentNS = time.Now().UnixNano()
 	}
 	wctx, cancel := c.lr.stepCtx(ctx)
 	defer cancel()
@@ -573,7 +571,7 @@ func (c *lconn) exchange(ctx context.Context, callID, sdpType string, ices int, 
 		case protocol.TypeICE:
 			x.ices++
 		case protocol.TypeSDP:
-			var d struct{ Type string }
+			var d protocol.SDP
 			if f.Decode(&d) == nil && d.Type == sdpType {
 				x.sdp = true
 			}
@@ -582,14 +580,22 @@ func (c *lconn) exchange(ctx context.Context, callID, sdpType string, ices int, 
 	return nil
 }
 
+// stampedCandidate is a candidate with the time it was sent: the server
+// relays a candidate as it is, so the receiving side can time the relay.
+type stampedCandidate struct {
+	protocol.ICECandidate
+	SentNS int64 `json:"x_sent_ns"`
+}
+
 func (c *lconn) trickle(ctx context.Context, callID, role string) error {
+	mid, line, ufrag := "0", uint16(0), role[:4]
 	for i := range c.lr.o.ICE {
-		cand := map[string]any{
-			"candidate":        fmt.Sprintf("candidate:%d 1 udp 16777215 127.0.0.1 %d typ relay raddr 0.0.0.0 rport 0", i+1, 50000+i),
-			"sdpMid":           "0",
-			"sdpMLineIndex":    0,
-			"usernameFragment": role[:4],
-		}
+		cand := &stampedCandidate{ICECandidate: protocol.ICECandidate{
+			Candidate:        fmt.Sprintf("candidate:%d 1 udp 16777215 127.0.0.1 %d typ relay raddr 0.0.0.0 rport 0", i+1, 50000+i),
+			SDPMid:           &mid,
+			SDPMLineIndex:    &line,
+			UsernameFragment: &ufrag,
+		}}
 		if err := c.send(ctx, protocol.TypeICE, callID, cand); err != nil {
 			return err
 		}
@@ -627,7 +633,7 @@ func (lr *loadRun) guide(ctx context.Context, i int, token string, ready func())
 	}
 	defer c.close()
 	sctx, cancel := lr.stepCtx(ctx)
-	err = c.send(sctx, protocol.TypePresence, "", map[string]string{"status": "available"})
+	err = c.send(sctx, protocol.TypePresence, "", protocol.SetPresence{Status: "available"})
 	if err == nil {
 		_, err = c.await(sctx, "", protocol.TypePresence)
 	}
@@ -656,7 +662,7 @@ func (lr *loadRun) guide(ctx context.Context, i int, token string, ready func())
 			if callID != "" && ctx.Err() == nil {
 				// Free the guide for the next offer; the call is lost anyway.
 				ectx, cancel := lr.stepCtx(ctx)
-				_ = c.send(ectx, protocol.TypeCallEnd, callID, map[string]string{"reason": "failed"})
+				_ = c.send(ectx, protocol.TypeCallEnd, callID, protocol.CallEnd{Reason: "failed"})
 				cancel()
 			}
 		}
@@ -673,10 +679,7 @@ func isClosed(err error) bool {
 // guideCall takes one offer through to hang-up. It returns the call id
 // once the offer was accepted, so a failed call can be ended.
 func (lr *loadRun) guideCall(ctx context.Context, c *lconn, offer client.Frame) (string, error) {
-	var o struct {
-		OfferID string `json:"offer_id"`
-		EntryID string `json:"entry_id"`
-	}
+	var o protocol.Offer
 	if err := offer.Decode(&o); err != nil || o.OfferID == "" {
 		return "", stepErr("bad offer", fmt.Errorf("%s", offer.Data))
 	}
@@ -688,7 +691,7 @@ func (lr *loadRun) guideCall(ctx context.Context, c *lconn, offer client.Frame) 
 	defer cancel()
 	accepted := time.Now()
 	lr.accepted.Store(callID, accepted)
-	if err := c.send(sctx, protocol.TypeOfferAccept, "", map[string]string{"offer_id": callID}); err != nil {
+	if err := c.send(sctx, protocol.TypeOfferAccept, "", protocol.OfferReply{OfferID: callID}); err != nil {
 		return "", err
 	}
 	m, err := c.await(sctx, "", protocol.TypeCallMatched)
@@ -699,7 +702,7 @@ func (lr *loadRun) guideCall(ctx context.Context, c *lconn, offer client.Frame) 
 	if m.CallID != callID {
 		return "", stepErr("matched other call", fmt.Errorf("accepted %s, matched %s", callID, m.CallID))
 	}
-	if err := c.send(sctx, protocol.TypeSDP, callID, map[string]string{"type": "offer", "sdp": fakeSDP("offer")}); err != nil {
+	if err := c.send(sctx, protocol.TypeSDP, callID, protocol.SDP{Type: "offer", SDP: fakeSDP("offer")}); err != nil {
 		return callID, err
 	}
 	if err := c.trickle(sctx, callID, "guide"); err != nil {
@@ -708,7 +711,7 @@ func (lr *loadRun) guideCall(ctx context.Context, c *lconn, offer client.Frame) 
 	if err := c.exchange(sctx, callID, "answer", lr.o.ICE, &exchange{}); err != nil {
 		return callID, err
 	}
-	if err := c.send(sctx, protocol.TypeCallConnected, callID, map[string]any{}); err != nil {
+	if err := c.send(sctx, protocol.TypeCallConnected, callID, protocol.CallConnected{}); err != nil {
 		return callID, err
 	}
 	select {
@@ -718,7 +721,7 @@ func (lr *loadRun) guideCall(ctx context.Context, c *lconn, offer client.Frame) 
 	}
 	ectx, ecancel := lr.stepCtx(ctx)
 	defer ecancel()
-	if err := c.send(ectx, protocol.TypeCallEnd, callID, map[string]string{"reason": "hangup"}); err != nil {
+	if err := c.send(ectx, protocol.TypeCallEnd, callID, protocol.CallEnd{Reason: "hangup"}); err != nil {
 		return callID, err
 	}
 	_, err = c.await(ectx, callID, protocol.TypeCallEnded)
@@ -799,7 +802,7 @@ func (lr *loadRun) shopperVisit(ctx context.Context) error {
 	if err := c.exchange(sctx, callID, "offer", 0, &x); err != nil {
 		return err
 	}
-	if err := c.send(sctx, protocol.TypeSDP, callID, map[string]string{"type": "answer", "sdp": fakeSDP("answer")}); err != nil {
+	if err := c.send(sctx, protocol.TypeSDP, callID, protocol.SDP{Type: "answer", SDP: fakeSDP("answer")}); err != nil {
 		return err
 	}
 	if err := c.trickle(sctx, callID, "shopper"); err != nil {
@@ -808,7 +811,7 @@ func (lr *loadRun) shopperVisit(ctx context.Context) error {
 	if err := c.exchange(sctx, callID, "offer", lr.o.ICE, &x); err != nil {
 		return err
 	}
-	if err := c.send(sctx, protocol.TypeCallConnected, callID, map[string]any{}); err != nil {
+	if err := c.send(sctx, protocol.TypeCallConnected, callID, protocol.CallConnected{}); err != nil {
 		return err
 	}
 	// The guide holds the call, then hangs up.
@@ -818,7 +821,7 @@ func (lr *loadRun) shopperVisit(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var d struct{ Reason string }
+	var d protocol.CallEnded
 	if f.Decode(&d) == nil && d.Reason != "hangup" {
 		return stepErr("call ended "+d.Reason, fmt.Errorf("%s", f.Data))
 	}

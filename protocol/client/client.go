@@ -147,15 +147,15 @@ func Dial(ctx context.Context, wsURL string, opts ...Option) (*Conn, error) {
 
 // DialAuth dials and authenticates with token, returning the welcome.
 // On any failure the socket is closed.
-func DialAuth(ctx context.Context, wsURL, token string, opts ...Option) (*Conn, Frame, error) {
+func DialAuth(ctx context.Context, wsURL, token string, opts ...Option) (*Conn, protocol.Welcome, error) {
 	c, err := Dial(ctx, wsURL, opts...)
 	if err != nil {
-		return nil, Frame{}, err
+		return nil, protocol.Welcome{}, err
 	}
 	welcome, err := c.Authenticate(ctx, token)
 	if err != nil {
 		_ = c.Close()
-		return nil, Frame{}, err
+		return nil, protocol.Welcome{}, err
 	}
 	return c, welcome, nil
 }
@@ -164,22 +164,24 @@ func DialAuth(ctx context.Context, wsURL, token string, opts ...Option) (*Conn, 
 // protocol puts before anything else the server sends: any other first
 // frame is an error. A refusal is returned as the server's
 // *protocol.Error (the server then closes the socket with 4401).
-func (c *Conn) Authenticate(ctx context.Context, token string) (Frame, error) {
-	if err := c.Send(ctx, protocol.TypeAuth, "", struct {
-		Token string `json:"token"`
-	}{token}); err != nil {
-		return Frame{}, err
+func (c *Conn) Authenticate(ctx context.Context, token string) (protocol.Welcome, error) {
+	var welcome protocol.Welcome
+	if err := c.Send(ctx, protocol.TypeAuth, "", protocol.Auth{Token: token}); err != nil {
+		return welcome, err
 	}
 	f, err := c.take(ctx, "welcome", func(Frame) bool { return true }, false)
 	switch {
 	case err != nil:
-		return Frame{}, fmt.Errorf("auth: %w", err)
+		return welcome, fmt.Errorf("auth: %w", err)
 	case f.Type == protocol.TypeError:
-		return Frame{}, fmt.Errorf("auth: %w", asProtocolError(f))
+		return welcome, fmt.Errorf("auth: %w", asProtocolError(f))
 	case f.Type != protocol.TypeWelcome:
-		return Frame{}, fmt.Errorf("auth: the server sent %s before welcome", f.Type)
+		return welcome, fmt.Errorf("auth: the server sent %s before welcome", f.Type)
 	}
-	return f, nil
+	if err := f.Decode(&welcome); err != nil {
+		return welcome, fmt.Errorf("auth: %w", err)
+	}
+	return welcome, nil
 }
 
 // Send writes one message of type typ about callID ("" for none) with

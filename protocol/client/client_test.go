@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -101,14 +102,14 @@ func read(ctx context.Context, t *testing.T, ws *websocket.Conn) protocol.Envelo
 // anything else with the refusal the server sends.
 func welcomeAfterAuth(ctx context.Context, t *testing.T, ws *websocket.Conn) {
 	env := read(ctx, t, ws)
-	var auth struct{ Token string }
+	var auth protocol.Auth
 	_ = env.Decode(&auth)
 	if env.Type != protocol.TypeAuth || auth.Token != "good" {
 		write(ctx, t, ws, protocol.TypeError, "", protocol.Error{Code: protocol.CodeUnauthorized, Message: "token refused", Ref: "auth"})
 		_ = ws.Close(4401, "unauthorized")
 		return
 	}
-	write(ctx, t, ws, protocol.TypeWelcome, "", map[string]any{"role": "guide", "resumed": false})
+	write(ctx, t, ws, protocol.TypeWelcome, "", protocol.Welcome{Role: protocol.RoleGuide, WelcomeGuide: &protocol.WelcomeGuide{GuideID: "g_1", Status: "away"}})
 }
 
 func bounded(t *testing.T) context.Context {
@@ -124,7 +125,7 @@ func dialAuth(t *testing.T, url string, opts ...client.Option) *client.Conn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if welcome.Type != protocol.TypeWelcome || welcome.V != protocol.Version {
+	if welcome.Role != protocol.RoleGuide || welcome.WelcomeGuide == nil || welcome.GuideID != "g_1" {
 		t.Fatalf("welcome %+v", welcome)
 	}
 	t.Cleanup(func() { _ = c.Close() })
@@ -135,9 +136,9 @@ func TestAwaitKeepsOtherFrames(t *testing.T) {
 	t.Parallel()
 	url := serve(t, func(ctx context.Context, t *testing.T, ws *websocket.Conn) {
 		welcomeAfterAuth(ctx, t, ws)
-		write(ctx, t, ws, protocol.TypeQueuePosition, "", map[string]int{"position": 2})
-		write(ctx, t, ws, protocol.TypeSDP, "c_other", map[string]string{"type": "offer"})
-		write(ctx, t, ws, protocol.TypeSDP, "c_1", map[string]string{"type": "offer"})
+		write(ctx, t, ws, protocol.TypeQueuePosition, "", protocol.QueuePosition{Position: 2})
+		write(ctx, t, ws, protocol.TypeSDP, "c_other", protocol.SDP{Type: "offer", SDP: "v=0"})
+		write(ctx, t, ws, protocol.TypeSDP, "c_1", protocol.SDP{Type: "offer", SDP: "v=0"})
 		write(ctx, t, ws, protocol.TypeCallMatched, "c_1", nil)
 	})
 	c := dialAuth(t, url)
@@ -152,7 +153,7 @@ func TestAwaitKeepsOtherFrames(t *testing.T) {
 	if err != nil || sdp.CallID != "c_1" {
 		t.Fatalf("sdp of c_1: %+v %v", sdp, err)
 	}
-	var pos struct{ Position int }
+	var pos protocol.QueuePosition
 	if _, err := c.AwaitInto(ctx, protocol.TypeQueuePosition, "", &pos); err != nil || pos.Position != 2 {
 		t.Fatalf("queue.position: %+v %v", pos, err)
 	}
@@ -227,7 +228,7 @@ func TestServerCloseCode(t *testing.T) {
 	t.Parallel()
 	url := serve(t, func(ctx context.Context, t *testing.T, ws *websocket.Conn) {
 		welcomeAfterAuth(ctx, t, ws)
-		write(ctx, t, ws, protocol.TypeQueuePosition, "", map[string]int{"position": 1})
+		write(ctx, t, ws, protocol.TypeQueuePosition, "", protocol.QueuePosition{Position: 1})
 		_ = ws.Close(4409, "replaced")
 	})
 	c := dialAuth(t, url)
@@ -273,7 +274,7 @@ func TestFailOnError(t *testing.T) {
 	url := serve(t, func(ctx context.Context, t *testing.T, ws *websocket.Conn) {
 		welcomeAfterAuth(ctx, t, ws)
 		write(ctx, t, ws, protocol.TypeError, "", protocol.Error{Code: protocol.CodeNotInCall, Message: "no call", Ref: "sdp"})
-		write(ctx, t, ws, protocol.TypeOffer, "", map[string]string{"offer_id": "c_1"})
+		write(ctx, t, ws, protocol.TypeOffer, "", protocol.Offer{OfferID: "c_1"})
 		write(ctx, t, ws, protocol.TypeError, "", protocol.Error{Code: protocol.CodeBadState, Message: "late", Ref: "call.connected"})
 	})
 	c := dialAuth(t, url, client.FailOnError())
@@ -315,9 +316,9 @@ func TestOversizedFrame(t *testing.T) {
 	t.Parallel()
 	// A frame exactly at the limit passes; one byte over ends the socket.
 	frameOf := func(size int) []byte {
-		b, _ := protocol.Encode(protocol.TypeQueuePosition, "", map[string]string{"pad": ""})
+		b, _ := protocol.Encode(protocol.TypeQueuePosition, "", protocol.QueuePosition{Queue: ""})
 		pad := strings.Repeat("x", size-len(b))
-		b, _ = protocol.Encode(protocol.TypeQueuePosition, "", map[string]string{"pad": pad})
+		b, _ = protocol.Encode(protocol.TypeQueuePosition, "", protocol.QueuePosition{Queue: pad})
 		return b
 	}
 	url := serve(t, func(ctx context.Context, t *testing.T, ws *websocket.Conn) {
@@ -345,7 +346,7 @@ func TestReadLimitOption(t *testing.T) {
 	t.Parallel()
 	url := serve(t, func(ctx context.Context, t *testing.T, ws *websocket.Conn) {
 		welcomeAfterAuth(ctx, t, ws)
-		write(ctx, t, ws, protocol.TypeQueuePosition, "", map[string]string{"pad": strings.Repeat("x", 2*protocol.MaxFrame)})
+		write(ctx, t, ws, protocol.TypeQueuePosition, "", protocol.QueuePosition{Queue: strings.Repeat("x", 2*protocol.MaxFrame)})
 	})
 	c := dialAuth(t, url, client.WithReadLimit(4*protocol.MaxFrame))
 	if _, err := c.Await(bounded(t), protocol.TypeQueuePosition, ""); err != nil {
@@ -395,7 +396,7 @@ func TestBufferFull(t *testing.T) {
 	url := serve(t, func(ctx context.Context, t *testing.T, ws *websocket.Conn) {
 		welcomeAfterAuth(ctx, t, ws)
 		for i := range 3 {
-			write(ctx, t, ws, protocol.TypeQueuePosition, "", map[string]int{"position": i + 1})
+			write(ctx, t, ws, protocol.TypeQueuePosition, "", protocol.QueuePosition{Position: i + 1})
 		}
 	})
 	c := dialAuth(t, url, client.WithBuffer(2))
@@ -405,7 +406,7 @@ func TestBufferFull(t *testing.T) {
 	}
 	// Taking one lets the reader go on.
 	for i := range 3 {
-		var pos struct{ Position int }
+		var pos protocol.QueuePosition
 		if _, err := c.AwaitInto(ctx, protocol.TypeQueuePosition, "", &pos); err != nil || pos.Position != i+1 {
 			t.Fatalf("position %d: %+v %v", i+1, pos, err)
 		}
@@ -429,7 +430,8 @@ func TestConcurrentSends(t *testing.T) {
 	for i := range senders {
 		wg.Go(func() {
 			for j := range each {
-				if err := c.Send(ctx, protocol.TypeICE, fmt.Sprintf("c_%d", i), map[string]int{"n": j}); err != nil {
+				cand := protocol.ICECandidate{Candidate: strconv.Itoa(j)}
+				if err := c.Send(ctx, protocol.TypeICE, fmt.Sprintf("c_%d", i), cand); err != nil {
 					t.Error(err)
 				}
 			}
@@ -442,13 +444,13 @@ func TestConcurrentSends(t *testing.T) {
 	next := map[string]int{}
 	for range senders * each {
 		env := <-got
-		var d struct{ N int }
+		var d protocol.ICECandidate
 		if err := env.Decode(&d); err != nil || env.Type != protocol.TypeICE || env.V != protocol.Version {
 			t.Fatalf("server got %+v: %v", env, err)
 		}
 		// One sender's messages arrive in the order it sent them.
-		if d.N != next[env.CallID] {
-			t.Fatalf("%s: message %d, want %d", env.CallID, d.N, next[env.CallID])
+		if d.Candidate != strconv.Itoa(next[env.CallID]) {
+			t.Fatalf("%s: message %s, want %d", env.CallID, d.Candidate, next[env.CallID])
 		}
 		next[env.CallID]++
 	}
@@ -486,17 +488,17 @@ func TestHandle(t *testing.T) {
 		welcomeAfterAuth(ctx, t, ws)
 		read(ctx, t, ws) // the client's go-ahead, sent once its handler is set
 		for i := range 3 {
-			write(ctx, t, ws, protocol.TypeICE, "c_1", map[string]int{"n": i})
+			write(ctx, t, ws, protocol.TypeICE, "c_1", protocol.ICECandidate{Candidate: strconv.Itoa(i)})
 		}
 		write(ctx, t, ws, protocol.TypeCallEnded, "c_1", nil)
 	})
 	c := dialAuth(t, url)
 	ctx := bounded(t)
-	var got []int
+	var got []string
 	c.Handle(protocol.TypeICE, func(f client.Frame) {
-		var d struct{ N int }
+		var d protocol.ICECandidate
 		_ = f.Decode(&d)
-		got = append(got, d.N) // the reader goroutine only
+		got = append(got, d.Candidate) // the reader goroutine only
 	})
 	if err := c.Send(ctx, protocol.TypePresence, "", nil); err != nil {
 		t.Fatal(err)
@@ -518,12 +520,13 @@ func TestHeadersAndRefusal(t *testing.T) {
 	url := serve(t, func(ctx context.Context, t *testing.T, ws *websocket.Conn) {
 		h := ctx.Value(headerKey{}).(http.Header)
 		welcomeAfterAuth(ctx, t, ws)
-		write(ctx, t, ws, protocol.TypeQueuePosition, "", map[string]string{"origin": h.Get("Origin"), "xff": h.Get("X-Forwarded-For")})
+		write(ctx, t, ws, protocol.TypePresence, "", protocol.Presence{Status: h.Get("Origin"), Reason: h.Get("X-Forwarded-For")})
 	})
 	ctx := bounded(t)
 	c := dialAuth(t, url, client.WithHeader("Origin", "https://shop.example"), client.WithHeader("X-Forwarded-For", "203.0.113.7"))
-	var echo struct{ Origin, XFF string }
-	if _, err := c.AwaitInto(ctx, protocol.TypeQueuePosition, "", &echo); err != nil || echo.Origin != "https://shop.example" || echo.XFF != "203.0.113.7" {
+	// The fake server echoes the headers in a presence.
+	var echo protocol.Presence
+	if _, err := c.AwaitInto(ctx, protocol.TypePresence, "", &echo); err != nil || echo.Status != "https://shop.example" || echo.Reason != "203.0.113.7" {
 		t.Fatalf("headers seen by the server: %+v %v", echo, err)
 	}
 	_, err := client.Dial(ctx, url, client.WithHeader("X-Refuse", "yes"))

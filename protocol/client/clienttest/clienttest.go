@@ -56,7 +56,7 @@ func TryDial(t testing.TB, wsURL string, opts ...client.Option) (*Conn, error) {
 }
 
 // DialAuth connects and authenticates with token, and returns the welcome.
-func DialAuth(t testing.TB, wsURL, token string, opts ...client.Option) (*Conn, client.Frame) {
+func DialAuth(t testing.TB, wsURL, token string, opts ...client.Option) (*Conn, protocol.Welcome) {
 	t.Helper()
 	c := Dial(t, wsURL, opts...)
 	return c, c.Authenticate(token)
@@ -64,7 +64,7 @@ func DialAuth(t testing.TB, wsURL, token string, opts ...client.Option) (*Conn, 
 
 // Authenticate sends auth with token and returns the welcome, which must
 // be the first frame.
-func (c *Conn) Authenticate(token string) client.Frame {
+func (c *Conn) Authenticate(token string) protocol.Welcome {
 	c.t.Helper()
 	ctx, cancel := c.step()
 	defer cancel()
