@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"guidecall/protocol/client"
 )
 
 // syncBuffer lets the test read what serve prints while it runs.
@@ -110,27 +112,16 @@ func TestServePrintsLoginAndShutsDownGracefully(t *testing.T) {
 	joined.WSURL, _ = raw["ws_url"].(string)
 	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer wcancel()
-	ws, _, err := websocket.Dial(wctx, joined.WSURL, nil)
+	ws, _, err := client.DialAuth(wctx, joined.WSURL, joined.Token)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ws.CloseNow()
-	auth, _ := json.Marshal(map[string]any{"v": 1, "type": "auth", "data": map[string]string{"token": joined.Token}})
-	if err := ws.Write(wctx, websocket.MessageText, auth); err != nil {
-		t.Fatal(err)
-	}
-	if _, b, err := ws.Read(wctx); err != nil || !strings.Contains(string(b), `"welcome"`) {
-		t.Fatalf("first frame %s, %v", b, err)
-	}
+	defer ws.Close()
 
 	stopped := time.Now()
 	cancel()
-	var closeErr error
-	for closeErr == nil {
-		_, _, closeErr = ws.Read(wctx)
-	}
-	if got := websocket.CloseStatus(closeErr); got != websocket.StatusGoingAway {
-		t.Errorf("socket closed with %v (%v), want 1001 going away", got, closeErr)
+	if code, reason, err := ws.CloseStatus(wctx); err != nil || code != websocket.StatusGoingAway {
+		t.Errorf("socket closed with %v %q (%v), want 1001 going away", code, reason, err)
 	}
 	select {
 	case err := <-done:
