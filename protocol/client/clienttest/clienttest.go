@@ -6,7 +6,6 @@ package clienttest
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
 
@@ -221,6 +220,3 @@ func (c *Conn) ExpectNothing() {
 func (c *Conn) Close() {
 	_ = c.Client.Close()
 }
-
-// IsClosed reports whether err says the connection ended.
-func IsClosed(err error) bool { return errors.Is(err, client.ErrClosed) }
