@@ -160,3 +160,21 @@ func destroy(conn *pgxpool.Conn) {
 	defer cancel()
 	_ = conn.Hijack().Close(ctx)
 }
+
+// Elector decides which node runs the matcher loop.
+type Elector interface {
+	// Lead blocks until this node leads or ctx ends. The returned context
+	// is canceled when leadership is lost.
+	Lead(ctx context.Context) (context.Context, error)
+}
+
+// SoleLeader is the Elector of a single node: it always leads.
+type SoleLeader struct{}
+
+// Lead returns ctx itself: nobody else can take the lead away.
+func (SoleLeader) Lead(ctx context.Context) (context.Context, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return ctx, nil
+}

@@ -210,6 +210,36 @@ func (ev events) send(ctx context.Context, to signaling.Address, typ, callID str
 	}
 }
 
+// dispatch delivers one queue event to the clients concerned. The queue
+// calls it from the subscription's own goroutine, in the order the events
+// happened, so a slow socket or bus delays the next message, not the queue.
+func (ev events) dispatch(ctx context.Context, e queue.Event) {
+	switch e := e.(type) {
+	case queue.PositionChanged:
+		ev.Position(ctx, e.EntryID, e.Position)
+	case queue.OfferMade:
+		ev.Offer(ctx, e.Call, e.Entry)
+	case queue.OfferRevoked:
+		ev.OfferRevoked(ctx, e.Call.GuideID, e.Call.ID, e.Reason)
+	case queue.CallMatched:
+		ev.Matched(ctx, e.Call, e.Entry, e.Guide)
+	case queue.Requeued:
+		ev.Requeued(ctx, e.Entry, e.Reason, e.Position)
+	case queue.EntryLeft:
+		ev.EntryLeft(ctx, e.Entry)
+	case queue.CallStateChanged:
+		ev.CallState(ctx, e.Call)
+	case queue.CallFinished:
+		ev.CallEnded(ctx, e.Call)
+	case queue.PresenceChanged:
+		ev.Presence(ctx, e.Guide, e.Reason)
+	case queue.PeerStatusChanged:
+		ev.PeerStatus(ctx, e.Call, e.Lost, e.Connected, e.Grace)
+	default:
+		ev.log.WarnContext(ctx, "queue event not delivered to clients", "kind", e.Kind(), "event_id", e.EventID())
+	}
+}
+
 func (ev events) Position(ctx context.Context, entryID string, p queue.Position) {
 	ev.send(ctx, shopper(entryID), signaling.TypeQueuePosition, "", p)
 }

@@ -192,7 +192,7 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 	// The queue and the hub refer to each other: the queue's events go out
 	// through the hub, and the hub's controller asks the queue.
 	a.Queue, err = queue.NewService(queue.Config{
-		Store: stores.Queue, Notifier: ev, Elector: stores.Elector, Logger: log,
+		Store: stores.Queue, Elector: stores.Elector, Logger: log,
 		OfferTimeout: cfg.OfferTimeout, ReconnectGrace: cfg.ReconnectGrace,
 	})
 	if err != nil {
@@ -220,6 +220,9 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 	}
 	ev.hub = a.Hub
 	ev.queue = func() *queue.Service { return a.Queue }
+	// Subscribed before anything runs, so no event is missed; Queue.Stop
+	// ends the subscription and its goroutine.
+	a.Queue.SubscribeFunc(context.Background(), "clients", 0, ev.dispatch)
 
 	a.Sandbox = payments.NewSandbox(payments.SandboxConfig{
 		Secret:          secret(log, "sandbox-secret", cfg.SandboxSecret),

@@ -1,6 +1,6 @@
 // Package httpapi wires guidecall together: it picks the stores from
 // config, builds the domain services, connects them through the small
-// interfaces each declares (queue.Notifier, signaling.Controller,
+// interfaces and event streams each declares (queue.Service.Subscribe, signaling.Controller,
 // payments.Notifier, payments.CallAuthorizer), mounts every resource's
 // routes on one chi router, and runs them all under one lifecycle.
 //
