@@ -1232,8 +1232,8 @@ func TestSlowSubscriberIsDroppedNotWaitedFor(t *testing.T) {
 	h := newHarness(t, memoryStore)
 	slow := h.svc.Subscribe("slow", 1)
 	defer slow.Close()
-	h.guideOnline("g1") // presence
-	h.guideOnline("g2") // presence
+	h.guideOnline("g1")  // presence
+	h.guideOnline("g2")  // presence
 	a := h.join("shoes") // position
 	if got := slow.Dropped(); got != 2 {
 		t.Errorf("slow subscriber dropped %d events, want 2", got)
