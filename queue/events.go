@@ -136,7 +136,30 @@ type Subscription struct {
 	behind bool // guarded by bus.mu
 
 	closeOnce sync.Once
-	done      chan struct{} // closed when SubscribeFunc's goroutine ends; nil for Subscribe
+
+	// For SubscribeFunc: the handler, and its goroutine's state.
+	fn       func(context.Context, Event)
+	fnCtx    context.Context
+	mu       sync.Mutex
+	closed   bool
+	launched bool
+	done     chan struct{} // closed when the goroutine ends
+}
+
+// launch starts SubscribeFunc's goroutine, once, unless Close came first.
+func (s *Subscription) launch() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fn == nil || s.closed || s.launched {
+		return
+	}
+	s.launched = true
+	go func() {
+		defer close(s.done)
+		for ev := range s.ch {
+			s.fn(s.fnCtx, ev)
+		}
+	}()
 }
 
 // Events is the stream. It is closed by Close (and by Service.Stop) after
@@ -149,15 +172,19 @@ func (s *Subscription) Dropped() uint64 { return s.dropped.Load() }
 
 // Close stops the subscription. For SubscribeFunc it waits until the
 // events already buffered have been handled and the goroutine has ended.
-// Safe to call more than once.
+// Safe to call more than once; not from the handler itself.
 func (s *Subscription) Close() {
+	s.mu.Lock()
+	s.closed = true
+	launched := s.launched
+	s.mu.Unlock()
 	s.closeOnce.Do(func() {
 		s.bus.mu.Lock()
 		delete(s.bus.subs, s)
 		close(s.ch)
 		s.bus.mu.Unlock()
 	})
-	if s.done != nil {
+	if launched {
 		<-s.done
 	}
 }
@@ -178,17 +205,20 @@ func (s *Service) Subscribe(name string, buffer int) *Subscription {
 }
 
 // SubscribeFunc runs fn for every event, in publish order, from a
-// goroutine of its own, until the subscription is closed (by its Close or
-// by Service.Stop). ctx is passed to fn.
+// goroutine of its own that runs from Service.Start (or now, if it has
+// started) until the subscription is closed by its Close or by
+// Service.Stop; events published before Start wait in the buffer. A
+// service that is never started starts no goroutine. ctx is passed to fn.
 func (s *Service) SubscribeFunc(ctx context.Context, name string, buffer int, fn func(context.Context, Event)) *Subscription {
 	sub := s.Subscribe(name, buffer)
-	sub.done = make(chan struct{})
-	go func() {
-		defer close(sub.done)
-		for ev := range sub.ch {
-			fn(ctx, ev)
-		}
-	}()
+	sub.fn, sub.fnCtx, sub.done = fn, ctx, make(chan struct{})
+	s.life.Lock()
+	defer s.life.Unlock()
+	if s.started {
+		sub.launch()
+	} else {
+		s.handlers = append(s.handlers, sub)
+	}
 	return sub
 }
 

@@ -54,6 +54,7 @@ type Service struct {
 
 	life     sync.Mutex
 	started  bool
+	handlers []*Subscription // SubscribeFunc's, waiting for Start
 	stopOnce sync.Once
 	stop     context.CancelFunc
 	done     chan struct{}
@@ -121,6 +122,10 @@ func (s *Service) Start(ctx context.Context) error {
 		return errors.New("queue: service already started")
 	}
 	s.started = true
+	for _, sub := range s.handlers {
+		sub.launch()
+	}
+	s.handlers = nil
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop = cancel
 	s.done = make(chan struct{})

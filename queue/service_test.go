@@ -1206,8 +1206,8 @@ func TestStopWithoutStart(t *testing.T) {
 	sub := svc.Subscribe("test", 1)
 	handled := svc.SubscribeFunc(context.Background(), "test-func", 1, func(context.Context, queue.Event) {})
 	stopWithin(t, svc, 5*time.Second)
-	// Stop ends every subscription: the stream is closed and the
-	// goroutine of SubscribeFunc has returned (goleak checks).
+	// Stop ends every subscription: the stream is closed, and a handler
+	// of a service never started never got a goroutine (goleak checks).
 	select {
 	case _, ok := <-sub.Events():
 		if ok {

@@ -220,8 +220,8 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 	}
 	ev.hub = a.Hub
 	ev.queue = func() *queue.Service { return a.Queue }
-	// Subscribed before anything runs, so no event is missed; Queue.Stop
-	// ends the subscription and its goroutine.
+	// Subscribed before anything runs, so no event is missed; delivery
+	// starts with the queue, and Queue.Stop ends it.
 	a.Queue.SubscribeFunc(context.Background(), "clients", 0, ev.dispatch)
 
 	a.Sandbox = payments.NewSandbox(payments.SandboxConfig{
