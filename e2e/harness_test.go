@@ -12,19 +12,19 @@ import (
 	"testing"
 	"time"
 
+	"guidecall/app"
 	"guidecall/internal/auth"
 	"guidecall/internal/config"
-	"guidecall/internal/httpapi"
 )
 
 // node is a guidecall node running in this test process.
 type node struct {
-	*httpapi.App
+	*app.App
 	guideEmail, guidePassword string
 }
 
 type nodeOptions struct {
-	stores  *httpapi.Stores
+	stores  *app.Stores
 	secrets string // shared secret material for nodes of one cluster
 	tweak   func(*config.Serve)
 }
@@ -51,11 +51,11 @@ func startNode(t *testing.T, opt nodeOptions) *node {
 	if opt.tweak != nil {
 		opt.tweak(&cfg)
 	}
-	stores := httpapi.MemoryStores()
+	stores := app.MemoryStores()
 	if opt.stores != nil {
 		stores = *opt.stores
 	}
-	app, err := httpapi.New(cfg, stores, testLogger(t))
+	app, err := app.New(cfg, stores, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,7 +43,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// event is one Notifier call as the recorder saw it.
+// event is one queue event, flattened for the assertions.
 type event struct {
 	Kind      string
 	EntryID   string

@@ -24,9 +24,9 @@ import (
 	"github.com/coder/websocket"
 	"golang.org/x/time/rate"
 
+	"guidecall/app"
 	"guidecall/internal/auth"
 	"guidecall/internal/config"
-	"guidecall/internal/httpapi"
 )
 
 // The load test drives the signaling protocol the way the shopper page and
@@ -346,7 +346,7 @@ func runLoad(ctx context.Context, o loadOptions, stderr io.Writer) (*loadReport,
 
 // startSelfNode runs a node in this process on loopback with high join
 // limits and o.Guides fresh guide accounts.
-func startSelfNode(ctx context.Context, o loadOptions, stderr io.Writer) (*httpapi.App, []guideLogin, error) {
+func startSelfNode(ctx context.Context, o loadOptions, stderr io.Writer) (*app.App, []guideLogin, error) {
 	var cfg config.Serve
 	fs := flag.NewFlagSet("self", flag.ContinueOnError)
 	cfg.Register(fs)
@@ -368,7 +368,7 @@ func startSelfNode(ctx context.Context, o loadOptions, stderr io.Writer) (*httpa
 	if err != nil {
 		return nil, nil, fmt.Errorf("--node-log-level: %w", err)
 	}
-	app, err := httpapi.New(cfg, httpapi.MemoryStores(), log)
+	app, err := app.New(cfg, app.MemoryStores(), log)
 	if err != nil {
 		return nil, nil, err
 	}

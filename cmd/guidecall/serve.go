@@ -8,9 +8,9 @@ import (
 	"fmt"
 	"io"
 
+	"guidecall/app"
 	"guidecall/internal/auth"
 	"guidecall/internal/config"
-	"guidecall/internal/httpapi"
 )
 
 const demoGuideEmail = "guide@demo.local"
@@ -32,7 +32,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
-	app, err := httpapi.New(cfg, stores, log)
+	app, err := app.New(cfg, stores, log)
 	if err != nil {
 		if stores.Close != nil {
 			stores.Close()
