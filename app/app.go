@@ -205,7 +205,7 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 		Heartbeat: heartbeat, Logger: log,
 	})
 	a.Queue, err = queue.NewService(queue.Config{
-		Store: stores.Queue, Notifier: a.Flow.Notifier(), Elector: stores.Elector, Logger: log,
+		Store: stores.Queue, Elector: stores.Elector, Logger: log,
 		OfferTimeout: cfg.OfferTimeout, ReconnectGrace: cfg.ReconnectGrace,
 	})
 	if err != nil {
@@ -240,6 +240,9 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 		return fail(err)
 	}
 	a.Flow.Bind(a.Queue, a.Payments, a.Hub)
+	// Subscribed before anything runs, so no event is missed; delivery
+	// starts with the queue, and Queue.Stop ends it.
+	a.Queue.SubscribeFunc(context.Background(), "clients", 0, a.Flow.QueueEvent)
 	// No ReadTimeout or WriteTimeout: they would bound whole requests, and
 	// net/http leaves their deadlines on a hijacked WebSocket's conn. The
 	// header deadline is lifted once the headers are read, and the idle one

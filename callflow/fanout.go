@@ -30,6 +30,35 @@ func (ev events) toBoth(ctx context.Context, c queue.Call, typ protocol.Type, da
 	ev.send(ctx, shopper(c.EntryID), typ, c.ID, data)
 }
 
+// dispatch sends one queue event as the protocol message(s) it stands for.
+// A slow socket or bus delays the next message, never the queue.
+func (ev events) dispatch(ctx context.Context, e queue.Event) {
+	switch e := e.(type) {
+	case queue.PositionChanged:
+		ev.Position(ctx, e.EntryID, e.Position)
+	case queue.OfferMade:
+		ev.Offer(ctx, e.Call, e.Entry)
+	case queue.OfferRevoked:
+		ev.OfferRevoked(ctx, e.Call.GuideID, e.Call.ID, e.Reason)
+	case queue.CallMatched:
+		ev.Matched(ctx, e.Call, e.Entry, e.Guide)
+	case queue.Requeued:
+		ev.Requeued(ctx, e.Entry, e.Reason, e.Position)
+	case queue.EntryLeft:
+		ev.EntryLeft(ctx, e.Entry)
+	case queue.CallStateChanged:
+		ev.CallState(ctx, e.Call)
+	case queue.CallFinished:
+		ev.CallEnded(ctx, e.Call)
+	case queue.PresenceChanged:
+		ev.Presence(ctx, e.Guide, e.Reason)
+	case queue.PeerStatusChanged:
+		ev.PeerStatus(ctx, e.Call, e.Lost, e.Connected, e.Grace)
+	default:
+		ev.log.WarnContext(ctx, "queue event not delivered to clients", "kind", e.Kind(), "event_id", e.EventID())
+	}
+}
+
 func (ev events) Position(ctx context.Context, entryID string, p queue.Position) {
 	ev.send(ctx, shopper(entryID), protocol.TypeQueuePosition, "", protocol.QueuePosition{
 		Queue: p.Queue, Position: p.Position, ETASeconds: p.ETASeconds,

@@ -1,6 +1,7 @@
 package callflow
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"time"
@@ -39,7 +40,7 @@ type Config struct {
 // the queue, turns domain events into protocol messages, decides who may
 // send payment links and serves join, ICE servers and the admin reads.
 //
-// The queue and payments deliver their events through the flow and the
+// The queue and payments deliver their events to the flow and the
 // flow sends them through the hub, which in turn asks the flow about every
 // socket; so a Flow is made first, handed to the domains and the hub as
 // they are built, and bound to them with [Flow.Bind] before anything runs.
@@ -75,8 +76,10 @@ func (f *Flow) Bind(q *queue.Service, p *payments.Service, h *signaling.Hub) {
 	inbound{flow: f, heartbeat: f.cfg.Heartbeat}.register(h)
 }
 
-// Notifier receives the queue's events.
-func (f *Flow) Notifier() queue.Notifier { return f.events }
+// QueueEvent delivers one queue event to the clients concerned; the app
+// subscribes it to the queue (queue.Service.SubscribeFunc), which calls it
+// from the subscription's goroutine in the order the events happened.
+func (f *Flow) QueueEvent(ctx context.Context, e queue.Event) { f.events.dispatch(ctx, e) }
 
 // PaymentNotifier receives changed payment links.
 func (f *Flow) PaymentNotifier() payments.Notifier { return f.events }
