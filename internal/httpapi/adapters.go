@@ -276,6 +276,15 @@ func (ev events) PeerStatus(ctx context.Context, c queue.Call, lost queue.Party,
 	ev.send(ctx, otherParty(c, lost), signaling.TypeCallPeer, c.ID, data)
 }
 
+// payment dispatches the payments service's events to the call's
+// parties: every event carries the link as it now is.
+func (ev events) payment(ctx context.Context, e payments.Event) {
+	switch e.(type) {
+	case payments.LinkCreated, payments.LinkStatusChanged, payments.RefundRecorded:
+		ev.PaymentLinkUpdated(ctx, e.EventLink())
+	}
+}
+
 // PaymentLinkUpdated sends a link's state to both parties of its call.
 func (ev events) PaymentLinkUpdated(ctx context.Context, l payments.Link) {
 	c, err := ev.queue().CallRecord(ctx, l.CallID)

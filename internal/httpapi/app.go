@@ -15,12 +15,18 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+
 	"guidecall/internal/auth"
 	"guidecall/internal/config"
+	"guidecall/internal/db"
 	"guidecall/payments"
+	"guidecall/payments/sandbox"
 	"guidecall/queue"
 	"guidecall/signaling"
 	"guidecall/turnserver"
+	"guidecall/webhook"
 )
 
 // ShopperTokenTTL bounds a shopper's wait plus call.
@@ -35,9 +41,12 @@ type Stores struct {
 	Accounts auth.AccountStore
 	Queue    queue.Store
 	Payments payments.Store
-	Sandbox  payments.SandboxStore // sandbox checkouts: one for all nodes on a database; nil is this node's own
 	Bus      signaling.Bus
-	Elector  queue.Elector
+	// Pool is the database of PostgresStores, nil for MemoryStores. The
+	// parts whose work must survive a crash run on it with River: the
+	// webhook outbox, the sandbox's checkouts, reconciliation.
+	Pool    *pgxpool.Pool
+	Elector queue.Elector
 	// Ready reports whether the stores answer; nil means always.
 	Ready func(ctx context.Context) error
 	// Close releases the stores after everything else has stopped.
@@ -50,7 +59,6 @@ func MemoryStores() Stores {
 		Accounts: auth.NewMemoryAccountStore(),
 		Queue:    queue.NewMemoryStore(),
 		Payments: payments.NewMemoryStore(),
-		Sandbox:  payments.NewMemorySandboxStore(),
 		Bus:      &signaling.LocalBus{},
 		Elector:  queue.SoleLeader{},
 	}
@@ -67,8 +75,17 @@ type App struct {
 	Queue    *queue.Service
 	Hub      *signaling.Hub
 	TURN     *turnserver.Server
-	Sandbox  *payments.Sandbox
+	Sandbox  *sandbox.Sandbox
 	Payments *payments.Service
+	// Webhooks delivers the sandbox's webhooks (and, next, the
+	// merchant's): a MemoryOutbox run by this node, or a RiverOutbox
+	// whose jobs the node's River client (jobs) works.
+	Webhooks webhook.Outbox
+	// durable are the parts that run the outbox and reconciliation:
+	// the memory outbox, or the River client.
+	durable            []part
+	paymentEvents      func(context.Context, payments.Event)
+	unsubscribePayment func()
 
 	listener  net.Listener
 	publicURL string
@@ -221,18 +238,7 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 	ev.hub = a.Hub
 	ev.queue = func() *queue.Service { return a.Queue }
 
-	a.Sandbox = payments.NewSandbox(payments.SandboxConfig{
-		Secret:          secret(log, "sandbox-secret", cfg.SandboxSecret),
-		CheckoutBaseURL: a.publicURL + "/pay/sandbox",
-		WebhookURL:      loopbackURL + "/webhooks/sandbox",
-		Logger:          log.With("component", "sandbox"),
-		Store:           stores.Sandbox,
-	})
-	a.Payments, err = payments.NewService(payments.Config{
-		Store: stores.Payments, Providers: []payments.Provider{a.Sandbox}, Notifier: ev,
-		Logger: log.With("component", "payments"),
-	})
-	if err != nil {
+	if err := a.buildPayments(cfg, stores, log, loopbackURL, ev); err != nil {
 		return fail(err)
 	}
 	// No ReadTimeout or WriteTimeout: they would bound whole requests, and
@@ -247,6 +253,75 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return a, nil
+}
+
+// part is a long-running piece with the lifecycle of River's startstop.
+type part interface {
+	Start(ctx context.Context) error
+	Stop()
+}
+
+// buildPayments builds the sandbox, the webhook outbox and the payments
+// service on the stores' kind: on a database, the sandbox's outcome and
+// its webhook commit together (a River job) and reconciliation is a River
+// periodic job; in memory, both run in this process.
+func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, loopbackURL string, ev *events) error {
+	whCfg := webhook.Config{Logger: log.With("component", "webhook")}
+	var sbStore sandbox.Store
+	var riverOutbox *webhook.RiverOutbox
+	if stores.Pool != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		schema, err := db.CurrentSchema(ctx, stores.Pool)
+		if err != nil {
+			return err
+		}
+		if riverOutbox, err = webhook.NewRiverOutbox(stores.Pool, schema, whCfg); err != nil {
+			return err
+		}
+		a.Webhooks, sbStore = riverOutbox, sandbox.NewPostgresStore(stores.Pool, riverOutbox)
+	} else {
+		mem := webhook.NewMemoryOutbox(webhook.MemoryConfig{Config: whCfg})
+		a.Webhooks, sbStore = mem, sandbox.NewMemoryStore(mem)
+		a.durable = append(a.durable, mem)
+	}
+	var err error
+	a.Sandbox, err = sandbox.New(sandbox.Config{
+		Secret:          secret(log, "sandbox-secret", cfg.SandboxSecret),
+		CheckoutBaseURL: a.publicURL + "/pay/sandbox",
+		WebhookURL:      loopbackURL + "/webhooks/sandbox",
+		Logger:          log.With("component", "sandbox"),
+		Store:           sbStore,
+		Outbox:          a.Webhooks,
+		WebhookDelay:    cfg.SandboxWebhookDelay,
+	})
+	if err != nil {
+		return err
+	}
+	a.Payments, err = payments.NewService(payments.Config{
+		Store: stores.Payments, Providers: []payments.Provider{a.Sandbox},
+		Logger:    log.With("component", "payments"),
+		Reconcile: payments.ReconcileConfig{Loop: stores.Pool == nil},
+	})
+	if err != nil {
+		return err
+	}
+	a.paymentEvents = ev.payment
+	if stores.Pool != nil {
+		workers := river.NewWorkers()
+		riverOutbox.AddWorker(workers)
+		reconcile := a.Payments.AddReconcileJob(workers)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		jobs, err := db.NewJobs(ctx, stores.Pool, db.JobsConfig{
+			Workers: workers, PeriodicJobs: []*river.PeriodicJob{reconcile}, Logger: log.With("component", "river"),
+		})
+		if err != nil {
+			return err
+		}
+		a.durable = append(a.durable, jobs)
+	}
+	return nil
 }
 
 // loopbackAddr is how the node reaches itself: a wildcard listen address
@@ -277,8 +352,14 @@ func (a *App) Start(ctx context.Context) error {
 	if err := a.stores.Bus.Start(ctx); err != nil {
 		return fmt.Errorf("bus: %w", err)
 	}
-	if err := a.Sandbox.Start(ctx); err != nil {
-		return fmt.Errorf("sandbox: %w", err)
+	for _, p := range a.durable {
+		if err := p.Start(ctx); err != nil {
+			return fmt.Errorf("webhooks and jobs: %w", err)
+		}
+	}
+	a.unsubscribePayment = a.Payments.Subscribe(payments.SubscribeConfig{Name: "call parties"}, a.paymentEvents)
+	if err := a.Payments.Start(ctx); err != nil {
+		return fmt.Errorf("payments: %w", err)
 	}
 	if err := a.Queue.Start(ctx); err != nil {
 		return fmt.Errorf("queue: %w", err)
@@ -317,7 +398,13 @@ func (a *App) Stop(ctx context.Context) error {
 			a.loops.Wait()
 		}
 		a.Queue.Stop()
-		a.Sandbox.Stop()
+		a.Payments.Stop()
+		if a.unsubscribePayment != nil {
+			a.unsubscribePayment()
+		}
+		for i := len(a.durable) - 1; i >= 0; i-- {
+			a.durable[i].Stop()
+		}
 		a.stores.Bus.Stop()
 		if err := a.TURN.Stop(); err != nil {
 			errs = append(errs, fmt.Errorf("turn: %w", err))
