@@ -99,6 +99,14 @@ type JobsConfig struct {
 	// FetchPollInterval is how often River looks for due jobs besides its
 	// insert notifications (River's default, 1s, if zero); tests shorten it.
 	FetchPollInterval time.Duration
+	// ID names this client to River, and must stay the same when the
+	// node restarts but differ between nodes running at once (hostname
+	// and listen address). A killed leader's post stays taken for 15s;
+	// with a stable id, Start gives up the post its previous run held, so
+	// a restarted leader takes it back at once instead of leaving
+	// scheduled jobs and periodic ones (reconciliation) waiting. Empty is
+	// River's default, a new id per start.
+	ID string
 }
 
 // Jobs is the node's one River client: it works the jobs of every part
@@ -109,6 +117,9 @@ type JobsConfig struct {
 type Jobs struct {
 	client *river.Client[pgx.Tx]
 	log    *slog.Logger
+	pool   *pgxpool.Pool
+	schema string
+	id     string
 
 	mu      sync.Mutex
 	started bool
@@ -128,19 +139,26 @@ func NewJobs(ctx context.Context, pool *pgxpool.Pool, cfg JobsConfig) (*Jobs, er
 	if cfg.MaxWorkers <= 0 {
 		cfg.MaxWorkers = 20
 	}
+	if len(cfg.ID) > 100 {
+		cfg.ID = cfg.ID[:100]
+	}
 	c, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Schema:            schema,
-		Logger:            cfg.Logger,
-		Workers:           cfg.Workers,
-		PeriodicJobs:      cfg.PeriodicJobs,
-		FetchPollInterval: cfg.FetchPollInterval,
-		FetchCooldown:     min(cfg.FetchPollInterval, river.FetchCooldownDefault),
-		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.MaxWorkers}},
+		ID:     cfg.ID,
+		Schema: schema,
+		// A job a killed node was running is run again after this; the
+		// longest job (a webhook attempt) is cut off after 30s.
+		RescueStuckJobsAfter: 2 * time.Minute,
+		Logger:               cfg.Logger,
+		Workers:              cfg.Workers,
+		PeriodicJobs:         cfg.PeriodicJobs,
+		FetchPollInterval:    cfg.FetchPollInterval,
+		FetchCooldown:        min(cfg.FetchPollInterval, river.FetchCooldownDefault),
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.MaxWorkers}},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("db: river client: %w", err)
 	}
-	return &Jobs{client: c, log: cfg.Logger}, nil
+	return &Jobs{client: c, log: cfg.Logger, pool: pool, schema: schema, id: cfg.ID}, nil
 }
 
 // Start runs the client until Stop. River keeps running across database
@@ -153,6 +171,16 @@ func (j *Jobs) Start(ctx context.Context) error {
 	}
 	if j.started {
 		return errors.New("db: jobs already started")
+	}
+	if j.id != "" {
+		// A leader that was killed keeps its post in river_leader until
+		// its term runs out (15s). Under a stable id that post can only be
+		// this node's own, from before its restart: give it up, so the
+		// election right after Start can take it again.
+		if _, err := j.pool.Exec(ctx, `DELETE FROM `+pgx.Identifier{j.schema, "river_leader"}.Sanitize()+
+			` WHERE leader_id = $1`, j.id); err != nil {
+			j.log.Warn("could not clear this node's stale river leadership", "err", err)
+		}
 	}
 	// River's own context must outlive a request-scoped ctx; Stop ends it.
 	if err := j.client.Start(context.WithoutCancel(ctx)); err != nil {

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -313,8 +314,10 @@ func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, l
 		reconcile := a.Payments.AddReconcileJob(workers)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
+		host, _ := os.Hostname()
 		jobs, err := db.NewJobs(ctx, stores.Pool, db.JobsConfig{
 			Workers: workers, PeriodicJobs: []*river.PeriodicJob{reconcile}, Logger: log.With("component", "river"),
+			ID: "guidecall_" + host + "_" + a.listener.Addr().String(),
 		})
 		if err != nil {
 			return err
