@@ -136,7 +136,7 @@ const (
 // procConfig is what differs between the nodes of a test cluster.
 type procConfig struct {
 	databaseURL  string
-	ip           string // HTTP and TURN listen IP
+	ip           string   // HTTP and TURN listen IP
 	allowedPeers string   // --turn-allowed-peers
 	env          []string // KEY=VALUE added to the child's environment (test hooks)
 }

@@ -202,4 +202,3 @@ func TestCreateLinkKeepsProviderRef(t *testing.T) {
 		}
 	})
 }
-
