@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
+
+	"guidecall/internal/db"
 	"guidecall/internal/db/dbtest"
 	"guidecall/payments"
 	"guidecall/payments/sandbox"
@@ -258,4 +261,45 @@ func TestSlowSubscriberNeverBlocksTheService(t *testing.T) {
 	if len(got) < 1 || len(got) > 3 {
 		t.Fatalf("slow subscriber got %d events, want 1 to 3", len(got))
 	}
+}
+
+// On PostgreSQL, reconciliation is a River periodic job: with the webhook
+// lost (no node works deliveries here), River's leader runs the pass and
+// the link becomes paid.
+func TestReconcileRiverJob(t *testing.T) {
+	ctx := context.Background()
+	pool, _ := dbtest.NewSchema(t)
+	outbox, err := webhook.NewRiverOutbox(pool, dbtest.SchemaName(t, pool), webhook.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := sandbox.New(sandbox.Config{Secret: []byte("s"), Store: sandbox.NewPostgresStore(pool, outbox), Outbox: outbox,
+		WebhookURL: "http://127.0.0.1:1/webhooks/sandbox"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := payments.NewPostgresStore(pool)
+	svc, err := payments.NewService(payments.Config{Store: store, Providers: []payments.Provider{sb},
+		Reconcile: payments.ReconcileConfig{After: time.Millisecond, Every: 200 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	workers := river.NewWorkers()
+	job := svc.AddReconcileJob(workers)
+	// Deliveries have no worker: their jobs fail, the webhook is lost.
+	jobs, err := db.NewJobs(ctx, pool, db.JobsConfig{Workers: workers, PeriodicJobs: []*river.PeriodicJob{job},
+		FetchPollInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _, err := svc.CreateLink(ctx, validParams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	payOnCheckout(t, sb, l.ProviderRef)
+	if err := jobs.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(jobs.Stop)
+	waitFor(t, func() bool { got, _ := store.LinkGet(ctx, l.ID); return got.Status == payments.StatusPaid })
 }
