@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"guidecall/app"
 	"guidecall/internal/db/dbtest"
-	"guidecall/internal/httpapi"
 )
 
 // TestDatabaseRestartRecovers takes PostgreSQL away from a node and gives
@@ -40,7 +40,7 @@ func TestDatabaseRestartRecovers(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	stores, err := httpapi.PostgresStores(ctx, u.String(), false, testLogger(t))
+	stores, err := app.PostgresStores(ctx, u.String(), false, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,19 +12,19 @@ import (
 	"testing"
 	"time"
 
-	"guidecall/internal/auth"
+	"guidecall/app"
 	"guidecall/internal/config"
-	"guidecall/internal/httpapi"
+	"guidecall/protocol"
 )
 
 // node is a guidecall node running in this test process.
 type node struct {
-	*httpapi.App
+	*app.App
 	guideEmail, guidePassword string
 }
 
 type nodeOptions struct {
-	stores  *httpapi.Stores
+	stores  *app.Stores
 	secrets string // shared secret material for nodes of one cluster
 	tweak   func(*config.Serve)
 }
@@ -51,16 +51,16 @@ func startNode(t *testing.T, opt nodeOptions) *node {
 	if opt.tweak != nil {
 		opt.tweak(&cfg)
 	}
-	stores := httpapi.MemoryStores()
+	stores := app.MemoryStores()
 	if opt.stores != nil {
 		stores = *opt.stores
 	}
-	app, err := httpapi.New(cfg, stores, testLogger(t))
+	app, err := app.New(cfg, stores, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := &node{App: app, guideEmail: "guide-" + fmt.Sprint(time.Now().UnixNano()) + "@e2e.local", guidePassword: "correct horse battery"}
-	if _, err := app.Auth.AddAccount(context.Background(), n.guideEmail, "E2E Guide", n.guidePassword, auth.RoleGuide); err != nil {
+	if _, err := app.Auth.AddAccount(context.Background(), n.guideEmail, "E2E Guide", n.guidePassword, protocol.RoleGuide); err != nil {
 		t.Fatal(err)
 	}
 	if err := app.Start(context.Background()); err != nil {

@@ -17,5 +17,5 @@
 //
 // No API or WebSocket endpoint lives here; the pages speak to /api/v1 as
 // described in docs/api.md and docs/protocol.md. [Handler] is mounted by the
-// HTTP wiring (internal/httpapi) at the root of the site.
+// HTTP wiring (package app) at the root of the site.
 package frontend

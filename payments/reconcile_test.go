@@ -229,9 +229,14 @@ func TestSlowSubscriberNeverBlocksTheService(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, sandbox.Config{})
 	release := make(chan struct{})
+	entered := make(chan struct{}, 1)
 	var mu sync.Mutex
 	var got []payments.Event
 	unsubscribe := f.svc.Subscribe(payments.SubscribeConfig{Name: "slow", Buffer: 2}, func(_ context.Context, e payments.Event) {
+		select {
+		case entered <- struct{}{}:
+		default:
+		}
 		<-release
 		mu.Lock()
 		got = append(got, e)
@@ -252,6 +257,11 @@ func TestSlowSubscriberNeverBlocksTheService(t *testing.T) {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("CreateLink blocked on a subscriber that does not read")
+	}
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the subscriber never got an event")
 	}
 	close(release)
 	unsubscribe()

@@ -8,10 +8,45 @@
 // DESIGN.md puts the call state machine in signaling. It lives here instead
 // because a call is born from a match and, until it connects, can send its
 // shopper back to the head of the queue: the entry, the guide and the call
-// change together, and the store that holds one must hold all three (one
-// transaction in Postgres). Signaling still owns the wire: it relays SDP
-// and ICE between the two parties this package names, and reports
-// connects, drops and hang-ups back through [Service].
+// change together, and the store that holds one must hold all three.
+// Signaling still owns the wire: it relays SDP and ICE between the two
+// parties this package names, and reports connects, drops and hang-ups
+// back through [Service].
+//
+// # One transaction per change
+//
+// Every change — offer, accept, decline, time-out, a drop or a return,
+// end, requeue, a presence change — reads and writes its entry, call and
+// guide in one [Store.Tx]: on PostgreSQL a transaction whose reads by id
+// lock their rows (retried on deadlock or serialization failure), on the
+// [MemoryStore] one critical section whose writes are undone if it fails.
+// A change either happens whole or not at all, so there is nothing to undo
+// by hand and no sweep repairing half-made changes. Changes claim records
+// entry first, then call, then guide, so that two never wait on each other
+// in a circle; PostgreSQL's partial unique indexes refuse a second live
+// call for a guide or an entry even to two leaders briefly running at once.
+//
+// # Events
+//
+// A change collects typed events ([OfferMade], [CallMatched],
+// [CallFinished], ... each with an id and a time) and publishes them only
+// after it commits: a change rolled back publishes nothing. Subscribers
+// ([Service.Subscribe], [Service.SubscribeFunc]) each get a bounded buffer
+// of their own; publishing never waits for one. A subscriber whose buffer
+// is full loses events, which are counted ([Subscription.Dropped]) and
+// logged, rather than stalling the matcher and every request behind the
+// slowest consumer: the client fan-out can resend state on reconnect,
+// whereas a stalled matcher loses every shopper's wait.
+//
+// Events reach each subscriber in the order of the changes that made
+// them, even across goroutines: a guide hears that its offer or call ended
+// before the offer its freedom made possible. That order holds for the
+// events of one node; a client that hears from several nodes matches
+// messages by call and offer id (the guide console does).
+//
+// Events live in memory only. What a merchant webhook will report must be
+// recorded in the same transaction as the change; queue does not record
+// any yet.
 //
 // # Cluster
 //
@@ -25,6 +60,6 @@
 // # What it does not own
 //
 // Tokens (internal/auth), the WebSocket and message schema (signaling),
-// money (payments), and delivery of events to clients: it calls a
-// [Notifier] and does not care how the message gets to the socket.
+// money (payments), and delivery of events to clients: it publishes events
+// and does not know who reads them or how a message gets to a socket.
 package queue

@@ -35,6 +35,64 @@ type electorEnv struct {
 	admin  *pgxpool.Pool // the test's own connections
 	key    int64
 	e1, e2 *queue.AdvisoryElector
+	// refused[n] receives each of node n's attempts that found the lock
+	// held by the other.
+	refused map[int]chan struct{}
+}
+
+// refusalCounter passes records on and signals each refused attempt.
+type refusalCounter struct {
+	slog.Handler
+	refused chan struct{}
+}
+
+func (h refusalCounter) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h refusalCounter) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == "matcher lock held by another node; standing by" {
+		select {
+		case h.refused <- struct{}{}:
+		default:
+		}
+	}
+	if !h.Handler.Enabled(ctx, r.Level) {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h refusalCounter) WithAttrs(as []slog.Attr) slog.Handler {
+	return refusalCounter{Handler: h.Handler.WithAttrs(as), refused: h.refused}
+}
+
+func (h refusalCounter) WithGroup(name string) slog.Handler {
+	return refusalCounter{Handler: h.Handler.WithGroup(name), refused: h.refused}
+}
+
+// standby waits until the node that did not lead has been refused the
+// lock twice since the leader took it, then checks it has not led: an
+// attempt after the leader's is the later event that must come if it
+// keeps standing by.
+func (env *electorEnv) standby(t *testing.T, leader int, ch <-chan leadResult) {
+	t.Helper()
+	other := 3 - leader
+	for range len(env.refused[other]) { // refusals from before the lead
+		<-env.refused[other]
+	}
+	for i := range 2 {
+		select {
+		case <-env.refused[other]:
+		case r := <-ch:
+			t.Fatalf("node %d also leads (err %v)", r.node, r.err)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("node %d made no attempt %d within 10s", other, i+1)
+		}
+	}
+	select {
+	case r := <-ch:
+		t.Fatalf("node %d also leads (err %v)", r.node, r.err)
+	default:
+	}
 }
 
 func newElectorEnv(t *testing.T) *electorEnv {
@@ -49,12 +107,17 @@ func newElectorEnv(t *testing.T) *electorEnv {
 	t.Cleanup(pool2.Close)
 	// Advisory locks are per database, not per schema.
 	key := rand.Int64N(1<<62) + 1
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	text := slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})
+	refused := map[int]chan struct{}{1: make(chan struct{}, 64), 2: make(chan struct{}, 64)}
+	logFor := func(node int) *slog.Logger {
+		return slog.New(refusalCounter{Handler: text, refused: refused[node]}).With("node", node)
+	}
 	return &electorEnv{
-		admin: pool,
-		key:   key,
-		e1:    queue.NewAdvisoryElector(pool, key, log.With("node", 1)),
-		e2:    queue.NewAdvisoryElector(pool2, key, log.With("node", 2)),
+		admin:   pool,
+		key:     key,
+		e1:      queue.NewAdvisoryElector(pool, key, logFor(1)),
+		e2:      queue.NewAdvisoryElector(pool2, key, logFor(2)),
+		refused: refused,
 	}
 }
 
@@ -132,12 +195,7 @@ func testElectorExactlyOne(t *testing.T) {
 	if first.ctx.Err() != nil {
 		t.Fatalf("leader's context already done: %v", first.ctx.Err())
 	}
-	// The standby retries every second; give it a few tries.
-	select {
-	case r := <-ch:
-		t.Fatalf("node %d also leads (err %v)", r.node, r.err)
-	case <-time.After(2500 * time.Millisecond):
-	}
+	env.standby(t, first.node, ch)
 	if h := env.holders(t); len(h) != 1 {
 		t.Fatalf("lock holders %v, want exactly one", h)
 	}
@@ -159,13 +217,9 @@ func testElectorCancelHandsOver(t *testing.T) {
 	ch := env.compete(ctx1, ctx2)
 	first := recvLead(t, ch, 5*time.Second)
 	cancelLeader := map[int]context.CancelFunc{1: cancel1, 2: cancel2}[first.node]
-	// Let the standby fail at least once, so that what is measured is a
-	// handover and not its first attempt.
-	select {
-	case r := <-ch:
-		t.Fatalf("node %d also leads (err %v)", r.node, r.err)
-	case <-time.After(1500 * time.Millisecond):
-	}
+	// Let the standby be refused, so that what is measured is a handover
+	// and not its first attempt.
+	env.standby(t, first.node, ch)
 
 	start := time.Now()
 	cancelLeader()
@@ -198,11 +252,7 @@ func testElectorKilledBackend(t *testing.T) {
 	defer cancel()
 	ch := env.compete(ctx, ctx)
 	first := recvLead(t, ch, 5*time.Second)
-	select { // the standby is polling by now
-	case r := <-ch:
-		t.Fatalf("node %d also leads (err %v)", r.node, r.err)
-	case <-time.After(1500 * time.Millisecond):
-	}
+	env.standby(t, first.node, ch) // the standby is polling by now
 	h := env.holders(t)
 	if len(h) != 1 {
 		t.Fatalf("lock holders %v, want one", h)

@@ -8,8 +8,8 @@ import (
 // TestETACountsFreeGuides: a shopper a free guide is about to be offered
 // to is told it waits about nothing, not a whole call; behind a busy
 // guide it waits about one call.
-func TestETACountsFreeGuides(t *testing.T) {
-	h := newHarness(t)
+func testETACountsFreeGuides(t *testing.T, newStore storeFunc) {
+	h := newHarness(t, newStore)
 	h.guideOnline("g1")
 	h.rec.take()
 	a := h.join("shoes") // told its position on connect, before any tick

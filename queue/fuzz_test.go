@@ -27,7 +27,7 @@ func FuzzJoinParams(f *testing.F) {
 	f.Add("-x", "e", "EURO", "http://[::1", "\x00\xff")
 	f.Add("shoes\n", "en\n", "EUR\n", "http://a\n", "n")
 	svc, err := queue.NewService(queue.Config{
-		Store: queue.NewMemoryStore(), Notifier: &recorder{},
+		Store:  queue.NewMemoryStore(),
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {

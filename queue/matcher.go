@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Tick runs one matcher pass: withdraw expired offers, settle parties whose
@@ -44,23 +45,30 @@ func (s *Service) settlePresence(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var errs []error
 	for _, g := range guides {
 		if g.SeenAt.IsZero() || !g.SeenAt.Before(cutoff) {
 			continue
 		}
 		seen := g.SeenAt
-		g, err := s.store.GuideUpdate(ctx, g.ID, func(cur *Guide) error {
-			if !cur.Online || !cur.SeenAt.Equal(seen) {
-				return ErrBadState // came back meanwhile
+		err := s.guideChange(ctx, g.ID, func(ctx context.Context, t *txn, p *parties) error {
+			g := *p.g
+			if !g.Online || !g.SeenAt.Equal(seen) {
+				return nil // came back meanwhile
 			}
-			cur.Online, cur.SocketID, cur.DisconnectedAt = false, SocketGivenUp, &seen
-			return nil
+			g.Online, g.SocketID, g.DisconnectedAt = false, SocketGivenUp, &seen
+			if err := t.putGuide(ctx, g); err != nil {
+				return err
+			}
+			*p.g = g
+			t.afterCommit(func() {
+				s.log.InfoContext(ctx, "guide's node stopped reporting it; treating as dropped", "guide_id", g.ID, "seen_at", seen)
+			})
+			return s.guideGone(ctx, t, p)
 		})
 		if err != nil {
-			continue
+			errs = append(errs, fmt.Errorf("guide %s: %w", g.ID, err))
 		}
-		s.log.InfoContext(ctx, "guide's node stopped reporting it; treating as dropped", "guide_id", g.ID, "seen_at", seen)
-		s.guideGone(ctx, g)
 	}
 	line, err := s.store.EntriesQueued(ctx, "")
 	if err != nil {
@@ -88,21 +96,69 @@ func (s *Service) settlePresence(ctx context.Context) error {
 		}
 	}
 	for _, id := range ids {
-		e, err := s.store.EntryUpdate(ctx, id, func(e *Entry) error {
-			if !stale(*e) {
-				return ErrBadState // came back meanwhile
+		err := s.entryChange(ctx, id, func(ctx context.Context, t *txn, p *parties) error {
+			e := *p.e
+			if !stale(e) {
+				return nil // came back meanwhile
 			}
 			seen := e.SeenAt
 			e.SocketID, e.DisconnectedAt = SocketGivenUp, &seen
+			if err := t.putEntry(ctx, e); err != nil {
+				return err
+			}
+			t.afterCommit(func() {
+				s.log.InfoContext(ctx, "shopper's node stopped reporting it; treating as dropped", "entry_id", e.ID)
+			})
+			s.shopperGone(t, e, p)
 			return nil
 		})
 		if err != nil {
-			continue
+			errs = append(errs, fmt.Errorf("entry %s: %w", id, err))
 		}
-		s.log.InfoContext(ctx, "shopper's node stopped reporting it; treating as dropped", "entry_id", e.ID)
-		s.shopperGone(ctx, e)
 	}
-	return nil
+	return errors.Join(errs...)
+}
+
+// callAction is what settleCalls does to one live call.
+type callAction int
+
+const (
+	callKeep callAction = iota
+	callOfferExpired
+	callNeverConnected
+	callRequeue
+	callGuideLost
+	callShopperLost
+)
+
+// settleAction decides what a live call needs now. settleCalls asks it
+// once on records read without a claim, to skip calls that need nothing,
+// and again inside the change on the claimed records, which decide.
+func (s *Service) settleAction(c Call, e Entry, g Guide, now time.Time) callAction {
+	if !c.State.Live() {
+		return callKeep
+	}
+	if c.State == CallOffered {
+		if now.After(c.OfferDeadline) {
+			return callOfferExpired
+		}
+		return callKeep
+	}
+	if c.AcceptedAt != nil && c.State != CallConnected && now.Sub(*c.AcceptedAt) > s.cfg.ConnectTimeout {
+		return callNeverConnected
+	}
+	graceEnd := now.Add(-s.cfg.ReconnectGrace)
+	guideGone := !g.Online && g.DisconnectedAt != nil && g.DisconnectedAt.Before(graceEnd)
+	shopperGone := e.DisconnectedAt != nil && e.DisconnectedAt.Before(graceEnd)
+	switch {
+	case guideGone && c.State != CallConnected && !shopperGone:
+		return callRequeue
+	case guideGone:
+		return callGuideLost
+	case shopperGone:
+		return callShopperLost
+	}
+	return callKeep
 }
 
 // settleCalls expires offers and ends or requeues calls whose party has
@@ -113,103 +169,48 @@ func (s *Service) settleCalls(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	graceEnd := now.Add(-s.cfg.ReconnectGrace)
 	var errs []error
 	for _, c := range live {
-		if c.State == CallOffered {
-			if now.After(c.OfferDeadline) {
-				s.endOffer(ctx, c.ID, ReasonOfferTimeout, true)
+		var e Entry
+		var g Guide
+		if c.State != CallOffered {
+			var gerr, eerr error
+			g, gerr = s.store.GuideGet(ctx, c.GuideID)
+			e, eerr = s.store.EntryGet(ctx, c.EntryID)
+			if gerr != nil || eerr != nil {
+				// One unreadable call must not stop the others from settling.
+				errs = append(errs, fmt.Errorf("call %s: %w", c.ID, errors.Join(gerr, eerr)))
+				continue
 			}
+		}
+		if s.settleAction(c, e, g, now) == callKeep {
 			continue
 		}
-		if c.AcceptedAt != nil && c.State != CallConnected && now.Sub(*c.AcceptedAt) > s.cfg.ConnectTimeout {
-			// Both sides are there but media never came up: end it rather
-			// than hold a guide on a call nobody can hear.
-			s.log.InfoContext(ctx, "call did not connect in time", "call_id", c.ID, "entry_id", c.EntryID, "guide_id", c.GuideID)
-			_, _ = s.endCall(ctx, c.ID, ReasonFailed, "server")
-			continue
+		err := s.callChange(ctx, c.ID, func(ctx context.Context, t *txn, p *parties) error {
+			switch s.settleAction(*p.c, *p.e, *p.g, now) {
+			case callOfferExpired:
+				return s.endOffer(ctx, t, p, ReasonOfferTimeout, true)
+			case callNeverConnected:
+				// Both sides are there but media never came up: end it
+				// rather than hold a guide on a call nobody can hear.
+				t.afterCommit(func() {
+					s.log.InfoContext(ctx, "call did not connect in time", "call_id", c.ID, "entry_id", c.EntryID, "guide_id", c.GuideID)
+				})
+				return s.endCall(ctx, t, p, ReasonFailed, "server")
+			case callRequeue:
+				return s.requeue(ctx, t, p)
+			case callGuideLost:
+				return s.endCall(ctx, t, p, ReasonPeerLost, string(PartyGuide))
+			case callShopperLost:
+				return s.endCall(ctx, t, p, ReasonPeerLost, string(PartyShopper))
+			}
+			return nil // settled meanwhile
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("call %s: %w", c.ID, err))
 		}
-		g, gerr := s.store.GuideGet(ctx, c.GuideID)
-		e, eerr := s.store.EntryGet(ctx, c.EntryID)
-		if gerr != nil || eerr != nil {
-			// One unreadable call must not stop the others from settling.
-			errs = append(errs, fmt.Errorf("call %s: %w", c.ID, errors.Join(gerr, eerr)))
-			continue
-		}
-		guideGone := !g.Online && g.DisconnectedAt != nil && g.DisconnectedAt.Before(graceEnd)
-		shopperGone := e.DisconnectedAt != nil && e.DisconnectedAt.Before(graceEnd)
-		switch {
-		case guideGone && c.State != CallConnected && !shopperGone:
-			s.requeue(ctx, c.ID)
-		case guideGone:
-			_, _ = s.endCall(ctx, c.ID, ReasonPeerLost, string(PartyGuide))
-		case shopperGone:
-			_, _ = s.endCall(ctx, c.ID, ReasonPeerLost, string(PartyShopper))
-		}
-	}
-	if err := s.repair(ctx, live); err != nil {
-		errs = append(errs, fmt.Errorf("repair: %w", err))
 	}
 	return errors.Join(errs...)
-}
-
-// repair undoes what an interrupted change can leave behind: an online
-// guide or a queued entry still pointing at a call that is no longer live
-// (say the node died between ending the call and freeing the guide).
-// Without it such a guide would never be offered a call again.
-func (s *Service) repair(ctx context.Context, live []Call) error {
-	isLive := make(map[string]bool, len(live))
-	for _, c := range live {
-		isLive[c.ID] = true
-	}
-	now := s.now()
-	guides, err := s.store.GuidesOnline(ctx)
-	if err != nil {
-		return err
-	}
-	for _, g := range guides {
-		if g.CallID == "" || isLive[g.CallID] {
-			continue
-		}
-		stale := g.CallID
-		// A call made after the list was read is live; an ended one never
-		// lives again, so checking before the update is enough.
-		if c, err := s.store.CallGet(ctx, stale); err != nil || c.State.Live() {
-			continue
-		}
-		if _, err := s.store.GuideUpdate(ctx, g.ID, func(g *Guide) error {
-			if g.CallID != stale {
-				return ErrBadState
-			}
-			g.CallID, g.IdleSince = "", now
-			return nil
-		}); err == nil {
-			s.log.WarnContext(ctx, "freed a guide held by a call that had ended", "guide_id", g.ID, "call_id", stale)
-		}
-	}
-	line, err := s.store.EntriesQueued(ctx, "")
-	if err != nil {
-		return err
-	}
-	for _, e := range line {
-		if e.State != EntryOffered || isLive[e.CallID] {
-			continue
-		}
-		stale := e.CallID
-		if c, err := s.store.CallGet(ctx, stale); err != nil || c.State.Live() {
-			continue
-		}
-		if _, err := s.store.EntryUpdate(ctx, e.ID, func(e *Entry) error {
-			if e.State != EntryOffered || e.CallID != stale {
-				return ErrBadState
-			}
-			e.State, e.CallID = EntryWaiting, ""
-			return nil
-		}); err == nil {
-			s.log.WarnContext(ctx, "returned an entry whose offer had ended to the line", "entry_id", e.ID, "call_id", stale)
-		}
-	}
-	return nil
 }
 
 // settleEntries abandons queued shoppers who dropped and did not return.
@@ -219,11 +220,20 @@ func (s *Service) settleEntries(ctx context.Context) error {
 		return err
 	}
 	graceEnd := s.now().Add(-s.cfg.ReconnectGrace)
+	gone := func(e Entry) bool {
+		return e.State.Queued() && e.DisconnectedAt != nil && e.DisconnectedAt.Before(graceEnd)
+	}
 	for _, e := range line {
-		if e.DisconnectedAt != nil && e.DisconnectedAt.Before(graceEnd) {
-			if err := s.leaveQueue(ctx, e.ID, EntryAbandoned, ReasonShopperLost); err != nil && !errors.Is(err, ErrBadState) {
-				return err
+		if !gone(e) {
+			continue
+		}
+		if err := s.entryChange(ctx, e.ID, func(ctx context.Context, t *txn, p *parties) error {
+			if !gone(*p.e) {
+				return nil // came back, or left, meanwhile
 			}
+			return s.leaveQueue(ctx, t, p, EntryAbandoned, ReasonShopperLost)
+		}); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -254,7 +264,7 @@ func (s *Service) match(ctx context.Context) error {
 		}
 		g := guides[0]
 		guides = guides[1:]
-		if err := s.offer(ctx, e, g); err != nil {
+		if err := s.offer(ctx, e.ID, g.ID); err != nil {
 			s.log.WarnContext(ctx, "offer failed", "entry_id", e.ID, "guide_id", g.ID, "err", err)
 		}
 	}
@@ -292,54 +302,48 @@ func sortFairly(entries []Entry) {
 	}
 }
 
-// offer binds a guide and an entry to a new offered call. Each step checks
-// the record is still free; a lost race undoes the steps before it.
-func (s *Service) offer(ctx context.Context, e Entry, g Guide) error {
-	now := s.now()
-	c, err := s.store.CallCreate(ctx, Call{
-		ID: newID("c_"), EntryID: e.ID, GuideID: g.ID, Queue: e.Queue, State: CallOffered,
-		OfferDeadline: now.Add(s.cfg.OfferTimeout), JoinedAt: e.JoinedAt, OfferedAt: now,
-	})
-	if err != nil {
-		return err
-	}
-	abort := func() {
-		_, _ = s.store.CallUpdate(ctx, c.ID, func(c *Call) error {
-			c.State, c.EndedAt, c.EndReason = CallEnded, &now, "aborted"
-			return nil
-		})
-	}
-	if _, err := s.store.GuideUpdate(ctx, g.ID, func(g *Guide) error {
-		if !g.Online || g.Status != GuideAvailable || g.CallID != "" {
-			return ErrBadState
+// offer binds a guide and an entry to a new offered call, in one change
+// that checks both are still free. The store refuses a second live call
+// for either, so two leaders briefly running at once cannot double-book.
+func (s *Service) offer(ctx context.Context, entryID, guideID string) error {
+	return s.change(ctx, func(ctx context.Context, t *txn) error {
+		now := s.now()
+		e, err := t.EntryGet(ctx, entryID)
+		if err != nil {
+			return err
 		}
-		g.CallID = c.ID
-		return nil
-	}); err != nil {
-		abort()
-		return fmt.Errorf("guide %s: %w", g.ID, err)
-	}
-	e, err = s.store.EntryUpdate(ctx, e.ID, func(e *Entry) error {
 		if e.State != EntryWaiting || e.DisconnectedAt != nil {
-			return ErrBadState
+			return fmt.Errorf("entry %s is %s: %w", e.ID, e.State, ErrBadState)
+		}
+		g, err := t.GuideGet(ctx, guideID)
+		if err != nil {
+			return err
+		}
+		if !g.Online || g.Status != GuideAvailable || g.CallID != "" {
+			return fmt.Errorf("guide %s is not free: %w", g.ID, ErrBadState)
+		}
+		c, err := t.CallCreate(ctx, Call{
+			ID: newID("c_"), EntryID: e.ID, GuideID: g.ID, Queue: e.Queue, State: CallOffered,
+			OfferDeadline: now.Add(s.cfg.OfferTimeout), JoinedAt: e.JoinedAt, OfferedAt: now,
+		})
+		if err != nil {
+			return err
 		}
 		e.State, e.CallID = EntryOffered, c.ID
+		if err := t.putEntry(ctx, e); err != nil {
+			return err
+		}
+		g.CallID = c.ID
+		if err := t.putGuide(ctx, g); err != nil {
+			return err
+		}
+		t.emit(OfferMade{EventMeta: s.meta(), Call: c, Entry: e})
+		t.afterCommit(func() {
+			s.log.InfoContext(ctx, "offer made", "call_id", c.ID, "entry_id", e.ID, "guide_id", g.ID,
+				"waited_ms", now.Sub(e.JoinedAt).Milliseconds())
+		})
 		return nil
 	})
-	if err != nil {
-		abort()
-		_, _ = s.store.GuideUpdate(ctx, g.ID, func(g *Guide) error {
-			if g.CallID == c.ID {
-				g.CallID = ""
-			}
-			return nil
-		})
-		return fmt.Errorf("entry %s: %w", e.ID, err)
-	}
-	s.log.InfoContext(ctx, "offer made", "call_id", c.ID, "entry_id", e.ID, "guide_id", g.ID,
-		"waited_ms", now.Sub(e.JoinedAt).Milliseconds())
-	s.notify.Offer(ctx, c, e)
-	return nil
 }
 
 // sendPositions tells each queued shopper its position when it changed.
@@ -355,6 +359,7 @@ func (s *Service) sendPositions(ctx context.Context) error {
 	online, free := len(guides), countFree(guides)
 	seen := make(map[string]bool, len(line))
 	pos, queue := 0, ""
+	var evs []Event
 	for _, e := range line {
 		if e.Queue != queue {
 			pos, queue = 0, e.Queue
@@ -366,8 +371,9 @@ func (s *Service) sendPositions(ctx context.Context) error {
 			continue
 		}
 		s.lastPosition[e.ID] = p
-		s.notify.Position(ctx, e.ID, p)
+		evs = append(evs, PositionChanged{EventMeta: s.meta(), EntryID: e.ID, Position: p})
 	}
+	s.bus.publish(evs...)
 	for id := range s.lastPosition {
 		if !seen[id] {
 			delete(s.lastPosition, id)

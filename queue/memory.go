@@ -10,9 +10,11 @@ import (
 )
 
 // MemoryStore is the zero-setup Store: everything in one process, gone on
-// exit. Safe for concurrent use. Finished entries and calls are kept for
-// MemoryRetention and then dropped, so a node left running for weeks does
-// not grow without bound or scan its whole past on every matcher tick.
+// exit. Safe for concurrent use: one mutex guards everything, and a
+// transaction holds it from start to end, so transactions run one after
+// another. Finished entries and calls are kept for MemoryRetention and
+// then dropped, so a node left running for weeks does not grow without
+// bound or scan its whole past on every matcher tick.
 type MemoryStore struct {
 	mu        sync.Mutex
 	entries   map[string]*Entry
@@ -40,176 +42,122 @@ func NewMemoryStore() *MemoryStore {
 
 var _ Store = (*MemoryStore)(nil)
 
-func (m *MemoryStore) EntryCreate(_ context.Context, e Entry) (Entry, error) {
+// Tx runs fn under the store's mutex. Writes go straight to the maps, and
+// the first write of each record saves what it replaced; if fn fails (or
+// panics) those saved records are put back before the mutex is released,
+// so nobody ever sees a half-made change.
+func (m *MemoryStore) Tx(ctx context.Context, fn func(ctx context.Context, tx StoreTx) error) (err error) {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.entries[e.ID]; ok {
-		return Entry{}, fmt.Errorf("entry %s: %w", e.ID, ErrBadState)
-	}
-	m.prune(e.JoinedAt)
-	m.nextRank++
-	e.Rank = m.nextRank
-	c := cloneEntry(e)
-	m.entries[e.ID] = &c
-	return cloneEntry(c), nil
-}
-
-// prune drops what finished before now-MemoryRetention. The store has no
-// clock of its own; the join time of the entry being created stands in.
-func (m *MemoryStore) prune(now time.Time) {
-	if now.Sub(m.lastPrune) < pruneEvery {
-		return
-	}
-	m.lastPrune = now
-	cutoff := now.Add(-MemoryRetention)
-	for id, e := range m.entries {
-		if !e.State.Queued() && e.State != EntryInCall && e.LeftAt != nil && e.LeftAt.Before(cutoff) {
-			delete(m.entries, id)
+	tx := &memTx{m: m, undo: &memUndo{
+		entries: map[string]*Entry{}, guides: map[string]*Guide{}, calls: map[string]*Call{},
+		nextRank: m.nextRank, lastPrune: m.lastPrune,
+	}}
+	committed := false
+	defer func() {
+		if !committed {
+			tx.undo.restore(m)
 		}
+	}()
+	if err := fn(ctx, tx); err != nil {
+		return err
 	}
-	for id, c := range m.calls {
-		if !c.State.Live() && c.EndedAt != nil && c.EndedAt.Before(cutoff) {
-			delete(m.calls, id)
-		}
-	}
+	committed = true
+	return nil
 }
 
-func (m *MemoryStore) EntryGet(_ context.Context, id string) (Entry, error) {
+// single runs one method as its own transaction. No undo is kept: each
+// method changes at most one record, after every check has passed.
+func (m *MemoryStore) single() (*memTx, func()) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	e, ok := m.entries[id]
-	if !ok {
-		return Entry{}, fmt.Errorf("entry %s: %w", id, ErrNotFound)
-	}
-	return cloneEntry(*e), nil
+	return &memTx{m: m}, m.mu.Unlock
 }
 
-func (m *MemoryStore) EntryUpdate(_ context.Context, id string, fn func(*Entry) error) (Entry, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	e, ok := m.entries[id]
-	if !ok {
-		return Entry{}, fmt.Errorf("entry %s: %w", id, ErrNotFound)
-	}
-	work := cloneEntry(*e)
-	if err := fn(&work); err != nil {
-		return Entry{}, err
-	}
-	work.ID, work.Rank = e.ID, e.Rank
-	*e = cloneEntry(work)
-	return cloneEntry(work), nil
+func (m *MemoryStore) EntryCreate(ctx context.Context, e Entry) (Entry, error) {
+	tx, unlock := m.single()
+	defer unlock()
+	return tx.EntryCreate(ctx, e)
 }
 
-func (m *MemoryStore) EntryRequeue(_ context.Context, id string) (Entry, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	e, ok := m.entries[id]
-	if !ok {
-		return Entry{}, fmt.Errorf("entry %s: %w", id, ErrNotFound)
-	}
-	head := e.Rank
-	for _, o := range m.entries {
-		if o.Queue == e.Queue && o.State.Queued() && o.Rank < head {
-			head = o.Rank
-		}
-	}
-	e.Rank = head - 1
-	e.State = EntryWaiting
-	e.CallID = ""
-	return cloneEntry(*e), nil
+func (m *MemoryStore) EntryGet(ctx context.Context, id string) (Entry, error) {
+	tx, unlock := m.single()
+	defer unlock()
+	return tx.EntryGet(ctx, id)
 }
 
-func (m *MemoryStore) EntriesQueued(_ context.Context, queue string) ([]Entry, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []Entry
-	for _, e := range m.entries {
-		if e.State.Queued() && (queue == "" || e.Queue == queue) {
-			out = append(out, cloneEntry(*e))
-		}
-	}
-	slices.SortFunc(out, func(a, b Entry) int {
-		if a.Queue != b.Queue {
-			if a.Queue < b.Queue {
-				return -1
-			}
-			return 1
-		}
-		return int(a.Rank - b.Rank)
-	})
-	return out, nil
+func (m *MemoryStore) EntryUpdate(ctx context.Context, id string, fn func(*Entry) error) (Entry, error) {
+	tx, unlock := m.single()
+	defer unlock()
+	return tx.EntryUpdate(ctx, id, fn)
 }
 
-func (m *MemoryStore) GuideUpsert(_ context.Context, g Guide) (Guide, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if cur, ok := m.guides[g.ID]; ok {
-		cur.Name = g.Name
-		return cloneGuide(*cur), nil
-	}
-	c := cloneGuide(g)
-	m.guides[g.ID] = &c
-	return cloneGuide(c), nil
+func (m *MemoryStore) EntryRequeue(ctx context.Context, id string) (Entry, error) {
+	tx, unlock := m.single()
+	defer unlock()
+	return tx.EntryRequeue(ctx, id)
 }
 
-func (m *MemoryStore) GuideGet(_ context.Context, id string) (Guide, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	g, ok := m.guides[id]
-	if !ok {
-		return Guide{}, fmt.Errorf("guide %s: %w", id, ErrNotFound)
-	}
-	return cloneGuide(*g), nil
+func (m *MemoryStore) EntriesQueued(ctx context.Context, queue string) ([]Entry, error) {
+	tx, unlock := m.single()
+	defer unlock()
+	return tx.EntriesQueued(ctx, queue)
 }
 
-func (m *MemoryStore) GuideUpdate(_ context.Context, id string, fn func(*Guide) error) (Guide, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	g, ok := m.guides[id]
-	if !ok {
-		return Guide{}, fmt.Errorf("guide %s: %w", id, ErrNotFound)
-	}
-	work := cloneGuide(*g)
-	if err := fn(&work); err != nil {
-		return Guide{}, err
-	}
-	work.ID = g.ID
-	*g = cloneGuide(work)
-	return cloneGuide(work), nil
+func (m *MemoryStore) GuideUpsert(ctx context.Context, g Guide) (Guide, error) {
+	tx, unlock := m.single()
+	defer unlock()
+	return tx.GuideUpsert(ctx, g)
 }
 
-func (m *MemoryStore) GuidesAvailable(_ context.Context) ([]Guide, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []Guide
-	for _, g := range m.guides {
-		if g.Online && g.Status == GuideAvailable && g.CallID == "" {
-			out = append(out, cloneGuide(*g))
-		}
-	}
-	slices.SortFunc(out, func(a, b Guide) int {
-		if c := a.IdleSince.Compare(b.IdleSince); c != 0 {
-			return c
-		}
-		if a.ID < b.ID {
-			return -1
-		}
-		return 1
-	})
-	return out, nil
+func (m *MemoryStore) GuideGet(ctx context.Context, id string) (Guide, error) {
+	tx, unlock := m.single()
+	defer unlock()
+	return tx.GuideGet(ctx, id)
 }
 
-func (m *MemoryStore) GuidesOnline(_ context.Context) ([]Guide, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []Guide
-	for _, g := range m.guides {
-		if g.Online {
-			out = append(out, cloneGuide(*g))
-		}
-	}
-	slices.SortFunc(out, func(a, b Guide) int { return strings.Compare(a.ID, b.ID) })
-	return out, nil
+func (m *MemoryStore) GuideUpdate(ctx context.Context, id string, fn func(*Guide) error) (Guide, error) {
+	tx, unlock := m.single()
+	defer unlock()
+	return tx.GuideUpdate(ctx, id, fn)
+}
+
+func (m *MemoryStore) GuidesAvailable(ctx context.Context) ([]Guide, error) {
+	tx, unlock := m.single()
+	defer unlock()
+	return tx.GuidesAvailable(ctx)
+}
+
+func (m *MemoryStore) GuidesOnline(ctx context.Context) ([]Guide, error) {
+	tx, unlock := m.single()
+	defer unlock()
+	return tx.GuidesOnline(ctx)
+}
+
+func (m *MemoryStore) CallCreate(ctx context.Context, c Call) (Call, error) {
+	tx, unlock := m.single()
+	defer unlock()
+	return tx.CallCreate(ctx, c)
+}
+
+func (m *MemoryStore) CallGet(ctx context.Context, id string) (Call, error) {
+	tx, unlock := m.single()
+	defer unlock()
+	return tx.CallGet(ctx, id)
+}
+
+func (m *MemoryStore) CallUpdate(ctx context.Context, id string, fn func(*Call) error) (Call, error) {
+	tx, unlock := m.single()
+	defer unlock()
+	return tx.CallUpdate(ctx, id, fn)
+}
+
+func (m *MemoryStore) CallsLive(ctx context.Context) ([]Call, error) {
+	tx, unlock := m.single()
+	defer unlock()
+	return tx.CallsLive(ctx)
 }
 
 func (m *MemoryStore) Touch(_ context.Context, entries, guides []Held, at time.Time) (reclaimedEntries, reclaimedGuides []string, err error) {
@@ -244,38 +192,250 @@ func (m *MemoryStore) Touch(_ context.Context, entries, guides []Held, at time.T
 	return reclaimedEntries, reclaimedGuides, nil
 }
 
-func (m *MemoryStore) CallCreate(_ context.Context, c Call) (Call, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.calls[c.ID]; ok {
+// memUndo holds, for each record a transaction wrote, what it was before
+// (nil: it did not exist).
+type memUndo struct {
+	entries   map[string]*Entry
+	guides    map[string]*Guide
+	calls     map[string]*Call
+	nextRank  int64
+	lastPrune time.Time
+}
+
+func (u *memUndo) restore(m *MemoryStore) {
+	restore(m.entries, u.entries)
+	restore(m.guides, u.guides)
+	restore(m.calls, u.calls)
+	m.nextRank, m.lastPrune = u.nextRank, u.lastPrune
+}
+
+func restore[T any](live, saved map[string]*T) {
+	for id, old := range saved {
+		if old == nil {
+			delete(live, id)
+		} else {
+			live[id] = old
+		}
+	}
+}
+
+// memTx works on the store's maps with its mutex held. Records are
+// replaced, never changed in place, so the undo log can keep the old
+// pointer.
+type memTx struct {
+	m    *MemoryStore
+	undo *memUndo // nil outside Tx
+}
+
+func save[T any](saved map[string]*T, live map[string]*T, id string) {
+	if _, done := saved[id]; done {
+		return
+	}
+	saved[id] = live[id]
+}
+
+func (t *memTx) putEntry(e Entry) {
+	if t.undo != nil {
+		save(t.undo.entries, t.m.entries, e.ID)
+	}
+	c := cloneEntry(e)
+	t.m.entries[e.ID] = &c
+}
+
+func (t *memTx) putGuide(g Guide) {
+	if t.undo != nil {
+		save(t.undo.guides, t.m.guides, g.ID)
+	}
+	c := cloneGuide(g)
+	t.m.guides[g.ID] = &c
+}
+
+func (t *memTx) putCall(c Call) {
+	if t.undo != nil {
+		save(t.undo.calls, t.m.calls, c.ID)
+	}
+	cc := cloneCall(c)
+	t.m.calls[c.ID] = &cc
+}
+
+func (t *memTx) EntryCreate(_ context.Context, e Entry) (Entry, error) {
+	if _, ok := t.m.entries[e.ID]; ok {
+		return Entry{}, fmt.Errorf("entry %s: %w", e.ID, ErrBadState)
+	}
+	t.prune(e.JoinedAt)
+	t.m.nextRank++
+	e.Rank = t.m.nextRank
+	t.putEntry(e)
+	return cloneEntry(e), nil
+}
+
+// prune drops what finished before now-MemoryRetention. The store has no
+// clock of its own; the join time of the entry being created stands in.
+func (t *memTx) prune(now time.Time) {
+	m := t.m
+	if now.Sub(m.lastPrune) < pruneEvery {
+		return
+	}
+	m.lastPrune = now
+	cutoff := now.Add(-MemoryRetention)
+	for id, e := range m.entries {
+		if !e.State.Queued() && e.State != EntryInCall && e.LeftAt != nil && e.LeftAt.Before(cutoff) {
+			if t.undo != nil {
+				save(t.undo.entries, m.entries, id)
+			}
+			delete(m.entries, id)
+		}
+	}
+	for id, c := range m.calls {
+		if !c.State.Live() && c.EndedAt != nil && c.EndedAt.Before(cutoff) {
+			if t.undo != nil {
+				save(t.undo.calls, m.calls, id)
+			}
+			delete(m.calls, id)
+		}
+	}
+}
+
+func (t *memTx) EntryGet(_ context.Context, id string) (Entry, error) {
+	e, ok := t.m.entries[id]
+	if !ok {
+		return Entry{}, fmt.Errorf("entry %s: %w", id, ErrNotFound)
+	}
+	return cloneEntry(*e), nil
+}
+
+func (t *memTx) EntryUpdate(_ context.Context, id string, fn func(*Entry) error) (Entry, error) {
+	e, ok := t.m.entries[id]
+	if !ok {
+		return Entry{}, fmt.Errorf("entry %s: %w", id, ErrNotFound)
+	}
+	work := cloneEntry(*e)
+	if err := fn(&work); err != nil {
+		return Entry{}, err
+	}
+	work.ID, work.Rank = e.ID, e.Rank
+	t.putEntry(work)
+	return cloneEntry(work), nil
+}
+
+func (t *memTx) EntryRequeue(_ context.Context, id string) (Entry, error) {
+	e, ok := t.m.entries[id]
+	if !ok {
+		return Entry{}, fmt.Errorf("entry %s: %w", id, ErrNotFound)
+	}
+	head := e.Rank
+	for _, o := range t.m.entries {
+		if o.Queue == e.Queue && o.State.Queued() && o.Rank < head {
+			head = o.Rank
+		}
+	}
+	work := cloneEntry(*e)
+	work.Rank, work.State, work.CallID = head-1, EntryWaiting, ""
+	t.putEntry(work)
+	return cloneEntry(work), nil
+}
+
+func (t *memTx) EntriesQueued(_ context.Context, queue string) ([]Entry, error) {
+	var out []Entry
+	for _, e := range t.m.entries {
+		if e.State.Queued() && (queue == "" || e.Queue == queue) {
+			out = append(out, cloneEntry(*e))
+		}
+	}
+	slices.SortFunc(out, func(a, b Entry) int {
+		if a.Queue != b.Queue {
+			return strings.Compare(a.Queue, b.Queue)
+		}
+		return int(a.Rank - b.Rank)
+	})
+	return out, nil
+}
+
+func (t *memTx) GuideUpsert(_ context.Context, g Guide) (Guide, error) {
+	if cur, ok := t.m.guides[g.ID]; ok {
+		work := cloneGuide(*cur)
+		work.Name = g.Name
+		t.putGuide(work)
+		return cloneGuide(work), nil
+	}
+	t.putGuide(g)
+	return cloneGuide(g), nil
+}
+
+func (t *memTx) GuideGet(_ context.Context, id string) (Guide, error) {
+	g, ok := t.m.guides[id]
+	if !ok {
+		return Guide{}, fmt.Errorf("guide %s: %w", id, ErrNotFound)
+	}
+	return cloneGuide(*g), nil
+}
+
+func (t *memTx) GuideUpdate(_ context.Context, id string, fn func(*Guide) error) (Guide, error) {
+	g, ok := t.m.guides[id]
+	if !ok {
+		return Guide{}, fmt.Errorf("guide %s: %w", id, ErrNotFound)
+	}
+	work := cloneGuide(*g)
+	if err := fn(&work); err != nil {
+		return Guide{}, err
+	}
+	work.ID = g.ID
+	t.putGuide(work)
+	return cloneGuide(work), nil
+}
+
+func (t *memTx) GuidesAvailable(_ context.Context) ([]Guide, error) {
+	var out []Guide
+	for _, g := range t.m.guides {
+		if g.Online && g.Status == GuideAvailable && g.CallID == "" {
+			out = append(out, cloneGuide(*g))
+		}
+	}
+	slices.SortFunc(out, func(a, b Guide) int {
+		if c := a.IdleSince.Compare(b.IdleSince); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+func (t *memTx) GuidesOnline(_ context.Context) ([]Guide, error) {
+	var out []Guide
+	for _, g := range t.m.guides {
+		if g.Online {
+			out = append(out, cloneGuide(*g))
+		}
+	}
+	slices.SortFunc(out, func(a, b Guide) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+func (t *memTx) CallCreate(_ context.Context, c Call) (Call, error) {
+	if _, ok := t.m.calls[c.ID]; ok {
 		return Call{}, fmt.Errorf("call %s: %w", c.ID, ErrBadState)
 	}
 	if c.State.Live() {
-		for _, o := range m.calls {
+		for _, o := range t.m.calls {
 			if o.State.Live() && (o.GuideID == c.GuideID || o.EntryID == c.EntryID) {
 				return Call{}, fmt.Errorf("call %s: guide %s or entry %s already in live call %s: %w", c.ID, c.GuideID, c.EntryID, o.ID, ErrBadState)
 			}
 		}
 	}
-	cc := cloneCall(c)
-	m.calls[c.ID] = &cc
-	return cloneCall(cc), nil
+	t.putCall(c)
+	return cloneCall(c), nil
 }
 
-func (m *MemoryStore) CallGet(_ context.Context, id string) (Call, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	c, ok := m.calls[id]
+func (t *memTx) CallGet(_ context.Context, id string) (Call, error) {
+	c, ok := t.m.calls[id]
 	if !ok {
 		return Call{}, fmt.Errorf("call %s: %w", id, ErrNotFound)
 	}
 	return cloneCall(*c), nil
 }
 
-func (m *MemoryStore) CallUpdate(_ context.Context, id string, fn func(*Call) error) (Call, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	c, ok := m.calls[id]
+func (t *memTx) CallUpdate(_ context.Context, id string, fn func(*Call) error) (Call, error) {
+	c, ok := t.m.calls[id]
 	if !ok {
 		return Call{}, fmt.Errorf("call %s: %w", id, ErrNotFound)
 	}
@@ -284,20 +444,23 @@ func (m *MemoryStore) CallUpdate(_ context.Context, id string, fn func(*Call) er
 		return Call{}, err
 	}
 	work.ID = c.ID
-	*c = cloneCall(work)
+	t.putCall(work)
 	return cloneCall(work), nil
 }
 
-func (m *MemoryStore) CallsLive(_ context.Context) ([]Call, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+func (t *memTx) CallsLive(_ context.Context) ([]Call, error) {
 	var out []Call
-	for _, c := range m.calls {
+	for _, c := range t.m.calls {
 		if c.State.Live() {
 			out = append(out, cloneCall(*c))
 		}
 	}
-	slices.SortFunc(out, func(a, b Call) int { return a.OfferedAt.Compare(b.OfferedAt) })
+	slices.SortFunc(out, func(a, b Call) int {
+		if c := a.OfferedAt.Compare(b.OfferedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
 	return out, nil
 }
 

@@ -1,6 +1,10 @@
 package queue
 
-import "time"
+import (
+	"time"
+
+	"guidecall/protocol"
+)
 
 // EntryState is where a shopper's queue entry is in its life.
 type EntryState string
@@ -97,12 +101,12 @@ const (
 	ReasonServerShutdown = "server_shutdown"
 )
 
-// Party names a side of a call.
-type Party string
+// Party names a side of a call: the protocol's role of that side.
+type Party = protocol.Role
 
 const (
-	PartyShopper Party = "shopper"
-	PartyGuide   Party = "guide"
+	PartyShopper = protocol.RoleShopper
+	PartyGuide   = protocol.RoleGuide
 )
 
 // Call is one offer to a guide and, if accepted, the call that follows.

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"guidecall/internal/db"
@@ -16,10 +18,13 @@ import (
 // the tables of internal/db/migrations. Safe for concurrent use by many
 // nodes.
 //
-// Update methods run one transaction each: SELECT ... FOR UPDATE, fn on
-// the row, UPDATE of every column, commit. Two nodes updating the same
-// record therefore take turns, as two goroutines do on the MemoryStore's
-// mutex. fn runs while the row is locked and must not call the store.
+// Tx is a READ COMMITTED transaction in which reading a record by id is
+// SELECT ... FOR UPDATE: the row stays locked until commit, so a change
+// that checks a record and then writes it cannot be overtaken by another
+// node, just as two goroutines take turns on the MemoryStore's mutex. A
+// deadlock (40P01) or serialization failure (40001) rolls the transaction
+// back and runs fn again, up to txAttempts times. Lists take no locks;
+// whatever a change decides from a list it checks again by id.
 type PostgresStore struct {
 	pool *pgxpool.Pool
 }
@@ -32,37 +37,104 @@ func NewPostgresStore(pool *pgxpool.Pool) *PostgresStore {
 
 var _ Store = (*PostgresStore)(nil)
 
+// txAttempts bounds how often Tx runs fn when Postgres keeps picking it
+// as the loser of a deadlock or serialization conflict.
+const txAttempts = 5
+
+func (s *PostgresStore) Tx(ctx context.Context, fn func(ctx context.Context, tx StoreTx) error) error {
+	var err, fnErr error
+	for attempt := range txAttempts {
+		if attempt > 0 {
+			// A little jitter, so the two losers of one conflict do not
+			// meet again at once.
+			t := time.NewTimer(time.Duration(attempt) * time.Duration(1+rand.IntN(5)) * time.Millisecond)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return pgError(ctx.Err(), "transaction", "retry")
+			case <-t.C:
+			}
+		}
+		fnErr = nil
+		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			fnErr = fn(ctx, pgExec{q: tx, lock: true})
+			return fnErr
+		})
+		if !retryable(err) {
+			break
+		}
+	}
+	switch {
+	case err == nil:
+		return nil
+	case retryable(err):
+		return fmt.Errorf("queue: postgres: transaction lost %d conflicts in a row: %w: %w", txAttempts, ErrUnavailable, err)
+	case fnErr != nil:
+		return fnErr // fn's own, or a driver error pgExec already mapped
+	}
+	return pgError(err, "transaction", "begin or commit")
+}
+
+// querier is what a pool and a transaction have in common.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// pgExec runs the StoreTx methods on a pool (each statement its own
+// transaction) or inside Tx. lock adds FOR UPDATE to reads by id.
+type pgExec struct {
+	q    querier
+	lock bool
+}
+
+func (x pgExec) forUpdate() string {
+	if x.lock {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
+// inTx runs one method in a transaction of its own, for the Store methods
+// that read and write.
+func (s *PostgresStore) inTx(ctx context.Context, fn func(x pgExec) error) error {
+	return s.Tx(ctx, func(_ context.Context, tx StoreTx) error { return fn(tx.(pgExec)) })
+}
+
+func (s *PostgresStore) plain() pgExec { return pgExec{q: s.pool} }
+
 // rowScanner is what pgx.Row and pgx.Rows have in common.
 type rowScanner interface {
 	Scan(dest ...any) error
 }
 
-// fnError carries an Update fn's error through the transaction helper
-// so that pgError can hand it back untouched.
-type fnError struct{ err error }
-
-func (e fnError) Error() string { return e.err.Error() }
-
 // pgError is the one place where driver errors become this package's
 // errors: no row is ErrNotFound, a unique violation is ErrBadState (the
-// record already exists, as the MemoryStore says for a duplicate id), and
-// a database that cannot be reached is ErrUnavailable. kind and id say
+// record already exists, or a party already has a live call, as the
+// MemoryStore says), and a database that cannot be reached is
+// ErrUnavailable. Deadlocks and serialization failures keep their driver
+// error in the chain so that Tx can see them and retry. kind and id say
 // what was being read or written.
 func pgError(err error, kind, id string) error {
-	var fe fnError
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &fe):
-		return fe.err
 	case errors.Is(err, pgx.ErrNoRows):
 		return fmt.Errorf("%s %s: %w", kind, id, ErrNotFound)
 	case isUnique(err):
-		return fmt.Errorf("%s %s: %w", kind, id, ErrBadState)
+		return fmt.Errorf("%s %s: %w: %w", kind, id, ErrBadState, err)
 	case db.IsUnavailable(err):
 		return fmt.Errorf("%s %s: %w: %w", kind, id, ErrUnavailable, err)
 	}
 	return fmt.Errorf("queue: postgres: %s %s: %w", kind, id, err)
+}
+
+// retryable reports a conflict that running the transaction again may
+// not meet: serialization failure (40001) or deadlock (40P01).
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
 }
 
 func isUnique(err error) bool {
@@ -97,7 +169,32 @@ func scanEntry(r rowScanner) (Entry, error) {
 }
 
 func (s *PostgresStore) EntryCreate(ctx context.Context, e Entry) (Entry, error) {
-	row := s.pool.QueryRow(ctx, `INSERT INTO queue_entries (`+entryColumns+`)
+	return s.plain().EntryCreate(ctx, e)
+}
+
+func (s *PostgresStore) EntryGet(ctx context.Context, id string) (Entry, error) {
+	return s.plain().EntryGet(ctx, id)
+}
+
+func (s *PostgresStore) EntryUpdate(ctx context.Context, id string, fn func(*Entry) error) (Entry, error) {
+	var out Entry
+	err := s.inTx(ctx, func(x pgExec) (err error) {
+		out, err = x.EntryUpdate(ctx, id, fn)
+		return err
+	})
+	return out, err
+}
+
+func (s *PostgresStore) EntryRequeue(ctx context.Context, id string) (Entry, error) {
+	return s.plain().EntryRequeue(ctx, id)
+}
+
+func (s *PostgresStore) EntriesQueued(ctx context.Context, queue string) ([]Entry, error) {
+	return s.plain().EntriesQueued(ctx, queue)
+}
+
+func (x pgExec) EntryCreate(ctx context.Context, e Entry) (Entry, error) {
+	row := x.q.QueryRow(ctx, `INSERT INTO queue_entries (`+entryColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, nextval('queue_entry_rank'), $8, $9, $10, $11, $12, $13, $14)
 		RETURNING `+entryColumns,
 		e.ID, e.Queue, e.Name, e.Locale, e.Currency, e.PageURL, e.State, e.JoinedAt,
@@ -109,47 +206,42 @@ func (s *PostgresStore) EntryCreate(ctx context.Context, e Entry) (Entry, error)
 	return got, nil
 }
 
-func (s *PostgresStore) EntryGet(ctx context.Context, id string) (Entry, error) {
-	e, err := scanEntry(s.pool.QueryRow(ctx, `SELECT `+entryColumns+` FROM queue_entries WHERE id = $1`, id))
+func (x pgExec) EntryGet(ctx context.Context, id string) (Entry, error) {
+	e, err := scanEntry(x.q.QueryRow(ctx, `SELECT `+entryColumns+` FROM queue_entries WHERE id = $1`+x.forUpdate(), id))
 	if err != nil {
 		return Entry{}, pgError(err, "entry", id)
 	}
 	return e, nil
 }
 
-func (s *PostgresStore) EntryUpdate(ctx context.Context, id string, fn func(*Entry) error) (Entry, error) {
-	var out Entry
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		cur, err := scanEntry(tx.QueryRow(ctx, `SELECT `+entryColumns+` FROM queue_entries WHERE id = $1 FOR UPDATE`, id))
-		if err != nil {
-			return err
-		}
-		work := cloneEntry(cur)
-		if err := fn(&work); err != nil {
-			return fnError{err}
-		}
-		work.ID, work.Rank = cur.ID, cur.Rank
-		if _, err := tx.Exec(ctx, `UPDATE queue_entries SET queue = $2, name = $3, locale = $4, currency = $5,
-			page_url = $6, state = $7, joined_at = $8, disconnected_at = $9, socket_id = $10, seen_at = $11,
-			call_id = $12, left_at = $13, left_reason = $14 WHERE id = $1`,
-			work.ID, work.Queue, work.Name, work.Locale, work.Currency, work.PageURL, work.State, work.JoinedAt,
-			work.DisconnectedAt, work.SocketID, work.SeenAt, work.CallID, work.LeftAt, work.LeftReason); err != nil {
-			return err
-		}
-		out = cloneEntry(work)
-		return nil
-	})
+// EntryUpdate must run in a transaction (Tx, or the store's own inTx):
+// the row stays locked from the read to the write.
+func (x pgExec) EntryUpdate(ctx context.Context, id string, fn func(*Entry) error) (Entry, error) {
+	x.lock = true
+	cur, err := x.EntryGet(ctx, id)
 	if err != nil {
+		return Entry{}, err
+	}
+	work := cloneEntry(cur)
+	if err := fn(&work); err != nil {
+		return Entry{}, err
+	}
+	work.ID, work.Rank = cur.ID, cur.Rank
+	if _, err := x.q.Exec(ctx, `UPDATE queue_entries SET queue = $2, name = $3, locale = $4, currency = $5,
+		page_url = $6, state = $7, joined_at = $8, disconnected_at = $9, socket_id = $10, seen_at = $11,
+		call_id = $12, left_at = $13, left_reason = $14 WHERE id = $1`,
+		work.ID, work.Queue, work.Name, work.Locale, work.Currency, work.PageURL, work.State, work.JoinedAt,
+		work.DisconnectedAt, work.SocketID, work.SeenAt, work.CallID, work.LeftAt, work.LeftReason); err != nil {
 		return Entry{}, pgError(err, "entry", id)
 	}
-	return out, nil
+	return cloneEntry(work), nil
 }
 
 // EntryRequeue takes the next value of a descending sequence, below every
 // rank ever handed out and so below the current head, without reading the
 // head: two requeues racing on one queue still get distinct ranks.
-func (s *PostgresStore) EntryRequeue(ctx context.Context, id string) (Entry, error) {
-	e, err := scanEntry(s.pool.QueryRow(ctx, `UPDATE queue_entries
+func (x pgExec) EntryRequeue(ctx context.Context, id string) (Entry, error) {
+	e, err := scanEntry(x.q.QueryRow(ctx, `UPDATE queue_entries
 		SET rank = nextval('queue_entry_head_rank'), state = $2, call_id = ''
 		WHERE id = $1 RETURNING `+entryColumns, id, EntryWaiting))
 	if err != nil {
@@ -158,9 +250,9 @@ func (s *PostgresStore) EntryRequeue(ctx context.Context, id string) (Entry, err
 	return e, nil
 }
 
-func (s *PostgresStore) EntriesQueued(ctx context.Context, queue string) ([]Entry, error) {
+func (x pgExec) EntriesQueued(ctx context.Context, queue string) ([]Entry, error) {
 	// COLLATE "C" sorts queue names byte-wise, as Go and the MemoryStore do.
-	rows, err := s.pool.Query(ctx, `SELECT `+entryColumns+` FROM queue_entries
+	rows, err := x.q.Query(ctx, `SELECT `+entryColumns+` FROM queue_entries
 		WHERE state IN ($1, $2) AND ($3 = '' OR queue = $3)
 		ORDER BY queue COLLATE "C", rank`, EntryWaiting, EntryOffered, queue)
 	if err != nil {
@@ -185,8 +277,8 @@ func scanGuide(r rowScanner) (Guide, error) {
 	return g, err
 }
 
-func (s *PostgresStore) queryGuides(ctx context.Context, what, sql string, args ...any) ([]Guide, error) {
-	rows, err := s.pool.Query(ctx, sql, args...)
+func (x pgExec) queryGuides(ctx context.Context, what, sql string, args ...any) ([]Guide, error) {
+	rows, err := x.q.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, pgError(err, "guides", what)
 	}
@@ -198,7 +290,32 @@ func (s *PostgresStore) queryGuides(ctx context.Context, what, sql string, args 
 }
 
 func (s *PostgresStore) GuideUpsert(ctx context.Context, g Guide) (Guide, error) {
-	got, err := scanGuide(s.pool.QueryRow(ctx, `INSERT INTO guides (`+guideColumns+`)
+	return s.plain().GuideUpsert(ctx, g)
+}
+
+func (s *PostgresStore) GuideGet(ctx context.Context, id string) (Guide, error) {
+	return s.plain().GuideGet(ctx, id)
+}
+
+func (s *PostgresStore) GuideUpdate(ctx context.Context, id string, fn func(*Guide) error) (Guide, error) {
+	var out Guide
+	err := s.inTx(ctx, func(x pgExec) (err error) {
+		out, err = x.GuideUpdate(ctx, id, fn)
+		return err
+	})
+	return out, err
+}
+
+func (s *PostgresStore) GuidesAvailable(ctx context.Context) ([]Guide, error) {
+	return s.plain().GuidesAvailable(ctx)
+}
+
+func (s *PostgresStore) GuidesOnline(ctx context.Context) ([]Guide, error) {
+	return s.plain().GuidesOnline(ctx)
+}
+
+func (x pgExec) GuideUpsert(ctx context.Context, g Guide) (Guide, error) {
+	got, err := scanGuide(x.q.QueryRow(ctx, `INSERT INTO guides (`+guideColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 		ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name
 		RETURNING `+guideColumns,
@@ -209,49 +326,43 @@ func (s *PostgresStore) GuideUpsert(ctx context.Context, g Guide) (Guide, error)
 	return got, nil
 }
 
-func (s *PostgresStore) GuideGet(ctx context.Context, id string) (Guide, error) {
-	g, err := scanGuide(s.pool.QueryRow(ctx, `SELECT `+guideColumns+` FROM guides WHERE id = $1`, id))
+func (x pgExec) GuideGet(ctx context.Context, id string) (Guide, error) {
+	g, err := scanGuide(x.q.QueryRow(ctx, `SELECT `+guideColumns+` FROM guides WHERE id = $1`+x.forUpdate(), id))
 	if err != nil {
 		return Guide{}, pgError(err, "guide", id)
 	}
 	return g, nil
 }
 
-func (s *PostgresStore) GuideUpdate(ctx context.Context, id string, fn func(*Guide) error) (Guide, error) {
-	var out Guide
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		cur, err := scanGuide(tx.QueryRow(ctx, `SELECT `+guideColumns+` FROM guides WHERE id = $1 FOR UPDATE`, id))
-		if err != nil {
-			return err
-		}
-		work := cloneGuide(cur)
-		if err := fn(&work); err != nil {
-			return fnError{err}
-		}
-		work.ID = cur.ID
-		if _, err := tx.Exec(ctx, `UPDATE guides SET name = $2, status = $3, online = $4, disconnected_at = $5,
-			socket_id = $6, seen_at = $7, idle_since = $8, missed_offers = $9, call_id = $10 WHERE id = $1`,
-			work.ID, work.Name, work.Status, work.Online, work.DisconnectedAt, work.SocketID, work.SeenAt,
-			work.IdleSince, work.MissedOffers, work.CallID); err != nil {
-			return err
-		}
-		out = cloneGuide(work)
-		return nil
-	})
+// GuideUpdate must run in a transaction, as EntryUpdate.
+func (x pgExec) GuideUpdate(ctx context.Context, id string, fn func(*Guide) error) (Guide, error) {
+	x.lock = true
+	cur, err := x.GuideGet(ctx, id)
 	if err != nil {
+		return Guide{}, err
+	}
+	work := cloneGuide(cur)
+	if err := fn(&work); err != nil {
+		return Guide{}, err
+	}
+	work.ID = cur.ID
+	if _, err := x.q.Exec(ctx, `UPDATE guides SET name = $2, status = $3, online = $4, disconnected_at = $5,
+		socket_id = $6, seen_at = $7, idle_since = $8, missed_offers = $9, call_id = $10 WHERE id = $1`,
+		work.ID, work.Name, work.Status, work.Online, work.DisconnectedAt, work.SocketID, work.SeenAt,
+		work.IdleSince, work.MissedOffers, work.CallID); err != nil {
 		return Guide{}, pgError(err, "guide", id)
 	}
-	return out, nil
+	return cloneGuide(work), nil
 }
 
-func (s *PostgresStore) GuidesAvailable(ctx context.Context) ([]Guide, error) {
-	return s.queryGuides(ctx, "available", `SELECT `+guideColumns+` FROM guides
+func (x pgExec) GuidesAvailable(ctx context.Context) ([]Guide, error) {
+	return x.queryGuides(ctx, "available", `SELECT `+guideColumns+` FROM guides
 		WHERE online AND status = $1 AND call_id = ''
 		ORDER BY idle_since, id COLLATE "C"`, GuideAvailable)
 }
 
-func (s *PostgresStore) GuidesOnline(ctx context.Context) ([]Guide, error) {
-	return s.queryGuides(ctx, "online", `SELECT `+guideColumns+` FROM guides
+func (x pgExec) GuidesOnline(ctx context.Context) ([]Guide, error) {
+	return x.queryGuides(ctx, "online", `SELECT `+guideColumns+` FROM guides
 		WHERE online ORDER BY id COLLATE "C"`)
 }
 
@@ -339,7 +450,28 @@ func scanCall(r rowScanner) (Call, error) {
 }
 
 func (s *PostgresStore) CallCreate(ctx context.Context, c Call) (Call, error) {
-	got, err := scanCall(s.pool.QueryRow(ctx, `INSERT INTO calls (`+callColumns+`)
+	return s.plain().CallCreate(ctx, c)
+}
+
+func (s *PostgresStore) CallGet(ctx context.Context, id string) (Call, error) {
+	return s.plain().CallGet(ctx, id)
+}
+
+func (s *PostgresStore) CallUpdate(ctx context.Context, id string, fn func(*Call) error) (Call, error) {
+	var out Call
+	err := s.inTx(ctx, func(x pgExec) (err error) {
+		out, err = x.CallUpdate(ctx, id, fn)
+		return err
+	})
+	return out, err
+}
+
+func (s *PostgresStore) CallsLive(ctx context.Context) ([]Call, error) {
+	return s.plain().CallsLive(ctx)
+}
+
+func (x pgExec) CallCreate(ctx context.Context, c Call) (Call, error) {
+	got, err := scanCall(x.q.QueryRow(ctx, `INSERT INTO calls (`+callColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 		RETURNING `+callColumns,
 		c.ID, c.EntryID, c.GuideID, c.Queue, c.State, c.OfferDeadline, c.JoinedAt, c.OfferedAt,
@@ -350,44 +482,38 @@ func (s *PostgresStore) CallCreate(ctx context.Context, c Call) (Call, error) {
 	return got, nil
 }
 
-func (s *PostgresStore) CallGet(ctx context.Context, id string) (Call, error) {
-	c, err := scanCall(s.pool.QueryRow(ctx, `SELECT `+callColumns+` FROM calls WHERE id = $1`, id))
+func (x pgExec) CallGet(ctx context.Context, id string) (Call, error) {
+	c, err := scanCall(x.q.QueryRow(ctx, `SELECT `+callColumns+` FROM calls WHERE id = $1`+x.forUpdate(), id))
 	if err != nil {
 		return Call{}, pgError(err, "call", id)
 	}
 	return c, nil
 }
 
-func (s *PostgresStore) CallUpdate(ctx context.Context, id string, fn func(*Call) error) (Call, error) {
-	var out Call
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		cur, err := scanCall(tx.QueryRow(ctx, `SELECT `+callColumns+` FROM calls WHERE id = $1 FOR UPDATE`, id))
-		if err != nil {
-			return err
-		}
-		work := cloneCall(cur)
-		if err := fn(&work); err != nil {
-			return fnError{err}
-		}
-		work.ID = cur.ID
-		if _, err := tx.Exec(ctx, `UPDATE calls SET entry_id = $2, guide_id = $3, queue = $4, state = $5,
-			offer_deadline = $6, joined_at = $7, offered_at = $8, accepted_at = $9, connected_at = $10,
-			ended_at = $11, end_reason = $12, ended_by = $13 WHERE id = $1`,
-			work.ID, work.EntryID, work.GuideID, work.Queue, work.State, work.OfferDeadline, work.JoinedAt,
-			work.OfferedAt, work.AcceptedAt, work.ConnectedAt, work.EndedAt, work.EndReason, work.EndedBy); err != nil {
-			return err
-		}
-		out = cloneCall(work)
-		return nil
-	})
+// CallUpdate must run in a transaction, as EntryUpdate.
+func (x pgExec) CallUpdate(ctx context.Context, id string, fn func(*Call) error) (Call, error) {
+	x.lock = true
+	cur, err := x.CallGet(ctx, id)
 	if err != nil {
+		return Call{}, err
+	}
+	work := cloneCall(cur)
+	if err := fn(&work); err != nil {
+		return Call{}, err
+	}
+	work.ID = cur.ID
+	if _, err := x.q.Exec(ctx, `UPDATE calls SET entry_id = $2, guide_id = $3, queue = $4, state = $5,
+		offer_deadline = $6, joined_at = $7, offered_at = $8, accepted_at = $9, connected_at = $10,
+		ended_at = $11, end_reason = $12, ended_by = $13 WHERE id = $1`,
+		work.ID, work.EntryID, work.GuideID, work.Queue, work.State, work.OfferDeadline, work.JoinedAt,
+		work.OfferedAt, work.AcceptedAt, work.ConnectedAt, work.EndedAt, work.EndReason, work.EndedBy); err != nil {
 		return Call{}, pgError(err, "call", id)
 	}
-	return out, nil
+	return cloneCall(work), nil
 }
 
-func (s *PostgresStore) CallsLive(ctx context.Context) ([]Call, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+callColumns+` FROM calls
+func (x pgExec) CallsLive(ctx context.Context) ([]Call, error) {
+	rows, err := x.q.Query(ctx, `SELECT `+callColumns+` FROM calls
 		WHERE state NOT IN ($1, '') ORDER BY offered_at, id COLLATE "C"`, CallEnded)
 	if err != nil {
 		return nil, pgError(err, "calls", "live")

@@ -3,25 +3,37 @@ package queue_test
 import (
 	"context"
 	"errors"
-	"log/slog"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"guidecall/queue"
 )
 
-// failingGuideStore fails GuideUpdate while armed, as a database blip or a
-// canceled request would in the middle of a change.
+// failingGuideStore fails every guide write inside a transaction while
+// armed, as a database blip or a canceled request would in the middle of
+// a change.
 type failingGuideStore struct {
 	queue.Store
-	armed bool
+	armed atomic.Bool
 }
 
-func (s *failingGuideStore) GuideUpdate(ctx context.Context, id string, fn func(*queue.Guide) error) (queue.Guide, error) {
-	if s.armed {
+func (s *failingGuideStore) Tx(ctx context.Context, fn func(ctx context.Context, tx queue.StoreTx) error) error {
+	return s.Store.Tx(ctx, func(ctx context.Context, tx queue.StoreTx) error {
+		return fn(ctx, failingGuideTx{StoreTx: tx, s: s})
+	})
+}
+
+type failingGuideTx struct {
+	queue.StoreTx
+	s *failingGuideStore
+}
+
+func (tx failingGuideTx) GuideUpdate(ctx context.Context, id string, fn func(*queue.Guide) error) (queue.Guide, error) {
+	if tx.s.armed.Load() {
 		return queue.Guide{}, queue.ErrUnavailable
 	}
-	return s.Store.GuideUpdate(ctx, id, fn)
+	return tx.StoreTx.GuideUpdate(ctx, id, fn)
 }
 
 // connectCall takes one shopper and one guide through offer and accept.
@@ -38,43 +50,51 @@ func connectCall(t *testing.T, h *harness, guideID string) (queue.Entry, queue.C
 	return e, c
 }
 
-// TestRepairFreesGuideStrandedByInterruptedEnd: the call ended but freeing
-// the guide failed; the next tick frees it and it gets the next shopper.
-func TestRepairFreesGuideStrandedByInterruptedEnd(t *testing.T) {
-	h := newHarness(t)
+// testInterruptedEndChangesNothing: freeing the guide fails in the
+// middle of ending a call, so the whole change rolls back: the call is
+// still connected, the guide still in it, and nobody was told it ended.
+// Hanging up again works, and the guide gets the next shopper. (Before
+// changes were one transaction, a repair sweep had to free such a guide.)
+func testInterruptedEndChangesNothing(t *testing.T, newStore storeFunc) {
+	h := newHarness(t, newStore)
 	store := &failingGuideStore{Store: h.store}
-	svc, err := queue.NewService(queue.Config{Store: store, Notifier: h.rec, Now: h.clock.Now, StaleAfter: 24 * time.Hour,
-		Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.svc = svc
+	h.useService(queue.Config{Store: store, StaleAfter: 24 * time.Hour})
 	_, c := connectCall(t, h, "g1")
-	if _, err := svc.Connected(h.ctx, queue.PartyGuide, "g1", c.ID); err != nil {
+	if _, err := h.svc.Connected(h.ctx, queue.PartyGuide, "g1", c.ID); err != nil {
 		t.Fatal(err)
-	}
-	store.armed = true
-	if _, err := svc.EndCall(h.ctx, queue.PartyGuide, "g1", c.ID, queue.ReasonHangup); err != nil {
-		t.Fatalf("EndCall: %v", err)
-	}
-	store.armed = false
-	if g := h.guide("g1"); g.CallID != c.ID {
-		t.Fatalf("setup: guide call %q, want it stranded on %s", g.CallID, c.ID)
 	}
 	h.rec.take()
-	next := h.join("shoes")
-	h.tick()
-	if g := h.guide("g1"); g.CallID == c.ID {
-		t.Fatal("the guide is still held by the ended call after a tick")
+	store.armed.Store(true)
+	if _, err := h.svc.EndCall(h.ctx, queue.PartyGuide, "g1", c.ID, queue.ReasonHangup); !errors.Is(err, queue.ErrUnavailable) {
+		t.Fatalf("EndCall with the guide write failing: %v, want ErrUnavailable", err)
 	}
-	h.tick()
-	wantEvent(t, h.rec.take(), "Offer", func(e event) bool { return e.GuideID == "g1" && e.EntryID == next.ID })
+	store.armed.Store(false)
+	if got := h.call(c.ID); got.State != queue.CallConnected || got.EndedAt != nil {
+		t.Errorf("call after a failed end: %s ended %v, want still connected", got.State, got.EndedAt)
+	}
+	if e := h.entry(c.EntryID); e.State != queue.EntryInCall {
+		t.Errorf("entry after a failed end: %s, want in_call", e.State)
+	}
+	if g := h.guide("g1"); g.CallID != c.ID {
+		t.Errorf("guide after a failed end holds %q, want %s", g.CallID, c.ID)
+	}
+	// The next change's events come after whatever the failed one would
+	// have published: there must be none of it in between.
+	next := h.join("shoes")
+	if evs := h.rec.take(); len(kinds(evs, "CallEnded")) != 0 || len(kinds(evs, "Position")) != 1 {
+		t.Errorf("events after a failed end, up to the next join:%s\nwant only the join's position", describe(evs))
+	}
+	if _, err := h.svc.EndCall(h.ctx, queue.PartyGuide, "g1", c.ID, queue.ReasonHangup); err != nil {
+		t.Fatalf("EndCall again: %v", err)
+	}
+	wantEvent(t, h.rec.take(), "CallEnded", func(e event) bool { return e.CallID == c.ID })
+	h.offerOne(next.ID, "g1")
 }
 
 // TestAcceptedCallThatNeverConnectsEnds frees the guide after
 // ConnectTimeout instead of holding it forever.
-func TestAcceptedCallThatNeverConnectsEnds(t *testing.T) {
-	h := newHarness(t)
+func testAcceptedCallThatNeverConnectsEnds(t *testing.T, newStore storeFunc) {
+	h := newHarness(t, newStore)
 	e, c := connectCall(t, h, "g1")
 	h.rec.take()
 	h.clock.Advance(2*time.Minute + time.Second)
@@ -91,8 +111,8 @@ func TestAcceptedCallThatNeverConnectsEnds(t *testing.T) {
 // TestOrphanOfferChargesNoMiss: an offered call whose guide never held it
 // (a node died between creating the call and binding the guide) expires
 // without counting against the guide.
-func TestOrphanOfferChargesNoMiss(t *testing.T) {
-	h := newHarness(t)
+func testOrphanOfferChargesNoMiss(t *testing.T, newStore storeFunc) {
+	h := newHarness(t, newStore)
 	h.guideOnline("g1")
 	e := h.join("shoes")
 	now := h.clock.Now()
@@ -116,16 +136,10 @@ func TestOrphanOfferChargesNoMiss(t *testing.T) {
 // or shopper for longer than StaleAfter (the database was away), so the
 // matcher declared them dropped; their node's next Touch, with the same
 // sockets, brings them back and the queue moves again.
-func TestTouchBringsBackPartiesGivenUpDuringOutage(t *testing.T) {
-	h := newHarness(t)
-	svc, err := queue.NewService(queue.Config{
-		Store: h.store, Notifier: h.rec, Now: h.clock.Now, StaleAfter: 15 * time.Second, ReconnectGrace: grace,
-		Logger: slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.svc = svc
+func testTouchBringsBackPartiesGivenUpDuringOutage(t *testing.T, newStore storeFunc) {
+	h := newHarness(t, newStore)
+	h.useService(queue.Config{StaleAfter: 15 * time.Second, ReconnectGrace: grace})
+	svc := h.svc
 	if _, _, err := svc.GuideConnected(h.ctx, "g1", "Guide", "ws-g1"); err != nil {
 		t.Fatal(err)
 	}
@@ -162,8 +176,8 @@ func TestTouchBringsBackPartiesGivenUpDuringOutage(t *testing.T) {
 }
 
 // TestServiceStartTwice refuses a second Start instead of leaking a loop.
-func TestServiceStartTwice(t *testing.T) {
-	h := newHarness(t)
+func testServiceStartTwice(t *testing.T, newStore storeFunc) {
+	h := newHarness(t, newStore)
 	if err := h.svc.Start(h.ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -15,8 +15,7 @@ import (
 
 // Config configures a Service. Zero durations take the defaults noted.
 type Config struct {
-	Store    Store
-	Notifier Notifier
+	Store Store
 	// Elector picks the node that runs the matcher; nil means SoleLeader.
 	Elector Elector
 	Logger  *slog.Logger
@@ -38,12 +37,12 @@ type Config struct {
 // Service runs the queue: client-driven changes from any node, and the
 // matcher loop on the leader.
 type Service struct {
-	cfg    Config
-	store  Store
-	notify Notifier
-	log    *slog.Logger
-	now    func() time.Time
-	wake   chan struct{}
+	cfg   Config
+	store Store
+	bus   *eventBus
+	log   *slog.Logger
+	now   func() time.Time
+	wake  chan struct{}
 
 	// lastPosition is what each waiting shopper was last told; only the
 	// matcher loop touches it, and it is rebuilt on a new leader.
@@ -55,6 +54,7 @@ type Service struct {
 
 	life     sync.Mutex
 	started  bool
+	handlers []*Subscription // SubscribeFunc's, waiting for Start
 	stopOnce sync.Once
 	stop     context.CancelFunc
 	done     chan struct{}
@@ -62,8 +62,8 @@ type Service struct {
 
 // NewService checks cfg and fills in defaults.
 func NewService(cfg Config) (*Service, error) {
-	if cfg.Store == nil || cfg.Notifier == nil {
-		return nil, errors.New("queue: Store and Notifier are required")
+	if cfg.Store == nil {
+		return nil, errors.New("queue: Store is required")
 	}
 	if cfg.Elector == nil {
 		cfg.Elector = SoleLeader{}
@@ -95,11 +95,12 @@ func NewService(cfg Config) (*Service, error) {
 	if cfg.AvgCallDuration <= 0 {
 		cfg.AvgCallDuration = 3 * time.Minute
 	}
+	log := cfg.Logger.With("component", "queue")
 	return &Service{
 		cfg:          cfg,
 		store:        cfg.Store,
-		notify:       cfg.Notifier,
-		log:          cfg.Logger.With("component", "queue"),
+		bus:          newEventBus(log),
+		log:          log,
 		now:          cfg.Now,
 		wake:         make(chan struct{}, 1),
 		lastPosition: make(map[string]Position),
@@ -121,6 +122,10 @@ func (s *Service) Start(ctx context.Context) error {
 		return errors.New("queue: service already started")
 	}
 	s.started = true
+	for _, sub := range s.handlers {
+		sub.launch()
+	}
+	s.handlers = nil
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop = cancel
 	s.done = make(chan struct{})
@@ -132,7 +137,8 @@ func (s *Service) Start(ctx context.Context) error {
 }
 
 // Stop ends the matcher loop and waits for it, and for the elector to give
-// leadership back. Safe to call twice, and before Start.
+// leadership back, then closes every subscription (waiting for the
+// goroutines of SubscribeFunc). Safe to call twice, and before Start.
 func (s *Service) Stop() {
 	s.life.Lock()
 	defer s.life.Unlock()
@@ -144,13 +150,13 @@ func (s *Service) Stop() {
 		if w, ok := s.cfg.Elector.(interface{ Wait() }); ok {
 			w.Wait()
 		}
+		s.bus.closeAll()
 	})
 }
 
 // opTimeout bounds one client-driven change. A change runs to its end even
-// when the request or socket that asked for it goes away: entry, guide and
-// call are separate writes, and stopping between them would strand a guide
-// on a call that ended.
+// when the request or socket that asked for it goes away: a socket that
+// closes is exactly when its disconnect must be recorded.
 const opTimeout = 10 * time.Second
 
 func detach(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -296,31 +302,37 @@ func (s *Service) Waiting(ctx context.Context, queue string) ([]Entry, error) {
 func (s *Service) ShopperConnected(ctx context.Context, entryID, socketID string) (Entry, *Call, error) {
 	ctx, cancel := detach(ctx)
 	defer cancel()
-	now := s.now()
-	e, err := s.store.EntryUpdate(ctx, entryID, func(e *Entry) error {
+	var out Entry
+	var live *Call
+	err := s.entryChange(ctx, entryID, func(ctx context.Context, t *txn, p *parties) error {
+		e := *p.e
 		if !e.State.Queued() && e.State != EntryInCall {
 			return fmt.Errorf("entry %s is %s: %w", e.ID, e.State, ErrBadState)
 		}
-		e.DisconnectedAt, e.SocketID, e.SeenAt = nil, socketID, now
+		e.DisconnectedAt, e.SocketID, e.SeenAt = nil, socketID, s.now()
+		if err := t.putEntry(ctx, e); err != nil {
+			return err
+		}
+		out = e
+		t.afterCommit(func() { s.log.InfoContext(ctx, "shopper connected", "entry_id", e.ID, "state", e.State) })
+		if e.State.Queued() {
+			if pos, err := s.position(ctx, t, e); err == nil {
+				t.emit(PositionChanged{EventMeta: s.meta(), EntryID: e.ID, Position: pos})
+			}
+			t.afterCommit(s.poke)
+			return nil
+		}
+		if p.c != nil && p.c.State.Live() {
+			c := *p.c
+			live = &c
+			t.emit(PeerStatusChanged{EventMeta: s.meta(), Call: c, Lost: PartyShopper, Connected: true})
+		}
 		return nil
 	})
 	if err != nil {
 		return Entry{}, nil, err
 	}
-	s.log.InfoContext(ctx, "shopper connected", "entry_id", e.ID, "state", e.State)
-	if e.State.Queued() {
-		if p, err := s.position(ctx, e); err == nil {
-			s.notify.Position(ctx, e.ID, p)
-		}
-		s.poke()
-		return e, nil, nil
-	}
-	c, err := s.store.CallGet(ctx, e.CallID)
-	if err != nil || !c.State.Live() {
-		return e, nil, nil
-	}
-	s.notify.PeerStatus(ctx, c, PartyShopper, true, 0)
-	return e, &c, nil
+	return out, live, nil
 }
 
 // ShopperDisconnected starts the shopper's grace period, unless a newer
@@ -328,38 +340,34 @@ func (s *Service) ShopperConnected(ctx context.Context, entryID, socketID string
 func (s *Service) ShopperDisconnected(ctx context.Context, entryID, socketID string) {
 	ctx, cancel := detach(ctx)
 	defer cancel()
-	now := s.now()
-	stale := false
-	e, err := s.store.EntryUpdate(ctx, entryID, func(e *Entry) error {
+	err := s.entryChange(ctx, entryID, func(ctx context.Context, t *txn, p *parties) error {
+		e := *p.e
 		if e.SocketID != socketID {
-			stale = true
-			return nil
+			return nil // a newer socket took over; this close is old news
 		}
 		e.SocketID = ""
 		if e.DisconnectedAt == nil {
+			now := s.now()
 			e.DisconnectedAt = &now
 		}
+		if err := t.putEntry(ctx, e); err != nil {
+			return err
+		}
+		t.afterCommit(func() { s.log.InfoContext(ctx, "shopper disconnected", "entry_id", e.ID, "state", e.State) })
+		s.shopperGone(t, e, p)
 		return nil
 	})
 	if err != nil {
 		s.log.WarnContext(ctx, "mark shopper disconnected", "entry_id", entryID, "err", err)
-		return
 	}
-	if stale {
-		return
-	}
-	s.log.InfoContext(ctx, "shopper disconnected", "entry_id", e.ID, "state", e.State)
-	s.shopperGone(ctx, e)
 }
 
 // shopperGone tells the guide of a live call that its shopper dropped.
-func (s *Service) shopperGone(ctx context.Context, e Entry) {
-	if e.State != EntryInCall {
+func (s *Service) shopperGone(t *txn, e Entry, p *parties) {
+	if e.State != EntryInCall || p.c == nil || !p.c.State.Live() {
 		return
 	}
-	if c, err := s.store.CallGet(ctx, e.CallID); err == nil && c.State.Live() {
-		s.notify.PeerStatus(ctx, c, PartyShopper, false, s.cfg.ReconnectGrace)
-	}
+	t.emit(PeerStatusChanged{EventMeta: s.meta(), Call: *p.c, Lost: PartyShopper, Grace: s.cfg.ReconnectGrace})
 }
 
 // Touch records that this node still holds these parties' sockets, and
@@ -375,11 +383,13 @@ func (s *Service) Touch(ctx context.Context, entries, guides []Held) error {
 	if err != nil {
 		return err
 	}
+	var evs []Event
+	defer func() { s.bus.publish(evs...) }()
 	for _, id := range backEntries {
 		s.log.InfoContext(ctx, "shopper reported again after being given up; reconnected", "entry_id", id)
 		if e, err := s.store.EntryGet(ctx, id); err == nil && e.State == EntryInCall {
 			if c, err := s.store.CallGet(ctx, e.CallID); err == nil && c.State.Live() {
-				s.notify.PeerStatus(ctx, c, PartyShopper, true, 0)
+				evs = append(evs, PeerStatusChanged{EventMeta: s.meta(), Call: c, Lost: PartyShopper, Connected: true})
 			}
 		}
 	}
@@ -387,7 +397,7 @@ func (s *Service) Touch(ctx context.Context, entries, guides []Held) error {
 		s.log.InfoContext(ctx, "guide reported again after being given up; reconnected", "guide_id", id)
 		if g, err := s.store.GuideGet(ctx, id); err == nil && g.CallID != "" {
 			if c, err := s.store.CallGet(ctx, g.CallID); err == nil && c.State.Live() && c.State != CallOffered {
-				s.notify.PeerStatus(ctx, c, PartyGuide, true, 0)
+				evs = append(evs, PeerStatusChanged{EventMeta: s.meta(), Call: c, Lost: PartyGuide, Connected: true})
 			}
 		}
 	}
@@ -401,40 +411,35 @@ func (s *Service) Touch(ctx context.Context, entries, guides []Held) error {
 func (s *Service) Cancel(ctx context.Context, entryID string) error {
 	ctx, cancel := detach(ctx)
 	defer cancel()
-	e, err := s.store.EntryGet(ctx, entryID)
-	if err != nil {
-		return err
-	}
-	if e.State == EntryInCall {
-		_, err := s.EndCall(ctx, PartyShopper, e.ID, e.CallID, ReasonHangup)
-		return err
-	}
-	return s.leaveQueue(ctx, e.ID, EntryCanceled, ReasonCanceled)
+	return s.entryChange(ctx, entryID, func(ctx context.Context, t *txn, p *parties) error {
+		if p.e.State == EntryInCall && p.c != nil {
+			return s.endCall(ctx, t, p, ReasonHangup, string(PartyShopper))
+		}
+		return s.leaveQueue(ctx, t, p, EntryCanceled, ReasonCanceled)
+	})
 }
 
 // leaveQueue ends an entry that never got a call, withdrawing its offer.
-func (s *Service) leaveQueue(ctx context.Context, entryID string, state EntryState, reason string) error {
+func (s *Service) leaveQueue(ctx context.Context, t *txn, p *parties, state EntryState, reason string) error {
+	e := *p.e
+	if !e.State.Queued() {
+		return fmt.Errorf("entry %s is %s: %w", e.ID, e.State, ErrBadState)
+	}
+	offered := e.State == EntryOffered
 	now := s.now()
-	var offered string
-	e, err := s.store.EntryUpdate(ctx, entryID, func(e *Entry) error {
-		if !e.State.Queued() {
-			return fmt.Errorf("entry %s is %s: %w", e.ID, e.State, ErrBadState)
-		}
-		if e.State == EntryOffered {
-			offered = e.CallID
-		}
-		e.State, e.LeftAt, e.LeftReason = state, &now, reason
-		return nil
-	})
-	if err != nil {
+	e.State, e.LeftAt, e.LeftReason = state, &now, reason
+	if err := t.putEntry(ctx, e); err != nil {
 		return err
 	}
-	s.log.InfoContext(ctx, "shopper left the queue", "entry_id", e.ID, "reason", reason)
-	if offered != "" {
-		s.endOffer(ctx, offered, ReasonShopperLost, false)
+	*p.e = e
+	t.afterCommit(func() { s.log.InfoContext(ctx, "shopper left the queue", "entry_id", e.ID, "reason", reason) })
+	if offered && p.c != nil && p.c.State == CallOffered {
+		if err := s.endOffer(ctx, t, p, ReasonShopperLost, false); err != nil {
+			return err
+		}
 	}
-	s.notify.EntryLeft(ctx, e)
-	s.poke()
+	t.emit(EntryLeft{EventMeta: s.meta(), Entry: e})
+	t.afterCommit(s.poke)
 	return nil
 }
 
@@ -443,37 +448,40 @@ func (s *Service) leaveQueue(ctx context.Context, entryID string, state EntrySta
 func (s *Service) GuideConnected(ctx context.Context, guideID, name, socketID string) (Guide, *Call, error) {
 	ctx, cancel := detach(ctx)
 	defer cancel()
-	now := s.now()
-	if _, err := s.store.GuideUpsert(ctx, Guide{ID: guideID, Name: name, Status: GuideAway, IdleSince: now}); err != nil {
+	// Creating the row is a change of its own: nothing else can refer to
+	// a guide before it exists.
+	if _, err := s.store.GuideUpsert(ctx, Guide{ID: guideID, Name: name, Status: GuideAway, IdleSince: s.now()}); err != nil {
 		return Guide{}, nil, err
 	}
-	g, err := s.store.GuideUpdate(ctx, guideID, func(g *Guide) error {
-		g.Online, g.DisconnectedAt, g.SocketID, g.SeenAt = true, nil, socketID, now
+	var out Guide
+	var live *Call
+	err := s.guideChange(ctx, guideID, func(ctx context.Context, t *txn, p *parties) error {
+		g := *p.g
+		g.Online, g.DisconnectedAt, g.SocketID, g.SeenAt = true, nil, socketID, s.now()
+		if err := t.putGuide(ctx, g); err != nil {
+			return err
+		}
+		out, live = g, nil
+		t.afterCommit(func() {
+			s.log.InfoContext(ctx, "guide connected", "guide_id", g.ID, "status", g.Status)
+			s.poke()
+		})
+		if p.c == nil || !p.c.State.Live() {
+			return nil
+		}
+		if p.c.State == CallOffered {
+			t.emit(OfferMade{EventMeta: s.meta(), Call: *p.c, Entry: *p.e, Resent: true})
+			return nil
+		}
+		c := *p.c
+		live = &c
+		t.emit(PeerStatusChanged{EventMeta: s.meta(), Call: c, Lost: PartyGuide, Connected: true})
 		return nil
 	})
 	if err != nil {
 		return Guide{}, nil, err
 	}
-	s.log.InfoContext(ctx, "guide connected", "guide_id", g.ID, "status", g.Status)
-	s.poke()
-	if g.CallID == "" {
-		return g, nil, nil
-	}
-	c, err := s.store.CallGet(ctx, g.CallID)
-	if err != nil || !c.State.Live() {
-		return g, nil, nil
-	}
-	if c.State == CallOffered {
-		s.notify.Offer(ctx, c, s.entryOrEmpty(ctx, c.EntryID))
-		return g, nil, nil
-	}
-	s.notify.PeerStatus(ctx, c, PartyGuide, true, 0)
-	return g, &c, nil
-}
-
-func (s *Service) entryOrEmpty(ctx context.Context, id string) Entry {
-	e, _ := s.store.EntryGet(ctx, id)
-	return e
+	return out, live, nil
 }
 
 // GuideDisconnected starts the guide's grace period, unless a newer socket
@@ -482,44 +490,38 @@ func (s *Service) entryOrEmpty(ctx context.Context, id string) Entry {
 func (s *Service) GuideDisconnected(ctx context.Context, guideID, socketID string) {
 	ctx, cancel := detach(ctx)
 	defer cancel()
-	now := s.now()
-	stale := false
-	g, err := s.store.GuideUpdate(ctx, guideID, func(g *Guide) error {
+	err := s.guideChange(ctx, guideID, func(ctx context.Context, t *txn, p *parties) error {
+		g := *p.g
 		if g.SocketID != socketID {
-			stale = true
-			return nil
+			return nil // a newer socket took over
 		}
 		g.Online, g.SocketID = false, ""
 		if g.DisconnectedAt == nil {
+			now := s.now()
 			g.DisconnectedAt = &now
 		}
-		return nil
+		if err := t.putGuide(ctx, g); err != nil {
+			return err
+		}
+		*p.g = g
+		t.afterCommit(func() { s.log.InfoContext(ctx, "guide disconnected", "guide_id", g.ID, "call_id", g.CallID) })
+		return s.guideGone(ctx, t, p)
 	})
 	if err != nil {
 		s.log.WarnContext(ctx, "mark guide disconnected", "guide_id", guideID, "err", err)
-		return
 	}
-	if stale {
-		return
-	}
-	s.log.InfoContext(ctx, "guide disconnected", "guide_id", g.ID, "call_id", g.CallID)
-	s.guideGone(ctx, g)
 }
 
 // guideGone withdraws a dropped guide's offer or warns its shopper.
-func (s *Service) guideGone(ctx context.Context, g Guide) {
-	if g.CallID == "" {
-		return
+func (s *Service) guideGone(ctx context.Context, t *txn, p *parties) error {
+	if p.c == nil || !p.c.State.Live() {
+		return nil
 	}
-	c, err := s.store.CallGet(ctx, g.CallID)
-	if err != nil || !c.State.Live() {
-		return
+	if p.c.State == CallOffered {
+		return s.endOffer(ctx, t, p, ReasonGuideLost, false)
 	}
-	if c.State == CallOffered {
-		s.endOffer(ctx, c.ID, ReasonGuideLost, false)
-		return
-	}
-	s.notify.PeerStatus(ctx, c, PartyGuide, false, s.cfg.ReconnectGrace)
+	t.emit(PeerStatusChanged{EventMeta: s.meta(), Call: *p.c, Lost: PartyGuide, Grace: s.cfg.ReconnectGrace})
+	return nil
 }
 
 // SetPresence records the guide's choice. Going away with an offer
@@ -530,140 +532,118 @@ func (s *Service) SetPresence(ctx context.Context, guideID string, status GuideS
 	if status != GuideAvailable && status != GuideAway {
 		return Guide{}, fmt.Errorf("%w: status must be available or away", ErrInvalid)
 	}
-	now := s.now()
-	g, err := s.store.GuideUpdate(ctx, guideID, func(g *Guide) error {
+	var out Guide
+	err := s.guideChange(ctx, guideID, func(ctx context.Context, t *txn, p *parties) error {
+		g := *p.g
 		if g.Status != status && status == GuideAvailable {
-			g.IdleSince = now
+			g.IdleSince = s.now()
 			g.MissedOffers = 0
 		}
 		g.Status = status
+		if err := t.putGuide(ctx, g); err != nil {
+			return err
+		}
+		*p.g, out = g, g
+		t.afterCommit(func() {
+			s.log.InfoContext(ctx, "guide presence", "guide_id", g.ID, "status", status)
+			s.poke()
+		})
+		t.emit(PresenceChanged{EventMeta: s.meta(), Guide: g})
+		if status == GuideAway && p.c != nil && p.c.State == CallOffered {
+			return s.endOffer(ctx, t, p, ReasonDeclined, false)
+		}
 		return nil
 	})
 	if err != nil {
 		return Guide{}, err
 	}
-	s.log.InfoContext(ctx, "guide presence", "guide_id", g.ID, "status", status)
-	s.notify.Presence(ctx, g, "")
-	if status == GuideAway && g.CallID != "" {
-		if c, err := s.store.CallGet(ctx, g.CallID); err == nil && c.State == CallOffered {
-			s.endOffer(ctx, c.ID, ReasonDeclined, false)
-		}
-	}
-	s.poke()
-	return g, nil
+	return out, nil
 }
 
-// Accept turns an offer into a call.
+// Accept turns an offer into a call. Call, entry and guide change together,
+// so a shopper who left meanwhile has already taken the offer with it.
 func (s *Service) Accept(ctx context.Context, guideID, callID string) (Call, error) {
 	ctx, cancel := detach(ctx)
 	defer cancel()
-	now := s.now()
-	c, err := s.store.CallUpdate(ctx, callID, func(c *Call) error {
+	var out Call
+	err := s.callChange(ctx, callID, func(ctx context.Context, t *txn, p *parties) error {
+		now := s.now()
+		c, e, g := *p.c, *p.e, *p.g
 		if c.GuideID != guideID {
 			return ErrNotParty
 		}
 		if c.State != CallOffered || now.After(c.OfferDeadline) {
 			return fmt.Errorf("offer %s is %s: %w", c.ID, c.State, ErrBadState)
 		}
+		if e.State != EntryOffered || e.CallID != c.ID || g.CallID != c.ID {
+			return fmt.Errorf("offer %s: entry %s is %s, guide holds %q: %w", c.ID, e.ID, e.State, g.CallID, ErrBadState)
+		}
 		c.State, c.AcceptedAt = CallAccepted, &now
-		return nil
-	})
-	if err != nil {
-		return Call{}, err
-	}
-	e, err := s.store.EntryUpdate(ctx, c.EntryID, func(e *Entry) error {
-		if e.State != EntryOffered || e.CallID != c.ID {
-			return fmt.Errorf("entry %s is %s: %w", e.ID, e.State, ErrBadState)
-		}
 		e.State = EntryInCall
-		return nil
-	})
-	if err != nil {
-		// The shopper left between the two updates (its leaveQueue saw the
-		// offer still open): undo the accept rather than bind a guide to
-		// a shopper who is gone.
-		s.abandonAccept(ctx, c, now)
-		return Call{}, err
-	}
-	g, err := s.store.GuideUpdate(ctx, guideID, func(g *Guide) error {
 		g.MissedOffers = 0
+		if err := t.putEntry(ctx, e); err != nil {
+			return err
+		}
+		if err := t.putCall(ctx, c); err != nil {
+			return err
+		}
+		if err := t.putGuide(ctx, g); err != nil {
+			return err
+		}
+		out = c
+		t.emit(CallMatched{EventMeta: s.meta(), Call: c, Entry: e, Guide: g})
+		t.afterCommit(func() {
+			s.log.InfoContext(ctx, "offer accepted", "call_id", c.ID, "entry_id", c.EntryID, "guide_id", guideID,
+				"offer_to_accept_ms", now.Sub(c.OfferedAt).Milliseconds())
+			s.poke()
+		})
 		return nil
 	})
 	if err != nil {
 		return Call{}, err
 	}
-	s.log.InfoContext(ctx, "offer accepted", "call_id", c.ID, "entry_id", c.EntryID, "guide_id", guideID,
-		"offer_to_accept_ms", now.Sub(c.OfferedAt).Milliseconds())
-	s.notify.Matched(ctx, c, e, g)
-	s.poke()
-	return c, nil
-}
-
-// abandonAccept ends a call whose accept lost the race to its shopper
-// leaving, and frees the guide without costing it its place.
-func (s *Service) abandonAccept(ctx context.Context, c Call, now time.Time) {
-	if _, err := s.store.CallUpdate(ctx, c.ID, func(c *Call) error {
-		if c.State != CallAccepted {
-			return ErrBadState
-		}
-		c.State, c.EndedAt, c.EndReason = CallEnded, &now, ReasonShopperLost
-		return nil
-	}); err != nil {
-		return
-	}
-	if _, err := s.store.GuideUpdate(ctx, c.GuideID, func(g *Guide) error {
-		if g.CallID == c.ID {
-			g.CallID = ""
-		}
-		return nil
-	}); err != nil {
-		s.log.WarnContext(ctx, "free guide after a lost accept", "call_id", c.ID, "guide_id", c.GuideID, "err", err)
-	}
-	s.notify.OfferRevoked(ctx, c.GuideID, c.ID, ReasonShopperLost)
-	s.poke()
+	return out, nil
 }
 
 // Decline hands the offer back; the shopper keeps its place.
 func (s *Service) Decline(ctx context.Context, guideID, callID string) error {
 	ctx, cancel := detach(ctx)
 	defer cancel()
-	c, err := s.store.CallGet(ctx, callID)
-	if err != nil {
-		return err
-	}
-	if c.GuideID != guideID {
-		return ErrNotParty
-	}
-	if c.State != CallOffered {
-		return fmt.Errorf("offer %s is %s: %w", c.ID, c.State, ErrBadState)
-	}
-	s.endOffer(ctx, callID, ReasonDeclined, false)
-	return nil
+	return s.callChange(ctx, callID, func(ctx context.Context, t *txn, p *parties) error {
+		if p.c.GuideID != guideID {
+			return ErrNotParty
+		}
+		if p.c.State != CallOffered {
+			return fmt.Errorf("offer %s is %s: %w", p.c.ID, p.c.State, ErrBadState)
+		}
+		return s.endOffer(ctx, t, p, ReasonDeclined, false)
+	})
 }
 
-// endOffer withdraws an offer: the call ends with reason, the guide is
-// freed (counting a miss when missed), and the entry, if still offered,
-// waits again in its old place.
-func (s *Service) endOffer(ctx context.Context, callID, reason string, missed bool) {
+// endOffer withdraws p's offered call: the call ends with reason, the
+// guide is freed (counting a miss when missed), and the entry, if still
+// offered, waits again in its old place. The guide hears the offer is
+// gone before anything its freedom leads to: those come from later
+// changes, and events leave in the order of their changes.
+func (s *Service) endOffer(ctx context.Context, t *txn, p *parties, reason string, missed bool) error {
 	now := s.now()
-	c, err := s.store.CallUpdate(ctx, callID, func(c *Call) error {
-		if c.State != CallOffered {
-			return ErrBadState
+	c := *p.c
+	c.State, c.EndedAt, c.EndReason = CallEnded, &now, reason
+	if e := *p.e; e.State == EntryOffered && e.CallID == c.ID {
+		e.State, e.CallID = EntryWaiting, ""
+		if err := t.putEntry(ctx, e); err != nil {
+			return err
 		}
-		c.State, c.EndedAt, c.EndReason = CallEnded, &now, reason
-		return nil
-	})
-	if err != nil {
-		return // accepted or ended meanwhile: nothing to withdraw
+		*p.e = e
 	}
-	// Withdraw it before the guide is free, so the guide hears of this
-	// offer's end before any next one.
-	s.notify.OfferRevoked(ctx, c.GuideID, c.ID, reason)
-	var setAway bool
-	g, err := s.store.GuideUpdate(ctx, c.GuideID, func(g *Guide) error {
-		if g.CallID != c.ID {
-			return nil // not this guide's offer any more: charge nothing
-		}
+	if err := t.putCall(ctx, c); err != nil {
+		return err
+	}
+	*p.c = c
+	t.emit(OfferRevoked{EventMeta: s.meta(), Call: c, Reason: reason})
+	g := *p.g
+	setAway := false
+	if g.CallID == c.ID { // else the guide never held it: charge nothing
 		g.CallID = ""
 		if missed || reason == ReasonDeclined {
 			// The offer moves on: behind every other free guide, so the
@@ -676,25 +656,22 @@ func (s *Service) endOffer(ctx context.Context, callID, reason string, missed bo
 				g.Status, setAway = GuideAway, true
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		s.log.WarnContext(ctx, "free guide after offer", "call_id", c.ID, "guide_id", c.GuideID, "err", err)
-	}
-	if _, err := s.store.EntryUpdate(ctx, c.EntryID, func(e *Entry) error {
-		if e.State == EntryOffered && e.CallID == c.ID {
-			e.State, e.CallID = EntryWaiting, ""
+		if err := t.putGuide(ctx, g); err != nil {
+			return err
 		}
-		return nil
-	}); err != nil {
-		s.log.WarnContext(ctx, "return entry after offer", "call_id", c.ID, "entry_id", c.EntryID, "err", err)
+		*p.g = g
 	}
-	s.log.InfoContext(ctx, "offer withdrawn", "call_id", c.ID, "entry_id", c.EntryID, "guide_id", c.GuideID, "reason", reason)
+	t.afterCommit(func() {
+		s.log.InfoContext(ctx, "offer withdrawn", "call_id", c.ID, "entry_id", c.EntryID, "guide_id", c.GuideID, "reason", reason)
+		if setAway {
+			s.log.InfoContext(ctx, "guide set away after missed offers", "guide_id", g.ID, "missed", g.MissedOffers)
+		}
+		s.poke()
+	})
 	if setAway {
-		s.log.InfoContext(ctx, "guide set away after missed offers", "guide_id", g.ID, "missed", g.MissedOffers)
-		s.notify.Presence(ctx, g, "missed_offers")
+		t.emit(PresenceChanged{EventMeta: s.meta(), Guide: g, Reason: "missed_offers"})
 	}
-	s.poke()
+	return nil
 }
 
 // Call returns a call after checking that the party named is one of its
@@ -727,15 +704,22 @@ func isParty(c Call, party Party, partyID string) bool {
 func (s *Service) Signaled(ctx context.Context, callID string) {
 	ctx, cancel := detach(ctx)
 	defer cancel()
-	c, err := s.store.CallUpdate(ctx, callID, func(c *Call) error {
-		if c.State != CallAccepted {
-			return ErrBadState
+	err := s.change(ctx, func(ctx context.Context, t *txn) error {
+		c, err := t.CallUpdate(ctx, callID, func(c *Call) error {
+			if c.State != CallAccepted {
+				return ErrBadState
+			}
+			c.State = CallConnecting
+			return nil
+		})
+		if err != nil {
+			return err
 		}
-		c.State = CallConnecting
+		t.emit(CallStateChanged{EventMeta: s.meta(), Call: c})
 		return nil
 	})
-	if err == nil {
-		s.notify.CallState(ctx, c)
+	if err != nil && !errors.Is(err, ErrBadState) {
+		s.log.WarnContext(ctx, "mark call connecting", "call_id", callID, "err", err)
 	}
 }
 
@@ -744,33 +728,47 @@ func (s *Service) Signaled(ctx context.Context, callID string) {
 func (s *Service) Connected(ctx context.Context, party Party, partyID, callID string) (Call, error) {
 	ctx, cancel := detach(ctx)
 	defer cancel()
-	now := s.now()
-	var changed bool
-	c, err := s.store.CallUpdate(ctx, callID, func(c *Call) error {
-		if !isParty(*c, party, partyID) {
-			return ErrNotParty
+	var out Call
+	err := s.change(ctx, func(ctx context.Context, t *txn) error {
+		now := s.now()
+		changed := false
+		c, err := t.CallUpdate(ctx, callID, func(c *Call) error {
+			if !isParty(*c, party, partyID) {
+				return ErrNotParty
+			}
+			switch c.State {
+			case CallAccepted, CallConnecting:
+				c.State, c.ConnectedAt, changed = CallConnected, &now, true
+			case CallConnected:
+			default:
+				return fmt.Errorf("call %s is %s: %w", c.ID, c.State, ErrBadState)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
-		switch c.State {
-		case CallAccepted, CallConnecting:
-			c.State, c.ConnectedAt, changed = CallConnected, &now, true
-		case CallConnected:
-		default:
-			return fmt.Errorf("call %s is %s: %w", c.ID, c.State, ErrBadState)
+		out = c
+		if changed {
+			t.emit(CallStateChanged{EventMeta: s.meta(), Call: c})
+			t.afterCommit(func() {
+				s.log.InfoContext(ctx, "call connected", "call_id", c.ID, "entry_id", c.EntryID, "guide_id", c.GuideID,
+					"accept_to_connect_ms", now.Sub(*c.AcceptedAt).Milliseconds())
+			})
 		}
 		return nil
 	})
+	if errors.Is(err, ErrNotFound) {
+		return Call{}, ErrNotParty
+	}
 	if err != nil {
 		return Call{}, err
 	}
-	if changed {
-		s.log.InfoContext(ctx, "call connected", "call_id", c.ID, "entry_id", c.EntryID, "guide_id", c.GuideID,
-			"accept_to_connect_ms", now.Sub(*c.AcceptedAt).Milliseconds())
-		s.notify.CallState(ctx, c)
-	}
-	return c, nil
+	return out, nil
 }
 
-// EndCall hangs up a live call on behalf of one of its parties.
+// EndCall hangs up a live call on behalf of one of its parties. An offer
+// not yet accepted is declined by its guide or given up by its shopper.
 func (s *Service) EndCall(ctx context.Context, party Party, partyID, callID, reason string) (Call, error) {
 	ctx, cancel := detach(ctx)
 	defer cancel()
@@ -778,89 +776,108 @@ func (s *Service) EndCall(ctx context.Context, party Party, partyID, callID, rea
 	if err != nil {
 		return Call{}, err
 	}
-	if c.State == CallOffered {
-		if party == PartyGuide {
-			return c, s.Decline(ctx, partyID, callID)
+	var out Call
+	err = s.callChange(ctx, callID, func(ctx context.Context, t *txn, p *parties) error {
+		if p.c.State == CallOffered {
+			if party == PartyGuide {
+				return s.endOffer(ctx, t, p, ReasonDeclined, false)
+			}
+			return s.leaveQueue(ctx, t, p, EntryCanceled, ReasonCanceled)
 		}
-		return c, s.leaveQueue(ctx, c.EntryID, EntryCanceled, ReasonCanceled)
-	}
-	return s.endCall(ctx, callID, reason, string(party))
-}
-
-// endCall ends an accepted call for good and frees both sides.
-func (s *Service) endCall(ctx context.Context, callID, reason, by string) (Call, error) {
-	now := s.now()
-	c, err := s.store.CallUpdate(ctx, callID, func(c *Call) error {
-		if !c.State.Live() || c.State == CallOffered {
-			return fmt.Errorf("call %s is %s: %w", c.ID, c.State, ErrBadState)
+		if err := s.endCall(ctx, t, p, reason, string(party)); err != nil {
+			return err
 		}
-		c.State, c.EndedAt, c.EndReason, c.EndedBy = CallEnded, &now, reason, by
+		out = *p.c
 		return nil
 	})
 	if err != nil {
 		return Call{}, err
 	}
-	if _, err := s.store.EntryUpdate(ctx, c.EntryID, func(e *Entry) error {
-		e.State, e.LeftAt, e.LeftReason = EntryDone, &now, reason
-		return nil
-	}); err != nil {
-		s.log.WarnContext(ctx, "close entry", "call_id", c.ID, "entry_id", c.EntryID, "err", err)
+	if out.ID == "" {
+		return c, nil
 	}
-	s.log.InfoContext(ctx, "call ended", "call_id", c.ID, "entry_id", c.EntryID, "guide_id", c.GuideID, "reason", reason, "by", by)
-	// Tell the parties before the guide is free, so the guide hears the
-	// end of this call before any offer of the next.
-	s.notify.CallEnded(ctx, c)
-	s.release(ctx, c, now)
-	s.poke()
-	return c, nil
+	return out, nil
 }
 
-// release frees the guide of a call and restarts its idle clock.
-func (s *Service) release(ctx context.Context, c Call, now time.Time) {
-	if _, err := s.store.GuideUpdate(ctx, c.GuideID, func(g *Guide) error {
-		if g.CallID == c.ID {
-			g.CallID, g.IdleSince = "", now
-		}
-		return nil
-	}); err != nil {
-		s.log.WarnContext(ctx, "free guide", "call_id", c.ID, "guide_id", c.GuideID, "err", err)
+// endCall ends an accepted call for good and frees both sides.
+func (s *Service) endCall(ctx context.Context, t *txn, p *parties, reason, by string) error {
+	c := *p.c
+	if !c.State.Live() || c.State == CallOffered {
+		return fmt.Errorf("call %s is %s: %w", c.ID, c.State, ErrBadState)
 	}
+	now := s.now()
+	c.State, c.EndedAt, c.EndReason, c.EndedBy = CallEnded, &now, reason, by
+	e := *p.e
+	e.State, e.LeftAt, e.LeftReason = EntryDone, &now, reason
+	if err := t.putEntry(ctx, e); err != nil {
+		return err
+	}
+	if err := t.putCall(ctx, c); err != nil {
+		return err
+	}
+	*p.e, *p.c = e, c
+	t.emit(CallFinished{EventMeta: s.meta(), Call: c})
+	if err := s.release(ctx, t, p, now); err != nil {
+		return err
+	}
+	t.afterCommit(func() {
+		s.log.InfoContext(ctx, "call ended", "call_id", c.ID, "entry_id", c.EntryID, "guide_id", c.GuideID, "reason", reason, "by", by)
+		s.poke()
+	})
+	return nil
+}
+
+// release frees the guide of p's call and restarts its idle clock.
+func (s *Service) release(ctx context.Context, t *txn, p *parties, now time.Time) error {
+	g := *p.g
+	if g.CallID != p.c.ID {
+		return nil
+	}
+	g.CallID, g.IdleSince = "", now
+	if err := t.putGuide(ctx, g); err != nil {
+		return err
+	}
+	*p.g = g
+	return nil
 }
 
 // requeue ends a call that never connected because the guide went away
 // and puts its shopper back at the head of the line.
-func (s *Service) requeue(ctx context.Context, callID string) {
+func (s *Service) requeue(ctx context.Context, t *txn, p *parties) error {
+	c := *p.c
+	if c.State != CallAccepted && c.State != CallConnecting {
+		return fmt.Errorf("call %s is %s: %w", c.ID, c.State, ErrBadState)
+	}
 	now := s.now()
-	c, err := s.store.CallUpdate(ctx, callID, func(c *Call) error {
-		if c.State != CallAccepted && c.State != CallConnecting {
-			return ErrBadState
-		}
-		c.State, c.EndedAt, c.EndReason, c.EndedBy = CallEnded, &now, ReasonGuideLost, string(PartyGuide)
-		return nil
+	c.State, c.EndedAt, c.EndReason, c.EndedBy = CallEnded, &now, ReasonGuideLost, string(PartyGuide)
+	e, err := t.EntryRequeue(ctx, c.EntryID)
+	if err != nil {
+		return err
+	}
+	if err := t.putCall(ctx, c); err != nil {
+		return err
+	}
+	*p.e, *p.c = e, c
+	t.emit(CallFinished{EventMeta: s.meta(), Call: c})
+	if err := s.release(ctx, t, p, now); err != nil {
+		return err
+	}
+	pos, _ := s.position(ctx, t, e)
+	t.emit(Requeued{EventMeta: s.meta(), Entry: e, Reason: ReasonGuideLost, Position: pos})
+	t.afterCommit(func() {
+		s.log.InfoContext(ctx, "shopper requeued at head", "call_id", c.ID, "entry_id", e.ID, "guide_id", c.GuideID)
+		s.poke()
 	})
-	if err != nil {
-		return
-	}
-	s.notify.CallEnded(ctx, c) // before the guide is free, as in endCall
-	s.release(ctx, c, now)
-	e, err := s.store.EntryRequeue(ctx, c.EntryID)
-	if err != nil {
-		s.log.WarnContext(ctx, "requeue entry", "call_id", c.ID, "entry_id", c.EntryID, "err", err)
-		return
-	}
-	s.log.InfoContext(ctx, "shopper requeued at head", "call_id", c.ID, "entry_id", e.ID, "guide_id", c.GuideID)
-	p, _ := s.position(ctx, e)
-	s.notify.Requeued(ctx, e, ReasonGuideLost, p)
-	s.poke()
+	return nil
 }
 
 // position computes where an entry stands and how long it may wait.
-func (s *Service) position(ctx context.Context, e Entry) (Position, error) {
-	line, err := s.store.EntriesQueued(ctx, e.Queue)
+func (s *Service) position(ctx context.Context, tx StoreTx, e Entry) (Position, error) {
+	line, err := tx.EntriesQueued(ctx, e.Queue)
 	if err != nil {
 		return Position{}, err
 	}
-	online, err := s.store.GuidesOnline(ctx)
+	online, err := tx.GuidesOnline(ctx)
 	if err != nil {
 		return Position{}, err
 	}

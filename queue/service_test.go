@@ -43,7 +43,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// event is one Notifier call as the recorder saw it.
+// event is one queue event, flattened for the assertions.
 type event struct {
 	Kind      string
 	EntryID   string
@@ -71,67 +71,71 @@ func (e event) String() string {
 	return s
 }
 
-// recorder is a Notifier that keeps every event in order.
+// recorder subscribes to a Service and keeps every event in order. The
+// Service hands events to subscribers before the method that made them
+// returns (when no other change is still running), so a test that drives
+// the Service from one goroutine finds them all in the buffer.
 type recorder struct {
-	mu     sync.Mutex
-	events []event
+	t   testing.TB
+	sub *queue.Subscription
 }
 
-var _ queue.Notifier = (*recorder)(nil)
-
-func (r *recorder) add(e event) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, e)
+func record(t testing.TB, svc *queue.Service) *recorder {
+	r := &recorder{t: t, sub: svc.Subscribe("test", 1<<16)}
+	t.Cleanup(r.sub.Close)
+	return r
 }
 
 // take returns the events so far and forgets them.
 func (r *recorder) take() []event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := r.events
-	r.events = nil
-	return out
+	var out []event
+	for {
+		select {
+		case ev, ok := <-r.sub.Events():
+			if !ok {
+				return out
+			}
+			out = append(out, r.convert(ev))
+		default:
+			if n := r.sub.Dropped(); n > 0 {
+				r.t.Errorf("the recorder missed %d events", n)
+			}
+			return out
+		}
+	}
 }
 
-func (r *recorder) Position(_ context.Context, entryID string, p queue.Position) {
-	r.add(event{Kind: "Position", EntryID: entryID, Pos: p})
-}
-
-func (r *recorder) Offer(_ context.Context, c queue.Call, e queue.Entry) {
-	r.add(event{Kind: "Offer", EntryID: e.ID, GuideID: c.GuideID, CallID: c.ID, Call: c, Entry: e})
-}
-
-func (r *recorder) OfferRevoked(_ context.Context, guideID, callID, reason string) {
-	r.add(event{Kind: "OfferRevoked", GuideID: guideID, CallID: callID, Reason: reason})
-}
-
-func (r *recorder) Matched(_ context.Context, c queue.Call, e queue.Entry, g queue.Guide) {
-	r.add(event{Kind: "Matched", EntryID: e.ID, GuideID: g.ID, CallID: c.ID, Call: c, Entry: e, Guide: g})
-}
-
-func (r *recorder) Requeued(_ context.Context, e queue.Entry, reason string, p queue.Position) {
-	r.add(event{Kind: "Requeued", EntryID: e.ID, Reason: reason, Pos: p, Entry: e})
-}
-
-func (r *recorder) EntryLeft(_ context.Context, e queue.Entry) {
-	r.add(event{Kind: "EntryLeft", EntryID: e.ID, Reason: e.LeftReason, Entry: e})
-}
-
-func (r *recorder) CallState(_ context.Context, c queue.Call) {
-	r.add(event{Kind: "CallState", CallID: c.ID, EntryID: c.EntryID, GuideID: c.GuideID, Reason: string(c.State), Call: c})
-}
-
-func (r *recorder) CallEnded(_ context.Context, c queue.Call) {
-	r.add(event{Kind: "CallEnded", CallID: c.ID, EntryID: c.EntryID, GuideID: c.GuideID, Reason: c.EndReason, Call: c})
-}
-
-func (r *recorder) Presence(_ context.Context, g queue.Guide, reason string) {
-	r.add(event{Kind: "Presence", GuideID: g.ID, Reason: reason, Guide: g})
-}
-
-func (r *recorder) PeerStatus(_ context.Context, c queue.Call, lost queue.Party, connected bool, _ time.Duration) {
-	r.add(event{Kind: "PeerStatus", CallID: c.ID, Lost: lost, Connected: connected})
+// convert flattens a queue event into what the assertions look at.
+func (r *recorder) convert(ev queue.Event) event {
+	if ev.EventID() == "" || ev.EventTime().IsZero() {
+		r.t.Errorf("%s event without id or time: %+v", ev.Kind(), ev)
+	}
+	switch ev := ev.(type) {
+	case queue.PositionChanged:
+		return event{Kind: "Position", EntryID: ev.EntryID, Pos: ev.Position}
+	case queue.OfferMade:
+		return event{Kind: "Offer", EntryID: ev.Entry.ID, GuideID: ev.Call.GuideID, CallID: ev.Call.ID, Call: ev.Call, Entry: ev.Entry}
+	case queue.OfferRevoked:
+		return event{Kind: "OfferRevoked", GuideID: ev.Call.GuideID, CallID: ev.Call.ID, Reason: ev.Reason, Call: ev.Call}
+	case queue.CallMatched:
+		return event{Kind: "Matched", EntryID: ev.Entry.ID, GuideID: ev.Guide.ID, CallID: ev.Call.ID, Call: ev.Call, Entry: ev.Entry, Guide: ev.Guide}
+	case queue.Requeued:
+		return event{Kind: "Requeued", EntryID: ev.Entry.ID, Reason: ev.Reason, Pos: ev.Position, Entry: ev.Entry}
+	case queue.EntryLeft:
+		return event{Kind: "EntryLeft", EntryID: ev.Entry.ID, Reason: ev.Entry.LeftReason, Entry: ev.Entry}
+	case queue.CallStateChanged:
+		c := ev.Call
+		return event{Kind: "CallState", CallID: c.ID, EntryID: c.EntryID, GuideID: c.GuideID, Reason: string(c.State), Call: c}
+	case queue.CallFinished:
+		c := ev.Call
+		return event{Kind: "CallEnded", CallID: c.ID, EntryID: c.EntryID, GuideID: c.GuideID, Reason: c.EndReason, Call: c}
+	case queue.PresenceChanged:
+		return event{Kind: "Presence", GuideID: ev.Guide.ID, Reason: ev.Reason, Guide: ev.Guide}
+	case queue.PeerStatusChanged:
+		return event{Kind: "PeerStatus", CallID: ev.Call.ID, Lost: ev.Lost, Connected: ev.Connected}
+	}
+	r.t.Errorf("unknown event type %T", ev)
+	return event{Kind: fmt.Sprintf("%T", ev)}
 }
 
 // kinds keeps the events of the given kinds.
@@ -165,29 +169,44 @@ type harness struct {
 	svc   *queue.Service
 }
 
-func newHarness(t *testing.T) *harness {
+// storeFunc makes an empty store for one test.
+type storeFunc func(t *testing.T) queue.Store
+
+func newHarness(t *testing.T, newStore storeFunc) *harness {
 	t.Helper()
 	h := &harness{
 		t:     t,
 		ctx:   context.Background(),
 		clock: &fakeClock{t: time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)},
-		rec:   &recorder{},
-		store: queue.NewMemoryStore(),
+		store: newStore(t),
 	}
-	svc, err := queue.NewService(queue.Config{
-		Store: h.store, Notifier: h.rec, Now: h.clock.Now,
-		Logger:       slog.New(slog.DiscardHandler),
+	h.useService(queue.Config{
+		Store:        h.store,
 		OfferTimeout: offerTimeout, MaxMissedOffers: 2, ReconnectGrace: grace,
 		AvgCallDuration: avgCall,
 		// Nobody refreshes SeenAt here; keep dead-node detection out of
 		// the way of the grace periods under test.
 		StaleAfter: 24 * time.Hour,
 	})
-	if err != nil {
-		t.Fatalf("NewService: %v", err)
-	}
-	h.svc = svc
 	return h
+}
+
+// useService puts a new Service over cfg.Store (the harness's store when
+// nil) on the harness's clock, and records its events.
+func (h *harness) useService(cfg queue.Config) {
+	h.t.Helper()
+	if cfg.Store == nil {
+		cfg.Store = h.store
+	}
+	cfg.Now = h.clock.Now
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	svc, err := queue.NewService(cfg)
+	if err != nil {
+		h.t.Fatalf("NewService: %v", err)
+	}
+	h.t.Cleanup(svc.Stop)
+	h.svc = svc
+	h.rec = record(h.t, svc)
 }
 
 func (h *harness) tick() {
@@ -348,8 +367,8 @@ func wantEvent(t *testing.T, evs []event, kind string, match func(event) bool) e
 	return event{}
 }
 
-func TestFIFOPerQueue(t *testing.T) {
-	h := newHarness(t)
+func testFIFOPerQueue(t *testing.T, newStore storeFunc) {
+	h := newHarness(t, newStore)
 	a, b, c := h.join("shoes"), h.join("shoes"), h.join("shoes")
 	x := h.join("hats")
 	h.guideOnline("g1")
@@ -364,8 +383,8 @@ func TestFIFOPerQueue(t *testing.T) {
 	h.tickExpectOffers(nil)
 }
 
-func TestQueuesTakeTurnsByJoinTime(t *testing.T) {
-	h := newHarness(t)
+func testQueuesTakeTurnsByJoinTime(t *testing.T, newStore storeFunc) {
+	h := newHarness(t, newStore)
 	s1, h1, s2, s3 := h.join("shoes"), h.join("hats"), h.join("shoes"), h.join("shoes")
 	h.guideOnline("g1")
 	h.guideOnline("g2")
@@ -376,8 +395,8 @@ func TestQueuesTakeTurnsByJoinTime(t *testing.T) {
 	wantLine(t, h.line("shoes"), s1.ID, s2.ID, s3.ID)
 }
 
-func TestLongestIdleGuideGetsFirstOffer(t *testing.T) {
-	h := newHarness(t)
+func testLongestIdleGuideGetsFirstOffer(t *testing.T, newStore storeFunc) {
+	h := newHarness(t, newStore)
 	h.guideOnline("g_b")
 	h.guideOnline("g_c")
 	h.guideOnline("g_a")
@@ -397,8 +416,8 @@ func TestLongestIdleGuideGetsFirstOffer(t *testing.T) {
 	h.offerOne(d.ID, "g_b")
 }
 
-func TestOfferTimesOutAndMovesToNextGuide(t *testing.T) {
-	h := newHarness(t)
+func testOfferTimesOutAndMovesToNextGuide(t *testing.T, newStore storeFunc) {
+	h := newHarness(t, newStore)
 	h.guideOnline("g1")
 	h.guideOnline("g2")
 	a := h.join("shoes")
@@ -428,8 +447,8 @@ func TestOfferTimesOutAndMovesToNextGuide(t *testing.T) {
 	}
 }
 
-func TestTwoMissedOffersSetGuideAway(t *testing.T) {
-	h := newHarness(t)
+func testTwoMissedOffersSetGuideAway(t *testing.T, newStore storeFunc) {
+	h := newHarness(t, newStore)
 	h.guideOnline("g1")
 	a := h.join("shoes")
 	h.offerOne(a.ID, "g1")
@@ -464,8 +483,8 @@ func TestTwoMissedOffersSetGuideAway(t *testing.T) {
 	h.offerOne(a.ID, "g1")
 }
 
-func TestAcceptResetsMissedOffers(t *testing.T) {
-	h := newHarness(t)
+func testAcceptResetsMissedOffers(t *testing.T, newStore storeFunc) {
+	h := newHarness(t, newStore)
 	h.guideOnline("g1")
 	a := h.join("shoes")
 	h.offerOne(a.ID, "g1")
@@ -487,8 +506,8 @@ func TestAcceptResetsMissedOffers(t *testing.T) {
 	}
 }
 
-func TestDeclineKeepsPlace(t *testing.T) {
-	h := newHarness(t)
+func testDeclineKeepsPlace(t *testing.T, newStore storeFunc) {
+	h := newHarness(t, newStore)
 	h.guideOnline("g1")
 	a, b, c := h.join("shoes"), h.join("shoes"), h.join("shoes")
 	callID := h.offerOne(a.ID, "g1")
@@ -520,8 +539,8 @@ func TestDeclineKeepsPlace(t *testing.T) {
 	wantEvent(t, evs, "Offer", func(e event) bool { return e.EntryID == a.ID && e.GuideID == "g1" })
 }
 
-func TestDeclinedOfferMovesToAnotherGuide(t *testing.T) {
-	h := newHarness(t)
+func testDeclinedOfferMovesToAnotherGuide(t *testing.T, newStore storeFunc) {
+	h := newHarness(t, newStore)
 	h.guideOnline("g1")
 	h.guideOnline("g2")
 	a := h.join("shoes")
@@ -534,8 +553,8 @@ func TestDeclinedOfferMovesToAnotherGuide(t *testing.T) {
 	h.offerOne(a.ID, "g2")
 }
 
-func TestDeclineByOtherGuide(t *testing.T) {
-	h := newHarness(t)
+func testDeclineByOtherGuide(t *testing.T, newStore storeFunc) {
+	h := newHarness(t, newStore)
 	h.guideOnline("g1")
 	h.guideOnline("g2")
 	a := h.join("shoes")
@@ -551,8 +570,8 @@ func TestDeclineByOtherGuide(t *testing.T) {
 	}
 }
 
-func TestShopperCancelWhileOffered(t *testing.T) {
-	h := newHarness(t)
+func testShopperCancelWhileOffered(t *testing.T, newStore storeFunc) {
+	h := newHarness(t, newStore)
 	h.guideOnline("g1")
 	a := h.join("shoes")
 	callID := h.offerOne(a.ID, "g1")
@@ -583,8 +602,8 @@ func TestShopperCancelWhileOffered(t *testing.T) {
 	h.offerOne(b.ID, "g1")
 }
 
-func TestAccept(t *testing.T) {
-	h := newHarness(t)
+func testAccept(t *testing.T, newStore storeFunc) {
+	h := newHarness(t, newStore)
 	h.guideOnline("g1")
 	a, b := h.join("shoes"), h.join("shoes")
 	callID := h.offerOne(a.ID, "g1")
@@ -616,8 +635,8 @@ func TestAccept(t *testing.T) {
 	}
 }
 
-func TestAcceptAfterDeadlineFails(t *testing.T) {
-	h := newHarness(t)
+func testAcceptAfterDeadlineFails(t *testing.T, newStore storeFunc) {
+	h := newHarness(t, newStore)
 	h.guideOnline("g1")
 	a := h.join("shoes")
 	callID := h.offerOne(a.ID, "g1")
@@ -636,8 +655,8 @@ func TestAcceptAfterDeadlineFails(t *testing.T) {
 	wantEvent(t, h.rec.take(), "OfferRevoked", func(e event) bool { return e.CallID == callID && e.Reason == queue.ReasonOfferTimeout })
 }
 
-func TestGuideDisconnectDuringOffer(t *testing.T) {
-	h := newHarness(t)
+func testGuideDisconnectDuringOffer(t *testing.T, newStore storeFunc) {
+	h := newHarness(t, newStore)
 	h.guideOnline("g1")
 	h.guideOnline("g2")
 	a := h.join("shoes")
@@ -656,8 +675,8 @@ func TestGuideDisconnectDuringOffer(t *testing.T) {
 	h.offerOne(a.ID, "g2")
 }
 
-func TestGuideLostBeforeConnectRequeuesAtHead(t *testing.T) {
-	h := newHarness(t)
+func testGuideLostBeforeConnectRequeuesAtHead(t *testing.T, newStore storeFunc) {
+	h := newHarness(t, newStore)
 	// early joins first but its socket is late, so the matcher skips it.
 	early := h.joinOnly("shoes")
 	h.guideOnline("g1")
@@ -703,8 +722,8 @@ func TestGuideLostBeforeConnectRequeuesAtHead(t *testing.T) {
 	h.offerOne(a.ID, "g2")
 }
 
-func TestGuideBackWithinGraceKeepsCall(t *testing.T) {
-	h := newHarness(t)
+func testGuideBackWithinGraceKeepsCall(t *testing.T, newStore storeFunc) {
+	h := newHarness(t, newStore)
 	h.guideOnline("g1")
 	a := h.join("shoes")
 	callID := h.offerOne(a.ID, "g1")
@@ -725,8 +744,8 @@ func TestGuideBackWithinGraceKeepsCall(t *testing.T) {
 	}
 }
 
-func TestShopperLostInConnectedCall(t *testing.T) {
-	h := newHarness(t)
+func testShopperLostInConnectedCall(t *testing.T, newStore storeFunc) {
+	h := newHarness(t, newStore)
 	h.guideOnline("g1")
 	a := h.join("shoes")
 	callID := h.offerOne(a.ID, "g1")
@@ -757,8 +776,8 @@ func TestShopperLostInConnectedCall(t *testing.T) {
 	}
 }
 
-func TestShopperReconnectWithinGraceKeepsPlace(t *testing.T) {
-	h := newHarness(t)
+func testShopperReconnectWithinGraceKeepsPlace(t *testing.T, newStore storeFunc) {
+	h := newHarness(t, newStore)
 	a, b, c := h.join("shoes"), h.join("shoes"), h.join("shoes")
 	h.tick()
 	h.svc.ShopperDisconnected(h.ctx, a.ID, "ws-"+a.ID)
@@ -782,8 +801,8 @@ func TestShopperReconnectWithinGraceKeepsPlace(t *testing.T) {
 	h.offerOne(a.ID, "g1")
 }
 
-func TestDisconnectedShopperIsSkippedNotDropped(t *testing.T) {
-	h := newHarness(t)
+func testDisconnectedShopperIsSkippedNotDropped(t *testing.T, newStore storeFunc) {
+	h := newHarness(t, newStore)
 	a, b := h.join("shoes"), h.join("shoes")
 	h.svc.ShopperDisconnected(h.ctx, a.ID, "ws-"+a.ID)
 	h.guideOnline("g1")
@@ -791,8 +810,8 @@ func TestDisconnectedShopperIsSkippedNotDropped(t *testing.T) {
 	wantLine(t, h.line("shoes"), a.ID, b.ID)
 }
 
-func TestJoinedNeverConnectsIsAbandoned(t *testing.T) {
-	h := newHarness(t)
+func testJoinedNeverConnectsIsAbandoned(t *testing.T, newStore storeFunc) {
+	h := newHarness(t, newStore)
 	a := h.joinOnly("shoes")
 	b := h.join("shoes")
 	h.guideOnline("g1")
@@ -816,8 +835,8 @@ func TestJoinedNeverConnectsIsAbandoned(t *testing.T) {
 	}
 }
 
-func TestOfferedShopperLostIsAbandonedAndOfferRevoked(t *testing.T) {
-	h := newHarness(t)
+func testOfferedShopperLostIsAbandonedAndOfferRevoked(t *testing.T, newStore storeFunc) {
+	h := newHarness(t, newStore)
 	h.guideOnline("g1")
 	a, b := h.join("shoes"), h.join("shoes")
 	callID := h.offerOne(a.ID, "g1")
@@ -838,8 +857,8 @@ func TestOfferedShopperLostIsAbandonedAndOfferRevoked(t *testing.T) {
 	}
 }
 
-func TestOfferedShopperLostRevokesOffer(t *testing.T) {
-	h := newHarness(t)
+func testOfferedShopperLostRevokesOffer(t *testing.T, newStore storeFunc) {
+	h := newHarness(t, newStore)
 	h.guideOnline("g1")
 	a := h.join("shoes")
 	// A long offer window, so the grace period runs out first.
@@ -863,8 +882,8 @@ func TestOfferedShopperLostRevokesOffer(t *testing.T) {
 	}
 }
 
-func TestShopperLostAfterAcceptEndsCall(t *testing.T) {
-	h := newHarness(t)
+func testShopperLostAfterAcceptEndsCall(t *testing.T, newStore storeFunc) {
+	h := newHarness(t, newStore)
 	h.guideOnline("g1")
 	a := h.join("shoes")
 	callID := h.offerOne(a.ID, "g1")
@@ -906,8 +925,8 @@ func wantPositions(t *testing.T, step string, evs []event, want map[string][]int
 	}
 }
 
-func TestPositions(t *testing.T) {
-	h := newHarness(t)
+func testPositions(t *testing.T, newStore storeFunc) {
+	h := newHarness(t, newStore)
 	a, b, c, d := h.join("shoes"), h.join("shoes"), h.join("shoes"), h.join("shoes")
 	h.tick()
 	evs := h.rec.take()
@@ -990,7 +1009,7 @@ func TestPositions(t *testing.T) {
 	wantPositions(t, "settled", h.rec.take(), nil)
 }
 
-func TestJoinValidation(t *testing.T) {
+func testJoinValidation(t *testing.T, newStore storeFunc) {
 	ok := queue.JoinParams{Queue: "shoes", Locale: "pt-BR", Currency: "BRL", PageURL: "https://shop.example/p?id=1", Name: "Ana"}
 	tests := []struct {
 		name string
@@ -1018,7 +1037,7 @@ func TestJoinValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t)
+			h := newHarness(t, newStore)
 			p := ok
 			tt.edit(&p)
 			if _, err := h.svc.Join(h.ctx, p); !errors.Is(err, queue.ErrInvalid) {
@@ -1031,7 +1050,7 @@ func TestJoinValidation(t *testing.T) {
 	}
 
 	t.Run("valid", func(t *testing.T) {
-		h := newHarness(t)
+		h := newHarness(t, newStore)
 		for _, p := range []queue.JoinParams{
 			ok,
 			{Currency: "EUR"},
@@ -1053,8 +1072,8 @@ func TestJoinValidation(t *testing.T) {
 	})
 }
 
-func TestCallScope(t *testing.T) {
-	h := newHarness(t)
+func testCallScope(t *testing.T, newStore storeFunc) {
+	h := newHarness(t, newStore)
 	h.guideOnline("g1")
 	h.guideOnline("g2")
 	a, b := h.join("shoes"), h.join("shoes")
@@ -1116,9 +1135,8 @@ func TestCallScope(t *testing.T) {
 func TestStartStop(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	clock := &fakeClock{t: time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)}
-	rec := &recorder{}
 	svc, err := queue.NewService(queue.Config{
-		Store: queue.NewMemoryStore(), Notifier: rec, Now: clock.Now,
+		Store: queue.NewMemoryStore(), Now: clock.Now,
 		Logger: slog.New(slog.DiscardHandler), Tick: 5 * time.Millisecond,
 	})
 	if err != nil {
@@ -1126,6 +1144,15 @@ func TestStartStop(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	offers := make(chan queue.OfferMade, 1)
+	svc.SubscribeFunc(ctx, "test", 0, func(_ context.Context, ev queue.Event) {
+		if o, ok := ev.(queue.OfferMade); ok {
+			select {
+			case offers <- o:
+			default:
+			}
+		}
+	})
 	if err := svc.Start(ctx); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
@@ -1142,14 +1169,21 @@ func TestStartStop(t *testing.T) {
 	if _, err := svc.SetPresence(ctx, "g1", queue.GuideAvailable); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for len(kinds(rec.take(), "Offer")) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the running loop made no offer within 5s")
+	select {
+	case o := <-offers:
+		if o.Entry.ID != e.ID || o.Call.GuideID != "g1" {
+			t.Errorf("offer %+v, want %s to g1", o, e.ID)
 		}
-		time.Sleep(2 * time.Millisecond)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the running loop made no offer within 5s")
 	}
 	cancel() // the caller's context does not stop the loop; Stop does
+	stopWithin(t, svc, 5*time.Second)
+}
+
+// stopWithin calls Stop twice and fails if that takes longer than d.
+func stopWithin(t *testing.T, svc *queue.Service, d time.Duration) {
+	t.Helper()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -1158,103 +1192,193 @@ func TestStartStop(t *testing.T) {
 	}()
 	select {
 	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("Stop did not return within 5s")
+	case <-time.After(d):
+		t.Fatalf("Stop did not return within %v", d)
 	}
 }
 
 func TestStopWithoutStart(t *testing.T) {
-	h := newHarness(t)
-	h.svc.Stop()
-	h.svc.Stop()
-}
-
-func TestNewServiceRequiresStoreAndNotifier(t *testing.T) {
-	if _, err := queue.NewService(queue.Config{Notifier: &recorder{}}); err == nil {
-		t.Error("NewService without a Store succeeded")
-	}
-	if _, err := queue.NewService(queue.Config{Store: queue.NewMemoryStore()}); err == nil {
-		t.Error("NewService without a Notifier succeeded")
-	}
-}
-
-// hookStore runs a hook once, right after the first entry update that
-// satisfies it, to put another request between two steps of a service
-// method, as a second node would.
-type hookStore struct {
-	queue.Store
-	mu   sync.Mutex
-	hook func(queue.Entry) bool
-}
-
-func (s *hookStore) EntryUpdate(ctx context.Context, id string, fn func(*queue.Entry) error) (queue.Entry, error) {
-	e, err := s.Store.EntryUpdate(ctx, id, fn)
-	if err == nil {
-		s.mu.Lock()
-		hook := s.hook
-		s.mu.Unlock()
-		if hook != nil && hook(e) {
-			s.mu.Lock()
-			s.hook = nil
-			s.mu.Unlock()
-		}
-	}
-	return e, err
-}
-
-func TestAcceptRacingShopperCancel(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)}
-	rec := &recorder{}
-	store := &hookStore{Store: queue.NewMemoryStore()}
-	svc, err := queue.NewService(queue.Config{
-		Store: store, Notifier: rec, Now: clock.Now, Logger: slog.New(slog.DiscardHandler),
-	})
+	defer goleak.VerifyNone(t)
+	svc, err := queue.NewService(queue.Config{Store: queue.NewMemoryStore(), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, ctx: context.Background(), clock: clock, rec: rec, store: store, svc: svc}
+	sub := svc.Subscribe("test", 1)
+	handled := svc.SubscribeFunc(context.Background(), "test-func", 1, func(context.Context, queue.Event) {})
+	stopWithin(t, svc, 5*time.Second)
+	// Stop ends every subscription: the stream is closed, and a handler
+	// of a service never started never got a goroutine (goleak checks).
+	select {
+	case _, ok := <-sub.Events():
+		if ok {
+			t.Error("an event arrived from a service that did nothing")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Stop left the subscription open")
+	}
+	handled.Close()
+}
+
+func TestNewServiceRequiresStore(t *testing.T) {
+	if _, err := queue.NewService(queue.Config{}); err == nil {
+		t.Error("NewService without a Store succeeded")
+	}
+}
+
+// TestSlowSubscriberIsDroppedNotWaitedFor: a subscriber that does not
+// drain its buffer loses events, counted; the Service never waits for it
+// and other subscribers get everything.
+func TestSlowSubscriberIsDroppedNotWaitedFor(t *testing.T) {
+	h := newHarness(t, memoryStore)
+	slow := h.svc.Subscribe("slow", 1)
+	defer slow.Close()
+	h.guideOnline("g1")  // presence
+	h.guideOnline("g2")  // presence
+	a := h.join("shoes") // position
+	if got := slow.Dropped(); got != 2 {
+		t.Errorf("slow subscriber dropped %d events, want 2", got)
+	}
+	first := <-slow.Events()
+	if p, ok := first.(queue.PresenceChanged); !ok || p.Guide.ID != "g1" {
+		t.Errorf("slow subscriber kept %T %+v, want g1's presence", first, first)
+	}
+	evs := h.rec.take()
+	if len(kinds(evs, "Presence")) != 2 || len(kinds(evs, "Position")) != 1 {
+		t.Errorf("the other subscriber got:%s", describe(evs))
+	}
+	h.offerOne(a.ID, "g1")
+}
+
+// testAcceptRacingShopperCancel runs a guide's accept and the shopper's
+// cancel of the same offer at once, many times: whichever wins, the call,
+// the entry and the guide agree afterwards, and the events say the same.
+func testAcceptRacingShopperCancel(t *testing.T, newStore storeFunc) {
+	h := newHarness(t, newStore)
 	h.guideOnline("g1")
-	a := h.join("shoes")
-	if err := svc.Tick(h.ctx); err != nil {
+	for i := range 30 {
+		a := h.join("shoes")
+		offer := h.tickExpectOffers(map[string]string{a.ID: "g1"})[0]
+		var acceptErr, cancelErr error
+		concurrently(
+			func() { _, acceptErr = h.svc.Accept(h.ctx, "g1", offer.CallID) },
+			func() { cancelErr = h.svc.Cancel(h.ctx, a.ID) },
+		)
+		if cancelErr != nil {
+			t.Fatalf("round %d: Cancel: %v", i, cancelErr)
+		}
+		evs := h.rec.take()
+		c, e, g := h.call(offer.CallID), h.entry(a.ID), h.guide("g1")
+		switch {
+		case acceptErr == nil: // accepted, then hung up by the shopper
+			if c.State != queue.CallEnded || c.EndReason != queue.ReasonHangup || e.State != queue.EntryDone {
+				t.Errorf("round %d: accepted then canceled: call %s/%s, entry %s", i, c.State, c.EndReason, e.State)
+			}
+			m := slices.IndexFunc(evs, func(e event) bool { return e.Kind == "Matched" })
+			end := slices.IndexFunc(evs, func(e event) bool { return e.Kind == "CallEnded" })
+			if m < 0 || end < m {
+				t.Errorf("round %d: events:%s\nwant Matched, then CallEnded", i, describe(evs))
+			}
+		case errors.Is(acceptErr, queue.ErrBadState): // the shopper left first
+			if c.State != queue.CallEnded || c.EndReason != queue.ReasonShopperLost || e.State != queue.EntryCanceled {
+				t.Errorf("round %d: canceled first: call %s/%s, entry %s", i, c.State, c.EndReason, e.State)
+			}
+			if len(kinds(evs, "Matched")) != 0 {
+				t.Errorf("round %d: a shopper who left was matched:%s", i, describe(evs))
+			}
+			wantEvent(t, evs, "OfferRevoked", func(e event) bool { return e.CallID == offer.CallID && e.Reason == queue.ReasonShopperLost })
+		default:
+			t.Fatalf("round %d: Accept: %v", i, acceptErr)
+		}
+		if g.CallID != "" {
+			t.Fatalf("round %d: guide still holds %q", i, g.CallID)
+		}
+	}
+}
+
+// concurrently runs the functions at once and waits for all of them.
+func concurrently(fns ...func()) {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for _, fn := range fns {
+		wg.Go(func() {
+			<-start
+			fn()
+		})
+	}
+	close(start)
+	wg.Wait()
+}
+
+// wait collects events until one matches, failing after d.
+func (r *recorder) wait(d time.Duration, what string, match func(event) bool) []event {
+	r.t.Helper()
+	var out []event
+	timeout := time.After(d)
+	for {
+		select {
+		case ev, ok := <-r.sub.Events():
+			if !ok {
+				r.t.Fatalf("subscription closed while waiting for %s; events:%s", what, describe(out))
+			}
+			e := r.convert(ev)
+			out = append(out, e)
+			if match(e) {
+				return out
+			}
+		case <-timeout:
+			r.t.Fatalf("no %s within %v; events:%s", what, d, describe(out))
+		}
+	}
+}
+
+// testEventsFollowCommitOrder runs the matcher loop while the test ends
+// each offer or call of one guide with shoppers waiting, so the loop's
+// next offer is made the moment the guide is free, on another goroutine.
+// The guide must still hear the end of each offer or call before the
+// next offer.
+func testEventsFollowCommitOrder(t *testing.T, newStore storeFunc) {
+	h := newHarness(t, newStore)
+	h.useService(queue.Config{Tick: 2 * time.Millisecond, OfferTimeout: time.Hour, StaleAfter: 24 * time.Hour})
+	for range 4 {
+		h.join("shoes")
+	}
+	if err := h.svc.Start(h.ctx); err != nil {
 		t.Fatal(err)
 	}
-	offer := wantEvent(t, rec.take(), "Offer", nil)
-
-	// The shopper's cancel has marked the entry canceled but not yet
-	// withdrawn the offer when the guide's accept lands.
-	var acceptErr error
-	store.mu.Lock()
-	store.hook = func(e queue.Entry) bool {
-		if e.ID != a.ID || e.State != queue.EntryCanceled {
-			return false
+	defer stopWithin(t, h.svc, 10*time.Second)
+	h.guideOnline("g1")
+	var all []event
+	for round := range 4 {
+		evs := h.rec.wait(10*time.Second, "an offer to g1", func(e event) bool { return e.Kind == "Offer" && e.GuideID == "g1" })
+		all = append(all, evs...)
+		callID := evs[len(evs)-1].CallID
+		if round%2 == 0 {
+			if err := h.svc.Decline(h.ctx, "g1", callID); err != nil {
+				t.Fatalf("round %d: Decline: %v", round, err)
+			}
+			continue
 		}
-		_, acceptErr = svc.Accept(h.ctx, "g1", offer.CallID)
-		return true
+		h.accept("g1", callID)
+		if _, err := h.svc.EndCall(h.ctx, queue.PartyGuide, "g1", callID, queue.ReasonHangup); err != nil {
+			t.Fatalf("round %d: EndCall: %v", round, err)
+		}
 	}
-	store.mu.Unlock()
-	if err := svc.Cancel(h.ctx, a.ID); err != nil {
-		t.Fatalf("Cancel: %v", err)
-	}
-	if !errors.Is(acceptErr, queue.ErrBadState) {
-		t.Errorf("Accept of a canceled shopper: %v, want ErrBadState", acceptErr)
-	}
-	evs := rec.take()
-	wantEvent(t, evs, "OfferRevoked", func(e event) bool {
-		return e.GuideID == "g1" && e.CallID == offer.CallID && e.Reason == queue.ReasonShopperLost
-	})
-	if m := kinds(evs, "Matched"); len(m) != 0 {
-		t.Errorf("a shopper who left was matched:%s", describe(m))
-	}
-	e, _ := store.EntryGet(h.ctx, a.ID)
-	if e.State != queue.EntryCanceled {
-		t.Errorf("entry state %s, want canceled", e.State)
-	}
-	c, _ := store.CallGet(h.ctx, offer.CallID)
-	if c.State.Live() {
-		t.Errorf("call left %s for a shopper who left", c.State)
-	}
-	g, _ := store.GuideGet(h.ctx, "g1")
-	if g.CallID != "" {
-		t.Errorf("guide still holds %q", g.CallID)
+	// What g1 heard, in order: no offer while the one before is open.
+	open := ""
+	for _, e := range all {
+		if e.GuideID != "g1" {
+			continue
+		}
+		switch e.Kind {
+		case "Offer":
+			if open != "" {
+				t.Fatalf("offer %s reached g1 before the end of %s; events:%s", e.CallID, open, describe(all))
+			}
+			open = e.CallID
+		case "OfferRevoked", "CallEnded":
+			if e.CallID == open {
+				open = ""
+			}
+		}
 	}
 }

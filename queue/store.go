@@ -5,14 +5,24 @@ import (
 	"time"
 )
 
-// Store keeps entries, guides and calls. Update methods are atomic
-// read-modify-write: fn sees the current record and its changes are saved
-// only if it returns nil. Every method returns copies; callers never share
-// memory with the store.
-type Store interface {
+// StoreTx reads and writes entries, guides and calls. Inside [Store.Tx]
+// every call belongs to one transaction; on a [Store] itself each call is
+// a transaction of its own. Every method returns copies: callers never
+// share memory with the store.
+//
+// Inside a transaction, reading a record by id (EntryGet, GuideGet,
+// CallGet, and the Update methods) claims it until the transaction ends:
+// another transaction that reads it by id waits. Lists do not claim what
+// they return. Transactions must claim records entry first, then call,
+// then guide, so that two of them never wait on each other in a circle;
+// the Service keeps that order in every change.
+type StoreTx interface {
 	// EntryCreate saves a new entry at the tail of its queue, assigning Rank.
 	EntryCreate(ctx context.Context, e Entry) (Entry, error)
 	EntryGet(ctx context.Context, id string) (Entry, error)
+	// EntryUpdate is a read-modify-write: fn sees the current record and
+	// its changes are saved only if it returns nil, whose error is then
+	// returned untouched.
 	EntryUpdate(ctx context.Context, id string, fn func(*Entry) error) (Entry, error)
 	// EntryRequeue puts a queued-again entry at the head of its queue
 	// (Rank below every other queued entry) in state waiting.
@@ -31,13 +41,6 @@ type Store interface {
 	// GuidesOnline lists guides with an open console.
 	GuidesOnline(ctx context.Context) ([]Guide, error)
 
-	// Touch sets SeenAt on the entries and guides whose sockets this node
-	// holds. A party the matcher had declared dropped only because nobody
-	// reported it (SocketID SocketGivenUp) is reclaimed: back to connected
-	// with this socket. Touch returns the ids
-	// reclaimed. A party that now has another socket is left alone.
-	Touch(ctx context.Context, entries, guides []Held, at time.Time) (reclaimedEntries, reclaimedGuides []string, err error)
-
 	// CallCreate saves a new call. A guide or entry already in a live call
 	// cannot get a second one (ErrBadState).
 	CallCreate(ctx context.Context, c Call) (Call, error)
@@ -45,4 +48,23 @@ type Store interface {
 	CallUpdate(ctx context.Context, id string, fn func(*Call) error) (Call, error)
 	// CallsLive lists calls that have not ended.
 	CallsLive(ctx context.Context) ([]Call, error)
+}
+
+// Store keeps entries, guides and calls.
+type Store interface {
+	StoreTx
+
+	// Tx runs fn in one transaction: everything fn writes through tx is
+	// saved together when fn returns nil, and nothing is when it returns
+	// an error (which Tx returns untouched). A store may run fn more than
+	// once (PostgreSQL retries serialization failures and deadlocks), so
+	// fn must not act outside tx. fn must not call the Store itself.
+	Tx(ctx context.Context, fn func(ctx context.Context, tx StoreTx) error) error
+
+	// Touch sets SeenAt on the entries and guides whose sockets this node
+	// holds. A party the matcher had declared dropped only because nobody
+	// reported it (SocketID SocketGivenUp) is reclaimed: back to connected
+	// with this socket. Touch returns the ids reclaimed. A party that now
+	// has another socket is left alone. It is one transaction of its own.
+	Touch(ctx context.Context, entries, guides []Held, at time.Time) (reclaimedEntries, reclaimedGuides []string, err error)
 }

@@ -10,25 +10,10 @@ import (
 	"guidecall/queue"
 )
 
-// quietNotifier drops every event: the benchmark measures the matcher and
-// the store, not delivery.
-type quietNotifier struct{}
-
-func (quietNotifier) Position(context.Context, string, queue.Position)              {}
-func (quietNotifier) Offer(context.Context, queue.Call, queue.Entry)                {}
-func (quietNotifier) OfferRevoked(context.Context, string, string, string)          {}
-func (quietNotifier) Matched(context.Context, queue.Call, queue.Entry, queue.Guide) {}
-func (quietNotifier) Requeued(context.Context, queue.Entry, string, queue.Position) {}
-func (quietNotifier) EntryLeft(context.Context, queue.Entry)                        {}
-func (quietNotifier) CallState(context.Context, queue.Call)                         {}
-func (quietNotifier) CallEnded(context.Context, queue.Call)                         {}
-func (quietNotifier) Presence(context.Context, queue.Guide, string)                 {}
-func (quietNotifier) PeerStatus(context.Context, queue.Call, queue.Party, bool, time.Duration) {
-}
-
 // tickBench is a memory store holding a line of waiting shoppers and a set
 // of online guides, and a Service over it on a clock that never moves (so
-// nothing expires mid-benchmark).
+// nothing expires mid-benchmark). Nobody subscribes: the benchmark
+// measures the matcher and the store, not delivery.
 type tickBench struct {
 	store *queue.MemoryStore
 	svc   *queue.Service
@@ -44,7 +29,7 @@ func newTickBench(b *testing.B, waiting, guides int, busy bool) *tickBench {
 	ctx := context.Background()
 	st := queue.NewMemoryStore()
 	svc, err := queue.NewService(queue.Config{
-		Store: st, Notifier: quietNotifier{}, Logger: slog.New(slog.DiscardHandler),
+		Store: st, Logger: slog.New(slog.DiscardHandler),
 		Now: func() time.Time { return benchNow },
 	})
 	if err != nil {

@@ -3,20 +3,15 @@ package signaling
 import (
 	"context"
 	"sync"
-)
 
-// Role is the kind of party at the end of a socket.
-type Role string
-
-const (
-	RoleShopper Role = "shopper"
-	RoleGuide   Role = "guide"
+	"guidecall/protocol"
 )
 
 // Address names one party: a shopper by its queue entry id, a guide by
-// its account id.
+// its account id. Role is the side the party takes in calls, shopper or
+// guide: an admin connects as a guide.
 type Address struct {
-	Role Role
+	Role protocol.Role
 	ID   string
 }
 

@@ -12,6 +12,8 @@ import (
 
 	"github.com/coder/websocket"
 	"golang.org/x/time/rate"
+
+	"guidecall/protocol"
 )
 
 // conn is one WebSocket. The handler goroutine reads; one writer goroutine
@@ -76,8 +78,8 @@ func (c *conn) enqueue(frame []byte) {
 	}
 }
 
-func (c *conn) sendMessage(typ, callID string, data any) {
-	frame, err := encode(typ, callID, data)
+func (c *conn) sendMessage(typ protocol.Type, callID string, data any) {
+	frame, err := protocol.Encode(typ, callID, data)
 	if err != nil {
 		c.log.Error("encode frame", "type", typ, "err", err)
 		return
@@ -85,10 +87,10 @@ func (c *conn) sendMessage(typ, callID string, data any) {
 	c.enqueue(frame)
 }
 
-func (c *conn) sendError(e *Error, ref string) {
+func (c *conn) sendError(e *protocol.Error, ref protocol.Type) {
 	e2 := *e
-	e2.Ref = ref
-	c.sendMessage(TypeError, "", &e2)
+	e2.Ref = string(ref)
+	c.sendMessage(protocol.TypeError, "", &e2)
 }
 
 // closeWith closes the socket once with a close code the client can act on.
@@ -111,7 +113,7 @@ func (c *conn) serve(ctx context.Context) {
 
 	who, err := c.authenticate(ctx)
 	if err != nil {
-		c.writeNow(ctx, asError(err), TypeAuth)
+		c.writeNow(ctx, asError(err), protocol.TypeAuth)
 		c.closeWith(4401, "unauthorized")
 		return
 	}
@@ -123,12 +125,12 @@ func (c *conn) serve(ctx context.Context) {
 	c.holding = true
 	c.mu.Unlock()
 	c.hub.register(ctx, c)
-	octx, cancel := context.WithTimeout(ctx, c.hub.cfg.ControllerTimeout)
-	welcome, err := c.hub.ctrl.Open(octx, who)
+	octx, cancel := context.WithTimeout(ctx, c.hub.cfg.HandlerTimeout)
+	welcome, err := c.hub.sessions.Open(octx, who)
 	cancel()
 	if err != nil {
 		c.log.Info("socket refused", "err", err)
-		c.writeNow(ctx, asError(err), TypeAuth)
+		c.writeNow(ctx, asError(err), protocol.TypeAuth)
 		c.hub.unregister(c)
 		c.closeWith(websocket.StatusNormalClosure, "refused")
 		return
@@ -146,8 +148,8 @@ func (c *conn) serve(ctx context.Context) {
 	if c.hub.unregister(c) {
 		// The socket's ctx may be canceled already; the change it records
 		// must still complete, within a bound.
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.hub.cfg.ControllerTimeout)
-		c.hub.ctrl.Close(cctx, who)
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.hub.cfg.HandlerTimeout)
+		c.hub.sessions.Close(cctx, who)
 		cancel()
 	}
 	c.closeWith(websocket.StatusNormalClosure, "")
@@ -160,15 +162,15 @@ func (c *conn) serve(ctx context.Context) {
 // id under the key the rest of guidecall logs it by.
 func partyAttrs(a Address) []any {
 	key := "guide_id"
-	if a.Role == RoleShopper {
+	if a.Role == protocol.RoleShopper {
 		key = "entry_id"
 	}
 	return []any{"party", a.String(), key, a.ID}
 }
 
 // release queues the welcome, then whatever arrived while Open ran.
-func (c *conn) release(welcome any) {
-	frame, err := encode(TypeWelcome, "", welcome)
+func (c *conn) release(welcome protocol.Welcome) {
+	frame, err := protocol.Encode(protocol.TypeWelcome, "", welcome)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.holding = false
@@ -185,10 +187,10 @@ func (c *conn) release(welcome any) {
 }
 
 // writeNow writes an error frame before the writer runs (auth failures).
-func (c *conn) writeNow(ctx context.Context, e *Error, ref string) {
+func (c *conn) writeNow(ctx context.Context, e *protocol.Error, ref protocol.Type) {
 	e2 := *e
-	e2.Ref = ref
-	frame, err := encode(TypeError, "", &e2)
+	e2.Ref = string(ref)
+	frame, err := protocol.Encode(protocol.TypeError, "", &e2)
 	if err != nil {
 		return
 	}
@@ -204,25 +206,23 @@ func (c *conn) authenticate(ctx context.Context) (Identity, error) {
 	defer t.Stop()
 	_, b, err := c.ws.Read(ctx)
 	if err != nil {
-		return Identity{}, Errorf(CodeUnauthorized, "no auth message: %v", err)
+		return Identity{}, protocol.Errorf(protocol.CodeUnauthorized, "no auth message: %v", err)
 	}
 	m, err := ParseMessage(b)
 	if err != nil {
 		return Identity{}, err
 	}
-	if m.Type != TypeAuth {
-		return Identity{}, Errorf(CodeUnauthorized, "the first message must be auth, got %q", m.Type)
+	if m.Type != protocol.TypeAuth {
+		return Identity{}, protocol.Errorf(protocol.CodeUnauthorized, "the first message must be auth, got %q", m.Type)
 	}
-	var auth struct {
-		Token string `json:"token"`
-	}
+	var auth protocol.Auth
 	if err := m.Decode(&auth); err != nil || auth.Token == "" {
-		return Identity{}, Errorf(CodeUnauthorized, "auth needs data.token")
+		return Identity{}, protocol.Errorf(protocol.CodeUnauthorized, "auth needs data.token")
 	}
 	who, err := c.hub.cfg.Auth.Authenticate(ctx, auth.Token)
 	if err != nil {
 		c.log.Info("socket auth failed", "err", err)
-		return Identity{}, Errorf(CodeUnauthorized, "token refused")
+		return Identity{}, protocol.Errorf(protocol.CodeUnauthorized, "token refused")
 	}
 	return who, nil
 }
@@ -280,7 +280,7 @@ func (c *conn) readLoop(ctx context.Context) {
 		}
 		if int64(len(b)) > c.hub.cfg.MaxMessageBytes {
 			c.log.Warn("frame too large", "bytes", len(b))
-			c.writeNow(ctx, Errorf(CodeTooLarge, "frame of %d bytes is over the %d byte limit", len(b), c.hub.cfg.MaxMessageBytes), "")
+			c.writeNow(ctx, protocol.Errorf(protocol.CodeTooLarge, "frame of %d bytes is over the %d byte limit", len(b), c.hub.cfg.MaxMessageBytes), "")
 			c.closeWith(websocket.StatusMessageTooBig, "message too large")
 			return
 		}
@@ -288,7 +288,7 @@ func (c *conn) readLoop(ctx context.Context) {
 			// A client that keeps flooding after a second's worth of
 			// refusals in a row is not going to slow down: cut it off.
 			limited++
-			c.sendError(Errorf(CodeRateLimited, "more than %d messages per second", c.hub.cfg.RatePerSecond), "")
+			c.sendError(protocol.Errorf(protocol.CodeRateLimited, "more than %d messages per second", c.hub.cfg.RatePerSecond), "")
 			if limited > c.hub.cfg.RatePerSecond {
 				c.closeWith(websocket.StatusPolicyViolation, "rate limit")
 				return
@@ -297,7 +297,7 @@ func (c *conn) readLoop(ctx context.Context) {
 		}
 		limited = 0
 		if typ != websocket.MessageText {
-			c.sendError(Errorf(CodeBadMessage, "binary frames are not part of the protocol"), "")
+			c.sendError(protocol.Errorf(protocol.CodeBadMessage, "binary frames are not part of the protocol"), "")
 			continue
 		}
 		m, err := ParseMessage(b)
@@ -308,7 +308,7 @@ func (c *conn) readLoop(ctx context.Context) {
 		}
 		if err := c.handle(ctx, m); err != nil {
 			pe := asError(err)
-			if pe.Code == CodeInternal {
+			if pe.Code == protocol.CodeInternal {
 				c.log.Error("message failed", "type", m.Type, "call_id", m.CallID, "err", err)
 			} else {
 				c.log.Info("message refused", "type", m.Type, "call_id", m.CallID, "code", pe.Code, "err", err)
@@ -318,29 +318,41 @@ func (c *conn) readLoop(ctx context.Context) {
 	}
 }
 
-func (c *conn) handle(ctx context.Context, m Message) error {
-	if m.Type == TypeAuth {
-		return Errorf(CodeBadState, "already authenticated")
+func (c *conn) handle(ctx context.Context, m protocol.Envelope) error {
+	if m.Type == protocol.TypeAuth {
+		return protocol.Errorf(protocol.CodeBadState, "already authenticated")
 	}
-	if !clientTypes[c.who.Role][m.Type] {
-		return Errorf(CodeUnknownType, "%q is not a message a %s sends", m.Type, c.who.Role)
+	if !m.Type.Relayed() {
+		fn, ok := c.hub.handlers.handler(m.Type, c.who.Role)
+		if !ok {
+			return protocol.Errorf(protocol.CodeUnknownType, "%q is not a message a %s sends", m.Type, c.who.Role)
+		}
+		ctx, cancel := context.WithTimeout(ctx, c.hub.cfg.HandlerTimeout)
+		defer cancel()
+		return fn(ctx, c.who, m)
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.hub.cfg.ControllerTimeout)
+	route := c.hub.handlers.relayRoute()
+	if route == nil {
+		return protocol.Errorf(protocol.CodeUnknownType, "%q is not relayed by this server", m.Type)
+	}
+	// The other party gets the sender's bytes, so they must be the
+	// payload the protocol says, not whatever a client chose to send.
+	if err := m.Decode(protocol.ClientPayload(m.Type)); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.hub.cfg.HandlerTimeout)
 	defer cancel()
-	if !relayed[m.Type] {
-		return c.hub.ctrl.Handle(ctx, c.who, m)
-	}
-	to, err := c.hub.ctrl.Route(ctx, c.who, m)
+	to, err := route(ctx, c.who, m)
 	if err != nil {
 		return err
 	}
-	m.V, m.From = Version, string(c.who.Role)
+	m.V, m.From = protocol.Version, c.who.Role
 	frame, err := json.Marshal(m)
 	if err != nil {
 		return err
 	}
 	if err := c.hub.bus.Publish(ctx, to, frame); err != nil {
-		return errors.Join(Errorf(CodeUnavailable, "could not reach the other party"), err)
+		return errors.Join(protocol.Errorf(protocol.CodeUnavailable, "could not reach the other party"), err)
 	}
 	return nil
 }

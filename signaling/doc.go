@@ -10,7 +10,14 @@
 // the node that holds the party: [LocalBus] on one machine, a Postgres
 // LISTEN/NOTIFY bus in a cluster.
 //
+// The wire itself (envelope, message types, payloads, error codes) is
+// package protocol's; this package parses frames into [protocol.Envelope]
+// and encodes the payloads it is given.
+//
 // It does not own who may be in which call, queue state or money: the
-// [Controller] given by the wiring answers those questions (which it does
-// from the queue package), and this package only enforces the answers.
+// wiring registers a [Handler] per client message type with the roles that
+// may send it ([Hub.Handle]), one [Route] that names the other party of a
+// relayed message ([Hub.Relay]), and [Sessions] told of each socket's open
+// and close (which it answers from the queue package); this package only
+// enforces the answers.
 package signaling

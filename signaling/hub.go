@@ -12,13 +12,15 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"guidecall/protocol"
 )
 
 // Identity is who a socket authenticated as.
 type Identity struct {
 	Address
 	Name string
-	// Socket is unique per socket, so the controller can tell a late close
+	// Socket is unique per socket, so Sessions can tell a late close
 	// of an old socket from the drop of the current one.
 	Socket string
 }
@@ -28,28 +30,22 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, token string) (Identity, error)
 }
 
-// Controller is what signaling asks of the rest of guidecall. Errors it
-// returns reach the client as protocol errors: return an *Error to choose
-// the code.
-type Controller interface {
-	// Open registers a new socket of who and returns the welcome payload.
-	Open(ctx context.Context, who Identity) (welcome any, err error)
+// Sessions is told of every socket's life. Errors it returns reach the
+// client as protocol errors: return a *protocol.Error to choose the code.
+type Sessions interface {
+	// Open registers a new socket of who and returns its welcome.
+	Open(ctx context.Context, who Identity) (protocol.Welcome, error)
 	// Close unregisters who's socket; it is not called for a socket that a
 	// newer one of the same party replaced.
 	Close(ctx context.Context, who Identity)
-	// Route checks that m's call is who's live call and returns the party
-	// to relay m to. It may record progress (the first SDP of a call).
-	Route(ctx context.Context, who Identity, m Message) (Address, error)
-	// Handle applies a message that is not relayed.
-	Handle(ctx context.Context, who Identity, m Message) error
 }
 
 // Config configures a Hub. Zero values take the defaults noted.
 type Config struct {
-	Auth       Authenticator
-	Controller Controller
-	Bus        Bus // nil: LocalBus
-	Logger     *slog.Logger
+	Auth     Authenticator
+	Sessions Sessions
+	Bus      Bus // nil: LocalBus
+	Logger   *slog.Logger
 
 	MaxMessageBytes int64         // 64 KiB
 	Heartbeat       time.Duration // 15s between pings
@@ -57,9 +53,9 @@ type Config struct {
 	WriteTimeout    time.Duration // 5s for one frame
 	SendBuffer      int           // 64 frames queued per socket before it counts as slow
 	RatePerSecond   int           // 50 messages per second per socket
-	// ControllerTimeout bounds each call to the Controller, so a stuck
-	// store cannot hold a socket's handler forever.
-	ControllerTimeout time.Duration // 10s
+	// HandlerTimeout bounds each call to Sessions, a handler or the relay
+	// route, so a stuck store cannot hold a socket forever.
+	HandlerTimeout time.Duration // 10s
 	// MaxConnections caps this node's sockets, authenticated or not; more
 	// are refused with 503 before the upgrade.
 	MaxConnections int // 20000
@@ -77,10 +73,11 @@ type Config struct {
 
 // Hub holds this node's sockets and routes frames between parties.
 type Hub struct {
-	cfg  Config
-	bus  Bus
-	log  *slog.Logger
-	ctrl Controller
+	cfg      Config
+	bus      Bus
+	log      *slog.Logger
+	sessions Sessions
+	handlers registry
 
 	mu       sync.Mutex
 	conns    map[Address]*conn  // authenticated sockets by party
@@ -94,8 +91,8 @@ type Hub struct {
 // NewHub checks cfg and fills in defaults. The hub subscribes to the bus;
 // the caller starts and stops the bus.
 func NewHub(cfg Config) (*Hub, error) {
-	if cfg.Auth == nil || cfg.Controller == nil {
-		return nil, errors.New("signaling: Auth and Controller are required")
+	if cfg.Auth == nil || cfg.Sessions == nil {
+		return nil, errors.New("signaling: Auth and Sessions are required")
 	}
 	if cfg.Bus == nil {
 		cfg.Bus = &LocalBus{}
@@ -104,7 +101,7 @@ func NewHub(cfg Config) (*Hub, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.MaxMessageBytes <= 0 {
-		cfg.MaxMessageBytes = 64 << 10
+		cfg.MaxMessageBytes = protocol.MaxFrame
 	}
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = 15 * time.Second
@@ -121,8 +118,8 @@ func NewHub(cfg Config) (*Hub, error) {
 	if cfg.RatePerSecond <= 0 {
 		cfg.RatePerSecond = 50
 	}
-	if cfg.ControllerTimeout <= 0 {
-		cfg.ControllerTimeout = 10 * time.Second
+	if cfg.HandlerTimeout <= 0 {
+		cfg.HandlerTimeout = 10 * time.Second
 	}
 	if cfg.MaxConnections <= 0 {
 		cfg.MaxConnections = 20000
@@ -134,21 +131,23 @@ func NewHub(cfg Config) (*Hub, error) {
 		cfg.ClientIP = remoteHost
 	}
 	h := &Hub{
-		cfg:   cfg,
-		bus:   cfg.Bus,
-		log:   cfg.Logger.With("component", "signaling"),
-		ctrl:  cfg.Controller,
-		conns: make(map[Address]*conn),
-		all:   make(map[*conn]struct{}),
-		perIP: make(map[string]int),
+		cfg:      cfg,
+		bus:      cfg.Bus,
+		log:      cfg.Logger.With("component", "signaling"),
+		sessions: cfg.Sessions,
+		handlers: newRegistry(),
+		conns:    make(map[Address]*conn),
+		all:      make(map[*conn]struct{}),
+		perIP:    make(map[string]int),
 	}
 	h.bus.Subscribe(h.deliverLocal)
 	return h, nil
 }
 
 // Send delivers a server message to a party on whichever node holds it.
-func (h *Hub) Send(ctx context.Context, to Address, typ, callID string, data any) error {
-	frame, err := encode(typ, callID, data)
+// data is the type's payload from package protocol, or nil.
+func (h *Hub) Send(ctx context.Context, to Address, typ protocol.Type, callID string, data any) error {
+	frame, err := protocol.Encode(typ, callID, data)
 	if err != nil {
 		return err
 	}
@@ -207,7 +206,7 @@ func (h *Hub) control(to Address, frame []byte) {
 	older := c != nil && c.id != string(id) &&
 		(c.registered.UnixNano() < ns || c.registered.UnixNano() == ns && c.id < string(id))
 	if older {
-		// Like a local replacement: the controller is not told of this
+		// Like a local replacement: Sessions is not told of this
 		// socket's close, since the party is still connected elsewhere.
 		delete(h.conns, to)
 	}
@@ -336,7 +335,7 @@ func (h *Hub) register(ctx context.Context, c *conn) {
 		old.log.Info("socket replaced by a newer one")
 		old.closeWith(4409, "replaced by a newer connection")
 	}
-	ctx, cancel := context.WithTimeout(ctx, h.cfg.ControllerTimeout)
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.HandlerTimeout)
 	defer cancel()
 	if err := h.bus.Publish(ctx, c.who.Address, replacedFrame(c)); err != nil {
 		// Best effort like every publish: the old socket then lives until

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -16,14 +17,15 @@ import (
 
 	"github.com/coder/websocket"
 
+	"guidecall/protocol"
 	"guidecall/signaling"
 )
 
 // Parties the fake authenticator knows, by token.
 var (
-	shopperA = signaling.Identity{Address: signaling.Address{Role: signaling.RoleShopper, ID: "e_a"}, Name: "Sam"}
-	shopperB = signaling.Identity{Address: signaling.Address{Role: signaling.RoleShopper, ID: "e_b"}, Name: "Bea"}
-	guideG   = signaling.Identity{Address: signaling.Address{Role: signaling.RoleGuide, ID: "g_1"}, Name: "Ada"}
+	shopperA = signaling.Identity{Address: signaling.Address{Role: protocol.RoleShopper, ID: "e_a"}, Name: "Sam"}
+	shopperB = signaling.Identity{Address: signaling.Address{Role: protocol.RoleShopper, ID: "e_b"}, Name: "Bea"}
+	guideG   = signaling.Identity{Address: signaling.Address{Role: protocol.RoleGuide, ID: "g_1"}, Name: "Ada"}
 	tokens   = map[string]signaling.Identity{"tok-a": shopperA, "tok-b": shopperB, "tok-g": guideG}
 )
 
@@ -40,13 +42,13 @@ func (fakeAuth) Authenticate(_ context.Context, token string) (signaling.Identit
 // fakeController records what the hub asks and answers from its funcs.
 type fakeController struct {
 	mu    sync.Mutex
-	open  func(ctx context.Context, who signaling.Identity) (any, error)
-	route func(who signaling.Identity, m signaling.Message) (signaling.Address, error)
+	open  func(ctx context.Context, who signaling.Identity) (protocol.Welcome, error)
+	route func(who signaling.Identity, m protocol.Envelope) (signaling.Address, error)
 
 	opened  chan signaling.Identity
 	closed  chan signaling.Identity
-	handled chan signaling.Message
-	routed  chan signaling.Message
+	handled chan protocol.Envelope
+	routed  chan protocol.Envelope
 	// seen records the context of every call, by method.
 	seen chan ctxSeen
 }
@@ -73,25 +75,25 @@ func newFakeController() *fakeController {
 	return &fakeController{
 		opened:  make(chan signaling.Identity, 64),
 		closed:  make(chan signaling.Identity, 64),
-		handled: make(chan signaling.Message, 1024),
-		routed:  make(chan signaling.Message, 1024),
+		handled: make(chan protocol.Envelope, 1024),
+		routed:  make(chan protocol.Envelope, 1024),
 		seen:    make(chan ctxSeen, 1024),
 	}
 }
 
-func (f *fakeController) setOpen(fn func(ctx context.Context, who signaling.Identity) (any, error)) {
+func (f *fakeController) setOpen(fn func(ctx context.Context, who signaling.Identity) (protocol.Welcome, error)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.open = fn
 }
 
-func (f *fakeController) setRoute(fn func(who signaling.Identity, m signaling.Message) (signaling.Address, error)) {
+func (f *fakeController) setRoute(fn func(who signaling.Identity, m protocol.Envelope) (signaling.Address, error)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.route = fn
 }
 
-func (f *fakeController) Open(ctx context.Context, who signaling.Identity) (any, error) {
+func (f *fakeController) Open(ctx context.Context, who signaling.Identity) (protocol.Welcome, error) {
 	f.see(ctx, "Open")
 	f.opened <- who
 	f.mu.Lock()
@@ -100,7 +102,7 @@ func (f *fakeController) Open(ctx context.Context, who signaling.Identity) (any,
 	if fn != nil {
 		return fn(ctx, who)
 	}
-	return map[string]any{"role": who.Role, "id": who.ID}, nil
+	return protocol.Welcome{Role: who.Role}, nil
 }
 
 func (f *fakeController) Close(ctx context.Context, who signaling.Identity) {
@@ -108,22 +110,35 @@ func (f *fakeController) Close(ctx context.Context, who signaling.Identity) {
 	f.closed <- who
 }
 
-func (f *fakeController) Route(ctx context.Context, who signaling.Identity, m signaling.Message) (signaling.Address, error) {
+func (f *fakeController) Route(ctx context.Context, who signaling.Identity, m protocol.Envelope) (signaling.Address, error) {
 	f.see(ctx, "Route")
 	f.routed <- m
 	f.mu.Lock()
 	fn := f.route
 	f.mu.Unlock()
 	if fn == nil {
-		return signaling.Address{}, signaling.Errorf(signaling.CodeNotInCall, "no call")
+		return signaling.Address{}, protocol.Errorf(protocol.CodeNotInCall, "no call")
 	}
 	return fn(who, m)
 }
 
-func (f *fakeController) Handle(ctx context.Context, _ signaling.Identity, m signaling.Message) error {
+func (f *fakeController) Handle(ctx context.Context, _ signaling.Identity, m protocol.Envelope) error {
 	f.see(ctx, "Handle")
 	f.handled <- m
 	return nil
+}
+
+// register gives the hub the fake's Handle for every client type, with
+// the roles that send it, and its Route for the relayed ones.
+func (f *fakeController) register(h *signaling.Hub) {
+	shopper, guide := protocol.RoleShopper, protocol.RoleGuide
+	h.Handle(protocol.TypeQueueCancel, f.Handle, shopper)
+	h.Handle(protocol.TypePresence, f.Handle, guide)
+	h.Handle(protocol.TypeOfferAccept, f.Handle, guide)
+	h.Handle(protocol.TypeOfferDecline, f.Handle, guide)
+	h.Handle(protocol.TypeCallConnected, f.Handle, shopper, guide)
+	h.Handle(protocol.TypeCallEnd, f.Handle, shopper, guide)
+	h.Relay(f.Route)
 }
 
 // env is a hub served over loopback.
@@ -158,7 +173,7 @@ func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard
 func newEnv(t *testing.T, tweak func(*signaling.Config)) *env {
 	t.Helper()
 	ctrl := newFakeController()
-	cfg := signaling.Config{Auth: fakeAuth{}, Controller: ctrl, Logger: quietLogger(), WriteTimeout: 2 * time.Second}
+	cfg := signaling.Config{Auth: fakeAuth{}, Sessions: ctrl, Logger: quietLogger(), WriteTimeout: 2 * time.Second}
 	if tweak != nil {
 		tweak(&cfg)
 	}
@@ -166,6 +181,7 @@ func newEnv(t *testing.T, tweak func(*signaling.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ctrl.register(hub)
 	srv := httptest.NewServer(hub)
 	e := &env{t: t, hub: hub, ctrl: ctrl, srv: srv, url: "ws" + strings.TrimPrefix(srv.URL, "http")}
 	t.Cleanup(func() {
@@ -182,15 +198,15 @@ func newEnv(t *testing.T, tweak func(*signaling.Config)) *env {
 // frame is a protocol message as a client sees it.
 type frame struct {
 	V      int             `json:"v"`
-	Type   string          `json:"type"`
+	Type   protocol.Type   `json:"type"`
 	CallID string          `json:"call_id,omitempty"`
 	From   string          `json:"from,omitempty"`
 	Data   json.RawMessage `json:"data,omitempty"`
 }
 
 type protoError struct {
-	Code string `json:"code"`
-	Ref  string `json:"ref"`
+	Code protocol.Code `json:"code"`
+	Ref  protocol.Type `json:"ref"`
 }
 
 // client is a test WebSocket client; once started, a goroutine reads every
@@ -229,7 +245,7 @@ func (e *env) connect(t *testing.T, token string) *client {
 	t.Helper()
 	c := e.dial(t)
 	c.send(map[string]any{"v": 1, "type": "auth", "data": map[string]string{"token": token}})
-	if f := c.next(); f.Type != signaling.TypeWelcome {
+	if f := c.next(); f.Type != protocol.TypeWelcome {
 		t.Fatalf("first frame %s %s, want welcome", f.Type, f.Data)
 	}
 	return c
@@ -313,10 +329,10 @@ func (c *client) next() frame {
 	return frame{}
 }
 
-func (c *client) expectError(code, ref string) {
+func (c *client) expectError(code protocol.Code, ref protocol.Type) {
 	c.t.Helper()
 	f := c.next()
-	if f.Type != signaling.TypeError {
+	if f.Type != protocol.TypeError {
 		c.t.Fatalf("got %s %s, want error %s", f.Type, f.Data, code)
 	}
 	var pe protoError
@@ -352,7 +368,7 @@ func (c *client) quiet(d time.Duration) {
 	}
 }
 
-func msg(typ, callID string, data any) map[string]any {
+func msg(typ protocol.Type, callID string, data any) map[string]any {
 	m := map[string]any{"v": 1, "type": typ}
 	if callID != "" {
 		m["call_id"] = callID
@@ -394,19 +410,19 @@ func TestAuthFirst(t *testing.T) {
 	t.Run("first message not auth", func(t *testing.T) {
 		c := e.dial(t)
 		c.send(msg("presence", "", map[string]string{"status": "available"}))
-		c.expectError(signaling.CodeUnauthorized, "auth")
+		c.expectError(protocol.CodeUnauthorized, "auth")
 		c.expectClosed(4401, 10*time.Second)
 	})
 	t.Run("wrong token", func(t *testing.T) {
 		c := e.dial(t)
 		c.send(msg("auth", "", map[string]string{"token": "forged"}))
-		c.expectError(signaling.CodeUnauthorized, "auth")
+		c.expectError(protocol.CodeUnauthorized, "auth")
 		c.expectClosed(4401, 10*time.Second)
 	})
 	t.Run("auth without token", func(t *testing.T) {
 		c := e.dial(t)
 		c.send(msg("auth", "", nil))
-		c.expectError(signaling.CodeUnauthorized, "auth")
+		c.expectError(protocol.CodeUnauthorized, "auth")
 		c.expectClosed(4401, 10*time.Second)
 	})
 	t.Run("silent until the auth timeout", func(t *testing.T) {
@@ -430,21 +446,21 @@ func TestAuthFirst(t *testing.T) {
 func TestWelcomeComesFirst(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
-	e.ctrl.setOpen(func(ctx context.Context, who signaling.Identity) (any, error) {
+	e.ctrl.setOpen(func(ctx context.Context, who signaling.Identity) (protocol.Welcome, error) {
 		// Events for the party while Open runs must wait for the welcome.
 		for i := range 3 {
-			if err := e.hub.Send(ctx, who.Address, signaling.TypeQueuePosition, "", map[string]int{"position": i + 1}); err != nil {
-				return nil, err
+			if err := e.hub.Send(ctx, who.Address, protocol.TypeQueuePosition, "", protocol.QueuePosition{Position: i + 1}); err != nil {
+				return protocol.Welcome{}, err
 			}
 		}
-		return map[string]string{"hello": "yes"}, nil
+		return protocol.Welcome{Role: who.Role}, nil
 	})
 	c := e.connect(t, "tok-a") // fails unless welcome is first
 	for i := range 3 {
 		f := c.next()
 		var d struct{ Position int }
 		_ = json.Unmarshal(f.Data, &d)
-		if f.Type != signaling.TypeQueuePosition || d.Position != i+1 {
+		if f.Type != protocol.TypeQueuePosition || d.Position != i+1 {
 			t.Fatalf("frame %d: %s %s", i, f.Type, f.Data)
 		}
 	}
@@ -453,30 +469,33 @@ func TestWelcomeComesFirst(t *testing.T) {
 func TestBadMessages(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
-	e.ctrl.setRoute(func(who signaling.Identity, m signaling.Message) (signaling.Address, error) {
+	e.ctrl.setRoute(func(who signaling.Identity, m protocol.Envelope) (signaling.Address, error) {
 		return guideG.Address, nil
 	})
 	c := e.connect(t, "tok-a")
 	g := e.connect(t, "tok-g")
 
 	cases := []struct {
-		name      string
-		raw       string
-		code, ref string
+		name string
+		raw  string
+		code protocol.Code
+		ref  protocol.Type
 	}{
-		{"not JSON", `{"v":1,"type":`, signaling.CodeBadMessage, ""},
-		{"JSON but not an object", `[1,2]`, signaling.CodeBadMessage, ""},
-		{"no type", `{"v":1}`, signaling.CodeBadMessage, ""},
-		{"data not an object", `{"v":1,"type":"sdp","call_id":"c_1","data":"x"}`, signaling.CodeBadMessage, "sdp"},
-		{"version 2", `{"v":2,"type":"sdp","call_id":"c_1","data":{}}`, signaling.CodeUnsupportedVersion, "sdp"},
-		{"no version", `{"type":"sdp","call_id":"c_1"}`, signaling.CodeUnsupportedVersion, "sdp"},
-		{"unknown type", `{"v":1,"type":"teleport"}`, signaling.CodeUnknownType, "teleport"},
-		{"guide type from a shopper", `{"v":1,"type":"presence","data":{"status":"available"}}`, signaling.CodeUnknownType, "presence"},
-		{"server type from a client", `{"v":1,"type":"offer","data":{}}`, signaling.CodeUnknownType, "offer"},
-		{"auth again", `{"v":1,"type":"auth","data":{"token":"tok-b"}}`, signaling.CodeBadState, "auth"},
-		{"sdp without call_id", `{"v":1,"type":"sdp","data":{"type":"offer","sdp":"v=0"}}`, signaling.CodeBadMessage, "sdp"},
-		{"ice without call_id", `{"v":1,"type":"ice","data":{}}`, signaling.CodeBadMessage, "ice"},
-		{"call.end without call_id", `{"v":1,"type":"call.end","data":{}}`, signaling.CodeBadMessage, "call.end"},
+		{"not JSON", `{"v":1,"type":`, protocol.CodeBadMessage, ""},
+		{"JSON but not an object", `[1,2]`, protocol.CodeBadMessage, ""},
+		{"no type", `{"v":1}`, protocol.CodeBadMessage, ""},
+		{"data not an object", `{"v":1,"type":"sdp","call_id":"c_1","data":"x"}`, protocol.CodeBadMessage, "sdp"},
+		{"version 2", `{"v":2,"type":"sdp","call_id":"c_1","data":{}}`, protocol.CodeUnsupportedVersion, "sdp"},
+		{"no version", `{"type":"sdp","call_id":"c_1"}`, protocol.CodeUnsupportedVersion, "sdp"},
+		{"unknown type", `{"v":1,"type":"teleport"}`, protocol.CodeUnknownType, "teleport"},
+		{"guide type from a shopper", `{"v":1,"type":"presence","data":{"status":"available"}}`, protocol.CodeUnknownType, "presence"},
+		{"server type from a client", `{"v":1,"type":"offer","data":{}}`, protocol.CodeUnknownType, "offer"},
+		{"auth again", `{"v":1,"type":"auth","data":{"token":"tok-b"}}`, protocol.CodeBadState, "auth"},
+		{"sdp without call_id", `{"v":1,"type":"sdp","data":{"type":"offer","sdp":"v=0"}}`, protocol.CodeBadMessage, "sdp"},
+		{"ice without call_id", `{"v":1,"type":"ice","data":{}}`, protocol.CodeBadMessage, "ice"},
+		{"call.end without call_id", `{"v":1,"type":"call.end","data":{}}`, protocol.CodeBadMessage, "call.end"},
+		{"sdp of the wrong shape", `{"v":1,"type":"sdp","call_id":"c_1","data":{"type":"offer","sdp":5}}`, protocol.CodeBadMessage, "sdp"},
+		{"ice of the wrong shape", `{"v":1,"type":"ice","call_id":"c_1","data":{"candidate":["x"]}}`, protocol.CodeBadMessage, "ice"},
 	}
 	outer := t
 	for _, tc := range cases {
@@ -493,7 +512,7 @@ func TestBadMessages(t *testing.T) {
 	expectNone(t, e.ctrl.handled, 0, "Handle of a refused message")
 	g.quiet(50 * time.Millisecond)
 	c.send(msg("sdp", "c_1", map[string]string{"type": "offer", "sdp": "v=0"}))
-	if f := g.next(); f.Type != signaling.TypeSDP {
+	if f := g.next(); f.Type != protocol.TypeSDP {
 		t.Fatalf("guide got %s, want sdp", f.Type)
 	}
 	// A binary frame is refused but the socket stays.
@@ -502,9 +521,9 @@ func TestBadMessages(t *testing.T) {
 	if err := c.ws.Write(ctx, websocket.MessageBinary, []byte(`{"v":1,"type":"queue.cancel"}`)); err != nil {
 		t.Fatal(err)
 	}
-	c.expectError(signaling.CodeBadMessage, "")
+	c.expectError(protocol.CodeBadMessage, "")
 	c.send(msg("queue.cancel", "", nil))
-	if m := expectOne(t, e.ctrl.handled, "Handle"); m.Type != signaling.TypeQueueCancel {
+	if m := expectOne(t, e.ctrl.handled, "Handle"); m.Type != protocol.TypeQueueCancel {
 		t.Fatalf("handled %s", m.Type)
 	}
 }
@@ -520,7 +539,7 @@ func TestTooLarge(t *testing.T) {
 	t.Run("just over the limit", func(t *testing.T) {
 		c := e.connect(t, "tok-a")
 		c.send(msg("sdp", "c_1", map[string]string{"type": "offer", "sdp": strings.Repeat("a", 1500)}))
-		c.expectError(signaling.CodeTooLarge, "")
+		c.expectError(protocol.CodeTooLarge, "")
 		c.expectClosed(websocket.StatusMessageTooBig, 10*time.Second)
 		expectOne(t, e.ctrl.closed, "Close")
 	})
@@ -548,14 +567,14 @@ func TestTooLarge(t *testing.T) {
 func TestRelayOnlyToRoutedParty(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
-	e.ctrl.setRoute(func(who signaling.Identity, m signaling.Message) (signaling.Address, error) {
+	e.ctrl.setRoute(func(who signaling.Identity, m protocol.Envelope) (signaling.Address, error) {
 		if who.Address == shopperA.Address && m.CallID == "c_ag" {
 			return guideG.Address, nil
 		}
 		if who.Address == guideG.Address && m.CallID == "c_ag" {
 			return shopperA.Address, nil
 		}
-		return signaling.Address{}, signaling.Errorf(signaling.CodeNotInCall, "call %s is not yours", m.CallID)
+		return signaling.Address{}, protocol.Errorf(protocol.CodeNotInCall, "call %s is not yours", m.CallID)
 	})
 	a := e.connect(t, "tok-a")
 	b := e.connect(t, "tok-b")
@@ -564,7 +583,7 @@ func TestRelayOnlyToRoutedParty(t *testing.T) {
 	// A client-supplied from is dropped and replaced by the server's.
 	a.send(map[string]any{"v": 1, "type": "sdp", "call_id": "c_ag", "from": "guide", "data": map[string]string{"type": "offer", "sdp": "v=0"}})
 	f := g.next()
-	if f.Type != signaling.TypeSDP || f.CallID != "c_ag" || f.From != "shopper" || f.V != 1 {
+	if f.Type != protocol.TypeSDP || f.CallID != "c_ag" || f.From != "shopper" || f.V != 1 {
 		t.Fatalf("guide got %+v", f)
 	}
 	var d struct{ Type, SDP string }
@@ -572,15 +591,15 @@ func TestRelayOnlyToRoutedParty(t *testing.T) {
 		t.Fatalf("relayed data %s", f.Data)
 	}
 	g.send(msg("ice", "c_ag", map[string]any{"candidate": "candidate:1", "sdpMid": "0"}))
-	if f := a.next(); f.Type != signaling.TypeICE || f.From != "guide" {
+	if f := a.next(); f.Type != protocol.TypeICE || f.From != "guide" {
 		t.Fatalf("shopper got %+v", f)
 	}
 
 	// B names A's call: refused, and nobody hears of it.
 	b.send(map[string]any{"v": 1, "type": "sdp", "call_id": "c_ag", "from": "guide", "data": map[string]string{"type": "offer", "sdp": "evil"}})
-	b.expectError(signaling.CodeNotInCall, "sdp")
+	b.expectError(protocol.CodeNotInCall, "sdp")
 	b.send(msg("ice.restart", "c_ag", map[string]any{}))
-	b.expectError(signaling.CodeNotInCall, "ice.restart")
+	b.expectError(protocol.CodeNotInCall, "ice.restart")
 	a.quiet(100 * time.Millisecond)
 	g.quiet(0)
 	b.quiet(0)
@@ -597,7 +616,7 @@ func TestRateLimit(t *testing.T) {
 		t.Helper()
 		var pe protoError
 		_ = json.Unmarshal(f.Data, &pe)
-		if f.Type != signaling.TypeError || pe.Code != signaling.CodeRateLimited || pe.Ref != "" {
+		if f.Type != protocol.TypeError || pe.Code != protocol.CodeRateLimited || pe.Ref != "" {
 			t.Fatalf("got %s %s, want a rate_limited error", f.Type, f.Data)
 		}
 	}
@@ -678,10 +697,10 @@ func TestReplacedSocket(t *testing.T) {
 		t.Fatalf("%d connections, want 1", n)
 	}
 	// Events reach the new socket.
-	if err := e.hub.Send(context.Background(), shopperA.Address, signaling.TypeQueuePosition, "", map[string]int{"position": 1}); err != nil {
+	if err := e.hub.Send(context.Background(), shopperA.Address, protocol.TypeQueuePosition, "", protocol.QueuePosition{Position: 1}); err != nil {
 		t.Fatal(err)
 	}
-	if f := second.next(); f.Type != signaling.TypeQueuePosition {
+	if f := second.next(); f.Type != protocol.TypeQueuePosition {
 		t.Fatalf("got %s", f.Type)
 	}
 	second.close()
@@ -715,7 +734,7 @@ func TestSlowConsumerDoesNotBlockSend(t *testing.T) {
 	// send fails the test if Hub.Send does not return: nothing reads the
 	// slow socket while it runs, so a Send that waited on it would hang.
 	// The bound is for a hang, not for speed.
-	send := func(to signaling.Address, typ string, data any) {
+	send := func(to signaling.Address, typ protocol.Type, data any) {
 		t.Helper()
 		done := make(chan error, 1)
 		go func() { done <- e.hub.Send(context.Background(), to, typ, "", data) }()
@@ -730,8 +749,8 @@ func TestSlowConsumerDoesNotBlockSend(t *testing.T) {
 	}
 	fastGets := func(i int) {
 		t.Helper()
-		send(guideG.Address, signaling.TypePresence, map[string]int{"i": i})
-		if f := fast.next(); f.Type != signaling.TypePresence {
+		send(guideG.Address, protocol.TypePresence, protocol.Presence{Status: "available", Reason: strconv.Itoa(i)})
+		if f := fast.next(); f.Type != protocol.TypePresence {
 			t.Fatalf("fast client got %s", f.Type)
 		}
 	}
@@ -744,7 +763,7 @@ func TestSlowConsumerDoesNotBlockSend(t *testing.T) {
 		if sent == 20000 {
 			t.Fatalf("slow client not dropped after %d frames of 32 KiB", sent)
 		}
-		send(shopperA.Address, signaling.TypeQueuePosition, map[string]any{"i": sent, "pad": big})
+		send(shopperA.Address, protocol.TypeQueuePosition, protocol.QueuePosition{Queue: big, Position: sent})
 		if sent%50 == 0 {
 			// The reading client keeps receiving while the slow one backs up.
 			fastGets(sent)
@@ -756,7 +775,7 @@ func TestSlowConsumerDoesNotBlockSend(t *testing.T) {
 	slow.start()
 	// Sends to the dropped party still return, and others still receive.
 	for i := range 100 {
-		send(shopperA.Address, signaling.TypeQueuePosition, map[string]any{"i": sent + i, "pad": big})
+		send(shopperA.Address, protocol.TypeQueuePosition, protocol.QueuePosition{Queue: big, Position: sent + i})
 	}
 	fastGets(sent)
 	slow.expectClosed(websocket.StatusPolicyViolation, 15*time.Second)
@@ -782,7 +801,7 @@ func TestHeartbeatDropsSilentClient(t *testing.T) {
 	c := e.dialOpts(t, &websocket.DialOptions{OnPingReceived: func(context.Context, []byte) bool { return false }})
 	c.start()
 	c.send(msg("auth", "", map[string]string{"token": "tok-a"}))
-	if f := c.next(); f.Type != signaling.TypeWelcome {
+	if f := c.next(); f.Type != protocol.TypeWelcome {
 		t.Fatalf("got %s", f.Type)
 	}
 	// This one answers, and counts the pings it answers.
@@ -793,7 +812,7 @@ func TestHeartbeatDropsSilentClient(t *testing.T) {
 	}})
 	alive.start()
 	alive.send(msg("auth", "", map[string]string{"token": "tok-g"}))
-	if f := alive.next(); f.Type != signaling.TypeWelcome {
+	if f := alive.next(); f.Type != protocol.TypeWelcome {
 		t.Fatalf("got %s", f.Type)
 	}
 	c.expectClosed(4408, 10*time.Second)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"guidecall/protocol"
 	"guidecall/signaling"
 )
 
@@ -97,12 +98,12 @@ func TestConnectionCapDefaults(t *testing.T) {
 
 func TestControllerCallsAreBounded(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, func(c *signaling.Config) { c.ControllerTimeout = 3 * time.Second })
+	e := newEnv(t, func(c *signaling.Config) { c.HandlerTimeout = 3 * time.Second })
 	a := e.connect(t, "tok-a")
-	a.send(msg(signaling.TypeCallConnected, "c_1", nil))
+	a.send(msg(protocol.TypeCallConnected, "c_1", nil))
 	expectOne(t, e.ctrl.handled, "Handle")
-	a.send(msg(signaling.TypeSDP, "c_1", map[string]string{"type": "offer", "sdp": "v=0"}))
-	a.expectError(signaling.CodeNotInCall, signaling.TypeSDP)
+	a.send(msg(protocol.TypeSDP, "c_1", map[string]string{"type": "offer", "sdp": "v=0"}))
+	a.expectError(protocol.CodeNotInCall, protocol.TypeSDP)
 	a.close()
 	expectOne(t, e.ctrl.closed, "Close")
 	for _, method := range []string{"Open", "Handle", "Route", "Close"} {
@@ -188,10 +189,10 @@ func TestReplacedAcrossNodes(t *testing.T) {
 	if n := nodeA.hub.Connections(); n != 0 {
 		t.Fatalf("A holds %d sockets, want 0", n)
 	}
-	if err := nodeA.hub.Send(context.Background(), guideG.Address, signaling.TypePresence, "", map[string]string{"status": "away"}); err != nil {
+	if err := nodeA.hub.Send(context.Background(), guideG.Address, protocol.TypePresence, "", protocol.Presence{Status: "away"}); err != nil {
 		t.Fatal(err)
 	}
-	if f := onB.next(); f.Type != signaling.TypePresence {
+	if f := onB.next(); f.Type != protocol.TypePresence {
 		t.Fatalf("B got %s, want presence", f.Type)
 	}
 

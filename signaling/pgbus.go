@@ -16,6 +16,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"guidecall/protocol"
 )
 
 // PostgresBus is the Bus of a cluster: every node publishes into the
@@ -166,7 +168,7 @@ func parsePayload(p string) (id int64, to Address, frame []byte, inline bool, er
 	if len(parts) != 3 {
 		return 0, Address{}, nil, false, fmt.Errorf("bad bus payload for id %d", id)
 	}
-	return id, Address{Role: Role(parts[0]), ID: parts[1]}, []byte(parts[2]), true, nil
+	return id, Address{Role: protocol.Role(parts[0]), ID: parts[1]}, []byte(parts[2]), true, nil
 }
 
 // Start connects the listener and starts it from the newest message: what
@@ -395,7 +397,7 @@ func (l *listener) fetch(ctx context.Context, upTo int64) error {
 				return err
 			}
 			count++
-			l.deliver(id, Address{Role: Role(role), ID: tid}, frame)
+			l.deliver(id, Address{Role: protocol.Role(role), ID: tid}, frame)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"guidecall/internal/db/dbtest"
+	"guidecall/protocol"
 )
 
 // TestPostgresBus runs the bus cases in parallel, each on its own schema,
@@ -170,8 +171,8 @@ func checkSeq(t *testing.T, who string, got []busMsg, to Address, n int, sizeOf 
 }
 
 var (
-	shopper = Address{Role: RoleShopper, ID: "ent_1"}
-	guide   = Address{Role: RoleGuide, ID: "acc_1"}
+	shopper = Address{Role: protocol.RoleShopper, ID: "ent_1"}
+	guide   = Address{Role: protocol.RoleGuide, ID: "acc_1"}
 )
 
 func testBusEveryNode(t *testing.T) {
@@ -233,7 +234,7 @@ func TestBusPayload(t *testing.T) {
 		{"over limit", shopper, strings.Repeat("a", maxInline-2-len("shopper")-len("ent_1")), false},
 		{"invalid utf-8", shopper, "\xff", false},
 		{"nul", shopper, "a\x00b", false},
-		{"newline in id", Address{RoleGuide, "a\nb"}, "x", false},
+		{"newline in id", Address{protocol.RoleGuide, "a\nb"}, "x", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sfx := inlineSuffix(tc.to, []byte(tc.frame))
@@ -293,7 +294,7 @@ func testBusConcurrentPublishers(t *testing.T) {
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 			defer cancel()
-			to := Address{Role: RoleGuide, ID: fmt.Sprint("p", p)}
+			to := Address{Role: protocol.RoleGuide, ID: fmt.Sprint("p", p)}
 			for i := range each {
 				size := 50
 				if i%5 == 0 {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"guidecall/protocol"
 	"guidecall/signaling"
 )
 
@@ -22,8 +23,8 @@ import (
 // of every number, as it would be of a browser's.
 
 var (
-	benchShopper = signaling.Identity{Address: signaling.Address{Role: signaling.RoleShopper, ID: "e_bench"}, Name: "Sam"}
-	benchGuide   = signaling.Identity{Address: signaling.Address{Role: signaling.RoleGuide, ID: "g_bench"}, Name: "Ada"}
+	benchShopper = signaling.Identity{Address: signaling.Address{Role: protocol.RoleShopper, ID: "e_bench"}, Name: "Sam"}
+	benchGuide   = signaling.Identity{Address: signaling.Address{Role: protocol.RoleGuide, ID: "g_bench"}, Name: "Ada"}
 )
 
 type benchAuth struct{}
@@ -41,28 +42,24 @@ func (benchAuth) Authenticate(_ context.Context, token string) (signaling.Identi
 // benchController puts the two bench parties in one call.
 type benchController struct{}
 
-func (benchController) Open(_ context.Context, who signaling.Identity) (any, error) {
-	return map[string]any{"role": who.Role}, nil
+func (benchController) Open(_ context.Context, who signaling.Identity) (protocol.Welcome, error) {
+	return protocol.Welcome{Role: who.Role}, nil
 }
 
 func (benchController) Close(context.Context, signaling.Identity) {}
 
-func (benchController) Route(_ context.Context, who signaling.Identity, _ signaling.Message) (signaling.Address, error) {
-	if who.Role == signaling.RoleShopper {
+func (benchController) Route(_ context.Context, who signaling.Identity, _ protocol.Envelope) (signaling.Address, error) {
+	if who.Role == protocol.RoleShopper {
 		return benchGuide.Address, nil
 	}
 	return benchShopper.Address, nil
-}
-
-func (benchController) Handle(context.Context, signaling.Identity, signaling.Message) error {
-	return nil
 }
 
 // benchPair serves a hub on loopback and connects both parties to it.
 func benchPair(b *testing.B) (shopper, guide *websocket.Conn) {
 	b.Helper()
 	hub, err := signaling.NewHub(signaling.Config{
-		Auth: benchAuth{}, Controller: benchController{}, Logger: quietLogger(),
+		Auth: benchAuth{}, Sessions: benchController{}, Logger: quietLogger(),
 		// The per-socket limits protect a node from a client; here the
 		// client is the load, so they must not shape the result.
 		RatePerSecond: 1 << 30, SendBuffer: 4096,
@@ -70,6 +67,7 @@ func benchPair(b *testing.B) (shopper, guide *websocket.Conn) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	hub.Relay(benchController{}.Route)
 	srv := httptest.NewServer(hub)
 	b.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -16,6 +16,7 @@ import (
 	"guidecall/internal/auth"
 	"guidecall/internal/config"
 	"guidecall/internal/db"
+	"guidecall/protocol"
 )
 
 const guideUsage = `guidecall guide: manage guide and admin accounts in PostgreSQL.
@@ -139,7 +140,7 @@ Prefer GUIDECALL_PASSWORD to --password: command lines are visible to other user
 	fs.StringVar(&email, "email", "", "the account's email, its login (required)")
 	fs.StringVar(&name, "name", "", "the name shoppers and admins see (required)")
 	fs.StringVar(&password, "password", "", "the account's password (required)")
-	fs.StringVar(&role, "role", string(auth.RoleGuide), "guide or admin")
+	fs.StringVar(&role, "role", string(protocol.RoleGuide), "guide or admin")
 	fs.BoolVar(&migrateFirst, "migrate", false, "apply database migrations first")
 	f.migrateFlag = true
 	if err := config.Parse(fs, args, getenv); err != nil {
@@ -171,7 +172,7 @@ Prefer GUIDECALL_PASSWORD to --password: command lines are visible to other user
 		return fmt.Errorf("guide add: %w", err)
 	}
 	svc := auth.NewService(auth.NewPostgresAccountStore(pool), issuer, log)
-	a, err := svc.AddAccount(ctx, email, name, password, auth.Role(role))
+	a, err := svc.AddAccount(ctx, email, name, password, protocol.Role(role))
 	if err != nil {
 		return addAccountError(email, err)
 	}

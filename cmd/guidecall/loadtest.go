@@ -24,9 +24,9 @@ import (
 	"github.com/coder/websocket"
 	"golang.org/x/time/rate"
 
-	"guidecall/internal/auth"
+	"guidecall/app"
 	"guidecall/internal/config"
-	"guidecall/internal/httpapi"
+	"guidecall/protocol"
 )
 
 // The load test drives the signaling protocol the way the shopper page and
@@ -346,7 +346,7 @@ func runLoad(ctx context.Context, o loadOptions, stderr io.Writer) (*loadReport,
 
 // startSelfNode runs a node in this process on loopback with high join
 // limits and o.Guides fresh guide accounts.
-func startSelfNode(ctx context.Context, o loadOptions, stderr io.Writer) (*httpapi.App, []guideLogin, error) {
+func startSelfNode(ctx context.Context, o loadOptions, stderr io.Writer) (*app.App, []guideLogin, error) {
 	var cfg config.Serve
 	fs := flag.NewFlagSet("self", flag.ContinueOnError)
 	cfg.Register(fs)
@@ -368,14 +368,14 @@ func startSelfNode(ctx context.Context, o loadOptions, stderr io.Writer) (*httpa
 	if err != nil {
 		return nil, nil, fmt.Errorf("--node-log-level: %w", err)
 	}
-	app, err := httpapi.New(cfg, httpapi.MemoryStores(), log)
+	app, err := app.New(cfg, app.MemoryStores(), log)
 	if err != nil {
 		return nil, nil, err
 	}
 	logins := make([]guideLogin, o.Guides)
 	for i := range logins {
 		logins[i] = guideLogin{fmt.Sprintf("loadtest-guide-%d@loadtest.local", i+1), rand.Text()}
-		if _, err := app.Auth.AddAccount(ctx, logins[i].email, fmt.Sprintf("Load Guide %d", i+1), logins[i].password, auth.RoleGuide); err != nil {
+		if _, err := app.Auth.AddAccount(ctx, logins[i].email, fmt.Sprintf("Load Guide %d", i+1), logins[i].password, protocol.RoleGuide); err != nil {
 			return nil, nil, errors.Join(err, app.Stop(context.Background()))
 		}
 	}

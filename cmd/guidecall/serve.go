@@ -9,9 +9,10 @@ import (
 	"io"
 	"time"
 
+	"guidecall/app"
 	"guidecall/internal/auth"
 	"guidecall/internal/config"
-	"guidecall/internal/httpapi"
+	"guidecall/protocol"
 )
 
 const demoGuideEmail = "guide@demo.local"
@@ -46,7 +47,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
-	app, err := httpapi.New(cfg, stores, log)
+	app, err := app.New(cfg, stores, log)
 	if err != nil {
 		if stores.Close != nil {
 			stores.Close()
@@ -82,7 +83,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 // or leaves an existing one alone and returns "".
 func ensureDemoGuide(ctx context.Context, svc *auth.Service) (string, error) {
 	password := rand.Text()[:16]
-	_, err := svc.AddAccount(ctx, demoGuideEmail, "Demo Guide", password, auth.RoleGuide)
+	_, err := svc.AddAccount(ctx, demoGuideEmail, "Demo Guide", password, protocol.RoleGuide)
 	if errors.Is(err, auth.ErrDuplicateEmail) {
 		return "", nil
 	}

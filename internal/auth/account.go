@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"guidecall/protocol"
 )
 
 // Account is a guide or an admin. Email is stored lowercase.
@@ -19,7 +21,7 @@ type Account struct {
 	ID    string
 	Email string
 	Name  string
-	Role  Role
+	Role  protocol.Role
 	// PasswordHash is an argon2id PHC string. It is never serialized.
 	PasswordHash string `json:"-"`
 	CreatedAt    time.Time
@@ -27,11 +29,11 @@ type Account struct {
 
 // AccountView is the public view of an account, safe to send to clients.
 type AccountView struct {
-	ID        string    `json:"id"`
-	Email     string    `json:"email"`
-	Name      string    `json:"name"`
-	Role      Role      `json:"role"`
-	CreatedAt time.Time `json:"created_at"`
+	ID        string        `json:"id"`
+	Email     string        `json:"email"`
+	Name      string        `json:"name"`
+	Role      protocol.Role `json:"role"`
+	CreatedAt time.Time     `json:"created_at"`
 }
 
 // Public returns the account without its password hash.

@@ -4,26 +4,9 @@ import (
 	"context"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"guidecall/protocol"
 )
-
-// Role is what a token holder may do. Shoppers are anonymous and hold a
-// token scoped to one queue entry; guides and admins have accounts.
-type Role string
-
-const (
-	RoleShopper Role = "shopper"
-	RoleGuide   Role = "guide"
-	RoleAdmin   Role = "admin"
-)
-
-// Valid reports whether r is one of the known roles.
-func (r Role) Valid() bool {
-	switch r {
-	case RoleShopper, RoleGuide, RoleAdmin:
-		return true
-	}
-	return false
-}
 
 // Token kinds.
 const (
@@ -36,7 +19,9 @@ type Claims struct {
 	// Subject is the account id, or the entry id for shoppers. ID is a
 	// random jti, unique per token.
 	jwt.RegisteredClaims
-	Role Role `json:"role"`
+	// Role is what the holder may do. Shoppers are anonymous and hold a
+	// token scoped to one queue entry; guides and admins have accounts.
+	Role protocol.Role `json:"role"`
 	// EntryID scopes a shopper token to exactly one queue entry. Empty for
 	// guides and admins.
 	EntryID string `json:"entry,omitempty"`

@@ -21,6 +21,9 @@
 //     role, reading the token from the Authorization header only: tokens
 //     never travel in a URL, where they would end up in logs and history.
 //
+// Roles are [protocol.Role], the one role enum of guidecall: the claim a
+// token carries is the role a socket speaks as.
+//
 // # What it does not own
 //
 // Auth answers "who is this and what role do they have", never "may this

@@ -11,6 +11,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"guidecall/internal/httpjson"
+	"guidecall/protocol"
 )
 
 // MaxBodyBytes bounds the request bodies the auth routes read.
@@ -41,7 +42,7 @@ func BearerToken(r *http.Request) (string, bool) {
 // Middleware admits requests carrying a valid access token whose role is
 // one of roles (any role when roles is empty) and puts its *Claims in the
 // request context. A missing or invalid token gets 401, a wrong role 403.
-func (i *Issuer) Middleware(roles ...Role) func(http.Handler) http.Handler {
+func (i *Issuer) Middleware(roles ...protocol.Role) func(http.Handler) http.Handler {
 	roles = slices.Clone(roles)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -77,7 +78,7 @@ func (s *Service) Routes() chi.Router {
 	r := chi.NewRouter()
 	r.Post("/login", s.handleLogin)
 	r.Post("/refresh", s.handleRefresh)
-	r.With(s.issuer.Middleware(RoleGuide, RoleAdmin)).Get("/me", s.handleMe)
+	r.With(s.issuer.Middleware(protocol.RoleGuide, protocol.RoleAdmin)).Get("/me", s.handleMe)
 	return r
 }
 

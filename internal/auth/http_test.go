@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"guidecall/internal/auth"
+	"guidecall/protocol"
 )
 
 type apiError struct {
@@ -125,7 +126,7 @@ func TestRoutesErrors(t *testing.T) {
 func TestMiddleware(t *testing.T) {
 	iss, clk := newIssuer(t)
 	var seen *auth.Claims
-	h := iss.Middleware(auth.RoleGuide, auth.RoleAdmin)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := iss.Middleware(protocol.RoleGuide, protocol.RoleAdmin)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, ok := auth.ClaimsFrom(r.Context())
 		if !ok {
 			t.Error("no claims in context")
@@ -167,7 +168,7 @@ func TestMiddleware(t *testing.T) {
 	}
 
 	// Shopper-only route.
-	shop := iss.Middleware(auth.RoleShopper)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	shop := iss.Middleware(protocol.RoleShopper)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, _ := auth.ClaimsFrom(r.Context())
 		if c.EntryID != "entry-1" {
 			t.Errorf("EntryID = %q", c.EntryID)
@@ -192,7 +193,7 @@ func TestClaimsContext(t *testing.T) {
 	if _, ok := auth.ClaimsFrom(t.Context()); ok {
 		t.Fatal("claims in empty context")
 	}
-	c := &auth.Claims{Role: auth.RoleAdmin}
+	c := &auth.Claims{Role: protocol.RoleAdmin}
 	got, ok := auth.ClaimsFrom(auth.WithClaims(t.Context(), c))
 	if !ok || got != c {
 		t.Fatalf("ClaimsFrom = %v, %v", got, ok)

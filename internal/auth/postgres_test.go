@@ -10,6 +10,7 @@ import (
 	"guidecall/internal/auth"
 	"guidecall/internal/auth/authtest"
 	"guidecall/internal/db/dbtest"
+	"guidecall/protocol"
 )
 
 func TestPostgresAccountStore(t *testing.T) {
@@ -26,7 +27,7 @@ func TestPostgresAccountStoreDuplicateID(t *testing.T) {
 	pool, _ := dbtest.NewSchema(t)
 	s := auth.NewPostgresAccountStore(pool)
 	ctx := context.Background()
-	a := auth.Account{ID: "acc_1", Email: "one@example.com", Name: "One", Role: auth.RoleGuide, PasswordHash: "h"}
+	a := auth.Account{ID: "acc_1", Email: "one@example.com", Name: "One", Role: protocol.RoleGuide, PasswordHash: "h"}
 	if _, err := s.AccountCreate(ctx, a); err != nil {
 		t.Fatal(err)
 	}

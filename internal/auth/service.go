@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"guidecall/protocol"
 )
 
 // Default token lifetimes.
@@ -60,7 +62,7 @@ func (s *Service) Issuer() *Issuer { return s.issuer }
 
 // AddAccount creates a guide or admin account. It is what
 // `guidecall guide add` calls.
-func (s *Service) AddAccount(ctx context.Context, email, name, password string, role Role) (Account, error) {
+func (s *Service) AddAccount(ctx context.Context, email, name, password string, role protocol.Role) (Account, error) {
 	email = NormalizeEmail(email)
 	if err := ValidateEmail(email); err != nil {
 		return Account{}, err
@@ -68,8 +70,8 @@ func (s *Service) AddAccount(ctx context.Context, email, name, password string, 
 	if err := validateName(name); err != nil {
 		return Account{}, err
 	}
-	if role != RoleGuide && role != RoleAdmin {
-		return Account{}, fmt.Errorf("%w: role must be %q or %q, got %q", ErrInvalidAccount, RoleGuide, RoleAdmin, role)
+	if role != protocol.RoleGuide && role != protocol.RoleAdmin {
+		return Account{}, fmt.Errorf("%w: role must be %q or %q, got %q", ErrInvalidAccount, protocol.RoleGuide, protocol.RoleAdmin, role)
 	}
 	hash, err := s.PasswordParams.Hash(password)
 	if err != nil {

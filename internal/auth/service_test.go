@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"guidecall/internal/auth"
+	"guidecall/protocol"
 )
 
 type fixture struct {
@@ -27,11 +28,11 @@ func newFixture(t *testing.T) *fixture {
 	svc := auth.NewService(store, iss, nil)
 	svc.PasswordParams = auth.TestPasswordParams
 	ctx := context.Background()
-	g, err := svc.AddAccount(ctx, "Guide@Example.com", "Gina Guide", guidePassword, auth.RoleGuide)
+	g, err := svc.AddAccount(ctx, "Guide@Example.com", "Gina Guide", guidePassword, protocol.RoleGuide)
 	if err != nil {
 		t.Fatalf("AddAccount guide: %v", err)
 	}
-	a, err := svc.AddAccount(ctx, "admin@example.com", "Adam Admin", "admin-password", auth.RoleAdmin)
+	a, err := svc.AddAccount(ctx, "admin@example.com", "Adam Admin", "admin-password", protocol.RoleAdmin)
 	if err != nil {
 		t.Fatalf("AddAccount admin: %v", err)
 	}
@@ -40,7 +41,7 @@ func newFixture(t *testing.T) *fixture {
 
 func TestAddAccount(t *testing.T) {
 	f := newFixture(t)
-	if f.guide.Email != "guide@example.com" || f.guide.Role != auth.RoleGuide || f.guide.ID == "" || f.guide.CreatedAt.IsZero() {
+	if f.guide.Email != "guide@example.com" || f.guide.Role != protocol.RoleGuide || f.guide.ID == "" || f.guide.CreatedAt.IsZero() {
 		t.Fatalf("guide = %+v", f.guide)
 	}
 	if ok, _ := auth.CheckPassword(f.guide.PasswordHash, guidePassword); !ok {
@@ -49,17 +50,17 @@ func TestAddAccount(t *testing.T) {
 	ctx := context.Background()
 	cases := []struct {
 		name, email, person, password string
-		role                          auth.Role
+		role                          protocol.Role
 		want                          error
 	}{
-		{"duplicate email", "GUIDE@example.com", "X", "password1", auth.RoleGuide, auth.ErrDuplicateEmail},
-		{"bad email", "not-an-email", "X", "password1", auth.RoleGuide, auth.ErrInvalidAccount},
-		{"display name email", "X <x@example.com>", "X", "password1", auth.RoleGuide, auth.ErrInvalidAccount},
-		{"empty name", "x@example.com", "", "password1", auth.RoleGuide, auth.ErrInvalidAccount},
-		{"control char name", "x@example.com", "a\nb", "password1", auth.RoleGuide, auth.ErrInvalidAccount},
-		{"shopper role", "x@example.com", "X", "password1", auth.RoleShopper, auth.ErrInvalidAccount},
+		{"duplicate email", "GUIDE@example.com", "X", "password1", protocol.RoleGuide, auth.ErrDuplicateEmail},
+		{"bad email", "not-an-email", "X", "password1", protocol.RoleGuide, auth.ErrInvalidAccount},
+		{"display name email", "X <x@example.com>", "X", "password1", protocol.RoleGuide, auth.ErrInvalidAccount},
+		{"empty name", "x@example.com", "", "password1", protocol.RoleGuide, auth.ErrInvalidAccount},
+		{"control char name", "x@example.com", "a\nb", "password1", protocol.RoleGuide, auth.ErrInvalidAccount},
+		{"shopper role", "x@example.com", "X", "password1", protocol.RoleShopper, auth.ErrInvalidAccount},
 		{"unknown role", "x@example.com", "X", "password1", "root", auth.ErrInvalidAccount},
-		{"weak password", "x@example.com", "X", "short", auth.RoleGuide, auth.ErrWeakPassword},
+		{"weak password", "x@example.com", "X", "short", protocol.RoleGuide, auth.ErrWeakPassword},
 	}
 	for _, c := range cases {
 		if _, err := f.svc.AddAccount(ctx, c.email, c.person, c.password, c.role); !errors.Is(err, c.want) {
@@ -82,7 +83,7 @@ func TestLogin(t *testing.T) {
 		t.Errorf("pair.Account = %+v", pair.Account)
 	}
 	c, err := f.iss.Verify(pair.AccessToken, auth.KindAccess)
-	if err != nil || c.Subject != f.guide.ID || c.Role != auth.RoleGuide {
+	if err != nil || c.Subject != f.guide.ID || c.Role != protocol.RoleGuide {
 		t.Fatalf("access token: %+v, %v", c, err)
 	}
 	rc, err := f.iss.Verify(pair.RefreshToken, auth.KindRefresh)
@@ -122,14 +123,14 @@ func TestRefresh(t *testing.T) {
 		t.Fatalf("Refresh: %v", err)
 	}
 	c, err := f.iss.Verify(next.AccessToken, auth.KindAccess)
-	if err != nil || c.Subject != f.admin.ID || c.Role != auth.RoleAdmin {
+	if err != nil || c.Subject != f.admin.ID || c.Role != protocol.RoleAdmin {
 		t.Fatalf("refreshed access token: %+v, %v", c, err)
 	}
 
 	if _, err := f.svc.Refresh(ctx, pair.AccessToken); !errors.Is(err, auth.ErrInvalidToken) {
 		t.Errorf("access token as refresh: err = %v", err)
 	}
-	ghost, _ := f.iss.IssueAccount(auth.Account{ID: "gone", Role: auth.RoleGuide}, auth.KindRefresh, time.Hour)
+	ghost, _ := f.iss.IssueAccount(auth.Account{ID: "gone", Role: protocol.RoleGuide}, auth.KindRefresh, time.Hour)
 	if _, err := f.svc.Refresh(ctx, ghost); !errors.Is(err, auth.ErrInvalidToken) {
 		t.Errorf("refresh for a missing account: err = %v", err)
 	}

@@ -7,6 +7,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
+
+	"guidecall/protocol"
 )
 
 const (
@@ -73,7 +75,7 @@ func (i *Issuer) IssueShopper(entryID string, ttl time.Duration) (string, error)
 	if entryID == "" {
 		return "", errors.New("auth: issue shopper token: empty entry id")
 	}
-	return i.issue(entryID, RoleShopper, entryID, KindAccess, ttl)
+	return i.issue(entryID, protocol.RoleShopper, entryID, KindAccess, ttl)
 }
 
 // IssueAccount returns a token of the given kind (KindAccess or
@@ -82,7 +84,7 @@ func (i *Issuer) IssueAccount(a Account, kind string, ttl time.Duration) (string
 	if a.ID == "" {
 		return "", errors.New("auth: issue account token: empty account id")
 	}
-	if a.Role != RoleGuide && a.Role != RoleAdmin {
+	if a.Role != protocol.RoleGuide && a.Role != protocol.RoleAdmin {
 		return "", fmt.Errorf("auth: issue account token: role %q cannot hold an account token", a.Role)
 	}
 	if kind != KindAccess && kind != KindRefresh {
@@ -91,7 +93,7 @@ func (i *Issuer) IssueAccount(a Account, kind string, ttl time.Duration) (string
 	return i.issue(a.ID, a.Role, "", kind, ttl)
 }
 
-func (i *Issuer) issue(subject string, role Role, entryID, kind string, ttl time.Duration) (string, error) {
+func (i *Issuer) issue(subject string, role protocol.Role, entryID, kind string, ttl time.Duration) (string, error) {
 	if ttl <= 0 {
 		return "", fmt.Errorf("auth: issue token: ttl %v must be positive", ttl)
 	}
@@ -141,12 +143,12 @@ func (i *Issuer) Verify(token, kind string) (*Claims, error) {
 		return nil, fmt.Errorf("%w: no subject", ErrInvalidToken)
 	}
 	switch c.Role {
-	case RoleShopper:
+	case protocol.RoleShopper:
 		// A shopper token is an access token for exactly one entry.
 		if c.Kind != KindAccess || c.EntryID == "" || c.EntryID != c.Subject {
 			return nil, fmt.Errorf("%w: bad shopper scope", ErrInvalidToken)
 		}
-	case RoleGuide, RoleAdmin:
+	case protocol.RoleGuide, protocol.RoleAdmin:
 		if c.EntryID != "" {
 			return nil, fmt.Errorf("%w: account token with entry scope", ErrInvalidToken)
 		}

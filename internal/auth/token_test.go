@@ -12,6 +12,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"guidecall/internal/auth"
+	"guidecall/protocol"
 )
 
 var testSecret = []byte("0123456789abcdef0123456789abcdef-test")
@@ -46,7 +47,7 @@ func newIssuer(t testing.TB) (*auth.Issuer, *clock) {
 	return iss, c
 }
 
-var guide = auth.Account{ID: "acc-1", Email: "g@example.com", Name: "G", Role: auth.RoleGuide}
+var guide = auth.Account{ID: "acc-1", Email: "g@example.com", Name: "G", Role: protocol.RoleGuide}
 
 // goodClaims are claims the issuer would accept, for forging variants.
 func goodClaims(now time.Time) auth.Claims {
@@ -59,7 +60,7 @@ func goodClaims(now time.Time) auth.Claims {
 			IssuedAt:  jwt.NewNumericDate(now),
 			ID:        "jti",
 		},
-		Role: auth.RoleAdmin,
+		Role: protocol.RoleAdmin,
 		Kind: auth.KindAccess,
 	}
 }
@@ -93,7 +94,7 @@ func TestAccountTokenRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Verify(%s): %v", kind, err)
 		}
-		if c.Subject != guide.ID || c.Role != auth.RoleGuide || c.Kind != kind || c.EntryID != "" {
+		if c.Subject != guide.ID || c.Role != protocol.RoleGuide || c.Kind != kind || c.EntryID != "" {
 			t.Errorf("claims = %+v", c)
 		}
 		if c.Issuer != auth.TokenIssuer || len(c.Audience) != 1 || c.Audience[0] != auth.TokenAudience {
@@ -119,9 +120,9 @@ func TestIssueAccountRefusesBadInput(t *testing.T) {
 		kind string
 		ttl  time.Duration
 	}{
-		"shopper role": {auth.Account{ID: "x", Role: auth.RoleShopper}, auth.KindAccess, time.Minute},
+		"shopper role": {auth.Account{ID: "x", Role: protocol.RoleShopper}, auth.KindAccess, time.Minute},
 		"empty role":   {auth.Account{ID: "x"}, auth.KindAccess, time.Minute},
-		"empty id":     {auth.Account{Role: auth.RoleGuide}, auth.KindAccess, time.Minute},
+		"empty id":     {auth.Account{Role: protocol.RoleGuide}, auth.KindAccess, time.Minute},
 		"bad kind":     {guide, "session", time.Minute},
 		"zero ttl":     {guide, auth.KindAccess, 0},
 	}
@@ -145,7 +146,7 @@ func TestShopperTokenCarriesEntry(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
-	if c.Role != auth.RoleShopper || c.EntryID != "entry-42" || c.Subject != "entry-42" || c.Kind != auth.KindAccess {
+	if c.Role != protocol.RoleShopper || c.EntryID != "entry-42" || c.Subject != "entry-42" || c.Kind != auth.KindAccess {
 		t.Fatalf("claims = %+v", c)
 	}
 	if _, err := iss.Verify(tok, auth.KindRefresh); !errors.Is(err, auth.ErrInvalidToken) {
@@ -185,9 +186,9 @@ func TestVerifyRefusesForgedAndMisusedTokens(t *testing.T) {
 		"issued in future":         sign(t, jwt.SigningMethodHS256, with(func(c *auth.Claims) { c.IssuedAt = jwt.NewNumericDate(now.Add(time.Hour)) }), testSecret),
 		"unknown role":             sign(t, jwt.SigningMethodHS256, with(func(c *auth.Claims) { c.Role = "root" }), testSecret),
 		"no subject":               sign(t, jwt.SigningMethodHS256, with(func(c *auth.Claims) { c.Subject = "" }), testSecret),
-		"shopper without entry":    sign(t, jwt.SigningMethodHS256, with(func(c *auth.Claims) { c.Role = auth.RoleShopper }), testSecret),
-		"shopper entry != subject": sign(t, jwt.SigningMethodHS256, with(func(c *auth.Claims) { c.Role, c.Subject, c.EntryID = auth.RoleShopper, "e1", "e2" }), testSecret),
-		"guide with entry scope":   sign(t, jwt.SigningMethodHS256, with(func(c *auth.Claims) { c.Role, c.EntryID = auth.RoleGuide, "e1" }), testSecret),
+		"shopper without entry":    sign(t, jwt.SigningMethodHS256, with(func(c *auth.Claims) { c.Role = protocol.RoleShopper }), testSecret),
+		"shopper entry != subject": sign(t, jwt.SigningMethodHS256, with(func(c *auth.Claims) { c.Role, c.Subject, c.EntryID = protocol.RoleShopper, "e1", "e2" }), testSecret),
+		"guide with entry scope":   sign(t, jwt.SigningMethodHS256, with(func(c *auth.Claims) { c.Role, c.EntryID = protocol.RoleGuide, "e1" }), testSecret),
 		"refresh used as access":   refresh,
 		"tampered payload": func() string {
 			parts := strings.Split(valid, ".")
@@ -256,7 +257,7 @@ func FuzzVerify(f *testing.F) {
 	// tokens must be deterministic: fixed claims and jti, not Issue*.
 	valid := sign(f, jwt.SigningMethodHS256, goodClaims(clk.Now()), testSecret)
 	shopperClaims := goodClaims(clk.Now())
-	shopperClaims.Role, shopperClaims.Subject, shopperClaims.EntryID = auth.RoleShopper, "entry-1", "entry-1"
+	shopperClaims.Role, shopperClaims.Subject, shopperClaims.EntryID = protocol.RoleShopper, "entry-1", "entry-1"
 	shopper := sign(f, jwt.SigningMethodHS256, shopperClaims, testSecret)
 	for _, s := range []string{
 		"", ".", "..", "a.b.c", valid[:len(valid)-1], valid + "=", strings.ToUpper(valid),

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"guidecall/internal/auth"
+	"guidecall/protocol"
 )
 
 // RunAccountStoreSuite runs the AccountStore conformance tests. newStore
@@ -23,7 +24,7 @@ func RunAccountStoreSuite(t *testing.T, newStore func(t *testing.T) auth.Account
 		s, ctx := newStore(t), context.Background()
 		in := auth.Account{
 			ID: "7d4b1f4e-2d55-4f7b-9a63-8f3c2f6b1a01", Email: "Ada@Example.COM", Name: "Ada",
-			Role: auth.RoleGuide, PasswordHash: "$argon2id$dummy", CreatedAt: base.Add(123456 * time.Microsecond),
+			Role: protocol.RoleGuide, PasswordHash: "$argon2id$dummy", CreatedAt: base.Add(123456 * time.Microsecond),
 		}
 		got, err := s.AccountCreate(ctx, in)
 		if err != nil {
@@ -55,7 +56,7 @@ func RunAccountStoreSuite(t *testing.T, newStore func(t *testing.T) auth.Account
 	t.Run("CreateFillsIDAndCreatedAt", func(t *testing.T) {
 		t.Parallel()
 		s, ctx := newStore(t), context.Background()
-		got, err := s.AccountCreate(ctx, auth.Account{Email: "b@example.com", Name: "B", Role: auth.RoleAdmin, PasswordHash: "h"})
+		got, err := s.AccountCreate(ctx, auth.Account{Email: "b@example.com", Name: "B", Role: protocol.RoleAdmin, PasswordHash: "h"})
 		if err != nil {
 			t.Fatalf("AccountCreate: %v", err)
 		}
@@ -72,10 +73,10 @@ func RunAccountStoreSuite(t *testing.T, newStore func(t *testing.T) auth.Account
 	t.Run("DuplicateEmailCaseInsensitive", func(t *testing.T) {
 		t.Parallel()
 		s, ctx := newStore(t), context.Background()
-		if _, err := s.AccountCreate(ctx, auth.Account{Email: "dup@example.com", Name: "One", Role: auth.RoleGuide, PasswordHash: "h"}); err != nil {
+		if _, err := s.AccountCreate(ctx, auth.Account{Email: "dup@example.com", Name: "One", Role: protocol.RoleGuide, PasswordHash: "h"}); err != nil {
 			t.Fatalf("first AccountCreate: %v", err)
 		}
-		_, err := s.AccountCreate(ctx, auth.Account{Email: "DUP@Example.com", Name: "Two", Role: auth.RoleGuide, PasswordHash: "h"})
+		_, err := s.AccountCreate(ctx, auth.Account{Email: "DUP@Example.com", Name: "Two", Role: protocol.RoleGuide, PasswordHash: "h"})
 		if !errors.Is(err, auth.ErrDuplicateEmail) {
 			t.Fatalf("second AccountCreate: err = %v, want ErrDuplicateEmail", err)
 		}
@@ -112,7 +113,7 @@ func RunAccountStoreSuite(t *testing.T, newStore func(t *testing.T) auth.Account
 			after time.Duration
 		}{{"c@example.com", 3 * time.Hour}, {"a@example.com", time.Hour}, {"b@example.com", 2 * time.Hour}} {
 			if _, err := s.AccountCreate(ctx, auth.Account{
-				Email: c.email, Name: c.email, Role: auth.RoleGuide, PasswordHash: "h", CreatedAt: base.Add(c.after),
+				Email: c.email, Name: c.email, Role: protocol.RoleGuide, PasswordHash: "h", CreatedAt: base.Add(c.after),
 			}); err != nil {
 				t.Fatalf("AccountCreate %s: %v", c.email, err)
 			}

@@ -1,4 +1,4 @@
-package httpapi
+package app
 
 import (
 	"context"
@@ -19,19 +19,18 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
+	"guidecall/callflow"
 	"guidecall/internal/auth"
 	"guidecall/internal/config"
 	"guidecall/internal/db"
 	"guidecall/payments"
 	"guidecall/payments/sandbox"
+	"guidecall/protocol"
 	"guidecall/queue"
 	"guidecall/signaling"
 	"guidecall/turnserver"
 	"guidecall/webhook"
 )
-
-// ShopperTokenTTL bounds a shopper's wait plus call.
-const ShopperTokenTTL = 2 * time.Hour
 
 // idleTimeout closes kept-alive HTTP connections that sit unused, so idle
 // clients do not hold file descriptors forever.
@@ -82,10 +81,11 @@ type App struct {
 	// merchant's): a MemoryOutbox run by this node, or a RiverOutbox
 	// whose jobs the node's River client (jobs) works.
 	Webhooks webhook.Outbox
+	Flow     *callflow.Flow
+
 	// durable are the parts that run the outbox and reconciliation:
 	// the memory outbox, or the River client.
-	durable            []part
-	paymentEvents      func(context.Context, payments.Event)
+	durable            []namedService
 	unsubscribePayment func()
 
 	listener  net.Listener
@@ -95,8 +95,12 @@ type App struct {
 	served    chan error
 	stopping  chan struct{}
 	stopOnce  sync.Once
-	stopLoops context.CancelFunc
-	loops     sync.WaitGroup
+	// parts are the node's long-running parts in start order; Stop stops
+	// them in reverse.
+	parts []namedService
+	// stopCtx bounds the parts' shutdown: it is the ctx given to Stop.
+	stopCtx  context.Context
+	stopErrs []error
 	// storeDown is set while the store does not answer; API requests then
 	// get 503 at once instead of hanging on a dead pool.
 	storeDown atomic.Bool
@@ -142,7 +146,7 @@ func (a *App) touchLoop(ctx context.Context) {
 		var entries, guides []queue.Held
 		for _, p := range a.Hub.Parties() {
 			held := queue.Held{ID: p.ID, SocketID: p.Socket}
-			if p.Role == signaling.RoleShopper {
+			if p.Role == protocol.RoleShopper {
 				entries = append(entries, held)
 			} else {
 				guides = append(guides, held)
@@ -206,28 +210,31 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 		return fail(err)
 	}
 
-	ev := &events{log: log.With("component", "events")}
-	// The queue and the hub refer to each other: the queue's events go out
-	// through the hub, and the hub's controller asks the queue.
-	a.Queue, err = queue.NewService(queue.Config{
-		Store: stores.Queue, Notifier: ev, Elector: stores.Elector, Logger: log,
-		OfferTimeout: cfg.OfferTimeout, ReconnectGrace: cfg.ReconnectGrace,
-	})
-	if err != nil {
-		return fail(err)
-	}
 	proxies, err := cfg.Proxies()
 	if err != nil {
 		return fail(err)
 	}
 	a.clientIP = clientIPs{trusted: proxies}.of
 	heartbeat := 15 * time.Second
+	a.Flow = callflow.New(callflow.Config{
+		Issuer: issuer, Accounts: stores.Accounts, TURN: a.TURN,
+		PublicURL: a.publicURL, ICERelayOnly: cfg.ICERelayOnly,
+		JoinRate: cfg.JoinRate, JoinBurst: cfg.JoinBurst, ClientIP: a.clientIP,
+		Heartbeat: heartbeat, Logger: log,
+	})
+	a.Queue, err = queue.NewService(queue.Config{
+		Store: stores.Queue, Elector: stores.Elector, Logger: log,
+		OfferTimeout: cfg.OfferTimeout, ReconnectGrace: cfg.ReconnectGrace,
+	})
+	if err != nil {
+		return fail(err)
+	}
 	a.Hub, err = signaling.NewHub(signaling.Config{
-		Auth:       identities{issuer: issuer, accounts: stores.Accounts},
-		Controller: controller{queue: a.Queue, heartbeat: heartbeat},
-		Bus:        stores.Bus,
-		Logger:     log,
-		Heartbeat:  heartbeat,
+		Auth:      a.Flow.Authenticator(),
+		Sessions:  a.Flow.Sessions(),
+		Bus:       stores.Bus,
+		Logger:    log,
+		Heartbeat: heartbeat,
 
 		MaxConnections:      cfg.MaxConnections,
 		MaxConnectionsPerIP: cfg.MaxConnectionsPerIP,
@@ -236,12 +243,13 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return fail(err)
 	}
-	ev.hub = a.Hub
-	ev.queue = func() *queue.Service { return a.Queue }
-
-	if err := a.buildPayments(cfg, stores, log, loopbackURL, ev); err != nil {
+	if err := a.buildPayments(cfg, stores, log, loopbackURL); err != nil {
 		return fail(err)
 	}
+	a.Flow.Bind(a.Queue, a.Payments, a.Hub)
+	// Subscribed before anything runs, so no event is missed; delivery
+	// starts with the queue, and Queue.Stop ends it.
+	a.Queue.SubscribeFunc(context.Background(), "clients", 0, a.Flow.QueueEvent)
 	// No ReadTimeout or WriteTimeout: they would bound whole requests, and
 	// net/http leaves their deadlines on a hijacked WebSocket's conn. The
 	// header deadline is lifted once the headers are read, and the idle one
@@ -253,20 +261,15 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	a.parts = a.lifecycle()
 	return a, nil
-}
-
-// part is a long-running piece with the lifecycle of River's startstop.
-type part interface {
-	Start(ctx context.Context) error
-	Stop()
 }
 
 // buildPayments builds the sandbox, the webhook outbox and the payments
 // service on the stores' kind: on a database, the sandbox's outcome and
 // its webhook commit together (a River job) and reconciliation is a River
 // periodic job; in memory, both run in this process.
-func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, loopbackURL string, ev *events) error {
+func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, loopbackURL string) error {
 	whCfg := webhook.Config{Logger: log.With("component", "webhook")}
 	var sbStore sandbox.Store
 	var riverOutbox *webhook.RiverOutbox
@@ -284,7 +287,7 @@ func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, l
 	} else {
 		mem := webhook.NewMemoryOutbox(webhook.MemoryConfig{Config: whCfg})
 		a.Webhooks, sbStore = mem, sandbox.NewMemoryStore(mem)
-		a.durable = append(a.durable, mem)
+		a.durable = append(a.durable, namedService{"webhooks", mem})
 	}
 	var err error
 	a.Sandbox, err = sandbox.New(sandbox.Config{
@@ -307,7 +310,6 @@ func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, l
 	if err != nil {
 		return err
 	}
-	a.paymentEvents = ev.payment
 	if stores.Pool != nil {
 		workers := river.NewWorkers()
 		riverOutbox.AddWorker(workers)
@@ -322,9 +324,69 @@ func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, l
 		if err != nil {
 			return err
 		}
-		a.durable = append(a.durable, jobs)
+		a.durable = append(a.durable, namedService{"river", jobs})
 	}
 	return nil
+}
+
+// lifecycle lists the node's parts in the order they start; they stop in
+// reverse: HTTP and sockets first (clients are told to reconnect
+// elsewhere), then the loops, the matcher, payments (its relay and the
+// call flow's subscription), webhook delivery and River, the bus, and TURN
+// last, so a call in progress keeps its relay for as long as possible.
+func (a *App) lifecycle() []namedService {
+	parts := []namedService{
+		{"turn", &funcService{start: a.TURN.Start, stop: func() { a.stopErr("turn", a.TURN.Stop()) }}},
+		{"bus", a.stores.Bus},
+	}
+	parts = append(parts, a.durable...)
+	parts = append(parts,
+		namedService{"payments", &funcService{start: a.startPayments, stop: a.stopPayments}},
+		namedService{"queue", a.Queue},
+		namedService{"presence", &loopService{run: a.touchLoop}},
+	)
+	if a.stores.Ready != nil {
+		parts = append(parts, namedService{"store-watch", &loopService{run: a.watchStore}})
+	}
+	return append(parts, namedService{"http", &funcService{start: a.serve, stop: a.shutdownHTTP}})
+}
+
+// startPayments subscribes the call flow to payment events and starts the
+// relay (and, in memory, the reconciliation ticker).
+func (a *App) startPayments(ctx context.Context) error {
+	a.unsubscribePayment = a.Payments.Subscribe(payments.SubscribeConfig{Name: "call parties"}, a.Flow.PaymentEvent)
+	return a.Payments.Start(ctx)
+}
+
+func (a *App) stopPayments() {
+	a.Payments.Stop()
+	if a.unsubscribePayment != nil {
+		a.unsubscribePayment()
+	}
+}
+
+func (a *App) stopErr(part string, err error) {
+	if err != nil {
+		a.stopErrs = append(a.stopErrs, fmt.Errorf("%s: %w", part, err))
+	}
+}
+
+func (a *App) serve(context.Context) error {
+	a.served = make(chan error, 1)
+	go func() { a.served <- a.http.Serve(a.listener) }()
+	a.log.Info("serving", "url", a.publicURL, "turn_udp", a.TURN.UDPAddr().String(), "turn_tcp", a.TURN.TCPAddr().String())
+	return nil
+}
+
+// shutdownHTTP closes the sockets, then the HTTP server. WebSockets are
+// hijacked, so http.Server.Shutdown does not wait for them: the hub closes
+// them with 1001 and waits itself.
+func (a *App) shutdownHTTP() {
+	a.stopErr("signaling", a.Hub.Shutdown(a.stopCtx))
+	a.stopErr("http", a.http.Shutdown(a.stopCtx))
+	if err := <-a.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		a.stopErr("http serve", err)
+	}
 }
 
 // loopbackAddr is how the node reaches itself: a wildcard listen address
@@ -346,81 +408,26 @@ func loopbackAddr(addr net.Addr) string {
 // URL is the base URL browsers use for this node.
 func (a *App) URL() string { return a.publicURL }
 
-// Start runs the node: TURN, the event bus, webhook delivery, the matcher
-// and, last, HTTP.
+// Start runs the node's parts in order, HTTP last.
 func (a *App) Start(ctx context.Context) error {
-	if err := a.TURN.Start(ctx); err != nil {
-		return fmt.Errorf("turn: %w", err)
-	}
-	if err := a.stores.Bus.Start(ctx); err != nil {
-		return fmt.Errorf("bus: %w", err)
-	}
-	for _, p := range a.durable {
-		if err := p.Start(ctx); err != nil {
-			return fmt.Errorf("webhooks and jobs: %w", err)
-		}
-	}
-	a.unsubscribePayment = a.Payments.Subscribe(payments.SubscribeConfig{Name: "call parties"}, a.paymentEvents)
-	if err := a.Payments.Start(ctx); err != nil {
-		return fmt.Errorf("payments: %w", err)
-	}
-	if err := a.Queue.Start(ctx); err != nil {
-		return fmt.Errorf("queue: %w", err)
-	}
-	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	a.stopLoops = cancel
-	a.loops.Add(1)
-	go func() { defer a.loops.Done(); a.touchLoop(loopCtx) }()
-	if a.stores.Ready != nil {
-		a.loops.Add(1)
-		go func() { defer a.loops.Done(); a.watchStore(loopCtx) }()
-	}
-	a.served = make(chan error, 1)
-	go func() { a.served <- a.http.Serve(a.listener) }()
-	a.log.Info("serving", "url", a.publicURL, "turn_udp", a.TURN.UDPAddr().String(), "turn_tcp", a.TURN.TCPAddr().String())
-	return nil
+	return startAll(ctx, a.log, a.parts)
 }
 
-// Stop shuts down in the written order: stop taking HTTP requests and
-// tell socket clients to reconnect elsewhere, then the matcher, webhook
-// delivery, the bus, TURN and the stores. Safe to call twice.
+// Stop shuts the parts down in reverse order within ctx, then releases the
+// stores. Safe to call twice, and without Start.
 func (a *App) Stop(ctx context.Context) error {
-	var errs []error
 	a.stopOnce.Do(func() {
 		close(a.stopping)
-		// WebSockets are hijacked, so http.Server.Shutdown does not wait for
-		// them; the hub closes them with 1001 and waits itself.
-		if err := a.Hub.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("signaling: %w", err))
+		a.stopCtx = ctx
+		if a.served == nil {
+			// Never served: nothing but the bound listener to release.
+			a.stopErr("listener", a.listener.Close())
 		}
-		if err := a.http.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("http: %w", err))
-		}
-		if a.stopLoops != nil {
-			a.stopLoops()
-			a.loops.Wait()
-		}
-		a.Queue.Stop()
-		a.Payments.Stop()
-		if a.unsubscribePayment != nil {
-			a.unsubscribePayment()
-		}
-		for i := len(a.durable) - 1; i >= 0; i-- {
-			a.durable[i].Stop()
-		}
-		a.stores.Bus.Stop()
-		if err := a.TURN.Stop(); err != nil {
-			errs = append(errs, fmt.Errorf("turn: %w", err))
-		}
+		stopAll(a.log, a.parts)
 		if a.stores.Close != nil {
 			a.stores.Close()
 		}
-		if a.served != nil {
-			if err := <-a.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errs = append(errs, fmt.Errorf("http serve: %w", err))
-			}
-		}
 		a.log.Info("stopped")
 	})
-	return errors.Join(errs...)
+	return errors.Join(a.stopErrs...)
 }

@@ -1,4 +1,4 @@
-package httpapi_test
+package app_test
 
 import (
 	"bytes"
@@ -17,22 +17,23 @@ import (
 
 	"github.com/coder/websocket"
 
+	"guidecall/app"
 	"guidecall/internal/auth"
 	"guidecall/internal/config"
-	"guidecall/internal/httpapi"
+	"guidecall/protocol"
 )
 
-const secret = "httpapi-test-secret-material-long-enough"
+const secret = "app-test-secret-material-long-enough"
 
 // startApp runs a node on loopback with OS-chosen ports and memory stores
 // and stops it when the test ends.
-func startApp(t *testing.T, tweak func(*httpapi.Stores)) *httpapi.App {
+func startApp(t *testing.T, tweak func(*app.Stores)) *app.App {
 	t.Helper()
 	return startAppConfig(t, nil, tweak)
 }
 
 // startAppConfig is startApp with changes to the configuration too.
-func startAppConfig(t *testing.T, tweakCfg func(*config.Serve), tweak func(*httpapi.Stores)) *httpapi.App {
+func startAppConfig(t *testing.T, tweakCfg func(*config.Serve), tweak func(*app.Stores)) *app.App {
 	t.Helper()
 	var cfg config.Serve
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
@@ -49,25 +50,25 @@ func startAppConfig(t *testing.T, tweakCfg func(*config.Serve), tweak func(*http
 	if tweakCfg != nil {
 		tweakCfg(&cfg)
 	}
-	stores := httpapi.MemoryStores()
+	stores := app.MemoryStores()
 	if tweak != nil {
 		tweak(&stores)
 	}
-	app, err := httpapi.New(cfg, stores, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	node, err := app.New(cfg, stores, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := app.Start(context.Background()); err != nil {
+	if err := node.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if err := app.Stop(ctx); err != nil {
+		if err := node.Stop(ctx); err != nil {
 			t.Errorf("stop: %v", err)
 		}
 	})
-	return app
+	return node
 }
 
 type response struct {
@@ -124,9 +125,9 @@ type joined struct {
 	WSURL   string `json:"ws_url"`
 }
 
-func join(t *testing.T, app *httpapi.App) joined {
+func join(t *testing.T, node *app.App) joined {
 	t.Helper()
-	r := doJSON(t, "POST", app.URL()+"/api/v1/queue", "", map[string]string{"locale": "de-DE", "currency": "EUR", "name": "Sam"}, nil)
+	r := doJSON(t, "POST", node.URL()+"/api/v1/queue", "", map[string]string{"locale": "de-DE", "currency": "EUR", "name": "Sam"}, nil)
 	if r.status != http.StatusCreated {
 		t.Fatalf("join: %d %s", r.status, r.body)
 	}
@@ -137,13 +138,13 @@ func join(t *testing.T, app *httpapi.App) joined {
 	return j
 }
 
-func accountToken(t *testing.T, app *httpapi.App, email string, role auth.Role) (auth.Account, string) {
+func accountToken(t *testing.T, node *app.App, email string, role protocol.Role) (auth.Account, string) {
 	t.Helper()
-	acct, err := app.Auth.AddAccount(context.Background(), email, "Test "+string(role), "correct horse battery", role)
+	acct, err := node.Auth.AddAccount(context.Background(), email, "Test "+string(role), "correct horse battery", role)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := app.Auth.Issuer().IssueAccount(acct, auth.KindAccess, time.Hour)
+	tok, err := node.Auth.Issuer().IssueAccount(acct, auth.KindAccess, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,8 +153,8 @@ func accountToken(t *testing.T, app *httpapi.App, email string, role auth.Role) 
 
 func TestJoinBadInput(t *testing.T) {
 	t.Parallel()
-	app := startApp(t, nil)
-	url := app.URL() + "/api/v1/queue"
+	node := startApp(t, nil)
+	url := node.URL() + "/api/v1/queue"
 	cases := []struct {
 		name string
 		body string
@@ -184,23 +185,23 @@ func TestJoinBadInput(t *testing.T) {
 		})
 	}
 	// A good join still works after all that.
-	join(t, app)
+	join(t, node)
 }
 
 func TestJoinRateLimit(t *testing.T) {
 	t.Parallel()
-	app := startApp(t, nil)
+	node := startApp(t, nil)
 	// The burst is 20 per address; bad requests count too, so this does not
 	// fill the queue.
 	ok := 0
 	for range 20 {
-		r := do(t, "POST", app.URL()+"/api/v1/queue", "", strings.NewReader(`{"currency":"EUR"}`), nil)
+		r := do(t, "POST", node.URL()+"/api/v1/queue", "", strings.NewReader(`{"currency":"EUR"}`), nil)
 		if r.status != http.StatusCreated {
 			t.Fatalf("join %d: %d %s", ok, r.status, r.body)
 		}
 		ok++
 	}
-	r := do(t, "POST", app.URL()+"/api/v1/queue", "", strings.NewReader(`{"currency":"EUR"}`), nil)
+	r := do(t, "POST", node.URL()+"/api/v1/queue", "", strings.NewReader(`{"currency":"EUR"}`), nil)
 	if r.status != http.StatusTooManyRequests {
 		t.Fatalf("join 21: status %d, want 429: %s", r.status, r.body)
 	}
@@ -211,8 +212,8 @@ func TestJoinRateLimit(t *testing.T) {
 
 func TestICEServers(t *testing.T) {
 	t.Parallel()
-	app := startApp(t, nil)
-	url := app.URL() + "/api/v1/ice-servers"
+	node := startApp(t, nil)
+	url := node.URL() + "/api/v1/ice-servers"
 	if r := do(t, "GET", url, "", nil, nil); r.status != http.StatusUnauthorized {
 		t.Fatalf("no token: %d", r.status)
 	}
@@ -220,7 +221,7 @@ func TestICEServers(t *testing.T) {
 		t.Fatalf("garbage token: %d", r.status)
 	}
 	// A token with ?token= in the URL is not looked at.
-	j := join(t, app)
+	j := join(t, node)
 	if r := do(t, "GET", url+"?token="+j.Token, "", nil, nil); r.status != http.StatusUnauthorized {
 		t.Fatalf("token in URL: %d", r.status)
 	}
@@ -229,13 +230,13 @@ func TestICEServers(t *testing.T) {
 		t.Fatalf("waiting shopper: %d %s", r.status, r.body)
 	}
 	// A guide gets one without a call.
-	_, guideTok := accountToken(t, app, "ice-guide@test.local", auth.RoleGuide)
+	_, guideTok := accountToken(t, node, "ice-guide@test.local", protocol.RoleGuide)
 	if r := do(t, "GET", url, guideTok, nil, nil); r.status != http.StatusOK {
 		t.Fatalf("guide: %d %s", r.status, r.body)
 	}
-	g := dialWS(t, app, guideTok)
+	g := dialWS(t, node, guideTok)
 	g.send("presence", "", map[string]string{"status": "available"})
-	sj := dialWS(t, app, j.Token)
+	sj := dialWS(t, node, j.Token)
 	var od struct {
 		OfferID string `json:"offer_id"`
 	}
@@ -308,11 +309,11 @@ type frame struct {
 	Data   json.RawMessage `json:"data"`
 }
 
-func dialWS(t *testing.T, app *httpapi.App, token string) *wsClient {
+func dialWS(t *testing.T, node *app.App, token string) *wsClient {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	url := "ws" + strings.TrimPrefix(app.URL(), "http") + "/api/v1/ws"
+	url := "ws" + strings.TrimPrefix(node.URL(), "http") + "/api/v1/ws"
 	ws, _, err := websocket.Dial(ctx, url, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -373,14 +374,14 @@ func (c *wsClient) next(typ string) frame {
 
 func TestCallScope(t *testing.T) {
 	t.Parallel()
-	app := startApp(t, nil)
-	_, guideTok := accountToken(t, app, "guide@test.local", auth.RoleGuide)
-	_, otherGuideTok := accountToken(t, app, "other@test.local", auth.RoleGuide)
+	node := startApp(t, nil)
+	_, guideTok := accountToken(t, node, "guide@test.local", protocol.RoleGuide)
+	_, otherGuideTok := accountToken(t, node, "other@test.local", protocol.RoleGuide)
 
-	g := dialWS(t, app, guideTok)
+	g := dialWS(t, node, guideTok)
 	g.send("presence", "", map[string]string{"status": "available"})
-	a := join(t, app)
-	sa := dialWS(t, app, a.Token)
+	a := join(t, node)
+	sa := dialWS(t, node, a.Token)
 	offer := g.next("offer")
 	var od struct {
 		OfferID string `json:"offer_id"`
@@ -393,7 +394,7 @@ func TestCallScope(t *testing.T) {
 	if got := sa.next("call.matched").CallID; got != callID || callID == "" {
 		t.Fatalf("shopper matched to %q, guide to %q", got, callID)
 	}
-	links := app.URL() + "/api/v1/calls/" + callID + "/payment-links"
+	links := node.URL() + "/api/v1/calls/" + callID + "/payment-links"
 	link := map[string]any{"amount": 4999, "currency": "EUR", "description": "Shoes"}
 	key := map[string]string{"Idempotency-Key": "k1"}
 
@@ -406,8 +407,8 @@ func TestCallScope(t *testing.T) {
 	g.next("call.state")
 	sa.next("call.state")
 
-	b := join(t, app)
-	sb := dialWS(t, app, b.Token)
+	b := join(t, node)
+	sb := dialWS(t, node, b.Token)
 
 	// B cannot signal into A's call, and neither side hears of it.
 	sb.send("sdp", callID, map[string]string{"type": "offer", "sdp": "v=0"})
@@ -479,18 +480,18 @@ func algNone(t *testing.T, tok string) string {
 
 func TestWebhooks(t *testing.T) {
 	t.Parallel()
-	app := startApp(t, nil)
+	node := startApp(t, nil)
 	body := `{"id":"evt_1","type":"payment.succeeded"}`
-	r := do(t, "POST", app.URL()+"/webhooks/sandbox", "", strings.NewReader(body),
+	r := do(t, "POST", node.URL()+"/webhooks/sandbox", "", strings.NewReader(body),
 		map[string]string{"Guidecall-Sandbox-Signature": "t=" + time.Now().Format("20060102") + ",v1=00ff"})
 	if r.status != http.StatusBadRequest {
 		t.Fatalf("bad signature: %d %s", r.status, r.body)
 	}
-	r = do(t, "POST", app.URL()+"/webhooks/sandbox", "", strings.NewReader(body), nil)
+	r = do(t, "POST", node.URL()+"/webhooks/sandbox", "", strings.NewReader(body), nil)
 	if r.status != http.StatusBadRequest {
 		t.Fatalf("no signature: %d %s", r.status, r.body)
 	}
-	r = do(t, "POST", app.URL()+"/webhooks/nosuch", "", strings.NewReader(body), nil)
+	r = do(t, "POST", node.URL()+"/webhooks/nosuch", "", strings.NewReader(body), nil)
 	if r.status != http.StatusNotFound {
 		t.Fatalf("unknown provider: %d %s", r.status, r.body)
 	}
@@ -498,17 +499,17 @@ func TestWebhooks(t *testing.T) {
 
 func TestHealthAndReady(t *testing.T) {
 	t.Parallel()
-	app := startApp(t, nil)
-	if r := do(t, "GET", app.URL()+"/healthz", "", nil, nil); r.status != http.StatusOK {
+	node := startApp(t, nil)
+	if r := do(t, "GET", node.URL()+"/healthz", "", nil, nil); r.status != http.StatusOK {
 		t.Fatalf("healthz %d", r.status)
 	}
-	if r := do(t, "GET", app.URL()+"/readyz", "", nil, nil); r.status != http.StatusOK {
+	if r := do(t, "GET", node.URL()+"/readyz", "", nil, nil); r.status != http.StatusOK {
 		t.Fatalf("readyz %d", r.status)
 	}
 
 	var mu sync.Mutex
 	var storeErr error
-	down := startApp(t, func(s *httpapi.Stores) {
+	down := startApp(t, func(s *app.Stores) {
 		s.Ready = func(context.Context) error {
 			mu.Lock()
 			defer mu.Unlock()
@@ -537,12 +538,12 @@ func TestHealthAndReady(t *testing.T) {
 // hub, and asks /readyz through a connection opened before.
 func TestReadyDuringStop(t *testing.T) {
 	t.Parallel()
-	app := startApp(t, nil)
+	node := startApp(t, nil)
 	tr := &http.Transport{MaxIdleConnsPerHost: 1}
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr}
 	get := func() int {
-		resp, err := hc.Get(app.URL() + "/readyz")
+		resp, err := hc.Get(node.URL() + "/readyz")
 		if err != nil {
 			return -1
 		}
@@ -556,7 +557,7 @@ func TestReadyDuringStop(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	stopped := make(chan error, 1)
-	go func() { stopped <- app.Stop(ctx) }()
+	go func() { stopped <- node.Stop(ctx) }()
 	// Until the listener closes, /readyz says 503; after, the request fails.
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
@@ -578,21 +579,21 @@ func TestReadyDuringStop(t *testing.T) {
 
 func TestAdminQueue(t *testing.T) {
 	t.Parallel()
-	app := startApp(t, nil)
-	_, guideTok := accountToken(t, app, "guide@test.local", auth.RoleGuide)
-	_, adminTok := accountToken(t, app, "admin@test.local", auth.RoleAdmin)
+	node := startApp(t, nil)
+	_, guideTok := accountToken(t, node, "guide@test.local", protocol.RoleGuide)
+	_, adminTok := accountToken(t, node, "admin@test.local", protocol.RoleAdmin)
 	var ids []string
 	for range 3 {
-		ids = append(ids, join(t, app).EntryID)
+		ids = append(ids, join(t, node).EntryID)
 	}
-	url := app.URL() + "/api/v1/admin/queue"
+	url := node.URL() + "/api/v1/admin/queue"
 	if r := do(t, "GET", url, "", nil, nil); r.status != http.StatusUnauthorized {
 		t.Fatalf("no token: %d", r.status)
 	}
 	if r := do(t, "GET", url, guideTok, nil, nil); r.status != http.StatusForbidden {
 		t.Fatalf("guide: %d %s", r.status, r.body)
 	}
-	shopper := join(t, app)
+	shopper := join(t, node)
 	ids = append(ids, shopper.EntryID)
 	if r := do(t, "GET", url, shopper.Token, nil, nil); r.status != http.StatusForbidden {
 		t.Fatalf("shopper: %d %s", r.status, r.body)

@@ -1,4 +1,4 @@
-package httpapi_test
+package app_test
 
 import (
 	"context"
@@ -12,56 +12,56 @@ import (
 
 	"github.com/coder/websocket"
 
-	"guidecall/internal/auth"
+	"guidecall/app"
 	"guidecall/internal/config"
-	"guidecall/internal/httpapi"
+	"guidecall/protocol"
 	"guidecall/queue"
 )
 
-func joinFrom(t *testing.T, app *httpapi.App, xff string) response {
+func joinFrom(t *testing.T, node *app.App, xff string) response {
 	t.Helper()
-	return do(t, "POST", app.URL()+"/api/v1/queue", "", strings.NewReader(`{"currency":"EUR"}`), map[string]string{"X-Forwarded-For": xff})
+	return do(t, "POST", node.URL()+"/api/v1/queue", "", strings.NewReader(`{"currency":"EUR"}`), map[string]string{"X-Forwarded-For": xff})
 }
 
 func TestJoinLimitBehindTrustedProxy(t *testing.T) {
 	t.Parallel()
-	app := startAppConfig(t, func(c *config.Serve) { c.TrustedProxies = "127.0.0.0/8, 10.0.0.0/8" }, nil)
+	node := startAppConfig(t, func(c *config.Serve) { c.TrustedProxies = "127.0.0.0/8, 10.0.0.0/8" }, nil)
 	// The balancer (loopback here) and an inner proxy of ours are skipped;
 	// what the client wrote left of them is not looked at.
 	for i := range 20 {
-		if r := joinFrom(t, app, fmt.Sprintf("198.51.100.%d, 203.0.113.7, 10.1.2.3", i)); r.status != http.StatusCreated {
+		if r := joinFrom(t, node, fmt.Sprintf("198.51.100.%d, 203.0.113.7, 10.1.2.3", i)); r.status != http.StatusCreated {
 			t.Fatalf("join %d: %d %s", i+1, r.status, r.body)
 		}
 	}
-	if r := joinFrom(t, app, "203.0.113.7"); r.status != http.StatusTooManyRequests {
+	if r := joinFrom(t, node, "203.0.113.7"); r.status != http.StatusTooManyRequests {
 		t.Fatalf("join 21 from the same client: %d %s", r.status, r.body)
 	}
 	// Another client behind the same balancer is not held back.
-	if r := joinFrom(t, app, "203.0.113.8"); r.status != http.StatusCreated {
+	if r := joinFrom(t, node, "203.0.113.8"); r.status != http.StatusCreated {
 		t.Fatalf("another client: %d %s", r.status, r.body)
 	}
 }
 
 func TestJoinLimitIgnoresHeadersFromStrangers(t *testing.T) {
 	t.Parallel()
-	app := startApp(t, nil)
+	node := startApp(t, nil)
 	// No trusted proxies: a client cannot dodge the limit by inventing
 	// addresses.
 	for i := range 20 {
-		if r := joinFrom(t, app, fmt.Sprintf("203.0.113.%d", i)); r.status != http.StatusCreated {
+		if r := joinFrom(t, node, fmt.Sprintf("203.0.113.%d", i)); r.status != http.StatusCreated {
 			t.Fatalf("join %d: %d %s", i+1, r.status, r.body)
 		}
 	}
-	if r := joinFrom(t, app, "203.0.113.99"); r.status != http.StatusTooManyRequests {
+	if r := joinFrom(t, node, "203.0.113.99"); r.status != http.StatusTooManyRequests {
 		t.Fatalf("join 21 with a new X-Forwarded-For: %d %s", r.status, r.body)
 	}
 }
 
-func dialFrom(t *testing.T, app *httpapi.App, xff string) (*websocket.Conn, int) {
+func dialFrom(t *testing.T, node *app.App, xff string) (*websocket.Conn, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	url := "ws" + strings.TrimPrefix(app.URL(), "http") + "/api/v1/ws"
+	url := "ws" + strings.TrimPrefix(node.URL(), "http") + "/api/v1/ws"
 	ws, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: http.Header{"X-Forwarded-For": {xff}}})
 	if err != nil {
 		if resp == nil {
@@ -75,23 +75,23 @@ func dialFrom(t *testing.T, app *httpapi.App, xff string) (*websocket.Conn, int)
 
 func TestSocketCapPerClient(t *testing.T) {
 	t.Parallel()
-	app := startAppConfig(t, func(c *config.Serve) {
+	node := startAppConfig(t, func(c *config.Serve) {
 		c.TrustedProxies = "127.0.0.1/32"
 		c.MaxConnectionsPerIP = 2
 		c.MaxConnections = 3
 	}, nil)
 	for range 2 {
-		if ws, status := dialFrom(t, app, "203.0.113.1"); ws == nil {
+		if ws, status := dialFrom(t, node, "203.0.113.1"); ws == nil {
 			t.Fatalf("dial: %d", status)
 		}
 	}
-	if _, status := dialFrom(t, app, "203.0.113.1"); status != http.StatusTooManyRequests {
+	if _, status := dialFrom(t, node, "203.0.113.1"); status != http.StatusTooManyRequests {
 		t.Fatalf("third socket of one client: %d, want 429", status)
 	}
-	if ws, status := dialFrom(t, app, "203.0.113.2"); ws == nil {
+	if ws, status := dialFrom(t, node, "203.0.113.2"); ws == nil {
 		t.Fatalf("another client: %d", status)
 	}
-	if _, status := dialFrom(t, app, "203.0.113.3"); status != http.StatusServiceUnavailable {
+	if _, status := dialFrom(t, node, "203.0.113.3"); status != http.StatusServiceUnavailable {
 		t.Fatalf("socket over the node's cap: %d, want 503", status)
 	}
 }
@@ -113,12 +113,12 @@ func (f *flakyQueue) CallGet(ctx context.Context, id string) (queue.Call, error)
 func TestPaymentLinksStoreOutage(t *testing.T) {
 	t.Parallel()
 	var flaky *flakyQueue
-	app := startApp(t, func(s *httpapi.Stores) {
+	node := startApp(t, func(s *app.Stores) {
 		flaky = &flakyQueue{Store: s.Queue}
 		s.Queue = flaky
 	})
-	_, guideTok := accountToken(t, app, "outage@test.local", auth.RoleGuide)
-	links := app.URL() + "/api/v1/calls/c_missing/payment-links"
+	_, guideTok := accountToken(t, node, "outage@test.local", protocol.RoleGuide)
+	links := node.URL() + "/api/v1/calls/c_missing/payment-links"
 	if r := do(t, "GET", links, guideTok, nil, nil); r.status != http.StatusForbidden {
 		t.Fatalf("unknown call: %d %s", r.status, r.body)
 	}

@@ -1,4 +1,4 @@
-package httpapi
+package app
 
 import (
 	"errors"
@@ -91,7 +91,7 @@ func TestCallAuthorizerWrapsTokenError(t *testing.T) {
 	a := testApp(t)
 	r := httptest.NewRequest("GET", "/", nil)
 	r.Header.Set("Authorization", "Bearer not-a-jwt")
-	_, err := callAuthorizer(a.Auth.Issuer(), a.Queue)(r, "c_1")
+	_, err := a.Flow.PaymentAuthorizer()(r, "c_1")
 	if !errors.Is(err, payments.ErrUnauthorized) || !errors.Is(err, auth.ErrInvalidToken) {
 		t.Fatalf("err %v does not wrap both payments.ErrUnauthorized and auth.ErrInvalidToken", err)
 	}

@@ -1,7 +1,6 @@
-package httpapi
+package callflow
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -10,13 +9,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/chi/v5/middleware"
 	"golang.org/x/time/rate"
 
-	"guidecall/frontend"
 	"guidecall/internal/auth"
 	"guidecall/internal/httpjson"
+	"guidecall/protocol"
 	"guidecall/queue"
 	"guidecall/turnserver"
 )
@@ -24,31 +21,8 @@ import (
 // maxJoinBody bounds POST /api/v1/queue.
 const maxJoinBody = 16 << 10
 
-func (a *App) routes(issuer *auth.Issuer) http.Handler {
-	r := chi.NewRouter()
-	r.Use(middleware.RequestID, requestLog(a.log), middleware.Recoverer)
-
-	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	r.Get("/readyz", a.handleReady)
-
-	r.Route("/api/v1", func(r chi.Router) {
-		r.Use(a.needStore)
-		r.Mount("/auth", a.Auth.Routes())
-		r.With(joinLimiter(a.cfg.JoinRate, a.cfg.JoinBurst, a.clientIP).middleware).Post("/queue", a.handleJoin)
-		r.With(issuer.Middleware(auth.RoleShopper, auth.RoleGuide, auth.RoleAdmin)).Get("/ice-servers", a.handleICEServers)
-		r.Handle("/ws", a.Hub)
-		r.Mount("/calls/{callID}/payment-links", a.Payments.APIRoutes(callAuthorizer(issuer, a.Queue)))
-		r.With(issuer.Middleware(auth.RoleAdmin)).Get("/admin/queue", a.handleAdminQueue)
-	})
-	// A provider retries a webhook refused with 503, so nothing is lost
-	// while the database is away.
-	r.With(a.needStore).Mount("/webhooks", a.Payments.WebhookRoutes())
-	r.Mount("/pay/sandbox", a.Sandbox.CheckoutRoutes())
-	r.Handle("/*", frontend.Handler())
-	return r
-}
+// ShopperTokenTTL bounds a shopper's wait plus call.
+const ShopperTokenTTL = 2 * time.Hour
 
 // writeQueueError maps a queue error to a status.
 func writeQueueError(w http.ResponseWriter, log *slog.Logger, err error) {
@@ -67,43 +41,7 @@ func writeQueueError(w http.ResponseWriter, log *slog.Logger, err error) {
 	}
 }
 
-func (a *App) handleReady(w http.ResponseWriter, r *http.Request) {
-	select {
-	case <-a.stopping:
-		httpjson.Error(w, http.StatusServiceUnavailable, "shutting_down", "this node is shutting down")
-		return
-	default:
-	}
-	if a.stores.Ready != nil {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := a.stores.Ready(ctx); err != nil {
-			httpjson.Error(w, http.StatusServiceUnavailable, "store_unavailable", "the database does not answer")
-			return
-		}
-		// The store just answered: serve the API now rather than after the
-		// watcher's next ping, so a balancer that saw ready is not refused.
-		if a.storeDown.Swap(false) {
-			a.log.Info("database back; serving again")
-		}
-	}
-	httpjson.Write(w, http.StatusOK, map[string]string{"status": "ready"})
-}
-
-// needStore answers 503 while the store is down, so clients retry rather
-// than wait on requests that cannot succeed.
-func (a *App) needStore(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if a.storeDown.Load() {
-			w.Header().Set("Retry-After", "2")
-			httpjson.Error(w, http.StatusServiceUnavailable, "store_unavailable", "the database is unavailable; retry shortly")
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-func (a *App) handleJoin(w http.ResponseWriter, r *http.Request) {
+func (f *Flow) handleJoin(w http.ResponseWriter, r *http.Request) {
 	var p queue.JoinParams
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJoinBody))
 	if err := dec.Decode(&p); err != nil {
@@ -119,20 +57,20 @@ func (a *App) handleJoin(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusBadRequest, "bad_request", "body must be one JSON object with nothing after it")
 		return
 	}
-	e, err := a.Queue.Join(r.Context(), p)
+	e, err := f.queue.Join(r.Context(), p)
 	if err != nil {
-		writeQueueError(w, a.log, err)
+		writeQueueError(w, f.log, err)
 		return
 	}
-	token, err := a.Auth.Issuer().IssueShopper(e.ID, ShopperTokenTTL)
+	token, err := f.cfg.Issuer.IssueShopper(e.ID, ShopperTokenTTL)
 	if err != nil {
-		writeQueueError(w, a.log, err)
+		writeQueueError(w, f.log, err)
 		return
 	}
 	httpjson.Write(w, http.StatusCreated, map[string]any{
 		"entry_id":   e.ID,
 		"token":      token,
-		"ws_url":     wsURL(a.publicURL),
+		"ws_url":     wsURL(f.cfg.PublicURL),
 		"expires_in": int(ShopperTokenTTL.Seconds()),
 	})
 }
@@ -155,39 +93,39 @@ type iceResponse struct {
 // handleICEServers hands out TURN credentials. Anyone can get a shopper
 // token, so a shopper gets them only while its entry is in a call: a relay
 // is for talking to a guide, not a free proxy for whoever joins the queue.
-func (a *App) handleICEServers(w http.ResponseWriter, r *http.Request) {
+func (f *Flow) handleICEServers(w http.ResponseWriter, r *http.Request) {
 	c, _ := auth.ClaimsFrom(r.Context())
 	id := c.Subject
-	if c.Role == auth.RoleShopper {
+	if c.Role == protocol.RoleShopper {
 		id = c.EntryID
-		e, err := a.Queue.Entry(r.Context(), id)
+		e, err := f.queue.Entry(r.Context(), id)
 		switch {
 		case errors.Is(err, queue.ErrNotFound):
 			httpjson.Error(w, http.StatusForbidden, "not_in_call", "ICE servers are given to a shopper only during its call")
 			return
 		case err != nil:
-			writeQueueError(w, a.log, err)
+			writeQueueError(w, f.log, err)
 			return
 		case e.State != queue.EntryInCall:
 			httpjson.Error(w, http.StatusForbidden, "not_in_call", "ICE servers are given to a shopper only during its call; this entry is "+string(e.State))
 			return
 		}
 	}
-	resp := iceResponse{ICEConfig: a.TURN.ICEConfig(id), ICETransportPolicy: "all"}
-	if a.cfg.ICERelayOnly {
+	resp := iceResponse{ICEConfig: f.cfg.TURN.ICEConfig(id), ICETransportPolicy: "all"}
+	if f.cfg.ICERelayOnly {
 		resp.ICETransportPolicy = "relay"
 	}
 	httpjson.Write(w, http.StatusOK, resp)
 }
 
-func (a *App) handleAdminQueue(w http.ResponseWriter, r *http.Request) {
+func (f *Flow) handleAdminQueue(w http.ResponseWriter, r *http.Request) {
 	name := r.URL.Query().Get("queue")
 	if name == "" {
 		name = "default"
 	}
-	line, err := a.Queue.Waiting(r.Context(), name)
+	line, err := f.queue.Waiting(r.Context(), name)
 	if err != nil {
-		writeQueueError(w, a.log, err)
+		writeQueueError(w, f.log, err)
 		return
 	}
 	type row struct {
@@ -201,23 +139,6 @@ func (a *App) handleAdminQueue(w http.ResponseWriter, r *http.Request) {
 		rows = append(rows, row{EntryID: e.ID, Position: i + 1, JoinedAt: e.JoinedAt, State: e.State})
 	}
 	httpjson.Write(w, http.StatusOK, map[string]any{"queue": name, "entries": rows})
-}
-
-// requestLog logs each request with its id, after it finished.
-func requestLog(log *slog.Logger) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			start := time.Now()
-			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
-			next.ServeHTTP(ww, r)
-			level := slog.LevelInfo
-			if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || ww.Status() < 400 && r.Method == http.MethodGet {
-				level = slog.LevelDebug
-			}
-			log.Log(r.Context(), level, "http request", "method", r.Method, "path", r.URL.Path, "status", ww.Status(),
-				"bytes", ww.BytesWritten(), "ms", time.Since(start).Milliseconds(), "request_id", middleware.GetReqID(r.Context()))
-		})
-	}
 }
 
 // ipLimiter bounds queue joins per client IP.

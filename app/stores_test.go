@@ -1,4 +1,4 @@
-package httpapi_test
+package app_test
 
 import (
 	"context"
@@ -10,8 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"guidecall/app"
 	"guidecall/internal/db/dbtest"
-	"guidecall/internal/httpapi"
 )
 
 // TestPostgresStoresRefusesUnmigratedSchema: a node pointed at an empty
@@ -37,11 +37,11 @@ func TestPostgresStoresRefusesUnmigratedSchema(t *testing.T) {
 	}
 	log := slog.New(slog.DiscardHandler)
 
-	_, err = httpapi.PostgresStores(ctx, url, false, log)
+	_, err = app.PostgresStores(ctx, url, false, log)
 	if err == nil || !strings.Contains(err.Error(), "guidecall migrate") {
 		t.Fatalf("unmigrated schema: %v, want a pointer to guidecall migrate", err)
 	}
-	stores, err := httpapi.PostgresStores(ctx, url, true, log)
+	stores, err := app.PostgresStores(ctx, url, true, log)
 	if err != nil {
 		t.Fatalf("with migrate: %v", err)
 	}

@@ -1,0 +1,10 @@
+// Package app is the composition root of a guidecall node: it picks the
+// stores once from config (no database URL: memory and a local bus;
+// otherwise PostgreSQL and its bus), builds the domain services and the
+// call flow that joins them, mounts every resource's routes on one chi
+// router, and starts and stops the node's parts through one lifecycle
+// contract ([Service]) in one ordered list.
+//
+// It owns no domain rules and no translation between domains (that is
+// package callflow): a rule found here belongs elsewhere.
+package app

@@ -1,0 +1,23 @@
+// Package callflow carries one call across the domains: it is where queue,
+// signaling, payments, TURN and auth meet, so that none of them imports
+// another.
+//
+// # What it owns
+//
+//   - Who may do what: one function from token claims to a party
+//     (parties.go), and the rule that only the guide of a connected call
+//     sends payment links while either party reads them (authorize.go).
+//   - The inbound side: what each client message does to the queue, one
+//     handler per type registered on the hub with the roles that may send
+//     it, plus the relay check and each socket's welcome (inbound.go).
+//   - The outbound side: domain events turned into protocol payload types
+//     for the parties of a call (fanout.go).
+//   - The HTTP handlers for joining the queue, ICE servers (TURN only to a
+//     shopper who is in a call) and the admin's queue view (http.go).
+//
+// # What it does not own
+//
+// The state itself: entries, guides and calls are the queue's, links the
+// payments', sockets the hub's, credentials the TURN server's. Building the
+// node, choosing stores and running its parts belong to package app.
+package callflow

@@ -1,0 +1,147 @@
+package callflow
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"guidecall/payments"
+	"guidecall/protocol"
+	"guidecall/queue"
+	"guidecall/signaling"
+)
+
+// events turns queue and payment events into protocol messages and sends
+// them to the parties through the hub, wherever their sockets are.
+type events struct {
+	flow *Flow
+	log  *slog.Logger
+}
+
+func (ev events) send(ctx context.Context, to signaling.Address, typ protocol.Type, callID string, data any) {
+	if err := ev.flow.hub.Send(ctx, to, typ, callID, data); err != nil {
+		ev.log.WarnContext(ctx, "event not sent", "to", to.String(), "type", typ, "call_id", callID, "err", err)
+	}
+}
+
+// toBoth sends one message about c to both of its parties.
+func (ev events) toBoth(ctx context.Context, c queue.Call, typ protocol.Type, data any) {
+	ev.send(ctx, guide(c.GuideID), typ, c.ID, data)
+	ev.send(ctx, shopper(c.EntryID), typ, c.ID, data)
+}
+
+// dispatch sends one queue event as the protocol message(s) it stands for.
+// A slow socket or bus delays the next message, never the queue.
+func (ev events) dispatch(ctx context.Context, e queue.Event) {
+	switch e := e.(type) {
+	case queue.PositionChanged:
+		ev.Position(ctx, e.EntryID, e.Position)
+	case queue.OfferMade:
+		ev.Offer(ctx, e.Call, e.Entry)
+	case queue.OfferRevoked:
+		ev.OfferRevoked(ctx, e.Call.GuideID, e.Call.ID, e.Reason)
+	case queue.CallMatched:
+		ev.Matched(ctx, e.Call, e.Entry, e.Guide)
+	case queue.Requeued:
+		ev.Requeued(ctx, e.Entry, e.Reason, e.Position)
+	case queue.EntryLeft:
+		ev.EntryLeft(ctx, e.Entry)
+	case queue.CallStateChanged:
+		ev.CallState(ctx, e.Call)
+	case queue.CallFinished:
+		ev.CallEnded(ctx, e.Call)
+	case queue.PresenceChanged:
+		ev.Presence(ctx, e.Guide, e.Reason)
+	case queue.PeerStatusChanged:
+		ev.PeerStatus(ctx, e.Call, e.Lost, e.Connected, e.Grace)
+	default:
+		ev.log.WarnContext(ctx, "queue event not delivered to clients", "kind", e.Kind(), "event_id", e.EventID())
+	}
+}
+
+func (ev events) Position(ctx context.Context, entryID string, p queue.Position) {
+	ev.send(ctx, shopper(entryID), protocol.TypeQueuePosition, "", protocol.QueuePosition{
+		Queue: p.Queue, Position: p.Position, ETASeconds: p.ETASeconds,
+	})
+}
+
+func (ev events) Offer(ctx context.Context, c queue.Call, e queue.Entry) {
+	ev.send(ctx, guide(c.GuideID), protocol.TypeOffer, "", protocol.Offer{
+		OfferID:     c.ID,
+		EntryID:     e.ID,
+		Deadline:    c.OfferDeadline.UTC(),
+		ExpiresInMS: max(time.Until(c.OfferDeadline).Milliseconds(), 0),
+		Shopper: protocol.OfferShopper{
+			Name: e.Name, Queue: e.Queue, ShopperContext: visit(e),
+			WaitedMS: c.OfferedAt.Sub(e.JoinedAt).Milliseconds(),
+		},
+	})
+}
+
+// visit is what a guide sees of e's visit.
+func visit(e queue.Entry) protocol.ShopperContext {
+	return protocol.ShopperContext{Locale: e.Locale, Currency: e.Currency, PageURL: e.PageURL}
+}
+
+func (ev events) OfferRevoked(ctx context.Context, guideID, callID, reason string) {
+	ev.send(ctx, guide(guideID), protocol.TypeOfferRevoked, "", protocol.OfferRevoked{OfferID: callID, Reason: reason})
+}
+
+func (ev events) Matched(ctx context.Context, c queue.Call, e queue.Entry, g queue.Guide) {
+	sc := visit(e)
+	ev.send(ctx, guide(c.GuideID), protocol.TypeCallMatched, c.ID, protocol.CallMatched{
+		Role: protocol.RoleGuide, Initiator: protocol.RoleGuide,
+		Peer: protocol.Peer{Name: e.Name, Role: protocol.RoleShopper, ShopperContext: &sc},
+	})
+	ev.send(ctx, shopper(c.EntryID), protocol.TypeCallMatched, c.ID, protocol.CallMatched{
+		Role: protocol.RoleShopper, Initiator: protocol.RoleGuide,
+		Peer: protocol.Peer{Name: g.Name, Role: protocol.RoleGuide},
+	})
+}
+
+func (ev events) Requeued(ctx context.Context, e queue.Entry, reason string, p queue.Position) {
+	ev.send(ctx, shopper(e.ID), protocol.TypeQueueRequeued, "", protocol.QueueRequeued{
+		Reason: reason, Position: p.Position, ETASeconds: p.ETASeconds, Queue: e.Queue,
+	})
+}
+
+func (ev events) EntryLeft(ctx context.Context, e queue.Entry) {
+	ev.send(ctx, shopper(e.ID), protocol.TypeQueueLeft, "", protocol.QueueLeft{Reason: e.LeftReason})
+}
+
+func (ev events) CallState(ctx context.Context, c queue.Call) {
+	ev.toBoth(ctx, c, protocol.TypeCallState, protocol.CallState{State: string(c.State)})
+}
+
+func (ev events) CallEnded(ctx context.Context, c queue.Call) {
+	ev.toBoth(ctx, c, protocol.TypeCallEnded, protocol.CallEnded{Reason: c.EndReason, By: c.EndedBy})
+}
+
+func (ev events) Presence(ctx context.Context, g queue.Guide, reason string) {
+	ev.send(ctx, guide(g.ID), protocol.TypePresence, "", protocol.Presence{Status: string(g.Status), Reason: reason})
+}
+
+func (ev events) PeerStatus(ctx context.Context, c queue.Call, lost queue.Party, connected bool, grace time.Duration) {
+	p := protocol.CallPeer{Status: "reconnected"}
+	if !connected {
+		p = protocol.CallPeer{Status: "disconnected", GraceMS: grace.Milliseconds()}
+	}
+	ev.send(ctx, otherParty(c, lost), protocol.TypeCallPeer, c.ID, p)
+}
+
+// PaymentLinkUpdated sends a link's state to both parties of its call.
+func (ev events) PaymentLinkUpdated(ctx context.Context, l payments.Link) {
+	c, err := ev.flow.queue.CallRecord(ctx, l.CallID)
+	if err != nil {
+		ev.log.WarnContext(ctx, "payment update for unknown call", "link_id", l.ID, "call_id", l.CallID, "err", err)
+		return
+	}
+	items := make([]protocol.PaymentItem, 0, len(l.Items))
+	for _, it := range l.Items {
+		items = append(items, protocol.PaymentItem{Name: it.Name, Quantity: it.Quantity, UnitAmount: it.UnitAmount})
+	}
+	ev.toBoth(ctx, c, protocol.TypePaymentLink, protocol.PaymentLink{
+		LinkID: l.ID, Amount: l.Amount, Currency: l.Currency, Status: string(l.Status),
+		Description: l.Description, CheckoutURL: l.CheckoutURL, Items: items,
+	})
+}

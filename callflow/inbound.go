@@ -1,0 +1,143 @@
+package callflow
+
+import (
+	"context"
+	"time"
+
+	"guidecall/protocol"
+	"guidecall/queue"
+	"guidecall/signaling"
+)
+
+// inbound answers the hub from the queue: each socket's open and close,
+// the relay check, and one handler per client message type.
+type inbound struct {
+	flow      *Flow
+	heartbeat time.Duration
+}
+
+// register declares on the hub who may send which message and what it
+// does.
+func (in inbound) register(h *signaling.Hub) {
+	shopper, guide := protocol.RoleShopper, protocol.RoleGuide
+	h.Handle(protocol.TypePresence, in.presence, guide)
+	h.Handle(protocol.TypeOfferAccept, in.offerAccept, guide)
+	h.Handle(protocol.TypeOfferDecline, in.offerDecline, guide)
+	h.Handle(protocol.TypeQueueCancel, in.queueCancel, shopper)
+	h.Handle(protocol.TypeCallConnected, in.callConnected, shopper, guide)
+	h.Handle(protocol.TypeCallEnd, in.callEnd, shopper, guide)
+	h.Relay(in.route)
+}
+
+func (in inbound) Open(ctx context.Context, who signaling.Identity) (protocol.Welcome, error) {
+	w := protocol.Welcome{Role: who.Role, HeartbeatMS: in.heartbeat.Milliseconds()}
+	var call *queue.Call
+	switch who.Role {
+	case protocol.RoleShopper:
+		e, cl, err := in.flow.queue.ShopperConnected(ctx, who.ID, who.Socket)
+		if err != nil {
+			return protocol.Welcome{}, protocolError(err)
+		}
+		w.WelcomeShopper, call = &protocol.WelcomeShopper{EntryID: e.ID, State: string(e.State)}, cl
+	default:
+		g, cl, err := in.flow.queue.GuideConnected(ctx, who.ID, who.Name, who.Socket)
+		if err != nil {
+			return protocol.Welcome{}, protocolError(err)
+		}
+		w.WelcomeGuide, call = &protocol.WelcomeGuide{GuideID: g.ID, Name: g.Name, Status: string(g.Status)}, cl
+	}
+	if call != nil {
+		w.Resumed = true
+		w.Call = &protocol.CallView{CallID: call.ID, State: string(call.State), Role: who.Role}
+	}
+	return w, nil
+}
+
+func (in inbound) Close(ctx context.Context, who signaling.Identity) {
+	if who.Role == protocol.RoleShopper {
+		in.flow.queue.ShopperDisconnected(ctx, who.ID, who.Socket)
+		return
+	}
+	in.flow.queue.GuideDisconnected(ctx, who.ID, who.Socket)
+}
+
+// route passes sdp, ice and ice.restart only within the sender's own live
+// call; the call's first SDP moves it to connecting.
+func (in inbound) route(ctx context.Context, who signaling.Identity, m protocol.Envelope) (signaling.Address, error) {
+	call, err := in.flow.queue.Call(ctx, who.Role, who.ID, m.CallID)
+	if err != nil {
+		return signaling.Address{}, protocolError(err)
+	}
+	switch call.State {
+	case queue.CallAccepted:
+		if m.Type == protocol.TypeSDP {
+			in.flow.queue.Signaled(ctx, call.ID)
+		}
+	case queue.CallConnecting, queue.CallConnected:
+	default:
+		return signaling.Address{}, protocol.Errorf(protocol.CodeBadState, "call %s is %s", call.ID, call.State)
+	}
+	return otherParty(call, who.Role), nil
+}
+
+func (in inbound) presence(ctx context.Context, who signaling.Identity, m protocol.Envelope) error {
+	var p protocol.SetPresence
+	if err := m.Decode(&p); err != nil {
+		return err
+	}
+	_, err := in.flow.queue.SetPresence(ctx, who.ID, queue.GuideStatus(p.Status))
+	return protocolError(err)
+}
+
+func (in inbound) offerAccept(ctx context.Context, who signaling.Identity, m protocol.Envelope) error {
+	offerID, err := offerOf(m)
+	if err != nil {
+		return err
+	}
+	_, err = in.flow.queue.Accept(ctx, who.ID, offerID)
+	return protocolError(err)
+}
+
+func (in inbound) offerDecline(ctx context.Context, who signaling.Identity, m protocol.Envelope) error {
+	offerID, err := offerOf(m)
+	if err != nil {
+		return err
+	}
+	return protocolError(in.flow.queue.Decline(ctx, who.ID, offerID))
+}
+
+func offerOf(m protocol.Envelope) (string, error) {
+	var p protocol.OfferReply
+	if err := m.Decode(&p); err != nil {
+		return "", err
+	}
+	if p.OfferID == "" {
+		return "", protocol.Errorf(protocol.CodeBadMessage, "%s needs data.offer_id", m.Type)
+	}
+	return p.OfferID, nil
+}
+
+func (in inbound) queueCancel(ctx context.Context, who signaling.Identity, _ protocol.Envelope) error {
+	return protocolError(in.flow.queue.Cancel(ctx, who.ID))
+}
+
+func (in inbound) callConnected(ctx context.Context, who signaling.Identity, m protocol.Envelope) error {
+	_, err := in.flow.queue.Connected(ctx, who.Role, who.ID, m.CallID)
+	return protocolError(err)
+}
+
+func (in inbound) callEnd(ctx context.Context, who signaling.Identity, m protocol.Envelope) error {
+	var p protocol.CallEnd
+	if err := m.Decode(&p); err != nil {
+		return err
+	}
+	switch p.Reason {
+	case "", queue.ReasonHangup:
+		p.Reason = queue.ReasonHangup
+	case queue.ReasonDeclined, queue.ReasonFailed:
+	default:
+		return protocol.Errorf(protocol.CodeBadMessage, "call.end reason must be hangup, declined or failed")
+	}
+	_, err := in.flow.queue.EndCall(ctx, who.Role, who.ID, m.CallID, p.Reason)
+	return protocolError(err)
+}

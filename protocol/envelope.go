@@ -1,0 +1,52 @@
+package protocol
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Version is the protocol version this package speaks.
+const Version = 1
+
+// MaxFrame bounds one frame in either direction.
+const MaxFrame = 64 << 10
+
+// Envelope is one frame: a typed payload and the call it concerns.
+type Envelope struct {
+	V      int    `json:"v"`
+	Type   Type   `json:"type"`
+	CallID string `json:"call_id,omitempty"`
+	// From is set by the server on relayed messages: the sender's role.
+	From Role            `json:"from,omitempty"`
+	Data json.RawMessage `json:"data,omitempty"`
+}
+
+// Decode unmarshals the payload into v. An absent payload leaves v as is.
+// The error is a bad_message *Error, what a server tells the sender.
+func (e Envelope) Decode(v any) error {
+	if len(e.Data) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(e.Data, v); err != nil {
+		return Errorf(CodeBadMessage, "%s: bad data: %v", e.Type, err)
+	}
+	return nil
+}
+
+// Encode builds one frame of type typ about callID carrying data, which
+// may be nil for a message without payload.
+func Encode(typ Type, callID string, data any) ([]byte, error) {
+	env := Envelope{V: Version, Type: typ, CallID: callID}
+	if data != nil {
+		raw, err := json.Marshal(data)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s: %w", typ, err)
+		}
+		env.Data = raw
+	}
+	b, err := json.Marshal(env)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", typ, err)
+	}
+	return b, nil
+}

@@ -1,0 +1,272 @@
+package protocol
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// The payloads of docs/protocol.md, one Go type per message shape. States,
+// statuses and reasons are plain strings here: their meaning belongs to the
+// domain that sets them, and this package imports none.
+
+// Auth is the first message of every socket.
+type Auth struct {
+	Token string `json:"token"`
+}
+
+// Welcome answers auth. One of WelcomeShopper and WelcomeGuide is set, by
+// Role; their fields sit at the top level of the payload.
+type Welcome struct {
+	Role Role `json:"role"`
+	*WelcomeShopper
+	*WelcomeGuide
+	Resumed     bool  `json:"resumed"`
+	HeartbeatMS int64 `json:"heartbeat_ms"`
+	// Call is the receiver's live call; it is sent as null when there is
+	// none, so a page can tell "no call" from an old server.
+	Call *CallView `json:"call"`
+}
+
+// WelcomeShopper is a shopper's part of welcome: its queue entry.
+type WelcomeShopper struct {
+	EntryID string `json:"entry_id"`
+	State   string `json:"state"`
+}
+
+// WelcomeGuide is a guide's part of welcome: its account and presence.
+type WelcomeGuide struct {
+	GuideID string `json:"guide_id"`
+	Name    string `json:"name"`
+	Status  string `json:"status"`
+}
+
+// CallView names the call a welcome resumes, and the receiver's side of it.
+type CallView struct {
+	CallID string `json:"call_id"`
+	State  string `json:"state"`
+	Role   Role   `json:"role"`
+}
+
+// SetPresence is a guide choosing its status.
+type SetPresence struct {
+	Status string `json:"status"`
+}
+
+// Presence confirms a guide's status; Reason is empty for the guide's own
+// change and always sent.
+type Presence struct {
+	Status string `json:"status"`
+	Reason string `json:"reason"`
+}
+
+// ShopperContext is what a guide sees of a shopper's visit.
+type ShopperContext struct {
+	Locale   string `json:"locale"`
+	Currency string `json:"currency"`
+	PageURL  string `json:"page_url"`
+}
+
+// Offer asks a guide to take a waiting shopper. OfferID is the id of the
+// call the offer becomes if accepted.
+type Offer struct {
+	OfferID     string       `json:"offer_id"`
+	EntryID     string       `json:"entry_id"`
+	Deadline    time.Time    `json:"deadline"`
+	ExpiresInMS int64        `json:"expires_in_ms"`
+	Shopper     OfferShopper `json:"shopper"`
+}
+
+// OfferShopper is the shopper an offer is about.
+type OfferShopper struct {
+	Name  string `json:"name"`
+	Queue string `json:"queue"`
+	ShopperContext
+	WaitedMS int64 `json:"waited_ms"`
+}
+
+// OfferReply is a guide's offer.accept or offer.decline.
+type OfferReply struct {
+	OfferID string `json:"offer_id"`
+}
+
+// OfferRevoked withdraws an offer.
+type OfferRevoked struct {
+	OfferID string `json:"offer_id"`
+	Reason  string `json:"reason"`
+}
+
+// QueuePosition is a shopper's place in line.
+type QueuePosition struct {
+	Queue      string `json:"queue"`
+	Position   int    `json:"position"`
+	ETASeconds int    `json:"eta_seconds"`
+}
+
+// QueueRequeued puts a shopper back in line after its guide left.
+type QueueRequeued struct {
+	Reason     string `json:"reason"`
+	Position   int    `json:"position"`
+	ETASeconds int    `json:"eta_seconds"`
+	Queue      string `json:"queue"`
+}
+
+// QueueLeft tells a shopper its entry left the line.
+type QueueLeft struct {
+	Reason string `json:"reason"`
+}
+
+// QueueCancel is a shopper leaving the line; it has no fields.
+type QueueCancel struct{}
+
+// CallMatched starts a call: Role is the receiver's side, Initiator the
+// side that sends the first SDP offer.
+type CallMatched struct {
+	Role      Role `json:"role"`
+	Initiator Role `json:"initiator"`
+	Peer      Peer `json:"peer"`
+}
+
+// Peer is the other party of a call. A shopper peer carries its visit.
+type Peer struct {
+	Name string `json:"name"`
+	Role Role   `json:"role"`
+	*ShopperContext
+}
+
+// CallState is a call's move to State.
+type CallState struct {
+	State string `json:"state"`
+}
+
+// CallPeer reports the other party dropping (with the grace it has to come
+// back) or coming back.
+type CallPeer struct {
+	Status  string `json:"status"`
+	GraceMS int64  `json:"grace_ms,omitempty"`
+}
+
+// CallEnded ends a call; By is guide, shopper or server.
+type CallEnded struct {
+	Reason string `json:"reason"`
+	By     string `json:"by"`
+}
+
+// CallEnd is a party ending its call.
+type CallEnd struct {
+	Reason string `json:"reason"`
+}
+
+// CallConnected is a party reporting its peer connection up.
+type CallConnected struct{}
+
+// PaymentLink is a link's state, sent on creation and each status change.
+// Every field is always present.
+type PaymentLink struct {
+	LinkID      string        `json:"link_id"`
+	Amount      int64         `json:"amount"`
+	Currency    string        `json:"currency"`
+	Status      string        `json:"status"`
+	Description string        `json:"description"`
+	CheckoutURL string        `json:"checkout_url"`
+	Items       []PaymentItem `json:"items"`
+}
+
+// MarshalJSON sends no items as [], since clients iterate them.
+func (p PaymentLink) MarshalJSON() ([]byte, error) {
+	type plain PaymentLink
+	if p.Items == nil {
+		p.Items = []PaymentItem{}
+	}
+	return json.Marshal(plain(p))
+}
+
+// PaymentItem is one line of a payment link; amounts are in the currency's
+// minor unit.
+type PaymentItem struct {
+	Name       string `json:"name"`
+	Quantity   int64  `json:"quantity"`
+	UnitAmount int64  `json:"unit_amount"`
+}
+
+// SDP is a session description, relayed as the browser's
+// RTCSessionDescriptionInit.
+type SDP struct {
+	Type string `json:"type"` // offer or answer
+	SDP  string `json:"sdp"`
+}
+
+// ICECandidate is a trickled candidate, relayed as the browser's
+// RTCIceCandidateInit: the optional fields are null when unknown.
+type ICECandidate struct {
+	Candidate        string  `json:"candidate"`
+	SDPMid           *string `json:"sdpMid"`
+	SDPMLineIndex    *uint16 `json:"sdpMLineIndex"`
+	UsernameFragment *string `json:"usernameFragment"`
+}
+
+// ICERestart asks the initiator for a new offer with fresh ICE; it has no
+// fields.
+type ICERestart struct{}
+
+// ClientPayload returns a new payload for a message of type t as a client
+// sends it, or nil when clients do not send t.
+func ClientPayload(t Type) any {
+	switch t {
+	case TypeAuth:
+		return new(Auth)
+	case TypePresence:
+		return new(SetPresence)
+	case TypeOfferAccept, TypeOfferDecline:
+		return new(OfferReply)
+	case TypeQueueCancel:
+		return new(QueueCancel)
+	case TypeSDP:
+		return new(SDP)
+	case TypeICE:
+		return new(ICECandidate)
+	case TypeICERestart:
+		return new(ICERestart)
+	case TypeCallConnected:
+		return new(CallConnected)
+	case TypeCallEnd:
+		return new(CallEnd)
+	}
+	return nil
+}
+
+// ServerPayload returns a new payload for a message of type t as the server
+// sends it, or nil when the server does not send t.
+func ServerPayload(t Type) any {
+	switch t {
+	case TypeWelcome:
+		return new(Welcome)
+	case TypeError:
+		return new(Error)
+	case TypePresence:
+		return new(Presence)
+	case TypeQueuePosition:
+		return new(QueuePosition)
+	case TypeQueueRequeued:
+		return new(QueueRequeued)
+	case TypeQueueLeft:
+		return new(QueueLeft)
+	case TypeOffer:
+		return new(Offer)
+	case TypeOfferRevoked:
+		return new(OfferRevoked)
+	case TypeCallMatched:
+		return new(CallMatched)
+	case TypeCallState:
+		return new(CallState)
+	case TypeCallPeer:
+		return new(CallPeer)
+	case TypeCallEnded:
+		return new(CallEnded)
+	case TypePaymentLink:
+		return new(PaymentLink)
+	case TypeSDP, TypeICE, TypeICERestart:
+		// Relayed: the other party gets what the sender sent.
+		return ClientPayload(t)
+	}
+	return nil
+}

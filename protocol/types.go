@@ -1,0 +1,42 @@
+package protocol
+
+// Type names a message.
+type Type string
+
+// Messages clients send.
+const (
+	TypeAuth          Type = "auth"
+	TypePresence      Type = "presence"
+	TypeOfferAccept   Type = "offer.accept"
+	TypeOfferDecline  Type = "offer.decline"
+	TypeQueueCancel   Type = "queue.cancel"
+	TypeSDP           Type = "sdp"
+	TypeICE           Type = "ice"
+	TypeICERestart    Type = "ice.restart"
+	TypeCallConnected Type = "call.connected"
+	TypeCallEnd       Type = "call.end"
+)
+
+// Messages the server sends.
+const (
+	TypeWelcome       Type = "welcome"
+	TypeError         Type = "error"
+	TypeQueuePosition Type = "queue.position"
+	TypeQueueRequeued Type = "queue.requeued"
+	TypeQueueLeft     Type = "queue.left"
+	TypeOffer         Type = "offer"
+	TypeOfferRevoked  Type = "offer.revoked"
+	TypeCallMatched   Type = "call.matched"
+	TypeCallState     Type = "call.state"
+	TypeCallPeer      Type = "call.peer"
+	TypeCallEnded     Type = "call.ended"
+	TypePaymentLink   Type = "payment.link"
+)
+
+// Relayed reports whether the server passes t to the other party of the
+// sender's call as it is.
+func (t Type) Relayed() bool { return t == TypeSDP || t == TypeICE || t == TypeICERestart }
+
+// NeedsCall reports whether a client message of type t must name the
+// sender's call.
+func (t Type) NeedsCall() bool { return t.Relayed() || t == TypeCallConnected || t == TypeCallEnd }

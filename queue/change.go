@@ -1,0 +1,199 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// txn is one change in progress: its store transaction, the events it
+// will publish and the follow-ups (log lines, a poke of the matcher) it
+// will run, both only once it has committed.
+type txn struct {
+	StoreTx
+	s      *Service
+	events []Event
+	after  []func()
+}
+
+func (t *txn) emit(ev Event)        { t.events = append(t.events, ev) }
+func (t *txn) afterCommit(f func()) { t.after = append(t.after, f) }
+
+func (t *txn) putEntry(ctx context.Context, e Entry) error {
+	_, err := t.EntryUpdate(ctx, e.ID, func(cur *Entry) error { *cur = e; return nil })
+	return err
+}
+
+func (t *txn) putGuide(ctx context.Context, g Guide) error {
+	_, err := t.GuideUpdate(ctx, g.ID, func(cur *Guide) error { *cur = g; return nil })
+	return err
+}
+
+func (t *txn) putCall(ctx context.Context, c Call) error {
+	_, err := t.CallUpdate(ctx, c.ID, func(cur *Call) error { *cur = c; return nil })
+	return err
+}
+
+func (s *Service) meta() EventMeta { return EventMeta{ID: newID("ev_"), At: s.now()} }
+
+// change runs fn as one store transaction and, once it has committed,
+// publishes what fn emitted and runs its follow-ups. A change that fails
+// publishes nothing.
+//
+// Its events take their place in line (a ticket, see eventBus) at the end
+// of fn, while the transaction still holds every record it claimed, just
+// before it commits. Another change that claims one of those records can
+// only get there after this one committed, so it takes a later ticket:
+// events leave in the order in which conflicting changes committed.
+func (s *Service) change(ctx context.Context, fn func(ctx context.Context, t *txn) error) error {
+	var (
+		done      *txn
+		ticket    uint64
+		hasTicket bool
+	)
+	// A ticket is always handed back, with nothing if its attempt did not
+	// commit, or events after it would wait forever.
+	finish := func(evs []Event) {
+		if hasTicket {
+			s.bus.finish(ticket, evs)
+			hasTicket = false
+		}
+	}
+	defer func() { finish(nil) }()
+	err := s.store.Tx(ctx, func(ctx context.Context, tx StoreTx) error {
+		done = nil
+		finish(nil) // an earlier attempt that failed to commit
+		t := &txn{StoreTx: tx, s: s}
+		if err := fn(ctx, t); err != nil {
+			return err
+		}
+		ticket, hasTicket = s.bus.ticket(), true
+		done = t
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	finish(done.events)
+	for _, f := range done.after {
+		f()
+	}
+	return nil
+}
+
+// parties are the records of one change: an entry, and the call and the
+// guide it is bound to, each nil when there is none. Every change claims
+// them in this order — entry, call, guide — so that two changes never
+// wait on each other in a circle (see StoreTx).
+type parties struct {
+	e *Entry
+	c *Call
+	g *Guide
+}
+
+// lockCall claims a call's entry, the call and its guide. A call's two
+// parties never change, so a call read earlier names the right rows.
+func lockCall(ctx context.Context, t *txn, entryID, callID, guideID string) (*parties, error) {
+	e, err := t.EntryGet(ctx, entryID)
+	if err != nil {
+		return nil, err
+	}
+	c, err := t.CallGet(ctx, callID)
+	if err != nil {
+		return nil, err
+	}
+	g, err := t.GuideGet(ctx, guideID)
+	if err != nil {
+		return nil, err
+	}
+	return &parties{e: &e, c: &c, g: &g}, nil
+}
+
+// callChange runs fn on a call and both its parties.
+func (s *Service) callChange(ctx context.Context, callID string, fn func(ctx context.Context, t *txn, p *parties) error) error {
+	c, err := s.store.CallGet(ctx, callID)
+	if err != nil {
+		return err
+	}
+	return s.change(ctx, func(ctx context.Context, t *txn) error {
+		p, err := lockCall(ctx, t, c.EntryID, c.ID, c.GuideID)
+		if err != nil {
+			return err
+		}
+		return fn(ctx, t, p)
+	})
+}
+
+// entryChange runs fn on an entry and, if it names one, its call (live or
+// not) and that call's guide.
+func (s *Service) entryChange(ctx context.Context, entryID string, fn func(ctx context.Context, t *txn, p *parties) error) error {
+	return s.change(ctx, func(ctx context.Context, t *txn) error {
+		e, err := t.EntryGet(ctx, entryID)
+		if err != nil {
+			return err
+		}
+		p := &parties{e: &e}
+		if e.CallID != "" {
+			c, err := t.CallGet(ctx, e.CallID)
+			if err != nil {
+				return err
+			}
+			g, err := t.GuideGet(ctx, c.GuideID)
+			if err != nil {
+				return err
+			}
+			p.c, p.g = &c, &g
+		}
+		return fn(ctx, t, p)
+	})
+}
+
+// errGuideMoved means a guide's call changed between the read that named
+// the rows to claim and the claim itself.
+var errGuideMoved = errors.New("queue: guide's call changed meanwhile")
+
+// guideAttempts bounds how often guideChange starts over because the
+// guide kept moving to another call.
+const guideAttempts = 5
+
+// guideChange runs fn on a guide and, if it holds one, its call and that
+// call's entry. The guide is claimed last, so its call is read first
+// without a claim and checked again once all three are held; if it moved
+// meanwhile the change starts over.
+func (s *Service) guideChange(ctx context.Context, guideID string, fn func(ctx context.Context, t *txn, p *parties) error) error {
+	for range guideAttempts {
+		g0, err := s.store.GuideGet(ctx, guideID)
+		if err != nil {
+			return err
+		}
+		var c0 Call
+		if g0.CallID != "" {
+			if c0, err = s.store.CallGet(ctx, g0.CallID); err != nil {
+				return err
+			}
+		}
+		err = s.change(ctx, func(ctx context.Context, t *txn) error {
+			p := &parties{}
+			if c0.ID != "" {
+				var err error
+				if p, err = lockCall(ctx, t, c0.EntryID, c0.ID, guideID); err != nil {
+					return err
+				}
+			} else {
+				g, err := t.GuideGet(ctx, guideID)
+				if err != nil {
+					return err
+				}
+				p.g = &g
+			}
+			if p.g.CallID != c0.ID {
+				return errGuideMoved
+			}
+			return fn(ctx, t, p)
+		})
+		if !errors.Is(err, errGuideMoved) {
+			return err
+		}
+	}
+	return fmt.Errorf("guide %s: %w: %w", guideID, ErrUnavailable, errGuideMoved)
+}
