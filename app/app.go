@@ -10,19 +10,26 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+
 	"guidecall/callflow"
 	"guidecall/internal/auth"
 	"guidecall/internal/config"
+	"guidecall/internal/db"
 	"guidecall/payments"
+	"guidecall/payments/sandbox"
 	"guidecall/protocol"
 	"guidecall/queue"
 	"guidecall/signaling"
 	"guidecall/turnserver"
+	"guidecall/webhook"
 )
 
 // idleTimeout closes kept-alive HTTP connections that sit unused, so idle
@@ -34,9 +41,12 @@ type Stores struct {
 	Accounts auth.AccountStore
 	Queue    queue.Store
 	Payments payments.Store
-	Sandbox  payments.SandboxStore // sandbox checkouts: one for all nodes on a database; nil is this node's own
 	Bus      signaling.Bus
-	Elector  queue.Elector
+	// Pool is the database of PostgresStores, nil for MemoryStores. The
+	// parts whose work must survive a crash run on it with River: the
+	// webhook outbox, the sandbox's checkouts, reconciliation.
+	Pool    *pgxpool.Pool
+	Elector queue.Elector
 	// Ready reports whether the stores answer; nil means always.
 	Ready func(ctx context.Context) error
 	// Close releases the stores after everything else has stopped.
@@ -49,7 +59,6 @@ func MemoryStores() Stores {
 		Accounts: auth.NewMemoryAccountStore(),
 		Queue:    queue.NewMemoryStore(),
 		Payments: payments.NewMemoryStore(),
-		Sandbox:  payments.NewMemorySandboxStore(),
 		Bus:      &signaling.LocalBus{},
 		Elector:  queue.SoleLeader{},
 	}
@@ -66,9 +75,18 @@ type App struct {
 	Queue    *queue.Service
 	Hub      *signaling.Hub
 	TURN     *turnserver.Server
-	Sandbox  *payments.Sandbox
+	Sandbox  *sandbox.Sandbox
 	Payments *payments.Service
+	// Webhooks delivers the sandbox's webhooks (and, next, the
+	// merchant's): a MemoryOutbox run by this node, or a RiverOutbox
+	// whose jobs the node's River client (jobs) works.
+	Webhooks webhook.Outbox
 	Flow     *callflow.Flow
+
+	// durable are the parts that run the outbox and reconciliation:
+	// the memory outbox, or the River client.
+	durable            []namedService
+	unsubscribePayment func()
 
 	listener  net.Listener
 	publicURL string
@@ -225,18 +243,7 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return fail(err)
 	}
-	a.Sandbox = payments.NewSandbox(payments.SandboxConfig{
-		Secret:          secret(log, "sandbox-secret", cfg.SandboxSecret),
-		CheckoutBaseURL: a.publicURL + "/pay/sandbox",
-		WebhookURL:      loopbackURL + "/webhooks/sandbox",
-		Logger:          log.With("component", "sandbox"),
-		Store:           stores.Sandbox,
-	})
-	a.Payments, err = payments.NewService(payments.Config{
-		Store: stores.Payments, Providers: []payments.Provider{a.Sandbox}, Notifier: a.Flow.PaymentNotifier(),
-		Logger: log.With("component", "payments"),
-	})
-	if err != nil {
+	if err := a.buildPayments(cfg, stores, log, loopbackURL); err != nil {
 		return fail(err)
 	}
 	a.Flow.Bind(a.Queue, a.Payments, a.Hub)
@@ -258,22 +265,104 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 	return a, nil
 }
 
+// buildPayments builds the sandbox, the webhook outbox and the payments
+// service on the stores' kind: on a database, the sandbox's outcome and
+// its webhook commit together (a River job) and reconciliation is a River
+// periodic job; in memory, both run in this process.
+func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, loopbackURL string) error {
+	whCfg := webhook.Config{Logger: log.With("component", "webhook")}
+	var sbStore sandbox.Store
+	var riverOutbox *webhook.RiverOutbox
+	if stores.Pool != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		schema, err := db.CurrentSchema(ctx, stores.Pool)
+		if err != nil {
+			return err
+		}
+		if riverOutbox, err = webhook.NewRiverOutbox(stores.Pool, schema, whCfg); err != nil {
+			return err
+		}
+		a.Webhooks, sbStore = riverOutbox, sandbox.NewPostgresStore(stores.Pool, riverOutbox)
+	} else {
+		mem := webhook.NewMemoryOutbox(webhook.MemoryConfig{Config: whCfg})
+		a.Webhooks, sbStore = mem, sandbox.NewMemoryStore(mem)
+		a.durable = append(a.durable, namedService{"webhooks", mem})
+	}
+	var err error
+	a.Sandbox, err = sandbox.New(sandbox.Config{
+		Secret:          secret(log, "sandbox-secret", cfg.SandboxSecret),
+		CheckoutBaseURL: a.publicURL + "/pay/sandbox",
+		WebhookURL:      loopbackURL + "/webhooks/sandbox",
+		Logger:          log.With("component", "sandbox"),
+		Store:           sbStore,
+		Outbox:          a.Webhooks,
+		WebhookDelay:    cfg.SandboxWebhookDelay,
+	})
+	if err != nil {
+		return err
+	}
+	a.Payments, err = payments.NewService(payments.Config{
+		Store: stores.Payments, Providers: []payments.Provider{a.Sandbox},
+		Logger:    log.With("component", "payments"),
+		Reconcile: payments.ReconcileConfig{Loop: stores.Pool == nil},
+	})
+	if err != nil {
+		return err
+	}
+	if stores.Pool != nil {
+		workers := river.NewWorkers()
+		riverOutbox.AddWorker(workers)
+		reconcile := a.Payments.AddReconcileJob(workers)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		host, _ := os.Hostname()
+		jobs, err := db.NewJobs(ctx, stores.Pool, db.JobsConfig{
+			Workers: workers, PeriodicJobs: []*river.PeriodicJob{reconcile}, Logger: log.With("component", "river"),
+			ID: "guidecall_" + host + "_" + a.listener.Addr().String(),
+		})
+		if err != nil {
+			return err
+		}
+		a.durable = append(a.durable, namedService{"river", jobs})
+	}
+	return nil
+}
+
 // lifecycle lists the node's parts in the order they start; they stop in
 // reverse: HTTP and sockets first (clients are told to reconnect
-// elsewhere), then the loops, the matcher, webhook delivery, the bus, and
-// TURN last, so a call in progress keeps its relay for as long as possible.
+// elsewhere), then the loops, the matcher, payments (its relay and the
+// call flow's subscription), webhook delivery and River, the bus, and TURN
+// last, so a call in progress keeps its relay for as long as possible.
 func (a *App) lifecycle() []namedService {
 	parts := []namedService{
 		{"turn", &funcService{start: a.TURN.Start, stop: func() { a.stopErr("turn", a.TURN.Stop()) }}},
 		{"bus", a.stores.Bus},
-		{"sandbox", a.Sandbox},
-		{"queue", a.Queue},
-		{"presence", &loopService{run: a.touchLoop}},
 	}
+	parts = append(parts, a.durable...)
+	parts = append(parts,
+		namedService{"payments", &funcService{start: a.startPayments, stop: a.stopPayments}},
+		namedService{"queue", a.Queue},
+		namedService{"presence", &loopService{run: a.touchLoop}},
+	)
 	if a.stores.Ready != nil {
 		parts = append(parts, namedService{"store-watch", &loopService{run: a.watchStore}})
 	}
 	return append(parts, namedService{"http", &funcService{start: a.serve, stop: a.shutdownHTTP}})
+}
+
+// startPayments subscribes the call flow to payment events and starts the
+// relay (and, in memory, the reconciliation ticker).
+func (a *App) startPayments(ctx context.Context) error {
+	a.unsubscribePayment = a.Payments.Subscribe(payments.SubscribeConfig{Name: "call parties"}, a.Flow.PaymentEvent)
+	return a.Payments.Start(ctx)
+}
+
+func (a *App) stopPayments() {
+	a.Payments.Stop()
+	if a.unsubscribePayment != nil {
+		a.unsubscribePayment()
+	}
 }
 
 func (a *App) stopErr(part string, err error) {

@@ -51,7 +51,7 @@ func PostgresStores(ctx context.Context, url string, migrate bool, log *slog.Log
 		Accounts: auth.NewPostgresAccountStore(pool),
 		Queue:    queue.NewPostgresStore(pool),
 		Payments: payments.NewPostgresStore(pool),
-		Sandbox:  payments.NewPostgresSandboxStore(pool),
+		Pool:     pool,
 		Bus:      signaling.NewPostgresBus(pool, log.With("component", "bus")),
 		Elector:  queue.NewAdvisoryElector(pool, key, log.With("component", "elector")),
 		Ready:    pool.Ping,

@@ -81,8 +81,15 @@ func (f *Flow) Bind(q *queue.Service, p *payments.Service, h *signaling.Hub) {
 // from the subscription's goroutine in the order the events happened.
 func (f *Flow) QueueEvent(ctx context.Context, e queue.Event) { f.events.dispatch(ctx, e) }
 
-// PaymentNotifier receives changed payment links.
-func (f *Flow) PaymentNotifier() payments.Notifier { return f.events }
+// PaymentEvent delivers one payment event to the parties of its call; the
+// app subscribes it to payments (payments.Service.Subscribe). Every event
+// carries its link as the change left it, which is what the parties see.
+func (f *Flow) PaymentEvent(ctx context.Context, e payments.Event) {
+	switch e.(type) {
+	case payments.LinkCreated, payments.LinkStatusChanged, payments.RefundRecorded:
+		f.events.PaymentLinkUpdated(ctx, e.EventLink())
+	}
+}
 
 // Authenticator turns a socket's token into its party.
 func (f *Flow) Authenticator() signaling.Authenticator {

@@ -136,8 +136,9 @@ const (
 // procConfig is what differs between the nodes of a test cluster.
 type procConfig struct {
 	databaseURL  string
-	ip           string // HTTP and TURN listen IP
-	allowedPeers string // --turn-allowed-peers
+	ip           string   // HTTP and TURN listen IP
+	allowedPeers string   // --turn-allowed-peers
+	env          []string // KEY=VALUE added to the child's environment (test hooks)
 }
 
 // procNode is a `guidecall serve` child process. It can be killed and
@@ -148,6 +149,7 @@ type procNode struct {
 	name    string
 	bin     string
 	args    []string
+	env     []string
 	url     string
 	outPath string
 	errPath string
@@ -181,7 +183,7 @@ func startProc(t *testing.T, bin, name string, c procConfig) *procNode {
 	}
 	dir := t.TempDir()
 	n := &procNode{
-		t: t, name: name, bin: bin, args: args,
+		t: t, name: name, bin: bin, args: args, env: c.env,
 		url:     "http://" + net.JoinHostPort(c.ip, strconv.Itoa(httpPort)),
 		outPath: filepath.Join(dir, name+".stdout"),
 		errPath: filepath.Join(dir, name+".stderr"),
@@ -215,7 +217,7 @@ func (n *procNode) start() {
 	defer stdout.Close()
 	defer stderr.Close()
 	cmd := exec.Command(n.bin, append([]string{"serve"}, n.args...)...)
-	cmd.Env = childEnv()
+	cmd.Env = append(childEnv(), n.env...)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {

@@ -1,7 +1,8 @@
 // Package payments owns money and payment links for guidecall: integer
-// amounts in ISO 4217 minor units, the payment-link lifecycle, the providers
-// that host the checkout (the built-in sandbox now; stripe and others later)
-// and the signed webhooks through which providers report outcomes.
+// amounts in ISO 4217 minor units, the payment-link lifecycle, the
+// Provider interface the hosted checkouts sit behind, the verification and
+// order-independent application of provider webhooks, the events of every
+// change, and reconciliation with the providers.
 //
 // # What it owns
 //
@@ -12,33 +13,53 @@
 //     late, duplicated or out-of-order webhook can never move a paid link
 //     back to failed.
 //   - Providers: the [Provider] interface (create, fetch status, refund,
-//     verify and parse a webhook). [Config.Providers] keeps its order so that
-//     failover can later try them one after the other.
-//   - Webhooks: [Service.HandleWebhook] verifies the signature, then applies
-//     the event and records its (provider, event id) in one atomic step
-//     ([Store.EventApply]): a duplicate changes nothing, and an event whose
-//     apply failed is applied when the provider retries it. Events are
-//     order-independent: a refund before the payment implies the payment.
+//     verify and parse a webhook). Each provider is a package of its own
+//     under payments (payments/sandbox now), so its dependencies stay out
+//     of this one. [Config.Providers] keeps its order so that failover can
+//     later try them one after the other.
+//   - Webhooks in: [Service.HandleWebhook] verifies the signature, then
+//     applies the event and records its (provider, event id) in one atomic
+//     step ([Store.EventApply]): a duplicate changes nothing, and an event
+//     whose apply failed is applied when the provider retries it. Events
+//     are order-independent: a refund before the payment implies the
+//     payment.
+//   - Events out: every change publishes a typed [Event] ([LinkCreated],
+//     [LinkStatusChanged], [RefundRecorded]) to the subscribers of
+//     [Service.Subscribe], each behind its own bounded buffer and
+//     goroutine, so the service never waits for one. The store records
+//     each event in the same transaction as its change (its outbox:
+//     payment_outbox on PostgreSQL); the publisher marks it published, and
+//     the relay (run by [Service.Start]) publishes what a crash between
+//     commit and publish left behind. Subscribers see every event at least
+//     once and can drop repeats by id.
+//   - Reconciliation: [Service.Reconcile] asks the providers about every
+//     link that may be behind them (unchanged for a while, not final) and
+//     applies their answer through the same forward-only path, logging
+//     each fix; a webhook arriving later changes nothing. It runs every
+//     15s: a ticker with ReconcileConfig.Loop (one node), a River periodic
+//     job on PostgreSQL ([Service.AddReconcileJob]), and once by
+//     `guidecall reconcile`.
 //   - Storage: the [Store] interface, with [MemoryStore] (one process, lost
-//     on restart) and [PostgresStore] (what a cluster shares: payment_links
-//     and payment_events); every store must pass paymentstest.RunStoreSuite.
-//   - The sandbox provider: [Sandbox] keeps its checkouts in a
-//     [SandboxStore], [MemorySandboxStore] for one node or
-//     [PostgresSandboxStore] so that any node serves, pays and refunds a
-//     checkout another created (paymentstest.RunSandboxStoreSuite); it
-//     delivers its webhooks with a per-event retry schedule lasting minutes.
+//     on restart) and [PostgresStore] (what a cluster shares: payment_links,
+//     payment_events, payment_outbox); every store must pass
+//     paymentstest.RunStoreSuite.
 //
 // # What it does not own
 //
+//   - Any provider's own code: the sandbox (its checkout page, its
+//     checkouts, its outgoing webhooks) is payments/sandbox; Stripe will
+//     be payments/stripe.
+//   - Sending webhooks: the webhook package signs and delivers them (the
+//     sandbox's now, the merchant's next).
 //   - Who may send a payment link. The wiring passes a [CallAuthorizer] to
 //     [Service.APIRoutes]; it decides (for example: the bearer token is the
 //     guide of a connected call) and this package only enforces its answer.
-//   - Delivering updates to the call parties. The [Notifier] receives every
-//     changed link; the wiring fans it out to the shopper and the guide.
-//   - The merchant's own outgoing webhooks, authentication, and the HTTP
-//     server itself: each resource exposes a chi.Router and the wiring mounts
-//     it.
+//   - What the call parties are told: the wiring subscribes and turns
+//     events into protocol messages.
+//   - Authentication and the HTTP server itself: each resource exposes a
+//     chi.Router and the wiring mounts it.
 //
-// No other guidecall package is imported; everything from outside comes in
-// through small interfaces.
+// No other guidecall domain package is imported (provider packages import
+// this one, never the reverse); everything from outside comes in through
+// small interfaces.
 package payments

@@ -46,6 +46,4 @@ var (
 	// refuse a request (401 and 403).
 	ErrUnauthorized = errors.New("payments: unauthorized")
 	ErrForbidden    = errors.New("payments: forbidden")
-	// ErrStopped is returned by a sandbox that was stopped.
-	ErrStopped = errors.New("payments: stopped")
 )

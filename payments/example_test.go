@@ -2,23 +2,18 @@ package payments_test
 
 import (
 	"fmt"
-	"time"
 
 	"guidecall/payments"
 )
 
-// A merchant verifies a sandbox webhook with the shared secret.
-func ExampleVerifySandboxSignature() {
-	secret := []byte("whsec_demo")
-	body := []byte(`{"id":"evt_1","type":"payment.succeeded","ref":"sbx_1","created":1772366400}`)
-	at := time.Unix(1772366400, 0)
-	header := payments.SignSandbox(secret, at, body)
-
-	fmt.Println(payments.VerifySandboxSignature(secret, header, body, at.Add(time.Minute), payments.SignatureTolerance))
-	fmt.Println(payments.VerifySandboxSignature(secret, header, body, at.Add(time.Hour), payments.SignatureTolerance) != nil)
+// Amounts are integers in the currency's minor unit; formatting needs no
+// floats.
+func ExampleMoney_String() {
 	fmt.Println(payments.Money{Amount: 1234, Currency: "KWD"})
+	fmt.Println(payments.Money{Amount: 1234, Currency: "JPY"})
+	fmt.Println(payments.Money{Amount: 1234, Currency: "EUR"})
 	// Output:
-	// <nil>
-	// true
 	// 1.234 KWD
+	// 1234 JPY
+	// 12.34 EUR
 }

@@ -9,12 +9,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"guidecall/payments"
+	"guidecall/payments/sandbox"
+	"guidecall/webhook"
 )
 
 func authAs(guide string) payments.CallAuthorizer {
@@ -29,7 +32,7 @@ func authAs(guide string) payments.CallAuthorizer {
 	}
 }
 
-func newRouter(f *fixture, sb *payments.Sandbox) http.Handler {
+func newRouter(f *fixture, sb *sandbox.Sandbox) http.Handler {
 	r := chi.NewRouter()
 	r.Mount("/api/v1/calls/{callID}/payment-links", f.svc.APIRoutes(authAs("guide-1")))
 	r.Mount("/webhooks", f.svc.WebhookRoutes())
@@ -60,7 +63,7 @@ func errCode(t *testing.T, rec *httptest.ResponseRecorder) string {
 }
 
 func TestAPIRoutes(t *testing.T) {
-	f := newFixture(t, payments.SandboxConfig{})
+	f := newFixture(t, sandbox.Config{})
 	h := newRouter(f, f.sb)
 	const path = "/api/v1/calls/call-1/payment-links"
 	body := `{"amount":2500,"currency":"EUR","items":[{"name":"Scarf","quantity":2,"unit_amount":1000},{"name":"Pin","quantity":1,"unit_amount":500}],"description":"for you"}`
@@ -124,7 +127,7 @@ func TestAPIRoutes(t *testing.T) {
 }
 
 func TestWebhookRoutes(t *testing.T) {
-	f := newFixture(t, payments.SandboxConfig{})
+	f := newFixture(t, sandbox.Config{})
 	h := newRouter(f, f.sb)
 	l, _, err := f.svc.CreateLink(context.Background(), validParams())
 	if err != nil {
@@ -137,12 +140,12 @@ func TestWebhookRoutes(t *testing.T) {
 		h.ServeHTTP(rec, req)
 		return rec.Code
 	}
-	hdr, body := signed(f.secret, f.now, "evt_1", payments.SandboxPaymentSucceeded, l.ProviderRef)
+	hdr, body := signed(f.secret, f.now, "evt_1", sandbox.PaymentSucceeded, l.ProviderRef)
 	if c := post("/webhooks/stripe", hdr, body); c != 404 {
 		t.Fatalf("unknown provider: %d", c)
 	}
 	bad := hdr.Clone()
-	bad.Set(payments.SandboxSignatureHeader, payments.SignSandbox([]byte("nope"), f.now, body))
+	bad.Set(sandbox.SignatureHeader, webhook.Sign([]byte("nope"), f.now, body))
 	if c := post("/webhooks/sandbox", bad, body); c != 400 {
 		t.Fatalf("bad signature: %d", c)
 	}
@@ -163,31 +166,39 @@ func TestWebhookRoutes(t *testing.T) {
 }
 
 // TestSandboxFullLoop runs the whole path over loopback: create a link, load
-// the checkout page, press Pay, the sandbox delivers a signed webhook (three
-// times, after a delay) to a server routing to WebhookRoutes, the link is
-// paid and the parties are told once. Then a late Decline arrives out of
-// order and changes nothing.
+// the checkout page, press Pay, the sandbox's outbox delivers a signed
+// webhook (three times, after a delay) to a server routing to
+// WebhookRoutes, the link is paid and the subscribers told once. Then a
+// late Decline arrives out of order and changes nothing.
 func TestSandboxFullLoop(t *testing.T) {
 	var handler http.Handler
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	var mu sync.Mutex
+	hooks := map[string]int{} // webhook bodies received, by event type
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/webhooks/") {
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			var ev sandbox.Event
+			_ = json.Unmarshal(body, &ev)
+			defer func() { mu.Lock(); hooks[ev.Type]++; mu.Unlock() }()
+		}
+		handler.ServeHTTP(w, r)
+	}))
 	defer srv.Close()
+	received := func(typ string) int { mu.Lock(); defer mu.Unlock(); return hooks[typ] }
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}
 	defer client.CloseIdleConnections()
 
-	f := newFixture(t, payments.SandboxConfig{
+	f := newFixture(t, sandbox.Config{
 		CheckoutBaseURL: srv.URL + "/pay/sandbox",
 		WebhookURL:      srv.URL + "/webhooks/sandbox",
-		HTTPClient:      client,
-		RetryBackoff:    10 * time.Millisecond,
 	})
 	// The webhook is signed and verified with the same fixed clock.
 	handler = newRouter(f, f.sb)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := f.sb.Start(ctx); err != nil {
+	ctx := context.Background()
+	if err := f.outbox.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	defer f.sb.Stop()
 	f.sb.SetDeliveryDelay(20 * time.Millisecond)
 	f.sb.SetDuplicateDeliveries(2)
 
@@ -220,31 +231,31 @@ func TestSandboxFullLoop(t *testing.T) {
 		t.Fatalf("pay: %d %+v", resp.StatusCode, out)
 	}
 
-	waitFor(t, func() bool {
-		got, _ := f.store.LinkGet(ctx, l.ID)
-		return got.Status == payments.StatusPaid
-	})
-	// Give the two duplicate deliveries time to land, then check one notice.
-	time.Sleep(150 * time.Millisecond)
-	if s := f.notes.statuses(); len(s) != 2 || s[0] != payments.StatusOpen || s[1] != payments.StatusPaid {
-		t.Fatalf("notifications = %v, want [open paid]", s)
+	// All three deliveries (one and two duplicates) have been answered.
+	waitFor(t, func() bool { return received(sandbox.PaymentSucceeded) == 3 })
+	if got, _ := f.store.LinkGet(ctx, l.ID); got.Status != payments.StatusPaid {
+		t.Fatalf("after three deliveries the link is %s", got.Status)
+	}
+	if s := f.statuses(t); len(s) != 2 || s[0] != payments.StatusOpen || s[1] != payments.StatusPaid {
+		t.Fatalf("events = %v, want [open paid]", s)
 	}
 
 	// Out of order: a decline reported after the payment.
+	f.reset(t)
 	resp, err = client.Post(l.CheckoutURL+"/fail", "application/x-www-form-urlencoded", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	time.Sleep(200 * time.Millisecond)
+	waitFor(t, func() bool { return received(sandbox.PaymentFailed) == 3 })
 	if got, _ := f.store.LinkGet(ctx, l.ID); got.Status != payments.StatusPaid {
 		t.Fatalf("late decline moved the link to %s", got.Status)
 	}
 	if st, err := f.sb.FetchStatus(ctx, l.ProviderRef); err != nil || st != payments.StatusPaid {
 		t.Fatalf("sandbox status %s %v", st, err)
 	}
-	if len(f.notes.statuses()) != 2 {
-		t.Fatalf("notified after late decline: %v", f.notes.statuses())
+	if s := f.statuses(t); len(s) != 0 {
+		t.Fatalf("events after the late decline: %v", s)
 	}
 
 	// Refund through the provider flows back by webhook.
@@ -258,14 +269,12 @@ func TestSandboxFullLoop(t *testing.T) {
 	if err := f.sb.Refund(ctx, l.ProviderRef, 5000); !errors.Is(err, payments.ErrInvalidLink) {
 		t.Fatalf("over-refund: %v", err)
 	}
-}
-
-func TestSandboxStopIdempotent(t *testing.T) {
-	sb := payments.NewSandbox(payments.SandboxConfig{Secret: []byte("s")})
-	sb.Stop()
-	sb.Stop()
-	if err := sb.Start(context.Background()); !errors.Is(err, payments.ErrStopped) {
-		t.Fatalf("start after stop: %v", err)
+	evs := f.settle(t)
+	if len(evs) != 1 {
+		t.Fatalf("events after the refund: %v, want one RefundRecorded", evs)
+	}
+	if r, ok := evs[0].(payments.RefundRecorded); !ok || r.From != payments.StatusPaid || r.To != payments.StatusPartiallyRefunded {
+		t.Fatalf("refund event = %#v", evs[0])
 	}
 }
 

@@ -56,6 +56,12 @@ func (s LinkStatus) settled() bool {
 	return s == StatusPaid || s == StatusRefunded || s == StatusPartiallyRefunded
 }
 
+// unsettled reports whether a link in s may still change at the provider
+// by a payment or a refund: what reconciliation checks.
+func unsettled(s LinkStatus) bool {
+	return s == StatusOpen || s == StatusPaid || s == StatusPartiallyRefunded
+}
+
 // Final reports whether no further transition is possible from s.
 func (s LinkStatus) Final() bool { return len(transitions[s]) == 0 }
 

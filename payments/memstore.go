@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
+	"time"
 )
 
 // MemoryStore is the zero-setup Store: everything in maps behind one mutex.
@@ -16,6 +18,15 @@ type MemoryStore struct {
 	byKey  map[[2]string]string // (call, idempotency key) -> ID
 	byRef  map[[2]string]string // (provider, ref) -> ID
 	events map[[2]string]struct{}
+	outbox []*outboxEntry // unpublished events, oldest first
+}
+
+// maxMemoryOutbox bounds the unpublished events a MemoryStore keeps.
+const maxMemoryOutbox = 10_000
+
+type outboxEntry struct {
+	e            Event
+	claimedUntil time.Time
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -120,9 +131,74 @@ func (m *MemoryStore) LinksByCall(ctx context.Context, callID string) ([]Link, e
 	return out, nil
 }
 
+// LinksUnsettled implements Store.
+func (m *MemoryStore) LinksUnsettled(ctx context.Context, updatedBefore, createdAfter time.Time, limit int) ([]Link, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := []Link{}
+	for _, id := range m.order {
+		l := m.links[id]
+		if unsettled(l.Status) && l.UpdatedAt.Before(updatedBefore) && l.CreatedAt.After(createdAfter) {
+			out = append(out, l.Clone())
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].UpdatedAt.Before(out[j].UpdatedAt) })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// OutboxPublished implements Store: published events are forgotten, as
+// nothing outlives the process anyway.
+func (m *MemoryStore) OutboxPublished(ctx context.Context, ids []string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	done := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		done[id] = true
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	kept := m.outbox[:0]
+	for _, o := range m.outbox {
+		if !done[o.e.EventID()] {
+			kept = append(kept, o)
+		}
+	}
+	clear(m.outbox[len(kept):])
+	m.outbox = kept
+	return nil
+}
+
+// OutboxClaim implements Store.
+func (m *MemoryStore) OutboxClaim(ctx context.Context, before time.Time, lease time.Duration, limit int) ([]Event, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Event
+	for _, o := range m.outbox {
+		if len(out) >= limit {
+			break
+		}
+		if o.e.EventTime().Before(before) && !o.claimedUntil.After(now) {
+			o.claimedUntil = now.Add(lease)
+			out = append(out, o.e)
+		}
+	}
+	return out, nil
+}
+
 // LinkUpdate implements Store. The mutex is held while fn runs, so fn must
 // not call back into the store.
-func (m *MemoryStore) LinkUpdate(ctx context.Context, id string, fn func(*Link) error) (Link, error) {
+func (m *MemoryStore) LinkUpdate(ctx context.Context, id string, fn func(*Link) ([]Event, error)) (Link, error) {
 	if err := ctx.Err(); err != nil {
 		return Link{}, err
 	}
@@ -131,13 +207,14 @@ func (m *MemoryStore) LinkUpdate(ctx context.Context, id string, fn func(*Link) 
 	return m.updateLocked(id, fn)
 }
 
-func (m *MemoryStore) updateLocked(id string, fn func(*Link) error) (Link, error) {
+func (m *MemoryStore) updateLocked(id string, fn func(*Link) ([]Event, error)) (Link, error) {
 	cur, ok := m.links[id]
 	if !ok {
 		return Link{}, fmt.Errorf("%w: link %q", ErrNotFound, id)
 	}
 	next := cur.Clone()
-	if err := fn(&next); err != nil {
+	events, err := fn(&next)
+	if err != nil {
 		return Link{}, err
 	}
 	if next.ID != cur.ID || next.CallID != cur.CallID || next.IdempotencyKey != cur.IdempotencyKey {
@@ -157,12 +234,21 @@ func (m *MemoryStore) updateLocked(id string, fn func(*Link) error) (Link, error
 		}
 	}
 	*cur = next
+	for _, e := range events {
+		m.outbox = append(m.outbox, &outboxEntry{e: e})
+	}
+	if over := len(m.outbox) - maxMemoryOutbox; over > 0 {
+		// Nobody is publishing (no subscriber in this process): keep the
+		// newest rather than grow without bound.
+		clear(m.outbox[:over])
+		m.outbox = m.outbox[over:]
+	}
 	return next.Clone(), nil
 }
 
 // EventApply implements Store: the event check, the link update and the
 // event record happen under one hold of the mutex.
-func (m *MemoryStore) EventApply(ctx context.Context, e Event, id string, fn func(*Link) error) (Link, bool, error) {
+func (m *MemoryStore) EventApply(ctx context.Context, e ProviderEvent, id string, fn func(*Link) ([]Event, error)) (Link, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return Link{}, false, err
 	}

@@ -1,10 +1,12 @@
 package payments
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -174,10 +176,100 @@ func (s *PostgresStore) LinksByCall(ctx context.Context, callID string) ([]Link,
 	return out, nil
 }
 
-// LinkUpdate implements Store: SELECT ... FOR UPDATE, fn, UPDATE, in one
-// transaction, so concurrent updates of one link take turns. fn runs with
+// LinksUnsettled implements Store.
+func (s *PostgresStore) LinksUnsettled(ctx context.Context, updatedBefore, createdAfter time.Time, limit int) ([]Link, error) {
+	what := "unsettled links"
+	rows, err := s.pool.Query(ctx, `SELECT `+linkColumns+` FROM payment_links
+		WHERE status IN ('open', 'paid', 'partially_refunded') AND updated_at < $1 AND created_at > $2
+		ORDER BY updated_at, seq LIMIT $3`, updatedBefore, createdAfter, limit)
+	if err != nil {
+		return nil, pgError(err, what)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Link, error) { return scanLink(r) })
+	if err != nil {
+		return nil, pgError(err, what)
+	}
+	if out == nil {
+		out = []Link{}
+	}
+	return out, nil
+}
+
+// OutboxPublished implements Store. Rows published more than a day ago
+// are deleted on the way.
+func (s *PostgresStore) OutboxPublished(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE payment_outbox SET published_at = now(), claimed_until = NULL
+			WHERE id = ANY($1) AND published_at IS NULL`, ids); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `DELETE FROM payment_outbox WHERE published_at < now() - interval '1 day'`)
+		return err
+	})
+	return pgError(err, "payment outbox")
+}
+
+// OutboxClaim implements Store. SKIP LOCKED lets relays of several nodes
+// claim at once without waiting for each other or claiming one row twice.
+func (s *PostgresStore) OutboxClaim(ctx context.Context, before time.Time, lease time.Duration, limit int) ([]Event, error) {
+	rows, err := s.pool.Query(ctx, `UPDATE payment_outbox SET claimed_until = now() + $3::interval
+		WHERE id IN (
+			SELECT id FROM payment_outbox
+			WHERE published_at IS NULL AND created_at < $1 AND (claimed_until IS NULL OR claimed_until < now())
+			ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED)
+		RETURNING seq, kind, payload`, before, limit, lease)
+	if err != nil {
+		return nil, pgError(err, "payment outbox")
+	}
+	type row struct {
+		seq     int64
+		kind    string
+		payload []byte
+	}
+	got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
+		var x row
+		err := r.Scan(&x.seq, &x.kind, &x.payload)
+		return x, err
+	})
+	if err != nil {
+		return nil, pgError(err, "payment outbox")
+	}
+	slices.SortFunc(got, func(a, b row) int { return cmp.Compare(a.seq, b.seq) })
+	out := make([]Event, 0, len(got))
+	for _, x := range got {
+		e, err := decodeEvent(x.kind, x.payload)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// recordEvents writes events into the outbox inside tx.
+func recordEvents(ctx context.Context, tx pgx.Tx, events []Event) error {
+	for _, e := range events {
+		kind, payload, err := encodeEvent(e)
+		if err != nil {
+			return fnError{fmt.Errorf("payments: encode event: %w", err)}
+		}
+		l := e.EventLink()
+		if _, err := tx.Exec(ctx, `INSERT INTO payment_outbox (id, kind, link_id, call_id, payload, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6)`, e.EventID(), kind, l.ID, l.CallID, payload, e.EventTime()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// LinkUpdate implements Store: SELECT ... FOR UPDATE, fn, UPDATE and the
+// events' INSERT, in one transaction, so concurrent updates of one link
+// take turns and a change never commits without its events. fn runs with
 // the row locked and must not call the store.
-func (s *PostgresStore) LinkUpdate(ctx context.Context, id string, fn func(*Link) error) (Link, error) {
+func (s *PostgresStore) LinkUpdate(ctx context.Context, id string, fn func(*Link) ([]Event, error)) (Link, error) {
 	var out Link
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
@@ -191,13 +283,14 @@ func (s *PostgresStore) LinkUpdate(ctx context.Context, id string, fn func(*Link
 }
 
 // updateLinkTx is LinkUpdate inside tx.
-func updateLinkTx(ctx context.Context, tx pgx.Tx, id string, fn func(*Link) error) (Link, error) {
+func updateLinkTx(ctx context.Context, tx pgx.Tx, id string, fn func(*Link) ([]Event, error)) (Link, error) {
 	cur, err := scanLink(tx.QueryRow(ctx, `SELECT `+linkColumns+` FROM payment_links WHERE id = $1 FOR UPDATE`, id))
 	if err != nil {
 		return Link{}, err
 	}
 	next := cur.Clone()
-	if err := fn(&next); err != nil {
+	events, err := fn(&next)
+	if err != nil {
 		return Link{}, fnError{err}
 	}
 	if next.ID != cur.ID || next.CallID != cur.CallID || next.IdempotencyKey != cur.IdempotencyKey {
@@ -213,6 +306,9 @@ func updateLinkTx(ctx context.Context, tx pgx.Tx, id string, fn func(*Link) erro
 		WHERE id = $1 AND call_id = $2 AND idempotency_key = $11`, args...); err != nil {
 		return Link{}, err
 	}
+	if err := recordEvents(ctx, tx, events); err != nil {
+		return Link{}, err
+	}
 	return next.Clone(), nil
 }
 
@@ -220,7 +316,7 @@ func updateLinkTx(ctx context.Context, tx pgx.Tx, id string, fn func(*Link) erro
 // one transaction. ON CONFLICT DO NOTHING waits for a concurrent insert of
 // the same event to commit or roll back, so of concurrent deliveries of one
 // event exactly one applies it, and one whose update fails leaves no row.
-func (s *PostgresStore) EventApply(ctx context.Context, e Event, id string, fn func(*Link) error) (Link, bool, error) {
+func (s *PostgresStore) EventApply(ctx context.Context, e ProviderEvent, id string, fn func(*Link) ([]Event, error)) (Link, bool, error) {
 	var occurred *time.Time
 	if !e.OccurredAt.IsZero() {
 		occurred = &e.OccurredAt

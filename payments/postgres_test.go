@@ -52,14 +52,14 @@ func TestPostgresStoreItemsAndEmptyRefs(t *testing.T) {
 		t.Fatalf("LinksByCall = %d links, %v", len(links), err)
 	}
 	// Two links cannot claim one provider ref.
-	if _, err := s.LinkUpdate(ctx, "pl_a", func(l *payments.Link) error { l.ProviderRef = "ref_1"; return nil }); err != nil {
+	if _, err := s.LinkUpdate(ctx, "pl_a", func(l *payments.Link) ([]payments.Event, error) { l.ProviderRef = "ref_1"; return nil, nil }); err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.LinkUpdate(ctx, "pl_b", func(l *payments.Link) error { l.ProviderRef = "ref_1"; return nil })
+	_, err = s.LinkUpdate(ctx, "pl_b", func(l *payments.Link) ([]payments.Event, error) { l.ProviderRef = "ref_1"; return nil, nil })
 	if !errors.Is(err, payments.ErrDuplicate) {
 		t.Errorf("second link with one provider ref: err = %v, want ErrDuplicate", err)
 	}
-	if _, err := s.LinkUpdate(ctx, "pl_c", func(l *payments.Link) error { l.CallID = "other"; return nil }); err == nil {
+	if _, err := s.LinkUpdate(ctx, "pl_c", func(l *payments.Link) ([]payments.Event, error) { l.CallID = "other"; return nil, nil }); err == nil {
 		t.Error("LinkUpdate that changes the call id succeeded")
 	}
 }
@@ -76,8 +76,8 @@ func TestPostgresStoreUnavailable(t *testing.T) {
 	if _, err := s.LinkGet(ctx, "pl_1"); !errors.Is(err, payments.ErrUnavailable) {
 		t.Errorf("LinkGet with nothing listening: err = %v, want ErrUnavailable", err)
 	}
-	if _, _, err := s.EventApply(ctx, payments.Event{ID: "evt_1", Provider: "sandbox"}, "pl_1",
-		func(*payments.Link) error { return nil }); !errors.Is(err, payments.ErrUnavailable) {
+	if _, _, err := s.EventApply(ctx, payments.ProviderEvent{ID: "evt_1", Provider: "sandbox"}, "pl_1",
+		func(*payments.Link) ([]payments.Event, error) { return nil, nil }); !errors.Is(err, payments.ErrUnavailable) {
 		t.Errorf("EventApply with nothing listening: err = %v, want ErrUnavailable", err)
 	}
 }

@@ -21,7 +21,7 @@ type Provider interface {
 	// ParseWebhook verifies the signature within the provider's time
 	// tolerance and returns the event. A missing, malformed, wrong or stale
 	// signature returns an error wrapping ErrBadSignature.
-	ParseWebhook(header http.Header, body []byte) (Event, error)
+	ParseWebhook(header http.Header, body []byte) (ProviderEvent, error)
 }
 
 // ProviderLinkParams is what a provider needs to create a hosted checkout.
@@ -41,8 +41,9 @@ type ProviderLink struct {
 	CheckoutURL string
 }
 
-// Event is a verified provider webhook, reduced to what moves a link.
-type Event struct {
+// ProviderEvent is a verified provider webhook, reduced to what moves a
+// link. (The events this package publishes are Event.)
+type ProviderEvent struct {
 	ID          string     `json:"id"`
 	Provider    string     `json:"provider"`
 	ProviderRef string     `json:"provider_ref"`

@@ -6,12 +6,12 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"guidecall/payments"
+	"guidecall/payments/sandbox"
 )
 
 // flakyStore fails the next link write when armed, as a database that
@@ -23,45 +23,48 @@ type flakyStore struct {
 
 var errStoreDown = errors.New("store down")
 
-func (s *flakyStore) LinkUpdate(ctx context.Context, id string, fn func(*payments.Link) error) (payments.Link, error) {
+func (s *flakyStore) LinkUpdate(ctx context.Context, id string, fn func(*payments.Link) ([]payments.Event, error)) (payments.Link, error) {
 	if s.failNext.CompareAndSwap(true, false) {
 		return payments.Link{}, errStoreDown
 	}
 	return s.MemoryStore.LinkUpdate(ctx, id, fn)
 }
 
-func (s *flakyStore) EventApply(ctx context.Context, e payments.Event, id string, fn func(*payments.Link) error) (payments.Link, bool, error) {
+func (s *flakyStore) EventApply(ctx context.Context, e payments.ProviderEvent, id string, fn func(*payments.Link) ([]payments.Event, error)) (payments.Link, bool, error) {
 	if s.failNext.CompareAndSwap(true, false) {
 		return payments.Link{}, false, errStoreDown
 	}
 	return s.MemoryStore.EventApply(ctx, e, id, fn)
 }
 
-// serviceOn builds a Service over store and prov with the fixture's clock
-// and notifier.
+// serviceOn builds a Service over store and prov with the fixture's clock,
+// its recorder subscribed, and makes it the fixture's service (whose
+// events settle waits for).
 func serviceOn(t *testing.T, f *fixture, store payments.Store, prov payments.Provider) *payments.Service {
 	t.Helper()
 	svc, err := payments.NewService(payments.Config{
-		Store: store, Providers: []payments.Provider{prov}, Notifier: f.notes, Now: f.clock, LinkTTL: time.Hour,
+		Store: store, Providers: []payments.Provider{prov}, Now: f.clock, LinkTTL: time.Hour,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(svc.Subscribe(payments.SubscribeConfig{Name: "test"}, f.rec.add))
+	f.svc = svc
 	return svc
 }
 
 // A webhook whose apply failed is applied when the provider retries it.
 func TestWebhookRetryAfterFailedApply(t *testing.T) {
 	ctx := context.Background()
-	f := newFixture(t, payments.SandboxConfig{})
+	f := newFixture(t, sandbox.Config{})
 	fs := &flakyStore{MemoryStore: f.store}
 	svc := serviceOn(t, f, fs, f.sb)
 	l, _, err := svc.CreateLink(ctx, validParams())
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.notes.links = nil
-	h, body := signed(f.secret, f.now, "evt_1", payments.SandboxPaymentSucceeded, l.ProviderRef)
+	f.reset(t)
+	h, body := signed(f.secret, f.now, "evt_1", sandbox.PaymentSucceeded, l.ProviderRef)
 	fs.failNext.Store(true)
 	if err := svc.HandleWebhook(ctx, "sandbox", h, body); err == nil {
 		t.Fatal("apply failed but the webhook was acknowledged")
@@ -78,11 +81,11 @@ func TestWebhookRetryAfterFailedApply(t *testing.T) {
 	if got, _ := f.store.LinkGet(ctx, l.ID); got.Status != payments.StatusPaid {
 		t.Fatalf("retry after failed apply left the link %s", got.Status)
 	}
-	if s := f.notes.statuses(); len(s) != 1 || s[0] != payments.StatusPaid {
+	if s := f.statuses(t); len(s) != 1 || s[0] != payments.StatusPaid {
 		t.Fatalf("notifications = %v, want one paid", s)
 	}
 	// A canceled request context is the same kind of failure.
-	h, body = signed(f.secret, f.now, "evt_2", payments.SandboxPaymentPartiallyRefunded, l.ProviderRef)
+	h, body = signed(f.secret, f.now, "evt_2", sandbox.PaymentPartiallyRefunded, l.ProviderRef)
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	if err := svc.HandleWebhook(cctx, "sandbox", h, body); err == nil {
@@ -93,7 +96,7 @@ func TestWebhookRetryAfterFailedApply(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if s := f.notes.statuses(); len(s) != 2 || s[1] != payments.StatusPartiallyRefunded {
+	if s := f.statuses(t); len(s) != 2 || s[1] != payments.StatusPartiallyRefunded {
 		t.Fatalf("notifications = %v, want paid then one partially_refunded", s)
 	}
 }
@@ -102,14 +105,14 @@ func TestWebhookRetryAfterFailedApply(t *testing.T) {
 // payment event then changes nothing.
 func TestWebhookRefundBeforePaid(t *testing.T) {
 	ctx := context.Background()
-	for _, refund := range []string{payments.SandboxPaymentRefunded, payments.SandboxPaymentPartiallyRefunded} {
+	for _, refund := range []string{sandbox.PaymentRefunded, sandbox.PaymentPartiallyRefunded} {
 		t.Run(refund, func(t *testing.T) {
-			f := newFixture(t, payments.SandboxConfig{})
+			f := newFixture(t, sandbox.Config{})
 			l, _, err := f.svc.CreateLink(ctx, validParams())
 			if err != nil {
 				t.Fatal(err)
 			}
-			f.notes.links = nil
+			f.reset(t)
 			want := payments.LinkStatus(refund[len("payment."):])
 			refundAt := f.now.Add(time.Minute)
 			h, body := signed(f.secret, refundAt, "evt_refund", refund, l.ProviderRef)
@@ -120,14 +123,14 @@ func TestWebhookRefundBeforePaid(t *testing.T) {
 			if got.Status != want || got.PaidAt == nil {
 				t.Fatalf("after early refund: status %s paid_at %v, want %s with paid_at", got.Status, got.PaidAt, want)
 			}
-			h, body = signed(f.secret, f.now, "evt_paid", payments.SandboxPaymentSucceeded, l.ProviderRef)
+			h, body = signed(f.secret, f.now, "evt_paid", sandbox.PaymentSucceeded, l.ProviderRef)
 			if err := f.svc.HandleWebhook(ctx, "sandbox", h, body); err != nil {
 				t.Fatal(err)
 			}
 			if got, _ := f.store.LinkGet(ctx, l.ID); got.Status != want {
 				t.Fatalf("late paid moved the link to %s, want %s", got.Status, want)
 			}
-			if s := f.notes.statuses(); len(s) != 1 || s[0] != want {
+			if s := f.statuses(t); len(s) != 1 || s[0] != want {
 				t.Fatalf("notifications = %v, want one %s", s, want)
 			}
 		})
@@ -151,7 +154,7 @@ func (p cancelingProvider) CreateLink(ctx context.Context, lp payments.ProviderL
 // link whose reference could not be stored gets its checkout on replay.
 func TestCreateLinkKeepsProviderRef(t *testing.T) {
 	t.Run("CallerGone", func(t *testing.T) {
-		f := newFixture(t, payments.SandboxConfig{})
+		f := newFixture(t, sandbox.Config{})
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		svc := serviceOn(t, f, f.store, cancelingProvider{f.sb, cancel})
@@ -163,7 +166,7 @@ func TestCreateLinkKeepsProviderRef(t *testing.T) {
 	})
 	t.Run("StoreFailedThenReplay", func(t *testing.T) {
 		ctx := context.Background()
-		f := newFixture(t, payments.SandboxConfig{})
+		f := newFixture(t, sandbox.Config{})
 		fs := &flakyStore{MemoryStore: f.store}
 		svc := serviceOn(t, f, fs, f.sb)
 		fs.failNext.Store(true)
@@ -179,7 +182,7 @@ func TestCreateLinkKeepsProviderRef(t *testing.T) {
 			t.Fatalf("second replay: %+v %v", again, err)
 		}
 		// The checkout the replay made is paid and the webhook finds the link.
-		h, body := signed(f.secret, f.now, "evt_1", payments.SandboxPaymentSucceeded, l.ProviderRef)
+		h, body := signed(f.secret, f.now, "evt_1", sandbox.PaymentSucceeded, l.ProviderRef)
 		if err := svc.HandleWebhook(ctx, "sandbox", h, body); err != nil {
 			t.Fatal(err)
 		}
@@ -188,8 +191,8 @@ func TestCreateLinkKeepsProviderRef(t *testing.T) {
 		}
 	})
 	t.Run("UnknownRefIsRetried", func(t *testing.T) {
-		f := newFixture(t, payments.SandboxConfig{})
-		h, body := signed(f.secret, f.now, "evt_1", payments.SandboxPaymentSucceeded, "sbx_nope")
+		f := newFixture(t, sandbox.Config{})
+		h, body := signed(f.secret, f.now, "evt_1", sandbox.PaymentSucceeded, "sbx_nope")
 		req := httptest.NewRequest(http.MethodPost, "/sandbox", bytes.NewReader(body))
 		req.Header = h
 		rec := httptest.NewRecorder()
@@ -198,125 +201,4 @@ func TestCreateLinkKeepsProviderRef(t *testing.T) {
 			t.Fatalf("webhook for an unknown reference answered %d, want a 5xx so the provider retries", rec.Code)
 		}
 	})
-}
-
-// hookServer answers 503 to the refs in down and records the rest.
-type hookServer struct {
-	sb   *payments.Sandbox
-	mu   sync.Mutex
-	down map[string]int // ref -> failures left (-1: always)
-	got  map[string]int
-	hits map[string]int // attempts, failed or not
-}
-
-func (h *hookServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body := make([]byte, 4096)
-	n, _ := r.Body.Read(body)
-	ev, err := h.sb.ParseWebhook(r.Header, body[:n])
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.hits[ev.ProviderRef]++
-	if left := h.down[ev.ProviderRef]; left != 0 {
-		h.down[ev.ProviderRef] = left - 1
-		http.Error(w, "down", http.StatusServiceUnavailable)
-		return
-	}
-	h.got[ev.ProviderRef]++
-}
-
-func (h *hookServer) delivered(ref string) int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.got[ref]
-}
-
-// newCheckout creates a sandbox checkout; pay records the shopper's payment,
-// which queues the webhook.
-func newCheckout(t *testing.T, sb *payments.Sandbox, linkID string) string {
-	t.Helper()
-	pl, err := sb.CreateLink(context.Background(), payments.ProviderLinkParams{LinkID: linkID, CallID: "call-1", Amount: 100, Currency: "EUR"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pl.Ref
-}
-
-func pay(t *testing.T, sb *payments.Sandbox, ref string) {
-	t.Helper()
-	rec := httptest.NewRecorder()
-	req := httptest.NewRequest(http.MethodPost, "/"+ref+"/pay", nil)
-	req.Header.Set("Accept", "application/json")
-	sb.CheckoutRoutes().ServeHTTP(rec, req)
-	if rec.Code != http.StatusOK {
-		t.Fatalf("pay: %d %s", rec.Code, rec.Body)
-	}
-}
-
-func startHookedSandbox(t *testing.T, cfg payments.SandboxConfig) (*payments.Sandbox, *hookServer) {
-	t.Helper()
-	hooks := &hookServer{down: map[string]int{}, got: map[string]int{}, hits: map[string]int{}}
-	srv := httptest.NewServer(hooks)
-	t.Cleanup(srv.Close)
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}
-	t.Cleanup(client.CloseIdleConnections)
-	cfg.Secret, cfg.WebhookURL, cfg.HTTPClient = []byte("s"), srv.URL, client
-	sb := payments.NewSandbox(cfg)
-	hooks.sb = sb
-	if err := sb.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sb.Stop)
-	return sb, hooks
-}
-
-// Sandbox delivery outlasts a receiver that answers 503 for more than a
-// handful of attempts.
-func TestSandboxDeliveryOutlastsOutage(t *testing.T) {
-	sb, hooks := startHookedSandbox(t, payments.SandboxConfig{RetryBackoff: time.Millisecond})
-	ref := newCheckout(t, sb, "pl_1")
-	hooks.mu.Lock()
-	hooks.down[ref] = 10 // more than the six attempts delivery used to make
-	hooks.mu.Unlock()
-	pay(t, sb, ref)
-	waitFor(t, func() bool { return hooks.delivered(ref) == 1 })
-}
-
-// One event that keeps failing does not hold up the others behind it.
-func TestSandboxDeliveryFailingEventDoesNotBlock(t *testing.T) {
-	sb, hooks := startHookedSandbox(t, payments.SandboxConfig{RetryBackoff: 500 * time.Millisecond})
-	stuck, fine := newCheckout(t, sb, "pl_1"), newCheckout(t, sb, "pl_2")
-	hooks.mu.Lock()
-	hooks.down[stuck] = -1
-	hooks.mu.Unlock()
-	pay(t, sb, stuck)
-	pay(t, sb, fine)
-	deadline := time.Now().Add(2 * time.Second)
-	for hooks.delivered(fine) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("an event behind a failing one was not delivered within 2s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// Retries end after RetryFor: the schedule does not keep an event forever.
-func TestSandboxDeliveryGivesUp(t *testing.T) {
-	sb, hooks := startHookedSandbox(t, payments.SandboxConfig{RetryBackoff: 5 * time.Millisecond, RetryFor: 100 * time.Millisecond})
-	ref := newCheckout(t, sb, "pl_1")
-	hooks.mu.Lock()
-	hooks.down[ref] = -1
-	hooks.mu.Unlock()
-	pay(t, sb, ref)
-	hits := func() int { hooks.mu.Lock(); defer hooks.mu.Unlock(); return hooks.hits[ref] }
-	waitFor(t, func() bool { return hits() >= 3 })
-	time.Sleep(300 * time.Millisecond)
-	n := hits()
-	time.Sleep(300 * time.Millisecond)
-	if hits() != n || n > 10 {
-		t.Fatalf("attempts went on past RetryFor: %d then %d", n, hits())
-	}
 }

@@ -25,12 +25,6 @@ const (
 	DefaultLinkTTL             = 24 * time.Hour
 )
 
-// Notifier receives every link whose status changed. The wiring sends it to
-// both parties of the call. It must not block for long.
-type Notifier interface {
-	PaymentLinkUpdated(ctx context.Context, l Link)
-}
-
 // Config configures a Service.
 type Config struct {
 	Store Store
@@ -38,10 +32,14 @@ type Config struct {
 	// for now; the order is kept so that failover can try the next ones.
 	// Webhooks and lookups work for all of them.
 	Providers []Provider
-	Notifier  Notifier     // optional
 	Logger    *slog.Logger // optional
 	Now       func() time.Time
 	LinkTTL   time.Duration // how long a link stays open; DefaultLinkTTL if zero
+	// Reconcile tunes reconciliation; see ReconcileConfig.
+	Reconcile ReconcileConfig
+	// Relay tunes the republishing of events a crash kept from their
+	// subscribers; see RelayConfig.
+	Relay RelayConfig
 }
 
 // Service creates payment links and applies provider webhooks to them.
@@ -49,10 +47,13 @@ type Service struct {
 	store     Store
 	providers []Provider
 	byName    map[string]Provider
-	notifier  Notifier
+	events    *broker
 	log       *slog.Logger
 	now       func() time.Time
 	ttl       time.Duration
+	reconcile ReconcileConfig
+	relay     RelayConfig
+	loops     loops
 }
 
 // NewService checks cfg and returns a Service.
@@ -67,10 +68,11 @@ func NewService(cfg Config) (*Service, error) {
 		store:     cfg.Store,
 		providers: slices.Clone(cfg.Providers),
 		byName:    make(map[string]Provider, len(cfg.Providers)),
-		notifier:  cfg.Notifier,
 		log:       cfg.Logger,
 		now:       cfg.Now,
 		ttl:       cfg.LinkTTL,
+		reconcile: cfg.Reconcile.withDefaults(),
+		relay:     cfg.Relay.withDefaults(),
 	}
 	for _, p := range cfg.Providers {
 		if p == nil || p.Name() == "" {
@@ -84,6 +86,7 @@ func NewService(cfg Config) (*Service, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.events = &broker{log: s.log, subs: map[*subscriber]struct{}{}}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -245,32 +248,40 @@ func (s *Service) checkout(ctx context.Context, prov Provider, l Link, first boo
 	if perr != nil {
 		log.Warn("provider refused payment link", "provider", prov.Name(), "err", perr)
 		if first {
-			if _, err := s.store.LinkUpdate(uctx, l.ID, func(x *Link) error {
+			var events []Event
+			if _, err := s.store.LinkUpdate(uctx, l.ID, func(x *Link) ([]Event, error) {
 				if x.ProviderRef != "" {
-					return errNoChange // a concurrent replay got a checkout
+					return nil, errNoChange // a concurrent replay got a checkout
 				}
 				if !x.Status.CanMoveTo(StatusFailed) {
-					return fmt.Errorf("%w: %s -> failed", ErrInvalidTransition, x.Status)
+					return nil, fmt.Errorf("%w: %s -> failed", ErrInvalidTransition, x.Status)
 				}
+				from := x.Status
 				x.Status = StatusFailed
 				x.UpdatedAt = s.now().UTC()
-				return nil
+				events = []Event{statusEvent(from, *x, x.UpdatedAt)}
+				return events, nil
 			}); err != nil && !errors.Is(err, errNoChange) {
 				log.Error("mark link failed after provider error", "err", err)
+			} else if err == nil {
+				s.publish(uctx, events)
 			}
 		}
 		return Link{}, false, fmt.Errorf("%w: %s: %w", ErrProvider, prov.Name(), perr)
 	}
-	l, err := s.store.LinkUpdate(uctx, l.ID, func(x *Link) error {
+	var events []Event
+	l, err := s.store.LinkUpdate(uctx, l.ID, func(x *Link) ([]Event, error) {
+		events = nil
 		if x.ProviderRef != "" {
 			// A concurrent request stored its checkout first; a provider
 			// keyed on the link id returned the same one anyway.
-			return nil
+			return nil, nil
 		}
 		x.ProviderRef = pl.Ref
 		x.CheckoutURL = pl.CheckoutURL
 		x.UpdatedAt = s.now().UTC()
-		return nil
+		events = []Event{LinkCreated{EventMeta: newMeta(x.UpdatedAt), Link: x.Clone()}}
+		return events, nil
 	})
 	if err != nil {
 		// The link stays open without a reference; a replay of the same
@@ -284,7 +295,7 @@ func (s *Service) checkout(ctx context.Context, prov Provider, l Link, first boo
 	} else {
 		log.Info("payment link checkout created on replay", "provider", prov.Name(), "provider_ref", l.ProviderRef)
 	}
-	s.notify(ctx, l)
+	s.publish(uctx, events)
 	return l, first, nil
 }
 
@@ -329,7 +340,8 @@ var errNoChange = errors.New("payments: no change")
 //  3. the link moves only if LinkStatus.CanMoveTo allows it, so late or
 //     out-of-order events never move a link back; a refund arriving before
 //     the payment moves an open link straight to (partially) refunded;
-//  4. the Notifier hears about a link that changed.
+//  4. the change's event (LinkStatusChanged or RefundRecorded) is
+//     recorded with it and published to subscribers.
 //
 // An event whose reference matches no link returns ErrUnknownReference (a
 // 5xx), logged at Error: every checkout is created by this service and its
@@ -361,9 +373,12 @@ func (s *Service) HandleWebhook(ctx context.Context, provider string, header htt
 	}
 	log := s.linkLog(l).With("provider", provider, "event_id", ev.ID, "event_status", string(ev.Status))
 	from := l.Status
-	updated, applied, err := s.store.EventApply(ctx, ev, l.ID, func(x *Link) error {
+	var events []Event
+	updated, applied, err := s.store.EventApply(ctx, ev, l.ID, func(x *Link) ([]Event, error) {
 		from = x.Status
-		return s.moveTo(x, ev.Status, ev.OccurredAt)
+		var merr error
+		events, merr = s.moveTo(x, ev.Status, ev.OccurredAt)
+		return events, merr
 	})
 	switch {
 	case errors.Is(err, errNoChange):
@@ -382,25 +397,39 @@ func (s *Service) HandleWebhook(ctx context.Context, provider string, header htt
 		return nil
 	}
 	log.Info("payment link updated", "from", string(from), "to", string(updated.Status))
-	s.notify(ctx, updated)
+	s.publish(ctx, events)
 	return nil
 }
 
 // applyStatus moves link id to status if that is a legal move, otherwise
-// returns errNoChange.
-func (s *Service) applyStatus(ctx context.Context, id string, status LinkStatus, at time.Time) (Link, error) {
-	return s.store.LinkUpdate(ctx, id, func(x *Link) error { return s.moveTo(x, status, at) })
+// returns errNoChange. It publishes the change's event and returns the
+// status the link had.
+func (s *Service) applyStatus(ctx context.Context, id string, status LinkStatus, at time.Time) (Link, LinkStatus, error) {
+	var events []Event
+	var from LinkStatus
+	l, err := s.store.LinkUpdate(ctx, id, func(x *Link) ([]Event, error) {
+		from = x.Status
+		var err error
+		events, err = s.moveTo(x, status, at)
+		return events, err
+	})
+	if err == nil {
+		s.publish(ctx, events)
+	}
+	return l, from, err
 }
 
 // moveTo moves x to status if that is a legal move, otherwise returns
-// errNoChange. A link that becomes paid, or refunded straight from open
-// (the refund arrived before the payment), gets PaidAt: at, or now if at is
-// zero. An earlier PaidAt is kept.
-func (s *Service) moveTo(x *Link, status LinkStatus, at time.Time) error {
+// errNoChange, and returns the event of the move. A link that becomes
+// paid, or refunded straight from open (the refund arrived before the
+// payment), gets PaidAt: at, or now if at is zero. An earlier PaidAt is
+// kept.
+func (s *Service) moveTo(x *Link, status LinkStatus, at time.Time) ([]Event, error) {
 	if !x.Status.CanMoveTo(status) {
-		return errNoChange
+		return nil, errNoChange
 	}
 	now := s.now().UTC()
+	from := x.Status
 	x.Status = status
 	x.UpdatedAt = now
 	if status.settled() && x.PaidAt == nil {
@@ -410,11 +439,11 @@ func (s *Service) moveTo(x *Link, status LinkStatus, at time.Time) error {
 		}
 		x.PaidAt = &paid
 	}
-	return nil
+	return []Event{statusEvent(from, *x, now)}, nil
 }
 
 // LinksByCall returns the links of a call, oldest first. Open links past
-// their expiry are moved to expired on the way (and the Notifier told), so a
+// their expiry are moved to expired on the way (with their event), so a
 // reader never sees a stale "open".
 func (s *Service) LinksByCall(ctx context.Context, callID string) ([]Link, error) {
 	links, err := s.store.LinksByCall(ctx, callID)
@@ -426,7 +455,7 @@ func (s *Service) LinksByCall(ctx context.Context, callID string) ([]Link, error
 		if l.Status != StatusOpen || l.ExpiresAt.IsZero() || now.Before(l.ExpiresAt) {
 			continue
 		}
-		updated, err := s.applyStatus(ctx, l.ID, StatusExpired, now)
+		updated, _, err := s.applyStatus(ctx, l.ID, StatusExpired, now)
 		switch {
 		case errors.Is(err, errNoChange):
 			if cur, err := s.store.LinkGet(ctx, l.ID); err == nil {
@@ -437,7 +466,6 @@ func (s *Service) LinksByCall(ctx context.Context, callID string) ([]Link, error
 		default:
 			s.linkLog(updated).Info("payment link expired")
 			links[i] = updated
-			s.notify(ctx, updated)
 		}
 	}
 	return links, nil
@@ -450,9 +478,8 @@ func (s *Service) Link(ctx context.Context, id string) (Link, error) {
 		return Link{}, err
 	}
 	if l.Status == StatusOpen && !l.ExpiresAt.IsZero() && !s.now().Before(l.ExpiresAt) {
-		if updated, err := s.applyStatus(ctx, id, StatusExpired, s.now()); err == nil {
+		if updated, _, err := s.applyStatus(ctx, id, StatusExpired, s.now()); err == nil {
 			s.linkLog(updated).Info("payment link expired")
-			s.notify(ctx, updated)
 			return updated, nil
 		}
 		return s.store.LinkGet(ctx, id)
@@ -461,38 +488,68 @@ func (s *Service) Link(ctx context.Context, id string) (Link, error) {
 }
 
 // SyncLink asks the link's provider for its status and applies it under the
-// same forward-only rule as webhooks. It is the building block of
-// reconciliation for webhooks that never arrived.
+// same forward-only rule as webhooks; Reconcile runs it over every link that
+// may be behind its provider.
 func (s *Service) SyncLink(ctx context.Context, id string) (Link, error) {
 	l, err := s.store.LinkGet(ctx, id)
 	if err != nil {
 		return Link{}, err
 	}
+	l, _, err = s.syncLink(ctx, l)
+	return l, err
+}
+
+// syncLink is SyncLink of a link read already. fixed reports whether it
+// moved, and from where.
+func (s *Service) syncLink(ctx context.Context, l Link) (Link, *Fix, error) {
 	p, ok := s.byName[l.Provider]
 	if !ok {
-		return Link{}, fmt.Errorf("%w: %q", ErrUnknownProvider, l.Provider)
+		return Link{}, nil, fmt.Errorf("%w: %q", ErrUnknownProvider, l.Provider)
 	}
 	if l.ProviderRef == "" {
-		return l, nil
+		return l, nil, nil
 	}
 	st, err := p.FetchStatus(ctx, l.ProviderRef)
 	if err != nil {
-		return Link{}, fmt.Errorf("%w: %s: %w", ErrProvider, p.Name(), err)
+		return Link{}, nil, fmt.Errorf("%w: %s: %w", ErrProvider, p.Name(), err)
 	}
-	updated, err := s.applyStatus(ctx, id, st, time.Time{})
+	updated, from, err := s.applyStatus(ctx, l.ID, st, time.Time{})
 	if errors.Is(err, errNoChange) {
-		return l, nil
+		if cur, err := s.store.LinkGet(ctx, l.ID); err == nil {
+			l = cur
+		}
+		return l, nil, nil
 	}
 	if err != nil {
-		return Link{}, err
+		return Link{}, nil, err
 	}
-	s.linkLog(updated).Info("payment link reconciled", "from", string(l.Status), "to", string(updated.Status))
-	s.notify(ctx, updated)
-	return updated, nil
+	fix := &Fix{LinkID: updated.ID, CallID: updated.CallID, Provider: updated.Provider, From: from, To: updated.Status}
+	s.linkLog(updated).Warn("payment link reconciled with its provider", "provider", updated.Provider,
+		"from", string(from), "to", string(updated.Status))
+	return updated, fix, nil
 }
 
-func (s *Service) notify(ctx context.Context, l Link) {
-	if s.notifier != nil {
-		s.notifier.PaymentLinkUpdated(ctx, l.Clone())
+// publish hands events to the subscribers and, once some subscriber has
+// taken them, marks them published in the store. Events nobody in this
+// process took (a `guidecall reconcile` run has no subscriber) stay for
+// the relay of a node that has subscribers.
+func (s *Service) publish(ctx context.Context, events []Event) {
+	if len(events) == 0 {
+		return
+	}
+	ids := make([]string, 0, len(events))
+	for _, e := range events {
+		if s.events.publish(e) > 0 {
+			ids = append(ids, e.EventID())
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := s.store.OutboxPublished(mctx, ids); err != nil {
+		// The relay publishes them again later; subscribers drop repeats by id.
+		s.log.Warn("mark payment events published", "events", len(ids), "err", err)
 	}
 }

@@ -3,6 +3,7 @@ package payments_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -11,37 +12,32 @@ import (
 	"time"
 
 	"guidecall/payments"
+	"guidecall/payments/sandbox"
+	"guidecall/webhook"
 )
 
-type recNotifier struct {
-	mu    sync.Mutex
-	links []payments.Link
+// recorder keeps the events a subscriber got.
+type recorder struct {
+	mu     sync.Mutex
+	events []payments.Event
 }
 
-func (n *recNotifier) PaymentLinkUpdated(_ context.Context, l payments.Link) {
-	n.mu.Lock()
-	n.links = append(n.links, l)
-	n.mu.Unlock()
-}
-
-func (n *recNotifier) statuses() []payments.LinkStatus {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	var out []payments.LinkStatus
-	for _, l := range n.links {
-		out = append(out, l.Status)
-	}
-	return out
+func (r *recorder) add(_ context.Context, e payments.Event) {
+	r.mu.Lock()
+	r.events = append(r.events, e)
+	r.mu.Unlock()
 }
 
 type fixture struct {
-	svc    *payments.Service
-	sb     *payments.Sandbox
-	store  *payments.MemoryStore
-	notes  *recNotifier
-	secret []byte
-	now    time.Time
-	mu     sync.Mutex
+	svc     *payments.Service
+	sb      *sandbox.Sandbox
+	store   *payments.MemoryStore
+	outbox  *webhook.MemoryOutbox
+	rec     *recorder
+	secret  []byte
+	now     time.Time
+	mu      sync.Mutex
+	barrier int
 }
 
 func (f *fixture) clock() time.Time { f.mu.Lock(); defer f.mu.Unlock(); return f.now }
@@ -51,24 +47,83 @@ func (f *fixture) advance(d time.Duration) {
 	f.mu.Unlock()
 }
 
-func newFixture(t *testing.T, sbCfg payments.SandboxConfig) *fixture {
+// settle creates a link on a call of its own and waits until the
+// subscriber has its LinkCreated: every event published before it has
+// been received then, so a test can check that nothing more came.
+func (f *fixture) settle(t *testing.T) []payments.Event {
 	t.Helper()
-	f := &fixture{store: payments.NewMemoryStore(), notes: &recNotifier{}, secret: []byte("test-secret"),
+	f.mu.Lock()
+	f.barrier++
+	call := fmt.Sprintf("barrier-%d", f.barrier)
+	f.mu.Unlock()
+	p := validParams()
+	p.CallID = call
+	if _, _, err := f.svc.CreateLink(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	var got []payments.Event
+	waitFor(t, func() bool {
+		f.rec.mu.Lock()
+		defer f.rec.mu.Unlock()
+		got = got[:0]
+		seen := false
+		for _, e := range f.rec.events {
+			switch l := e.EventLink(); {
+			case l.CallID == call:
+				seen = true
+			case !strings.HasPrefix(l.CallID, "barrier-"):
+				got = append(got, e)
+			}
+		}
+		return seen
+	})
+	return got
+}
+
+// statuses is the status of each event's link, in order, once settled.
+func (f *fixture) statuses(t *testing.T) []payments.LinkStatus {
+	t.Helper()
+	var out []payments.LinkStatus
+	for _, e := range f.settle(t) {
+		out = append(out, e.EventLink().Status)
+	}
+	return out
+}
+
+// reset forgets the events so far.
+func (f *fixture) reset(t *testing.T) {
+	t.Helper()
+	f.settle(t)
+	f.rec.mu.Lock()
+	f.rec.events = nil
+	f.rec.mu.Unlock()
+}
+
+func newFixture(t *testing.T, sbCfg sandbox.Config) *fixture {
+	t.Helper()
+	f := &fixture{store: payments.NewMemoryStore(), rec: &recorder{}, secret: []byte("test-secret"),
 		now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	f.outbox = webhook.NewMemoryOutbox(webhook.MemoryConfig{Config: webhook.Config{
+		Schedule: []time.Duration{10 * time.Millisecond, 10 * time.Millisecond, 10 * time.Millisecond},
+		Now:      f.clock,
+	}})
+	t.Cleanup(f.outbox.Stop)
 	sbCfg.Secret = f.secret
 	if sbCfg.CheckoutBaseURL == "" {
 		sbCfg.CheckoutBaseURL = "http://127.0.0.1:1/pay/sandbox"
 	}
+	if sbCfg.WebhookURL == "" {
+		sbCfg.WebhookURL = "http://127.0.0.1:1/webhooks/sandbox"
+	}
 	sbCfg.Now = f.clock
-	f.sb = payments.NewSandbox(sbCfg)
-	t.Cleanup(f.sb.Stop)
-	svc, err := payments.NewService(payments.Config{
-		Store: f.store, Providers: []payments.Provider{f.sb}, Notifier: f.notes, Now: f.clock, LinkTTL: time.Hour,
-	})
+	sbCfg.Store = sandbox.NewMemoryStore(f.outbox)
+	sbCfg.Outbox = f.outbox
+	sb, err := sandbox.New(sbCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.svc = svc
+	f.sb = sb
+	f.svc = serviceOn(t, f, f.store, f.sb)
 	return f
 }
 
@@ -89,7 +144,7 @@ func TestNewServiceValidates(t *testing.T) {
 }
 
 func TestCreateLinkValidation(t *testing.T) {
-	f := newFixture(t, payments.SandboxConfig{})
+	f := newFixture(t, sandbox.Config{})
 	ctx := context.Background()
 	for name, tc := range map[string]struct {
 		mod  func(*payments.CreateLinkParams)
@@ -129,7 +184,7 @@ func TestCreateLinkValidation(t *testing.T) {
 }
 
 func TestCreateLinkIdempotency(t *testing.T) {
-	f := newFixture(t, payments.SandboxConfig{})
+	f := newFixture(t, sandbox.Config{})
 	ctx := context.Background()
 	l, created, err := f.svc.CreateLink(ctx, validParams())
 	if err != nil || !created {
@@ -181,7 +236,7 @@ func TestCreateLinkIdempotency(t *testing.T) {
 }
 
 func TestCreateLinkProviderFailure(t *testing.T) {
-	f := newFixture(t, payments.SandboxConfig{})
+	f := newFixture(t, sandbox.Config{})
 	ctx := context.Background()
 	boom := errors.New("provider down")
 	f.sb.FailNextCreate(boom)
@@ -204,19 +259,19 @@ func TestCreateLinkProviderFailure(t *testing.T) {
 func signed(secret []byte, t time.Time, id, typ, ref string) (http.Header, []byte) {
 	body := []byte(`{"id":"` + id + `","type":"` + typ + `","ref":"` + ref + `","created":` + strconv.FormatInt(t.Unix(), 10) + `}`)
 	h := http.Header{}
-	h.Set(payments.SandboxSignatureHeader, payments.SignSandbox(secret, t, body))
+	h.Set(sandbox.SignatureHeader, webhook.Sign(secret, t, body))
 	return h, body
 }
 
 func TestHandleWebhook(t *testing.T) {
 	ctx := context.Background()
 	setup := func(t *testing.T) (*fixture, payments.Link) {
-		f := newFixture(t, payments.SandboxConfig{})
+		f := newFixture(t, sandbox.Config{})
 		l, _, err := f.svc.CreateLink(ctx, validParams())
 		if err != nil {
 			t.Fatal(err)
 		}
-		f.notes.links = nil
+		f.reset(t)
 		return f, l
 	}
 	get := func(t *testing.T, f *fixture, id string) payments.Link {
@@ -229,7 +284,7 @@ func TestHandleWebhook(t *testing.T) {
 
 	t.Run("PaidOnceNotifiedOnce", func(t *testing.T) {
 		f, l := setup(t)
-		h, body := signed(f.secret, f.now, "evt_1", payments.SandboxPaymentSucceeded, l.ProviderRef)
+		h, body := signed(f.secret, f.now, "evt_1", sandbox.PaymentSucceeded, l.ProviderRef)
 		for range 3 {
 			if err := f.svc.HandleWebhook(ctx, "sandbox", h, body); err != nil {
 				t.Fatal(err)
@@ -239,44 +294,44 @@ func TestHandleWebhook(t *testing.T) {
 		if got.Status != payments.StatusPaid || got.PaidAt == nil || !got.PaidAt.Equal(f.now) {
 			t.Fatalf("after paid: %+v", got)
 		}
-		if s := f.notes.statuses(); len(s) != 1 || s[0] != payments.StatusPaid {
+		if s := f.statuses(t); len(s) != 1 || s[0] != payments.StatusPaid {
 			t.Fatalf("notifications = %v, want one paid", s)
 		}
 		// A second paid event with a new id is a no-op too.
-		h, body = signed(f.secret, f.now, "evt_2", payments.SandboxPaymentSucceeded, l.ProviderRef)
+		h, body = signed(f.secret, f.now, "evt_2", sandbox.PaymentSucceeded, l.ProviderRef)
 		if err := f.svc.HandleWebhook(ctx, "sandbox", h, body); err != nil {
 			t.Fatal(err)
 		}
-		if len(f.notes.statuses()) != 1 {
+		if len(f.statuses(t)) != 1 {
 			t.Fatal("notified again")
 		}
 	})
 
 	t.Run("FailedAfterPaidStaysPaid", func(t *testing.T) {
 		f, l := setup(t)
-		h, body := signed(f.secret, f.now, "evt_1", payments.SandboxPaymentSucceeded, l.ProviderRef)
+		h, body := signed(f.secret, f.now, "evt_1", sandbox.PaymentSucceeded, l.ProviderRef)
 		if err := f.svc.HandleWebhook(ctx, "sandbox", h, body); err != nil {
 			t.Fatal(err)
 		}
-		h, body = signed(f.secret, f.now, "evt_0", payments.SandboxPaymentFailed, l.ProviderRef)
+		h, body = signed(f.secret, f.now, "evt_0", sandbox.PaymentFailed, l.ProviderRef)
 		if err := f.svc.HandleWebhook(ctx, "sandbox", h, body); err != nil {
 			t.Fatal(err)
 		}
 		if got := get(t, f, l.ID); got.Status != payments.StatusPaid {
 			t.Fatalf("late failure moved link to %s", got.Status)
 		}
-		if s := f.notes.statuses(); len(s) != 1 {
+		if s := f.statuses(t); len(s) != 1 {
 			t.Fatalf("notifications = %v", s)
 		}
 	})
 
 	t.Run("BadSignature", func(t *testing.T) {
 		f, l := setup(t)
-		h, body := signed([]byte("wrong"), f.now, "evt_1", payments.SandboxPaymentSucceeded, l.ProviderRef)
+		h, body := signed([]byte("wrong"), f.now, "evt_1", sandbox.PaymentSucceeded, l.ProviderRef)
 		if err := f.svc.HandleWebhook(ctx, "sandbox", h, body); !errors.Is(err, payments.ErrBadSignature) {
 			t.Fatalf("err = %v, want ErrBadSignature", err)
 		}
-		h, body = signed(f.secret, f.now, "evt_1", payments.SandboxPaymentSucceeded, l.ProviderRef)
+		h, body = signed(f.secret, f.now, "evt_1", sandbox.PaymentSucceeded, l.ProviderRef)
 		tampered := []byte(strings.Replace(string(body), "evt_1", "evt_9", 1))
 		if err := f.svc.HandleWebhook(ctx, "sandbox", h, tampered); !errors.Is(err, payments.ErrBadSignature) {
 			t.Fatalf("tampered body: %v, want ErrBadSignature", err)
@@ -284,7 +339,7 @@ func TestHandleWebhook(t *testing.T) {
 		if err := f.svc.HandleWebhook(ctx, "sandbox", http.Header{}, body); !errors.Is(err, payments.ErrBadSignature) {
 			t.Fatalf("no header: %v, want ErrBadSignature", err)
 		}
-		if got := get(t, f, l.ID); got.Status != payments.StatusOpen || len(f.notes.statuses()) != 0 {
+		if got := get(t, f, l.ID); got.Status != payments.StatusOpen || len(f.statuses(t)) != 0 {
 			t.Fatalf("bad signature changed the link: %+v", got)
 		}
 		// The refused event id was not recorded: the genuine one still applies.
@@ -299,12 +354,12 @@ func TestHandleWebhook(t *testing.T) {
 	t.Run("StaleTimestamp", func(t *testing.T) {
 		f, l := setup(t)
 		for _, at := range []time.Time{f.now.Add(-6 * time.Minute), f.now.Add(6 * time.Minute)} {
-			h, body := signed(f.secret, at, "evt_1", payments.SandboxPaymentSucceeded, l.ProviderRef)
+			h, body := signed(f.secret, at, "evt_1", sandbox.PaymentSucceeded, l.ProviderRef)
 			if err := f.svc.HandleWebhook(ctx, "sandbox", h, body); !errors.Is(err, payments.ErrBadSignature) {
 				t.Fatalf("signed at %v: %v, want ErrBadSignature", at, err)
 			}
 		}
-		h, body := signed(f.secret, f.now.Add(-4*time.Minute), "evt_1", payments.SandboxPaymentSucceeded, l.ProviderRef)
+		h, body := signed(f.secret, f.now.Add(-4*time.Minute), "evt_1", sandbox.PaymentSucceeded, l.ProviderRef)
 		if err := f.svc.HandleWebhook(ctx, "sandbox", h, body); err != nil {
 			t.Fatalf("inside tolerance: %v", err)
 		}
@@ -312,7 +367,7 @@ func TestHandleWebhook(t *testing.T) {
 
 	t.Run("UnknownProviderAndLink", func(t *testing.T) {
 		f, _ := setup(t)
-		h, body := signed(f.secret, f.now, "evt_1", payments.SandboxPaymentSucceeded, "sbx_nope")
+		h, body := signed(f.secret, f.now, "evt_1", sandbox.PaymentSucceeded, "sbx_nope")
 		if err := f.svc.HandleWebhook(ctx, "stripe", h, body); !errors.Is(err, payments.ErrUnknownProvider) {
 			t.Fatalf("unknown provider: %v", err)
 		}
@@ -332,7 +387,7 @@ func TestHandleWebhook(t *testing.T) {
 		if err != nil || len(links) != 1 || links[0].Status != payments.StatusExpired {
 			t.Fatalf("after TTL: %+v %v", links, err)
 		}
-		h, body := signed(f.secret, f.clock(), "evt_1", payments.SandboxPaymentSucceeded, l.ProviderRef)
+		h, body := signed(f.secret, f.clock(), "evt_1", sandbox.PaymentSucceeded, l.ProviderRef)
 		if err := f.svc.HandleWebhook(ctx, "sandbox", h, body); err != nil {
 			t.Fatal(err)
 		}

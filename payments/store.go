@@ -1,10 +1,14 @@
 package payments
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
-// Store keeps links and the ids of webhook events already applied. Every
-// implementation passes paymentstest.RunStoreSuite. Returned links are copies:
-// changing them changes nothing in the store.
+// Store keeps links, the ids of webhook events already applied and the
+// events of every change (its outbox). Every implementation passes
+// paymentstest.RunStoreSuite. Returned links are copies: changing them
+// changes nothing in the store.
 type Store interface {
 	// LinkCreate inserts l. A second link with the same ID, or with the same
 	// (CallID, IdempotencyKey), returns ErrDuplicate.
@@ -20,17 +24,33 @@ type Store interface {
 	// LinksByCall returns the links of a call, oldest first; none is not an
 	// error.
 	LinksByCall(ctx context.Context, callID string) ([]Link, error)
-	// LinkUpdate reads the link, calls fn on a copy and writes the result,
-	// atomically with respect to other LinkUpdate calls on the same link. If
-	// fn returns an error nothing is written and that error is returned.
-	// fn must not change ID; it may be called more than once by stores that
-	// retry on serialization failures.
-	LinkUpdate(ctx context.Context, id string, fn func(*Link) error) (Link, error)
+	// LinksUnsettled returns up to limit links whose status may still
+	// change at the provider (open, paid, partially refunded), last
+	// updated before updatedBefore and created after createdAfter, least
+	// recently updated first: what reconciliation checks.
+	LinksUnsettled(ctx context.Context, updatedBefore, createdAfter time.Time, limit int) ([]Link, error)
+	// LinkUpdate reads the link, calls fn on a copy and writes the result
+	// together with the events fn returns (into the outbox), atomically
+	// with respect to other LinkUpdate calls on the same link: the events
+	// are recorded if and only if the link is written. If fn returns an
+	// error nothing is written and that error is returned. fn must not
+	// change ID; it may be called more than once by stores that retry on
+	// serialization failures.
+	LinkUpdate(ctx context.Context, id string, fn func(*Link) ([]Event, error)) (Link, error)
 	// EventApply records webhook event e by (Provider, ID) and, if it was
 	// not recorded before, updates link id with fn (under LinkUpdate's
-	// rules), all in one atomic step: the event is recorded if and only if
-	// the link is written. For an event already recorded, fn is not called,
-	// nothing is written and applied is false. If fn or the write fails,
-	// nothing is recorded, so a retry of the event applies it.
-	EventApply(ctx context.Context, e Event, id string, fn func(*Link) error) (l Link, applied bool, err error)
+	// rules, events included), all in one atomic step: the event is
+	// recorded if and only if the link is written. For an event already
+	// recorded, fn is not called, nothing is written and applied is false.
+	// If fn or the write fails, nothing is recorded, so a retry of the
+	// event applies it.
+	EventApply(ctx context.Context, e ProviderEvent, id string, fn func(*Link) ([]Event, error)) (l Link, applied bool, err error)
+	// OutboxPublished marks the recorded events with these ids as handed
+	// to subscribers; unknown ids are ignored.
+	OutboxPublished(ctx context.Context, ids []string) error
+	// OutboxClaim returns up to limit recorded events, oldest first, that
+	// are not published, were recorded before before, and are not claimed
+	// by another caller now; it claims them for lease. A claim that
+	// lapses (its caller died before OutboxPublished) is claimed again.
+	OutboxClaim(ctx context.Context, before time.Time, lease time.Duration, limit int) ([]Event, error)
 }

@@ -21,10 +21,11 @@ Usage:
   guidecall [serve] [flags]     run a node (the default)
   guidecall guide add|list      manage guide and admin accounts
   guidecall migrate             apply database migrations
+  guidecall reconcile           bring payment links to their providers' status, once
   guidecall loadtest [flags]    drive calls against a node (--self: an in-process one)
 
 Run "guidecall <command> --help" for a command's flags ("guidecall serve --help"
-for the node's). Every flag of serve, migrate and guide can also be set with an
+for the node's). Every flag of serve, migrate, reconcile and guide can also be set with an
 environment variable: --http-addr is GUIDECALL_HTTP_ADDR.
 `
 
@@ -59,6 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return guide(ctx, args, stdout, stderr, getenv)
 	case "migrate":
 		return migrate(ctx, args, stdout, stderr, getenv)
+	case "reconcile":
+		return reconcile(ctx, args, stdout, stderr, getenv)
 	case "loadtest":
 		return loadtest(ctx, args, stdout, stderr, getenv)
 	}

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"time"
 
 	"guidecall/app"
 	"guidecall/internal/auth"
@@ -16,6 +17,12 @@ import (
 
 const demoGuideEmail = "guide@demo.local"
 
+// testWebhookDelayEnv is a test hook, deliberately not a flag: it holds
+// every sandbox webhook back this long (e.g. "3s"), so that the
+// end-to-end crash test can SIGKILL a node after Pay and before the
+// delivery without racing it.
+const testWebhookDelayEnv = "GUIDECALL_TEST_SANDBOX_WEBHOOK_DELAY"
+
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	var cfg config.Serve
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -24,6 +31,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	fs.Usage = config.Usage(fs, "guidecall serve: run a node (HTTP, WebSocket signaling, bundled TURN, matcher).")
 	if err := config.Parse(fs, args, getenv); err != nil {
 		return err
+	}
+	if v := getenv(testWebhookDelayEnv); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("%s: %w", testWebhookDelayEnv, err)
+		}
+		cfg.SandboxWebhookDelay = d
 	}
 	log, err := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 	if err != nil {

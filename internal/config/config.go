@@ -76,6 +76,11 @@ type Serve struct {
 
 	JWTSecret     string
 	SandboxSecret string
+	// SandboxWebhookDelay holds each sandbox webhook back before its first
+	// attempt. A test hook with no flag: `serve` reads it from
+	// GUIDECALL_TEST_SANDBOX_WEBHOOK_DELAY, so an end-to-end test can kill
+	// a node between Pay and the delivery.
+	SandboxWebhookDelay time.Duration
 
 	OfferTimeout   time.Duration
 	ReconnectGrace time.Duration

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
 
 	"guidecall/internal/db"
 	"guidecall/internal/db/dbtest"
@@ -57,7 +59,11 @@ func countMigrations(t *testing.T) int {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("embedded migrations: %q, %v", files, err)
 	}
-	return len(files)
+	m, err := rivermigrate.New(riverpgxv5.New(nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(files) + len(m.AllVersions())
 }
 
 func TestMigrateTwice(t *testing.T) {
@@ -98,7 +104,7 @@ func TestMigrateTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	for _, table := range []string{"goose_db_version", "accounts", "queue_entries", "guides", "calls", "payment_links", "payment_events"} {
+	for _, table := range []string{"goose_db_version", "accounts", "queue_entries", "guides", "calls", "payment_links", "payment_events", "payment_outbox", "river_job", "river_migration"} {
 		var ok bool
 		if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = $1)", table).Scan(&ok); err != nil {
 			t.Fatal(err)

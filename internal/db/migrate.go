@@ -30,9 +30,9 @@ func Migrations() fs.FS {
 	return sub
 }
 
-// Migrate applies the migrations not yet applied to the database at url
-// and returns how many it applied; running it on an up-to-date database
-// applies none. Tables, and goose's own version table, go into the first
+// Migrate applies the migrations not yet applied to the database at url,
+// guidecall's own and then River's (rivermigrate), and returns how many it
+// applied; running it on an up-to-date database applies none. Tables, and goose's own version table, go into the first
 // schema of the connection's search_path (public unless the URL sets
 // search_path).
 //
@@ -47,6 +47,13 @@ func Migrate(ctx context.Context, url string, log *slog.Logger) (applied int, er
 	if err != nil {
 		return 0, fmt.Errorf("db: migrate: %w", err)
 	}
+	// One session lock over both steps, so that of two nodes migrating at
+	// once one applies everything and the other finds nothing to do.
+	lockConn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return 0, fmt.Errorf("db: migrate: %w", err)
+	}
+	defer lockConn.Close(context.WithoutCancel(ctx))
 	sqlDB := stdlib.OpenDB(*cfg)
 	defer sqlDB.Close()
 
@@ -54,6 +61,10 @@ func Migrate(ctx context.Context, url string, log *slog.Logger) (applied int, er
 	if err != nil {
 		return 0, fmt.Errorf("db: migrate: %w", err)
 	}
+	if _, err := lockConn.Exec(ctx, "SELECT pg_advisory_lock($1)", lockID^1); err != nil {
+		return 0, fmt.Errorf("db: migrate: lock: %w", err)
+	}
+	defer func() { _, _ = lockConn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", lockID^1) }()
 	// Retry the lock every second for up to ten minutes; the default (every
 	// 5s) would make a node that lost the race start 5s late.
 	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(lockID), lock.WithLockTimeout(1, 600))
@@ -78,7 +89,14 @@ func Migrate(ctx context.Context, url string, log *slog.Logger) (applied int, er
 	if err != nil {
 		return len(results), fmt.Errorf("db: migrate: %w", err)
 	}
-	return len(results), nil
+	// River's tables (jobs, leader, queues) live in the same schema, so a
+	// per-test schema gets its own River, and one `guidecall migrate`
+	// prepares everything a node runs.
+	n, err := migrateRiver(ctx, url, log)
+	if err != nil {
+		return len(results), err
+	}
+	return len(results) + n, nil
 }
 
 // migrationLockID derives the advisory lock key from the database and the
@@ -128,5 +146,9 @@ func Pending(ctx context.Context, pool *pgxpool.Pool) (int, error) {
 			n++
 		}
 	}
-	return n, nil
+	r, err := riverPending(ctx, pool)
+	if err != nil {
+		return 0, fmt.Errorf("db: pending: river: %w", err)
+	}
+	return n + r, nil
 }

@@ -88,7 +88,7 @@ func RunStoreSuite(t *testing.T, newStore func(t *testing.T) payments.Store) {
 		if _, err := s.LinkByProviderRef(ctx, "sandbox", "nope"); !errors.Is(err, payments.ErrNotFound) {
 			t.Fatalf("LinkByProviderRef: %v, want ErrNotFound", err)
 		}
-		if _, err := s.LinkUpdate(ctx, "pl_missing", func(*payments.Link) error { return nil }); !errors.Is(err, payments.ErrNotFound) {
+		if _, err := s.LinkUpdate(ctx, "pl_missing", func(*payments.Link) ([]payments.Event, error) { return nil, nil }); !errors.Is(err, payments.ErrNotFound) {
 			t.Fatalf("LinkUpdate: %v, want ErrNotFound", err)
 		}
 		links, err := s.LinksByCall(ctx, "call-none")
@@ -138,10 +138,10 @@ func RunStoreSuite(t *testing.T, newStore func(t *testing.T) payments.Store) {
 		if _, err := s.LinkByProviderRef(ctx, "sandbox", ""); !errors.Is(err, payments.ErrNotFound) {
 			t.Fatalf("empty ref: %v, want ErrNotFound", err)
 		}
-		updated, err := s.LinkUpdate(ctx, b.ID, func(l *payments.Link) error {
+		updated, err := s.LinkUpdate(ctx, b.ID, func(l *payments.Link) ([]payments.Event, error) {
 			l.ProviderRef = "sbx_b"
 			l.CheckoutURL = "http://127.0.0.1/pay/sandbox/sbx_b"
-			return nil
+			return nil, nil
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -170,9 +170,9 @@ func RunStoreSuite(t *testing.T, newStore func(t *testing.T) payments.Store) {
 			t.Fatal(err)
 		}
 		boom := errors.New("boom")
-		_, err := s.LinkUpdate(ctx, l.ID, func(x *payments.Link) error {
+		_, err := s.LinkUpdate(ctx, l.ID, func(x *payments.Link) ([]payments.Event, error) {
 			x.Status = payments.StatusPaid
-			return boom
+			return nil, boom
 		})
 		if !errors.Is(err, boom) {
 			t.Fatalf("LinkUpdate: %v, want fn's error", err)
@@ -188,11 +188,11 @@ func RunStoreSuite(t *testing.T, newStore func(t *testing.T) payments.Store) {
 			t.Fatal(err)
 		}
 		paid := base.Add(time.Minute)
-		want, err := s.LinkUpdate(ctx, l.ID, func(x *payments.Link) error {
+		want, err := s.LinkUpdate(ctx, l.ID, func(x *payments.Link) ([]payments.Event, error) {
 			x.Status = payments.StatusPaid
 			x.PaidAt = &paid
 			x.UpdatedAt = paid
-			return nil
+			return nil, nil
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -215,9 +215,9 @@ func RunStoreSuite(t *testing.T, newStore func(t *testing.T) payments.Store) {
 		errs := make(chan error, n)
 		for range n {
 			wg.Go(func() {
-				_, err := s.LinkUpdate(ctx, l.ID, func(x *payments.Link) error {
+				_, err := s.LinkUpdate(ctx, l.ID, func(x *payments.Link) ([]payments.Event, error) {
 					x.Amount++
-					return nil
+					return nil, nil
 				})
 				errs <- err
 			})
@@ -241,12 +241,12 @@ func RunStoreSuite(t *testing.T, newStore func(t *testing.T) payments.Store) {
 		if _, err := s.LinkCreate(ctx, l); err != nil {
 			t.Fatal(err)
 		}
-		bump := func(x *payments.Link) error { x.Amount++; return nil }
-		ev := payments.Event{ID: "evt_1", Provider: "sandbox", ProviderRef: "sbx_1", Status: payments.StatusPaid, OccurredAt: base}
+		bump := func(x *payments.Link) ([]payments.Event, error) { x.Amount++; return nil, nil }
+		ev := payments.ProviderEvent{ID: "evt_1", Provider: "sandbox", ProviderRef: "sbx_1", Status: payments.StatusPaid, OccurredAt: base}
 
 		// A failing fn records nothing: the same event applies later.
 		boom := errors.New("boom")
-		if _, applied, err := s.EventApply(ctx, ev, l.ID, func(*payments.Link) error { return boom }); !errors.Is(err, boom) || applied {
+		if _, applied, err := s.EventApply(ctx, ev, l.ID, func(*payments.Link) ([]payments.Event, error) { return nil, boom }); !errors.Is(err, boom) || applied {
 			t.Fatalf("EventApply with failing fn = %v, %v; want boom", applied, err)
 		}
 		// So does an unknown link.
@@ -255,7 +255,7 @@ func RunStoreSuite(t *testing.T, newStore func(t *testing.T) payments.Store) {
 		}
 		for i, want := range []bool{true, false, false} {
 			called := false
-			got, applied, err := s.EventApply(ctx, ev, l.ID, func(x *payments.Link) error { called = true; return bump(x) })
+			got, applied, err := s.EventApply(ctx, ev, l.ID, func(x *payments.Link) ([]payments.Event, error) { called = true; return bump(x) })
 			if err != nil || applied != want || called != want {
 				t.Fatalf("EventApply #%d = applied %v, fn called %v, %v; want %v", i, applied, called, err, want)
 			}
@@ -295,6 +295,140 @@ func RunStoreSuite(t *testing.T, newStore func(t *testing.T) payments.Store) {
 		}
 		if got, _ := s.LinkGet(ctx, l.ID); got.Amount != l.Amount+3 {
 			t.Fatalf("amount = %d after three applied events, want %d", got.Amount, l.Amount+3)
+		}
+	})
+
+	t.Run("OutboxRecordsWithTheChange", func(t *testing.T) {
+		s := newStore(t)
+		l := link("call-ob", "k")
+		if _, err := s.LinkCreate(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+		ev := func(id string, x payments.Link) payments.Event {
+			return payments.LinkStatusChanged{EventMeta: payments.EventMeta{ID: id, At: base}, Link: x, From: payments.StatusOpen, To: x.Status}
+		}
+		// A refused change records nothing.
+		if _, err := s.LinkUpdate(ctx, l.ID, func(x *payments.Link) ([]payments.Event, error) {
+			x.Status = payments.StatusPaid
+			return []payments.Event{ev("pev_refused", *x)}, errors.New("no")
+		}); err == nil {
+			t.Fatal("fn error not returned")
+		}
+		if _, err := s.LinkUpdate(ctx, l.ID, func(x *payments.Link) ([]payments.Event, error) {
+			x.Status = payments.StatusPaid
+			return []payments.Event{ev("pev_1", *x)}, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		pe := payments.ProviderEvent{ID: "evt_ob", Provider: "sandbox", ProviderRef: "sbx_ob", Status: payments.StatusRefunded}
+		refund := func(x *payments.Link) ([]payments.Event, error) {
+			x.Status = payments.StatusRefunded
+			return []payments.Event{payments.RefundRecorded{EventMeta: payments.EventMeta{ID: "pev_2", At: base.Add(time.Second)},
+				Link: *x, From: payments.StatusPaid, To: payments.StatusRefunded}}, nil
+		}
+		for range 2 { // the duplicate records nothing more
+			if _, _, err := s.EventApply(ctx, pe, l.ID, refund); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Not claimable before it was recorded.
+		if got, err := s.OutboxClaim(ctx, base, time.Minute, 10); err != nil || len(got) != 0 {
+			t.Fatalf("claim before the events' time = %v, %v; want none", got, err)
+		}
+		got, err := s.OutboxClaim(ctx, base.Add(time.Hour), time.Minute, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || got[0].EventID() != "pev_1" || got[1].EventID() != "pev_2" {
+			t.Fatalf("claimed %v, want pev_1 then pev_2", got)
+		}
+		c, ok := got[0].(payments.LinkStatusChanged)
+		if !ok || c.Link.ID != l.ID || c.To != payments.StatusPaid || !c.At.Equal(base) {
+			t.Fatalf("pev_1 read back as %#v", got[0])
+		}
+		if r, ok := got[1].(payments.RefundRecorded); !ok || r.From != payments.StatusPaid || r.Link.Status != payments.StatusRefunded {
+			t.Fatalf("pev_2 read back as %#v", got[1])
+		}
+		// Claimed: not handed out again while the lease runs.
+		if again, err := s.OutboxClaim(ctx, base.Add(time.Hour), time.Minute, 10); err != nil || len(again) != 0 {
+			t.Fatalf("second claim = %v, %v; want none", again, err)
+		}
+		if err := s.OutboxPublished(ctx, []string{"pev_1", "pev_unknown"}); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("OutboxLapsedClaim", func(t *testing.T) {
+		s := newStore(t)
+		l := link("call-lapse", "k")
+		if _, err := s.LinkCreate(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.LinkUpdate(ctx, l.ID, func(x *payments.Link) ([]payments.Event, error) {
+			return []payments.Event{payments.LinkCreated{EventMeta: payments.EventMeta{ID: "pev_lapse", At: base}, Link: *x}}, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.OutboxClaim(ctx, base.Add(time.Hour), 50*time.Millisecond, 10); err != nil || len(got) != 1 {
+			t.Fatalf("first claim = %v, %v", got, err)
+		}
+		// The claimer died: once its lease ends, another claims the event.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			got, err := s.OutboxClaim(ctx, base.Add(time.Hour), time.Minute, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) == 1 {
+				if _, ok := got[0].(payments.LinkCreated); !ok || got[0].EventID() != "pev_lapse" {
+					t.Fatalf("reclaimed %#v", got[0])
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("a lapsed claim was never claimed again")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if err := s.OutboxPublished(ctx, []string{"pev_lapse"}); err != nil {
+			t.Fatal(err)
+		}
+		// Published: gone for good.
+		if got, err := s.OutboxClaim(ctx, base.Add(time.Hour), time.Minute, 10); err != nil || len(got) != 0 {
+			t.Fatalf("claim after publish = %v, %v; want none", got, err)
+		}
+	})
+
+	t.Run("LinksUnsettled", func(t *testing.T) {
+		s := newStore(t)
+		mk := func(key string, st payments.LinkStatus, created, updated time.Duration) payments.Link {
+			l := link("call-rec", key)
+			l.Status, l.CreatedAt, l.UpdatedAt = st, base.Add(created), base.Add(updated)
+			if _, err := s.LinkCreate(ctx, l); err != nil {
+				t.Fatal(err)
+			}
+			return l
+		}
+		oldOpen := mk("a", payments.StatusOpen, 0, 2*time.Minute)
+		oldPaid := mk("b", payments.StatusPaid, 0, time.Minute)
+		mk("c", payments.StatusOpen, 0, 10*time.Minute)       // changed too recently
+		mk("d", payments.StatusFailed, 0, time.Minute)        // final
+		mk("e", payments.StatusExpired, 0, time.Minute)       // final
+		mk("f", payments.StatusOpen, -time.Hour, time.Minute) // created before the window
+		partial := mk("g", payments.StatusPartiallyRefunded, 0, 3*time.Minute)
+		got, err := s.LinksUnsettled(ctx, base.Add(5*time.Minute), base.Add(-time.Minute), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, l := range got {
+			ids = append(ids, l.ID)
+		}
+		if len(got) != 3 || got[0].ID != oldPaid.ID || got[1].ID != oldOpen.ID || got[2].ID != partial.ID {
+			t.Fatalf("LinksUnsettled = %v, want %s %s %s (least recently updated first)", ids, oldPaid.ID, oldOpen.ID, partial.ID)
+		}
+		if got, _ := s.LinksUnsettled(ctx, base.Add(5*time.Minute), base.Add(-time.Minute), 2); len(got) != 2 {
+			t.Fatalf("limit 2 returned %d", len(got))
 		}
 	})
 }

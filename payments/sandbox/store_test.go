@@ -1,4 +1,4 @@
-package payments_test
+package sandbox_test
 
 import (
 	"context"
@@ -11,30 +11,88 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
+
+	"guidecall/internal/db"
 	"guidecall/internal/db/dbtest"
 	"guidecall/payments"
-	"guidecall/payments/paymentstest"
+	"guidecall/payments/sandbox"
+	"guidecall/payments/sandbox/sandboxtest"
+	"guidecall/webhook"
 )
 
-func TestMemorySandboxStore(t *testing.T) {
-	paymentstest.RunSandboxStoreSuite(t, func(t *testing.T) payments.SandboxStore { return payments.NewMemorySandboxStore() })
+// recordingOutbox is an outbox that only records, for the store suite.
+type recordingOutbox struct {
+	mu sync.Mutex
+	ds []webhook.Delivery
 }
 
-func TestPostgresSandboxStore(t *testing.T) {
+func (o *recordingOutbox) Enqueue(_ context.Context, d webhook.Delivery) error {
+	o.mu.Lock()
+	o.ds = append(o.ds, d)
+	o.mu.Unlock()
+	return nil
+}
+
+func (o *recordingOutbox) SetKey(string, webhook.Key) {}
+
+func TestMemoryStore(t *testing.T) {
+	sandboxtest.RunStoreSuite(t, func(t *testing.T) (sandbox.Store, sandboxtest.Enqueued) {
+		o := &recordingOutbox{}
+		return sandbox.NewMemoryStore(o), func(*testing.T) []webhook.Delivery {
+			o.mu.Lock()
+			defer o.mu.Unlock()
+			return append([]webhook.Delivery(nil), o.ds...)
+		}
+	})
+}
+
+func TestPostgresStore(t *testing.T) {
 	t.Parallel()
 	dbtest.URL(t)
-	paymentstest.RunSandboxStoreSuite(t, func(t *testing.T) payments.SandboxStore {
+	sandboxtest.RunStoreSuite(t, func(t *testing.T) (sandbox.Store, sandboxtest.Enqueued) {
 		pool, _ := dbtest.NewSchema(t)
-		return payments.NewPostgresSandboxStore(pool)
+		o, err := webhook.NewRiverOutbox(pool, dbtest.SchemaName(t, pool), webhook.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Nothing works the jobs: the committed ones stay in river_job.
+		return sandbox.NewPostgresStore(pool, o), func(t *testing.T) []webhook.Delivery {
+			rows, err := pool.Query(context.Background(), `SELECT args->>'id' FROM river_job WHERE kind = $1 ORDER BY id`, webhook.DeliveryKind)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var out []webhook.Delivery
+			for rows.Next() {
+				var id string
+				if err := rows.Scan(&id); err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, webhook.Delivery{ID: id})
+			}
+			return out
+		}
 	})
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out waiting")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // webhookSink records the webhooks posted to one node.
 type webhookSink struct {
 	mu     sync.Mutex
-	events []payments.Event
+	events []payments.ProviderEvent
 	errs   []error
-	parse  func(http.Header, []byte) (payments.Event, error)
+	parse  func(http.Header, []byte) (payments.ProviderEvent, error)
 }
 
 func (s *webhookSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -50,43 +108,97 @@ func (s *webhookSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.events = append(s.events, ev)
 }
 
-func (s *webhookSink) got() ([]payments.Event, []error) {
+func (s *webhookSink) got() ([]payments.ProviderEvent, []error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]payments.Event(nil), s.events...), append([]error(nil), s.errs...)
+	return append([]payments.ProviderEvent(nil), s.events...), append([]error(nil), s.errs...)
 }
 
 // sandboxNode is one guidecall node's sandbox: its checkout pages and its
 // own webhook endpoint.
 type sandboxNode struct {
-	sb       *payments.Sandbox
+	sb       *sandbox.Sandbox
 	checkout *httptest.Server
 	hooks    *webhookSink
 }
 
-func newSandboxNode(t *testing.T, store payments.SandboxStore, secret []byte) *sandboxNode {
+// cluster is what sandbox nodes share: a memory store and outbox for a
+// one-process "cluster", or a database.
+type cluster interface {
+	// node returns a store and outbox for one more node.
+	node(t *testing.T) (sandbox.Store, webhook.Outbox)
+}
+
+type memoryCluster struct {
+	once   sync.Once
+	store  *sandbox.MemoryStore
+	outbox *webhook.MemoryOutbox
+}
+
+func (c *memoryCluster) node(t *testing.T) (sandbox.Store, webhook.Outbox) {
+	c.once.Do(func() {
+		c.outbox = webhook.NewMemoryOutbox(webhook.MemoryConfig{Config: webhook.Config{Schedule: []time.Duration{10 * time.Millisecond}}})
+		if err := c.outbox.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.outbox.Stop)
+		c.store = sandbox.NewMemoryStore(c.outbox)
+	})
+	return c.store, c.outbox
+}
+
+type postgresCluster struct{ url string }
+
+func (c *postgresCluster) node(t *testing.T) (sandbox.Store, webhook.Outbox) {
+	ctx := context.Background()
+	pool, err := db.Open(ctx, c.url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	o, err := webhook.NewRiverOutbox(pool, dbtest.SchemaName(t, pool), webhook.Config{Schedule: []time.Duration{10 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	workers := river.NewWorkers()
+	o.AddWorker(workers)
+	jobs, err := db.NewJobs(ctx, pool, db.JobsConfig{Workers: workers, FetchPollInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := jobs.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(jobs.Stop)
+	return sandbox.NewPostgresStore(pool, o), o
+}
+
+// newSandboxNode is one node's sandbox. Its webhooks go to its own sink
+// (the URL travels with the delivery), whichever node's outbox sends them.
+func newSandboxNode(t *testing.T, c cluster, secret []byte) *sandboxNode {
 	t.Helper()
 	n := &sandboxNode{hooks: &webhookSink{}}
 	hookSrv := httptest.NewServer(n.hooks)
 	t.Cleanup(hookSrv.Close)
 	n.checkout = httptest.NewUnstartedServer(nil)
-	n.sb = payments.NewSandbox(payments.SandboxConfig{
+	store, outbox := c.node(t)
+	var err error
+	n.sb, err = sandbox.New(sandbox.Config{
 		Secret:          secret,
 		CheckoutBaseURL: "http://" + n.checkout.Listener.Addr().String() + "/pay/sandbox",
 		WebhookURL:      hookSrv.URL,
 		Store:           store,
-		RetryBackoff:    10 * time.Millisecond,
+		Outbox:          outbox,
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Any node can apply a webhook: this one checks them with its own
 	// Sandbox, which shares nothing with the sender but the secret.
 	n.hooks.parse = n.sb.ParseWebhook
 	n.checkout.Config.Handler = http.StripPrefix("/pay/sandbox", n.sb.CheckoutRoutes())
 	n.checkout.Start()
 	t.Cleanup(n.checkout.Close)
-	if err := n.sb.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(n.sb.Stop)
 	return n
 }
 
@@ -96,18 +208,18 @@ func newSandboxNode(t *testing.T, store payments.SandboxStore, secret []byte) *s
 // checkout as paid. A refund made on the first node is delivered by it.
 func TestSandboxSharedStoreAcrossNodes(t *testing.T) {
 	t.Parallel()
-	for name, newStore := range map[string]func(t *testing.T) payments.SandboxStore{
-		"memory": func(*testing.T) payments.SandboxStore { return payments.NewMemorySandboxStore() },
-		"postgres": func(t *testing.T) payments.SandboxStore {
-			pool, _ := dbtest.NewSchema(t)
-			return payments.NewPostgresSandboxStore(pool)
+	for name, newCluster := range map[string]func(t *testing.T) cluster{
+		"memory": func(*testing.T) cluster { return &memoryCluster{} },
+		"postgres": func(t *testing.T) cluster {
+			_, url := dbtest.NewSchema(t)
+			return &postgresCluster{url: url}
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			store := newStore(t)
+			c := newCluster(t)
 			secret := []byte("cluster-secret")
-			a, b := newSandboxNode(t, store, secret), newSandboxNode(t, store, secret)
+			a, b := newSandboxNode(t, c, secret), newSandboxNode(t, c, secret)
 			ctx := context.Background()
 
 			pl, err := a.sb.CreateLink(ctx, payments.ProviderLinkParams{
@@ -151,7 +263,7 @@ func TestSandboxSharedStoreAcrossNodes(t *testing.T) {
 			if len(errs) != 0 {
 				t.Fatalf("node B's webhooks refused: %v", errs)
 			}
-			if ev := evs[0]; ev.ProviderRef != pl.Ref || ev.Status != payments.StatusPaid || ev.Provider != payments.SandboxName {
+			if ev := evs[0]; ev.ProviderRef != pl.Ref || ev.Status != payments.StatusPaid || ev.Provider != sandbox.Name {
 				t.Fatalf("webhook from node B = %+v, want %s paid", ev, pl.Ref)
 			}
 			for _, n := range []*sandboxNode{a, b} {
@@ -199,11 +311,9 @@ func TestSandboxSharedStoreAcrossNodes(t *testing.T) {
 // Checkouts unknown to the shared store are 404 on every node, and the
 // scripted failures stay with the node they were set on.
 func TestSandboxScriptsStayPerNode(t *testing.T) {
-	store := payments.NewMemorySandboxStore()
-	a := payments.NewSandbox(payments.SandboxConfig{Secret: []byte("s"), Store: store})
-	b := payments.NewSandbox(payments.SandboxConfig{Secret: []byte("s"), Store: store})
-	t.Cleanup(a.Stop)
-	t.Cleanup(b.Stop)
+	store := sandbox.NewMemoryStore(&recordingOutbox{})
+	a, _ := sandbox.New(sandbox.Config{Secret: []byte("s"), Store: store})
+	b, _ := sandbox.New(sandbox.Config{Secret: []byte("s"), Store: store})
 	ctx := context.Background()
 	boom := errors.New("boom")
 	a.FailNextCreate(boom)

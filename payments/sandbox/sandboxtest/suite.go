@@ -1,4 +1,6 @@
-package paymentstest
+// Package sandboxtest holds the conformance suite every sandbox.Store
+// passes: the memory store and the PostgreSQL one, with the same tests.
+package sandboxtest
 
 import (
 	"context"
@@ -9,19 +11,26 @@ import (
 	"time"
 
 	"guidecall/payments"
+	"guidecall/payments/sandbox"
+	"guidecall/webhook"
 )
 
-// RunSandboxStoreSuite runs the SandboxStore conformance tests. newStore
-// returns an empty store for one subtest.
-func RunSandboxStoreSuite(t *testing.T, newStore func(t *testing.T) payments.SandboxStore) {
+// Enqueued is what a suite's store handed its outbox, by delivery id: a
+// store under test enqueues on an outbox the suite can read back.
+type Enqueued func(t *testing.T) []webhook.Delivery
+
+// RunStoreSuite runs the Store conformance tests. newStore returns an empty
+// store for one subtest, and a function listing what it enqueued (for
+// PostgreSQL: the deliveries whose River jobs committed).
+func RunStoreSuite(t *testing.T, newStore func(t *testing.T) (sandbox.Store, Enqueued)) {
 	t.Helper()
 	ctx := context.Background()
 	// Microsecond precision in UTC, which is what Postgres keeps.
 	base := time.Date(2026, 3, 1, 12, 0, 0, 123456000, time.UTC)
 	seq := 0
-	checkout := func() payments.SandboxCheckout {
+	checkout := func() sandbox.Checkout {
 		seq++
-		return payments.SandboxCheckout{
+		return sandbox.Checkout{
 			Ref: fmt.Sprintf("sbx_suite_%d_%d", time.Now().UnixNano(), seq),
 			Params: payments.ProviderLinkParams{
 				LinkID:      fmt.Sprintf("pl_%d", seq),
@@ -36,7 +45,7 @@ func RunSandboxStoreSuite(t *testing.T, newStore func(t *testing.T) payments.San
 			CreatedAt: base.Add(time.Duration(seq) * time.Second),
 		}
 	}
-	equal := func(t *testing.T, got, want payments.SandboxCheckout) {
+	equal := func(t *testing.T, got, want sandbox.Checkout) {
 		t.Helper()
 		g, w := got.Params, want.Params
 		if got.Ref != want.Ref || got.Status != want.Status || got.Refunded != want.Refunded ||
@@ -54,7 +63,7 @@ func RunSandboxStoreSuite(t *testing.T, newStore func(t *testing.T) payments.San
 	}
 
 	t.Run("CreateGet", func(t *testing.T) {
-		s := newStore(t)
+		s, _ := newStore(t)
 		c := checkout()
 		created, err := s.CheckoutCreate(ctx, c)
 		if err != nil {
@@ -74,7 +83,7 @@ func RunSandboxStoreSuite(t *testing.T, newStore func(t *testing.T) payments.San
 	})
 
 	t.Run("NoExpiryNoItems", func(t *testing.T) {
-		s := newStore(t)
+		s, _ := newStore(t)
 		for _, items := range [][]payments.Item{nil, {}} {
 			c := checkout()
 			c.Params.ExpiresAt = time.Time{}
@@ -95,19 +104,19 @@ func RunSandboxStoreSuite(t *testing.T, newStore func(t *testing.T) payments.San
 	})
 
 	t.Run("NotFound", func(t *testing.T) {
-		s := newStore(t)
+		s, _ := newStore(t)
 		if _, err := s.CheckoutGet(ctx, "sbx_missing"); !errors.Is(err, payments.ErrNotFound) {
 			t.Fatalf("CheckoutGet: %v, want ErrNotFound", err)
 		}
 		called := false
-		_, err := s.CheckoutUpdate(ctx, "sbx_missing", func(*payments.SandboxCheckout) error { called = true; return nil })
+		_, err := s.CheckoutUpdate(ctx, "sbx_missing", func(*sandbox.Checkout) ([]webhook.Delivery, error) { called = true; return nil, nil })
 		if !errors.Is(err, payments.ErrNotFound) || called {
 			t.Fatalf("CheckoutUpdate: %v (fn called: %v), want ErrNotFound", err, called)
 		}
 	})
 
 	t.Run("Duplicate", func(t *testing.T) {
-		s := newStore(t)
+		s, _ := newStore(t)
 		a := checkout()
 		if _, err := s.CheckoutCreate(ctx, a); err != nil {
 			t.Fatal(err)
@@ -122,7 +131,7 @@ func RunSandboxStoreSuite(t *testing.T, newStore func(t *testing.T) payments.San
 	})
 
 	t.Run("Update", func(t *testing.T) {
-		s := newStore(t)
+		s, _ := newStore(t)
 		c := checkout()
 		if _, err := s.CheckoutCreate(ctx, c); err != nil {
 			t.Fatal(err)
@@ -130,11 +139,11 @@ func RunSandboxStoreSuite(t *testing.T, newStore func(t *testing.T) payments.San
 		want := c
 		want.Status = payments.StatusPartiallyRefunded
 		want.Refunded = 200
-		got, err := s.CheckoutUpdate(ctx, c.Ref, func(x *payments.SandboxCheckout) error {
+		got, err := s.CheckoutUpdate(ctx, c.Ref, func(x *sandbox.Checkout) ([]webhook.Delivery, error) {
 			equal(t, *x, c)
 			x.Status = payments.StatusPartiallyRefunded
 			x.Refunded = 200
-			return nil
+			return nil, nil
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -145,15 +154,15 @@ func RunSandboxStoreSuite(t *testing.T, newStore func(t *testing.T) payments.San
 	})
 
 	t.Run("UpdateFnErrorWritesNothing", func(t *testing.T) {
-		s := newStore(t)
+		s, _ := newStore(t)
 		c := checkout()
 		if _, err := s.CheckoutCreate(ctx, c); err != nil {
 			t.Fatal(err)
 		}
 		boom := errors.New("boom")
-		_, err := s.CheckoutUpdate(ctx, c.Ref, func(x *payments.SandboxCheckout) error {
+		_, err := s.CheckoutUpdate(ctx, c.Ref, func(x *sandbox.Checkout) ([]webhook.Delivery, error) {
 			x.Status = payments.StatusPaid
-			return boom
+			return []webhook.Delivery{delivery("d_boom")}, boom
 		})
 		if !errors.Is(err, boom) {
 			t.Fatalf("CheckoutUpdate: %v, want fn's error", err)
@@ -163,15 +172,15 @@ func RunSandboxStoreSuite(t *testing.T, newStore func(t *testing.T) payments.San
 	})
 
 	t.Run("UpdateKeepsRef", func(t *testing.T) {
-		s := newStore(t)
+		s, _ := newStore(t)
 		c := checkout()
 		if _, err := s.CheckoutCreate(ctx, c); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.CheckoutUpdate(ctx, c.Ref, func(x *payments.SandboxCheckout) error {
+		if _, err := s.CheckoutUpdate(ctx, c.Ref, func(x *sandbox.Checkout) ([]webhook.Delivery, error) {
 			x.Ref = "sbx_other"
 			x.Status = payments.StatusPaid
-			return nil
+			return []webhook.Delivery{delivery("d_ref")}, nil
 		}); err == nil {
 			t.Fatal("CheckoutUpdate that changes the ref succeeded")
 		}
@@ -183,7 +192,7 @@ func RunSandboxStoreSuite(t *testing.T, newStore func(t *testing.T) payments.San
 	})
 
 	t.Run("UpdateAtomic", func(t *testing.T) {
-		s := newStore(t)
+		s, _ := newStore(t)
 		c := checkout()
 		if _, err := s.CheckoutCreate(ctx, c); err != nil {
 			t.Fatal(err)
@@ -193,9 +202,9 @@ func RunSandboxStoreSuite(t *testing.T, newStore func(t *testing.T) payments.San
 		errs := make(chan error, n)
 		for range n {
 			wg.Go(func() {
-				_, err := s.CheckoutUpdate(ctx, c.Ref, func(x *payments.SandboxCheckout) error {
+				_, err := s.CheckoutUpdate(ctx, c.Ref, func(x *sandbox.Checkout) ([]webhook.Delivery, error) {
 					x.Refunded++
-					return nil
+					return nil, nil
 				})
 				errs <- err
 			})
@@ -212,4 +221,46 @@ func RunSandboxStoreSuite(t *testing.T, newStore func(t *testing.T) payments.San
 			t.Fatalf("refunded = %d after %d concurrent increments, want %d", got.Refunded, n, n)
 		}
 	})
+
+	t.Run("UpdateEnqueuesWithTheChange", func(t *testing.T) {
+		s, enqueued := newStore(t)
+		c := checkout()
+		if _, err := s.CheckoutCreate(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.CheckoutUpdate(ctx, c.Ref, func(x *sandbox.Checkout) ([]webhook.Delivery, error) {
+			x.Status = payments.StatusPaid
+			return []webhook.Delivery{delivery("d_1"), delivery("d_2")}, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		got := enqueued(t)
+		ids := map[string]bool{}
+		for _, d := range got {
+			ids[d.ID] = true
+		}
+		if len(got) != 2 || !ids["d_1"] || !ids["d_2"] {
+			t.Fatalf("enqueued %+v, want d_1 and d_2", got)
+		}
+		// A refused change enqueues nothing (UpdateFnErrorWritesNothing and
+		// UpdateKeepsRef return deliveries with their error).
+		if _, err := s.CheckoutUpdate(ctx, c.Ref, func(x *sandbox.Checkout) ([]webhook.Delivery, error) {
+			return []webhook.Delivery{delivery("d_3")}, errors.New("no")
+		}); err == nil {
+			t.Fatal("fn error not returned")
+		}
+		if _, err := s.CheckoutUpdate(ctx, c.Ref, func(x *sandbox.Checkout) ([]webhook.Delivery, error) {
+			x.Ref = "sbx_moved"
+			return []webhook.Delivery{delivery("d_4")}, nil
+		}); err == nil {
+			t.Fatal("ref change accepted")
+		}
+		if got := enqueued(t); len(got) != 2 {
+			t.Fatalf("after refused changes enqueued %d deliveries, want still 2: %+v", len(got), got)
+		}
+	})
+}
+
+func delivery(id string) webhook.Delivery {
+	return webhook.Delivery{ID: id, URL: "http://127.0.0.1:1/webhooks/sandbox", Body: []byte(`{}`)}
 }

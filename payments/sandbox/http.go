@@ -1,4 +1,4 @@
-package payments
+package sandbox
 
 import (
 	"errors"
@@ -9,6 +9,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"guidecall/internal/httpjson"
+	"guidecall/payments"
 )
 
 // CheckoutRoutes serves the sandbox's hosted checkout; the wiring mounts it
@@ -70,22 +71,22 @@ button{font-size:1rem;padding:.6rem 1.2rem;margin-right:.5rem;border-radius:.4re
 `))
 
 // pageOf is the checkout page of c as it stands now.
-func (sb *Sandbox) pageOf(c SandboxCheckout) checkoutPage {
+func (sb *Sandbox) pageOf(c Checkout) checkoutPage {
 	st := c.StatusAt(sb.cfg.Now())
 	p := c.Params
 	pg := checkoutPage{
 		Ref:         c.Ref,
 		Description: p.Description,
-		Total:       Money{p.Amount, p.Currency}.String(),
+		Total:       payments.Money{Amount: p.Amount, Currency: p.Currency}.String(),
 		Status:      string(st),
-		Open:        st == StatusOpen,
+		Open:        st == payments.StatusOpen,
 	}
 	for _, it := range p.Items {
 		pg.Items = append(pg.Items, checkoutItem{
 			Name:     it.Name,
 			Quantity: it.Quantity,
-			Unit:     Money{it.UnitAmount, p.Currency}.String(),
-			Total:    Money{it.UnitAmount * it.Quantity, p.Currency}.String(),
+			Unit:     payments.Money{Amount: it.UnitAmount, Currency: p.Currency}.String(),
+			Total:    payments.Money{Amount: it.UnitAmount * it.Quantity, Currency: p.Currency}.String(),
 		})
 	}
 	return pg
@@ -95,7 +96,7 @@ func (sb *Sandbox) handleCheckout(w http.ResponseWriter, r *http.Request) {
 	ref := chi.URLParam(r, "ref")
 	c, err := sb.store.CheckoutGet(r.Context(), ref)
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, payments.ErrNotFound):
 		http.Error(w, "unknown checkout", http.StatusNotFound)
 		return
 	case err != nil:
@@ -125,16 +126,24 @@ func (sb *Sandbox) handleOutcome(w http.ResponseWriter, r *http.Request, paid bo
 	wantJSON := strings.Contains(r.Header.Get("Accept"), "application/json")
 	status := http.StatusOK
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, payments.ErrNotFound):
 		status = http.StatusNotFound
-	case errors.Is(err, ErrInvalidTransition):
+	case errors.Is(err, payments.ErrInvalidTransition):
 		status = http.StatusConflict
 	case err != nil:
 		status = http.StatusServiceUnavailable
 	}
 	if wantJSON {
-		if err != nil {
-			writeError(w, err)
+		switch {
+		case status == http.StatusNotFound:
+			httpjson.Error(w, status, "not_found", "unknown checkout")
+			return
+		case status == http.StatusConflict:
+			httpjson.Error(w, status, "invalid_transition", err.Error())
+			return
+		case err != nil:
+			sb.log.Warn("sandbox checkout outcome not recorded", "provider_ref", ref, "err", err)
+			httpjson.Error(w, status, "store_unavailable", "checkout unavailable; retry shortly")
 			return
 		}
 		httpjson.Write(w, status, map[string]string{"ref": ref, "status": string(st)})

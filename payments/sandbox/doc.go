@@ -1,0 +1,27 @@
+// Package sandbox is the payment provider guidecall hosts itself, for demos,
+// development and tests: a checkout page with Pay and Decline buttons, and
+// signed webhooks (the t=,v1= scheme of the webhook package, in the
+// Guidecall-Sandbox-Signature header) posted back to /webhooks/sandbox. It
+// implements payments.Provider and can be scripted to fail, delay and
+// duplicate.
+//
+// # What it owns
+//
+//   - The provider's own record of each checkout ([Checkout]) in a
+//     [Store]: [MemoryStore] for one node, [PostgresStore]
+//     (sandbox_checkouts) so any node of a cluster serves, pays and
+//     refunds a checkout another created, as with a real hosted provider.
+//     Both pass sandboxtest.RunStoreSuite.
+//   - The outcome of Pay, Decline and Refund together with the webhook
+//     that reports it: [Store.CheckoutUpdate] enqueues the deliveries in
+//     the same step as the change, on PostgreSQL in the same transaction
+//     (a River job), so a node killed right after Pay answered 200 loses
+//     nothing: after the restart River delivers the webhook.
+//   - The checkout pages ([Sandbox.CheckoutRoutes]).
+//
+// # What it does not own
+//
+//   - Delivery, retries and backoff: the webhook outbox does them.
+//   - What a link is and how a webhook moves it: payments does.
+//   - Reconciliation: payments asks [Sandbox.FetchStatus].
+package sandbox

@@ -1,0 +1,293 @@
+package sandbox
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"guidecall/payments"
+	"guidecall/webhook"
+)
+
+// Name is the provider name of the sandbox.
+const Name = "sandbox"
+
+// SignatureHeader carries the sandbox webhook signature (webhook.Sign).
+const SignatureHeader = "Guidecall-Sandbox-Signature"
+
+// KeyName is the outbox key (webhook.Outbox.SetKey) that signs the
+// sandbox's webhooks.
+const KeyName = "sandbox"
+
+// Sandbox webhook event types.
+const (
+	PaymentSucceeded         = "payment.succeeded"
+	PaymentFailed            = "payment.failed"
+	PaymentRefunded          = "payment.refunded"
+	PaymentPartiallyRefunded = "payment.partially_refunded"
+)
+
+var eventStatus = map[string]payments.LinkStatus{
+	PaymentSucceeded:         payments.StatusPaid,
+	PaymentFailed:            payments.StatusFailed,
+	PaymentRefunded:          payments.StatusRefunded,
+	PaymentPartiallyRefunded: payments.StatusPartiallyRefunded,
+}
+
+// Event is the JSON body of a sandbox webhook.
+type Event struct {
+	ID      string `json:"id"`
+	Type    string `json:"type"`
+	Ref     string `json:"ref"`
+	Created int64  `json:"created"`
+}
+
+// Config configures a Sandbox.
+type Config struct {
+	Secret          []byte // webhook signing secret; required for real use
+	CheckoutBaseURL string // e.g. http://127.0.0.1:8080/pay/sandbox
+	WebhookURL      string // e.g. http://127.0.0.1:8080/webhooks/sandbox
+	Logger          *slog.Logger
+	Now             func() time.Time
+	// Store keeps the checkouts and, with each outcome, enqueues its
+	// webhook on its outbox. Nodes of a cluster share one (a
+	// PostgresStore on a webhook.RiverOutbox), as they would share a real
+	// provider's account. Required.
+	Store Store
+	// Outbox is the Store's outbox; the Sandbox gives it its signing key.
+	Outbox webhook.Outbox
+	// WebhookDelay holds every webhook back this long before its first
+	// attempt (test hook: lets a test kill a node between Pay and the
+	// delivery deterministically).
+	WebhookDelay time.Duration
+}
+
+// Sandbox is a Provider that guidecall hosts itself: a checkout page with
+// Pay and Decline buttons and signed webhooks posted back to WebhookURL
+// through a webhook outbox. It can be scripted to fail, delay and
+// duplicate, for demos and tests.
+//
+// Checkouts live in Config.Store, so any Sandbox on a shared store serves,
+// pays and refunds a checkout another one created. The scripted behaviour
+// (FailNextCreate, delays, duplicates) belongs to each Sandbox.
+type Sandbox struct {
+	cfg   Config
+	log   *slog.Logger
+	store Store
+
+	mu       sync.Mutex
+	failNext error
+	delay    time.Duration
+	dupes    int
+}
+
+var _ payments.Provider = (*Sandbox)(nil)
+
+// New returns a Sandbox, and sets its signing key on cfg.Outbox.
+func New(cfg Config) (*Sandbox, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("sandbox: Config.Store is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Outbox != nil {
+		cfg.Outbox.SetKey(KeyName, webhook.Key{Header: SignatureHeader, Secret: cfg.Secret})
+	}
+	cfg.CheckoutBaseURL = strings.TrimRight(cfg.CheckoutBaseURL, "/")
+	return &Sandbox{cfg: cfg, log: cfg.Logger.With("provider", Name), store: cfg.Store, delay: max(cfg.WebhookDelay, 0)}, nil
+}
+
+// Name implements payments.Provider.
+func (sb *Sandbox) Name() string { return Name }
+
+// FailNextCreate makes the next CreateLink return err (nil clears it).
+func (sb *Sandbox) FailNextCreate(err error) {
+	sb.mu.Lock()
+	sb.failNext = err
+	sb.mu.Unlock()
+}
+
+// SetDeliveryDelay holds each webhook back by d before its first attempt.
+func (sb *Sandbox) SetDeliveryDelay(d time.Duration) {
+	sb.mu.Lock()
+	sb.delay = max(d, 0)
+	sb.mu.Unlock()
+}
+
+// SetDuplicateDeliveries delivers every webhook n extra times, with the
+// same event id, as real providers occasionally do.
+func (sb *Sandbox) SetDuplicateDeliveries(n int) {
+	sb.mu.Lock()
+	sb.dupes = max(n, 0)
+	sb.mu.Unlock()
+}
+
+func newID(prefix string) string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return prefix + hex.EncodeToString(b)
+}
+
+// CreateLink implements payments.Provider.
+func (sb *Sandbox) CreateLink(ctx context.Context, p payments.ProviderLinkParams) (payments.ProviderLink, error) {
+	if err := ctx.Err(); err != nil {
+		return payments.ProviderLink{}, err
+	}
+	sb.mu.Lock()
+	failNext := sb.failNext
+	sb.failNext = nil
+	sb.mu.Unlock()
+	if failNext != nil {
+		return payments.ProviderLink{}, fmt.Errorf("sandbox: scripted failure: %w", failNext)
+	}
+	ref := newID("sbx_")
+	p.Items = slices.Clone(p.Items)
+	c := Checkout{Ref: ref, Params: p, Status: payments.StatusOpen, CreatedAt: sb.cfg.Now()}
+	if _, err := sb.store.CheckoutCreate(ctx, c); err != nil {
+		return payments.ProviderLink{}, fmt.Errorf("sandbox: create checkout: %w", err)
+	}
+	sb.log.Info("sandbox checkout created", "link_id", p.LinkID, "call_id", p.CallID, "provider_ref", ref)
+	return payments.ProviderLink{Ref: ref, CheckoutURL: sb.cfg.CheckoutBaseURL + "/" + ref}, nil
+}
+
+// FetchStatus implements payments.Provider.
+func (sb *Sandbox) FetchStatus(ctx context.Context, ref string) (payments.LinkStatus, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	c, err := sb.store.CheckoutGet(ctx, ref)
+	if err != nil {
+		return "", err
+	}
+	return c.StatusAt(sb.cfg.Now()), nil
+}
+
+// Refund implements payments.Provider: amount up to what is left of a paid
+// link. The refund and its webhook are recorded together.
+func (sb *Sandbox) Refund(ctx context.Context, ref string, amount int64) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c, err := sb.store.CheckoutUpdate(ctx, ref, func(c *Checkout) ([]webhook.Delivery, error) {
+		c.Status = c.StatusAt(sb.cfg.Now())
+		if c.Status != payments.StatusPaid && c.Status != payments.StatusPartiallyRefunded {
+			return nil, fmt.Errorf("%w: refund of a %s link", payments.ErrInvalidTransition, c.Status)
+		}
+		if left := c.Params.Amount - c.Refunded; amount <= 0 || amount > left {
+			return nil, fmt.Errorf("%w: refund amount %d, refundable %d", payments.ErrInvalidLink, amount, left)
+		}
+		c.Refunded += amount
+		typ := PaymentPartiallyRefunded
+		c.Status = payments.StatusPartiallyRefunded
+		if c.Refunded == c.Params.Amount {
+			typ, c.Status = PaymentRefunded, payments.StatusRefunded
+		}
+		return sb.deliveries(*c, typ)
+	})
+	if err != nil {
+		return err
+	}
+	p := c.Params
+	sb.log.Info("sandbox refund", "link_id", p.LinkID, "call_id", p.CallID, "provider_ref", ref, "amount", amount)
+	return nil
+}
+
+// outcome records a shopper's Pay (paid=true) or Decline on the checkout
+// page, with its webhook. A decline after a payment is still reported,
+// late, as payment.failed: that is how the sandbox produces out-of-order
+// delivery, and the Service must ignore it. The checkout is returned as it
+// now is, and also with an ErrInvalidTransition, as it was.
+func (sb *Sandbox) outcome(ctx context.Context, ref string, paid bool) (Checkout, error) {
+	next, typ := payments.StatusFailed, PaymentFailed
+	if paid {
+		next, typ = payments.StatusPaid, PaymentSucceeded
+	}
+	var refused *Checkout
+	c, err := sb.store.CheckoutUpdate(ctx, ref, func(c *Checkout) ([]webhook.Delivery, error) {
+		refused = nil
+		c.Status = c.StatusAt(sb.cfg.Now())
+		switch st := c.Status; {
+		case st.CanMoveTo(next):
+			c.Status = next
+		case !paid && st != payments.StatusExpired && st != payments.StatusCanceled:
+			// A failed attempt reported after the link was settled.
+		default:
+			cur := c.Clone()
+			refused = &cur
+			return nil, fmt.Errorf("%w: %s link cannot become %s", payments.ErrInvalidTransition, st, next)
+		}
+		return sb.deliveries(*c, typ)
+	})
+	if err != nil {
+		if refused != nil && errors.Is(err, payments.ErrInvalidTransition) {
+			return *refused, err
+		}
+		return Checkout{}, err
+	}
+	p := c.Params
+	sb.log.Info("sandbox checkout outcome", "link_id", p.LinkID, "call_id", p.CallID, "provider_ref", ref, "type", typ)
+	return c, nil
+}
+
+// deliveries is the webhook of one event about c, and the scripted
+// duplicates of it: each its own delivery (so the outbox sends them all)
+// carrying the same event id (so the receiver applies it once).
+func (sb *Sandbox) deliveries(c Checkout, typ string) ([]webhook.Delivery, error) {
+	ev := Event{ID: newID("evt_"), Type: typ, Ref: c.Ref, Created: sb.cfg.Now().Unix()}
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return nil, err
+	}
+	sb.mu.Lock()
+	delay, dupes := sb.delay, sb.dupes
+	sb.mu.Unlock()
+	out := make([]webhook.Delivery, 0, 1+dupes)
+	for i := range 1 + dupes {
+		id := ev.ID
+		if i > 0 {
+			id = fmt.Sprintf("%s.dup%d", ev.ID, i)
+		}
+		out = append(out, webhook.Delivery{
+			ID: id, URL: sb.cfg.WebhookURL, Body: body, Key: KeyName,
+			Delay: delay * time.Duration(i+1),
+			Attrs: []any{"provider", Name, "event_id", ev.ID, "type", typ, "provider_ref", c.Ref,
+				"link_id", c.Params.LinkID, "call_id", c.Params.CallID},
+		})
+	}
+	return out, nil
+}
+
+// ParseWebhook implements payments.Provider.
+func (sb *Sandbox) ParseWebhook(header http.Header, body []byte) (payments.ProviderEvent, error) {
+	if err := webhook.Verify(sb.cfg.Secret, header.Get(SignatureHeader), body, sb.cfg.Now(), webhook.DefaultTolerance); err != nil {
+		return payments.ProviderEvent{}, fmt.Errorf("%w: %w", payments.ErrBadSignature, err)
+	}
+	var ev Event
+	if err := json.Unmarshal(body, &ev); err != nil {
+		return payments.ProviderEvent{}, fmt.Errorf("%w: %w", payments.ErrBadWebhook, err)
+	}
+	st, ok := eventStatus[ev.Type]
+	if !ok || ev.ID == "" || ev.Ref == "" {
+		return payments.ProviderEvent{}, fmt.Errorf("%w: event %q of type %q", payments.ErrBadWebhook, ev.ID, ev.Type)
+	}
+	return payments.ProviderEvent{
+		ID:          ev.ID,
+		Provider:    Name,
+		ProviderRef: ev.Ref,
+		Status:      st,
+		OccurredAt:  time.Unix(ev.Created, 0).UTC(),
+	}, nil
+}
