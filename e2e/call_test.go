@@ -137,12 +137,7 @@ func setupCall(t *testing.T, sn, gn endpoint) *liveCall {
 	firstMedia := time.Since(accepted)
 	t.Logf("accept→connected: %d ms; accept→10 RTP packets each way: %d ms", connected.Milliseconds(), firstMedia.Milliseconds())
 	// The call moves to connecting on the first SDP, then to connected.
-	for {
-		var st protocol.CallState
-		if guideWS.AwaitInto(protocol.TypeCallState, callID, &st); st.State == "connected" {
-			break
-		}
-	}
+	waitCallState(guideWS, callID, "connected")
 	return &liveCall{
 		id: callID, guideToken: guideToken, shopperToken: j.Token, guideWS: guideWS, shopWS: shopWS,
 		guide: guide, shopper: shopper, accepted: accepted, connected: accepted.Add(connected),

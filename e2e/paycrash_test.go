@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"guidecall/internal/db/dbtest"
+	"guidecall/protocol"
+	"guidecall/protocol/client/clienttest"
 )
 
 // TestCrashAfterPayGetsPaid kills a node on PostgreSQL with SIGKILL right
@@ -34,21 +36,17 @@ func TestCrashAfterPayGetsPaid(t *testing.T) {
 	// A connected call, over the raw protocol (no media is needed here).
 	guideToken := loginGuide(t, ep)
 	guideWS := dialWS(t, "guide", wsURLOf(ep), guideToken)
-	guideWS.next(5*time.Second, "welcome")
-	guideWS.send("presence", "", map[string]string{"status": "available"})
-	guideWS.next(5*time.Second, "presence")
+	guideWS.Send(protocol.TypePresence, "", protocol.SetPresence{Status: "available"})
+	guideWS.Await(protocol.TypePresence, "")
 	j := joinQueue(t, n.url)
 	shopWS := dialWS(t, "shopper", j.WSURL, j.Token)
-	shopWS.next(5*time.Second, "welcome")
-	var offer struct {
-		OfferID string `json:"offer_id"`
-	}
-	guideWS.next(10*time.Second, "offer").decode(t, &offer)
-	guideWS.send("offer.accept", "", map[string]string{"offer_id": offer.OfferID})
-	callID := guideWS.next(5*time.Second, "call.matched").CallID
-	shopWS.next(5*time.Second, "call.matched")
-	guideWS.send("call.connected", callID, map[string]any{})
-	waitCallState(t, guideWS, "connected")
+	var offer protocol.Offer
+	guideWS.AwaitInto(protocol.TypeOffer, "", &offer)
+	guideWS.Send(protocol.TypeOfferAccept, "", protocol.OfferReply{OfferID: offer.OfferID})
+	callID := guideWS.Await(protocol.TypeCallMatched, "").CallID
+	shopWS.Await(protocol.TypeCallMatched, callID)
+	guideWS.Send(protocol.TypeCallConnected, callID, protocol.CallConnected{})
+	waitCallState(guideWS, callID, "connected")
 
 	var link struct {
 		ID          string `json:"id"`
@@ -58,9 +56,9 @@ func TestCrashAfterPayGetsPaid(t *testing.T) {
 	api(t, http.MethodPost, n.url+"/api/v1/calls/"+callID+"/payment-links", guideToken,
 		paymentLinkRequest{Amount: 12900, Currency: "EUR", Description: "Wool coat", idempotencyKey: "crash-" + callID},
 		&link, http.StatusCreated)
-	for _, ws := range []*wsClient{guideWS, shopWS} {
-		if st := paymentStatus(t, ws.next(5*time.Second, "payment.link")); st != "open" {
-			t.Fatalf("%s: payment.link %s, want open", ws.name, st)
+	for _, ws := range []*clienttest.Conn{guideWS, shopWS} {
+		if st := paymentStatus(ws, callID); st != "open" {
+			t.Fatalf("%s: payment.link %s, want open", ws.Name, st)
 		}
 	}
 
@@ -87,15 +85,11 @@ func TestCrashAfterPayGetsPaid(t *testing.T) {
 	}
 
 	// Both parties come back into the call before the delivery is due.
-	guideWS = dialWS(t, "guide-back", wsURLOf(ep), guideToken)
-	shopWS = dialWS(t, "shopper-back", j.WSURL, j.Token)
-	for _, ws := range []*wsClient{guideWS, shopWS} {
-		var welcome struct {
-			Resumed bool `json:"resumed"`
-		}
-		ws.next(10*time.Second, "welcome").decode(t, &welcome)
+	guideWS, guideWelcome := dialWelcome(t, "guide-back", wsURLOf(ep), guideToken)
+	shopWS, shopWelcome := dialWelcome(t, "shopper-back", j.WSURL, j.Token)
+	for ws, welcome := range map[*clienttest.Conn]protocol.Welcome{guideWS: guideWelcome, shopWS: shopWelcome} {
 		if !welcome.Resumed {
-			t.Fatalf("%s: not resumed into the call after the restart", ws.name)
+			t.Fatalf("%s: not resumed into the call after the restart", ws.Name)
 		}
 	}
 	if st := linkStatus(t, n.url, callID, guideToken); st != "open" {
@@ -112,34 +106,30 @@ func TestCrashAfterPayGetsPaid(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	paidAfter := time.Since(killed)
-	for _, ws := range []*wsClient{guideWS, shopWS} {
-		if st := paymentStatus(t, ws.next(10*time.Second, "payment.link")); st != "paid" {
-			t.Fatalf("%s: payment.link %s after the restart, want paid", ws.name, st)
+	for _, ws := range []*clienttest.Conn{guideWS, shopWS} {
+		if st := paymentStatus(ws, callID); st != "paid" {
+			t.Fatalf("%s: payment.link %s after the restart, want paid", ws.Name, st)
 		}
 	}
 	t.Logf("SIGKILL → ready: %d ms; SIGKILL → link paid: %d ms (webhook held back %s after Pay)",
 		restarted.Milliseconds(), paidAfter.Milliseconds(), delay)
 }
 
-func waitCallState(t *testing.T, ws *wsClient, want string) {
-	t.Helper()
+// waitCallState takes call.state messages of the call until one says
+// want.
+func waitCallState(ws *clienttest.Conn, callID, want string) {
 	for {
-		var st struct {
-			State string `json:"state"`
-		}
-		ws.next(5*time.Second, "call.state").decode(t, &st)
-		if st.State == want {
+		var st protocol.CallState
+		if ws.AwaitInto(protocol.TypeCallState, callID, &st); st.State == want {
 			return
 		}
 	}
 }
 
-func paymentStatus(t *testing.T, f frame) string {
-	t.Helper()
-	var pl struct {
-		Status string `json:"status"`
-	}
-	f.decode(t, &pl)
+// paymentStatus is the status the next payment.link of the call reports.
+func paymentStatus(ws *clienttest.Conn, callID string) string {
+	var pl protocol.PaymentLink
+	ws.AwaitInto(protocol.TypePaymentLink, callID, &pl)
 	return pl.Status
 }
 
