@@ -49,17 +49,22 @@ type peer struct {
 	outbox    []webrtc.ICECandidateInit // ours, before our description went out
 }
 
-// describe sets a local description and sends it, holding back the
-// candidates it starts gathering until it is on the wire: a candidate of a
-// new ICE generation that overtakes its offer is dropped by the other side.
-func (p *peer) describe(ws *clienttest.Conn, desc webrtc.SessionDescription) error {
+// describe creates a local description, sets it and sends it, holding
+// back the candidates gathered meanwhile until it is on the wire: a
+// candidate of a new ICE generation that overtakes its offer is dropped by
+// the other side. The hold starts before create, since an offer with an
+// ICE restart starts gathering as it is created.
+func (p *peer) describe(ws *clienttest.Conn, create func() (webrtc.SessionDescription, error)) error {
 	p.mu.Lock()
 	p.holding = true
 	p.mu.Unlock()
-	if err := p.pc.SetLocalDescription(desc); err != nil {
-		return err
+	desc, err := create()
+	if err == nil {
+		err = p.pc.SetLocalDescription(desc)
 	}
-	ws.Send(protocol.TypeSDP, p.call, protocol.SDP{Type: desc.Type.String(), SDP: desc.SDP})
+	if err == nil {
+		ws.Send(protocol.TypeSDP, p.call, protocol.SDP{Type: desc.Type.String(), SDP: desc.SDP})
+	}
 	p.mu.Lock()
 	held := p.outbox
 	p.holding, p.outbox = false, nil
@@ -67,7 +72,7 @@ func (p *peer) describe(ws *clienttest.Conn, desc webrtc.SessionDescription) err
 	for _, c := range held {
 		ws.Send(protocol.TypeICE, p.call, wireCandidate(c))
 	}
-	return nil
+	return err
 }
 
 // socket is the peer's current signaling connection.
@@ -238,11 +243,7 @@ func (p *peer) negotiate(opts *webrtc.OfferOptions) {
 			p.setRemote(d)
 		}
 	})
-	o, err := p.pc.CreateOffer(opts)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	if err := p.describe(ws, o); err != nil {
+	if err := p.describe(ws, func() (webrtc.SessionDescription, error) { return p.pc.CreateOffer(opts) }); err != nil {
 		p.t.Fatal(err)
 	}
 }
@@ -255,13 +256,8 @@ func (p *peer) answer() {
 			return
 		}
 		p.setRemote(d)
-		a, err := p.pc.CreateAnswer(nil)
-		if err != nil {
+		if err := p.describe(p.socket(), func() (webrtc.SessionDescription, error) { return p.pc.CreateAnswer(nil) }); err != nil {
 			p.t.Errorf("%s: answer: %v", p.name, err)
-			return
-		}
-		if err := p.describe(p.socket(), a); err != nil {
-			p.t.Errorf("%s: set local answer: %v", p.name, err)
 		}
 	})
 }
