@@ -20,6 +20,7 @@ type MemoryStore struct {
 	entries   map[string]*Entry
 	guides    map[string]*Guide
 	calls     map[string]*Call
+	quality   map[string][]QualityReport // by call id, pruned with the call
 	nextRank  int64
 	lastPrune time.Time
 }
@@ -198,6 +199,7 @@ type memUndo struct {
 	entries   map[string]*Entry
 	guides    map[string]*Guide
 	calls     map[string]*Call
+	quality   []string // call ids of the reports appended, in order
 	nextRank  int64
 	lastPrune time.Time
 }
@@ -206,6 +208,7 @@ func (u *memUndo) restore(m *MemoryStore) {
 	restore(m.entries, u.entries)
 	restore(m.guides, u.guides)
 	restore(m.calls, u.calls)
+	u.undoQuality(m)
 	m.nextRank, m.lastPrune = u.nextRank, u.lastPrune
 }
 
@@ -278,6 +281,13 @@ func (t *memTx) prune(now time.Time) {
 	}
 	m.lastPrune = now
 	cutoff := now.Add(-MemoryRetention)
+	// Reports of calls an earlier, committed prune dropped: unreachable,
+	// so dropping them here needs no undo even if this transaction fails.
+	for id := range m.quality {
+		if m.calls[id] == nil {
+			delete(m.quality, id)
+		}
+	}
 	for id, e := range m.entries {
 		if !e.State.Queued() && e.State != EntryInCall && e.LeftAt != nil && e.LeftAt.Before(cutoff) {
 			if t.undo != nil {

@@ -48,6 +48,13 @@ type StoreTx interface {
 	CallUpdate(ctx context.Context, id string, fn func(*Call) error) (Call, error)
 	// CallsLive lists calls that have not ended.
 	CallsLive(ctx context.Context) ([]Call, error)
+
+	// QualityAdd keeps a party's quality report with the call's history.
+	QualityAdd(ctx context.Context, callID string, q QualityReport) error
+	// QualityCount counts a call's stored reports.
+	QualityCount(ctx context.Context, callID string) (int, error)
+	// QualityReports lists a call's reports in the order they were added.
+	QualityReports(ctx context.Context, callID string) ([]QualityReport, error)
 }
 
 // Store keeps entries, guides and calls.
