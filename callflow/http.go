@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-chi/chi/v5"
 	"golang.org/x/time/rate"
 
 	"guidecall/internal/auth"
@@ -139,6 +140,23 @@ func (f *Flow) handleAdminQueue(w http.ResponseWriter, r *http.Request) {
 		rows = append(rows, row{EntryID: e.ID, Position: i + 1, JoinedAt: e.JoinedAt, State: e.State})
 	}
 	httpjson.Write(w, http.StatusOK, map[string]any{"queue": name, "entries": rows})
+}
+
+// handleAdminCall is one call's history: its record and the quality its
+// parties reported, summarised.
+func (f *Flow) handleAdminCall(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "callID")
+	c, err := f.queue.CallRecord(r.Context(), id)
+	if err != nil {
+		writeQueueError(w, f.log, err)
+		return
+	}
+	q, err := f.queue.CallQuality(r.Context(), id)
+	if err != nil {
+		writeQueueError(w, f.log, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"call": c, "quality": q})
 }
 
 // ipLimiter bounds queue joins per client IP.

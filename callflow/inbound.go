@@ -26,6 +26,7 @@ func (in inbound) register(h *signaling.Hub) {
 	h.Handle(protocol.TypeQueueCancel, in.queueCancel, shopper)
 	h.Handle(protocol.TypeCallConnected, in.callConnected, shopper, guide)
 	h.Handle(protocol.TypeCallEnd, in.callEnd, shopper, guide)
+	h.Handle(protocol.TypeCallQuality, in.callQuality, shopper, guide)
 	h.Relay(in.route)
 }
 
@@ -140,4 +141,17 @@ func (in inbound) callEnd(ctx context.Context, who signaling.Identity, m protoco
 	}
 	_, err := in.flow.queue.EndCall(ctx, who.Role, who.ID, m.CallID, p.Reason)
 	return protocolError(err)
+}
+
+// callQuality keeps a party's getStats() summary with its call.
+func (in inbound) callQuality(ctx context.Context, who signaling.Identity, m protocol.Envelope) error {
+	var p protocol.CallQuality
+	if err := m.Decode(&p); err != nil {
+		return err
+	}
+	return protocolError(in.flow.queue.ReportQuality(ctx, who.Role, who.ID, m.CallID, queue.QualityReport{
+		RTTMS: p.RTTMS, JitterMS: p.JitterMS, PacketsLost: p.PacketsLost, FramesDecoded: p.FramesDecoded,
+		FramesDropped: p.FramesDropped, FreezeCount: p.FreezeCount, FrameWidth: p.FrameWidth, FrameHeight: p.FrameHeight,
+		LocalCandidate: p.LocalCandidate, RemoteCandidate: p.RemoteCandidate,
+	}))
 }

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -76,11 +77,11 @@ func (s *Service) ReportQuality(ctx context.Context, party Party, partyID, callI
 	var call Call
 	err := s.store.Tx(ctx, func(ctx context.Context, tx StoreTx) error {
 		c, err := tx.CallGet(ctx, callID)
+		if errors.Is(err, ErrNotFound) || err == nil && !isParty(c, party, partyID) {
+			return ErrNotParty // do not tell strangers which calls exist
+		}
 		if err != nil {
 			return err
-		}
-		if !isParty(c, party, partyID) {
-			return fmt.Errorf("call %s: %w", callID, ErrNotFound)
 		}
 		if c.State != CallConnecting && c.State != CallConnected {
 			return fmt.Errorf("call %s is %s: %w", callID, c.State, ErrBadState)
