@@ -90,6 +90,8 @@ func (c *conn) sendMessage(typ protocol.Type, callID string, data any) {
 func (c *conn) sendError(e *protocol.Error, ref protocol.Type) {
 	e2 := *e
 	e2.Ref = string(ref)
+	c.hub.obs.MessageRefused(ref, e.Code)
+	c.hub.obs.MessageOut(protocol.TypeError)
 	c.sendMessage(protocol.TypeError, "", &e2)
 }
 
@@ -176,6 +178,7 @@ func (c *conn) release(welcome protocol.Welcome) {
 	c.holding = false
 	if err == nil {
 		c.pending = append([][]byte{frame}, c.pending...)
+		c.hub.obs.MessageOut(protocol.TypeWelcome)
 	}
 	for _, f := range c.pending {
 		select {
@@ -306,6 +309,7 @@ func (c *conn) readLoop(ctx context.Context) {
 			c.sendError(asError(err), m.Type)
 			continue
 		}
+		c.hub.obs.MessageIn(m.Type)
 		if err := c.handle(ctx, m); err != nil {
 			pe := asError(err)
 			if pe.Code == protocol.CodeInternal {
@@ -351,7 +355,7 @@ func (c *conn) handle(ctx context.Context, m protocol.Envelope) error {
 	if err != nil {
 		return err
 	}
-	if err := c.hub.bus.Publish(ctx, to, frame); err != nil {
+	if err := c.hub.publish(ctx, to, m.Type, frame); err != nil {
 		return errors.Join(protocol.Errorf(protocol.CodeUnavailable, "could not reach the other party"), err)
 	}
 	return nil

@@ -38,6 +38,7 @@ type Server struct {
 	permissionsRefused atomic.Uint64
 	authFailures       atomic.Uint64
 	quotaRejections    atomic.Uint64
+	relayCounters      relayCounters
 }
 
 const (
@@ -53,6 +54,12 @@ type Stats struct {
 	PermissionsRefused uint64 // CreatePermission/ChannelBind refused by the peer policy
 	AuthFailures       uint64 // malformed, expired or wrongly signed credentials
 	QuotaRejections    uint64 // Allocate refused with 486 by MaxAllocationsPerUser
+	// OwnPortRefused counts relayed packets refused because they were
+	// addressed to this server's relay IP on a port that is no relay.
+	OwnPortRefused uint64
+	// Relayed traffic through allocations, to and from peers.
+	BytesToPeers, PacketsToPeers     uint64
+	BytesFromPeers, PacketsFromPeers uint64
 }
 
 // New validates cfg and returns a Server that is not yet listening.
@@ -91,7 +98,8 @@ func (s *Server) Start(ctx context.Context) error {
 		return err
 	}
 
-	relay := newRelayGenerator(s.cfg.relayBind, s.cfg.publicIP, s.cfg.AllowedPeers)
+	relay := newRelayGenerator(s.cfg.relayBind, s.cfg.publicIP, s.cfg.AllowedPeers).withPortRange(s.cfg.RelayPortMin, s.cfg.RelayPortMax)
+	relay.counters = &s.relayCounters
 	perm := s.permissionHandler
 	pcs := make([]turn.PacketConnConfig, len(udp))
 	for i, c := range udp {
@@ -234,6 +242,11 @@ func (s *Server) Stats() Stats {
 		PermissionsRefused: s.permissionsRefused.Load(),
 		AuthFailures:       s.authFailures.Load(),
 		QuotaRejections:    s.quotaRejections.Load(),
+		OwnPortRefused:     s.relayCounters.ownPortRefused.Load(),
+		BytesToPeers:       s.relayCounters.bytesToPeers.Load(),
+		PacketsToPeers:     s.relayCounters.packetsToPeers.Load(),
+		BytesFromPeers:     s.relayCounters.bytesFromPeers.Load(),
+		PacketsFromPeers:   s.relayCounters.packetsFromPeers.Load(),
 	}
 }
 
