@@ -28,6 +28,7 @@ import (
 	"guidecall/protocol"
 	"guidecall/queue"
 	"guidecall/signaling"
+	"guidecall/telemetry"
 	"guidecall/turnserver"
 	"guidecall/webhook"
 )
@@ -82,6 +83,9 @@ type App struct {
 	// whose jobs the node's River client (jobs) works.
 	Webhooks webhook.Outbox
 	Flow     *callflow.Flow
+	// Metrics is nil unless --metrics-addr is set.
+	Metrics *telemetry.Metrics
+	metrics *metricsServer
 
 	// durable are the parts that run the outbox and reconciliation:
 	// the memory outbox, or the River client.
@@ -215,6 +219,9 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 		return fail(err)
 	}
 	a.clientIP = clientIPs{trusted: proxies}.of
+	if err := a.buildMetrics(cfg); err != nil {
+		return fail(err)
+	}
 	heartbeat := 15 * time.Second
 	a.Flow = callflow.New(callflow.Config{
 		Issuer: issuer, Accounts: stores.Accounts, TURN: a.TURN,
@@ -225,6 +232,7 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 	a.Queue, err = queue.NewService(queue.Config{
 		Store: stores.Queue, Elector: stores.Elector, Logger: log,
 		OfferTimeout: cfg.OfferTimeout, ReconnectGrace: cfg.ReconnectGrace,
+		Observer: a.matcherObserver(),
 	})
 	if err != nil {
 		return fail(err)
@@ -239,6 +247,7 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 		MaxConnections:      cfg.MaxConnections,
 		MaxConnectionsPerIP: cfg.MaxConnectionsPerIP,
 		ClientIP:            a.clientIP,
+		Observer:            a.hubObserver(),
 	})
 	if err != nil {
 		return fail(err)
@@ -250,6 +259,9 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 	// Subscribed before anything runs, so no event is missed; delivery
 	// starts with the queue, and Queue.Stop ends it.
 	a.Queue.SubscribeFunc(context.Background(), "clients", 0, a.Flow.QueueEvent)
+	if a.Metrics != nil {
+		a.Queue.SubscribeFunc(context.Background(), "metrics", 0, a.Metrics.QueueEvent)
+	}
 	// No ReadTimeout or WriteTimeout: they would bound whole requests, and
 	// net/http leaves their deadlines on a hijacked WebSocket's conn. The
 	// header deadline is lifted once the headers are read, and the idle one
@@ -271,6 +283,9 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 // periodic job; in memory, both run in this process.
 func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, loopbackURL string) error {
 	whCfg := webhook.Config{Logger: log.With("component", "webhook")}
+	if a.Metrics != nil {
+		whCfg.Attempted = a.Metrics.WebhookAttempted
+	}
 	var sbStore sandbox.Store
 	var riverOutbox *webhook.RiverOutbox
 	if stores.Pool != nil {
@@ -348,6 +363,9 @@ func (a *App) lifecycle() []namedService {
 	if a.stores.Ready != nil {
 		parts = append(parts, namedService{"store-watch", &loopService{run: a.watchStore}})
 	}
+	if a.metrics != nil {
+		parts = append(parts, namedService{"metrics", a.metrics})
+	}
 	return append(parts, namedService{"http", &funcService{start: a.serve, stop: a.shutdownHTTP}})
 }
 
@@ -422,6 +440,9 @@ func (a *App) Stop(ctx context.Context) error {
 		if a.served == nil {
 			// Never served: nothing but the bound listener to release.
 			a.stopErr("listener", a.listener.Close())
+		}
+		if a.metrics != nil {
+			a.metrics.release()
 		}
 		stopAll(a.log, a.parts)
 		if a.stores.Close != nil {

@@ -21,7 +21,7 @@ const module = "guidecall"
 // layers, top first. A domain's sub-packages (payments/sandbox,
 // queue/queuetest) belong to their domain.
 var (
-	layerOf = map[string]int{"cmd": 0, "app": 1, "callflow": 2}
+	layerOf = map[string]int{"cmd": 0, "app": 1, "callflow": 2, "telemetry": 2}
 	domains = []string{"queue", "payments", "signaling", "turnserver", "internal/auth"}
 	// webhook is generic (a URL, a body, an id; it imports no domain), and
 	// payment providers (payments/sandbox) send their webhooks through it,

@@ -17,6 +17,9 @@ import (
 func (a *App) routes(issuer *auth.Issuer) http.Handler {
 	r := chi.NewRouter()
 	r.Use(middleware.RequestID, requestLog(a.log), middleware.Recoverer)
+	if a.Metrics != nil {
+		r.Use(a.Metrics.HTTP)
+	}
 
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -96,6 +96,9 @@ type Serve struct {
 	DemoGuide bool
 	LogLevel  string
 	LogFormat string
+
+	// Operations (issue 11).
+	MetricsAddr string
 }
 
 // Register adds the serve flags with their defaults.
@@ -123,6 +126,7 @@ func (c *Serve) Register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.DemoGuide, "demo-guide", true, "create a demo guide account at start-up and print its login")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "address to serve Prometheus /metrics on (e.g. 127.0.0.1:9090); empty serves none")
 }
 
 // Validate checks values that flag parsing cannot.
