@@ -88,8 +88,10 @@ type Peer struct {
 	pc  *webrtc.PeerConnection
 
 	received  atomic.Int64
+	relays    atomic.Int64 // relay candidates gathered
 	connected chan struct{}
 	firstRTP  chan struct{}
+	firstAt   time.Time // set before firstRTP is closed
 	stop      chan struct{}
 	stopOnce  sync.Once
 	wg        sync.WaitGroup
@@ -138,6 +140,9 @@ func New(cfg Config) (*Peer, error) {
 		if c == nil {
 			return
 		}
+		if c.Typ == webrtc.ICECandidateTypeRelay {
+			p.relays.Add(1)
+		}
 		p.mu.Lock()
 		if p.holding {
 			p.outbox = append(p.outbox, c.ToJSON())
@@ -155,7 +160,10 @@ func New(cfg Config) (*Peer, error) {
 				return
 			}
 			p.received.Add(1)
-			firstOnce.Do(func() { close(p.firstRTP) })
+			firstOnce.Do(func() {
+				p.firstAt = time.Now()
+				close(p.firstRTP)
+			})
 		}
 	})
 	track, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", cfg.Name)
@@ -338,6 +346,17 @@ func (p *Peer) Connected() <-chan struct{} { return p.connected }
 
 // FirstRTP is closed when the first RTP packet from the other side arrives.
 func (p *Peer) FirstRTP() <-chan struct{} { return p.firstRTP }
+
+// FirstRTPAt is when the first RTP packet arrived; valid once FirstRTP is
+// closed.
+func (p *Peer) FirstRTPAt() time.Time {
+	<-p.firstRTP
+	return p.firstAt
+}
+
+// RelayCandidates counts the relay candidates this side gathered: none
+// after a while means the TURN server did not answer or refused it.
+func (p *Peer) RelayCandidates() int64 { return p.relays.Load() }
 
 // Received counts the RTP packets received.
 func (p *Peer) Received() int64 { return p.received.Load() }
