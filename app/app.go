@@ -93,7 +93,11 @@ type App struct {
 	unsubscribePayment func()
 
 	listener  net.Listener
-	publicURL string
+	// certs is nil without --tls-cert; redirect serves --http-redirect-addr.
+	certs      *certReloader
+	redirect   *http.Server
+	redirectLn net.Listener
+	publicURL  string
 	clientIP  func(*http.Request) string // the client's address, believing only trusted proxies
 	http      *http.Server
 	served    chan error
@@ -187,13 +191,26 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 	a := &App{cfg: cfg, log: log, stores: stores, listener: ln, stopping: make(chan struct{})}
 	fail := func(err error) (*App, error) {
 		_ = ln.Close()
+		if a.redirectLn != nil {
+			_ = a.redirectLn.Close()
+		}
+		if a.metrics != nil {
+			a.metrics.release()
+		}
 		return nil, err
+	}
+	scheme := "http://"
+	if cfg.TLSCert != "" {
+		scheme = "https://"
 	}
 	a.publicURL = strings.TrimRight(cfg.PublicURL, "/")
 	if a.publicURL == "" {
-		a.publicURL = "http://" + ln.Addr().String()
+		a.publicURL = scheme + ln.Addr().String()
 	}
-	loopbackURL := "http://" + loopbackAddr(ln.Addr())
+	loopbackURL := scheme + loopbackAddr(ln.Addr())
+	if a.listener, err = a.setupTLS(ln); err != nil {
+		return fail(err)
+	}
 
 	issuer, err := auth.NewIssuer(secret(log, "jwt-secret", cfg.JWTSecret), nil)
 	if err != nil {
@@ -205,7 +222,12 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return fail(err)
 	}
+	relayLo, relayHi, err := cfg.RelayPorts()
+	if err != nil {
+		return fail(err)
+	}
 	a.TURN, err = turnserver.New(turnserver.Config{
+		RelayPortMin: relayLo, RelayPortMax: relayHi,
 		ListenIP: cfg.TURNListenIP, Port: cfg.TURNPort, PublicIP: cfg.TURNPublicIP,
 		Secret: secret(log, "turn-secret", cfg.TURNSecret), AllowedPeers: allowed,
 		Logger: log.With("component", "turn"),
@@ -285,6 +307,11 @@ func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, l
 	whCfg := webhook.Config{Logger: log.With("component", "webhook")}
 	if a.Metrics != nil {
 		whCfg.Attempted = a.Metrics.WebhookAttempted
+	}
+	if a.certs != nil {
+		// The sandbox's webhooks come back to this node over HTTPS.
+		whCfg.HTTPClient = &http.Client{Timeout: 10 * time.Second,
+			Transport: &http.Transport{TLSClientConfig: a.certs.clientConfig(), Proxy: http.ProxyFromEnvironment}}
 	}
 	var sbStore sandbox.Store
 	var riverOutbox *webhook.RiverOutbox
@@ -392,6 +419,14 @@ func (a *App) stopErr(part string, err error) {
 func (a *App) serve(context.Context) error {
 	a.served = make(chan error, 1)
 	go func() { a.served <- a.http.Serve(a.listener) }()
+	if a.redirect != nil {
+		go func() {
+			if err := a.redirect.Serve(a.redirectLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				a.log.Error("HTTP redirect listener failed", "err", err)
+			}
+		}()
+		a.log.Info("redirecting HTTP to HTTPS", "addr", a.redirectLn.Addr().String())
+	}
 	a.log.Info("serving", "url", a.publicURL, "turn_udp", a.TURN.UDPAddr().String(), "turn_tcp", a.TURN.TCPAddr().String())
 	return nil
 }
@@ -401,6 +436,9 @@ func (a *App) serve(context.Context) error {
 // them with 1001 and waits itself.
 func (a *App) shutdownHTTP() {
 	a.stopErr("signaling", a.Hub.Shutdown(a.stopCtx))
+	if a.redirect != nil {
+		a.stopErr("http redirect", a.redirect.Shutdown(a.stopCtx))
+	}
 	a.stopErr("http", a.http.Shutdown(a.stopCtx))
 	if err := <-a.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		a.stopErr("http serve", err)
@@ -440,6 +478,9 @@ func (a *App) Stop(ctx context.Context) error {
 		if a.served == nil {
 			// Never served: nothing but the bound listener to release.
 			a.stopErr("listener", a.listener.Close())
+			if a.redirectLn != nil {
+				a.stopErr("redirect listener", a.redirectLn.Close())
+			}
 		}
 		if a.metrics != nil {
 			a.metrics.release()

@@ -20,6 +20,9 @@ func (a *App) routes(issuer *auth.Issuer) http.Handler {
 	if a.Metrics != nil {
 		r.Use(a.Metrics.HTTP)
 	}
+	if a.certs != nil {
+		r.Use(hsts)
+	}
 
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -7,6 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"guidecall/app"
@@ -72,7 +75,21 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	fmt.Fprintf(stdout, "  TURN:               %s (udp), %s (tcp)\n\nOpen the shopper page in one window and the guide console in another. Ctrl-C stops.\n\n",
 		app.TURN.UDPAddr(), app.TURN.TCPAddr())
 
-	<-ctx.Done()
+	// SIGHUP reloads the TLS certificate, for renewals (certbot's deploy
+	// hook, a Kubernetes secret update).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-hup:
+			if err := app.ReloadTLS(); err != nil {
+				log.Error("TLS reload failed; still serving the previous certificate", "err", err)
+			}
+		}
+	}
 	log.Info("shutting down")
 	stopCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()

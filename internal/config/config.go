@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -98,7 +99,11 @@ type Serve struct {
 	LogFormat string
 
 	// Operations (issue 11).
-	MetricsAddr string
+	MetricsAddr      string
+	TLSCert          string
+	TLSKey           string
+	HTTPRedirectAddr string
+	TURNRelayPorts   string
 }
 
 // Register adds the serve flags with their defaults.
@@ -127,6 +132,39 @@ func (c *Serve) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "address to serve Prometheus /metrics on (e.g. 127.0.0.1:9090); empty serves none")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate (chain) to serve HTTPS and WSS with on --http-addr; reloaded on SIGHUP")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key of --tls-cert; reloaded on SIGHUP")
+	fs.StringVar(&c.HTTPRedirectAddr, "http-redirect-addr", "", "with --tls-cert: a plain-HTTP address (e.g. :80) that redirects to the HTTPS --public-url")
+	fs.StringVar(&c.TURNRelayPorts, "turn-relay-ports", "", "UDP port range for TURN relays, e.g. 49152-65535, so a firewall can open exactly it; empty lets the OS pick")
+}
+
+// RelayPorts parses --turn-relay-ports; 0, 0 when it is empty.
+func (c *Serve) RelayPorts() (lo, hi uint16, err error) {
+	if c.TURNRelayPorts == "" {
+		return 0, 0, nil
+	}
+	a, b, ok := strings.Cut(c.TURNRelayPorts, "-")
+	l, err1 := strconv.ParseUint(strings.TrimSpace(a), 10, 16)
+	h, err2 := strconv.ParseUint(strings.TrimSpace(b), 10, 16)
+	if !ok || err1 != nil || err2 != nil || l == 0 || l > h {
+		return 0, 0, fmt.Errorf("--turn-relay-ports %q: want low-high, e.g. 49152-65535", c.TURNRelayPorts)
+	}
+	return uint16(l), uint16(h), nil
+}
+
+// validateOperations checks the flags of issue 11's block.
+func (c *Serve) validateOperations() error {
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return fmt.Errorf("--tls-cert and --tls-key go together")
+	}
+	if c.HTTPRedirectAddr != "" && c.TLSCert == "" {
+		return fmt.Errorf("--http-redirect-addr redirects to HTTPS, which needs --tls-cert and --tls-key")
+	}
+	if c.TLSCert != "" && strings.HasPrefix(c.PublicURL, "http://") {
+		return fmt.Errorf("--public-url %q is http:// but the node serves HTTPS", c.PublicURL)
+	}
+	_, _, err := c.RelayPorts()
+	return err
 }
 
 // Validate checks values that flag parsing cannot.
@@ -157,7 +195,7 @@ func (c *Serve) Validate() error {
 	default:
 		return fmt.Errorf("--log-format %q: want text or json", c.LogFormat)
 	}
-	return nil
+	return c.validateOperations()
 }
 
 // AllowedPeers parses --turn-allowed-peers; a bad CIDR fails start-up.
