@@ -92,17 +92,19 @@ type App struct {
 	durable            []namedService
 	unsubscribePayment func()
 
-	listener net.Listener
+	listener  net.Listener
+	publicURL string
+	clientIP  func(*http.Request) string // the client's address, believing only trusted proxies
+	http      *http.Server
+	served    chan error
+	stopping  chan struct{}
+	stopOnce  sync.Once
+
 	// certs is nil without --tls-cert; redirect serves --http-redirect-addr.
 	certs      *certReloader
 	redirect   *http.Server
 	redirectLn net.Listener
-	publicURL  string
-	clientIP   func(*http.Request) string // the client's address, believing only trusted proxies
-	http       *http.Server
-	served     chan error
-	stopping   chan struct{}
-	stopOnce   sync.Once
+
 	// parts are the node's long-running parts in start order; Stop stops
 	// them in reverse.
 	parts []namedService
