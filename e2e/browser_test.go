@@ -29,12 +29,17 @@ const (
 // paid on the sandbox's hosted checkout, and the hang-up.
 func TestBrowserCall(t *testing.T) {
 	chromium := findChromium(t)
-	node := startNode(t, nodeOptions{})
+	runBrowserCall(t, chromium, startNode(t, nodeOptions{}))
+}
+
+// runBrowserCall is TestBrowserCall's call on node, with extra Chromium
+// options (trusting a test certificate).
+func runBrowserCall(t *testing.T, chromium string, node *node, chromeOpts ...chromedp.ExecAllocatorOption) {
 	base := node.URL()
 
 	// Launched after the node, so their cleanups (LIFO) run before it stops.
-	guide := launchChromium(t, "guide", chromium)
-	shopper := launchChromium(t, "shopper", chromium)
+	guide := launchChromium(t, "guide", chromium, chromeOpts...)
+	shopper := launchChromium(t, "shopper", chromium, chromeOpts...)
 	t.Cleanup(func() {
 		if t.Failed() || os.Getenv("GUIDECALL_TEST_LOG") != "" {
 			guide.dump(t)
@@ -217,7 +222,7 @@ type chromeTab struct {
 // launchChromium starts a Chromium process with a fake camera and
 // microphone, a fresh profile and temporary directories, and opens a tab.
 // The process is stopped, and its console reader ends, when the test ends.
-func launchChromium(t *testing.T, name, execPath string) *chromeTab {
+func launchChromium(t *testing.T, name, execPath string, extra ...chromedp.ExecAllocatorOption) *chromeTab {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(execPath),
@@ -235,6 +240,7 @@ func launchChromium(t *testing.T, name, execPath string) *chromeTab {
 		chromedp.Flag("disable-gpu", true),
 		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
 	)
+	opts = append(opts, extra...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelTab := chromedp.NewContext(allocCtx)
 	b := &chromeTab{name: name, ctx: ctx}
