@@ -12,6 +12,8 @@ import (
 
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
+
+	"guidecall/queue"
 )
 
 // Generous deadlines: a call connects in about two seconds in a browser on
@@ -164,9 +166,22 @@ func runBrowserCall(t *testing.T, chromium string, node *node, chromeOpts ...chr
 	guide.waitJS(t, "link listed paid", browserStepTimeout, `!!document.querySelector('#payment-links li[data-link-id][data-status="paid"]')`)
 
 	// The guide hangs up; both sides end.
+	callID := guide.evalString(t, `window.guidecall.callId()`)
 	guide.do(t, "end the call", browserStepTimeout, chromedp.Click(chromedp.CSS("#end-call")))
 	waitBothTabs(t, "call-state ended", browserStepTimeout, guide, shopper,
 		`document.querySelector("#call-state").textContent === "ended"`)
+
+	// Each page reported its getStats() once connected; the call keeps them.
+	q, err := node.Queue.CallQuality(context.Background(), callID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for side, sq := range map[string]queue.SideQuality{"guide": q.Guide, "shopper": q.Shopper} {
+		t.Logf("%s quality: %+v", side, sq)
+		if sq.Reports < 1 || len(sq.Candidates) == 0 || sq.Candidates[0] != "relay/relay" {
+			t.Errorf("%s quality kept with the call: %+v", side, sq)
+		}
+	}
 }
 
 // pageStats is what window.guidecall.stats() answers.

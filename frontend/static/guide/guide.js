@@ -27,6 +27,7 @@ const s = {
 // --- hooks for automated browser tests ---
 window.guidecall = {
   state: () => s.callState,
+  callId: () => s.call?.callId ?? null,
   stats: async () => (s.call
     ? s.call.stats()
     : { connectionState: "new", localCandidateType: null, remoteCandidateType: null, framesDecoded: 0, framesSent: 0 }),
