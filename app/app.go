@@ -442,6 +442,9 @@ func (a *App) shutdownHTTP() {
 		a.stopErr("http redirect", a.redirect.Shutdown(a.stopCtx))
 	}
 	a.stopErr("http", a.http.Shutdown(a.stopCtx))
+	if a.served == nil {
+		return // never served: Stop without Start
+	}
 	if err := <-a.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		a.stopErr("http serve", err)
 	}

@@ -28,6 +28,7 @@ func (a *App) routes(issuer *auth.Issuer) http.Handler {
 		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	r.Get("/readyz", a.handleReady)
+	r.Get("/api/openapi.json", serveOpenAPI)
 
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Use(a.needStore)
