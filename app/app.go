@@ -218,6 +218,12 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return fail(err)
 	}
+	if cfg.JWTSecretPrev != "" {
+		if err := issuer.AcceptPrevious([]byte(cfg.JWTSecretPrev)); err != nil {
+			return fail(err)
+		}
+		log.Info("accepting tokens of the previous JWT secret too; drop --jwt-secret-previous once they have expired")
+	}
 	a.Auth = auth.NewService(stores.Accounts, issuer, log)
 
 	allowed, err := cfg.AllowedPeers()

@@ -37,6 +37,8 @@ type Issuer struct {
 	secret []byte
 	now    func() time.Time
 	parser *jwt.Parser
+
+	previous []byte // also accepted while secrets rotate; see AcceptPrevious
 }
 
 // NewIssuer returns an Issuer signing with secret, which must be at least
@@ -128,7 +130,7 @@ func (i *Issuer) Verify(token, kind string) (*Claims, error) {
 	}
 	c := new(Claims)
 	_, err := i.parser.ParseWithClaims(token, c, func(*jwt.Token) (any, error) {
-		return i.secret, nil
+		return i.verificationKeys(), nil
 	})
 	if err != nil {
 		if errors.Is(err, jwt.ErrTokenExpired) {

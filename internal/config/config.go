@@ -104,6 +104,7 @@ type Serve struct {
 	TLSKey           string
 	HTTPRedirectAddr string
 	TURNRelayPorts   string
+	JWTSecretPrev    string
 }
 
 // Register adds the serve flags with their defaults.
@@ -135,6 +136,7 @@ func (c *Serve) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate (chain) to serve HTTPS and WSS with on --http-addr; reloaded on SIGHUP")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key of --tls-cert; reloaded on SIGHUP")
 	fs.StringVar(&c.HTTPRedirectAddr, "http-redirect-addr", "", "with --tls-cert: a plain-HTTP address (e.g. :80) that redirects to the HTTPS --public-url")
+	fs.StringVar(&c.JWTSecretPrev, "jwt-secret-previous", "", "while rotating --jwt-secret: the old secret, still accepted (never signed with) so nobody is logged out")
 	fs.StringVar(&c.TURNRelayPorts, "turn-relay-ports", "", "UDP port range for TURN relays, e.g. 49152-65535, so a firewall can open exactly it; empty lets the OS pick")
 }
 
@@ -162,6 +164,9 @@ func (c *Serve) validateOperations() error {
 	}
 	if c.TLSCert != "" && strings.HasPrefix(c.PublicURL, "http://") {
 		return fmt.Errorf("--public-url %q is http:// but the node serves HTTPS", c.PublicURL)
+	}
+	if c.JWTSecretPrev != "" && (c.JWTSecret == "" || len(c.JWTSecretPrev) < 32) {
+		return fmt.Errorf("--jwt-secret-previous needs --jwt-secret, and at least 32 bytes")
 	}
 	_, _, err := c.RelayPorts()
 	return err
