@@ -85,8 +85,7 @@ type App struct {
 
 	// durable are the parts that run the outbox and reconciliation:
 	// the memory outbox, or the River client.
-	durable            []namedService
-	unsubscribePayment func()
+	durable []namedService
 
 	listener  net.Listener
 	publicURL string
@@ -247,9 +246,6 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 		return fail(err)
 	}
 	a.Flow.Bind(a.Queue, a.Payments, a.Hub)
-	// Subscribed before anything runs, so no event is missed; delivery
-	// starts with the queue, and Queue.Stop ends it.
-	a.Queue.SubscribeFunc(context.Background(), "clients", 0, a.Flow.QueueEvent)
 	// No ReadTimeout or WriteTimeout: they would bound whole requests, and
 	// net/http leaves their deadlines on a hijacked WebSocket's conn. The
 	// header deadline is lifted once the headers are read, and the idle one
@@ -331,9 +327,10 @@ func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, l
 
 // lifecycle lists the node's parts in the order they start; they stop in
 // reverse: HTTP and sockets first (clients are told to reconnect
-// elsewhere), then the loops, the matcher, payments (its relay and the
-// call flow's subscription), webhook delivery and River, the bus, and TURN
-// last, so a call in progress keeps its relay for as long as possible.
+// elsewhere), then the loops, the matcher, payments (its relay and
+// reconciliation), the call flow's subscriptions, webhook delivery and
+// River, the bus, and TURN last, so a call in progress keeps its relay for
+// as long as possible.
 func (a *App) lifecycle() []namedService {
 	parts := []namedService{
 		{"turn", &funcService{start: a.TURN.Start, stop: func() { a.stopErr("turn", a.TURN.Stop()) }}},
@@ -341,7 +338,10 @@ func (a *App) lifecycle() []namedService {
 	}
 	parts = append(parts, a.durable...)
 	parts = append(parts,
-		namedService{"payments", &funcService{start: a.startPayments, stop: a.stopPayments}},
+		// Before the domains whose events it sends to the clients, so it
+		// misses none of them, and stopped after both.
+		namedService{"callflow", a.Flow},
+		namedService{"payments", a.Payments},
 		namedService{"queue", a.Queue},
 		namedService{"presence", &loopService{run: a.touchLoop}},
 	)
@@ -349,20 +349,6 @@ func (a *App) lifecycle() []namedService {
 		parts = append(parts, namedService{"store-watch", &loopService{run: a.watchStore}})
 	}
 	return append(parts, namedService{"http", &funcService{start: a.serve, stop: a.shutdownHTTP}})
-}
-
-// startPayments subscribes the call flow to payment events and starts the
-// relay (and, in memory, the reconciliation ticker).
-func (a *App) startPayments(ctx context.Context) error {
-	a.unsubscribePayment = a.Payments.Subscribe(payments.SubscribeConfig{Name: "call parties"}, a.Flow.PaymentEvent)
-	return a.Payments.Start(ctx)
-}
-
-func (a *App) stopPayments() {
-	a.Payments.Stop()
-	if a.unsubscribePayment != nil {
-		a.unsubscribePayment()
-	}
 }
 
 func (a *App) stopErr(part string, err error) {
