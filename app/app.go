@@ -105,55 +105,38 @@ type App struct {
 	storeDown atomic.Bool
 }
 
-// watchStore pings the store every second and flips storeDown, logging
-// each change once.
-func (a *App) watchStore(ctx context.Context) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		err := a.stores.Ready(pctx)
-		cancel()
-		if ctx.Err() != nil {
-			return
-		}
-		switch down := err != nil; {
-		case down && !a.storeDown.Swap(true):
-			a.log.Error("database unavailable; API requests get 503 until it is back", "err", err)
-		case !down && a.storeDown.Swap(false):
-			a.log.Info("database back; serving again")
-		}
+// checkStore pings the store and flips storeDown, logging each change
+// once; it runs every second.
+func (a *App) checkStore(ctx context.Context) {
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	err := a.stores.Ready(pctx)
+	cancel()
+	if ctx.Err() != nil {
+		return
+	}
+	switch down := err != nil; {
+	case down && !a.storeDown.Swap(true):
+		a.log.Error("database unavailable; API requests get 503 until it is back", "err", err)
+	case !down && a.storeDown.Swap(false):
+		a.log.Info("database back; serving again")
 	}
 }
 
-// touchLoop tells the store, every few seconds, which parties this node
-// still holds, so the leader can tell a dead node's parties from live ones.
-func (a *App) touchLoop(ctx context.Context) {
-	t := time.NewTicker(a.Queue.TouchEvery())
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+// touch tells the store which parties this node still holds, so the
+// leader can tell a dead node's parties from live ones; it runs every
+// few seconds.
+func (a *App) touch(ctx context.Context) {
+	var entries, guides []queue.Held
+	for _, p := range a.Hub.Parties() {
+		held := queue.Held{ID: p.ID, SocketID: p.Socket}
+		if p.Role == protocol.RoleShopper {
+			entries = append(entries, held)
+		} else {
+			guides = append(guides, held)
 		}
-		var entries, guides []queue.Held
-		for _, p := range a.Hub.Parties() {
-			held := queue.Held{ID: p.ID, SocketID: p.Socket}
-			if p.Role == protocol.RoleShopper {
-				entries = append(entries, held)
-			} else {
-				guides = append(guides, held)
-			}
-		}
-		if err := a.Queue.Touch(ctx, entries, guides); err != nil && ctx.Err() == nil {
-			a.log.Warn("refresh presence", "err", err, "shoppers", len(entries), "guides", len(guides))
-		}
+	}
+	if err := a.Queue.Touch(ctx, entries, guides); err != nil && ctx.Err() == nil {
+		a.log.Warn("refresh presence", "err", err, "shoppers", len(entries), "guides", len(guides))
 	}
 }
 
@@ -343,10 +326,10 @@ func (a *App) lifecycle() []namedService {
 		namedService{"callflow", a.Flow},
 		namedService{"payments", a.Payments},
 		namedService{"queue", a.Queue},
-		namedService{"presence", &loopService{run: a.touchLoop}},
+		namedService{"presence", every(a.Queue.TouchEvery(), a.touch)},
 	)
 	if a.stores.Ready != nil {
-		parts = append(parts, namedService{"store-watch", &loopService{run: a.watchStore}})
+		parts = append(parts, namedService{"store-watch", every(time.Second, a.checkStore)})
 	}
 	return append(parts, namedService{"http", &funcService{start: a.serve, stop: a.shutdownHTTP}})
 }
