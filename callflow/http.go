@@ -34,7 +34,7 @@ func writeQueueError(w http.ResponseWriter, log *slog.Logger, err error) {
 	case errors.Is(err, queue.ErrBadState):
 		httpjson.Error(w, http.StatusConflict, "bad_state", err.Error())
 	case errors.Is(err, queue.ErrUnavailable):
-		httpjson.Error(w, http.StatusServiceUnavailable, "unavailable", "the database is unavailable; retry shortly")
+		httpjson.Error(w, http.StatusServiceUnavailable, "store_unavailable", "the database is unavailable; retry shortly")
 	default:
 		log.Error("request failed", "err", err)
 		httpjson.Error(w, http.StatusInternalServerError, "internal", "internal error")
