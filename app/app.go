@@ -311,19 +311,21 @@ func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, l
 // lifecycle lists the node's parts in the order they start; they stop in
 // reverse: HTTP and sockets first (clients are told to reconnect
 // elsewhere), then the loops, the matcher, payments (its relay and
-// reconciliation), the call flow's subscriptions, webhook delivery and
-// River, the bus, and TURN last, so a call in progress keeps its relay for
-// as long as possible.
+// reconciliation), webhook delivery and River, the call flow's
+// subscriptions, the bus, and TURN last, so a call in progress keeps its
+// relay for as long as possible.
 func (a *App) lifecycle() []namedService {
 	parts := []namedService{
 		{"turn", &funcService{start: a.TURN.Start, stop: func() { a.stopErr("turn", a.TURN.Stop()) }}},
 		{"bus", a.stores.Bus},
+		// The call flow sends domain events to the clients through the
+		// bus. It subscribes before anything that changes a call or a
+		// link runs (River's reconciliation among them), so it misses no
+		// event, and it stops after all of them.
+		{"callflow", a.Flow},
 	}
 	parts = append(parts, a.durable...)
 	parts = append(parts,
-		// Before the domains whose events it sends to the clients, so it
-		// misses none of them, and stopped after both.
-		namedService{"callflow", a.Flow},
 		namedService{"payments", a.Payments},
 		namedService{"queue", a.Queue},
 		namedService{"presence", every(a.Queue.TouchEvery(), a.touch)},
