@@ -3,9 +3,7 @@ package e2e
 import (
 	"errors"
 	"io"
-	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -49,7 +47,6 @@ type peer struct {
 	pending   []webrtc.ICECandidateInit // the other side's, before its description
 	holding   bool
 	outbox    []webrtc.ICECandidateInit // ours, before our description went out
-	relays    map[string]bool           // address:port of every relay candidate we gathered
 }
 
 // describe creates a local description, sets it and sends it, holding
@@ -141,7 +138,7 @@ func newPeer(t *testing.T, name, baseURL, token string, ws *clienttest.Conn, cal
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &peer{t: t, name: name, pc: pc, call: callID, connected: make(chan struct{}), stopMedia: make(chan struct{}), relays: map[string]bool{}}
+	p := &peer{t: t, name: name, pc: pc, call: callID, connected: make(chan struct{}), stopMedia: make(chan struct{})}
 	t.Cleanup(p.close)
 
 	var once sync.Once
@@ -155,9 +152,6 @@ func newPeer(t *testing.T, name, baseURL, token string, ws *clienttest.Conn, cal
 			return
 		}
 		p.mu.Lock()
-		if c.Typ == webrtc.ICECandidateTypeRelay {
-			p.relays[net.JoinHostPort(c.Address, strconv.Itoa(int(c.Port)))] = true
-		}
 		if p.holding {
 			p.outbox = append(p.outbox, c.ToJSON())
 			p.mu.Unlock()
@@ -282,32 +276,6 @@ func (p *peer) description(f client.Frame) (webrtc.SessionDescription, bool) {
 // the browser's RTCIceCandidateInit.
 func wireCandidate(c webrtc.ICECandidateInit) protocol.ICECandidate {
 	return protocol.ICECandidate{Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment}
-}
-
-// expectRelayPair fails the test unless p's selected pair runs from a
-// TURN relay of p's own to one of other's relays. The remote may be typed
-// prflx: when other's check through its relay arrives before its signalled
-// relay candidate, pion learns the address as peer-reflexive. Its
-// address, one other allocated on TURN, is what makes it a relay.
-func (p *peer) expectRelayPair(other *peer) {
-	p.t.Helper()
-	pair, err := p.pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
-	if err != nil || pair == nil {
-		p.t.Fatalf("%s: no selected candidate pair: %v", p.name, err)
-	}
-	if pair.Local.Typ != webrtc.ICECandidateTypeRelay {
-		p.t.Fatalf("%s: selected pair %s/%s, want a relay of its own", p.name, pair.Local.Typ, pair.Remote.Typ)
-	}
-	remote := net.JoinHostPort(pair.Remote.Address, strconv.Itoa(int(pair.Remote.Port)))
-	other.mu.Lock()
-	isRelay, relays := other.relays[remote], len(other.relays)
-	other.mu.Unlock()
-	switch {
-	case pair.Remote.Typ != webrtc.ICECandidateTypeRelay && pair.Remote.Typ != webrtc.ICECandidateTypePrflx:
-		p.t.Fatalf("%s: selected pair %s/%s, want the remote a relay", p.name, pair.Local.Typ, pair.Remote.Typ)
-	case !isRelay:
-		p.t.Fatalf("%s: remote %s %s is none of the %d relay candidates %s gathered", p.name, pair.Remote.Typ, remote, relays, other.name)
-	}
 }
 
 func (p *peer) close() {
