@@ -78,15 +78,6 @@ func (p *peer) restartICE(baseURL, token string, ws *clienttest.Conn) {
 	}
 }
 
-// selectedPair reports the candidate types of the nominated pair.
-func (p *peer) selectedPair() (local, remote webrtc.ICECandidateType) {
-	l, r, _, err := p.SelectedPair()
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	return l, r
-}
-
 // relayIP is the address of the peer's own relay in the selected pair: the
 // TURN server it allocated on.
 func (p *peer) relayIP() string {

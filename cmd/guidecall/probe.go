@@ -14,8 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pion/webrtc/v4"
-
 	"guidecall/protocol"
 	"guidecall/protocol/client"
 	"guidecall/protocol/client/rtcpeer"
@@ -254,12 +252,16 @@ func (p *prober) run(ctx context.Context) error {
 			case <-ctx.Done():
 				return p.notConnected(pr.name, pr.peer, ctx.Err())
 			}
-			l, r, _, err := pr.peer.SelectedPair()
-			if err != nil {
-				return err
+		}
+		// Both connected: each pair must run relay to relay (the call is
+		// relay-only, and what the probe checks is the node's TURN).
+		for _, pr := range []*rtcpeer.Peer{guide, shopper} {
+			other := shopper
+			if pr == shopper {
+				other = guide
 			}
-			if l != webrtc.ICECandidateTypeRelay || r != webrtc.ICECandidateTypeRelay {
-				return fmt.Errorf("%s connected over %s/%s, not through TURN relays", pr.name, l, r)
+			if err := pr.CheckRelayPair(other); err != nil {
+				return err
 			}
 		}
 		for _, c := range []*client.Conn{p.guide, p.shop} {

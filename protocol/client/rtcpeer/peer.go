@@ -6,7 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -392,6 +396,55 @@ func (p *Peer) goUnlessClosed(fn func()) {
 		defer p.wg.Done()
 		fn()
 	}()
+}
+
+// CheckRelayPair reports whether p's selected pair runs from a TURN relay
+// of p's own to one of other's relays. The remote may be typed prflx: when
+// other's check through its relay arrives before its signalled relay
+// candidate, pion learns the address as peer-reflexive and keeps that
+// type; its address, one other allocated on TURN, is what makes it a
+// relay.
+func (p *Peer) CheckRelayPair(other *Peer) error {
+	pair, err := p.pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
+	if err == nil && pair == nil {
+		err = errors.New("none selected")
+	}
+	if err != nil {
+		return fmt.Errorf("%s: selected candidate pair: %w", p.cfg.Name, err)
+	}
+	if pair.Local.Typ != webrtc.ICECandidateTypeRelay {
+		return fmt.Errorf("%s: selected pair %s/%s, want a relay of its own", p.cfg.Name, pair.Local.Typ, pair.Remote.Typ)
+	}
+	if pair.Remote.Typ != webrtc.ICECandidateTypeRelay && pair.Remote.Typ != webrtc.ICECandidateTypePrflx {
+		return fmt.Errorf("%s: selected pair %s/%s, want the remote a relay", p.cfg.Name, pair.Local.Typ, pair.Remote.Typ)
+	}
+	remote := net.JoinHostPort(pair.Remote.Address, strconv.Itoa(int(pair.Remote.Port)))
+	relays := other.RelayAddrs()
+	if !slices.Contains(relays, remote) {
+		return fmt.Errorf("%s: remote %s %s is none of %s's relays %v", p.cfg.Name, pair.Remote.Typ, remote, other.cfg.Name, relays)
+	}
+	return nil
+}
+
+// RelayAddrs are the address:port of every relay candidate the peer holds
+// now: pion writes its gatherer's current candidates into the local
+// description it reports.
+func (p *Peer) RelayAddrs() []string {
+	desc := p.pc.LocalDescription()
+	if desc == nil {
+		return nil
+	}
+	var out []string
+	for _, line := range strings.Split(desc.SDP, "\n") {
+		// a=candidate:<foundation> <component> <transport> <priority> <address> <port> typ <type> …
+		line = strings.TrimSpace(line)
+		f := strings.Fields(strings.TrimPrefix(line, "a=candidate:"))
+		if !strings.HasPrefix(line, "a=candidate:") || len(f) < 8 || f[6] != "typ" || f[7] != "relay" {
+			continue
+		}
+		out = append(out, net.JoinHostPort(f[4], f[5]))
+	}
+	return out
 }
 
 // Close stops the media and closes the peer connection. Safe to call
