@@ -6,6 +6,12 @@
 // router, and starts and stops the node's parts through one lifecycle
 // contract ([Service]) in one ordered list.
 //
+// It also owns the node's operations surface: the metrics listener
+// (--metrics-addr, package telemetry subscribed like any consumer), HTTPS
+// with a certificate reloaded on SIGHUP, HSTS and the HTTP redirect
+// (tls.go), and the OpenAPI contract served at /api/openapi.json
+// (openapi.json, tested against the router).
+//
 // It owns no domain rules and no translation between domains (that is
 // package callflow): a rule found here belongs elsewhere.
 package app

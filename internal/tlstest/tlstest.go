@@ -1,5 +1,3 @@
-// Package tlstest makes self-signed certificates for tests of HTTPS
-// serving. It owns nothing else.
 package tlstest
 
 import (
