@@ -336,7 +336,7 @@ func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, l
 	a.Payments, err = payments.NewService(payments.Config{
 		Store: stores.Payments, Providers: []payments.Provider{a.Sandbox},
 		Logger:    log.With("component", "payments"),
-		Reconcile: payments.ReconcileConfig{Loop: stores.Pool == nil},
+		Reconcile: payments.ReconcileConfig{Loop: stores.Pool == nil, Fixed: a.reconcileFixed()},
 	})
 	if err != nil {
 		return err

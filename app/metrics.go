@@ -71,6 +71,13 @@ func (a *App) matcherObserver() queue.MatcherObserver {
 	return a.Metrics
 }
 
+func (a *App) reconcileFixed() func(payments.Fix) {
+	if a.Metrics == nil {
+		return nil
+	}
+	return a.Metrics.ReconcileFixed
+}
+
 func (a *App) hubObserver() signaling.Observer {
 	if a.Metrics == nil {
 		return nil

@@ -84,6 +84,7 @@ type Metrics struct {
 	timeToPaid      *prometheus.HistogramVec
 	webhookVerified *prometheus.CounterVec
 	deliveries      *prometheus.CounterVec
+	reconcileFixes  *prometheus.CounterVec
 
 	// HTTP.
 	httpRequests *prometheus.CounterVec
@@ -136,6 +137,7 @@ func New(src Sources) *Metrics {
 	m.timeToPaid = f.histogram("payment_time_to_paid_seconds", "Time from a link's creation to its payment, by provider.",
 		[]float64{10, 30, 60, 120, 300, 600, 1800, 3600}, "provider")
 	m.webhookVerified = f.counter("payment_webhooks_received_total", "Provider webhooks received, by result: accepted (2xx), rejected (4xx: bad signature or body), error (5xx).", "result")
+	m.reconcileFixes = f.counter("payment_reconcile_fixes_total", "Payment links reconciliation found behind their provider and moved, by provider and the status they reached.", "provider", "status")
 	m.deliveries = f.counter("webhook_delivery_attempts_total", "Outgoing webhook delivery attempts by outcome (delivered, retry, given_up) and whether it was a retry.", "outcome", "retry")
 
 	m.httpRequests = f.counter("http_requests_total", "HTTP requests by route pattern, method and status code.", "route", "method", "code")
@@ -203,6 +205,12 @@ func boolLabel(b bool) string { return strconv.FormatBool(b) }
 // webhook.Config.Attempted.
 func (m *Metrics) WebhookAttempted(attempt int, outcome webhook.AttemptOutcome) {
 	m.deliveries.WithLabelValues(string(outcome), boolLabel(attempt > 1)).Inc()
+}
+
+// ReconcileFixed counts a difference reconciliation healed; it is the
+// payments ReconcileConfig.Fixed.
+func (m *Metrics) ReconcileFixed(f payments.Fix) {
+	m.reconcileFixes.WithLabelValues(f.Provider, linkStatus(f.To)).Inc()
 }
 
 // PaymentEvent counts link changes; subscribe it to payments.Service.
