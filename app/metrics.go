@@ -71,6 +71,13 @@ func (a *App) matcherObserver() queue.MatcherObserver {
 	return a.Metrics
 }
 
+func (a *App) iceRestarted() func(protocol.Role) {
+	if a.Metrics == nil {
+		return nil
+	}
+	return a.Metrics.ICERestarted
+}
+
 func (a *App) reconcileFixed() func(payments.Fix) {
 	if a.Metrics == nil {
 		return nil

@@ -35,6 +35,11 @@ type Config struct {
 	ClientIP  func(*http.Request) string
 	Heartbeat time.Duration
 	Logger    *slog.Logger
+	// ICERestarted is told, for metrics, of each new SDP offer on a call
+	// that had connected: in this flow only an ICE restart (after a
+	// network change or a move to another node) offers again. Nil tells
+	// nobody; it must not block.
+	ICERestarted func(by protocol.Role)
 }
 
 // Flow is the call flow of one node: it answers the hub's questions from

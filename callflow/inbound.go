@@ -74,7 +74,14 @@ func (in inbound) route(ctx context.Context, who signaling.Identity, m protocol.
 		if m.Type == protocol.TypeSDP {
 			in.flow.queue.Signaled(ctx, call.ID)
 		}
-	case queue.CallConnecting, queue.CallConnected:
+	case queue.CallConnected:
+		if m.Type == protocol.TypeSDP && in.flow.cfg.ICERestarted != nil {
+			var d protocol.SDP
+			if m.Decode(&d) == nil && d.Type == "offer" {
+				in.flow.cfg.ICERestarted(who.Role)
+			}
+		}
+	case queue.CallConnecting:
 	default:
 		return signaling.Address{}, protocol.Errorf(protocol.CodeBadState, "call %s is %s", call.ID, call.State)
 	}

@@ -159,7 +159,12 @@ func (c *liveCall) waitMedia(t *testing.T, n int64, timeout time.Duration) {
 // It closes both sockets before it returns, so the guide is not left
 // available.
 func runPionCall(t *testing.T, sn, gn endpoint) string {
-	c := setupCall(t, sn, gn)
+	return finishCall(t, setupCall(t, sn, gn), sn, gn)
+}
+
+// finishCall is runPionCall after setupCall: the payment link, paid, and
+// the hang-up.
+func finishCall(t *testing.T, c *liveCall, sn, gn endpoint) string {
 	callID, guideToken, guideWS, shopWS, j := c.id, c.guideToken, c.guideWS, c.shopWS, joined{Token: c.shopperToken}
 
 	// The guide pushes a payment link; both see it open.

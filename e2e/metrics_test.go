@@ -91,7 +91,12 @@ func TestMetricsAfterPionCall(t *testing.T) {
 	if _, err := n.Auth.AddAccount(context.Background(), adminEmail, "Admin", adminPassword, protocol.RoleAdmin); err != nil {
 		t.Fatal(err)
 	}
-	callID := runPionCall(t, n.endpoint(), n.endpoint())
+	c := setupCall(t, n.endpoint(), n.endpoint())
+	// An ICE restart, as after a network change: the guide offers again
+	// with fresh credentials, and media flows on.
+	c.guide.restartICE(n.URL(), c.guideToken, c.guideWS)
+	c.waitMedia(t, 10, 20*time.Second)
+	callID := finishCall(t, c, n.endpoint(), n.endpoint())
 
 	want := []expectation{
 		{"guidecall_queue_offers_total", map[string]string{"outcome": "made"}, 1},
@@ -101,6 +106,7 @@ func TestMetricsAfterPionCall(t *testing.T) {
 		{"guidecall_matcher_pass_duration_seconds", map[string]string{"result": "ok"}, 1},
 		{"guidecall_matcher_leader", nil, 1},
 		{"guidecall_call_setup_seconds", nil, 1},
+		{"guidecall_call_ice_restarts_total", map[string]string{"role": "guide"}, 1},
 		{"guidecall_call_duration_seconds", nil, 1},
 		{"guidecall_calls_ended_total", map[string]string{"reason": "hangup", "connected": "true"}, 1},
 		{"guidecall_call_quality_reports_total", map[string]string{"role": "guide", "candidate": "relay"}, 1},

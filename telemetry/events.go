@@ -105,6 +105,12 @@ func (m *Metrics) Leading(leading bool) {
 	}
 }
 
+// ICERestarted counts an ICE restart offer; it is callflow's
+// Config.ICERestarted.
+func (m *Metrics) ICERestarted(by protocol.Role) {
+	m.iceRestarts.WithLabelValues(oneOf(string(by), roles...)).Inc()
+}
+
 // messageType bounds a type a client sent to the protocol's own.
 func messageType(t protocol.Type) string {
 	if protocol.ClientPayload(t) == nil && protocol.ServerPayload(t) == nil {

@@ -66,6 +66,7 @@ type Metrics struct {
 	callsEnded      *prometheus.CounterVec
 	peerLost        *prometheus.CounterVec
 	peerBack        *prometheus.CounterVec
+	iceRestarts     *prometheus.CounterVec
 
 	// Call quality, from the parties' reports.
 	rttSeconds    *prometheus.HistogramVec
@@ -117,6 +118,7 @@ func New(src Sources) *Metrics {
 		[]float64{10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200}).WithLabelValues().(prometheus.Histogram)
 	m.callsEnded = f.counter("calls_ended_total", "Accepted calls that ended, by reason and whether media had connected.", "reason", "connected")
 	m.peerLost = f.counter("call_peer_disconnects_total", "A party of a live call dropping its socket, by role.", "role")
+	m.iceRestarts = f.counter("call_ice_restarts_total", "New SDP offers on calls that had connected (ICE restarts), by the role that offered.", "role")
 	m.peerBack = f.counter("call_reconnects_total", "A party of a live call coming back within the grace period, by role.", "role")
 
 	m.rttSeconds = f.histogram("call_quality_rtt_seconds", "Round-trip time the parties report every 10 s, by role.",
