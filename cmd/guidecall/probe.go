@@ -381,6 +381,9 @@ func (p *prober) newPeer(ctx context.Context, name, token string, ws *client.Con
 	}
 	peer, err := rtcpeer.New(rtcpeer.Config{
 		Name: name, ICE: ice.Configuration(), Socket: ws, CallID: p.callID, Loopback: isLoopbackURL(p.o.URL),
+		// Like a browser: a call.quality report once connected, so the
+		// probe's calls show in the quality metrics and history too.
+		QualityEvery: 10 * time.Second,
 		OnError: func(err error) {
 			select {
 			case p.errs <- err:
