@@ -144,7 +144,7 @@ func accountToken(t *testing.T, node *app.App, email string, role protocol.Role)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := node.Auth.Issuer().IssueAccount(acct, auth.KindAccess, time.Hour)
+	tok, err := node.Auth.Issuer().IssueAccount(acct, auth.KindAccess, "fam", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
