@@ -39,6 +39,7 @@ var idleTimeout = 120 * time.Second
 // Stores are the stores a node runs on, picked once from config.
 type Stores struct {
 	Accounts auth.AccountStore
+	Sessions auth.SessionStore
 	Queue    queue.Store
 	Payments payments.Store
 	Bus      signaling.Bus
@@ -57,6 +58,7 @@ type Stores struct {
 func MemoryStores() Stores {
 	return Stores{
 		Accounts: auth.NewMemoryAccountStore(),
+		Sessions: auth.NewMemorySessionStore(),
 		Queue:    queue.NewMemoryStore(),
 		Payments: payments.NewMemoryStore(),
 		Bus:      &signaling.LocalBus{},
@@ -235,6 +237,7 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 		Bus:       stores.Bus,
 		Logger:    log,
 		Heartbeat: heartbeat,
+		Notices:   a.Flow.Notice,
 
 		MaxConnections:      cfg.MaxConnections,
 		MaxConnectionsPerIP: cfg.MaxConnectionsPerIP,
@@ -250,6 +253,7 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 	// Subscribed before anything runs, so no event is missed; delivery
 	// starts with the queue, and Queue.Stop ends it.
 	a.Queue.SubscribeFunc(context.Background(), "clients", 0, a.Flow.QueueEvent)
+	a.hardenAuth(cfg, stores)
 	// No ReadTimeout or WriteTimeout: they would bound whole requests, and
 	// net/http leaves their deadlines on a hijacked WebSocket's conn. The
 	// header deadline is lifted once the headers are read, and the idle one
@@ -260,6 +264,7 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ConnState:         newConnCap(cfg.MaxHTTPConnsPerIP, clientIPs{trusted: proxies}, log).track,
 	}
 	a.parts = a.lifecycle()
 	return a, nil

@@ -95,7 +95,7 @@ type iceResponse struct {
 // is for talking to a guide, not a free proxy for whoever joins the queue.
 func (f *Flow) handleICEServers(w http.ResponseWriter, r *http.Request) {
 	c, _ := auth.ClaimsFrom(r.Context())
-	id := c.Subject
+	id, ttl := guideTURNID(c.Subject, c.Family), time.Duration(0)
 	if c.Role == protocol.RoleShopper {
 		id = c.EntryID
 		e, err := f.queue.Entry(r.Context(), id)
@@ -110,8 +110,14 @@ func (f *Flow) handleICEServers(w http.ResponseWriter, r *http.Request) {
 			httpjson.Error(w, http.StatusForbidden, "not_in_call", "ICE servers are given to a shopper only during its call; this entry is "+string(e.State))
 			return
 		}
+		// Issued for this call: its end revokes them (CallEnded).
+		id, ttl = shopperTURNID(e.ID, e.CallID), ShopperTURNTTL
 	}
-	resp := iceResponse{ICEConfig: f.cfg.TURN.ICEConfig(id), ICETransportPolicy: "all"}
+	cfg := f.cfg.TURN.ICEConfig(id)
+	if ttl > 0 {
+		cfg = f.cfg.TURN.ICEConfigTTL(id, ttl)
+	}
+	resp := iceResponse{ICEConfig: cfg, ICETransportPolicy: "all"}
 	if f.cfg.ICERelayOnly {
 		resp.ICETransportPolicy = "relay"
 	}
