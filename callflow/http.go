@@ -1,7 +1,6 @@
 package callflow
 
 import (
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -43,18 +42,13 @@ func writeQueueError(w http.ResponseWriter, log *slog.Logger, err error) {
 
 func (f *Flow) handleJoin(w http.ResponseWriter, r *http.Request) {
 	var p queue.JoinParams
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJoinBody))
-	if err := dec.Decode(&p); err != nil {
+	if err := httpjson.DecodeObject(http.MaxBytesReader(w, r.Body, maxJoinBody), &p, false); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			httpjson.Error(w, http.StatusRequestEntityTooLarge, "too_large", "body over 16 KiB")
 			return
 		}
-		httpjson.Error(w, http.StatusBadRequest, "bad_request", "body must be a JSON object: "+err.Error())
-		return
-	}
-	if dec.More() {
-		httpjson.Error(w, http.StatusBadRequest, "bad_request", "body must be one JSON object with nothing after it")
+		httpjson.Error(w, http.StatusBadRequest, "bad_request", "body must be one JSON object: "+err.Error())
 		return
 	}
 	e, err := f.queue.Join(r.Context(), p)
