@@ -319,11 +319,12 @@ func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, l
 		workers := river.NewWorkers()
 		riverOutbox.AddWorker(workers)
 		reconcile := a.Payments.AddReconcileJob(workers)
+		purge := a.addPurgeJob(workers)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		host, _ := os.Hostname()
 		jobs, err := db.NewJobs(ctx, stores.Pool, db.JobsConfig{
-			Workers: workers, PeriodicJobs: []*river.PeriodicJob{reconcile}, Logger: log.With("component", "river"),
+			Workers: workers, PeriodicJobs: []*river.PeriodicJob{reconcile, purge}, Logger: log.With("component", "river"),
 			ID: "guidecall_" + host + "_" + a.listener.Addr().String(),
 		})
 		if err != nil {
@@ -352,6 +353,10 @@ func (a *App) lifecycle() []namedService {
 	)
 	if a.stores.Ready != nil {
 		parts = append(parts, namedService{"store-watch", &loopService{run: a.watchStore}})
+	}
+	if a.stores.Pool == nil {
+		// On PostgreSQL the purge is a River periodic job (addPurgeJob).
+		parts = append(parts, namedService{"purge", &loopService{run: a.purgeLoop}})
 	}
 	return append(parts, namedService{"http", &funcService{start: a.serve, stop: a.shutdownHTTP}})
 }

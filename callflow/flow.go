@@ -113,5 +113,6 @@ func (f *Flow) Routes() chi.Router {
 	r.With(f.joins.middleware).Post("/queue", f.handleJoin)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleShopper, protocol.RoleGuide, protocol.RoleAdmin)).Get("/ice-servers", f.handleICEServers)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleAdmin)).Get("/admin/queue", f.handleAdminQueue)
+	r.With(f.cfg.Issuer.Middleware(protocol.RoleAdmin)).Delete("/admin/shoppers/{entryID}", f.handleErase)
 	return r
 }

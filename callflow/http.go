@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-chi/chi/v5"
 	"golang.org/x/time/rate"
 
 	"guidecall/internal/auth"
@@ -139,6 +140,19 @@ func (f *Flow) handleAdminQueue(w http.ResponseWriter, r *http.Request) {
 		rows = append(rows, row{EntryID: e.ID, Position: i + 1, JoinedAt: e.JoinedAt, State: e.State})
 	}
 	httpjson.Write(w, http.StatusOK, map[string]any{"queue": name, "entries": rows})
+}
+
+// handleErase erases one shopper's data (name and page) at their request;
+// the entry's timestamps stay for statistics. 204, or 404.
+func (f *Flow) handleErase(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "entryID")
+	c, _ := auth.ClaimsFrom(r.Context())
+	if err := f.queue.EraseEntry(r.Context(), id); err != nil {
+		writeQueueError(w, f.log, err)
+		return
+	}
+	f.log.InfoContext(r.Context(), "shopper data erased by an admin", "entry_id", id, "admin_id", c.Subject)
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // ipLimiter bounds queue joins per client IP.

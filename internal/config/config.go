@@ -192,7 +192,7 @@ func (c *Serve) Validate() error {
 	if c.LoginConcurrency <= 0 || c.LoginRate <= 0 || c.LoginBurst <= 0 || c.MaxHTTPConnsPerIP <= 0 {
 		return fmt.Errorf("--login-concurrency, --login-rate, --login-burst and --max-http-connections-per-ip must be positive")
 	}
-	if c.Retention < 0 || c.PurgeEvery <= 0 && c.Retention > 0 {
+	if c.Retention < 0 || c.PurgeEvery <= 0 {
 		return fmt.Errorf("--retention must not be negative, and --purge-every must be positive")
 	}
 	if _, err := netip.ParseAddrPort(c.HTTPAddr); err != nil && !strings.HasPrefix(c.HTTPAddr, ":") && !strings.Contains(c.HTTPAddr, "localhost") {
