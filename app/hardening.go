@@ -25,6 +25,9 @@ func (a *App) hardenAuth(cfg config.Serve, stores Stores) {
 	a.Auth.Limits.HashConcurrency = cfg.LoginConcurrency
 	a.Auth.Limits.PerAddressPerMinute = cfg.LoginRate
 	a.Auth.Limits.PerAddressBurst = cfg.LoginBurst
+	a.Auth.Limits.FirstDelay = cfg.LoginFirstDelay
+	a.Auth.Limits.LockAfter = cfg.LoginLockAfter
+	a.Auth.Limits.LockFor = cfg.LoginLockFor
 	a.Auth.Subscribe(a.Flow.AuthEvent)
 	a.Queue.SubscribeFunc(context.Background(), "turn revocation", 0, a.Flow.CallEnded)
 }

@@ -2,9 +2,12 @@ package app
 
 import (
 	"context"
+	"net/http"
 	"time"
 
 	"github.com/riverqueue/river"
+
+	"guidecall/internal/httpjson"
 )
 
 // purge runs the retention purge once: shopper data of entries that ended
@@ -50,7 +53,9 @@ type purgeWorker struct {
 	app *App
 }
 
-func (w *purgeWorker) Work(ctx context.Context, _ *river.Job[purgeArgs]) error { return w.app.purge(ctx) }
+func (w *purgeWorker) Work(ctx context.Context, _ *river.Job[purgeArgs]) error {
+	return w.app.purge(ctx)
+}
 
 // addPurgeJob registers the purge on the node's River workers: River's
 // leader enqueues it every --purge-every, so one node of a cluster purges
@@ -61,4 +66,13 @@ func (a *App) addPurgeJob(workers *river.Workers) *river.PeriodicJob {
 		func() (river.JobArgs, *river.InsertOpts) {
 			return purgeArgs{}, &river.InsertOpts{MaxAttempts: 1}
 		}, &river.PeriodicJobOpts{RunOnStart: true, ID: PurgeKind})
+}
+
+// handlePrivacy tells the widget what to say before the camera is asked
+// for: how long shopper data is kept, and where the merchant's notice is.
+func (a *App) handlePrivacy(w http.ResponseWriter, _ *http.Request) {
+	httpjson.Write(w, http.StatusOK, map[string]any{
+		"notice_url":     a.cfg.PrivacyNoticeURL,
+		"retention_days": int(a.cfg.Retention / (24 * time.Hour)),
+	})
 }

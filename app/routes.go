@@ -28,6 +28,7 @@ func (a *App) routes(issuer *auth.Issuer) http.Handler {
 		r.Use(a.needStore)
 		r.Mount("/auth", a.Auth.Routes())
 		r.Mount("/admin/accounts", a.Auth.AdminRoutes())
+		r.Get("/privacy", a.handlePrivacy)
 		r.Handle("/ws", a.Hub)
 		r.Mount("/calls/{callID}/payment-links", a.Payments.APIRoutes(a.Flow.PaymentAuthorizer()))
 		r.Mount("/", a.Flow.Routes())

@@ -102,6 +102,9 @@ type Serve struct {
 	LoginConcurrency  int
 	LoginRate         float64
 	LoginBurst        int
+	LoginFirstDelay   time.Duration
+	LoginLockAfter    int
+	LoginLockFor      time.Duration
 	HTTPBodyTimeout   time.Duration
 	HTTPWriteTimeout  time.Duration
 	MaxHTTPConnsPerIP int
@@ -179,6 +182,9 @@ func (c *Serve) registerHardening(fs *flag.FlagSet) {
 	fs.IntVar(&c.LoginConcurrency, "login-concurrency", 2, "password checks (19 MiB each) running at once; more logins wait up to 2s, then get 503")
 	fs.Float64Var(&c.LoginRate, "login-rate", 30, "login attempts allowed per minute from one client address")
 	fs.IntVar(&c.LoginBurst, "login-burst", 10, "login attempts one client address may make at once before --login-rate applies")
+	fs.DurationVar(&c.LoginFirstDelay, "login-first-delay", time.Second, "wait imposed after the 4th wrong password in a row for an account, doubling with each further one")
+	fs.IntVar(&c.LoginLockAfter, "login-lock-after", 10, "wrong passwords in a row that lock an account")
+	fs.DurationVar(&c.LoginLockFor, "login-lock-for", 15*time.Minute, "how long a locked account stays locked, unless an admin unlocks it")
 	fs.DurationVar(&c.HTTPBodyTimeout, "http-body-timeout", 10*time.Second, "how long an HTTP request (headers and body) may take to arrive; WebSocket upgrades are exempt once upgraded")
 	fs.DurationVar(&c.HTTPWriteTimeout, "http-write-timeout", 30*time.Second, "how long writing one HTTP answer may take; WebSocket upgrades are exempt")
 	fs.IntVar(&c.MaxHTTPConnsPerIP, "max-http-connections-per-ip", 64, "open HTTP connections one client address may hold; more are closed at once")
@@ -189,8 +195,12 @@ func (c *Serve) registerHardening(fs *flag.FlagSet) {
 
 // Validate checks values that flag parsing cannot.
 func (c *Serve) Validate() error {
-	if c.LoginConcurrency <= 0 || c.LoginRate <= 0 || c.LoginBurst <= 0 || c.MaxHTTPConnsPerIP <= 0 {
-		return fmt.Errorf("--login-concurrency, --login-rate, --login-burst and --max-http-connections-per-ip must be positive")
+	if c.LoginConcurrency <= 0 || c.LoginRate <= 0 || c.LoginBurst <= 0 || c.MaxHTTPConnsPerIP <= 0 ||
+		c.LoginFirstDelay <= 0 || c.LoginLockAfter <= 0 || c.LoginLockFor <= 0 || c.HTTPBodyTimeout <= 0 || c.HTTPWriteTimeout <= 0 {
+		return fmt.Errorf("the --login-* limits, --http-body-timeout, --http-write-timeout and --max-http-connections-per-ip must be positive")
+	}
+	if c.PrivacyNoticeURL != "" && !strings.HasPrefix(c.PrivacyNoticeURL, "https://") && !strings.HasPrefix(c.PrivacyNoticeURL, "http://") {
+		return fmt.Errorf("--privacy-notice-url %q: want an http(s) URL", c.PrivacyNoticeURL)
 	}
 	if c.Retention < 0 || c.PurgeEvery <= 0 {
 		return fmt.Errorf("--retention must not be negative, and --purge-every must be positive")
