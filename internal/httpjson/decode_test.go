@@ -42,3 +42,39 @@ func TestDecodeObject(t *testing.T) {
 }
 
 var errAny = errors.New("any")
+
+// FuzzDecodeObject: whatever a client sends, a body that decodes is one
+// JSON object without a NUL in any string of it.
+func FuzzDecodeObject(f *testing.F) {
+	for _, s := range []string{`{"name":"Ada"}`, `null`, `[1]`, `{"a":"\u0000"}`, `{"a":"\\u0000"}`, ` {"a":{"b":["\u0000"]}}`, `{} x`, "\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		var v map[string]any
+		if err := httpjson.DecodeObject(strings.NewReader(in), &v, false); err != nil {
+			return
+		}
+		if v == nil {
+			t.Fatalf("%q decoded to no object", in)
+		}
+		var walk func(any)
+		walk = func(x any) {
+			switch x := x.(type) {
+			case string:
+				if strings.IndexByte(x, 0) >= 0 {
+					t.Fatalf("%q decoded a NUL", in)
+				}
+			case map[string]any:
+				for k, e := range x {
+					walk(k)
+					walk(e)
+				}
+			case []any:
+				for _, e := range x {
+					walk(e)
+				}
+			}
+		}
+		walk(v)
+	})
+}

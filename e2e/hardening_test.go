@@ -1,0 +1,465 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"guidecall/internal/config"
+	"guidecall/internal/db/dbtest"
+	"guidecall/protocol"
+	"guidecall/protocol/client/clienttest"
+)
+
+// memKiB reads one of VmRSS / VmHWM (peak RSS) of a process, in KiB.
+func memKiB(t *testing.T, pid int, field string) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Skipf("no /proc here to read a node's memory: %v", err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
+			n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
+			if err != nil {
+				t.Fatalf("%s: %q", field, rest)
+			}
+			return n
+		}
+	}
+	t.Fatalf("no %s in /proc/%d/status", field, pid)
+	return 0
+}
+
+// postJSON posts body and returns the status and the answer's headers.
+func postJSON(t *testing.T, client *http.Client, url, token string, body any) (int, http.Header, []byte) {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, out
+}
+
+// TestConcurrentLoginsStayWithinMemory floods a node with wrong logins at
+// once, its per-address limits lifted so that only the bound on password
+// checks stands between them and its memory. Each argon2id check holds
+// 19 MiB; unbounded, 60 of them took the node past 800 MiB.
+func TestConcurrentLoginsStayWithinMemory(t *testing.T) {
+	t.Parallel()
+	bin := guidecallBinary(t)
+	n := startProc(t, bin, "login-flood", procConfig{ip: "127.0.0.1", extraArgs: []string{
+		"--login-rate", "1000000", "--login-burst", "1000000", "--max-http-connections-per-ip", "1000",
+	}})
+	client := &http.Client{Timeout: 60 * time.Second}
+	wrong := map[string]string{"email": "nobody@e2e.local", "password": "not the password"}
+	// One login first: the node makes its dummy hash on first use.
+	if st, _, body := postJSON(t, client, n.url+"/api/v1/auth/login", "", wrong); st != http.StatusUnauthorized {
+		t.Fatalf("warm-up login: %d %s", st, body)
+	}
+	pid := n.pid()
+	base := memKiB(t, pid, "VmHWM")
+
+	const logins = 60
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	for range logins {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, h, _ := postJSON(t, client, n.url+"/api/v1/auth/login", "", wrong)
+			mu.Lock()
+			defer mu.Unlock()
+			statuses[st]++
+			if st == http.StatusServiceUnavailable && h.Get("Retry-After") == "" {
+				statuses[-1]++
+			}
+		}()
+	}
+	wg.Wait()
+	peak, rss := memKiB(t, pid, "VmHWM"), memKiB(t, pid, "VmRSS")
+	growth := (peak - base) / 1024
+	t.Logf("%d concurrent wrong logins: peak RSS %d MiB -> %d MiB (+%d MiB), RSS after %d MiB; answers %v (race=%v)",
+		logins, base/1024, peak/1024, growth, rss/1024, statuses, raceEnabled)
+	if statuses[http.StatusUnauthorized]+statuses[http.StatusServiceUnavailable] != logins || statuses[-1] > 0 {
+		t.Errorf("answers %v: want only 401 and 503 with Retry-After", statuses)
+	}
+	if statuses[http.StatusUnauthorized] == 0 {
+		t.Error("no login was checked at all")
+	}
+	// Two checks at a time (--login-concurrency 2) hold 38 MiB; the rest
+	// is the Go heap's headroom and the race detector's shadow memory.
+	limit := 160
+	if raceEnabled {
+		limit = 320
+	}
+	if growth > limit {
+		t.Fatalf("peak RSS grew by %d MiB under %d concurrent logins, want at most %d MiB", growth, logins, limit)
+	}
+}
+
+type loginAnswer struct {
+	status     int
+	code       string
+	retryAfter string
+	pair       struct {
+		AccessToken  string `json:"access_token"`
+		RefreshToken string `json:"refresh_token"`
+	}
+}
+
+func tryLogin(t *testing.T, baseURL, email, password string) loginAnswer {
+	t.Helper()
+	st, h, body := postJSON(t, http.DefaultClient, baseURL+"/api/v1/auth/login", "", map[string]string{"email": email, "password": password})
+	a := loginAnswer{status: st, retryAfter: h.Get("Retry-After")}
+	if st == http.StatusOK {
+		if err := json.Unmarshal(body, &a.pair); err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	var e struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	_ = json.Unmarshal(body, &e)
+	a.code = e.Error.Code
+	return a
+}
+
+// TestBruteForceIsSlowedAndLocked guesses a guide's password from one
+// address against a PostgreSQL node: the first wrong passwords cost
+// nothing, then each must wait longer (429 with Retry-After, the password
+// not even checked), the 6th locks the account so that even the right
+// password is refused, until an admin unlocks it. The node logs each
+// failure with the address and never the password.
+func TestBruteForceIsSlowedAndLocked(t *testing.T) {
+	t.Parallel()
+	_, url := dbtest.NewSchema(t)
+	bin := guidecallBinary(t)
+	const guideEmail, adminEmail, password = "victim@e2e.local", "admin@e2e.local", "the right password 42"
+	addAccount(t, bin, url, guideEmail, "Victim", password, "guide")
+	addAccount(t, bin, url, adminEmail, "Admin", password, "admin")
+	const delay = 300 * time.Millisecond
+	n := startProc(t, bin, "brute", procConfig{databaseURL: url, ip: "127.0.0.1", extraArgs: []string{
+		"--login-first-delay", delay.String(), "--login-lock-after", "6", "--login-lock-for", "1h", "--login-burst", "100",
+	}})
+
+	guess := func(i int) string { return fmt.Sprintf("guess-number-%03d", i) }
+	// Three free failures, then the 4th: each a plain 401.
+	for i := 1; i <= 4; i++ {
+		if a := tryLogin(t, n.url, guideEmail, guess(i)); a.status != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %d %s, want 401", i, a.status, a.code)
+		}
+	}
+	// After the 4th, the next attempt must wait `delay`, then 2·delay after
+	// the 5th: an attempt at once is refused without being checked.
+	for i, wait := range []time.Duration{delay, 2 * delay} {
+		a := tryLogin(t, n.url, guideEmail, password) // even the right one
+		if a.status != http.StatusTooManyRequests || a.code != "rate_limited" || a.retryAfter == "" {
+			t.Fatalf("attempt right after failure %d: %d %s (Retry-After %q), want 429 rate_limited", 4+i, a.status, a.code, a.retryAfter)
+		}
+		time.Sleep(wait) // the schedule's own wait: what a client is told to do
+		if a := tryLogin(t, n.url, guideEmail, guess(5+i)); a.status != http.StatusUnauthorized {
+			t.Fatalf("guess %d after waiting %s: %d %s, want 401", 5+i, wait, a.status, a.code)
+		}
+	}
+	// That was the 6th failure: locked, whatever the password.
+	a := tryLogin(t, n.url, guideEmail, password)
+	if a.status != http.StatusTooManyRequests || a.code != "account_locked" {
+		t.Fatalf("right password on a locked account: %d %s, want 429 account_locked", a.status, a.code)
+	}
+	if ra, _ := strconv.Atoi(a.retryAfter); ra < 3000 {
+		t.Errorf("locked account Retry-After %q, want about an hour", a.retryAfter)
+	}
+	list := runCLI(t, bin, "guide", "list", "--database-url", url)
+	if !strings.Contains(list, "locked until") {
+		t.Errorf("guide list does not show the lock:\n%s", list)
+	}
+
+	// An admin lifts the lock; the right password works again.
+	admin := tryLogin(t, n.url, adminEmail, password)
+	if admin.status != http.StatusOK {
+		t.Fatalf("admin login: %d %s", admin.status, admin.code)
+	}
+	var accounts struct {
+		Accounts []struct{ ID, Email string } `json:"accounts"`
+	}
+	api(t, http.MethodGet, n.url+"/api/v1/admin/accounts/", admin.pair.AccessToken, nil, &accounts, http.StatusOK)
+	var victimID string
+	for _, acc := range accounts.Accounts {
+		if acc.Email == guideEmail {
+			victimID = acc.ID
+		}
+	}
+	api(t, http.MethodPost, n.url+"/api/v1/admin/accounts/"+victimID+"/unlock", admin.pair.AccessToken, nil, nil, http.StatusOK)
+	if a := tryLogin(t, n.url, guideEmail, password); a.status != http.StatusOK {
+		t.Fatalf("right password after unlock: %d %s", a.status, a.code)
+	}
+
+	logs := n.log()
+	if !strings.Contains(logs, "login failed") || !strings.Contains(logs, "address=127.0.0.1") {
+		t.Error("the node's log does not record failed logins with their address")
+	}
+	for i := 1; i <= 6; i++ {
+		if strings.Contains(logs, guess(i)) {
+			t.Fatalf("the node's log contains a guessed password %q", guess(i))
+		}
+	}
+}
+
+// TestLoginRateLimitedPerAddress: one address gets its burst of attempts,
+// then 429, whichever accounts it tries.
+func TestLoginRateLimitedPerAddress(t *testing.T) {
+	t.Parallel()
+	node := startNode(t, nodeOptions{tweak: func(c *config.Serve) { c.LoginBurst, c.LoginRate = 5, 1 }})
+	for i := range 5 {
+		if a := tryLogin(t, node.URL(), fmt.Sprintf("user%d@e2e.local", i), "whatever it is"); a.status != http.StatusUnauthorized {
+			t.Fatalf("attempt %d: %d %s", i+1, a.status, a.code)
+		}
+	}
+	a := tryLogin(t, node.URL(), node.guideEmail, node.guidePassword)
+	if a.status != http.StatusTooManyRequests || a.code != "rate_limited" || a.retryAfter == "" {
+		t.Fatalf("6th attempt from one address: %d %s Retry-After %q, want 429", a.status, a.code, a.retryAfter)
+	}
+}
+
+type tokenPair struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+}
+
+func refreshWith(t *testing.T, baseURL, refreshToken string) (int, string, tokenPair) {
+	t.Helper()
+	st, _, body := postJSON(t, http.DefaultClient, baseURL+"/api/v1/auth/refresh", "", map[string]string{"refresh_token": refreshToken})
+	var out struct {
+		tokenPair
+		Error struct{ Code string } `json:"error"`
+	}
+	_ = json.Unmarshal(body, &out)
+	return st, out.Error.Code, out.tokenPair
+}
+
+// TestRefreshTokensRotate: a refresh token works once; presented again it
+// is refused and its whole family (the newest pair too) is revoked; a
+// logout revokes a login's tokens at once.
+func TestRefreshTokensRotate(t *testing.T) {
+	t.Parallel()
+	node := startNode(t, nodeOptions{})
+	url := node.URL()
+	var first tokenPair
+	api(t, http.MethodPost, url+"/api/v1/auth/login", "", map[string]string{"email": node.guideEmail, "password": node.guidePassword}, &first, http.StatusOK)
+
+	st, code, second := refreshWith(t, url, first.RefreshToken)
+	if st != http.StatusOK || second.RefreshToken == "" || second.RefreshToken == first.RefreshToken {
+		t.Fatalf("first refresh: %d %s", st, code)
+	}
+	// The stolen copy of the first token is used again.
+	if st, code, _ := refreshWith(t, url, first.RefreshToken); st != http.StatusUnauthorized || code != "token_reused" {
+		t.Fatalf("reused refresh token: %d %s, want 401 token_reused", st, code)
+	}
+	// The whole family is gone: the legitimate newest tokens too.
+	if st, code, _ := refreshWith(t, url, second.RefreshToken); st != http.StatusUnauthorized {
+		t.Fatalf("newest refresh token of a revoked family: %d %s, want 401", st, code)
+	}
+	api(t, http.MethodGet, url+"/api/v1/auth/me", second.AccessToken, nil, nil, http.StatusUnauthorized)
+
+	// Logout ends a login at once: its refresh and access tokens stop.
+	var third tokenPair
+	api(t, http.MethodPost, url+"/api/v1/auth/login", "", map[string]string{"email": node.guideEmail, "password": node.guidePassword}, &third, http.StatusOK)
+	api(t, http.MethodGet, url+"/api/v1/auth/me", third.AccessToken, nil, nil, http.StatusOK)
+	api(t, http.MethodPost, url+"/api/v1/auth/logout", "", map[string]string{"refresh_token": third.RefreshToken}, nil, http.StatusNoContent)
+	if st, code, _ := refreshWith(t, url, third.RefreshToken); st != http.StatusUnauthorized {
+		t.Fatalf("refresh after logout: %d %s, want 401", st, code)
+	}
+	api(t, http.MethodGet, url+"/api/v1/auth/me", third.AccessToken, nil, nil, http.StatusUnauthorized)
+	api(t, http.MethodGet, url+"/api/v1/ice-servers", third.AccessToken, nil, nil, http.StatusUnauthorized)
+}
+
+// TestDisabledGuideLosesSocketsOnEveryNode runs two PostgreSQL nodes. A
+// guide's console socket on node B closes within seconds when the guide is
+// disabled with `guidecall guide disable` (a process with no socket of its
+// own), and another guide's socket on node A closes when an admin disables
+// them through node B's API. Neither can log in or reconnect afterwards.
+func TestDisabledGuideLosesSocketsOnEveryNode(t *testing.T) {
+	t.Parallel()
+	_, url := dbtest.NewSchema(t)
+	bin := guidecallBinary(t)
+	const pw = "cluster guide password 7"
+	addAccount(t, bin, url, "g1@e2e.local", "Guide One", pw, "guide")
+	addAccount(t, bin, url, "g2@e2e.local", "Guide Two", pw, "guide")
+	addAccount(t, bin, url, "boss@e2e.local", "Boss", pw, "admin")
+	a := startProc(t, bin, "node-a", procConfig{databaseURL: url, ip: "127.0.0.1"})
+	b := startProc(t, bin, "node-b", procConfig{databaseURL: url, ip: "127.0.0.2"})
+
+	tok1 := login(t, a.url, "g1@e2e.local", pw)
+	ws1 := dialWS(t, "g1-on-b", wsURLOf(b.endpoint("", "")), tok1)
+	start := time.Now()
+	runCLI(t, bin, "guide", "disable", "--database-url", url, "--email", "g1@e2e.local")
+	ws1.ExpectClosed(4403)
+	t.Logf("guide disabled by the CLI: socket on node-b closed %d ms after the command started", time.Since(start).Milliseconds())
+	api(t, http.MethodGet, a.url+"/api/v1/auth/me", tok1, nil, nil, http.StatusUnauthorized)
+	if la := tryLogin(t, b.url, "g1@e2e.local", pw); la.status != http.StatusUnauthorized {
+		t.Fatalf("disabled guide logs in: %d", la.status)
+	}
+
+	tok2 := login(t, a.url, "g2@e2e.local", pw)
+	ws2 := dialWS(t, "g2-on-a", wsURLOf(a.endpoint("", "")), tok2)
+	admin := login(t, b.url, "boss@e2e.local", pw)
+	var accounts struct {
+		Accounts []struct{ ID, Email string } `json:"accounts"`
+	}
+	api(t, http.MethodGet, b.url+"/api/v1/admin/accounts/", admin, nil, &accounts, http.StatusOK)
+	var g2 string
+	for _, acc := range accounts.Accounts {
+		if acc.Email == "g2@e2e.local" {
+			g2 = acc.ID
+		}
+	}
+	start = time.Now()
+	api(t, http.MethodPost, b.url+"/api/v1/admin/accounts/"+g2+"/disable", admin, nil, nil, http.StatusOK)
+	ws2.ExpectClosed(4403)
+	t.Logf("guide disabled through node-b's API: socket on node-a closed %d ms later", time.Since(start).Milliseconds())
+	// A reconnect with the same token is refused.
+	c := clienttest.Dial(t, wsURLOf(a.endpoint("", ""))).Named("g2-again")
+	c.Send(protocol.TypeAuth, "", protocol.Auth{Token: tok2})
+	c.ExpectClosed(4401)
+}
+
+// TestTrickledBodyIsCutOff sends a request body a byte every 100 ms: the
+// node answers or hangs up once --http-body-timeout has passed since the
+// request began, instead of holding the connection for as long as the
+// client likes. A WebSocket outlives both deadlines.
+func TestTrickledBodyIsCutOff(t *testing.T) {
+	t.Parallel()
+	const bodyTimeout = 700 * time.Millisecond
+	node := startNode(t, nodeOptions{tweak: func(c *config.Serve) {
+		c.HTTPBodyTimeout, c.HTTPWriteTimeout = bodyTimeout, bodyTimeout
+	}})
+	addr := strings.TrimPrefix(node.URL(), "http://")
+
+	ws := dialWS(t, "long-lived", wsURLOf(node.endpoint()), loginGuide(t, node.endpoint()))
+
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := `{"queue":"default","currency":"EUR","name":"Slow Loris"}`
+	fmt.Fprintf(conn, "POST /api/v1/queue HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", addr, len(body))
+	start := time.Now()
+	cut := make(chan time.Duration, 1)
+	go func() {
+		// The node's answer (or EOF) ends the read; the client's own bound
+		// is far beyond the node's.
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, _ = io.ReadAll(conn)
+		cut <- time.Since(start)
+	}()
+	sent := 0
+	for sent < len(body) {
+		select {
+		case d := <-cut:
+			t.Logf("trickled body cut off after %d ms (%d of %d bytes sent); --http-body-timeout %s", d.Milliseconds(), sent, len(body), bodyTimeout)
+			if d >= 10*time.Second {
+				t.Fatal("the node held the trickling connection until the client gave up")
+			}
+			// Past both deadlines, the WebSocket still answers a ping.
+			if err := ws.Client.Ping(context.Background()); err != nil {
+				t.Fatalf("the WebSocket did not outlive the HTTP deadlines: %v", err)
+			}
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+		if _, err := conn.Write([]byte{body[sent]}); err != nil {
+			break
+		}
+		sent++
+	}
+	d := <-cut
+	if sent == len(body) {
+		t.Fatalf("the whole body trickled in over %d ms without the node cutting it off", d.Milliseconds())
+	}
+}
+
+// TestHTTPConnectionsCappedPerAddress: one address holding the cap of
+// open connections gets its next one closed at once.
+func TestHTTPConnectionsCappedPerAddress(t *testing.T) {
+	t.Parallel()
+	const capacity = 4
+	node := startNode(t, nodeOptions{tweak: func(c *config.Serve) { c.MaxHTTPConnsPerIP = capacity }})
+	addr := strings.TrimPrefix(node.URL(), "http://")
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			_ = c.Close()
+		}
+	}()
+	client := func() net.Conn {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+		return c
+	}
+	healthy := func(c net.Conn) error {
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n", addr); err != nil {
+			return err
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	}
+	for i := range capacity {
+		if err := healthy(client()); err != nil {
+			t.Fatalf("connection %d of %d: %v", i+1, capacity, err)
+		}
+	}
+	if err := healthy(client()); err == nil {
+		t.Fatalf("connection %d from one address was served, want it closed", capacity+1)
+	}
+	// Closing one frees a place.
+	_ = held[0].Close()
+	held = held[1:]
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := healthy(client())
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no place freed after a connection closed: %v", err)
+		}
+		held[len(held)-1].Close()
+		held = held[:len(held)-1]
+		time.Sleep(20 * time.Millisecond)
+	}
+}
