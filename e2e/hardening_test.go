@@ -10,12 +10,14 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"guidecall/app"
 	"guidecall/internal/config"
 	"guidecall/internal/db/dbtest"
 	"guidecall/protocol"
@@ -461,5 +463,232 @@ func TestHTTPConnectionsCappedPerAddress(t *testing.T) {
 		held[len(held)-1].Close()
 		held = held[:len(held)-1]
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestDemoGuideOnlyInMemoryByDefault: without --demo-guide, a node on the
+// in-memory store creates guide@demo.local and prints its login, and a node
+// on PostgreSQL creates no such account and prints no password.
+func TestDemoGuideOnlyInMemoryByDefault(t *testing.T) {
+	t.Parallel()
+	pool, url := dbtest.NewSchema(t)
+	bin := guidecallBinary(t)
+
+	mem := startProc(t, bin, "memory-demo", procConfig{ip: "127.0.0.1", demoDefault: true})
+	line := ""
+	for _, l := range strings.Split(mem.stdout(), "\n") {
+		if strings.Contains(l, "Demo guide login:") {
+			line = l
+		}
+	}
+	email, password, ok := strings.Cut(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "Demo guide login:")), " / ")
+	if !ok || email != "guide@demo.local" || password == "" {
+		t.Fatalf("memory node's stdout has no demo login: %q", mem.stdout())
+	}
+	if a := tryLogin(t, mem.url, email, password); a.status != http.StatusOK {
+		t.Fatalf("the printed demo login does not work: %d %s", a.status, a.code)
+	}
+
+	pg := startProc(t, bin, "postgres-demo", procConfig{databaseURL: url, ip: "127.0.0.1", demoDefault: true})
+	if out := pg.stdout(); strings.Contains(out, "Demo guide") || strings.Contains(out, "guide@demo.local") {
+		t.Fatalf("a PostgreSQL node printed a demo login:\n%s", out)
+	}
+	var n int
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM accounts WHERE email = 'guide@demo.local'`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("demo accounts on PostgreSQL: %d (%v), want 0", n, err)
+	}
+	if a := tryLogin(t, pg.url, "guide@demo.local", password); a.status != http.StatusUnauthorized {
+		t.Fatalf("demo login on PostgreSQL: %d, want 401", a.status)
+	}
+}
+
+// rawRequest sends body as is and returns the status, the error code and
+// the headers.
+func rawRequest(t *testing.T, method, url, token, body string) (int, string, http.Header) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var e struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	_ = json.Unmarshal(b, &e)
+	return resp.StatusCode, e.Error.Code, resp.Header
+}
+
+// TestBadInputRefusedAndNothingStored runs a node on PostgreSQL, where a
+// NUL in a shopper's name used to answer 500: NUL anywhere, null and
+// non-object bodies get 400 and leave no entry behind; invisible and bidi
+// characters are stripped from names before anyone sees them; every
+// answer says nosniff.
+func TestBadInputRefusedAndNothingStored(t *testing.T) {
+	t.Parallel()
+	pool, url := dbtest.NewSchema(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	stores, err := app.PostgresStores(ctx, url, false, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := startNode(t, nodeOptions{stores: &stores})
+	base := node.URL()
+	count := func() int {
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM queue_entries`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for name, body := range map[string]string{
+		"NUL in name":     `{"currency":"EUR","name":"Sam\u0000"}`,
+		"NUL in page_url": `{"currency":"EUR","page_url":"https://shop.example/\u0000"}`,
+		"NUL in a key":    `{"currency":"EUR","na\u0000me":"x"}`,
+		"null body":       `null`,
+		"array body":      `[{"currency":"EUR"}]`,
+		"string body":     `"EUR"`,
+		"empty body":      ``,
+		"broken UTF-8":    "{\"currency\":\"EUR\",\"name\":\"\xff\"}",
+	} {
+		if st, code, h := rawRequest(t, http.MethodPost, base+"/api/v1/queue", "", body); st != http.StatusBadRequest || h.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("join with %s: %d %s (nosniff %q), want 400", name, st, code, h.Get("X-Content-Type-Options"))
+		}
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("%d entries stored by refused joins", n)
+	}
+	for name, body := range map[string]string{"null": `null`, "NUL": `{"email":"a@b.c","password":"x\u0000"}`} {
+		if st, code, _ := rawRequest(t, http.MethodPost, base+"/api/v1/auth/login", "", body); st != http.StatusBadRequest {
+			t.Errorf("login with %s body: %d %s, want 400", name, st, code)
+		}
+	}
+	if st, _, _ := rawRequest(t, http.MethodGet, base+"/api/v1/admin/queue?queue=%00", "", ""); st != http.StatusBadRequest {
+		t.Errorf("NUL in a query: %d, want 400", st)
+	}
+
+	var j joined
+	api(t, http.MethodPost, base+"/api/v1/queue", "", map[string]string{
+		"currency": "EUR", "name": "\u202eSam\u200b\u2066 O\u0308zil\u2069\u0007",
+	}, &j, http.StatusCreated)
+	var stored string
+	if err := pool.QueryRow(ctx, `SELECT name FROM queue_entries WHERE id = $1`, j.EntryID).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if stored != "Sam Özil" {
+		t.Errorf("stored name %q, want %q (invisible characters stripped, NFC)", stored, "Sam Özil")
+	}
+
+	for _, path := range []string{"/shop/", "/healthz", "/api/v1/nothing-here", "/js/call.js"} {
+		if _, _, h := rawRequest(t, http.MethodGet, base+path, "", ""); h.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("GET %s: no nosniff", path)
+		}
+	}
+
+	bin := guidecallBinary(t)
+	for _, pw := range []string{"password", "Password123", "weak@e2e.local", "weak"} {
+		cmd := exec.Command(bin, "guide", "add", "--database-url", url, "--email", "weak@e2e.local", "--name", "Weak", "--password", pw)
+		cmd.Env = childEnv()
+		if out, err := cmd.CombinedOutput(); err == nil {
+			t.Errorf("guide add accepted the password %q: %s", pw, out)
+		}
+	}
+}
+
+// TestRetentionPurgeAndErasure runs a PostgreSQL node whose retention is
+// one second. A shopper whose call ended loses name and page to the
+// periodic purge (a River job), while the entry and its call keep their
+// timestamps, so statistics still count them; waiting shoppers keep
+// theirs. An erasure request (admin API, then `guidecall purge --entry`)
+// removes exactly one shopper's data.
+func TestRetentionPurgeAndErasure(t *testing.T) {
+	t.Parallel()
+	pool, url := dbtest.NewSchema(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	stores, err := app.PostgresStores(ctx, url, false, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := startNode(t, nodeOptions{stores: &stores, tweak: func(c *config.Serve) {
+		c.Retention, c.PurgeEvery = time.Second, 250*time.Millisecond
+	}})
+	base := node.URL()
+	const adminPW = "admin password for privacy"
+	if _, err := node.Auth.AddAccount(ctx, "privacy-admin@e2e.local", "Privacy Admin", adminPW, protocol.RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	admin := login(t, base, "privacy-admin@e2e.local", adminPW)
+
+	// Shopper A has a call that ends.
+	guideWS := dialWS(t, "guide", wsURLOf(node.endpoint()), loginGuide(t, node.endpoint()))
+	guideWS.Send(protocol.TypePresence, "", protocol.SetPresence{Status: "available"})
+	a := joinQueue(t, base)
+	shopperA := dialWS(t, "shopper-a", a.WSURL, a.Token)
+	var offer protocol.Offer
+	guideWS.AwaitInto(protocol.TypeOffer, "", &offer)
+	guideWS.Send(protocol.TypeOfferAccept, "", protocol.OfferReply{OfferID: offer.OfferID})
+	callID := shopperA.Await(protocol.TypeCallMatched, "").CallID
+	guideWS.Send(protocol.TypeCallEnd, callID, protocol.CallEnd{Reason: "hangup"})
+	shopperA.Await(protocol.TypeCallEnded, "")
+	guideWS.Send(protocol.TypePresence, "", protocol.SetPresence{Status: "away"})
+	guideWS.Await(protocol.TypePresence, "")
+
+	// B and C wait in line.
+	b, c := joinQueue(t, base), joinQueue(t, base)
+	entry := func(id string) (name, page string, erased bool) {
+		var at *time.Time
+		if err := pool.QueryRow(ctx, `SELECT name, page_url, erased_at FROM queue_entries WHERE id = $1`, id).Scan(&name, &page, &at); err != nil {
+			t.Fatalf("entry %s: %v", id, err)
+		}
+		return name, page, at != nil
+	}
+	if name, page, _ := entry(a.EntryID); name != "Sam" || page == "" {
+		t.Fatalf("entry A before the purge: %q %q", name, page)
+	}
+
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if name, page, erased := entry(a.EntryID); name == "" && page == "" && erased {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("entry A still holds its shopper data 20 s after its retention of 1 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var entries, calls int
+	var ended *time.Time
+	if err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM queue_entries), (SELECT count(*) FROM calls), (SELECT ended_at FROM calls WHERE id = $1)`, callID).Scan(&entries, &calls, &ended); err != nil {
+		t.Fatal(err)
+	}
+	if entries != 3 || calls != 1 || ended == nil {
+		t.Fatalf("after the purge: %d entries, %d calls, call ended at %v; want 3, 1 and a time (statistics still count them)", entries, calls, ended)
+	}
+	for _, id := range []string{b.EntryID, c.EntryID} {
+		if name, _, erased := entry(id); name != "Sam" || erased {
+			t.Fatalf("waiting entry %s purged: %q", id, name)
+		}
+	}
+
+	// B asks to be forgotten; C is not touched.
+	api(t, http.MethodDelete, base+"/api/v1/admin/shoppers/"+b.EntryID, admin, nil, nil, http.StatusNoContent)
+	api(t, http.MethodDelete, base+"/api/v1/admin/shoppers/e_nobody", admin, nil, nil, http.StatusNotFound)
+	api(t, http.MethodDelete, base+"/api/v1/admin/shoppers/"+c.EntryID, loginGuide(t, node.endpoint()), nil, nil, http.StatusForbidden)
+	if name, page, erased := entry(b.EntryID); name != "" || page != "" || !erased {
+		t.Fatalf("entry B after its erasure: %q %q erased=%v", name, page, erased)
+	}
+	if name, page, erased := entry(c.EntryID); name != "Sam" || page == "" || erased {
+		t.Fatalf("erasing B touched C: %q %q erased=%v", name, page, erased)
+	}
+	out := runCLI(t, guidecallBinary(t), "purge", "--database-url", url, "--entry", c.EntryID)
+	if name, _, erased := entry(c.EntryID); name != "" || !erased {
+		t.Fatalf("guidecall purge --entry left C's name %q (%s)", name, out)
 	}
 }

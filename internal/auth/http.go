@@ -295,7 +295,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 		switch {
 		case errors.As(err, &tooBig):
 			writeError(w, http.StatusBadRequest, "body_too_large", "request body exceeds 16 KiB")
-		case errors.Is(err, httpjson.ErrNUL), errors.Is(err, httpjson.ErrNotObject):
+		case errors.Is(err, httpjson.ErrNUL), errors.Is(err, httpjson.ErrNotObject), errors.Is(err, httpjson.ErrNotUTF8):
 			writeError(w, http.StatusBadRequest, "bad_request", err.Error())
 		default:
 			writeError(w, http.StatusBadRequest, "bad_request", "malformed JSON body")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"unicode/utf8"
 )
 
 var (
@@ -15,10 +16,13 @@ var (
 	// ErrNUL is returned for a body with a U+0000 anywhere (as \u0000):
 	// no field of any API takes one, and PostgreSQL text cannot hold it.
 	ErrNUL = errors.New("body contains a NUL character")
+	// ErrNotUTF8 is returned for a body that is not UTF-8 (RFC 8259).
+	ErrNotUTF8 = errors.New("body is not UTF-8")
 )
 
 // DecodeObject reads exactly one JSON object from r into v, refusing
-// anything else before or after it, a NUL anywhere, and, when strict,
+// anything else before or after it, a NUL anywhere, bytes that are not
+// UTF-8, and, when strict,
 // unknown fields. r should be bounded (http.MaxBytesReader); its errors
 // are returned as they are, so a *http.MaxBytesError can be told apart.
 func DecodeObject(r io.Reader, v any, strict bool) error {
@@ -32,6 +36,10 @@ func DecodeObject(r io.Reader, v any, strict bool) error {
 	}
 	if hasEscapedNUL(trimmed) {
 		return ErrNUL
+	}
+	if !utf8.Valid(trimmed) {
+		// encoding/json would silently turn the bad bytes into U+FFFD.
+		return ErrNotUTF8
 	}
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
 	if strict {
