@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"log/slog"
 	"net"
 	"net/http"
@@ -15,8 +14,8 @@ import (
 )
 
 // hardenAuth gives auth its limits and stores and subscribes the call flow
-// to what auth revokes (sockets of disabled guides, TURN credentials) and
-// to ended calls (their shoppers' TURN credentials).
+// to what auth revokes (sockets of disabled guides, TURN credentials); the
+// flow itself follows ended calls (their shoppers' TURN credentials).
 func (a *App) hardenAuth(cfg config.Serve, stores Stores) {
 	if stores.Sessions != nil {
 		a.Auth.Sessions = stores.Sessions
@@ -29,7 +28,6 @@ func (a *App) hardenAuth(cfg config.Serve, stores Stores) {
 	a.Auth.Limits.LockAfter = cfg.LoginLockAfter
 	a.Auth.Limits.LockFor = cfg.LoginLockFor
 	a.Auth.Subscribe(a.Flow.AuthEvent)
-	a.Queue.SubscribeFunc(context.Background(), "turn revocation", 0, a.Flow.CallEnded)
 }
 
 // secureHeaders sets what every answer carries: nosniff, so a browser
