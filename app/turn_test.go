@@ -1,6 +1,8 @@
 package app_test
 
 import (
+	"context"
+	"encoding/json"
 	"net"
 	"testing"
 	"time"
@@ -9,6 +11,7 @@ import (
 	"github.com/pion/turn/v4"
 
 	"guidecall/app"
+	"guidecall/protocol"
 )
 
 // turnClient holds one relay allocated on a node's bundled TURN server.
@@ -74,5 +77,38 @@ func waitAllocations(t *testing.T, node *app.App, want int64) {
 			t.Fatalf("TURN allocations = %d, want %d", node.TURN.Stats().ActiveAllocations, want)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestGuideTURNRevokedOnLogout: a guide's relay, allocated with the TURN
+// credentials of one login, is closed when that login ends, and the
+// credentials allocate nothing more.
+func TestGuideTURNRevokedOnLogout(t *testing.T) {
+	t.Parallel()
+	node := startApp(t, nil)
+	const email, pw = "turn-guide@test.local", "correct horse battery"
+	if _, err := node.Auth.AddAccount(context.Background(), email, "TURN Guide", pw, protocol.RoleGuide); err != nil {
+		t.Fatal(err)
+	}
+	pair, err := node.Auth.Login(context.Background(), email, pw, "192.0.2.7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := do(t, "GET", node.URL()+"/api/v1/ice-servers", pair.AccessToken, nil, nil)
+	var ice struct {
+		ICEServers []struct{ Username, Credential string } `json:"iceServers"`
+	}
+	if r.status != 200 || json.Unmarshal(r.body, &ice) != nil || len(ice.ICEServers) != 1 {
+		t.Fatalf("ice-servers: %d %s", r.status, r.body)
+	}
+	relay := allocateTURN(t, node, ice.ICEServers[0].Username, ice.ICEServers[0].Credential)
+	waitAllocations(t, node, 1)
+
+	if r := doJSON(t, "POST", node.URL()+"/api/v1/auth/logout", "", map[string]string{"refresh_token": pair.RefreshToken}, nil); r.status != 204 {
+		t.Fatalf("logout: %d %s", r.status, r.body)
+	}
+	waitAllocations(t, node, 0)
+	if err := relay.allocateAgain(t); err == nil {
+		t.Fatal("the TURN credential of an ended login allocated a relay")
 	}
 }

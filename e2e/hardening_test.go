@@ -17,6 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/logging"
+	"github.com/pion/turn/v4"
+
 	"guidecall/app"
 	"guidecall/internal/config"
 	"guidecall/internal/db/dbtest"
@@ -690,5 +693,78 @@ func TestRetentionPurgeAndErasure(t *testing.T) {
 	out := runCLI(t, guidecallBinary(t), "purge", "--database-url", url, "--entry", c.EntryID)
 	if name, _, erased := entry(c.EntryID); name != "" || !erased {
 		t.Fatalf("guidecall purge --entry left C's name %q (%s)", name, out)
+	}
+}
+
+// allocateOn tries one TURN allocation with a credential on the server at
+// a turn: URL's host and port (UDP).
+func allocateOn(t *testing.T, turnURL, user, pass string) error {
+	t.Helper()
+	hostPort := strings.TrimPrefix(strings.Split(turnURL, "?")[0], "turn:")
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	c, err := turn.NewClient(&turn.ClientConfig{
+		TURNServerAddr: hostPort, Username: user, Password: pass, Realm: "guidecall",
+		Conn: conn, RTO: 100 * time.Millisecond, LoggerFactory: logging.NewDefaultLoggerFactory(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	relay, err := c.Allocate()
+	if err == nil {
+		_ = relay.Close()
+	}
+	return err
+}
+
+// TestShopperTURNRevokedAcrossNodes: a shopper gets TURN credentials from
+// node B while its guide is on node A; when the guide hangs up on A, B's
+// TURN server refuses the credential, told through the cluster's bus.
+func TestShopperTURNRevokedAcrossNodes(t *testing.T) {
+	t.Parallel()
+	_, url := dbtest.NewSchema(t)
+	bin := guidecallBinary(t)
+	const pw = "turn guide password 9"
+	addAccount(t, bin, url, "turn-g@e2e.local", "TURN Guide", pw, "guide")
+	a := startProc(t, bin, "node-a", procConfig{databaseURL: url, ip: "127.0.0.1"})
+	b := startProc(t, bin, "node-b", procConfig{databaseURL: url, ip: "127.0.0.2"})
+
+	guideWS := dialWS(t, "guide-on-a", wsURLOf(a.endpoint("", "")), login(t, a.url, "turn-g@e2e.local", pw))
+	guideWS.Send(protocol.TypePresence, "", protocol.SetPresence{Status: "available"})
+	j := joinQueue(t, b.url)
+	shopper := dialWS(t, "shopper-on-b", j.WSURL, j.Token)
+	var offer protocol.Offer
+	guideWS.AwaitInto(protocol.TypeOffer, "", &offer)
+	guideWS.Send(protocol.TypeOfferAccept, "", protocol.OfferReply{OfferID: offer.OfferID})
+	callID := shopper.Await(protocol.TypeCallMatched, "").CallID
+
+	var ice struct {
+		ICEServers []struct {
+			URLs                 []string
+			Username, Credential string
+		} `json:"iceServers"`
+	}
+	api(t, http.MethodGet, b.url+"/api/v1/ice-servers", j.Token, nil, &ice, http.StatusOK)
+	s := ice.ICEServers[0]
+	if err := allocateOn(t, s.URLs[0], s.Username, s.Credential); err != nil {
+		t.Fatalf("allocation during the call: %v", err)
+	}
+	guideWS.Send(protocol.TypeCallEnd, callID, protocol.CallEnd{Reason: "hangup"})
+	shopper.Await(protocol.TypeCallEnded, "")
+	// The revocation travels A → PostgreSQL → B; the shopper heard of the
+	// end by the same way, so it is there by now or within moments.
+	deadline := time.Now().Add(5 * time.Second)
+	for allocateOn(t, s.URLs[0], s.Username, s.Credential) == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("node-b's TURN still allocates with the credential of a call that ended on node-a")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -166,3 +166,16 @@ func (failingStore) AccountList(context.Context) ([]auth.Account, error) { retur
 func (failingStore) AccountUpdate(context.Context, string, func(*auth.Account) error) (auth.Account, error) {
 	return auth.Account{}, errStoreDown
 }
+
+func TestLoginSchedule(t *testing.T) {
+	got := auth.DefaultLoginLimits.Schedule()
+	want := []time.Duration{0, 0, 0, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 32 * time.Second, 15 * time.Minute}
+	if len(got) != len(want) {
+		t.Fatalf("Schedule = %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("Schedule = %v, want %v", got, want)
+		}
+	}
+}
