@@ -306,6 +306,7 @@ func TestRefreshTokensRotate(t *testing.T) {
 // disabled with `guidecall guide disable` (a process with no socket of its
 // own), and another guide's socket on node A closes when an admin disables
 // them through node B's API. Neither can log in or reconnect afterwards.
+// `guidecall guide remove` closes a third guide's socket the same way.
 func TestDisabledGuideLosesSocketsOnEveryNode(t *testing.T) {
 	t.Parallel()
 	_, url := dbtest.NewSchema(t)
@@ -313,6 +314,7 @@ func TestDisabledGuideLosesSocketsOnEveryNode(t *testing.T) {
 	const pw = "cluster guide password 7"
 	addAccount(t, bin, url, "g1@e2e.local", "Guide One", pw, "guide")
 	addAccount(t, bin, url, "g2@e2e.local", "Guide Two", pw, "guide")
+	addAccount(t, bin, url, "g3@e2e.local", "Guide Three", pw, "guide")
 	addAccount(t, bin, url, "boss@e2e.local", "Boss", pw, "admin")
 	a := startProc(t, bin, "node-a", procConfig{databaseURL: url, ip: "127.0.0.1"})
 	b := startProc(t, bin, "node-b", procConfig{databaseURL: url, ip: "127.0.0.2"})
@@ -349,6 +351,13 @@ func TestDisabledGuideLosesSocketsOnEveryNode(t *testing.T) {
 	c := clienttest.Dial(t, wsURLOf(a.endpoint("", ""))).Named("g2-again")
 	c.Send(protocol.TypeAuth, "", protocol.Auth{Token: tok2})
 	c.ExpectClosed(4401)
+
+	// Removing an account does the same.
+	tok3 := login(t, b.url, "g3@e2e.local", pw)
+	ws3 := dialWS(t, "g3-on-a", wsURLOf(a.endpoint("", "")), tok3)
+	runCLI(t, bin, "guide", "remove", "--database-url", url, "--email", "g3@e2e.local")
+	ws3.ExpectClosed(4403)
+	api(t, http.MethodGet, b.url+"/api/v1/auth/me", tok3, nil, nil, http.StatusUnauthorized)
 }
 
 // TestTrickledBodyIsCutOff sends a request body a byte every 100 ms: the

@@ -28,6 +28,7 @@ Usage:
   guidecall guide disable --email E   (ends the account's logins and closes its sockets on every node)
   guidecall guide enable --email E
   guidecall guide unlock --email E    (lifts a lock after failed logins)
+  guidecall guide remove --email E    (deletes the account; as disable, its logins end and its sockets close)
 
 Run "guidecall guide <command> --help" for a command's flags.
 `
@@ -126,7 +127,7 @@ func guide(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		return guideAdd(ctx, args[1:], stdout, stderr, getenv)
 	case "list":
 		return guideList(ctx, args[1:], stdout, stderr, getenv)
-	case "disable", "enable", "unlock":
+	case "disable", "enable", "unlock", "remove":
 		return guideChange(ctx, args[0], args[1:], stdout, stderr, getenv)
 	case "help", "-h", "--h", "-help", "--help":
 		fmt.Fprint(stdout, guideUsage)
@@ -266,9 +267,10 @@ func openSchema(ctx context.Context, f dbFlags, migrateFirst bool, log *slog.Log
 	return pool, nil
 }
 
-// guideChange disables, enables or unlocks one account. Disabling also
-// publishes the close of the account's sockets on the cluster's bus, so
-// every node drops them within a second, as the admin API does.
+// guideChange disables, enables, unlocks or removes one account.
+// Disabling and removing also publish the close of the account's sockets
+// on the cluster's bus, so every node drops them within a second, as the
+// admin API does.
 func guideChange(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	var f dbFlags
 	var email string
@@ -323,11 +325,13 @@ func guideChange(ctx context.Context, cmd string, args []string, stdout, stderr 
 		_, err = svc.SetDisabled(ctx, a.ID, false)
 	case "unlock":
 		_, err = svc.Unlock(ctx, a.ID)
+	case "remove":
+		err = svc.RemoveAccount(ctx, a.ID)
 	}
 	if err != nil {
 		return fmt.Errorf("guide %s: %w", cmd, err)
 	}
-	done := map[string]string{"disable": "disabled", "enable": "enabled", "unlock": "unlocked"}[cmd]
+	done := map[string]string{"disable": "disabled", "enable": "enabled", "unlock": "unlocked", "remove": "removed"}[cmd]
 	fmt.Fprintf(stdout, "%s %s %s (id %s)\n", done, a.Role, a.Email, a.ID)
 	return nil
 }

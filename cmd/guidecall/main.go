@@ -20,7 +20,7 @@ const usage = `guidecall: 1:1 video shopping, self-hosted.
 Usage:
   guidecall [serve] [flags]     run a node (the default)
   guidecall guide add|list      manage guide and admin accounts
-  guidecall guide disable|enable|unlock   take an account's access away, give it back, lift a lock
+  guidecall guide disable|enable|unlock|remove   take an account's access away, give it back, lift a lock, delete it
   guidecall purge               erase shopper data now: one entry, or all past a retention period
   guidecall migrate             apply database migrations
   guidecall reconcile           bring payment links to their providers' status, once

@@ -73,6 +73,8 @@ type AccountStore interface {
 	// from change is returned and nothing is written. ErrNotFound when no
 	// account has that id.
 	AccountUpdate(ctx context.Context, id string, change func(*Account) error) (Account, error)
+	// AccountDelete removes an account. ErrNotFound when there is none.
+	AccountDelete(ctx context.Context, id string) error
 }
 
 // NormalizeEmail returns email as stored and looked up: trimmed and
@@ -207,6 +209,22 @@ func (s *MemoryAccountStore) AccountUpdate(ctx context.Context, id string, chang
 	a.LastFailedAt, a.LockedUntil = microUTC(next.LastFailedAt), microUTC(next.LockedUntil)
 	s.byID[id] = a
 	return a, nil
+}
+
+// AccountDelete implements AccountStore.
+func (s *MemoryAccountStore) AccountDelete(ctx context.Context, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.byID[id]
+	if !ok {
+		return ErrNotFound
+	}
+	delete(s.byID, id)
+	delete(s.byEmail, a.Email)
+	return nil
 }
 
 func cloneTime(t *time.Time) *time.Time {

@@ -98,6 +98,7 @@ func (s *Service) Routes() chi.Router {
 //	POST /{id}/disable  -> 200 AccountView; the account's logins end and its sockets close
 //	POST /{id}/enable   -> 200 AccountView
 //	POST /{id}/unlock   -> 200 AccountView; failed logins forgotten
+//	DELETE /{id}        -> 204; the account is gone, its logins end and its sockets close
 func (s *Service) AdminRoutes() chi.Router {
 	r := chi.NewRouter()
 	r.Use(s.issuer.Middleware(protocol.RoleAdmin))
@@ -105,7 +106,23 @@ func (s *Service) AdminRoutes() chi.Router {
 	r.Post("/{id}/disable", s.adminChange(func(ctx context.Context, id string) (Account, error) { return s.SetDisabled(ctx, id, true) }))
 	r.Post("/{id}/enable", s.adminChange(func(ctx context.Context, id string) (Account, error) { return s.SetDisabled(ctx, id, false) }))
 	r.Post("/{id}/unlock", s.adminChange(s.Unlock))
+	r.Delete("/{id}", s.handleRemove)
 	return r
+}
+
+func (s *Service) handleRemove(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	c, _ := ClaimsFrom(r.Context())
+	if c.Subject == id {
+		writeError(w, http.StatusConflict, "bad_state", "an admin cannot remove their own account")
+		return
+	}
+	if err := s.RemoveAccount(r.Context(), id); err != nil {
+		s.writeStoreError(w, r, "remove account", err)
+		return
+	}
+	s.log.InfoContext(r.Context(), "admin removed account", "account_id", id, "by", c.Subject)
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Service) handleList(w http.ResponseWriter, r *http.Request) {

@@ -153,3 +153,15 @@ func (s *PostgresAccountStore) AccountUpdate(ctx context.Context, id string, cha
 	}
 	return out, nil
 }
+
+// AccountDelete implements AccountStore.
+func (s *PostgresAccountStore) AccountDelete(ctx context.Context, id string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM accounts WHERE id = $1`, id)
+	if err != nil {
+		return pgError(err, "delete "+id)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%w: id %s", ErrNotFound, id)
+	}
+	return nil
+}

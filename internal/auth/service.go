@@ -35,7 +35,8 @@ type Event interface{ authEvent() }
 
 // SessionsRevoked says the login families of an account ended: by logout
 // (one family), by reuse of a refresh token (one family), or because the
-// account was disabled (all of them, Disabled set).
+// account was disabled or removed (all of them, Disabled set: its sockets
+// must close too).
 type SessionsRevoked struct {
 	AccountID string
 	Families  []string
@@ -316,6 +317,21 @@ func (s *Service) SetDisabled(ctx context.Context, id string, disabled bool) (Ac
 	s.log.WarnContext(ctx, "account disabled; its logins are revoked", "account_id", id, "families", len(families))
 	s.publish(ctx, SessionsRevoked{AccountID: id, Families: families, Disabled: true, Reason: "disabled"})
 	return a, nil
+}
+
+// RemoveAccount deletes an account and ends every login of it, with the
+// same effect on its sockets as disabling it.
+func (s *Service) RemoveAccount(ctx context.Context, id string) error {
+	families, err := s.Sessions.SessionRevokeAccount(ctx, id, s.now())
+	if err != nil {
+		return fmt.Errorf("auth: remove %s: revoke sessions: %w", id, err)
+	}
+	if err := s.store.AccountDelete(ctx, id); err != nil {
+		return fmt.Errorf("auth: remove %s: %w", id, err)
+	}
+	s.log.WarnContext(ctx, "account removed; its logins are revoked", "account_id", id, "families", len(families))
+	s.publish(ctx, SessionsRevoked{AccountID: id, Families: families, Disabled: true, Reason: "removed"})
+	return nil
 }
 
 // Unlock lifts a lock and forgets the failures of an account.

@@ -179,3 +179,4 @@ func TestLoginSchedule(t *testing.T) {
 		}
 	}
 }
+func (failingStore) AccountDelete(context.Context, string) error { return errStoreDown }

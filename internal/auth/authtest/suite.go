@@ -178,6 +178,31 @@ func RunAccountStoreSuite(t *testing.T, newStore func(t *testing.T) auth.Account
 			t.Fatalf("clearing: %+v, %v", got, err)
 		}
 	})
+
+	t.Run("Delete", func(t *testing.T) {
+		t.Parallel()
+		s, ctx := newStore(t), context.Background()
+		a, _ := s.AccountCreate(ctx, auth.Account{Email: "gone@example.com", Name: "G", Role: protocol.RoleGuide, PasswordHash: "h"})
+		keep, _ := s.AccountCreate(ctx, auth.Account{Email: "keep@example.com", Name: "K", Role: protocol.RoleGuide, PasswordHash: "h"})
+		if err := s.AccountDelete(ctx, a.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.AccountByID(ctx, a.ID); !errors.Is(err, auth.ErrNotFound) {
+			t.Errorf("deleted account by id: err = %v", err)
+		}
+		if _, err := s.AccountByEmail(ctx, "gone@example.com"); !errors.Is(err, auth.ErrNotFound) {
+			t.Errorf("deleted account by email: err = %v", err)
+		}
+		if _, err := s.AccountByID(ctx, keep.ID); err != nil {
+			t.Errorf("the other account: %v", err)
+		}
+		if err := s.AccountDelete(ctx, a.ID); !errors.Is(err, auth.ErrNotFound) {
+			t.Errorf("second delete: err = %v", err)
+		}
+		if _, err := s.AccountCreate(ctx, auth.Account{Email: "gone@example.com", Name: "G2", Role: protocol.RoleGuide, PasswordHash: "h"}); err != nil {
+			t.Errorf("the email of a deleted account is free again: %v", err)
+		}
+	})
 }
 
 func assertAccount(t *testing.T, what string, got, want auth.Account) {
