@@ -120,7 +120,7 @@ func openPool(ctx context.Context, f dbFlags, log *slog.Logger) (*pgxpool.Pool, 
 func guide(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, guideUsage)
-		return errors.New("guide: which command? add or list")
+		return errors.New("guide: which command? add, list, disable, enable, unlock or remove")
 	}
 	switch args[0] {
 	case "add":

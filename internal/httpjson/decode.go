@@ -54,8 +54,11 @@ func DecodeObject(r io.Reader, v any, strict bool) error {
 	return nil
 }
 
-// hasEscapedNUL finds \u0000 outside an escaped backslash. A raw NUL byte
-// is not valid JSON and fails decoding anyway.
+// HasNUL reports whether JSON text b holds a U+0000 in a string (written
+// \u0000; a raw NUL byte is not valid JSON and fails decoding anyway).
+func HasNUL(b []byte) bool { return hasEscapedNUL(b) }
+
+// hasEscapedNUL finds \u0000 outside an escaped backslash.
 func hasEscapedNUL(b []byte) bool {
 	for i := 0; i < len(b); i++ {
 		if b[i] != '\\' || i+1 >= len(b) {
