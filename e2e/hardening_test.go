@@ -478,6 +478,23 @@ func TestHTTPConnectionsCappedPerAddress(t *testing.T) {
 	}
 }
 
+// waitBanner waits (bounded) for the whole start-up banner on a node's
+// stdout: the node may answer /readyz before it has printed it.
+func waitBanner(t *testing.T, n *procNode) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out := n.stdout()
+		if strings.Contains(out, "Ctrl-C stops.") {
+			return out
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s printed no full banner: %q", n.name, out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // TestDemoGuideOnlyInMemoryByDefault: without --demo-guide, a node on the
 // in-memory store creates guide@demo.local and prints its login, and a node
 // on PostgreSQL creates no such account and prints no password.
@@ -487,8 +504,9 @@ func TestDemoGuideOnlyInMemoryByDefault(t *testing.T) {
 	bin := guidecallBinary(t)
 
 	mem := startProc(t, bin, "memory-demo", procConfig{ip: "127.0.0.1", demoDefault: true})
+	banner := waitBanner(t, mem)
 	line := ""
-	for _, l := range strings.Split(mem.stdout(), "\n") {
+	for _, l := range strings.Split(banner, "\n") {
 		if strings.Contains(l, "Demo guide login:") {
 			line = l
 		}
@@ -502,7 +520,7 @@ func TestDemoGuideOnlyInMemoryByDefault(t *testing.T) {
 	}
 
 	pg := startProc(t, bin, "postgres-demo", procConfig{databaseURL: url, ip: "127.0.0.1", demoDefault: true})
-	if out := pg.stdout(); strings.Contains(out, "Demo guide") || strings.Contains(out, "guide@demo.local") {
+	if out := waitBanner(t, pg); strings.Contains(out, "Demo guide") || strings.Contains(out, "guide@demo.local") {
 		t.Fatalf("a PostgreSQL node printed a demo login:\n%s", out)
 	}
 	var n int
