@@ -170,7 +170,7 @@ func (c *Serve) Register(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxConnections, "max-connections", 20000, "WebSocket connections one node holds at most; more get 503")
 	fs.IntVar(&c.MaxConnectionsPerIP, "max-connections-per-ip", 50, "WebSocket connections one client address may hold, authenticated or not; more get 429")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs of load balancers whose X-Forwarded-For / X-Real-IP name the client; empty trusts no header")
-	fs.Var(&c.DemoGuide, "demo-guide", "create a demo guide account at start-up and print its login (default: on with the in-memory store, off with --database-url)")
+	fs.Var(&c.DemoGuide, "demo-guide", "create a demo guide account at start-up and print its login; auto: on with the in-memory store, off with --database-url")
 	c.registerHardening(fs)
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
@@ -188,7 +188,7 @@ func (c *Serve) registerHardening(fs *flag.FlagSet) {
 	fs.DurationVar(&c.HTTPBodyTimeout, "http-body-timeout", 10*time.Second, "how long an HTTP request (headers and body) may take to arrive; WebSocket upgrades are exempt once upgraded")
 	fs.DurationVar(&c.HTTPWriteTimeout, "http-write-timeout", 30*time.Second, "how long writing one HTTP answer may take; WebSocket upgrades are exempt")
 	fs.IntVar(&c.MaxHTTPConnsPerIP, "max-http-connections-per-ip", 64, "open HTTP connections one client address may hold; more are closed at once")
-	fs.DurationVar(&c.Retention, "retention", 30*24*time.Hour, "how long shopper data (name, page, locale of a queue entry) is kept after the entry ends; 0 keeps it forever")
+	fs.DurationVar(&c.Retention, "retention", 30*24*time.Hour, "how long shopper data (the name and page of a queue entry) is kept after the entry ends; 0 keeps it forever")
 	fs.DurationVar(&c.PurgeEvery, "purge-every", time.Hour, "how often the retention purge runs")
 	fs.StringVar(&c.PrivacyNoticeURL, "privacy-notice-url", "", "the merchant's privacy notice, linked in the widget before the camera is asked for")
 }
