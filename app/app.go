@@ -40,6 +40,7 @@ var idleTimeout = 120 * time.Second
 // Stores are the stores a node runs on, picked once from config.
 type Stores struct {
 	Accounts auth.AccountStore
+	Sessions auth.SessionStore
 	Queue    queue.Store
 	Payments payments.Store
 	Bus      signaling.Bus
@@ -58,6 +59,7 @@ type Stores struct {
 func MemoryStores() Stores {
 	return Stores{
 		Accounts: auth.NewMemoryAccountStore(),
+		Sessions: auth.NewMemorySessionStore(),
 		Queue:    queue.NewMemoryStore(),
 		Payments: payments.NewMemoryStore(),
 		Bus:      &signaling.LocalBus{},
@@ -256,6 +258,7 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 		Bus:       stores.Bus,
 		Logger:    log,
 		Heartbeat: heartbeat,
+		Notices:   a.Flow.Notice,
 
 		MaxConnections:      cfg.MaxConnections,
 		MaxConnectionsPerIP: cfg.MaxConnectionsPerIP,
@@ -269,6 +272,7 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 		return fail(err)
 	}
 	a.Flow.Bind(a.Queue, a.Payments, a.Hub)
+	a.hardenAuth(cfg, stores)
 	if a.Metrics != nil {
 		// Subscribed before anything runs, so no event is missed;
 		// delivery starts with the queue, and Queue.Stop ends it.
@@ -284,6 +288,7 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ConnState:         newConnCap(cfg.MaxHTTPConnsPerIP, clientIPs{trusted: proxies}, log).track,
 	}
 	a.parts = a.lifecycle()
 	return a, nil
@@ -346,11 +351,12 @@ func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, l
 		workers := river.NewWorkers()
 		riverOutbox.AddWorker(workers)
 		reconcile := a.Payments.AddReconcileJob(workers)
+		purge := a.addPurgeJob(workers)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		host, _ := os.Hostname()
 		jobs, err := db.NewJobs(ctx, stores.Pool, db.JobsConfig{
-			Workers: workers, PeriodicJobs: []*river.PeriodicJob{reconcile}, Logger: log.With("component", "river"),
+			Workers: workers, PeriodicJobs: []*river.PeriodicJob{reconcile, purge}, Logger: log.With("component", "river"),
 			ID: "guidecall_" + host + "_" + a.listener.Addr().String(),
 		})
 		if err != nil {
@@ -385,6 +391,10 @@ func (a *App) lifecycle() []namedService {
 	)
 	if a.stores.Ready != nil {
 		parts = append(parts, namedService{"store-watch", every(time.Second, a.checkStore)})
+	}
+	if a.stores.Pool == nil {
+		// On PostgreSQL the purge is a River periodic job (addPurgeJob).
+		parts = append(parts, namedService{"purge", &loopService{run: a.purgeLoop}})
 	}
 	if a.metrics != nil {
 		parts = append(parts, namedService{"metrics", a.metrics})

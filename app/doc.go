@@ -6,6 +6,12 @@
 // router, and starts and stops the node's parts through one lifecycle
 // contract ([Service]) in one ordered list.
 //
+// It also owns what every request of the node shares (hardening.go):
+// nosniff, per-request body and write deadlines that spare WebSocket
+// upgrades, the per-address cap on HTTP connections; and the retention
+// purge's schedule (privacy.go): a River periodic job on PostgreSQL, a
+// ticker in memory.
+//
 // It also owns the node's operations surface: the metrics listener
 // (--metrics-addr, package telemetry subscribed like any consumer), HTTPS
 // with a certificate reloaded on SIGHUP, HSTS and the HTTP redirect

@@ -22,6 +22,11 @@
 //     allocations, refusals, relayed bytes and packets each way), an
 //     optional relay port range (RelayPortMin, RelayPortMax) a firewall can
 //     be written for, and routing pion's logs into slog.
+//   - Revocation ([Server.Revoke]): a set of credential ids refused from
+//     then on (kept until every credential minted for them before has
+//     expired), and the relays already allocated with one closed, which
+//     makes pion delete their allocations. Credentials of other ids are
+//     untouched. It is per server: whoever revokes tells every node.
 //
 // # What it does not own
 //

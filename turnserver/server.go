@@ -32,6 +32,13 @@ type Server struct {
 
 	allocMu     sync.Mutex
 	allocByUser map[string]int
+	// relayBySrc maps an allocation's client address to its credential id
+	// and relay port, so Revoke can close an id's relays.
+	relayBySrc map[string]allocRef
+	// revoked holds credential ids whose credentials are refused, each
+	// until every credential minted for it before the revocation expired.
+	revoked map[string]time.Time
+	relays  *relayGenerator
 
 	active             atomic.Int64
 	allocationsTotal   atomic.Uint64
@@ -39,6 +46,8 @@ type Server struct {
 	authFailures       atomic.Uint64
 	quotaRejections    atomic.Uint64
 	relayCounters      relayCounters
+	revocations        atomic.Uint64
+	revokedRefusals    atomic.Uint64
 }
 
 const (
@@ -60,6 +69,7 @@ type Stats struct {
 	// Relayed traffic through allocations, to and from peers.
 	BytesToPeers, PacketsToPeers     uint64
 	BytesFromPeers, PacketsFromPeers uint64
+	RevokedRefusals                  uint64 // requests refused because their credential id was revoked
 }
 
 // New validates cfg and returns a Server that is not yet listening.
@@ -77,6 +87,8 @@ func New(cfg Config) (*Server, error) {
 			RelayIPs:     []netip.Addr{r.publicIP},
 		},
 		allocByUser: make(map[string]int),
+		relayBySrc:  make(map[string]allocRef),
+		revoked:     make(map[string]time.Time),
 	}, nil
 }
 
@@ -100,6 +112,9 @@ func (s *Server) Start(ctx context.Context) error {
 
 	relay := newRelayGenerator(s.cfg.relayBind, s.cfg.publicIP, s.cfg.AllowedPeers).withPortRange(s.cfg.RelayPortMin, s.cfg.RelayPortMax)
 	relay.counters = &s.relayCounters
+	s.allocMu.Lock()
+	s.relays = relay
+	s.allocMu.Unlock()
 	perm := s.permissionHandler
 	pcs := make([]turn.PacketConnConfig, len(udp))
 	for i, c := range udp {
@@ -247,6 +262,7 @@ func (s *Server) Stats() Stats {
 		PacketsToPeers:     s.relayCounters.packetsToPeers.Load(),
 		BytesFromPeers:     s.relayCounters.bytesFromPeers.Load(),
 		PacketsFromPeers:   s.relayCounters.packetsFromPeers.Load(),
+		RevokedRefusals:    s.revokedRefusals.Load(),
 	}
 }
 
@@ -270,6 +286,13 @@ type ICEConfig struct {
 // ICEConfig mints credentials for clientID and lists this server's UDP and
 // TCP URLs at PublicIP and the bound ports (the configured port before Start).
 func (s *Server) ICEConfig(clientID string) ICEConfig {
+	return s.ICEConfigTTL(clientID, s.cfg.CredentialTTL)
+}
+
+// ICEConfigTTL is ICEConfig with credentials living ttl (at most
+// CredentialTTL, at least a minute).
+func (s *Server) ICEConfigTTL(clientID string, ttl time.Duration) ICEConfig {
+	ttl = min(max(ttl, time.Minute), s.cfg.CredentialTTL)
 	s.mu.Lock()
 	udpPort, tcpPort := s.cfg.Port, s.cfg.Port
 	if ua, ok := s.udpAddr.(*net.UDPAddr); ok {
@@ -280,7 +303,7 @@ func (s *Server) ICEConfig(clientID string) ICEConfig {
 	}
 	s.mu.Unlock()
 
-	user, pass := NewCredentials(s.cfg.Secret, clientID, s.cfg.CredentialTTL, time.Now())
+	user, pass := NewCredentials(s.cfg.Secret, clientID, ttl, time.Now())
 	host := s.cfg.publicIP.String()
 	if s.cfg.publicIP.Is6() {
 		host = "[" + host + "]"
@@ -295,6 +318,55 @@ func (s *Server) ICEConfig(clientID string) ICEConfig {
 			Username:   user,
 			Credential: pass,
 		}},
-		TTL: int(s.cfg.CredentialTTL / time.Second),
+		TTL: int(ttl / time.Second),
 	}
+}
+
+// allocRef is what Revoke needs to know of one allocation.
+type allocRef struct {
+	id   string
+	port int
+}
+
+// Revoke refuses every credential of id from now on, on this server, and
+// closes the relays already allocated with one. A credential's id is the
+// part of its username after the expiry; the refusal is kept until the
+// latest credential minted for id before now has expired, after which the
+// credential would be refused anyway.
+func (s *Server) Revoke(id string) int {
+	now := time.Now()
+	s.allocMu.Lock()
+	for k, until := range s.revoked {
+		if until.Before(now) {
+			delete(s.revoked, k)
+		}
+	}
+	s.revoked[id] = now.Add(s.cfg.CredentialTTL + time.Minute)
+	var ports []int
+	for _, ref := range s.relayBySrc {
+		if ref.id == id {
+			ports = append(ports, ref.port)
+		}
+	}
+	relays := s.relays
+	s.allocMu.Unlock()
+	closed := 0
+	if relays != nil {
+		for _, p := range ports {
+			// pion deletes the allocation when its relay socket fails.
+			if relays.closePort(p) {
+				closed++
+			}
+		}
+	}
+	s.revocations.Add(1)
+	s.log.Info("turnserver: credentials revoked", "id", id, "relays_closed", closed)
+	return closed
+}
+
+func (s *Server) isRevoked(id string) bool {
+	s.allocMu.Lock()
+	defer s.allocMu.Unlock()
+	until, ok := s.revoked[id]
+	return ok && until.After(time.Now())
 }

@@ -25,7 +25,7 @@ func probeNode(t *testing.T) (*app.App, string) {
 	secret := "probe-test-secret-material-long-enough-" + t.Name()
 	cfg.HTTPAddr, cfg.TURNListenIP, cfg.TURNPort = "127.0.0.1:0", "127.0.0.1", 0
 	cfg.JWTSecret, cfg.TURNSecret, cfg.SandboxSecret = secret, secret, secret
-	cfg.DemoGuide = false
+	cfg.DemoGuide = config.Toggle{Given: true, On: false}
 	log, _ := newLogger(&strings.Builder{}, "error", "text")
 	a, err := app.New(cfg, app.MemoryStores(), log)
 	if err != nil {
