@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"io"
 	"log/slog"
 	"net/http"
@@ -25,6 +26,20 @@ var notInContract = map[string]string{
 	"/*": "the static pages and assets of package frontend",
 }
 
+// defaultConfig is serve's defaults on loopback with OS-chosen ports.
+func defaultConfig(t *testing.T) config.Serve {
+	t.Helper()
+	var cfg config.Serve
+	fs := flag.NewFlagSet("openapi", flag.ContinueOnError)
+	cfg.Register(fs)
+	if err := fs.Parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	cfg.HTTPAddr, cfg.TURNListenIP, cfg.TURNPort = "127.0.0.1:0", "127.0.0.1", 0
+	cfg.DemoGuide = config.Toggle{Given: true, On: false}
+	return cfg
+}
+
 func loadContract(t *testing.T) *openapi3.T {
 	t.Helper()
 	loader := openapi3.NewLoader()
@@ -40,9 +55,7 @@ func loadContract(t *testing.T) *openapi3.T {
 // endpoint) is reported as GET, the one it answers.
 func servedRoutes(t *testing.T) map[string][]string {
 	t.Helper()
-	var cfg config.Serve
-	cfg.HTTPAddr, cfg.TURNListenIP = "127.0.0.1:0", "127.0.0.1"
-	cfg.MaxConnections, cfg.MaxConnectionsPerIP, cfg.JoinRate, cfg.JoinBurst, cfg.LogFormat = 10, 10, 1, 1, "text"
+	cfg := defaultConfig(t)
 	a, err := New(cfg, MemoryStores(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -137,9 +150,7 @@ func TestOpenAPIAnswersMatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cfg config.Serve
-	cfg.HTTPAddr, cfg.TURNListenIP = "127.0.0.1:0", "127.0.0.1"
-	cfg.MaxConnections, cfg.MaxConnectionsPerIP, cfg.JoinRate, cfg.JoinBurst, cfg.LogFormat = 10, 10, 60, 5, "text"
+	cfg := defaultConfig(t)
 	a, err := New(cfg, MemoryStores(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -218,6 +229,14 @@ func TestOpenAPIAnswersMatch(t *testing.T) {
 	check(http.MethodPost, "/api/v1/calls/c_nope/payment-links", pair.AccessToken, `{"amount":100,"currency":"EUR"}`, 403, "Idempotency-Key", "k1")
 	check(http.MethodPost, "/webhooks/sandbox", "", `{"id":"evt_1","type":"payment.succeeded","ref":"sbx_1","created":1}`, 400)
 	check(http.MethodGet, "/pay/sandbox/sbx_nope", "", "", 404)
+	check(http.MethodGet, "/api/v1/privacy", "", "", 200)
+	check(http.MethodGet, "/api/v1/admin/accounts", pair.AccessToken, "", 200)
+	check(http.MethodDelete, "/api/v1/admin/shoppers/"+joined.EntryID, pair.AccessToken, "", 204)
+	var again struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	mustJSON(t, check(http.MethodPost, "/api/v1/auth/login", "", `{"email":"admin@openapi.test","password":"openapi admin password"}`, 200), &again)
+	check(http.MethodPost, "/api/v1/auth/logout", "", `{"refresh_token":"`+again.RefreshToken+`"}`, 204)
 }
 
 func mustJSON(t *testing.T, b []byte, v any) {
