@@ -20,6 +20,9 @@ type MemoryStore struct {
 	entries   map[string]*Entry
 	guides    map[string]*Guide
 	calls     map[string]*Call
+	queues    map[string]*Queue
+	callbacks map[string]*Callback
+	presence  []PresenceRecord
 	nextRank  int64
 	lastPrune time.Time
 }
@@ -34,9 +37,11 @@ const pruneEvery = 10 * time.Minute
 // NewMemoryStore returns an empty store.
 func NewMemoryStore() *MemoryStore {
 	return &MemoryStore{
-		entries: make(map[string]*Entry),
-		guides:  make(map[string]*Guide),
-		calls:   make(map[string]*Call),
+		entries:   make(map[string]*Entry),
+		guides:    make(map[string]*Guide),
+		calls:     make(map[string]*Call),
+		queues:    make(map[string]*Queue),
+		callbacks: make(map[string]*Callback),
 	}
 }
 
@@ -52,9 +57,11 @@ func (m *MemoryStore) Tx(ctx context.Context, fn func(ctx context.Context, tx St
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.trimPresence()
 	tx := &memTx{m: m, undo: &memUndo{
 		entries: map[string]*Entry{}, guides: map[string]*Guide{}, calls: map[string]*Call{},
-		nextRank: m.nextRank, lastPrune: m.lastPrune,
+		queues: map[string]*Queue{}, callbacks: map[string]*Callback{},
+		presenceLen: len(m.presence), nextRank: m.nextRank, lastPrune: m.lastPrune,
 	}}
 	committed := false
 	defer func() {
@@ -195,17 +202,23 @@ func (m *MemoryStore) Touch(_ context.Context, entries, guides []Held, at time.T
 // memUndo holds, for each record a transaction wrote, what it was before
 // (nil: it did not exist).
 type memUndo struct {
-	entries   map[string]*Entry
-	guides    map[string]*Guide
-	calls     map[string]*Call
-	nextRank  int64
-	lastPrune time.Time
+	entries     map[string]*Entry
+	guides      map[string]*Guide
+	calls       map[string]*Call
+	queues      map[string]*Queue
+	callbacks   map[string]*Callback
+	presenceLen int
+	nextRank    int64
+	lastPrune   time.Time
 }
 
 func (u *memUndo) restore(m *MemoryStore) {
 	restore(m.entries, u.entries)
 	restore(m.guides, u.guides)
 	restore(m.calls, u.calls)
+	restore(m.queues, u.queues)
+	restore(m.callbacks, u.callbacks)
+	m.presence = m.presence[:u.presenceLen]
 	m.nextRank, m.lastPrune = u.nextRank, u.lastPrune
 }
 
@@ -475,11 +488,14 @@ func cloneTime(t *time.Time) *time.Time {
 func cloneEntry(e Entry) Entry {
 	e.DisconnectedAt = cloneTime(e.DisconnectedAt)
 	e.LeftAt = cloneTime(e.LeftAt)
+	e.Steps = slices.Clone(e.Steps)
 	return e
 }
 
 func cloneGuide(g Guide) Guide {
 	g.DisconnectedAt = cloneTime(g.DisconnectedAt)
+	g.WrapUpUntil = cloneTime(g.WrapUpUntil)
+	g.Queues, g.Languages, g.Skills = slices.Clone(g.Queues), slices.Clone(g.Languages), slices.Clone(g.Skills)
 	return g
 }
 

@@ -48,6 +48,9 @@ type Service struct {
 	// matcher loop touches it, and it is rebuilt on a new leader.
 	lastPosition map[string]Position
 
+	// handles caches recent handle times per queue for the estimate.
+	handles handleTimes
+
 	// leadSince is when this node last became leader; only the loop
 	// touches it.
 	leadSince time.Time
@@ -104,6 +107,7 @@ func NewService(cfg Config) (*Service, error) {
 		now:          cfg.Now,
 		wake:         make(chan struct{}, 1),
 		lastPosition: make(map[string]Position),
+		handles:      handleTimes{stats: map[string]handleStat{}},
 	}, nil
 }
 
@@ -122,6 +126,10 @@ func (s *Service) Start(ctx context.Context) error {
 		return errors.New("queue: service already started")
 	}
 	s.started = true
+	if _, err := s.queueRecord(ctx, s.store, DefaultQueue); err != nil {
+		// Not fatal: the first join or status of "default" tries again.
+		s.log.WarnContext(ctx, "could not make sure the default queue exists", "queue", DefaultQueue, "err", err)
+	}
 	for _, sub := range s.handlers {
 		sub.launch()
 	}
@@ -236,6 +244,15 @@ type JoinParams struct {
 	Currency string `json:"currency"`
 	PageURL  string `json:"page_url"`
 	Name     string `json:"name"`
+	// SecondLanguage is a second BCP 47 tag the shopper also speaks.
+	SecondLanguage string `json:"second_language,omitempty"`
+	// Skill is the product category the shopper asks about.
+	Skill string `json:"skill,omitempty"`
+	// CustomerToken is the merchant's signed token; the caller verifies
+	// it and sets Priority and CustomerID, which a body never sets.
+	CustomerToken string `json:"customer_token,omitempty"`
+	Priority      int    `json:"-"`
+	CustomerID    string `json:"-"`
 }
 
 func (p *JoinParams) validate() error {
@@ -256,6 +273,10 @@ func (p *JoinParams) validate() error {
 		return fmt.Errorf("%w: page_url longer than 2048 bytes", ErrInvalid)
 	case len(p.Name) > 80:
 		return fmt.Errorf("%w: name longer than 80 bytes", ErrInvalid)
+	case p.SecondLanguage != "" && !localeRE.MatchString(p.SecondLanguage):
+		return fmt.Errorf("%w: second_language %q is not a BCP 47 tag", ErrInvalid, p.SecondLanguage)
+	case p.Skill != "" && !skillRE.MatchString(p.Skill):
+		return fmt.Errorf("%w: skill must be 1-64 of a-z, 0-9, - and _", ErrInvalid)
 	}
 	if p.PageURL != "" {
 		u, err := url.Parse(p.PageURL)
@@ -274,15 +295,28 @@ func (s *Service) Join(ctx context.Context, p JoinParams) (Entry, error) {
 		return Entry{}, err
 	}
 	now := s.now()
+	q, err := s.queueRecord(ctx, s.store, p.Queue)
+	if err != nil {
+		return Entry{}, err
+	}
+	if !q.OpenAt(now) {
+		ce := &ClosedError{Queue: q.Name}
+		if next, ok := q.NextOpening(now); ok {
+			ce.NextOpen = &next
+		}
+		return Entry{}, ce
+	}
 	e, err := s.store.EntryCreate(ctx, Entry{
 		ID: newID("e_"), Queue: p.Queue, Name: p.Name, Locale: p.Locale,
 		Currency: p.Currency, PageURL: p.PageURL, State: EntryWaiting,
 		JoinedAt: now, DisconnectedAt: &now,
+		Language: primaryLanguage(p.Locale), Language2: primaryLanguage(p.SecondLanguage), Skill: p.Skill,
+		Priority: p.Priority, CustomerID: p.CustomerID,
 	})
 	if err != nil {
 		return Entry{}, fmt.Errorf("join %s: %w", p.Queue, err)
 	}
-	s.log.InfoContext(ctx, "shopper joined", "entry_id", e.ID, "queue", e.Queue, "locale", e.Locale)
+	s.log.InfoContext(ctx, "shopper joined", "entry_id", e.ID, "queue", e.Queue, "locale", e.Locale, "priority", e.Priority)
 	return e, nil
 }
 
@@ -450,14 +484,18 @@ func (s *Service) GuideConnected(ctx context.Context, guideID, name, socketID st
 	defer cancel()
 	// Creating the row is a change of its own: nothing else can refer to
 	// a guide before it exists.
-	if _, err := s.store.GuideUpsert(ctx, Guide{ID: guideID, Name: name, Status: GuideAway, IdleSince: s.now()}); err != nil {
+	if _, err := s.store.GuideUpsert(ctx, Guide{ID: guideID, Name: name, Status: GuideAway, IdleSince: s.now(), Capacity: 1}); err != nil {
 		return Guide{}, nil, err
 	}
 	var out Guide
 	var live *Call
 	err := s.guideChange(ctx, guideID, func(ctx context.Context, t *txn, p *parties) error {
 		g := *p.g
+		before := g.Presence()
 		g.Online, g.DisconnectedAt, g.SocketID, g.SeenAt = true, nil, socketID, s.now()
+		if err := s.notePresence(ctx, t, before, &g, PresenceConnected); err != nil {
+			return err
+		}
 		if err := t.putGuide(ctx, g); err != nil {
 			return err
 		}
@@ -495,10 +533,14 @@ func (s *Service) GuideDisconnected(ctx context.Context, guideID, socketID strin
 		if g.SocketID != socketID {
 			return nil // a newer socket took over
 		}
+		before := g.Presence()
 		g.Online, g.SocketID = false, ""
 		if g.DisconnectedAt == nil {
 			now := s.now()
 			g.DisconnectedAt = &now
+		}
+		if err := s.notePresence(ctx, t, before, &g, PresenceSocketLost); err != nil {
+			return err
 		}
 		if err := t.putGuide(ctx, g); err != nil {
 			return err
@@ -526,6 +568,7 @@ func (s *Service) guideGone(ctx context.Context, t *txn, p *parties) error {
 
 // SetPresence records the guide's choice. Going away with an offer
 // pending declines it.
+// A guide in wrap-up that says available ends its wrap-up early.
 func (s *Service) SetPresence(ctx context.Context, guideID string, status GuideStatus) (Guide, error) {
 	ctx, cancel := detach(ctx)
 	defer cancel()
@@ -535,11 +578,15 @@ func (s *Service) SetPresence(ctx context.Context, guideID string, status GuideS
 	var out Guide
 	err := s.guideChange(ctx, guideID, func(ctx context.Context, t *txn, p *parties) error {
 		g := *p.g
+		before := g.Presence()
 		if g.Status != status && status == GuideAvailable {
 			g.IdleSince = s.now()
 			g.MissedOffers = 0
 		}
-		g.Status = status
+		g.Status, g.WrapUpUntil = status, nil
+		if err := s.notePresence(ctx, t, before, &g, PresenceChosen); err != nil {
+			return err
+		}
 		if err := t.putGuide(ctx, g); err != nil {
 			return err
 		}
@@ -605,10 +652,14 @@ func (s *Service) Accept(ctx context.Context, guideID, callID string) (Call, err
 	return out, nil
 }
 
-// Decline hands the offer back; the shopper keeps its place.
-func (s *Service) Decline(ctx context.Context, guideID, callID string) error {
+// Decline hands the offer back with the guide's reason (note, may be
+// empty; kept on the call); the shopper keeps its place.
+func (s *Service) Decline(ctx context.Context, guideID, callID, note string) error {
 	ctx, cancel := detach(ctx)
 	defer cancel()
+	if len(note) > 200 {
+		return fmt.Errorf("%w: reason longer than 200 bytes", ErrInvalid)
+	}
 	return s.callChange(ctx, callID, func(ctx context.Context, t *txn, p *parties) error {
 		if p.c.GuideID != guideID {
 			return ErrNotParty
@@ -616,6 +667,7 @@ func (s *Service) Decline(ctx context.Context, guideID, callID string) error {
 		if p.c.State != CallOffered {
 			return fmt.Errorf("offer %s is %s: %w", p.c.ID, p.c.State, ErrBadState)
 		}
+		p.c.DeclineNote = note
 		return s.endOffer(ctx, t, p, ReasonDeclined, false)
 	})
 }
@@ -656,6 +708,11 @@ func (s *Service) endOffer(ctx context.Context, t *txn, p *parties, reason strin
 				g.Status, setAway = GuideAway, true
 			}
 		}
+		if setAway {
+			if err := s.notePresence(ctx, t, PresenceAvailable, &g, PresenceMissedOffers); err != nil {
+				return err
+			}
+		}
 		if err := t.putGuide(ctx, g); err != nil {
 			return err
 		}
@@ -669,7 +726,7 @@ func (s *Service) endOffer(ctx context.Context, t *txn, p *parties, reason strin
 		s.poke()
 	})
 	if setAway {
-		t.emit(PresenceChanged{EventMeta: s.meta(), Guide: g, Reason: "missed_offers"})
+		t.emit(PresenceChanged{EventMeta: s.meta(), Guide: g, Reason: PresenceMissedOffers})
 	}
 	return nil
 }
@@ -820,6 +877,9 @@ func (s *Service) endCall(ctx context.Context, t *txn, p *parties, reason, by st
 	if err := s.release(ctx, t, p, now); err != nil {
 		return err
 	}
+	if err := s.wrapUp(ctx, t, p, now); err != nil {
+		return err
+	}
 	t.afterCommit(func() {
 		s.log.InfoContext(ctx, "call ended", "call_id", c.ID, "entry_id", c.EntryID, "guide_id", c.GuideID, "reason", reason, "by", by)
 		s.poke()
@@ -881,35 +941,29 @@ func (s *Service) position(ctx context.Context, tx StoreTx, e Entry) (Position, 
 	if err != nil {
 		return Position{}, err
 	}
+	q, err := tx.QueueGet(ctx, e.Queue)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return Position{}, err
+	}
 	for i, o := range line {
 		if o.ID == e.ID {
-			return s.positionAt(o, i+1, len(online), countFree(online)), nil
+			return s.positionAt(ctx, tx, o, i+1, online, q), nil
 		}
 	}
 	return Position{}, ErrNotFound
 }
 
-// positionAt tells a shopper at pos in line how long it may wait. A
-// shopper being offered, or one a free guide will be offered next tick,
-// waits about nothing; the others wait for the calls ahead of them to
-// end, shared among the guides online.
-func (s *Service) positionAt(e Entry, pos, guidesOnline, guidesFree int) Position {
-	var eta time.Duration
-	if ahead := pos - guidesFree; e.State != EntryOffered && ahead > 0 {
-		eta = time.Duration(ahead) * s.cfg.AvgCallDuration / time.Duration(max(guidesOnline, 1))
+// positionAt tells a shopper at pos in line how long it may wait (see
+// estimate), and whether a callback is the better offer.
+func (s *Service) positionAt(ctx context.Context, tx StoreTx, e Entry, pos int, online []Guide, q Queue) Position {
+	eta, n := estimate(e, pos-1, online, s.handleTime(ctx, tx, e.Queue), time.Duration(q.WrapUpSeconds)*time.Second)
+	p := Position{Queue: e.Queue, Position: pos, ETASeconds: eta, GuidesOnline: n}
+	p.Callback = eta == nil
+	if max := time.Duration(q.MaxWaitSeconds) * time.Second; max > 0 && eta != nil {
+		waited := s.now().Sub(e.JoinedAt)
+		p.Callback = waited+time.Duration(*eta)*time.Second > max
 	}
-	return Position{Queue: e.Queue, Position: pos, ETASeconds: int(eta.Seconds())}
-}
-
-// countFree counts the guides among these that could take a shopper now.
-func countFree(guides []Guide) int {
-	n := 0
-	for _, g := range guides {
-		if g.Online && g.Status == GuideAvailable && g.CallID == "" {
-			n++
-		}
-	}
-	return n
+	return p
 }
 
 // CallRecord returns a call without a party check, for the wiring's own

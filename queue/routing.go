@@ -1,0 +1,424 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ErrClosed means the queue is outside its opening hours or on a closed
+// date; the error is a *ClosedError naming the next opening.
+var ErrClosed = errors.New("queue: closed")
+
+// ClosedError is the closed queue a join was refused by.
+type ClosedError struct {
+	Queue    string
+	NextOpen *time.Time
+}
+
+func (e *ClosedError) Error() string {
+	if e.NextOpen != nil {
+		return fmt.Sprintf("queue %s is closed; it opens at %s", e.Queue, e.NextOpen.Format(time.RFC3339))
+	}
+	return fmt.Sprintf("queue %s is closed and has no opening hours ahead", e.Queue)
+}
+
+func (e *ClosedError) Unwrap() error { return ErrClosed }
+
+// primaryLanguage is the language subtag of a BCP 47 tag: "de" for "de-CH".
+func primaryLanguage(tag string) string {
+	p, _, _ := strings.Cut(tag, "-")
+	return strings.ToLower(p)
+}
+
+// eligible reports whether guide g may take entry e, given the
+// relaxation steps e has taken. It says nothing of whether g is free.
+func eligible(e Entry, g Guide) bool {
+	if e.TransferGuide != "" {
+		return g.ID == e.TransferGuide
+	}
+	if g.Queues == nil {
+		return true // nobody configured this guide: a generalist
+	}
+	served := slices.Contains(g.Queues, e.Queue)
+	skillDropped, secondOK := false, false
+	for _, step := range e.Steps {
+		switch {
+		case step == RelaxDropSkill:
+			skillDropped = true
+		case step == RelaxSecondLanguage:
+			secondOK = true
+		case strings.HasPrefix(step, RelaxOverflow+":"):
+			served = served || slices.Contains(g.Queues, strings.TrimPrefix(step, RelaxOverflow+":"))
+		}
+	}
+	if !served {
+		return false
+	}
+	if len(g.Languages) > 0 {
+		speaks := func(lang string) bool {
+			return lang != "" && slices.ContainsFunc(g.Languages, func(l string) bool { return primaryLanguage(l) == lang })
+		}
+		if !speaks(e.Language) && !(secondOK && speaks(e.Language2)) {
+			return false
+		}
+	}
+	if e.Skill != "" && !skillDropped && !slices.Contains(g.Skills, e.Skill) {
+		return false
+	}
+	return true
+}
+
+// working reports whether a guide will take calls soon: online and not
+// away (available, wrap-up or busy).
+func working(g Guide) bool { return g.Online && g.Status != GuideAway }
+
+// free reports whether a guide could take an offer now.
+func free(g Guide) bool { return g.Online && g.Status == GuideAvailable && g.CallID == "" }
+
+// --- handle-time estimate ---
+
+// handleWindow is how far back the estimate looks for handled calls.
+const handleWindow = 2 * time.Hour
+
+// handlePrior is how many calls the configured average counts as, so a
+// queue with few calls behind it is not estimated from one or two.
+const handlePrior = 3
+
+// handleRefresh bounds how often one node reads handled calls per queue.
+const handleRefresh = 30 * time.Second
+
+type handleStat struct {
+	mean time.Duration
+	n    int
+	at   time.Time
+}
+
+// handleTimes caches, per queue, the mean handle time of recent calls.
+type handleTimes struct {
+	mu    sync.Mutex
+	stats map[string]handleStat
+}
+
+// handleTime is the mean time a guide of queue spends per call,
+// accept to end, over handleWindow, blended with AvgCallDuration as
+// handlePrior calls.
+func (s *Service) handleTime(ctx context.Context, tx StoreTx, queue string) time.Duration {
+	now := s.now()
+	s.handles.mu.Lock()
+	st, ok := s.handles.stats[queue]
+	s.handles.mu.Unlock()
+	if ok && now.Sub(st.at) < handleRefresh && !now.Before(st.at) {
+		return st.mean
+	}
+	calls, err := tx.CallsHandled(ctx, queue, now.Add(-handleWindow))
+	if err != nil {
+		if ok {
+			return st.mean
+		}
+		return s.cfg.AvgCallDuration
+	}
+	sum := time.Duration(handlePrior) * s.cfg.AvgCallDuration
+	n := 0
+	for _, c := range calls {
+		if c.AcceptedAt == nil || c.EndedAt == nil {
+			continue
+		}
+		sum += c.EndedAt.Sub(*c.AcceptedAt)
+		n++
+	}
+	st = handleStat{mean: sum / time.Duration(n+handlePrior), n: n, at: now}
+	s.handles.mu.Lock()
+	s.handles.stats[queue] = st
+	s.handles.mu.Unlock()
+	return st.mean
+}
+
+// estimate is the wait of an entry with ahead entries before it in its
+// queue, given the guides online. See docs/routing.md: the entry waits
+// for (ahead - free + 1) guides to come free, and eligible working guides
+// come free at one per (handle + wrap-up) / working on average. nil when
+// no eligible guide is working: any number would be made up.
+func estimate(e Entry, ahead int, guides []Guide, handle, wrapUp time.Duration) (eta *int, online int) {
+	nFree := 0
+	for _, g := range guides {
+		if !eligible(e, g) || !working(g) {
+			continue
+		}
+		online++
+		if free(g) {
+			nFree++
+		}
+	}
+	if online == 0 {
+		return nil, 0
+	}
+	secs := 0
+	if e.State != EntryOffered && ahead >= nFree {
+		d := time.Duration(ahead-nFree+1) * (handle + wrapUp) / time.Duration(online)
+		secs = int(d.Round(time.Second).Seconds())
+	}
+	return &secs, online
+}
+
+// --- queue records ---
+
+// queueRecord reads a queue; the default queue is created on first use
+// when Start could not create it (a store that was down at the time).
+func (s *Service) queueRecord(ctx context.Context, tx StoreTx, name string) (Queue, error) {
+	q, err := tx.QueueGet(ctx, name)
+	if errors.Is(err, ErrNotFound) {
+		if name == DefaultQueue {
+			return s.ensureDefault(ctx)
+		}
+		return Queue{}, fmt.Errorf("%w: queue: unknown queue %q", ErrNotFound, name)
+	}
+	return q, err
+}
+
+// ensureDefault creates the default queue if it is missing: open around
+// the clock, no rules, so the README's commands work on a fresh install.
+func (s *Service) ensureDefault(ctx context.Context) (Queue, error) {
+	now := s.now()
+	q, err := s.store.QueueCreate(ctx, Queue{Name: DefaultQueue, DisplayName: "Video shopping", TimeZone: "UTC", CreatedAt: now, UpdatedAt: now})
+	if errors.Is(err, ErrBadState) { // created meanwhile by another node
+		return s.store.QueueGet(ctx, DefaultQueue)
+	}
+	return q, err
+}
+
+// CreateQueue adds a queue record.
+func (s *Service) CreateQueue(ctx context.Context, q Queue) (Queue, error) {
+	if err := q.Validate(); err != nil {
+		return Queue{}, err
+	}
+	if err := s.checkOverflow(ctx, q); err != nil {
+		return Queue{}, err
+	}
+	now := s.now()
+	q.CreatedAt, q.UpdatedAt = now, now
+	out, err := s.store.QueueCreate(ctx, q)
+	if errors.Is(err, ErrBadState) {
+		return Queue{}, fmt.Errorf("%w: name: queue %q already exists", ErrBadState, q.Name)
+	}
+	if err == nil {
+		s.log.InfoContext(ctx, "queue created", "queue", q.Name)
+	}
+	return out, err
+}
+
+// UpdateQueue changes a queue record with apply, checking the result.
+func (s *Service) UpdateQueue(ctx context.Context, name string, apply func(*Queue) error) (Queue, error) {
+	if name == DefaultQueue {
+		if _, err := s.queueRecord(ctx, s.store, name); err != nil {
+			return Queue{}, err
+		}
+	}
+	var checked Queue
+	out, err := s.store.QueueUpdate(ctx, name, func(q *Queue) error {
+		if err := apply(q); err != nil {
+			return err
+		}
+		q.Name = name
+		if err := q.Validate(); err != nil {
+			return err
+		}
+		q.UpdatedAt = s.now()
+		checked = *q
+		return nil
+	})
+	if errors.Is(err, ErrNotFound) {
+		return Queue{}, fmt.Errorf("%w: queue: unknown queue %q", ErrNotFound, name)
+	}
+	if err != nil {
+		return Queue{}, err
+	}
+	// Checked after the write: a store transaction may not call the store.
+	// A target removed in between is a rule the matcher simply never meets.
+	if err := s.checkOverflow(ctx, checked); err != nil {
+		return Queue{}, err
+	}
+	s.log.InfoContext(ctx, "queue updated", "queue", name)
+	return out, nil
+}
+
+func (s *Service) checkOverflow(ctx context.Context, q Queue) error {
+	all, err := s.store.QueuesList(ctx)
+	if err != nil {
+		return err
+	}
+	return q.validateOverflow(func(n string) bool {
+		return n == DefaultQueue || slices.ContainsFunc(all, func(o Queue) bool { return o.Name == n })
+	})
+}
+
+// Queues lists the queue records.
+func (s *Service) Queues(ctx context.Context) ([]Queue, error) { return s.store.QueuesList(ctx) }
+
+// Queue returns one queue record.
+func (s *Service) Queue(ctx context.Context, name string) (Queue, error) {
+	return s.queueRecord(ctx, s.store, name)
+}
+
+// Status is what a shopper's widget learns before joining.
+type Status struct {
+	Queue       string     `json:"queue"`
+	DisplayName string     `json:"display_name"`
+	Open        bool       `json:"open"`
+	NextOpen    *time.Time `json:"next_open_at"`
+	// GuidesAvailable counts eligible guides free right now; GuidesOnline
+	// those working (free, in a call or wrapping up).
+	GuidesAvailable int `json:"guides_available"`
+	GuidesOnline    int `json:"guides_online"`
+	// ETASeconds is what a shopper joining now would wait, or nil when no
+	// estimate is honest (closed, or nobody eligible online).
+	ETASeconds *int `json:"eta_seconds"`
+	// Callback says a callback request is the better offer: closed,
+	// nobody eligible online, or the estimate passes the maximum wait.
+	Callback bool `json:"callback"`
+}
+
+// QueueStatus answers GET /api/v1/queues/{name}/status for a shopper of
+// locale (and optional skill) who has not joined yet.
+func (s *Service) QueueStatus(ctx context.Context, name, locale, skill string) (Status, error) {
+	q, err := s.queueRecord(ctx, s.store, name)
+	if err != nil {
+		return Status{}, err
+	}
+	now := s.now()
+	st := Status{Queue: q.Name, DisplayName: q.DisplayName, Open: q.OpenAt(now)}
+	if !st.Open {
+		if next, ok := q.NextOpening(now); ok {
+			st.NextOpen = &next
+		}
+		st.Callback = true
+		return st, nil
+	}
+	guides, err := s.store.GuidesOnline(ctx)
+	if err != nil {
+		return Status{}, err
+	}
+	line, err := s.store.EntriesQueued(ctx, q.Name)
+	if err != nil {
+		return Status{}, err
+	}
+	probe := Entry{Queue: q.Name, Language: primaryLanguage(locale), Skill: skill, State: EntryWaiting}
+	for _, g := range guides {
+		if eligible(probe, g) && free(g) {
+			st.GuidesAvailable++
+		}
+	}
+	st.ETASeconds, st.GuidesOnline = estimate(probe, len(line), guides, s.handleTime(ctx, s.store, q.Name), time.Duration(q.WrapUpSeconds)*time.Second)
+	st.Callback = st.ETASeconds == nil || (q.MaxWaitSeconds > 0 && *st.ETASeconds > q.MaxWaitSeconds)
+	return st, nil
+}
+
+// --- guide profiles ---
+
+var skillRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+
+// Profile is what an admin sets of a guide's routing.
+type Profile struct {
+	Name      string   `json:"name,omitempty"`
+	Queues    []string `json:"queues"`
+	Languages []string `json:"languages"`
+	Skills    []string `json:"skills"`
+	Capacity  int      `json:"capacity"`
+}
+
+func (p *Profile) validate(queueExists func(string) bool) error {
+	if len(p.Queues) == 0 {
+		return fmt.Errorf("%w: queues: a guide must serve at least one queue", ErrInvalid)
+	}
+	for _, q := range p.Queues {
+		if !queueExists(q) {
+			return fmt.Errorf("%w: queues: unknown queue %q", ErrInvalid, q)
+		}
+	}
+	for _, l := range p.Languages {
+		if !localeRE.MatchString(l) {
+			return fmt.Errorf("%w: languages: %q is not a BCP 47 tag", ErrInvalid, l)
+		}
+	}
+	for _, k := range p.Skills {
+		if !skillRE.MatchString(k) {
+			return fmt.Errorf("%w: skills: %q must be 1-64 of a-z, 0-9, - and _", ErrInvalid, k)
+		}
+	}
+	if p.Capacity == 0 {
+		p.Capacity = 1
+	}
+	if p.Capacity != 1 {
+		// A guide holds one offer or call at a time throughout the
+		// matcher and the stores; taking more at once is not built yet.
+		return fmt.Errorf("%w: capacity: only 1 concurrent call per guide is supported", ErrInvalid)
+	}
+	return nil
+}
+
+// SetProfile sets a guide's routing profile, creating the guide's record
+// (away, offline) if it never connected.
+func (s *Service) SetProfile(ctx context.Context, guideID string, p Profile) (Guide, error) {
+	qs, err := s.store.QueuesList(ctx)
+	if err != nil {
+		return Guide{}, err
+	}
+	if err := p.validate(func(n string) bool {
+		return slices.ContainsFunc(qs, func(q Queue) bool { return q.Name == n })
+	}); err != nil {
+		return Guide{}, err
+	}
+	if _, err := s.store.GuideGet(ctx, guideID); errors.Is(err, ErrNotFound) {
+		now := s.now()
+		if _, err := s.store.GuideUpsert(ctx, Guide{ID: guideID, Name: p.Name, Status: GuideAway, IdleSince: now, Capacity: 1}); err != nil {
+			return Guide{}, err
+		}
+	} else if err != nil {
+		return Guide{}, err
+	}
+	var out Guide
+	err = s.guideChange(ctx, guideID, func(ctx context.Context, t *txn, pp *parties) error {
+		g := *pp.g
+		g.Queues, g.Languages, g.Skills, g.Capacity = slices.Clone(p.Queues), nilIfEmpty(slices.Clone(p.Languages)), nilIfEmpty(slices.Clone(p.Skills)), p.Capacity
+		if p.Name != "" {
+			g.Name = p.Name
+		}
+		if err := t.putGuide(ctx, g); err != nil {
+			return err
+		}
+		out = g
+		t.afterCommit(func() {
+			s.log.InfoContext(ctx, "guide profile set", "guide_id", g.ID, "queues", g.Queues, "languages", g.Languages, "skills", g.Skills)
+			s.poke()
+		})
+		return nil
+	})
+	return out, err
+}
+
+// Guide returns a guide's record.
+func (s *Service) Guide(ctx context.Context, id string) (Guide, error) {
+	return s.store.GuideGet(ctx, id)
+}
+
+// PresenceHistory lists a guide's latest presence changes, newest first.
+func (s *Service) PresenceHistory(ctx context.Context, guideID string, limit int) ([]PresenceRecord, error) {
+	return s.store.PresenceHistory(ctx, guideID, limit)
+}
+
+// notePresence records a change of g's presence from before, with reason,
+// in the transaction that makes it.
+func (s *Service) notePresence(ctx context.Context, t *txn, before Presence, g *Guide, reason string) error {
+	after := g.Presence()
+	if after == before && g.StatusReason != "" {
+		return nil
+	}
+	now := s.now()
+	g.StatusReason, g.StatusSince = reason, now
+	return t.PresenceAppend(ctx, PresenceRecord{GuideID: g.ID, State: after, Reason: reason, At: now})
+}
