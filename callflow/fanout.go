@@ -54,6 +54,9 @@ func (ev events) dispatch(ctx context.Context, e queue.Event) {
 		ev.Presence(ctx, e.Guide, e.Reason)
 	case queue.PeerStatusChanged:
 		ev.PeerStatus(ctx, e.Call, e.Lost, e.Connected, e.Grace)
+	case queue.EntryRelaxed, queue.CallbackChanged:
+		// No message: the next queue.position carries what relaxing
+		// changed, and consoles read callbacks over HTTP.
 	default:
 		ev.log.WarnContext(ctx, "queue event not delivered to clients", "kind", e.Kind(), "event_id", e.EventID())
 	}
@@ -61,7 +64,7 @@ func (ev events) dispatch(ctx context.Context, e queue.Event) {
 
 func (ev events) Position(ctx context.Context, entryID string, p queue.Position) {
 	ev.send(ctx, shopper(entryID), protocol.TypeQueuePosition, "", protocol.QueuePosition{
-		Queue: p.Queue, Position: p.Position, ETASeconds: p.ETASeconds,
+		Queue: p.Queue, Position: p.Position, ETASeconds: p.ETASeconds, GuidesOnline: p.GuidesOnline, Callback: p.Callback,
 	})
 }
 
@@ -74,6 +77,7 @@ func (ev events) Offer(ctx context.Context, c queue.Call, e queue.Entry) {
 		Shopper: protocol.OfferShopper{
 			Name: e.Name, Queue: e.Queue, ShopperContext: visit(e),
 			WaitedMS: c.OfferedAt.Sub(e.JoinedAt).Milliseconds(),
+			Skill:    e.Skill, Priority: e.Priority, Steps: e.Steps,
 		},
 	})
 }

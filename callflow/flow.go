@@ -34,6 +34,9 @@ type Config struct {
 	ClientIP  func(*http.Request) string
 	Heartbeat time.Duration
 	Logger    *slog.Logger
+	// CustomerSecret verifies the merchant's signed customer tokens
+	// (HS256), which alone may raise a shopper's priority.
+	CustomerSecret []byte
 }
 
 // Flow is the call flow of one node: it answers the hub's questions from
@@ -113,5 +116,6 @@ func (f *Flow) Routes() chi.Router {
 	r.With(f.joins.middleware).Post("/queue", f.handleJoin)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleShopper, protocol.RoleGuide, protocol.RoleAdmin)).Get("/ice-servers", f.handleICEServers)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleAdmin)).Get("/admin/queue", f.handleAdminQueue)
+	f.routingRoutes(r)
 	return r
 }

@@ -99,11 +99,14 @@ func (in inbound) offerAccept(ctx context.Context, who signaling.Identity, m pro
 }
 
 func (in inbound) offerDecline(ctx context.Context, who signaling.Identity, m protocol.Envelope) error {
-	offerID, err := offerOf(m)
-	if err != nil {
+	var p protocol.OfferReply
+	if err := m.Decode(&p); err != nil {
 		return err
 	}
-	return protocolError(in.flow.queue.Decline(ctx, who.ID, offerID))
+	if p.OfferID == "" {
+		return protocol.Errorf(protocol.CodeBadMessage, "%s needs data.offer_id", m.Type)
+	}
+	return protocolError(in.flow.queue.Decline(ctx, who.ID, p.OfferID, p.Reason))
 }
 
 func offerOf(m protocol.Envelope) (string, error) {

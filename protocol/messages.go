@@ -82,11 +82,18 @@ type OfferShopper struct {
 	Queue string `json:"queue"`
 	ShopperContext
 	WaitedMS int64 `json:"waited_ms"`
+	// Skill, Priority and Steps (the relaxation steps taken) say why the
+	// shopper reached this guide; all omitted when unset.
+	Skill    string   `json:"skill,omitempty"`
+	Priority int      `json:"priority,omitempty"`
+	Steps    []string `json:"steps,omitempty"`
 }
 
-// OfferReply is a guide's offer.accept or offer.decline.
+// OfferReply is a guide's offer.accept or offer.decline; Reason is the
+// guide's optional reason for declining.
 type OfferReply struct {
 	OfferID string `json:"offer_id"`
+	Reason  string `json:"reason,omitempty"`
 }
 
 // OfferRevoked withdraws an offer.
@@ -95,18 +102,23 @@ type OfferRevoked struct {
 	Reason  string `json:"reason"`
 }
 
-// QueuePosition is a shopper's place in line.
+// QueuePosition is a shopper's place in line. ETASeconds is null when no
+// estimate is honest (no guide who could take the shopper is online);
+// GuidesOnline counts those who could; Callback says the shopper may
+// leave a callback request instead of waiting.
 type QueuePosition struct {
-	Queue      string `json:"queue"`
-	Position   int    `json:"position"`
-	ETASeconds int    `json:"eta_seconds"`
+	Queue        string `json:"queue"`
+	Position     int    `json:"position"`
+	ETASeconds   *int   `json:"eta_seconds"`
+	GuidesOnline int    `json:"guides_online"`
+	Callback     bool   `json:"callback"`
 }
 
 // QueueRequeued puts a shopper back in line after its guide left.
 type QueueRequeued struct {
 	Reason     string `json:"reason"`
 	Position   int    `json:"position"`
-	ETASeconds int    `json:"eta_seconds"`
+	ETASeconds *int   `json:"eta_seconds"`
 	Queue      string `json:"queue"`
 }
 

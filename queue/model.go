@@ -183,6 +183,7 @@ const (
 	ReasonShopperLost    = "shopper_left"
 	ReasonServerShutdown = "server_shutdown"
 	ReasonTransferred    = "transferred"
+	ReasonCallback       = "callback"
 )
 
 // Party names a side of a call: the protocol's role of that side.
