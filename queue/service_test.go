@@ -133,6 +133,10 @@ func (r *recorder) convert(ev queue.Event) event {
 		return event{Kind: "Presence", GuideID: ev.Guide.ID, Reason: ev.Reason, Guide: ev.Guide}
 	case queue.PeerStatusChanged:
 		return event{Kind: "PeerStatus", CallID: ev.Call.ID, Lost: ev.Lost, Connected: ev.Connected}
+	case queue.EntryRelaxed:
+		return event{Kind: "Relaxed", EntryID: ev.Entry.ID, Reason: ev.Step, Entry: ev.Entry}
+	case queue.CallbackChanged:
+		return event{Kind: "Callback", Reason: string(ev.Callback.State), EntryID: ev.Callback.EntryID}
 	}
 	r.t.Errorf("unknown event type %T", ev)
 	return event{Kind: fmt.Sprintf("%T", ev)}
