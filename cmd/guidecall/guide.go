@@ -24,6 +24,7 @@ const guideUsage = `guidecall guide: manage guide and admin accounts in PostgreS
 Usage:
   guidecall guide add --email E --name N --password P [--role guide|admin] [--migrate]
   guidecall guide list
+  guidecall guide set --email E --queues Q1,Q2 [--languages en,de] [--skills S] [--capacity 1]
 
 Run "guidecall guide <command> --help" for a command's flags.
 `
@@ -115,13 +116,15 @@ func openPool(ctx context.Context, f dbFlags, log *slog.Logger) (*pgxpool.Pool, 
 func guide(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, guideUsage)
-		return errors.New("guide: which command? add or list")
+		return errors.New("guide: which command? add, list or set")
 	}
 	switch args[0] {
 	case "add":
 		return guideAdd(ctx, args[1:], stdout, stderr, getenv)
 	case "list":
 		return guideList(ctx, args[1:], stdout, stderr, getenv)
+	case "set":
+		return guideSet(ctx, args[1:], stdout, stderr, getenv)
 	case "help", "-h", "--h", "-help", "--help":
 		fmt.Fprint(stdout, guideUsage)
 		return nil
