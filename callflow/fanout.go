@@ -77,7 +77,7 @@ func (ev events) Offer(ctx context.Context, c queue.Call, e queue.Entry) {
 		Shopper: protocol.OfferShopper{
 			Name: e.Name, Queue: e.Queue, ShopperContext: visit(e),
 			WaitedMS: c.OfferedAt.Sub(e.JoinedAt).Milliseconds(),
-			Skill:    e.Skill, Priority: e.Priority, Steps: e.Steps,
+			Skill:    e.Skill, Priority: e.Priority, Steps: e.Steps, Note: e.TransferNote,
 		},
 	})
 }

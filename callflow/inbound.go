@@ -26,6 +26,7 @@ func (in inbound) register(h *signaling.Hub) {
 	h.Handle(protocol.TypeQueueCancel, in.queueCancel, shopper)
 	h.Handle(protocol.TypeCallConnected, in.callConnected, shopper, guide)
 	h.Handle(protocol.TypeCallEnd, in.callEnd, shopper, guide)
+	h.Handle(protocol.TypeCallTransfer, in.callTransfer, guide)
 	h.Relay(in.route)
 }
 
@@ -143,4 +144,12 @@ func (in inbound) callEnd(ctx context.Context, who signaling.Identity, m protoco
 	}
 	_, err := in.flow.queue.EndCall(ctx, who.Role, who.ID, m.CallID, p.Reason)
 	return protocolError(err)
+}
+
+func (in inbound) callTransfer(ctx context.Context, who signaling.Identity, m protocol.Envelope) error {
+	var p protocol.CallTransfer
+	if err := m.Decode(&p); err != nil {
+		return err
+	}
+	return protocolError(in.flow.queue.Transfer(ctx, who.ID, m.CallID, queue.TransferTo{Queue: p.Queue, GuideID: p.GuideID, Note: p.Note}))
 }

@@ -87,6 +87,8 @@ type OfferShopper struct {
 	Skill    string   `json:"skill,omitempty"`
 	Priority int      `json:"priority,omitempty"`
 	Steps    []string `json:"steps,omitempty"`
+	// Note is what the guide who transferred the shopper wrote.
+	Note string `json:"note,omitempty"`
 }
 
 // OfferReply is a guide's offer.accept or offer.decline; Reason is the
@@ -216,6 +218,15 @@ type ICECandidate struct {
 	UsernameFragment *string `json:"usernameFragment"`
 }
 
+// CallTransfer is a guide handing its shopper to a queue or to a named
+// colleague (exactly one of Queue and GuideID), with a note the receiving
+// guide sees in its offer.
+type CallTransfer struct {
+	Queue   string `json:"queue,omitempty"`
+	GuideID string `json:"guide_id,omitempty"`
+	Note    string `json:"note,omitempty"`
+}
+
 // ICERestart asks the initiator for a new offer with fresh ICE; it has no
 // fields.
 type ICERestart struct{}
@@ -242,6 +253,8 @@ func ClientPayload(t Type) any {
 		return new(CallConnected)
 	case TypeCallEnd:
 		return new(CallEnd)
+	case TypeCallTransfer:
+		return new(CallTransfer)
 	}
 	return nil
 }

@@ -28,6 +28,7 @@ var routingSuite = []struct {
 	{"StatusTellsTheTruth", testQueueStatus},
 	{"ProfileValidationNamesTheField", testProfileValidation},
 	{"QueueRecordsCreateAndUpdate", testQueueRecords},
+	{"TransferToAColleagueAndToAQueue", testTransfer},
 }
 
 func TestRoutingMemory(t *testing.T) {
@@ -455,5 +456,67 @@ func testQueueRecords(t *testing.T, newStore storeFunc) {
 	// The default queue exists on first use.
 	if d, err := h.svc.Queue(h.ctx, queue.DefaultQueue); err != nil || !d.OpenAt(h.clock.Now()) {
 		t.Errorf("default queue: %+v, %v", d, err)
+	}
+}
+
+func testTransfer(t *testing.T, newStore storeFunc) {
+	h := newHarness(t, newStore)
+	h.profile("g1", queue.Profile{Queues: []string{"shoes"}})
+	h.profile("g2", queue.Profile{Queues: []string{"shoes"}})
+	h.profile("g_hats", queue.Profile{Queues: []string{"hats"}})
+	h.guideOnline("g1")
+	a := h.join("shoes")
+	c := h.accept("g1", h.offerOne(a.ID, "g1"))
+	h.connectCall(c)
+	b := h.join("shoes") // waits behind; the transferred shopper goes first
+	h.guideOnline("g2")
+	h.guideOnline("g_hats")
+	h.rec.take()
+
+	for _, bad := range []queue.TransferTo{{}, {Queue: "shoes", GuideID: "g2"}, {GuideID: "g1"}, {Queue: "nosuch"}, {GuideID: "nobody"}} {
+		if err := h.svc.Transfer(h.ctx, "g1", c.ID, bad); !errors.Is(err, queue.ErrInvalid) {
+			t.Errorf("Transfer(%+v) = %v, want ErrInvalid", bad, err)
+		}
+	}
+	if err := h.svc.Transfer(h.ctx, "g2", c.ID, queue.TransferTo{Queue: "hats"}); !errors.Is(err, queue.ErrNotParty) {
+		t.Errorf("transfer by another guide: %v", err)
+	}
+	// To a named colleague, who is offered it even though b waited and g2 is free.
+	if err := h.svc.Transfer(h.ctx, "g1", c.ID, queue.TransferTo{GuideID: "g_hats", Note: "needs hats too"}); err != nil {
+		t.Fatal(err)
+	}
+	evs := h.rec.take()
+	if ended := wantEvent(t, evs, "CallEnded", nil); ended.Reason != queue.ReasonTransferred {
+		t.Errorf("call ended %s", ended.Reason)
+	}
+	rq := wantEvent(t, evs, "Requeued", func(e event) bool { return e.EntryID == a.ID })
+	if rq.Reason != queue.ReasonTransferred || rq.Pos.Position != 1 {
+		t.Errorf("requeued %s at %d", rq.Reason, rq.Pos.Position)
+	}
+	offers := h.tickExpectOffers(map[string]string{a.ID: "g_hats", b.ID: "g2"})
+	for _, o := range offers {
+		if o.EntryID == a.ID && (o.Entry.TransferNote != "needs hats too" || !o.Call.JoinedAt.Equal(a.JoinedAt)) {
+			t.Errorf("transferred offer: note %q joined %s", o.Entry.TransferNote, o.Call.JoinedAt)
+		}
+	}
+	if got := h.call(c.ID); got.EndReason != queue.ReasonTransferred || got.EndedBy != "guide" {
+		t.Errorf("first call %s by %s", got.EndReason, got.EndedBy)
+	}
+
+	// To a queue: the colleague hands a back to shoes, at its head.
+	var ca string
+	for _, o := range offers {
+		if o.EntryID == a.ID {
+			ca = o.CallID
+		}
+	}
+	h.connectCall(h.accept("g_hats", ca))
+	d := h.join("shoes")
+	if err := h.svc.Transfer(h.ctx, "g_hats", ca, queue.TransferTo{Queue: "shoes"}); err != nil {
+		t.Fatal(err)
+	}
+	wantLine(t, h.line("shoes"), a.ID, b.ID, d.ID)
+	if e := h.entry(a.ID); e.Queue != "shoes" || e.TransferGuide != "" || !e.JoinedAt.Equal(a.JoinedAt) {
+		t.Errorf("entry after transfer to a queue: %+v", e)
 	}
 }
