@@ -539,6 +539,7 @@ func (s *Service) sendPositions(ctx context.Context) error {
 		return err
 	}
 	seen := make(map[string]bool, len(line))
+	ahead := competition(matchOrder(line), guides)
 	pos, queue := 0, ""
 	var evs []Event
 	for _, e := range line {
@@ -547,7 +548,7 @@ func (s *Service) sendPositions(ctx context.Context) error {
 		}
 		pos++
 		seen[e.ID] = true
-		p := s.positionAt(ctx, s.store, e, pos, guides, queues[e.Queue])
+		p := s.positionAt(ctx, s.store, e, pos, ahead[e.ID], guides, queues[e.Queue])
 		if samePosition(s.lastPosition[e.ID], p) || e.DisconnectedAt != nil {
 			continue
 		}

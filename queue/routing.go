@@ -94,10 +94,14 @@ const handlePrior = 3
 const handleRefresh = 30 * time.Second
 
 type handleStat struct {
-	mean time.Duration
-	n    int
-	at   time.Time
+	mean  time.Duration // accept to end
+	react time.Duration // offer to accept
+	n     int
+	at    time.Time
 }
+
+// reactPrior is the offer-to-accept time assumed until calls say better.
+const reactPrior = 5 * time.Second
 
 // handleTimes caches, per queue, the mean handle time of recent calls.
 type handleTimes struct {
@@ -105,46 +109,50 @@ type handleTimes struct {
 	stats map[string]handleStat
 }
 
-// handleTime is the mean time a guide of queue spends per call,
-// accept to end, over handleWindow, blended with AvgCallDuration as
-// handlePrior calls.
-func (s *Service) handleTime(ctx context.Context, tx StoreTx, queue string) time.Duration {
+// handleTime is, for queue over handleWindow, the mean time a guide
+// spends per call (accept to end) and takes to accept an offer, each
+// blended with its prior (AvgCallDuration, reactPrior) as handlePrior
+// calls.
+func (s *Service) handleTime(ctx context.Context, tx StoreTx, queue string) handleStat {
 	now := s.now()
 	s.handles.mu.Lock()
 	st, ok := s.handles.stats[queue]
 	s.handles.mu.Unlock()
 	if ok && now.Sub(st.at) < handleRefresh && !now.Before(st.at) {
-		return st.mean
+		return st
 	}
 	calls, err := tx.CallsHandled(ctx, queue, now.Add(-handleWindow))
 	if err != nil {
 		if ok {
-			return st.mean
+			return st
 		}
-		return s.cfg.AvgCallDuration
+		return handleStat{mean: s.cfg.AvgCallDuration, react: reactPrior}
 	}
 	sum := time.Duration(handlePrior) * s.cfg.AvgCallDuration
+	react := time.Duration(handlePrior) * reactPrior
 	n := 0
 	for _, c := range calls {
 		if c.AcceptedAt == nil || c.EndedAt == nil {
 			continue
 		}
 		sum += c.EndedAt.Sub(*c.AcceptedAt)
+		react += c.AcceptedAt.Sub(c.OfferedAt)
 		n++
 	}
-	st = handleStat{mean: sum / time.Duration(n+handlePrior), n: n, at: now}
+	st = handleStat{mean: sum / time.Duration(n+handlePrior), react: react / time.Duration(n+handlePrior), n: n, at: now}
 	s.handles.mu.Lock()
 	s.handles.stats[queue] = st
 	s.handles.mu.Unlock()
-	return st.mean
+	return st
 }
 
 // estimate is the wait of an entry with ahead entries before it in its
 // queue, given the guides online. See docs/routing.md: the entry waits
-// for (ahead - free + 1) guides to come free, and eligible working guides
-// come free at one per (handle + wrap-up) / working on average. nil when
-// no eligible guide is working: any number would be made up.
-func estimate(e Entry, ahead int, guides []Guide, handle, wrapUp time.Duration) (eta *int, online int) {
+// for (ahead - free + 1) guides to come free, eligible working guides come
+// free at one per (handle + wrap-up) / working on average, and then the
+// guide takes its usual time to accept. nil when no eligible guide is
+// working: any number would be made up.
+func estimate(e Entry, ahead int, guides []Guide, h handleStat, wrapUp time.Duration) (eta *int, online int) {
 	nFree := 0
 	for _, g := range guides {
 		if !eligible(e, g) || !working(g) {
@@ -158,12 +166,75 @@ func estimate(e Entry, ahead int, guides []Guide, handle, wrapUp time.Duration) 
 	if online == 0 {
 		return nil, 0
 	}
-	secs := 0
-	if e.State != EntryOffered && ahead >= nFree {
-		d := time.Duration(ahead-nFree+1) * (handle + wrapUp) / time.Duration(online)
-		secs = int(d.Round(time.Second).Seconds())
+	// An offered shopper is told 0: a guide is looking at it right now.
+	var d time.Duration
+	if e.State != EntryOffered {
+		d = h.react
+		if ahead >= nFree {
+			d += time.Duration(ahead-nFree+1) * (h.mean + wrapUp) / time.Duration(online)
+		}
 	}
+	secs := int(d.Round(time.Second).Seconds())
 	return &secs, online
+}
+
+// competition counts, for each entry, the entries the matcher takes
+// before it (order is matchOrder's) that some working guide eligible for
+// it could also take: those are the ones it really waits behind. Entries
+// are grouped by what decides their eligibility, so the work is linear in
+// the line times the number of such groups.
+func competition(order []Entry, guides []Guide) map[string]int {
+	var workers []Guide
+	for _, g := range guides {
+		if working(g) {
+			workers = append(workers, g)
+		}
+	}
+	type class struct {
+		mask  []bool
+		count int
+	}
+	classes := map[string]*class{}
+	var keys []string
+	overlap := map[[2]string]bool{}
+	out := make(map[string]int, len(order))
+	for _, e := range order {
+		k := eligibilityKey(e)
+		c, ok := classes[k]
+		if !ok {
+			c = &class{mask: make([]bool, len(workers))}
+			for i, g := range workers {
+				c.mask[i] = eligible(e, g)
+			}
+			classes[k] = c
+			keys = append(keys, k)
+		}
+		n := 0
+		for _, o := range keys {
+			pair := [2]string{k, o}
+			shared, known := overlap[pair]
+			if !known {
+				oc := classes[o]
+				for i := range workers {
+					if c.mask[i] && oc.mask[i] {
+						shared = true
+						break
+					}
+				}
+				overlap[pair], overlap[[2]string{o, k}] = shared, shared
+			}
+			if shared {
+				n += classes[o].count
+			}
+		}
+		out[e.ID] = n
+		c.count++
+	}
+	return out
+}
+
+func eligibilityKey(e Entry) string {
+	return strings.Join([]string{e.Queue, e.Language, e.Language2, e.Skill, e.TransferGuide, strings.Join(e.Steps, ",")}, "\x00")
 }
 
 // --- queue records ---
@@ -303,17 +374,19 @@ func (s *Service) QueueStatus(ctx context.Context, name, locale, skill string) (
 	if err != nil {
 		return Status{}, err
 	}
-	line, err := s.store.EntriesQueued(ctx, q.Name)
+	line, err := s.store.EntriesQueued(ctx, "")
 	if err != nil {
 		return Status{}, err
 	}
-	probe := Entry{Queue: q.Name, Language: primaryLanguage(locale), Skill: skill, State: EntryWaiting}
+	probe := Entry{ID: "probe", Queue: q.Name, Language: primaryLanguage(locale), Skill: skill, State: EntryWaiting}
 	for _, g := range guides {
 		if eligible(probe, g) && free(g) {
 			st.GuidesAvailable++
 		}
 	}
-	st.ETASeconds, st.GuidesOnline = estimate(probe, len(line), guides, s.handleTime(ctx, s.store, q.Name), time.Duration(q.WrapUpSeconds)*time.Second)
+	// A shopper joining now goes behind everyone of its priority.
+	ahead := competition(append(matchOrder(line), probe), guides)[probe.ID]
+	st.ETASeconds, st.GuidesOnline = estimate(probe, ahead, guides, s.handleTime(ctx, s.store, q.Name), time.Duration(q.WrapUpSeconds)*time.Second)
 	st.Callback = st.ETASeconds == nil || (q.MaxWaitSeconds > 0 && *st.ETASeconds > q.MaxWaitSeconds)
 	return st, nil
 }

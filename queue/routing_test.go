@@ -371,14 +371,14 @@ func testQueueStatus(t *testing.T, newStore storeFunc) {
 	}
 	h.guideOnline("g1")
 	st, _ = h.svc.QueueStatus(h.ctx, "shoes", "en", "")
-	if st.ETASeconds == nil || *st.ETASeconds != 0 || st.GuidesAvailable != 1 || st.Callback {
-		t.Errorf("a free guide: %+v", st)
+	if st.ETASeconds == nil || *st.ETASeconds != react || st.GuidesAvailable != 1 || st.Callback {
+		t.Errorf("a free guide: %+v (eta %d)", st, derefOr(st.ETASeconds))
 	}
 	a := h.join("shoes")
 	h.connectCall(h.accept("g1", h.offerOne(a.ID, "g1")))
 	st, _ = h.svc.QueueStatus(h.ctx, "shoes", "en", "")
-	if st.ETASeconds == nil || *st.ETASeconds != int(avgCall.Seconds()) || st.GuidesAvailable != 0 || st.GuidesOnline != 1 {
-		t.Errorf("the guide busy: %+v (eta %v)", st, st.ETASeconds)
+	if st.ETASeconds == nil || *st.ETASeconds != int(avgCall.Seconds())+react || st.GuidesAvailable != 0 || st.GuidesOnline != 1 {
+		t.Errorf("the guide busy: %+v (eta %d)", st, derefOr(st.ETASeconds))
 	}
 	if _, err := h.svc.QueueStatus(h.ctx, "nosuch", "en", ""); !errors.Is(err, queue.ErrNotFound) {
 		t.Errorf("unknown queue: %v", err)
@@ -519,4 +519,11 @@ func testTransfer(t *testing.T, newStore storeFunc) {
 	if e := h.entry(a.ID); e.Queue != "shoes" || e.TransferGuide != "" || !e.JoinedAt.Equal(a.JoinedAt) {
 		t.Errorf("entry after transfer to a queue: %+v", e)
 	}
+}
+
+func derefOr(p *int) int {
+	if p == nil {
+		return -1
+	}
+	return *p
 }

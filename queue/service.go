@@ -933,7 +933,7 @@ func (s *Service) requeue(ctx context.Context, t *txn, p *parties) error {
 
 // position computes where an entry stands and how long it may wait.
 func (s *Service) position(ctx context.Context, tx StoreTx, e Entry) (Position, error) {
-	line, err := tx.EntriesQueued(ctx, e.Queue)
+	line, err := tx.EntriesQueued(ctx, "")
 	if err != nil {
 		return Position{}, err
 	}
@@ -945,18 +945,25 @@ func (s *Service) position(ctx context.Context, tx StoreTx, e Entry) (Position, 
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return Position{}, err
 	}
-	for i, o := range line {
+	ahead := competition(matchOrder(line), online)
+	pos := 0
+	for _, o := range line {
+		if o.Queue != e.Queue {
+			continue
+		}
+		pos++
 		if o.ID == e.ID {
-			return s.positionAt(ctx, tx, o, i+1, online, q), nil
+			return s.positionAt(ctx, tx, o, pos, ahead[o.ID], online, q), nil
 		}
 	}
 	return Position{}, ErrNotFound
 }
 
-// positionAt tells a shopper at pos in line how long it may wait (see
+// positionAt tells a shopper at pos in its queue's line, with ahead
+// entries before it competing for its guides, how long it may wait (see
 // estimate), and whether a callback is the better offer.
-func (s *Service) positionAt(ctx context.Context, tx StoreTx, e Entry, pos int, online []Guide, q Queue) Position {
-	eta, n := estimate(e, pos-1, online, s.handleTime(ctx, tx, e.Queue), time.Duration(q.WrapUpSeconds)*time.Second)
+func (s *Service) positionAt(ctx context.Context, tx StoreTx, e Entry, pos, ahead int, online []Guide, q Queue) Position {
+	eta, n := estimate(e, ahead, online, s.handleTime(ctx, tx, e.Queue), time.Duration(q.WrapUpSeconds)*time.Second)
 	p := Position{Queue: e.Queue, Position: pos, ETASeconds: eta, GuidesOnline: n}
 	p.Callback = eta == nil
 	if max := time.Duration(q.MaxWaitSeconds) * time.Second; max > 0 && eta != nil {
