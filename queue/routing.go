@@ -437,13 +437,19 @@ func (p *Profile) validate(queueExists func(string) bool) error {
 // SetProfile sets a guide's routing profile, creating the guide's record
 // (away, offline) if it never connected.
 func (s *Service) SetProfile(ctx context.Context, guideID string, p Profile) (Guide, error) {
-	qs, err := s.store.QueuesList(ctx)
-	if err != nil {
-		return Guide{}, err
-	}
+	var storeErr error
 	if err := p.validate(func(n string) bool {
-		return slices.ContainsFunc(qs, func(q Queue) bool { return q.Name == n })
+		// queueRecord, not a list: the default queue may not exist yet
+		// when an admin sets profiles before the first start.
+		_, err := s.queueRecord(ctx, s.store, n)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			storeErr = err
+		}
+		return err == nil
 	}); err != nil {
+		if storeErr != nil {
+			return Guide{}, storeErr
+		}
 		return Guide{}, err
 	}
 	if _, err := s.store.GuideGet(ctx, guideID); errors.Is(err, ErrNotFound) {
@@ -455,7 +461,7 @@ func (s *Service) SetProfile(ctx context.Context, guideID string, p Profile) (Gu
 		return Guide{}, err
 	}
 	var out Guide
-	err = s.guideChange(ctx, guideID, func(ctx context.Context, t *txn, pp *parties) error {
+	err := s.guideChange(ctx, guideID, func(ctx context.Context, t *txn, pp *parties) error {
 		g := *pp.g
 		g.Queues, g.Languages, g.Skills, g.Capacity = slices.Clone(p.Queues), nilIfEmpty(slices.Clone(p.Languages)), nilIfEmpty(slices.Clone(p.Skills)), p.Capacity
 		if p.Name != "" {

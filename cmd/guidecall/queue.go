@@ -29,7 +29,7 @@ Usage:
 Flags of add and set:
   --display-name "Shoe advice"
   --time-zone Europe/Berlin                              IANA zone of the hours
-  --hours "mon-fri 09:00-12:00,13:00-18:00; sat 10:00-14:00"  ("always": around the clock)
+  --hours "mon-fri 09:00-12:00,13:00-18:00; sat 10:00-14:00"  ("always": around the clock, "never": closed)
   --closed 2026-12-25,2026-12-26                          closed dates, local
   --max-wait 5m --wrap-up 30s --offer-timeout 15s
   --relax "60s drop_skill, 2m second_language, 5m overflow:other"
@@ -44,7 +44,7 @@ type queueFlags struct {
 func (f *queueFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.displayName, "display-name", "", "the name shoppers see")
 	fs.StringVar(&f.timeZone, "time-zone", "UTC", "IANA time zone of the hours and closed dates")
-	fs.StringVar(&f.hours, "hours", "always", `opening hours: "mon-fri 09:00-17:00; sat 10:00-14:00", or "always"`)
+	fs.StringVar(&f.hours, "hours", "always", `opening hours: "mon-fri 09:00-17:00; sat 10:00-14:00", "always" or "never"`)
 	fs.StringVar(&f.closed, "closed", "", "comma-separated closed dates (2026-12-25)")
 	fs.StringVar(&f.relax, "relax", "", `relaxation steps: "60s drop_skill, 2m second_language, 5m overflow:other"`)
 	fs.DurationVar(&f.maxWait, "max-wait", 0, "wait after which a shopper is offered a callback (0: none)")
@@ -102,11 +102,15 @@ func splitList(s string) []string {
 var dayOrder = []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
 
 // parseHours reads "mon-fri 09:00-12:00,13:00-18:00; sat 10:00-14:00".
-// Days not named are closed; "always" is around the clock (nil).
+// Days not named are closed; "always" is around the clock (nil), "never"
+// closed until hours are set.
 func parseHours(s string) (map[string][]queue.Span, error) {
 	s = strings.TrimSpace(s)
-	if s == "always" || s == "" {
+	switch s {
+	case "always", "":
 		return nil, nil
+	case "never":
+		return map[string][]queue.Span{}, nil
 	}
 	out := map[string][]queue.Span{}
 	for _, part := range strings.Split(s, ";") {

@@ -11,6 +11,8 @@ const $ = (sel) => document.querySelector(sel);
 const PRICES = { EUR: "129", USD: "139", GBP: "115", CHF: "125", JPY: "19800", SEK: "1495", KWD: "42.500" };
 
 const params = new URLSearchParams(location.search);
+// The demo page joins ?queue= (default "default"), so one page shows every queue.
+const queueName = /^[a-z0-9][a-z0-9_-]{0,63}$/.test(params.get("queue") || "") ? params.get("queue") : "default";
 const locale = navigator.language || "en";
 let currency = "EUR";
 try { currency = normalizeCurrency(params.get("currency") || "EUR"); } catch { currency = "EUR"; }
@@ -144,7 +146,7 @@ async function startCall() {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
       body: JSON.stringify({
-        queue: "default",
+        queue: queueName,
         locale,
         currency,
         page_url: location.href,
@@ -425,7 +427,7 @@ async function init() {
   $("#call-guide").addEventListener("click", startCall);
   $("#call-guide-fab").addEventListener("click", startCall);
   watchTeaser();
-  initAvailability({ queue: "default", t, locale });
+  initAvailability({ queue: queueName, t, locale });
   $("#cancel-queue").addEventListener("click", cancelQueue);
   $("#end-call").addEventListener("click", () => {
     if (session.call) session.call.end("hangup");
