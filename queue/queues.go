@@ -231,14 +231,14 @@ func (q Queue) NextOpening(t time.Time) (next time.Time, ok bool) {
 			if i == 0 {
 				continue // closed today only by date: opens at tomorrow's midnight
 			}
-			return d, true
+			return d.UTC(), true
 		}
 		for _, s := range q.Hours[weekdays[d.Weekday()]] {
 			o, _ := parseClock(s.Open)
 			// time.Date, not Add: 09:00 local stays 09:00 across a DST change.
 			at := time.Date(d.Year(), d.Month(), d.Day(), o/60, o%60, 0, 0, loc)
 			if at.After(t) && q.OpenAt(at) {
-				return at, true
+				return at.UTC(), true
 			}
 		}
 	}
