@@ -538,8 +538,13 @@ func (s *Service) sendPositions(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	live, err := s.store.CallsLive(ctx)
+	if err != nil {
+		return err
+	}
 	seen := make(map[string]bool, len(line))
 	ahead := competition(matchOrder(line), guides)
+	model := s.waitModel(ctx, s.store, guides, live, queues)
 	pos, queue := 0, ""
 	var evs []Event
 	for _, e := range line {
@@ -548,7 +553,7 @@ func (s *Service) sendPositions(ctx context.Context) error {
 		}
 		pos++
 		seen[e.ID] = true
-		p := s.positionAt(ctx, s.store, e, pos, ahead[e.ID], guides, queues[e.Queue])
+		p := s.positionAt(e, pos, ahead[e.ID], model, queues[e.Queue])
 		if samePosition(s.lastPosition[e.ID], p) || e.DisconnectedAt != nil {
 			continue
 		}
@@ -564,7 +569,21 @@ func (s *Service) sendPositions(ctx context.Context) error {
 	return nil
 }
 
+// samePosition reports whether b is no news after a. The estimate moves a
+// little with every tick as calls run on; a shopper is told again when it
+// moved by 30 s or a fifth, whichever is more, not every second.
 func samePosition(a, b Position) bool {
-	etaSame := (a.ETASeconds == nil) == (b.ETASeconds == nil) && (a.ETASeconds == nil || *a.ETASeconds == *b.ETASeconds)
+	etaSame := (a.ETASeconds == nil) == (b.ETASeconds == nil)
+	if etaSame && a.ETASeconds != nil {
+		x, y := *a.ETASeconds, *b.ETASeconds
+		etaSame = (x == 0) == (y == 0) && abs(x-y) < max(30, x/5)
+	}
 	return etaSame && a.Queue == b.Queue && a.Position == b.Position && a.GuidesOnline == b.GuidesOnline && a.Callback == b.Callback
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
 }

@@ -146,36 +146,100 @@ func (s *Service) handleTime(ctx context.Context, tx StoreTx, queue string) hand
 	return st
 }
 
-// estimate is the wait of an entry with ahead entries before it in its
-// queue, given the guides online. See docs/routing.md: the entry waits
-// for (ahead - free + 1) guides to come free, eligible working guides come
-// free at one per (handle + wrap-up) / working on average, and then the
-// guide takes its usual time to accept. nil when no eligible guide is
-// working: any number would be made up.
-func estimate(e Entry, ahead int, guides []Guide, h handleStat, wrapUp time.Duration) (eta *int, online int) {
-	nFree := 0
-	for _, g := range guides {
-		if !eligible(e, g) || !working(g) {
-			continue
-		}
-		online++
-		if free(g) {
-			nFree++
-		}
+// residualFloor is the least a call already running past the mean is
+// expected to go on for, as a share of the mean: calls that have run long
+// tend to run longer, not to end at once.
+const residualFloor = 0.2
+
+// waitModel estimates waits from the guides online and the calls they hold
+// (see docs/routing.md): a shopper with a shoppers ahead of it that
+// compete for its guides takes the (a+1)-th time one of its eligible
+// working guides comes free, then the guide's usual time to accept. A
+// free guide comes free now, one in wrap-up when the wrap-up ends, one
+// holding an offer after accepting it and a whole call, one in a call
+// when the call's expected rest is over; after that each comes free every
+// handle + wrap-up. Guides are grouped by what decides eligibility, so one
+// tick builds each group's release times once.
+type waitModel struct {
+	now    time.Time
+	guides []Guide
+	calls  map[string]Call // by guide id
+	handle func(queue string) (handleStat, time.Duration)
+	groups map[string]*releases
+}
+
+func newWaitModel(now time.Time, guides []Guide, live []Call, handle func(queue string) (handleStat, time.Duration)) *waitModel {
+	calls := make(map[string]Call, len(live))
+	for _, c := range live {
+		calls[c.GuideID] = c
 	}
+	return &waitModel{now: now, guides: guides, calls: calls, handle: handle, groups: map[string]*releases{}}
+}
+
+// releases hands out, soonest first, the times a group's guides come free.
+type releases struct {
+	next []time.Duration // one per guide: when it next comes free
+	step time.Duration   // handle + wrap-up: how long each call after that holds it
+	out  []time.Duration
+}
+
+func (r *releases) at(k int) time.Duration {
+	for len(r.out) <= k {
+		i := 0
+		for j, t := range r.next {
+			if t < r.next[i] {
+				i = j
+			}
+		}
+		r.out = append(r.out, r.next[i])
+		r.next[i] += r.step
+	}
+	return r.out[k]
+}
+
+// eta is what entry e, with ahead competing entries before it, is told;
+// nil when no eligible guide is working: any number would be made up.
+func (m *waitModel) eta(e Entry, ahead int) (eta *int, online int) {
+	h, wrapUp := m.handle(e.Queue)
+	key := eligibilityKey(e)
+	r, ok := m.groups[key]
+	if !ok {
+		r = &releases{step: h.mean + wrapUp}
+		for _, g := range m.guides {
+			if !eligible(e, g) || !working(g) {
+				continue
+			}
+			r.next = append(r.next, m.freeIn(g, h, wrapUp))
+		}
+		m.groups[key] = r
+	}
+	online = len(r.next)
 	if online == 0 {
 		return nil, 0
 	}
 	// An offered shopper is told 0: a guide is looking at it right now.
 	var d time.Duration
 	if e.State != EntryOffered {
-		d = h.react
-		if ahead >= nFree {
-			d += time.Duration(ahead-nFree+1) * (h.mean + wrapUp) / time.Duration(online)
-		}
+		d = h.react + r.at(ahead)
 	}
 	secs := int(d.Round(time.Second).Seconds())
 	return &secs, online
+}
+
+// freeIn is how long until guide g can take the next shopper.
+func (m *waitModel) freeIn(g Guide, h handleStat, wrapUp time.Duration) time.Duration {
+	switch {
+	case free(g):
+		return 0
+	case g.CallID == "" && g.Status == GuideWrapUp && g.WrapUpUntil != nil:
+		return max(g.WrapUpUntil.Sub(m.now), 0)
+	}
+	c, ok := m.calls[g.ID]
+	if !ok || c.State == CallOffered || c.AcceptedAt == nil {
+		return h.react + h.mean + wrapUp
+	}
+	rest := h.mean - m.now.Sub(*c.AcceptedAt)
+	return max(rest, time.Duration(residualFloor*float64(h.mean))) + wrapUp
 }
 
 // competition counts, for each entry, the entries the matcher takes
@@ -384,9 +448,16 @@ func (s *Service) QueueStatus(ctx context.Context, name, locale, skill string) (
 			st.GuidesAvailable++
 		}
 	}
+	live, err := s.store.CallsLive(ctx)
+	if err != nil {
+		return Status{}, err
+	}
 	// A shopper joining now goes behind everyone of its priority.
 	ahead := competition(append(matchOrder(line), probe), guides)[probe.ID]
-	st.ETASeconds, st.GuidesOnline = estimate(probe, ahead, guides, s.handleTime(ctx, s.store, q.Name), time.Duration(q.WrapUpSeconds)*time.Second)
+	model := newWaitModel(now, guides, live, func(string) (handleStat, time.Duration) {
+		return s.handleTime(ctx, s.store, q.Name), time.Duration(q.WrapUpSeconds) * time.Second
+	})
+	st.ETASeconds, st.GuidesOnline = model.eta(probe, ahead)
 	st.Callback = st.ETASeconds == nil || (q.MaxWaitSeconds > 0 && *st.ETASeconds > q.MaxWaitSeconds)
 	return st, nil
 }

@@ -941,10 +941,17 @@ func (s *Service) position(ctx context.Context, tx StoreTx, e Entry) (Position, 
 	if err != nil {
 		return Position{}, err
 	}
-	q, err := tx.QueueGet(ctx, e.Queue)
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	live, err := tx.CallsLive(ctx)
+	if err != nil {
 		return Position{}, err
 	}
+	queues := map[string]Queue{}
+	if q, err := tx.QueueGet(ctx, e.Queue); err == nil {
+		queues[q.Name] = q
+	} else if !errors.Is(err, ErrNotFound) {
+		return Position{}, err
+	}
+	model := s.waitModel(ctx, tx, online, live, queues)
 	ahead := competition(matchOrder(line), online)
 	pos := 0
 	for _, o := range line {
@@ -953,17 +960,25 @@ func (s *Service) position(ctx context.Context, tx StoreTx, e Entry) (Position, 
 		}
 		pos++
 		if o.ID == e.ID {
-			return s.positionAt(ctx, tx, o, pos, ahead[o.ID], online, q), nil
+			return s.positionAt(o, pos, ahead[o.ID], model, queues[o.Queue]), nil
 		}
 	}
 	return Position{}, ErrNotFound
 }
 
+// waitModel is the estimate over these guides and calls, each queue's
+// handle times read (from the cache, mostly) through tx.
+func (s *Service) waitModel(ctx context.Context, tx StoreTx, guides []Guide, live []Call, queues map[string]Queue) *waitModel {
+	return newWaitModel(s.now(), guides, live, func(name string) (handleStat, time.Duration) {
+		return s.handleTime(ctx, tx, name), time.Duration(queues[name].WrapUpSeconds) * time.Second
+	})
+}
+
 // positionAt tells a shopper at pos in its queue's line, with ahead
-// entries before it competing for its guides, how long it may wait (see
-// estimate), and whether a callback is the better offer.
-func (s *Service) positionAt(ctx context.Context, tx StoreTx, e Entry, pos, ahead int, online []Guide, q Queue) Position {
-	eta, n := estimate(e, ahead, online, s.handleTime(ctx, tx, e.Queue), time.Duration(q.WrapUpSeconds)*time.Second)
+// entries before it competing for its guides, how long it may wait, and
+// whether a callback is the better offer.
+func (s *Service) positionAt(e Entry, pos, ahead int, model *waitModel, q Queue) Position {
+	eta, n := model.eta(e, ahead)
 	p := Position{Queue: e.Queue, Position: pos, ETASeconds: eta, GuidesOnline: n}
 	p.Callback = eta == nil
 	if max := time.Duration(q.MaxWaitSeconds) * time.Second; max > 0 && eta != nil {

@@ -35,6 +35,7 @@ func TestSimulatedDay(t *testing.T) {
 	t.Logf("guide utilisation (in a call or wrap-up / online): %.1f %%", 100*res.utilisation)
 	t.Logf("estimates: %d given, %d shoppers told no estimate (no eligible guide online); within 30 %% of the real wait: %.1f %%; within 30 %% or 20 s: %.1f %%; median error %.0f s",
 		res.estimated, res.noEstimate, 100*res.within30, 100*res.within30or20, res.medianError)
+	t.Logf("shoppers who waited over a minute: %d, their estimate within 30 %%: %.1f %%", res.longWaits, 100*res.within30Long)
 	t.Logf("by language: %s", res.byLanguage)
 
 	if res.wrongLanguage > 0 {
@@ -49,6 +50,16 @@ func TestSimulatedDay(t *testing.T) {
 	if res.noEstimateServedSoon > 0 {
 		t.Errorf("%d shoppers told there was no estimate were served within a minute: that was not honest", res.noEstimateServedSoon)
 	}
+
+	// The same day with other seeds: the figure above is not one lucky draw.
+	for _, seed := range []uint64{1, 2, 3, 4} {
+		r := simulateDay(t, seed)
+		t.Logf("seed %d: arrivals %d, mean wait %.0f s, p90 %.0f s, abandoned %.1f %%, utilisation %.1f %%, within 30 %%: %.1f %%, within 30 %% or 20 s: %.1f %%",
+			seed, r.arrivals, r.meanWait, r.p90Wait, 100*float64(r.abandoned)/float64(r.arrivals), 100*r.utilisation, 100*r.within30, 100*r.within30or20)
+		if r.within30 < 0.4 || r.wrongLanguage > 0 {
+			t.Errorf("seed %d: within 30 %% %.2f, %d wrong-language matches", seed, r.within30, r.wrongLanguage)
+		}
+	}
 }
 
 type simResult struct {
@@ -57,6 +68,8 @@ type simResult struct {
 	utilisation                                      float64
 	estimated, noEstimate                            int
 	within30, within30or20, medianError              float64
+	longWaits                                        int     // served after more than a minute, with an estimate
+	within30Long                                     float64 // of those
 	wrongLanguage, noEstimateServedSoon              int
 	byLanguage                                       string
 }
@@ -263,7 +276,7 @@ func simulateDay(t *testing.T, seed uint64) simResult {
 	}
 
 	var waits, errs []float64
-	var within, within20 int
+	var within, within20, long, withinLong int
 	type langStat struct{ n, served int }
 	langs := map[string]*langStat{}
 	for _, s := range shoppers {
@@ -293,6 +306,12 @@ func simulateDay(t *testing.T, seed uint64) simResult {
 		if e <= 0.3*wait {
 			within++
 		}
+		if wait > 60 {
+			long++
+			if e <= 0.3*wait {
+				withinLong++
+			}
+		}
 		if e <= 0.3*wait || e <= 20 {
 			within20++
 		}
@@ -308,6 +327,9 @@ func simulateDay(t *testing.T, seed uint64) simResult {
 	}
 	if n := len(errs); n > 0 {
 		res.within30, res.within30or20, res.medianError = float64(within)/float64(n), float64(within20)/float64(n), errs[n/2]
+	}
+	if long > 0 {
+		res.longWaits, res.within30Long = long, float64(withinLong)/float64(long)
 	}
 	res.utilisation = busySteps / onlineSteps
 	var parts []string
