@@ -108,6 +108,12 @@ func TestFanOutShapes(t *testing.T) {
 		}, []published{
 			{shopperAt, `{"v":1,"type":"queue.requeued","data":{"reason":"guide_left","position":1,"eta_seconds":0,"queue":"default"}}`},
 		}},
+		{"callback changed", func() {
+			ev.CallbackChanged(ctx, []string{"g_1", "g_2"}, queue.Callback{ID: "cb_1", Queue: "default", State: queue.CallbackOpen, Name: "Ana"})
+		}, []published{
+			{guideAt, `{"v":1,"type":"callback.changed","data":{"callback_id":"cb_1","queue":"default","state":"open"}}`},
+			{guide("g_2"), `{"v":1,"type":"callback.changed","data":{"callback_id":"cb_1","queue":"default","state":"open"}}`},
+		}},
 		{"left", func() { ev.EntryLeft(ctx, left) }, []published{
 			{shopperAt, `{"v":1,"type":"queue.left","data":{"reason":"canceled"}}`},
 		}},

@@ -137,6 +137,19 @@ func TestRoutingOnTheBinary(t *testing.T) {
 			console.dump(t)
 		}
 	})
+	// The night guide has the console open, with no callback yet.
+	console.do(t, "open the guide console", browserStepTimeout, chromedp.Navigate(n.url+"/guide/"))
+	console.do(t, "sign in", browserStepTimeout,
+		chromedp.SendKeys(chromedp.CSS("#email"), guides["night"]),
+		chromedp.SendKeys(chromedp.CSS("#password"), password),
+		chromedp.Click(chromedp.CSS("#login-submit")),
+	)
+	// Online: the server knows the console's socket, so it will hear of
+	// new callbacks.
+	console.waitJS(t, "console online, no callbacks", browserStepTimeout,
+		`!document.querySelector("#console-view").hidden && document.querySelector("#connection-status").textContent === "Online." &&
+		 !document.querySelector("#callbacks-empty").hidden && window.guidecall.callbackPushes() === 0`)
+
 	shopper.do(t, "open the shop page of the night desk", browserStepTimeout, chromedp.Navigate(n.url+"/shop/?queue=night&currency=EUR"))
 	shopper.waitJS(t, "closed state shown", browserStepTimeout,
 		`document.body.dataset.queueOpen === "false" && !document.querySelector("#callback-launch").hidden && document.querySelector("#call-guide").hidden`)
@@ -156,13 +169,9 @@ func TestRoutingOnTheBinary(t *testing.T) {
 		t.Fatalf("callback id %q", cbID)
 	}
 
-	// The night guide sees it in the console, claims it and records the outcome.
-	console.do(t, "open the guide console", browserStepTimeout, chromedp.Navigate(n.url+"/guide/"))
-	console.do(t, "sign in", browserStepTimeout,
-		chromedp.SendKeys(chromedp.CSS("#email"), guides["night"]),
-		chromedp.SendKeys(chromedp.CSS("#password"), password),
-		chromedp.Click(chromedp.CSS("#login-submit")),
-	)
+	// The console hears of it (callback.changed), lists it, and the guide
+	// claims it and records the outcome.
+	console.waitJS(t, "callback.changed received", browserStepTimeout, `window.guidecall.callbackPushes() > 0`)
 	item := `#callbacks li[data-callback-id="` + cbID + `"]`
 	console.waitJS(t, "callback listed", browserStepTimeout, `!!document.querySelector('`+item+`[data-state="open"]')`)
 	if text := console.text(t, item); !strings.Contains(text, "Clara Night") || !strings.Contains(text, "clara@shop.example") || !strings.Contains(text, "run small") {

@@ -174,6 +174,7 @@ var allTypes = []protocol.Type{
 	protocol.TypeWelcome, protocol.TypeError, protocol.TypeQueuePosition, protocol.TypeQueueRequeued,
 	protocol.TypeQueueLeft, protocol.TypeOffer, protocol.TypeOfferRevoked, protocol.TypeCallMatched,
 	protocol.TypeCallState, protocol.TypeCallPeer, protocol.TypeCallEnded, protocol.TypePaymentLink,
+	protocol.TypeCallbackChanged,
 }
 
 func TestEveryTypeHasAPayload(t *testing.T) {

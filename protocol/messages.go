@@ -218,6 +218,14 @@ type ICECandidate struct {
 	UsernameFragment *string `json:"usernameFragment"`
 }
 
+// CallbackChanged names a callback request whose state changed; the
+// console reads the request itself over HTTP.
+type CallbackChanged struct {
+	CallbackID string `json:"callback_id"`
+	Queue      string `json:"queue"`
+	State      string `json:"state"`
+}
+
 // CallTransfer is a guide handing its shopper to a queue or to a named
 // colleague (exactly one of Queue and GuideID), with a note the receiving
 // guide sees in its offer.
@@ -289,6 +297,8 @@ func ServerPayload(t Type) any {
 		return new(CallEnded)
 	case TypePaymentLink:
 		return new(PaymentLink)
+	case TypeCallbackChanged:
+		return new(CallbackChanged)
 	case TypeSDP, TypeICE, TypeICERestart:
 		// Relayed: the other party gets what the sender sent.
 		return ClientPayload(t)

@@ -32,6 +32,9 @@ const (
 	TypeCallPeer      Type = "call.peer"
 	TypeCallEnded     Type = "call.ended"
 	TypePaymentLink   Type = "payment.link"
+	// TypeCallbackChanged tells the guides of a queue that one of its
+	// callback requests was made, claimed or closed.
+	TypeCallbackChanged Type = "callback.changed"
 )
 
 // Relayed reports whether the server passes t to the other party of the

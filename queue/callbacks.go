@@ -213,3 +213,19 @@ func (s *Service) CallbackOutcome(ctx context.Context, guideID, id, outcome, not
 	})
 	return out, err
 }
+
+// GuidesServing lists the online guides who serve queue (unconfigured
+// guides serve every queue), for telling them about its callbacks.
+func (s *Service) GuidesServing(ctx context.Context, queue string) ([]string, error) {
+	online, err := s.store.GuidesOnline(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, g := range online {
+		if g.Queues == nil || slices.Contains(g.Queues, queue) {
+			ids = append(ids, g.ID)
+		}
+	}
+	return ids, nil
+}

@@ -442,7 +442,7 @@ func (s *Service) QueueStatus(ctx context.Context, name, locale, skill string) (
 	if err != nil {
 		return Status{}, err
 	}
-	probe := Entry{ID: "probe", Queue: q.Name, Language: primaryLanguage(locale), Skill: skill, State: EntryWaiting}
+	probe := Entry{ID: "probe", Queue: q.Name, Language: primaryLanguage(locale), Skill: skill, State: EntryWaiting, JoinedAt: now}
 	for _, g := range guides {
 		if eligible(probe, g) && free(g) {
 			st.GuidesAvailable++

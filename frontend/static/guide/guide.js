@@ -27,6 +27,7 @@ const s = {
 // --- hooks for automated browser tests ---
 window.guidecall = {
   state: () => s.callState,
+  callbackPushes: () => s.callbackPushes || 0,
   stats: async () => (s.call
     ? s.call.stats()
     : { connectionState: "new", localCandidateType: null, remoteCandidateType: null, framesDecoded: 0, framesSent: 0 }),
@@ -185,7 +186,8 @@ async function enterConsole() {
   connectSignal();
   loadCallbacks();
   clearInterval(s.callbacksTimer);
-  // Callbacks change rarely and are data, not live events: a slow poll.
+  // callback.changed brings news at once; the slow poll covers a socket
+  // that was down when it came.
   s.callbacksTimer = setInterval(() => { if (auth.access) loadCallbacks(); }, 15000);
 }
 
@@ -226,6 +228,10 @@ function connectSignal() {
     }
   });
   signal.on("payment.link", (msg) => upsertLink(msg.data || {}));
+  signal.on("callback.changed", () => {
+    s.callbackPushes = (s.callbackPushes || 0) + 1;
+    loadCallbacks();
+  });
   signal.on("error", (msg) => {
     const d = msg.data || {};
     console.warn("server error", d);
