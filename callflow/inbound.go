@@ -45,7 +45,11 @@ func (in inbound) Open(ctx context.Context, who signaling.Identity) (protocol.We
 		if err != nil {
 			return protocol.Welcome{}, protocolError(err)
 		}
-		w.WelcomeGuide, call = &protocol.WelcomeGuide{GuideID: g.ID, Name: g.Name, Status: string(g.Status)}, cl
+		reason := g.StatusReason
+		if reason == queue.PresenceChosen {
+			reason = ""
+		}
+		w.WelcomeGuide, call = &protocol.WelcomeGuide{GuideID: g.ID, Name: g.Name, Status: string(g.Status), StatusReason: reason}, cl
 	}
 	if call != nil {
 		w.Resumed = true

@@ -38,6 +38,9 @@ type WelcomeGuide struct {
 	GuideID string `json:"guide_id"`
 	Name    string `json:"name"`
 	Status  string `json:"status"`
+	// StatusReason says why the status is what it is ("missed_offers"
+	// when the server set the guide away); omitted when the guide chose.
+	StatusReason string `json:"status_reason,omitempty"`
 }
 
 // CallView names the call a welcome resumes, and the receiver's side of it.

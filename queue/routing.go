@@ -561,14 +561,22 @@ func (s *Service) PresenceHistory(ctx context.Context, guideID string, limit int
 	return s.store.PresenceHistory(ctx, guideID, limit)
 }
 
+// socketReasons change whether a guide is online, not its status.
+var socketReasons = []string{PresenceConnected, PresenceSocketLost, PresenceNodeLost}
+
 // notePresence records a change of g's presence from before, with reason,
-// in the transaction that makes it.
+// in the transaction that makes it. StatusReason keeps why the status is
+// what it is (chosen, missed_offers, ...): a socket coming or going does
+// not overwrite it, so a console that reconnects is still told why it was
+// set away.
 func (s *Service) notePresence(ctx context.Context, t *txn, before Presence, g *Guide, reason string) error {
 	after := g.Presence()
-	if after == before && g.StatusReason != "" {
+	if after == before && (g.StatusReason != "" || slices.Contains(socketReasons, reason)) {
 		return nil
 	}
 	now := s.now()
-	g.StatusReason, g.StatusSince = reason, now
+	if !slices.Contains(socketReasons, reason) {
+		g.StatusReason, g.StatusSince = reason, now
+	}
 	return t.PresenceAppend(ctx, PresenceRecord{GuideID: g.ID, State: after, Reason: reason, At: now})
 }

@@ -254,6 +254,19 @@ func testAutoAwayRecorded(t *testing.T, newStore storeFunc) {
 	if len(hist) != 1 || hist[0].State != queue.PresenceAway || hist[0].Reason != queue.PresenceMissedOffers {
 		t.Errorf("latest presence record %+v", hist)
 	}
+	// The console reconnects: it is still away for that reason, and the
+	// history has the socket's comings and goings.
+	h.svc.GuideDisconnected(h.ctx, "g1", "ws-g1")
+	if _, _, err := h.svc.GuideConnected(h.ctx, "g1", "Guide g1", "ws-g1b"); err != nil {
+		t.Fatal(err)
+	}
+	if g := h.guide("g1"); g.Status != queue.GuideAway || g.StatusReason != queue.PresenceMissedOffers {
+		t.Errorf("after reconnecting: %s (%s), want away (missed_offers)", g.Status, g.StatusReason)
+	}
+	hist, _ = h.svc.PresenceHistory(h.ctx, "g1", 2)
+	if len(hist) != 2 || hist[0].Reason != queue.PresenceConnected || hist[1].Reason != queue.PresenceSocketLost {
+		t.Errorf("latest presence records %+v", hist)
+	}
 }
 
 func testDeclineNote(t *testing.T, newStore storeFunc) {

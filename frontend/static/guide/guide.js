@@ -200,7 +200,7 @@ function connectSignal() {
   }
   signal.on("welcome", (msg) => {
     const d = msg.data || {};
-    if (d.status) setPresence(d.status);
+    if (d.status) setPresence(d.status, d.status_reason);
     const c = d.call;
     if (s.call && !s.call.closed) {
       if (d.resumed && c && c.call_id === s.callId) s.call.resumed();
