@@ -299,6 +299,14 @@ func (t *memTx) prune(now time.Time) {
 			delete(m.entries, id)
 		}
 	}
+	for id, cb := range m.callbacks {
+		if cb.State == CallbackDone && cb.DoneAt != nil && cb.DoneAt.Before(cutoff) {
+			if t.undo != nil {
+				save(t.undo.callbacks, m.callbacks, id)
+			}
+			delete(m.callbacks, id)
+		}
+	}
 	for id, c := range m.calls {
 		if !c.State.Live() && c.EndedAt != nil && c.EndedAt.Before(cutoff) {
 			if t.undo != nil {

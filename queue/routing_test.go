@@ -29,6 +29,7 @@ var routingSuite = []struct {
 	{"ProfileValidationNamesTheField", testProfileValidation},
 	{"QueueRecordsCreateAndUpdate", testQueueRecords},
 	{"TransferToAColleagueAndToAQueue", testTransfer},
+	{"QueueOfferTimeoutAndMaxWait", testQueueOfferTimeoutAndMaxWait},
 }
 
 func TestRoutingMemory(t *testing.T) {
@@ -539,4 +540,29 @@ func derefOr(p *int) int {
 		return -1
 	}
 	return *p
+}
+
+func testQueueOfferTimeoutAndMaxWait(t *testing.T, newStore storeFunc) {
+	h := newHarness(t, newStore)
+	h.createQueue(queue.Queue{Name: "quick", OfferTimeoutSeconds: 5, MaxWaitSeconds: 120})
+	h.guideOnline("g1")
+	a := h.joinWith(queue.JoinParams{Queue: "quick"})
+	h.rec.take()
+	offer := h.tickExpectOffers(map[string]string{a.ID: "g1"})[0]
+	if got := offer.Call.OfferDeadline.Sub(offer.Call.OfferedAt); got != 5*time.Second {
+		t.Errorf("offer deadline %v after the offer, want the queue's 5s", got)
+	}
+	h.clock.Advance(6 * time.Second)
+	h.tick()
+	if c := h.call(offer.CallID); c.EndReason != queue.ReasonOfferTimeout {
+		t.Errorf("after 6 s the offer is %s/%s, want timed out", c.State, c.EndReason)
+	}
+	h.connectCall(h.accept("g1", h.offerOne(a.ID, "g1")))
+	// Behind a call of about 3 minutes, the 2-minute maximum is passed:
+	// the shopper is offered a callback along with the number.
+	b := h.joinWith(queue.JoinParams{Queue: "quick"})
+	p := wantEvent(t, h.rec.take(), "Position", func(e event) bool { return e.EntryID == b.ID })
+	if p.Pos.ETASeconds == nil || !p.Pos.Callback {
+		t.Errorf("position %+v (eta %d): want an ETA and a callback offer", p.Pos, eta(p.Pos))
+	}
 }
