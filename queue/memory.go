@@ -12,8 +12,9 @@ import (
 // MemoryStore is the zero-setup Store: everything in one process, gone on
 // exit. Safe for concurrent use: one mutex guards everything, and a
 // transaction holds it from start to end, so transactions run one after
-// another. Finished entries and calls are kept for MemoryRetention and
-// then dropped, so a node left running for weeks does not grow without
+// another. Finished entries, calls and callbacks are kept for
+// MemoryRetention and then dropped (the presence history keeps its last
+// presenceKeep changes), so a node left running for weeks does not grow without
 // bound or scan its whole past on every matcher tick.
 type MemoryStore struct {
 	mu        sync.Mutex
@@ -27,8 +28,8 @@ type MemoryStore struct {
 	lastPrune time.Time
 }
 
-// MemoryRetention is how long the memory store keeps finished entries and
-// calls; PostgreSQL keeps them for good.
+// MemoryRetention is how long the memory store keeps finished entries,
+// calls and callbacks; PostgreSQL keeps them for good.
 const MemoryRetention = 24 * time.Hour
 
 // pruneEvery bounds how often a create pays for a sweep.
