@@ -205,10 +205,12 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 		PublicURL: a.publicURL, ICERelayOnly: cfg.ICERelayOnly,
 		JoinRate: cfg.JoinRate, JoinBurst: cfg.JoinBurst, ClientIP: a.clientIP,
 		Heartbeat: heartbeat, Logger: log,
+		CustomerSecret: []byte(cfg.CustomerTokenSecret),
 	})
 	a.Queue, err = queue.NewService(queue.Config{
 		Store: stores.Queue, Elector: stores.Elector, Logger: log,
 		OfferTimeout: cfg.OfferTimeout, ReconnectGrace: cfg.ReconnectGrace,
+		MaxMissedOffers: cfg.MaxMissedOffers,
 	})
 	if err != nil {
 		return fail(err)
