@@ -242,12 +242,14 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 		PublicURL: a.publicURL, ICERelayOnly: cfg.ICERelayOnly,
 		JoinRate: cfg.JoinRate, JoinBurst: cfg.JoinBurst, ClientIP: a.clientIP,
 		Heartbeat: heartbeat, Logger: log,
-		ICERestarted: a.iceRestarted(),
+		CustomerSecret: []byte(cfg.CustomerTokenSecret),
+		ICERestarted:   a.iceRestarted(),
 	})
 	a.Queue, err = queue.NewService(queue.Config{
 		Store: stores.Queue, Elector: stores.Elector, Logger: log,
 		OfferTimeout: cfg.OfferTimeout, ReconnectGrace: cfg.ReconnectGrace,
-		Observer: a.matcherObserver(),
+		MaxMissedOffers: cfg.MaxMissedOffers,
+		Observer:        a.matcherObserver(),
 	})
 	if err != nil {
 		return fail(err)

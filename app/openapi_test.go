@@ -230,6 +230,11 @@ func TestOpenAPIAnswersMatch(t *testing.T) {
 	check(http.MethodPost, "/webhooks/sandbox", "", `{"id":"evt_1","type":"payment.succeeded","ref":"sbx_1","created":1}`, 400)
 	check(http.MethodGet, "/pay/sandbox/sbx_nope", "", "", 404)
 	check(http.MethodGet, "/api/v1/privacy", "", "", 200)
+	check(http.MethodGet, "/api/v1/queues/default/status", "", "", 200)
+	check(http.MethodGet, "/api/v1/queues/nope/status", "", "", 404)
+	check(http.MethodGet, "/api/v1/admin/queues", pair.AccessToken, "", 200)
+	check(http.MethodGet, "/api/v1/admin/queues/default", pair.AccessToken, "", 200)
+	check(http.MethodGet, "/api/v1/callbacks", pair.AccessToken, "", 200)
 	check(http.MethodGet, "/api/v1/admin/accounts", pair.AccessToken, "", 200)
 	check(http.MethodDelete, "/api/v1/admin/shoppers/"+joined.EntryID, pair.AccessToken, "", 204)
 	var again struct {

@@ -35,6 +35,9 @@ type Config struct {
 	ClientIP  func(*http.Request) string
 	Heartbeat time.Duration
 	Logger    *slog.Logger
+	// CustomerSecret verifies the merchant's signed customer tokens
+	// (HS256), which alone may raise a shopper's priority.
+	CustomerSecret []byte
 	// ICERestarted is told, for metrics, of each new SDP offer on a call
 	// that had connected: in this flow only an ICE restart (after a
 	// network change or a move to another node) offers again. Nil tells
@@ -155,5 +158,6 @@ func (f *Flow) Routes() chi.Router {
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleAdmin)).Get("/admin/queue", f.handleAdminQueue)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleAdmin)).Get("/admin/calls/{callID}", f.handleAdminCall)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleAdmin)).Delete("/admin/shoppers/{entryID}", f.handleErase)
+	f.routingRoutes(r)
 	return r
 }

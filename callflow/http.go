@@ -52,9 +52,18 @@ func (f *Flow) handleJoin(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusBadRequest, "bad_request", "body must be one JSON object: "+err.Error())
 		return
 	}
+	p.Priority, p.CustomerID = 0, ""
+	if p.CustomerToken != "" {
+		id, prio, err := verifyCustomer(p.CustomerToken, f.cfg.CustomerSecret, time.Now)
+		if err != nil {
+			httpjson.Error(w, http.StatusBadRequest, "bad_customer_token", err.Error())
+			return
+		}
+		p.CustomerID, p.Priority = id, prio
+	}
 	e, err := f.queue.Join(r.Context(), p)
 	if err != nil {
-		writeQueueError(w, f.log, err)
+		f.writeRoutingError(w, err)
 		return
 	}
 	token, err := f.cfg.Issuer.IssueShopper(e.ID, ShopperTokenTTL)

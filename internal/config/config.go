@@ -118,6 +118,10 @@ type Serve struct {
 	Retention         time.Duration
 	PurgeEvery        time.Duration
 	PrivacyNoticeURL  string
+
+	// Routing (issue 8).
+	CustomerTokenSecret string
+	MaxMissedOffers     int
 }
 
 // Toggle is a boolean flag whose default depends on other flags: Given
@@ -181,6 +185,9 @@ func (c *Serve) Register(fs *flag.FlagSet) {
 	c.registerHardening(fs)
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
+	// Routing (issue 8).
+	fs.StringVar(&c.CustomerTokenSecret, "customer-token-secret", "", "the merchant's identity secret that signs customer tokens (HS256); without it tokens, and so priorities, are refused")
+	fs.IntVar(&c.MaxMissedOffers, "max-missed-offers", 2, "offers a guide may let time out in a row before being set away")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "address to serve Prometheus /metrics on (e.g. 127.0.0.1:9090); empty serves none")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate (chain) to serve HTTPS and WSS with on --http-addr; reloaded on SIGHUP")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key of --tls-cert; reloaded on SIGHUP")
@@ -264,6 +271,12 @@ func (c *Serve) Validate() error {
 	}
 	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
 		return fmt.Errorf("--jwt-secret must be at least 32 bytes")
+	}
+	if c.CustomerTokenSecret != "" && len(c.CustomerTokenSecret) < 32 {
+		return fmt.Errorf("--customer-token-secret must be at least 32 bytes")
+	}
+	if c.MaxMissedOffers <= 0 {
+		return fmt.Errorf("--max-missed-offers must be positive")
 	}
 	if c.JoinRate <= 0 || c.JoinBurst <= 0 {
 		return fmt.Errorf("--join-rate and --join-burst must be positive")
