@@ -39,7 +39,15 @@ func (a *App) buildMetrics(cfg config.Serve) error {
 		LiveCalls:   func(ctx context.Context) ([]queue.Call, error) { return a.Queue.LiveCalls(ctx) },
 		Waiting:     func(ctx context.Context, q string) ([]queue.Entry, error) { return a.Queue.Waiting(ctx, q) },
 		Queues:      []string{"default"},
-		Logger:      a.log.With("component", "metrics"),
+		QueueNames: func(ctx context.Context) ([]string, error) {
+			qs, err := a.Queue.Queues(ctx)
+			names := make([]string, 0, len(qs))
+			for _, q := range qs {
+				names = append(names, q.Name)
+			}
+			return names, err
+		},
+		Logger: a.log.With("component", "metrics"),
 	})
 	ln, err := net.Listen("tcp", cfg.MetricsAddr)
 	if err != nil {

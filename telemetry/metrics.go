@@ -38,6 +38,9 @@ type Sources struct {
 	// Queues are the queue names to report waiting entries for; more are
 	// added as events name them.
 	Queues []string
+	// QueueNames lists the configured queues at scrape time (nil: only
+	// Queues and the names events brought).
+	QueueNames func(ctx context.Context) ([]string, error)
 	// Logger reports a source that fails at scrape time.
 	Logger *slog.Logger
 }

@@ -119,6 +119,15 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	if src.Waiting != nil {
+		if src.QueueNames != nil {
+			names, err := src.QueueNames(ctx)
+			if err != nil {
+				failed("queues", err)
+			}
+			for _, n := range names {
+				c.m.sawQueue(n)
+			}
+		}
 		c.m.mu.Lock()
 		queues := slices.Clone(c.m.queues)
 		c.m.mu.Unlock()
