@@ -13,7 +13,8 @@ var (
 	offerRevokeReasons = []string{queue.ReasonOfferTimeout, queue.ReasonDeclined, queue.ReasonGuideLost, queue.ReasonCanceled,
 		queue.ReasonShopperLost, queue.ReasonServerShutdown}
 	endReasons = []string{queue.ReasonHangup, queue.ReasonPeerLost, queue.ReasonFailed, queue.ReasonOfferTimeout, queue.ReasonDeclined,
-		queue.ReasonGuideLost, queue.ReasonCanceled, queue.ReasonShopperLost, queue.ReasonServerShutdown}
+		queue.ReasonGuideLost, queue.ReasonCanceled, queue.ReasonShopperLost, queue.ReasonServerShutdown, queue.ReasonTransferred,
+		queue.ReasonCallback}
 	roles          = []string{string(protocol.RoleShopper), string(protocol.RoleGuide)}
 	candidateTypes = []string{"host", "srflx", "prflx", "relay"}
 )
