@@ -25,6 +25,7 @@ import (
 	"guidecall/internal/db"
 	"guidecall/payments"
 	"guidecall/payments/sandbox"
+	"guidecall/payments/stripe"
 	"guidecall/protocol"
 	"guidecall/queue"
 	"guidecall/signaling"
@@ -302,8 +303,17 @@ func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, l
 	if err != nil {
 		return err
 	}
+	providers := []payments.Provider{a.Sandbox}
+	if cfg.Stripe.Enabled() {
+		// Stripe takes the new links; the sandbox still answers for its own.
+		st, err := StripeProvider(cfg.Stripe, a.publicURL, log)
+		if err != nil {
+			return err
+		}
+		providers = append([]payments.Provider{st}, providers...)
+	}
 	a.Payments, err = payments.NewService(payments.Config{
-		Store: stores.Payments, Providers: []payments.Provider{a.Sandbox},
+		Store: stores.Payments, Providers: providers,
 		Logger:    log.With("component", "payments"),
 		Reconcile: payments.ReconcileConfig{Loop: stores.Pool == nil},
 	})
@@ -327,6 +337,17 @@ func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, l
 		a.durable = append(a.durable, namedService{"river", jobs})
 	}
 	return nil
+}
+
+// StripeProvider builds the Stripe provider of cfg; the shopper comes back
+// to the shop page with the link's id, whatever the outcome.
+func StripeProvider(cfg config.Stripe, publicURL string, log *slog.Logger) (*stripe.Provider, error) {
+	return stripe.New(stripe.Config{
+		SecretKey: cfg.SecretKey, WebhookSecret: cfg.WebhookSecret, APIURL: cfg.APIURL,
+		SuccessURL: publicURL + "/shop/?payment_link={LINK_ID}&payment=success",
+		CancelURL:  publicURL + "/shop/?payment_link={LINK_ID}&payment=canceled",
+		Logger:     log.With("component", "stripe"),
+	})
 }
 
 // lifecycle lists the node's parts in the order they start; they stop in

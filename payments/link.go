@@ -9,9 +9,12 @@ import (
 type LinkStatus string
 
 // The statuses of a link. Open is the only initial status; expired,
-// canceled, failed and refunded are final.
+// canceled, failed and refunded are final. Processing is a payment the
+// shopper has made with an asynchronous method (konbini, bank debits)
+// that the provider has not settled yet.
 const (
 	StatusOpen              LinkStatus = "open"
+	StatusProcessing        LinkStatus = "processing"
 	StatusPaid              LinkStatus = "paid"
 	StatusExpired           LinkStatus = "expired"
 	StatusCanceled          LinkStatus = "canceled"
@@ -27,7 +30,8 @@ const (
 // reported before the payment implies the payment, and the late "paid" is
 // then dropped like any other step back.
 var transitions = map[LinkStatus][]LinkStatus{
-	StatusOpen:              {StatusPaid, StatusExpired, StatusCanceled, StatusFailed, StatusRefunded, StatusPartiallyRefunded},
+	StatusOpen:              {StatusProcessing, StatusPaid, StatusExpired, StatusCanceled, StatusFailed, StatusRefunded, StatusPartiallyRefunded},
+	StatusProcessing:        {StatusPaid, StatusExpired, StatusCanceled, StatusFailed, StatusRefunded, StatusPartiallyRefunded},
 	StatusPaid:              {StatusRefunded, StatusPartiallyRefunded},
 	StatusPartiallyRefunded: {StatusRefunded, StatusPartiallyRefunded},
 }
@@ -43,7 +47,7 @@ func (s LinkStatus) CanMoveTo(next LinkStatus) bool {
 // Valid reports whether s is one of the known statuses.
 func (s LinkStatus) Valid() bool {
 	switch s {
-	case StatusOpen, StatusPaid, StatusExpired, StatusCanceled, StatusFailed,
+	case StatusOpen, StatusProcessing, StatusPaid, StatusExpired, StatusCanceled, StatusFailed,
 		StatusRefunded, StatusPartiallyRefunded:
 		return true
 	}
@@ -59,7 +63,7 @@ func (s LinkStatus) settled() bool {
 // unsettled reports whether a link in s may still change at the provider
 // by a payment or a refund: what reconciliation checks.
 func unsettled(s LinkStatus) bool {
-	return s == StatusOpen || s == StatusPaid || s == StatusPartiallyRefunded
+	return s == StatusOpen || s == StatusProcessing || s == StatusPaid || s == StatusPartiallyRefunded
 }
 
 // Final reports whether no further transition is possible from s.

@@ -180,7 +180,7 @@ func (s *PostgresStore) LinksByCall(ctx context.Context, callID string) ([]Link,
 func (s *PostgresStore) LinksUnsettled(ctx context.Context, updatedBefore, createdAfter time.Time, limit int) ([]Link, error) {
 	what := "unsettled links"
 	rows, err := s.pool.Query(ctx, `SELECT `+linkColumns+` FROM payment_links
-		WHERE status IN ('open', 'paid', 'partially_refunded') AND updated_at < $1 AND created_at > $2
+		WHERE status IN ('open', 'processing', 'paid', 'partially_refunded') AND updated_at < $1 AND created_at > $2
 		ORDER BY updated_at, seq LIMIT $3`, updatedBefore, createdAfter, limit)
 	if err != nil {
 		return nil, pgError(err, what)

@@ -354,19 +354,29 @@ func (s *Service) HandleWebhook(ctx context.Context, provider string, header htt
 		return fmt.Errorf("%w: %q", ErrUnknownProvider, provider)
 	}
 	ev, err := p.ParseWebhook(header, body)
+	if errors.Is(err, ErrIgnoredEvent) {
+		s.log.Info("webhook ignored", "provider", provider, "reason", err)
+		return nil
+	}
 	if err != nil {
 		s.log.Warn("webhook refused", "provider", provider, "err", err)
 		return err
 	}
 	ev.Provider = provider
-	if ev.ID == "" || ev.ProviderRef == "" || !ev.Status.Valid() {
+	if ev.ID == "" || (ev.ProviderRef == "" && ev.LinkID == "") || !ev.Status.Valid() {
 		return fmt.Errorf("%w: event without id, reference or valid status", ErrBadWebhook)
 	}
-	l, err := s.store.LinkByProviderRef(ctx, provider, ev.ProviderRef)
+	var l Link
+	if ev.ProviderRef != "" {
+		l, err = s.store.LinkByProviderRef(ctx, provider, ev.ProviderRef)
+	} else if l, err = s.store.LinkGet(ctx, ev.LinkID); err == nil && l.Provider != provider {
+		// A provider may only move its own links.
+		err = ErrNotFound
+	}
 	if errors.Is(err, ErrNotFound) {
 		s.log.Error("webhook for unknown provider reference; the provider will retry",
-			"provider", provider, "provider_ref", ev.ProviderRef, "event_id", ev.ID, "event_status", string(ev.Status))
-		return fmt.Errorf("%w: %s %q", ErrUnknownReference, provider, ev.ProviderRef)
+			"provider", provider, "provider_ref", ev.ProviderRef, "link_id", ev.LinkID, "event_id", ev.ID, "event_status", string(ev.Status))
+		return fmt.Errorf("%w: %s %q %q", ErrUnknownReference, provider, ev.ProviderRef, ev.LinkID)
 	}
 	if err != nil {
 		return fmt.Errorf("payments: find link for webhook: %w", err)

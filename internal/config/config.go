@@ -96,6 +96,35 @@ type Serve struct {
 	DemoGuide bool
 	LogLevel  string
 	LogFormat string
+
+	// Payment providers beyond the sandbox (issue 9).
+	Stripe Stripe
+}
+
+// Stripe configures the Stripe provider; it is on when SecretKey is set.
+type Stripe struct {
+	SecretKey     string
+	WebhookSecret string
+	APIURL        string
+}
+
+// Register adds the Stripe flags.
+func (s *Stripe) Register(fs *flag.FlagSet) {
+	fs.StringVar(&s.SecretKey, "stripe-secret-key", "", "Stripe secret key (sk_test_… or sk_live_…); set, new payment links are Stripe Checkout Sessions")
+	fs.StringVar(&s.WebhookSecret, "stripe-webhook-secret", "", "signing secret (whsec_…) of the Stripe endpoint that posts to /webhooks/stripe")
+	fs.StringVar(&s.APIURL, "stripe-api-url", "", "Stripe API base URL (stripe-mock in tests); empty is Stripe's")
+}
+
+// Enabled reports whether Stripe is configured.
+func (s Stripe) Enabled() bool { return s.SecretKey != "" }
+
+// Validate refuses half a configuration: a key without the webhook secret
+// would take payments whose outcome never arrives.
+func (s Stripe) Validate() error {
+	if (s.SecretKey == "") != (s.WebhookSecret == "") {
+		return fmt.Errorf("--stripe-secret-key and --stripe-webhook-secret go together")
+	}
+	return nil
 }
 
 // Register adds the serve flags with their defaults.
@@ -123,6 +152,7 @@ func (c *Serve) Register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.DemoGuide, "demo-guide", true, "create a demo guide account at start-up and print its login")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
+	c.Stripe.Register(fs)
 }
 
 // Validate checks values that flag parsing cannot.
@@ -152,6 +182,9 @@ func (c *Serve) Validate() error {
 	case "text", "json":
 	default:
 		return fmt.Errorf("--log-format %q: want text or json", c.LogFormat)
+	}
+	if err := c.Stripe.Validate(); err != nil {
+		return err
 	}
 	return nil
 }

@@ -177,7 +177,8 @@ func (sb *Sandbox) FetchStatus(ctx context.Context, ref string) (payments.LinkSt
 
 // Refund implements payments.Provider: amount up to what is left of a paid
 // link. The refund and its webhook are recorded together.
-func (sb *Sandbox) Refund(ctx context.Context, ref string, amount int64) error {
+func (sb *Sandbox) Refund(ctx context.Context, rp payments.RefundParams) error {
+	ref, amount := rp.Ref, rp.Amount
 	if err := ctx.Err(); err != nil {
 		return err
 	}
