@@ -23,6 +23,7 @@ import (
 	"guidecall/internal/auth"
 	"guidecall/internal/config"
 	"guidecall/internal/db"
+	"guidecall/merchant"
 	"guidecall/payments"
 	"guidecall/payments/sandbox"
 	"guidecall/payments/stripe"
@@ -83,6 +84,8 @@ type App struct {
 	// whose jobs the node's River client (jobs) works.
 	Webhooks webhook.Outbox
 	Flow     *callflow.Flow
+	// Merchant delivers the merchant's webhooks; nil on memory stores.
+	Merchant *merchant.Service
 
 	// durable are the parts that run the outbox and reconciliation:
 	// the memory outbox, or the River client.
@@ -223,9 +226,13 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 		JoinRate: cfg.JoinRate, JoinBurst: cfg.JoinBurst, ClientIP: a.clientIP,
 		Heartbeat: heartbeat, Logger: log,
 	})
+	if a.Merchant, err = buildMerchant(cfg, stores, log); err != nil {
+		return fail(err)
+	}
 	a.Queue, err = queue.NewService(queue.Config{
 		Store: stores.Queue, Elector: stores.Elector, Logger: log,
 		OfferTimeout: cfg.OfferTimeout, ReconnectGrace: cfg.ReconnectGrace,
+		TxHook: merchantQueueHook(a.Merchant, log),
 	})
 	if err != nil {
 		return fail(err)
@@ -323,6 +330,12 @@ func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, l
 	if stores.Pool != nil {
 		workers := river.NewWorkers()
 		riverOutbox.AddWorker(workers)
+		if a.Merchant != nil {
+			a.Merchant.AddWorker(workers)
+			if err := hookMerchantPayments(stores.Payments, a.Merchant); err != nil {
+				return err
+			}
+		}
 		reconcile := a.Payments.AddReconcileJob(workers)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

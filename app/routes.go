@@ -12,6 +12,7 @@ import (
 	"guidecall/frontend"
 	"guidecall/internal/auth"
 	"guidecall/internal/httpjson"
+	"guidecall/protocol"
 )
 
 func (a *App) routes(issuer *auth.Issuer) http.Handler {
@@ -28,6 +29,9 @@ func (a *App) routes(issuer *auth.Issuer) http.Handler {
 		r.Mount("/auth", a.Auth.Routes())
 		r.Handle("/ws", a.Hub)
 		r.Mount("/calls/{callID}/payment-links", a.Payments.APIRoutes(a.Flow.PaymentAuthorizer()))
+		if a.Merchant != nil {
+			r.With(issuer.Middleware(protocol.RoleAdmin)).Mount("/admin/webhooks", a.Merchant.AdminRoutes())
+		}
 		r.Mount("/", a.Flow.Routes())
 	})
 	// A provider retries a webhook refused with 503, so nothing is lost

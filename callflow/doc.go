@@ -12,6 +12,9 @@
 //     it, plus the relay check and each socket's welcome (inbound.go).
 //   - The outbound side: domain events turned into protocol payload types
 //     for the parties of a call (fanout.go).
+//   - What merchants are told: payment and queue events turned into
+//     merchant webhook events (merchant.go); app records them in the
+//     transaction of the change.
 //   - The HTTP handlers for joining the queue, ICE servers (TURN only to a
 //     shopper who is in a call) and the admin's queue view (http.go).
 //

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -19,7 +20,28 @@ import (
 // webhook event ids in payment_events (internal/db/migrations). Safe for
 // concurrent use by many nodes.
 type PostgresStore struct {
-	pool *pgxpool.Pool
+	pool   *pgxpool.Pool
+	onTxMu sync.RWMutex
+	onTx   TxEventHook
+}
+
+// TxEventHook is called with the events of every change, inside the
+// change's transaction, after they are recorded: whatever it writes in tx
+// commits with the change or not at all. An error rolls the change back.
+type TxEventHook func(ctx context.Context, tx pgx.Tx, events []Event) error
+
+// SetEventHook installs h (nil removes it). The wiring uses it to record
+// merchant webhooks with the payment change they report.
+func (s *PostgresStore) SetEventHook(h TxEventHook) {
+	s.onTxMu.Lock()
+	s.onTx = h
+	s.onTxMu.Unlock()
+}
+
+func (s *PostgresStore) hook() TxEventHook {
+	s.onTxMu.RLock()
+	defer s.onTxMu.RUnlock()
+	return s.onTx
 }
 
 var _ Store = (*PostgresStore)(nil)
@@ -273,7 +295,7 @@ func (s *PostgresStore) LinkUpdate(ctx context.Context, id string, fn func(*Link
 	var out Link
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
-		out, err = updateLinkTx(ctx, tx, id, fn)
+		out, err = s.updateLinkTx(ctx, tx, id, fn)
 		return err
 	})
 	if err != nil {
@@ -283,7 +305,7 @@ func (s *PostgresStore) LinkUpdate(ctx context.Context, id string, fn func(*Link
 }
 
 // updateLinkTx is LinkUpdate inside tx.
-func updateLinkTx(ctx context.Context, tx pgx.Tx, id string, fn func(*Link) ([]Event, error)) (Link, error) {
+func (s *PostgresStore) updateLinkTx(ctx context.Context, tx pgx.Tx, id string, fn func(*Link) ([]Event, error)) (Link, error) {
 	cur, err := scanLink(tx.QueryRow(ctx, `SELECT `+linkColumns+` FROM payment_links WHERE id = $1 FOR UPDATE`, id))
 	if err != nil {
 		return Link{}, err
@@ -309,6 +331,11 @@ func updateLinkTx(ctx context.Context, tx pgx.Tx, id string, fn func(*Link) ([]E
 	if err := recordEvents(ctx, tx, events); err != nil {
 		return Link{}, err
 	}
+	if h := s.hook(); h != nil && len(events) > 0 {
+		if err := h(ctx, tx, events); err != nil {
+			return Link{}, fmt.Errorf("payments: event hook: %w", err)
+		}
+	}
 	return next.Clone(), nil
 }
 
@@ -330,7 +357,7 @@ func (s *PostgresStore) EventApply(ctx context.Context, e ProviderEvent, id stri
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
-		if out, err = updateLinkTx(ctx, tx, id, fn); err != nil {
+		if out, err = s.updateLinkTx(ctx, tx, id, fn); err != nil {
 			return err
 		}
 		applied = true

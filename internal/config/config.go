@@ -99,6 +99,10 @@ type Serve struct {
 
 	// Payment providers beyond the sandbox (issue 9).
 	Stripe Stripe
+	// MerchantRetrySchedule replaces the merchant webhook retry schedule.
+	// A test hook with no flag: `serve` reads it from
+	// GUIDECALL_TEST_MERCHANT_RETRY_SCHEDULE.
+	MerchantRetrySchedule []time.Duration
 }
 
 // Stripe configures the Stripe provider; it is on when SecretKey is set.
