@@ -19,8 +19,8 @@
 //     secret, signed with webhook.Sign ("t=…,v1=…" in Guidecall-Signature)
 //     and carrying the event id, type, delivery id and attempt number as
 //     headers; its answer (status, first KiB, error, duration) is
-//     recorded. Failed attempts are retried on [DefaultSchedule] (12
-//     attempts over about 25 hours), then the delivery is failed and can
+//     recorded. Failed attempts are retried on [DefaultSchedule] (13
+//     attempts over about 32 hours), then the delivery is failed and can
 //     be replayed. A job that runs again after a crash POSTs again: the
 //     guarantee is at least once, and receivers drop repeats by event id.
 //   - The admin API ([Service.AdminRoutes]): endpoints, deliveries with

@@ -117,12 +117,12 @@ type Attempt struct {
 	Response   string    `json:"response,omitempty"` // first KiB of the answer
 }
 
-// DefaultSchedule is the wait before each retry of a failed delivery: 12
-// attempts over about 25 hours, so a receiver down for a day still gets
-// everything.
+// DefaultSchedule is the wait before each retry of a failed delivery: 13
+// attempts over about 32 hours, so a receiver down for a whole day still
+// gets everything.
 var DefaultSchedule = []time.Duration{
 	10 * time.Second, 30 * time.Second, time.Minute, 5 * time.Minute, 15 * time.Minute, 30 * time.Minute,
-	time.Hour, 2 * time.Hour, 4 * time.Hour, 8 * time.Hour, 8 * time.Hour,
+	time.Hour, 2 * time.Hour, 4 * time.Hour, 8 * time.Hour, 8 * time.Hour, 8 * time.Hour,
 }
 
 func newID(prefix string) string {
