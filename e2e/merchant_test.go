@@ -246,8 +246,21 @@ func TestMerchantWebhookSurvivesOutageAndKill(t *testing.T) {
 	arrived := time.Since(killed)
 	d := awaitDelivery(t, n.url, admin, "payment.succeeded", 10*time.Second, func(d adminDelivery) bool { return d.Status == "succeeded" })
 
+	// The guide comes back into the call and hangs up: call.ended, recorded
+	// with the queue change that ended the call.
+	guideWS, welcome := dialWelcome(t, "guide-back", wsURLOf(ep), guideToken)
+	if welcome.Resumed {
+		guideWS.Send(protocol.TypeCallEnd, callID, protocol.CallEnd{})
+	} // else the call already ended as its parties' node went away
+	recv.await(t, "call.ended", 60*time.Second)
+
 	recv.mu.Lock()
 	defer recv.mu.Unlock()
+	for id, typ := range recv.types {
+		if recv.received[id] != 1 {
+			t.Errorf("%s %s accepted %d times, want 1", typ, id, recv.received[id])
+		}
+	}
 	if got := recv.received[d.EventID]; got != 1 {
 		t.Fatalf("payment.succeeded %s accepted %d times, want 1", d.EventID, got)
 	}
