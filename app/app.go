@@ -299,7 +299,7 @@ func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, l
 		providers = append([]payments.Provider{st}, providers...)
 	}
 	a.Payments, err = payments.NewService(payments.Config{
-		Store: stores.Payments, Providers: providers,
+		Store: stores.Payments, Providers: providers, GuideRefundWindow: cfg.GuideRefundWindow,
 		Logger:    log.With("component", "payments"),
 		Reconcile: payments.ReconcileConfig{Loop: stores.Pool == nil},
 	})

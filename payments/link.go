@@ -95,6 +95,43 @@ type Link struct {
 	UpdatedAt      time.Time  `json:"updated_at"`
 	ExpiresAt      time.Time  `json:"expires_at"`
 	PaidAt         *time.Time `json:"paid_at,omitempty"`
+	// RefundedAmount is what the provider reports refunded, in minor
+	// units; never above Amount.
+	RefundedAmount int64 `json:"refunded_amount"`
+	// Refunds are the refunds asked of the provider, oldest first.
+	Refunds []Refund `json:"refunds,omitempty"`
+}
+
+// Refund statuses: requested while the provider is asked, accepted once it
+// took the refund (the money moves with its webhook), failed if it
+// refused (the amount no longer counts against the cap).
+const (
+	RefundRequested = "requested"
+	RefundAccepted  = "accepted"
+	RefundFailed    = "failed"
+)
+
+// Refund is one refund of a link asked of its provider.
+type Refund struct {
+	Seq            int       `json:"seq"`
+	Amount         int64     `json:"amount"`
+	Status         string    `json:"status"`
+	IdempotencyKey string    `json:"idempotency_key"`
+	RequestedBy    string    `json:"requested_by"`
+	RequestedAt    time.Time `json:"requested_at"`
+	Error          string    `json:"error,omitempty"`
+}
+
+// refundable is what may still be asked back: the paid amount less every
+// refund that did not fail.
+func (l Link) refundable() int64 {
+	left := l.Amount
+	for _, r := range l.Refunds {
+		if r.Status != RefundFailed {
+			left -= r.Amount
+		}
+	}
+	return max(left, 0)
 }
 
 // Money returns the link's amount and currency.
@@ -104,6 +141,7 @@ func (l Link) Money() Money { return Money{Amount: l.Amount, Currency: l.Currenc
 // pointers with their callers.
 func (l Link) Clone() Link {
 	l.Items = slices.Clone(l.Items)
+	l.Refunds = slices.Clone(l.Refunds)
 	if l.PaidAt != nil {
 		t := *l.PaidAt
 		l.PaidAt = &t

@@ -91,7 +91,7 @@ func pgError(err error, what string) error {
 }
 
 const linkColumns = `id, call_id, provider, provider_ref, amount, currency, items, description, status,
-	checkout_url, idempotency_key, created_by, created_at, updated_at, expires_at, paid_at`
+	checkout_url, idempotency_key, created_by, created_at, updated_at, expires_at, paid_at, refunded_amount, refunds`
 
 type rowScanner interface {
 	Scan(dest ...any) error
@@ -99,11 +99,17 @@ type rowScanner interface {
 
 func scanLink(r rowScanner) (Link, error) {
 	var l Link
-	var items []byte
+	var items, refunds []byte
 	if err := r.Scan(&l.ID, &l.CallID, &l.Provider, &l.ProviderRef, &l.Amount, &l.Currency, &items,
 		&l.Description, &l.Status, &l.CheckoutURL, &l.IdempotencyKey, &l.CreatedBy,
-		&l.CreatedAt, &l.UpdatedAt, &l.ExpiresAt, &l.PaidAt); err != nil {
+		&l.CreatedAt, &l.UpdatedAt, &l.ExpiresAt, &l.PaidAt, &l.RefundedAmount, &refunds); err != nil {
 		return Link{}, err
+	}
+	if err := json.Unmarshal(refunds, &l.Refunds); err != nil {
+		return Link{}, fmt.Errorf("link %s refunds: %w", l.ID, err)
+	}
+	if len(l.Refunds) == 0 {
+		l.Refunds = nil
 	}
 	if items != nil {
 		if err := json.Unmarshal(items, &l.Items); err != nil {
@@ -133,9 +139,17 @@ func linkArgs(l Link) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	refunds := l.Refunds
+	if refunds == nil {
+		refunds = []Refund{}
+	}
+	refundsJSON, err := json.Marshal(refunds)
+	if err != nil {
+		return nil, err
+	}
 	return []any{l.ID, l.CallID, l.Provider, l.ProviderRef, l.Amount, l.Currency, items,
 		l.Description, l.Status, l.CheckoutURL, l.IdempotencyKey, l.CreatedBy,
-		l.CreatedAt, l.UpdatedAt, l.ExpiresAt, l.PaidAt}, nil
+		l.CreatedAt, l.UpdatedAt, l.ExpiresAt, l.PaidAt, l.RefundedAmount, refundsJSON}, nil
 }
 
 // LinkCreate implements Store.
@@ -145,7 +159,7 @@ func (s *PostgresStore) LinkCreate(ctx context.Context, l Link) (Link, error) {
 		return Link{}, fmt.Errorf("payments: link %q: %w", l.ID, err)
 	}
 	got, err := scanLink(s.pool.QueryRow(ctx, `INSERT INTO payment_links (`+linkColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
 		RETURNING `+linkColumns, args...))
 	if err != nil {
 		return Link{}, pgError(err, fmt.Sprintf("link %q", l.ID))
@@ -318,7 +332,7 @@ func (s *PostgresStore) updateLinkTx(ctx context.Context, tx pgx.Tx, id string, 
 	}
 	if _, err := tx.Exec(ctx, `UPDATE payment_links SET provider = $3, provider_ref = $4, amount = $5,
 		currency = $6, items = $7, description = $8, status = $9, checkout_url = $10, created_by = $12,
-		created_at = $13, updated_at = $14, expires_at = $15, paid_at = $16
+		created_at = $13, updated_at = $14, expires_at = $15, paid_at = $16, refunded_amount = $17, refunds = $18
 		WHERE id = $1 AND call_id = $2 AND idempotency_key = $11`, args...); err != nil {
 		return Link{}, err
 	}

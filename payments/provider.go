@@ -68,4 +68,7 @@ type ProviderEvent struct {
 	LinkID     string     `json:"link_id,omitempty"`
 	Status     LinkStatus `json:"status"`
 	OccurredAt time.Time  `json:"occurred_at"`
+	// RefundedAmount is, for a refund, the total refunded so far in the
+	// link currency's minor units; 0 when the provider does not say.
+	RefundedAmount int64 `json:"refunded_amount,omitempty"`
 }

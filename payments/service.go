@@ -40,6 +40,9 @@ type Config struct {
 	// Relay tunes the republishing of events a crash kept from their
 	// subscribers; see RelayConfig.
 	Relay RelayConfig
+	// GuideRefundWindow is how long after the payment a guide may refund;
+	// DefaultGuideRefundWindow if zero.
+	GuideRefundWindow time.Duration
 }
 
 // Service creates payment links and applies provider webhooks to them.
@@ -54,6 +57,8 @@ type Service struct {
 	reconcile ReconcileConfig
 	relay     RelayConfig
 	loops     loops
+
+	refundWindow time.Duration
 }
 
 // NewService checks cfg and returns a Service.
@@ -92,6 +97,10 @@ func NewService(cfg Config) (*Service, error) {
 	}
 	if s.ttl <= 0 {
 		s.ttl = DefaultLinkTTL
+	}
+	s.refundWindow = cfg.GuideRefundWindow
+	if s.refundWindow <= 0 {
+		s.refundWindow = DefaultGuideRefundWindow
 	}
 	return s, nil
 }
@@ -387,7 +396,7 @@ func (s *Service) HandleWebhook(ctx context.Context, provider string, header htt
 	updated, applied, err := s.store.EventApply(ctx, ev, l.ID, func(x *Link) ([]Event, error) {
 		from = x.Status
 		var merr error
-		events, merr = s.moveTo(x, ev.Status, ev.OccurredAt)
+		events, merr = s.moveTo(x, ev.Status, ev.OccurredAt, ev.RefundedAmount)
 		return events, merr
 	})
 	switch {
@@ -420,7 +429,7 @@ func (s *Service) applyStatus(ctx context.Context, id string, status LinkStatus,
 	l, err := s.store.LinkUpdate(ctx, id, func(x *Link) ([]Event, error) {
 		from = x.Status
 		var err error
-		events, err = s.moveTo(x, status, at)
+		events, err = s.moveTo(x, status, at, 0)
 		return events, err
 	})
 	if err == nil {
@@ -434,14 +443,31 @@ func (s *Service) applyStatus(ctx context.Context, id string, status LinkStatus,
 // paid, or refunded straight from open (the refund arrived before the
 // payment), gets PaidAt: at, or now if at is zero. An earlier PaidAt is
 // kept.
-func (s *Service) moveTo(x *Link, status LinkStatus, at time.Time) ([]Event, error) {
+//
+// refunded is the provider's total refunded so far (0: not said): a
+// refund sets RefundedAmount from it (all of Amount for refunded), never
+// lowering it and never above Amount, and a further partial refund that
+// refunds nothing more is no change.
+func (s *Service) moveTo(x *Link, status LinkStatus, at time.Time, refunded int64) ([]Event, error) {
+	if status == StatusPartiallyRefunded && refunded >= x.Amount {
+		status = StatusRefunded
+	}
 	if !x.Status.CanMoveTo(status) {
+		return nil, errNoChange
+	}
+	if x.Status == StatusPartiallyRefunded && status == StatusPartiallyRefunded && refunded <= x.RefundedAmount {
 		return nil, errNoChange
 	}
 	now := s.now().UTC()
 	from := x.Status
 	x.Status = status
 	x.UpdatedAt = now
+	switch status {
+	case StatusRefunded:
+		x.RefundedAmount = x.Amount
+	case StatusPartiallyRefunded:
+		x.RefundedAmount = min(max(x.RefundedAmount, refunded), x.Amount)
+	}
 	if status.settled() && x.PaidAt == nil {
 		paid := at.UTC()
 		if at.IsZero() {

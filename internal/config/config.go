@@ -97,8 +97,9 @@ type Serve struct {
 	LogLevel  string
 	LogFormat string
 
-	// Payment providers beyond the sandbox (issue 9).
-	Stripe Stripe
+	// Payment providers beyond the sandbox, and refunds (issue 9).
+	Stripe            Stripe
+	GuideRefundWindow time.Duration
 	// MerchantRetrySchedule replaces the merchant webhook retry schedule.
 	// A test hook with no flag: `serve` reads it from
 	// GUIDECALL_TEST_MERCHANT_RETRY_SCHEDULE.
@@ -157,6 +158,7 @@ func (c *Serve) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	c.Stripe.Register(fs)
+	fs.DurationVar(&c.GuideRefundWindow, "guide-refund-window", 14*24*time.Hour, "how long after a payment the guide may refund it from the console (admins: always)")
 }
 
 // Validate checks values that flag parsing cannot.

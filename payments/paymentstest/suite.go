@@ -431,4 +431,43 @@ func RunStoreSuite(t *testing.T, newStore func(t *testing.T) payments.Store) {
 			t.Fatalf("limit 2 returned %d", len(got))
 		}
 	})
+
+	t.Run("RefundsRoundTrip", func(t *testing.T) {
+		s := newStore(t)
+		l := link("call-rf", "key-rf")
+		if _, err := s.LinkCreate(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.LinkGet(ctx, l.ID); got.Refunds != nil || got.RefundedAmount != 0 {
+			t.Fatalf("new link has refunds %v, refunded %d", got.Refunds, got.RefundedAmount)
+		}
+		want := []payments.Refund{
+			{Seq: 1, Amount: 200, Status: payments.RefundAccepted, IdempotencyKey: "r1", RequestedBy: "guide-1", RequestedAt: base},
+			{Seq: 2, Amount: 300, Status: payments.RefundFailed, IdempotencyKey: "r2", RequestedBy: "admin", RequestedAt: base.Add(time.Second), Error: "declined"},
+		}
+		if _, err := s.LinkUpdate(ctx, l.ID, func(x *payments.Link) ([]payments.Event, error) {
+			x.Status, x.RefundedAmount, x.Refunds = payments.StatusPartiallyRefunded, 200, want
+			return nil, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.LinkGet(ctx, l.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.RefundedAmount != 200 || len(got.Refunds) != 2 {
+			t.Fatalf("got refunded %d, refunds %+v", got.RefundedAmount, got.Refunds)
+		}
+		for i := range want {
+			g, w := got.Refunds[i], want[i]
+			if g.Seq != w.Seq || g.Amount != w.Amount || g.Status != w.Status || g.IdempotencyKey != w.IdempotencyKey ||
+				g.RequestedBy != w.RequestedBy || !g.RequestedAt.Equal(w.RequestedAt) || g.Error != w.Error {
+				t.Fatalf("refund %d: got %+v, want %+v", i, g, w)
+			}
+		}
+		got.Refunds[0].Amount = 9999 // a copy
+		if again, _ := s.LinkGet(ctx, l.ID); again.Refunds[0].Amount != 200 {
+			t.Fatal("the store shares its refunds with callers")
+		}
+	})
 }

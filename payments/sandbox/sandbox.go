@@ -49,6 +49,8 @@ type Event struct {
 	Type    string `json:"type"`
 	Ref     string `json:"ref"`
 	Created int64  `json:"created"`
+	// Refunded is the total refunded so far, on refund events.
+	Refunded int64 `json:"refunded,omitempty"`
 }
 
 // Config configures a Sandbox.
@@ -248,6 +250,9 @@ func (sb *Sandbox) outcome(ctx context.Context, ref string, paid bool) (Checkout
 // carrying the same event id (so the receiver applies it once).
 func (sb *Sandbox) deliveries(c Checkout, typ string) ([]webhook.Delivery, error) {
 	ev := Event{ID: newID("evt_"), Type: typ, Ref: c.Ref, Created: sb.cfg.Now().Unix()}
+	if typ == PaymentRefunded || typ == PaymentPartiallyRefunded {
+		ev.Refunded = c.Refunded
+	}
 	body, err := json.Marshal(ev)
 	if err != nil {
 		return nil, err
@@ -285,10 +290,11 @@ func (sb *Sandbox) ParseWebhook(header http.Header, body []byte) (payments.Provi
 		return payments.ProviderEvent{}, fmt.Errorf("%w: event %q of type %q", payments.ErrBadWebhook, ev.ID, ev.Type)
 	}
 	return payments.ProviderEvent{
-		ID:          ev.ID,
-		Provider:    Name,
-		ProviderRef: ev.Ref,
-		Status:      st,
-		OccurredAt:  time.Unix(ev.Created, 0).UTC(),
+		ID:             ev.ID,
+		Provider:       Name,
+		ProviderRef:    ev.Ref,
+		Status:         st,
+		OccurredAt:     time.Unix(ev.Created, 0).UTC(),
+		RefundedAmount: ev.Refunded,
 	}, nil
 }

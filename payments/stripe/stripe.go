@@ -423,6 +423,7 @@ func (p *Provider) ParseWebhook(header http.Header, body []byte) (payments.Provi
 			Object         string            `json:"object"`
 			Amount         int64             `json:"amount"`
 			AmountRefunded int64             `json:"amount_refunded"`
+			Currency       string            `json:"currency"`
 			Metadata       map[string]string `json:"metadata"`
 		}
 		if err := json.Unmarshal(ev.Data.Object, &ch); err != nil || ch.Object != "charge" {
@@ -433,6 +434,9 @@ func (p *Provider) ParseWebhook(header http.Header, body []byte) (payments.Provi
 		}
 		out.LinkID = ch.Metadata["link_id"]
 		out.Status = chargeStatus(ch.Amount, ch.AmountRefunded)
+		if refunded, err := isoAmount(ch.Currency, ch.AmountRefunded); err == nil {
+			out.RefundedAmount = refunded
+		}
 		if out.Status == payments.StatusPaid {
 			return payments.ProviderEvent{}, fmt.Errorf("%w: %s %s refunds nothing", payments.ErrBadWebhook, ev.Type, ev.ID)
 		}
@@ -479,6 +483,30 @@ func stripeAmount(currency string, amount int64) (int64, error) {
 		if amount%10 != 0 {
 			return 0, fmt.Errorf("%w: Stripe takes %s in units of %d decimals, %d minor units do not fit", payments.ErrInvalidLink, cur, want, amount)
 		}
+		amount /= 10
+	}
+	return amount, nil
+}
+
+// isoAmount is stripeAmount backwards: a Stripe amount in ISO 4217 minor
+// units of currency.
+func isoAmount(currency string, amount int64) (int64, error) {
+	iso, err := payments.MinorUnits(currency)
+	if err != nil {
+		return 0, err
+	}
+	cur := strings.ToUpper(currency)
+	have := 2
+	switch {
+	case stripeZeroDecimal[cur]:
+		have = 0
+	case stripeThreeDecimal[cur]:
+		return amount, nil
+	}
+	for ; have < iso; have++ {
+		amount *= 10
+	}
+	for ; have > iso; have-- {
 		amount /= 10
 	}
 	return amount, nil
