@@ -30,6 +30,7 @@ func (a *App) routes(issuer *auth.Issuer) http.Handler {
 		r.Handle("/ws", a.Hub)
 		r.Mount("/calls/{callID}/payment-links", a.Payments.APIRoutes(a.Flow.PaymentAuthorizer()))
 		r.With(issuer.Middleware(protocol.RoleAdmin)).Mount("/admin/payment-links", a.Payments.AdminRoutes())
+		r.With(issuer.Middleware(protocol.RoleAdmin)).Mount("/admin/payment-limits", a.Payments.RiskRoutes())
 		if a.Merchant != nil {
 			r.With(issuer.Middleware(protocol.RoleAdmin)).Mount("/admin/webhooks", a.Merchant.AdminRoutes())
 		}

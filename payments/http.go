@@ -298,6 +298,8 @@ func errorStatus(err error) (int, string) {
 		return http.StatusUnprocessableEntity, "unknown_currency"
 	case errors.Is(err, ErrInvalidLink):
 		return http.StatusUnprocessableEntity, "invalid_payment_link"
+	case errors.Is(err, ErrRiskLimit):
+		return http.StatusUnprocessableEntity, "risk_limit"
 	case errors.Is(err, ErrNotFound), errors.Is(err, ErrUnknownProvider):
 		return http.StatusNotFound, "not_found"
 	case errors.Is(err, ErrUnavailable):

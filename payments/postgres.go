@@ -376,3 +376,31 @@ func (s *PostgresStore) EventApply(ctx context.Context, e ProviderEvent, id stri
 	}
 	return out, applied, nil
 }
+
+// RiskLimits implements Store.
+func (s *PostgresStore) RiskLimits(ctx context.Context) (RiskLimits, error) {
+	var b []byte
+	err := s.pool.QueryRow(ctx, `SELECT limits FROM payment_risk_limits WHERE id`).Scan(&b)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return RiskLimits{}, nil
+	}
+	if err != nil {
+		return RiskLimits{}, pgError(err, "risk limits")
+	}
+	var l RiskLimits
+	if err := json.Unmarshal(b, &l); err != nil {
+		return RiskLimits{}, fmt.Errorf("payments: risk limits: %w", err)
+	}
+	return l, nil
+}
+
+// SetRiskLimits implements Store.
+func (s *PostgresStore) SetRiskLimits(ctx context.Context, l RiskLimits) error {
+	b, err := json.Marshal(l)
+	if err != nil {
+		return err
+	}
+	_, err = s.pool.Exec(ctx, `INSERT INTO payment_risk_limits (id, limits, updated_at) VALUES (true, $1, now())
+		ON CONFLICT (id) DO UPDATE SET limits = EXCLUDED.limits, updated_at = EXCLUDED.updated_at`, b)
+	return pgError(err, "risk limits")
+}

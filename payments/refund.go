@@ -37,6 +37,17 @@ func (s *Service) Refund(ctx context.Context, p RequestRefund) (Refund, bool, er
 	if p.Amount < 0 {
 		return Refund{}, false, fmt.Errorf("%w: refund amount must be positive", ErrInvalidLink)
 	}
+	cur, err := s.store.LinkGet(ctx, p.LinkID)
+	if err != nil {
+		return Refund{}, false, err
+	}
+	amount := p.Amount
+	if amount == 0 {
+		amount = cur.refundable()
+	}
+	if err := s.checkRefundLimits(ctx, cur, amount, p.Admin); err != nil {
+		return Refund{}, false, err
+	}
 	var rf Refund
 	created, retry := false, false
 	l, err := s.store.LinkUpdate(ctx, p.LinkID, func(x *Link) ([]Event, error) {

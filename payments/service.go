@@ -203,6 +203,9 @@ func (s *Service) CreateLink(ctx context.Context, p CreateLinkParams) (Link, boo
 	if l, ok, err := s.replay(ctx, p); ok || err != nil {
 		return l, false, err
 	}
+	if err := s.checkLinkLimits(ctx, p); err != nil {
+		return Link{}, false, err
+	}
 
 	prov := s.providers[0]
 	now := s.now().UTC()

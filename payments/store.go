@@ -53,4 +53,8 @@ type Store interface {
 	// by another caller now; it claims them for lease. A claim that
 	// lapses (its caller died before OutboxPublished) is claimed again.
 	OutboxClaim(ctx context.Context, before time.Time, lease time.Duration, limit int) ([]Event, error)
+	// RiskLimits returns the limits last set, or none.
+	RiskLimits(ctx context.Context) (RiskLimits, error)
+	// SetRiskLimits replaces them.
+	SetRiskLimits(ctx context.Context, l RiskLimits) error
 }

@@ -470,4 +470,27 @@ func RunStoreSuite(t *testing.T, newStore func(t *testing.T) payments.Store) {
 			t.Fatal("the store shares its refunds with callers")
 		}
 	})
+
+	t.Run("RiskLimits", func(t *testing.T) {
+		s := newStore(t)
+		if l, err := s.RiskLimits(ctx); err != nil || l.MaxLinksPerCall != 0 || l.MaxAmount != nil {
+			t.Fatalf("fresh store limits %+v %v", l, err)
+		}
+		want := payments.RiskLimits{MaxAmount: map[string]int64{"EUR": 50000, "JPY": 100000}, MaxLinksPerCall: 3,
+			RefundAdminAbove: map[string]int64{"EUR": 10000}}
+		for range 2 { // the second write replaces the first
+			if err := s.SetRiskLimits(ctx, want); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.RiskLimits(ctx)
+		if err != nil || got.MaxLinksPerCall != 3 || got.MaxAmount["EUR"] != 50000 || got.MaxAmount["JPY"] != 100000 ||
+			got.RefundAdminAbove["EUR"] != 10000 || len(got.MaxAmount) != 2 {
+			t.Fatalf("limits %+v %v", got, err)
+		}
+		got.MaxAmount["EUR"] = 1 // a copy
+		if again, _ := s.RiskLimits(ctx); again.MaxAmount["EUR"] != 50000 {
+			t.Fatal("the store shares its limits with callers")
+		}
+	})
 }
