@@ -298,8 +298,13 @@ func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, l
 		}
 		providers = append([]payments.Provider{st}, providers...)
 	}
+	routes, err := payments.ParseRoutes(cfg.PaymentRoutes)
+	if err != nil {
+		return fmt.Errorf("--payment-routes: %w", err)
+	}
 	a.Payments, err = payments.NewService(payments.Config{
-		Store: stores.Payments, Providers: providers, GuideRefundWindow: cfg.GuideRefundWindow,
+		Routing: payments.RoutingConfig{Routes: routes},
+		Store:   stores.Payments, Providers: providers, GuideRefundWindow: cfg.GuideRefundWindow,
 		Logger:    log.With("component", "payments"),
 		Reconcile: payments.ReconcileConfig{Loop: stores.Pool == nil},
 	})

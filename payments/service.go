@@ -43,6 +43,8 @@ type Config struct {
 	// GuideRefundWindow is how long after the payment a guide may refund;
 	// DefaultGuideRefundWindow if zero.
 	GuideRefundWindow time.Duration
+	// Routing picks and orders the providers of a new link, with failover.
+	Routing RoutingConfig
 }
 
 // Service creates payment links and applies provider webhooks to them.
@@ -59,6 +61,8 @@ type Service struct {
 	loops     loops
 
 	refundWindow time.Duration
+	routing      RoutingConfig
+	breakers     *breakers
 }
 
 // NewService checks cfg and returns a Service.
@@ -98,6 +102,21 @@ func NewService(cfg Config) (*Service, error) {
 	if s.ttl <= 0 {
 		s.ttl = DefaultLinkTTL
 	}
+	s.routing = cfg.Routing
+	if s.routing.BreakerCoolDown <= 0 {
+		s.routing.BreakerCoolDown = DefaultBreakerCoolDown
+	}
+	if s.routing.CreateTimeout <= 0 {
+		s.routing.CreateTimeout = DefaultCreateTimeout
+	}
+	for cur, names := range s.routing.Routes {
+		for _, n := range names {
+			if _, ok := s.byName[n]; !ok {
+				return nil, fmt.Errorf("payments: route %s names provider %q, which is not configured", cur, n)
+			}
+		}
+	}
+	s.breakers = &breakers{openTill: map[string]time.Time{}, coolDown: s.routing.BreakerCoolDown}
 	s.refundWindow = cfg.GuideRefundWindow
 	if s.refundWindow <= 0 {
 		s.refundWindow = DefaultGuideRefundWindow
@@ -207,7 +226,8 @@ func (s *Service) CreateLink(ctx context.Context, p CreateLinkParams) (Link, boo
 		return Link{}, false, err
 	}
 
-	prov := s.providers[0]
+	cands := s.candidates(p.Currency)
+	prov := cands[0]
 	now := s.now().UTC()
 	l := Link{
 		ID:             "pl_" + uuid.NewString(),
@@ -233,7 +253,7 @@ func (s *Service) CreateLink(ctx context.Context, p CreateLinkParams) (Link, boo
 		}
 		return Link{}, false, fmt.Errorf("payments: store link: %w", err)
 	}
-	return s.checkout(ctx, prov, l, true)
+	return s.checkout(ctx, prov, l, cands)
 }
 
 // checkout creates l's hosted checkout at prov and stores its reference.
@@ -243,20 +263,55 @@ func (s *Service) CreateLink(ctx context.Context, p CreateLinkParams) (Link, boo
 //
 // The reference is stored with a context of its own: once the provider has
 // a checkout, the caller hanging up must not leave the link without it.
-func (s *Service) checkout(ctx context.Context, prov Provider, l Link, first bool) (Link, bool, error) {
+//
+// failover lists, for the first request, the providers to try in order
+// (prov first): while the link has no checkout anywhere, a provider that
+// fails or times out hands it to the next one, so the guide still gets a
+// link. Once a provider issued a checkout, the link stays with it.
+func (s *Service) checkout(ctx context.Context, prov Provider, l Link, failover []Provider) (Link, bool, error) {
+	first := failover != nil
+	if !first {
+		failover = []Provider{prov}
+	}
 	log := s.linkLog(l)
-	pl, perr := prov.CreateLink(ctx, ProviderLinkParams{
-		LinkID:      l.ID,
-		CallID:      l.CallID,
-		Amount:      l.Amount,
-		Currency:    l.Currency,
-		Items:       slices.Clone(l.Items),
-		Description: l.Description,
-		ExpiresAt:   l.ExpiresAt,
-	})
-	// Use a fresh context: the caller's may be the one that failed.
+	// Use a fresh context for the store: the caller's may be the one that failed.
 	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
+	var pl ProviderLink
+	var perr error
+	for i, p := range failover {
+		if i > 0 {
+			moved, err := s.store.LinkUpdate(uctx, l.ID, func(x *Link) ([]Event, error) {
+				if x.ProviderRef != "" || x.Status != StatusOpen {
+					return nil, errNoChange // issued (or closed) meanwhile: never re-create it elsewhere
+				}
+				x.Provider = p.Name()
+				x.UpdatedAt = s.now().UTC()
+				return nil, nil
+			})
+			if err != nil {
+				break
+			}
+			log.Warn("payment link failing over to the next provider", "from", prov.Name(), "to", p.Name(), "err", perr)
+			l = moved
+		}
+		prov = p
+		actx, acancel := context.WithTimeout(ctx, s.routing.CreateTimeout)
+		pl, perr = p.CreateLink(actx, ProviderLinkParams{
+			LinkID:      l.ID,
+			CallID:      l.CallID,
+			Amount:      l.Amount,
+			Currency:    l.Currency,
+			Items:       slices.Clone(l.Items),
+			Description: l.Description,
+			ExpiresAt:   l.ExpiresAt,
+		})
+		acancel()
+		s.breakers.record(p.Name(), perr == nil, s.now())
+		if perr == nil || ctx.Err() != nil {
+			break
+		}
+	}
 	if perr != nil {
 		log.Warn("provider refused payment link", "provider", prov.Name(), "err", perr)
 		if first {
@@ -332,7 +387,7 @@ func (s *Service) replay(ctx context.Context, p CreateLinkParams) (Link, bool, e
 		if !ok {
 			return Link{}, false, fmt.Errorf("%w: %q", ErrUnknownProvider, l.Provider)
 		}
-		l, _, err = s.checkout(ctx, prov, l, false)
+		l, _, err = s.checkout(ctx, prov, l, nil)
 		return l, true, err
 	}
 	s.linkLog(l).Debug("payment link replayed")

@@ -100,6 +100,7 @@ type Serve struct {
 	// Payment providers beyond the sandbox, and refunds (issue 9).
 	Stripe            Stripe
 	GuideRefundWindow time.Duration
+	PaymentRoutes     string
 	// MerchantRetrySchedule replaces the merchant webhook retry schedule.
 	// A test hook with no flag: `serve` reads it from
 	// GUIDECALL_TEST_MERCHANT_RETRY_SCHEDULE.
@@ -158,6 +159,7 @@ func (c *Serve) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	c.Stripe.Register(fs)
+	fs.StringVar(&c.PaymentRoutes, "payment-routes", "", "providers to try for new links per currency, in order, failing over before a link is issued: \"EUR=stripe,sandbox;*=stripe\"; empty: the first provider only")
 	fs.DurationVar(&c.GuideRefundWindow, "guide-refund-window", 14*24*time.Hour, "how long after a payment the guide may refund it from the console (admins: always)")
 }
 
