@@ -31,6 +31,7 @@ func (a *App) routes(issuer *auth.Issuer) http.Handler {
 		r.Mount("/calls/{callID}/payment-links", a.Payments.APIRoutes(a.Flow.PaymentAuthorizer()))
 		r.With(issuer.Middleware(protocol.RoleAdmin)).Mount("/admin/payment-links", a.Payments.AdminRoutes())
 		r.With(issuer.Middleware(protocol.RoleAdmin)).Mount("/admin/payment-limits", a.Payments.RiskRoutes())
+		r.With(issuer.Middleware(protocol.RoleAdmin)).Mount("/admin/sandbox/script", a.Sandbox.ScriptRoutes())
 		if a.Merchant != nil {
 			r.With(issuer.Middleware(protocol.RoleAdmin)).Mount("/admin/webhooks", a.Merchant.AdminRoutes())
 		}

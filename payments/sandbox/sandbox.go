@@ -86,10 +86,13 @@ type Sandbox struct {
 	log   *slog.Logger
 	store Store
 
-	mu       sync.Mutex
-	failNext error
-	delay    time.Duration
-	dupes    int
+	mu           sync.Mutex
+	failNext     error
+	delay        time.Duration
+	dupes        int
+	createDelay  time.Duration
+	badSignature bool
+	dropWebhooks bool
 }
 
 var _ payments.Provider = (*Sandbox)(nil)
@@ -154,6 +157,9 @@ func (sb *Sandbox) CreateLink(ctx context.Context, p payments.ProviderLinkParams
 	sb.mu.Unlock()
 	if failNext != nil {
 		return payments.ProviderLink{}, fmt.Errorf("sandbox: scripted failure: %w", failNext)
+	}
+	if err := sb.waitCreateDelay(ctx); err != nil {
+		return payments.ProviderLink{}, fmt.Errorf("sandbox: scripted slow create: %w", err)
 	}
 	ref := newID("sbx_")
 	p.Items = slices.Clone(p.Items)
@@ -258,8 +264,17 @@ func (sb *Sandbox) deliveries(c Checkout, typ string) ([]webhook.Delivery, error
 		return nil, err
 	}
 	sb.mu.Lock()
-	delay, dupes := sb.delay, sb.dupes
+	delay, dupes, bad, drop := sb.delay, sb.dupes, sb.badSignature, sb.dropWebhooks
 	sb.mu.Unlock()
+	if drop {
+		sb.log.Info("sandbox webhook dropped by script", "event_id", ev.ID, "type", typ, "provider_ref", c.Ref,
+			"link_id", c.Params.LinkID, "call_id", c.Params.CallID)
+		return nil, nil
+	}
+	key := KeyName
+	if bad {
+		key = badKeyName
+	}
 	out := make([]webhook.Delivery, 0, 1+dupes)
 	for i := range 1 + dupes {
 		id := ev.ID
@@ -267,7 +282,7 @@ func (sb *Sandbox) deliveries(c Checkout, typ string) ([]webhook.Delivery, error
 			id = fmt.Sprintf("%s.dup%d", ev.ID, i)
 		}
 		out = append(out, webhook.Delivery{
-			ID: id, URL: sb.cfg.WebhookURL, Body: body, Key: KeyName,
+			ID: id, URL: sb.cfg.WebhookURL, Body: body, Key: key,
 			Delay: delay * time.Duration(i+1),
 			Attrs: []any{"provider", Name, "event_id", ev.ID, "type", typ, "provider_ref", c.Ref,
 				"link_id", c.Params.LinkID, "call_id", c.Params.CallID},
