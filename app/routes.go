@@ -32,6 +32,7 @@ func (a *App) routes(issuer *auth.Issuer) http.Handler {
 		r.With(issuer.Middleware(protocol.RoleAdmin)).Mount("/admin/payment-links", a.Payments.AdminRoutes())
 		r.With(issuer.Middleware(protocol.RoleAdmin)).Mount("/admin/payment-limits", a.Payments.RiskRoutes())
 		r.With(issuer.Middleware(protocol.RoleAdmin)).Mount("/admin/sandbox/script", a.Sandbox.ScriptRoutes())
+		r.With(issuer.Middleware(protocol.RoleAdmin)).Mount("/admin/payment-providers", a.Payments.ProviderRoutes())
 		if a.Merchant != nil {
 			r.With(issuer.Middleware(protocol.RoleAdmin)).Mount("/admin/webhooks", a.Merchant.AdminRoutes())
 		}

@@ -23,6 +23,7 @@ type MemoryStore struct {
 
 	limitsMu sync.Mutex
 	limits   RiskLimits
+	rollouts map[string]Rollout
 }
 
 // maxMemoryOutbox bounds the unpublished events a MemoryStore keeps.
@@ -284,5 +285,37 @@ func (m *MemoryStore) SetRiskLimits(ctx context.Context, l RiskLimits) error {
 	defer m.limitsMu.Unlock()
 	m.limits = RiskLimits{MaxAmount: maps.Clone(l.MaxAmount), MaxLinksPerCall: l.MaxLinksPerCall,
 		RefundAdminAbove: maps.Clone(l.RefundAdminAbove)}
+	return nil
+}
+
+// LinksCreatedSince implements Store.
+func (m *MemoryStore) LinksCreatedSince(ctx context.Context, since time.Time, currency string) ([]Link, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Link
+	for _, l := range m.links {
+		if l.CreatedAt.After(since) && (currency == "" || l.Currency == currency) {
+			out = append(out, l.Clone())
+		}
+	}
+	return out, nil
+}
+
+// Rollouts implements Store.
+func (m *MemoryStore) Rollouts(ctx context.Context) (map[string]Rollout, error) {
+	m.limitsMu.Lock()
+	defer m.limitsMu.Unlock()
+	out := maps.Clone(m.rollouts)
+	if out == nil {
+		out = map[string]Rollout{}
+	}
+	return out, nil
+}
+
+// SetRollouts implements Store.
+func (m *MemoryStore) SetRollouts(ctx context.Context, r map[string]Rollout) error {
+	m.limitsMu.Lock()
+	defer m.limitsMu.Unlock()
+	m.rollouts = maps.Clone(r)
 	return nil
 }

@@ -404,3 +404,37 @@ func (s *PostgresStore) SetRiskLimits(ctx context.Context, l RiskLimits) error {
 		ON CONFLICT (id) DO UPDATE SET limits = EXCLUDED.limits, updated_at = EXCLUDED.updated_at`, b)
 	return pgError(err, "risk limits")
 }
+
+// LinksCreatedSince implements Store.
+func (s *PostgresStore) LinksCreatedSince(ctx context.Context, since time.Time, currency string) ([]Link, error) {
+	return s.links(ctx, "links created since", `SELECT `+linkColumns+` FROM payment_links
+		WHERE created_at > $1 AND ($2 = '' OR currency = $2)`, since, currency)
+}
+
+// Rollouts implements Store.
+func (s *PostgresStore) Rollouts(ctx context.Context) (map[string]Rollout, error) {
+	var b []byte
+	err := s.pool.QueryRow(ctx, `SELECT rollouts FROM payment_rollouts WHERE id`).Scan(&b)
+	out := map[string]Rollout{}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, pgError(err, "rollouts")
+	}
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, fmt.Errorf("payments: rollouts: %w", err)
+	}
+	return out, nil
+}
+
+// SetRollouts implements Store.
+func (s *PostgresStore) SetRollouts(ctx context.Context, r map[string]Rollout) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	_, err = s.pool.Exec(ctx, `INSERT INTO payment_rollouts (id, rollouts, updated_at) VALUES (true, $1, now())
+		ON CONFLICT (id) DO UPDATE SET rollouts = EXCLUDED.rollouts, updated_at = EXCLUDED.updated_at`, b)
+	return pgError(err, "rollouts")
+}

@@ -1,7 +1,9 @@
 package payments
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -64,7 +66,14 @@ func ParseRoutes(s string) (map[string][]string, error) {
 type breakers struct {
 	mu       sync.Mutex
 	openTill map[string]time.Time
+	errs     map[string]int64
 	coolDown time.Duration
+}
+
+func (b *breakers) errors(name string) int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.errs[name]
 }
 
 func (b *breakers) open(name string, now time.Time) bool {
@@ -80,6 +89,7 @@ func (b *breakers) record(name string, ok bool, now time.Time) {
 		delete(b.openTill, name)
 	} else {
 		b.openTill[name] = now.Add(b.coolDown)
+		b.errs[name]++
 	}
 }
 
@@ -87,13 +97,30 @@ func (b *breakers) record(name string, ok bool, now time.Time) {
 // order: those whose breaker is open go last, so a provider that is down
 // costs the guide no time while another can issue the link, and is still
 // tried when every one is down.
-func (s *Service) candidates(currency string) []Provider {
+//
+// A running rollout of the currency puts its provider first for its share
+// of links (by link id), and is checked, and stopped if it does worse
+// than its incumbent, on the way.
+func (s *Service) candidates(ctx context.Context, currency, linkID string) []Provider {
 	names, ok := s.routing.Routes[currency]
 	if !ok {
 		names = s.routing.Routes["*"]
 	}
 	if len(names) == 0 {
-		return []Provider{s.providers[0]}
+		names = []string{s.providers[0].Name()}
+	}
+	if rollouts, err := s.store.Rollouts(ctx); err != nil {
+		s.log.Warn("read payment rollouts; routing without them", "err", err)
+	} else if r, ok := rollouts[currency]; ok {
+		if r, err = s.checkRollout(ctx, r); err != nil {
+			s.log.Warn("check payment rollout", "currency", currency, "err", err)
+		}
+		others := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == r.Provider })
+		if rolloutFirst(r, linkID) {
+			names = append([]string{r.Provider}, others...)
+		} else if len(others) > 0 {
+			names = others
+		}
 	}
 	now := s.now()
 	var closed, open []Provider

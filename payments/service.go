@@ -116,7 +116,7 @@ func NewService(cfg Config) (*Service, error) {
 			}
 		}
 	}
-	s.breakers = &breakers{openTill: map[string]time.Time{}, coolDown: s.routing.BreakerCoolDown}
+	s.breakers = &breakers{openTill: map[string]time.Time{}, errs: map[string]int64{}, coolDown: s.routing.BreakerCoolDown}
 	s.refundWindow = cfg.GuideRefundWindow
 	if s.refundWindow <= 0 {
 		s.refundWindow = DefaultGuideRefundWindow
@@ -226,11 +226,12 @@ func (s *Service) CreateLink(ctx context.Context, p CreateLinkParams) (Link, boo
 		return Link{}, false, err
 	}
 
-	cands := s.candidates(p.Currency)
+	linkID := "pl_" + uuid.NewString()
+	cands := s.candidates(ctx, p.Currency, linkID)
 	prov := cands[0]
 	now := s.now().UTC()
 	l := Link{
-		ID:             "pl_" + uuid.NewString(),
+		ID:             linkID,
 		CallID:         p.CallID,
 		Provider:       prov.Name(),
 		Amount:         p.Amount,

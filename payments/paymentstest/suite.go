@@ -493,4 +493,35 @@ func RunStoreSuite(t *testing.T, newStore func(t *testing.T) payments.Store) {
 			t.Fatal("the store shares its limits with callers")
 		}
 	})
+
+	t.Run("RolloutsAndLinksCreatedSince", func(t *testing.T) {
+		s := newStore(t)
+		if r, err := s.Rollouts(ctx); err != nil || r == nil || len(r) != 0 {
+			t.Fatalf("fresh rollouts %v %v", r, err)
+		}
+		want := map[string]payments.Rollout{"EUR": {Currency: "EUR", Provider: "stripe", Incumbent: "sandbox", Percent: 10, Stopped: true, StopReason: "why"}}
+		if err := s.SetRollouts(ctx, want); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Rollouts(ctx); err != nil || got["EUR"] != want["EUR"] {
+			t.Fatalf("rollouts %+v %v", got, err)
+		}
+		a, b := link("call-since", "k-a"), link("call-since", "k-b")
+		b.Currency = "JPY"
+		for _, l := range []payments.Link{a, b} {
+			if _, err := s.LinkCreate(ctx, l); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, _ := s.LinksCreatedSince(ctx, a.CreatedAt.Add(-time.Second), ""); len(got) < 2 {
+			t.Fatalf("since: %d links", len(got))
+		}
+		got, _ := s.LinksCreatedSince(ctx, a.CreatedAt.Add(-time.Second), "JPY")
+		if len(got) != 1 || got[0].ID != b.ID {
+			t.Fatalf("since, JPY: %+v", got)
+		}
+		if got, _ := s.LinksCreatedSince(ctx, b.CreatedAt, ""); len(got) != 0 {
+			t.Fatalf("since the last one: %d links", len(got))
+		}
+	})
 }
