@@ -31,6 +31,7 @@ const KeyName = "sandbox"
 // Sandbox webhook event types.
 const (
 	PaymentSucceeded         = "payment.succeeded"
+	PaymentProcessing        = "payment.processing" // an asynchronous method is under way
 	PaymentFailed            = "payment.failed"
 	PaymentRefunded          = "payment.refunded"
 	PaymentPartiallyRefunded = "payment.partially_refunded"
@@ -38,6 +39,7 @@ const (
 
 var eventStatus = map[string]payments.LinkStatus{
 	PaymentSucceeded:         payments.StatusPaid,
+	PaymentProcessing:        payments.StatusProcessing,
 	PaymentFailed:            payments.StatusFailed,
 	PaymentRefunded:          payments.StatusRefunded,
 	PaymentPartiallyRefunded: payments.StatusPartiallyRefunded,
@@ -219,10 +221,16 @@ func (sb *Sandbox) Refund(ctx context.Context, rp payments.RefundParams) error {
 // late, as payment.failed: that is how the sandbox produces out-of-order
 // delivery, and the Service must ignore it. The checkout is returned as it
 // now is, and also with an ErrInvalidTransition, as it was.
-func (sb *Sandbox) outcome(ctx context.Context, ref string, paid bool) (Checkout, error) {
+//
+// An asynchronous method (konbini) makes a paid outcome processing, with a
+// payment.processing webhook; complete later makes it paid.
+func (sb *Sandbox) outcome(ctx context.Context, ref string, paid bool, method string) (Checkout, error) {
 	next, typ := payments.StatusFailed, PaymentFailed
 	if paid {
 		next, typ = payments.StatusPaid, PaymentSucceeded
+		if asyncMethod(method) {
+			next, typ = payments.StatusProcessing, PaymentProcessing
+		}
 	}
 	var refused *Checkout
 	c, err := sb.store.CheckoutUpdate(ctx, ref, func(c *Checkout) ([]webhook.Delivery, error) {
@@ -247,7 +255,24 @@ func (sb *Sandbox) outcome(ctx context.Context, ref string, paid bool) (Checkout
 		return Checkout{}, err
 	}
 	p := c.Params
-	sb.log.Info("sandbox checkout outcome", "link_id", p.LinkID, "call_id", p.CallID, "provider_ref", ref, "type", typ)
+	sb.log.Info("sandbox checkout outcome", "link_id", p.LinkID, "call_id", p.CallID, "provider_ref", ref, "type", typ, "method", method)
+	return c, nil
+}
+
+// complete records that an asynchronous payment arrived (the shopper paid
+// at the store), with its payment.succeeded webhook.
+func (sb *Sandbox) complete(ctx context.Context, ref string) (Checkout, error) {
+	c, err := sb.store.CheckoutUpdate(ctx, ref, func(c *Checkout) ([]webhook.Delivery, error) {
+		if c.Status != payments.StatusProcessing {
+			return nil, fmt.Errorf("%w: a %s checkout has no payment under way", payments.ErrInvalidTransition, c.Status)
+		}
+		c.Status = payments.StatusPaid
+		return sb.deliveries(*c, PaymentSucceeded)
+	})
+	if err != nil {
+		return Checkout{}, err
+	}
+	sb.log.Info("sandbox asynchronous payment completed", "link_id", c.Params.LinkID, "call_id", c.Params.CallID, "provider_ref", ref)
 	return c, nil
 }
 
