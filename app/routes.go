@@ -18,6 +18,7 @@ import (
 func (a *App) routes(issuer *auth.Issuer) http.Handler {
 	r := chi.NewRouter()
 	r.Use(middleware.RequestID, requestLog(a.log), middleware.Recoverer)
+	r.Use(secureHeaders, deadlines(a.cfg.HTTPBodyTimeout, a.cfg.HTTPWriteTimeout))
 
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -27,6 +28,8 @@ func (a *App) routes(issuer *auth.Issuer) http.Handler {
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Use(a.needStore)
 		r.Mount("/auth", a.Auth.Routes())
+		r.Mount("/admin/accounts", a.Auth.AdminRoutes())
+		r.Get("/privacy", a.handlePrivacy)
 		r.Handle("/ws", a.Hub)
 		r.Mount("/calls/{callID}/payment-links", a.Payments.APIRoutes(a.Flow.PaymentAuthorizer()))
 		r.With(issuer.Middleware(protocol.RoleAdmin)).Mount("/admin/payment-links", a.Payments.AdminRoutes())

@@ -18,7 +18,13 @@
 //     merchant webhook events (merchant.go); app records them in the
 //     transaction of the change.
 //   - The HTTP handlers for joining the queue, ICE servers (TURN only to a
-//     shopper who is in a call) and the admin's queue view (http.go).
+//     shopper who is in a call), the admin's queue view and the erasure of
+//     one shopper's data (http.go).
+//   - Revocation across domains (revoke.go): a shopper's TURN credentials
+//     are named after the call (<entry>.<call>) and revoked on every node
+//     when the queue says the call finished; a guide's after the login
+//     (<account>.<family>) and revoked when auth says it ended; a disabled
+//     account's sockets are closed on every node through the hub.
 //
 // # What it does not own
 //

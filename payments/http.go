@@ -61,13 +61,8 @@ type createLinkRequest struct {
 // rounded.
 func decodeCreateLinkRequest(r io.Reader) (createLinkRequest, error) {
 	var req createLinkRequest
-	dec := json.NewDecoder(r)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	if err := httpjson.DecodeObject(r, &req, true); err != nil {
 		return createLinkRequest{}, fmt.Errorf("%w: %w", errBadRequest, err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return createLinkRequest{}, fmt.Errorf("%w: data after the JSON object", errBadRequest)
 	}
 	return req, nil
 }

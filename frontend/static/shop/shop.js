@@ -404,12 +404,46 @@ function toggleTrack(kind, button, onKey, offKey) {
   button.textContent = t(off ? onKey : offKey);
 }
 
+// showPrivacy fills the note under the call button from the node's
+// privacy settings: how long shopper data is kept and the merchant's notice.
+async function showPrivacy() {
+  try {
+    const res = await fetch("/api/v1/privacy", { headers: { Accept: "application/json" } });
+    if (!res.ok) return;
+    const p = await res.json();
+    const days = Math.round(Number(p.retention_days) || 0);
+    if (days > 0) {
+      const text = $("#privacy-text");
+      text.dataset.i18n = "shop.privacy.note";
+      text.textContent = t("shop.privacy.note", { days });
+    }
+    const url = typeof p.notice_url === "string" ? p.notice_url : "";
+    if (/^https?:\/\//.test(url)) {
+      const link = $("#privacy-link");
+      link.href = url;
+      link.hidden = false;
+    }
+  } catch (err) {
+    console.warn("privacy settings", err);
+  }
+}
+
+// The floating button is a shortcut to the teaser, not to the camera: the
+// privacy note sits under the teaser's button and is read before the
+// camera is asked for.
+function goToTeaser() {
+  const teaser = $(".guide-teaser");
+  teaser.scrollIntoView({ behavior: matchMedia("(prefers-reduced-motion: reduce)").matches ? "auto" : "smooth", block: "center" });
+  $("#call-guide").focus({ preventScroll: true });
+}
+
 async function init() {
   try { t = await loadTranslator(); t.apply(document); } catch (err) { console.warn(err); }
   setCallState("waiting");
   renderPrice();
+  showPrivacy();
   $("#call-guide").addEventListener("click", startCall);
-  $("#call-guide-fab").addEventListener("click", startCall);
+  $("#call-guide-fab").addEventListener("click", goToTeaser);
   watchTeaser();
   $("#cancel-queue").addEventListener("click", cancelQueue);
   $("#end-call").addEventListener("click", () => {
