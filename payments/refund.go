@@ -65,7 +65,8 @@ func (s *Service) Refund(ctx context.Context, p RequestRefund) (Refund, bool, er
 			}
 			// The provider refused it before: ask again, if it still fits.
 			if r.Amount > x.refundable() {
-				return nil, fmt.Errorf("%w: refund of %d exceeds the %d left to refund", ErrInvalidLink, r.Amount, x.refundable())
+				return nil, fmt.Errorf("%w: a refund of %s is more than the %s left to refund", ErrInvalidLink,
+					Money{Amount: r.Amount, Currency: x.Currency}, Money{Amount: x.refundable(), Currency: x.Currency})
 			}
 			x.Refunds[i].Status, x.Refunds[i].Error = RefundRequested, ""
 			rf, retry = x.Refunds[i], true
@@ -84,7 +85,8 @@ func (s *Service) Refund(ctx context.Context, p RequestRefund) (Refund, bool, er
 			amount = left
 		}
 		if amount <= 0 || amount > left {
-			return nil, fmt.Errorf("%w: refund of %d exceeds the %d left to refund", ErrInvalidLink, amount, left)
+			return nil, fmt.Errorf("%w: a refund of %s is more than the %s left to refund", ErrInvalidLink,
+				Money{Amount: amount, Currency: x.Currency}, Money{Amount: left, Currency: x.Currency})
 		}
 		rf = Refund{Seq: len(x.Refunds) + 1, Amount: amount, Status: RefundRequested, IdempotencyKey: p.IdempotencyKey,
 			RequestedBy: p.RequestedBy, RequestedAt: s.now().UTC()}
