@@ -209,6 +209,7 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 		PublicURL: a.publicURL, ICERelayOnly: cfg.ICERelayOnly,
 		JoinRate: cfg.JoinRate, JoinBurst: cfg.JoinBurst, ClientIP: a.clientIP,
 		Heartbeat: heartbeat, Logger: log,
+		CustomerSecret: []byte(cfg.CustomerTokenSecret),
 	})
 	if a.Merchant, err = buildMerchant(cfg, stores, log); err != nil {
 		return fail(err)
@@ -216,7 +217,8 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 	a.Queue, err = queue.NewService(queue.Config{
 		Store: stores.Queue, Elector: stores.Elector, Logger: log,
 		OfferTimeout: cfg.OfferTimeout, ReconnectGrace: cfg.ReconnectGrace,
-		TxHook: merchantQueueHook(a.Merchant, log),
+		TxHook:          merchantQueueHook(a.Merchant, log),
+		MaxMissedOffers: cfg.MaxMissedOffers,
 	})
 	if err != nil {
 		return fail(err)

@@ -35,6 +35,9 @@ type Config struct {
 	ClientIP  func(*http.Request) string
 	Heartbeat time.Duration
 	Logger    *slog.Logger
+	// CustomerSecret verifies the merchant's signed customer tokens
+	// (HS256), which alone may raise a shopper's priority.
+	CustomerSecret []byte
 }
 
 // Flow is the call flow of one node: it answers the hub's questions from
@@ -149,5 +152,6 @@ func (f *Flow) Routes() chi.Router {
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleShopper, protocol.RoleGuide, protocol.RoleAdmin)).Get("/ice-servers", f.handleICEServers)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleAdmin)).Get("/admin/queue", f.handleAdminQueue)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleAdmin)).Delete("/admin/shoppers/{entryID}", f.handleErase)
+	f.routingRoutes(r)
 	return r
 }

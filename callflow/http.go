@@ -61,9 +61,18 @@ func (f *Flow) handleJoin(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusBadRequest, "unknown_currency", fmt.Sprintf("currency %q is not an ISO 4217 currency", p.Currency))
 		return
 	}
+	p.Priority, p.CustomerID = 0, ""
+	if p.CustomerToken != "" {
+		id, prio, err := verifyCustomer(p.CustomerToken, f.cfg.CustomerSecret, time.Now)
+		if err != nil {
+			httpjson.Error(w, http.StatusBadRequest, "bad_customer_token", err.Error())
+			return
+		}
+		p.CustomerID, p.Priority = id, prio
+	}
 	e, err := f.queue.Join(r.Context(), p)
 	if err != nil {
-		writeQueueError(w, f.log, err)
+		f.writeRoutingError(w, err)
 		return
 	}
 	token, err := f.cfg.Issuer.IssueShopper(e.ID, ShopperTokenTTL)

@@ -26,6 +26,7 @@ func (in inbound) register(h *signaling.Hub) {
 	h.Handle(protocol.TypeQueueCancel, in.queueCancel, shopper)
 	h.Handle(protocol.TypeCallConnected, in.callConnected, shopper, guide)
 	h.Handle(protocol.TypeCallEnd, in.callEnd, shopper, guide)
+	h.Handle(protocol.TypeCallTransfer, in.callTransfer, guide)
 	h.Relay(in.route)
 }
 
@@ -44,7 +45,11 @@ func (in inbound) Open(ctx context.Context, who signaling.Identity) (protocol.We
 		if err != nil {
 			return protocol.Welcome{}, protocolError(err)
 		}
-		w.WelcomeGuide, call = &protocol.WelcomeGuide{GuideID: g.ID, Name: g.Name, Status: string(g.Status)}, cl
+		reason := g.StatusReason
+		if reason == queue.PresenceChosen {
+			reason = ""
+		}
+		w.WelcomeGuide, call = &protocol.WelcomeGuide{GuideID: g.ID, Name: g.Name, Status: string(g.Status), StatusReason: reason}, cl
 	}
 	if call != nil {
 		w.Resumed = true
@@ -99,11 +104,14 @@ func (in inbound) offerAccept(ctx context.Context, who signaling.Identity, m pro
 }
 
 func (in inbound) offerDecline(ctx context.Context, who signaling.Identity, m protocol.Envelope) error {
-	offerID, err := offerOf(m)
-	if err != nil {
+	var p protocol.OfferReply
+	if err := m.Decode(&p); err != nil {
 		return err
 	}
-	return protocolError(in.flow.queue.Decline(ctx, who.ID, offerID))
+	if p.OfferID == "" {
+		return protocol.Errorf(protocol.CodeBadMessage, "%s needs data.offer_id", m.Type)
+	}
+	return protocolError(in.flow.queue.Decline(ctx, who.ID, p.OfferID, p.Reason))
 }
 
 func offerOf(m protocol.Envelope) (string, error) {
@@ -140,4 +148,12 @@ func (in inbound) callEnd(ctx context.Context, who signaling.Identity, m protoco
 	}
 	_, err := in.flow.queue.EndCall(ctx, who.Role, who.ID, m.CallID, p.Reason)
 	return protocolError(err)
+}
+
+func (in inbound) callTransfer(ctx context.Context, who signaling.Identity, m protocol.Envelope) error {
+	var p protocol.CallTransfer
+	if err := m.Decode(&p); err != nil {
+		return err
+	}
+	return protocolError(in.flow.queue.Transfer(ctx, who.ID, m.CallID, queue.TransferTo{Queue: p.Queue, GuideID: p.GuideID, Note: p.Note}))
 }

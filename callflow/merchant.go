@@ -90,7 +90,8 @@ func callData(c queue.Call) json.RawMessage {
 
 // MerchantQueueEvents is what merchants are told of a queue event:
 // call.started when a guide accepted (the call is matched), call.ended
-// when it finished. Ids derive from the call, not the queue event, so
+// when it finished, callback.requested when a shopper asked to be called
+// back. Ids derive from the call, not the queue event, so
 // nodes that each see the event record it once.
 func MerchantQueueEvents(e queue.Event) []merchant.Event {
 	switch e := e.(type) {
@@ -98,6 +99,14 @@ func MerchantQueueEvents(e queue.Event) []merchant.Event {
 		return []merchant.Event{{ID: "evt_call_started_" + e.Call.ID, Type: merchant.CallStarted, CreatedAt: e.At, Data: callData(e.Call)}}
 	case queue.CallFinished:
 		return []merchant.Event{{ID: "evt_call_ended_" + e.Call.ID, Type: merchant.CallEnded, CreatedAt: e.At, Data: callData(e.Call)}}
+	case queue.CallbackChanged:
+		if e.Callback.State != queue.CallbackOpen {
+			return nil // claimed or done: the merchant heard of it when it was asked for
+		}
+		b, _ := json.Marshal(struct {
+			Callback queue.Callback `json:"callback"`
+		}{e.Callback})
+		return []merchant.Event{{ID: "evt_callback_requested_" + e.Callback.ID, Type: merchant.CallbackRequested, CreatedAt: e.At, Data: b}}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package callflow_test
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,6 +62,15 @@ func TestMerchantQueueEvents(t *testing.T) {
 	}
 	if evs := callflow.MerchantQueueEvents(queue.CallFinished{EventMeta: meta, Call: call}); len(evs) != 1 || evs[0].Type != "call.ended" || evs[0].ID != "evt_call_ended_c_9" {
 		t.Fatalf("CallFinished: %+v", evs)
+	}
+	cb := queue.Callback{ID: "cb_1", Queue: "default", Name: "Sam", Phone: "+4930123456", State: queue.CallbackOpen}
+	if evs := callflow.MerchantQueueEvents(queue.CallbackChanged{EventMeta: meta, Callback: cb}); len(evs) != 1 ||
+		evs[0].Type != "callback.requested" || evs[0].ID != "evt_callback_requested_cb_1" || !strings.Contains(string(evs[0].Data), `"+4930123456"`) {
+		t.Fatalf("CallbackChanged open: %+v", evs)
+	}
+	cb.State = queue.CallbackClaimed
+	if evs := callflow.MerchantQueueEvents(queue.CallbackChanged{EventMeta: meta, Callback: cb}); len(evs) != 0 {
+		t.Fatalf("CallbackChanged claimed: %+v", evs)
 	}
 	if evs := callflow.MerchantQueueEvents(queue.EntryLeft{EventMeta: meta}); len(evs) != 0 {
 		t.Fatalf("EntryLeft: %+v", evs)

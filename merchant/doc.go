@@ -1,8 +1,8 @@
 // Package merchant owns the merchant's webhooks: the endpoints an admin
 // registers, each with its own signing secret and event types; the events
 // sent to them (call.started, call.ended, payment_link.created,
-// payment.succeeded, payment.failed, payment.refunded; callback.requested
-// once routing has callbacks); one delivery per event and endpoint; and
+// payment.succeeded, payment.failed, payment.refunded,
+// callback.requested); one delivery per event and endpoint; and
 // every attempt of it with the receiver's answer.
 //
 // # What it owns

@@ -21,8 +21,7 @@ const (
 	PaymentSucceeded   = "payment.succeeded"
 	PaymentFailed      = "payment.failed"
 	PaymentRefunded    = "payment.refunded"
-	// CallbackRequested is accepted in subscriptions; nothing emits it
-	// until the queue's routing has callbacks.
+	// CallbackRequested: a shopper asked to be called back.
 	CallbackRequested = "callback.requested"
 )
 

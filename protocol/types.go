@@ -15,6 +15,7 @@ const (
 	TypeICERestart    Type = "ice.restart"
 	TypeCallConnected Type = "call.connected"
 	TypeCallEnd       Type = "call.end"
+	TypeCallTransfer  Type = "call.transfer"
 )
 
 // Messages the server sends.
@@ -31,6 +32,9 @@ const (
 	TypeCallPeer      Type = "call.peer"
 	TypeCallEnded     Type = "call.ended"
 	TypePaymentLink   Type = "payment.link"
+	// TypeCallbackChanged tells the guides of a queue that one of its
+	// callback requests was made, claimed or closed.
+	TypeCallbackChanged Type = "callback.changed"
 )
 
 // Relayed reports whether the server passes t to the other party of the
@@ -39,4 +43,6 @@ func (t Type) Relayed() bool { return t == TypeSDP || t == TypeICE || t == TypeI
 
 // NeedsCall reports whether a client message of type t must name the
 // sender's call.
-func (t Type) NeedsCall() bool { return t.Relayed() || t == TypeCallConnected || t == TypeCallEnd }
+func (t Type) NeedsCall() bool {
+	return t.Relayed() || t == TypeCallConnected || t == TypeCallEnd || t == TypeCallTransfer
+}

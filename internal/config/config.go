@@ -120,6 +120,10 @@ type Serve struct {
 	// A test hook with no flag: `serve` reads it from
 	// GUIDECALL_TEST_MERCHANT_RETRY_SCHEDULE.
 	MerchantRetrySchedule []time.Duration
+
+	// Routing (issue 8).
+	CustomerTokenSecret string
+	MaxMissedOffers     int
 }
 
 // Stripe configures the Stripe provider; it is on when SecretKey is set.
@@ -212,6 +216,9 @@ func (c *Serve) Register(fs *flag.FlagSet) {
 	c.Stripe.Register(fs)
 	fs.StringVar(&c.PaymentRoutes, "payment-routes", "", "providers to try for new links per currency, in order, failing over before a link is issued: \"EUR=stripe,sandbox;*=stripe\"; empty: the first provider only")
 	fs.DurationVar(&c.GuideRefundWindow, "guide-refund-window", 14*24*time.Hour, "how long after a payment the guide may refund it from the console (admins: always)")
+	// Routing (issue 8).
+	fs.StringVar(&c.CustomerTokenSecret, "customer-token-secret", "", "the merchant's identity secret that signs customer tokens (HS256); without it tokens, and so priorities, are refused")
+	fs.IntVar(&c.MaxMissedOffers, "max-missed-offers", 2, "offers a guide may let time out in a row before being set away")
 }
 
 // registerHardening adds the flags of login limits, HTTP limits and
@@ -257,6 +264,12 @@ func (c *Serve) Validate() error {
 	}
 	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
 		return fmt.Errorf("--jwt-secret must be at least 32 bytes")
+	}
+	if c.CustomerTokenSecret != "" && len(c.CustomerTokenSecret) < 32 {
+		return fmt.Errorf("--customer-token-secret must be at least 32 bytes")
+	}
+	if c.MaxMissedOffers <= 0 {
+		return fmt.Errorf("--max-missed-offers must be positive")
 	}
 	if c.JoinRate <= 0 || c.JoinBurst <= 0 {
 		return fmt.Errorf("--join-rate and --join-burst must be positive")

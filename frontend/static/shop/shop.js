@@ -3,6 +3,7 @@ import { Signal, defaultWsUrl } from "../js/signal.js";
 import { Call, fetchIceConfig } from "../js/call.js";
 import { formatMoney, minorDigits, normalizeCurrency, parseMajor, itemsTotal } from "../js/money.js";
 import { loadTranslator } from "../js/i18n.js";
+import { initAvailability, onJoinClosed, onQueuePosition } from "./availability.js";
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -10,6 +11,8 @@ const $ = (sel) => document.querySelector(sel);
 const PRICES = { EUR: "129", USD: "139", GBP: "115", CHF: "125", JPY: "19800", SEK: "1495", KWD: "42.500" };
 
 const params = new URLSearchParams(location.search);
+// The demo page joins ?queue= (default "default"), so one page shows every queue.
+const queueName = /^[a-z0-9][a-z0-9_-]{0,63}$/.test(params.get("queue") || "") ? params.get("queue") : "default";
 const locale = navigator.language || "en";
 let currency = "EUR";
 try { currency = normalizeCurrency(params.get("currency") || "EUR"); } catch { currency = "EUR"; }
@@ -59,7 +62,7 @@ function setLauncherHidden(hidden) {
 }
 
 function updateFab() {
-  $("#call-guide-fab").hidden = launcher.hidden || launcher.teaserInView;
+  $("#call-guide-fab").hidden = launcher.hidden || launcher.teaserInView || document.body.dataset.queueOpen === "false";
 }
 
 function watchTeaser() {
@@ -107,8 +110,8 @@ function renderPrice() {
 // --- queue ---
 
 function positionText(position, etaSeconds) {
-  if (position <= 1 && (etaSeconds ?? 0) < 30) return t("queue.next");
-  if (etaSeconds == null) return t("queue.position", { position });
+  if (position <= 1 && etaSeconds != null && etaSeconds < 30) return t("queue.next");
+  if (etaSeconds == null) return t("queue.position_no_guide", { position }); // nobody eligible online: no made-up number
   if (etaSeconds < 60) return t("queue.position_soon", { position });
   return t("queue.position_eta", { position, minutes: Math.ceil(etaSeconds / 60) });
 }
@@ -143,7 +146,7 @@ async function startCall() {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
       body: JSON.stringify({
-        queue: "default",
+        queue: queueName,
         locale,
         currency,
         page_url: location.href,
@@ -151,14 +154,23 @@ async function startCall() {
       }),
     });
     if (res.status === 429) throw Object.assign(new Error("rate limited"), { key: "error.too_often" });
+    if (res.status === 409) {
+      const body = await res.json().catch(() => null);
+      if (body?.error?.code === "queue_closed") throw Object.assign(new Error("closed"), { closed: body });
+    }
     if (!res.ok) throw new Error(`queue: HTTP ${res.status}`);
     answer = await res.json();
   } catch (err) {
     console.error(err);
-    showError(err.key || "error.queue");
     stopMedia();
     session.phase = "idle";
     show(null);
+    if (err.closed) {
+      $("#call-widget").hidden = true;
+      onJoinClosed(err.closed);
+      return;
+    }
+    showError(err.key || "error.queue");
     setLauncherHidden(false);
     return;
   }
@@ -188,6 +200,7 @@ function connectSignal(url) {
     const d = msg.data || {};
     if (session.phase !== "queued") return;
     $("#queue-position").textContent = positionText(d.position, d.eta_seconds);
+    onQueuePosition(d, session.entryId);
   });
   signal.on("queue.requeued", (msg) => {
     const d = msg.data || {};
@@ -197,11 +210,14 @@ function connectSignal(url) {
     session.phase = "queued";
     show("queue-view");
     setCallState("waiting");
-    $("#queue-position").textContent = `${t("queue.requeued")} ${positionText(d.position ?? 1, null)}`;
+    $("#queue-position").textContent = d.reason === "transferred"
+      ? t("queue.transferred")
+      : `${t("queue.requeued")} ${positionText(d.position ?? 1, d.eta_seconds)}`;
   });
   signal.on("queue.left", (msg) => {
     const reason = msg.data?.reason || "canceled";
-    finish(t(reason === "canceled" ? "ended.canceled" : "ended.left", { reason }));
+    const key = { canceled: "ended.canceled", callback: "callback.sent" }[reason] || "ended.left";
+    finish(t(key, { reason }));
   });
   signal.on("call.matched", onMatched);
   for (const type of ["sdp", "ice", "ice.restart", "call.peer", "call.state", "call.ended"]) {
@@ -445,6 +461,7 @@ async function init() {
   $("#call-guide").addEventListener("click", startCall);
   $("#call-guide-fab").addEventListener("click", goToTeaser);
   watchTeaser();
+  initAvailability({ queue: queueName, t, locale });
   $("#cancel-queue").addEventListener("click", cancelQueue);
   $("#end-call").addEventListener("click", () => {
     if (session.call) session.call.end("hangup");
