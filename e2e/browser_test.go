@@ -164,6 +164,7 @@ func runBrowserCall(t *testing.T, chromium string, node *node, chromeOpts ...chr
 		t.Error("the paid card still offers its pay button")
 	}
 	guide.waitJS(t, "link listed paid", browserStepTimeout, `!!document.querySelector('#payment-links li[data-link-id][data-status="paid"]')`)
+	guideRefunds(t, guide)
 
 	// The guide hangs up; both sides end.
 	callID := guide.evalString(t, `window.guidecall.callId()`)

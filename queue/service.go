@@ -37,6 +37,10 @@ type Config struct {
 	// Observer is told of each matcher pass and of leadership changes,
 	// for metrics; nil tells nobody.
 	Observer MatcherObserver
+	// TxHook, if set, is called with the events of every change inside
+	// the change's transaction: what it writes through tx commits with the
+	// change (merchant webhooks, issue 9). An error fails the change.
+	TxHook func(ctx context.Context, tx StoreTx, events []Event) error
 }
 
 // Service runs the queue: client-driven changes from any node, and the
