@@ -91,6 +91,7 @@ type App struct {
 	listener  net.Listener
 	publicURL string
 	clientIP  func(*http.Request) string // the client's address, believing only trusted proxies
+	origins   []string                   // merchant pages embedding the widget (--allowed-origins)
 	http      *http.Server
 	served    chan error
 	stopping  chan struct{}
@@ -215,6 +216,9 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 		return fail(err)
 	}
 	a.clientIP = clientIPs{trusted: proxies}.of
+	if a.origins, err = cfg.Origins(); err != nil {
+		return fail(err)
+	}
 	heartbeat := 15 * time.Second
 	a.Flow = callflow.New(callflow.Config{
 		Issuer: issuer, Accounts: stores.Accounts, TURN: a.TURN,
@@ -239,6 +243,7 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 		MaxConnections:      cfg.MaxConnections,
 		MaxConnectionsPerIP: cfg.MaxConnectionsPerIP,
 		ClientIP:            a.clientIP,
+		OriginPatterns:      wsOriginPatterns(a.origins),
 	})
 	if err != nil {
 		return fail(err)

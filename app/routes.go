@@ -24,7 +24,7 @@ func (a *App) routes(issuer *auth.Issuer) http.Handler {
 	r.Get("/readyz", a.handleReady)
 
 	r.Route("/api/v1", func(r chi.Router) {
-		r.Use(a.needStore)
+		r.Use(apiCORS(a.origins), a.needStore)
 		r.Mount("/auth", a.Auth.Routes())
 		r.Handle("/ws", a.Hub)
 		r.Mount("/calls/{callID}/payment-links", a.Payments.APIRoutes(a.Flow.PaymentAuthorizer()))
@@ -34,7 +34,7 @@ func (a *App) routes(issuer *auth.Issuer) http.Handler {
 	// while the database is away.
 	r.With(a.needStore).Mount("/webhooks", a.Payments.WebhookRoutes())
 	r.Mount("/pay/sandbox", a.Sandbox.CheckoutRoutes())
-	r.Handle("/*", frontend.Handler())
+	r.Handle("/*", frontend.HandlerFor(frontend.Options{AllowedOrigins: a.origins}))
 	return r
 }
 
