@@ -204,9 +204,13 @@ type ICECandidate struct {
 	UsernameFragment *string `json:"usernameFragment"`
 }
 
-// ICERestart asks the initiator for a new offer with fresh ICE; it has no
-// fields.
-type ICERestart struct{}
+// ICERestart asks the initiator for a new offer with fresh ICE. Fresh says
+// the sender's page was reloaded and has a new peer connection (new DTLS),
+// so the initiator must build a new one too: an ICE restart of the old one
+// would never finish the handshake.
+type ICERestart struct {
+	Fresh bool `json:"fresh,omitempty"`
+}
 
 // ClientPayload returns a new payload for a message of type t as a client
 // sends it, or nil when clients do not send t.

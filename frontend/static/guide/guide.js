@@ -214,8 +214,12 @@ function connectSignal() {
     const d = msg.data || {};
     if (d.status === "disconnected") {
       $("#connection-status").textContent = `Shopper disconnected, waiting up to ${Math.round((d.grace_ms || 0) / 1000)} s…`;
+      coverUntilNextFrame();
     } else if (d.status === "reconnected") {
       $("#connection-status").textContent = "Shopper reconnected.";
+      // A shopper who sends no video has no frame to wait for.
+      const v = $("#remote-video").srcObject;
+      if (!v || !v.getVideoTracks().some((tr) => tr.readyState === "live" && !tr.muted)) $("#peer-reconnecting").hidden = true;
     }
   });
   signal.on("payment.link", (msg) => upsertLink(msg.data || {}));
@@ -367,7 +371,12 @@ function onMatched(msg) {
     initiator: (d.initiator || "guide") === "guide",
     localStream: s.stream,
     getIceConfig: () => fetchIceConfig(auth.access),
-    onState: (st) => { if (call === s.call) setCallState(st); },
+    onState: (st) => {
+      if (call !== s.call) return;
+      setCallState(st);
+      // The shopper's media is flowing again: drop the reconnecting cover.
+      if (st === "connected" || st === "ended") $("#peer-reconnecting").hidden = true;
+    },
     onRemoteStream: (stream) => {
       const v = $("#remote-video");
       if (v.srcObject !== stream) v.srcObject = stream;
@@ -377,6 +386,15 @@ function onMatched(msg) {
   });
   s.call = call;
   call.start();
+}
+
+// Covers the shopper's last frame until a new one is shown: a reload or a
+// network switch freezes the picture, and a frozen face reads as a hang.
+function coverUntilNextFrame() {
+  const cover = $("#peer-reconnecting");
+  cover.hidden = false;
+  const v = $("#remote-video");
+  if (typeof v.requestVideoFrameCallback === "function") v.requestVideoFrameCallback(() => { cover.hidden = true; });
 }
 
 function onEnded(reason, by) {

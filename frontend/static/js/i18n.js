@@ -2,6 +2,7 @@
 
 export const LANGUAGES = ["en", "de", "fr", "es", "ja"];
 const FALLBACK = "en";
+const RTL = new Set(["ar", "he"]);
 
 /** Picks a supported language from BCP 47 tags by their primary subtag. */
 export function pickLanguage(tags, supported = LANGUAGES) {
@@ -41,6 +42,7 @@ export async function loadTranslator(tags = navigator.languages?.length ? naviga
   const messages = { ...base, ...own };
   const t = (key, params) => interpolate(messages[key] ?? key, params);
   t.lang = Object.keys(own).length || lang === FALLBACK ? lang : FALLBACK;
+  t.dir = RTL.has(t.lang) ? "rtl" : "ltr";
   t.has = (key) => Object.prototype.hasOwnProperty.call(messages, key);
   t.apply = (root = document) => applyTranslations(root, t);
   return t;
@@ -55,5 +57,8 @@ export function applyTranslations(root, t) {
   for (const el of root.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t(el.dataset.i18nPlaceholder);
   for (const el of root.querySelectorAll("[data-i18n-aria-label]")) el.setAttribute("aria-label", t(el.dataset.i18nAriaLabel));
   for (const el of root.querySelectorAll("[data-i18n-title]")) el.title = t(el.dataset.i18nTitle);
-  if (root === document) document.documentElement.lang = t.lang;
+  if (root === document) {
+    document.documentElement.lang = t.lang;
+    document.documentElement.dir = t.dir || "ltr";
+  }
 }

@@ -1,416 +1,611 @@
-// shop.js: the demo product page and the shopper call widget.
-import { Signal, defaultWsUrl } from "../js/signal.js";
+// shop.js: the shopper call widget, mounted by ../widget.js into a Shadow
+// DOM on the merchant's page. It reads nothing of the host page: settings
+// come from the tag's data attributes, context from guidecall.setContext().
+//
+// The shopper's session (token, entry, call, chosen media) lives in
+// sessionStorage of the host page's origin, never in a URL: a reload or a
+// reopened tab within the server's reconnect grace comes back into the same
+// place in line or the same call, with its payment links.
+import { Signal } from "../js/signal.js";
 import { Call, fetchIceConfig } from "../js/call.js";
-import { formatMoney, minorDigits, normalizeCurrency, parseMajor, itemsTotal } from "../js/money.js";
+import { formatMoney, normalizeCurrency, itemsTotal } from "../js/money.js";
 import { loadTranslator } from "../js/i18n.js";
+import { PANEL_HTML } from "./panel.js";
 
-const $ = (sel) => document.querySelector(sel);
+const BASE = new URL("../", import.meta.url).href;
+const api = (path) => new URL(path.replace(/^\//, ""), BASE).href;
 
-// Demo catalogue prices in major units per currency (parsed, never floats).
-const PRICES = { EUR: "129", USD: "139", GBP: "115", CHF: "125", JPY: "19800", SEK: "1495", KWD: "42.500" };
-
-const params = new URLSearchParams(location.search);
-const locale = navigator.language || "en";
-let currency = "EUR";
-try { currency = normalizeCurrency(params.get("currency") || "EUR"); } catch { currency = "EUR"; }
-
-let t = (k) => k;
-const session = {
-  phase: "idle", // idle | starting | queued | call | ended
-  token: null,
-  entryId: null,
-  signal: null,
-  stream: null,
-  call: null,
-  callId: null,
-  callState: "waiting",
-  cards: new Map(), // link_id → latest payment.link data
+// Media per join mode: what we send. "listen" sends nothing.
+const MEDIA = {
+  video: { audio: true, video: true },
+  "camera-off": { audio: true, video: false },
+  audio: { audio: true, video: false },
+  listen: null,
 };
 
-// --- hooks for automated browser tests ---
-window.guidecall = {
-  state: () => session.callState,
-  stats: async () => (session.call
-    ? session.call.stats()
-    : { connectionState: "new", localCandidateType: null, remoteCandidateType: null, framesDecoded: 0, framesSent: 0 }),
-};
+/**
+ * Mounts the widget into root (a ShadowRoot). Returns the panel API the
+ * loader forwards window.guidecall calls to.
+ */
+export async function mount({ root, settings, emit }) {
+  const link = document.createElement("link");
+  link.rel = "stylesheet";
+  link.href = api("css/widget.css");
+  const styled = new Promise((resolve) => { link.onload = resolve; link.onerror = resolve; });
+  root.append(link);
+  const tpl = document.createElement("template");
+  tpl.innerHTML = PANEL_HTML;
+  root.append(tpl.content.cloneNode(true));
+  await styled;
+  const $ = (sel) => root.querySelector(sel);
 
-function setCallState(state) {
-  session.callState = state;
-  const el = $("#call-state");
-  el.textContent = state; // machine state: scripts and tests read it, it is visually hidden
-  el.dataset.state = state;
-  const label = $("#call-state-label");
-  label.dataset.state = state;
-  label.dataset.i18n = `badge.${state}`;
-  label.textContent = t(`badge.${state}`);
-  label.title = t(`state.${state}`);
-  $("#call-status").textContent = t(`state.${state}`);
-}
+  const tags = settings.locale && settings.locale !== "auto"
+    ? [settings.locale]
+    : (navigator.languages?.length ? navigator.languages : [navigator.language]);
+  let t = (k) => k;
+  try { t = await loadTranslator(tags); } catch (err) { console.warn("guidecall:", err); }
+  const locale = tags[0] || "en";
+  const gc = $("#gc");
+  gc.lang = t.lang || "en";
+  gc.dir = t.dir || "ltr";
+  t.apply?.(root);
 
-// The call launcher is #call-guide in the guide teaser; #call-guide-fab floats
-// only while the teaser is scrolled out of view and no widget is open.
-const launcher = { hidden: false, teaserInView: true };
+  const storageKey = `guidecall:${settings.queue}`;
+  const context = { currency: settings.currency || "EUR", product: null, variant: null, cart: null };
+  const session = {
+    phase: "idle", // idle | precall | denied | starting | queued | call | ended
+    mode: "video",
+    token: null,
+    entryId: null,
+    wsUrl: null,
+    signal: null,
+    stream: null, // what we send, only from the match on (or a preview)
+    preview: null,
+    call: null,
+    callId: null,
+    callState: "idle",
+    cards: new Map(), // link_id → latest payment.link data
+    minimised: false,
+    opener: null, // focus returns here on close
+  };
 
-function setLauncherHidden(hidden) {
-  launcher.hidden = hidden;
-  $("#call-guide").hidden = hidden;
-  updateFab();
-}
+  // --- persistence ---
 
-function updateFab() {
-  $("#call-guide-fab").hidden = launcher.hidden || launcher.teaserInView;
-}
-
-function watchTeaser() {
-  const teaser = $(".guide-teaser");
-  if (!teaser || !("IntersectionObserver" in window)) {
-    launcher.teaserInView = false; // no observer: always offer the floating button
-    updateFab();
-    return;
+  function save() {
+    if (!session.token) return;
+    const value = {
+      token: session.token, entryId: session.entryId, wsUrl: session.wsUrl, mode: session.mode,
+      callId: session.callId, expiresAt: session.expiresAt,
+    };
+    try { sessionStorage.setItem(storageKey, JSON.stringify(value)); } catch { /* storage off: no resume */ }
   }
-  new IntersectionObserver((entries) => {
-    for (const e of entries) launcher.teaserInView = e.isIntersecting;
-    updateFab();
-  }).observe(teaser);
-}
-
-function show(view) {
-  for (const id of ["queue-view", "call-view", "ended-view"]) $(`#${id}`).hidden = id !== view;
-  // Closing is offered whenever nothing is running.
-  $("#close-widget").hidden = view === "queue-view" || view === "call-view";
-}
-
-function showError(key, params) {
-  const el = $("#widget-error");
-  if (!key) { el.hidden = true; el.textContent = ""; return; }
-  el.textContent = t(key, params);
-  el.hidden = false;
-}
-
-// --- product page ---
-
-function renderPrice() {
-  const major = PRICES[currency] ?? "129";
-  const digits = minorDigits(currency);
-  // The table has whole amounts; pad them to the currency's minor unit.
-  const text = major.includes(".") ? major : (digits ? `${major}.${"0".repeat(digits)}` : major);
-  const parsed = parseMajor(text, digits);
-  const el = $("#price");
-  if (parsed.ok) {
-    el.textContent = formatMoney(parsed.amount, currency, locale);
-    el.dataset.amount = String(parsed.amount);
-    el.dataset.currency = currency;
+  function forget() {
+    try { sessionStorage.removeItem(storageKey); } catch { /* nothing kept */ }
   }
-}
-
-// --- queue ---
-
-function positionText(position, etaSeconds) {
-  if (position <= 1 && (etaSeconds ?? 0) < 30) return t("queue.next");
-  if (etaSeconds == null) return t("queue.position", { position });
-  if (etaSeconds < 60) return t("queue.position_soon", { position });
-  return t("queue.position_eta", { position, minutes: Math.ceil(etaSeconds / 60) });
-}
-
-async function startCall() {
-  if (session.phase !== "idle" && session.phase !== "ended") return;
-  resetSession();
-  session.phase = "starting";
-  $("#call-widget").hidden = false;
-  setLauncherHidden(true);
-  showError(null);
-  show("queue-view");
-  setCallState("waiting");
-  $("#queue-position").textContent = t("widget.camera_prompt");
-
-  try {
-    session.stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
-  } catch (err) {
-    console.warn("getUserMedia failed", err);
-    showError(err?.name === "NotAllowedError" ? "error.media_denied" : "error.media");
-    session.phase = "idle";
-    show(null);
-    setLauncherHidden(false);
-    return;
-  }
-  $("#local-video").srcObject = session.stream;
-
-  $("#queue-position").textContent = t("queue.joining");
-  let answer;
-  try {
-    const res = await fetch("/api/v1/queue", {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify({
-        queue: "default",
-        locale,
-        currency,
-        page_url: location.href,
-        name: $("#shopper-name").value.trim() || undefined,
-      }),
-    });
-    if (res.status === 429) throw Object.assign(new Error("rate limited"), { key: "error.too_often" });
-    if (!res.ok) throw new Error(`queue: HTTP ${res.status}`);
-    answer = await res.json();
-  } catch (err) {
-    console.error(err);
-    showError(err.key || "error.queue");
-    stopMedia();
-    session.phase = "idle";
-    show(null);
-    setLauncherHidden(false);
-    return;
+  function stored() {
+    try {
+      const v = JSON.parse(sessionStorage.getItem(storageKey) || "null");
+      if (v && v.token && v.expiresAt > Date.now()) return v;
+    } catch { /* unreadable: start over */ }
+    forget();
+    return null;
   }
 
-  session.token = answer.token;
-  session.entryId = answer.entry_id;
-  session.phase = "queued";
-  $("#queue-position").textContent = t("queue.waiting");
-  connectSignal(answer.ws_url || defaultWsUrl());
-}
+  // --- state and views ---
 
-function connectSignal(url) {
-  const signal = new Signal({ url, token: () => session.token });
-  session.signal = signal;
+  function setCallState(state) {
+    session.callState = state;
+    const el = $("#call-state");
+    el.textContent = state;
+    el.dataset.state = state;
+    const label = $("#call-state-label");
+    label.dataset.state = state;
+    label.textContent = state === "idle" ? "" : t(`badge.${state}`);
+    label.hidden = state === "idle";
+    setStatus(state === "idle" ? "" : t(`state.${state}`));
+    updateMini();
+  }
 
-  signal.on("welcome", (msg) => {
-    const d = msg.data || {};
-    if (d.resumed && session.call && !session.call.closed) {
-      session.call.resumed();
-      refreshPaymentLinks();
-    } else if (d.call && d.call.call_id && !session.call) {
-      // We were matched while disconnected.
-      onMatched({ call_id: d.call.call_id, data: { role: "shopper", initiator: "guide", peer: d.call.peer || {} } });
+  function setStatus(text) {
+    const el = $("#call-status");
+    if (el.textContent !== text) el.textContent = text;
+  }
+
+  const VIEWS = ["precall-view", "denied-view", "queue-view", "call-view", "ended-view"];
+  function show(view) {
+    for (const id of VIEWS) $(`#${id}`).hidden = id !== view;
+    $("#close-widget").hidden = view === "queue-view" || view === "call-view";
+    gc.dataset.view = view || "";
+    updateMini();
+  }
+
+  function showError(key, params) {
+    const el = $("#widget-error");
+    if (!key) { el.hidden = true; el.textContent = ""; return; }
+    el.textContent = t(key, params);
+    el.hidden = false;
+  }
+
+  function openPanel() {
+    session.opener = root.activeElement || document.activeElement;
+    $("#call-widget").hidden = false;
+    $("#launcher").hidden = true;
+    setMinimised(false);
+  }
+
+  function closePanel() {
+    $("#call-widget").hidden = true;
+    $("#mini-restore").hidden = true;
+    $("#launcher").hidden = !settings.launcher;
+    const back = session.opener;
+    session.opener = null;
+    if (back && typeof back.focus === "function" && back.isConnected) back.focus();
+    else if (settings.launcher) $("#launcher").focus();
+  }
+
+  function focusFirst() {
+    const target = root.querySelector(".view:not([hidden]) button:not([hidden]):not(:disabled), .view:not([hidden]) input");
+    (target || $("#widget-title")).focus?.();
+  }
+
+  function setMinimised(on) {
+    session.minimised = on;
+    gc.classList.toggle("minimised", on);
+    $("#minimise").setAttribute("aria-expanded", String(!on));
+    const inCall = session.phase === "call";
+    // In a call the panel shrinks to the video; otherwise to a pill.
+    $("#call-widget").hidden = on && !inCall;
+    $("#restore").hidden = !(on && inCall);
+    $("#mini-restore").hidden = !(on && !inCall);
+    updateMini();
+    if (on) (inCall ? $("#restore") : $("#mini-restore")).focus();
+  }
+
+  function updateMini() {
+    const pos = $("#queue-position").textContent;
+    $("#mini-text").textContent = session.phase === "queued" && pos ? pos : t(`state.${session.callState}`);
+  }
+
+  // --- joining ---
+
+  function precall() {
+    if (session.phase === "queued" || session.phase === "call" || session.phase === "starting") {
+      openPanel();
+      return;
     }
-  });
-  signal.on("queue.position", (msg) => {
-    const d = msg.data || {};
-    if (session.phase !== "queued") return;
-    $("#queue-position").textContent = positionText(d.position, d.eta_seconds);
-  });
-  signal.on("queue.requeued", (msg) => {
-    const d = msg.data || {};
-    if (session.call) { session.call.close("requeued"); session.call = null; }
-    session.callId = null;
-    $("#remote-video").srcObject = null;
-    session.phase = "queued";
+    resetSession();
+    session.phase = "precall";
+    openPanel();
+    showError(null);
+    $("#precall-form").hidden = !settings.precall;
+    setCallState("idle");
+    show("precall-view");
+    focusFirst();
+  }
+
+  async function togglePreview() {
+    const btn = $("#preview-toggle");
+    if (session.preview) {
+      stopStream(session.preview);
+      session.preview = null;
+      $("#preview-video").srcObject = null;
+      $("#preview").hidden = true;
+      btn.setAttribute("aria-pressed", "false");
+      return;
+    }
+    try {
+      session.preview = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
+    } catch (err) {
+      return denied(err, "video");
+    }
+    $("#preview-video").srcObject = session.preview;
+    $("#preview").hidden = false;
+    btn.setAttribute("aria-pressed", "true");
+  }
+
+  // Asks for the permissions the mode needs, then lets go of the devices:
+  // the camera light stays off through the wait. Returns false when refused.
+  async function checkPermission(mode) {
+    const want = MEDIA[mode];
+    if (!want) return true;
+    if (mode === "video" && session.preview) return true;
+    try {
+      const s = await navigator.mediaDevices.getUserMedia(want);
+      stopStream(s);
+      return true;
+    } catch (err) {
+      denied(err, mode);
+      return false;
+    }
+  }
+
+  function denied(err, mode) {
+    console.warn("guidecall: getUserMedia failed", err);
+    session.phase = "denied";
+    const blocked = err?.name === "NotAllowedError" || err?.name === "SecurityError";
+    const missing = err?.name === "NotFoundError" || err?.name === "OverconstrainedError";
+    $("#denied-text").textContent = t(blocked ? "denied.blocked" : missing ? "denied.missing" : "denied.failed");
+    $("#denied-help").textContent = blocked ? t(browserHelpKey()) : "";
+    // Audio only is no way out when the microphone is what failed.
+    $("#denied-audio").hidden = mode === "audio" || mode === "camera-off";
+    show("denied-view");
+    focusFirst();
+  }
+
+  function browserHelpKey() {
+    const ua = navigator.userAgent;
+    if (/Firefox\//.test(ua)) return "denied.help_firefox";
+    if (/Safari\//.test(ua) && !/Chrom(e|ium)\//.test(ua)) return "denied.help_safari";
+    return "denied.help_chrome";
+  }
+
+  async function join(mode) {
+    if (session.phase !== "precall" && session.phase !== "denied") return;
+    session.mode = mode;
+    showError(null);
+    session.phase = "starting";
+    if (!(await checkPermission(mode))) return;
     show("queue-view");
     setCallState("waiting");
-    $("#queue-position").textContent = `${t("queue.requeued")} ${positionText(d.position ?? 1, null)}`;
-  });
-  signal.on("queue.left", (msg) => {
-    const reason = msg.data?.reason || "canceled";
-    finish(t(reason === "canceled" ? "ended.canceled" : "ended.left", { reason }));
-  });
-  signal.on("call.matched", onMatched);
-  for (const type of ["sdp", "ice", "ice.restart", "call.peer", "call.state", "call.ended"]) {
-    signal.on(type, (msg) => session.call?.handle(msg));
-  }
-  signal.on("call.peer", (msg) => {
-    const st = msg.data?.status;
-    if (st === "disconnected") $("#call-status").textContent = t("call.peer_lost_wait");
-    if (st === "reconnected") $("#call-status").textContent = t(`state.${session.callState}`);
-  });
-  signal.on("payment.link", (msg) => upsertCard(msg.data || {}));
-  signal.on("error", (msg) => console.warn("server error", msg.data));
-  signal.onStatus(({ status }) => {
-    if (status === "reconnecting") $("#call-status").textContent = t("signal.reconnecting");
-    if (status === "ready" && session.phase !== "ended") $("#call-status").textContent = t(`state.${session.callState}`);
-    if (status === "closed" && session.phase !== "ended" && session.phase !== "idle") {
-      finish(t("ended.lost"));
+    $("#queue-position").textContent = t("queue.joining");
+    let answer;
+    try {
+      const res = await fetch(api("api/v1/queue"), {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify({
+          queue: settings.queue,
+          locale,
+          currency: context.currency,
+          page_url: location.href,
+          name: settings.precall ? ($("#shopper-name").value.trim() || undefined) : undefined,
+        }),
+      });
+      if (res.status === 429) throw Object.assign(new Error("rate limited"), { key: "error.too_often" });
+      if (!res.ok) throw new Error(`queue: HTTP ${res.status}`);
+      answer = await res.json();
+    } catch (err) {
+      console.error("guidecall:", err);
+      session.phase = "precall";
+      show("precall-view");
+      setCallState("idle");
+      showError(err.key || "error.queue");
+      return;
     }
-  });
-  signal.connect();
-}
-
-function onMatched(msg) {
-  if (session.call && !session.call.closed && session.callId === msg.call_id) return;
-  const d = msg.data || {};
-  session.phase = "call";
-  session.callId = msg.call_id;
-  show("call-view");
-  setCallState("matched");
-  const peerName = d.peer?.name;
-  $("#peer-name").textContent = peerName ? t("call.with", { name: peerName }) : t("call.with_guide");
-
-  const call = new Call({
-    signal: session.signal,
-    callId: msg.call_id,
-    role: "shopper",
-    initiator: d.initiator === "shopper",
-    localStream: session.stream,
-    getIceConfig: () => fetchIceConfig(session.token),
-    onState: (s) => { if (call === session.call) setCallState(s); },
-    onRemoteStream: (stream) => {
-      const v = $("#remote-video");
-      if (v.srcObject !== stream) v.srcObject = stream;
-      v.play().catch(() => {});
-    },
-    onEnded: ({ reason, by }) => {
-      if (call !== session.call || reason === "requeued") return;
-      finish(endedText(reason, by));
-    },
-  });
-  session.call = call;
-  call.start();
-}
-
-function endedText(reason, by) {
-  if (reason === "hangup") return t(by === "shopper" ? "ended.by_you" : "ended.by_guide");
-  return t.has?.(`ended.${reason}`) ? t(`ended.${reason}`) : t("ended.generic");
-}
-
-function finish(text) {
-  if (session.phase === "ended") return;
-  session.phase = "ended";
-  setCallState("ended");
-  show("ended-view");
-  $("#ended-message").textContent = text;
-  stopMedia();
-  $("#remote-video").srcObject = null;
-  // Keep the socket a moment so late payment updates still land.
-  const signal = session.signal;
-  setTimeout(() => { if (session.signal === signal && session.phase === "ended") signal?.close(); }, 60000);
-}
-
-function stopMedia() {
-  for (const track of session.stream?.getTracks() || []) track.stop();
-  session.stream = null;
-  $("#local-video").srcObject = null;
-}
-
-function resetSession() {
-  session.signal?.close();
-  session.call?.close("reset");
-  Object.assign(session, { token: null, entryId: null, signal: null, call: null, callId: null });
-  session.cards.clear();
-  $("#payment-cards").replaceChildren();
-  for (const id of ["#mute", "#camera"]) $(id).setAttribute("aria-pressed", "false");
-  $("#mute").textContent = t("widget.mute");
-  $("#camera").textContent = t("widget.camera_off");
-}
-
-function cancelQueue() {
-  if (session.phase === "queued" && session.signal) {
-    session.signal.send("queue.cancel");
-    // The server answers queue.left; do not leave the shopper hanging if it does not.
-    setTimeout(() => { if (session.phase === "queued") finish(t("ended.canceled")); }, 3000);
-  } else {
-    finish(t("ended.canceled"));
+    session.token = answer.token;
+    session.entryId = answer.entry_id;
+    session.wsUrl = answer.ws_url;
+    session.expiresAt = Date.now() + (answer.expires_in || 7200) * 1000;
+    session.phase = "queued";
+    save();
+    $("#queue-position").textContent = t("queue.waiting");
+    connectSignal();
+    $("#cancel-queue").focus();
   }
-  $("#cancel-queue").disabled = true;
-  setTimeout(() => { $("#cancel-queue").disabled = false; }, 3000);
-}
 
-// --- payment cards ---
+  /** Comes back into the stored session after a reload. */
+  function resume(s) {
+    Object.assign(session, { token: s.token, entryId: s.entryId, wsUrl: s.wsUrl, mode: s.mode || "video", expiresAt: s.expiresAt });
+    session.phase = "queued";
+    session.resuming = true;
+    openPanel();
+    show("queue-view");
+    setCallState("waiting");
+    $("#queue-position").textContent = t("queue.resuming");
+    connectSignal();
+  }
 
-async function refreshPaymentLinks() {
-  if (!session.callId || !session.token) return;
-  try {
-    const res = await fetch(`/api/v1/calls/${encodeURIComponent(session.callId)}/payment-links`, {
-      headers: { Authorization: `Bearer ${session.token}`, Accept: "application/json" },
+  function positionText(position, etaSeconds) {
+    if (position <= 1 && (etaSeconds ?? 0) < 30) return t("queue.next");
+    if (etaSeconds == null) return t("queue.position", { position });
+    if (etaSeconds < 60) return t("queue.position_soon", { position });
+    return t("queue.position_eta", { position, minutes: Math.ceil(etaSeconds / 60) });
+  }
+
+  function connectSignal() {
+    const signal = new Signal({ url: session.wsUrl, token: () => session.token });
+    session.signal = signal;
+
+    signal.on("welcome", (msg) => {
+      const d = msg.data || {};
+      const resuming = session.resuming;
+      session.resuming = false;
+      if (d.resumed && session.call && !session.call.closed) {
+        session.call.resumed();
+        refreshPaymentLinks();
+      } else if (d.call && d.call.call_id && d.call.state !== "ended" && !session.call) {
+        // Matched while away, or this page was reloaded mid-call.
+        onMatched({ call_id: d.call.call_id, data: { role: "shopper", initiator: "guide", peer: d.call.peer || {} } }, { fresh: true });
+      } else if (resuming && session.phase === "queued") {
+        $("#queue-position").textContent = t("queue.waiting");
+      }
     });
-    if (!res.ok) return;
-    const body = await res.json();
-    const links = Array.isArray(body) ? body : body.links || body.payment_links || [];
-    for (const l of links) upsertCard({ ...l, link_id: l.link_id || l.id });
-  } catch (err) {
-    console.warn("payment links refresh failed", err);
-  }
-}
-
-function upsertCard(link) {
-  if (!link.link_id) return;
-  const merged = { ...(session.cards.get(link.link_id) || {}), ...link };
-  session.cards.set(link.link_id, merged);
-  const container = $("#payment-cards");
-  let card = container.querySelector(`.payment-card[data-link-id="${CSS.escape(link.link_id)}"]`);
-  if (!card) {
-    card = document.createElement("article");
-    card.className = "payment-card";
-    card.dataset.linkId = link.link_id;
-    card.setAttribute("aria-label", t("pay.title"));
-    container.prepend(card);
-  }
-  card.dataset.status = merged.status || "open";
-  renderCard(card, merged);
-}
-
-function money(amount, cur) {
-  try { return formatMoney(amount, cur, locale); } catch { return `${amount} ${cur}`; }
-}
-
-function renderCard(card, link) {
-  const cur = link.currency || currency;
-  const items = Array.isArray(link.items) ? link.items : [];
-  const title = document.createElement("h3");
-  title.textContent = t("pay.title");
-
-  const list = document.createElement("ul");
-  list.className = "items";
-  for (const it of items) {
-    const li = document.createElement("li");
-    const name = document.createElement("span");
-    name.textContent = (it.quantity ?? 1) > 1 ? `${it.quantity} × ${it.name}` : it.name;
-    const price = document.createElement("span");
-    try { price.textContent = money(itemsTotal([it]), cur); } catch { price.textContent = ""; }
-    li.append(name, price);
-    list.append(li);
+    signal.on("queue.position", (msg) => {
+      const d = msg.data || {};
+      if (session.phase !== "queued") return;
+      $("#queue-position").textContent = positionText(d.position, d.eta_seconds);
+      updateMini();
+    });
+    signal.on("queue.requeued", (msg) => {
+      const d = msg.data || {};
+      if (session.call) { session.call.close("requeued"); session.call = null; }
+      session.callId = null;
+      save();
+      stopMedia();
+      $("#remote-video").srcObject = null;
+      session.phase = "queued";
+      show("queue-view");
+      setCallState("waiting");
+      $("#queue-position").textContent = `${t("queue.requeued")} ${positionText(d.position ?? 1, null)}`;
+    });
+    signal.on("queue.left", (msg) => {
+      const reason = msg.data?.reason || "canceled";
+      finish(t(reason === "canceled" ? "ended.canceled" : "ended.left", { reason }));
+    });
+    signal.on("call.matched", (msg) => onMatched(msg, { fresh: false }));
+    for (const type of ["sdp", "ice", "ice.restart", "call.peer", "call.state", "call.ended"]) {
+      signal.on(type, (msg) => session.call?.handle(msg));
+    }
+    signal.on("call.peer", (msg) => {
+      const st = msg.data?.status;
+      if (st === "disconnected") setStatus(t("call.peer_lost_wait"));
+      if (st === "reconnected") setStatus(t(`state.${session.callState}`));
+    });
+    signal.on("payment.link", (msg) => upsertCard(msg.data || {}));
+    signal.on("error", (msg) => console.warn("guidecall: server error", msg.data));
+    signal.onStatus(({ status, code }) => {
+      if (status === "reconnecting") setStatus(t("signal.reconnecting"));
+      if (status === "ready" && session.phase !== "ended") setStatus(t(`state.${session.callState}`));
+      if (status === "closed" && session.phase !== "ended" && session.phase !== "idle") {
+        finish(t(code === 4401 ? "ended.expired" : "ended.lost"));
+      }
+    });
+    signal.connect();
   }
 
-  const total = document.createElement("p");
-  total.className = "total";
-  const label = document.createElement("span");
-  label.textContent = t("pay.total");
-  const amount = document.createElement("strong");
-  amount.className = "amount";
-  amount.textContent = money(link.amount, cur);
-  total.append(label, amount);
+  async function onMatched(msg, { fresh }) {
+    if (session.call && !session.call.closed && session.callId === msg.call_id) return;
+    const d = msg.data || {};
+    session.phase = "call";
+    session.callId = msg.call_id;
+    save();
+    show("call-view");
+    setCallState("matched");
+    const peerName = d.peer?.name;
+    $("#peer-name").textContent = peerName ? t("call.with", { name: peerName }) : t("call.with_guide");
+    $("#audio-only-note").hidden = session.mode !== "audio";
+    gc.dataset.mode = session.mode;
+    emit("call-started", { callId: msg.call_id });
+    if (!session.minimised) focusFirst();
 
-  const status = document.createElement("p");
-  status.className = "pay-status";
-  const st = link.status || "open";
-  if (st === "paid") {
-    status.textContent = t("pay.paid");
-  } else if (st !== "open") {
-    status.textContent = t(`pay.status.${st}`);
+    session.stream = await startMedia();
+    $("#local-video").srcObject = session.stream?.getVideoTracks().length ? session.stream : null;
+    $("#local-video").hidden = !session.stream?.getVideoTracks().length;
+    $("#camera").disabled = !session.stream?.getVideoTracks().length;
+    $("#mute").disabled = !session.stream?.getAudioTracks().length;
+    if (session.callId !== msg.call_id || session.phase !== "call") {
+      stopMedia();
+      return;
+    }
+
+    const call = new Call({
+      signal: session.signal,
+      callId: msg.call_id,
+      role: "shopper",
+      initiator: d.initiator === "shopper",
+      localStream: session.stream,
+      fresh,
+      audioOnly: session.mode === "audio",
+      getIceConfig: () => fetchIceConfig(session.token, { url: api("api/v1/ice-servers") }),
+      onState: (s) => { if (call === session.call) setCallState(s); },
+      onRemoteStream: (stream) => {
+        const v = $("#remote-video");
+        if (v.srcObject !== stream) v.srcObject = stream;
+        v.play().catch(() => {});
+      },
+      onEnded: ({ reason, by }) => {
+        if (call !== session.call || reason === "requeued") return;
+        finish(endedText(reason, by));
+      },
+    });
+    session.call = call;
+    call.start();
+    if (fresh) refreshPaymentLinks();
   }
 
-  const parts = [title];
-  if (items.length) parts.push(list);
-  parts.push(total);
-  if (st === "open" && link.checkout_url && /^https?:/i.test(link.checkout_url)) {
-    const a = document.createElement("a");
-    a.className = "pay-button button primary";
-    a.href = link.checkout_url;
-    a.target = "_blank";
-    a.rel = "noopener";
-    a.textContent = t("pay.button");
-    parts.push(a);
+  // The devices for the chosen mode, taken when the guide is there. A
+  // refusal now (permission revoked during the wait) degrades to listening.
+  async function startMedia() {
+    if (session.mode === "video" && session.preview) {
+      const s = session.preview;
+      session.preview = null;
+      $("#preview-video").srcObject = null;
+      return s;
+    }
+    stopStream(session.preview);
+    session.preview = null;
+    const want = MEDIA[session.mode];
+    if (!want) return null;
+    try {
+      return await navigator.mediaDevices.getUserMedia(want);
+    } catch (err) {
+      console.warn("guidecall: media refused at the start of the call", err);
+      showError("error.media_in_call");
+      return null;
+    }
   }
-  if (status.textContent) parts.push(status);
-  card.replaceChildren(...parts);
-}
 
-// --- controls ---
+  function endedText(reason, by) {
+    if (reason === "hangup") return t(by === "shopper" ? "ended.by_you" : "ended.by_guide");
+    return t.has?.(`ended.${reason}`) ? t(`ended.${reason}`) : t("ended.generic");
+  }
 
-function toggleTrack(kind, button, onKey, offKey) {
-  const tracks = kind === "audio" ? session.stream?.getAudioTracks() : session.stream?.getVideoTracks();
-  if (!tracks?.length) return;
-  const off = button.getAttribute("aria-pressed") !== "true";
-  for (const tr of tracks) tr.enabled = !off;
-  button.setAttribute("aria-pressed", String(off));
-  button.textContent = t(off ? onKey : offKey);
-}
+  function finish(text) {
+    if (session.phase === "ended") return;
+    const wasCall = !!session.callId;
+    session.phase = "ended";
+    forget();
+    setCallState("ended");
+    setMinimised(false);
+    show("ended-view");
+    $("#ended-message").textContent = text;
+    stopMedia();
+    $("#remote-video").srcObject = null;
+    if (wasCall) emit("call-ended", { callId: session.callId });
+    focusFirst();
+    // Keep the socket a moment so late payment updates still land.
+    const signal = session.signal;
+    setTimeout(() => { if (session.signal === signal && session.phase === "ended") signal?.close(); }, 60000);
+  }
 
-async function init() {
-  try { t = await loadTranslator(); t.apply(document); } catch (err) { console.warn(err); }
-  setCallState("waiting");
-  renderPrice();
-  $("#call-guide").addEventListener("click", startCall);
-  $("#call-guide-fab").addEventListener("click", startCall);
-  watchTeaser();
+  function stopStream(s) {
+    for (const track of s?.getTracks() || []) track.stop();
+  }
+
+  function stopMedia() {
+    stopStream(session.stream);
+    session.stream = null;
+    $("#local-video").srcObject = null;
+  }
+
+  function resetSession() {
+    session.signal?.close();
+    session.call?.close("reset");
+    Object.assign(session, { token: null, entryId: null, signal: null, call: null, callId: null, wsUrl: null });
+    session.cards.clear();
+    $("#payment-cards").replaceChildren();
+    for (const id of ["#mute", "#camera"]) $(id).setAttribute("aria-pressed", "false");
+    $("#mute").textContent = t("widget.mute");
+    $("#camera").textContent = t("widget.camera_off");
+  }
+
+  function cancelQueue() {
+    if (session.phase === "queued" && session.signal) {
+      session.signal.send("queue.cancel");
+      // The server answers queue.left; do not leave the shopper hanging if it does not.
+      setTimeout(() => { if (session.phase === "queued") finish(t("ended.canceled")); }, 3000);
+    } else {
+      finish(t("ended.canceled"));
+    }
+    $("#cancel-queue").disabled = true;
+    setTimeout(() => { $("#cancel-queue").disabled = false; }, 3000);
+  }
+
+  // --- payment cards ---
+
+  async function refreshPaymentLinks() {
+    if (!session.callId || !session.token) return;
+    try {
+      const res = await fetch(api(`api/v1/calls/${encodeURIComponent(session.callId)}/payment-links`), {
+        headers: { Authorization: `Bearer ${session.token}`, Accept: "application/json" },
+      });
+      if (!res.ok) return;
+      const body = await res.json();
+      const links = Array.isArray(body) ? body : body.links || body.payment_links || [];
+      for (const l of links) upsertCard({ ...l, link_id: l.link_id || l.id });
+    } catch (err) {
+      console.warn("guidecall: payment links refresh failed", err);
+    }
+  }
+
+  function upsertCard(link) {
+    if (!link.link_id) return;
+    const before = session.cards.get(link.link_id);
+    const merged = { ...(before || {}), ...link };
+    session.cards.set(link.link_id, merged);
+    const container = $("#payment-cards");
+    let card = container.querySelector(`.payment-card[data-link-id="${CSS.escape(link.link_id)}"]`);
+    if (!card) {
+      card = document.createElement("article");
+      card.className = "payment-card";
+      card.dataset.linkId = link.link_id;
+      card.setAttribute("aria-label", t("pay.title"));
+      container.prepend(card);
+    }
+    card.dataset.status = merged.status || "open";
+    renderCard(card, merged);
+    if (merged.status === "paid" && before?.status !== "paid") {
+      emit("payment-paid", { linkId: link.link_id, amount: merged.amount, currency: merged.currency });
+    }
+  }
+
+  function money(amount, cur) {
+    try { return formatMoney(amount, cur, locale); } catch { return `${amount} ${cur}`; }
+  }
+
+  function renderCard(card, link) {
+    const cur = link.currency || context.currency;
+    const items = Array.isArray(link.items) ? link.items : [];
+    const title = document.createElement("h3");
+    title.textContent = t("pay.title");
+
+    const list = document.createElement("ul");
+    list.className = "items";
+    for (const it of items) {
+      const li = document.createElement("li");
+      const name = document.createElement("span");
+      name.textContent = (it.quantity ?? 1) > 1 ? `${it.quantity} × ${it.name}` : it.name;
+      const price = document.createElement("span");
+      try { price.textContent = money(itemsTotal([it]), cur); } catch { price.textContent = ""; }
+      li.append(name, price);
+      list.append(li);
+    }
+
+    const total = document.createElement("p");
+    total.className = "total";
+    const label = document.createElement("span");
+    label.textContent = t("pay.total");
+    const amount = document.createElement("strong");
+    amount.className = "amount";
+    amount.textContent = money(link.amount, cur);
+    total.append(label, amount);
+
+    const status = document.createElement("p");
+    status.className = "pay-status";
+    const st = link.status || "open";
+    if (st === "paid") status.textContent = t("pay.paid");
+    else if (st !== "open") status.textContent = t(`pay.status.${st}`);
+
+    const parts = [title];
+    if (items.length) parts.push(list);
+    parts.push(total);
+    if (st === "open" && link.checkout_url && /^https?:/i.test(link.checkout_url)) {
+      const a = document.createElement("a");
+      a.className = "pay-button button primary";
+      a.href = link.checkout_url;
+      a.target = "_blank";
+      a.rel = "noopener";
+      a.textContent = t("pay.button");
+      parts.push(a);
+    }
+    if (status.textContent) parts.push(status);
+    card.replaceChildren(...parts);
+  }
+
+  // --- controls ---
+
+  function toggleTrack(kind, button, onKey, offKey) {
+    const tracks = kind === "audio" ? session.stream?.getAudioTracks() : session.stream?.getVideoTracks();
+    if (!tracks?.length) return;
+    const off = button.getAttribute("aria-pressed") !== "true";
+    for (const tr of tracks) tr.enabled = !off;
+    button.setAttribute("aria-pressed", String(off));
+    button.textContent = t(off ? onKey : offKey);
+  }
+
+  $("#launcher").hidden = !settings.launcher;
+  $("#launcher").addEventListener("click", precall);
+  $("#mini-restore").addEventListener("click", () => { setMinimised(false); focusFirst(); });
+  $("#restore").addEventListener("click", () => { setMinimised(false); focusFirst(); });
+  $("#minimise").addEventListener("click", () => setMinimised(true));
+  $("#preview-toggle").addEventListener("click", togglePreview);
+  for (const b of root.querySelectorAll("#precall-view [data-mode], #denied-view [data-mode]")) {
+    b.addEventListener("click", () => {
+      if (session.phase === "denied") session.phase = "precall";
+      join(b.dataset.mode);
+    });
+  }
+  $("#denied-retry").addEventListener("click", () => { session.phase = "precall"; show("precall-view"); focusFirst(); });
   $("#cancel-queue").addEventListener("click", cancelQueue);
   $("#end-call").addEventListener("click", () => {
     if (session.call) session.call.end("hangup");
@@ -420,11 +615,47 @@ async function init() {
   $("#camera").addEventListener("click", (e) => toggleTrack("video", e.currentTarget, "widget.camera_on", "widget.camera_off"));
   $("#close-widget").addEventListener("click", () => {
     session.signal?.close();
-    $("#call-widget").hidden = true;
-    setLauncherHidden(false);
+    stopStream(session.preview);
+    session.preview = null;
     session.phase = "idle";
+    closePanel();
+  });
+  $("#call-again").addEventListener("click", precall);
+  $("#continue-shopping").addEventListener("click", () => { session.phase = "idle"; closePanel(); });
+  $("#call-widget").addEventListener("keydown", (e) => {
+    if (e.key !== "Escape") return;
+    e.stopPropagation();
+    if (session.phase === "queued" || session.phase === "call") setMinimised(true);
+    else if (session.phase !== "starting") $("#close-widget").click();
   });
   window.addEventListener("online", () => session.signal?.reconnectNow());
-}
+  setCallState("idle");
 
-init();
+  const saved = stored();
+  if (saved) resume(saved);
+
+  return {
+    open: () => { if (session.minimised) setMinimised(false); else precall(); },
+    close: () => {
+      if (session.phase === "queued" || session.phase === "call") setMinimised(true);
+      else $("#close-widget").click();
+    },
+    identify: (token) => { session.customerToken = String(token || ""); },
+    setContext: (ctx = {}) => {
+      if (ctx.currency) {
+        try { context.currency = normalizeCurrency(ctx.currency); } catch { /* keep the last good one */ }
+      }
+      for (const k of ["product", "variant", "cart"]) if (k in ctx) context[k] = ctx[k];
+    },
+    // A page with its own call button in view can hide the floating one.
+    showLauncher: (on = true) => {
+      settings.launcher = !!on;
+      if ($("#call-widget").hidden && $("#mini-restore").hidden) $("#launcher").hidden = !settings.launcher;
+    },
+    state: () => session.callState,
+    stats: async () => (session.call
+      ? session.call.stats()
+      : { connectionState: "new", localCandidateType: null, remoteCandidateType: null, framesDecoded: 0, framesSent: 0 }),
+    restartIce: () => session.call?.restart("test", { force: true }),
+  };
+}

@@ -1,0 +1,92 @@
+// panel.js: the markup of the shopper widget, rendered into its Shadow DOM.
+// Text comes from the catalogs (data-i18n); ids are the widget's own, they
+// cannot collide with the host page's inside the shadow root.
+
+const CAMERA_ICON = `<svg aria-hidden="true" viewBox="0 0 24 24" width="20" height="20"><path fill="currentColor" d="M3 6.5A2.5 2.5 0 0 1 5.5 4h8A2.5 2.5 0 0 1 16 6.5v1.8l4.2-2.4A1.2 1.2 0 0 1 22 7v10a1.2 1.2 0 0 1-1.8 1.1L16 15.7v1.8a2.5 2.5 0 0 1-2.5 2.5h-8A2.5 2.5 0 0 1 3 17.5z"/></svg>`;
+
+export const PANEL_HTML = `
+<div class="gc" id="gc">
+  <button id="launcher" type="button" class="launcher">${CAMERA_ICON}<span data-i18n="widget.call">Video call a guide</span></button>
+
+  <section id="call-widget" class="panel" role="dialog" aria-modal="false" aria-labelledby="widget-title" hidden>
+    <header class="widget-header">
+      <h2 id="widget-title" data-i18n="widget.title">Live video with a guide</h2>
+      <!-- #call-state keeps the machine state (idle/waiting/matched/connecting/connected/ended) for scripts and tests; people see the badge. -->
+      <span id="call-state" class="machine-state" data-state="idle" aria-hidden="true">idle</span>
+      <span id="call-state-label" class="state-badge" data-state="idle" aria-hidden="true"></span>
+      <button id="minimise" type="button" class="icon-button" aria-label="Minimise" data-i18n-aria-label="widget.minimise" aria-expanded="true">
+        <svg aria-hidden="true" viewBox="0 0 24 24" width="20" height="20"><path fill="currentColor" d="M5 17h14v2H5z"/></svg>
+      </button>
+      <button id="close-widget" type="button" class="icon-button" aria-label="Close" data-i18n-aria-label="widget.close">
+        <svg aria-hidden="true" viewBox="0 0 24 24" width="20" height="20"><path fill="currentColor" d="M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4L12 13.4 6.4 19 5 17.6 10.6 12 5 6.4z"/></svg>
+      </button>
+    </header>
+    <p id="call-status" class="status" role="status" aria-live="polite"></p>
+    <p id="widget-error" class="error" role="alert" hidden></p>
+
+    <div id="precall-view" class="view" hidden>
+      <p data-i18n="precall.intro">A product expert shows you the product live. You choose what they see.</p>
+      <div id="precall-form">
+        <label for="shopper-name" data-i18n="shop.name.label">Your name (optional)</label>
+        <input id="shopper-name" name="name" type="text" autocomplete="given-name" maxlength="60">
+      </div>
+      <div id="preview" class="preview" hidden>
+        <video id="preview-video" autoplay playsinline muted aria-label="Your camera preview" data-i18n-aria-label="precall.preview_video"></video>
+      </div>
+      <button id="preview-toggle" type="button" class="button small" aria-pressed="false" data-i18n="precall.preview">Preview my camera</button>
+      <div class="join-buttons">
+        <button id="join-video" type="button" class="button primary wide" data-mode="video" data-i18n="precall.join_video">Join with video</button>
+        <button id="join-camera-off" type="button" class="button wide" data-mode="camera-off" data-i18n="precall.join_camera_off">Join with my camera off</button>
+        <button id="join-audio" type="button" class="button wide" data-mode="audio" data-i18n="precall.join_audio">Audio only</button>
+      </div>
+      <p class="hint" data-i18n="precall.camera_later">Your camera and microphone turn on only when your guide joins.</p>
+    </div>
+
+    <div id="denied-view" class="view" hidden>
+      <p id="denied-text" class="denied-text"></p>
+      <p id="denied-help" class="hint"></p>
+      <div class="join-buttons">
+        <button id="denied-retry" type="button" class="button primary wide" data-i18n="denied.retry">Try again</button>
+        <button id="denied-audio" type="button" class="button wide" data-mode="audio" data-i18n="denied.audio">Continue with audio only</button>
+        <button id="denied-listen" type="button" class="button wide" data-mode="listen" data-i18n="denied.listen">Continue without camera and microphone</button>
+      </div>
+    </div>
+
+    <div id="queue-view" class="view" hidden>
+      <div class="spinner" aria-hidden="true"></div>
+      <p id="queue-position" class="queue-position"></p>
+      <button id="cancel-queue" type="button" class="button" data-i18n="widget.cancel">Leave the queue</button>
+    </div>
+
+    <div id="call-view" class="view" hidden>
+      <p id="peer-name" class="peer-name"></p>
+      <div class="videos" id="videos">
+        <video id="remote-video" autoplay playsinline aria-label="Guide video" data-i18n-aria-label="widget.remote"></video>
+        <video id="local-video" autoplay playsinline muted aria-label="Your camera" data-i18n-aria-label="widget.local"></video>
+        <p id="audio-only-note" class="audio-only-note" hidden data-i18n="call.audio_only">Audio only</p>
+        <button id="restore" type="button" class="restore" aria-label="Open the call panel" data-i18n-aria-label="widget.restore" hidden>
+          <svg aria-hidden="true" viewBox="0 0 24 24" width="18" height="18"><path fill="currentColor" d="M4 4h7v2H7.4l4.3 4.3-1.4 1.4L6 7.4V11H4zm16 16h-7v-2h3.6l-4.3-4.3 1.4-1.4 4.3 4.3V13h2z"/></svg>
+        </button>
+      </div>
+      <div class="controls" role="group" aria-label="Call controls" data-i18n-aria-label="widget.controls">
+        <button id="mute" type="button" class="button round" aria-pressed="false" data-i18n="widget.mute">Mute</button>
+        <button id="camera" type="button" class="button round" aria-pressed="false" data-i18n="widget.camera_off">Camera off</button>
+        <button id="end-call" type="button" class="button round danger" data-i18n="widget.end">End call</button>
+      </div>
+    </div>
+
+    <div id="payment-cards" class="payment-cards"></div>
+
+    <div id="ended-view" class="view" hidden>
+      <p id="ended-message" class="ended-message"></p>
+      <div class="join-buttons">
+        <button id="call-again" type="button" class="button primary wide" data-i18n="ended.call_again">Call again</button>
+        <button id="continue-shopping" type="button" class="button wide" data-i18n="ended.continue">Continue shopping</button>
+      </div>
+    </div>
+  </section>
+  <button id="mini-restore" type="button" class="mini-pill" hidden>
+    <span id="mini-text"></span>
+  </button>
+</div>
+`;
