@@ -174,6 +174,7 @@ type pageStats struct {
 	RemoteCandidateType *string `json:"remoteCandidateType"`
 	FramesDecoded       int64   `json:"framesDecoded"`
 	FramesSent          int64   `json:"framesSent"`
+	RestartsCompleted   int     `json:"restartsCompleted"`
 }
 
 func (s pageStats) String() string {
@@ -222,12 +223,19 @@ type chromeTab struct {
 // The process is stopped, and its console reader ends, when the test ends.
 func launchChromium(t *testing.T, name, execPath string) *chromeTab {
 	t.Helper()
+	return launchChromiumFlags(t, name, execPath, true)
+}
+
+// launchChromiumFlags is launchChromium; without fakeUI, permissions are
+// what the test sets through the DevTools protocol (no prompt accepts them).
+func launchChromiumFlags(t *testing.T, name, execPath string, fakeUI bool) *chromeTab {
+	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(execPath),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.Env("TMPDIR="+t.TempDir(), "XDG_RUNTIME_DIR="+t.TempDir()),
 		chromedp.Flag("use-fake-device-for-media-stream", true),
-		chromedp.Flag("use-fake-ui-for-media-stream", true),
+		chromedp.Flag("use-fake-ui-for-media-stream", fakeUI),
 		chromedp.Flag("allow-loopback-in-peer-connection", true),
 		chromedp.Flag("no-sandbox", true),
 		chromedp.Flag("disable-background-networking", true),

@@ -48,6 +48,7 @@
     state: () => (panel ? panel.state() : "idle"),
     stats: async () => (panel ? panel.stats() : { connectionState: "new", framesDecoded: 0, framesSent: 0 }),
     restartIce: (...a) => call("restartIce", a),
+    media: () => (panel ? panel.media() : []),
     get root() { return shadow; },
   };
   const emit = (event, detail) => {

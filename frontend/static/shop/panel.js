@@ -75,8 +75,6 @@ export const PANEL_HTML = `
       </div>
     </div>
 
-    <div id="payment-cards" class="payment-cards"></div>
-
     <div id="ended-view" class="view" hidden>
       <p id="ended-message" class="ended-message"></p>
       <div class="join-buttons">
@@ -84,6 +82,8 @@ export const PANEL_HTML = `
         <button id="continue-shopping" type="button" class="button wide" data-i18n="ended.continue">Continue shopping</button>
       </div>
     </div>
+
+    <div id="payment-cards" class="payment-cards"></div>
   </section>
   <button id="mini-restore" type="button" class="mini-pill" hidden>
     <span id="mini-text"></span>

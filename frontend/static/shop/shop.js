@@ -114,7 +114,10 @@ export async function mount({ root, settings, emit }) {
   const VIEWS = ["precall-view", "denied-view", "queue-view", "call-view", "ended-view"];
   function show(view) {
     for (const id of VIEWS) $(`#${id}`).hidden = id !== view;
-    $("#close-widget").hidden = view === "queue-view" || view === "call-view";
+    const running = view === "queue-view" || view === "call-view";
+    $("#close-widget").hidden = running;
+    // Only something running is worth keeping small; otherwise close.
+    $("#minimise").hidden = !running;
     gc.dataset.view = view || "";
     updateMini();
   }
@@ -381,8 +384,8 @@ export async function mount({ root, settings, emit }) {
     session.stream = await startMedia();
     $("#local-video").srcObject = session.stream?.getVideoTracks().length ? session.stream : null;
     $("#local-video").hidden = !session.stream?.getVideoTracks().length;
-    $("#camera").disabled = !session.stream?.getVideoTracks().length;
-    $("#mute").disabled = !session.stream?.getAudioTracks().length;
+    $("#camera").hidden = !session.stream?.getVideoTracks().length;
+    $("#mute").hidden = !session.stream?.getAudioTracks().length;
     if (session.callId !== msg.call_id || session.phase !== "call") {
       stopMedia();
       return;
@@ -657,5 +660,11 @@ export async function mount({ root, settings, emit }) {
       ? session.call.stats()
       : { connectionState: "new", localCandidateType: null, remoteCandidateType: null, framesDecoded: 0, framesSent: 0 }),
     restartIce: () => session.call?.restart("test", { force: true }),
+    // The kinds of device this page holds live right now (camera light check).
+    media: () => [session.stream, session.preview]
+      .flatMap((st) => st?.getTracks() || [])
+      .filter((tr) => tr.readyState === "live")
+      .map((tr) => tr.kind)
+      .sort(),
   };
 }

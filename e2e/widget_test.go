@@ -1,0 +1,398 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/chromedp"
+
+	"guidecall/internal/config"
+)
+
+// hostPage is a merchant's page on another origin: nothing but the one
+// tag, a control of its own near the corner the widget uses, and a log of
+// the widget's events.
+var hostPage = template.Must(template.New("host").Parse(`<!doctype html>
+<html lang="{{.Lang}}">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Merchant test page</title>
+<style>
+  body { font-family: sans-serif; margin: 0; padding: 2rem; min-height: 100vh; box-sizing: border-box; }
+  #host-add { position: fixed; right: 24px; bottom: 240px; padding: 1rem 2rem; }
+</style>
+</head>
+<body>
+<main>
+  <h1>Merchant test page</h1>
+  <p>The widget is installed on this page by one script tag from another origin.</p>
+  <button id="host-add" type="button">Add to bag</button>
+</main>
+<script id="gc-tag" src="{{.Widget}}" data-queue="default" data-locale="{{.Locale}}" data-currency="EUR" async></script>
+<script>
+  window.hostEvents = [];
+  document.getElementById("gc-tag").addEventListener("load", () => {
+    for (const ev of ["call-started", "call-ended", "payment-paid", "product-added-to-cart"]) {
+      window.guidecall.on(ev, (d) => window.hostEvents.push(ev));
+    }
+  });
+</script>
+</body>
+</html>`))
+
+// startHostPage serves hostPage on 127.0.0.2 (another origin than the node
+// on 127.0.0.1) and returns its origin. listen is called first so the node
+// can be started with the origin allowed.
+func listenHost(t *testing.T) (net.Listener, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Skipf("no second loopback address (127.0.0.2) for a cross-origin page: %v", err)
+	}
+	return ln, "http://" + ln.Addr().String()
+}
+
+func serveHost(t *testing.T, ln net.Listener, widgetURL string) {
+	t.Helper()
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		locale := r.URL.Query().Get("locale")
+		if locale == "" {
+			locale = "en"
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_ = hostPage.Execute(w, map[string]string{"Widget": widgetURL, "Locale": locale, "Lang": strings.Split(locale, "-")[0]})
+	}), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+}
+
+// findAxe finds axe-core (npm), or skips without it unless
+// GUIDECALL_REQUIRE_BROWSER=1.
+func findAxe(t *testing.T) string {
+	t.Helper()
+	candidates := []string{os.Getenv("GUIDECALL_AXE_JS"), "../node_modules/axe-core/axe.min.js"}
+	for _, p := range candidates {
+		if p == "" {
+			continue
+		}
+		if b, err := os.ReadFile(p); err == nil {
+			return string(b)
+		}
+	}
+	if os.Getenv("GUIDECALL_REQUIRE_BROWSER") == "1" {
+		t.Fatal("axe-core not found and GUIDECALL_REQUIRE_BROWSER=1; npm install axe-core in the repository root (.ci/run does)")
+	}
+	t.Skip("axe-core not found; npm install --no-save axe-core in the repository root, or set GUIDECALL_AXE_JS")
+	return ""
+}
+
+// audit runs axe-core on the page, Shadow DOM included, and fails the
+// test on serious or critical violations.
+func (b *chromeTab) audit(t *testing.T, axe, state string) {
+	t.Helper()
+	if ok, _ := b.check(`typeof window.axe === "object"`); !ok {
+		b.evalString(t, axe+`; "loaded"`)
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, browserStepTimeout)
+	defer cancel()
+	type violation struct {
+		ID     string   `json:"id"`
+		Impact string   `json:"impact"`
+		Help   string   `json:"help"`
+		Nodes  []string `json:"nodes"`
+	}
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[[]violation](`axe.run(document, { resultTypes: ["violations"] }).then((r) =>
+		r.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
+			.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => JSON.stringify(n.target)) })))`,
+		chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("%s: axe on %s: %v", b.name, state, err)
+	}
+	for _, v := range got {
+		t.Errorf("%s: axe %s on %q: %s (%s) at %s", b.name, v.Impact, state, v.ID, v.Help, strings.Join(v.Nodes, ", "))
+	}
+}
+
+// screenshots saves the page at desktop and phone size for a reviewer, in
+// GUIDECALL_SCREENSHOTS (default a directory under the system temp dir).
+func (b *chromeTab) screenshots(t *testing.T, state string) {
+	t.Helper()
+	dir := os.Getenv("GUIDECALL_SCREENSHOTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "guidecall-screenshots")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []struct {
+		name string
+		w, h int64
+	}{{"desktop", 1280, 800}, {"phone", 390, 844}} {
+		ctx, cancel := context.WithTimeout(b.ctx, browserStepTimeout)
+		err := chromedp.Do(ctx, chromedp.EmulateViewport(size.w, size.h))
+		var png []byte
+		if err == nil {
+			png, err = chromedp.Run(ctx, chromedp.CaptureScreenshot())
+		}
+		cancel()
+		if err != nil {
+			t.Fatalf("%s: screenshot %s: %v", b.name, state, err)
+		}
+		name := filepath.Join(dir, fmt.Sprintf("%s-%s-%s.png", t.Name(), state, size.name))
+		if err := os.WriteFile(name, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.do(t, "back to desktop size", browserStepTimeout, chromedp.EmulateViewport(1280, 800))
+	t.Logf("screenshots of %q in %s", state, dir)
+}
+
+// guideAvailable signs the guide console in and goes available.
+func guideAvailable(t *testing.T, guide *chromeTab, n *node) {
+	t.Helper()
+	guide.do(t, "open the guide console", browserStepTimeout, chromedp.Navigate(n.URL()+"/guide/"))
+	guide.do(t, "sign in", browserStepTimeout,
+		chromedp.SendKeys(chromedp.CSS("#email"), n.guideEmail),
+		chromedp.SendKeys(chromedp.CSS("#password"), n.guidePassword),
+		chromedp.Click(chromedp.CSS("#login-submit")),
+	)
+	guide.waitJS(t, "console shown", browserStepTimeout, `!document.querySelector("#console-view").hidden`)
+	guide.do(t, "go available", browserStepTimeout, chromedp.Click(chromedp.CSS("#go-available")))
+	guide.waitText(t, "#presence-status", "available", browserStepTimeout)
+}
+
+func (b *chromeTab) media(t *testing.T) string {
+	t.Helper()
+	return b.evalString(t, `window.guidecall.media().join(",")`)
+}
+
+func (b *chromeTab) widgetVisible(t *testing.T, what, sel string) {
+	t.Helper()
+	b.waitJS(t, what, browserStepTimeout, fmt.Sprintf(`(() => { const el = guidecall.root.querySelector(%q); return !!el && el.checkVisibility(); })()`, sel))
+}
+
+// TestWidgetCrossOrigin installs the widget by its one tag on a page of
+// another origin and takes a call through it with the guide console: the
+// pre-call choice of camera off (the camera stays off through the wait and
+// the call), a payment link, an ICE restart on a healthy connection that
+// must end connected, a reload mid-call that comes back into the same call
+// with its payment card, minimising so the host page's control is usable,
+// and the end with "call again"; axe-core audits every state.
+func TestWidgetCrossOrigin(t *testing.T) {
+	chromium := findChromium(t)
+	axe := findAxe(t)
+	hostLn, hostOrigin := listenHost(t)
+	n := startNode(t, nodeOptions{tweak: func(c *config.Serve) { c.AllowedOrigins = hostOrigin }})
+	serveHost(t, hostLn, n.URL()+"/widget.js")
+
+	guide := launchChromium(t, "guide", chromium)
+	shopper := launchChromium(t, "shopper", chromium)
+	t.Cleanup(func() {
+		if t.Failed() || os.Getenv("GUIDECALL_TEST_LOG") != "" {
+			guide.dump(t)
+			shopper.dump(t)
+		}
+	})
+	guideAvailable(t, guide, n)
+
+	shopper.do(t, "open the merchant page", browserStepTimeout, chromedp.Navigate(hostOrigin+"/"))
+	shopper.widgetVisible(t, "launcher shown", "#launcher")
+	shopper.screenshots(t, "launcher")
+	shopper.audit(t, axe, "launcher")
+
+	shopper.do(t, "open the widget", browserStepTimeout, chromedp.Click(widgetEl("#launcher")))
+	shopper.widgetVisible(t, "pre-call choices", "#join-camera-off")
+	if ok, _ := shopper.check(`guidecall.root.activeElement && guidecall.root.querySelector("#call-widget").contains(guidecall.root.activeElement)`); !ok {
+		t.Error("focus did not move into the panel when it opened")
+	}
+	shopper.screenshots(t, "precall")
+	shopper.audit(t, axe, "precall")
+
+	clicked := time.Now()
+	shopper.do(t, "join with the camera off", browserStepTimeout, chromedp.Click(widgetEl("#join-camera-off")))
+	shopper.widgetVisible(t, "waiting in line", "#queue-view")
+	guide.waitJS(t, "offer shown", browserStepTimeout, `!document.querySelector("#offer").hidden`)
+	if m := shopper.media(t); m != "" {
+		t.Errorf("devices held during the wait: %q, want none (no camera light)", m)
+	}
+	shopper.screenshots(t, "waiting")
+	shopper.audit(t, axe, "waiting")
+
+	guide.do(t, "accept the offer", browserStepTimeout, chromedp.Click(chromedp.CSS("#accept-offer")))
+	waitBothTabs(t, "connected", browserConnectTimeout, guide, shopper, `window.guidecall.state() === "connected"`)
+	waitVideo(t, shopper, "the guide's video at the shopper")
+	t.Logf("click→guide video at the shopper: %d ms (includes the guide's accept)", time.Since(clicked).Milliseconds())
+	if m := shopper.media(t); m != "audio" {
+		t.Errorf("camera off: the shopper holds %q, want audio only", m)
+	}
+	if s := shopper.stats(t); s.FramesSent != 0 {
+		t.Errorf("camera off: the shopper sent %d video frames", s.FramesSent)
+	}
+	if s := guide.stats(t); s.FramesDecoded != 0 {
+		t.Errorf("camera off: the guide decoded %d frames of the shopper", s.FramesDecoded)
+	}
+	shopper.screenshots(t, "call")
+	shopper.audit(t, axe, "call")
+
+	guide.do(t, "send a payment link", browserStepTimeout,
+		chromedp.SendKeys(chromedp.CSS("#pay-amount"), "49.99"),
+		chromedp.SendKeys(chromedp.CSS("#pay-description"), "Merino sneaker"),
+		chromedp.Click(chromedp.CSS("#pay-send")),
+	)
+	shopper.waitJS(t, "open payment card", browserStepTimeout, `!!guidecall.root.querySelector('.payment-card[data-status="open"] a.pay-button')`)
+
+	// An ICE restart on a healthy connection: connectionState may never
+	// leave "connected", and both pages must still end up connected.
+	shopper.evalString(t, `guidecall.restartIce(); "asked"`)
+	waitRestarted(t, guide)
+	waitRestarted(t, shopper)
+	waitBothTabs(t, "connected after the ICE restart", browserStepTimeout, guide, shopper, `window.guidecall.state() === "connected"`)
+
+	// A reload mid-call: the token is in sessionStorage, never in the URL,
+	// and the widget comes back into the same call with its payment card.
+	before := shopper.evalString(t, `JSON.stringify(JSON.parse(sessionStorage.getItem("guidecall:default")))`)
+	var saved struct {
+		Token  string `json:"token"`
+		CallID string `json:"callId"`
+	}
+	if err := json.Unmarshal([]byte(before), &saved); err != nil || saved.Token == "" || saved.CallID == "" {
+		t.Fatalf("sessionStorage session %s: %v", before, err)
+	}
+	if url := shopper.evalString(t, `location.href`); strings.Contains(url, saved.Token) {
+		t.Errorf("the token is in the URL %q", url)
+	}
+	shopper.do(t, "reload the page", browserStepTimeout, chromedp.Reload())
+	guide.waitJS(t, "the guide is told the shopper is away", browserStepTimeout,
+		`document.querySelector("#connection-status").textContent.includes("disconnected")`)
+	shopper.waitJS(t, "resumed into the call", browserConnectTimeout, `window.guidecall && window.guidecall.state() === "connected"`)
+	guide.waitJS(t, "guide connected to the reloaded page", browserConnectTimeout, `window.guidecall.state() === "connected"`)
+	waitVideo(t, shopper, "the guide's video after the reload")
+	after := shopper.evalString(t, `JSON.parse(sessionStorage.getItem("guidecall:default")).callId`)
+	if after != saved.CallID {
+		t.Errorf("after the reload the call is %q, want the same %q", after, saved.CallID)
+	}
+	shopper.waitJS(t, "payment card restored", browserStepTimeout, `!!guidecall.root.querySelector('.payment-card[data-status="open"] a.pay-button')`)
+	guide.waitJS(t, "the reconnecting cover is gone", browserStepTimeout, `document.querySelector("#peer-reconnecting").hidden`)
+
+	// Minimised, the widget leaves the host page's own control usable.
+	covered := `(() => { const b = document.getElementById("host-add").getBoundingClientRect();
+		return document.elementFromPoint(b.x + b.width / 2, b.y + b.height / 2)?.id === "host-add"; })()`
+	if ok, _ := shopper.check(covered); ok {
+		t.Log("the host's control is clear even with the panel open")
+	}
+	shopper.do(t, "minimise", browserStepTimeout, chromedp.Click(widgetEl("#minimise")))
+	shopper.waitJS(t, "host control usable while minimised", browserStepTimeout, covered)
+	shopper.screenshots(t, "minimised")
+	shopper.audit(t, axe, "minimised")
+	shopper.do(t, "restore", browserStepTimeout, chromedp.Click(widgetEl("#restore")))
+	shopper.widgetVisible(t, "panel back", "#end-call")
+
+	shopper.do(t, "end the call", browserStepTimeout, chromedp.Click(widgetEl("#end-call")))
+	waitBothTabs(t, "ended", browserStepTimeout, guide, shopper, `window.guidecall.state() === "ended"`)
+	shopper.widgetVisible(t, "call again offered", "#call-again")
+	if ok, _ := shopper.check(`sessionStorage.getItem("guidecall:default") === null`); !ok {
+		t.Error("the ended call's session is still in sessionStorage")
+	}
+	if events := shopper.evalString(t, `hostEvents.join(",")`); !strings.Contains(events, "call-started") || !strings.Contains(events, "call-ended") {
+		t.Errorf("host page events %q, want call-started and call-ended", events)
+	}
+	shopper.screenshots(t, "ended")
+	shopper.audit(t, axe, "ended")
+}
+
+// TestWidgetCameraDenied denies the camera: the widget explains and offers
+// audio only, and the call then runs with the shopper's microphone alone
+// and no video either way.
+func TestWidgetCameraDenied(t *testing.T) {
+	chromium := findChromium(t)
+	axe := findAxe(t)
+	hostLn, hostOrigin := listenHost(t)
+	n := startNode(t, nodeOptions{tweak: func(c *config.Serve) { c.AllowedOrigins = hostOrigin }})
+	serveHost(t, hostLn, n.URL()+"/widget.js")
+
+	guide := launchChromium(t, "guide", chromium)
+	shopper := launchChromiumFlags(t, "shopper", chromium, false)
+	t.Cleanup(func() {
+		if t.Failed() || os.Getenv("GUIDECALL_TEST_LOG") != "" {
+			guide.dump(t)
+			shopper.dump(t)
+		}
+	})
+	guideAvailable(t, guide, n)
+
+	shopper.do(t, "deny the camera, allow the microphone", browserStepTimeout, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		for name, setting := range map[string]browser.PermissionSetting{"camera": browser.PermissionSettingDenied, "microphone": browser.PermissionSettingGranted} {
+			if _, err := cdp.Call(ctx, tg, browser.SetPermission, browser.SetPermissionParams{
+				Permission: &browser.PermissionDescriptor{Name: name}, Setting: setting, Origin: hostOrigin,
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	shopper.do(t, "open the merchant page", browserStepTimeout, chromedp.Navigate(hostOrigin+"/"))
+	shopper.do(t, "open the widget", browserStepTimeout, chromedp.Click(widgetEl("#launcher")))
+	shopper.do(t, "join with video", browserStepTimeout, chromedp.Click(widgetEl("#join-video")))
+	shopper.widgetVisible(t, "denial explained", "#denied-audio")
+	shopper.screenshots(t, "denied")
+	shopper.audit(t, axe, "denied")
+
+	shopper.do(t, "continue with audio only", browserStepTimeout, chromedp.Click(widgetEl("#denied-audio")))
+	guide.waitJS(t, "offer shown", browserStepTimeout, `!document.querySelector("#offer").hidden`)
+	guide.do(t, "accept the offer", browserStepTimeout, chromedp.Click(chromedp.CSS("#accept-offer")))
+	waitBothTabs(t, "connected", browserConnectTimeout, guide, shopper, `window.guidecall.state() === "connected"`)
+	if m := shopper.media(t); m != "audio" {
+		t.Errorf("audio only: the shopper holds %q", m)
+	}
+	shopper.screenshots(t, "audio-only")
+	shopper.audit(t, axe, "audio-only")
+	shopper.do(t, "end the call", browserStepTimeout, chromedp.Click(widgetEl("#end-call")))
+	waitBothTabs(t, "ended", browserStepTimeout, guide, shopper, `window.guidecall.state() === "ended"`)
+}
+
+// waitRestarted waits until the tab has completed an ICE restart's offer
+// and answer.
+func waitRestarted(t *testing.T, b *chromeTab) {
+	t.Helper()
+	deadline := time.Now().Add(browserConnectTimeout)
+	for {
+		s := b.stats(t)
+		if s.RestartsCompleted >= 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: no ICE restart completed after %v: %s", b.name, browserConnectTimeout, s)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// waitVideo waits until the tab decodes video frames.
+func waitVideo(t *testing.T, b *chromeTab, what string) {
+	t.Helper()
+	deadline := time.Now().Add(browserMediaTimeout)
+	for {
+		s := b.stats(t)
+		if s.FramesDecoded > 10 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %s: no video after %v: %s", b.name, what, browserMediaTimeout, s)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
