@@ -7,7 +7,6 @@
 // reopened tab within the server's reconnect grace comes back into the same
 // place in line or the same call, with its payment links.
 import { Signal } from "../js/signal.js";
-import { Call, fetchIceConfig } from "../js/call.js";
 import { formatMoney, normalizeCurrency, itemsTotal } from "../js/money.js";
 import { loadTranslator } from "../js/i18n.js";
 import { PANEL_HTML } from "./panel.js";
@@ -381,7 +380,9 @@ export async function mount({ root, settings, emit }) {
     emit("call-started", { callId: msg.call_id });
     if (!session.minimised) focusFirst();
 
-    session.stream = await startMedia();
+    // The call's code is not part of what every page view loads.
+    const [{ Call, fetchIceConfig }, stream] = await Promise.all([import("../js/call.js"), startMedia()]);
+    session.stream = stream;
     $("#local-video").srcObject = session.stream?.getVideoTracks().length ? session.stream : null;
     $("#local-video").hidden = !session.stream?.getVideoTracks().length;
     $("#camera").hidden = !session.stream?.getVideoTracks().length;
