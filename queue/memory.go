@@ -20,9 +20,14 @@ type MemoryStore struct {
 	entries   map[string]*Entry
 	guides    map[string]*Guide
 	calls     map[string]*Call
+	items     map[string]*itemList // by call id
 	nextRank  int64
 	lastPrune time.Time
 }
+
+// itemList is a call's items; replaced on every append, never changed in
+// place, so the undo log can keep the old one.
+type itemList struct{ items []CallItem }
 
 // MemoryRetention is how long the memory store keeps finished entries and
 // calls; PostgreSQL keeps them for good.
@@ -37,6 +42,7 @@ func NewMemoryStore() *MemoryStore {
 		entries: make(map[string]*Entry),
 		guides:  make(map[string]*Guide),
 		calls:   make(map[string]*Call),
+		items:   make(map[string]*itemList),
 	}
 }
 
@@ -54,7 +60,7 @@ func (m *MemoryStore) Tx(ctx context.Context, fn func(ctx context.Context, tx St
 	defer m.mu.Unlock()
 	tx := &memTx{m: m, undo: &memUndo{
 		entries: map[string]*Entry{}, guides: map[string]*Guide{}, calls: map[string]*Call{},
-		nextRank: m.nextRank, lastPrune: m.lastPrune,
+		items: map[string]*itemList{}, nextRank: m.nextRank, lastPrune: m.lastPrune,
 	}}
 	committed := false
 	defer func() {
@@ -198,6 +204,7 @@ type memUndo struct {
 	entries   map[string]*Entry
 	guides    map[string]*Guide
 	calls     map[string]*Call
+	items     map[string]*itemList
 	nextRank  int64
 	lastPrune time.Time
 }
@@ -206,6 +213,7 @@ func (u *memUndo) restore(m *MemoryStore) {
 	restore(m.entries, u.entries)
 	restore(m.guides, u.guides)
 	restore(m.calls, u.calls)
+	restore(m.items, u.items)
 	m.nextRank, m.lastPrune = u.nextRank, u.lastPrune
 }
 
@@ -290,8 +298,10 @@ func (t *memTx) prune(now time.Time) {
 		if !c.State.Live() && c.EndedAt != nil && c.EndedAt.Before(cutoff) {
 			if t.undo != nil {
 				save(t.undo.calls, m.calls, id)
+				save(t.undo.items, m.items, id)
 			}
 			delete(m.calls, id)
+			delete(m.items, id)
 		}
 	}
 }
@@ -487,5 +497,52 @@ func cloneCall(c Call) Call {
 	c.AcceptedAt = cloneTime(c.AcceptedAt)
 	c.ConnectedAt = cloneTime(c.ConnectedAt)
 	c.EndedAt = cloneTime(c.EndedAt)
+	c.RatedAt = cloneTime(c.RatedAt)
 	return c
+}
+
+func cloneItem(it CallItem) CallItem {
+	it.Body = slices.Clone(it.Body)
+	return it
+}
+
+func (m *MemoryStore) CallItemAdd(ctx context.Context, it CallItem) (CallItem, error) {
+	tx, done := m.single()
+	defer done()
+	return tx.CallItemAdd(ctx, it)
+}
+
+func (m *MemoryStore) CallItems(ctx context.Context, callID string) ([]CallItem, error) {
+	tx, done := m.single()
+	defer done()
+	return tx.CallItems(ctx, callID)
+}
+
+func (t *memTx) CallItemAdd(_ context.Context, it CallItem) (CallItem, error) {
+	if _, ok := t.m.calls[it.CallID]; !ok {
+		return CallItem{}, fmt.Errorf("call %s: %w", it.CallID, ErrNotFound)
+	}
+	var old []CallItem
+	if l := t.m.items[it.CallID]; l != nil {
+		old = l.items
+	}
+	it = cloneItem(it)
+	it.Seq = len(old) + 1
+	if t.undo != nil {
+		save(t.undo.items, t.m.items, it.CallID)
+	}
+	t.m.items[it.CallID] = &itemList{items: append(slices.Clip(old), it)}
+	return cloneItem(it), nil
+}
+
+func (t *memTx) CallItems(_ context.Context, callID string) ([]CallItem, error) {
+	l := t.m.items[callID]
+	if l == nil {
+		return nil, nil
+	}
+	out := make([]CallItem, len(l.items))
+	for i, it := range l.items {
+		out[i] = cloneItem(it)
+	}
+	return out, nil
 }

@@ -37,6 +37,7 @@ func RunStoreSuite(t *testing.T, newStore func(t *testing.T) queue.Store) {
 	t.Run("Guide", func(t *testing.T) { runGuideTests(t, newStore) })
 	t.Run("Call", func(t *testing.T) { runCallTests(t, newStore) })
 	t.Run("Copies", func(t *testing.T) { runCopyTests(t, newStore) })
+	t.Run("Items", func(t *testing.T) { runItemTests(t, newStore) })
 	t.Run("Tx", func(t *testing.T) { runTxTests(t, newStore) })
 }
 
@@ -163,6 +164,7 @@ func normCall(c queue.Call) queue.Call {
 	c.AcceptedAt = normTimePtr(c.AcceptedAt)
 	c.ConnectedAt = normTimePtr(c.ConnectedAt)
 	c.EndedAt = normTimePtr(c.EndedAt)
+	c.RatedAt = normTimePtr(c.RatedAt)
 	return c
 }
 
