@@ -54,6 +54,10 @@ func (ev events) dispatch(ctx context.Context, e queue.Event) {
 		ev.Presence(ctx, e.Guide, e.Reason)
 	case queue.PeerStatusChanged:
 		ev.PeerStatus(ctx, e.Call, e.Lost, e.Connected, e.Grace)
+	case queue.CallItemAdded:
+		ev.CallItem(ctx, e.Call, e.Item)
+	case queue.CallRated:
+		// For the merchant webhook and the dashboard; no party is told.
 	default:
 		ev.log.WarnContext(ctx, "queue event not delivered to clients", "kind", e.Kind(), "event_id", e.EventID())
 	}
@@ -127,6 +131,17 @@ func (ev events) PeerStatus(ctx context.Context, c queue.Call, lost queue.Party,
 		p = protocol.CallPeer{Status: "disconnected", GraceMS: grace.Milliseconds()}
 	}
 	ev.send(ctx, otherParty(c, lost), protocol.TypeCallPeer, c.ID, p)
+}
+
+// CallItem sends a chat message, product card or cart to both parties,
+// the sender too: its copy is the acknowledgement with the item's seq.
+func (ev events) CallItem(ctx context.Context, c queue.Call, it queue.CallItem) {
+	typ, data, err := itemMessage(it)
+	if err != nil {
+		ev.log.ErrorContext(ctx, "call item not sent", "call_id", c.ID, "item_id", it.ID, "err", err)
+		return
+	}
+	ev.toBoth(ctx, c, typ, data)
 }
 
 // PaymentLinkUpdated sends a link's state to both parties of its call.

@@ -107,11 +107,13 @@ func (f *Flow) PaymentAuthorizer() payments.CallAuthorizer {
 }
 
 // Routes serves the call flow's part of /api/v1: joining the queue, ICE
-// servers and the admin's view of a queue.
+// servers, a call's items and its rating, and the admin's view of a queue.
 func (f *Flow) Routes() chi.Router {
 	r := chi.NewRouter()
 	r.With(f.joins.middleware).Post("/queue", f.handleJoin)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleShopper, protocol.RoleGuide, protocol.RoleAdmin)).Get("/ice-servers", f.handleICEServers)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleAdmin)).Get("/admin/queue", f.handleAdminQueue)
+	r.With(f.cfg.Issuer.Middleware(protocol.RoleShopper, protocol.RoleGuide)).Get("/calls/{callID}/items", f.handleCallItems)
+	r.With(f.cfg.Issuer.Middleware(protocol.RoleShopper)).Post("/calls/{callID}/rating", f.handleRateCall)
 	return r
 }

@@ -15,6 +15,12 @@ const (
 	TypeICERestart    Type = "ice.restart"
 	TypeCallConnected Type = "call.connected"
 	TypeCallEnd       Type = "call.end"
+
+	// Inside a call (issue 13): chat both ways, product cards from the
+	// guide, the shopper's cart and what it is looking at.
+	TypeChatSend     Type = "chat.send"
+	TypeProductShare Type = "product.share"
+	TypeCartUpdate   Type = "cart.update"
 )
 
 // Messages the server sends.
@@ -31,6 +37,10 @@ const (
 	TypeCallPeer      Type = "call.peer"
 	TypeCallEnded     Type = "call.ended"
 	TypePaymentLink   Type = "payment.link"
+
+	TypeChatMessage Type = "chat.message"
+	TypeProductCard Type = "product.card"
+	TypeCart        Type = "cart"
 )
 
 // Relayed reports whether the server passes t to the other party of the
@@ -39,4 +49,10 @@ func (t Type) Relayed() bool { return t == TypeSDP || t == TypeICE || t == TypeI
 
 // NeedsCall reports whether a client message of type t must name the
 // sender's call.
-func (t Type) NeedsCall() bool { return t.Relayed() || t == TypeCallConnected || t == TypeCallEnd }
+func (t Type) NeedsCall() bool {
+	switch t {
+	case TypeCallConnected, TypeCallEnd, TypeChatSend, TypeProductShare, TypeCartUpdate:
+		return true
+	}
+	return t.Relayed()
+}
