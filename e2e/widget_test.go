@@ -248,6 +248,35 @@ func TestWidgetCrossOrigin(t *testing.T) {
 	shopper.screenshots(t, "call")
 	shopper.audit(t, axe, "call")
 
+	// Chat both ways, a product card whose Add to cart reaches the host
+	// page, and the host page's context reaching the guide.
+	shopper.do(t, "type a chat message", browserStepTimeout,
+		chromedp.SendKeys(widgetEl("#chat-input"), "Does it run small?"),
+		chromedp.Click(widgetEl("#chat-form button")))
+	guide.waitJS(t, "the shopper's message at the guide", browserStepTimeout,
+		`document.querySelector("#guide-chat-log").textContent.includes("Does it run small?")`)
+	guide.do(t, "answer in the chat", browserStepTimeout,
+		chromedp.SendKeys(chromedp.CSS("#guide-chat-input"), "A little, take one size up: https://shop.example/sizes"),
+		chromedp.Click(chromedp.CSS("#guide-chat-form button")))
+	shopper.waitJS(t, "the guide's answer with its link", browserStepTimeout,
+		`!!guidecall.root.querySelector('#chat-log .from-guide a[href="https://shop.example/sizes"]')`)
+	guide.do(t, "show a product", browserStepTimeout,
+		chromedp.SendKeys(chromedp.CSS("#product-name"), "Merino wool sneaker"),
+		chromedp.SendKeys(chromedp.CSS("#product-price"), "129.00"),
+		chromedp.SendKeys(chromedp.CSS("#product-variant"), "EU 43"),
+		chromedp.Click(chromedp.CSS("#product-send")))
+	shopper.widgetVisible(t, "product card", ".product-card .add-to-cart")
+	if price := shopper.widgetText(t, ".product-card .price"); !strings.Contains(price, "129.00") {
+		t.Errorf("product card price %q, want 129.00 formatted", price)
+	}
+	shopper.do(t, "add the product to the cart", browserStepTimeout, chromedp.Click(widgetEl(".product-card .add-to-cart")))
+	shopper.waitJS(t, "the host page got product-added-to-cart", browserStepTimeout, `hostEvents.includes("product-added-to-cart")`)
+	shopper.evalString(t, `guidecall.setContext({ product: { id: "merino", name: "Merino wool sneaker", price: 12900, currency: "EUR" }, variant: "EU 43", cart: [{ id: "merino", name: "Merino wool sneaker", price: 12900, currency: "EUR", quantity: 1, variant: "EU 43" }] }); "ok"`)
+	guide.waitJS(t, "the shopper's cart at the guide", browserStepTimeout,
+		`document.querySelector("#shopper-cart").textContent.includes("1 × Merino wool sneaker (EU 43)")`)
+	shopper.screenshots(t, "chat-and-card")
+	shopper.audit(t, axe, "chat-and-card")
+
 	guide.do(t, "send a payment link", browserStepTimeout,
 		chromedp.SendKeys(chromedp.CSS("#pay-amount"), "49.99"),
 		chromedp.SendKeys(chromedp.CSS("#pay-description"), "Merino sneaker"),
@@ -287,6 +316,8 @@ func TestWidgetCrossOrigin(t *testing.T) {
 	}
 	shopper.waitJS(t, "payment card restored", browserStepTimeout, `!!guidecall.root.querySelector('.payment-card[data-status="open"] a.pay-button')`)
 	guide.waitJS(t, "the reconnecting cover is gone", browserStepTimeout, `document.querySelector("#peer-reconnecting").hidden`)
+	shopper.waitJS(t, "chat restored", browserStepTimeout, `guidecall.root.querySelector("#chat-log").textContent.includes("Does it run small?")`)
+	shopper.waitJS(t, "product card restored", browserStepTimeout, `guidecall.root.querySelectorAll(".product-card").length === 1`)
 
 	// Minimised, the widget leaves the host page's own control usable.
 	covered := `(() => { const b = document.getElementById("host-add").getBoundingClientRect();
@@ -310,8 +341,23 @@ func TestWidgetCrossOrigin(t *testing.T) {
 	if events := shopper.evalString(t, `hostEvents.join(",")`); !strings.Contains(events, "call-started") || !strings.Contains(events, "call-ended") {
 		t.Errorf("host page events %q, want call-started and call-ended", events)
 	}
+	if summary := shopper.widgetText(t, "#summary-list"); !strings.Contains(summary, "Merino wool sneaker (EU 43)") {
+		t.Errorf("summary %q does not list the product shown", summary)
+	}
 	shopper.screenshots(t, "ended")
 	shopper.audit(t, axe, "ended")
+
+	// The rating is stored with the call.
+	shopper.do(t, "rate the call", browserStepTimeout,
+		chromedp.Click(widgetEl(`label[for="rate-4"]`)),
+		chromedp.SendKeys(widgetEl("#rating-comment"), "Helpful"),
+		chromedp.Click(widgetEl("#rating-submit")))
+	shopper.widgetVisible(t, "thanks for the rating", "#rating-done")
+	c, err := n.Queue.CallRecord(t.Context(), saved.CallID)
+	if err != nil || c.Rating != 4 || c.RatingComment != "Helpful" {
+		t.Errorf("stored call: rating %d comment %q, %v; want 4 and Helpful", c.Rating, c.RatingComment, err)
+	}
+	shopper.screenshots(t, "rated")
 }
 
 // TestWidgetCameraDenied denies the camera: the widget explains and offers

@@ -3,6 +3,7 @@
 import { Signal, defaultWsUrl } from "../js/signal.js";
 import { Call, fetchIceConfig } from "../js/call.js";
 import { formatMoney, minorDigits, normalizeCurrency, parseMajor } from "../js/money.js";
+import { ShopSide } from "./shopside.js";
 
 const $ = (sel) => document.querySelector(sel);
 const REFRESH_KEY = "guidecall.refresh_token";
@@ -23,6 +24,11 @@ const s = {
   links: new Map(),
   notes: new Map(),
 };
+
+const shopSide = new ShopSide({
+  send: (type, data) => s.signal?.send(type, data, s.callId),
+  token: () => auth.access,
+});
 
 // --- hooks for automated browser tests ---
 window.guidecall = {
@@ -198,7 +204,7 @@ function connectSignal() {
       else if (!c) s.call.close("peer_lost");
     } else if (c && c.call_id && c.state !== "ended") {
       // A reload during a call: offer again from a fresh connection.
-      onMatched({ call_id: c.call_id, data: { role: "guide", initiator: "guide", peer: c.peer || {} } });
+      onMatched({ call_id: c.call_id, resumed: true, data: { role: "guide", initiator: "guide", peer: c.peer || {} } });
     }
   });
   signal.on("presence", (msg) => setPresence(msg.data?.status, msg.data?.reason));
@@ -223,6 +229,7 @@ function connectSignal() {
     }
   });
   signal.on("payment.link", (msg) => upsertLink(msg.data || {}));
+  for (const type of ["chat.message", "product.card", "cart"]) signal.on(type, (msg) => shopSide.handle(msg));
   signal.on("error", (msg) => {
     const d = msg.data || {};
     console.warn("server error", d);
@@ -354,6 +361,8 @@ function onMatched(msg) {
     ["Page", s.peer.page_url, "url"],
   ]);
   $("#pay-currency").value = s.peer.currency || "EUR";
+  // A call resumed after a reload has history to fetch; a new one has none yet.
+  shopSide.start(msg.call_id, s.peer.currency, !!msg.resumed);
   $("#pay-amount").value = "";
   $("#pay-description").value = "";
   showError("#pay-error", "");
@@ -422,6 +431,7 @@ function wrapUpDone() {
   s.callId = null;
   $("#ended-view").hidden = true;
   $("#payment-panel").hidden = true;
+  shopSide.stop();
   $("#idle-hint").hidden = false;
   setCallState("waiting");
 }

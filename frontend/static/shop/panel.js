@@ -73,16 +73,47 @@ export const PANEL_HTML = `
         <button id="camera" type="button" class="button round" aria-pressed="false" data-i18n="widget.camera_off">Camera off</button>
         <button id="end-call" type="button" class="button round danger" data-i18n="widget.end">End call</button>
       </div>
+      <section id="chat" class="chat" aria-labelledby="chat-title" hidden>
+        <h3 id="chat-title" class="chat-title" data-i18n="chat.title">Chat with your guide</h3>
+        <div role="log" aria-live="polite"><ol id="chat-log" class="chat-log"></ol></div>
+        <form id="chat-form" class="chat-form">
+          <label for="chat-input" class="machine-state" data-i18n="chat.label">Message</label>
+          <input id="chat-input" type="text" maxlength="2000" autocomplete="off" enterkeyhint="send">
+          <button type="submit" class="button small primary" data-i18n="chat.send">Send</button>
+        </form>
+      </section>
     </div>
+
 
     <div id="ended-view" class="view" hidden>
       <p id="ended-message" class="ended-message"></p>
+      <div id="summary" class="summary" hidden>
+        <h3 data-i18n="summary.title">In this call</h3>
+        <ul id="summary-list"></ul>
+      </div>
+      <form id="rating-form" class="rating-form" hidden>
+        <fieldset>
+          <legend data-i18n="rating.question">How was your call?</legend>
+          <div class="stars">
+            <input type="radio" name="rating" id="rate-1" value="1"><label for="rate-1"><span aria-hidden="true">★</span><span class="machine-state" data-i18n="rating.1">1 of 5, poor</span></label>
+            <input type="radio" name="rating" id="rate-2" value="2"><label for="rate-2"><span aria-hidden="true">★</span><span class="machine-state" data-i18n="rating.2">2 of 5</span></label>
+            <input type="radio" name="rating" id="rate-3" value="3"><label for="rate-3"><span aria-hidden="true">★</span><span class="machine-state" data-i18n="rating.3">3 of 5</span></label>
+            <input type="radio" name="rating" id="rate-4" value="4"><label for="rate-4"><span aria-hidden="true">★</span><span class="machine-state" data-i18n="rating.4">4 of 5</span></label>
+            <input type="radio" name="rating" id="rate-5" value="5"><label for="rate-5"><span aria-hidden="true">★</span><span class="machine-state" data-i18n="rating.5">5 of 5, excellent</span></label>
+          </div>
+        </fieldset>
+        <label for="rating-comment" data-i18n="rating.comment">Anything to add? (optional)</label>
+        <textarea id="rating-comment" rows="2" maxlength="2000"></textarea>
+        <button id="rating-submit" type="submit" class="button primary wide" data-i18n="rating.submit">Send rating</button>
+      </form>
+      <p id="rating-done" class="rating-done" role="status" hidden data-i18n="rating.thanks">Thank you for your rating.</p>
       <div class="join-buttons">
-        <button id="call-again" type="button" class="button primary wide" data-i18n="ended.call_again">Call again</button>
+        <button id="call-again" type="button" class="button wide" data-i18n="ended.call_again">Call again</button>
         <button id="continue-shopping" type="button" class="button wide" data-i18n="ended.continue">Continue shopping</button>
       </div>
     </div>
 
+    <div id="product-cards" class="product-cards"></div>
     <div id="payment-cards" class="payment-cards"></div>
   </section>
   <button id="mini-restore" type="button" class="mini-pill" hidden>

@@ -64,6 +64,8 @@ export async function mount({ root, settings, emit }) {
     callId: null,
     callState: "idle",
     cards: new Map(), // link_id → latest payment.link data
+    incall: null, // chat, product cards and cart (incall.js), from the match on
+    early: [], // chat and cards that came before incall.js did
     minimised: false,
     opener: null, // focus returns here on close
   };
@@ -354,6 +356,13 @@ export async function mount({ root, settings, emit }) {
       if (st === "reconnected") setStatus(t(`state.${session.callState}`));
     });
     signal.on("payment.link", (msg) => upsertCard(msg.data || {}));
+    for (const type of ["chat.message", "product.card"]) {
+      signal.on(type, (msg) => {
+        if (msg.call_id !== session.callId) return;
+        if (session.incall) session.incall.handle(msg);
+        else session.early.push(msg); // before the in-call module arrived
+      });
+    }
     signal.on("error", (msg) => console.warn("guidecall: server error", msg.data));
     signal.onStatus(({ status, code }) => {
       if (status === "reconnecting") setStatus(t("signal.reconnecting"));
@@ -381,8 +390,20 @@ export async function mount({ root, settings, emit }) {
     if (!session.minimised) focusFirst();
 
     // The call's code is not part of what every page view loads.
-    const [{ Call, fetchIceConfig }, stream] = await Promise.all([import("../js/call.js"), startMedia()]);
+    const [{ Call, fetchIceConfig }, { InCall }, stream] = await Promise.all([
+      import("../js/call.js"), import("./incall.js"), startMedia(),
+    ]);
     session.stream = stream;
+    if (session.callId === msg.call_id && !session.incall) {
+      const callId = msg.call_id;
+      session.incall = new InCall({
+        root, t, locale, emit,
+        send: (type, data) => session.signal?.send(type, data, callId),
+      });
+      for (const m of session.early.splice(0)) session.incall.handle(m);
+      session.incall.shareCart(context);
+      if (fresh) restoreItems(callId);
+    }
     $("#local-video").srcObject = session.stream?.getVideoTracks().length ? session.stream : null;
     $("#local-video").hidden = !session.stream?.getVideoTracks().length;
     $("#camera").hidden = !session.stream?.getVideoTracks().length;
@@ -439,6 +460,53 @@ export async function mount({ root, settings, emit }) {
     }
   }
 
+  async function restoreItems(callId) {
+    try {
+      const res = await fetch(api(`api/v1/calls/${encodeURIComponent(callId)}/items`), {
+        headers: { Authorization: `Bearer ${session.token}`, Accept: "application/json" },
+      });
+      if (!res.ok) throw new Error(`items: HTTP ${res.status}`);
+      const body = await res.json();
+      if (session.callId === callId) session.incall?.restore(body.items);
+    } catch (err) {
+      console.warn("guidecall: chat and cards not restored", err);
+    }
+  }
+
+  function summarise() {
+    const lines = [];
+    for (const name of session.incall?.shown() || []) lines.push(t("summary.shown", { name }));
+    for (const link of session.cards.values()) {
+      if (link.status === "paid") lines.push(t("summary.paid", { amount: money(link.amount, link.currency || context.currency) }));
+    }
+    const list = $("#summary-list");
+    list.replaceChildren(...lines.map((text) => Object.assign(document.createElement("li"), { textContent: text })));
+    $("#summary").hidden = lines.length === 0;
+  }
+
+  async function rate(e) {
+    e.preventDefault();
+    const picked = root.querySelector('input[name="rating"]:checked');
+    if (!picked || !session.ratedCall) return;
+    $("#rating-submit").disabled = true;
+    try {
+      const res = await fetch(api(`api/v1/calls/${encodeURIComponent(session.ratedCall)}/rating`), {
+        method: "POST",
+        headers: { Authorization: `Bearer ${session.ratingToken}`, "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify({ rating: Number(picked.value), comment: $("#rating-comment").value.trim() }),
+      });
+      if (!res.ok) throw new Error(`rating: HTTP ${res.status}`);
+      $("#rating-form").hidden = true;
+      $("#rating-done").hidden = false;
+      $("#rating-done").focus?.();
+    } catch (err) {
+      console.warn("guidecall:", err);
+      showError("error.rating");
+    } finally {
+      $("#rating-submit").disabled = false;
+    }
+  }
+
   function endedText(reason, by) {
     if (reason === "hangup") return t(by === "shopper" ? "ended.by_you" : "ended.by_guide");
     return t.has?.(`ended.${reason}`) ? t(`ended.${reason}`) : t("ended.generic");
@@ -455,6 +523,13 @@ export async function mount({ root, settings, emit }) {
     $("#ended-message").textContent = text;
     stopMedia();
     $("#remote-video").srcObject = null;
+    summarise();
+    session.incall?.close();
+    // The token outlives the stored session for the rating only.
+    session.ratedCall = wasCall ? session.callId : null;
+    session.ratingToken = session.token;
+    $("#rating-form").hidden = !wasCall;
+    $("#rating-done").hidden = true;
     if (wasCall) emit("call-ended", { callId: session.callId });
     focusFirst();
     // Keep the socket a moment so late payment updates still land.
@@ -477,7 +552,16 @@ export async function mount({ root, settings, emit }) {
     session.call?.close("reset");
     Object.assign(session, { token: null, entryId: null, signal: null, call: null, callId: null, wsUrl: null });
     session.cards.clear();
+    session.incall?.close();
+    session.incall = null;
+    session.early = [];
     $("#payment-cards").replaceChildren();
+    $("#product-cards").replaceChildren();
+    $("#chat-log").replaceChildren();
+    $("#summary").hidden = true;
+    $("#rating-form").reset();
+    $("#rating-form").hidden = true;
+    $("#rating-done").hidden = true;
     for (const id of ["#mute", "#camera"]) $(id).setAttribute("aria-pressed", "false");
     $("#mute").textContent = t("widget.mute");
     $("#camera").textContent = t("widget.camera_off");
@@ -625,6 +709,7 @@ export async function mount({ root, settings, emit }) {
     closePanel();
   });
   $("#call-again").addEventListener("click", precall);
+  $("#rating-form").addEventListener("submit", rate);
   $("#continue-shopping").addEventListener("click", () => { session.phase = "idle"; closePanel(); });
   $("#call-widget").addEventListener("keydown", (e) => {
     if (e.key !== "Escape") return;
@@ -650,6 +735,7 @@ export async function mount({ root, settings, emit }) {
         try { context.currency = normalizeCurrency(ctx.currency); } catch { /* keep the last good one */ }
       }
       for (const k of ["product", "variant", "cart"]) if (k in ctx) context[k] = ctx[k];
+      session.incall?.shareCart(context);
     },
     // A page with its own call button in view can hide the floating one.
     showLauncher: (on = true) => {
