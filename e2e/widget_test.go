@@ -442,3 +442,45 @@ func waitVideo(t *testing.T, b *chromeTab, what string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestWidgetArabicRightToLeft installs the widget with data-locale="ar":
+// Arabic text, a right-to-left panel on the left side, at desktop and phone
+// sizes, and no serious accessibility violation.
+func TestWidgetArabicRightToLeft(t *testing.T) {
+	chromium := findChromium(t)
+	axe := findAxe(t)
+	hostLn, hostOrigin := listenHost(t)
+	n := startNode(t, nodeOptions{tweak: func(c *config.Serve) { c.AllowedOrigins = hostOrigin }})
+	serveHost(t, hostLn, n.URL()+"/widget.js")
+	shopper := launchChromium(t, "shopper", chromium)
+	t.Cleanup(func() {
+		if t.Failed() {
+			shopper.dump(t)
+		}
+	})
+
+	shopper.do(t, "open the Arabic merchant page", browserStepTimeout, chromedp.Navigate(hostOrigin+"/?locale=ar"))
+	shopper.widgetVisible(t, "launcher", "#launcher")
+	shopper.do(t, "open the widget", browserStepTimeout, chromedp.Click(widgetEl("#launcher")))
+	shopper.widgetVisible(t, "pre-call choices", "#join-video")
+	if got := shopper.widgetText(t, "#join-video"); got != "الانضمام بالفيديو" {
+		t.Errorf("join button %q, want the Arabic text", got)
+	}
+	if ok, _ := shopper.check(`(() => { const gc = guidecall.root.querySelector("#gc");
+		return gc.dir === "rtl" && gc.lang === "ar" && getComputedStyle(gc).direction === "rtl"; })()`); !ok {
+		t.Error("the widget is not right-to-left in Arabic")
+	}
+	// inset-inline-end puts the panel at the left edge in right-to-left.
+	if ok, _ := shopper.check(`(() => { const r = guidecall.root.querySelector("#call-widget").getBoundingClientRect();
+		return r.left < innerWidth / 2 && r.right < innerWidth - 100; })()`); !ok {
+		t.Error("the panel is not on the left side in right-to-left")
+	}
+	shopper.screenshots(t, "precall-ar")
+	shopper.audit(t, axe, "precall-ar")
+	shopper.do(t, "phone viewport", browserStepTimeout, chromedp.EmulateViewport(390, 844))
+	if ok, _ := shopper.check(`(() => { const r = guidecall.root.querySelector("#call-widget").getBoundingClientRect();
+		return r.left >= 0 && r.right <= innerWidth + 0.5 && r.bottom <= innerHeight + 0.5; })()`); !ok {
+		t.Error("on a phone the panel does not fit the viewport")
+	}
+	shopper.audit(t, axe, "precall-ar-phone")
+}

@@ -718,6 +718,11 @@ export async function mount({ root, settings, emit }) {
     else if (session.phase !== "starting") $("#close-widget").click();
   });
   window.addEventListener("online", () => session.signal?.reconnectNow());
+  // Back from the checkout tab: show the payment's outcome at once, even if
+  // the socket missed it while the page slept.
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible" && session.phase === "call") refreshPaymentLinks();
+  });
   setCallState("idle");
 
   const saved = stored();
