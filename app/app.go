@@ -85,8 +85,7 @@ type App struct {
 
 	// durable are the parts that run the outbox and reconciliation:
 	// the memory outbox, or the River client.
-	durable            []namedService
-	unsubscribePayment func()
+	durable []namedService
 
 	listener  net.Listener
 	publicURL string
@@ -107,55 +106,38 @@ type App struct {
 	storeDown atomic.Bool
 }
 
-// watchStore pings the store every second and flips storeDown, logging
-// each change once.
-func (a *App) watchStore(ctx context.Context) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		err := a.stores.Ready(pctx)
-		cancel()
-		if ctx.Err() != nil {
-			return
-		}
-		switch down := err != nil; {
-		case down && !a.storeDown.Swap(true):
-			a.log.Error("database unavailable; API requests get 503 until it is back", "err", err)
-		case !down && a.storeDown.Swap(false):
-			a.log.Info("database back; serving again")
-		}
+// checkStore pings the store and flips storeDown, logging each change
+// once; it runs every second.
+func (a *App) checkStore(ctx context.Context) {
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	err := a.stores.Ready(pctx)
+	cancel()
+	if ctx.Err() != nil {
+		return
+	}
+	switch down := err != nil; {
+	case down && !a.storeDown.Swap(true):
+		a.log.Error("database unavailable; API requests get 503 until it is back", "err", err)
+	case !down && a.storeDown.Swap(false):
+		a.log.Info("database back; serving again")
 	}
 }
 
-// touchLoop tells the store, every few seconds, which parties this node
-// still holds, so the leader can tell a dead node's parties from live ones.
-func (a *App) touchLoop(ctx context.Context) {
-	t := time.NewTicker(a.Queue.TouchEvery())
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+// touch tells the store which parties this node still holds, so the
+// leader can tell a dead node's parties from live ones; it runs every
+// few seconds.
+func (a *App) touch(ctx context.Context) {
+	var entries, guides []queue.Held
+	for _, p := range a.Hub.Parties() {
+		held := queue.Held{ID: p.ID, SocketID: p.Socket}
+		if p.Role == protocol.RoleShopper {
+			entries = append(entries, held)
+		} else {
+			guides = append(guides, held)
 		}
-		var entries, guides []queue.Held
-		for _, p := range a.Hub.Parties() {
-			held := queue.Held{ID: p.ID, SocketID: p.Socket}
-			if p.Role == protocol.RoleShopper {
-				entries = append(entries, held)
-			} else {
-				guides = append(guides, held)
-			}
-		}
-		if err := a.Queue.Touch(ctx, entries, guides); err != nil && ctx.Err() == nil {
-			a.log.Warn("refresh presence", "err", err, "shoppers", len(entries), "guides", len(guides))
-		}
+	}
+	if err := a.Queue.Touch(ctx, entries, guides); err != nil && ctx.Err() == nil {
+		a.log.Warn("refresh presence", "err", err, "shoppers", len(entries), "guides", len(guides))
 	}
 }
 
@@ -252,9 +234,6 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 		return fail(err)
 	}
 	a.Flow.Bind(a.Queue, a.Payments, a.Hub)
-	// Subscribed before anything runs, so no event is missed; delivery
-	// starts with the queue, and Queue.Stop ends it.
-	a.Queue.SubscribeFunc(context.Background(), "clients", 0, a.Flow.QueueEvent)
 	// No ReadTimeout or WriteTimeout: they would bound whole requests, and
 	// net/http leaves their deadlines on a hijacked WebSocket's conn. The
 	// header deadline is lifted once the headers are read, and the idle one
@@ -336,38 +315,30 @@ func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, l
 
 // lifecycle lists the node's parts in the order they start; they stop in
 // reverse: HTTP and sockets first (clients are told to reconnect
-// elsewhere), then the loops, the matcher, payments (its relay and the
-// call flow's subscription), webhook delivery and River, the bus, and TURN
-// last, so a call in progress keeps its relay for as long as possible.
+// elsewhere), then the loops, the matcher, payments (its relay and
+// reconciliation), webhook delivery and River, the call flow's
+// subscriptions, the bus, and TURN last, so a call in progress keeps its
+// relay for as long as possible.
 func (a *App) lifecycle() []namedService {
 	parts := []namedService{
 		{"turn", &funcService{start: a.TURN.Start, stop: func() { a.stopErr("turn", a.TURN.Stop()) }}},
 		{"bus", a.stores.Bus},
+		// The call flow sends domain events to the clients through the
+		// bus. It subscribes before anything that changes a call or a
+		// link runs (River's reconciliation among them), so it misses no
+		// event, and it stops after all of them.
+		{"callflow", a.Flow},
 	}
 	parts = append(parts, a.durable...)
 	parts = append(parts,
-		namedService{"payments", &funcService{start: a.startPayments, stop: a.stopPayments}},
+		namedService{"payments", a.Payments},
 		namedService{"queue", a.Queue},
-		namedService{"presence", &loopService{run: a.touchLoop}},
+		namedService{"presence", every(a.Queue.TouchEvery(), a.touch)},
 	)
 	if a.stores.Ready != nil {
-		parts = append(parts, namedService{"store-watch", &loopService{run: a.watchStore}})
+		parts = append(parts, namedService{"store-watch", every(time.Second, a.checkStore)})
 	}
 	return append(parts, namedService{"http", &funcService{start: a.serve, stop: a.shutdownHTTP}})
-}
-
-// startPayments subscribes the call flow to payment events and starts the
-// relay (and, in memory, the reconciliation ticker).
-func (a *App) startPayments(ctx context.Context) error {
-	a.unsubscribePayment = a.Payments.Subscribe(payments.SubscribeConfig{Name: "call parties"}, a.Flow.PaymentEvent)
-	return a.Payments.Start(ctx)
-}
-
-func (a *App) stopPayments() {
-	a.Payments.Stop()
-	if a.unsubscribePayment != nil {
-		a.unsubscribePayment()
-	}
 }
 
 func (a *App) stopErr(part string, err error) {

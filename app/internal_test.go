@@ -96,3 +96,25 @@ func TestCallAuthorizerWrapsTokenError(t *testing.T) {
 		t.Fatalf("err %v does not wrap both payments.ErrUnauthorized and auth.ErrInvalidToken", err)
 	}
 }
+
+// The call flow subscribes before any part that changes a call or a link
+// starts, so the clients miss no event; it needs the bus to send.
+func TestLifecycleOrder(t *testing.T) {
+	t.Parallel()
+	a := testApp(t)
+	at := map[string]int{}
+	for i, p := range a.parts {
+		at[p.name] = i
+	}
+	for _, later := range []string{"webhooks", "payments", "queue", "presence", "http"} {
+		if _, ok := at[later]; !ok {
+			t.Fatalf("no part %q in %v", later, at)
+		}
+		if at["callflow"] > at[later] {
+			t.Errorf("callflow starts after %s: %v", later, at)
+		}
+	}
+	if at["bus"] > at["callflow"] {
+		t.Errorf("callflow starts before the bus it sends through: %v", at)
+	}
+}

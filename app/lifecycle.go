@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 )
 
 // Service is the one lifecycle contract of a node's long-running parts
@@ -93,4 +94,20 @@ func (l *loopService) Stop() {
 	}
 	l.cancel()
 	<-l.done
+}
+
+// every runs fn every d, the first time after d, until Stop.
+func every(d time.Duration, fn func(ctx context.Context)) *loopService {
+	return &loopService{run: func(ctx context.Context) {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				fn(ctx)
+			}
+		}
+	}}
 }

@@ -11,7 +11,9 @@
 //     handler per type registered on the hub with the roles that may send
 //     it, plus the relay check and each socket's welcome (inbound.go).
 //   - The outbound side: domain events turned into protocol payload types
-//     for the parties of a call (fanout.go).
+//     for the parties of a call (fanout.go), through the flow's own
+//     subscriptions to the queue and payments, which run from
+//     Flow.Start to Flow.Stop as one of the node's parts (flow.go).
 //   - The HTTP handlers for joining the queue, ICE servers (TURN only to a
 //     shopper who is in a call) and the admin's queue view (http.go).
 //

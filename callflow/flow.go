@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -40,10 +41,12 @@ type Config struct {
 // the queue, turns domain events into protocol messages, decides who may
 // send payment links and serves join, ICE servers and the admin reads.
 //
-// The queue and payments deliver their events to the flow and the
-// flow sends them through the hub, which in turn asks the flow about every
-// socket; so a Flow is made first, handed to the domains and the hub as
-// they are built, and bound to them with [Flow.Bind] before anything runs.
+// The hub asks the flow about every socket and payments asks it who may
+// send a link, while the flow sends through the hub and hears payments'
+// events; so a Flow is made first, handed to the domains and the hub as
+// they are built, and bound to them with [Flow.Bind]. It is one of the
+// node's parts: [Flow.Start] subscribes it to the queue's and payments'
+// events, and the node starts it before those two, so it misses none.
 type Flow struct {
 	cfg    Config
 	log    *slog.Logger
@@ -53,6 +56,10 @@ type Flow struct {
 	queue    *queue.Service
 	payments *payments.Service
 	hub      *signaling.Hub
+
+	mu                  sync.Mutex
+	queueEvents         *queue.Subscription
+	unsubscribePayments func()
 }
 
 // New makes a flow that is not bound yet.
@@ -76,15 +83,37 @@ func (f *Flow) Bind(q *queue.Service, p *payments.Service, h *signaling.Hub) {
 	inbound{flow: f, heartbeat: f.cfg.Heartbeat}.register(h)
 }
 
-// QueueEvent delivers one queue event to the clients concerned; the app
-// subscribes it to the queue (queue.Service.SubscribeFunc), which calls it
-// from the subscription's goroutine in the order the events happened.
-func (f *Flow) QueueEvent(ctx context.Context, e queue.Event) { f.events.dispatch(ctx, e) }
+// Start subscribes the flow to the queue's and payments' events, which it
+// sends to the clients concerned from one goroutine per domain, in the
+// order they happened, until Stop.
+func (f *Flow) Start(ctx context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.queueEvents != nil {
+		return nil
+	}
+	// Delivery outlives the ctx of Start: only Stop ends it.
+	f.queueEvents = f.queue.SubscribeFunc(context.WithoutCancel(ctx), "clients", 0, f.events.dispatch)
+	f.unsubscribePayments = f.payments.Subscribe(payments.SubscribeConfig{Name: "call parties"}, f.paymentEvent)
+	return nil
+}
 
-// PaymentEvent delivers one payment event to the parties of its call; the
-// app subscribes it to payments (payments.Service.Subscribe). Every event
-// carries its link as the change left it, which is what the parties see.
-func (f *Flow) PaymentEvent(ctx context.Context, e payments.Event) {
+// Stop ends both subscriptions, waiting for the event being sent. Safe to
+// call twice, and without Start.
+func (f *Flow) Stop() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.queueEvents == nil {
+		return
+	}
+	f.queueEvents.Close()
+	f.unsubscribePayments()
+	f.queueEvents, f.unsubscribePayments = nil, nil
+}
+
+// paymentEvent sends a link's state to the parties of its call. Every
+// event carries its link as the change left it, which is what they see.
+func (f *Flow) paymentEvent(ctx context.Context, e payments.Event) {
 	switch e.(type) {
 	case payments.LinkCreated, payments.LinkStatusChanged, payments.RefundRecorded:
 		f.events.PaymentLinkUpdated(ctx, e.EventLink())

@@ -35,7 +35,7 @@ func writeQueueError(w http.ResponseWriter, log *slog.Logger, err error) {
 	case errors.Is(err, queue.ErrBadState):
 		httpjson.Error(w, http.StatusConflict, "bad_state", err.Error())
 	case errors.Is(err, queue.ErrUnavailable):
-		httpjson.Error(w, http.StatusServiceUnavailable, "unavailable", "the database is unavailable; retry shortly")
+		httpjson.Error(w, http.StatusServiceUnavailable, "store_unavailable", "the database is unavailable; retry shortly")
 	default:
 		log.Error("request failed", "err", err)
 		httpjson.Error(w, http.StatusInternalServerError, "internal", "internal error")
@@ -68,12 +68,17 @@ func (f *Flow) handleJoin(w http.ResponseWriter, r *http.Request) {
 		writeQueueError(w, f.log, err)
 		return
 	}
-	httpjson.Write(w, http.StatusCreated, map[string]any{
-		"entry_id":   e.ID,
-		"token":      token,
-		"ws_url":     wsURL(f.cfg.PublicURL),
-		"expires_in": int(ShopperTokenTTL.Seconds()),
+	httpjson.Write(w, http.StatusCreated, joinAnswer{
+		EntryID: e.ID, Token: token, WSURL: wsURL(f.cfg.PublicURL), ExpiresIn: int(ShopperTokenTTL.Seconds()),
 	})
+}
+
+// joinAnswer is the answer to POST /api/v1/queue (docs/api.md).
+type joinAnswer struct {
+	EntryID   string `json:"entry_id"`
+	Token     string `json:"token"`
+	WSURL     string `json:"ws_url"`
+	ExpiresIn int    `json:"expires_in"`
 }
 
 func wsURL(base string) string {
@@ -139,7 +144,10 @@ func (f *Flow) handleAdminQueue(w http.ResponseWriter, r *http.Request) {
 	for i, e := range line {
 		rows = append(rows, row{EntryID: e.ID, Position: i + 1, JoinedAt: e.JoinedAt, State: e.State})
 	}
-	httpjson.Write(w, http.StatusOK, map[string]any{"queue": name, "entries": rows})
+	httpjson.Write(w, http.StatusOK, struct {
+		Queue   string `json:"queue"`
+		Entries []row  `json:"entries"`
+	}{name, rows})
 }
 
 // ipLimiter bounds queue joins per client IP.

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/webrtc/v4"
-
 	"guidecall/protocol"
 	"guidecall/protocol/client/clienttest"
 )
@@ -115,11 +113,9 @@ func setupCall(t *testing.T, sn, gn endpoint) *liveCall {
 	}
 	connected := time.Since(accepted)
 	home := map[*peer]string{guide: gn.url, shopper: sn.url}
+	other := map[*peer]*peer{guide: shopper, shopper: guide}
 	for _, p := range []*peer{guide, shopper} {
-		l, r := p.selectedPair()
-		if l != webrtc.ICECandidateTypeRelay || r != webrtc.ICECandidateTypeRelay {
-			t.Fatalf("%s: selected pair %s/%s, want relay/relay", p.name, l, r)
-		}
+		p.expectRelayPair(other[p])
 		// Each side relays through the TURN server of its own node (in these
 		// tests a node's TURN listens on its HTTP host).
 		if got, want := p.relayIP(), hostOf(t, home[p]); got != want {

@@ -278,15 +278,6 @@ func wireCandidate(c webrtc.ICECandidateInit) protocol.ICECandidate {
 	return protocol.ICECandidate{Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment}
 }
 
-// selectedPair reports the candidate types of the nominated pair.
-func (p *peer) selectedPair() (local, remote webrtc.ICECandidateType) {
-	pair, err := p.pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
-	if err != nil || pair == nil {
-		p.t.Fatalf("%s: no selected candidate pair: %v", p.name, err)
-	}
-	return pair.Local.Typ, pair.Remote.Typ
-}
-
 func (p *peer) close() {
 	select {
 	case <-p.stopMedia:

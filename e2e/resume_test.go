@@ -4,8 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/webrtc/v4"
-
 	"guidecall/internal/db/dbtest"
 	"guidecall/protocol"
 	"guidecall/protocol/client/clienttest"
@@ -40,10 +38,7 @@ func TestClusterNodeDeathCallContinues(t *testing.T) {
 	c.waitMedia(t, 30, 20*time.Second)
 	recovered := time.Since(killed)
 
-	l, r := c.guide.selectedPair()
-	if l != webrtc.ICECandidateTypeRelay || r != webrtc.ICECandidateTypeRelay {
-		t.Fatalf("guide: selected pair %s/%s after the restart, want relay/relay", l, r)
-	}
+	c.guide.expectRelayPair(c.shopper)
 	if got := c.guide.relayIP(); got != "127.0.0.1" {
 		t.Fatalf("guide relays on %s after the restart, want node A's TURN", got)
 	}

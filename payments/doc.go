@@ -51,11 +51,12 @@
 //     be payments/stripe.
 //   - Sending webhooks: the webhook package signs and delivers them (the
 //     sandbox's now, the merchant's next).
-//   - Who may send a payment link. The wiring passes a [CallAuthorizer] to
-//     [Service.APIRoutes]; it decides (for example: the bearer token is the
-//     guide of a connected call) and this package only enforces its answer.
-//   - What the call parties are told: the wiring subscribes and turns
-//     events into protocol messages.
+//   - Who may send a payment link. The app passes callflow's
+//     [CallAuthorizer] to [Service.APIRoutes]; it decides (the bearer token
+//     is the guide of a connected call) and this package only enforces its
+//     answer.
+//   - What the call parties are told: package callflow subscribes and
+//     turns events into protocol messages.
 //   - Authentication and the HTTP server itself: each resource exposes a
 //     chi.Router and the wiring mounts it.
 //

@@ -161,27 +161,21 @@ func (s *PostgresStore) LinkByProviderRef(ctx context.Context, provider, ref str
 
 // LinksByCall implements Store.
 func (s *PostgresStore) LinksByCall(ctx context.Context, callID string) ([]Link, error) {
-	what := fmt.Sprintf("links of call %q", callID)
-	rows, err := s.pool.Query(ctx, `SELECT `+linkColumns+` FROM payment_links WHERE call_id = $1 ORDER BY seq`, callID)
-	if err != nil {
-		return nil, pgError(err, what)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Link, error) { return scanLink(r) })
-	if err != nil {
-		return nil, pgError(err, what)
-	}
-	if out == nil {
-		out = []Link{}
-	}
-	return out, nil
+	return s.links(ctx, fmt.Sprintf("links of call %q", callID),
+		`SELECT `+linkColumns+` FROM payment_links WHERE call_id = $1 ORDER BY seq`, callID)
 }
 
 // LinksUnsettled implements Store.
 func (s *PostgresStore) LinksUnsettled(ctx context.Context, updatedBefore, createdAfter time.Time, limit int) ([]Link, error) {
-	what := "unsettled links"
-	rows, err := s.pool.Query(ctx, `SELECT `+linkColumns+` FROM payment_links
+	return s.links(ctx, "unsettled links", `SELECT `+linkColumns+` FROM payment_links
 		WHERE status IN ('open', 'paid', 'partially_refunded') AND updated_at < $1 AND created_at > $2
 		ORDER BY updated_at, seq LIMIT $3`, updatedBefore, createdAfter, limit)
+}
+
+// links runs a query of linkColumns; what names the rows in errors. No
+// rows is an empty list, not nil.
+func (s *PostgresStore) links(ctx context.Context, what, query string, args ...any) ([]Link, error) {
+	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {
 		return nil, pgError(err, what)
 	}

@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 )
@@ -38,15 +39,32 @@ func (e Envelope) Decode(v any) error {
 func Encode(typ Type, callID string, data any) ([]byte, error) {
 	env := Envelope{V: Version, Type: typ, CallID: callID}
 	if data != nil {
-		raw, err := json.Marshal(data)
+		raw, err := marshal(data)
 		if err != nil {
 			return nil, fmt.Errorf("encode %s: %w", typ, err)
 		}
 		env.Data = raw
 	}
-	b, err := json.Marshal(env)
+	return env.Marshal()
+}
+
+// Marshal encodes e as one frame, its Data as it is. Unlike json.Marshal
+// it leaves <, > and & alone: a frame is never HTML, and their six-byte
+// escapes would make a relayed SDP that fits the frame limit outgrow it.
+func (e Envelope) Marshal() ([]byte, error) {
+	b, err := marshal(e)
 	if err != nil {
-		return nil, fmt.Errorf("encode %s: %w", typ, err)
+		return nil, fmt.Errorf("encode %s: %w", e.Type, err)
 	}
 	return b, nil
+}
+
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }

@@ -145,10 +145,10 @@ func TestDocExamplesRoundTrip(t *testing.T) {
 			}
 			got, err = protocol.Encode(env.Type, env.CallID, data)
 		} else {
-			// Relayed: the server re-encodes the envelope around the data.
+			// Relayed: the server encodes its envelope around the data.
 			env.Data, err = json.Marshal(payload)
 			if err == nil {
-				got, err = json.Marshal(env)
+				got, err = env.Marshal()
 			}
 		}
 		if err != nil {

@@ -9,9 +9,9 @@
 // because a call is born from a match and, until it connects, can send its
 // shopper back to the head of the queue: the entry, the guide and the call
 // change together, and the store that holds one must hold all three.
-// Signaling still owns the wire: it relays SDP and ICE between the two
-// parties this package names, and reports connects, drops and hang-ups
-// back through [Service].
+// Signaling still owns the sockets: it relays SDP and ICE between the two
+// parties this package names, and the call flow (package callflow) reports
+// connects, drops and hang-ups back through [Service].
 //
 // # One transaction per change
 //
@@ -59,7 +59,8 @@
 //
 // # What it does not own
 //
-// Tokens (internal/auth), the WebSocket and message schema (signaling),
+// Tokens (internal/auth), the WebSocket (signaling) and the message schema
+// (protocol),
 // money (payments), and delivery of events to clients: it publishes events
 // and does not know who reads them or how a message gets to a socket.
 package queue

@@ -3,7 +3,6 @@ package signaling
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -335,7 +334,7 @@ func (c *conn) handle(ctx context.Context, m protocol.Envelope) error {
 	if route == nil {
 		return protocol.Errorf(protocol.CodeUnknownType, "%q is not relayed by this server", m.Type)
 	}
-	// The other party gets the sender's bytes, so they must be the
+	// The other party gets the sender's data bytes, so they must be the
 	// payload the protocol says, not whatever a client chose to send.
 	if err := m.Decode(protocol.ClientPayload(m.Type)); err != nil {
 		return err
@@ -346,10 +345,18 @@ func (c *conn) handle(ctx context.Context, m protocol.Envelope) error {
 	if err != nil {
 		return err
 	}
+	// m.Data is the sender's bytes, checked above and passed on unescaped
+	// (json drops only whitespace between tokens); the envelope around
+	// them is the server's.
 	m.V, m.From = protocol.Version, c.who.Role
-	frame, err := json.Marshal(m)
+	frame, err := m.Marshal()
 	if err != nil {
 		return err
+	}
+	if int64(len(frame)) > c.hub.cfg.MaxMessageBytes {
+		// The server's "from" made it longer than the sender's frame; the
+		// other party would close with 1009 on it.
+		return protocol.Errorf(protocol.CodeTooLarge, "%s of %d bytes with its sender is over the %d byte limit", m.Type, len(frame), c.hub.cfg.MaxMessageBytes)
 	}
 	if err := c.hub.bus.Publish(ctx, to, frame); err != nil {
 		return errors.Join(protocol.Errorf(protocol.CodeUnavailable, "could not reach the other party"), err)

@@ -1,7 +1,8 @@
-// Package signaling owns the WebSocket endpoint and the wire protocol
-// (docs/protocol.md): authenticating a socket by its first message,
-// parsing and size-limiting every frame, relaying SDP, ICE and ICE-restart
-// messages to the other party of the sender's own call and nobody else,
+// Package signaling owns the WebSocket endpoint that speaks the wire
+// protocol (docs/protocol.md): authenticating a socket by its first
+// message, parsing and size-limiting every frame, relaying SDP, ICE and
+// ICE-restart messages to the other party of the sender's own call and
+// nobody else (their data as the sender wrote it, never re-escaped),
 // delivering server events to a party wherever its socket lives, heartbeats,
 // and dropping slow or dead clients without blocking anyone.
 //
@@ -14,10 +15,10 @@
 // package protocol's; this package parses frames into [protocol.Envelope]
 // and encodes the payloads it is given.
 //
-// It does not own who may be in which call, queue state or money: the
-// wiring registers a [Handler] per client message type with the roles that
-// may send it ([Hub.Handle]), one [Route] that names the other party of a
-// relayed message ([Hub.Relay]), and [Sessions] told of each socket's open
-// and close (which it answers from the queue package); this package only
+// It does not own who may be in which call, queue state or money: package
+// callflow registers a [Handler] per client message type with the roles
+// that may send it ([Hub.Handle]), one [Route] that names the other party
+// of a relayed message ([Hub.Relay]), and [Sessions] told of each socket's
+// open and close (which it answers from the queue); this package only
 // enforces the answers.
 package signaling

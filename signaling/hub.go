@@ -171,8 +171,8 @@ func (h *Hub) deliverLocal(to Address, frame []byte) {
 
 // Control frames travel the bus between hubs. Every frame for a client is
 // a JSON object, so a frame that does not start with '{' cannot be one,
-// and no client can forge a control frame: relayed messages are
-// re-encoded by the server.
+// and no client can forge a control frame: the server writes the envelope
+// of every relayed message itself, around the sender's data.
 //
 // The only control frame today is "replaced <registered unix ns> <socket
 // id>": a party's socket registered on some node, and any older socket of

@@ -796,3 +796,48 @@ func TestShutdownRacingDials(t *testing.T) {
 		wg.Wait()
 	}
 }
+
+// TestRelayKeepsSenderData: the other party gets the sender's data as it
+// was sent, not re-escaped. JSON's HTML escaping writes each <, > and &
+// as six bytes, which would push a description that fits the limit past
+// it and have the receiver close with 1009.
+func TestRelayKeepsSenderData(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	e.ctrl.setRoute(func(who signaling.Identity, m protocol.Envelope) (signaling.Address, error) {
+		if who.Address == shopperA.Address {
+			return guideG.Address, nil
+		}
+		return shopperA.Address, nil
+	})
+	a := e.connect(t, "tok-a")
+	g := e.connect(t, "tok-g")
+
+	head := `{"v":1,"type":"sdp","call_id":"c_ag","data":`
+	data := `{"type":"offer","sdp":"v=0\r\na=x:<&>` + strings.Repeat("<&>", 21500) + `"}`
+	frame := head + data + "}"
+	if n := len(frame); n > protocol.MaxFrame || n < protocol.MaxFrame-2048 {
+		t.Fatalf("test frame is %d bytes, want just under %d", n, protocol.MaxFrame)
+	}
+	a.SendRaw([]byte(frame))
+	f := g.Next()
+	if f.Type != protocol.TypeSDP || f.From != protocol.RoleShopper {
+		t.Fatalf("guide got %s from %q", f.Type, f.From)
+	}
+	if string(f.Data) != data {
+		t.Fatalf("relayed data differs from the sent data: got %d bytes %.80q…, sent %d bytes", len(f.Data), f.Data, len(data))
+	}
+
+	// A frame at the limit grows by the server's "from": it is refused to
+	// its sender, not sent over the receiver's limit.
+	frame = head + `{"type":"offer","sdp":"v=0` + strings.Repeat("a", protocol.MaxFrame-len(head)-len(`{"type":"offer","sdp":"v=0"}}`)) + `"}}`
+	if len(frame) != protocol.MaxFrame {
+		t.Fatalf("test frame is %d bytes, want %d", len(frame), protocol.MaxFrame)
+	}
+	a.SendRaw([]byte(frame))
+	a.ExpectError(protocol.CodeTooLarge, protocol.TypeSDP)
+	a.ExpectOpen()
+	g.Ping()
+	g.ExpectNothing()
+	g.ExpectOpen()
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,6 +47,11 @@ type recorder struct {
 	mu      sync.Mutex
 	got     []busMsg
 	changed chan struct{}
+	// down, when set, counts in gotWhileDown the frames delivered while
+	// it holds: a test that holds a listener down checks afterwards that
+	// nothing came meanwhile, instead of sleeping and looking.
+	down         *atomic.Bool
+	gotWhileDown int
 }
 
 func newRecorder() *recorder { return &recorder{changed: make(chan struct{}, 1)} }
@@ -53,6 +59,9 @@ func newRecorder() *recorder { return &recorder{changed: make(chan struct{}, 1)}
 func (r *recorder) deliver(to Address, frame []byte) {
 	r.mu.Lock()
 	r.got = append(r.got, busMsg{to, string(frame)})
+	if r.down != nil && r.down.Load() {
+		r.gotWhileDown++
+	}
 	r.mu.Unlock()
 	select {
 	case r.changed <- struct{}{}:
@@ -80,6 +89,45 @@ func (r *recorder) waitN(t *testing.T, n int, within time.Duration) []busMsg {
 			t.Fatalf("got %d frames within %v, want %d", len(r.snapshot()), within, n)
 		}
 	}
+}
+
+// lastFrame is what drain publishes after everything else.
+const lastFrame = `{"type":"last"}`
+
+// drain publishes one frame from b after everything a test published and
+// waits until every node has delivered it. The bus delivers in publish
+// order, so a frame that could still come (a duplicate, a replay) comes
+// before it: what each node got before it, returned here, is all it
+// gets. It replaces sleeping and then counting.
+func drain(t *testing.T, b *PostgresBus, nodes ...*node) [][]busMsg {
+	t.Helper()
+	to := Address{Role: protocol.RoleGuide, ID: "last"}
+	publish(t, b, to, lastFrame)
+	out := make([][]busMsg, len(nodes))
+	for i, n := range nodes {
+		deadline := time.After(10 * time.Second)
+		for out[i] == nil {
+			got := n.rec.snapshot()
+			for j, m := range got {
+				if m.frame != lastFrame {
+					continue
+				}
+				if m.to != to || j != len(got)-1 {
+					t.Fatalf("node %d: %v after the last frame", i, got[j:])
+				}
+				out[i] = got[:j:j]
+			}
+			if out[i] != nil {
+				break
+			}
+			select {
+			case <-n.rec.changed:
+			case <-deadline:
+				t.Fatalf("node %d: the last frame did not come within 10s; got %d frames", i, len(got))
+			}
+		}
+	}
+	return out
 }
 
 // node is one guidecall node's bus and what it delivered.
@@ -190,9 +238,10 @@ func testBusEveryNode(t *testing.T) {
 			t.Errorf("node %s got %v, want %v", name, got, want)
 		}
 	}
-	time.Sleep(200 * time.Millisecond)
-	if got := b.rec.snapshot(); len(got) != 2 {
-		t.Errorf("node B got %d frames in the end, want 2 (no duplicates)", len(got))
+	for i, got := range drain(t, a.bus, a, b) {
+		if len(got) != 2 {
+			t.Errorf("node %d got %d frames in the end, want 2 (no duplicates)", i, len(got))
+		}
 	}
 }
 
@@ -274,11 +323,12 @@ func testBusOrder(t *testing.T) {
 	for i := range 100 {
 		publish(t, nodes[0].bus, shopper, seqFrame(i, size(i)))
 	}
-	for name, n := range map[string]*node{"A": nodes[0], "B": nodes[1]} {
+	for _, n := range nodes {
 		n.rec.waitN(t, 100, 15*time.Second)
-		time.Sleep(100 * time.Millisecond)
-		checkSeq(t, name, n.rec.snapshot(), shopper, 100, size)
 	}
+	got := drain(t, nodes[0].bus, nodes...)
+	checkSeq(t, "A", got[0], shopper, 100, size)
+	checkSeq(t, "B", got[1], shopper, 100, size)
 }
 
 // Concurrent publishers on two nodes: each node sees all messages once, in
@@ -312,10 +362,10 @@ func testBusConcurrentPublishers(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	a := nodes[0].rec.waitN(t, pubs*each, 15*time.Second)
-	b := nodes[1].rec.waitN(t, pubs*each, 15*time.Second)
-	time.Sleep(100 * time.Millisecond)
-	a, b = nodes[0].rec.snapshot(), nodes[1].rec.snapshot()
+	nodes[0].rec.waitN(t, pubs*each, 15*time.Second)
+	nodes[1].rec.waitN(t, pubs*each, 15*time.Second)
+	got := drain(t, nodes[1].bus, nodes...)
+	a, b := got[0], got[1]
 	if len(a) != pubs*each || len(b) != pubs*each {
 		t.Fatalf("A got %d, B got %d, want %d each", len(a), len(b), pubs*each)
 	}
@@ -340,6 +390,7 @@ func testBusReconnectCatchesUp(t *testing.T) {
 	a := env.newNode(t)
 	a.start(t)
 	b := env.newNode(t)
+	b.rec.down = new(atomic.Bool)
 	down := make(chan struct{}, 1)
 	release := make(chan struct{})
 	b.bus.testHookReconnect = func() {
@@ -351,7 +402,12 @@ func testBusReconnectCatchesUp(t *testing.T) {
 	}
 	b.start(t)
 	var once sync.Once
-	letBack := func() { once.Do(func() { close(release) }) }
+	letBack := func() {
+		once.Do(func() {
+			b.rec.down.Store(false)
+			close(release)
+		})
+	}
 	t.Cleanup(letBack) // before Stop, which would wait for the hook
 
 	size := func(i int) int {
@@ -364,6 +420,7 @@ func testBusReconnectCatchesUp(t *testing.T) {
 	b.rec.waitN(t, 1, 10*time.Second)
 
 	oldPID := b.bus.listenerPID()
+	b.rec.down.Store(true)
 	terminate(t, env.pool, oldPID)
 	select {
 	case <-down:
@@ -377,10 +434,6 @@ func testBusReconnectCatchesUp(t *testing.T) {
 		publish(t, a.bus, shopper, seqFrame(i, size(i)))
 	}
 	a.rec.waitN(t, 31, 10*time.Second)
-	time.Sleep(200 * time.Millisecond)
-	if got := len(b.rec.snapshot()); got != 1 {
-		t.Fatalf("B got %d frames while down, want 1", got)
-	}
 
 	letBack()
 	b.rec.waitN(t, 31, 10*time.Second)
@@ -391,9 +444,15 @@ func testBusReconnectCatchesUp(t *testing.T) {
 	// Live again, and nothing comes twice.
 	publish(t, a.bus, shopper, seqFrame(31, size(31)))
 	b.rec.waitN(t, 32, 10*time.Second)
-	time.Sleep(200 * time.Millisecond)
-	checkSeq(t, "B", b.rec.snapshot(), shopper, 32, size)
-	checkSeq(t, "A", a.rec.snapshot(), shopper, 32, size)
+	got := drain(t, a.bus, a, b)
+	checkSeq(t, "B", got[1], shopper, 32, size)
+	checkSeq(t, "A", got[0], shopper, 32, size)
+	b.rec.mu.Lock()
+	whileDown := b.rec.gotWhileDown
+	b.rec.mu.Unlock()
+	if whileDown != 0 {
+		t.Fatalf("B delivered %d frames while its listener was down", whileDown)
+	}
 }
 
 // Without holding the listener down: publishing right after the kill,
@@ -425,8 +484,7 @@ func testBusReconnectRace(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	time.Sleep(200 * time.Millisecond)
-	checkSeq(t, "B", b.rec.snapshot(), guide, n, size)
+	checkSeq(t, "B", drain(t, a.bus, b)[0], guide, n, size)
 }
 
 func terminate(t *testing.T, pool *pgxpool.Pool, pid uint32) {
@@ -452,9 +510,7 @@ func testBusNoReplay(t *testing.T) {
 	b := env.newNode(t)
 	b.start(t)
 	publish(t, a.bus, shopper, "after start")
-	got := b.rec.waitN(t, 1, 10*time.Second)
-	time.Sleep(200 * time.Millisecond)
-	if got = b.rec.snapshot(); len(got) != 1 || got[0].frame != "after start" {
+	if got := drain(t, a.bus, b)[0]; len(got) != 1 || got[0].frame != "after start" {
 		t.Errorf("new node got %v, want only the frame published after Start", got)
 	}
 	if got := a.rec.snapshot(); len(got) != 0 {

@@ -14,8 +14,8 @@
 //     time. The cost parameters are read back from each hash, so they can be
 //     raised later without invalidating stored hashes.
 //   - Accounts of guides and admins behind the [AccountStore] interface, with
-//     a memory implementation here and a shared conformance suite in
-//     package authtest that every implementation must pass.
+//     a memory and a PostgreSQL implementation here and a shared
+//     conformance suite in package authtest that both pass.
 //   - Login and refresh over HTTP ([Service.Routes], mounted at
 //     /api/v1/auth), and [Issuer.Middleware] that guards other routes by
 //     role, reading the token from the Authorization header only: tokens
@@ -27,9 +27,9 @@
 // # What it does not own
 //
 // Auth answers "who is this and what role do they have", never "may this
-// token reach that call". A shopper token names one queue entry; the queue
-// and signaling packages must compare [Claims.EntryID] with the entry or call
-// being addressed, and check that a guide is a party of the call. Auth does
+// token reach that call". A shopper token names one queue entry; package
+// callflow turns claims into a party and checks it against the entry or
+// call being addressed, and that a guide is a party of the call. Auth does
 // not know about calls, queues or payments.
 //
 // Tokens are stateless: there is no revocation list. Access tokens live 15

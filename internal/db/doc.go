@@ -1,10 +1,14 @@
-// Package db opens the PostgreSQL pool every Postgres store shares and
-// applies the schema migrations.
+// Package db opens the PostgreSQL pool every Postgres store shares,
+// applies the schema migrations (guidecall's and River's) and builds the
+// node's River client.
 //
 // # What it owns
 //
 // The connection pool settings (Open), the SQL migrations in migrations/
-// (embedded, applied by Migrate and by `guidecall migrate`), and the one
+// (embedded, applied by Migrate and by `guidecall migrate`, followed by
+// River's own), the River client that works the durable jobs of other
+// packages in the pool's schema ([NewJobs]: it knows the jobs only as
+// the workers and periodic jobs it is given), and the one
 // classification of driver errors that means "the database cannot be
 // reached right now" (IsUnavailable). Each domain store maps that, and the
 // constraint errors it cares about, to its own package's errors in one
