@@ -284,6 +284,20 @@ func TestWidgetCrossOrigin(t *testing.T) {
 	)
 	shopper.waitJS(t, "open payment card", browserStepTimeout, `!!guidecall.root.querySelector('.payment-card[data-status="open"] a.pay-button')`)
 
+	// The shopper pays on the hosted checkout in a tab of its own; the card
+	// in the call shows it paid and the host page hears payment-paid.
+	checkout := shopper.evalString(t, `guidecall.root.querySelector('.payment-card[data-status="open"] a.pay-button').href`)
+	payTab := shopper.newTab(t, "checkout")
+	payTab.do(t, "open the checkout", browserStepTimeout, chromedp.Navigate(checkout))
+	payTab.waitJS(t, "checkout shown", browserStepTimeout, `!!document.querySelector("#pay")`)
+	payTab.screenshots(t, "checkout")
+	payTab.audit(t, axe, "checkout")
+	payTab.do(t, "pay", browserStepTimeout, chromedp.Click(chromedp.CSS("#pay")))
+	payTab.waitJS(t, "paid page", browserStepTimeout, `!!document.querySelector("#message")`)
+	payTab.audit(t, axe, "checkout-paid")
+	shopper.waitJS(t, "payment card paid", browserStepTimeout, `!!guidecall.root.querySelector('.payment-card[data-status="paid"]')`)
+	shopper.waitJS(t, "the host page got payment-paid", browserStepTimeout, `hostEvents.includes("payment-paid")`)
+
 	// An ICE restart on a healthy connection: connectionState may never
 	// leave "connected", and both pages must still end up connected.
 	shopper.evalString(t, `guidecall.restartIce(); "asked"`)
@@ -314,7 +328,7 @@ func TestWidgetCrossOrigin(t *testing.T) {
 	if after != saved.CallID {
 		t.Errorf("after the reload the call is %q, want the same %q", after, saved.CallID)
 	}
-	shopper.waitJS(t, "payment card restored", browserStepTimeout, `!!guidecall.root.querySelector('.payment-card[data-status="open"] a.pay-button')`)
+	shopper.waitJS(t, "payment card restored", browserStepTimeout, `!!guidecall.root.querySelector('.payment-card[data-status="paid"]')`)
 	guide.waitJS(t, "the reconnecting cover is gone", browserStepTimeout, `document.querySelector("#peer-reconnecting").hidden`)
 	shopper.waitJS(t, "chat restored", browserStepTimeout, `guidecall.root.querySelector("#chat-log").textContent.includes("Does it run small?")`)
 	shopper.waitJS(t, "product card restored", browserStepTimeout, `guidecall.root.querySelectorAll(".product-card").length === 1`)
@@ -341,8 +355,8 @@ func TestWidgetCrossOrigin(t *testing.T) {
 	if events := shopper.evalString(t, `hostEvents.join(",")`); !strings.Contains(events, "call-started") || !strings.Contains(events, "call-ended") {
 		t.Errorf("host page events %q, want call-started and call-ended", events)
 	}
-	if summary := shopper.widgetText(t, "#summary-list"); !strings.Contains(summary, "Merino wool sneaker (EU 43)") {
-		t.Errorf("summary %q does not list the product shown", summary)
+	if summary := shopper.widgetText(t, "#summary-list"); !strings.Contains(summary, "Merino wool sneaker (EU 43)") || !strings.Contains(summary, "Paid: €49.99") {
+		t.Errorf("summary %q does not list the product shown and the payment", summary)
 	}
 	shopper.screenshots(t, "ended")
 	shopper.audit(t, axe, "ended")
@@ -378,8 +392,6 @@ func TestWidgetCameraDenied(t *testing.T) {
 			shopper.dump(t)
 		}
 	})
-	guideAvailable(t, guide, n)
-
 	shopper.do(t, "deny the camera, allow the microphone", browserStepTimeout, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		for name, setting := range map[string]browser.PermissionSetting{"camera": browser.PermissionSettingDenied, "microphone": browser.PermissionSettingGranted} {
 			if _, err := cdp.Call(ctx, tg, browser.SetPermission, browser.SetPermissionParams{
@@ -398,6 +410,19 @@ func TestWidgetCameraDenied(t *testing.T) {
 	shopper.audit(t, axe, "denied")
 
 	shopper.do(t, "continue with audio only", browserStepTimeout, chromedp.Click(widgetEl("#denied-audio")))
+	// No guide is online yet: the shopper waits first in line.
+	inLine := `/^You are (next|number 1 )/.test(guidecall.root.querySelector("#queue-position").textContent)`
+	shopper.waitJS(t, "first in line", browserStepTimeout, inLine)
+	entry := shopper.evalString(t, `JSON.parse(sessionStorage.getItem("guidecall:default")).entryId`)
+
+	// A reload while in line comes back to the same entry, not the back of
+	// the line.
+	shopper.do(t, "reload while waiting", browserStepTimeout, chromedp.Reload())
+	shopper.waitJS(t, "first in line again after the reload", browserStepTimeout, `window.guidecall?.root && `+inLine)
+	if again := shopper.evalString(t, `JSON.parse(sessionStorage.getItem("guidecall:default")).entryId`); again != entry {
+		t.Errorf("after the reload the entry is %q, want the same %q", again, entry)
+	}
+	guideAvailable(t, guide, n)
 	guide.waitJS(t, "offer shown", browserStepTimeout, `!document.querySelector("#offer").hidden`)
 	guide.do(t, "accept the offer", browserStepTimeout, chromedp.Click(chromedp.CSS("#accept-offer")))
 	waitBothTabs(t, "connected", browserConnectTimeout, guide, shopper, `window.guidecall.state() === "connected"`)

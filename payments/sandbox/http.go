@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
 	"strings"
@@ -40,33 +41,45 @@ type checkoutPage struct {
 	Ref, Description, Total, Status, Message string
 	Items                                    []checkoutItem
 	Open                                     bool
+	T                                        checkoutText
+}
+
+// PayLabel is the pay button's text in the page's language.
+func (p checkoutPage) PayLabel() string { return fmt.Sprintf(p.T.Pay, p.Total) }
+
+// StatusLabel is the link's status in the page's language.
+func (p checkoutPage) StatusLabel() string {
+	if s, ok := p.T.States[p.Status]; ok {
+		return s
+	}
+	return p.Status
 }
 
 // The page has no external assets and no script at all: two plain forms.
 // Relative form actions resolve against /pay/sandbox/{ref}, so the page
 // works wherever the routes are mounted.
 var checkoutTmpl = template.Must(template.New("checkout").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="{{.T.Lang}}" dir="{{.T.Dir}}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Sandbox checkout</title>
+<title>{{.T.Title}}</title>
 <style>
 body{font-family:system-ui,sans-serif;max-width:28rem;margin:2rem auto;padding:0 1rem;color:#222}
-table{width:100%;border-collapse:collapse}td{padding:.3rem 0}td.n{text-align:right}
+table{width:100%;border-collapse:collapse}td{padding:.3rem 0}td.n{text-align:end}
 .total{font-size:1.5rem;font-weight:600;margin:1rem 0}
-button{font-size:1rem;padding:.6rem 1.2rem;margin-right:.5rem;border-radius:.4rem;border:1px solid #888}
+button{font-size:1rem;padding:.6rem 1.2rem;margin-inline-end:.5rem;border-radius:.4rem;border:1px solid #888}
 .pay{background:#1a7f37;color:#fff;border-color:#1a7f37}
 .note{color:#666;font-size:.85rem}
 </style></head><body>
-<h1>Sandbox checkout</h1>
-<p class="note">Test mode: no real money moves.</p>
+<h1>{{.T.Title}}</h1>
+<p class="note">{{.T.TestMode}}</p>
 {{with .Description}}<p>{{.}}</p>{{end}}
 {{if .Items}}<table>{{range .Items}}<tr><td>{{.Quantity}} × {{.Name}}</td><td class="n">{{.Total}}</td></tr>{{end}}</table>{{end}}
 <p class="total" id="total">{{.Total}}</p>
 {{if .Message}}<p id="message">{{.Message}}</p>{{end}}
 {{if .Open}}
-<form method="post" action="{{.Ref}}/pay" style="display:inline"><button class="pay" id="pay" type="submit">Pay {{.Total}}</button></form>
-<form method="post" action="{{.Ref}}/fail" style="display:inline"><button id="decline" type="submit">Decline</button></form>
-{{else}}<p id="status">Status: {{.Status}}</p>{{end}}
+<form method="post" action="{{.Ref}}/pay" style="display:inline"><button class="pay" id="pay" type="submit">{{.PayLabel}}</button></form>
+<form method="post" action="{{.Ref}}/fail" style="display:inline"><button id="decline" type="submit">{{.T.Decline}}</button></form>
+{{else}}<p id="status" data-status="{{.Status}}">{{.T.Status}}: {{.StatusLabel}}</p>{{end}}
 </body></html>
 `))
 
@@ -104,7 +117,9 @@ func (sb *Sandbox) handleCheckout(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "checkout unavailable; retry shortly", http.StatusServiceUnavailable)
 		return
 	}
-	sb.renderPage(w, http.StatusOK, sb.pageOf(c))
+	pg := sb.pageOf(c)
+	pg.T = textFor(r)
+	sb.renderPage(w, http.StatusOK, pg)
 }
 
 func (sb *Sandbox) renderPage(w http.ResponseWriter, status int, pg checkoutPage) {
@@ -162,13 +177,14 @@ func (sb *Sandbox) handleOutcome(w http.ResponseWriter, r *http.Request, paid bo
 		}
 	}
 	pg := sb.pageOf(c)
+	pg.T = textFor(r)
 	switch {
 	case err != nil:
-		pg.Message = "This payment can no longer be completed."
+		pg.Message = pg.T.NoLonger
 	case paid:
-		pg.Message = "Thank you: payment received."
+		pg.Message = pg.T.Received
 	default:
-		pg.Message = "Payment declined."
+		pg.Message = pg.T.Declined
 	}
 	sb.renderPage(w, status, pg)
 }
