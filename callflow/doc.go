@@ -15,7 +15,10 @@
 //     subscriptions to the queue and payments, which run from
 //     Flow.Start to Flow.Stop as one of the node's parts (flow.go).
 //   - The HTTP handlers for joining the queue, ICE servers (TURN only to a
-//     shopper who is in a call) and the admin's queue view (http.go).
+//     shopper who is in a call), a call's items and the shopper's rating,
+//     and the admin's queue view (http.go).
+//   - What a chat message, product card or cart may hold, and how a stored
+//     item reads as the message both parties get (items.go).
 //
 // # What it does not own
 //

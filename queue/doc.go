@@ -1,7 +1,10 @@
 // Package queue owns who is waiting and who is helping: queue entries,
 // guide presence and capacity, the matcher that offers the longest-waiting
 // shopper to the longest-idle available guide, offer time-outs, re-queues,
-// abandonment, and the record of every call those matches create.
+// abandonment, and the record of every call those matches create: its
+// timestamps, its items (chat messages, product cards, the shopper's cart:
+// [CallItem], whose bodies the queue stores but does not read) and the
+// shopper's rating.
 //
 // # Why calls live here
 //
