@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"guidecall/internal/config"
 )
@@ -276,6 +277,13 @@ func TestWidgetCrossOrigin(t *testing.T) {
 		`document.querySelector("#shopper-cart").textContent.includes("1 × Merino wool sneaker (EU 43)")`)
 	shopper.screenshots(t, "chat-and-card")
 	shopper.audit(t, axe, "chat-and-card")
+	guide.screenshots(t, "guide-console-in-call")
+
+	// Keyboard: Escape in a call minimises rather than hangs up.
+	shopper.do(t, "Escape in the call", browserStepTimeout, chromedp.SendKeys(widgetEl("#chat-input"), kb.Escape))
+	shopper.waitJS(t, "minimised by Escape", browserStepTimeout, `guidecall.root.querySelector("#gc").classList.contains("minimised") && guidecall.state() === "connected"`)
+	shopper.do(t, "restore by keyboard", browserStepTimeout, chromedp.SendKeys(widgetEl("#restore"), kb.Enter))
+	shopper.waitJS(t, "restored", browserStepTimeout, `!guidecall.root.querySelector("#gc").classList.contains("minimised")`)
 
 	guide.do(t, "send a payment link", browserStepTimeout,
 		chromedp.SendKeys(chromedp.CSS("#pay-amount"), "49.99"),
@@ -508,4 +516,53 @@ func TestWidgetArabicRightToLeft(t *testing.T) {
 		t.Error("on a phone the panel does not fit the viewport")
 	}
 	shopper.audit(t, axe, "precall-ar-phone")
+}
+
+// TestDemoShopPage is the demo product page as a plain host page of the
+// same tag: its own call button opens the widget, the floating launcher
+// stays away while that button is in view, Escape closes the panel and
+// focus goes back to the button.
+func TestDemoShopPage(t *testing.T) {
+	chromium := findChromium(t)
+	axe := findAxe(t)
+	n := startNode(t, nodeOptions{})
+	shopper := launchChromium(t, "shopper", chromium)
+	t.Cleanup(func() {
+		if t.Failed() {
+			shopper.dump(t)
+		}
+	})
+	shopper.do(t, "open the demo shop", browserStepTimeout, chromedp.EmulateViewport(1280, 800), chromedp.Navigate(n.URL()+"/shop/?currency=EUR"))
+	shopper.waitJS(t, "widget mounted", browserStepTimeout, `!!window.guidecall?.root?.querySelector("#launcher")`)
+	shopper.waitJS(t, "no floating launcher while the page's own button shows", browserStepTimeout,
+		`guidecall.root.querySelector("#launcher").hidden`)
+	shopper.screenshots(t, "demo")
+	// Scrolled away from it, the floating launcher comes.
+	shopper.do(t, "phone size", browserStepTimeout, chromedp.EmulateViewport(390, 844), chromedp.Reload())
+	shopper.waitJS(t, "widget mounted", browserStepTimeout, `!!window.guidecall?.root?.querySelector("#launcher")`)
+	shopper.waitJS(t, "floating launcher when the page's button is out of view", browserStepTimeout,
+		`!guidecall.root.querySelector("#launcher").hidden`)
+	shopper.screenshots(t, "demo-launcher")
+	shopper.do(t, "desktop size", browserStepTimeout, chromedp.EmulateViewport(1280, 800), chromedp.Reload())
+	shopper.waitJS(t, "widget mounted", browserStepTimeout, `!!window.guidecall?.root?.querySelector("#launcher")`)
+	shopper.do(t, "the page's own call button", browserStepTimeout, chromedp.Click(chromedp.CSS("#call-guide")))
+	shopper.widgetVisible(t, "pre-call choices", "#join-video")
+	shopper.screenshots(t, "demo-precall")
+	shopper.do(t, "Escape", browserStepTimeout, chromedp.SendKeys(widgetEl("#join-video"), kb.Escape))
+	shopper.waitJS(t, "panel closed", browserStepTimeout, `guidecall.root.querySelector("#call-widget").hidden`)
+	shopper.waitJS(t, "focus back on the page's button", browserStepTimeout, `document.activeElement?.id === "call-guide"`)
+	// The page's CSP (script-src and style-src 'self') refused nothing the
+	// widget does.
+	// (Checked before the audits: axe-core's own inline styles are refused.)
+	shopper.mu.Lock()
+	for _, line := range shopper.console {
+		if strings.Contains(line, "Content Security Policy") {
+			t.Errorf("CSP refusal on the demo page: %s", line)
+		}
+	}
+	shopper.mu.Unlock()
+	shopper.audit(t, axe, "demo")
+	shopper.do(t, "open the widget again", browserStepTimeout, chromedp.Click(chromedp.CSS("#call-guide")))
+	shopper.widgetVisible(t, "pre-call choices", "#join-video")
+	shopper.audit(t, axe, "demo-precall")
 }

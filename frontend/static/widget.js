@@ -59,7 +59,8 @@
   window.guidecall = api;
 
   const host = document.createElement("guidecall-widget");
-  host.style.cssText = "all: initial; position: fixed; z-index: 2147483000; inset: auto;";
+  // No inline style here: a merchant's style-src CSP would refuse it. The
+  // shadow root's own sheet resets the host (:host { all: initial }).
   const shadow = host.attachShadow({ mode: "open" });
   const mount = () => {
     document.body.append(host);

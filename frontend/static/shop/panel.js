@@ -71,6 +71,8 @@ export const PANEL_HTML = `
       <div class="controls" role="group" aria-label="Call controls" data-i18n-aria-label="widget.controls">
         <button id="mute" type="button" class="button round" aria-pressed="false" data-i18n="widget.mute">Mute</button>
         <button id="camera" type="button" class="button round" aria-pressed="false" data-i18n="widget.camera_off">Camera off</button>
+        <button id="switch-camera" type="button" class="button round" hidden data-i18n="widget.switch_camera">Switch camera</button>
+        <button id="fullscreen" type="button" class="button round" hidden data-i18n="widget.fullscreen">Full screen</button>
         <button id="end-call" type="button" class="button round danger" data-i18n="widget.end">End call</button>
       </div>
       <section id="chat" class="chat" aria-labelledby="chat-title" hidden>

@@ -407,6 +407,8 @@ export async function mount({ root, settings, emit }) {
     $("#local-video").srcObject = session.stream?.getVideoTracks().length ? session.stream : null;
     $("#local-video").hidden = !session.stream?.getVideoTracks().length;
     $("#camera").hidden = !session.stream?.getVideoTracks().length;
+    $("#fullscreen").hidden = !document.fullscreenEnabled;
+    offerCameraSwitch();
     $("#mute").hidden = !session.stream?.getAudioTracks().length;
     if (session.callId !== msg.call_id || session.phase !== "call") {
       stopMedia();
@@ -458,6 +460,42 @@ export async function mount({ root, settings, emit }) {
       showError("error.media_in_call");
       return null;
     }
+  }
+
+  // Phones have a front and a back camera: offer the other one when there is
+  // more than one and we are sending video.
+  async function offerCameraSwitch() {
+    const btn = $("#switch-camera");
+    btn.hidden = true;
+    if (!session.stream?.getVideoTracks().length || !navigator.mediaDevices?.enumerateDevices) return;
+    const cams = (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === "videoinput");
+    btn.hidden = cams.length < 2;
+  }
+
+  async function switchCamera() {
+    const old = session.stream?.getVideoTracks()[0];
+    if (!old) return;
+    const cams = (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === "videoinput");
+    const current = old.getSettings().deviceId;
+    const next = cams[(cams.findIndex((c) => c.deviceId === current) + 1) % cams.length];
+    if (!next || next.deviceId === current) return;
+    try {
+      const s = await navigator.mediaDevices.getUserMedia({ video: { deviceId: { exact: next.deviceId } } });
+      const track = s.getVideoTracks()[0];
+      const sender = session.call?.pc?.getSenders().find((x) => x.track?.kind === "video");
+      if (sender) await sender.replaceTrack(track);
+      session.stream.removeTrack(old);
+      old.stop();
+      session.stream.addTrack(track);
+      $("#local-video").srcObject = session.stream;
+    } catch (err) {
+      console.warn("guidecall: camera switch failed", err);
+    }
+  }
+
+  function toggleFullscreen() {
+    if (document.fullscreenElement) document.exitFullscreen?.();
+    else $("#videos").requestFullscreen?.().catch((err) => console.warn("guidecall: no full screen", err));
   }
 
   async function restoreItems(callId) {
@@ -709,6 +747,8 @@ export async function mount({ root, settings, emit }) {
     closePanel();
   });
   $("#call-again").addEventListener("click", precall);
+  $("#switch-camera").addEventListener("click", switchCamera);
+  $("#fullscreen").addEventListener("click", toggleFullscreen);
   $("#rating-form").addEventListener("submit", rate);
   $("#continue-shopping").addEventListener("click", () => { session.phase = "idle"; closePanel(); });
   $("#call-widget").addEventListener("keydown", (e) => {
