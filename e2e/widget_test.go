@@ -223,6 +223,21 @@ func TestWidgetCrossOrigin(t *testing.T) {
 	shopper.screenshots(t, "precall")
 	shopper.audit(t, axe, "precall")
 
+	// A preview with device pickers before joining; turned off again, the
+	// camera is let go.
+	shopper.do(t, "preview the camera", browserStepTimeout, chromedp.Click(widgetEl("#preview-toggle")))
+	shopper.widgetVisible(t, "camera picker", "#camera-select")
+	shopper.waitJS(t, "preview playing", browserStepTimeout, `guidecall.root.querySelector("#preview-video").readyState >= 2`)
+	if m := shopper.media(t); m != "audio,video" {
+		t.Errorf("during the preview the page holds %q, want audio,video", m)
+	}
+	shopper.screenshots(t, "preview")
+	shopper.audit(t, axe, "preview")
+	shopper.do(t, "preview off", browserStepTimeout, chromedp.Click(widgetEl("#preview-toggle")))
+	if m := shopper.media(t); m != "" {
+		t.Errorf("after the preview the page still holds %q", m)
+	}
+
 	clicked := time.Now()
 	shopper.do(t, "join with the camera off", browserStepTimeout, chromedp.Click(widgetEl("#join-camera-off")))
 	shopper.widgetVisible(t, "waiting in line", "#queue-view")

@@ -33,6 +33,12 @@ export const PANEL_HTML = `
       <div id="preview" class="preview" hidden>
         <video id="preview-video" autoplay playsinline muted aria-label="Your camera preview" data-i18n-aria-label="precall.preview_video"></video>
       </div>
+      <div id="device-pickers" class="device-pickers" hidden>
+        <label for="camera-select" data-i18n="precall.camera">Camera</label>
+        <select id="camera-select"></select>
+        <label for="mic-select" data-i18n="precall.microphone">Microphone</label>
+        <select id="mic-select"></select>
+      </div>
       <button id="preview-toggle" type="button" class="button small" aria-pressed="false" data-i18n="precall.preview">Preview my camera</button>
       <div class="join-buttons">
         <button id="join-video" type="button" class="button primary wide" data-mode="video" data-i18n="precall.join_video">Join with video</button>

@@ -67,6 +67,7 @@ export async function mount({ root, settings, emit }) {
     incall: null, // chat, product cards and cart (incall.js), from the match on
     early: [], // chat and cards that came before incall.js did
     minimised: false,
+    devices: { video: null, audio: null }, // picked in the preview
     opener: null, // focus returns here on close
   };
 
@@ -76,7 +77,7 @@ export async function mount({ root, settings, emit }) {
     if (!session.token) return;
     const value = {
       token: session.token, entryId: session.entryId, wsUrl: session.wsUrl, mode: session.mode,
-      callId: session.callId, expiresAt: session.expiresAt,
+      callId: session.callId, expiresAt: session.expiresAt, devices: session.devices,
     };
     try { sessionStorage.setItem(storageKey, JSON.stringify(value)); } catch { /* storage off: no resume */ }
   }
@@ -194,17 +195,55 @@ export async function mount({ root, settings, emit }) {
       session.preview = null;
       $("#preview-video").srcObject = null;
       $("#preview").hidden = true;
+      $("#device-pickers").hidden = true;
       btn.setAttribute("aria-pressed", "false");
       return;
     }
     try {
-      session.preview = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
+      session.preview = await navigator.mediaDevices.getUserMedia(constraints({ audio: true, video: true }));
     } catch (err) {
       return denied(err, "video");
     }
     $("#preview-video").srcObject = session.preview;
     $("#preview").hidden = false;
     btn.setAttribute("aria-pressed", "true");
+    fillDevicePickers().catch((err) => console.warn("guidecall: no device list", err));
+  }
+
+  // The devices the shopper picked in the preview, for the call's media.
+  function constraints(want) {
+    if (!want) return null;
+    const pick = (on, id) => (on ? (id ? { deviceId: { exact: id } } : true) : false);
+    return { audio: pick(want.audio, session.devices.audio), video: pick(want.video, session.devices.video) };
+  }
+
+  async function fillDevicePickers() {
+    const devices = await navigator.mediaDevices.enumerateDevices();
+    const current = (kind) => session.preview?.getTracks().find((tr) => tr.kind === kind)?.getSettings().deviceId;
+    for (const [sel, kind, track] of [["#camera-select", "videoinput", "video"], ["#mic-select", "audioinput", "audio"]]) {
+      const list = devices.filter((d) => d.kind === kind);
+      const el = $(sel);
+      el.replaceChildren(...list.map((d, i) => {
+        const o = document.createElement("option");
+        o.value = d.deviceId;
+        o.textContent = d.label || `${t(kind === "videoinput" ? "precall.camera" : "precall.microphone")} ${i + 1}`;
+        o.selected = d.deviceId === current(track);
+        return o;
+      }));
+    }
+    $("#device-pickers").hidden = false;
+  }
+
+  async function pickDevice() {
+    session.devices = { video: $("#camera-select").value || null, audio: $("#mic-select").value || null };
+    stopStream(session.preview);
+    try {
+      session.preview = await navigator.mediaDevices.getUserMedia(constraints({ audio: true, video: true }));
+      $("#preview-video").srcObject = session.preview;
+    } catch (err) {
+      session.preview = null;
+      denied(err, "video");
+    }
   }
 
   // Asks for the permissions the mode needs, then lets go of the devices:
@@ -214,7 +253,7 @@ export async function mount({ root, settings, emit }) {
     if (!want) return true;
     if (mode === "video" && session.preview) return true;
     try {
-      const s = await navigator.mediaDevices.getUserMedia(want);
+      const s = await navigator.mediaDevices.getUserMedia(constraints(want));
       stopStream(s);
       return true;
     } catch (err) {
@@ -290,6 +329,7 @@ export async function mount({ root, settings, emit }) {
   /** Comes back into the stored session after a reload. */
   function resume(s) {
     Object.assign(session, { token: s.token, entryId: s.entryId, wsUrl: s.wsUrl, mode: s.mode || "video", expiresAt: s.expiresAt });
+    if (s.devices) session.devices = s.devices;
     session.phase = "queued";
     session.resuming = true;
     openPanel();
@@ -454,7 +494,7 @@ export async function mount({ root, settings, emit }) {
     const want = MEDIA[session.mode];
     if (!want) return null;
     try {
-      return await navigator.mediaDevices.getUserMedia(want);
+      return await navigator.mediaDevices.getUserMedia(constraints(want));
     } catch (err) {
       console.warn("guidecall: media refused at the start of the call", err);
       showError("error.media_in_call");
@@ -725,6 +765,8 @@ export async function mount({ root, settings, emit }) {
   $("#restore").addEventListener("click", () => { setMinimised(false); focusFirst(); });
   $("#minimise").addEventListener("click", () => setMinimised(true));
   $("#preview-toggle").addEventListener("click", togglePreview);
+  $("#camera-select").addEventListener("change", pickDevice);
+  $("#mic-select").addEventListener("change", pickDevice);
   for (const b of root.querySelectorAll("#precall-view [data-mode], #denied-view [data-mode]")) {
     b.addEventListener("click", () => {
       if (session.phase === "denied") session.phase = "precall";
