@@ -110,11 +110,11 @@ func (sb *Sandbox) handleCheckout(w http.ResponseWriter, r *http.Request) {
 	c, err := sb.store.CheckoutGet(r.Context(), ref)
 	switch {
 	case errors.Is(err, payments.ErrNotFound):
-		http.Error(w, "unknown checkout", http.StatusNotFound)
+		http.Error(w, textFor(r).Unknown, http.StatusNotFound)
 		return
 	case err != nil:
 		sb.log.Warn("sandbox checkout unavailable", "provider_ref", ref, "err", err)
-		http.Error(w, "checkout unavailable; retry shortly", http.StatusServiceUnavailable)
+		http.Error(w, textFor(r).Unavailable, http.StatusServiceUnavailable)
 		return
 	}
 	pg := sb.pageOf(c)
@@ -166,13 +166,13 @@ func (sb *Sandbox) handleOutcome(w http.ResponseWriter, r *http.Request, paid bo
 	}
 	switch status {
 	case http.StatusNotFound:
-		http.Error(w, "unknown checkout", status)
+		http.Error(w, textFor(r).Unknown, status)
 		return
 	case http.StatusServiceUnavailable:
 		if c.Ref == "" {
 			// Nothing was recorded: the store did not answer.
 			sb.log.Warn("sandbox checkout outcome not recorded", "provider_ref", ref, "err", err)
-			http.Error(w, "checkout unavailable; retry shortly", status)
+			http.Error(w, textFor(r).Unavailable, status)
 			return
 		}
 	}

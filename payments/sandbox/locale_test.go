@@ -51,6 +51,10 @@ func TestCheckoutLocalized(t *testing.T) {
 			t.Errorf("Accept-Language %q: want lang %s dir %s and %q in\n%s", tc.accept, tc.lang, tc.dir, tc.pay, page)
 		}
 	}
+	base := pl.CheckoutURL[:strings.LastIndex(pl.CheckoutURL, "/")]
+	if page := fetch(http.MethodGet, base+"/sbx_nope", "fr"); !strings.Contains(page, "n’existe pas") {
+		t.Errorf("unknown checkout in French: %q", page)
+	}
 	if page := fetch(http.MethodPost, pl.CheckoutURL+"/pay", "ja"); !strings.Contains(page, "お支払いを受け付けました") || !strings.Contains(page, "支払い済み") {
 		t.Errorf("paid page in Japanese:\n%s", page)
 	}
