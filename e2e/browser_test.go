@@ -175,6 +175,11 @@ type pageStats struct {
 	FramesDecoded       int64   `json:"framesDecoded"`
 	FramesSent          int64   `json:"framesSent"`
 	RestartsCompleted   int     `json:"restartsCompleted"`
+	// Quality is the shopper widget's connection-quality reading.
+	Quality *struct {
+		Level string `json:"level"`
+		RTTMs *int   `json:"rttMs"`
+	} `json:"quality"`
 }
 
 func (s pageStats) String() string {

@@ -261,6 +261,7 @@ func TestWidgetCrossOrigin(t *testing.T) {
 	if s := guide.stats(t); s.FramesDecoded != 0 {
 		t.Errorf("camera off: the guide decoded %d frames of the shopper", s.FramesDecoded)
 	}
+	waitQuality(t, shopper, "good")
 	shopper.screenshots(t, "call")
 	shopper.audit(t, axe, "call")
 
@@ -472,6 +473,23 @@ func waitRestarted(t *testing.T, b *chromeTab) {
 			t.Fatalf("%s: no ICE restart completed after %v: %s", b.name, browserConnectTimeout, s)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// waitQuality waits until the widget's connection-quality reading is level.
+func waitQuality(t *testing.T, b *chromeTab, level string) {
+	t.Helper()
+	deadline := time.Now().Add(browserStepTimeout)
+	for {
+		s := b.stats(t)
+		if s.Quality != nil && s.Quality.Level == level && s.Quality.RTTMs != nil {
+			t.Logf("%s: connection quality %s, rtt %d ms", b.name, level, *s.Quality.RTTMs)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: connection quality not %q after %v: %+v", b.name, level, browserStepTimeout, s.Quality)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 

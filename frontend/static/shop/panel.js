@@ -65,7 +65,10 @@ export const PANEL_HTML = `
     </div>
 
     <div id="call-view" class="view" hidden>
-      <p id="peer-name" class="peer-name"></p>
+      <div class="call-head">
+        <p id="peer-name" class="peer-name"></p>
+        <span id="quality" class="quality" data-level="" role="img" aria-label="" hidden><i></i><i></i><i></i></span>
+      </div>
       <div class="videos" id="videos">
         <video id="remote-video" autoplay playsinline aria-label="Guide video" data-i18n-aria-label="widget.remote"></video>
         <video id="local-video" autoplay playsinline muted aria-label="Your camera" data-i18n-aria-label="widget.local"></video>

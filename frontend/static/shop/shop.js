@@ -477,6 +477,7 @@ export async function mount({ root, settings, emit }) {
     });
     session.call = call;
     call.start();
+    watchQuality(call);
     if (fresh) refreshPaymentLinks();
   }
 
@@ -531,6 +532,37 @@ export async function mount({ root, settings, emit }) {
     } catch (err) {
       console.warn("guidecall: camera switch failed", err);
     }
+  }
+
+  // The connection-quality bars: round-trip time and inbound loss from
+  // getStats() every two seconds while a call is up. Only the label
+  // changes, nothing is announced, so it does not chatter.
+  function watchQuality(call) {
+    let last = null;
+    const tick = async () => {
+      if (call !== session.call || call.closed || !call.pc) return;
+      let rtt = null;
+      let lost = 0;
+      let received = 0;
+      const report = await call.pc.getStats();
+      report.forEach((s) => {
+        if (s.type === "candidate-pair" && s.nominated && s.state === "succeeded" && s.currentRoundTripTime != null) rtt = s.currentRoundTripTime;
+        if (s.type === "inbound-rtp") { lost += s.packetsLost || 0; received += s.packetsReceived || 0; }
+      });
+      const dLost = last ? lost - last.lost : 0;
+      const dRecv = last ? received - last.received : 0;
+      last = { lost, received };
+      const loss = dLost + dRecv > 0 ? (100 * dLost) / (dLost + dRecv) : 0;
+      const level = call.state !== "connected" ? "poor"
+        : rtt == null ? "" : rtt > 0.4 || loss > 5 ? "poor" : rtt > 0.2 || loss > 2 ? "fair" : "good";
+      session.quality = { level, rttMs: rtt == null ? null : Math.round(rtt * 1000), lossPct: Math.round(loss * 10) / 10 };
+      const el = $("#quality");
+      el.dataset.level = level;
+      el.hidden = !level;
+      if (level) el.setAttribute("aria-label", t(`quality.${level}`));
+    };
+    clearInterval(session.qualityTimer);
+    session.qualityTimer = setInterval(() => tick().catch(() => {}), 2000);
   }
 
   function toggleFullscreen() {
@@ -601,6 +633,8 @@ export async function mount({ root, settings, emit }) {
     $("#ended-message").textContent = text;
     stopMedia();
     $("#remote-video").srcObject = null;
+    clearInterval(session.qualityTimer);
+    $("#quality").hidden = true;
     summarise();
     session.incall?.close();
     // The token outlives the stored session for the rating only.
@@ -831,7 +865,7 @@ export async function mount({ root, settings, emit }) {
     },
     state: () => session.callState,
     stats: async () => (session.call
-      ? session.call.stats()
+      ? { ...(await session.call.stats()), quality: session.quality || null }
       : { connectionState: "new", localCandidateType: null, remoteCandidateType: null, framesDecoded: 0, framesSent: 0 }),
     restartIce: () => session.call?.restart("test", { force: true }),
     // The kinds of device this page holds live right now (camera light check).
