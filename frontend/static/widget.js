@@ -35,7 +35,6 @@
     version: 1,
     open: (...a) => call("open", a),
     close: (...a) => call("close", a),
-    identify: (...a) => call("identify", a),
     setContext: (...a) => call("setContext", a),
     showLauncher: (...a) => call("showLauncher", a),
     on(event, fn) {

@@ -850,7 +850,6 @@ export async function mount({ root, settings, emit }) {
       if (session.phase === "queued" || session.phase === "call") setMinimised(true);
       else $("#close-widget").click();
     },
-    identify: (token) => { session.customerToken = String(token || ""); },
     setContext: (ctx = {}) => {
       if (ctx.currency) {
         try { context.currency = normalizeCurrency(ctx.currency); } catch { /* keep the last good one */ }
