@@ -455,8 +455,19 @@ func TestWidgetCameraDenied(t *testing.T) {
 	}
 	shopper.screenshots(t, "audio-only")
 	shopper.audit(t, axe, "audio-only")
+	stored := shopper.evalString(t, `sessionStorage.getItem("guidecall:default")`)
 	shopper.do(t, "end the call", browserStepTimeout, chromedp.Click(widgetEl("#end-call")))
 	waitBothTabs(t, "ended", browserStepTimeout, guide, shopper, `window.guidecall.state() === "ended"`)
+
+	// A stored session that outlived its call (say, restored from another
+	// tab) ends in the ended view with "call again", not in a reconnect loop.
+	shopper.evalString(t, fmt.Sprintf(`sessionStorage.setItem("guidecall:default", %q); "put back"`, stored))
+	shopper.do(t, "reload with the old session", browserStepTimeout, chromedp.Reload())
+	shopper.waitJS(t, "ended, offering a new call", browserStepTimeout,
+		`window.guidecall?.root && guidecall.state() === "ended" && guidecall.root.querySelector("#call-again").checkVisibility()`)
+	if ok, _ := shopper.check(`sessionStorage.getItem("guidecall:default") === null`); !ok {
+		t.Error("the outlived session is still stored")
+	}
 }
 
 // waitRestarted waits until the tab has completed an ICE restart's offer

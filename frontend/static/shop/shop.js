@@ -403,7 +403,16 @@ export async function mount({ root, settings, emit }) {
         else session.early.push(msg); // before the in-call module arrived
       });
     }
-    signal.on("error", (msg) => console.warn("guidecall: server error", msg.data));
+    signal.on("error", (msg) => {
+      const d = msg.data || {};
+      console.warn("guidecall: server error", d);
+      // The server refused the socket: this entry is over (a stored session
+      // that outlived its call). Retrying would only be refused again.
+      if (d.ref === "auth" && signal === session.signal) {
+        signal.close();
+        finish(t(d.code === "unavailable" ? "ended.lost" : "ended.generic"));
+      }
+    });
     signal.onStatus(({ status, code }) => {
       if (status === "reconnecting") setStatus(t("signal.reconnecting"));
       if (status === "ready" && session.phase !== "ended") setStatus(t(`state.${session.callState}`));
