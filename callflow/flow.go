@@ -35,6 +35,9 @@ type Config struct {
 	ClientIP  func(*http.Request) string
 	Heartbeat time.Duration
 	Logger    *slog.Logger
+	// Customers verifies the customer tokens of shoppers a merchant's site
+	// signed in; nil refuses them.
+	Customers *auth.CustomerVerifier
 }
 
 // Flow is the call flow of one node: it answers the hub's questions from

@@ -42,10 +42,17 @@ func writeQueueError(w http.ResponseWriter, log *slog.Logger, err error) {
 	}
 }
 
+// joinRequest is the body of POST /api/v1/queue: the queue's parameters
+// and, for a shopper the merchant's site signed in, its customer token.
+type joinRequest struct {
+	queue.JoinParams
+	CustomerToken string `json:"customer_token"`
+}
+
 func (f *Flow) handleJoin(w http.ResponseWriter, r *http.Request) {
-	var p queue.JoinParams
+	var req joinRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJoinBody))
-	if err := dec.Decode(&p); err != nil {
+	if err := dec.Decode(&req); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			httpjson.Error(w, http.StatusRequestEntityTooLarge, "too_large", "body over 16 KiB")
@@ -57,6 +64,23 @@ func (f *Flow) handleJoin(w http.ResponseWriter, r *http.Request) {
 	if dec.More() {
 		httpjson.Error(w, http.StatusBadRequest, "bad_request", "body must be one JSON object with nothing after it")
 		return
+	}
+	p := req.JoinParams
+	if req.CustomerToken != "" {
+		if f.cfg.Customers == nil {
+			httpjson.Error(w, http.StatusBadRequest, "customer_tokens_disabled", "this node takes no customer tokens (--customer-token-secret is not set)")
+			return
+		}
+		c, err := f.cfg.Customers.Verify(req.CustomerToken)
+		if err != nil {
+			f.log.InfoContext(r.Context(), "customer token refused", "err", err)
+			httpjson.Error(w, http.StatusBadRequest, "invalid_customer_token", "the customer token is not valid")
+			return
+		}
+		p.CustomerID = c.ID
+		if p.Name == "" {
+			p.Name = c.Name
+		}
 	}
 	e, err := f.queue.Join(r.Context(), p)
 	if err != nil {

@@ -17,7 +17,9 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+	"github.com/golang-jwt/jwt/v5"
 
+	"guidecall/internal/auth"
 	"guidecall/internal/config"
 )
 
@@ -197,7 +199,11 @@ func TestWidgetCrossOrigin(t *testing.T) {
 	chromium := findChromium(t)
 	axe := findAxe(t)
 	hostLn, hostOrigin := listenHost(t)
-	n := startNode(t, nodeOptions{tweak: func(c *config.Serve) { c.AllowedOrigins = hostOrigin }})
+	const customerSecret = "merchant-customer-secret-long-enough!"
+	n := startNode(t, nodeOptions{tweak: func(c *config.Serve) {
+		c.AllowedOrigins = hostOrigin
+		c.CustomerTokenSecret = customerSecret
+	}})
 	serveHost(t, hostLn, n.URL()+"/widget.js")
 
 	guide := launchChromium(t, "guide", chromium)
@@ -238,10 +244,22 @@ func TestWidgetCrossOrigin(t *testing.T) {
 		t.Errorf("after the preview the page still holds %q", m)
 	}
 
+	// The merchant's page says who its signed-in customer is.
+	customer, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"sub": "customer-42", "name": "Sam Jones", "aud": auth.CustomerAudience, "exp": time.Now().Add(time.Hour).Unix(),
+	}).SignedString([]byte(customerSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shopper.evalString(t, fmt.Sprintf(`guidecall.identify(%q); "identified"`, customer))
+
 	clicked := time.Now()
 	shopper.do(t, "join with the camera off", browserStepTimeout, chromedp.Click(widgetEl("#join-camera-off")))
 	shopper.widgetVisible(t, "waiting in line", "#queue-view")
 	guide.waitJS(t, "offer shown", browserStepTimeout, `!document.querySelector("#offer").hidden`)
+	if ctx := guide.text(t, "#offer-context"); !strings.Contains(ctx, "customer-42 (signed in)") || !strings.Contains(ctx, "Sam Jones") {
+		t.Errorf("offer context %q does not name the signed-in customer", ctx)
+	}
 	if m := shopper.media(t); m != "" {
 		t.Errorf("devices held during the wait: %q, want none (no camera light)", m)
 	}

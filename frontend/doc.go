@@ -5,7 +5,8 @@
 // # What it owns
 //
 //   - static/widget.js: the one tag merchants put on their pages. It
-//     defines window.guidecall (open, close, on, setContext, showLauncher) and mounts the shopper widget, static/shop/shop.js with
+//     defines window.guidecall (open, close, on, setContext, identify,
+//     showLauncher) and mounts the shopper widget, static/shop/shop.js with
 //     panel.js and, once a call starts, incall.js, into a Shadow DOM: pre-call
 //     choices (video, camera off, audio only, preview), denial ways out,
 //     the wait, the call (minimisable), chat, product cards, payment cards,

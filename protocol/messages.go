@@ -64,6 +64,9 @@ type ShopperContext struct {
 	Locale   string `json:"locale"`
 	Currency string `json:"currency"`
 	PageURL  string `json:"page_url"`
+	// CustomerID is the merchant's id of a shopper its site signed in
+	// (a verified customer token); absent for anonymous shoppers.
+	CustomerID string `json:"customer_id,omitempty"`
 }
 
 // Offer asks a guide to take a waiting shopper. OfferID is the id of the

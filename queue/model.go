@@ -24,13 +24,16 @@ func (s EntryState) Queued() bool { return s == EntryWaiting || s == EntryOffere
 
 // Entry is one shopper's place in one queue.
 type Entry struct {
-	ID       string     `json:"entry_id"`
-	Queue    string     `json:"queue"`
-	Name     string     `json:"name,omitempty"`
-	Locale   string     `json:"locale"`
-	Currency string     `json:"currency"`
-	PageURL  string     `json:"page_url"`
-	State    EntryState `json:"state"`
+	ID       string `json:"entry_id"`
+	Queue    string `json:"queue"`
+	Name     string `json:"name,omitempty"`
+	Locale   string `json:"locale"`
+	Currency string `json:"currency"`
+	PageURL  string `json:"page_url"`
+	// CustomerID is the merchant's id of a shopper its site had signed in
+	// (a verified customer token), empty for an anonymous one.
+	CustomerID string     `json:"customer_id,omitempty"`
+	State      EntryState `json:"state"`
 	// Rank orders a queue: lower goes first. Stores assign it on create;
 	// a re-queue sets it below the current head.
 	Rank     int64     `json:"-"`

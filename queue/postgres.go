@@ -157,12 +157,12 @@ func utcPtr(t *time.Time) *time.Time {
 // --- entries ---
 
 const entryColumns = `id, queue, name, locale, currency, page_url, state, rank, joined_at,
-	disconnected_at, socket_id, seen_at, call_id, left_at, left_reason`
+	disconnected_at, socket_id, seen_at, call_id, left_at, left_reason, customer_id`
 
 func scanEntry(r rowScanner) (Entry, error) {
 	var e Entry
 	err := r.Scan(&e.ID, &e.Queue, &e.Name, &e.Locale, &e.Currency, &e.PageURL, &e.State, &e.Rank, &e.JoinedAt,
-		&e.DisconnectedAt, &e.SocketID, &e.SeenAt, &e.CallID, &e.LeftAt, &e.LeftReason)
+		&e.DisconnectedAt, &e.SocketID, &e.SeenAt, &e.CallID, &e.LeftAt, &e.LeftReason, &e.CustomerID)
 	e.JoinedAt, e.SeenAt = utc(e.JoinedAt), utc(e.SeenAt)
 	e.DisconnectedAt, e.LeftAt = utcPtr(e.DisconnectedAt), utcPtr(e.LeftAt)
 	return e, err
@@ -195,10 +195,10 @@ func (s *PostgresStore) EntriesQueued(ctx context.Context, queue string) ([]Entr
 
 func (x pgExec) EntryCreate(ctx context.Context, e Entry) (Entry, error) {
 	row := x.q.QueryRow(ctx, `INSERT INTO queue_entries (`+entryColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, nextval('queue_entry_rank'), $8, $9, $10, $11, $12, $13, $14)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, nextval('queue_entry_rank'), $8, $9, $10, $11, $12, $13, $14, $15)
 		RETURNING `+entryColumns,
 		e.ID, e.Queue, e.Name, e.Locale, e.Currency, e.PageURL, e.State, e.JoinedAt,
-		e.DisconnectedAt, e.SocketID, e.SeenAt, e.CallID, e.LeftAt, e.LeftReason)
+		e.DisconnectedAt, e.SocketID, e.SeenAt, e.CallID, e.LeftAt, e.LeftReason, e.CustomerID)
 	got, err := scanEntry(row)
 	if err != nil {
 		return Entry{}, pgError(err, "entry", e.ID)
@@ -229,9 +229,9 @@ func (x pgExec) EntryUpdate(ctx context.Context, id string, fn func(*Entry) erro
 	work.ID, work.Rank = cur.ID, cur.Rank
 	if _, err := x.q.Exec(ctx, `UPDATE queue_entries SET queue = $2, name = $3, locale = $4, currency = $5,
 		page_url = $6, state = $7, joined_at = $8, disconnected_at = $9, socket_id = $10, seen_at = $11,
-		call_id = $12, left_at = $13, left_reason = $14 WHERE id = $1`,
+		call_id = $12, left_at = $13, left_reason = $14, customer_id = $15 WHERE id = $1`,
 		work.ID, work.Queue, work.Name, work.Locale, work.Currency, work.PageURL, work.State, work.JoinedAt,
-		work.DisconnectedAt, work.SocketID, work.SeenAt, work.CallID, work.LeftAt, work.LeftReason); err != nil {
+		work.DisconnectedAt, work.SocketID, work.SeenAt, work.CallID, work.LeftAt, work.LeftReason, work.CustomerID); err != nil {
 		return Entry{}, pgError(err, "entry", id)
 	}
 	return cloneEntry(work), nil

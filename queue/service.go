@@ -236,6 +236,10 @@ type JoinParams struct {
 	Currency string `json:"currency"`
 	PageURL  string `json:"page_url"`
 	Name     string `json:"name"`
+	// CustomerID is the merchant's id of a signed-in shopper, set by the
+	// caller only after it verified the merchant's customer token; a
+	// request body cannot set it.
+	CustomerID string `json:"-"`
 }
 
 func (p *JoinParams) validate() error {
@@ -254,6 +258,8 @@ func (p *JoinParams) validate() error {
 		return fmt.Errorf("%w: currency must be an ISO 4217 code like EUR", ErrInvalid)
 	case len(p.PageURL) > 2048:
 		return fmt.Errorf("%w: page_url longer than 2048 bytes", ErrInvalid)
+	case len(p.CustomerID) > 200:
+		return fmt.Errorf("%w: customer id longer than 200 bytes", ErrInvalid)
 	case len(p.Name) > 80:
 		return fmt.Errorf("%w: name longer than 80 bytes", ErrInvalid)
 	}
@@ -276,7 +282,7 @@ func (s *Service) Join(ctx context.Context, p JoinParams) (Entry, error) {
 	now := s.now()
 	e, err := s.store.EntryCreate(ctx, Entry{
 		ID: newID("e_"), Queue: p.Queue, Name: p.Name, Locale: p.Locale,
-		Currency: p.Currency, PageURL: p.PageURL, State: EntryWaiting,
+		Currency: p.Currency, PageURL: p.PageURL, CustomerID: p.CustomerID, State: EntryWaiting,
 		JoinedAt: now, DisconnectedAt: &now,
 	})
 	if err != nil {

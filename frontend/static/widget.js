@@ -36,6 +36,7 @@
     open: (...a) => call("open", a),
     close: (...a) => call("close", a),
     setContext: (...a) => call("setContext", a),
+    identify: (...a) => call("identify", a),
     showLauncher: (...a) => call("showLauncher", a),
     on(event, fn) {
       if (!listeners.has(event)) listeners.set(event, new Set());

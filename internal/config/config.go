@@ -98,6 +98,9 @@ type Serve struct {
 	// embed the shopper widget: only they get CORS on the API and the
 	// widget's assets, WebSocket access and a frame-ancestors entry.
 	AllowedOrigins string
+	// CustomerTokenSecret verifies the customer tokens merchant pages pass
+	// to window.guidecall.identify(); empty refuses them.
+	CustomerTokenSecret string
 
 	DemoGuide bool
 	LogLevel  string
@@ -127,6 +130,7 @@ func (c *Serve) Register(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxConnectionsPerIP, "max-connections-per-ip", 50, "WebSocket connections one client address may hold, authenticated or not; more get 429")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs of load balancers whose X-Forwarded-For / X-Real-IP name the client; empty trusts no header")
 	fs.StringVar(&c.AllowedOrigins, "allowed-origins", "", "comma-separated origins (https://shop.example) of merchant pages that embed the widget; empty allows only this node's own pages")
+	fs.StringVar(&c.CustomerTokenSecret, "customer-token-secret", "", "HS256 secret the merchant's backend signs customer tokens with (guidecall.identify), at least 32 bytes; empty refuses customer tokens")
 	fs.BoolVar(&c.DemoGuide, "demo-guide", true, "create a demo guide account at start-up and print its login")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
@@ -145,6 +149,9 @@ func (c *Serve) Validate() error {
 	}
 	if _, err := c.Origins(); err != nil {
 		return err
+	}
+	if c.CustomerTokenSecret != "" && len(c.CustomerTokenSecret) < 32 {
+		return fmt.Errorf("--customer-token-secret must be at least 32 bytes")
 	}
 	if c.MaxConnections <= 0 || c.MaxConnectionsPerIP <= 0 {
 		return fmt.Errorf("--max-connections and --max-connections-per-ip must be positive")

@@ -111,6 +111,23 @@ func runItemTests(t *testing.T, newStore func(t *testing.T) queue.Store) {
 		}
 	})
 
+	t.Run("EntryCustomerIDRoundTrip", func(t *testing.T) {
+		s := newStore(t)
+		e := entry("e_1", "shoes", 0)
+		e.CustomerID = "customer-42"
+		got := mustCreateEntry(t, s, e)
+		if got.CustomerID != "customer-42" {
+			t.Fatalf("EntryCreate customer id %q", got.CustomerID)
+		}
+		if _, err := s.EntryUpdate(ctx, "e_1", func(e *queue.Entry) error { e.Name = "Sam"; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		read, err := s.EntryGet(ctx, "e_1")
+		if err != nil || read.CustomerID != "customer-42" || read.Name != "Sam" {
+			t.Fatalf("EntryGet after an update: %+v, %v", read, err)
+		}
+	})
+
 	t.Run("RatingRoundTrip", func(t *testing.T) {
 		s := newStore(t)
 		callFixture(t, s, 1)

@@ -286,6 +286,7 @@ function showOffer(d) {
   const sh = d.shopper || {};
   fillContext($("#offer-context"), [
     ["Name", sh.name || "Anonymous shopper"],
+    ["Customer", sh.customer_id ? `${sh.customer_id} (signed in)` : ""],
     ["Queue", sh.queue],
     ["Locale", sh.locale],
     ["Currency", sh.currency],
@@ -356,6 +357,7 @@ function onMatched(msg) {
   $("#payment-links").replaceChildren();
   fillContext($("#call-context"), [
     ["Shopper", s.peer.name || "Anonymous shopper"],
+    ["Customer", s.peer.customer_id ? `${s.peer.customer_id} (signed in)` : ""],
     ["Locale", s.peer.locale],
     ["Currency", s.peer.currency],
     ["Page", s.peer.page_url, "url"],

@@ -51,6 +51,7 @@ export async function mount({ root, settings, emit }) {
 
   const storageKey = `guidecall:${settings.queue}`;
   const context = { currency: settings.currency || "EUR", product: null, variant: null, cart: null };
+  let customerToken = "";
   const session = {
     phase: "idle", // idle | precall | denied | starting | queued | call | ended
     mode: "video",
@@ -302,6 +303,7 @@ export async function mount({ root, settings, emit }) {
           currency: context.currency,
           page_url: location.href,
           name: settings.precall ? ($("#shopper-name").value.trim() || undefined) : undefined,
+          customer_token: customerToken || undefined,
         }),
       });
       if (res.status === 429) throw Object.assign(new Error("rate limited"), { key: "error.too_often" });
@@ -871,6 +873,9 @@ export async function mount({ root, settings, emit }) {
       settings.launcher = !!on;
       if ($("#call-widget").hidden && $("#mini-restore").hidden) $("#launcher").hidden = !settings.launcher;
     },
+    // A signed-in customer: the merchant's backend signed this token; it
+    // goes with the next join and the server verifies it.
+    identify: (token) => { customerToken = typeof token === "string" ? token : ""; },
     state: () => session.callState,
     stats: async () => (session.call
       ? { ...(await session.call.stats()), quality: session.quality || null }
