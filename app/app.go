@@ -39,6 +39,7 @@ var idleTimeout = 120 * time.Second
 // Stores are the stores a node runs on, picked once from config.
 type Stores struct {
 	Accounts auth.AccountStore
+	Sessions auth.SessionStore
 	Queue    queue.Store
 	Payments payments.Store
 	Bus      signaling.Bus
@@ -57,6 +58,7 @@ type Stores struct {
 func MemoryStores() Stores {
 	return Stores{
 		Accounts: auth.NewMemoryAccountStore(),
+		Sessions: auth.NewMemorySessionStore(),
 		Queue:    queue.NewMemoryStore(),
 		Payments: payments.NewMemoryStore(),
 		Bus:      &signaling.LocalBus{},
@@ -227,6 +229,7 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 		Bus:       stores.Bus,
 		Logger:    log,
 		Heartbeat: heartbeat,
+		Notices:   a.Flow.Notice,
 
 		MaxConnections:      cfg.MaxConnections,
 		MaxConnectionsPerIP: cfg.MaxConnectionsPerIP,
@@ -240,6 +243,7 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 		return fail(err)
 	}
 	a.Flow.Bind(a.Queue, a.Payments, a.Hub)
+	a.hardenAuth(cfg, stores)
 	// No ReadTimeout or WriteTimeout: they would bound whole requests, and
 	// net/http leaves their deadlines on a hijacked WebSocket's conn. The
 	// header deadline is lifted once the headers are read, and the idle one
@@ -250,6 +254,7 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ConnState:         newConnCap(cfg.MaxHTTPConnsPerIP, clientIPs{trusted: proxies}, log).track,
 	}
 	a.parts = a.lifecycle()
 	return a, nil
@@ -304,11 +309,12 @@ func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, l
 		workers := river.NewWorkers()
 		riverOutbox.AddWorker(workers)
 		reconcile := a.Payments.AddReconcileJob(workers)
+		purge := a.addPurgeJob(workers)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		host, _ := os.Hostname()
 		jobs, err := db.NewJobs(ctx, stores.Pool, db.JobsConfig{
-			Workers: workers, PeriodicJobs: []*river.PeriodicJob{reconcile}, Logger: log.With("component", "river"),
+			Workers: workers, PeriodicJobs: []*river.PeriodicJob{reconcile, purge}, Logger: log.With("component", "river"),
 			ID: "guidecall_" + host + "_" + a.listener.Addr().String(),
 		})
 		if err != nil {
@@ -343,6 +349,10 @@ func (a *App) lifecycle() []namedService {
 	)
 	if a.stores.Ready != nil {
 		parts = append(parts, namedService{"store-watch", every(time.Second, a.checkStore)})
+	}
+	if a.stores.Pool == nil {
+		// On PostgreSQL the purge is a River periodic job (addPurgeJob).
+		parts = append(parts, namedService{"purge", &loopService{run: a.purgeLoop}})
 	}
 	return append(parts, namedService{"http", &funcService{start: a.serve, stop: a.shutdownHTTP}})
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"guidecall/app"
+	"guidecall/callflow"
 	"guidecall/internal/auth"
 	"guidecall/internal/config"
 	"guidecall/protocol"
@@ -46,7 +47,7 @@ func startAppConfig(t *testing.T, tweakCfg func(*config.Serve), tweak func(*app.
 	cfg.TURNListenIP = "127.0.0.1"
 	cfg.TURNPort = 0
 	cfg.JWTSecret, cfg.TURNSecret, cfg.SandboxSecret = secret, secret, secret
-	cfg.DemoGuide = false
+	cfg.DemoGuide = config.Toggle{Given: true}
 	if tweakCfg != nil {
 		tweakCfg(&cfg)
 	}
@@ -144,11 +145,11 @@ func accountToken(t *testing.T, node *app.App, email string, role protocol.Role)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := node.Auth.Issuer().IssueAccount(acct, auth.KindAccess, time.Hour)
+	pair, err := node.Auth.Login(context.Background(), email, "correct horse battery", "192.0.2.1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return acct, tok
+	return acct, pair.AccessToken
 }
 
 func TestJoinBadInput(t *testing.T) {
@@ -246,12 +247,18 @@ func TestICEServers(t *testing.T) {
 	if r.status != http.StatusOK {
 		t.Fatalf("shopper in a call: %d %s", r.status, r.body)
 	}
+	var relay *turnClient
 	defer func() {
-		// Once the call is over, no more.
+		// Once the call is over, no more: no new credentials, and the ones
+		// held allocate nothing and lose their relay.
 		g.Send(protocol.TypeCallEnd, callID, protocol.CallEnd{Reason: "hangup"})
 		sj.Await(protocol.TypeCallEnded, "")
 		if r := do(t, "GET", url, j.Token, nil, nil); r.status != http.StatusForbidden || r.errorCode(t) != "not_in_call" {
 			t.Fatalf("shopper after the call: %d %s", r.status, r.body)
+		}
+		waitAllocations(t, node, 0)
+		if err := relay.allocateAgain(t); err == nil {
+			t.Fatal("the credential of an ended call allocated a relay")
 		}
 	}()
 	var ice struct {
@@ -282,12 +289,17 @@ func TestICEServers(t *testing.T) {
 		t.Fatalf("urls %v", s.URLs)
 	}
 	exp, id, found := strings.Cut(s.Username, ":")
-	if !found || id != j.EntryID || len(exp) < 10 {
-		t.Fatalf("username %q, want <expiry>:%s", s.Username, j.EntryID)
+	if !found || id != j.EntryID+"."+callID || len(exp) < 10 {
+		t.Fatalf("username %q, want <expiry>:%s.%s (issued for the call)", s.Username, j.EntryID, callID)
+	}
+	if ice.TTL > int(callflow.ShopperTURNTTL.Seconds()) {
+		t.Fatalf("shopper credential ttl %d s, want at most %v", ice.TTL, callflow.ShopperTURNTTL)
 	}
 	if b, err := base64.StdEncoding.DecodeString(s.Credential); err != nil || len(b) == 0 {
 		t.Fatalf("credential %q is not base64", s.Credential)
 	}
+	relay = allocateTURN(t, node, s.Username, s.Credential)
+	waitAllocations(t, node, 1)
 }
 
 // dialWS connects to node's signaling as the holder of token; an error

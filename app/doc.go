@@ -6,6 +6,12 @@
 // router, and starts and stops the node's parts through one lifecycle
 // contract ([Service]) in one ordered list.
 //
+// It also owns what every request of the node shares (hardening.go):
+// nosniff, per-request body and write deadlines that spare WebSocket
+// upgrades, the per-address cap on HTTP connections; and the retention
+// purge's schedule (privacy.go): a River periodic job on PostgreSQL, a
+// ticker in memory.
+//
 // It owns no domain rules and no translation between domains (that is
 // package callflow): a rule found here belongs elsewhere.
 package app

@@ -26,7 +26,7 @@ var (
 	// webhook is generic (a URL, a body, an id; it imports no domain), and
 	// payment providers (payments/sandbox) send their webhooks through it,
 	// so it sits with the floor that domains may use.
-	floor = []string{"protocol", "webhook", "internal/config", "internal/db", "internal/httpjson", "frontend"}
+	floor = []string{"protocol", "webhook", "internal/config", "internal/db", "internal/httpjson", "internal/cleantext", "frontend"}
 )
 
 const (

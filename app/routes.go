@@ -17,6 +17,7 @@ import (
 func (a *App) routes(issuer *auth.Issuer) http.Handler {
 	r := chi.NewRouter()
 	r.Use(middleware.RequestID, requestLog(a.log), middleware.Recoverer)
+	r.Use(secureHeaders, deadlines(a.cfg.HTTPBodyTimeout, a.cfg.HTTPWriteTimeout))
 
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -26,6 +27,8 @@ func (a *App) routes(issuer *auth.Issuer) http.Handler {
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Use(apiCORS(a.origins), a.needStore)
 		r.Mount("/auth", a.Auth.Routes())
+		r.Mount("/admin/accounts", a.Auth.AdminRoutes())
+		r.Get("/privacy", a.handlePrivacy)
 		r.Handle("/ws", a.Hub)
 		r.Mount("/calls/{callID}/payment-links", a.Payments.APIRoutes(a.Flow.PaymentAuthorizer()))
 		r.Mount("/", a.Flow.Routes())

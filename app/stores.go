@@ -49,6 +49,7 @@ func PostgresStores(ctx context.Context, url string, migrate bool, log *slog.Log
 	}
 	return Stores{
 		Accounts: auth.NewPostgresAccountStore(pool),
+		Sessions: auth.NewPostgresSessionStore(pool),
 		Queue:    queue.NewPostgresStore(pool),
 		Payments: payments.NewPostgresStore(pool),
 		Pool:     pool,

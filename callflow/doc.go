@@ -16,9 +16,15 @@
 //     Flow.Start to Flow.Stop as one of the node's parts (flow.go).
 //   - The HTTP handlers for joining the queue, ICE servers (TURN only to a
 //     shopper who is in a call), a call's items and the shopper's rating,
-//     and the admin's queue view (http.go).
+//     the admin's queue view and the erasure of one shopper's data
+//     (http.go).
 //   - What a chat message, product card or cart may hold, and how a stored
 //     item reads as the message both parties get (items.go).
+//   - Revocation across domains (revoke.go): a shopper's TURN credentials
+//     are named after the call (<entry>.<call>) and revoked on every node
+//     when the queue says the call finished; a guide's after the login
+//     (<account>.<family>) and revoked when auth says it ended; a disabled
+//     account's sockets are closed on every node through the hub.
 //
 // # What it does not own
 //

@@ -63,6 +63,10 @@ type Flow struct {
 	mu                  sync.Mutex
 	queueEvents         *queue.Subscription
 	unsubscribePayments func()
+	// endedCalls revokes the TURN credentials of finished calls: a
+	// subscription of its own, so a backlog of client messages never
+	// delays a revocation.
+	endedCalls *queue.Subscription
 }
 
 // New makes a flow that is not bound yet.
@@ -98,10 +102,11 @@ func (f *Flow) Start(ctx context.Context) error {
 	// Delivery outlives the ctx of Start: only Stop ends it.
 	f.queueEvents = f.queue.SubscribeFunc(context.WithoutCancel(ctx), "clients", 0, f.events.dispatch)
 	f.unsubscribePayments = f.payments.Subscribe(payments.SubscribeConfig{Name: "call parties"}, f.paymentEvent)
+	f.endedCalls = f.queue.SubscribeFunc(context.WithoutCancel(ctx), "turn revocation", 0, f.CallEnded)
 	return nil
 }
 
-// Stop ends both subscriptions, waiting for the event being sent. Safe to
+// Stop ends the subscriptions, waiting for the event being sent. Safe to
 // call twice, and without Start.
 func (f *Flow) Stop() {
 	f.mu.Lock()
@@ -110,8 +115,9 @@ func (f *Flow) Stop() {
 		return
 	}
 	f.queueEvents.Close()
+	f.endedCalls.Close()
 	f.unsubscribePayments()
-	f.queueEvents, f.unsubscribePayments = nil, nil
+	f.queueEvents, f.unsubscribePayments, f.endedCalls = nil, nil, nil
 }
 
 // paymentEvent sends a link's state to the parties of its call. Every
@@ -139,12 +145,14 @@ func (f *Flow) PaymentAuthorizer() payments.CallAuthorizer {
 }
 
 // Routes serves the call flow's part of /api/v1: joining the queue, ICE
-// servers, a call's items and its rating, and the admin's view of a queue.
+// servers, a call's items and its rating, and the admin's view of a queue
+// and erasure of a shopper.
 func (f *Flow) Routes() chi.Router {
 	r := chi.NewRouter()
 	r.With(f.joins.middleware).Post("/queue", f.handleJoin)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleShopper, protocol.RoleGuide, protocol.RoleAdmin)).Get("/ice-servers", f.handleICEServers)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleAdmin)).Get("/admin/queue", f.handleAdminQueue)
+	r.With(f.cfg.Issuer.Middleware(protocol.RoleAdmin)).Delete("/admin/shoppers/{entryID}", f.handleErase)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleShopper, protocol.RoleGuide)).Get("/calls/{callID}/items", f.handleCallItems)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleShopper)).Post("/calls/{callID}/rating", f.handleRateCall)
 	return r

@@ -1,7 +1,6 @@
 package callflow
 
 import (
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -51,18 +50,13 @@ type joinRequest struct {
 
 func (f *Flow) handleJoin(w http.ResponseWriter, r *http.Request) {
 	var req joinRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJoinBody))
-	if err := dec.Decode(&req); err != nil {
+	if err := httpjson.DecodeObject(http.MaxBytesReader(w, r.Body, maxJoinBody), &req, false); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			httpjson.Error(w, http.StatusRequestEntityTooLarge, "too_large", "body over 16 KiB")
 			return
 		}
-		httpjson.Error(w, http.StatusBadRequest, "bad_request", "body must be a JSON object: "+err.Error())
-		return
-	}
-	if dec.More() {
-		httpjson.Error(w, http.StatusBadRequest, "bad_request", "body must be one JSON object with nothing after it")
+		httpjson.Error(w, http.StatusBadRequest, "bad_request", "body must be one JSON object: "+err.Error())
 		return
 	}
 	p := req.JoinParams
@@ -125,7 +119,7 @@ type iceResponse struct {
 // is for talking to a guide, not a free proxy for whoever joins the queue.
 func (f *Flow) handleICEServers(w http.ResponseWriter, r *http.Request) {
 	c, _ := auth.ClaimsFrom(r.Context())
-	id := c.Subject
+	id, ttl := guideTURNID(c.Subject, c.Family), time.Duration(0)
 	if c.Role == protocol.RoleShopper {
 		id = c.EntryID
 		e, err := f.queue.Entry(r.Context(), id)
@@ -140,8 +134,14 @@ func (f *Flow) handleICEServers(w http.ResponseWriter, r *http.Request) {
 			httpjson.Error(w, http.StatusForbidden, "not_in_call", "ICE servers are given to a shopper only during its call; this entry is "+string(e.State))
 			return
 		}
+		// Issued for this call: its end revokes them (CallEnded).
+		id, ttl = shopperTURNID(e.ID, e.CallID), ShopperTURNTTL
 	}
-	resp := iceResponse{ICEConfig: f.cfg.TURN.ICEConfig(id), ICETransportPolicy: "all"}
+	cfg := f.cfg.TURN.ICEConfig(id)
+	if ttl > 0 {
+		cfg = f.cfg.TURN.ICEConfigTTL(id, ttl)
+	}
+	resp := iceResponse{ICEConfig: cfg, ICETransportPolicy: "all"}
 	if f.cfg.ICERelayOnly {
 		resp.ICETransportPolicy = "relay"
 	}
@@ -172,6 +172,19 @@ func (f *Flow) handleAdminQueue(w http.ResponseWriter, r *http.Request) {
 		Queue   string `json:"queue"`
 		Entries []row  `json:"entries"`
 	}{name, rows})
+}
+
+// handleErase erases one shopper's data (name and page) at their request;
+// the entry's timestamps stay for statistics. 204, or 404.
+func (f *Flow) handleErase(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "entryID")
+	c, _ := auth.ClaimsFrom(r.Context())
+	if err := f.queue.EraseEntry(r.Context(), id); err != nil {
+		writeQueueError(w, f.log, err)
+		return
+	}
+	f.log.InfoContext(r.Context(), "shopper data erased by an admin", "entry_id", id, "admin_id", c.Subject)
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // ipLimiter bounds queue joins per client IP.
@@ -265,9 +278,7 @@ func (f *Flow) handleRateCall(w http.ResponseWriter, r *http.Request) {
 		Rating  int    `json:"rating"`
 		Comment string `json:"comment"`
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 8<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil {
+	if err := httpjson.DecodeObject(http.MaxBytesReader(w, r.Body, 8<<10), &body, true); err != nil {
 		httpjson.Error(w, http.StatusBadRequest, "bad_request", "body must be {\"rating\": 1-5, \"comment\": \"…\"}: "+err.Error())
 		return
 	}

@@ -18,7 +18,7 @@ type identities struct {
 }
 
 func (a identities) Authenticate(ctx context.Context, token string) (signaling.Identity, error) {
-	c, err := a.issuer.Verify(token, "access")
+	c, err := a.issuer.VerifyLive(ctx, token, auth.KindAccess)
 	if err != nil {
 		return signaling.Identity{}, err
 	}
@@ -36,6 +36,9 @@ func (a identities) fromClaims(ctx context.Context, c *auth.Claims) (signaling.I
 		acct, err := a.accounts.AccountByID(ctx, c.Subject)
 		if err != nil {
 			return signaling.Identity{}, fmt.Errorf("account %s: %w", c.Subject, err)
+		}
+		if acct.Disabled {
+			return signaling.Identity{}, fmt.Errorf("account %s: %w", c.Subject, auth.ErrRevoked)
 		}
 		// Admins take calls too, as guides: a socket speaks for a side of a call.
 		return signaling.Identity{Address: guide(acct.ID), Name: acct.Name}, nil

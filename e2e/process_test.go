@@ -139,6 +139,9 @@ type procConfig struct {
 	ip           string   // HTTP and TURN listen IP
 	allowedPeers string   // --turn-allowed-peers
 	env          []string // KEY=VALUE added to the child's environment (test hooks)
+	extraArgs    []string // more serve flags
+	// demoDefault leaves --demo-guide out, so the node picks its default.
+	demoDefault bool
 }
 
 // procNode is a `guidecall serve` child process. It can be killed and
@@ -175,9 +178,12 @@ func startProc(t *testing.T, bin, name string, c procConfig) *procNode {
 		"--sandbox-secret", clusterSandboxSecret,
 		"--join-rate", "100000",
 		"--join-burst", "1000",
-		"--demo-guide=false",
 		"--log-level", "debug",
 	}
+	if !c.demoDefault {
+		args = append(args, "--demo-guide=false")
+	}
+	args = append(args, c.extraArgs...)
 	if c.allowedPeers != "" {
 		args = append(args, "--turn-allowed-peers", c.allowedPeers)
 	}
@@ -229,6 +235,19 @@ func (n *procNode) start() {
 		close(exited)
 	}()
 	n.cmd, n.exited = cmd, exited
+}
+
+// pid is the process id of the running node.
+func (n *procNode) pid() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.cmd.Process.Pid
+}
+
+// stdout returns what the node printed to stdout so far.
+func (n *procNode) stdout() string {
+	b, _ := os.ReadFile(n.outPath)
+	return string(b)
 }
 
 // kill sends SIGKILL and waits for the process to be gone. Safe to call

@@ -11,6 +11,8 @@ func FuzzDecodeCreateLinkRequest(f *testing.F) {
 	f.Add([]byte(`{"amount":12.5,"currency":"EUR"}`))
 	f.Add([]byte(`{"amount":1e3}`))
 	f.Add([]byte(`[]`))
+	f.Add([]byte(`null`))
+	f.Add([]byte(`{"amount":1,"currency":"EUR","description":"a\u0000\u202Eb"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		req, err := decodeCreateLinkRequest(bytes.NewReader(b))
 		if err != nil {

@@ -1,7 +1,6 @@
 package payments
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -39,13 +38,8 @@ type createLinkRequest struct {
 // rounded.
 func decodeCreateLinkRequest(r io.Reader) (createLinkRequest, error) {
 	var req createLinkRequest
-	dec := json.NewDecoder(r)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	if err := httpjson.DecodeObject(r, &req, true); err != nil {
 		return createLinkRequest{}, fmt.Errorf("%w: %w", errBadRequest, err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return createLinkRequest{}, fmt.Errorf("%w: data after the JSON object", errBadRequest)
 	}
 	return req, nil
 }

@@ -7,11 +7,11 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"guidecall/internal/cleantext"
 )
 
 // Limits on what a guide can put in one link.
@@ -126,14 +126,16 @@ func (p CreateLinkParams) validate() (CreateLinkParams, error) {
 	if len(p.Items) > MaxItems {
 		return p, fmt.Errorf("%w: at most %d items", ErrInvalidLink, MaxItems)
 	}
-	if utf8.RuneCountInString(p.Description) > MaxDescriptionLen || !utf8.ValidString(p.Description) {
-		return p, fmt.Errorf("%w: description must be valid UTF-8 of at most %d characters", ErrInvalidLink, MaxDescriptionLen)
+	desc, err := cleantext.Text(p.Description, MaxDescriptionLen)
+	if err != nil {
+		return p, fmt.Errorf("%w: description: %w", ErrInvalidLink, err)
 	}
+	p.Description = desc
 	if len(p.Items) > 0 {
 		var sum int64
 		for i, it := range p.Items {
-			name := strings.TrimSpace(it.Name)
-			if name == "" || utf8.RuneCountInString(name) > MaxItemNameLen || !utf8.ValidString(name) {
+			name, err := cleantext.Line(it.Name, MaxItemNameLen)
+			if err != nil || name == "" {
 				return p, fmt.Errorf("%w: item %d: name must be 1 to %d characters", ErrInvalidLink, i, MaxItemNameLen)
 			}
 			if it.Quantity < 1 || it.Quantity > MaxItemQuantity {
@@ -156,7 +158,7 @@ func (p CreateLinkParams) validate() (CreateLinkParams, error) {
 		}
 		p.Items = slices.Clone(p.Items)
 		for i := range p.Items {
-			p.Items[i].Name = strings.TrimSpace(p.Items[i].Name)
+			p.Items[i].Name, _ = cleantext.Line(p.Items[i].Name, MaxItemNameLen)
 		}
 	}
 	return p, nil

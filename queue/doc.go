@@ -66,4 +66,11 @@
 // (protocol),
 // money (payments), and delivery of events to clients: it publishes events
 // and does not know who reads them or how a message gets to a socket.
+//
+// # Shopper data
+//
+// An entry's Name, PageURL and CustomerID, and its calls' items and rating
+// comments, are what could name a person. [Eraser] blanks or deletes them — past a retention period ([Service.PurgeShopperData]) or for
+// one entry on request ([Service.EraseEntry]) — and keeps everything
+// statistics read. When the purge runs is the app's business.
 package queue

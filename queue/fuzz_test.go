@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"testing"
 
+	"guidecall/internal/cleantext"
 	"guidecall/queue"
 )
 
@@ -26,6 +27,7 @@ func FuzzJoinParams(f *testing.F) {
 	f.Add("a-b_c", "zh-Hant-TW", "KWD", "HTTP://shop.example/?q=%zz", "名前")
 	f.Add("-x", "e", "EURO", "http://[::1", "\x00\xff")
 	f.Add("shoes\n", "en\n", "EUR\n", "http://a\n", "n")
+	f.Add("shoes", "en", "EUR", "https://a/\x00", "Zoe\u0301\u202E\u200B")
 	svc, err := queue.NewService(queue.Config{
 		Store:  queue.NewMemoryStore(),
 		Logger: slog.New(slog.DiscardHandler),
@@ -48,8 +50,12 @@ func FuzzJoinParams(f *testing.F) {
 		if (locale == "" && e.Locale != "en") || (locale != "" && e.Locale != locale) {
 			t.Errorf("locale %q stored as %q", locale, e.Locale)
 		}
-		if e.Currency != currency || e.PageURL != page || e.Name != name {
-			t.Errorf("Join(%+v) stored %+v", in, e)
+		clean, cerr := cleantext.Line(name, 80)
+		if cerr != nil || e.Currency != currency || e.PageURL != page || e.Name != clean {
+			t.Errorf("Join(%+v) stored %+v (name cleaned to %q, %v)", in, e, clean, cerr)
+		}
+		if cleantext.HasNUL(e.Name) || cleantext.HasNUL(e.PageURL) {
+			t.Errorf("stored a NUL: %+v", e)
 		}
 		if !fuzzQueueRE.MatchString(e.Queue) || len(e.Queue) > 64 {
 			t.Errorf("accepted queue %q", e.Queue)

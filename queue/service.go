@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"sync"
 	"time"
+
+	"guidecall/internal/cleantext"
 )
 
 // Config configures a Service. Zero durations take the defaults noted.
@@ -262,7 +264,15 @@ func (p *JoinParams) validate() error {
 		return fmt.Errorf("%w: customer id longer than 200 bytes", ErrInvalid)
 	case len(p.Name) > 80:
 		return fmt.Errorf("%w: name longer than 80 bytes", ErrInvalid)
+	case cleantext.HasNUL(p.PageURL):
+		return fmt.Errorf("%w: page_url: %w", ErrInvalid, cleantext.ErrNUL)
 	}
+	// The guide reads the name: one spelling, nothing invisible.
+	name, err := cleantext.Line(p.Name, 80)
+	if err != nil {
+		return fmt.Errorf("%w: name: %w", ErrInvalid, err)
+	}
+	p.Name = name
 	if p.PageURL != "" {
 		u, err := url.Parse(p.PageURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") {

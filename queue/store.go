@@ -59,6 +59,7 @@ type StoreTx interface {
 // Store keeps entries, guides and calls.
 type Store interface {
 	StoreTx
+	Eraser
 
 	// Tx runs fn in one transaction: everything fn writes through tx is
 	// saved together when fn returns nil, and nothing is when it returns

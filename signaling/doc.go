@@ -9,7 +9,12 @@
 // A party is addressed by role and id ([Address]); the [Hub] holds this
 // node's sockets and hands every outgoing message to a [Bus], which reaches
 // the node that holds the party: [LocalBus] on one machine, a Postgres
-// LISTEN/NOTIFY bus in a cluster.
+// LISTEN/NOTIFY bus in a cluster. Hubs also talk to each other over the
+// bus in control frames no client can forge: a newer socket of a party
+// replaces the older one on every node (4409), [Hub.Disconnect] closes a
+// party's socket wherever it is (4403, access revoked), and [Hub.Notice]
+// hands a fact to every node's [Config].Notices (a TURN credential
+// revoked).
 //
 // The wire itself (envelope, message types, payloads, error codes) is
 // package protocol's; this package parses frames into [protocol.Envelope]

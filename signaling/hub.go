@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -69,6 +70,10 @@ type Config struct {
 	// OriginPatterns are the browser origins allowed besides the request's
 	// own host; nil allows only same-origin browsers (and any non-browser).
 	OriginPatterns []string
+	// Notices receives, on every node, what any node sent with
+	// Hub.Notice: cluster-wide facts that are not for a client (a TURN
+	// credential revoked). nil drops them.
+	Notices func(topic, value string)
 }
 
 // Hub holds this node's sockets and routes frames between parties.
@@ -179,6 +184,45 @@ func (h *Hub) deliverLocal(to Address, frame []byte) {
 // that party on other nodes must go.
 const controlReplaced = "#replaced "
 
+// controlRevoked is "revoked": the party's access was taken away (its
+// account disabled), and its socket on every node must close with
+// CloseRevoked.
+const controlRevoked = "#revoked"
+
+// CloseRevoked is the close code of a socket whose party lost its access.
+// Clients must not reconnect with the same token.
+const CloseRevoked = 4403
+
+// Disconnect closes the socket of party to on whichever node holds it,
+// with CloseRevoked. The close goes through the bus, so it reaches every
+// node; Sessions is told of the close as of any other.
+func (h *Hub) Disconnect(ctx context.Context, to Address, reason string) error {
+	if err := h.bus.Publish(ctx, to, []byte(controlRevoked)); err != nil {
+		return fmt.Errorf("signaling: disconnect %s: %w", to, err)
+	}
+	h.log.Info("socket revoked on every node", "party", to.String(), "reason", reason)
+	return nil
+}
+
+// controlNotice is "#notice <topic> <value>", for Config.Notices of every
+// node; noticeAddress is where it is published, a party nobody can be.
+const controlNotice = "#notice "
+
+var noticeAddress = Address{Role: "", ID: "#notice"}
+
+// Notice tells every node's Config.Notices of topic and value, through
+// the bus. topic must not contain a space.
+func (h *Hub) Notice(ctx context.Context, topic, value string) error {
+	if err := h.bus.Publish(ctx, noticeAddress, []byte(controlNotice+topic+" "+value)); err != nil {
+		return fmt.Errorf("signaling: notice %s: %w", topic, err)
+	}
+	return nil
+}
+
+// RevokedFrame is the frame Disconnect publishes, for a process that holds
+// the bus but no hub (the guidecall CLI).
+func RevokedFrame() []byte { return []byte(controlRevoked) }
+
 func isControl(frame []byte) bool { return len(frame) > 0 && frame[0] != '{' }
 
 func replacedFrame(c *conn) []byte {
@@ -187,6 +231,23 @@ func replacedFrame(c *conn) []byte {
 
 // control applies a control frame for the party to.
 func (h *Hub) control(to Address, frame []byte) {
+	if rest, ok := bytes.CutPrefix(frame, []byte(controlNotice)); ok {
+		topic, value, _ := bytes.Cut(rest, []byte(" "))
+		if h.cfg.Notices != nil {
+			h.cfg.Notices(string(topic), string(value))
+		}
+		return
+	}
+	if string(frame) == controlRevoked {
+		h.mu.Lock()
+		c := h.conns[to]
+		h.mu.Unlock()
+		if c != nil {
+			c.log.Info("socket closed: access revoked")
+			c.closeWith(CloseRevoked, "access revoked")
+		}
+		return
+	}
 	rest, ok := bytes.CutPrefix(frame, []byte(controlReplaced))
 	if !ok {
 		h.log.Warn("unknown control frame dropped", "frame", string(frame[:min(len(frame), 40)]))

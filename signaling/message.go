@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 
+	"guidecall/internal/httpjson"
 	"guidecall/protocol"
 )
 
@@ -22,6 +23,11 @@ func ParseMessage(b []byte) (protocol.Envelope, error) {
 	}
 	if len(m.Data) > 0 && m.Data[0] != '{' {
 		return m, protocol.Errorf(protocol.CodeBadMessage, "data must be a JSON object")
+	}
+	if httpjson.HasNUL(b) {
+		// Nothing of the protocol takes a NUL, and the other party would
+		// be shown or stored whatever it is relayed.
+		return m, protocol.Errorf(protocol.CodeBadMessage, "message contains a NUL character")
 	}
 	m.From = "" // only the server says who a message is from
 	if m.Type.NeedsCall() && m.CallID == "" {

@@ -1,6 +1,7 @@
 package signaling_test
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 
@@ -21,6 +22,7 @@ func FuzzParseMessage(f *testing.F) {
 		`{"v":1,"type":"presence","data":"x"}`,
 		`{"v":1,"type":"x","data":null}`,
 		`[]`, `null`, `"x"`, ``, `{`, "\xff",
+		`{"v":1,"type":"sdp","call_id":"c_1","data":{"type":"offer","sdp":"v=0\u0000"}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -38,6 +40,9 @@ func FuzzParseMessage(f *testing.F) {
 		}
 		if m.From != "" {
 			t.Fatalf("accepted %q keeping the client's from %q", b, m.From)
+		}
+		if bytes.Contains(b, []byte(`\u0000`)) && !bytes.Contains(b, []byte(`\\u0000`)) {
+			t.Fatalf("accepted %q with a NUL", b)
 		}
 		if len(m.Data) > 0 && m.Data[0] != '{' {
 			t.Fatalf("accepted %q with data %s", b, m.Data)

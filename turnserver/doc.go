@@ -20,6 +20,11 @@
 //     to the relay address on any port that is not a live relay allocation.
 //   - A per-id allocation quota (MaxAllocationsPerUser), counters (Stats),
 //     and routing pion's logs into slog.
+//   - Revocation ([Server.Revoke]): a set of credential ids refused from
+//     then on (kept until every credential minted for them before has
+//     expired), and the relays already allocated with one closed, which
+//     makes pion delete their allocations. Credentials of other ids are
+//     untouched. It is per server: whoever revokes tells every node.
 //
 // # What it does not own
 //

@@ -26,6 +26,12 @@ func (s *Server) authHandler(username, realm string, src net.Addr) ([]byte, bool
 
 		return nil, false
 	}
+	if s.isRevoked(id) {
+		s.revokedRefusals.Add(1)
+		s.log.Debug("turnserver: revoked credentials", "id", id, "src", src.String())
+
+		return nil, false
+	}
 	if expiry.Before(time.Now()) {
 		s.authFailures.Add(1)
 		s.log.Debug("turnserver: expired credentials", "id", id, "expired_at", expiry, "src", src.String())
@@ -68,8 +74,13 @@ func (s *Server) quotaHandler(username, _ string, src net.Addr) bool {
 
 func (s *Server) onAllocationCreated(src, _ net.Addr, proto, username, _ string, relay net.Addr, _ int) {
 	_, id, _ := parseUsername(username)
+	port := 0
+	if ua, ok := relay.(*net.UDPAddr); ok {
+		port = ua.Port
+	}
 	s.allocMu.Lock()
 	s.allocByUser[id]++
+	s.relayBySrc[src.String()] = allocRef{id: id, port: port}
 	s.allocMu.Unlock()
 	s.active.Add(1)
 	s.allocationsTotal.Add(1)
@@ -82,6 +93,7 @@ func (s *Server) onAllocationDeleted(src, _ net.Addr, _, username, _ string) {
 	if s.allocByUser[id]--; s.allocByUser[id] <= 0 {
 		delete(s.allocByUser, id)
 	}
+	delete(s.relayBySrc, src.String())
 	s.allocMu.Unlock()
 	s.active.Add(-1)
 	s.log.Debug("turnserver: allocation deleted", "id", id, "src", src.String())

@@ -21,6 +21,7 @@ type relayGenerator struct {
 
 	mu    sync.Mutex
 	ports map[int]int // live relay port -> sockets holding it
+	conns map[int]*guardedConn
 }
 
 var _ turn.RelayAddressGenerator = (*relayGenerator)(nil)
@@ -34,7 +35,20 @@ func newRelayGenerator(bindAddr string, relayIP netip.Addr, allowed []netip.Pref
 		relayIP: relayIP,
 		allowed: allowed,
 		ports:   make(map[int]int),
+		conns:   make(map[int]*guardedConn),
 	}
+}
+
+// closePort closes the relay socket on port, if one is live.
+func (g *relayGenerator) closePort(port int) bool {
+	g.mu.Lock()
+	c := g.conns[port]
+	g.mu.Unlock()
+	if c == nil {
+		return false
+	}
+	_ = c.Close()
+	return true
 }
 
 func (g *relayGenerator) Validate() error { return g.inner.Validate() }
@@ -48,11 +62,13 @@ func (g *relayGenerator) AllocatePacketConn(network string, requestedPort int) (
 	if ua, ok := addr.(*net.UDPAddr); ok {
 		port = ua.Port
 	}
+	gc := &guardedConn{PacketConn: conn, g: g, port: port}
 	g.mu.Lock()
 	g.ports[port]++
+	g.conns[port] = gc
 	g.mu.Unlock()
 
-	return &guardedConn{PacketConn: conn, g: g, port: port}, addr, nil
+	return gc, addr, nil
 }
 
 // AllocateConn is pion's RFC 6062 hook; v4.1.4's server never calls it and
@@ -66,6 +82,7 @@ func (g *relayGenerator) release(port int) {
 	defer g.mu.Unlock()
 	if g.ports[port]--; g.ports[port] <= 0 {
 		delete(g.ports, port)
+		delete(g.conns, port)
 	}
 }
 

@@ -32,12 +32,21 @@ type Server struct {
 
 	allocMu     sync.Mutex
 	allocByUser map[string]int
+	// relayBySrc maps an allocation's client address to its credential id
+	// and relay port, so Revoke can close an id's relays.
+	relayBySrc map[string]allocRef
+	// revoked holds credential ids whose credentials are refused, each
+	// until every credential minted for it before the revocation expired.
+	revoked map[string]time.Time
+	relays  *relayGenerator
 
 	active             atomic.Int64
 	allocationsTotal   atomic.Uint64
 	permissionsRefused atomic.Uint64
 	authFailures       atomic.Uint64
 	quotaRejections    atomic.Uint64
+	revocations        atomic.Uint64
+	revokedRefusals    atomic.Uint64
 }
 
 const (
@@ -53,6 +62,7 @@ type Stats struct {
 	PermissionsRefused uint64 // CreatePermission/ChannelBind refused by the peer policy
 	AuthFailures       uint64 // malformed, expired or wrongly signed credentials
 	QuotaRejections    uint64 // Allocate refused with 486 by MaxAllocationsPerUser
+	RevokedRefusals    uint64 // requests refused because their credential id was revoked
 }
 
 // New validates cfg and returns a Server that is not yet listening.
@@ -70,6 +80,8 @@ func New(cfg Config) (*Server, error) {
 			RelayIPs:     []netip.Addr{r.publicIP},
 		},
 		allocByUser: make(map[string]int),
+		relayBySrc:  make(map[string]allocRef),
+		revoked:     make(map[string]time.Time),
 	}, nil
 }
 
@@ -92,6 +104,9 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 
 	relay := newRelayGenerator(s.cfg.relayBind, s.cfg.publicIP, s.cfg.AllowedPeers)
+	s.allocMu.Lock()
+	s.relays = relay
+	s.allocMu.Unlock()
 	perm := s.permissionHandler
 	pcs := make([]turn.PacketConnConfig, len(udp))
 	for i, c := range udp {
@@ -234,6 +249,7 @@ func (s *Server) Stats() Stats {
 		PermissionsRefused: s.permissionsRefused.Load(),
 		AuthFailures:       s.authFailures.Load(),
 		QuotaRejections:    s.quotaRejections.Load(),
+		RevokedRefusals:    s.revokedRefusals.Load(),
 	}
 }
 
@@ -257,6 +273,13 @@ type ICEConfig struct {
 // ICEConfig mints credentials for clientID and lists this server's UDP and
 // TCP URLs at PublicIP and the bound ports (the configured port before Start).
 func (s *Server) ICEConfig(clientID string) ICEConfig {
+	return s.ICEConfigTTL(clientID, s.cfg.CredentialTTL)
+}
+
+// ICEConfigTTL is ICEConfig with credentials living ttl (at most
+// CredentialTTL, at least a minute).
+func (s *Server) ICEConfigTTL(clientID string, ttl time.Duration) ICEConfig {
+	ttl = min(max(ttl, time.Minute), s.cfg.CredentialTTL)
 	s.mu.Lock()
 	udpPort, tcpPort := s.cfg.Port, s.cfg.Port
 	if ua, ok := s.udpAddr.(*net.UDPAddr); ok {
@@ -267,7 +290,7 @@ func (s *Server) ICEConfig(clientID string) ICEConfig {
 	}
 	s.mu.Unlock()
 
-	user, pass := NewCredentials(s.cfg.Secret, clientID, s.cfg.CredentialTTL, time.Now())
+	user, pass := NewCredentials(s.cfg.Secret, clientID, ttl, time.Now())
 	host := s.cfg.publicIP.String()
 	if s.cfg.publicIP.Is6() {
 		host = "[" + host + "]"
@@ -282,6 +305,55 @@ func (s *Server) ICEConfig(clientID string) ICEConfig {
 			Username:   user,
 			Credential: pass,
 		}},
-		TTL: int(s.cfg.CredentialTTL / time.Second),
+		TTL: int(ttl / time.Second),
 	}
+}
+
+// allocRef is what Revoke needs to know of one allocation.
+type allocRef struct {
+	id   string
+	port int
+}
+
+// Revoke refuses every credential of id from now on, on this server, and
+// closes the relays already allocated with one. A credential's id is the
+// part of its username after the expiry; the refusal is kept until the
+// latest credential minted for id before now has expired, after which the
+// credential would be refused anyway.
+func (s *Server) Revoke(id string) int {
+	now := time.Now()
+	s.allocMu.Lock()
+	for k, until := range s.revoked {
+		if until.Before(now) {
+			delete(s.revoked, k)
+		}
+	}
+	s.revoked[id] = now.Add(s.cfg.CredentialTTL + time.Minute)
+	var ports []int
+	for _, ref := range s.relayBySrc {
+		if ref.id == id {
+			ports = append(ports, ref.port)
+		}
+	}
+	relays := s.relays
+	s.allocMu.Unlock()
+	closed := 0
+	if relays != nil {
+		for _, p := range ports {
+			// pion deletes the allocation when its relay socket fails.
+			if relays.closePort(p) {
+				closed++
+			}
+		}
+	}
+	s.revocations.Add(1)
+	s.log.Info("turnserver: credentials revoked", "id", id, "relays_closed", closed)
+	return closed
+}
+
+func (s *Server) isRevoked(id string) bool {
+	s.allocMu.Lock()
+	defer s.allocMu.Unlock()
+	until, ok := s.revoked[id]
+	return ok && until.After(time.Now())
 }

@@ -17,6 +17,7 @@ import (
 	"guidecall/internal/config"
 	"guidecall/internal/db"
 	"guidecall/protocol"
+	"guidecall/signaling"
 )
 
 const guideUsage = `guidecall guide: manage guide and admin accounts in PostgreSQL.
@@ -24,6 +25,10 @@ const guideUsage = `guidecall guide: manage guide and admin accounts in PostgreS
 Usage:
   guidecall guide add --email E --name N --password P [--role guide|admin] [--migrate]
   guidecall guide list
+  guidecall guide disable --email E   (ends the account's logins and closes its sockets on every node)
+  guidecall guide enable --email E
+  guidecall guide unlock --email E    (lifts a lock after failed logins)
+  guidecall guide remove --email E    (deletes the account; as disable, its logins end and its sockets close)
 
 Run "guidecall guide <command> --help" for a command's flags.
 `
@@ -115,13 +120,15 @@ func openPool(ctx context.Context, f dbFlags, log *slog.Logger) (*pgxpool.Pool, 
 func guide(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, guideUsage)
-		return errors.New("guide: which command? add or list")
+		return errors.New("guide: which command? add, list, disable, enable, unlock or remove")
 	}
 	switch args[0] {
 	case "add":
 		return guideAdd(ctx, args[1:], stdout, stderr, getenv)
 	case "list":
 		return guideList(ctx, args[1:], stdout, stderr, getenv)
+	case "disable", "enable", "unlock", "remove":
+		return guideChange(ctx, args[0], args[1:], stdout, stderr, getenv)
 	case "help", "-h", "--h", "-help", "--help":
 		fmt.Fprint(stdout, guideUsage)
 		return nil
@@ -215,9 +222,16 @@ func guideList(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		return fmt.Errorf("guide list: %w", err)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tEMAIL\tNAME\tROLE\tCREATED")
+	fmt.Fprintln(tw, "ID\tEMAIL\tNAME\tROLE\tCREATED\tSTATE")
 	for _, a := range accounts {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.ID, a.Email, a.Name, a.Role, a.CreatedAt.UTC().Format(time.RFC3339))
+		state := "active"
+		switch {
+		case a.Disabled:
+			state = "disabled"
+		case a.LockedUntil != nil && a.LockedUntil.After(time.Now()):
+			state = "locked until " + a.LockedUntil.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.Email, a.Name, a.Role, a.CreatedAt.UTC().Format(time.RFC3339), state)
 	}
 	return tw.Flush()
 }
@@ -251,4 +265,73 @@ func openSchema(ctx context.Context, f dbFlags, migrateFirst bool, log *slog.Log
 		return nil, fmt.Errorf("the database schema is not up to date (%d migration(s) pending): run `guidecall migrate` first%s", n, hint)
 	}
 	return pool, nil
+}
+
+// guideChange disables, enables, unlocks or removes one account.
+// Disabling and removing also publish the close of the account's sockets
+// on the cluster's bus, so every node drops them within a second, as the
+// admin API does.
+func guideChange(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	var f dbFlags
+	var email string
+	fs := newFlagSet("guide "+cmd, "guidecall guide "+cmd+": "+cmd+" one guide or admin account.", stderr)
+	f.register(fs)
+	fs.StringVar(&email, "email", "", "the account's email (required)")
+	if err := config.Parse(fs, args, getenv); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	if f.DatabaseURL == "" {
+		return errNoDatabase
+	}
+	if email == "" {
+		return fmt.Errorf("guide %s: needs --email", cmd)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	pool, err := openSchema(ctx, f, false, log)
+	if err != nil {
+		return fmt.Errorf("guide %s: %w", cmd, err)
+	}
+	defer pool.Close()
+	secret := make([]byte, auth.MinSecretLength)
+	_, _ = rand.Read(secret)
+	issuer, err := auth.NewIssuer(secret, nil)
+	if err != nil {
+		return fmt.Errorf("guide %s: %w", cmd, err)
+	}
+	svc := auth.NewService(auth.NewPostgresAccountStore(pool), issuer, log)
+	svc.Sessions = auth.NewPostgresSessionStore(pool)
+	bus := signaling.NewPostgresBus(pool, log)
+	svc.Subscribe(func(ctx context.Context, e auth.Event) {
+		if rev, ok := e.(auth.SessionsRevoked); ok && rev.Disabled {
+			if err := bus.Publish(ctx, signaling.Address{Role: protocol.RoleGuide, ID: rev.AccountID}, signaling.RevokedFrame()); err != nil {
+				fmt.Fprintf(stderr, "could not tell the nodes to close the account's sockets (they refuse it at its next request): %v\n", err)
+			}
+		}
+	})
+	a, err := svc.Account(ctx, auth.NormalizeEmail(email))
+	if errors.Is(err, auth.ErrNotFound) {
+		return fmt.Errorf("guide %s: no account with email %s", cmd, auth.NormalizeEmail(email))
+	}
+	if err != nil {
+		return fmt.Errorf("guide %s: %w", cmd, err)
+	}
+	switch cmd {
+	case "disable":
+		_, err = svc.SetDisabled(ctx, a.ID, true)
+	case "enable":
+		_, err = svc.SetDisabled(ctx, a.ID, false)
+	case "unlock":
+		_, err = svc.Unlock(ctx, a.ID)
+	case "remove":
+		err = svc.RemoveAccount(ctx, a.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("guide %s: %w", cmd, err)
+	}
+	done := map[string]string{"disable": "disabled", "enable": "enabled", "unlock": "unlocked", "remove": "removed"}[cmd]
+	fmt.Fprintf(stdout, "%s %s %s (id %s)\n", done, a.Role, a.Email, a.ID)
+	return nil
 }

@@ -135,6 +135,8 @@ func TestGuideWithoutDatabase(t *testing.T) {
 	for _, args := range [][]string{
 		{"guide", "add", "--email", "a@example.com", "--name", "A", "--password", "long enough password"},
 		{"guide", "list"},
+		{"guide", "disable", "--email", "a@example.com"},
+		{"guide", "remove", "--email", "a@example.com"},
 	} {
 		_, _, err := runCmd(t, noEnv, args...)
 		want := "guide: needs --database-url: accounts in the in-memory store vanish when the process exits"
@@ -148,7 +150,7 @@ func TestGuideWithoutDatabase(t *testing.T) {
 	if _, _, err := runCmd(t, noEnv, "guide"); err == nil {
 		t.Error("guide without a command succeeded")
 	}
-	if _, _, err := runCmd(t, noEnv, "guide", "remove"); err == nil || !strings.Contains(err.Error(), "remove") {
-		t.Errorf("guide remove: err = %v", err)
+	if _, _, err := runCmd(t, noEnv, "guide", "frobnicate"); err == nil || !strings.Contains(err.Error(), "frobnicate") {
+		t.Errorf("guide frobnicate: err = %v", err)
 	}
 }

@@ -362,7 +362,9 @@ func startSelfNode(ctx context.Context, o loadOptions, stderr io.Writer) (*app.A
 	// sockets a run can open (maxLoadGuides + maxLoadShoppers).
 	cfg.JoinRate, cfg.JoinBurst = 1e9, 1_000_000
 	cfg.MaxConnectionsPerIP = cfg.MaxConnections
-	cfg.DemoGuide = false
+	cfg.LoginRate, cfg.LoginBurst = 1e9, 1_000_000
+	cfg.MaxHTTPConnsPerIP = cfg.MaxConnections
+	cfg.DemoGuide = config.Toggle{Given: true}
 	cfg.LogLevel = o.NodeLogLevel
 	log, err := newLogger(stderr, cfg.LogLevel, "text")
 	if err != nil {

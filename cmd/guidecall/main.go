@@ -20,6 +20,8 @@ const usage = `guidecall: 1:1 video shopping, self-hosted.
 Usage:
   guidecall [serve] [flags]     run a node (the default)
   guidecall guide add|list      manage guide and admin accounts
+  guidecall guide disable|enable|unlock|remove   take an account's access away, give it back, lift a lock, delete it
+  guidecall purge               erase shopper data now: one entry, or all past a retention period
   guidecall migrate             apply database migrations
   guidecall reconcile           bring payment links to their providers' status, once
   guidecall loadtest [flags]    drive calls against a node (--self: an in-process one)
@@ -62,6 +64,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return migrate(ctx, args, stdout, stderr, getenv)
 	case "reconcile":
 		return reconcile(ctx, args, stdout, stderr, getenv)
+	case "purge":
+		return purge(ctx, args, stdout, stderr, getenv)
 	case "loadtest":
 		return loadtest(ctx, args, stdout, stderr, getenv)
 	}

@@ -55,7 +55,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		return err
 	}
 	var demoPassword string
-	if cfg.DemoGuide {
+	if cfg.WantDemoGuide() {
 		if demoPassword, err = ensureDemoGuide(ctx, app.Auth); err != nil {
 			return errors.Join(err, app.Stop(context.Background()))
 		}
@@ -66,7 +66,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	fmt.Fprintf(stdout, "\nguidecall is running.\n\n  Shopper demo page:  %s/shop/\n  Guide console:      %s/guide/\n", app.URL(), app.URL())
 	if demoPassword != "" {
 		fmt.Fprintf(stdout, "  Demo guide login:   %s / %s\n", demoGuideEmail, demoPassword)
-	} else if cfg.DemoGuide {
+	} else if cfg.WantDemoGuide() {
 		fmt.Fprintf(stdout, "  Demo guide login:   %s (already existed; password unchanged)\n", demoGuideEmail)
 	}
 	fmt.Fprintf(stdout, "  TURN:               %s (udp), %s (tcp)\n\nOpen the shopper page in one window and the guide console in another. Ctrl-C stops.\n\n",

@@ -9,9 +9,10 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"guidecall/internal/cleantext"
 
 	"guidecall/protocol"
 )
@@ -25,6 +26,14 @@ type Account struct {
 	// PasswordHash is an argon2id PHC string. It is never serialized.
 	PasswordHash string `json:"-"`
 	CreatedAt    time.Time
+	// Disabled accounts cannot log in, refresh or hold a socket.
+	Disabled bool
+	// FailedLogins counts wrong passwords since the last success or
+	// unlock; LastFailedAt is the latest. LockedUntil, when in the future,
+	// refuses every login until then (see LoginLimits).
+	FailedLogins int
+	LastFailedAt *time.Time
+	LockedUntil  *time.Time
 }
 
 // AccountView is the public view of an account, safe to send to clients.
@@ -34,11 +43,15 @@ type AccountView struct {
 	Name      string        `json:"name"`
 	Role      protocol.Role `json:"role"`
 	CreatedAt time.Time     `json:"created_at"`
+	Disabled  bool          `json:"disabled,omitempty"`
+	// LockedUntil is set while failed logins lock the account.
+	LockedUntil *time.Time `json:"locked_until,omitempty"`
 }
 
 // Public returns the account without its password hash.
 func (a Account) Public() AccountView {
-	return AccountView{ID: a.ID, Email: a.Email, Name: a.Name, Role: a.Role, CreatedAt: a.CreatedAt}
+	return AccountView{ID: a.ID, Email: a.Email, Name: a.Name, Role: a.Role, CreatedAt: a.CreatedAt,
+		Disabled: a.Disabled, LockedUntil: a.LockedUntil}
 }
 
 // AccountStore keeps accounts. Implementations compare emails
@@ -54,6 +67,14 @@ type AccountStore interface {
 	AccountByID(ctx context.Context, id string) (Account, error)
 	// AccountList returns all accounts, oldest CreatedAt first, ties by ID.
 	AccountList(ctx context.Context) ([]Account, error)
+	// AccountUpdate reads the account id, lets change edit its Disabled,
+	// FailedLogins, LastFailedAt and LockedUntil, and stores the result, all
+	// in one transaction (other fields are kept as they were). An error
+	// from change is returned and nothing is written. ErrNotFound when no
+	// account has that id.
+	AccountUpdate(ctx context.Context, id string, change func(*Account) error) (Account, error)
+	// AccountDelete removes an account. ErrNotFound when there is none.
+	AccountDelete(ctx context.Context, id string) error
 }
 
 // NormalizeEmail returns email as stored and looked up: trimmed and
@@ -74,16 +95,18 @@ func ValidateEmail(email string) error {
 	return nil
 }
 
-func validateName(name string) error {
-	if name == "" || utf8.RuneCountInString(name) > 200 || !utf8.ValidString(name) {
-		return fmt.Errorf("%w: name must be 1 to 200 characters", ErrInvalidAccount)
+// CleanName returns a guide's or admin's display name as shown to
+// shoppers: cleaned by package cleantext (NUL refused; controls, bidi and
+// zero-width characters stripped; NFC), 1 to 200 characters.
+func CleanName(name string) (string, error) {
+	clean, err := cleantext.Line(name, 200)
+	if err != nil {
+		return "", fmt.Errorf("%w: name: %w", ErrInvalidAccount, err)
 	}
-	for _, r := range name {
-		if r < 0x20 || r == 0x7f {
-			return fmt.Errorf("%w: name has control characters", ErrInvalidAccount)
-		}
+	if clean == "" {
+		return "", fmt.Errorf("%w: name must be 1 to 200 characters", ErrInvalidAccount)
 	}
-	return nil
+	return clean, nil
 }
 
 // MemoryAccountStore is an AccountStore held in memory, the zero-setup
@@ -164,6 +187,61 @@ func (s *MemoryAccountStore) AccountByID(ctx context.Context, id string) (Accoun
 		return Account{}, ErrNotFound
 	}
 	return a, nil
+}
+
+// AccountUpdate implements AccountStore.
+func (s *MemoryAccountStore) AccountUpdate(ctx context.Context, id string, change func(*Account) error) (Account, error) {
+	if err := ctx.Err(); err != nil {
+		return Account{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.byID[id]
+	if !ok {
+		return Account{}, ErrNotFound
+	}
+	next := a
+	next.LastFailedAt, next.LockedUntil = cloneTime(a.LastFailedAt), cloneTime(a.LockedUntil)
+	if err := change(&next); err != nil {
+		return Account{}, err
+	}
+	a.Disabled, a.FailedLogins = next.Disabled, next.FailedLogins
+	a.LastFailedAt, a.LockedUntil = microUTC(next.LastFailedAt), microUTC(next.LockedUntil)
+	s.byID[id] = a
+	return a, nil
+}
+
+// AccountDelete implements AccountStore.
+func (s *MemoryAccountStore) AccountDelete(ctx context.Context, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.byID[id]
+	if !ok {
+		return ErrNotFound
+	}
+	delete(s.byID, id)
+	delete(s.byEmail, a.Email)
+	return nil
+}
+
+func cloneTime(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := *t
+	return &v
+}
+
+// microUTC keeps what PostgreSQL keeps of a time, so both stores agree.
+func microUTC(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := t.UTC().Truncate(time.Microsecond)
+	return &v
 }
 
 // AccountList implements AccountStore.

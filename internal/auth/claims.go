@@ -26,6 +26,10 @@ type Claims struct {
 	// guides and admins.
 	EntryID string `json:"entry,omitempty"`
 	Kind    string `json:"kind"`
+	// Family names the login an account token belongs to: every token a
+	// login and its refreshes issue shares it, and revoking it (logout,
+	// reuse of a refresh token, disabling the account) ends them all.
+	Family string `json:"fam,omitempty"`
 }
 
 type claimsKey struct{}

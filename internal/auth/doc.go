@@ -16,10 +16,27 @@
 //   - Accounts of guides and admins behind the [AccountStore] interface, with
 //     a memory and a PostgreSQL implementation here and a shared
 //     conformance suite in package authtest that both pass.
-//   - Login and refresh over HTTP ([Service.Routes], mounted at
-//     /api/v1/auth), and [Issuer.Middleware] that guards other routes by
-//     role, reading the token from the Authorization header only: tokens
-//     never travel in a URL, where they would end up in logs and history.
+//   - Login, refresh and logout over HTTP ([Service.Routes], mounted at
+//     /api/v1/auth), account administration ([Service.AdminRoutes]), and
+//     [Issuer.Middleware] that guards other routes by role, reading the
+//     token from the Authorization header only: tokens never travel in a
+//     URL, where they would end up in logs and history.
+//   - What a login may cost ([LoginLimits]): password checks run a few at a
+//     time (argon2id holds 19 MiB each), the rest wait briefly or get
+//     [ErrBusy]; attempts are limited per client address (a token bucket)
+//     and per account (growing delays, then a lock an admin can lift,
+//     counted in the [AccountStore] so every node sees them).
+//   - Passwords policy ([ValidatePassword]): a minimum length, none of an
+//     embedded list of common passwords, not the email.
+//   - Logins as refresh-token families behind the [SessionStore] interface
+//     (memory and PostgreSQL, one conformance suite in authtest): every
+//     refresh consumes its token; a consumed token presented again revokes
+//     its whole family. Every token of a login carries its family, and a
+//     Service's issuer refuses an account token whose family was revoked or
+//     whose account was disabled ([Service.Live]), so logout and disabling
+//     take effect on the next request.
+//   - Events ([Service.Subscribe]): [SessionsRevoked], which the app turns
+//     into closed sockets and revoked TURN credentials.
 //
 // Roles are [protocol.Role], the one role enum of guidecall: the claim a
 // token carries is the role a socket speaks as.
@@ -32,7 +49,7 @@
 // call being addressed, and that a guide is a party of the call. Auth does
 // not know about calls, queues or payments.
 //
-// Tokens are stateless: there is no revocation list. Access tokens live 15
-// minutes by default, and a refresh fails once the account is gone, which
-// bounds how long a removed guide keeps access.
+// Shopper tokens are stateless: they name an entry, and the queue decides
+// what that entry may still do. Account tokens are checked against the
+// stores on use (one account and one family lookup per request).
 package auth

@@ -55,3 +55,30 @@ var (
 	// MinSecretLength bytes.
 	ErrShortSecret = errors.New("auth: signing secret too short")
 )
+
+var (
+	// ErrTokenReused is returned when a refresh token already exchanged is
+	// presented again: it was copied, so its whole family is revoked.
+	ErrTokenReused = fmt.Errorf("%w: refresh token reused", ErrInvalidToken)
+
+	// ErrRevoked is returned for a token of a revoked family or of a
+	// disabled account.
+	ErrRevoked = fmt.Errorf("%w: revoked", ErrInvalidToken)
+
+	// ErrBusy is returned by Login when no password check could start
+	// within LoginLimits.HashWait: the node is at its bound of concurrent
+	// hashes. HTTP answers 503 with Retry-After.
+	ErrBusy = errors.New("auth: too many logins in progress")
+
+	// ErrThrottled is returned by Login while a client address or an
+	// account must wait before its next attempt; RetryAfter says how long.
+	ErrThrottled = errors.New("auth: too many login attempts")
+
+	// ErrLocked is returned by Login while an account is locked after
+	// repeated failures, until LockedUntil or an admin unlocks it.
+	ErrLocked = errors.New("auth: account locked")
+
+	// ErrCommonPassword is returned for a new password that is on the
+	// embedded list of common passwords or is the account's email.
+	ErrCommonPassword = errors.New("auth: password is too common, or is the email")
+)

@@ -1,9 +1,9 @@
 package auth
 
 import (
-	"encoding/json"
+	"context"
 	"errors"
-	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -51,13 +51,20 @@ func (i *Issuer) Middleware(roles ...protocol.Role) func(http.Handler) http.Hand
 				writeError(w, http.StatusUnauthorized, "unauthorized", "missing bearer token")
 				return
 			}
-			c, err := i.Verify(tok, KindAccess)
+			c, err := i.VerifyLive(r.Context(), tok, KindAccess)
 			if err != nil {
-				if errors.Is(err, ErrExpiredToken) {
+				switch {
+				case errors.Is(err, ErrExpiredToken):
 					writeError(w, http.StatusUnauthorized, "token_expired", "token expired")
-					return
+				case errors.Is(err, ErrRevoked):
+					writeError(w, http.StatusUnauthorized, "token_revoked", "this login has ended; log in again")
+				case errors.Is(err, ErrInvalidToken):
+					writeError(w, http.StatusUnauthorized, "invalid_token", "invalid token")
+				case errors.Is(err, ErrUnavailable):
+					writeError(w, http.StatusServiceUnavailable, "store_unavailable", "the database is unavailable; retry shortly")
+				default:
+					writeError(w, http.StatusInternalServerError, "internal", "internal error")
 				}
-				writeError(w, http.StatusUnauthorized, "invalid_token", "invalid token")
 				return
 			}
 			if len(roles) > 0 && !slices.Contains(roles, c.Role) {
@@ -71,15 +78,105 @@ func (i *Issuer) Middleware(roles ...protocol.Role) func(http.Handler) http.Hand
 
 // Routes returns the auth API, mounted at /api/v1/auth:
 //
-//	POST /login   {"email","password"}  -> 200 TokenPair
-//	POST /refresh {"refresh_token"}     -> 200 TokenPair
+//	POST /login   {"email","password"}  -> 200 TokenPair; 429 throttled or locked; 503 busy
+//	POST /refresh {"refresh_token"}     -> 200 TokenPair (the old refresh token is used up)
+//	POST /logout  {"refresh_token"}     -> 204, the login's tokens revoked
 //	GET  /me      (bearer, guide|admin) -> 200 AccountView
 func (s *Service) Routes() chi.Router {
 	r := chi.NewRouter()
 	r.Post("/login", s.handleLogin)
 	r.Post("/refresh", s.handleRefresh)
+	r.Post("/logout", s.handleLogout)
 	r.With(s.issuer.Middleware(protocol.RoleGuide, protocol.RoleAdmin)).Get("/me", s.handleMe)
 	return r
+}
+
+// AdminRoutes returns account administration, mounted at
+// /api/v1/admin/accounts behind an admin token:
+//
+//	GET  /              -> 200 {"accounts":[AccountView]}
+//	POST /{id}/disable  -> 200 AccountView; the account's logins end and its sockets close
+//	POST /{id}/enable   -> 200 AccountView
+//	POST /{id}/unlock   -> 200 AccountView; failed logins forgotten
+//	DELETE /{id}        -> 204; the account is gone, its logins end and its sockets close
+func (s *Service) AdminRoutes() chi.Router {
+	r := chi.NewRouter()
+	r.Use(s.issuer.Middleware(protocol.RoleAdmin))
+	r.Get("/", s.handleList)
+	r.Post("/{id}/disable", s.adminChange(func(ctx context.Context, id string) (Account, error) { return s.SetDisabled(ctx, id, true) }))
+	r.Post("/{id}/enable", s.adminChange(func(ctx context.Context, id string) (Account, error) { return s.SetDisabled(ctx, id, false) }))
+	r.Post("/{id}/unlock", s.adminChange(s.Unlock))
+	r.Delete("/{id}", s.handleRemove)
+	return r
+}
+
+func (s *Service) handleRemove(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	c, _ := ClaimsFrom(r.Context())
+	if c.Subject == id {
+		writeError(w, http.StatusConflict, "bad_state", "an admin cannot remove their own account")
+		return
+	}
+	if err := s.RemoveAccount(r.Context(), id); err != nil {
+		s.writeStoreError(w, r, "remove account", err)
+		return
+	}
+	s.log.InfoContext(r.Context(), "admin removed account", "account_id", id, "by", c.Subject)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Service) handleList(w http.ResponseWriter, r *http.Request) {
+	list, err := s.store.AccountList(r.Context())
+	if err != nil {
+		s.writeStoreError(w, r, "list accounts", err)
+		return
+	}
+	out := make([]AccountView, 0, len(list))
+	for _, a := range list {
+		out = append(out, a.Public())
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"accounts": out})
+}
+
+func (s *Service) adminChange(change func(context.Context, string) (Account, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id := chi.URLParam(r, "id")
+		c, _ := ClaimsFrom(r.Context())
+		if c != nil && c.Subject == id && strings.HasSuffix(r.URL.Path, "/disable") {
+			writeError(w, http.StatusConflict, "bad_state", "an admin cannot disable their own account")
+			return
+		}
+		a, err := change(r.Context(), id)
+		if err != nil {
+			s.writeStoreError(w, r, "change account", err)
+			return
+		}
+		s.log.InfoContext(r.Context(), "admin changed account", "account_id", id, "by", c.Subject, "path", r.URL.Path)
+		httpjson.Write(w, http.StatusOK, a.Public())
+	}
+}
+
+func (s *Service) writeStoreError(w http.ResponseWriter, r *http.Request, what string, err error) {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		writeError(w, http.StatusNotFound, "not_found", "no such account")
+	case errors.Is(err, ErrUnavailable):
+		writeError(w, http.StatusServiceUnavailable, "store_unavailable", "the database is unavailable; retry shortly")
+	default:
+		s.log.ErrorContext(r.Context(), what, "err", err)
+		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+	}
+}
+
+func (s *Service) clientAddress(r *http.Request) string {
+	if s.ClientIP != nil {
+		return s.ClientIP(r)
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) {
@@ -94,21 +191,61 @@ func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_request", "email and password are required")
 		return
 	}
-	pair, err := s.Login(r.Context(), req.Email, req.Password)
-	if errors.Is(err, ErrBadCredentials) {
+	pair, err := s.Login(r.Context(), req.Email, req.Password, s.clientAddress(r))
+	switch {
+	case err == nil:
+		httpjson.Write(w, http.StatusOK, pair)
+	case errors.Is(err, ErrBadCredentials):
 		writeError(w, http.StatusUnauthorized, "invalid_credentials", "wrong email or password")
+	case errors.Is(err, ErrLocked):
+		setRetryAfter(w, RetryAfterOf(err))
+		writeError(w, http.StatusTooManyRequests, "account_locked", "too many failed logins: this account is locked for a while, or until an admin unlocks it")
+	case errors.Is(err, ErrThrottled):
+		setRetryAfter(w, RetryAfterOf(err))
+		writeError(w, http.StatusTooManyRequests, "rate_limited", "too many login attempts; retry later")
+	case errors.Is(err, ErrBusy):
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "busy", "too many logins in progress; retry shortly")
+	case errors.Is(err, ErrUnavailable):
+		writeError(w, http.StatusServiceUnavailable, "store_unavailable", "the database is unavailable; retry shortly")
+	case r.Context().Err() != nil:
+		// The client went away while waiting for a password check.
+	default:
+		s.log.ErrorContext(r.Context(), "login", "err", err)
+		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+	}
+}
+
+func (s *Service) handleLogout(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if !decodeBody(w, r, &req) {
 		return
 	}
-	if errors.Is(err, ErrUnavailable) {
-		writeError(w, http.StatusServiceUnavailable, "store_unavailable", "the database is unavailable; retry shortly")
+	if req.RefreshToken == "" {
+		writeError(w, http.StatusBadRequest, "bad_request", "refresh_token is required")
+		return
+	}
+	c, err := s.issuer.Verify(req.RefreshToken, KindRefresh)
+	if errors.Is(err, ErrExpiredToken) {
+		// Nothing left to revoke that could still be used.
+		w.WriteHeader(http.StatusNoContent)
 		return
 	}
 	if err != nil {
-		s.log.ErrorContext(r.Context(), "login", "err", err)
-		writeError(w, http.StatusInternalServerError, "internal", "internal error")
+		writeError(w, http.StatusUnauthorized, "invalid_token", "invalid refresh token")
 		return
 	}
-	httpjson.Write(w, http.StatusOK, pair)
+	if err := s.Logout(r.Context(), c); err != nil {
+		if errors.Is(err, ErrInvalidToken) {
+			writeError(w, http.StatusUnauthorized, "invalid_token", "invalid refresh token")
+			return
+		}
+		s.writeStoreError(w, r, "logout", err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Service) handleRefresh(w http.ResponseWriter, r *http.Request) {
@@ -125,6 +262,14 @@ func (s *Service) handleRefresh(w http.ResponseWriter, r *http.Request) {
 	pair, err := s.Refresh(r.Context(), req.RefreshToken)
 	if errors.Is(err, ErrExpiredToken) {
 		writeError(w, http.StatusUnauthorized, "token_expired", "refresh token expired")
+		return
+	}
+	if errors.Is(err, ErrTokenReused) {
+		writeError(w, http.StatusUnauthorized, "token_reused", "this refresh token was already used; the login is revoked")
+		return
+	}
+	if errors.Is(err, ErrRevoked) {
+		writeError(w, http.StatusUnauthorized, "token_revoked", "this login has ended; log in again")
 		return
 	}
 	if errors.Is(err, ErrInvalidToken) {
@@ -161,21 +306,17 @@ func (s *Service) handleMe(w http.ResponseWriter, r *http.Request) {
 // decodeBody reads one JSON object of at most MaxBodyBytes into v, or
 // writes a 400 and returns false.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	err := dec.Decode(v)
-	if err == nil {
-		// Exactly one value: trailing garbage is malformed too.
-		if dec.Decode(&struct{}{}) != io.EOF {
-			err = errors.New("trailing data")
-		}
-	}
+	err := httpjson.DecodeObject(http.MaxBytesReader(w, r.Body, MaxBodyBytes), v, false)
 	if err != nil {
 		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
+		switch {
+		case errors.As(err, &tooBig):
 			writeError(w, http.StatusBadRequest, "body_too_large", "request body exceeds 16 KiB")
-			return false
+		case errors.Is(err, httpjson.ErrNUL), errors.Is(err, httpjson.ErrNotObject), errors.Is(err, httpjson.ErrNotUTF8):
+			writeError(w, http.StatusBadRequest, "bad_request", err.Error())
+		default:
+			writeError(w, http.StatusBadRequest, "bad_request", "malformed JSON body")
 		}
-		writeError(w, http.StatusBadRequest, "bad_request", "malformed JSON body")
 		return false
 	}
 	return true

@@ -134,8 +134,8 @@ func TestMiddleware(t *testing.T) {
 		seen = c
 		w.WriteHeader(http.StatusNoContent)
 	}))
-	guideTok, _ := iss.IssueAccount(guide, auth.KindAccess, time.Minute)
-	refreshTok, _ := iss.IssueAccount(guide, auth.KindRefresh, time.Minute)
+	guideTok, _ := iss.IssueAccount(guide, auth.KindAccess, "fam", time.Minute)
+	refreshTok, _ := iss.IssueAccount(guide, auth.KindRefresh, "fam", time.Minute)
 	shopperTok, _ := iss.IssueShopper("entry-1", time.Minute)
 
 	rec := do(t, h, "GET", "/", "", guideTok)

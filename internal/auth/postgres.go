@@ -53,12 +53,14 @@ func pgError(err error, what string) error {
 	return fmt.Errorf("auth: postgres: %s: %w", what, err)
 }
 
-const accountColumns = `id, email, name, role, password_hash, created_at`
+const accountColumns = `id, email, name, role, password_hash, created_at, disabled, failed_logins, last_failed_at, locked_until`
 
 func scanAccount(r pgx.Row) (Account, error) {
 	var a Account
-	err := r.Scan(&a.ID, &a.Email, &a.Name, &a.Role, &a.PasswordHash, &a.CreatedAt)
+	err := r.Scan(&a.ID, &a.Email, &a.Name, &a.Role, &a.PasswordHash, &a.CreatedAt,
+		&a.Disabled, &a.FailedLogins, &a.LastFailedAt, &a.LockedUntil)
 	a.CreatedAt = a.CreatedAt.UTC()
+	a.LastFailedAt, a.LockedUntil = microUTC(a.LastFailedAt), microUTC(a.LockedUntil)
 	return a, err
 }
 
@@ -77,7 +79,7 @@ func (s *PostgresAccountStore) AccountCreate(ctx context.Context, a Account) (Ac
 		a.CreatedAt = s.now()
 	}
 	a.CreatedAt = a.CreatedAt.UTC().Truncate(time.Microsecond)
-	got, err := scanAccount(s.pool.QueryRow(ctx, `INSERT INTO accounts (`+accountColumns+`)
+	got, err := scanAccount(s.pool.QueryRow(ctx, `INSERT INTO accounts (id, email, name, role, password_hash, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6) RETURNING `+accountColumns,
 		a.ID, a.Email, a.Name, a.Role, a.PasswordHash, a.CreatedAt))
 	if err != nil {
@@ -120,4 +122,46 @@ func (s *PostgresAccountStore) AccountList(ctx context.Context) ([]Account, erro
 		out = []Account{}
 	}
 	return out, nil
+}
+
+// AccountUpdate implements AccountStore: the row is locked while change
+// runs, so two nodes counting failures of one account never lose one.
+func (s *PostgresAccountStore) AccountUpdate(ctx context.Context, id string, change func(*Account) error) (Account, error) {
+	var out Account
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		a, err := scanAccount(tx.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return pgError(err, "id "+id)
+		}
+		if err := change(&a); err != nil {
+			return err
+		}
+		out, err = scanAccount(tx.QueryRow(ctx, `UPDATE accounts SET disabled = $2, failed_logins = $3,
+			last_failed_at = $4, locked_until = $5 WHERE id = $1 RETURNING `+accountColumns,
+			id, a.Disabled, a.FailedLogins, a.LastFailedAt, a.LockedUntil))
+		return pgError(err, "update "+id)
+	})
+	if err != nil {
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrUnavailable) {
+			return Account{}, err
+		}
+		var pe interface{ SQLState() string }
+		if errors.As(err, &pe) || db.IsUnavailable(err) {
+			return Account{}, pgError(err, "update "+id)
+		}
+		return Account{}, err
+	}
+	return out, nil
+}
+
+// AccountDelete implements AccountStore.
+func (s *PostgresAccountStore) AccountDelete(ctx context.Context, id string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM accounts WHERE id = $1`, id)
+	if err != nil {
+		return pgError(err, "delete "+id)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%w: id %s", ErrNotFound, id)
+	}
+	return nil
 }

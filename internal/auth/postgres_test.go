@@ -49,3 +49,12 @@ func TestPostgresAccountStoreUnavailable(t *testing.T) {
 		t.Errorf("AccountByEmail with nothing listening: err = %v, want ErrUnavailable", err)
 	}
 }
+
+func TestPostgresSessionStore(t *testing.T) {
+	t.Parallel()
+	dbtest.URL(t)
+	authtest.RunSessionStoreSuite(t, func(t *testing.T) auth.SessionStore {
+		pool, _ := dbtest.NewSchema(t)
+		return auth.NewPostgresSessionStore(pool)
+	})
+}

@@ -53,26 +53,35 @@ func TestAddAccount(t *testing.T) {
 		role                          protocol.Role
 		want                          error
 	}{
-		{"duplicate email", "GUIDE@example.com", "X", "password1", protocol.RoleGuide, auth.ErrDuplicateEmail},
-		{"bad email", "not-an-email", "X", "password1", protocol.RoleGuide, auth.ErrInvalidAccount},
-		{"display name email", "X <x@example.com>", "X", "password1", protocol.RoleGuide, auth.ErrInvalidAccount},
-		{"empty name", "x@example.com", "", "password1", protocol.RoleGuide, auth.ErrInvalidAccount},
-		{"control char name", "x@example.com", "a\nb", "password1", protocol.RoleGuide, auth.ErrInvalidAccount},
-		{"shopper role", "x@example.com", "X", "password1", protocol.RoleShopper, auth.ErrInvalidAccount},
-		{"unknown role", "x@example.com", "X", "password1", "root", auth.ErrInvalidAccount},
+		{"duplicate email", "GUIDE@example.com", "X", "tulip-ledger-41", protocol.RoleGuide, auth.ErrDuplicateEmail},
+		{"bad email", "not-an-email", "X", "tulip-ledger-41", protocol.RoleGuide, auth.ErrInvalidAccount},
+		{"display name email", "X <x@example.com>", "X", "tulip-ledger-41", protocol.RoleGuide, auth.ErrInvalidAccount},
+		{"empty name", "x@example.com", "", "tulip-ledger-41", protocol.RoleGuide, auth.ErrInvalidAccount},
+		{"NUL in name", "x@example.com", "a\x00b", "tulip-ledger-41", protocol.RoleGuide, auth.ErrInvalidAccount},
+		{"shopper role", "x@example.com", "X", "tulip-ledger-41", protocol.RoleShopper, auth.ErrInvalidAccount},
+		{"unknown role", "x@example.com", "X", "tulip-ledger-41", "root", auth.ErrInvalidAccount},
 		{"weak password", "x@example.com", "X", "short", protocol.RoleGuide, auth.ErrWeakPassword},
+		{"common password", "x@example.com", "X", "password", protocol.RoleGuide, auth.ErrCommonPassword},
+		{"common password any case", "x@example.com", "X", "Password123", protocol.RoleGuide, auth.ErrCommonPassword},
+		{"email as password", "longname@example.com", "X", "LongName@example.com", protocol.RoleGuide, auth.ErrCommonPassword},
+		{"local part as password", "longname@example.com", "X", "longname", protocol.RoleGuide, auth.ErrCommonPassword},
 	}
 	for _, c := range cases {
 		if _, err := f.svc.AddAccount(ctx, c.email, c.person, c.password, c.role); !errors.Is(err, c.want) {
 			t.Errorf("%s: err = %v, want %v", c.name, err, c.want)
 		}
 	}
+	// Invisible and bidi characters are stripped, and the name is NFC.
+	a, err := f.svc.AddAccount(ctx, "clean@example.com", "\u202EZoe\u0301\u200B\n", "tulip-ledger-41", protocol.RoleGuide)
+	if err != nil || a.Name != "Zoé" {
+		t.Errorf("cleaned name = %q, %v; want %q", a.Name, err, "Zoé")
+	}
 }
 
 func TestLogin(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	pair, err := f.svc.Login(ctx, "  GUIDE@example.com ", guidePassword)
+	pair, err := f.svc.Login(ctx, "  GUIDE@example.com ", guidePassword, "192.0.2.1")
 	if err != nil {
 		t.Fatalf("Login: %v", err)
 	}
@@ -91,9 +100,9 @@ func TestLogin(t *testing.T) {
 		t.Fatalf("refresh token: %+v, %v", rc, err)
 	}
 
-	_, errWrongPassword := f.svc.Login(ctx, "guide@example.com", "wrong-password")
-	_, errUnknown := f.svc.Login(ctx, "nobody@example.com", guidePassword)
-	_, errEmpty := f.svc.Login(ctx, "", "")
+	_, errWrongPassword := f.svc.Login(ctx, "guide@example.com", "wrong-password", "192.0.2.1")
+	_, errUnknown := f.svc.Login(ctx, "nobody@example.com", guidePassword, "192.0.2.1")
+	_, errEmpty := f.svc.Login(ctx, "", "", "192.0.2.1")
 	for name, err := range map[string]error{"wrong password": errWrongPassword, "unknown email": errUnknown, "empty": errEmpty} {
 		if err != auth.ErrBadCredentials {
 			t.Errorf("%s: err = %v, want exactly ErrBadCredentials", name, err)
@@ -104,7 +113,7 @@ func TestLogin(t *testing.T) {
 func TestLoginStoreFailure(t *testing.T) {
 	iss, _ := newIssuer(t)
 	svc := auth.NewService(failingStore{}, iss, nil)
-	_, err := svc.Login(context.Background(), "a@example.com", "password1")
+	_, err := svc.Login(context.Background(), "a@example.com", "password1", "192.0.2.1")
 	if err == nil || errors.Is(err, auth.ErrBadCredentials) {
 		t.Fatalf("err = %v, want a store error distinct from bad credentials", err)
 	}
@@ -113,7 +122,7 @@ func TestLoginStoreFailure(t *testing.T) {
 func TestRefresh(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	pair, _ := f.svc.Login(ctx, "admin@example.com", "admin-password")
+	pair, _ := f.svc.Login(ctx, "admin@example.com", "admin-password", "192.0.2.1")
 	f.clk.Advance(time.Hour) // access token expired, refresh token not
 	if _, err := f.iss.Verify(pair.AccessToken, auth.KindAccess); !errors.Is(err, auth.ErrExpiredToken) {
 		t.Fatalf("old access token: %v", err)
@@ -130,7 +139,7 @@ func TestRefresh(t *testing.T) {
 	if _, err := f.svc.Refresh(ctx, pair.AccessToken); !errors.Is(err, auth.ErrInvalidToken) {
 		t.Errorf("access token as refresh: err = %v", err)
 	}
-	ghost, _ := f.iss.IssueAccount(auth.Account{ID: "gone", Role: protocol.RoleGuide}, auth.KindRefresh, time.Hour)
+	ghost, _ := f.iss.IssueAccount(auth.Account{ID: "gone", Role: protocol.RoleGuide}, "fam", auth.KindRefresh, time.Hour)
 	if _, err := f.svc.Refresh(ctx, ghost); !errors.Is(err, auth.ErrInvalidToken) {
 		t.Errorf("refresh for a missing account: err = %v", err)
 	}
@@ -154,3 +163,20 @@ func (failingStore) AccountByID(context.Context, string) (auth.Account, error) {
 	return auth.Account{}, errStoreDown
 }
 func (failingStore) AccountList(context.Context) ([]auth.Account, error) { return nil, errStoreDown }
+func (failingStore) AccountUpdate(context.Context, string, func(*auth.Account) error) (auth.Account, error) {
+	return auth.Account{}, errStoreDown
+}
+
+func TestLoginSchedule(t *testing.T) {
+	got := auth.DefaultLoginLimits.Schedule()
+	want := []time.Duration{0, 0, 0, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 32 * time.Second, 15 * time.Minute}
+	if len(got) != len(want) {
+		t.Fatalf("Schedule = %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("Schedule = %v, want %v", got, want)
+		}
+	}
+}
+func (failingStore) AccountDelete(context.Context, string) error { return errStoreDown }

@@ -12,3 +12,8 @@ func TestMemoryAccountStore(t *testing.T) {
 		return auth.NewMemoryAccountStore()
 	})
 }
+
+func TestMemorySessionStore(t *testing.T) {
+	t.Parallel()
+	authtest.RunSessionStoreSuite(t, func(*testing.T) auth.SessionStore { return auth.NewMemorySessionStore() })
+}

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -37,6 +38,9 @@ type Issuer struct {
 	secret []byte
 	now    func() time.Time
 	parser *jwt.Parser
+	// live, set by the Service, checks an account token against the
+	// stores (see Service.Live); nil admits every well-signed token.
+	live func(context.Context, *Claims) error
 }
 
 // NewIssuer returns an Issuer signing with secret, which must be at least
@@ -79,23 +83,35 @@ func (i *Issuer) IssueShopper(entryID string, ttl time.Duration) (string, error)
 }
 
 // IssueAccount returns a token of the given kind (KindAccess or
-// KindRefresh) for a guide or admin account.
-func (i *Issuer) IssueAccount(a Account, kind string, ttl time.Duration) (string, error) {
+// KindRefresh) for a guide or admin account, in the login family family.
+// A Service's issuer admits it only while that family is live; tokens of
+// real logins come from Service.Login.
+func (i *Issuer) IssueAccount(a Account, kind, family string, ttl time.Duration) (string, error) {
+	tok, _, err := i.issueAccount(a, kind, family, ttl)
+	return tok, err
+}
+
+func (i *Issuer) issueAccount(a Account, kind, family string, ttl time.Duration) (string, Claims, error) {
 	if a.ID == "" {
-		return "", errors.New("auth: issue account token: empty account id")
+		return "", Claims{}, errors.New("auth: issue account token: empty account id")
 	}
 	if a.Role != protocol.RoleGuide && a.Role != protocol.RoleAdmin {
-		return "", fmt.Errorf("auth: issue account token: role %q cannot hold an account token", a.Role)
+		return "", Claims{}, fmt.Errorf("auth: issue account token: role %q cannot hold an account token", a.Role)
 	}
 	if kind != KindAccess && kind != KindRefresh {
-		return "", fmt.Errorf("auth: issue account token: unknown kind %q", kind)
+		return "", Claims{}, fmt.Errorf("auth: issue account token: unknown kind %q", kind)
 	}
-	return i.issue(a.ID, a.Role, "", kind, ttl)
+	return i.issueClaims(a.ID, a.Role, "", kind, family, ttl)
 }
 
 func (i *Issuer) issue(subject string, role protocol.Role, entryID, kind string, ttl time.Duration) (string, error) {
+	tok, _, err := i.issueClaims(subject, role, entryID, kind, "", ttl)
+	return tok, err
+}
+
+func (i *Issuer) issueClaims(subject string, role protocol.Role, entryID, kind, family string, ttl time.Duration) (string, Claims, error) {
 	if ttl <= 0 {
-		return "", fmt.Errorf("auth: issue token: ttl %v must be positive", ttl)
+		return "", Claims{}, fmt.Errorf("auth: issue token: ttl %v must be positive", ttl)
 	}
 	now := i.now()
 	c := Claims{
@@ -110,12 +126,28 @@ func (i *Issuer) issue(subject string, role protocol.Role, entryID, kind string,
 		Role:    role,
 		EntryID: entryID,
 		Kind:    kind,
+		Family:  family,
 	}
 	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(i.secret)
 	if err != nil {
-		return "", fmt.Errorf("auth: sign token: %w", err)
+		return "", Claims{}, fmt.Errorf("auth: sign token: %w", err)
 	}
-	return s, nil
+	return s, c, nil
+}
+
+// VerifyLive is Verify followed by the Service's check that an account
+// token's login and account still stand (ErrRevoked otherwise).
+func (i *Issuer) VerifyLive(ctx context.Context, token, kind string) (*Claims, error) {
+	c, err := i.Verify(token, kind)
+	if err != nil {
+		return nil, err
+	}
+	if i.live != nil {
+		if err := i.live(ctx, c); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
 }
 
 // Verify checks token's signature, algorithm, issuer, audience and expiry,

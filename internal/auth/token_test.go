@@ -86,7 +86,7 @@ func TestNewIssuerShortSecret(t *testing.T) {
 func TestAccountTokenRoundTrip(t *testing.T) {
 	iss, clk := newIssuer(t)
 	for _, kind := range []string{auth.KindAccess, auth.KindRefresh} {
-		tok, err := iss.IssueAccount(guide, kind, time.Minute)
+		tok, err := iss.IssueAccount(guide, kind, "fam", time.Minute)
 		if err != nil {
 			t.Fatalf("IssueAccount(%s): %v", kind, err)
 		}
@@ -104,8 +104,8 @@ func TestAccountTokenRoundTrip(t *testing.T) {
 			t.Errorf("jti/iat/exp = %q/%v/%v", c.ID, c.IssuedAt, c.ExpiresAt)
 		}
 	}
-	a, _ := iss.IssueAccount(guide, auth.KindAccess, time.Minute)
-	b, _ := iss.IssueAccount(guide, auth.KindAccess, time.Minute)
+	a, _ := iss.IssueAccount(guide, auth.KindAccess, "fam", time.Minute)
+	b, _ := iss.IssueAccount(guide, auth.KindAccess, "fam", time.Minute)
 	ca, _ := iss.Verify(a, auth.KindAccess)
 	cb, _ := iss.Verify(b, auth.KindAccess)
 	if ca.ID == cb.ID {
@@ -127,7 +127,7 @@ func TestIssueAccountRefusesBadInput(t *testing.T) {
 		"zero ttl":     {guide, auth.KindAccess, 0},
 	}
 	for name, c := range cases {
-		if _, err := iss.IssueAccount(c.a, c.kind, c.ttl); err == nil {
+		if _, err := iss.IssueAccount(c.a, c.kind, "fam", c.ttl); err == nil {
 			t.Errorf("%s: IssueAccount succeeded", name)
 		}
 	}
@@ -165,7 +165,7 @@ func TestVerifyRefusesForgedAndMisusedTokens(t *testing.T) {
 	with := func(f func(*auth.Claims)) auth.Claims { c := goodClaims(now); f(&c); return c }
 
 	noneTok := sign(t, jwt.SigningMethodNone, good, jwt.UnsafeAllowNoneSignatureType)
-	refresh, _ := iss.IssueAccount(guide, auth.KindRefresh, time.Minute)
+	refresh, _ := iss.IssueAccount(guide, auth.KindRefresh, "fam", time.Minute)
 	valid := sign(t, jwt.SigningMethodHS256, good, testSecret)
 
 	cases := map[string]string{
@@ -216,7 +216,7 @@ func TestVerifyRefusesForgedAndMisusedTokens(t *testing.T) {
 
 func TestAccessTokenRefusedAsRefresh(t *testing.T) {
 	iss, _ := newIssuer(t)
-	access, _ := iss.IssueAccount(guide, auth.KindAccess, time.Minute)
+	access, _ := iss.IssueAccount(guide, auth.KindAccess, "fam", time.Minute)
 	if _, err := iss.Verify(access, auth.KindRefresh); !errors.Is(err, auth.ErrInvalidToken) {
 		t.Fatalf("access token as refresh: err = %v", err)
 	}
@@ -224,7 +224,7 @@ func TestAccessTokenRefusedAsRefresh(t *testing.T) {
 
 func TestExpiry(t *testing.T) {
 	iss, clk := newIssuer(t)
-	tok, _ := iss.IssueAccount(guide, auth.KindAccess, time.Minute)
+	tok, _ := iss.IssueAccount(guide, auth.KindAccess, "fam", time.Minute)
 
 	clk.Advance(time.Minute + auth.ClockLeeway/2)
 	if _, err := iss.Verify(tok, auth.KindAccess); err != nil {
@@ -239,7 +239,7 @@ func TestExpiry(t *testing.T) {
 
 func TestStrictDecodingRejectsAlternateSpelling(t *testing.T) {
 	iss, _ := newIssuer(t)
-	tok, _ := iss.IssueAccount(guide, auth.KindAccess, time.Minute)
+	tok, _ := iss.IssueAccount(guide, auth.KindAccess, "fam", time.Minute)
 	// The last character of a 43-char base64 signature carries two unused
 	// bits; flipping them gives the same bytes in lax decoding.
 	last := tok[len(tok)-1]

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -102,9 +103,58 @@ type Serve struct {
 	// to window.guidecall.identify(); empty refuses them.
 	CustomerTokenSecret string
 
-	DemoGuide bool
+	DemoGuide Toggle
 	LogLevel  string
 	LogFormat string
+
+	// Hardening (issue 7).
+	LoginConcurrency  int
+	LoginRate         float64
+	LoginBurst        int
+	LoginFirstDelay   time.Duration
+	LoginLockAfter    int
+	LoginLockFor      time.Duration
+	HTTPBodyTimeout   time.Duration
+	HTTPWriteTimeout  time.Duration
+	MaxHTTPConnsPerIP int
+	Retention         time.Duration
+	PurgeEvery        time.Duration
+	PrivacyNoticeURL  string
+}
+
+// Toggle is a boolean flag whose default depends on other flags: Given
+// says it was given.
+type Toggle struct {
+	Given, On bool
+}
+
+func (t *Toggle) String() string {
+	if t == nil || !t.Given {
+		return "auto"
+	}
+	return strconv.FormatBool(t.On)
+}
+
+// Set implements flag.Value.
+func (t *Toggle) Set(s string) error {
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return err
+	}
+	t.Given, t.On = true, v
+	return nil
+}
+
+// IsBoolFlag lets --demo-guide stand alone.
+func (t *Toggle) IsBoolFlag() bool { return true }
+
+// WantDemoGuide is --demo-guide, which defaults to on only with the
+// in-memory store: a production database must ask for a demo account.
+func (c *Serve) WantDemoGuide() bool {
+	if c.DemoGuide.Given {
+		return c.DemoGuide.On
+	}
+	return c.DatabaseURL == ""
 }
 
 // Register adds the serve flags with their defaults.
@@ -131,13 +181,41 @@ func (c *Serve) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs of load balancers whose X-Forwarded-For / X-Real-IP name the client; empty trusts no header")
 	fs.StringVar(&c.AllowedOrigins, "allowed-origins", "", "comma-separated origins (https://shop.example) of merchant pages that embed the widget; empty allows only this node's own pages")
 	fs.StringVar(&c.CustomerTokenSecret, "customer-token-secret", "", "HS256 secret the merchant's backend signs customer tokens with (guidecall.identify), at least 32 bytes; empty refuses customer tokens")
-	fs.BoolVar(&c.DemoGuide, "demo-guide", true, "create a demo guide account at start-up and print its login")
+	fs.Var(&c.DemoGuide, "demo-guide", "create a demo guide account at start-up and print its login; auto: on with the in-memory store, off with --database-url")
+	c.registerHardening(fs)
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 }
 
+// registerHardening adds the flags of login limits, HTTP limits and
+// privacy.
+func (c *Serve) registerHardening(fs *flag.FlagSet) {
+	fs.IntVar(&c.LoginConcurrency, "login-concurrency", 2, "password checks (19 MiB each) running at once; more logins wait up to 2s, then get 503")
+	fs.Float64Var(&c.LoginRate, "login-rate", 30, "login attempts allowed per minute from one client address")
+	fs.IntVar(&c.LoginBurst, "login-burst", 10, "login attempts one client address may make at once before --login-rate applies")
+	fs.DurationVar(&c.LoginFirstDelay, "login-first-delay", time.Second, "wait imposed after the 4th wrong password in a row for an account, doubling with each further one")
+	fs.IntVar(&c.LoginLockAfter, "login-lock-after", 10, "wrong passwords in a row that lock an account")
+	fs.DurationVar(&c.LoginLockFor, "login-lock-for", 15*time.Minute, "how long a locked account stays locked, unless an admin unlocks it")
+	fs.DurationVar(&c.HTTPBodyTimeout, "http-body-timeout", 10*time.Second, "how long an HTTP request (headers and body) may take to arrive; WebSocket upgrades are exempt once upgraded")
+	fs.DurationVar(&c.HTTPWriteTimeout, "http-write-timeout", 30*time.Second, "how long writing one HTTP answer may take; WebSocket upgrades are exempt")
+	fs.IntVar(&c.MaxHTTPConnsPerIP, "max-http-connections-per-ip", 64, "open HTTP connections one client address may hold; more are closed at once")
+	fs.DurationVar(&c.Retention, "retention", 30*24*time.Hour, "how long shopper data (the name and page of a queue entry) is kept after the entry ends; 0 keeps it forever")
+	fs.DurationVar(&c.PurgeEvery, "purge-every", time.Hour, "how often the retention purge runs")
+	fs.StringVar(&c.PrivacyNoticeURL, "privacy-notice-url", "", "the merchant's privacy notice, linked in the widget before the camera is asked for")
+}
+
 // Validate checks values that flag parsing cannot.
 func (c *Serve) Validate() error {
+	if c.LoginConcurrency <= 0 || c.LoginRate <= 0 || c.LoginBurst <= 0 || c.MaxHTTPConnsPerIP <= 0 ||
+		c.LoginFirstDelay <= 0 || c.LoginLockAfter <= 0 || c.LoginLockFor <= 0 || c.HTTPBodyTimeout <= 0 || c.HTTPWriteTimeout <= 0 {
+		return fmt.Errorf("the --login-* limits, --http-body-timeout, --http-write-timeout and --max-http-connections-per-ip must be positive")
+	}
+	if c.PrivacyNoticeURL != "" && !strings.HasPrefix(c.PrivacyNoticeURL, "https://") && !strings.HasPrefix(c.PrivacyNoticeURL, "http://") {
+		return fmt.Errorf("--privacy-notice-url %q: want an http(s) URL", c.PrivacyNoticeURL)
+	}
+	if c.Retention < 0 || c.PurgeEvery <= 0 {
+		return fmt.Errorf("--retention must not be negative, and --purge-every must be positive")
+	}
 	if _, err := netip.ParseAddrPort(c.HTTPAddr); err != nil && !strings.HasPrefix(c.HTTPAddr, ":") && !strings.Contains(c.HTTPAddr, "localhost") {
 		return fmt.Errorf("--http-addr %q: want host:port", c.HTTPAddr)
 	}

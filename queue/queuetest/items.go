@@ -128,6 +128,51 @@ func runItemTests(t *testing.T, newStore func(t *testing.T) queue.Store) {
 		}
 	})
 
+	t.Run("ErasureTakesCustomerItemsAndComment", func(t *testing.T) {
+		for _, purge := range []bool{false, true} {
+			s := newStore(t)
+			e := entry("e_1", "shoes", 0)
+			e.CustomerID, e.Name = "customer-42", "Sam"
+			mustCreateEntry(t, s, e)
+			mustUpsertGuide(t, s, guide("g_1", 0))
+			mustCreateCall(t, s, call("c_1", "e_1", "g_1", "shoes", time.Second))
+			if _, err := s.CallItemAdd(ctx, item("it_1", "c_1", queue.ItemChat, queue.PartyShopper, `{"text":"I am Sam, order 1234"}`, time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.CallUpdate(ctx, "c_1", func(c *queue.Call) error {
+				c.State, c.EndedAt = queue.CallEnded, ptr(at(time.Minute))
+				c.Rating, c.RatingComment, c.RatedAt = 5, "Thanks, Sam here", ptr(at(time.Minute))
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if purge {
+				if _, err := s.EntryUpdate(ctx, "e_1", func(e *queue.Entry) error {
+					e.State, e.LeftAt = queue.EntryDone, ptr(at(time.Minute))
+					return nil
+				}); err != nil {
+					t.Fatal(err)
+				}
+				if n, err := s.EntriesPurge(ctx, at(time.Hour), at(2*time.Hour)); err != nil || n != 1 {
+					t.Fatalf("EntriesPurge = %d, %v", n, err)
+				}
+			} else if err := s.EntryErase(ctx, "e_1", at(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.EntryGet(ctx, "e_1")
+			if err != nil || got.CustomerID != "" || got.Name != "" {
+				t.Errorf("purge=%v: entry after erasure %+v, %v", purge, got, err)
+			}
+			if items, err := s.CallItems(ctx, "c_1"); err != nil || len(items) != 0 {
+				t.Errorf("purge=%v: items after erasure %+v, %v", purge, items, err)
+			}
+			c, err := s.CallGet(ctx, "c_1")
+			if err != nil || c.RatingComment != "" || c.Rating != 5 {
+				t.Errorf("purge=%v: call after erasure: rating %d comment %q, %v; want 5 and no comment", purge, c.Rating, c.RatingComment, err)
+			}
+		}
+	})
+
 	t.Run("RatingRoundTrip", func(t *testing.T) {
 		s := newStore(t)
 		callFixture(t, s, 1)

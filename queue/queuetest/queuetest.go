@@ -39,6 +39,7 @@ func RunStoreSuite(t *testing.T, newStore func(t *testing.T) queue.Store) {
 	t.Run("Copies", func(t *testing.T) { runCopyTests(t, newStore) })
 	t.Run("Items", func(t *testing.T) { runItemTests(t, newStore) })
 	t.Run("Tx", func(t *testing.T) { runTxTests(t, newStore) })
+	t.Run("Erase", func(t *testing.T) { runEraseTests(t, newStore) })
 }
 
 func entry(id, q string, joined time.Duration) queue.Entry {

@@ -153,6 +153,9 @@ async function onLogin(ev) {
 
 function logout(message) {
   clearTimeout(auth.timer);
+  const refreshToken = sessionStorage.getItem(REFRESH_KEY);
+  // End the login on the server too: its tokens and TURN credentials stop.
+  if (refreshToken) authRequest("/api/v1/auth/logout", { refresh_token: refreshToken }).catch(() => {});
   sessionStorage.removeItem(REFRESH_KEY);
   auth.access = null;
   if (s.call && !s.call.closed) s.call.end("hangup");
@@ -244,6 +247,9 @@ function connectSignal() {
       closed: code === 4409 ? "This console was opened in another tab." : "Disconnected.",
     }[status];
     if (text) $("#connection-status").textContent = text;
+    if (status === "closed" && code === 4403 && signal === s.signal) {
+      return logout("Your access to the console was revoked. Ask an admin.");
+    }
     if (status === "closed" && code === 4401 && signal === s.signal && Date.now() - (s.lastReauth || 0) > 30000) {
       // The access token was refused: refresh it once and connect again.
       s.lastReauth = Date.now();

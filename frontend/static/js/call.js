@@ -33,6 +33,9 @@ export async function fetchIceConfig(token, { url = "/api/v1/ice-servers" } = {}
   if (!res.ok) throw new Error(`ice-servers: HTTP ${res.status}`);
   const body = await res.json();
   const config = { iceServers: Array.isArray(body.iceServers) ? body.iceServers : [] };
+  // The TURN credentials die after ttl seconds (and when the call ends);
+  // Call renews them before that with an ICE restart.
+  if (Number(body.ttl) > 0) Object.defineProperty(config, "ttl", { value: Number(body.ttl), enumerable: false });
   if (body.iceTransportPolicy === "relay" || body.iceTransportPolicy === "all") {
     config.iceTransportPolicy = body.iceTransportPolicy;
   }
@@ -200,6 +203,7 @@ export class Call {
     this.closed = true;
     this.endReason = reason;
     clearTimeout(this.disconnectTimer);
+    clearTimeout(this.renewTimer);
     if (this.pc) {
       this.pc.onicecandidate = null;
       this.pc.ontrack = null;
@@ -263,7 +267,14 @@ export class Call {
 
   async _iceConfig() {
     try {
-      return await this.getIceConfig();
+      const config = await this.getIceConfig();
+      if (config.ttl > 0) {
+        // Relays allocated with these credentials stop being refreshable
+        // when they expire: restart ICE with fresh ones at 80% of their life.
+        clearTimeout(this.renewTimer);
+        this.renewTimer = setTimeout(() => this.restart("turn credentials renewal", { force: true }), config.ttl * 800);
+      }
+      return config;
     } catch (err) {
       console.warn("call: no ICE servers, trying host candidates only", err);
       return { iceServers: [] };

@@ -13,6 +13,7 @@ export const PROTOCOL_VERSION = 1;
 
 const NO_RECONNECT_CODES = new Set([
   4401, // unauthorized: the token is bad or expired
+  4403, // access revoked: the account was disabled
   4409, // replaced by a newer connection of the same party (another tab)
 ]);
 

@@ -41,11 +41,13 @@ export const PANEL_HTML = `
       </div>
       <button id="preview-toggle" type="button" class="button small" aria-pressed="false" data-i18n="precall.preview">Preview my camera</button>
       <div class="join-buttons">
-        <button id="join-video" type="button" class="button primary wide" data-mode="video" data-i18n="precall.join_video">Join with video</button>
-        <button id="join-camera-off" type="button" class="button wide" data-mode="camera-off" data-i18n="precall.join_camera_off">Join with my camera off</button>
-        <button id="join-audio" type="button" class="button wide" data-mode="audio" data-i18n="precall.join_audio">Audio only</button>
+        <button id="join-video" type="button" class="button primary wide" data-mode="video" aria-describedby="privacy-note" data-i18n="precall.join_video">Join with video</button>
+        <button id="join-camera-off" type="button" class="button wide" data-mode="camera-off" aria-describedby="privacy-note" data-i18n="precall.join_camera_off">Join with my camera off</button>
+        <button id="join-audio" type="button" class="button wide" data-mode="audio" aria-describedby="privacy-note" data-i18n="precall.join_audio">Audio only</button>
       </div>
       <p class="hint" data-i18n="precall.camera_later">Your camera and microphone turn on only when your guide joins.</p>
+      <!-- Read before the camera is asked for (issue 7): what is kept, and the merchant's notice. -->
+      <p id="privacy-note" class="hint privacy-note"><span id="privacy-text" data-i18n="shop.privacy.note_forever">Video calls are not recorded.</span> <a id="privacy-link" href="" target="_blank" rel="noopener" hidden data-i18n="shop.privacy.link">Privacy notice</a></p>
     </div>
 
     <div id="denied-view" class="view" hidden>

@@ -174,6 +174,30 @@ export async function mount({ root, settings, emit }) {
 
   // --- joining ---
 
+  // The note before the camera: how long the node keeps shopper data and the
+  // merchant's privacy notice (GET /api/v1/privacy).
+  async function showPrivacy() {
+    try {
+      const res = await fetch(api("api/v1/privacy"), { headers: { Accept: "application/json" } });
+      if (!res.ok) return;
+      const p = await res.json();
+      const days = Math.round(Number(p.retention_days) || 0);
+      if (days > 0) {
+        const text = $("#privacy-text");
+        text.dataset.i18n = "shop.privacy.note";
+        text.textContent = t("shop.privacy.note", { days });
+      }
+      const url = typeof p.notice_url === "string" ? p.notice_url : "";
+      if (/^https?:\/\//.test(url)) {
+        const link = $("#privacy-link");
+        link.href = url;
+        link.hidden = false;
+      }
+    } catch (err) {
+      console.warn("guidecall: privacy settings", err);
+    }
+  }
+
   function precall() {
     if (session.phase === "queued" || session.phase === "call" || session.phase === "starting") {
       openPanel();
@@ -851,6 +875,7 @@ export async function mount({ root, settings, emit }) {
     if (document.visibilityState === "visible" && session.phase === "call") refreshPaymentLinks();
   });
   setCallState("idle");
+  showPrivacy();
 
   const saved = stored();
   if (saved) resume(saved);

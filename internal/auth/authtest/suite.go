@@ -136,6 +136,73 @@ func RunAccountStoreSuite(t *testing.T, newStore func(t *testing.T) auth.Account
 			}
 		}
 	})
+
+	t.Run("Update", func(t *testing.T) {
+		t.Parallel()
+		s, ctx := newStore(t), context.Background()
+		a, err := s.AccountCreate(ctx, auth.Account{Email: "u@example.com", Name: "U", Role: protocol.RoleGuide, PasswordHash: "h"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		failed, locked := base.Add(1500*time.Microsecond), base.Add(time.Hour)
+		got, err := s.AccountUpdate(ctx, a.ID, func(x *auth.Account) error {
+			x.FailedLogins, x.LastFailedAt, x.LockedUntil, x.Disabled = 4, &failed, &locked, true
+			x.Name, x.Email = "changed", "changed@example.com" // not for AccountUpdate to store
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, _ := s.AccountByID(ctx, a.ID)
+		for _, g := range []auth.Account{got, back} {
+			if g.FailedLogins != 4 || g.LastFailedAt == nil || !g.LastFailedAt.Equal(failed) ||
+				g.LockedUntil == nil || !g.LockedUntil.Equal(locked) || !g.Disabled || g.Name != "U" || g.Email != "u@example.com" {
+				t.Fatalf("after AccountUpdate: %+v", g)
+			}
+		}
+		errNo := errors.New("no")
+		if _, err := s.AccountUpdate(ctx, a.ID, func(x *auth.Account) error { x.FailedLogins = 99; return errNo }); !errors.Is(err, errNo) {
+			t.Fatalf("AccountUpdate with a failing change: err = %v", err)
+		}
+		if back, _ := s.AccountByID(ctx, a.ID); back.FailedLogins != 4 {
+			t.Fatalf("a failed change was stored: %+v", back)
+		}
+		if _, err := s.AccountUpdate(ctx, "missing", func(*auth.Account) error { return nil }); !errors.Is(err, auth.ErrNotFound) {
+			t.Fatalf("AccountUpdate of a missing account: err = %v", err)
+		}
+		got, err = s.AccountUpdate(ctx, a.ID, func(x *auth.Account) error {
+			x.FailedLogins, x.LastFailedAt, x.LockedUntil, x.Disabled = 0, nil, nil, false
+			return nil
+		})
+		if err != nil || got.LastFailedAt != nil || got.LockedUntil != nil || got.Disabled {
+			t.Fatalf("clearing: %+v, %v", got, err)
+		}
+	})
+
+	t.Run("Delete", func(t *testing.T) {
+		t.Parallel()
+		s, ctx := newStore(t), context.Background()
+		a, _ := s.AccountCreate(ctx, auth.Account{Email: "gone@example.com", Name: "G", Role: protocol.RoleGuide, PasswordHash: "h"})
+		keep, _ := s.AccountCreate(ctx, auth.Account{Email: "keep@example.com", Name: "K", Role: protocol.RoleGuide, PasswordHash: "h"})
+		if err := s.AccountDelete(ctx, a.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.AccountByID(ctx, a.ID); !errors.Is(err, auth.ErrNotFound) {
+			t.Errorf("deleted account by id: err = %v", err)
+		}
+		if _, err := s.AccountByEmail(ctx, "gone@example.com"); !errors.Is(err, auth.ErrNotFound) {
+			t.Errorf("deleted account by email: err = %v", err)
+		}
+		if _, err := s.AccountByID(ctx, keep.ID); err != nil {
+			t.Errorf("the other account: %v", err)
+		}
+		if err := s.AccountDelete(ctx, a.ID); !errors.Is(err, auth.ErrNotFound) {
+			t.Errorf("second delete: err = %v", err)
+		}
+		if _, err := s.AccountCreate(ctx, auth.Account{Email: "gone@example.com", Name: "G2", Role: protocol.RoleGuide, PasswordHash: "h"}); err != nil {
+			t.Errorf("the email of a deleted account is free again: %v", err)
+		}
+	})
 }
 
 func assertAccount(t *testing.T, what string, got, want auth.Account) {
