@@ -482,7 +482,7 @@ export async function mount({ root, settings, emit }) {
     $("#local-video").srcObject = session.stream?.getVideoTracks().length ? session.stream : null;
     $("#local-video").hidden = !session.stream?.getVideoTracks().length;
     $("#camera").hidden = !session.stream?.getVideoTracks().length;
-    $("#fullscreen").hidden = !document.fullscreenEnabled;
+    $("#fullscreen").hidden = !document.fullscreenEnabled || session.mode === "audio";
     offerCameraSwitch();
     $("#mute").hidden = !session.stream?.getAudioTracks().length;
     if (session.callId !== msg.call_id || session.phase !== "call") {
