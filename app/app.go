@@ -203,22 +203,18 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 	if a.origins, err = cfg.Origins(); err != nil {
 		return fail(err)
 	}
-	var customers *auth.CustomerVerifier
-	if cfg.CustomerTokenSecret != "" {
-		if customers, err = auth.NewCustomerVerifier([]byte(cfg.CustomerTokenSecret), nil); err != nil {
-			return fail(err)
-		}
-	}
 	heartbeat := 15 * time.Second
 	a.Flow = callflow.New(callflow.Config{
 		Issuer: issuer, Accounts: stores.Accounts, TURN: a.TURN,
 		PublicURL: a.publicURL, ICERelayOnly: cfg.ICERelayOnly,
 		JoinRate: cfg.JoinRate, JoinBurst: cfg.JoinBurst, ClientIP: a.clientIP,
-		Heartbeat: heartbeat, Logger: log, Customers: customers,
+		Heartbeat: heartbeat, Logger: log,
+		CustomerSecret: []byte(cfg.CustomerTokenSecret),
 	})
 	a.Queue, err = queue.NewService(queue.Config{
 		Store: stores.Queue, Elector: stores.Elector, Logger: log,
 		OfferTimeout: cfg.OfferTimeout, ReconnectGrace: cfg.ReconnectGrace,
+		MaxMissedOffers: cfg.MaxMissedOffers,
 	})
 	if err != nil {
 		return fail(err)

@@ -58,6 +58,15 @@ func (ev events) dispatch(ctx context.Context, e queue.Event) {
 		ev.CallItem(ctx, e.Call, e.Item)
 	case queue.CallRated:
 		// For the merchant webhook and the dashboard; no party is told.
+	case queue.CallbackChanged:
+		ids, err := ev.flow.queue.GuidesServing(ctx, e.Callback.Queue)
+		if err != nil {
+			ev.log.WarnContext(ctx, "callback change not sent: guides unknown", "callback_id", e.Callback.ID, "err", err)
+			return
+		}
+		ev.CallbackChanged(ctx, ids, e.Callback)
+	case queue.EntryRelaxed:
+		// No message: the next queue.position carries what relaxing changed.
 	default:
 		ev.log.WarnContext(ctx, "queue event not delivered to clients", "kind", e.Kind(), "event_id", e.EventID())
 	}
@@ -65,7 +74,7 @@ func (ev events) dispatch(ctx context.Context, e queue.Event) {
 
 func (ev events) Position(ctx context.Context, entryID string, p queue.Position) {
 	ev.send(ctx, shopper(entryID), protocol.TypeQueuePosition, "", protocol.QueuePosition{
-		Queue: p.Queue, Position: p.Position, ETASeconds: p.ETASeconds,
+		Queue: p.Queue, Position: p.Position, ETASeconds: p.ETASeconds, GuidesOnline: p.GuidesOnline, Callback: p.Callback,
 	})
 }
 
@@ -78,6 +87,7 @@ func (ev events) Offer(ctx context.Context, c queue.Call, e queue.Entry) {
 		Shopper: protocol.OfferShopper{
 			Name: e.Name, Queue: e.Queue, ShopperContext: visit(e),
 			WaitedMS: c.OfferedAt.Sub(e.JoinedAt).Milliseconds(),
+			Skill:    e.Skill, Priority: e.Priority, Steps: e.Steps, Note: e.TransferNote,
 		},
 	})
 }
@@ -123,6 +133,15 @@ func (ev events) CallEnded(ctx context.Context, c queue.Call) {
 
 func (ev events) Presence(ctx context.Context, g queue.Guide, reason string) {
 	ev.send(ctx, guide(g.ID), protocol.TypePresence, "", protocol.Presence{Status: string(g.Status), Reason: reason})
+}
+
+// CallbackChanged tells these guides that a callback of their queue moved.
+func (ev events) CallbackChanged(ctx context.Context, guideIDs []string, cb queue.Callback) {
+	for _, id := range guideIDs {
+		ev.send(ctx, guide(id), protocol.TypeCallbackChanged, "", protocol.CallbackChanged{
+			CallbackID: cb.ID, Queue: cb.Queue, State: string(cb.State),
+		})
+	}
 }
 
 func (ev events) PeerStatus(ctx context.Context, c queue.Call, lost queue.Party, connected bool, grace time.Duration) {

@@ -87,8 +87,10 @@ func TestFanOutShapes(t *testing.T) {
 		emit func()
 		want []published
 	}{
-		{"position", func() { ev.Position(ctx, e.ID, queue.Position{Queue: "default", Position: 3, ETASeconds: 90}) }, []published{
-			{shopperAt, `{"v":1,"type":"queue.position","data":{"queue":"default","position":3,"eta_seconds":90}}`},
+		{"position", func() {
+			ev.Position(ctx, e.ID, queue.Position{Queue: "default", Position: 3, ETASeconds: ptrTo(90), GuidesOnline: 2})
+		}, []published{
+			{shopperAt, `{"v":1,"type":"queue.position","data":{"queue":"default","position":3,"eta_seconds":90,"guides_online":2,"callback":false}}`},
 		}},
 		// The deadline is long past, so the offer has no time left.
 		{"offer", func() { ev.Offer(ctx, c, e) }, []published{
@@ -102,9 +104,15 @@ func TestFanOutShapes(t *testing.T) {
 			{shopperAt, `{"v":1,"type":"call.matched","call_id":"c_1","data":{"role":"shopper","initiator":"guide","peer":{"name":"Ada","role":"guide"}}}`},
 		}},
 		{"requeued", func() {
-			ev.Requeued(ctx, e, "guide_left", queue.Position{Queue: "default", Position: 1})
+			ev.Requeued(ctx, e, "guide_left", queue.Position{Queue: "default", Position: 1, ETASeconds: ptrTo(0)})
 		}, []published{
 			{shopperAt, `{"v":1,"type":"queue.requeued","data":{"reason":"guide_left","position":1,"eta_seconds":0,"queue":"default"}}`},
+		}},
+		{"callback changed", func() {
+			ev.CallbackChanged(ctx, []string{"g_1", "g_2"}, queue.Callback{ID: "cb_1", Queue: "default", State: queue.CallbackOpen, Name: "Ana"})
+		}, []published{
+			{guideAt, `{"v":1,"type":"callback.changed","data":{"callback_id":"cb_1","queue":"default","state":"open"}}`},
+			{guide("g_2"), `{"v":1,"type":"callback.changed","data":{"callback_id":"cb_1","queue":"default","state":"open"}}`},
 		}},
 		{"left", func() { ev.EntryLeft(ctx, left) }, []published{
 			{shopperAt, `{"v":1,"type":"queue.left","data":{"reason":"canceled"}}`},
@@ -156,3 +164,5 @@ func sameJSON(t *testing.T, a, b string) bool {
 	}
 	return reflect.DeepEqual(va, vb)
 }
+
+func ptrTo[T any](v T) *T { return &v }

@@ -35,9 +35,9 @@ type Config struct {
 	ClientIP  func(*http.Request) string
 	Heartbeat time.Duration
 	Logger    *slog.Logger
-	// Customers verifies the customer tokens of shoppers a merchant's site
-	// signed in; nil refuses them.
-	Customers *auth.CustomerVerifier
+	// CustomerSecret verifies the merchant's signed customer tokens
+	// (HS256), which alone may raise a shopper's priority.
+	CustomerSecret []byte
 }
 
 // Flow is the call flow of one node: it answers the hub's questions from
@@ -153,6 +153,7 @@ func (f *Flow) Routes() chi.Router {
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleShopper, protocol.RoleGuide, protocol.RoleAdmin)).Get("/ice-servers", f.handleICEServers)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleAdmin)).Get("/admin/queue", f.handleAdminQueue)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleAdmin)).Delete("/admin/shoppers/{entryID}", f.handleErase)
+	f.routingRoutes(r)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleShopper, protocol.RoleGuide)).Get("/calls/{callID}/items", f.handleCallItems)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleShopper)).Post("/calls/{callID}/rating", f.handleRateCall)
 	return r

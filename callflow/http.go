@@ -41,16 +41,9 @@ func writeQueueError(w http.ResponseWriter, log *slog.Logger, err error) {
 	}
 }
 
-// joinRequest is the body of POST /api/v1/queue: the queue's parameters
-// and, for a shopper the merchant's site signed in, its customer token.
-type joinRequest struct {
-	queue.JoinParams
-	CustomerToken string `json:"customer_token"`
-}
-
 func (f *Flow) handleJoin(w http.ResponseWriter, r *http.Request) {
-	var req joinRequest
-	if err := httpjson.DecodeObject(http.MaxBytesReader(w, r.Body, maxJoinBody), &req, false); err != nil {
+	var p queue.JoinParams
+	if err := httpjson.DecodeObject(http.MaxBytesReader(w, r.Body, maxJoinBody), &p, false); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			httpjson.Error(w, http.StatusRequestEntityTooLarge, "too_large", "body over 16 KiB")
@@ -59,26 +52,18 @@ func (f *Flow) handleJoin(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusBadRequest, "bad_request", "body must be one JSON object: "+err.Error())
 		return
 	}
-	p := req.JoinParams
-	if req.CustomerToken != "" {
-		if f.cfg.Customers == nil {
-			httpjson.Error(w, http.StatusBadRequest, "customer_tokens_disabled", "this node takes no customer tokens (--customer-token-secret is not set)")
-			return
-		}
-		c, err := f.cfg.Customers.Verify(req.CustomerToken)
+	p.Priority, p.CustomerID = 0, ""
+	if p.CustomerToken != "" {
+		id, prio, err := verifyCustomer(p.CustomerToken, f.cfg.CustomerSecret, time.Now)
 		if err != nil {
-			f.log.InfoContext(r.Context(), "customer token refused", "err", err)
-			httpjson.Error(w, http.StatusBadRequest, "invalid_customer_token", "the customer token is not valid")
+			httpjson.Error(w, http.StatusBadRequest, "bad_customer_token", err.Error())
 			return
 		}
-		p.CustomerID = c.ID
-		if p.Name == "" {
-			p.Name = c.Name
-		}
+		p.CustomerID, p.Priority = id, prio
 	}
 	e, err := f.queue.Join(r.Context(), p)
 	if err != nil {
-		writeQueueError(w, f.log, err)
+		f.writeRoutingError(w, err)
 		return
 	}
 	token, err := f.cfg.Issuer.IssueShopper(e.ID, ShopperTokenTTL)

@@ -29,6 +29,7 @@ func (in inbound) register(h *signaling.Hub) {
 	h.Handle(protocol.TypeChatSend, in.callItem, shopper, guide)
 	h.Handle(protocol.TypeProductShare, in.callItem, guide)
 	h.Handle(protocol.TypeCartUpdate, in.callItem, shopper)
+	h.Handle(protocol.TypeCallTransfer, in.callTransfer, guide)
 	h.Relay(in.route)
 }
 
@@ -47,7 +48,11 @@ func (in inbound) Open(ctx context.Context, who signaling.Identity) (protocol.We
 		if err != nil {
 			return protocol.Welcome{}, protocolError(err)
 		}
-		w.WelcomeGuide, call = &protocol.WelcomeGuide{GuideID: g.ID, Name: g.Name, Status: string(g.Status)}, cl
+		reason := g.StatusReason
+		if reason == queue.PresenceChosen {
+			reason = ""
+		}
+		w.WelcomeGuide, call = &protocol.WelcomeGuide{GuideID: g.ID, Name: g.Name, Status: string(g.Status), StatusReason: reason}, cl
 	}
 	if call != nil {
 		w.Resumed = true
@@ -102,11 +107,14 @@ func (in inbound) offerAccept(ctx context.Context, who signaling.Identity, m pro
 }
 
 func (in inbound) offerDecline(ctx context.Context, who signaling.Identity, m protocol.Envelope) error {
-	offerID, err := offerOf(m)
-	if err != nil {
+	var p protocol.OfferReply
+	if err := m.Decode(&p); err != nil {
 		return err
 	}
-	return protocolError(in.flow.queue.Decline(ctx, who.ID, offerID))
+	if p.OfferID == "" {
+		return protocol.Errorf(protocol.CodeBadMessage, "%s needs data.offer_id", m.Type)
+	}
+	return protocolError(in.flow.queue.Decline(ctx, who.ID, p.OfferID, p.Reason))
 }
 
 func offerOf(m protocol.Envelope) (string, error) {
@@ -154,4 +162,12 @@ func (in inbound) callItem(ctx context.Context, who signaling.Identity, m protoc
 	}
 	_, err = in.flow.queue.AddCallItem(ctx, who.Role, who.ID, m.CallID, kind, body)
 	return protocolError(err)
+}
+
+func (in inbound) callTransfer(ctx context.Context, who signaling.Identity, m protocol.Envelope) error {
+	var p protocol.CallTransfer
+	if err := m.Decode(&p); err != nil {
+		return err
+	}
+	return protocolError(in.flow.queue.Transfer(ctx, who.ID, m.CallID, queue.TransferTo{Queue: p.Queue, GuideID: p.GuideID, Note: p.Note}))
 }

@@ -19,7 +19,6 @@ import (
 	"github.com/chromedp/chromedp/kb"
 	"github.com/golang-jwt/jwt/v5"
 
-	"guidecall/internal/auth"
 	"guidecall/internal/config"
 )
 
@@ -246,7 +245,7 @@ func TestWidgetCrossOrigin(t *testing.T) {
 
 	// The merchant's page says who its signed-in customer is.
 	customer, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
-		"sub": "customer-42", "name": "Sam Jones", "aud": auth.CustomerAudience, "exp": time.Now().Add(time.Hour).Unix(),
+		"sub": "customer-42", "tier": "gold", "exp": time.Now().Add(time.Hour).Unix(),
 	}).SignedString([]byte(customerSecret))
 	if err != nil {
 		t.Fatal(err)
@@ -257,7 +256,7 @@ func TestWidgetCrossOrigin(t *testing.T) {
 	shopper.do(t, "join with the camera off", browserStepTimeout, chromedp.Click(widgetEl("#join-camera-off")))
 	shopper.widgetVisible(t, "waiting in line", "#queue-view")
 	guide.waitJS(t, "offer shown", browserStepTimeout, `!document.querySelector("#offer").hidden`)
-	if ctx := guide.text(t, "#offer-context"); !strings.Contains(ctx, "customer-42 (signed in)") || !strings.Contains(ctx, "Sam Jones") {
+	if ctx := guide.text(t, "#offer-context"); !strings.Contains(ctx, "customer-42 (signed in)") {
 		t.Errorf("offer context %q does not name the signed-in customer", ctx)
 	}
 	if m := shopper.media(t); m != "" {
@@ -600,8 +599,11 @@ func TestDemoShopPage(t *testing.T) {
 		`guidecall.root.querySelector("#launcher").hidden`)
 	shopper.screenshots(t, "demo")
 	// Scrolled away from it, the floating launcher comes.
-	shopper.do(t, "phone size", browserStepTimeout, chromedp.EmulateViewport(390, 844), chromedp.Reload())
-	shopper.waitJS(t, "widget mounted", browserStepTimeout, `!!window.guidecall?.root?.querySelector("#launcher")`)
+	// A short phone screen, where the teaser starts below the fold.
+	shopper.do(t, "short phone size", browserStepTimeout, chromedp.EmulateViewport(390, 640))
+	shopper.evalString(t, `document.querySelector(".guide-teaser").scrollIntoView(); "in view"`)
+	shopper.waitJS(t, "no floating launcher with the teaser in view", browserStepTimeout, `guidecall.root.querySelector("#launcher").hidden`)
+	shopper.evalString(t, `scrollTo(0, 0); "top"`)
 	shopper.waitJS(t, "floating launcher when the page's button is out of view", browserStepTimeout,
 		`!guidecall.root.querySelector("#launcher").hidden`)
 	shopper.screenshots(t, "demo-launcher")

@@ -38,6 +38,9 @@ type WelcomeGuide struct {
 	GuideID string `json:"guide_id"`
 	Name    string `json:"name"`
 	Status  string `json:"status"`
+	// StatusReason says why the status is what it is ("missed_offers"
+	// when the server set the guide away); omitted when the guide chose.
+	StatusReason string `json:"status_reason,omitempty"`
 }
 
 // CallView names the call a welcome resumes, and the receiver's side of it.
@@ -85,11 +88,20 @@ type OfferShopper struct {
 	Queue string `json:"queue"`
 	ShopperContext
 	WaitedMS int64 `json:"waited_ms"`
+	// Skill, Priority and Steps (the relaxation steps taken) say why the
+	// shopper reached this guide; all omitted when unset.
+	Skill    string   `json:"skill,omitempty"`
+	Priority int      `json:"priority,omitempty"`
+	Steps    []string `json:"steps,omitempty"`
+	// Note is what the guide who transferred the shopper wrote.
+	Note string `json:"note,omitempty"`
 }
 
-// OfferReply is a guide's offer.accept or offer.decline.
+// OfferReply is a guide's offer.accept or offer.decline; Reason is the
+// guide's optional reason for declining.
 type OfferReply struct {
 	OfferID string `json:"offer_id"`
+	Reason  string `json:"reason,omitempty"`
 }
 
 // OfferRevoked withdraws an offer.
@@ -98,18 +110,23 @@ type OfferRevoked struct {
 	Reason  string `json:"reason"`
 }
 
-// QueuePosition is a shopper's place in line.
+// QueuePosition is a shopper's place in line. ETASeconds is null when no
+// estimate is honest (no guide who could take the shopper is online);
+// GuidesOnline counts those who could; Callback says the shopper may
+// leave a callback request instead of waiting.
 type QueuePosition struct {
-	Queue      string `json:"queue"`
-	Position   int    `json:"position"`
-	ETASeconds int    `json:"eta_seconds"`
+	Queue        string `json:"queue"`
+	Position     int    `json:"position"`
+	ETASeconds   *int   `json:"eta_seconds"`
+	GuidesOnline int    `json:"guides_online"`
+	Callback     bool   `json:"callback"`
 }
 
 // QueueRequeued puts a shopper back in line after its guide left.
 type QueueRequeued struct {
 	Reason     string `json:"reason"`
 	Position   int    `json:"position"`
-	ETASeconds int    `json:"eta_seconds"`
+	ETASeconds *int   `json:"eta_seconds"`
 	Queue      string `json:"queue"`
 }
 
@@ -205,6 +222,23 @@ type ICECandidate struct {
 	SDPMid           *string `json:"sdpMid"`
 	SDPMLineIndex    *uint16 `json:"sdpMLineIndex"`
 	UsernameFragment *string `json:"usernameFragment"`
+}
+
+// CallbackChanged names a callback request whose state changed; the
+// console reads the request itself over HTTP.
+type CallbackChanged struct {
+	CallbackID string `json:"callback_id"`
+	Queue      string `json:"queue"`
+	State      string `json:"state"`
+}
+
+// CallTransfer is a guide handing its shopper to a queue or to a named
+// colleague (exactly one of Queue and GuideID), with a note the receiving
+// guide sees in its offer.
+type CallTransfer struct {
+	Queue   string `json:"queue,omitempty"`
+	GuideID string `json:"guide_id,omitempty"`
+	Note    string `json:"note,omitempty"`
 }
 
 // ICERestart asks the initiator for a new offer with fresh ICE. Fresh says
@@ -308,6 +342,8 @@ func ClientPayload(t Type) any {
 		return new(ProductShare)
 	case TypeCartUpdate:
 		return new(CartUpdate)
+	case TypeCallTransfer:
+		return new(CallTransfer)
 	}
 	return nil
 }
@@ -348,6 +384,8 @@ func ServerPayload(t Type) any {
 		return new(ProductCard)
 	case TypeCart:
 		return new(Cart)
+	case TypeCallbackChanged:
+		return new(CallbackChanged)
 	case TypeSDP, TypeICE, TypeICERestart:
 		// Relayed: the other party gets what the sender sent.
 		return ClientPayload(t)

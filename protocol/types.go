@@ -15,6 +15,7 @@ const (
 	TypeICERestart    Type = "ice.restart"
 	TypeCallConnected Type = "call.connected"
 	TypeCallEnd       Type = "call.end"
+	TypeCallTransfer  Type = "call.transfer"
 
 	// Inside a call (issue 13): chat both ways, product cards from the
 	// guide, the shopper's cart and what it is looking at.
@@ -37,6 +38,9 @@ const (
 	TypeCallPeer      Type = "call.peer"
 	TypeCallEnded     Type = "call.ended"
 	TypePaymentLink   Type = "payment.link"
+	// TypeCallbackChanged tells the guides of a queue that one of its
+	// callback requests was made, claimed or closed.
+	TypeCallbackChanged Type = "callback.changed"
 
 	TypeChatMessage Type = "chat.message"
 	TypeProductCard Type = "product.card"
@@ -51,7 +55,7 @@ func (t Type) Relayed() bool { return t == TypeSDP || t == TypeICE || t == TypeI
 // sender's call.
 func (t Type) NeedsCall() bool {
 	switch t {
-	case TypeCallConnected, TypeCallEnd, TypeChatSend, TypeProductShare, TypeCartUpdate:
+	case TypeCallConnected, TypeCallEnd, TypeCallTransfer, TypeChatSend, TypeProductShare, TypeCartUpdate:
 		return true
 	}
 	return t.Relayed()

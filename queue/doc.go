@@ -1,10 +1,14 @@
-// Package queue owns who is waiting and who is helping: queue entries,
-// guide presence and capacity, the matcher that offers the longest-waiting
-// shopper to the longest-idle available guide, offer time-outs, re-queues,
-// abandonment, and the record of every call those matches create: its
-// timestamps, its items (chat messages, product cards, the shopper's cart:
-// [CallItem], whose bodies the queue stores but does not read) and the
-// shopper's rating.
+// Package queue owns who is waiting and who is helping: queues as records
+// (hours, closed dates, waits, wrap-up, relaxation rules), queue entries,
+// guides' routing profiles (queues, languages, skills, capacity) and
+// presence with its history, the matcher that offers each shopper, by
+// priority and then join time, to the longest-idle guide eligible for it,
+// offer time-outs, re-queues, transfers, abandonment, callback requests,
+// the wait estimate, and the record of every call those matches create:
+// its timestamps, its items (chat messages, product cards, the shopper's
+// cart: [CallItem], whose bodies the queue stores but does not read) and
+// the shopper's rating.
+// docs/routing.md states the rules.
 //
 // # Why calls live here
 //

@@ -98,6 +98,20 @@ type EntryLeft struct {
 	Entry Entry
 }
 
+// EntryRelaxed says a waiting entry took a relaxation step (Step, as
+// recorded in Entry.Steps): more guides may now take it.
+type EntryRelaxed struct {
+	EventMeta
+	Entry Entry
+	Step  string
+}
+
+// CallbackChanged says a callback request was made, claimed or closed.
+type CallbackChanged struct {
+	EventMeta
+	Callback Callback
+}
+
 // PositionChanged tells a waiting shopper where it stands now.
 type PositionChanged struct {
 	EventMeta
@@ -132,6 +146,8 @@ func (CallItemAdded) Kind() string     { return "call.item_added" }
 func (CallRated) Kind() string         { return "call.rated" }
 func (Requeued) Kind() string          { return "entry.requeued" }
 func (EntryLeft) Kind() string         { return "entry.left" }
+func (CallbackChanged) Kind() string   { return "callback.changed" }
+func (EntryRelaxed) Kind() string      { return "entry.relaxed" }
 func (PositionChanged) Kind() string   { return "entry.position_changed" }
 func (PresenceChanged) Kind() string   { return "guide.presence_changed" }
 func (PeerStatusChanged) Kind() string { return "call.peer_status_changed" }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -26,6 +27,9 @@ func (s *Service) Tick(ctx context.Context) error {
 	}
 	if err := s.settleEntries(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("settle entries: %w", err))
+	}
+	if err := s.settleWrapUps(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("settle wrap-ups: %w", err))
 	}
 	if err := s.match(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("match: %w", err))
@@ -56,7 +60,11 @@ func (s *Service) settlePresence(ctx context.Context) error {
 			if !g.Online || !g.SeenAt.Equal(seen) {
 				return nil // came back meanwhile
 			}
+			before := g.Presence()
 			g.Online, g.SocketID, g.DisconnectedAt = false, SocketGivenUp, &seen
+			if err := s.notePresence(ctx, t, before, &g, PresenceNodeLost); err != nil {
+				return err
+			}
 			if err := t.putGuide(ctx, g); err != nil {
 				return err
 			}
@@ -239,35 +247,202 @@ func (s *Service) settleEntries(ctx context.Context) error {
 	return nil
 }
 
-// match offers waiting shoppers, oldest first in each queue, to available
-// guides, longest idle first.
+// match offers waiting shoppers to the longest-idle guide eligible for
+// each: higher priority first, then oldest, queues taking turns. An
+// entry first takes the relaxation steps it has waited long enough for.
+// Every entry takes the first eligible guide left, so after one pass no
+// entry waits while a guide eligible for it is still free.
 func (s *Service) match(ctx context.Context) error {
 	guides, err := s.store.GuidesAvailable(ctx)
-	if err != nil || len(guides) == 0 {
+	if err != nil {
 		return err
 	}
 	line, err := s.store.EntriesQueued(ctx, "")
 	if err != nil {
 		return err
 	}
-	// Queues interleave by join time so one busy queue cannot starve another.
+	queues, err := s.queueMap(ctx)
+	if err != nil {
+		return err
+	}
 	waiting := make([]Entry, 0, len(line))
 	for _, e := range line {
 		if e.State == EntryWaiting && e.DisconnectedAt == nil {
 			waiting = append(waiting, e)
 		}
 	}
-	sortFairly(waiting)
-	for _, e := range waiting {
+	for i, e := range waiting {
+		if relaxed, ok := s.relax(ctx, e, queues[e.Queue]); ok {
+			waiting[i] = relaxed
+		}
+	}
+	if len(guides) == 0 {
+		return nil
+	}
+	for _, e := range matchOrder(waiting) {
 		if len(guides) == 0 {
 			break
 		}
-		g := guides[0]
-		guides = guides[1:]
-		if err := s.offer(ctx, e.ID, g.ID); err != nil {
+		i := slices.IndexFunc(guides, func(g Guide) bool { return eligible(e, g) })
+		if i < 0 {
+			continue
+		}
+		g := guides[i]
+		guides = slices.Delete(guides, i, i+1)
+		if err := s.offer(ctx, e.ID, g.ID, queues[e.Queue].offerTimeout(s.cfg.OfferTimeout)); err != nil {
 			s.log.WarnContext(ctx, "offer failed", "entry_id", e.ID, "guide_id", g.ID, "err", err)
 		}
 	}
+	return nil
+}
+
+func (s *Service) queueMap(ctx context.Context) (map[string]Queue, error) {
+	qs, err := s.store.QueuesList(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[string]Queue, len(qs))
+	for _, q := range qs {
+		m[q.Name] = q
+	}
+	return m, nil
+}
+
+// matchOrder orders waiting entries for the matcher: priority bands,
+// highest first; within a band sortFairly's order.
+func matchOrder(waiting []Entry) []Entry {
+	var prios []int
+	for _, e := range waiting {
+		if !slices.Contains(prios, e.Priority) {
+			prios = append(prios, e.Priority)
+		}
+	}
+	slices.Sort(prios)
+	out := make([]Entry, 0, len(waiting))
+	for i := len(prios) - 1; i >= 0; i-- {
+		var band []Entry
+		for _, e := range waiting {
+			if e.Priority == prios[i] {
+				band = append(band, e)
+			}
+		}
+		sortFairly(band)
+		out = append(out, band...)
+	}
+	return out
+}
+
+// relax takes the steps of q's rules that e has waited for, in one change
+// per entry, recording each on the entry.
+func (s *Service) relax(ctx context.Context, e Entry, q Queue) (Entry, bool) {
+	due := func(e Entry) []RelaxStep {
+		waited := s.now().Sub(e.JoinedAt)
+		var out []RelaxStep
+		for _, r := range q.Relax[min(len(e.Steps), len(q.Relax)):] {
+			if time.Duration(r.AfterSeconds)*time.Second > waited {
+				break
+			}
+			out = append(out, r)
+		}
+		return out
+	}
+	if len(due(e)) == 0 {
+		return e, false
+	}
+	var out Entry
+	err := s.entryChange(ctx, e.ID, func(ctx context.Context, t *txn, p *parties) error {
+		cur := *p.e
+		steps := due(cur)
+		if cur.State != EntryWaiting || len(steps) == 0 {
+			out = cur
+			return nil
+		}
+		for _, r := range steps {
+			cur.Steps = append(cur.Steps, r.label())
+		}
+		if err := t.putEntry(ctx, cur); err != nil {
+			return err
+		}
+		out = cur
+		for _, r := range steps {
+			t.emit(EntryRelaxed{EventMeta: s.meta(), Entry: cur, Step: r.label()})
+		}
+		t.afterCommit(func() {
+			s.log.InfoContext(ctx, "entry relaxed", "entry_id", cur.ID, "queue", cur.Queue, "steps", cur.Steps)
+		})
+		return nil
+	})
+	if err != nil {
+		s.log.WarnContext(ctx, "relax entry", "entry_id", e.ID, "err", err)
+		return e, false
+	}
+	return out, true
+}
+
+// settleWrapUps makes guides whose wrap-up time is over available again.
+func (s *Service) settleWrapUps(ctx context.Context) error {
+	guides, err := s.store.GuidesOnline(ctx)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	over := func(g Guide) bool {
+		return g.Status == GuideWrapUp && (g.WrapUpUntil == nil || !now.Before(*g.WrapUpUntil))
+	}
+	var errs []error
+	for _, g := range guides {
+		if !over(g) {
+			continue
+		}
+		err := s.guideChange(ctx, g.ID, func(ctx context.Context, t *txn, p *parties) error {
+			g := *p.g
+			if !over(g) {
+				return nil
+			}
+			before := g.Presence()
+			g.Status, g.WrapUpUntil, g.IdleSince = GuideAvailable, nil, now
+			if err := s.notePresence(ctx, t, before, &g, PresenceWrapUpOver); err != nil {
+				return err
+			}
+			if err := t.putGuide(ctx, g); err != nil {
+				return err
+			}
+			t.emit(PresenceChanged{EventMeta: s.meta(), Guide: g, Reason: PresenceWrapUpOver})
+			t.afterCommit(s.poke)
+			return nil
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("guide %s: %w", g.ID, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// wrapUp puts the guide of a call that just ended into its queue's
+// wrap-up time, if the queue has one and the guide was available.
+func (s *Service) wrapUp(ctx context.Context, t *txn, p *parties, now time.Time) error {
+	g := *p.g
+	if g.CallID != "" || g.Status != GuideAvailable {
+		return nil
+	}
+	q, err := t.QueueGet(ctx, p.c.Queue)
+	if errors.Is(err, ErrNotFound) || (err == nil && q.WrapUpSeconds == 0) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	until := now.Add(time.Duration(q.WrapUpSeconds) * time.Second)
+	before := g.Presence()
+	g.Status, g.WrapUpUntil = GuideWrapUp, &until
+	if err := s.notePresence(ctx, t, before, &g, PresenceCallEnded); err != nil {
+		return err
+	}
+	if err := t.putGuide(ctx, g); err != nil {
+		return err
+	}
+	*p.g = g
+	t.emit(PresenceChanged{EventMeta: s.meta(), Guide: g, Reason: PresenceCallEnded})
 	return nil
 }
 
@@ -305,7 +480,7 @@ func sortFairly(entries []Entry) {
 // offer binds a guide and an entry to a new offered call, in one change
 // that checks both are still free. The store refuses a second live call
 // for either, so two leaders briefly running at once cannot double-book.
-func (s *Service) offer(ctx context.Context, entryID, guideID string) error {
+func (s *Service) offer(ctx context.Context, entryID, guideID string, timeout time.Duration) error {
 	return s.change(ctx, func(ctx context.Context, t *txn) error {
 		now := s.now()
 		e, err := t.EntryGet(ctx, entryID)
@@ -319,12 +494,15 @@ func (s *Service) offer(ctx context.Context, entryID, guideID string) error {
 		if err != nil {
 			return err
 		}
-		if !g.Online || g.Status != GuideAvailable || g.CallID != "" {
+		if !free(g) {
 			return fmt.Errorf("guide %s is not free: %w", g.ID, ErrBadState)
+		}
+		if !eligible(e, g) {
+			return fmt.Errorf("guide %s cannot take entry %s: %w", g.ID, e.ID, ErrBadState)
 		}
 		c, err := t.CallCreate(ctx, Call{
 			ID: newID("c_"), EntryID: e.ID, GuideID: g.ID, Queue: e.Queue, State: CallOffered,
-			OfferDeadline: now.Add(s.cfg.OfferTimeout), JoinedAt: e.JoinedAt, OfferedAt: now,
+			OfferDeadline: now.Add(timeout), JoinedAt: e.JoinedAt, OfferedAt: now,
 		})
 		if err != nil {
 			return err
@@ -356,8 +534,17 @@ func (s *Service) sendPositions(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	online, free := len(guides), countFree(guides)
+	queues, err := s.queueMap(ctx)
+	if err != nil {
+		return err
+	}
+	live, err := s.store.CallsLive(ctx)
+	if err != nil {
+		return err
+	}
 	seen := make(map[string]bool, len(line))
+	ahead := competition(matchOrder(line), guides)
+	model := s.waitModel(ctx, s.store, guides, live, queues)
 	pos, queue := 0, ""
 	var evs []Event
 	for _, e := range line {
@@ -366,8 +553,8 @@ func (s *Service) sendPositions(ctx context.Context) error {
 		}
 		pos++
 		seen[e.ID] = true
-		p := s.positionAt(e, pos, online, free)
-		if s.lastPosition[e.ID] == p || e.DisconnectedAt != nil {
+		p := s.positionAt(e, pos, ahead[e.ID], model, queues[e.Queue])
+		if samePosition(s.lastPosition[e.ID], p) || e.DisconnectedAt != nil {
 			continue
 		}
 		s.lastPosition[e.ID] = p
@@ -380,4 +567,23 @@ func (s *Service) sendPositions(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// samePosition reports whether b is no news after a. The estimate moves a
+// little with every tick as calls run on; a shopper is told again when it
+// moved by 30 s or a fifth, whichever is more, not every second.
+func samePosition(a, b Position) bool {
+	etaSame := (a.ETASeconds == nil) == (b.ETASeconds == nil)
+	if etaSame && a.ETASeconds != nil {
+		x, y := *a.ETASeconds, *b.ETASeconds
+		etaSame = (x == 0) == (y == 0) && abs(x-y) < max(30, x/5)
+	}
+	return etaSame && a.Queue == b.Queue && a.Position == b.Position && a.GuidesOnline == b.GuidesOnline && a.Callback == b.Callback
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
 }

@@ -12,8 +12,9 @@ import (
 // MemoryStore is the zero-setup Store: everything in one process, gone on
 // exit. Safe for concurrent use: one mutex guards everything, and a
 // transaction holds it from start to end, so transactions run one after
-// another. Finished entries and calls are kept for MemoryRetention and
-// then dropped, so a node left running for weeks does not grow without
+// another. Finished entries, calls and callbacks are kept for
+// MemoryRetention and then dropped (the presence history keeps its last
+// presenceKeep changes), so a node left running for weeks does not grow without
 // bound or scan its whole past on every matcher tick.
 type MemoryStore struct {
 	mu        sync.Mutex
@@ -21,6 +22,9 @@ type MemoryStore struct {
 	guides    map[string]*Guide
 	calls     map[string]*Call
 	items     map[string]*itemList // by call id
+	queues    map[string]*Queue
+	callbacks map[string]*Callback
+	presence  []PresenceRecord
 	nextRank  int64
 	lastPrune time.Time
 }
@@ -29,8 +33,8 @@ type MemoryStore struct {
 // place, so the undo log can keep the old one.
 type itemList struct{ items []CallItem }
 
-// MemoryRetention is how long the memory store keeps finished entries and
-// calls; PostgreSQL keeps them for good.
+// MemoryRetention is how long the memory store keeps finished entries,
+// calls and callbacks; PostgreSQL keeps them for good.
 const MemoryRetention = 24 * time.Hour
 
 // pruneEvery bounds how often a create pays for a sweep.
@@ -39,10 +43,12 @@ const pruneEvery = 10 * time.Minute
 // NewMemoryStore returns an empty store.
 func NewMemoryStore() *MemoryStore {
 	return &MemoryStore{
-		entries: make(map[string]*Entry),
-		guides:  make(map[string]*Guide),
-		calls:   make(map[string]*Call),
-		items:   make(map[string]*itemList),
+		entries:   make(map[string]*Entry),
+		guides:    make(map[string]*Guide),
+		calls:     make(map[string]*Call),
+		queues:    make(map[string]*Queue),
+		callbacks: make(map[string]*Callback),
+		items:     make(map[string]*itemList),
 	}
 }
 
@@ -58,9 +64,11 @@ func (m *MemoryStore) Tx(ctx context.Context, fn func(ctx context.Context, tx St
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.trimPresence()
 	tx := &memTx{m: m, undo: &memUndo{
 		entries: map[string]*Entry{}, guides: map[string]*Guide{}, calls: map[string]*Call{},
-		items: map[string]*itemList{}, nextRank: m.nextRank, lastPrune: m.lastPrune,
+		queues: map[string]*Queue{}, callbacks: map[string]*Callback{}, items: map[string]*itemList{},
+		presenceLen: len(m.presence), nextRank: m.nextRank, lastPrune: m.lastPrune,
 	}}
 	committed := false
 	defer func() {
@@ -201,12 +209,15 @@ func (m *MemoryStore) Touch(_ context.Context, entries, guides []Held, at time.T
 // memUndo holds, for each record a transaction wrote, what it was before
 // (nil: it did not exist).
 type memUndo struct {
-	entries   map[string]*Entry
-	guides    map[string]*Guide
-	calls     map[string]*Call
-	items     map[string]*itemList
-	nextRank  int64
-	lastPrune time.Time
+	entries     map[string]*Entry
+	guides      map[string]*Guide
+	calls       map[string]*Call
+	queues      map[string]*Queue
+	callbacks   map[string]*Callback
+	items       map[string]*itemList
+	presenceLen int
+	nextRank    int64
+	lastPrune   time.Time
 }
 
 func (u *memUndo) restore(m *MemoryStore) {
@@ -214,6 +225,9 @@ func (u *memUndo) restore(m *MemoryStore) {
 	restore(m.guides, u.guides)
 	restore(m.calls, u.calls)
 	restore(m.items, u.items)
+	restore(m.queues, u.queues)
+	restore(m.callbacks, u.callbacks)
+	m.presence = m.presence[:u.presenceLen]
 	m.nextRank, m.lastPrune = u.nextRank, u.lastPrune
 }
 
@@ -292,6 +306,14 @@ func (t *memTx) prune(now time.Time) {
 				save(t.undo.entries, m.entries, id)
 			}
 			delete(m.entries, id)
+		}
+	}
+	for id, cb := range m.callbacks {
+		if cb.State == CallbackDone && cb.DoneAt != nil && cb.DoneAt.Before(cutoff) {
+			if t.undo != nil {
+				save(t.undo.callbacks, m.callbacks, id)
+			}
+			delete(m.callbacks, id)
 		}
 	}
 	for id, c := range m.calls {
@@ -485,11 +507,14 @@ func cloneTime(t *time.Time) *time.Time {
 func cloneEntry(e Entry) Entry {
 	e.DisconnectedAt = cloneTime(e.DisconnectedAt)
 	e.LeftAt = cloneTime(e.LeftAt)
+	e.Steps = slices.Clone(e.Steps)
 	return e
 }
 
 func cloneGuide(g Guide) Guide {
 	g.DisconnectedAt = cloneTime(g.DisconnectedAt)
+	g.WrapUpUntil = cloneTime(g.WrapUpUntil)
+	g.Queues, g.Languages, g.Skills = slices.Clone(g.Queues), slices.Clone(g.Languages), slices.Clone(g.Skills)
 	return g
 }
 

@@ -24,16 +24,13 @@ func (s EntryState) Queued() bool { return s == EntryWaiting || s == EntryOffere
 
 // Entry is one shopper's place in one queue.
 type Entry struct {
-	ID       string `json:"entry_id"`
-	Queue    string `json:"queue"`
-	Name     string `json:"name,omitempty"`
-	Locale   string `json:"locale"`
-	Currency string `json:"currency"`
-	PageURL  string `json:"page_url"`
-	// CustomerID is the merchant's id of a shopper its site had signed in
-	// (a verified customer token), empty for an anonymous one.
-	CustomerID string     `json:"customer_id,omitempty"`
-	State      EntryState `json:"state"`
+	ID       string     `json:"entry_id"`
+	Queue    string     `json:"queue"`
+	Name     string     `json:"name,omitempty"`
+	Locale   string     `json:"locale"`
+	Currency string     `json:"currency"`
+	PageURL  string     `json:"page_url"`
+	State    EntryState `json:"state"`
 	// Rank orders a queue: lower goes first. Stores assign it on create;
 	// a re-queue sets it below the current head.
 	Rank     int64     `json:"-"`
@@ -50,6 +47,24 @@ type Entry struct {
 	CallID     string     `json:"call_id,omitempty"`
 	LeftAt     *time.Time `json:"left_at,omitempty"`
 	LeftReason string     `json:"left_reason,omitempty"`
+
+	// Routing. Language is the primary subtag of Locale ("de" for
+	// "de-CH"); Language2 is the shopper's optional second language,
+	// accepted once the queue's second_language step has been taken.
+	Language  string `json:"language"`
+	Language2 string `json:"language2,omitempty"`
+	Skill     string `json:"skill,omitempty"`
+	// Priority comes only from a verified customer token; higher goes first.
+	Priority   int    `json:"priority"`
+	CustomerID string `json:"customer_id,omitempty"`
+	// Steps are the relaxation steps this entry has taken, in order
+	// ("drop_skill", "second_language", "overflow:<queue>").
+	Steps []string `json:"steps,omitempty"`
+	// TransferGuide, when set, is the only guide who may take the entry
+	// (a transfer to a named colleague); TransferNote is what the first
+	// guide wrote for whoever takes it next.
+	TransferGuide string `json:"transfer_guide,omitempty"`
+	TransferNote  string `json:"transfer_note,omitempty"`
 }
 
 // GuideStatus is what the guide chose in the console.
@@ -58,6 +73,33 @@ type GuideStatus string
 const (
 	GuideAvailable GuideStatus = "available"
 	GuideAway      GuideStatus = "away"
+	// GuideWrapUp follows a call for the queue's wrap-up time, or until
+	// the guide says it is available again.
+	GuideWrapUp GuideStatus = "wrap_up"
+)
+
+// Presence is what a guide's state reads as, derived from its status,
+// its socket and its call: offline and busy are not chosen but follow.
+type Presence string
+
+const (
+	PresenceAvailable Presence = "available"
+	PresenceAway      Presence = "away"
+	PresenceBusy      Presence = "busy"
+	PresenceWrapUp    Presence = "wrap_up"
+	PresenceOffline   Presence = "offline"
+)
+
+// Reasons a guide's presence changes, recorded with each change.
+const (
+	PresenceChosen       = "chosen"
+	PresenceMissedOffers = "missed_offers"
+	PresenceSocketLost   = "socket_lost"
+	PresenceConnected    = "connected"
+	PresenceCallStarted  = "call_started"
+	PresenceCallEnded    = "call_ended"
+	PresenceWrapUpOver   = "wrap_up_over"
+	PresenceNodeLost     = "node_lost"
 )
 
 // Guide is a guide's presence as the matcher sees it.
@@ -75,6 +117,44 @@ type Guide struct {
 	MissedOffers int       `json:"missed_offers"`
 	// CallID is the offer or call the guide is busy with, if any.
 	CallID string `json:"call_id,omitempty"`
+
+	// Routing profile. A guide nobody has configured (Queues nil) serves
+	// every queue in every language with every skill, so that a fresh
+	// install works before anyone sets profiles up; the admin API refuses
+	// to set a profile without a queue.
+	Queues    []string `json:"queues"`
+	Languages []string `json:"languages"`
+	Skills    []string `json:"skills"`
+	// Capacity is how many calls the guide takes at once.
+	Capacity int `json:"capacity"`
+	// StatusReason and StatusSince say why and when Status or Online last
+	// changed (see the Presence* reasons).
+	StatusReason string     `json:"status_reason"`
+	StatusSince  time.Time  `json:"status_since"`
+	WrapUpUntil  *time.Time `json:"wrap_up_until,omitempty"`
+}
+
+// Presence derives the state a guide is in.
+func (g Guide) Presence() Presence {
+	switch {
+	case !g.Online:
+		return PresenceOffline
+	case g.CallID != "":
+		return PresenceBusy
+	case g.Status == GuideWrapUp:
+		return PresenceWrapUp
+	case g.Status == GuideAvailable:
+		return PresenceAvailable
+	}
+	return PresenceAway
+}
+
+// PresenceRecord is one recorded change of a guide's presence.
+type PresenceRecord struct {
+	GuideID string    `json:"guide_id"`
+	State   Presence  `json:"state"`
+	Reason  string    `json:"reason"`
+	At      time.Time `json:"at"`
 }
 
 // CallState is the call state machine: offered → accepted → connecting →
@@ -103,6 +183,8 @@ const (
 	ReasonCanceled       = "canceled"
 	ReasonShopperLost    = "shopper_left"
 	ReasonServerShutdown = "server_shutdown"
+	ReasonTransferred    = "transferred"
+	ReasonCallback       = "callback"
 )
 
 // Party names a side of a call: the protocol's role of that side.
@@ -129,6 +211,8 @@ type Call struct {
 	EndedAt       *time.Time `json:"ended_at,omitempty"`
 	EndReason     string     `json:"end_reason,omitempty"`
 	EndedBy       string     `json:"ended_by,omitempty"`
+	// DeclineNote is the guide's reason for declining an offer.
+	DeclineNote string `json:"decline_note,omitempty"`
 	// Rating is the shopper's 1-5 after the call, 0 until rated.
 	Rating        int        `json:"rating,omitempty"`
 	RatingComment string     `json:"rating_comment,omitempty"`
@@ -161,11 +245,17 @@ type CallItem struct {
 // MaxCallItems bounds what one call may hold.
 const MaxCallItems = 500
 
-// Position is what a waiting shopper is told.
+// Position is what a waiting shopper is told. ETASeconds is nil when no
+// estimate is honest: no guide who could take the entry is online.
 type Position struct {
 	Queue      string `json:"queue"`
 	Position   int    `json:"position"`
-	ETASeconds int    `json:"eta_seconds"`
+	ETASeconds *int   `json:"eta_seconds"`
+	// GuidesOnline counts the guides online who could take this entry.
+	GuidesOnline int `json:"guides_online"`
+	// Callback says the shopper may leave a callback request instead:
+	// nobody eligible is online, or the wait passed the queue's maximum.
+	Callback bool `json:"callback"`
 }
 
 // Held names a party's socket that a node holds: an entry or guide id and

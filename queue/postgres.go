@@ -157,12 +157,15 @@ func utcPtr(t *time.Time) *time.Time {
 // --- entries ---
 
 const entryColumns = `id, queue, name, locale, currency, page_url, state, rank, joined_at,
-	disconnected_at, socket_id, seen_at, call_id, left_at, left_reason, customer_id`
+	disconnected_at, socket_id, seen_at, call_id, left_at, left_reason,
+	language, language2, skill, priority, customer_id, steps, transfer_guide, transfer_note`
 
 func scanEntry(r rowScanner) (Entry, error) {
 	var e Entry
 	err := r.Scan(&e.ID, &e.Queue, &e.Name, &e.Locale, &e.Currency, &e.PageURL, &e.State, &e.Rank, &e.JoinedAt,
-		&e.DisconnectedAt, &e.SocketID, &e.SeenAt, &e.CallID, &e.LeftAt, &e.LeftReason, &e.CustomerID)
+		&e.DisconnectedAt, &e.SocketID, &e.SeenAt, &e.CallID, &e.LeftAt, &e.LeftReason,
+		&e.Language, &e.Language2, &e.Skill, &e.Priority, &e.CustomerID, &e.Steps, &e.TransferGuide, &e.TransferNote)
+	e.Steps = nilIfEmpty(e.Steps)
 	e.JoinedAt, e.SeenAt = utc(e.JoinedAt), utc(e.SeenAt)
 	e.DisconnectedAt, e.LeftAt = utcPtr(e.DisconnectedAt), utcPtr(e.LeftAt)
 	return e, err
@@ -195,10 +198,12 @@ func (s *PostgresStore) EntriesQueued(ctx context.Context, queue string) ([]Entr
 
 func (x pgExec) EntryCreate(ctx context.Context, e Entry) (Entry, error) {
 	row := x.q.QueryRow(ctx, `INSERT INTO queue_entries (`+entryColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, nextval('queue_entry_rank'), $8, $9, $10, $11, $12, $13, $14, $15)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, nextval('queue_entry_rank'), $8, $9, $10, $11, $12, $13, $14,
+			$15, $16, $17, $18, $19, $20, $21, $22)
 		RETURNING `+entryColumns,
 		e.ID, e.Queue, e.Name, e.Locale, e.Currency, e.PageURL, e.State, e.JoinedAt,
-		e.DisconnectedAt, e.SocketID, e.SeenAt, e.CallID, e.LeftAt, e.LeftReason, e.CustomerID)
+		e.DisconnectedAt, e.SocketID, e.SeenAt, e.CallID, e.LeftAt, e.LeftReason,
+		e.Language, e.Language2, e.Skill, e.Priority, e.CustomerID, nonNil(e.Steps), e.TransferGuide, e.TransferNote)
 	got, err := scanEntry(row)
 	if err != nil {
 		return Entry{}, pgError(err, "entry", e.ID)
@@ -229,9 +234,12 @@ func (x pgExec) EntryUpdate(ctx context.Context, id string, fn func(*Entry) erro
 	work.ID, work.Rank = cur.ID, cur.Rank
 	if _, err := x.q.Exec(ctx, `UPDATE queue_entries SET queue = $2, name = $3, locale = $4, currency = $5,
 		page_url = $6, state = $7, joined_at = $8, disconnected_at = $9, socket_id = $10, seen_at = $11,
-		call_id = $12, left_at = $13, left_reason = $14, customer_id = $15 WHERE id = $1`,
+		call_id = $12, left_at = $13, left_reason = $14, language = $15, language2 = $16, skill = $17,
+		priority = $18, customer_id = $19, steps = $20, transfer_guide = $21, transfer_note = $22 WHERE id = $1`,
 		work.ID, work.Queue, work.Name, work.Locale, work.Currency, work.PageURL, work.State, work.JoinedAt,
-		work.DisconnectedAt, work.SocketID, work.SeenAt, work.CallID, work.LeftAt, work.LeftReason, work.CustomerID); err != nil {
+		work.DisconnectedAt, work.SocketID, work.SeenAt, work.CallID, work.LeftAt, work.LeftReason,
+		work.Language, work.Language2, work.Skill, work.Priority, work.CustomerID, nonNil(work.Steps),
+		work.TransferGuide, work.TransferNote); err != nil {
 		return Entry{}, pgError(err, "entry", id)
 	}
 	return cloneEntry(work), nil
@@ -267,13 +275,17 @@ func (x pgExec) EntriesQueued(ctx context.Context, queue string) ([]Entry, error
 
 // --- guides ---
 
-const guideColumns = `id, name, status, online, disconnected_at, socket_id, seen_at, idle_since, missed_offers, call_id`
+const guideColumns = `id, name, status, online, disconnected_at, socket_id, seen_at, idle_since, missed_offers, call_id,
+	queues, languages, skills, capacity, status_reason, status_since, wrap_up_until`
 
 func scanGuide(r rowScanner) (Guide, error) {
 	var g Guide
 	err := r.Scan(&g.ID, &g.Name, &g.Status, &g.Online, &g.DisconnectedAt, &g.SocketID, &g.SeenAt,
-		&g.IdleSince, &g.MissedOffers, &g.CallID)
+		&g.IdleSince, &g.MissedOffers, &g.CallID,
+		&g.Queues, &g.Languages, &g.Skills, &g.Capacity, &g.StatusReason, &g.StatusSince, &g.WrapUpUntil)
 	g.SeenAt, g.IdleSince, g.DisconnectedAt = utc(g.SeenAt), utc(g.IdleSince), utcPtr(g.DisconnectedAt)
+	g.StatusSince, g.WrapUpUntil = utc(g.StatusSince), utcPtr(g.WrapUpUntil)
+	g.Languages, g.Skills = nilIfEmpty(g.Languages), nilIfEmpty(g.Skills)
 	return g, err
 }
 
@@ -316,10 +328,11 @@ func (s *PostgresStore) GuidesOnline(ctx context.Context) ([]Guide, error) {
 
 func (x pgExec) GuideUpsert(ctx context.Context, g Guide) (Guide, error) {
 	got, err := scanGuide(x.q.QueryRow(ctx, `INSERT INTO guides (`+guideColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 		ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name
 		RETURNING `+guideColumns,
-		g.ID, g.Name, g.Status, g.Online, g.DisconnectedAt, g.SocketID, g.SeenAt, g.IdleSince, g.MissedOffers, g.CallID))
+		g.ID, g.Name, g.Status, g.Online, g.DisconnectedAt, g.SocketID, g.SeenAt, g.IdleSince, g.MissedOffers, g.CallID,
+		g.Queues, nonNil(g.Languages), nonNil(g.Skills), g.Capacity, g.StatusReason, g.StatusSince, g.WrapUpUntil))
 	if err != nil {
 		return Guide{}, pgError(err, "guide", g.ID)
 	}
@@ -347,9 +360,12 @@ func (x pgExec) GuideUpdate(ctx context.Context, id string, fn func(*Guide) erro
 	}
 	work.ID = cur.ID
 	if _, err := x.q.Exec(ctx, `UPDATE guides SET name = $2, status = $3, online = $4, disconnected_at = $5,
-		socket_id = $6, seen_at = $7, idle_since = $8, missed_offers = $9, call_id = $10 WHERE id = $1`,
+		socket_id = $6, seen_at = $7, idle_since = $8, missed_offers = $9, call_id = $10, queues = $11,
+		languages = $12, skills = $13, capacity = $14, status_reason = $15, status_since = $16,
+		wrap_up_until = $17 WHERE id = $1`,
 		work.ID, work.Name, work.Status, work.Online, work.DisconnectedAt, work.SocketID, work.SeenAt,
-		work.IdleSince, work.MissedOffers, work.CallID); err != nil {
+		work.IdleSince, work.MissedOffers, work.CallID, work.Queues, nonNil(work.Languages), nonNil(work.Skills),
+		work.Capacity, work.StatusReason, work.StatusSince, work.WrapUpUntil); err != nil {
 		return Guide{}, pgError(err, "guide", id)
 	}
 	return cloneGuide(work), nil
@@ -438,12 +454,12 @@ func heldColumns(held []Held) (ids, socks []string) {
 // --- calls ---
 
 const callColumns = `id, entry_id, guide_id, queue, state, offer_deadline, joined_at, offered_at,
-	accepted_at, connected_at, ended_at, end_reason, ended_by, rating, rating_comment, rated_at`
+	accepted_at, connected_at, ended_at, end_reason, ended_by, decline_note, rating, rating_comment, rated_at`
 
 func scanCall(r rowScanner) (Call, error) {
 	var c Call
 	err := r.Scan(&c.ID, &c.EntryID, &c.GuideID, &c.Queue, &c.State, &c.OfferDeadline, &c.JoinedAt, &c.OfferedAt,
-		&c.AcceptedAt, &c.ConnectedAt, &c.EndedAt, &c.EndReason, &c.EndedBy, &c.Rating, &c.RatingComment, &c.RatedAt)
+		&c.AcceptedAt, &c.ConnectedAt, &c.EndedAt, &c.EndReason, &c.EndedBy, &c.DeclineNote, &c.Rating, &c.RatingComment, &c.RatedAt)
 	c.OfferDeadline, c.JoinedAt, c.OfferedAt = utc(c.OfferDeadline), utc(c.JoinedAt), utc(c.OfferedAt)
 	c.AcceptedAt, c.ConnectedAt, c.EndedAt = utcPtr(c.AcceptedAt), utcPtr(c.ConnectedAt), utcPtr(c.EndedAt)
 	c.RatedAt = utcPtr(c.RatedAt)
@@ -473,10 +489,10 @@ func (s *PostgresStore) CallsLive(ctx context.Context) ([]Call, error) {
 
 func (x pgExec) CallCreate(ctx context.Context, c Call) (Call, error) {
 	got, err := scanCall(x.q.QueryRow(ctx, `INSERT INTO calls (`+callColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 		RETURNING `+callColumns,
 		c.ID, c.EntryID, c.GuideID, c.Queue, c.State, c.OfferDeadline, c.JoinedAt, c.OfferedAt,
-		c.AcceptedAt, c.ConnectedAt, c.EndedAt, c.EndReason, c.EndedBy, c.Rating, c.RatingComment, c.RatedAt))
+		c.AcceptedAt, c.ConnectedAt, c.EndedAt, c.EndReason, c.EndedBy, c.DeclineNote, c.Rating, c.RatingComment, c.RatedAt))
 	if err != nil {
 		return Call{}, pgError(err, "call", c.ID)
 	}
@@ -505,9 +521,10 @@ func (x pgExec) CallUpdate(ctx context.Context, id string, fn func(*Call) error)
 	work.ID = cur.ID
 	if _, err := x.q.Exec(ctx, `UPDATE calls SET entry_id = $2, guide_id = $3, queue = $4, state = $5,
 		offer_deadline = $6, joined_at = $7, offered_at = $8, accepted_at = $9, connected_at = $10,
-		ended_at = $11, end_reason = $12, ended_by = $13, rating = $14, rating_comment = $15, rated_at = $16 WHERE id = $1`,
+		ended_at = $11, end_reason = $12, ended_by = $13, decline_note = $14, rating = $15, rating_comment = $16,
+		rated_at = $17 WHERE id = $1`,
 		work.ID, work.EntryID, work.GuideID, work.Queue, work.State, work.OfferDeadline, work.JoinedAt,
-		work.OfferedAt, work.AcceptedAt, work.ConnectedAt, work.EndedAt, work.EndReason, work.EndedBy,
+		work.OfferedAt, work.AcceptedAt, work.ConnectedAt, work.EndedAt, work.EndReason, work.EndedBy, work.DeclineNote,
 		work.Rating, work.RatingComment, work.RatedAt); err != nil {
 		return Call{}, pgError(err, "call", id)
 	}

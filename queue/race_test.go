@@ -58,7 +58,7 @@ func TestPostgresRaceAcceptTimeoutDrop(t *testing.T) {
 		if _, err := node1.SetPresence(ctx, guideID, queue.GuideAvailable); err != nil {
 			t.Fatal(err)
 		}
-		e, err := node1.Join(ctx, queue.JoinParams{Queue: "shoes", Currency: "EUR"})
+		e, err := node1.Join(ctx, queue.JoinParams{Queue: queue.DefaultQueue, Currency: "EUR"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -50,6 +50,9 @@ type Service struct {
 	// matcher loop touches it, and it is rebuilt on a new leader.
 	lastPosition map[string]Position
 
+	// handles caches recent handle times per queue for the estimate.
+	handles handleTimes
+
 	// leadSince is when this node last became leader; only the loop
 	// touches it.
 	leadSince time.Time
@@ -106,6 +109,7 @@ func NewService(cfg Config) (*Service, error) {
 		now:          cfg.Now,
 		wake:         make(chan struct{}, 1),
 		lastPosition: make(map[string]Position),
+		handles:      handleTimes{stats: map[string]handleStat{}},
 	}, nil
 }
 
@@ -124,6 +128,10 @@ func (s *Service) Start(ctx context.Context) error {
 		return errors.New("queue: service already started")
 	}
 	s.started = true
+	if _, err := s.queueRecord(ctx, s.store, DefaultQueue); err != nil {
+		// Not fatal: the first join or status of "default" tries again.
+		s.log.WarnContext(ctx, "could not make sure the default queue exists", "queue", DefaultQueue, "err", err)
+	}
 	for _, sub := range s.handlers {
 		sub.launch()
 	}
@@ -238,10 +246,15 @@ type JoinParams struct {
 	Currency string `json:"currency"`
 	PageURL  string `json:"page_url"`
 	Name     string `json:"name"`
-	// CustomerID is the merchant's id of a signed-in shopper, set by the
-	// caller only after it verified the merchant's customer token; a
-	// request body cannot set it.
-	CustomerID string `json:"-"`
+	// SecondLanguage is a second BCP 47 tag the shopper also speaks.
+	SecondLanguage string `json:"second_language,omitempty"`
+	// Skill is the product category the shopper asks about.
+	Skill string `json:"skill,omitempty"`
+	// CustomerToken is the merchant's signed token; the caller verifies
+	// it and sets Priority and CustomerID, which a body never sets.
+	CustomerToken string `json:"customer_token,omitempty"`
+	Priority      int    `json:"-"`
+	CustomerID    string `json:"-"`
 }
 
 func (p *JoinParams) validate() error {
@@ -266,6 +279,10 @@ func (p *JoinParams) validate() error {
 		return fmt.Errorf("%w: name longer than 80 bytes", ErrInvalid)
 	case cleantext.HasNUL(p.PageURL):
 		return fmt.Errorf("%w: page_url: %w", ErrInvalid, cleantext.ErrNUL)
+	case p.SecondLanguage != "" && !localeRE.MatchString(p.SecondLanguage):
+		return fmt.Errorf("%w: second_language %q is not a BCP 47 tag", ErrInvalid, p.SecondLanguage)
+	case p.Skill != "" && !skillRE.MatchString(p.Skill):
+		return fmt.Errorf("%w: skill must be 1-64 of a-z, 0-9, - and _", ErrInvalid)
 	}
 	// The guide reads the name: one spelling, nothing invisible.
 	name, err := cleantext.Line(p.Name, 80)
@@ -290,15 +307,28 @@ func (s *Service) Join(ctx context.Context, p JoinParams) (Entry, error) {
 		return Entry{}, err
 	}
 	now := s.now()
+	q, err := s.queueRecord(ctx, s.store, p.Queue)
+	if err != nil {
+		return Entry{}, err
+	}
+	if !q.OpenAt(now) {
+		ce := &ClosedError{Queue: q.Name}
+		if next, ok := q.NextOpening(now); ok {
+			ce.NextOpen = &next
+		}
+		return Entry{}, ce
+	}
 	e, err := s.store.EntryCreate(ctx, Entry{
 		ID: newID("e_"), Queue: p.Queue, Name: p.Name, Locale: p.Locale,
-		Currency: p.Currency, PageURL: p.PageURL, CustomerID: p.CustomerID, State: EntryWaiting,
+		Currency: p.Currency, PageURL: p.PageURL, State: EntryWaiting,
 		JoinedAt: now, DisconnectedAt: &now,
+		Language: primaryLanguage(p.Locale), Language2: primaryLanguage(p.SecondLanguage), Skill: p.Skill,
+		Priority: p.Priority, CustomerID: p.CustomerID,
 	})
 	if err != nil {
 		return Entry{}, fmt.Errorf("join %s: %w", p.Queue, err)
 	}
-	s.log.InfoContext(ctx, "shopper joined", "entry_id", e.ID, "queue", e.Queue, "locale", e.Locale)
+	s.log.InfoContext(ctx, "shopper joined", "entry_id", e.ID, "queue", e.Queue, "locale", e.Locale, "priority", e.Priority)
 	return e, nil
 }
 
@@ -466,14 +496,18 @@ func (s *Service) GuideConnected(ctx context.Context, guideID, name, socketID st
 	defer cancel()
 	// Creating the row is a change of its own: nothing else can refer to
 	// a guide before it exists.
-	if _, err := s.store.GuideUpsert(ctx, Guide{ID: guideID, Name: name, Status: GuideAway, IdleSince: s.now()}); err != nil {
+	if _, err := s.store.GuideUpsert(ctx, Guide{ID: guideID, Name: name, Status: GuideAway, IdleSince: s.now(), Capacity: 1}); err != nil {
 		return Guide{}, nil, err
 	}
 	var out Guide
 	var live *Call
 	err := s.guideChange(ctx, guideID, func(ctx context.Context, t *txn, p *parties) error {
 		g := *p.g
+		before := g.Presence()
 		g.Online, g.DisconnectedAt, g.SocketID, g.SeenAt = true, nil, socketID, s.now()
+		if err := s.notePresence(ctx, t, before, &g, PresenceConnected); err != nil {
+			return err
+		}
 		if err := t.putGuide(ctx, g); err != nil {
 			return err
 		}
@@ -511,10 +545,14 @@ func (s *Service) GuideDisconnected(ctx context.Context, guideID, socketID strin
 		if g.SocketID != socketID {
 			return nil // a newer socket took over
 		}
+		before := g.Presence()
 		g.Online, g.SocketID = false, ""
 		if g.DisconnectedAt == nil {
 			now := s.now()
 			g.DisconnectedAt = &now
+		}
+		if err := s.notePresence(ctx, t, before, &g, PresenceSocketLost); err != nil {
+			return err
 		}
 		if err := t.putGuide(ctx, g); err != nil {
 			return err
@@ -542,6 +580,7 @@ func (s *Service) guideGone(ctx context.Context, t *txn, p *parties) error {
 
 // SetPresence records the guide's choice. Going away with an offer
 // pending declines it.
+// A guide in wrap-up that says available ends its wrap-up early.
 func (s *Service) SetPresence(ctx context.Context, guideID string, status GuideStatus) (Guide, error) {
 	ctx, cancel := detach(ctx)
 	defer cancel()
@@ -551,11 +590,15 @@ func (s *Service) SetPresence(ctx context.Context, guideID string, status GuideS
 	var out Guide
 	err := s.guideChange(ctx, guideID, func(ctx context.Context, t *txn, p *parties) error {
 		g := *p.g
+		before := g.Presence()
 		if g.Status != status && status == GuideAvailable {
 			g.IdleSince = s.now()
 			g.MissedOffers = 0
 		}
-		g.Status = status
+		g.Status, g.WrapUpUntil = status, nil
+		if err := s.notePresence(ctx, t, before, &g, PresenceChosen); err != nil {
+			return err
+		}
 		if err := t.putGuide(ctx, g); err != nil {
 			return err
 		}
@@ -621,10 +664,14 @@ func (s *Service) Accept(ctx context.Context, guideID, callID string) (Call, err
 	return out, nil
 }
 
-// Decline hands the offer back; the shopper keeps its place.
-func (s *Service) Decline(ctx context.Context, guideID, callID string) error {
+// Decline hands the offer back with the guide's reason (note, may be
+// empty; kept on the call); the shopper keeps its place.
+func (s *Service) Decline(ctx context.Context, guideID, callID, note string) error {
 	ctx, cancel := detach(ctx)
 	defer cancel()
+	if len(note) > 200 {
+		return fmt.Errorf("%w: reason longer than 200 bytes", ErrInvalid)
+	}
 	return s.callChange(ctx, callID, func(ctx context.Context, t *txn, p *parties) error {
 		if p.c.GuideID != guideID {
 			return ErrNotParty
@@ -632,6 +679,7 @@ func (s *Service) Decline(ctx context.Context, guideID, callID string) error {
 		if p.c.State != CallOffered {
 			return fmt.Errorf("offer %s is %s: %w", p.c.ID, p.c.State, ErrBadState)
 		}
+		p.c.DeclineNote = note
 		return s.endOffer(ctx, t, p, ReasonDeclined, false)
 	})
 }
@@ -672,6 +720,11 @@ func (s *Service) endOffer(ctx context.Context, t *txn, p *parties, reason strin
 				g.Status, setAway = GuideAway, true
 			}
 		}
+		if setAway {
+			if err := s.notePresence(ctx, t, PresenceAvailable, &g, PresenceMissedOffers); err != nil {
+				return err
+			}
+		}
 		if err := t.putGuide(ctx, g); err != nil {
 			return err
 		}
@@ -685,7 +738,7 @@ func (s *Service) endOffer(ctx context.Context, t *txn, p *parties, reason strin
 		s.poke()
 	})
 	if setAway {
-		t.emit(PresenceChanged{EventMeta: s.meta(), Guide: g, Reason: "missed_offers"})
+		t.emit(PresenceChanged{EventMeta: s.meta(), Guide: g, Reason: PresenceMissedOffers})
 	}
 	return nil
 }
@@ -836,6 +889,9 @@ func (s *Service) endCall(ctx context.Context, t *txn, p *parties, reason, by st
 	if err := s.release(ctx, t, p, now); err != nil {
 		return err
 	}
+	if err := s.wrapUp(ctx, t, p, now); err != nil {
+		return err
+	}
 	t.afterCommit(func() {
 		s.log.InfoContext(ctx, "call ended", "call_id", c.ID, "entry_id", c.EntryID, "guide_id", c.GuideID, "reason", reason, "by", by)
 		s.poke()
@@ -889,7 +945,7 @@ func (s *Service) requeue(ctx context.Context, t *txn, p *parties) error {
 
 // position computes where an entry stands and how long it may wait.
 func (s *Service) position(ctx context.Context, tx StoreTx, e Entry) (Position, error) {
-	line, err := tx.EntriesQueued(ctx, e.Queue)
+	line, err := tx.EntriesQueued(ctx, "")
 	if err != nil {
 		return Position{}, err
 	}
@@ -897,35 +953,51 @@ func (s *Service) position(ctx context.Context, tx StoreTx, e Entry) (Position, 
 	if err != nil {
 		return Position{}, err
 	}
-	for i, o := range line {
+	live, err := tx.CallsLive(ctx)
+	if err != nil {
+		return Position{}, err
+	}
+	queues := map[string]Queue{}
+	if q, err := tx.QueueGet(ctx, e.Queue); err == nil {
+		queues[q.Name] = q
+	} else if !errors.Is(err, ErrNotFound) {
+		return Position{}, err
+	}
+	model := s.waitModel(ctx, tx, online, live, queues)
+	ahead := competition(matchOrder(line), online)
+	pos := 0
+	for _, o := range line {
+		if o.Queue != e.Queue {
+			continue
+		}
+		pos++
 		if o.ID == e.ID {
-			return s.positionAt(o, i+1, len(online), countFree(online)), nil
+			return s.positionAt(o, pos, ahead[o.ID], model, queues[o.Queue]), nil
 		}
 	}
 	return Position{}, ErrNotFound
 }
 
-// positionAt tells a shopper at pos in line how long it may wait. A
-// shopper being offered, or one a free guide will be offered next tick,
-// waits about nothing; the others wait for the calls ahead of them to
-// end, shared among the guides online.
-func (s *Service) positionAt(e Entry, pos, guidesOnline, guidesFree int) Position {
-	var eta time.Duration
-	if ahead := pos - guidesFree; e.State != EntryOffered && ahead > 0 {
-		eta = time.Duration(ahead) * s.cfg.AvgCallDuration / time.Duration(max(guidesOnline, 1))
-	}
-	return Position{Queue: e.Queue, Position: pos, ETASeconds: int(eta.Seconds())}
+// waitModel is the estimate over these guides and calls, each queue's
+// handle times read (from the cache, mostly) through tx.
+func (s *Service) waitModel(ctx context.Context, tx StoreTx, guides []Guide, live []Call, queues map[string]Queue) *waitModel {
+	return newWaitModel(s.now(), guides, live, func(name string) (handleStat, time.Duration) {
+		return s.handleTime(ctx, tx, name), time.Duration(queues[name].WrapUpSeconds) * time.Second
+	})
 }
 
-// countFree counts the guides among these that could take a shopper now.
-func countFree(guides []Guide) int {
-	n := 0
-	for _, g := range guides {
-		if g.Online && g.Status == GuideAvailable && g.CallID == "" {
-			n++
-		}
+// positionAt tells a shopper at pos in its queue's line, with ahead
+// entries before it competing for its guides, how long it may wait, and
+// whether a callback is the better offer.
+func (s *Service) positionAt(e Entry, pos, ahead int, model *waitModel, q Queue) Position {
+	eta, n := model.eta(e, ahead)
+	p := Position{Queue: e.Queue, Position: pos, ETASeconds: eta, GuidesOnline: n}
+	p.Callback = eta == nil
+	if max := time.Duration(q.MaxWaitSeconds) * time.Second; max > 0 && eta != nil {
+		waited := s.now().Sub(e.JoinedAt)
+		p.Callback = waited+time.Duration(*eta)*time.Second > max
 	}
-	return n
+	return p
 }
 
 // CallRecord returns a call without a party check, for the wiring's own

@@ -21,8 +21,11 @@ import (
 
 const (
 	offerTimeout = 15 * time.Second
-	grace        = 20 * time.Second
-	avgCall      = 3 * time.Minute
+	// react is the offer-to-accept time the estimate assumes before any
+	// call has been handled.
+	react   = 5
+	grace   = 20 * time.Second
+	avgCall = 3 * time.Minute
 )
 
 // fakeClock is Config.Now under the test's control.
@@ -66,7 +69,7 @@ func (e event) String() string {
 		}
 	}
 	if e.Kind == "Position" || e.Kind == "Requeued" {
-		s += fmt.Sprintf(" pos=%d eta=%d", e.Pos.Position, e.Pos.ETASeconds)
+		s += fmt.Sprintf(" pos=%d eta=%d", e.Pos.Position, eta(e.Pos))
 	}
 	return s
 }
@@ -137,6 +140,10 @@ func (r *recorder) convert(ev queue.Event) event {
 		return event{Kind: "ItemAdded", CallID: ev.Call.ID, Reason: string(ev.Item.Kind), Call: ev.Call}
 	case queue.CallRated:
 		return event{Kind: "Rated", CallID: ev.Call.ID, Call: ev.Call}
+	case queue.EntryRelaxed:
+		return event{Kind: "Relaxed", EntryID: ev.Entry.ID, Reason: ev.Step, Entry: ev.Entry}
+	case queue.CallbackChanged:
+		return event{Kind: "Callback", Reason: string(ev.Callback.State), EntryID: ev.Callback.EntryID}
 	}
 	r.t.Errorf("unknown event type %T", ev)
 	return event{Kind: fmt.Sprintf("%T", ev)}
@@ -211,6 +218,20 @@ func (h *harness) useService(cfg queue.Config) {
 	h.t.Cleanup(svc.Stop)
 	h.svc = svc
 	h.rec = record(h.t, svc)
+	// The queues the tests join, open around the clock, no rules.
+	for _, name := range []string{"shoes", "hats"} {
+		if _, err := svc.CreateQueue(h.ctx, queue.Queue{Name: name}); err != nil && !errors.Is(err, queue.ErrBadState) {
+			h.t.Fatalf("CreateQueue(%s): %v", name, err)
+		}
+	}
+}
+
+// eta is a position's estimate in seconds, -1 for none.
+func eta(p queue.Position) int {
+	if p.ETASeconds == nil {
+		return -1
+	}
+	return *p.ETASeconds
 }
 
 func (h *harness) tick() {
@@ -518,7 +539,7 @@ func testDeclineKeepsPlace(t *testing.T, newStore storeFunc) {
 	h.tick()
 	h.rec.take()
 
-	if err := h.svc.Decline(h.ctx, "g1", callID); err != nil {
+	if err := h.svc.Decline(h.ctx, "g1", callID, ""); err != nil {
 		t.Fatalf("Decline: %v", err)
 	}
 	evs := h.rec.take()
@@ -549,7 +570,7 @@ func testDeclinedOfferMovesToAnotherGuide(t *testing.T, newStore storeFunc) {
 	h.guideOnline("g2")
 	a := h.join("shoes")
 	callID := h.offerOne(a.ID, "g1")
-	if err := h.svc.Decline(h.ctx, "g1", callID); err != nil {
+	if err := h.svc.Decline(h.ctx, "g1", callID, ""); err != nil {
 		t.Fatalf("Decline: %v", err)
 	}
 	// g1 said no to this shopper: the next pass must not hand it straight
@@ -563,7 +584,7 @@ func testDeclineByOtherGuide(t *testing.T, newStore storeFunc) {
 	h.guideOnline("g2")
 	a := h.join("shoes")
 	callID := h.offerOne(a.ID, "g1")
-	if err := h.svc.Decline(h.ctx, "g2", callID); !errors.Is(err, queue.ErrNotParty) {
+	if err := h.svc.Decline(h.ctx, "g2", callID, ""); !errors.Is(err, queue.ErrNotParty) {
 		t.Errorf("Decline by another guide: %v, want ErrNotParty", err)
 	}
 	if _, err := h.svc.Accept(h.ctx, "g2", callID); !errors.Is(err, queue.ErrNotParty) {
@@ -940,9 +961,10 @@ func testPositions(t *testing.T, newStore storeFunc) {
 			t.Errorf("%s told positions %v, want last %d", e.ID, ps, i+1)
 		}
 	}
+	// Nobody is online: no number, and a callback instead.
 	p := wantEvent(t, evs, "Position", func(e event) bool { return e.EntryID == d.ID })
-	if p.Pos.Queue != "shoes" || p.Pos.ETASeconds != int((4*avgCall).Seconds()) {
-		t.Errorf("d's position = %+v", p.Pos)
+	if p.Pos.Queue != "shoes" || p.Pos.ETASeconds != nil || !p.Pos.Callback || p.Pos.GuidesOnline != 0 {
+		t.Errorf("d's position with no guide online = %+v (eta %d), want no ETA and a callback", p.Pos, eta(p.Pos))
 	}
 
 	h.tick()
@@ -962,36 +984,39 @@ func testPositions(t *testing.T, newStore storeFunc) {
 		t.Errorf("after a join in hats: position events:%s", describe(kinds(evs, "Position")))
 	}
 
-	// One guide online changes no other ETA (ETAs divide by at least one
-	// guide); the offered shopper keeps its place and now waits for
-	// nothing but the guide's click.
+	// The offered shopper keeps its place and now waits for nothing but
+	// the guide's click.
 	h.guideOnline("g1")
 	evs = h.rec.take()
 	h.tick()
 	evs = append(evs, h.rec.take()...)
 	offer := wantEvent(t, evs, "Offer", func(e event) bool { return e.EntryID == a.ID })
-	wantPositions(t, "a offered", evs, map[string][]int{a.ID: {1}})
-	if p := wantEvent(t, evs, "Position", func(e event) bool { return e.EntryID == a.ID }); p.Pos.ETASeconds != 0 {
-		t.Errorf("offered shopper's ETA = %d s, want 0", p.Pos.ETASeconds)
+	// With a guide online every shopper gets a number instead of none.
+	wantPositions(t, "a offered", evs, map[string][]int{a.ID: {1}, x.ID: {1}, c.ID: {2}, d.ID: {3}})
+	if p := wantEvent(t, evs, "Position", func(e event) bool { return e.EntryID == a.ID }); eta(p.Pos) != 0 {
+		t.Errorf("offered shopper's ETA = %d s, want 0", eta(p.Pos))
 	}
 
 	h.accept("g1", offer.CallID)
 	h.rec.take()
 	h.tick()
-	wantPositions(t, "a in a call", h.rec.take(), map[string][]int{c.ID: {1}, d.ID: {2}})
+	evs = h.rec.take()
+	// x, in hats, waits for the same guide (who serves every queue).
+	wantPositions(t, "a in a call", evs, map[string][]int{c.ID: {1}, d.ID: {2}, x.ID: {1}})
+	// d waits for two calls to end (a's, then c's) on the one guide, then
+	// for it to accept.
+	p = wantEvent(t, evs, "Position", func(e event) bool { return e.EntryID == d.ID })
+	if want := int((2 * avgCall).Seconds()) + react; eta(p.Pos) != want {
+		t.Errorf("d's ETA behind one busy guide = %d, want %d", eta(p.Pos), want)
+	}
 
-	// A second guide halves every ETA: positions stay, but the news is new.
+	// A second guide who is online but away takes nobody: no ETA moves.
 	h.clock.Advance(time.Second)
 	if _, _, err := h.svc.GuideConnected(h.ctx, "g2", "Guide g2", "ws-g2"); err != nil {
 		t.Fatal(err)
 	}
 	h.tick()
-	evs = h.rec.take()
-	wantPositions(t, "second guide", evs, map[string][]int{c.ID: {1}, d.ID: {2}, x.ID: {1}})
-	p = wantEvent(t, evs, "Position", func(e event) bool { return e.EntryID == d.ID })
-	if p.Pos.ETASeconds != int((2 * avgCall / 2).Seconds()) {
-		t.Errorf("d's ETA with two guides = %d", p.Pos.ETASeconds)
-	}
+	wantPositions(t, "second guide away", h.rec.take(), nil)
 
 	// A shopper without a socket is not told; it learns on reconnect.
 	h.svc.ShopperDisconnected(h.ctx, d.ID, "ws-"+d.ID)
@@ -999,7 +1024,8 @@ func testPositions(t *testing.T, newStore storeFunc) {
 		t.Fatal(err)
 	}
 	h.tick()
-	wantPositions(t, "d disconnected", h.rec.take(), nil)
+	// d is not told; x, who waited behind c too, is.
+	wantPositions(t, "d disconnected", h.rec.take(), map[string][]int{x.ID: {1}})
 	if _, _, err := h.svc.ShopperConnected(h.ctx, d.ID, "ws-"+d.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -1053,8 +1079,20 @@ func testJoinValidation(t *testing.T, newStore storeFunc) {
 		})
 	}
 
+	t.Run("unknown queue", func(t *testing.T) {
+		h := newHarness(t, newStore)
+		p := ok
+		p.Queue = "nosuchqueue"
+		if _, err := h.svc.Join(h.ctx, p); !errors.Is(err, queue.ErrNotFound) || !strings.Contains(err.Error(), "nosuchqueue") {
+			t.Errorf("Join(unknown queue) err = %v, want ErrNotFound naming it", err)
+		}
+	})
+
 	t.Run("valid", func(t *testing.T) {
 		h := newHarness(t, newStore)
+		if _, err := h.svc.CreateQueue(h.ctx, queue.Queue{Name: strings.Repeat("q", 64)}); err != nil {
+			t.Fatal(err)
+		}
 		for _, p := range []queue.JoinParams{
 			ok,
 			{Currency: "EUR"},
@@ -1357,7 +1395,7 @@ func testEventsFollowCommitOrder(t *testing.T, newStore storeFunc) {
 		all = append(all, evs...)
 		callID := evs[len(evs)-1].CallID
 		if round%2 == 0 {
-			if err := h.svc.Decline(h.ctx, "g1", callID); err != nil {
+			if err := h.svc.Decline(h.ctx, "g1", callID, ""); err != nil {
 				t.Fatalf("round %d: Decline: %v", round, err)
 			}
 			continue

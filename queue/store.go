@@ -54,6 +54,30 @@ type StoreTx interface {
 	CallItemAdd(ctx context.Context, it CallItem) (CallItem, error)
 	// CallItems lists a call's items in Seq order.
 	CallItems(ctx context.Context, callID string) ([]CallItem, error)
+	// CallsHandled lists calls of a queue (every queue when empty) that
+	// connected and ended at or after since: the handle times the wait
+	// estimate learns from.
+	CallsHandled(ctx context.Context, queue string, since time.Time) ([]Call, error)
+
+	// Queues are read without a claim: a change reads its queue's rules,
+	// it does not change them.
+	QueueCreate(ctx context.Context, q Queue) (Queue, error)
+	QueueGet(ctx context.Context, name string) (Queue, error)
+	QueueUpdate(ctx context.Context, name string, fn func(*Queue) error) (Queue, error)
+	QueuesList(ctx context.Context) ([]Queue, error)
+
+	// PresenceAppend records one change of a guide's presence;
+	// PresenceHistory lists the latest limit changes, newest first.
+	PresenceAppend(ctx context.Context, r PresenceRecord) error
+	PresenceHistory(ctx context.Context, guideID string, limit int) ([]PresenceRecord, error)
+
+	// Callbacks. CallbackGet claims the record inside a transaction, as
+	// EntryGet does; CallbacksList lists a queue's callbacks (every
+	// queue's when empty), oldest first, the closed ones only if asked.
+	CallbackCreate(ctx context.Context, cb Callback) (Callback, error)
+	CallbackGet(ctx context.Context, id string) (Callback, error)
+	CallbackUpdate(ctx context.Context, id string, fn func(*Callback) error) (Callback, error)
+	CallbacksList(ctx context.Context, queue string, withClosed bool) ([]Callback, error)
 }
 
 // Store keeps entries, guides and calls.

@@ -29,6 +29,7 @@ Usage:
   guidecall guide enable --email E
   guidecall guide unlock --email E    (lifts a lock after failed logins)
   guidecall guide remove --email E    (deletes the account; as disable, its logins end and its sockets close)
+  guidecall guide set --email E --queues Q1,Q2 [--languages en,de] [--skills S] [--capacity 1]
 
 Run "guidecall guide <command> --help" for a command's flags.
 `
@@ -120,7 +121,7 @@ func openPool(ctx context.Context, f dbFlags, log *slog.Logger) (*pgxpool.Pool, 
 func guide(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, guideUsage)
-		return errors.New("guide: which command? add, list, disable, enable, unlock or remove")
+		return errors.New("guide: which command? add, list, set, disable, enable, unlock or remove")
 	}
 	switch args[0] {
 	case "add":
@@ -129,6 +130,8 @@ func guide(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		return guideList(ctx, args[1:], stdout, stderr, getenv)
 	case "disable", "enable", "unlock", "remove":
 		return guideChange(ctx, args[0], args[1:], stdout, stderr, getenv)
+	case "set":
+		return guideSet(ctx, args[1:], stdout, stderr, getenv)
 	case "help", "-h", "--h", "-help", "--help":
 		fmt.Fprint(stdout, guideUsage)
 		return nil

@@ -22,6 +22,8 @@ Usage:
   guidecall guide add|list      manage guide and admin accounts
   guidecall guide disable|enable|unlock|remove   take an account's access away, give it back, lift a lock, delete it
   guidecall purge               erase shopper data now: one entry, or all past a retention period
+  guidecall guide set           set a guide's queues, languages, skills and capacity
+  guidecall queue add|set|list  manage queues: hours, closed dates, waits, relaxation
   guidecall migrate             apply database migrations
   guidecall reconcile           bring payment links to their providers' status, once
   guidecall loadtest [flags]    drive calls against a node (--self: an in-process one)
@@ -60,6 +62,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return serve(ctx, args, stdout, stderr, getenv)
 	case "guide":
 		return guide(ctx, args, stdout, stderr, getenv)
+	case "queue":
+		return queueCmd(ctx, args, stdout, stderr, getenv)
 	case "migrate":
 		return migrate(ctx, args, stdout, stderr, getenv)
 	case "reconcile":

@@ -99,9 +99,6 @@ type Serve struct {
 	// embed the shopper widget: only they get CORS on the API and the
 	// widget's assets, WebSocket access and a frame-ancestors entry.
 	AllowedOrigins string
-	// CustomerTokenSecret verifies the customer tokens merchant pages pass
-	// to window.guidecall.identify(); empty refuses them.
-	CustomerTokenSecret string
 
 	DemoGuide Toggle
 	LogLevel  string
@@ -120,6 +117,10 @@ type Serve struct {
 	Retention         time.Duration
 	PurgeEvery        time.Duration
 	PrivacyNoticeURL  string
+
+	// Routing (issue 8).
+	CustomerTokenSecret string
+	MaxMissedOffers     int
 }
 
 // Toggle is a boolean flag whose default depends on other flags: Given
@@ -180,11 +181,13 @@ func (c *Serve) Register(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxConnectionsPerIP, "max-connections-per-ip", 50, "WebSocket connections one client address may hold, authenticated or not; more get 429")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs of load balancers whose X-Forwarded-For / X-Real-IP name the client; empty trusts no header")
 	fs.StringVar(&c.AllowedOrigins, "allowed-origins", "", "comma-separated origins (https://shop.example) of merchant pages that embed the widget; empty allows only this node's own pages")
-	fs.StringVar(&c.CustomerTokenSecret, "customer-token-secret", "", "HS256 secret the merchant's backend signs customer tokens with (guidecall.identify), at least 32 bytes; empty refuses customer tokens")
 	fs.Var(&c.DemoGuide, "demo-guide", "create a demo guide account at start-up and print its login; auto: on with the in-memory store, off with --database-url")
 	c.registerHardening(fs)
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
+	// Routing (issue 8).
+	fs.StringVar(&c.CustomerTokenSecret, "customer-token-secret", "", "the merchant's identity secret that signs customer tokens (HS256); without it tokens, and so priorities, are refused")
+	fs.IntVar(&c.MaxMissedOffers, "max-missed-offers", 2, "offers a guide may let time out in a row before being set away")
 }
 
 // registerHardening adds the flags of login limits, HTTP limits and
@@ -228,14 +231,17 @@ func (c *Serve) Validate() error {
 	if _, err := c.Origins(); err != nil {
 		return err
 	}
-	if c.CustomerTokenSecret != "" && len(c.CustomerTokenSecret) < 32 {
-		return fmt.Errorf("--customer-token-secret must be at least 32 bytes")
-	}
 	if c.MaxConnections <= 0 || c.MaxConnectionsPerIP <= 0 {
 		return fmt.Errorf("--max-connections and --max-connections-per-ip must be positive")
 	}
 	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
 		return fmt.Errorf("--jwt-secret must be at least 32 bytes")
+	}
+	if c.CustomerTokenSecret != "" && len(c.CustomerTokenSecret) < 32 {
+		return fmt.Errorf("--customer-token-secret must be at least 32 bytes")
+	}
+	if c.MaxMissedOffers <= 0 {
+		return fmt.Errorf("--max-missed-offers must be positive")
 	}
 	if c.JoinRate <= 0 || c.JoinBurst <= 0 {
 		return fmt.Errorf("--join-rate and --join-burst must be positive")

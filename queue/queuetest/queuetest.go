@@ -40,6 +40,7 @@ func RunStoreSuite(t *testing.T, newStore func(t *testing.T) queue.Store) {
 	t.Run("Items", func(t *testing.T) { runItemTests(t, newStore) })
 	t.Run("Tx", func(t *testing.T) { runTxTests(t, newStore) })
 	t.Run("Erase", func(t *testing.T) { runEraseTests(t, newStore) })
+	t.Run("Routing", func(t *testing.T) { runRoutingTests(t, newStore) })
 }
 
 func entry(id, q string, joined time.Duration) queue.Entry {
@@ -155,6 +156,8 @@ func normGuide(g queue.Guide) queue.Guide {
 	g.IdleSince = normTime(g.IdleSince)
 	g.SeenAt = normTime(g.SeenAt)
 	g.DisconnectedAt = normTimePtr(g.DisconnectedAt)
+	g.StatusSince = normTime(g.StatusSince)
+	g.WrapUpUntil = normTimePtr(g.WrapUpUntil)
 	return g
 }
 

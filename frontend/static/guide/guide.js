@@ -33,6 +33,7 @@ const shopSide = new ShopSide({
 // --- hooks for automated browser tests ---
 window.guidecall = {
   state: () => s.callState,
+  callbackPushes: () => s.callbackPushes || 0,
   stats: async () => (s.call
     ? s.call.stats()
     : { connectionState: "new", localCandidateType: null, remoteCandidateType: null, framesDecoded: 0, framesSent: 0 }),
@@ -60,6 +61,7 @@ function renderBadge() {
     available: "Available — waiting for shoppers",
     away: "Away",
     busy: "Busy",
+    wrap_up: "Wrap-up",
   };
   let key;
   let text;
@@ -78,7 +80,8 @@ function renderBadge() {
   if (badge.textContent !== text) badge.textContent = text;
   $("#idle-hint").textContent = s.presence === "available"
     ? "No call yet. Shoppers who ask for a guide will be offered to you here."
-    : s.presence === "busy" ? "No call." : "No call. Go available to receive shoppers.";
+    : s.presence === "wrap_up" ? "Wrap-up time: no offers until it ends. Go available to end it now."
+      : s.presence === "busy" ? "No call." : "No call. Go available to receive shoppers.";
 }
 
 function showError(sel, text) {
@@ -165,6 +168,7 @@ function logout(message) {
   for (const tr of s.stream?.getTracks() || []) tr.stop();
   s.stream = null;
   hideOffer();
+  clearInterval(s.callbacksTimer);
   $("#console-view").hidden = true;
   $("#account").hidden = true;
   $("#login-view").hidden = false;
@@ -189,6 +193,11 @@ async function enterConsole() {
     showError("#media-error", "Camera or microphone unavailable: shoppers will not see or hear you.");
   }
   connectSignal();
+  loadCallbacks();
+  clearInterval(s.callbacksTimer);
+  // callback.changed brings news at once; the slow poll covers a socket
+  // that was down when it came.
+  s.callbacksTimer = setInterval(() => { if (auth.access) loadCallbacks(); }, 15000);
 }
 
 function connectSignal() {
@@ -200,7 +209,7 @@ function connectSignal() {
   }
   signal.on("welcome", (msg) => {
     const d = msg.data || {};
-    if (d.status) setPresence(d.status);
+    if (d.status) setPresence(d.status, d.status_reason);
     const c = d.call;
     if (s.call && !s.call.closed) {
       if (d.resumed && c && c.call_id === s.callId) s.call.resumed();
@@ -233,10 +242,15 @@ function connectSignal() {
   });
   signal.on("payment.link", (msg) => upsertLink(msg.data || {}));
   for (const type of ["chat.message", "product.card", "cart"]) signal.on(type, (msg) => shopSide.handle(msg));
+  signal.on("callback.changed", () => {
+    s.callbackPushes = (s.callbackPushes || 0) + 1;
+    loadCallbacks();
+  });
   signal.on("error", (msg) => {
     const d = msg.data || {};
     console.warn("server error", d);
     if (d.ref === "offer.accept" && d.code === "bad_state") hideOffer();
+    if (d.ref === "call.transfer") showError("#transfer-error", `Transfer failed: ${d.message || d.code}`);
   });
   signal.onStatus(({ status, code }) => {
     const text = {
@@ -260,13 +274,24 @@ function connectSignal() {
 }
 
 function setPresence(status, reason) {
-  if (status !== "available" && status !== "away" && status !== "busy") return;
+  if (!["available", "away", "busy", "wrap_up"].includes(status)) return;
   s.presence = status;
   const el = $("#presence-status");
-  el.textContent = status;
+  el.textContent = status.replace(/_/g, "-");
   el.dataset.status = status;
-  const reasons = { missed_offers: "(set away after missed offers)" };
+  el.dataset.reason = reason || "";
+  const reasons = {
+    missed_offers: "(set away after missed offers)",
+    call_ended: "(after your call)",
+    wrap_up_over: "(wrap-up time is over)",
+  };
   $("#presence-reason").textContent = reason ? (reasons[reason] || `(${reason.replace(/_/g, " ")})`) : "";
+  // Set away by the server: say why, plainly, until the guide chooses again.
+  const alert = $("#presence-alert");
+  alert.textContent = status === "away" && reason === "missed_offers"
+    ? "You were set away because offers to you timed out without an answer. Go available when you are back."
+    : "";
+  alert.hidden = !alert.textContent;
   $("#go-available").setAttribute("aria-pressed", String(status === "available"));
   $("#go-away").setAttribute("aria-pressed", String(status === "away"));
   renderBadge();
@@ -298,7 +323,12 @@ function showOffer(d) {
     ["Currency", sh.currency],
     ["Page", sh.page_url, "url"],
     ["Waited", sh.waited_ms != null ? `${Math.round(sh.waited_ms / 1000)} s` : ""],
+    ["Skill", sh.skill],
+    ["Priority", sh.priority ? String(sh.priority) : ""],
+    ["Routing", (sh.steps || []).join(", ").replace(/_/g, " ")],
+    ["Note from colleague", sh.note],
   ]);
+  $("#decline-reason").value = "";
   $("#accept-offer").disabled = false;
   $("#decline-offer").disabled = false;
   $("#offer").hidden = false;
@@ -425,6 +455,7 @@ function onEnded(reason, by) {
     hangup: `${who} ended the call.`,
     peer_lost: "The shopper's connection was lost.",
     failed: "The call failed to connect.",
+    transferred: "You transferred the shopper to a colleague.",
     server_shutdown: "The server restarted.",
   }[reason] || `The call ended (${reason}).`;
   $("#ended-message").textContent = text;
@@ -546,6 +577,140 @@ function upsertLink(link) {
   li.replaceChildren(...parts);
 }
 
+// --- transfer ---
+
+function onTransfer(ev) {
+  ev.preventDefault();
+  showError("#transfer-error", "");
+  const queue = $("#transfer-queue").value.trim();
+  const guideId = $("#transfer-guide").value.trim();
+  const note = $("#transfer-note").value.trim();
+  if (!s.callId || !s.call || s.call.closed) return showError("#transfer-error", "There is no live call.");
+  if (!!queue === !!guideId) return showError("#transfer-error", "Fill in a queue or a colleague, not both.");
+  const data = { note: note || undefined };
+  if (queue) data.queue = queue; else data.guide_id = guideId;
+  s.signal.send("call.transfer", data, s.callId);
+}
+
+// --- callbacks ---
+
+async function api(path, method = "GET", body) {
+  const res = await fetch(path, {
+    method,
+    headers: { Accept: "application/json", "Content-Type": "application/json", Authorization: `Bearer ${auth.access}` },
+    body: body ? JSON.stringify(body) : undefined,
+    cache: "no-store",
+  });
+  let data = null;
+  try { data = await res.json(); } catch { /* empty */ }
+  if (!res.ok) throw Object.assign(new Error(data?.error?.message || `HTTP ${res.status}`), { status: res.status });
+  return data;
+}
+
+async function loadCallbacks() {
+  try {
+    const data = await api("/api/v1/callbacks");
+    renderCallbacks(data.callbacks || []);
+    showError("#callbacks-error", "");
+  } catch (err) {
+    showError("#callbacks-error", `Could not load callback requests: ${err.message}`);
+  }
+}
+
+function fmtTime(iso) {
+  if (!iso) return "";
+  try { return new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short" }).format(new Date(iso)); } catch { return iso; }
+}
+
+function renderCallbacks(list) {
+  const me = auth.account?.id;
+  $("#callbacks-empty").hidden = list.length > 0;
+  const items = list.map((cb) => {
+    const li = document.createElement("li");
+    li.dataset.callbackId = cb.callback_id;
+    li.dataset.state = cb.state;
+    const who = document.createElement("span");
+    who.className = "who";
+    who.textContent = cb.name;
+    const contact = document.createElement("span");
+    contact.textContent = [cb.phone, cb.email].filter(Boolean).join(" · ");
+    const meta = document.createElement("p");
+    meta.className = "meta";
+    const window = cb.window_from ? ` · prefers ${fmtTime(cb.window_from)} – ${fmtTime(cb.window_to)}` : "";
+    meta.textContent = `Queue ${cb.queue} · asked ${fmtTime(cb.created_at)}${window}`;
+    const parts = [who, contact, meta];
+    if (cb.message) {
+      const msg = document.createElement("p");
+      msg.className = "message";
+      msg.textContent = cb.message;
+      parts.push(msg);
+    }
+    if (cb.state === "open") {
+      const claim = document.createElement("button");
+      claim.type = "button";
+      claim.className = "button primary small";
+      claim.dataset.action = "claim";
+      claim.textContent = "Claim";
+      claim.setAttribute("aria-label", `Claim the callback for ${cb.name}`);
+      parts.push(claim);
+    } else if (cb.claimed_by === me) {
+      const label = document.createElement("label");
+      label.textContent = "Outcome";
+      const sel = document.createElement("select");
+      sel.className = "outcome";
+      label.htmlFor = sel.id = `outcome-${cb.callback_id}`;
+      for (const [v, text] of [["reached", "Reached"], ["no_answer", "No answer"], ["wrong_contact", "Wrong contact details"], ["not_needed", "No longer needed"]]) {
+        sel.append(new Option(text, v));
+      }
+      const note = document.createElement("input");
+      note.type = "text";
+      note.className = "note";
+      note.maxLength = 1000;
+      note.placeholder = "Note (optional)";
+      note.setAttribute("aria-label", `Note for the callback of ${cb.name}`);
+      const save = document.createElement("button");
+      save.type = "button";
+      save.className = "button small";
+      save.dataset.action = "outcome";
+      save.textContent = "Save outcome";
+      const mine = document.createElement("span");
+      mine.className = "badge";
+      mine.textContent = "claimed by you";
+      parts.push(mine, label, sel, note, save);
+    } else {
+      const other = document.createElement("span");
+      other.className = "badge";
+      other.textContent = "claimed by a colleague";
+      parts.push(other);
+    }
+    li.replaceChildren(...parts);
+    return li;
+  });
+  $("#callbacks").replaceChildren(...items);
+}
+
+async function onCallbackClick(ev) {
+  const button = ev.target.closest("button[data-action]");
+  if (!button) return;
+  const li = button.closest("li");
+  const id = li.dataset.callbackId;
+  button.disabled = true;
+  try {
+    if (button.dataset.action === "claim") {
+      await api(`/api/v1/callbacks/${encodeURIComponent(id)}/claim`, "POST");
+    } else {
+      await api(`/api/v1/callbacks/${encodeURIComponent(id)}/outcome`, "POST", {
+        outcome: li.querySelector("select.outcome").value,
+        note: li.querySelector("input.note").value.trim(),
+      });
+    }
+    showError("#callbacks-error", "");
+  } catch (err) {
+    showError("#callbacks-error", err.status === 409 ? "A colleague claimed that callback first." : `Could not update the callback: ${err.message}`);
+  }
+  await loadCallbacks();
+}
+
 // --- controls and start-up ---
 
 function toggleTrack(kind, button, onText, offText) {
@@ -573,7 +738,8 @@ function init() {
   });
   $("#decline-offer").addEventListener("click", () => {
     if (!s.offer) return;
-    s.signal.send("offer.decline", { offer_id: s.offer.offer_id });
+    const reason = $("#decline-reason").value;
+    s.signal.send("offer.decline", reason ? { offer_id: s.offer.offer_id, reason } : { offer_id: s.offer.offer_id });
     hideOffer();
   });
   $("#end-call").addEventListener("click", () => s.call?.end("hangup"));
@@ -581,6 +747,9 @@ function init() {
   $("#camera").addEventListener("click", (e) => toggleTrack("video", e.currentTarget, "Camera on", "Camera off"));
   $("#payment-form").addEventListener("submit", onPaymentSubmit);
   $("#wrap-up-done").addEventListener("click", wrapUpDone);
+  $("#transfer-form").addEventListener("submit", onTransfer);
+  $("#callbacks-refresh").addEventListener("click", () => loadCallbacks());
+  $("#callbacks").addEventListener("click", onCallbackClick);
   window.addEventListener("online", () => s.signal?.reconnectNow());
 
   // A reload keeps the session through the refresh token in sessionStorage.

@@ -29,11 +29,18 @@ function size() {
   return document.querySelector('input[name="size"]:checked')?.value || null;
 }
 
-// The widget's loader defines window.guidecall when it runs; it is async.
+// The merchant's one tag, as any page has it; only data-queue comes from
+// ?queue= here. The loader defines window.guidecall when it runs (async).
 function widget() {
-  if (window.guidecall) return Promise.resolve(window.guidecall);
-  const tag = document.querySelector('script[src$="/widget.js"]');
-  return new Promise((resolve) => tag.addEventListener("load", () => resolve(window.guidecall), { once: true }));
+  const queue = /^[a-z0-9][a-z0-9_-]{0,63}$/.test(params.get("queue") || "") ? params.get("queue") : "default";
+  const tag = document.createElement("script");
+  tag.src = "/widget.js";
+  tag.async = true;
+  tag.dataset.queue = queue;
+  tag.dataset.locale = "auto";
+  const loaded = new Promise((resolve) => tag.addEventListener("load", () => resolve(window.guidecall), { once: true }));
+  document.head.append(tag);
+  return loaded;
 }
 
 async function init() {
@@ -52,10 +59,23 @@ async function init() {
   document.querySelector("#add-to-bag").addEventListener("click", () => addToBag({ ...product, variant: size(), quantity: 1 }));
   gc.on("product-added-to-cart", (e) => addToBag({ ...e.product, quantity: e.quantity || 1 }));
   document.querySelector("#call-guide").addEventListener("click", () => gc.open());
-  // The floating launcher only while the page's own call button is out of view.
+  // The floating launcher only while the page's own call button is out of
+  // view; when the queue is closed the page's button goes and the widget's
+  // launcher (which leads to the callback form) stays.
+  let closed = false;
+  let teaserInView = false;
+  const launcher = () => gc.showLauncher(closed || !teaserInView);
+  gc.on("queue-closed", () => {
+    closed = true;
+    document.body.dataset.queueOpen = "false";
+    document.querySelector("#call-guide").hidden = true;
+    launcher();
+  });
+  gc.on("queue-open", () => { document.body.dataset.queueOpen = "true"; });
   if ("IntersectionObserver" in window) {
     new IntersectionObserver((entries) => {
-      for (const e of entries) gc.showLauncher(!e.isIntersecting);
+      for (const e of entries) teaserInView = e.isIntersecting;
+      launcher();
     }).observe(document.querySelector(".guide-teaser"));
   }
 }

@@ -25,7 +25,8 @@ export const PANEL_HTML = `
     <p id="widget-error" class="error" role="alert" hidden></p>
 
     <div id="precall-view" class="view" hidden>
-      <p data-i18n="precall.intro">A product expert shows you the product live. You choose what they see.</p>
+      <p data-i18n="precall.intro">A product expert shows you the product live. You choose what they see of you.</p>
+      <p id="availability" class="availability" role="status" hidden></p>
       <div id="precall-form">
         <label for="shopper-name" data-i18n="shop.name.label">Your name (optional)</label>
         <input id="shopper-name" name="name" type="text" autocomplete="given-name" maxlength="60">
@@ -44,6 +45,7 @@ export const PANEL_HTML = `
         <button id="join-video" type="button" class="button primary wide" data-mode="video" aria-describedby="privacy-note" data-i18n="precall.join_video">Join with video</button>
         <button id="join-camera-off" type="button" class="button wide" data-mode="camera-off" aria-describedby="privacy-note" data-i18n="precall.join_camera_off">Join with my camera off</button>
         <button id="join-audio" type="button" class="button wide" data-mode="audio" aria-describedby="privacy-note" data-i18n="precall.join_audio">Audio only</button>
+        <button id="callback-launch" type="button" class="button wide" hidden data-i18n="callback.open">Request a callback</button>
       </div>
       <p class="hint" data-i18n="precall.camera_later">Your camera and microphone turn on only when your guide joins.</p>
       <!-- Read before the camera is asked for (issue 7): what is kept, and the merchant's notice. -->
@@ -64,6 +66,32 @@ export const PANEL_HTML = `
       <div class="spinner" aria-hidden="true"></div>
       <p id="queue-position" class="queue-position"></p>
       <button id="cancel-queue" type="button" class="button" data-i18n="widget.cancel">Leave the queue</button>
+      <button id="callback-instead" type="button" class="button" hidden data-i18n="callback.instead">Request a callback instead</button>
+    </div>
+
+    <div id="callback-view" class="view" hidden>
+      <h3 data-i18n="callback.title">Request a callback</h3>
+      <form id="callback-form" novalidate>
+        <p class="hint" data-i18n="callback.intro">Leave your details and a guide will call you back.</p>
+        <label for="callback-name" data-i18n="callback.name">Your name</label>
+        <input id="callback-name" type="text" autocomplete="name" maxlength="80" required>
+        <label for="callback-phone" data-i18n="callback.phone">Phone</label>
+        <input id="callback-phone" type="tel" autocomplete="tel" maxlength="32" aria-describedby="callback-contact-hint">
+        <label for="callback-email" data-i18n="callback.email">Email</label>
+        <input id="callback-email" type="email" autocomplete="email" maxlength="254" aria-describedby="callback-contact-hint">
+        <p id="callback-contact-hint" class="hint" data-i18n="callback.contact_hint">A phone number or an email address</p>
+        <label for="callback-from" data-i18n="callback.from">Call me from (optional)</label>
+        <input id="callback-from" type="datetime-local">
+        <label for="callback-to" data-i18n="callback.to">until</label>
+        <input id="callback-to" type="datetime-local">
+        <label for="callback-message" data-i18n="callback.message">What can we help with? (optional)</label>
+        <textarea id="callback-message" rows="3" maxlength="1000"></textarea>
+        <p id="callback-error" class="error" role="alert" hidden></p>
+        <div class="join-buttons">
+          <button id="callback-send" type="submit" class="button primary wide" data-i18n="callback.send">Send request</button>
+        </div>
+      </form>
+      <p id="callback-done" class="ended-message" role="status" hidden data-i18n="callback.sent">Thank you! A guide will contact you.</p>
     </div>
 
     <div id="call-view" class="view" hidden>

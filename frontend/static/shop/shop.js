@@ -7,9 +7,9 @@
 // reopened tab within the server's reconnect grace comes back into the same
 // place in line or the same call, with its payment links.
 import { Signal } from "../js/signal.js";
-import { formatMoney, normalizeCurrency, itemsTotal } from "../js/money.js";
 import { loadTranslator } from "../js/i18n.js";
 import { PANEL_HTML } from "./panel.js";
+import { initAvailability, onJoinClosed, onQueuePosition } from "./availability.js";
 
 const BASE = new URL("../", import.meta.url).href;
 const api = (path) => new URL(path.replace(/^\//, ""), BASE).href;
@@ -52,6 +52,9 @@ export async function mount({ root, settings, emit }) {
   const storageKey = `guidecall:${settings.queue}`;
   const context = { currency: settings.currency || "EUR", product: null, variant: null, cart: null };
   let customerToken = "";
+  // money.js comes with the call: payment cards and the summary need it,
+  // the page before the call does not.
+  let moneyLib = null;
   const session = {
     phase: "idle", // idle | precall | denied | starting | queued | call | ended
     mode: "video",
@@ -67,6 +70,7 @@ export async function mount({ root, settings, emit }) {
     cards: new Map(), // link_id → latest payment.link data
     incall: null, // chat, product cards and cart (incall.js), from the match on
     early: [], // chat and cards that came before incall.js did
+    pendingCall: [], // call messages that came before the Call existed
     minimised: false,
     devices: { video: null, audio: null }, // picked in the preview
     opener: null, // focus returns here on close
@@ -114,7 +118,7 @@ export async function mount({ root, settings, emit }) {
     if (el.textContent !== text) el.textContent = text;
   }
 
-  const VIEWS = ["precall-view", "denied-view", "queue-view", "call-view", "ended-view"];
+  const VIEWS = ["precall-view", "denied-view", "queue-view", "call-view", "ended-view", "callback-view"];
   function show(view) {
     for (const id of VIEWS) $(`#${id}`).hidden = id !== view;
     const running = view === "queue-view" || view === "call-view";
@@ -331,11 +335,20 @@ export async function mount({ root, settings, emit }) {
         }),
       });
       if (res.status === 429) throw Object.assign(new Error("rate limited"), { key: "error.too_often" });
+      if (res.status === 409) {
+        const body = await res.json().catch(() => null);
+        if (body?.error?.code === "queue_closed") throw Object.assign(new Error("closed"), { closed: body });
+      }
       if (!res.ok) throw new Error(`queue: HTTP ${res.status}`);
       answer = await res.json();
     } catch (err) {
       console.error("guidecall:", err);
       session.phase = "precall";
+      if (err.closed) {
+        setCallState("idle");
+        onJoinClosed(err.closed);
+        return;
+      }
       show("precall-view");
       setCallState("idle");
       showError(err.key || "error.queue");
@@ -366,8 +379,9 @@ export async function mount({ root, settings, emit }) {
   }
 
   function positionText(position, etaSeconds) {
-    if (position <= 1 && (etaSeconds ?? 0) < 30) return t("queue.next");
-    if (etaSeconds == null) return t("queue.position", { position });
+    if (position <= 1 && etaSeconds != null && etaSeconds < 30) return t("queue.next");
+    // Nobody eligible online: no made-up number.
+    if (etaSeconds == null) return t("queue.position_no_guide", { position });
     if (etaSeconds < 60) return t("queue.position_soon", { position });
     return t("queue.position_eta", { position, minutes: Math.ceil(etaSeconds / 60) });
   }
@@ -394,6 +408,7 @@ export async function mount({ root, settings, emit }) {
       const d = msg.data || {};
       if (session.phase !== "queued") return;
       $("#queue-position").textContent = positionText(d.position, d.eta_seconds);
+      onQueuePosition(d, session.entryId);
       updateMini();
     });
     signal.on("queue.requeued", (msg) => {
@@ -406,15 +421,23 @@ export async function mount({ root, settings, emit }) {
       session.phase = "queued";
       show("queue-view");
       setCallState("waiting");
-      $("#queue-position").textContent = `${t("queue.requeued")} ${positionText(d.position ?? 1, null)}`;
+      $("#queue-position").textContent = d.reason === "transferred"
+        ? t("queue.transferred")
+        : `${t("queue.requeued")} ${positionText(d.position ?? 1, d.eta_seconds)}`;
     });
     signal.on("queue.left", (msg) => {
       const reason = msg.data?.reason || "canceled";
-      finish(t(reason === "canceled" ? "ended.canceled" : "ended.left", { reason }));
+      const key = { canceled: "ended.canceled", callback: "callback.sent" }[reason] || "ended.left";
+      finish(t(key, { reason }));
     });
     signal.on("call.matched", (msg) => onMatched(msg, { fresh: false }));
     for (const type of ["sdp", "ice", "ice.restart", "call.peer", "call.state", "call.ended"]) {
-      signal.on(type, (msg) => session.call?.handle(msg));
+      signal.on(type, (msg) => {
+        // The guide's offer may come while this page still takes its
+        // camera and loads the call's code: keep it for the Call.
+        if (!session.call && msg.call_id && msg.call_id === session.callId) session.pendingCall.push(msg);
+        else session.call?.handle(msg);
+      });
     }
     signal.on("call.peer", (msg) => {
       const st = msg.data?.status;
@@ -465,9 +488,10 @@ export async function mount({ root, settings, emit }) {
     if (!session.minimised) focusFirst();
 
     // The call's code is not part of what every page view loads.
-    const [{ Call, fetchIceConfig }, { InCall }, stream] = await Promise.all([
-      import("../js/call.js"), import("./incall.js"), startMedia(),
+    const [{ Call, fetchIceConfig }, { InCall }, money, stream] = await Promise.all([
+      import("../js/call.js"), import("./incall.js"), import("../js/money.js"), startMedia(),
     ]);
+    moneyLib = money;
     session.stream = stream;
     if (session.callId === msg.call_id && !session.incall) {
       const callId = msg.call_id;
@@ -512,6 +536,7 @@ export async function mount({ root, settings, emit }) {
     });
     session.call = call;
     call.start();
+    for (const m of session.pendingCall.splice(0)) call.handle(m);
     watchQuality(call);
     if (fresh) refreshPaymentLinks();
   }
@@ -702,6 +727,7 @@ export async function mount({ root, settings, emit }) {
     session.incall?.close();
     session.incall = null;
     session.early = [];
+    session.pendingCall = [];
     $("#payment-cards").replaceChildren();
     $("#product-cards").replaceChildren();
     $("#chat-log").replaceChildren();
@@ -765,7 +791,7 @@ export async function mount({ root, settings, emit }) {
   }
 
   function money(amount, cur) {
-    try { return formatMoney(amount, cur, locale); } catch { return `${amount} ${cur}`; }
+    try { return moneyLib.formatMoney(amount, cur, locale); } catch { return `${amount} ${cur}`; }
   }
 
   function renderCard(card, link) {
@@ -781,7 +807,7 @@ export async function mount({ root, settings, emit }) {
       const name = document.createElement("span");
       name.textContent = (it.quantity ?? 1) > 1 ? `${it.quantity} × ${it.name}` : it.name;
       const price = document.createElement("span");
-      try { price.textContent = money(itemsTotal([it]), cur); } catch { price.textContent = ""; }
+      try { price.textContent = money(moneyLib.itemsTotal([it]), cur); } catch { price.textContent = ""; }
       li.append(name, price);
       list.append(li);
     }
@@ -876,6 +902,14 @@ export async function mount({ root, settings, emit }) {
   });
   setCallState("idle");
   showPrivacy();
+  initAvailability({
+    root, api, queue: settings.queue, t, locale, emit,
+    // The callback form is a view of the panel.
+    onOpen: () => {
+      openPanel();
+      show("callback-view");
+    },
+  });
 
   const saved = stored();
   if (saved) resume(saved);
@@ -888,7 +922,8 @@ export async function mount({ root, settings, emit }) {
     },
     setContext: (ctx = {}) => {
       if (ctx.currency) {
-        try { context.currency = normalizeCurrency(ctx.currency); } catch { /* keep the last good one */ }
+        // The ISO 4217 shape only: the server checks the code itself.
+        if (/^[A-Za-z]{3}$/.test(String(ctx.currency))) context.currency = String(ctx.currency).toUpperCase();
       }
       for (const k of ["product", "variant", "cart"]) if (k in ctx) context[k] = ctx[k];
       session.incall?.shareCart(context);
