@@ -2,104 +2,161 @@ package sandbox
 
 import (
 	"net/http"
+	"strconv"
+	"strings"
 
-	"golang.org/x/text/language"
+	"guidecall/payments"
 )
 
-// The checkout speaks the shopper's language, as the widget does: the same
-// fourteen locales, picked from the browser's Accept-Language (the page is
-// opened from the widget in the same browser). Amounts stay as
-// payments.Money prints them, code and digits, which read the same in all.
+// Payment methods the sandbox checkout offers, as a real one would for the
+// link's currency: cards everywhere, iDEAL for euros (the Netherlands),
+// GrabPay for Singapore and Malaysian dollars, konbini for yen, which
+// completes later, at the store (asynchronously).
+const (
+	MethodCard    = "card"
+	MethodIDEAL   = "ideal"
+	MethodGrabPay = "grabpay"
+	MethodKonbini = "konbini"
+)
 
-var checkoutTags = []language.Tag{
-	language.English, language.MustParse("zh-CN"), language.Japanese, language.Korean, language.Thai,
-	language.Indonesian, language.Vietnamese, language.Arabic, language.Hebrew, language.German,
-	language.Dutch, language.French, language.Spanish, language.MustParse("pt-BR"),
+// MethodsFor lists the methods of a currency, card first.
+func MethodsFor(currency string) []string {
+	switch strings.ToUpper(currency) {
+	case "EUR":
+		return []string{MethodCard, MethodIDEAL}
+	case "SGD", "MYR":
+		return []string{MethodCard, MethodGrabPay}
+	case "JPY":
+		return []string{MethodCard, MethodKonbini}
+	}
+	return []string{MethodCard}
 }
 
-var checkoutMatcher = language.NewMatcher(checkoutTags)
+// asyncMethod reports whether a method is paid later: the checkout is
+// processing until then.
+func asyncMethod(m string) bool { return m == MethodKonbini }
 
-type checkoutText struct {
-	Lang, Dir                     string
-	Title, TestMode, Pay, Decline string
-	Status                        string
-	Received, Declined, NoLonger  string
-	Unknown, Unavailable          string
-	States                        map[string]string
+// catalog holds the checkout's words per language (the locales the
+// shopper page has too).
+var catalog = map[string]map[string]string{
+	"en": {"title": "Sandbox checkout", "test": "Test mode: no real money moves.", "method": "Payment method",
+		"card": "Card", "ideal": "iDEAL", "grabpay": "GrabPay", "konbini": "Konbini (pay at a convenience store)",
+		"pay": "Pay %s", "decline": "Decline", "status": "Status", "thanks": "Thank you: payment received.",
+		"declined": "Payment declined.", "closed": "This payment can no longer be completed.",
+		"konbini_wait": "Pay %s at any convenience store with number %s. This page updates when the store reports it.",
+		"konbini_done": "Simulate payment at the store", "open": "open", "processing": "waiting for payment",
+		"paid": "paid", "failed": "failed", "expired": "expired", "canceled": "canceled", "refunded": "refunded",
+		"partially_refunded": "partially refunded"},
+	"de": {"title": "Sandbox-Kasse", "test": "Testmodus: Es wird kein echtes Geld bewegt.", "method": "Zahlungsart",
+		"card": "Karte", "ideal": "iDEAL", "grabpay": "GrabPay", "konbini": "Konbini (im Convenience Store zahlen)",
+		"pay": "%s bezahlen", "decline": "Ablehnen", "status": "Status", "thanks": "Danke: Zahlung erhalten.",
+		"declined": "Zahlung abgelehnt.", "closed": "Diese Zahlung kann nicht mehr abgeschlossen werden.",
+		"konbini_wait": "Zahlen Sie %s in einem Convenience Store mit der Nummer %s. Diese Seite aktualisiert sich, sobald der Laden es meldet.",
+		"konbini_done": "Zahlung im Laden simulieren", "open": "offen", "processing": "wartet auf Zahlung",
+		"paid": "bezahlt", "failed": "fehlgeschlagen", "expired": "abgelaufen", "canceled": "storniert", "refunded": "erstattet",
+		"partially_refunded": "teilweise erstattet"},
+	"fr": {"title": "Paiement sandbox", "test": "Mode test : aucun argent réel n’est débité.", "method": "Moyen de paiement",
+		"card": "Carte", "ideal": "iDEAL", "grabpay": "GrabPay", "konbini": "Konbini (payer en supérette)",
+		"pay": "Payer %s", "decline": "Refuser", "status": "Statut", "thanks": "Merci : paiement reçu.",
+		"declined": "Paiement refusé.", "closed": "Ce paiement ne peut plus être effectué.",
+		"konbini_wait": "Payez %s dans une supérette avec le numéro %s. Cette page se met à jour dès que le magasin le signale.",
+		"konbini_done": "Simuler le paiement en magasin", "open": "ouvert", "processing": "en attente de paiement",
+		"paid": "payé", "failed": "échoué", "expired": "expiré", "canceled": "annulé", "refunded": "remboursé",
+		"partially_refunded": "partiellement remboursé"},
+	"es": {"title": "Pago de prueba", "test": "Modo de prueba: no se mueve dinero real.", "method": "Método de pago",
+		"card": "Tarjeta", "ideal": "iDEAL", "grabpay": "GrabPay", "konbini": "Konbini (pagar en una tienda)",
+		"pay": "Pagar %s", "decline": "Rechazar", "status": "Estado", "thanks": "Gracias: pago recibido.",
+		"declined": "Pago rechazado.", "closed": "Este pago ya no se puede completar.",
+		"konbini_wait": "Paga %s en cualquier tienda de conveniencia con el número %s. Esta página se actualiza cuando la tienda lo comunique.",
+		"konbini_done": "Simular el pago en la tienda", "open": "abierto", "processing": "esperando el pago",
+		"paid": "pagado", "failed": "fallido", "expired": "caducado", "canceled": "cancelado", "refunded": "reembolsado",
+		"partially_refunded": "reembolsado en parte"},
+	"ja": {"title": "サンドボックス決済", "test": "テストモード：実際のお金は動きません。", "method": "お支払い方法",
+		"card": "カード", "ideal": "iDEAL", "grabpay": "GrabPay", "konbini": "コンビニ払い",
+		"pay": "%s を支払う", "decline": "辞退する", "status": "ステータス", "thanks": "ありがとうございます。お支払いを受け付けました。",
+		"declined": "お支払いは辞退されました。", "closed": "このお支払いはもう完了できません。",
+		"konbini_wait": "お近くのコンビニで番号 %[2]s を使って %[1]s をお支払いください。お店から通知があるとこのページが更新されます。",
+		"konbini_done": "店頭での支払いをシミュレート", "open": "未払い", "processing": "お支払い待ち",
+		"paid": "支払い済み", "failed": "失敗", "expired": "期限切れ", "canceled": "キャンセル", "refunded": "返金済み",
+		"partially_refunded": "一部返金"},
+	// The other locales of the widget (issue 13).
+	"zh": {"title": "沙盒收银台", "test": "测试模式：不会产生真实扣款。", "method": "支付方式", "card": "银行卡", "ideal": "iDEAL", "grabpay": "GrabPay", "konbini": "便利店付款（Konbini）", "pay": "支付 %s", "decline": "拒绝", "status": "状态", "thanks": "谢谢，已收到付款。", "declined": "付款已拒绝。", "closed": "这笔付款已无法完成。", "konbini_wait": "请凭编号 %[2]s 在任意便利店支付 %[1]s。门店确认后本页会自动更新。", "konbini_done": "模拟在门店付款", "open": "待支付", "processing": "等待付款", "paid": "已支付", "failed": "失败", "expired": "已过期", "canceled": "已取消", "refunded": "已退款", "partially_refunded": "部分退款"},
+	"pt": {"title": "Pagamento de teste", "test": "Modo de teste: nenhum dinheiro de verdade é movimentado.", "method": "Forma de pagamento", "card": "Cartão", "ideal": "iDEAL", "grabpay": "GrabPay", "konbini": "Konbini (pagar em loja de conveniência)", "pay": "Pagar %s", "decline": "Recusar", "status": "Status", "thanks": "Obrigado: pagamento recebido.", "declined": "Pagamento recusado.", "closed": "Este pagamento não pode mais ser concluído.", "konbini_wait": "Pague %[1]s em qualquer loja de conveniência com o número %[2]s. Esta página se atualiza quando a loja confirmar.", "konbini_done": "Simular pagamento na loja", "open": "em aberto", "processing": "aguardando pagamento", "paid": "pago", "failed": "falhou", "expired": "expirado", "canceled": "cancelado", "refunded": "reembolsado", "partially_refunded": "reembolsado em parte"},
+	"ko": {"title": "샌드박스 결제", "test": "테스트 모드: 실제 돈은 오가지 않습니다.", "method": "결제 수단", "card": "카드", "ideal": "iDEAL", "grabpay": "GrabPay", "konbini": "편의점 결제 (Konbini)", "pay": "%s 결제", "decline": "거절", "status": "상태", "thanks": "감사합니다. 결제가 완료되었습니다.", "declined": "결제를 거절했습니다.", "closed": "이 결제는 더 이상 완료할 수 없습니다.", "konbini_wait": "편의점에서 번호 %[2]s(으)로 %[1]s을(를) 결제하세요. 매장에서 확인되면 이 페이지가 바뀝니다.", "konbini_done": "매장 결제 시뮬레이션", "open": "결제 대기", "processing": "결제 대기 중", "paid": "결제 완료", "failed": "실패", "expired": "만료", "canceled": "취소됨", "refunded": "환불됨", "partially_refunded": "부분 환불됨"},
+	"th": {"title": "หน้าชำระเงินทดสอบ", "test": "โหมดทดสอบ: ไม่มีการตัดเงินจริง", "method": "วิธีชำระเงิน", "card": "บัตร", "ideal": "iDEAL", "grabpay": "GrabPay", "konbini": "Konbini (ชำระที่ร้านสะดวกซื้อ)", "pay": "ชำระ %s", "decline": "ปฏิเสธ", "status": "สถานะ", "thanks": "ขอบคุณ ได้รับชำระเงินแล้ว", "declined": "ปฏิเสธการชำระเงินแล้ว", "closed": "การชำระเงินนี้ไม่สามารถทำให้เสร็จได้แล้ว", "konbini_wait": "ชำระ %[1]s ที่ร้านสะดวกซื้อใดก็ได้ด้วยหมายเลข %[2]s หน้านี้จะอัปเดตเมื่อร้านแจ้งยืนยัน", "konbini_done": "จำลองการชำระที่ร้าน", "open": "รอชำระ", "processing": "รอการชำระเงิน", "paid": "ชำระแล้ว", "failed": "ไม่สำเร็จ", "expired": "หมดอายุ", "canceled": "ยกเลิกแล้ว", "refunded": "คืนเงินแล้ว", "partially_refunded": "คืนเงินบางส่วน"},
+	"id": {"title": "Pembayaran sandbox", "test": "Mode uji: tidak ada uang sungguhan yang berpindah.", "method": "Metode pembayaran", "card": "Kartu", "ideal": "iDEAL", "grabpay": "GrabPay", "konbini": "Konbini (bayar di minimarket)", "pay": "Bayar %s", "decline": "Tolak", "status": "Status", "thanks": "Terima kasih, pembayaran diterima.", "declined": "Pembayaran ditolak.", "closed": "Pembayaran ini tidak dapat diselesaikan lagi.", "konbini_wait": "Bayar %[1]s di minimarket mana pun dengan nomor %[2]s. Halaman ini diperbarui setelah toko melaporkannya.", "konbini_done": "Simulasikan pembayaran di toko", "open": "belum dibayar", "processing": "menunggu pembayaran", "paid": "dibayar", "failed": "gagal", "expired": "kedaluwarsa", "canceled": "dibatalkan", "refunded": "dikembalikan", "partially_refunded": "dikembalikan sebagian"},
+	"vi": {"title": "Thanh toán thử nghiệm", "test": "Chế độ thử: không có tiền thật được chuyển.", "method": "Phương thức thanh toán", "card": "Thẻ", "ideal": "iDEAL", "grabpay": "GrabPay", "konbini": "Konbini (trả tại cửa hàng tiện lợi)", "pay": "Thanh toán %s", "decline": "Từ chối", "status": "Trạng thái", "thanks": "Cảm ơn bạn, đã nhận được thanh toán.", "declined": "Đã từ chối thanh toán.", "closed": "Khoản thanh toán này không thể hoàn tất được nữa.", "konbini_wait": "Thanh toán %[1]s tại bất kỳ cửa hàng tiện lợi nào với mã số %[2]s. Trang này sẽ cập nhật khi cửa hàng xác nhận.", "konbini_done": "Giả lập thanh toán tại cửa hàng", "open": "chờ thanh toán", "processing": "đang chờ thanh toán", "paid": "đã thanh toán", "failed": "thất bại", "expired": "hết hạn", "canceled": "đã hủy", "refunded": "đã hoàn tiền", "partially_refunded": "đã hoàn tiền một phần"},
+	"ar": {"title": "صفحة دفع تجريبية", "test": "وضع الاختبار: لا تُنقل أموال حقيقية.", "method": "طريقة الدفع", "card": "بطاقة", "ideal": "iDEAL", "grabpay": "GrabPay", "konbini": "كونبيني (الدفع في متجر صغير)", "pay": "ادفع %s", "decline": "رفض", "status": "الحالة", "thanks": "شكرًا لك، تم استلام الدفعة.", "declined": "تم رفض الدفع.", "closed": "لم يعد من الممكن إتمام هذه الدفعة.", "konbini_wait": "ادفع %[1]s في أي متجر صغير بالرقم %[2]s. تتحدّث هذه الصفحة عندما يؤكد المتجر الدفع.", "konbini_done": "محاكاة الدفع في المتجر", "open": "بانتظار الدفع", "processing": "بانتظار الدفع", "paid": "مدفوع", "failed": "فشل", "expired": "منتهي الصلاحية", "canceled": "ملغى", "refunded": "مسترد", "partially_refunded": "مسترد جزئيًا"},
+	"he": {"title": "דף תשלום לבדיקה", "test": "מצב בדיקה: לא מועבר כסף אמיתי.", "method": "אמצעי תשלום", "card": "כרטיס", "ideal": "iDEAL", "grabpay": "GrabPay", "konbini": "קונביני (תשלום בחנות נוחות)", "pay": "לתשלום %s", "decline": "דחייה", "status": "סטטוס", "thanks": "תודה, התשלום התקבל.", "declined": "התשלום נדחה.", "closed": "כבר אי אפשר להשלים את התשלום הזה.", "konbini_wait": "יש לשלם %[1]s בכל חנות נוחות עם המספר %[2]s. הדף יתעדכן כשהחנות תדווח על כך.", "konbini_done": "הדמיית תשלום בחנות", "open": "ממתין לתשלום", "processing": "ממתין לתשלום", "paid": "שולם", "failed": "נכשל", "expired": "פג תוקף", "canceled": "בוטל", "refunded": "הוחזר", "partially_refunded": "הוחזר חלקית"},
+	"nl": {"title": "Sandbox-afrekenpagina", "test": "Testmodus: er gaat geen echt geld over.", "method": "Betaalmethode", "card": "Kaart", "ideal": "iDEAL", "grabpay": "GrabPay", "konbini": "Konbini (betalen bij een buurtwinkel)", "pay": "%s betalen", "decline": "Weigeren", "status": "Status", "thanks": "Bedankt, de betaling is ontvangen.", "declined": "Betaling geweigerd.", "closed": "Deze betaling kan niet meer worden voltooid.", "konbini_wait": "Betaal %[1]s bij een buurtwinkel met nummer %[2]s. Deze pagina werkt zich bij zodra de winkel het meldt.", "konbini_done": "Betaling in de winkel nabootsen", "open": "open", "processing": "wacht op betaling", "paid": "betaald", "failed": "mislukt", "expired": "verlopen", "canceled": "geannuleerd", "refunded": "terugbetaald", "partially_refunded": "deels terugbetaald"},
 }
 
-// checkoutCatalog holds each locale's strings; Pay has a %s for the total.
-var checkoutCatalog = map[string]checkoutText{
-	"en": {Title: "Sandbox checkout", TestMode: "Test mode: no real money moves.", Pay: "Pay %s", Decline: "Decline", Status: "Status",
-		Received: "Thank you: payment received.", Declined: "Payment declined.", NoLonger: "This payment can no longer be completed.",
-		Unknown: "This checkout does not exist.", Unavailable: "The checkout is unavailable right now; please retry shortly.",
-		States: map[string]string{"open": "open", "paid": "paid", "failed": "failed", "expired": "expired", "canceled": "canceled", "refunded": "refunded", "partially_refunded": "partially refunded"}},
-	"zh-CN": {Title: "沙盒收银台", TestMode: "测试模式：不会产生真实扣款。", Pay: "支付 %s", Decline: "拒绝", Status: "状态",
-		Received: "谢谢，已收到付款。", Declined: "付款已拒绝。", NoLonger: "这笔付款已无法完成。",
-		Unknown: "此收银页面不存在。", Unavailable: "收银页面暂时不可用，请稍后重试。",
-		States: map[string]string{"open": "待支付", "paid": "已支付", "failed": "失败", "expired": "已过期", "canceled": "已取消", "refunded": "已退款", "partially_refunded": "部分退款"}},
-	"ja": {Title: "サンドボックス決済", TestMode: "テストモード：実際のお金は動きません。", Pay: "%s を支払う", Decline: "お断りする", Status: "状態",
-		Received: "ありがとうございます。お支払いを受け付けました。", Declined: "お支払いをお断りしました。", NoLonger: "このお支払いは完了できなくなりました。",
-		Unknown: "この決済ページは存在しません。", Unavailable: "決済ページは現在ご利用いただけません。しばらくしてからもう一度お試しください。",
-		States: map[string]string{"open": "未払い", "paid": "支払い済み", "failed": "失敗", "expired": "期限切れ", "canceled": "キャンセル済み", "refunded": "返金済み", "partially_refunded": "一部返金済み"}},
-	"ko": {Title: "샌드박스 결제", TestMode: "테스트 모드: 실제 돈은 오가지 않습니다.", Pay: "%s 결제", Decline: "거절", Status: "상태",
-		Received: "감사합니다. 결제가 완료되었습니다.", Declined: "결제를 거절했습니다.", NoLonger: "이 결제는 더 이상 완료할 수 없습니다.",
-		Unknown: "이 결제 페이지는 없습니다.", Unavailable: "지금은 결제 페이지를 사용할 수 없습니다. 잠시 후 다시 시도해 주세요.",
-		States: map[string]string{"open": "결제 대기", "paid": "결제 완료", "failed": "실패", "expired": "만료", "canceled": "취소됨", "refunded": "환불됨", "partially_refunded": "부분 환불됨"}},
-	"th": {Title: "หน้าชำระเงินทดสอบ", TestMode: "โหมดทดสอบ: ไม่มีการตัดเงินจริง", Pay: "ชำระ %s", Decline: "ปฏิเสธ", Status: "สถานะ",
-		Received: "ขอบคุณ ได้รับชำระเงินแล้ว", Declined: "ปฏิเสธการชำระเงินแล้ว", NoLonger: "การชำระเงินนี้ไม่สามารถทำให้เสร็จได้แล้ว",
-		Unknown: "ไม่พบหน้าชำระเงินนี้", Unavailable: "ขณะนี้หน้าชำระเงินใช้งานไม่ได้ โปรดลองใหม่ในอีกสักครู่",
-		States: map[string]string{"open": "รอชำระ", "paid": "ชำระแล้ว", "failed": "ไม่สำเร็จ", "expired": "หมดอายุ", "canceled": "ยกเลิกแล้ว", "refunded": "คืนเงินแล้ว", "partially_refunded": "คืนเงินบางส่วน"}},
-	"id": {Title: "Pembayaran sandbox", TestMode: "Mode uji: tidak ada uang sungguhan yang berpindah.", Pay: "Bayar %s", Decline: "Tolak", Status: "Status",
-		Received: "Terima kasih, pembayaran diterima.", Declined: "Pembayaran ditolak.", NoLonger: "Pembayaran ini tidak dapat diselesaikan lagi.",
-		Unknown: "Halaman pembayaran ini tidak ada.", Unavailable: "Halaman pembayaran sedang tidak tersedia; silakan coba lagi sebentar lagi.",
-		States: map[string]string{"open": "belum dibayar", "paid": "dibayar", "failed": "gagal", "expired": "kedaluwarsa", "canceled": "dibatalkan", "refunded": "dikembalikan", "partially_refunded": "dikembalikan sebagian"}},
-	"vi": {Title: "Thanh toán thử nghiệm", TestMode: "Chế độ thử: không có tiền thật được chuyển.", Pay: "Thanh toán %s", Decline: "Từ chối", Status: "Trạng thái",
-		Received: "Cảm ơn bạn, đã nhận được thanh toán.", Declined: "Đã từ chối thanh toán.", NoLonger: "Khoản thanh toán này không thể hoàn tất được nữa.",
-		Unknown: "Trang thanh toán này không tồn tại.", Unavailable: "Trang thanh toán tạm thời không khả dụng; vui lòng thử lại sau ít phút.",
-		States: map[string]string{"open": "chờ thanh toán", "paid": "đã thanh toán", "failed": "thất bại", "expired": "hết hạn", "canceled": "đã hủy", "refunded": "đã hoàn tiền", "partially_refunded": "đã hoàn tiền một phần"}},
-	"ar": {Dir: "rtl", Title: "صفحة دفع تجريبية", TestMode: "وضع الاختبار: لا تُنقل أموال حقيقية.", Pay: "ادفع %s", Decline: "رفض", Status: "الحالة",
-		Received: "شكرًا لك، تم استلام الدفعة.", Declined: "تم رفض الدفع.", NoLonger: "لم يعد من الممكن إتمام هذه الدفعة.",
-		Unknown: "صفحة الدفع هذه غير موجودة.", Unavailable: "صفحة الدفع غير متاحة الآن؛ يُرجى المحاولة بعد قليل.",
-		States: map[string]string{"open": "بانتظار الدفع", "paid": "مدفوع", "failed": "فشل", "expired": "منتهي الصلاحية", "canceled": "ملغى", "refunded": "مسترد", "partially_refunded": "مسترد جزئيًا"}},
-	"he": {Dir: "rtl", Title: "דף תשלום לבדיקה", TestMode: "מצב בדיקה: לא מועבר כסף אמיתי.", Pay: "לתשלום %s", Decline: "דחייה", Status: "סטטוס",
-		Received: "תודה, התשלום התקבל.", Declined: "התשלום נדחה.", NoLonger: "כבר אי אפשר להשלים את התשלום הזה.",
-		Unknown: "דף התשלום הזה לא קיים.", Unavailable: "דף התשלום אינו זמין כרגע; נא לנסות שוב בעוד רגע.",
-		States: map[string]string{"open": "ממתין לתשלום", "paid": "שולם", "failed": "נכשל", "expired": "פג תוקף", "canceled": "בוטל", "refunded": "הוחזר", "partially_refunded": "הוחזר חלקית"}},
-	"de": {Title: "Sandbox-Kasse", TestMode: "Testmodus: Es fließt kein echtes Geld.", Pay: "%s bezahlen", Decline: "Ablehnen", Status: "Status",
-		Received: "Vielen Dank, die Zahlung ist eingegangen.", Declined: "Zahlung abgelehnt.", NoLonger: "Diese Zahlung kann nicht mehr abgeschlossen werden.",
-		Unknown: "Diese Kasse gibt es nicht.", Unavailable: "Die Kasse ist gerade nicht erreichbar. Bitte versuchen Sie es gleich noch einmal.",
-		States: map[string]string{"open": "offen", "paid": "bezahlt", "failed": "fehlgeschlagen", "expired": "abgelaufen", "canceled": "storniert", "refunded": "erstattet", "partially_refunded": "teilweise erstattet"}},
-	"nl": {Title: "Sandbox-afrekenpagina", TestMode: "Testmodus: er gaat geen echt geld over.", Pay: "%s betalen", Decline: "Weigeren", Status: "Status",
-		Received: "Bedankt, de betaling is ontvangen.", Declined: "Betaling geweigerd.", NoLonger: "Deze betaling kan niet meer worden voltooid.",
-		Unknown: "Deze afrekenpagina bestaat niet.", Unavailable: "De afrekenpagina is nu niet beschikbaar; probeer het zo opnieuw.",
-		States: map[string]string{"open": "open", "paid": "betaald", "failed": "mislukt", "expired": "verlopen", "canceled": "geannuleerd", "refunded": "terugbetaald", "partially_refunded": "deels terugbetaald"}},
-	"fr": {Title: "Paiement de test", TestMode: "Mode test : aucun argent réel n’est débité.", Pay: "Payer %s", Decline: "Refuser", Status: "Statut",
-		Received: "Merci : paiement reçu.", Declined: "Paiement refusé.", NoLonger: "Ce paiement ne peut plus être effectué.",
-		Unknown: "Cette page de paiement n’existe pas.", Unavailable: "La page de paiement est indisponible pour le moment ; réessayez dans un instant.",
-		States: map[string]string{"open": "en attente", "paid": "payé", "failed": "échoué", "expired": "expiré", "canceled": "annulé", "refunded": "remboursé", "partially_refunded": "partiellement remboursé"}},
-	"es": {Title: "Pago de prueba", TestMode: "Modo de prueba: no se mueve dinero real.", Pay: "Pagar %s", Decline: "Rechazar", Status: "Estado",
-		Received: "Gracias: pago recibido.", Declined: "Pago rechazado.", NoLonger: "Este pago ya no se puede completar.",
-		Unknown: "Esta página de pago no existe.", Unavailable: "La página de pago no está disponible ahora; inténtalo de nuevo en un momento.",
-		States: map[string]string{"open": "pendiente", "paid": "pagado", "failed": "fallido", "expired": "caducado", "canceled": "cancelado", "refunded": "reembolsado", "partially_refunded": "reembolsado en parte"}},
-	"pt-BR": {Title: "Pagamento de teste", TestMode: "Modo de teste: nenhum dinheiro de verdade é movimentado.", Pay: "Pagar %s", Decline: "Recusar", Status: "Status",
-		Received: "Obrigado: pagamento recebido.", Declined: "Pagamento recusado.", NoLonger: "Este pagamento não pode mais ser concluído.",
-		Unknown: "Esta página de pagamento não existe.", Unavailable: "A página de pagamento está indisponível no momento; tente novamente daqui a pouco.",
-		States: map[string]string{"open": "em aberto", "paid": "pago", "failed": "falhou", "expired": "expirado", "canceled": "cancelado", "refunded": "reembolsado", "partially_refunded": "reembolsado em parte"}},
+// pageLang is the checkout's language: ?lang=, else the first of the
+// browser's Accept-Language the catalog has, else English.
+func pageLang(r *http.Request) string {
+	if l := baseLang(r.URL.Query().Get("lang")); catalog[l] != nil {
+		return l
+	}
+	for part := range strings.SplitSeq(r.Header.Get("Accept-Language"), ",") {
+		tag, _, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if l := baseLang(tag); catalog[l] != nil {
+			return l
+		}
+	}
+	return "en"
 }
 
-// textFor picks the checkout's strings for r's Accept-Language.
-func textFor(r *http.Request) checkoutText {
-	tags, _, _ := language.ParseAcceptLanguage(r.Header.Get("Accept-Language"))
-	_, i, _ := checkoutMatcher.Match(tags...)
-	name := checkoutTags[i].String()
-	txt, ok := checkoutCatalog[name]
+func baseLang(tag string) string {
+	l, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(tag)), "-")
+	return l
+}
+
+// separators are the decimal and grouping marks of each language.
+var separators = map[string][2]string{
+	"en": {".", ","}, "ja": {".", ","}, "de": {",", "."}, "es": {",", "."}, "fr": {",", "\u202f"},
+	"zh": {".", ","}, "ko": {".", ","}, "th": {".", ","}, "he": {".", ","}, "ar": {".", ","},
+	"id": {",", "."}, "vi": {",", "."}, "nl": {",", "."}, "pt": {",", "."},
+}
+
+// rtl are the languages written right to left: the page gets dir="rtl".
+var rtl = map[string]bool{"ar": true, "he": true}
+
+// formatMoney formats minor units for lang with integer arithmetic only:
+// "1,234.56 EUR" in English, "1.234,56 EUR" in German, "4,200 JPY" in
+// Japanese.
+func formatMoney(m payments.Money, lang string) string {
+	exp, err := payments.MinorUnits(m.Currency)
+	if err != nil {
+		return m.String()
+	}
+	sep, ok := separators[lang]
 	if !ok {
-		name, txt = "en", checkoutCatalog["en"]
+		sep = separators["en"]
 	}
-	txt.Lang = name
-	if txt.Dir == "" {
-		txt.Dir = "ltr"
+	neg := m.Amount < 0
+	a := m.Amount
+	if neg {
+		a = -a
 	}
-	return txt
+	digits := strconv.FormatInt(a, 10)
+	for len(digits) <= exp {
+		digits = "0" + digits
+	}
+	whole, frac := digits[:len(digits)-exp], digits[len(digits)-exp:]
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i, c := range whole {
+		if i > 0 && (len(whole)-i)%3 == 0 {
+			b.WriteString(sep[1])
+		}
+		b.WriteRune(c)
+	}
+	if exp > 0 {
+		b.WriteString(sep[0])
+		b.WriteString(frac)
+	}
+	b.WriteString(" " + strings.ToUpper(m.Currency))
+	return b.String()
 }
