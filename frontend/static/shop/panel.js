@@ -6,7 +6,8 @@ const CAMERA_ICON = `<svg aria-hidden="true" viewBox="0 0 24 24" width="20" heig
 
 export const PANEL_HTML = `
 <div class="gc" id="gc">
-  <button id="launcher" type="button" class="launcher">${CAMERA_ICON}<span data-i18n="widget.call">Video call a guide</span></button>
+  <!-- Hidden until its handler is set, so an early click is never lost. -->
+  <button id="launcher" type="button" class="launcher" hidden>${CAMERA_ICON}<span data-i18n="widget.call">Video call a guide</span></button>
 
   <section id="call-widget" class="panel" role="dialog" aria-modal="false" aria-labelledby="widget-title" hidden>
     <header class="widget-header">
