@@ -88,6 +88,8 @@ type App struct {
 	Flow     *callflow.Flow
 	// Merchant delivers the merchant's webhooks; nil on memory stores.
 	Merchant *merchant.Service
+	// MerchantMemory delivers them on memory stores; nil on a database.
+	MerchantMemory *merchant.MemoryService
 
 	// durable are the parts that run the outbox and reconciliation:
 	// the memory outbox, or the River client.
@@ -340,6 +342,8 @@ func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, l
 			return err
 		}
 		a.durable = append(a.durable, namedService{"river", jobs})
+	} else {
+		a.buildMemoryMerchant(cfg, log)
 	}
 	return nil
 }

@@ -209,7 +209,7 @@ func (c *Serve) Register(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxConnections, "max-connections", 20000, "WebSocket connections one node holds at most; more get 503")
 	fs.IntVar(&c.MaxConnectionsPerIP, "max-connections-per-ip", 50, "WebSocket connections one client address may hold, authenticated or not; more get 429")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs of load balancers whose X-Forwarded-For / X-Real-IP name the client; empty trusts no header")
-	fs.Var(&c.DemoGuide, "demo-guide", "create a demo guide account at start-up and print its login; auto: on with the in-memory store, off with --database-url")
+	fs.Var(&c.DemoGuide, "demo-guide", "create demo guide and admin accounts at start-up and print their logins; auto: on with the in-memory store, off with --database-url")
 	c.registerHardening(fs)
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
