@@ -27,7 +27,8 @@
 //     guide within a window, by an admin at any time. RefundedAmount
 //     follows the provider's refund events.
 //   - Risk limits ([RiskLimits]) an admin sets: the largest link per
-//     currency, links per call, refunds that need an admin.
+//     currency, links per call (counted with the insert, so concurrent
+//     creates cannot pass it together), refunds that need an admin.
 //   - Webhooks in: [Service.HandleWebhook] verifies the signature, then
 //     applies the event and records its (provider, event id) in one atomic
 //     step ([Store.EventApply]): a duplicate changes nothing, and an event

@@ -224,7 +224,8 @@ func (s *Service) CreateLink(ctx context.Context, p CreateLinkParams) (Link, boo
 	if l, ok, err := s.replay(ctx, p); ok || err != nil {
 		return l, false, err
 	}
-	if err := s.checkLinkLimits(ctx, p); err != nil {
+	maxPerCall, err := s.checkLinkLimits(ctx, p)
+	if err != nil {
 		return Link{}, false, err
 	}
 
@@ -247,12 +248,16 @@ func (s *Service) CreateLink(ctx context.Context, p CreateLinkParams) (Link, boo
 		UpdatedAt:      now,
 		ExpiresAt:      now.Add(s.ttl),
 	}
-	if _, err := s.store.LinkCreate(ctx, l); err != nil {
-		if errors.Is(err, ErrDuplicate) {
-			// Lost a race with a concurrent retry of the same request.
+	if _, err := s.store.LinkCreateWithin(ctx, l, maxPerCall); err != nil {
+		if errors.Is(err, ErrDuplicate) || errors.Is(err, ErrRiskLimit) {
+			// Lost a race with a concurrent retry of the same request,
+			// whose link may also be the one that reached the limit.
 			if l, ok, err := s.replay(ctx, p); ok || err != nil {
 				return l, false, err
 			}
+		}
+		if errors.Is(err, ErrRiskLimit) {
+			return Link{}, false, err
 		}
 		return Link{}, false, fmt.Errorf("payments: store link: %w", err)
 	}
