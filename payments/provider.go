@@ -26,6 +26,22 @@ type Provider interface {
 	ParseWebhook(header http.Header, body []byte) (ProviderEvent, error)
 }
 
+// ProviderState is where a link stands at its provider, money included.
+type ProviderState struct {
+	Status LinkStatus
+	// RefundedAmount is the total refunded so far, in the link currency's
+	// minor units; 0 when nothing was, or the provider does not say.
+	RefundedAmount int64
+}
+
+// StateFetcher is a Provider that also reports the refunded total, so
+// reconciliation heals a lost refund webhook's amount and not only its
+// status. Reconciliation uses FetchState when a provider has it and
+// FetchStatus otherwise.
+type StateFetcher interface {
+	FetchState(ctx context.Context, ref string) (ProviderState, error)
+}
+
 // ProviderLinkParams is what a provider needs to create a hosted checkout.
 type ProviderLinkParams struct {
 	LinkID      string

@@ -490,18 +490,26 @@ func (s *Service) HandleWebhook(ctx context.Context, provider string, header htt
 // returns errNoChange. It publishes the change's event and returns the
 // status the link had.
 func (s *Service) applyStatus(ctx context.Context, id string, status LinkStatus, at time.Time) (Link, LinkStatus, error) {
+	l, from, _, err := s.applyState(ctx, id, ProviderState{Status: status}, at)
+	return l, from, err
+}
+
+// applyState is applyStatus with the provider's refunded total; it also
+// returns the refunded amount before the change.
+func (s *Service) applyState(ctx context.Context, id string, st ProviderState, at time.Time) (Link, LinkStatus, int64, error) {
 	var events []Event
 	var from LinkStatus
+	var refundedFrom int64
 	l, err := s.store.LinkUpdate(ctx, id, func(x *Link) ([]Event, error) {
-		from = x.Status
+		from, refundedFrom = x.Status, x.RefundedAmount
 		var err error
-		events, err = s.moveTo(x, status, at, 0)
+		events, err = s.moveTo(x, st.Status, at, st.RefundedAmount)
 		return events, err
 	})
 	if err == nil {
 		s.publish(ctx, events)
 	}
-	return l, from, err
+	return l, from, refundedFrom, err
 }
 
 // moveTo moves x to status if that is a legal move, otherwise returns
@@ -611,11 +619,17 @@ func (s *Service) syncLink(ctx context.Context, l Link) (Link, *Fix, error) {
 	if l.ProviderRef == "" {
 		return l, nil, nil
 	}
-	st, err := p.FetchStatus(ctx, l.ProviderRef)
+	var st ProviderState
+	var err error
+	if sf, ok := p.(StateFetcher); ok {
+		st, err = sf.FetchState(ctx, l.ProviderRef)
+	} else {
+		st.Status, err = p.FetchStatus(ctx, l.ProviderRef)
+	}
 	if err != nil {
 		return Link{}, nil, fmt.Errorf("%w: %s: %w", ErrProvider, p.Name(), err)
 	}
-	updated, from, err := s.applyStatus(ctx, l.ID, st, time.Time{})
+	updated, from, refundedFrom, err := s.applyState(ctx, l.ID, st, time.Time{})
 	if errors.Is(err, errNoChange) {
 		if cur, err := s.store.LinkGet(ctx, l.ID); err == nil {
 			l = cur
@@ -625,9 +639,10 @@ func (s *Service) syncLink(ctx context.Context, l Link) (Link, *Fix, error) {
 	if err != nil {
 		return Link{}, nil, err
 	}
-	fix := &Fix{LinkID: updated.ID, CallID: updated.CallID, Provider: updated.Provider, From: from, To: updated.Status}
+	fix := &Fix{LinkID: updated.ID, CallID: updated.CallID, Provider: updated.Provider, From: from, To: updated.Status,
+		RefundedFrom: refundedFrom, RefundedTo: updated.RefundedAmount}
 	s.linkLog(updated).Warn("payment link reconciled with its provider", "provider", updated.Provider,
-		"from", string(from), "to", string(updated.Status))
+		"from", string(from), "to", string(updated.Status), "refunded_from", refundedFrom, "refunded_to", updated.RefundedAmount)
 	return updated, fix, nil
 }
 

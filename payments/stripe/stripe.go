@@ -265,6 +265,20 @@ func (p *Provider) FetchStatus(ctx context.Context, ref string) (payments.LinkSt
 	return sessionStatus(s), nil
 }
 
+// FetchState implements payments.StateFetcher: the status and the
+// refunded total of the session's latest charge.
+func (p *Provider) FetchState(ctx context.Context, ref string) (payments.ProviderState, error) {
+	s, err := p.retrieve(ctx, ref)
+	if err != nil {
+		return payments.ProviderState{}, err
+	}
+	st := payments.ProviderState{Status: sessionStatus(s)}
+	if pi := s.PaymentIntent; pi != nil && pi.LatestCharge != nil {
+		st.RefundedAmount = pi.LatestCharge.AmountRefunded
+	}
+	return st, nil
+}
+
 // sessionStatus is where a session stands, refunds included.
 func sessionStatus(s *stripego.CheckoutSession) payments.LinkStatus {
 	switch s.Status {
