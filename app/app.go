@@ -212,6 +212,7 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 		JoinRate: cfg.JoinRate, JoinBurst: cfg.JoinBurst, ClientIP: a.clientIP,
 		Heartbeat: heartbeat, Logger: log,
 		CustomerSecret: []byte(cfg.CustomerTokenSecret),
+		ShopOrigins:    splitList(cfg.ShopOrigins),
 	})
 	if a.Merchant, err = buildMerchant(cfg, stores, log); err != nil {
 		return fail(err)
@@ -314,8 +315,9 @@ func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, l
 	a.Payments, err = payments.NewService(payments.Config{
 		Routing: payments.RoutingConfig{Routes: routes},
 		Store:   stores.Payments, Providers: providers, GuideRefundWindow: cfg.GuideRefundWindow,
-		Logger:    log.With("component", "payments"),
-		Reconcile: payments.ReconcileConfig{Loop: stores.Pool == nil},
+		Logger:      log.With("component", "payments"),
+		Reconcile:   payments.ReconcileConfig{Loop: stores.Pool == nil},
+		CallContext: a.Flow.PaymentCallContext,
 	})
 	if err != nil {
 		return err
@@ -351,8 +353,13 @@ func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, l
 // StripeProvider builds the Stripe provider of cfg; the shopper comes back
 // to the shop page with the link's id, whatever the outcome.
 func StripeProvider(cfg config.Stripe, publicURL string, log *slog.Logger) (*stripe.Provider, error) {
+	methods, err := payments.ParseRoutes(cfg.PaymentMethods)
+	if err != nil {
+		return nil, fmt.Errorf("--stripe-payment-methods: %w", err)
+	}
 	return stripe.New(stripe.Config{
-		SecretKey: cfg.SecretKey, WebhookSecret: cfg.WebhookSecret, APIURL: cfg.APIURL,
+		PaymentMethodTypes: methods,
+		SecretKey:          cfg.SecretKey, WebhookSecret: cfg.WebhookSecret, APIURL: cfg.APIURL,
 		SuccessURL: publicURL + "/shop/?payment_link={LINK_ID}&payment=success",
 		CancelURL:  publicURL + "/shop/?payment_link={LINK_ID}&payment=canceled",
 		Logger:     log.With("component", "stripe"),

@@ -38,6 +38,9 @@ type Config struct {
 	// CustomerSecret verifies the merchant's signed customer tokens
 	// (HS256), which alone may raise a shopper's priority.
 	CustomerSecret []byte
+	// ShopOrigins are the merchant's page origins ("https://shop.example")
+	// a hosted checkout may send the shopper back to, besides PublicURL's.
+	ShopOrigins []string
 }
 
 // Flow is the call flow of one node: it answers the hub's questions from

@@ -16,7 +16,8 @@
 //     verify and parse a webhook). Each provider is a package of its own
 //     under payments (payments/sandbox, payments/stripe), so its
 //     dependencies stay out of this one.
-//   - Routing ([RoutingConfig]): per currency an ordered list of providers
+//   - Routing ([RoutingConfig]): per currency, or currency and the
+//     shopper's country (from [Config.CallContext]), an ordered list of providers
 //     for new links; one whose create errors or times out is skipped for
 //     a cool-down (its breaker is open) and the next one issues the link.
 //     Failover happens only while the link has no checkout anywhere: an

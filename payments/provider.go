@@ -51,6 +51,22 @@ type ProviderLinkParams struct {
 	Items       []Item
 	Description string
 	ExpiresAt   time.Time // zero means no expiry at the provider
+	// ReturnURL is the page the shopper came from, already checked by the
+	// caller; empty: the provider's configured return page.
+	ReturnURL string
+	// Country is the shopper's (ISO 3166-1 alpha-2), if known.
+	Country string
+}
+
+// CallContext is what payments learns of a link's call from the wiring:
+// where its shopper came from.
+type CallContext struct {
+	// ReturnURL is the shopper's page, checked against the allowed
+	// origins; empty when there is none or it is not allowed.
+	ReturnURL string
+	// Country is the shopper's (ISO 3166-1 alpha-2, upper case), from an
+	// explicit field or the locale's region; empty if unknown.
+	Country string
 }
 
 // RefundParams is one refund of a link.

@@ -45,6 +45,10 @@ type Config struct {
 	GuideRefundWindow time.Duration
 	// Routing picks and orders the providers of a new link, with failover.
 	Routing RoutingConfig
+	// CallContext, if set, tells where a call's shopper came from (page,
+	// country) for new links; without it, or when it fails, links use
+	// the providers' defaults.
+	CallContext func(ctx context.Context, callID string) (CallContext, error)
 }
 
 // Service creates payment links and applies provider webhooks to them.
@@ -62,6 +66,7 @@ type Service struct {
 
 	refundWindow time.Duration
 	routing      RoutingConfig
+	callContext  func(ctx context.Context, callID string) (CallContext, error)
 	breakers     *breakers
 }
 
@@ -74,14 +79,15 @@ func NewService(cfg Config) (*Service, error) {
 		return nil, errors.New("payments: Config.Providers needs at least one provider")
 	}
 	s := &Service{
-		store:     cfg.Store,
-		providers: slices.Clone(cfg.Providers),
-		byName:    make(map[string]Provider, len(cfg.Providers)),
-		log:       cfg.Logger,
-		now:       cfg.Now,
-		ttl:       cfg.LinkTTL,
-		reconcile: cfg.Reconcile.withDefaults(),
-		relay:     cfg.Relay.withDefaults(),
+		store:       cfg.Store,
+		providers:   slices.Clone(cfg.Providers),
+		byName:      make(map[string]Provider, len(cfg.Providers)),
+		log:         cfg.Logger,
+		now:         cfg.Now,
+		ttl:         cfg.LinkTTL,
+		reconcile:   cfg.Reconcile.withDefaults(),
+		relay:       cfg.Relay.withDefaults(),
+		callContext: cfg.CallContext,
 	}
 	for _, p := range cfg.Providers {
 		if p == nil || p.Name() == "" {
@@ -230,7 +236,8 @@ func (s *Service) CreateLink(ctx context.Context, p CreateLinkParams) (Link, boo
 	}
 
 	linkID := "pl_" + uuid.NewString()
-	cands := s.candidates(ctx, p.Currency, linkID)
+	cc := s.callContextOf(ctx, Link{ID: linkID, CallID: p.CallID})
+	cands := s.candidates(ctx, p.Currency, cc.Country, linkID)
 	prov := cands[0]
 	now := s.now().UTC()
 	l := Link{
@@ -261,7 +268,7 @@ func (s *Service) CreateLink(ctx context.Context, p CreateLinkParams) (Link, boo
 		}
 		return Link{}, false, fmt.Errorf("payments: store link: %w", err)
 	}
-	return s.checkout(ctx, prov, l, cands)
+	return s.checkoutWith(ctx, prov, l, cands, cc)
 }
 
 // checkout creates l's hosted checkout at prov and stores its reference.
@@ -277,6 +284,11 @@ func (s *Service) CreateLink(ctx context.Context, p CreateLinkParams) (Link, boo
 // fails or times out hands it to the next one, so the guide still gets a
 // link. Once a provider issued a checkout, the link stays with it.
 func (s *Service) checkout(ctx context.Context, prov Provider, l Link, failover []Provider) (Link, bool, error) {
+	return s.checkoutWith(ctx, prov, l, failover, s.callContextOf(ctx, l))
+}
+
+// checkoutWith is checkout with the call's context already known.
+func (s *Service) checkoutWith(ctx context.Context, prov Provider, l Link, failover []Provider, cc CallContext) (Link, bool, error) {
 	first := failover != nil
 	if !first {
 		failover = []Provider{prov}
@@ -313,6 +325,8 @@ func (s *Service) checkout(ctx context.Context, prov Provider, l Link, failover 
 			Items:       slices.Clone(l.Items),
 			Description: l.Description,
 			ExpiresAt:   l.ExpiresAt,
+			ReturnURL:   cc.ReturnURL,
+			Country:     cc.Country,
 		})
 		acancel()
 		s.breakers.record(p.Name(), perr == nil, s.now())
@@ -669,4 +683,18 @@ func (s *Service) publish(ctx context.Context, events []Event) {
 		// The relay publishes them again later; subscribers drop repeats by id.
 		s.log.Warn("mark payment events published", "events", len(ids), "err", err)
 	}
+}
+
+// callContextOf asks the wiring about l's call; a failure costs only the
+// shopper's way back to their page, so it is logged and the link goes on.
+func (s *Service) callContextOf(ctx context.Context, l Link) CallContext {
+	if s.callContext == nil {
+		return CallContext{}
+	}
+	cc, err := s.callContext(ctx, l.CallID)
+	if err != nil {
+		s.linkLog(l).Warn("call context unavailable; the provider's default return page is used", "err", err)
+		return CallContext{}
+	}
+	return cc
 }

@@ -116,6 +116,9 @@ type Serve struct {
 	Stripe            Stripe
 	GuideRefundWindow time.Duration
 	PaymentRoutes     string
+	// ShopOrigins are the merchant's page origins a hosted checkout may
+	// send the shopper back to (besides the node's public URL).
+	ShopOrigins string
 	// MerchantRetrySchedule replaces the merchant webhook retry schedule.
 	// A test hook with no flag: `serve` reads it from
 	// GUIDECALL_TEST_MERCHANT_RETRY_SCHEDULE.
@@ -131,6 +134,9 @@ type Stripe struct {
 	SecretKey     string
 	WebhookSecret string
 	APIURL        string
+	// PaymentMethods is --stripe-payment-methods: the method types per
+	// currency or currency/country (payments.ParseRoutes' syntax).
+	PaymentMethods string
 }
 
 // Register adds the Stripe flags.
@@ -138,6 +144,7 @@ func (s *Stripe) Register(fs *flag.FlagSet) {
 	fs.StringVar(&s.SecretKey, "stripe-secret-key", "", "Stripe secret key (sk_test_… or sk_live_…); set, new payment links are Stripe Checkout Sessions")
 	fs.StringVar(&s.WebhookSecret, "stripe-webhook-secret", "", "signing secret (whsec_…) of the Stripe endpoint that posts to /webhooks/stripe")
 	fs.StringVar(&s.APIURL, "stripe-api-url", "", "Stripe API base URL (stripe-mock in tests); empty is Stripe's")
+	fs.StringVar(&s.PaymentMethods, "stripe-payment-methods", "", "payment method types a Checkout Session offers per currency or currency/country, most specific first: \"EUR/NL=ideal,card;JPY=konbini,card;*=card\"; empty: the Stripe dashboard's settings")
 }
 
 // Enabled reports whether Stripe is configured.
@@ -214,7 +221,8 @@ func (c *Serve) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	c.Stripe.Register(fs)
-	fs.StringVar(&c.PaymentRoutes, "payment-routes", "", "providers to try for new links per currency, in order, failing over before a link is issued: \"EUR=stripe,sandbox;*=stripe\"; empty: the first provider only")
+	fs.StringVar(&c.PaymentRoutes, "payment-routes", "", "providers to try for new links per currency or currency/country (the shopper's locale region), in order, failing over before a link is issued: \"EUR/NL=stripe,sandbox;EUR=stripe;*=sandbox\"; empty: the first provider only")
+	fs.StringVar(&c.ShopOrigins, "shop-origins", "", "origins of the merchant's pages (\"https://shop.example,https://www.shop.example\") a hosted checkout may bring the shopper back to; the node's public URL always may")
 	fs.DurationVar(&c.GuideRefundWindow, "guide-refund-window", 14*24*time.Hour, "how long after a payment the guide may refund it from the console (admins: always)")
 	// Routing (issue 8).
 	fs.StringVar(&c.CustomerTokenSecret, "customer-token-secret", "", "the merchant's identity secret that signs customer tokens (HS256); without it tokens, and so priorities, are refused")
