@@ -259,12 +259,15 @@ func (o *MemoryOutbox) attempt(ctx context.Context, p *pendingDelivery) {
 	}
 	if err == nil {
 		log.Debug("webhook delivered", "attempt", p.attempt)
+		o.observe(p.attempt, AttemptDelivered)
 		return
 	}
 	if !ok {
 		log.Error("webhook given up", "attempts", p.attempt, "err", err)
+		o.observe(p.attempt, AttemptGivenUp)
 		return
 	}
+	o.observe(p.attempt, AttemptRetry)
 	log.Warn("webhook delivery failed", "attempt", p.attempt, "retry_in", wait, "err", err)
 	p.due = time.Now().Add(wait)
 	o.mu.Lock()
