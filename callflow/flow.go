@@ -43,6 +43,9 @@ type Config struct {
 	// network change or a move to another node) offers again. Nil tells
 	// nobody; it must not block.
 	ICERestarted func(by protocol.Role)
+	// ShopOrigins are the merchant's page origins ("https://shop.example")
+	// a hosted checkout may send the shopper back to, besides PublicURL's.
+	ShopOrigins []string
 }
 
 // Flow is the call flow of one node: it answers the hub's questions from
