@@ -25,7 +25,9 @@ func TestEraseCustomerThroughAdminAPI(t *testing.T) {
 	_, guide := accountToken(t, node, "guide@example.com", protocol.RoleGuide)
 	api := node.URL() + "/api/v1"
 	exp := time.Now().Add(time.Hour).Unix()
-	tokenOf := func(sub string) string { return customerToken(t, customerSecret, jwt.MapClaims{"sub": sub, "exp": exp}) }
+	tokenOf := func(sub string) string {
+		return customerToken(t, customerSecret, jwt.MapClaims{"sub": sub, "exp": exp})
+	}
 	joinAs := func(name, tok string) joined {
 		t.Helper()
 		r := doJSON(t, "POST", api+"/queue", "", map[string]string{"currency": "EUR", "name": name, "customer_token": tok}, nil)
