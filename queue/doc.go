@@ -70,8 +70,11 @@
 //
 // # Shopper data
 //
-// An entry's Name and PageURL are what could name a person. [Eraser]
-// blanks them — past a retention period ([Service.PurgeShopperData]) or for
-// one entry on request ([Service.EraseEntry]) — and keeps everything
-// statistics read. When the purge runs is the app's business.
+// An entry's Name, PageURL, TransferNote and CustomerID, its calls'
+// DeclineNote, and a callback's Name, Phone, Email, Message, Note and
+// CustomerID are what could name a person. [Eraser] blanks them — past a
+// retention period ([Service.PurgeShopperData]), for one entry
+// ([Service.EraseEntry]) or for one customer of the merchant's
+// ([Service.EraseCustomer]) on request — and keeps everything statistics
+// read. When the purge runs is the app's business.
 package queue
