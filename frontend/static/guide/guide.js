@@ -389,6 +389,7 @@ function onMatched(msg) {
   $("#pay-amount").value = "";
   $("#pay-description").value = "";
   showError("#pay-error", "");
+  $("#refund-status").textContent = "";
   $("#pay-send").disabled = false;
   $("#call-view").hidden = false;
   $("#ended-view").hidden = true;
@@ -544,7 +545,85 @@ function upsertLink(link) {
     a.textContent = "checkout";
     parts.push(a);
   }
+  if (merged.status === "paid" || merged.status === "partially_refunded") {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "button small refund-open";
+    b.textContent = "Refund…";
+    b.setAttribute("aria-label", `Refund ${what.textContent}`);
+    b.addEventListener("click", () => openRefund(li, merged));
+    parts.push(b);
+  }
+  // An open refund form outlives the update its own refund causes.
+  const form = li.querySelector(".refund-form");
   li.replaceChildren(...parts);
+  if (form) li.append(form);
+}
+
+// openRefund shows a small form under the link: an amount (empty refunds
+// everything left) and a confirm button. The server checks the window,
+// the limits and what is left; its answer is shown as it is.
+function openRefund(li, link) {
+  if (li.querySelector(".refund-form")) return;
+  const form = document.createElement("form");
+  form.className = "refund-form";
+  const id = `refund-amount-${link.link_id}`;
+  const label = document.createElement("label");
+  label.htmlFor = id;
+  label.textContent = `Refund amount (${link.currency}; empty refunds all that is left)`;
+  const input = document.createElement("input");
+  input.id = id;
+  input.type = "text";
+  input.inputMode = "decimal";
+  input.autocomplete = "off";
+  const send = document.createElement("button");
+  send.type = "submit";
+  send.className = "button small danger refund-send";
+  send.textContent = "Refund";
+  const cancel = document.createElement("button");
+  cancel.type = "button";
+  cancel.className = "button small";
+  cancel.textContent = "Cancel";
+  cancel.addEventListener("click", () => form.remove());
+  // The answer goes to the panel's status line, which no update of the
+  // list replaces.
+  const msg = $("#refund-status");
+  msg.textContent = "";
+  form.append(label, input, send, cancel);
+  const key = crypto.randomUUID(); // one refund per form; a retry reuses it
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    let amount = 0;
+    if (input.value.trim() !== "") {
+      const parsed = parseMajor(input.value, minorDigits(link.currency));
+      if (!parsed.ok) {
+        msg.textContent = "Enter an amount like 10.00, or leave it empty to refund all.";
+        return;
+      }
+      amount = parsed.amount;
+    }
+    send.disabled = true;
+    try {
+      const res = await fetch(`/api/v1/calls/${encodeURIComponent(link.call_id || s.callId)}/payment-links/${encodeURIComponent(link.link_id)}/refunds`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json", Authorization: `Bearer ${auth.access}`, "Idempotency-Key": key },
+        body: JSON.stringify({ amount }),
+      });
+      let data = null;
+      try { data = await res.json(); } catch { /* empty */ }
+      if (!res.ok) throw new Error(data?.error?.message || `HTTP ${res.status}`);
+      let text = "";
+      try { text = formatMoney(data.refund.amount, link.currency, locale); } catch { text = String(data.refund.amount); }
+      li.dataset.refundRequested = String(data.refund.seq);
+      msg.textContent = `Refund of ${text} sent to the provider.`;
+      form.remove();
+    } catch (err) {
+      msg.textContent = `Could not refund: ${err.message}`;
+      send.disabled = false;
+    }
+  });
+  li.append(form);
+  input.focus();
 }
 
 // --- transfer ---
