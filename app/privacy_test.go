@@ -155,3 +155,20 @@ func TestRoutingBodiesRefuseNULAndCleanText(t *testing.T) {
 		t.Errorf("stored callbacks %+v; want name and message %q", cbs, clean)
 	}
 }
+
+// TestPrivacySettingsForTheWidget: what the widget shows before it asks
+// for the camera comes from --privacy-notice-url and --retention.
+func TestPrivacySettingsForTheWidget(t *testing.T) {
+	t.Parallel()
+	node := startAppConfig(t, func(c *config.Serve) {
+		c.PrivacyNoticeURL, c.Retention = "https://shop.example/privacy", 14*24*time.Hour
+	}, nil)
+	r := doJSON(t, "GET", node.URL()+"/api/v1/privacy", "", nil, nil)
+	var got struct {
+		NoticeURL     string `json:"notice_url"`
+		RetentionDays int    `json:"retention_days"`
+	}
+	if r.status != http.StatusOK || json.Unmarshal(r.body, &got) != nil || got.NoticeURL != "https://shop.example/privacy" || got.RetentionDays != 14 {
+		t.Errorf("GET /api/v1/privacy: %d %s; want the notice and 14 days", r.status, r.body)
+	}
+}
