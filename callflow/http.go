@@ -170,6 +170,23 @@ func (f *Flow) handleAdminQueue(w http.ResponseWriter, r *http.Request) {
 	}{name, rows})
 }
 
+// handleAdminCall is one call's history: its record and the quality its
+// parties reported, summarised.
+func (f *Flow) handleAdminCall(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "callID")
+	c, err := f.queue.CallRecord(r.Context(), id)
+	if err != nil {
+		writeQueueError(w, f.log, err)
+		return
+	}
+	q, err := f.queue.CallQuality(r.Context(), id)
+	if err != nil {
+		writeQueueError(w, f.log, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"call": c, "quality": q})
+}
+
 // handleErase erases one shopper's data at their request: the entry's
 // name, page and notes, its calls' notes and its callbacks; timestamps
 // stay for statistics. 204, or 404.
