@@ -11,12 +11,14 @@ import (
 // Shopper data is what could name a person:
 //   - of an entry: its Name, PageURL (the shop page, which may carry an
 //     order or customer number), TransferNote and CustomerID;
-//   - of its calls: the DeclineNote a guide wrote;
+//   - of its calls: the DeclineNote a guide wrote, the items (chat, carts,
+//     the cards shown) and the rating's comment;
 //   - of a callback: its Name, Phone, Email, Message, Note and CustomerID.
 //
-// Erasing blanks them and keeps the rest (queue, state, locale, currency,
-// outcome, timestamps, and the ids that tie records together), so
-// statistics still count every entry, call and callback.
+// Erasing blanks or deletes them and keeps the rest (queue, state, locale,
+// currency, outcome, timestamps, rating scores, and the ids that tie
+// records together), so statistics still count every entry, call and
+// callback.
 
 // Erased counts what one purge or erasure blanked.
 type Erased struct {
@@ -124,6 +126,22 @@ func eraseCallbackData(cb *Callback, at time.Time, closeOpen bool) {
 	}
 }
 
+// eraseCalls forgets the items and rating comments of an entry's calls;
+// s.mu is held.
+func (s *MemoryStore) eraseCalls(entryID string) {
+	for id, c := range s.calls {
+		if c.EntryID != entryID {
+			continue
+		}
+		delete(s.items, id)
+		if c.RatingComment != "" {
+			blank := cloneCall(*c)
+			blank.RatingComment = ""
+			s.calls[id] = &blank
+		}
+	}
+}
+
 // ShopperDataPurge implements Eraser.
 func (s *MemoryStore) ShopperDataPurge(ctx context.Context, endedBefore, at time.Time) (Erased, error) {
 	if err := ctx.Err(); err != nil {
@@ -138,6 +156,7 @@ func (s *MemoryStore) ShopperDataPurge(ctx context.Context, endedBefore, at time
 			c := cloneEntry(*e)
 			eraseEntryData(&c)
 			s.entries[id] = &c
+			s.eraseCalls(id)
 			n.Entries++
 		}
 	}
@@ -199,6 +218,7 @@ func (s *MemoryStore) eraseLocked(entries map[string]bool, customerID string, at
 		c := cloneEntry(*s.entries[id])
 		eraseEntryData(&c)
 		s.entries[id] = &c
+		s.eraseCalls(id)
 	}
 	for id, c := range s.calls {
 		if entries[c.EntryID] && c.DeclineNote != "" {
@@ -227,18 +247,25 @@ func (s *MemoryStore) eraseLocked(entries map[string]bool, customerID string, at
 func (s *PostgresStore) ShopperDataPurge(ctx context.Context, endedBefore, at time.Time) (Erased, error) {
 	var n Erased
 	err := s.inTx(ctx, func(x pgExec) error {
-		tag, err := x.q.Exec(ctx, `UPDATE queue_entries
+		rows, err := x.q.Query(ctx, `UPDATE queue_entries
 			SET name = '', page_url = '', transfer_note = '', customer_id = '', erased_at = $2
-			WHERE left_at < $1 AND erased_at IS NULL`, endedBefore, at)
+			WHERE left_at < $1 AND erased_at IS NULL RETURNING id`, endedBefore, at)
 		if err != nil {
 			return pgError(err, "purge", "entries")
 		}
-		n.Entries = int(tag.RowsAffected())
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return pgError(err, "purge", "entries")
+		}
+		n.Entries = len(ids)
+		if err := x.eraseCallItems(ctx, ids); err != nil {
+			return err
+		}
 		if _, err := x.q.Exec(ctx, `UPDATE calls SET decline_note = ''
 			WHERE ended_at < $1 AND decline_note <> ''`, endedBefore); err != nil {
 			return pgError(err, "purge", "call notes")
 		}
-		tag, err = x.q.Exec(ctx, `UPDATE callbacks
+		tag, err := x.q.Exec(ctx, `UPDATE callbacks
 			SET name = '', phone = '', email = '', message = '', note = '', customer_id = '', erased_at = $2
 			WHERE done_at < $1 AND state = 'done' AND erased_at IS NULL`, endedBefore, at)
 		if err != nil {
@@ -302,6 +329,9 @@ func (x pgExec) eraseRest(ctx context.Context, entries []string, customerID stri
 		WHERE entry_id = ANY($1) AND decline_note <> ''`, entries); err != nil {
 		return n, pgError(err, "erase", "call notes")
 	}
+	if err := x.eraseCallItems(ctx, entries); err != nil {
+		return n, err
+	}
 	const match = `(entry_id = ANY($1) OR ($2 <> '' AND customer_id = $2)) AND erased_at IS NULL`
 	const blank = `name = '', phone = '', email = '', message = '', note = '', customer_id = '', erased_at = $3`
 	rows, err := x.q.Query(ctx, `UPDATE callbacks SET `+blank+`, state = 'done', outcome = '`+OutcomeErased+`', done_at = $3
@@ -319,4 +349,18 @@ func (x pgExec) eraseRest(ctx context.Context, entries []string, customerID stri
 	}
 	n.Callbacks = len(n.Closed) + int(tag.RowsAffected())
 	return n, nil
+}
+
+// eraseCallItems deletes the items and blanks the rating comments of the
+// calls of entries.
+func (x pgExec) eraseCallItems(ctx context.Context, entries []string) error {
+	if _, err := x.q.Exec(ctx, `UPDATE calls SET rating_comment = ''
+		WHERE entry_id = ANY($1) AND rating_comment <> ''`, entries); err != nil {
+		return pgError(err, "erase", "rating comments")
+	}
+	if _, err := x.q.Exec(ctx, `DELETE FROM call_items
+		WHERE call_id IN (SELECT id FROM calls WHERE entry_id = ANY($1))`, entries); err != nil {
+		return pgError(err, "erase", "call items")
+	}
+	return nil
 }
