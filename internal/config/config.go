@@ -293,7 +293,7 @@ func (c *Serve) registerHardening(fs *flag.FlagSet) {
 	fs.DurationVar(&c.HTTPBodyTimeout, "http-body-timeout", 10*time.Second, "how long an HTTP request (headers and body) may take to arrive; WebSocket upgrades are exempt once upgraded")
 	fs.DurationVar(&c.HTTPWriteTimeout, "http-write-timeout", 30*time.Second, "how long writing one HTTP answer may take; WebSocket upgrades are exempt")
 	fs.IntVar(&c.MaxHTTPConnsPerIP, "max-http-connections-per-ip", 64, "open HTTP connections one client address may hold; more are closed at once")
-	fs.DurationVar(&c.Retention, "retention", 30*24*time.Hour, "how long shopper data (the name and page of a queue entry) is kept after the entry ends; 0 keeps it forever")
+	fs.DurationVar(&c.Retention, "retention", 30*24*time.Hour, "how long shopper data (of a queue entry, its calls and callbacks) is kept after the entry ends or the callback is done; 0 keeps it forever")
 	fs.DurationVar(&c.PurgeEvery, "purge-every", time.Hour, "how often the retention purge runs")
 	fs.StringVar(&c.PrivacyNoticeURL, "privacy-notice-url", "", "the merchant's privacy notice, linked in the widget before the camera is asked for")
 }
