@@ -26,6 +26,12 @@ type Provider interface {
 	ParseWebhook(header http.Header, body []byte) (ProviderEvent, error)
 }
 
+// WebhookAcknowledger is a Provider that expects its own answer to a
+// webhook taken (Adyen's "[accepted]"), instead of the default JSON.
+type WebhookAcknowledger interface {
+	WebhookAck() (contentType string, body []byte)
+}
+
 // ProviderLinkParams is what a provider needs to create a hosted checkout.
 type ProviderLinkParams struct {
 	LinkID      string
