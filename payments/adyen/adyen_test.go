@@ -450,4 +450,3 @@ func FuzzParseNotification(f *testing.F) {
 		}
 	})
 }
-
