@@ -30,6 +30,8 @@ by a running node.`, stderr)
 	after := fs.Duration("after", payments.DefaultReconcileAfter, "only links unchanged for at least this long")
 	var st config.Stripe
 	st.Register(fs)
+	var ad config.Adyen
+	ad.Register(fs)
 	publicURL := fs.String("public-url", "", "URL browsers reach the nodes at (for the Stripe return URLs; unused by reconciliation)")
 	if err := config.Parse(fs, args, getenv); err != nil {
 		return err
@@ -75,6 +77,16 @@ by a running node.`, stderr)
 			return fmt.Errorf("reconcile: %w", err)
 		}
 		providers = append(providers, sp)
+	}
+	if err := ad.Validate(); err != nil {
+		return fmt.Errorf("reconcile: %w", err)
+	}
+	if ad.Enabled() {
+		ap, err := app.AdyenProvider(ad, *publicURL, log)
+		if err != nil {
+			return fmt.Errorf("reconcile: %w", err)
+		}
+		providers = append(providers, ap)
 	}
 	svc, err := payments.NewService(payments.Config{
 		Store: payments.NewPostgresStore(pool), Providers: providers, Logger: log,

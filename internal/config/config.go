@@ -114,6 +114,7 @@ type Serve struct {
 
 	// Payment providers beyond the sandbox, and refunds (issue 9).
 	Stripe            Stripe
+	Adyen             Adyen
 	GuideRefundWindow time.Duration
 	PaymentRoutes     string
 	// MerchantRetrySchedule replaces the merchant webhook retry schedule.
@@ -214,6 +215,7 @@ func (c *Serve) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	c.Stripe.Register(fs)
+	c.Adyen.Register(fs)
 	fs.StringVar(&c.PaymentRoutes, "payment-routes", "", "providers to try for new links per currency, in order, failing over before a link is issued: \"EUR=stripe,sandbox;*=stripe\"; empty: the first provider only")
 	fs.DurationVar(&c.GuideRefundWindow, "guide-refund-window", 14*24*time.Hour, "how long after a payment the guide may refund it from the console (admins: always)")
 	// Routing (issue 8).
@@ -283,6 +285,9 @@ func (c *Serve) Validate() error {
 		return fmt.Errorf("--log-format %q: want text or json", c.LogFormat)
 	}
 	if err := c.Stripe.Validate(); err != nil {
+		return err
+	}
+	if err := c.Adyen.Validate(); err != nil {
 		return err
 	}
 	return nil
