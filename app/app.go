@@ -309,7 +309,11 @@ func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, l
 	}
 	if cfg.Adyen.Enabled() {
 		// After Stripe when both are set: --payment-routes decides more.
-		ad, err := AdyenProvider(cfg.Adyen, a.publicURL, log)
+		var refs adyen.Refs = adyen.NewMemoryRefs()
+		if stores.Pool != nil {
+			refs = adyen.NewPostgresRefs(stores.Pool)
+		}
+		ad, err := AdyenProvider(cfg.Adyen, a.publicURL, refs, log)
 		if err != nil {
 			return err
 		}
@@ -365,12 +369,12 @@ func StripeProvider(cfg config.Stripe, publicURL string, log *slog.Logger) (*str
 	})
 }
 
-// AdyenProvider builds the Adyen provider of cfg; the shopper comes back
-// to the shop page with the link's id.
-func AdyenProvider(cfg config.Adyen, publicURL string, log *slog.Logger) (*adyen.Provider, error) {
+// AdyenProvider builds the Adyen provider of cfg, remembering payments in
+// refs; the shopper comes back to the shop page with the link's id.
+func AdyenProvider(cfg config.Adyen, publicURL string, refs adyen.Refs, log *slog.Logger) (*adyen.Provider, error) {
 	return adyen.New(adyen.Config{
 		APIKey: cfg.APIKey, MerchantAccount: cfg.MerchantAccount, APIURL: cfg.APIURL,
-		HMACKey: cfg.HMACKey, HMACKeyPrevious: cfg.HMACKeyPrevious,
+		HMACKey: cfg.HMACKey, HMACKeyPrevious: cfg.HMACKeyPrevious, Refs: refs,
 		ReturnURL: publicURL + "/shop/?payment_link={LINK_ID}&payment=return",
 		Logger:    log.With("component", "adyen"),
 	})

@@ -12,6 +12,7 @@ import (
 	"guidecall/internal/config"
 	"guidecall/internal/db"
 	"guidecall/payments"
+	"guidecall/payments/adyen"
 	"guidecall/payments/sandbox"
 	"guidecall/webhook"
 )
@@ -82,7 +83,7 @@ by a running node.`, stderr)
 		return fmt.Errorf("reconcile: %w", err)
 	}
 	if ad.Enabled() {
-		ap, err := app.AdyenProvider(ad, *publicURL, log)
+		ap, err := app.AdyenProvider(ad, *publicURL, adyen.NewPostgresRefs(pool), log)
 		if err != nil {
 			return fmt.Errorf("reconcile: %w", err)
 		}

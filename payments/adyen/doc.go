@@ -37,7 +37,6 @@
 //     payments.Provider.
 //   - Which provider gets a link (payments' routing).
 //
-// [MemoryRefs], the only [Refs] so far, lives in one process: after a
-// restart, or on another node of a cluster, a refund of a link paid
-// before is refused until the payment is known again.
+// [Refs] is [PostgresRefs] when the node runs on PostgreSQL (shared by the
+// cluster, kept on restart) and [MemoryRefs] on the memory store.
 package adyen
