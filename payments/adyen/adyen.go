@@ -239,12 +239,13 @@ func (e *APIError) Error() string {
 // CreateLink implements payments.Provider: one payment link, referenced
 // by the link's id.
 func (p *Provider) CreateLink(ctx context.Context, lp payments.ProviderLinkParams) (payments.ProviderLink, error) {
-	if _, err := payments.MinorUnits(lp.Currency); err != nil {
+	amount, err := toAdyen(lp.Currency, lp.Amount)
+	if err != nil {
 		return payments.ProviderLink{}, err
 	}
 	req := CreateLinkRequest{
 		Reference:       lp.LinkID,
-		Amount:          Amount{Value: lp.Amount, Currency: strings.ToUpper(lp.Currency)},
+		Amount:          amount,
 		MerchantAccount: p.cfg.MerchantAccount,
 		ReturnURL:       strings.ReplaceAll(p.cfg.ReturnURL, "{LINK_ID}", lp.LinkID),
 		ShopperLocale:   p.cfg.ShopperLocale,
@@ -256,8 +257,12 @@ func (p *Provider) CreateLink(ctx context.Context, lp payments.ProviderLinkParam
 		req.ExpiresAt = lp.ExpiresAt.UTC().Format(time.RFC3339)
 	}
 	for i, it := range lp.Items {
+		unit, err := toAdyen(lp.Currency, it.UnitAmount)
+		if err != nil {
+			return payments.ProviderLink{}, err
+		}
 		req.LineItems = append(req.LineItems, LineItem{
-			ID: strconv.Itoa(i + 1), Description: it.Name, Quantity: it.Quantity, AmountIncludingTax: it.UnitAmount,
+			ID: strconv.Itoa(i + 1), Description: it.Name, Quantity: it.Quantity, AmountIncludingTax: unit.Value,
 		})
 	}
 	var pl PaymentLink
@@ -315,8 +320,12 @@ func (p *Provider) Refund(ctx context.Context, rp payments.RefundParams) error {
 	if psp == "" {
 		return fmt.Errorf("%w: adyen: no authorised payment known for link %s", payments.ErrInvalidTransition, rp.LinkID)
 	}
+	amount, err := toAdyen(rp.Currency, rp.Amount)
+	if err != nil {
+		return err
+	}
 	req := RefundRequest{
-		Amount:          Amount{Value: rp.Amount, Currency: strings.ToUpper(rp.Currency)},
+		Amount:          amount,
 		MerchantAccount: p.cfg.MerchantAccount,
 		// The REFUND notification carries this back as merchantReference:
 		// it is how the notification finds its link.

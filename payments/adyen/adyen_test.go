@@ -450,3 +450,40 @@ func FuzzParseNotification(f *testing.F) {
 		}
 	})
 }
+
+// Adyen's minor unit differs from ISO 4217 for CLP, CVE, IDR and ISK; an
+// amount its unit cannot hold is refused, not rounded.
+func TestAdyenCurrencyUnits(t *testing.T) {
+	fake := adyentest.New(t, apiKey, merchant, keyBytes(t))
+	p := newProvider(t, fake.URL())
+	ctx := context.Background()
+	for i, c := range []struct {
+		currency   string
+		iso, adyen int64
+	}{{"EUR", 1999, 1999}, {"JPY", 1500, 1500}, {"ISK", 1500, 150000}, {"CLP", 990, 99000}, {"IDR", 1500000, 15000}, {"CVE", 2500, 25}, {"KWD", 1250, 1250}} {
+		id := "lnk_u" + string(rune('a'+i))
+		if _, err := p.CreateLink(ctx, payments.ProviderLinkParams{LinkID: id, Amount: c.iso, Currency: c.currency}); err != nil {
+			t.Fatalf("%s: %v", c.currency, err)
+		}
+		if l, _ := fake.Link(id); l.Amount.Value != c.adyen || l.Amount.Currency != c.currency {
+			t.Errorf("%s %d: Adyen got %+v, want %d", c.currency, c.iso, l.Amount, c.adyen)
+		}
+	}
+	for _, c := range []struct {
+		currency string
+		iso      int64
+	}{{"IDR", 150001}, {"CVE", 2501}} {
+		_, err := p.CreateLink(ctx, payments.ProviderLinkParams{LinkID: "lnk_bad", Amount: c.iso, Currency: c.currency})
+		if !errors.Is(err, payments.ErrInvalidLink) {
+			t.Errorf("%s %d: %v, want ErrInvalidLink", c.currency, c.iso, err)
+		}
+	}
+	// A REFUND notification in ISK (Adyen's hundredths) is counted in ISO units.
+	ev, err := p.ParseWebhook(nil, adyentest.Notification(keyBytes(t), false, adyen.NotificationItem{
+		PSPReference: "RFISK", MerchantAccountCode: merchant, MerchantReference: "lnk_isk",
+		Amount: adyen.Amount{Value: 50000, Currency: "ISK"}, EventCode: adyen.EventRefund, Success: "true",
+	}))
+	if err != nil || ev.RefundedAmount != 500 {
+		t.Fatalf("ISK refund: %+v %v, want 500", ev, err)
+	}
+}

@@ -5,8 +5,9 @@
 //
 // # What it owns
 //
-//   - Creating a payment link (POST /paymentLinks): the amount in ISO 4217
-//     minor units, reference = the link's id, the merchant account, the
+//   - Creating a payment link (POST /paymentLinks): the amount in Adyen's
+//     minor units (ISO 4217 but for CLP, CVE, IDR and ISK; an amount that
+//     does not fit is refused, never rounded), reference = the link's id, the merchant account, the
 //     return URL, expiresAt, shopperLocale and countryCode when configured,
 //     the lines, metadata with the link and call ids. Reading one
 //     (GET /paymentLinks/{id}) for reconciliation: active → open,

@@ -193,7 +193,11 @@ func (p *Provider) event(it NotificationItem) (payments.ProviderEvent, error) {
 		if out.LinkID == "" {
 			return ignored("not a refund made by guidecall")
 		}
-		total, err := p.cfg.Refs.RememberRefund(context.Background(), it.MerchantReference, it.PSPReference, it.Amount.Value)
+		refunded, err := fromAdyen(it.Amount)
+		if err != nil || refunded <= 0 {
+			return payments.ProviderEvent{}, fmt.Errorf("%w: adyen: refund amount %+v", payments.ErrBadWebhook, it.Amount)
+		}
+		total, err := p.cfg.Refs.RememberRefund(context.Background(), it.MerchantReference, it.PSPReference, refunded)
 		if err != nil {
 			return payments.ProviderEvent{}, fmt.Errorf("adyen: remember refund %s of link %s: %w", it.PSPReference, it.MerchantReference, err)
 		}
