@@ -146,8 +146,14 @@ func ParseNotification(body []byte) (NotificationItem, bool, error) {
 	return it, live, nil
 }
 
+// refsTimeout bounds the Refs calls of one notification: ParseWebhook has
+// no context of its own, and Adyen retries what we fail to answer.
+const refsTimeout = 5 * time.Second
+
 // event maps a verified item to a link event.
 func (p *Provider) event(it NotificationItem) (payments.ProviderEvent, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), refsTimeout)
+	defer cancel()
 	ok := it.Success == "true"
 	out := payments.ProviderEvent{
 		// Adyen sends an event again with the same pspReference and code;
@@ -178,7 +184,7 @@ func (p *Provider) event(it NotificationItem) (payments.ProviderEvent, error) {
 		}
 		link := it.MerchantReference
 		if link != "" {
-			if err := p.cfg.Refs.RememberPayment(context.Background(), link, it.PSPReference); err != nil {
+			if err := p.cfg.Refs.RememberPayment(ctx, link, it.PSPReference); err != nil {
 				// Answered 5xx: Adyen retries, and refunds need the payment.
 				return payments.ProviderEvent{}, fmt.Errorf("adyen: remember payment %s of link %s: %w", it.PSPReference, link, err)
 			}
@@ -197,7 +203,7 @@ func (p *Provider) event(it NotificationItem) (payments.ProviderEvent, error) {
 		if err != nil || refunded <= 0 {
 			return payments.ProviderEvent{}, fmt.Errorf("%w: adyen: refund amount %+v", payments.ErrBadWebhook, it.Amount)
 		}
-		total, err := p.cfg.Refs.RememberRefund(context.Background(), it.MerchantReference, it.PSPReference, refunded)
+		total, err := p.cfg.Refs.RememberRefund(ctx, it.MerchantReference, it.PSPReference, refunded)
 		if err != nil {
 			return payments.ProviderEvent{}, fmt.Errorf("adyen: remember refund %s of link %s: %w", it.PSPReference, it.MerchantReference, err)
 		}
