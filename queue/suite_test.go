@@ -53,6 +53,7 @@ var serviceSuite = []struct {
 	{"ServiceStartTwice", testServiceStartTwice},
 	{"ETACountsFreeGuides", testETACountsFreeGuides},
 	{"EventsFollowCommitOrder", testEventsFollowCommitOrder},
+	{"QualityReports", testQualityReports},
 }
 
 func TestServiceMemory(t *testing.T) {

@@ -28,6 +28,7 @@ const s = {
 window.guidecall = {
   state: () => s.callState,
   callbackPushes: () => s.callbackPushes || 0,
+  callId: () => s.call?.callId ?? null,
   stats: async () => (s.call
     ? s.call.stats()
     : { connectionState: "new", localCandidateType: null, remoteCandidateType: null, framesDecoded: 0, framesSent: 0 }),
