@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,6 +26,7 @@ import (
 	"guidecall/internal/db"
 	"guidecall/merchant"
 	"guidecall/payments"
+	"guidecall/payments/adyen"
 	"guidecall/payments/sandbox"
 	"guidecall/payments/stripe"
 	"guidecall/protocol"
@@ -366,6 +368,18 @@ func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, l
 		}
 		providers = append([]payments.Provider{st}, providers...)
 	}
+	if cfg.Adyen.Enabled() {
+		// After Stripe when both are set: --payment-routes decides more.
+		var refs adyen.Refs = adyen.NewMemoryRefs()
+		if stores.Pool != nil {
+			refs = adyen.NewPostgresRefs(stores.Pool)
+		}
+		ad, err := AdyenProvider(cfg.Adyen, a.publicURL, refs, log)
+		if err != nil {
+			return err
+		}
+		providers = slices.Insert(providers, len(providers)-1, payments.Provider(ad))
+	}
 	routes, err := payments.ParseRoutes(cfg.PaymentRoutes)
 	if err != nil {
 		return fmt.Errorf("--payment-routes: %w", err)
@@ -421,6 +435,17 @@ func StripeProvider(cfg config.Stripe, publicURL string, log *slog.Logger) (*str
 		SuccessURL: publicURL + "/shop/?payment_link={LINK_ID}&payment=success",
 		CancelURL:  publicURL + "/shop/?payment_link={LINK_ID}&payment=canceled",
 		Logger:     log.With("component", "stripe"),
+	})
+}
+
+// AdyenProvider builds the Adyen provider of cfg, remembering payments in
+// refs; the shopper comes back to the shop page with the link's id.
+func AdyenProvider(cfg config.Adyen, publicURL string, refs adyen.Refs, log *slog.Logger) (*adyen.Provider, error) {
+	return adyen.New(adyen.Config{
+		APIKey: cfg.APIKey, MerchantAccount: cfg.MerchantAccount, APIURL: cfg.APIURL,
+		HMACKey: cfg.HMACKey, HMACKeyPrevious: cfg.HMACKeyPrevious, Refs: refs,
+		ReturnURL: publicURL + "/shop/?payment_link={LINK_ID}&payment=return",
+		Logger:    log.With("component", "adyen"),
 	})
 }
 

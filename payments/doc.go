@@ -14,7 +14,7 @@
 //     back to failed.
 //   - Providers: the [Provider] interface (create, fetch status, refund,
 //     verify and parse a webhook). Each provider is a package of its own
-//     under payments (payments/sandbox, payments/stripe), so its
+//     under payments (payments/sandbox, payments/stripe, payments/adyen), so its
 //     dependencies stay out of this one.
 //   - Routing ([RoutingConfig]): per currency, or currency and the
 //     shopper's country (from [Config.CallContext]), an ordered list of providers
@@ -61,7 +61,7 @@
 //
 //   - Any provider's own code: the sandbox (its checkout page, its
 //     checkouts, its outgoing webhooks) is payments/sandbox; Stripe is
-//     payments/stripe.
+//     payments/stripe; Adyen is payments/adyen.
 //   - Sending webhooks: the webhook package signs and delivers the
 //     sandbox's; package merchant records and delivers the merchant's,
 //     in the transaction of each change (PostgresStore.SetEventHook).

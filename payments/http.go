@@ -258,6 +258,13 @@ func (s *Service) WebhookRoutes() chi.Router {
 			writeError(w, err)
 			return
 		}
+		if ack, ok := s.byName[name].(WebhookAcknowledger); ok {
+			ctype, body := ack.WebhookAck()
+			w.Header().Set("Content-Type", ctype)
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write(body)
+			return
+		}
 		httpjson.Write(w, http.StatusOK, map[string]bool{"received": true})
 	})
 	return r

@@ -42,6 +42,12 @@ type StateFetcher interface {
 	FetchState(ctx context.Context, ref string) (ProviderState, error)
 }
 
+// WebhookAcknowledger is a Provider that expects its own answer to a
+// webhook taken (Adyen's "[accepted]"), instead of the default JSON.
+type WebhookAcknowledger interface {
+	WebhookAck() (contentType string, body []byte)
+}
+
 // ProviderLinkParams is what a provider needs to create a hosted checkout.
 type ProviderLinkParams struct {
 	LinkID      string

@@ -12,6 +12,7 @@ import (
 	"guidecall/internal/config"
 	"guidecall/internal/db"
 	"guidecall/payments"
+	"guidecall/payments/adyen"
 	"guidecall/payments/sandbox"
 	"guidecall/webhook"
 )
@@ -32,6 +33,8 @@ by a running node.`, stderr)
 	since := fs.Duration("since", payments.DefaultReconcileWindow, "only links created within this long (e.g. 24h)")
 	var st config.Stripe
 	st.Register(fs)
+	var ad config.Adyen
+	ad.Register(fs)
 	publicURL := fs.String("public-url", "", "URL browsers reach the nodes at (for the Stripe return URLs; unused by reconciliation)")
 	if err := config.Parse(fs, args, getenv); err != nil {
 		return err
@@ -77,6 +80,16 @@ by a running node.`, stderr)
 			return fmt.Errorf("reconcile: %w", err)
 		}
 		providers = append(providers, sp)
+	}
+	if err := ad.Validate(); err != nil {
+		return fmt.Errorf("reconcile: %w", err)
+	}
+	if ad.Enabled() {
+		ap, err := app.AdyenProvider(ad, *publicURL, adyen.NewPostgresRefs(pool), log)
+		if err != nil {
+			return fmt.Errorf("reconcile: %w", err)
+		}
+		providers = append(providers, ap)
 	}
 	svc, err := payments.NewService(payments.Config{
 		Store: payments.NewPostgresStore(pool), Providers: providers, Logger: log,

@@ -127,6 +127,7 @@ type Serve struct {
 
 	// Payment providers beyond the sandbox, and refunds (issue 9).
 	Stripe            Stripe
+	Adyen             Adyen
 	GuideRefundWindow time.Duration
 	PaymentRoutes     string
 	// ShopOrigins are the merchant's page origins a hosted checkout may
@@ -235,6 +236,7 @@ func (c *Serve) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	c.Stripe.Register(fs)
+	c.Adyen.Register(fs)
 	fs.StringVar(&c.PaymentRoutes, "payment-routes", "", "providers to try for new links per currency or currency/country (the shopper's locale region), in order, failing over before a link is issued: \"EUR/NL=stripe,sandbox;EUR=stripe;*=sandbox\"; empty: the first provider only")
 	fs.StringVar(&c.ShopOrigins, "shop-origins", "", "origins of the merchant's pages (\"https://shop.example,https://www.shop.example\") a hosted checkout may bring the shopper back to; the node's public URL always may")
 	fs.DurationVar(&c.GuideRefundWindow, "guide-refund-window", 14*24*time.Hour, "how long after a payment the guide may refund it from the console (admins: always)")
@@ -346,6 +348,9 @@ func (c *Serve) Validate() error {
 		return fmt.Errorf("--log-format %q: want text or json", c.LogFormat)
 	}
 	if err := c.Stripe.Validate(); err != nil {
+		return err
+	}
+	if err := c.Adyen.Validate(); err != nil {
 		return err
 	}
 	return c.validateOperations()
