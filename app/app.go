@@ -100,6 +100,7 @@ type App struct {
 	listener  net.Listener
 	publicURL string
 	clientIP  func(*http.Request) string // the client's address, believing only trusted proxies
+	origins   []string                   // merchant pages embedding the widget (--allowed-origins)
 	http      *http.Server
 	served    chan error
 	stopping  chan struct{}
@@ -240,6 +241,9 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 	if err := a.buildMetrics(cfg); err != nil {
 		return fail(err)
 	}
+	if a.origins, err = cfg.Origins(); err != nil {
+		return fail(err)
+	}
 	heartbeat := 15 * time.Second
 	a.Flow = callflow.New(callflow.Config{
 		Issuer: issuer, Accounts: stores.Accounts, TURN: a.TURN,
@@ -274,6 +278,7 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 		MaxConnectionsPerIP: cfg.MaxConnectionsPerIP,
 		ClientIP:            a.clientIP,
 		Observer:            a.hubObserver(),
+		OriginPatterns:      wsOriginPatterns(a.origins),
 	})
 	if err != nil {
 		return fail(err)

@@ -150,7 +150,8 @@ func (f *Flow) PaymentAuthorizer() payments.CallAuthorizer {
 }
 
 // Routes serves the call flow's part of /api/v1: joining the queue, ICE
-// servers and the admin's view of a queue.
+// servers, a call's items and its rating, and the admin's view of a queue
+// and erasure of a shopper.
 func (f *Flow) Routes() chi.Router {
 	r := chi.NewRouter()
 	r.With(f.joins.middleware).Post("/queue", f.handleJoin)
@@ -159,5 +160,7 @@ func (f *Flow) Routes() chi.Router {
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleAdmin)).Get("/admin/calls/{callID}", f.handleAdminCall)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleAdmin)).Delete("/admin/shoppers/{entryID}", f.handleErase)
 	f.routingRoutes(r)
+	r.With(f.cfg.Issuer.Middleware(protocol.RoleShopper, protocol.RoleGuide)).Get("/calls/{callID}/items", f.handleCallItems)
+	r.With(f.cfg.Issuer.Middleware(protocol.RoleShopper)).Post("/calls/{callID}/rating", f.handleRateCall)
 	return r
 }

@@ -237,3 +237,68 @@ func (l *ipLimiter) middleware(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// partyOf is who the token's holder is in a call.
+func partyOf(c *auth.Claims) (queue.Party, string) {
+	if c.Role == protocol.RoleShopper {
+		return queue.PartyShopper, c.EntryID
+	}
+	return queue.PartyGuide, c.Subject
+}
+
+func writeCallError(w http.ResponseWriter, log *slog.Logger, err error) {
+	if errors.Is(err, queue.ErrNotParty) {
+		httpjson.Error(w, http.StatusNotFound, "not_found", "no such call of yours")
+		return
+	}
+	writeQueueError(w, log, err)
+}
+
+// handleCallItems lists a call's chat, product cards and carts, as the
+// messages that carried them, for a page that was reloaded and for the
+// summary after the call.
+func (f *Flow) handleCallItems(w http.ResponseWriter, r *http.Request) {
+	c, _ := auth.ClaimsFrom(r.Context())
+	party, id := partyOf(c)
+	callID := chi.URLParam(r, "callID")
+	items, err := f.queue.CallItems(r.Context(), party, id, callID)
+	if err != nil {
+		writeCallError(w, f.log, err)
+		return
+	}
+	type message struct {
+		Type protocol.Type `json:"type"`
+		Data any           `json:"data"`
+	}
+	out := make([]message, 0, len(items))
+	for _, it := range items {
+		typ, data, err := itemMessage(it)
+		if err != nil {
+			f.log.ErrorContext(r.Context(), "call item unreadable", "call_id", callID, "item_id", it.ID, "err", err)
+			continue
+		}
+		out = append(out, message{Type: typ, Data: data})
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"call_id": callID, "items": out})
+}
+
+// handleRateCall stores the shopper's rating of its call once it ended.
+func (f *Flow) handleRateCall(w http.ResponseWriter, r *http.Request) {
+	c, _ := auth.ClaimsFrom(r.Context())
+	var body struct {
+		Rating  int    `json:"rating"`
+		Comment string `json:"comment"`
+	}
+	if err := httpjson.DecodeObject(http.MaxBytesReader(w, r.Body, 8<<10), &body, true); err != nil {
+		httpjson.Error(w, http.StatusBadRequest, "bad_request", "body must be {\"rating\": 1-5, \"comment\": \"…\"}: "+err.Error())
+		return
+	}
+	call, err := f.queue.RateCall(r.Context(), c.EntryID, chi.URLParam(r, "callID"), body.Rating, strings.TrimSpace(body.Comment))
+	if err != nil {
+		writeCallError(w, f.log, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{
+		"call_id": call.ID, "rating": call.Rating, "comment": call.RatingComment, "rated_at": call.RatedAt,
+	})
+}

@@ -7,10 +7,12 @@ import (
 )
 
 // Shopper data is what a queue entry holds that could name a person: its
-// Name and PageURL (the shop page, which may carry an order or customer
-// number). Erasing an entry blanks them and keeps the rest (queue, state,
-// locale, currency, timestamps, and the entry's calls), so statistics
-// still count it.
+// Name, PageURL (the shop page, which may carry an order or customer
+// number) and CustomerID, and of the entry's calls the items (chat, carts,
+// the cards shown) and the rating's comment. Erasing an entry blanks or
+// deletes them and keeps the rest (queue, state, locale, currency,
+// timestamps, the calls and their rating scores), so statistics still
+// count it.
 
 // Eraser is how a Store forgets shopper data.
 type Eraser interface {
@@ -58,12 +60,29 @@ func (s *MemoryStore) EntriesPurge(ctx context.Context, endedBefore, _ time.Time
 	defer s.mu.Unlock()
 	n := 0
 	for _, e := range s.entries {
-		if e.LeftAt != nil && e.LeftAt.Before(endedBefore) && (e.Name != "" || e.PageURL != "") {
-			e.Name, e.PageURL = "", ""
+		if e.LeftAt != nil && e.LeftAt.Before(endedBefore) && (e.Name != "" || e.PageURL != "" || e.CustomerID != "") {
+			e.Name, e.PageURL, e.CustomerID = "", "", ""
+			s.eraseCalls(e.ID)
 			n++
 		}
 	}
 	return n, nil
+}
+
+// eraseCalls forgets the items and rating comments of an entry's calls;
+// s.mu is held.
+func (s *MemoryStore) eraseCalls(entryID string) {
+	for id, c := range s.calls {
+		if c.EntryID != entryID {
+			continue
+		}
+		delete(s.items, id)
+		if c.RatingComment != "" {
+			blank := cloneCall(*c)
+			blank.RatingComment = ""
+			s.calls[id] = &blank
+		}
+	}
 }
 
 // EntryErase implements Eraser.
@@ -77,28 +96,46 @@ func (s *MemoryStore) EntryErase(ctx context.Context, id string, _ time.Time) er
 	if !ok {
 		return fmt.Errorf("%w: entry %s", ErrNotFound, id)
 	}
-	e.Name, e.PageURL = "", ""
+	e.Name, e.PageURL, e.CustomerID = "", "", ""
+	s.eraseCalls(id)
 	return nil
 }
 
 // EntriesPurge implements Eraser.
 func (s *PostgresStore) EntriesPurge(ctx context.Context, endedBefore, at time.Time) (int, error) {
-	tag, err := s.pool.Exec(ctx, `UPDATE queue_entries SET name = '', page_url = '', erased_at = $2
-		WHERE left_at < $1 AND erased_at IS NULL`, endedBefore, at)
+	// One statement, so entries and their calls' items go together.
+	var n int
+	err := s.pool.QueryRow(ctx, `WITH erased AS (
+			UPDATE queue_entries SET name = '', page_url = '', customer_id = '', erased_at = $2
+			WHERE left_at < $1 AND erased_at IS NULL RETURNING id
+		), comments AS (
+			UPDATE calls SET rating_comment = '' WHERE entry_id IN (SELECT id FROM erased) AND rating_comment <> ''
+		), items AS (
+			DELETE FROM call_items WHERE call_id IN (SELECT c.id FROM calls c JOIN erased e ON c.entry_id = e.id)
+		)
+		SELECT count(*) FROM erased`, endedBefore, at).Scan(&n)
 	if err != nil {
 		return 0, pgError(err, "purge", "entries")
 	}
-	return int(tag.RowsAffected()), nil
+	return n, nil
 }
 
 // EntryErase implements Eraser.
 func (s *PostgresStore) EntryErase(ctx context.Context, id string, at time.Time) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE queue_entries SET name = '', page_url = '', erased_at = coalesce(erased_at, $2)
-		WHERE id = $1`, id, at)
+	var n int
+	err := s.pool.QueryRow(ctx, `WITH erased AS (
+			UPDATE queue_entries SET name = '', page_url = '', customer_id = '', erased_at = coalesce(erased_at, $2)
+			WHERE id = $1 RETURNING id
+		), comments AS (
+			UPDATE calls SET rating_comment = '' WHERE entry_id = $1 AND rating_comment <> ''
+		), items AS (
+			DELETE FROM call_items WHERE call_id IN (SELECT id FROM calls WHERE entry_id = $1)
+		)
+		SELECT count(*) FROM erased`, id, at).Scan(&n)
 	if err != nil {
 		return pgError(err, "erase entry", id)
 	}
-	if tag.RowsAffected() == 0 {
+	if n == 0 {
 		return fmt.Errorf("%w: entry %s", ErrNotFound, id)
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -93,6 +94,11 @@ type Serve struct {
 	MaxConnections      int
 	MaxConnectionsPerIP int
 	TrustedProxies      string
+
+	// AllowedOrigins lists the merchant pages (scheme://host[:port]) that
+	// embed the shopper widget: only they get CORS on the API and the
+	// widget's assets, WebSocket access and a frame-ancestors entry.
+	AllowedOrigins string
 
 	DemoGuide Toggle
 	LogLevel  string
@@ -216,6 +222,7 @@ func (c *Serve) Register(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxConnections, "max-connections", 20000, "WebSocket connections one node holds at most; more get 503")
 	fs.IntVar(&c.MaxConnectionsPerIP, "max-connections-per-ip", 50, "WebSocket connections one client address may hold, authenticated or not; more get 429")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs of load balancers whose X-Forwarded-For / X-Real-IP name the client; empty trusts no header")
+	fs.StringVar(&c.AllowedOrigins, "allowed-origins", "", "comma-separated origins (https://shop.example) of merchant pages that embed the widget; empty allows only this node's own pages")
 	fs.Var(&c.DemoGuide, "demo-guide", "create a demo guide account at start-up and print its login; auto: on with the in-memory store, off with --database-url")
 	c.registerHardening(fs)
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
@@ -304,6 +311,9 @@ func (c *Serve) Validate() error {
 	if _, err := c.Proxies(); err != nil {
 		return err
 	}
+	if _, err := c.Origins(); err != nil {
+		return err
+	}
 	if c.MaxConnections <= 0 || c.MaxConnectionsPerIP <= 0 {
 		return fmt.Errorf("--max-connections and --max-connections-per-ip must be positive")
 	}
@@ -341,6 +351,40 @@ func (c *Serve) AllowedPeers() ([]netip.Prefix, error) {
 // Proxies parses --trusted-proxies; a bad CIDR fails start-up.
 func (c *Serve) Proxies() ([]netip.Prefix, error) {
 	return parsePrefixes("trusted-proxies", c.TrustedProxies)
+}
+
+// Origins parses --allowed-origins into canonical origins (lower case, no
+// default port, no path); anything that is not a bare http(s) origin fails
+// start-up, since a typo there would silently refuse a merchant.
+func (c *Serve) Origins() ([]string, error) {
+	var out []string
+	for _, s := range strings.Split(c.AllowedOrigins, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		u, err := url.Parse(s)
+		if err != nil {
+			return nil, fmt.Errorf("--allowed-origins %q: %w", s, err)
+		}
+		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") ||
+			u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return nil, fmt.Errorf("--allowed-origins %q: want scheme://host[:port] with http or https and nothing after", s)
+		}
+		host := strings.ToLower(u.Hostname())
+		port := u.Port()
+		if (u.Scheme == "http" && port == "80") || (u.Scheme == "https" && port == "443") {
+			port = ""
+		}
+		origin := u.Scheme + "://" + host
+		if strings.Contains(host, ":") {
+			origin = u.Scheme + "://[" + host + "]"
+		}
+		if port != "" {
+			origin += ":" + port
+		}
+		out = append(out, origin)
+	}
+	return out, nil
 }
 
 // parsePrefixes reads a comma-separated list of CIDRs.

@@ -3,6 +3,7 @@
 import { Signal, defaultWsUrl } from "../js/signal.js";
 import { Call, fetchIceConfig } from "../js/call.js";
 import { formatMoney, minorDigits, normalizeCurrency, parseMajor } from "../js/money.js";
+import { ShopSide } from "./shopside.js";
 
 const $ = (sel) => document.querySelector(sel);
 const REFRESH_KEY = "guidecall.refresh_token";
@@ -23,6 +24,11 @@ const s = {
   links: new Map(),
   notes: new Map(),
 };
+
+const shopSide = new ShopSide({
+  send: (type, data) => s.signal?.send(type, data, s.callId),
+  token: () => auth.access,
+});
 
 // --- hooks for automated browser tests ---
 window.guidecall = {
@@ -211,7 +217,7 @@ function connectSignal() {
       else if (!c) s.call.close("peer_lost");
     } else if (c && c.call_id && c.state !== "ended") {
       // A reload during a call: offer again from a fresh connection.
-      onMatched({ call_id: c.call_id, data: { role: "guide", initiator: "guide", peer: c.peer || {} } });
+      onMatched({ call_id: c.call_id, resumed: true, data: { role: "guide", initiator: "guide", peer: c.peer || {} } });
     }
   });
   signal.on("presence", (msg) => setPresence(msg.data?.status, msg.data?.reason));
@@ -227,11 +233,16 @@ function connectSignal() {
     const d = msg.data || {};
     if (d.status === "disconnected") {
       $("#connection-status").textContent = `Shopper disconnected, waiting up to ${Math.round((d.grace_ms || 0) / 1000)} s…`;
+      coverUntilNextFrame();
     } else if (d.status === "reconnected") {
       $("#connection-status").textContent = "Shopper reconnected.";
+      // A shopper who sends no video has no frame to wait for.
+      const v = $("#remote-video").srcObject;
+      if (!v || !v.getVideoTracks().some((tr) => tr.readyState === "live" && !tr.muted)) $("#peer-reconnecting").hidden = true;
     }
   });
   signal.on("payment.link", (msg) => upsertLink(msg.data || {}));
+  for (const type of ["chat.message", "product.card", "cart"]) signal.on(type, (msg) => shopSide.handle(msg));
   signal.on("callback.changed", () => {
     s.callbackPushes = (s.callbackPushes || 0) + 1;
     loadCallbacks();
@@ -307,6 +318,7 @@ function showOffer(d) {
   const sh = d.shopper || {};
   fillContext($("#offer-context"), [
     ["Name", sh.name || "Anonymous shopper"],
+    ["Customer", sh.customer_id ? `${sh.customer_id} (signed in)` : ""],
     ["Queue", sh.queue],
     ["Locale", sh.locale],
     ["Currency", sh.currency],
@@ -382,11 +394,14 @@ function onMatched(msg) {
   $("#payment-links").replaceChildren();
   fillContext($("#call-context"), [
     ["Shopper", s.peer.name || "Anonymous shopper"],
+    ["Customer", s.peer.customer_id ? `${s.peer.customer_id} (signed in)` : ""],
     ["Locale", s.peer.locale],
     ["Currency", s.peer.currency],
     ["Page", s.peer.page_url, "url"],
   ]);
   $("#pay-currency").value = s.peer.currency || "EUR";
+  // A call resumed after a reload has history to fetch; a new one has none yet.
+  shopSide.start(msg.call_id, s.peer.currency, !!msg.resumed);
   $("#pay-amount").value = "";
   $("#pay-description").value = "";
   showError("#pay-error", "");
@@ -405,7 +420,12 @@ function onMatched(msg) {
     initiator: (d.initiator || "guide") === "guide",
     localStream: s.stream,
     getIceConfig: () => fetchIceConfig(auth.access),
-    onState: (st) => { if (call === s.call) setCallState(st); },
+    onState: (st) => {
+      if (call !== s.call) return;
+      setCallState(st);
+      // The shopper's media is flowing again: drop the reconnecting cover.
+      if (st === "connected" || st === "ended") $("#peer-reconnecting").hidden = true;
+    },
     onRemoteStream: (stream) => {
       const v = $("#remote-video");
       if (v.srcObject !== stream) v.srcObject = stream;
@@ -415,6 +435,15 @@ function onMatched(msg) {
   });
   s.call = call;
   call.start();
+}
+
+// Covers the shopper's last frame until a new one is shown: a reload or a
+// network switch freezes the picture, and a frozen face reads as a hang.
+function coverUntilNextFrame() {
+  const cover = $("#peer-reconnecting");
+  cover.hidden = false;
+  const v = $("#remote-video");
+  if (typeof v.requestVideoFrameCallback === "function") v.requestVideoFrameCallback(() => { cover.hidden = true; });
 }
 
 function onEnded(reason, by) {
@@ -443,6 +472,7 @@ function wrapUpDone() {
   s.callId = null;
   $("#ended-view").hidden = true;
   $("#payment-panel").hidden = true;
+  shopSide.stop();
   $("#idle-hint").hidden = false;
   setCallState("waiting");
 }
