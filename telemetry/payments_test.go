@@ -91,4 +91,8 @@ guidecall_payment_provider_failovers_total{provider="sandbox"} 0
 		t.Fatalf("link from %s while the primary's breaker is open", l.Provider)
 	}
 	expect(1, 1, 1)
+	problems, err := testutil.GatherAndLint(m.Registry(), names...)
+	if err != nil || len(problems) > 0 {
+		t.Fatalf("lint: %v %v", problems, err)
+	}
 }
