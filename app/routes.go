@@ -45,6 +45,8 @@ func (a *App) routes(issuer *auth.Issuer) http.Handler {
 		r.With(issuer.Middleware(protocol.RoleAdmin)).Mount("/admin/payment-providers", a.Payments.ProviderRoutes())
 		if a.Merchant != nil {
 			r.With(issuer.Middleware(protocol.RoleAdmin)).Mount("/admin/webhooks", a.Merchant.AdminRoutes())
+		} else if a.MerchantMemory != nil {
+			r.With(issuer.Middleware(protocol.RoleAdmin)).Mount("/admin/webhooks", a.MerchantMemory.AdminRoutes())
 		}
 		r.Mount("/", a.Flow.Routes())
 	})

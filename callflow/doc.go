@@ -16,7 +16,11 @@
 //     Flow.Start to Flow.Stop as one of the node's parts (flow.go).
 //   - What merchants are told: payment and queue events turned into
 //     merchant webhook events (merchant.go); app records them in the
-//     transaction of the change.
+//     transaction of the change (on memory stores, from subscriptions).
+//   - What payments learns of a call (paycontext.go): the page the
+//     shopper joined from, if it is on the node's or the merchant's
+//     allowed origins (--shop-origins), for the checkout's way back, and
+//     the shopper's country from the locale's region, for routing.
 //   - The HTTP handlers for joining the queue, ICE servers (TURN only to a
 //     shopper who is in a call), a call's items and the shopper's rating,
 //     the admin's queue view and the erasure of one shopper's data

@@ -43,6 +43,9 @@ type Config struct {
 	// network change or a move to another node) offers again. Nil tells
 	// nobody; it must not block.
 	ICERestarted func(by protocol.Role)
+	// ShopOrigins are the merchant's page origins ("https://shop.example")
+	// a hosted checkout may send the shopper back to, besides PublicURL's.
+	ShopOrigins []string
 }
 
 // Flow is the call flow of one node: it answers the hub's questions from
@@ -159,6 +162,7 @@ func (f *Flow) Routes() chi.Router {
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleAdmin)).Get("/admin/queue", f.handleAdminQueue)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleAdmin)).Get("/admin/calls/{callID}", f.handleAdminCall)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleAdmin)).Delete("/admin/shoppers/{entryID}", f.handleErase)
+	r.With(f.cfg.Issuer.Middleware(protocol.RoleAdmin)).Delete("/admin/customers/{customerID}", f.handleEraseCustomer)
 	f.routingRoutes(r)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleShopper, protocol.RoleGuide)).Get("/calls/{callID}/items", f.handleCallItems)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleShopper)).Post("/calls/{callID}/rating", f.handleRateCall)

@@ -84,8 +84,12 @@
 //
 // # Shopper data
 //
-// An entry's Name, PageURL and CustomerID, and its calls' items and rating
-// comments, are what could name a person. [Eraser] blanks or deletes them — past a retention period ([Service.PurgeShopperData]) or for
-// one entry on request ([Service.EraseEntry]) — and keeps everything
-// statistics read. When the purge runs is the app's business.
+// An entry's Name, PageURL, TransferNote and CustomerID; its calls'
+// DeclineNote, items and rating comment; and a callback's Name, Phone,
+// Email, Message, Note and CustomerID are what could name a person.
+// [Eraser] blanks or deletes them — past a retention period
+// ([Service.PurgeShopperData]), for one entry ([Service.EraseEntry]) or
+// for one customer of the merchant's ([Service.EraseCustomer]) on request
+// — and keeps everything statistics read. When the purge runs is the
+// app's business.
 package queue

@@ -687,6 +687,11 @@ func (s *Service) Decline(ctx context.Context, guideID, callID, note string) err
 	if len(note) > 200 {
 		return fmt.Errorf("%w: reason longer than 200 bytes", ErrInvalid)
 	}
+	// Whoever reads the call's history reads the reason (cleantext).
+	note, err := cleantext.Line(note, 200)
+	if err != nil {
+		return fmt.Errorf("%w: reason: %w", ErrInvalid, err)
+	}
 	return s.callChange(ctx, callID, func(ctx context.Context, t *txn, p *parties) error {
 		if p.c.GuideID != guideID {
 			return ErrNotParty

@@ -153,10 +153,10 @@ func runItemTests(t *testing.T, newStore func(t *testing.T) queue.Store) {
 				}); err != nil {
 					t.Fatal(err)
 				}
-				if n, err := s.EntriesPurge(ctx, at(time.Hour), at(2*time.Hour)); err != nil || n != 1 {
-					t.Fatalf("EntriesPurge = %d, %v", n, err)
+				if n, err := s.ShopperDataPurge(ctx, at(time.Hour), at(2*time.Hour)); err != nil || n.Entries != 1 {
+					t.Fatalf("ShopperDataPurge = %+v, %v", n, err)
 				}
-			} else if err := s.EntryErase(ctx, "e_1", at(time.Hour)); err != nil {
+			} else if _, err := s.EntryErase(ctx, "e_1", at(time.Hour)); err != nil {
 				t.Fatal(err)
 			}
 			got, err := s.EntryGet(ctx, "e_1")
