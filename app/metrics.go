@@ -26,7 +26,7 @@ func (a *App) buildMetrics(cfg config.Serve) error {
 	if cfg.MetricsAddr == "" {
 		return nil
 	}
-	a.Metrics = telemetry.New(telemetry.Sources{
+	src := telemetry.Sources{
 		TURN: func() turnserver.Stats { return a.TURN.Stats() },
 		Sockets: func() map[protocol.Role]int {
 			n := map[protocol.Role]int{}
@@ -47,8 +47,16 @@ func (a *App) buildMetrics(cfg config.Serve) error {
 			}
 			return names, err
 		},
-		Logger: a.log.With("component", "metrics"),
-	})
+		PaymentBreakers: func() []payments.BreakerState { return a.Payments.Breakers() },
+		Logger:          a.log.With("component", "metrics"),
+	}
+	if bus, ok := a.stores.Bus.(backlogBus); ok {
+		src.BusBacklog = func(ctx context.Context) (telemetry.BusBacklog, error) {
+			b, err := bus.Backlog(ctx)
+			return telemetry.BusBacklog{NotifyQueueUsage: b.NotifyQueueUsage, Undelivered: b.Undelivered}, err
+		}
+	}
+	a.Metrics = telemetry.New(src)
 	ln, err := net.Listen("tcp", cfg.MetricsAddr)
 	if err != nil {
 		return fmt.Errorf("listen --metrics-addr %s: %w", cfg.MetricsAddr, err)
@@ -61,6 +69,12 @@ func (a *App) buildMetrics(cfg config.Serve) error {
 			ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)},
 	}
 	return nil
+}
+
+// backlogBus is a bus that can tell what it has not delivered yet (the
+// PostgreSQL one; the in-process bus delivers as it publishes).
+type backlogBus interface {
+	Backlog(ctx context.Context) (signaling.Backlog, error)
 }
 
 // MetricsURL is where /metrics is served, or "" when it is off.

@@ -11,15 +11,19 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
 	legacyrouter "github.com/getkin/kin-openapi/routers/legacy"
 	"github.com/go-chi/chi/v5"
 
 	"guidecall/internal/config"
 	"guidecall/internal/db/dbtest"
+	"guidecall/payments"
 	"guidecall/protocol"
 )
 
@@ -186,8 +190,103 @@ func TestOpenAPIAnswersMatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = a.Stop(context.Background()) })
+	check := contractChecker(t, router, a)
+	check(http.MethodGet, "/healthz", "", "", 200)
+	check(http.MethodGet, "/readyz", "", "", 200)
+	check(http.MethodGet, "/api/openapi.json", "", "", 200)
+	var pair struct {
+		AccessToken  string `json:"access_token"`
+		RefreshToken string `json:"refresh_token"`
+	}
+	mustJSON(t, check(http.MethodPost, "/api/v1/auth/login", "", `{"email":"admin@openapi.test","password":"openapi admin password"}`, 200), &pair)
+	check(http.MethodPost, "/api/v1/auth/login", "", `{"email":"admin@openapi.test","password":"wrong"}`, 401)
+	check(http.MethodPost, "/api/v1/auth/refresh", "", `{"refresh_token":"`+pair.RefreshToken+`"}`, 200)
+	check(http.MethodGet, "/api/v1/auth/me", pair.AccessToken, "", 200)
+	check(http.MethodGet, "/api/v1/ice-servers", pair.AccessToken, "", 200)
+	var joined struct {
+		EntryID string `json:"entry_id"`
+		Token   string `json:"token"`
+	}
+	mustJSON(t, check(http.MethodPost, "/api/v1/queue", "", `{"queue":"default","locale":"en","currency":"EUR","page_url":"https://shop.example/p/1","name":"Ann"}`, 201), &joined)
+	check(http.MethodGet, "/api/v1/ice-servers", joined.Token, "", 403)
+	check(http.MethodGet, "/api/v1/admin/queue?queue=default", pair.AccessToken, "", 200)
+	check(http.MethodGet, "/api/v1/admin/calls/c_nope", pair.AccessToken, "", 404)
+	check(http.MethodPost, "/api/v1/calls/c_nope/payment-links", pair.AccessToken, `{"amount":100,"currency":"EUR"}`, 403, "Idempotency-Key", "k1")
+	check(http.MethodPost, "/webhooks/sandbox", "", `{"id":"evt_1","type":"payment.succeeded","ref":"sbx_1","created":1}`, 400)
+	check(http.MethodGet, "/pay/sandbox/sbx_nope", "", "", 404)
+	check(http.MethodGet, "/api/v1/privacy", "", "", 200)
+	check(http.MethodGet, "/api/v1/queues/default/status", "", "", 200)
+	check(http.MethodGet, "/api/v1/queues/nope/status", "", "", 404)
+	check(http.MethodGet, "/api/v1/admin/queues", pair.AccessToken, "", 200)
+	check(http.MethodGet, "/api/v1/admin/queues/default", pair.AccessToken, "", 200)
+	check(http.MethodGet, "/api/v1/callbacks", pair.AccessToken, "", 200)
+	check(http.MethodGet, "/api/v1/admin/accounts", pair.AccessToken, "", 200)
+	check(http.MethodDelete, "/api/v1/admin/shoppers/"+joined.EntryID, pair.AccessToken, "", 204)
+	adminToken := pair.AccessToken
 
-	check := func(method, path, token, body string, want int, header ...string) []byte {
+	// Queues, guides and callbacks (issue 8).
+	check(http.MethodPost, "/api/v1/admin/queues", adminToken,
+		`{"name":"shoes","display_name":"Shoes","time_zone":"Europe/Berlin","max_wait_seconds":600,"wrap_up_seconds":30,"offer_timeout_seconds":20,"relax":[{"after_seconds":60,"action":"drop_skill"}]}`, 201)
+	check(http.MethodPatch, "/api/v1/admin/queues/shoes", adminToken, `{"display_name":"Shoes and boots","hours":{"mon":[{"open":"09:00","close":"18:00"}]}}`, 200)
+	guide, err := a.Auth.AddAccount(ctx, "guide@openapi.test", "Ada", "openapi guide password", protocol.RoleGuide)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(http.MethodPut, "/api/v1/admin/guides/"+guide.ID, adminToken, `{"queues":["default","shoes"],"languages":["de","en"],"skills":["running"],"capacity":1}`, 200)
+	check(http.MethodGet, "/api/v1/admin/guides/"+guide.ID, adminToken, "", 200)
+	var cb struct {
+		CallbackID string `json:"callback_id"`
+	}
+	mustJSON(t, check(http.MethodPost, "/api/v1/queues/default/callbacks", "", `{"name":"Ann","email":"ann@example.com","locale":"en","message":"size 38?"}`, 201), &cb)
+	var guidePair struct {
+		AccessToken string `json:"access_token"`
+	}
+	mustJSON(t, check(http.MethodPost, "/api/v1/auth/login", "", `{"email":"guide@openapi.test","password":"openapi guide password"}`, 200), &guidePair)
+	check(http.MethodGet, "/api/v1/callbacks", guidePair.AccessToken, "", 200)
+	check(http.MethodPost, "/api/v1/callbacks/"+cb.CallbackID+"/claim", guidePair.AccessToken, "", 200)
+	check(http.MethodPost, "/api/v1/callbacks/"+cb.CallbackID+"/outcome", guidePair.AccessToken, `{"outcome":"reached","note":"ordered the 38"}`, 200)
+
+	// Limits, the sandbox's script, providers and rollouts, refunds (issue 9).
+	check(http.MethodPut, "/api/v1/admin/payment-limits", adminToken, `{"max_amount":{"EUR":50000},"max_links_per_call":5,"refund_admin_above":{"EUR":10000}}`, 200)
+	check(http.MethodGet, "/api/v1/admin/payment-limits", adminToken, "", 200)
+	check(http.MethodPut, "/api/v1/admin/sandbox/script", adminToken, `{"create_delay_ms":0,"duplicates":0}`, 200)
+	check(http.MethodGet, "/api/v1/admin/sandbox/script", adminToken, "", 200)
+	check(http.MethodPut, "/api/v1/admin/payment-providers/rollouts", adminToken, `{"currency":"EUR","provider":"sandbox","incumbent":"sandbox","percent":10}`, 422)
+	check(http.MethodPut, "/api/v1/admin/payment-providers/rollouts", adminToken, `{"currency":"EUR","provider":"nope","incumbent":"sandbox","percent":10}`, 404)
+	link, _, err := a.Payments.CreateLink(ctx, payments.CreateLinkParams{CallID: "c_openapi", Amount: 2500, Currency: "EUR", IdempotencyKey: "openapi-1", CreatedBy: guide.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	paid := make(chan struct{})
+	var paidOnce sync.Once
+	unsubscribe := a.Payments.Subscribe(payments.SubscribeConfig{Name: "openapi-test"}, func(_ context.Context, ev payments.Event) {
+		if ch, ok := ev.(payments.LinkStatusChanged); ok && ch.Link.ID == link.ID && ch.To == payments.StatusPaid {
+			paidOnce.Do(func() { close(paid) })
+		}
+	})
+	defer unsubscribe()
+	check(http.MethodPost, "/pay/sandbox/"+link.ProviderRef+"/pay", "", "", 200, "Accept", "application/json")
+	select {
+	case <-paid:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the sandbox payment never reached the link")
+	}
+	check(http.MethodGet, "/api/v1/admin/payment-providers?currency=EUR", adminToken, "", 200)
+	check(http.MethodPost, "/api/v1/admin/payment-links/"+link.ID+"/refunds", adminToken, `{"amount":500}`, 201, "Idempotency-Key", "refund-1")
+	check(http.MethodGet, "/api/v1/admin/payment-links/"+link.ID, adminToken, "", 200)
+
+	var again struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	mustJSON(t, check(http.MethodPost, "/api/v1/auth/login", "", `{"email":"admin@openapi.test","password":"openapi admin password"}`, 200), &again)
+	check(http.MethodPost, "/api/v1/auth/logout", "", `{"refresh_token":"`+again.RefreshToken+`"}`, 204)
+}
+
+// contractChecker sends a request to node a, checks it and the answer
+// against the document, and returns the answer's body.
+func contractChecker(t *testing.T, router routers.Router, a *App) func(method, path, token, body string, want int, header ...string) []byte {
+	ctx := context.Background()
+	return func(method, path, token, body string, want int, header ...string) []byte {
 		t.Helper()
 		req, err := http.NewRequest(method, a.URL()+path, strings.NewReader(body))
 		if err != nil {
@@ -229,42 +328,73 @@ func TestOpenAPIAnswersMatch(t *testing.T) {
 		}
 		return b
 	}
-	check(http.MethodGet, "/healthz", "", "", 200)
-	check(http.MethodGet, "/readyz", "", "", 200)
-	check(http.MethodGet, "/api/openapi.json", "", "", 200)
+}
+
+// TestOpenAPIMerchantAnswersMatch does the same for the merchant webhook
+// admin routes, which exist only on PostgreSQL.
+func TestOpenAPIMerchantAnswersMatch(t *testing.T) {
+	_, url := dbtest.NewSchema(t)
+	doc := loadContract(t)
+	doc.Servers = nil
+	router, err := legacyrouter.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	log := slog.New(slog.DiscardHandler)
+	stores, err := PostgresStores(ctx, url, false, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := defaultConfig(t)
+	cfg.DatabaseURL = url
+	a, err := New(cfg, stores, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Auth.AddAccount(ctx, "admin@openapi.test", "Admin", "openapi admin password", protocol.RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Stop(context.Background()) })
+	check := contractChecker(t, router, a)
 	var pair struct {
-		AccessToken  string `json:"access_token"`
-		RefreshToken string `json:"refresh_token"`
+		AccessToken string `json:"access_token"`
 	}
 	mustJSON(t, check(http.MethodPost, "/api/v1/auth/login", "", `{"email":"admin@openapi.test","password":"openapi admin password"}`, 200), &pair)
-	check(http.MethodPost, "/api/v1/auth/login", "", `{"email":"admin@openapi.test","password":"wrong"}`, 401)
-	check(http.MethodPost, "/api/v1/auth/refresh", "", `{"refresh_token":"`+pair.RefreshToken+`"}`, 200)
-	check(http.MethodGet, "/api/v1/auth/me", pair.AccessToken, "", 200)
-	check(http.MethodGet, "/api/v1/ice-servers", pair.AccessToken, "", 200)
-	var joined struct {
-		EntryID string `json:"entry_id"`
-		Token   string `json:"token"`
+	admin := pair.AccessToken
+	var ep struct {
+		ID     string `json:"id"`
+		Secret string `json:"secret"`
 	}
-	mustJSON(t, check(http.MethodPost, "/api/v1/queue", "", `{"queue":"default","locale":"en","currency":"EUR","page_url":"https://shop.example/p/1","name":"Ann"}`, 201), &joined)
-	check(http.MethodGet, "/api/v1/ice-servers", joined.Token, "", 403)
-	check(http.MethodGet, "/api/v1/admin/queue?queue=default", pair.AccessToken, "", 200)
-	check(http.MethodGet, "/api/v1/admin/calls/c_nope", pair.AccessToken, "", 404)
-	check(http.MethodPost, "/api/v1/calls/c_nope/payment-links", pair.AccessToken, `{"amount":100,"currency":"EUR"}`, 403, "Idempotency-Key", "k1")
-	check(http.MethodPost, "/webhooks/sandbox", "", `{"id":"evt_1","type":"payment.succeeded","ref":"sbx_1","created":1}`, 400)
-	check(http.MethodGet, "/pay/sandbox/sbx_nope", "", "", 404)
-	check(http.MethodGet, "/api/v1/privacy", "", "", 200)
-	check(http.MethodGet, "/api/v1/queues/default/status", "", "", 200)
-	check(http.MethodGet, "/api/v1/queues/nope/status", "", "", 404)
-	check(http.MethodGet, "/api/v1/admin/queues", pair.AccessToken, "", 200)
-	check(http.MethodGet, "/api/v1/admin/queues/default", pair.AccessToken, "", 200)
-	check(http.MethodGet, "/api/v1/callbacks", pair.AccessToken, "", 200)
-	check(http.MethodGet, "/api/v1/admin/accounts", pair.AccessToken, "", 200)
-	check(http.MethodDelete, "/api/v1/admin/shoppers/"+joined.EntryID, pair.AccessToken, "", 204)
-	var again struct {
-		RefreshToken string `json:"refresh_token"`
+	mustJSON(t, check(http.MethodPost, "/api/v1/admin/webhooks/endpoints", admin,
+		`{"url":"https://shop.example/guidecall","description":"shop"}`, 201), &ep)
+	if ep.ID == "" || ep.Secret == "" {
+		t.Fatalf("created endpoint %+v", ep)
 	}
-	mustJSON(t, check(http.MethodPost, "/api/v1/auth/login", "", `{"email":"admin@openapi.test","password":"openapi admin password"}`, 200), &again)
-	check(http.MethodPost, "/api/v1/auth/logout", "", `{"refresh_token":"`+again.RefreshToken+`"}`, 204)
+	// A payment link is an event for the endpoint: its delivery is recorded
+	// in the link's transaction, so it is listed at once.
+	if _, _, err := a.Payments.CreateLink(ctx, payments.CreateLinkParams{CallID: "c_openapi", Amount: 2500, Currency: "EUR", IdempotencyKey: "openapi-1", CreatedBy: "g_1"}); err != nil {
+		t.Fatal(err)
+	}
+	var listed struct {
+		Deliveries []struct {
+			ID string `json:"id"`
+		} `json:"deliveries"`
+	}
+	mustJSON(t, check(http.MethodGet, "/api/v1/admin/webhooks/deliveries?endpoint_id="+ep.ID, admin, "", 200), &listed)
+	if len(listed.Deliveries) == 0 {
+		t.Fatal("no delivery listed for the payment link's event")
+	}
+	check(http.MethodGet, "/api/v1/admin/webhooks/deliveries/"+listed.Deliveries[0].ID, admin, "", 200)
+	check(http.MethodGet, "/api/v1/admin/webhooks/endpoints", admin, "", 200)
+	check(http.MethodGet, "/api/v1/admin/webhooks/endpoints/"+ep.ID, admin, "", 200)
+	check(http.MethodPatch, "/api/v1/admin/webhooks/endpoints/"+ep.ID, admin, `{"enabled":false,"events":[]}`, 200)
+	check(http.MethodGet, "/api/v1/admin/webhooks/deliveries/wd_nope", admin, "", 404)
+	check(http.MethodDelete, "/api/v1/admin/webhooks/endpoints/"+ep.ID, admin, "", 204)
+	check(http.MethodGet, "/api/v1/admin/webhooks/endpoints/"+ep.ID, admin, "", 404)
 }
 
 func mustJSON(t *testing.T, b []byte, v any) {

@@ -122,6 +122,7 @@ func TestMetricsAfterPionCall(t *testing.T) {
 		{"guidecall_payment_links_total", map[string]string{"provider": "sandbox", "status": "open"}, 1},
 		{"guidecall_payment_links_total", map[string]string{"provider": "sandbox", "status": "paid"}, 1},
 		{"guidecall_payment_time_to_paid_seconds", map[string]string{"provider": "sandbox"}, 1},
+		{"guidecall_payment_provider_breaker_open", map[string]string{"provider": "sandbox"}, 0},
 		{"guidecall_payment_webhooks_received_total", map[string]string{"result": "accepted"}, 1},
 		{"guidecall_webhook_delivery_attempts_total", map[string]string{"outcome": "delivered"}, 1},
 		{"guidecall_http_requests_total", map[string]string{"route": "/api/v1/queue", "method": "POST", "code": "201"}, 1},

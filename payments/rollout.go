@@ -78,7 +78,10 @@ func statsOf(links []Link) map[string]*ProviderStats {
 			st.Final++
 			st.Paid++
 			if l.PaidAt != nil {
-				toPaid[l.Provider] = append(toPaid[l.Provider], l.PaidAt.Sub(l.CreatedAt).Seconds())
+				// PaidAt is the provider's, often in whole seconds, so a
+				// link paid within a second can read as paid before it
+				// was created.
+				toPaid[l.Provider] = append(toPaid[l.Provider], max(0, l.PaidAt.Sub(l.CreatedAt).Seconds()))
 			}
 		case l.Status == StatusFailed:
 			st.Final++

@@ -66,7 +66,38 @@ type breakers struct {
 	mu       sync.Mutex
 	openTill map[string]time.Time
 	errs     map[string]int64
+	handed   map[string]int64 // links a provider failed and passed to the next one
 	coolDown time.Duration
+}
+
+// BreakerState is one provider's breaker on this node, for metrics.
+type BreakerState struct {
+	Provider     string
+	Open         bool
+	CreateErrors int64 // failed creates since start
+	Failovers    int64 // links this provider failed that the next one took
+}
+
+// Breakers returns every configured provider's breaker on this node, in
+// the order of Config.Providers. Breakers are per node: each node learns a
+// provider is down from its own creates.
+func (s *Service) Breakers() []BreakerState {
+	now := s.now()
+	b := s.breakers
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]BreakerState, 0, len(s.providers))
+	for _, p := range s.providers {
+		n := p.Name()
+		out = append(out, BreakerState{Provider: n, Open: now.Before(b.openTill[n]), CreateErrors: b.errs[n], Failovers: b.handed[n]})
+	}
+	return out
+}
+
+func (b *breakers) failedOver(from string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.handed[from]++
 }
 
 func (b *breakers) errors(name string) int64 {

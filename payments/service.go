@@ -122,7 +122,7 @@ func NewService(cfg Config) (*Service, error) {
 			}
 		}
 	}
-	s.breakers = &breakers{openTill: map[string]time.Time{}, errs: map[string]int64{}, coolDown: s.routing.BreakerCoolDown}
+	s.breakers = &breakers{openTill: map[string]time.Time{}, errs: map[string]int64{}, handed: map[string]int64{}, coolDown: s.routing.BreakerCoolDown}
 	s.refundWindow = cfg.GuideRefundWindow
 	if s.refundWindow <= 0 {
 		s.refundWindow = DefaultGuideRefundWindow
@@ -313,6 +313,7 @@ func (s *Service) checkoutWith(ctx context.Context, prov Provider, l Link, failo
 				break
 			}
 			log.Warn("payment link failing over to the next provider", "from", prov.Name(), "to", p.Name(), "err", perr)
+			s.breakers.failedOver(prov.Name())
 			l = moved
 		}
 		prov = p

@@ -65,6 +65,9 @@ type PostgresBus struct {
 
 	stopOnce sync.Once
 	pid      atomic.Uint32 // the listener's backend, for tests; 0 while down
+	// delivered is the listener's last id, for Backlog; -1 until it has
+	// started.
+	delivered atomic.Int64
 
 	// testHookReconnect, when set, runs before each reconnect attempt, so
 	// tests can hold the listener down while they publish.
@@ -111,7 +114,38 @@ func NewPostgresBus(pool *pgxpool.Pool, log *slog.Logger) *PostgresBus {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &PostgresBus{pool: pool, log: log.With("component", "pgbus")}
+	b := &PostgresBus{pool: pool, log: log.With("component", "pgbus")}
+	b.delivered.Store(-1)
+	return b
+}
+
+// Backlog is what a bus holds that is not yet delivered, for metrics.
+type Backlog struct {
+	// NotifyQueueUsage is pg_notification_queue_usage(), 0-1: the share of
+	// the database's NOTIFY queue that listeners have not consumed. When
+	// it is full, every publish fails.
+	NotifyQueueUsage float64
+	// Undelivered counts the stored messages after the last one this
+	// node's listener delivered (-1 before it started): a node whose
+	// listener is down or behind shows it here.
+	Undelivered int64
+}
+
+// Backlog reads the NOTIFY queue usage and this node's undelivered rows.
+func (b *PostgresBus) Backlog(ctx context.Context) (Backlog, error) {
+	out := Backlog{Undelivered: -1}
+	last := b.delivered.Load()
+	var err error
+	if last < 0 {
+		err = b.pool.QueryRow(ctx, `SELECT pg_notification_queue_usage()`).Scan(&out.NotifyQueueUsage)
+	} else {
+		err = b.pool.QueryRow(ctx, `SELECT pg_notification_queue_usage(), (SELECT count(*) FROM bus_messages WHERE id > $1)`, last).
+			Scan(&out.NotifyQueueUsage, &out.Undelivered)
+	}
+	if err != nil {
+		return Backlog{}, fmt.Errorf("signaling: bus backlog: %w", err)
+	}
+	return out, nil
 }
 
 // Subscribe sets the function that receives every message on the bus. It
@@ -269,7 +303,11 @@ func (l *listener) listenOn(ctx context.Context, first bool) error {
 	l.bus.pid.Store(l.conn.PgConn().PID())
 	l.bus.log.Debug("bus listening", "channel", l.channel, "after_id", l.last, "first", first)
 	if first {
-		return l.conn.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM bus_messages`).Scan(&l.last)
+		if err := l.conn.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM bus_messages`).Scan(&l.last); err != nil {
+			return err
+		}
+		l.bus.delivered.Store(l.last)
+		return nil
 	}
 	return l.fetch(ctx, 0)
 }
@@ -409,12 +447,14 @@ func (l *listener) fetch(ctx context.Context, upTo int64) error {
 	}
 	if upTo > l.last {
 		l.last = upTo
+		l.bus.delivered.Store(l.last)
 	}
 	return nil
 }
 
 func (l *listener) deliver(id int64, to Address, frame []byte) {
 	l.last = id
+	l.bus.delivered.Store(id)
 	l.bus.mu.Lock()
 	deliver := l.bus.deliver
 	l.bus.mu.Unlock()

@@ -434,9 +434,12 @@ func testBusReconnectCatchesUp(t *testing.T) {
 		publish(t, a.bus, shopper, seqFrame(i, size(i)))
 	}
 	a.rec.waitN(t, 31, 10*time.Second)
+	checkBacklog(t, b.bus, 30)
+	checkBacklog(t, a.bus, 0)
 
 	letBack()
 	b.rec.waitN(t, 31, 10*time.Second)
+	checkBacklog(t, b.bus, 0)
 	newPID := b.bus.listenerPID()
 	if newPID == 0 || newPID == oldPID {
 		t.Errorf("listener pid %d after reconnect (was %d)", newPID, oldPID)
@@ -587,5 +590,20 @@ func testBusJanitor(t *testing.T) {
 	}
 	if fmt.Sprint(frames) != "[fresh]" {
 		t.Errorf("after the janitor: %v, want [fresh]", frames)
+	}
+}
+
+// checkBacklog checks the bus's undelivered rows, and that the NOTIFY
+// queue usage reads as a fraction.
+func checkBacklog(t *testing.T, b *PostgresBus, undelivered int64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	got, err := b.Backlog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Undelivered != undelivered || got.NotifyQueueUsage < 0 || got.NotifyQueueUsage > 1 {
+		t.Fatalf("backlog %+v, want %d undelivered and a usage in [0, 1]", got, undelivered)
 	}
 }

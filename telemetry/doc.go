@@ -2,9 +2,9 @@
 // the queue's and payments' typed events (the app subscribes it like any
 // other consumer), by the signaling hub's and the matcher's observer
 // hooks, by the webhook outbox's attempts and by HTTP middleware, and
-// read at scrape time from the TURN server's counters, the hub's sockets
-// and the store's live calls and waiting entries; plus the Go runtime and
-// process collectors.
+// read at scrape time from the TURN server's counters, the hub's sockets,
+// the payment providers' breakers, the bus's backlog and the store's live
+// calls and waiting entries; plus the Go runtime and process collectors.
 //
 // Names follow Prometheus conventions: the guidecall_ prefix, base units
 // in names (_seconds, _bytes), _total on counters. Labels come from

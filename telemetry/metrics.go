@@ -41,6 +41,11 @@ type Sources struct {
 	// QueueNames lists the configured queues at scrape time (nil: only
 	// Queues and the names events brought).
 	QueueNames func(ctx context.Context) ([]string, error)
+	// PaymentBreakers is this node's breaker per payment provider.
+	PaymentBreakers func() []payments.BreakerState
+	// BusBacklog is the signaling bus's publish backlog, when the bus has
+	// one to measure (PostgreSQL: its NOTIFY queue and undelivered rows).
+	BusBacklog func(ctx context.Context) (BusBacklog, error)
 	// Logger reports a source that fails at scrape time.
 	Logger *slog.Logger
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"guidecall/payments"
 	"guidecall/protocol"
 	"guidecall/turnserver"
 )
@@ -25,7 +26,10 @@ func (m *Metrics) registerSources() {
 			Help: "Frames waiting in this node's socket send buffers.",
 		}, func() float64 { return float64(m.src.SendBacklog()) }))
 	}
-	if m.src.LiveCalls != nil || m.src.Waiting != nil {
+	if m.src.PaymentBreakers != nil {
+		m.reg.MustRegister(breakerCollector{m.src.PaymentBreakers})
+	}
+	if m.src.LiveCalls != nil || m.src.Waiting != nil || m.src.BusBacklog != nil {
 		m.reg.MustRegister(storeCollector{m})
 	}
 }
@@ -45,6 +49,11 @@ var (
 	socketsOpen        = desc("signaling_sockets", "Authenticated WebSocket connections on this node, by role.", "role")
 	callsInProgress    = desc("calls_in_progress", "Calls accepted and not yet ended, across the cluster, by state.", "state")
 	queueWaiting       = desc("queue_waiting", "Shoppers waiting in line (or being offered), across the cluster, by queue.", "queue")
+	breakerOpen        = desc("payment_provider_breaker_open", "1 while this node skips the payment provider after a failed create (its breaker is open), by provider.", "provider")
+	createErrors       = desc("payment_provider_create_errors_total", "Payment link creates the provider failed or timed out on this node, by provider.", "provider")
+	failovers          = desc("payment_provider_failovers_total", "Payment links the provider failed that the next provider of the route then took, by the provider that failed.", "provider")
+	busQueueUsage      = desc("signaling_bus_notify_queue_usage_ratio", "Fraction (0-1) of PostgreSQL's LISTEN/NOTIFY queue in use; near 1, publishes fail.")
+	busUndelivered     = desc("signaling_bus_undelivered_messages", "Bus messages stored for sockets that have not yet taken them, across the cluster.")
 	scrapeSourceErrors = desc("metrics_source_errors", "1 when a store-backed metric could not be read at this scrape.", "source")
 )
 
@@ -83,7 +92,7 @@ func (c socketCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// storeCollector reads live calls and waiting entries from the store, so
+// storeCollector reads live calls, waiting entries and the bus backlog from the store, so
 // every node of a cluster reports the same, true numbers (take max(), not
 // sum(), across nodes).
 type storeCollector struct{ m *Metrics }
@@ -91,6 +100,8 @@ type storeCollector struct{ m *Metrics }
 func (c storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- callsInProgress
 	ch <- queueWaiting
+	ch <- busQueueUsage
+	ch <- busUndelivered
 	ch <- scrapeSourceErrors
 }
 
@@ -101,6 +112,9 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 	failed := func(source string, err error) {
 		c.m.log.Warn("metrics: could not read the store", "source", source, "err", err)
 		ch <- prometheus.MustNewConstMetric(scrapeSourceErrors, prometheus.GaugeValue, 1, source)
+	}
+	if src.BusBacklog != nil {
+		c.collectBus(ctx, ch, failed)
 	}
 	if src.LiveCalls != nil {
 		calls, err := src.LiveCalls(ctx)
@@ -139,5 +153,50 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 			ch <- prometheus.MustNewConstMetric(queueWaiting, prometheus.GaugeValue, float64(len(entries)), q)
 		}
+	}
+}
+
+type breakerCollector struct {
+	states func() []payments.BreakerState
+}
+
+func (c breakerCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- breakerOpen
+	ch <- createErrors
+	ch <- failovers
+}
+
+// Collect labels by provider name: the providers this binary was
+// configured with, a bounded set.
+func (c breakerCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range c.states() {
+		open := 0.0
+		if s.Open {
+			open = 1
+		}
+		ch <- prometheus.MustNewConstMetric(breakerOpen, prometheus.GaugeValue, open, s.Provider)
+		ch <- prometheus.MustNewConstMetric(createErrors, prometheus.CounterValue, float64(s.CreateErrors), s.Provider)
+		ch <- prometheus.MustNewConstMetric(failovers, prometheus.CounterValue, float64(s.Failovers), s.Provider)
+	}
+}
+
+// BusBacklog is what a bus has published that is not yet delivered.
+type BusBacklog struct {
+	// NotifyQueueUsage is pg_notification_queue_usage(), 0-1.
+	NotifyQueueUsage float64
+	// Undelivered counts stored messages no node has taken yet (-1: the
+	// bus keeps none).
+	Undelivered int64
+}
+
+func (c storeCollector) collectBus(ctx context.Context, ch chan<- prometheus.Metric, failed func(string, error)) {
+	b, err := c.m.src.BusBacklog(ctx)
+	if err != nil {
+		failed("bus_backlog", err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(busQueueUsage, prometheus.GaugeValue, b.NotifyQueueUsage)
+	if b.Undelivered >= 0 {
+		ch <- prometheus.MustNewConstMetric(busUndelivered, prometheus.GaugeValue, float64(b.Undelivered))
 	}
 }

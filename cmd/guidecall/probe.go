@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -11,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -25,6 +28,9 @@ type probeOptions struct {
 	Login       guideLogin
 	JSON        bool
 	StepTimeout time.Duration
+	// RootCAs, when set, are the authorities trusted for --url (--ca-cert
+	// added to the system's).
+	RootCAs *x509.CertPool
 }
 
 // probeStep is one timed step of a synthetic call.
@@ -64,6 +70,7 @@ func probe(ctx context.Context, args []string, stdout, stderr io.Writer, _ func(
 	fs.Var(&login, "guide-login", "email:password of the guide account the probe calls")
 	fs.BoolVar(&o.JSON, "json", false, "print the report as JSON")
 	fs.DurationVar(&o.StepTimeout, "step-timeout", 15*time.Second, "the longest any one step may take")
+	caCert := fs.String("ca-cert", "", "PEM file of a certificate authority (or a self-signed certificate) to trust for --url, besides the system's")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "%s\n\nFlags:\n", probeSummary)
 		fs.VisitAll(func(f *flag.Flag) { fmt.Fprintf(fs.Output(), "  --%s\n      %s\n", f.Name, f.Usage) })
@@ -86,6 +93,13 @@ func probe(ctx context.Context, args []string, stdout, stderr io.Writer, _ func(
 	}
 	o.URL = strings.TrimRight(o.URL, "/")
 	o.Login = login[0]
+	if *caCert != "" {
+		pool, err := certPoolWith(*caCert)
+		if err != nil {
+			return fmt.Errorf("probe: --ca-cert: %w", err)
+		}
+		o.RootCAs = pool
+	}
 	rep := runProbe(ctx, o)
 	if o.JSON {
 		enc := json.NewEncoder(stdout)
@@ -98,6 +112,22 @@ func probe(ctx context.Context, args []string, stdout, stderr io.Writer, _ func(
 		return fmt.Errorf("probe failed: %s", rep.Error)
 	}
 	return nil
+}
+
+// certPoolWith is the system's pool plus the certificates of file.
+func certPoolWith(file string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool() // none on this system: trust the file's only
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", file)
+	}
+	return pool, nil
 }
 
 func (r probeReport) print(w io.Writer) {
@@ -124,6 +154,7 @@ func (r probeReport) print(w io.Writer) {
 type prober struct {
 	o      probeOptions
 	hc     *http.Client
+	wsOpts []client.Option
 	rep    *probeReport
 	errs   chan error // from the peers' goroutines
 	guide  *client.Conn
@@ -135,6 +166,14 @@ type prober struct {
 func runProbe(ctx context.Context, o probeOptions) probeReport {
 	rep := probeReport{URL: o.URL, Steps: []probeStep{}}
 	p := &prober{o: o, hc: &http.Client{Timeout: o.StepTimeout}, rep: &rep, errs: make(chan error, 16)}
+	if o.RootCAs != nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{RootCAs: o.RootCAs, MinVersion: tls.VersionTLS12}
+		defer tr.CloseIdleConnections()
+		p.hc.Transport = tr
+		// The WebSocket handshake is bounded by its ctx, not a client timeout.
+		p.wsOpts = []client.Option{client.WithHTTPClient(&http.Client{Transport: tr})}
+	}
 	start := time.Now()
 	err := p.run(ctx)
 	p.cleanup()
@@ -185,7 +224,7 @@ func (p *prober) run(ctx context.Context) error {
 		return err
 	}
 	if err := p.step(ctx, "guide_online", func(ctx context.Context) (err error) {
-		if p.guide, _, err = client.DialAuth(ctx, wsOf(p.o.URL), guideToken); err != nil {
+		if p.guide, _, err = client.DialAuth(ctx, wsOf(p.o.URL), guideToken, p.wsOpts...); err != nil {
 			return err
 		}
 		if err := p.guide.Send(ctx, protocol.TypePresence, "", protocol.SetPresence{Status: "available"}); err != nil {
@@ -209,7 +248,7 @@ func (p *prober) run(ctx context.Context) error {
 			return err
 		}
 		entryID, shopperToken, shopperWS = j.EntryID, j.Token, j.WSURL
-		p.shop, _, err = client.DialAuth(ctx, shopperWS, shopperToken)
+		p.shop, _, err = client.DialAuth(ctx, shopperWS, shopperToken, p.wsOpts...)
 		return err
 	}); err != nil {
 		return err

@@ -10,11 +10,18 @@ import (
 
 	"guidecall/app"
 	"guidecall/internal/config"
+	"guidecall/internal/tlstest"
 	"guidecall/protocol"
 )
 
 // probeNode runs an in-process node with a probe guide on loopback.
 func probeNode(t *testing.T) (*app.App, string) {
+	t.Helper()
+	return probeNodeConfig(t, nil)
+}
+
+// probeNodeConfig is probeNode with changes to the node's configuration.
+func probeNodeConfig(t *testing.T, tweak func(*config.Serve)) (*app.App, string) {
 	t.Helper()
 	var cfg config.Serve
 	fs := flag.NewFlagSet("probe-node", flag.ContinueOnError)
@@ -26,6 +33,9 @@ func probeNode(t *testing.T) (*app.App, string) {
 	cfg.HTTPAddr, cfg.TURNListenIP, cfg.TURNPort = "127.0.0.1:0", "127.0.0.1", 0
 	cfg.JWTSecret, cfg.TURNSecret, cfg.SandboxSecret = secret, secret, secret
 	cfg.DemoGuide = config.Toggle{Given: true, On: false}
+	if tweak != nil {
+		tweak(&cfg)
+	}
 	log, _ := newLogger(&strings.Builder{}, "error", "text")
 	a, err := app.New(cfg, app.MemoryStores(), log)
 	if err != nil {
@@ -100,6 +110,33 @@ func TestProbeTURNUnreachable(t *testing.T) {
 		t.Fatalf("text report:\n%s", out)
 	}
 	t.Logf("probe output without TURN:\n%s", out)
+}
+
+// TestProbeCACert: a node serving HTTPS with a self-signed certificate is
+// refused by default and probed end to end with --ca-cert.
+func TestProbeCACert(t *testing.T) {
+	t.Parallel()
+	cert := tlstest.Write(t, t.TempDir())
+	a, login := probeNodeConfig(t, func(c *config.Serve) { c.TLSCert, c.TLSKey = cert.CertFile, cert.KeyFile })
+	if !strings.HasPrefix(a.URL(), "https://") {
+		t.Fatalf("node URL %s with --tls-cert", a.URL())
+	}
+	out, _, err := runCmd(t, noEnv, "probe", "--url", a.URL(), "--guide-login", login, "--step-timeout", "5s")
+	if err == nil || !strings.Contains(err.Error(), "guide_login: ") || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("probe of a self-signed node without --ca-cert: %v\n%s", err, out)
+	}
+	out, stderr, err := runCmd(t, noEnv, "probe", "--url", a.URL(), "--guide-login", login, "--ca-cert", cert.CertFile, "--json", "--step-timeout", "20s")
+	if err != nil {
+		t.Fatalf("probe --ca-cert: %v\n%s\n%s", err, out, stderr)
+	}
+	var rep probeReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || !rep.OK || len(rep.Steps) != 11 {
+		t.Fatalf("report %+v (%v)", rep, err)
+	}
+	if _, _, err := runCmd(t, noEnv, "probe", "--url", a.URL(), "--guide-login", login, "--ca-cert", cert.KeyFile); err == nil ||
+		!strings.Contains(err.Error(), "holds no PEM certificate") {
+		t.Fatalf("--ca-cert of a key file: %v", err)
+	}
 }
 
 func TestProbeFlags(t *testing.T) {

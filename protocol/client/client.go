@@ -60,6 +60,7 @@ type options struct {
 	failOnError bool
 	onReceive   func(Frame)
 	onPing      func() bool
+	httpClient  *http.Client
 }
 
 // WithHeader adds an HTTP header to the handshake (Origin, or
@@ -91,6 +92,11 @@ func OnReceive(fn func(Frame)) Option { return func(o *options) { o.onReceive = 
 // it unanswered, which the server's heartbeat treats as a dead peer.
 func OnPing(fn func() bool) Option { return func(o *options) { o.onPing = fn } }
 
+// WithHTTPClient makes the handshake with c (its Transport trusting a
+// private certificate authority, say). c must have no Timeout: ctx
+// bounds the handshake.
+func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.httpClient = c } }
+
 // Conn is one protocol socket. Its methods are safe for concurrent use.
 type Conn struct {
 	ws   *websocket.Conn
@@ -116,7 +122,7 @@ func Dial(ctx context.Context, wsURL string, opts ...Option) (*Conn, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	dopts := &websocket.DialOptions{HTTPHeader: o.header}
+	dopts := &websocket.DialOptions{HTTPHeader: o.header, HTTPClient: o.httpClient}
 	if o.onPing != nil {
 		dopts.OnPingReceived = func(context.Context, []byte) bool { return o.onPing() }
 	}
