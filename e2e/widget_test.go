@@ -15,6 +15,8 @@ import (
 
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/fetch"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/golang-jwt/jwt/v5"
@@ -629,4 +631,57 @@ func TestDemoShopPage(t *testing.T) {
 	shopper.do(t, "open the widget again", browserStepTimeout, chromedp.Click(chromedp.CSS("#call-guide")))
 	shopper.widgetVisible(t, "pre-call choices", "#join-video")
 	shopper.audit(t, axe, "demo-precall")
+}
+
+// TestDemoShopEarlyClick clicks the demo page's own call button while the
+// widget loader is still on its way (held by the test), as a shopper on a
+// slow or fresh TLS connection may: the click must still open the widget
+// once it has loaded, not go nowhere.
+func TestDemoShopEarlyClick(t *testing.T) {
+	chromium := findChromium(t)
+	n := startNode(t, nodeOptions{})
+	shopper := launchChromium(t, "shopper", chromium)
+	t.Cleanup(func() {
+		if t.Failed() {
+			shopper.dump(t)
+		}
+	})
+	paused := make(chan fetch.RequestID, 1)
+	if err := chromedp.Listen(shopper.ctx, func(ev any) {
+		if ev, ok := ev.(*fetch.EventRequestPaused); ok {
+			select {
+			case paused <- ev.RequestID:
+			default:
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	shopper.do(t, "hold the widget loader", browserStepTimeout, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: "*/widget.js*"}}})
+		return err
+	}))
+	// Not chromedp.Navigate: the held script keeps the load event back.
+	shopper.do(t, "open the demo shop", browserStepTimeout, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, page.Navigate, page.NavigateParams{URL: n.URL() + "/shop/?currency=EUR"})
+		return err
+	}))
+	var held fetch.RequestID
+	select {
+	case held = <-paused:
+	case <-time.After(browserStepTimeout):
+		t.Fatal("the page never asked for /widget.js")
+	}
+	shopper.do(t, "the page's own call button, before the widget is there", browserStepTimeout, chromedp.Click(chromedp.CSS("#call-guide")))
+	if got := shopper.evalString(t, `window.guidecall ? "loaded" : "not loaded"`); got != "not loaded" {
+		t.Fatalf("widget %s before the test let its loader through", got)
+	}
+	shopper.do(t, "let the widget loader through", browserStepTimeout, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		if _, err := cdp.Call(ctx, tg, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: held}); err != nil {
+			return err
+		}
+		_, err := cdp.Call(ctx, tg, fetch.Disable, cdp.Empty{})
+		return err
+	}))
+	shopper.widgetVisible(t, "pre-call choices", "#join-video")
 }

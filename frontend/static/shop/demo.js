@@ -38,18 +38,23 @@ function widget() {
   tag.async = true;
   tag.dataset.queue = queue;
   tag.dataset.locale = "auto";
-  const loaded = new Promise((resolve) => tag.addEventListener("load", () => resolve(window.guidecall), { once: true }));
+  const loaded = new Promise((resolve, reject) => {
+    tag.addEventListener("load", () => resolve(window.guidecall), { once: true });
+    tag.addEventListener("error", () => reject(new Error(`guidecall: ${tag.src} did not load`)), { once: true });
+  });
   document.head.append(tag);
   return loaded;
 }
 
-async function init() {
+async function init(ready) {
+  const loading = widget();
   try { (await loadTranslator()).apply(document); } catch (err) { console.warn(err); }
   const amount = renderPrice();
-  const gc = await widget();
+  const gc = await loading;
   const product = { id: "merino-sneaker", name: document.querySelector("#product-title").textContent, price: amount, currency };
   const share = () => gc.setContext({ currency, product, variant: size() && `EU ${size()}`, cart: bag.slice() });
   share();
+  ready(gc);
   for (const r of document.querySelectorAll('input[name="size"]')) r.addEventListener("change", share);
   const addToBag = (item) => {
     bag.push(item);
@@ -58,7 +63,6 @@ async function init() {
   };
   document.querySelector("#add-to-bag").addEventListener("click", () => addToBag({ ...product, variant: size(), quantity: 1 }));
   gc.on("product-added-to-cart", (e) => addToBag({ ...e.product, quantity: e.quantity || 1 }));
-  document.querySelector("#call-guide").addEventListener("click", () => gc.open());
   // The floating launcher only while the page's own call button is out of
   // view; when the queue is closed the page's button goes and the widget's
   // launcher (which leads to the callback form) stays.
@@ -80,4 +84,16 @@ async function init() {
   }
 }
 
-init();
+// The page's button is there from the first paint, long before the loader
+// has run and the page has told the widget its context (most of all on
+// fresh TLS connections): a click then opens the widget once both are done
+// instead of going nowhere.
+const widgetReady = new Promise((resolve, reject) => {
+  init(resolve).catch((err) => {
+    console.error(err);
+    reject(err);
+  });
+});
+document.querySelector("#call-guide").addEventListener("click", () => {
+  widgetReady.then((gc) => gc.open(), () => { /* logged above */ });
+});
