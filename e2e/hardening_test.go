@@ -616,6 +616,44 @@ func TestBadInputRefusedAndNothingStored(t *testing.T) {
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM callbacks`).Scan(&callbacks); err != nil || callbacks != 0 {
 		t.Fatalf("%d callbacks stored by refused requests (%v)", callbacks, err)
 	}
+	// The admin bodies of merchant webhooks, payments and the sandbox go
+	// through the same decoder: null is not an object, and a NUL would
+	// answer 500 from PostgreSQL.
+	const adminPW = "admin password for bad input"
+	if _, err := node.Auth.AddAccount(ctx, "bad-input-admin@e2e.local", "Bad Input Admin", adminPW, protocol.RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	admin := login(t, base, "bad-input-admin@e2e.local", adminPW)
+	for _, req := range []struct{ name, method, path, body string }{
+		{"merchant endpoint, NUL", http.MethodPost, "/api/v1/admin/webhooks/endpoints", `{"url":"https://shop.example/hook","description":"x\u0000"}`},
+		{"merchant endpoint, null", http.MethodPost, "/api/v1/admin/webhooks/endpoints", `null`},
+		{"refund, NUL key", http.MethodPost, "/api/v1/admin/payment-links/pl_x/refunds", `{"amo\u0000unt":1}`},
+		{"refund, null", http.MethodPost, "/api/v1/admin/payment-links/pl_x/refunds", `null`},
+		{"risk limits, NUL", http.MethodPut, "/api/v1/admin/payment-limits", `{"max_amount":{"EUR\u0000":100}}`},
+		{"risk limits, null", http.MethodPut, "/api/v1/admin/payment-limits", `null`},
+		{"rollout, NUL", http.MethodPut, "/api/v1/admin/payment-providers/rollouts", `{"currency":"EUR\u0000","provider":"sandbox","incumbent":"sandbox","percent":10}`},
+		{"rollout, null", http.MethodPut, "/api/v1/admin/payment-providers/rollouts", `null`},
+		{"sandbox script, null", http.MethodPut, "/api/v1/admin/sandbox/script", `null`},
+		{"sandbox script, array", http.MethodPut, "/api/v1/admin/sandbox/script", `[]`},
+	} {
+		r, _ := http.NewRequest(req.method, base+req.path, strings.NewReader(req.body))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Authorization", "Bearer "+admin)
+		r.Header.Set("Idempotency-Key", "bad-input-"+req.name)
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: %d %s, want 400", req.name, resp.StatusCode, b)
+		}
+	}
+	var endpoints int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM merchant_endpoints`).Scan(&endpoints); err != nil || endpoints != 0 {
+		t.Errorf("%d merchant endpoints stored by refused requests (%v)", endpoints, err)
+	}
 	if st, _, _ := rawRequest(t, http.MethodGet, base+"/api/v1/admin/queue?queue=%00", "", ""); st != http.StatusBadRequest {
 		t.Errorf("NUL in a query: %d, want 400", st)
 	}
