@@ -767,11 +767,15 @@ func TestRetentionPurgeAndErasure(t *testing.T) {
 	for {
 		name, page, erased := entry(a.EntryID)
 		cbData, _, _, _, cbErased := callback(cbD.ID)
-		if name == "" && page == "" && erased && cbData == "" && cbErased {
+		var doraEvents int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM merchant_events WHERE strpos(convert_from(body, 'UTF8'), 'dora@shop.example') > 0`).Scan(&doraEvents); err != nil {
+			t.Fatal(err)
+		}
+		if name == "" && page == "" && erased && cbData == "" && cbErased && doraEvents == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("20 s after a retention of 1 s, entry A holds %q %q, callback D holds %q", name, page, cbData)
+			t.Fatalf("20 s after a retention of 1 s, entry A holds %q %q, callback D holds %q, %d merchant events hold D's email", name, page, cbData, doraEvents)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -825,7 +829,7 @@ func TestRetentionPurgeAndErasure(t *testing.T) {
 			ID string `json:"callback_id"`
 		}
 		api(t, http.MethodPost, base+"/api/v1/queues/default/callbacks", "", map[string]string{
-			"name": "Sam", "phone": "+49 30 7654321", "message": "about order 7", "customer_token": tokenOf(sub),
+			"name": "Sam", "phone": "+49 30 7654321", "email": sub + "@shop.example", "message": "about order 7", "customer_token": tokenOf(sub),
 		}, &cb, http.StatusCreated)
 		return j.EntryID, cb.ID
 	}
@@ -845,6 +849,21 @@ func TestRetentionPurgeAndErasure(t *testing.T) {
 	if name, _, erased := entry(f); name != "Sam" || erased {
 		t.Fatalf("erasing cust-e touched cust-f's entry: %q erased=%v", name, erased)
 	}
+	// The callback.requested events kept for merchant webhooks held the
+	// same shopper fields.
+	eventsHolding := func(text string) int {
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM merchant_events WHERE strpos(convert_from(body, 'UTF8'), $1) > 0`, text).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := eventsHolding("cust-e@shop.example"); n != 0 {
+		t.Errorf("%d merchant events still hold cust-e's email after the erasure", n)
+	}
+	if n := eventsHolding("cust-f@shop.example"); n != 1 {
+		t.Errorf("%d merchant events hold cust-f's email, want 1 (not erased)", n)
+	}
 	if data, state, _, _, _ := callback(cbF); !strings.Contains(data, "about order 7") || !strings.Contains(data, "cust-f") || state != "open" {
 		t.Fatalf("erasing cust-e touched cust-f's callback: %q %s", data, state)
 	}
@@ -857,6 +876,12 @@ func TestRetentionPurgeAndErasure(t *testing.T) {
 	}
 	if data, _, outcome, _, _ := callback(cbF); data != "" || outcome != "erased" {
 		t.Fatalf("guidecall purge --customer left F's callback %q %s (%s)", data, outcome, out)
+	}
+	if n := eventsHolding("cust-f@shop.example"); n != 0 {
+		t.Errorf("guidecall purge --customer left cust-f's email in %d merchant events", n)
+	}
+	if n := eventsHolding("Sam"); n != 0 {
+		t.Errorf("%d merchant events still hold the name of an erased customer", n)
 	}
 	var callbacks int
 	if err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM queue_entries), (SELECT count(*) FROM callbacks)`).Scan(&entries, &callbacks); err != nil {
