@@ -254,9 +254,10 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 		PublicURL: a.publicURL, ICERelayOnly: cfg.ICERelayOnly,
 		JoinRate: cfg.JoinRate, JoinBurst: cfg.JoinBurst, ClientIP: a.clientIP,
 		Heartbeat: heartbeat, Logger: log,
-		CustomerSecret: []byte(cfg.CustomerTokenSecret),
-		ICERestarted:   a.iceRestarted(),
-		ShopOrigins:    splitList(cfg.ShopOrigins),
+		CustomerSecret:      []byte(cfg.CustomerTokenSecret),
+		ICERestarted:        a.iceRestarted(),
+		ShopOrigins:         splitList(cfg.ShopOrigins),
+		EraseMerchantEvents: a.eraseMerchantEvents,
 	})
 	if a.Merchant, err = buildMerchant(cfg, stores, log); err != nil {
 		return fail(err)

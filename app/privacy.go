@@ -2,12 +2,14 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/riverqueue/river"
 
 	"guidecall/internal/httpjson"
+	"guidecall/merchant"
 )
 
 // purge runs the retention purge once: shopper data of entries that ended
@@ -16,11 +18,54 @@ func (a *App) purge(ctx context.Context) error {
 	if _, err := a.Queue.PurgeShopperData(ctx, a.cfg.Retention); err != nil {
 		return err
 	}
+	if a.cfg.Retention > 0 {
+		if err := a.purgeMerchantEvents(ctx, time.Now().Add(-a.cfg.Retention)); err != nil {
+			return err
+		}
+	}
 	if n, err := a.Auth.PurgeSessions(ctx); err != nil {
 		return err
 	} else if n > 0 {
 		a.log.InfoContext(ctx, "expired logins forgotten", "families", n)
 	}
+	return nil
+}
+
+// purgeMerchantEvents blanks the shopper fields of merchant webhook
+// events recorded before cutoff whose deliveries are over.
+func (a *App) purgeMerchantEvents(ctx context.Context, cutoff time.Time) error {
+	var n int
+	var err error
+	switch {
+	case a.Merchant != nil:
+		n, err = a.Merchant.PurgeShopperData(ctx, cutoff)
+	case a.MerchantMemory != nil:
+		n, err = a.MerchantMemory.PurgeShopperData(ctx, cutoff)
+	}
+	if err != nil {
+		return fmt.Errorf("purge merchant events: %w", err)
+	}
+	if n > 0 {
+		a.log.InfoContext(ctx, "shopper data purged from merchant events", "events", n)
+	}
+	return nil
+}
+
+// eraseMerchantEvents blanks one shopper's fields in the merchant webhook
+// events (callflow's Config.EraseMerchantEvents).
+func (a *App) eraseMerchantEvents(ctx context.Context, m merchant.Match) error {
+	var n int
+	var err error
+	switch {
+	case a.Merchant != nil:
+		n, err = a.Merchant.EraseShopper(ctx, m)
+	case a.MerchantMemory != nil:
+		n, err = a.MerchantMemory.EraseShopper(ctx, m)
+	}
+	if err != nil {
+		return fmt.Errorf("erase merchant events: %w", err)
+	}
+	a.log.InfoContext(ctx, "shopper data erased from merchant events", "events", n)
 	return nil
 }
 

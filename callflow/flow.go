@@ -10,6 +10,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"guidecall/internal/auth"
+	"guidecall/merchant"
 	"guidecall/payments"
 	"guidecall/protocol"
 	"guidecall/queue"
@@ -46,6 +47,10 @@ type Config struct {
 	// ShopOrigins are the merchant's page origins ("https://shop.example")
 	// a hosted checkout may send the shopper back to, besides PublicURL's.
 	ShopOrigins []string
+	// EraseMerchantEvents blanks one shopper's fields in the merchant
+	// webhook events the node keeps, after the queue erased theirs; nil
+	// when the node sends no merchant webhooks.
+	EraseMerchantEvents func(ctx context.Context, m merchant.Match) error
 }
 
 // Flow is the call flow of one node: it answers the hub's questions from

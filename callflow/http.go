@@ -1,6 +1,7 @@
 package callflow
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"guidecall/internal/auth"
 	"guidecall/internal/cleantext"
 	"guidecall/internal/httpjson"
+	"guidecall/merchant"
 	"guidecall/payments"
 	"guidecall/protocol"
 	"guidecall/queue"
@@ -198,8 +200,22 @@ func (f *Flow) handleErase(w http.ResponseWriter, r *http.Request) {
 		writeQueueError(w, f.log, err)
 		return
 	}
+	if err := f.eraseMerchantEvents(r.Context(), merchant.Match{Field: "entry_id", Value: id}); err != nil {
+		f.log.ErrorContext(r.Context(), "merchant events of an erased entry", "entry_id", id, "err", err)
+		httpjson.Error(w, http.StatusServiceUnavailable, "unavailable", "the merchant events were not erased; ask again")
+		return
+	}
 	f.log.InfoContext(r.Context(), "shopper data erased by an admin", "entry_id", id, "callbacks", n.Callbacks, "admin_id", c.Subject)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// eraseMerchantEvents: see Config.EraseMerchantEvents. An erasure asked
+// again redoes both parts, so a failure here is answered, not hidden.
+func (f *Flow) eraseMerchantEvents(ctx context.Context, m merchant.Match) error {
+	if f.cfg.EraseMerchantEvents == nil {
+		return nil
+	}
+	return f.cfg.EraseMerchantEvents(ctx, m)
 }
 
 // handleEraseCustomer erases every entry and callback of one customer of
@@ -215,6 +231,11 @@ func (f *Flow) handleEraseCustomer(w http.ResponseWriter, r *http.Request) {
 	n, err := f.queue.EraseCustomer(r.Context(), id)
 	if err != nil {
 		writeQueueError(w, f.log, err)
+		return
+	}
+	if err := f.eraseMerchantEvents(r.Context(), merchant.Match{Field: "customer_id", Value: id}); err != nil {
+		f.log.ErrorContext(r.Context(), "merchant events of an erased customer", "err", err)
+		httpjson.Error(w, http.StatusServiceUnavailable, "unavailable", "the merchant events were not erased; ask again")
 		return
 	}
 	// The customer id is what was erased: it is not logged.

@@ -616,6 +616,44 @@ func TestBadInputRefusedAndNothingStored(t *testing.T) {
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM callbacks`).Scan(&callbacks); err != nil || callbacks != 0 {
 		t.Fatalf("%d callbacks stored by refused requests (%v)", callbacks, err)
 	}
+	// The admin bodies of merchant webhooks, payments and the sandbox go
+	// through the same decoder: null is not an object, and a NUL would
+	// answer 500 from PostgreSQL.
+	const adminPW = "admin password for bad input"
+	if _, err := node.Auth.AddAccount(ctx, "bad-input-admin@e2e.local", "Bad Input Admin", adminPW, protocol.RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	admin := login(t, base, "bad-input-admin@e2e.local", adminPW)
+	for _, req := range []struct{ name, method, path, body string }{
+		{"merchant endpoint, NUL", http.MethodPost, "/api/v1/admin/webhooks/endpoints", `{"url":"https://shop.example/hook","description":"x\u0000"}`},
+		{"merchant endpoint, null", http.MethodPost, "/api/v1/admin/webhooks/endpoints", `null`},
+		{"refund, NUL key", http.MethodPost, "/api/v1/admin/payment-links/pl_x/refunds", `{"amo\u0000unt":1}`},
+		{"refund, null", http.MethodPost, "/api/v1/admin/payment-links/pl_x/refunds", `null`},
+		{"risk limits, NUL", http.MethodPut, "/api/v1/admin/payment-limits", `{"max_amount":{"EUR\u0000":100}}`},
+		{"risk limits, null", http.MethodPut, "/api/v1/admin/payment-limits", `null`},
+		{"rollout, NUL", http.MethodPut, "/api/v1/admin/payment-providers/rollouts", `{"currency":"EUR\u0000","provider":"sandbox","incumbent":"sandbox","percent":10}`},
+		{"rollout, null", http.MethodPut, "/api/v1/admin/payment-providers/rollouts", `null`},
+		{"sandbox script, null", http.MethodPut, "/api/v1/admin/sandbox/script", `null`},
+		{"sandbox script, array", http.MethodPut, "/api/v1/admin/sandbox/script", `[]`},
+	} {
+		r, _ := http.NewRequest(req.method, base+req.path, strings.NewReader(req.body))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Authorization", "Bearer "+admin)
+		r.Header.Set("Idempotency-Key", "bad-input-"+req.name)
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: %d %s, want 400", req.name, resp.StatusCode, b)
+		}
+	}
+	var endpoints int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM merchant_endpoints`).Scan(&endpoints); err != nil || endpoints != 0 {
+		t.Errorf("%d merchant endpoints stored by refused requests (%v)", endpoints, err)
+	}
 	if st, _, _ := rawRequest(t, http.MethodGet, base+"/api/v1/admin/queue?queue=%00", "", ""); st != http.StatusBadRequest {
 		t.Errorf("NUL in a query: %d, want 400", st)
 	}
@@ -729,11 +767,15 @@ func TestRetentionPurgeAndErasure(t *testing.T) {
 	for {
 		name, page, erased := entry(a.EntryID)
 		cbData, _, _, _, cbErased := callback(cbD.ID)
-		if name == "" && page == "" && erased && cbData == "" && cbErased {
+		var doraEvents int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM merchant_events WHERE strpos(convert_from(body, 'UTF8'), 'dora@shop.example') > 0`).Scan(&doraEvents); err != nil {
+			t.Fatal(err)
+		}
+		if name == "" && page == "" && erased && cbData == "" && cbErased && doraEvents == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("20 s after a retention of 1 s, entry A holds %q %q, callback D holds %q", name, page, cbData)
+			t.Fatalf("20 s after a retention of 1 s, entry A holds %q %q, callback D holds %q, %d merchant events hold D's email", name, page, cbData, doraEvents)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -787,7 +829,7 @@ func TestRetentionPurgeAndErasure(t *testing.T) {
 			ID string `json:"callback_id"`
 		}
 		api(t, http.MethodPost, base+"/api/v1/queues/default/callbacks", "", map[string]string{
-			"name": "Sam", "phone": "+49 30 7654321", "message": "about order 7", "customer_token": tokenOf(sub),
+			"name": "Sam", "phone": "+49 30 7654321", "email": sub + "@shop.example", "message": "about order 7", "customer_token": tokenOf(sub),
 		}, &cb, http.StatusCreated)
 		return j.EntryID, cb.ID
 	}
@@ -807,6 +849,21 @@ func TestRetentionPurgeAndErasure(t *testing.T) {
 	if name, _, erased := entry(f); name != "Sam" || erased {
 		t.Fatalf("erasing cust-e touched cust-f's entry: %q erased=%v", name, erased)
 	}
+	// The callback.requested events kept for merchant webhooks held the
+	// same shopper fields.
+	eventsHolding := func(text string) int {
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM merchant_events WHERE strpos(convert_from(body, 'UTF8'), $1) > 0`, text).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := eventsHolding("cust-e@shop.example"); n != 0 {
+		t.Errorf("%d merchant events still hold cust-e's email after the erasure", n)
+	}
+	if n := eventsHolding("cust-f@shop.example"); n != 1 {
+		t.Errorf("%d merchant events hold cust-f's email, want 1 (not erased)", n)
+	}
 	if data, state, _, _, _ := callback(cbF); !strings.Contains(data, "about order 7") || !strings.Contains(data, "cust-f") || state != "open" {
 		t.Fatalf("erasing cust-e touched cust-f's callback: %q %s", data, state)
 	}
@@ -819,6 +876,12 @@ func TestRetentionPurgeAndErasure(t *testing.T) {
 	}
 	if data, _, outcome, _, _ := callback(cbF); data != "" || outcome != "erased" {
 		t.Fatalf("guidecall purge --customer left F's callback %q %s (%s)", data, outcome, out)
+	}
+	if n := eventsHolding("cust-f@shop.example"); n != 0 {
+		t.Errorf("guidecall purge --customer left cust-f's email in %d merchant events", n)
+	}
+	if n := eventsHolding("Sam"); n != 0 {
+		t.Errorf("%d merchant events still hold the name of an erased customer", n)
 	}
 	var callbacks int
 	if err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM queue_entries), (SELECT count(*) FROM callbacks)`).Scan(&entries, &callbacks); err != nil {

@@ -489,6 +489,63 @@ func TestWidgetCameraDenied(t *testing.T) {
 	}
 }
 
+// countGetUserMedia wraps navigator.mediaDevices.getUserMedia in every
+// document of the tab, so a test can tell whether the camera was asked for.
+const countGetUserMedia = `(() => {
+	const md = navigator.mediaDevices;
+	if (!md || md.getUserMedia.guidecallCounted) return;
+	window.getUserMediaCalls = 0;
+	const original = md.getUserMedia.bind(md);
+	const counted = (c) => { window.getUserMediaCalls++; return original(c); };
+	counted.guidecallCounted = true;
+	md.getUserMedia = counted;
+})();`
+
+// TestWidgetPrivacyNoticeBeforeCamera: the pre-call view links the
+// merchant's privacy notice (--privacy-notice-url) before anything asks
+// for the camera; only joining does.
+func TestWidgetPrivacyNoticeBeforeCamera(t *testing.T) {
+	chromium := findChromium(t)
+	axe := findAxe(t)
+	hostLn, hostOrigin := listenHost(t)
+	const notice = "https://shop.example/privacy-notice"
+	n := startNode(t, nodeOptions{tweak: func(c *config.Serve) {
+		c.AllowedOrigins, c.PrivacyNoticeURL, c.Retention = hostOrigin, notice, 30*24*time.Hour
+	}})
+	serveHost(t, hostLn, n.URL()+"/widget.js")
+
+	shopper := launchChromium(t, "shopper", chromium)
+	t.Cleanup(func() {
+		if t.Failed() || os.Getenv("GUIDECALL_TEST_LOG") != "" {
+			shopper.dump(t)
+		}
+	})
+	shopper.do(t, "count getUserMedia calls", browserStepTimeout, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: countGetUserMedia})
+		return err
+	}))
+	shopper.do(t, "open the merchant page", browserStepTimeout, chromedp.Navigate(hostOrigin+"/"))
+	if ok, err := shopper.check(`window.getUserMediaCalls === 0`); !ok || err != nil {
+		t.Fatalf("getUserMedia is not counted on the page (%v)", err)
+	}
+	shopper.do(t, "open the widget", browserStepTimeout, chromedp.Click(widgetEl("#launcher")))
+	shopper.widgetVisible(t, "privacy notice link", "#privacy-link")
+	if href := shopper.evalString(t, `guidecall.root.querySelector("#privacy-link").href`); href != notice {
+		t.Errorf("privacy notice link %q, want %q", href, notice)
+	}
+	if text := shopper.evalString(t, `guidecall.root.querySelector("#privacy-text").textContent`); !strings.Contains(text, "30") {
+		t.Errorf("privacy note %q does not say 30 days", text)
+	}
+	if calls := shopper.evalString(t, `String(window.getUserMediaCalls)`); calls != "0" {
+		t.Fatalf("getUserMedia called %s times before the shopper joined, with the notice on screen", calls)
+	}
+	shopper.audit(t, axe, "privacy-notice")
+
+	shopper.do(t, "join with video", browserStepTimeout, chromedp.Click(widgetEl("#join-video")))
+	shopper.waitJS(t, "camera asked for after the join", browserStepTimeout, `window.getUserMediaCalls >= 1`)
+	shopper.waitJS(t, "in line", browserStepTimeout, `/^You are (next|number 1 )/.test(guidecall.root.querySelector("#queue-position").textContent)`)
+}
+
 // waitRestarted waits until the tab has completed an ICE restart's offer
 // and answer.
 func waitRestarted(t *testing.T, b *chromeTab) {

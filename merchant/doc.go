@@ -25,6 +25,10 @@
 //     guarantee is at least once, and receivers drop repeats by event id.
 //   - The admin API ([Routes], over either store): endpoints, deliveries
 //     with their attempts, replay.
+//   - Shopper data in event bodies: [Service.PurgeShopperData] (retention)
+//     and [Service.EraseShopper] (erasure by entry or customer id) blank
+//     the shopper fields of callback.requested bodies; the caller (the
+//     app's purge, callflow's erasure, `guidecall purge`) decides when.
 //
 // # What it does not own
 //

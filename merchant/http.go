@@ -1,9 +1,7 @@
 package merchant
 
 import (
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"strconv"
 
@@ -77,10 +75,13 @@ func Routes(s Admin) chi.Router {
 }
 
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		httpjson.Error(w, http.StatusBadRequest, "bad_request", "invalid JSON: "+err.Error())
+	if err := httpjson.DecodeObject(http.MaxBytesReader(w, r.Body, 64<<10), v, true); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			httpjson.Error(w, http.StatusRequestEntityTooLarge, "too_large", "body over 64 KiB")
+			return false
+		}
+		httpjson.Error(w, http.StatusBadRequest, "bad_request", "body must be one JSON object: "+err.Error())
 		return false
 	}
 	return true

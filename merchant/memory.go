@@ -66,8 +66,9 @@ type MemoryService struct {
 }
 
 type memEvent struct {
-	typ  string
-	body []byte
+	typ     string
+	body    []byte
+	created time.Time
 }
 
 type memDelivery struct {
@@ -218,7 +219,7 @@ func (s *MemoryService) Record(ctx context.Context, events ...Event) error {
 			s.mu.Unlock()
 			return fmt.Errorf("merchant: encode event %s: %w", e.ID, err)
 		}
-		s.events[e.ID] = memEvent{typ: e.Type, body: body}
+		s.events[e.ID] = memEvent{typ: e.Type, body: body, created: e.CreatedAt}
 		for _, ep := range endpoints {
 			if !ep.wants(e.Type) {
 				continue

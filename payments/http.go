@@ -1,8 +1,8 @@
 package payments
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -65,6 +65,28 @@ func decodeCreateLinkRequest(r io.Reader) (createLinkRequest, error) {
 		return createLinkRequest{}, fmt.Errorf("%w: %w", errBadRequest, err)
 	}
 	return req, nil
+}
+
+// decodeBody reads one JSON object with no unknown fields (httpjson: no
+// null, no NUL, UTF-8 only) into v; a MaxBytesError is kept so it answers 413.
+func decodeBody(r io.Reader, v any) error {
+	if err := httpjson.DecodeObject(r, v, true); err != nil {
+		return fmt.Errorf("%w: %w", errBadRequest, err)
+	}
+	return nil
+}
+
+// decodeOptionalBody is decodeBody for a body that may be left out
+// entirely (a refund of everything left): nothing but blanks reads as {}.
+func decodeOptionalBody(r io.Reader, v any) error {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errBadRequest, err)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil
+	}
+	return decodeBody(bytes.NewReader(data), v)
 }
 
 // APIRoutes serves a call's payment links; the wiring mounts it at
@@ -140,10 +162,8 @@ func (s *Service) handleRefund(w http.ResponseWriter, r *http.Request, callID, a
 		return
 	}
 	var req refundRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxCreateBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil && !errors.Is(err, io.EOF) {
-		writeError(w, fmt.Errorf("%w: %w", errBadRequest, err))
+	if err := decodeOptionalBody(http.MaxBytesReader(w, r.Body, maxCreateBody), &req); err != nil {
+		writeError(w, err)
 		return
 	}
 	linkID := chi.URLParam(r, "linkID")

@@ -2,7 +2,6 @@ package payments
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -134,10 +133,8 @@ func (s *Service) RiskRoutes() chi.Router {
 	})
 	r.Put("/", func(w http.ResponseWriter, r *http.Request) {
 		var l RiskLimits
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxCreateBody))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&l); err != nil {
-			writeError(w, fmt.Errorf("%w: %w", errBadRequest, err))
+		if err := decodeBody(http.MaxBytesReader(w, r.Body, maxCreateBody), &l); err != nil {
+			writeError(w, err)
 			return
 		}
 		l, err := s.SetRiskLimits(r.Context(), l, strings.TrimSpace(r.Header.Get("X-Request-Id")))

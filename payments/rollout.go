@@ -2,7 +2,6 @@ package payments
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"net/http"
@@ -250,10 +249,8 @@ func (s *Service) ProviderRoutes() chi.Router {
 	})
 	r.Put("/rollouts", func(w http.ResponseWriter, r *http.Request) {
 		var ro Rollout
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&ro); err != nil {
-			writeError(w, fmt.Errorf("%w: %w", errBadRequest, err))
+		if err := decodeBody(http.MaxBytesReader(w, r.Body, 4<<10), &ro); err != nil {
+			writeError(w, err)
 			return
 		}
 		ro, err := s.SetRollout(r.Context(), ro)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"guidecall/internal/config"
+	"guidecall/internal/db"
+	"guidecall/merchant"
 	"guidecall/queue"
 )
 
@@ -57,6 +59,15 @@ so statistics still count them.`, stderr)
 	if err != nil {
 		return fmt.Errorf("purge: %w", err)
 	}
+	schema, err := db.CurrentSchema(ctx, pool)
+	if err != nil {
+		return fmt.Errorf("purge: %w", err)
+	}
+	// The merchant webhook events hold callback requests' shopper fields.
+	events, err := merchant.New(merchant.Config{Pool: pool, Schema: schema, Logger: log})
+	if err != nil {
+		return fmt.Errorf("purge: %w", err)
+	}
 	switch {
 	case *entryID != "":
 		n, err := svc.EraseEntry(ctx, *entryID)
@@ -66,16 +77,25 @@ so statistics still count them.`, stderr)
 			}
 			return fmt.Errorf("purge: %w", err)
 		}
+		if _, err := events.EraseShopper(ctx, merchant.Match{Field: "entry_id", Value: *entryID}); err != nil {
+			return fmt.Errorf("purge: %w", err)
+		}
 		fmt.Fprintf(stdout, "erased the shopper data of entry %s and %d callback(s)\n", *entryID, n.Callbacks)
 	case *customerID != "":
 		n, err := svc.EraseCustomer(ctx, *customerID)
 		if err != nil {
 			return fmt.Errorf("purge: %w", err)
 		}
+		if _, err := events.EraseShopper(ctx, merchant.Match{Field: "customer_id", Value: *customerID}); err != nil {
+			return fmt.Errorf("purge: %w", err)
+		}
 		fmt.Fprintf(stdout, "erased the shopper data of customer %s: %d entr(ies), %d callback(s)\n", *customerID, n.Entries, n.Callbacks)
 	default:
 		n, err := svc.PurgeShopperData(ctx, *retention)
 		if err != nil {
+			return fmt.Errorf("purge: %w", err)
+		}
+		if _, err := events.PurgeShopperData(ctx, time.Now().Add(-*retention)); err != nil {
 			return fmt.Errorf("purge: %w", err)
 		}
 		fmt.Fprintf(stdout, "erased the shopper data of %d entr(ies) and %d callback(s) that ended before %s\n",

@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -109,9 +108,12 @@ func (sb *Sandbox) ScriptRoutes() chi.Router {
 	r.Get("/", func(w http.ResponseWriter, r *http.Request) { httpjson.Write(w, http.StatusOK, sb.CurrentScript()) })
 	r.Put("/", func(w http.ResponseWriter, r *http.Request) {
 		var s Script
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&s); err != nil {
+		if err := httpjson.DecodeObject(http.MaxBytesReader(w, r.Body, 4<<10), &s, true); err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				httpjson.Error(w, http.StatusRequestEntityTooLarge, "body_too_large", err.Error())
+				return
+			}
 			httpjson.Error(w, http.StatusBadRequest, "bad_request", err.Error())
 			return
 		}
