@@ -55,7 +55,7 @@ func (s *Service) settlePresence(ctx context.Context) error {
 			continue
 		}
 		seen := g.SeenAt
-		err := s.guideChange(ctx, g.ID, func(ctx context.Context, t *txn, p *parties) error {
+		err := s.guideChange(ctx, g.ID, func(ctx context.Context, t *txn, p *guideParties) error {
 			g := *p.g
 			if !g.Online || !g.SeenAt.Equal(seen) {
 				return nil // came back meanwhile
@@ -72,7 +72,7 @@ func (s *Service) settlePresence(ctx context.Context) error {
 			t.afterCommit(func() {
 				s.log.InfoContext(ctx, "guide's node stopped reporting it; treating as dropped", "guide_id", g.ID, "seen_at", seen)
 			})
-			return s.guideGone(ctx, t, p)
+			return s.guideGoneAll(ctx, t, p)
 		})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("guide %s: %w", g.ID, err))
@@ -394,7 +394,7 @@ func (s *Service) settleWrapUps(ctx context.Context) error {
 		if !over(g) {
 			continue
 		}
-		err := s.guideChange(ctx, g.ID, func(ctx context.Context, t *txn, p *parties) error {
+		err := s.guideChange(ctx, g.ID, func(ctx context.Context, t *txn, p *guideParties) error {
 			g := *p.g
 			if !over(g) {
 				return nil
@@ -422,7 +422,7 @@ func (s *Service) settleWrapUps(ctx context.Context) error {
 // wrap-up time, if the queue has one and the guide was available.
 func (s *Service) wrapUp(ctx context.Context, t *txn, p *parties, now time.Time) error {
 	g := *p.g
-	if g.CallID != "" || g.Status != GuideAvailable {
+	if len(g.CallIDs) > 0 || g.Status != GuideAvailable {
 		return nil
 	}
 	q, err := t.QueueGet(ctx, p.c.Queue)
@@ -511,7 +511,7 @@ func (s *Service) offer(ctx context.Context, entryID, guideID string, timeout ti
 		if err := t.putEntry(ctx, e); err != nil {
 			return err
 		}
-		g.CallID = c.ID
+		g.CallIDs = append(g.CallIDs, c.ID)
 		if err := t.putGuide(ctx, g); err != nil {
 			return err
 		}

@@ -41,8 +41,9 @@ type StoreTx interface {
 	// GuidesOnline lists guides with an open console.
 	GuidesOnline(ctx context.Context) ([]Guide, error)
 
-	// CallCreate saves a new call. A guide or entry already in a live call
-	// cannot get a second one (ErrBadState).
+	// CallCreate saves a new call. An entry already in a live call cannot
+	// get a second one, nor a guide more live calls than its capacity
+	// (ErrBadState): the store checks both itself, inside the transaction.
 	CallCreate(ctx context.Context, c Call) (Call, error)
 	CallGet(ctx context.Context, id string) (Call, error)
 	CallUpdate(ctx context.Context, id string, fn func(*Call) error) (Call, error)
