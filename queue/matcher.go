@@ -247,16 +247,21 @@ func (s *Service) settleEntries(ctx context.Context) error {
 	return nil
 }
 
-// match offers waiting shoppers to the longest-idle guide eligible for
-// each: higher priority first, then oldest, queues taking turns. An
-// entry first takes the relaxation steps it has waited long enough for.
-// Every entry takes the first eligible guide left, so after one pass no
-// entry waits while a guide eligible for it is still free.
+// match offers waiting shoppers to the least busy, then longest-idle,
+// guide eligible for each: higher priority first, then oldest, queues
+// taking turns. An entry first takes the relaxation steps it has waited
+// long enough for. Every entry takes the first eligible guide with room
+// left, so after one pass no entry waits while a guide eligible for it
+// still has room.
 func (s *Service) match(ctx context.Context) error {
 	guides, err := s.store.GuidesAvailable(ctx)
 	if err != nil {
 		return err
 	}
+	// A guide of capacity above 1 already in a call comes after those
+	// with nothing: a shopper gets a guide's whole attention when it can.
+	byLoad := func(a, b Guide) int { return len(a.CallIDs) - len(b.CallIDs) }
+	slices.SortStableFunc(guides, byLoad)
 	line, err := s.store.EntriesQueued(ctx, "")
 	if err != nil {
 		return err
@@ -289,8 +294,21 @@ func (s *Service) match(ctx context.Context) error {
 		}
 		g := guides[i]
 		guides = slices.Delete(guides, i, i+1)
-		if err := s.offer(ctx, e.ID, g.ID, queues[e.Queue].offerTimeout(s.cfg.OfferTimeout)); err != nil {
+		callID, err := s.offer(ctx, e.ID, g.ID, queues[e.Queue].offerTimeout(s.cfg.OfferTimeout))
+		if err != nil {
 			s.log.WarnContext(ctx, "offer failed", "entry_id", e.ID, "guide_id", g.ID, "err", err)
+			continue
+		}
+		g.CallIDs = append(slices.Clone(g.CallIDs), callID)
+		if g.HasRoom() {
+			// Behind every guide with fewer calls, ahead of those with more.
+			at, _ := slices.BinarySearchFunc(guides, g, func(o, g Guide) int {
+				if byLoad(o, g) <= 0 {
+					return -1
+				}
+				return 1
+			})
+			guides = slices.Insert(guides, at, g)
 		}
 	}
 	return nil
@@ -480,8 +498,8 @@ func sortFairly(entries []Entry) {
 // offer binds a guide and an entry to a new offered call, in one change
 // that checks both are still free. The store refuses a second live call
 // for either, so two leaders briefly running at once cannot double-book.
-func (s *Service) offer(ctx context.Context, entryID, guideID string, timeout time.Duration) error {
-	return s.change(ctx, func(ctx context.Context, t *txn) error {
+func (s *Service) offer(ctx context.Context, entryID, guideID string, timeout time.Duration) (callID string, err error) {
+	err = s.change(ctx, func(ctx context.Context, t *txn) error {
 		now := s.now()
 		e, err := t.EntryGet(ctx, entryID)
 		if err != nil {
@@ -515,6 +533,7 @@ func (s *Service) offer(ctx context.Context, entryID, guideID string, timeout ti
 		if err := t.putGuide(ctx, g); err != nil {
 			return err
 		}
+		callID = c.ID
 		t.emit(OfferMade{EventMeta: s.meta(), Call: c, Entry: e})
 		t.afterCommit(func() {
 			s.log.InfoContext(ctx, "offer made", "call_id", c.ID, "entry_id", e.ID, "guide_id", g.ID,
@@ -522,6 +541,7 @@ func (s *Service) offer(ctx context.Context, entryID, guideID string, timeout ti
 		})
 		return nil
 	})
+	return callID, err
 }
 
 // sendPositions tells each queued shopper its position when it changed.

@@ -53,6 +53,8 @@ var serviceSuite = []struct {
 	{"ServiceStartTwice", testServiceStartTwice},
 	{"ETACountsFreeGuides", testETACountsFreeGuides},
 	{"EventsFollowCommitOrder", testEventsFollowCommitOrder},
+	{"CapacityTwoHoldsTwoCalls", testCapacityTwoHoldsTwoCalls},
+	{"ETACapacityThree", testETACapacityThree},
 }
 
 func TestServiceMemory(t *testing.T) {
