@@ -231,12 +231,24 @@ func (f *Flow) handleGuideProfile(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, g)
 }
 
+// handleTransferTargets lists where the guide may hand its call's shopper:
+// queues and colleagues, for the console's transfer picker.
+func (f *Flow) handleTransferTargets(w http.ResponseWriter, r *http.Request) {
+	tt, err := f.queue.TransferTargets(r.Context(), subject(r), chi.URLParam(r, "callID"))
+	if err != nil {
+		f.writeRoutingError(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, tt)
+}
+
 // routingRoutes mounts the routing part of /api/v1 on r.
 func (f *Flow) routingRoutes(r chi.Router) {
 	r.Get("/queues/{name}/status", f.handleQueueStatus)
 	r.With(f.joins.middleware).Post("/queues/{name}/callbacks", f.handleCallbackRequest)
 	guides := f.cfg.Issuer.Middleware(protocol.RoleGuide, protocol.RoleAdmin)
 	r.With(guides).Get("/callbacks", f.handleCallbacksList)
+	r.With(guides).Get("/calls/{callID}/transfer-targets", f.handleTransferTargets)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleGuide)).Post("/callbacks/{id}/claim", f.handleCallbackClaim)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleGuide)).Post("/callbacks/{id}/outcome", f.handleCallbackOutcome)
 	admin := f.cfg.Issuer.Middleware(protocol.RoleAdmin)

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -54,6 +56,7 @@ func TestBrowserGuideHoldsTwoCalls(t *testing.T) {
 	guide.waitJS(t, "capacity shown", browserStepTimeout, `!document.querySelector("#capacity-note").hidden`)
 	guide.do(t, "go available", browserStepTimeout, chromedp.Click(chromedp.CSS("#go-available")))
 	guide.waitText(t, "#presence-status", "available", browserStepTimeout)
+	waitAvailable(t, node, email)
 
 	first.do(t, "open the shop page", browserStepTimeout, chromedp.Navigate(base+"/shop/?currency=EUR"))
 	first.do(t, "call a guide", browserStepTimeout, chromedp.Click(chromedp.CSS("#call-guide")))
@@ -117,8 +120,9 @@ func TestBrowserGuideHoldsTwoCalls(t *testing.T) {
 }
 
 // shot saves the tab at desktop and phone sizes when
-// GUIDECALL_SCREENSHOT_DIR is set, for a person to look at.
-func shot(t *testing.T, tab *chromeTab, name string) {
+// GUIDECALL_SCREENSHOT_DIR is set, for a person to look at: the top of the
+// page, or the element of the selector given scrolled into view.
+func shot(t *testing.T, tab *chromeTab, name string, focus ...string) {
 	t.Helper()
 	dir := os.Getenv("GUIDECALL_SCREENSHOT_DIR")
 	if dir == "" {
@@ -136,6 +140,12 @@ func shot(t *testing.T, tab *chromeTab, name string) {
 			cancel()
 			t.Fatalf("viewport: %v", err)
 		}
+		if len(focus) > 0 {
+			if _, err := tab.check(`document.querySelector(` + strconv.Quote(focus[0]) + `).scrollIntoView({block: "center"}) || true`); err != nil {
+				cancel()
+				t.Fatal(err)
+			}
+		}
 		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 		cancel()
 		if err != nil {
@@ -149,5 +159,28 @@ func shot(t *testing.T, tab *chromeTab, name string) {
 	defer cancel()
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// waitAvailable waits until the server has the guide of that email
+// available: the console shows the new presence before the server took it,
+// and a shopper or colleague acting before then would see nobody.
+func waitAvailable(t *testing.T, n *node, email string) {
+	t.Helper()
+	ctx := context.Background()
+	acc, err := n.Auth.Account(ctx, email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(browserStepTimeout)
+	for {
+		g, err := n.Queue.Guide(ctx, acc.ID)
+		if err == nil && g.Presence() == queue.PresenceAvailable {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("guide %s not available on the server after %v: %+v, %v", email, browserStepTimeout, g, err)
+		}
+		time.Sleep(browserPollEvery)
 	}
 }

@@ -55,6 +55,7 @@ var serviceSuite = []struct {
 	{"EventsFollowCommitOrder", testEventsFollowCommitOrder},
 	{"CapacityTwoHoldsTwoCalls", testCapacityTwoHoldsTwoCalls},
 	{"ETACapacityThree", testETACapacityThree},
+	{"TransferTargets", testTransferTargets},
 }
 
 func TestServiceMemory(t *testing.T) {

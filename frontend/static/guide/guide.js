@@ -491,6 +491,9 @@ function activate(id) {
   showError("#pay-error", "");
   showError("#transfer-error", "");
   renderLinks(rec);
+  $("#transfer-target").replaceChildren(new Option("Loading…", ""));
+  $("#transfer-note").value = "";
+  if ($("#transfer-details").open && !rec.ended) loadTransferTargets();
   showRemote(rec.stream);
   $("#idle-hint").hidden = true;
   $("#payment-panel").hidden = false;
@@ -725,17 +728,48 @@ function renderLinks(rec) {
 
 // --- transfer ---
 
+// loadTransferTargets fills the picker with the colleagues who could take
+// the shopper on screen and the other queues, from the server.
+async function loadTransferTargets() {
+  const rec = active();
+  const sel = $("#transfer-target");
+  if (!liveCall(rec)) return;
+  const callId = rec.id;
+  try {
+    const tt = await api(`/api/v1/calls/${encodeURIComponent(callId)}/transfer-targets`);
+    if (s.activeId !== callId) return; // switched meanwhile
+    const keep = sel.value;
+    const presence = { available: "available", busy: "in a call", wrap_up: "in wrap-up" };
+    const colleagues = document.createElement("optgroup");
+    colleagues.label = tt.colleagues?.length ? "Colleagues" : "Colleagues (none online for this shopper)";
+    for (const g of tt.colleagues || []) {
+      const o = new Option(`${g.name || g.guide_id} — ${presence[g.presence] || g.presence}`, `guide:${g.guide_id}`);
+      colleagues.append(o);
+    }
+    const queues = document.createElement("optgroup");
+    queues.label = "Queues";
+    for (const q of tt.queues || []) {
+      queues.append(new Option(`${q.display_name || q.name}${q.open ? "" : " (closed)"}`, `queue:${q.name}`));
+    }
+    sel.replaceChildren(new Option("Choose a colleague or a queue", ""), colleagues, queues);
+    if ([...sel.options].some((o) => o.value === keep)) sel.value = keep;
+    showError("#transfer-error", "");
+  } catch (err) {
+    showError("#transfer-error", `Could not load colleagues and queues: ${err.message}`);
+  }
+}
+
 function onTransfer(ev) {
   ev.preventDefault();
   showError("#transfer-error", "");
-  const queue = $("#transfer-queue").value.trim();
-  const guideId = $("#transfer-guide").value.trim();
+  const target = $("#transfer-target").value;
   const note = $("#transfer-note").value.trim();
   const rec = active();
   if (!liveCall(rec)) return showError("#transfer-error", "There is no live call.");
-  if (!!queue === !!guideId) return showError("#transfer-error", "Fill in a queue or a colleague, not both.");
+  if (!target) return showError("#transfer-error", "Choose a colleague or a queue.");
+  const [kind, id] = [target.slice(0, target.indexOf(":")), target.slice(target.indexOf(":") + 1)];
   const data = { note: note || undefined };
-  if (queue) data.queue = queue; else data.guide_id = guideId;
+  if (kind === "queue") data.queue = id; else data.guide_id = id;
   s.signal.send("call.transfer", data, rec.id);
 }
 
@@ -896,6 +930,8 @@ function init() {
   $("#payment-form").addEventListener("submit", onPaymentSubmit);
   $("#wrap-up-done").addEventListener("click", wrapUpDone);
   $("#transfer-form").addEventListener("submit", onTransfer);
+  $("#transfer-refresh").addEventListener("click", () => loadTransferTargets());
+  $("#transfer-details").addEventListener("toggle", (e) => { if (e.currentTarget.open) loadTransferTargets(); });
   $("#callbacks-refresh").addEventListener("click", () => loadCallbacks());
   $("#callbacks").addEventListener("click", onCallbackClick);
   window.addEventListener("online", () => s.signal?.reconnectNow());

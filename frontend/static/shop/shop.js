@@ -199,7 +199,10 @@ function connectSignal(url) {
   signal.on("queue.position", (msg) => {
     const d = msg.data || {};
     if (session.phase !== "queued") return;
-    $("#queue-position").textContent = positionText(d.position, d.eta_seconds);
+    // A transferred shopper keeps hearing why it waits again.
+    $("#queue-position").textContent = session.transferred
+      ? `${t("queue.transferred")} ${positionText(d.position, d.eta_seconds)}`
+      : positionText(d.position, d.eta_seconds);
     onQueuePosition(d, session.entryId);
   });
   signal.on("queue.requeued", (msg) => {
@@ -208,6 +211,7 @@ function connectSignal(url) {
     session.callId = null;
     $("#remote-video").srcObject = null;
     session.phase = "queued";
+    session.transferred = d.reason === "transferred";
     show("queue-view");
     setCallState("waiting");
     $("#queue-position").textContent = d.reason === "transferred"
