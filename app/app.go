@@ -23,8 +23,10 @@ import (
 	"guidecall/internal/auth"
 	"guidecall/internal/config"
 	"guidecall/internal/db"
+	"guidecall/merchant"
 	"guidecall/payments"
 	"guidecall/payments/sandbox"
+	"guidecall/payments/stripe"
 	"guidecall/protocol"
 	"guidecall/queue"
 	"guidecall/signaling"
@@ -84,6 +86,8 @@ type App struct {
 	// whose jobs the node's River client (jobs) works.
 	Webhooks webhook.Outbox
 	Flow     *callflow.Flow
+	// Merchant delivers the merchant's webhooks; nil on memory stores.
+	Merchant *merchant.Service
 
 	// durable are the parts that run the outbox and reconciliation:
 	// the memory outbox, or the River client.
@@ -207,9 +211,13 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 		Heartbeat: heartbeat, Logger: log,
 		CustomerSecret: []byte(cfg.CustomerTokenSecret),
 	})
+	if a.Merchant, err = buildMerchant(cfg, stores, log); err != nil {
+		return fail(err)
+	}
 	a.Queue, err = queue.NewService(queue.Config{
 		Store: stores.Queue, Elector: stores.Elector, Logger: log,
 		OfferTimeout: cfg.OfferTimeout, ReconnectGrace: cfg.ReconnectGrace,
+		TxHook:          merchantQueueHook(a.Merchant, log),
 		MaxMissedOffers: cfg.MaxMissedOffers,
 	})
 	if err != nil {
@@ -288,8 +296,22 @@ func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, l
 	if err != nil {
 		return err
 	}
+	providers := []payments.Provider{a.Sandbox}
+	if cfg.Stripe.Enabled() {
+		// Stripe takes the new links; the sandbox still answers for its own.
+		st, err := StripeProvider(cfg.Stripe, a.publicURL, log)
+		if err != nil {
+			return err
+		}
+		providers = append([]payments.Provider{st}, providers...)
+	}
+	routes, err := payments.ParseRoutes(cfg.PaymentRoutes)
+	if err != nil {
+		return fmt.Errorf("--payment-routes: %w", err)
+	}
 	a.Payments, err = payments.NewService(payments.Config{
-		Store: stores.Payments, Providers: []payments.Provider{a.Sandbox},
+		Routing: payments.RoutingConfig{Routes: routes},
+		Store:   stores.Payments, Providers: providers, GuideRefundWindow: cfg.GuideRefundWindow,
 		Logger:    log.With("component", "payments"),
 		Reconcile: payments.ReconcileConfig{Loop: stores.Pool == nil},
 	})
@@ -299,6 +321,12 @@ func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, l
 	if stores.Pool != nil {
 		workers := river.NewWorkers()
 		riverOutbox.AddWorker(workers)
+		if a.Merchant != nil {
+			a.Merchant.AddWorker(workers)
+			if err := hookMerchantPayments(stores.Payments, a.Merchant); err != nil {
+				return err
+			}
+		}
 		reconcile := a.Payments.AddReconcileJob(workers)
 		purge := a.addPurgeJob(workers)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -314,6 +342,17 @@ func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, l
 		a.durable = append(a.durable, namedService{"river", jobs})
 	}
 	return nil
+}
+
+// StripeProvider builds the Stripe provider of cfg; the shopper comes back
+// to the shop page with the link's id, whatever the outcome.
+func StripeProvider(cfg config.Stripe, publicURL string, log *slog.Logger) (*stripe.Provider, error) {
+	return stripe.New(stripe.Config{
+		SecretKey: cfg.SecretKey, WebhookSecret: cfg.WebhookSecret, APIURL: cfg.APIURL,
+		SuccessURL: publicURL + "/shop/?payment_link={LINK_ID}&payment=success",
+		CancelURL:  publicURL + "/shop/?payment_link={LINK_ID}&payment=canceled",
+		Logger:     log.With("component", "stripe"),
+	})
 }
 
 // lifecycle lists the node's parts in the order they start; they stop in

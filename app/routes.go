@@ -12,6 +12,7 @@ import (
 	"guidecall/frontend"
 	"guidecall/internal/auth"
 	"guidecall/internal/httpjson"
+	"guidecall/protocol"
 )
 
 func (a *App) routes(issuer *auth.Issuer) http.Handler {
@@ -31,6 +32,13 @@ func (a *App) routes(issuer *auth.Issuer) http.Handler {
 		r.Get("/privacy", a.handlePrivacy)
 		r.Handle("/ws", a.Hub)
 		r.Mount("/calls/{callID}/payment-links", a.Payments.APIRoutes(a.Flow.PaymentAuthorizer()))
+		r.With(issuer.Middleware(protocol.RoleAdmin)).Mount("/admin/payment-links", a.Payments.AdminRoutes())
+		r.With(issuer.Middleware(protocol.RoleAdmin)).Mount("/admin/payment-limits", a.Payments.RiskRoutes())
+		r.With(issuer.Middleware(protocol.RoleAdmin)).Mount("/admin/sandbox/script", a.Sandbox.ScriptRoutes())
+		r.With(issuer.Middleware(protocol.RoleAdmin)).Mount("/admin/payment-providers", a.Payments.ProviderRoutes())
+		if a.Merchant != nil {
+			r.With(issuer.Middleware(protocol.RoleAdmin)).Mount("/admin/webhooks", a.Merchant.AdminRoutes())
+		}
 		r.Mount("/", a.Flow.Routes())
 	})
 	// A provider retries a webhook refused with 503, so nothing is lost

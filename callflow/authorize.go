@@ -36,7 +36,13 @@ func callAuthorizer(issuer *auth.Issuer, q *queue.Service) payments.CallAuthoriz
 			// The queue's reason stays out of the answer, which a stranger reads.
 			return "", fmt.Errorf("%w: not a party of call %s", payments.ErrForbidden, callID)
 		}
-		if r.Method != http.MethodGet {
+		switch payments.RequestAction(r) {
+		case payments.ActionRefund:
+			// During the call or after it; the refund window is payments'.
+			if party != queue.PartyGuide {
+				return "", fmt.Errorf("%w: only the guide refunds", payments.ErrForbidden)
+			}
+		case payments.ActionCreate:
 			if party != queue.PartyGuide {
 				return "", fmt.Errorf("%w: only the guide sends payment links", payments.ErrForbidden)
 			}

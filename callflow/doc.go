@@ -14,6 +14,9 @@
 //     for the parties of a call (fanout.go), through the flow's own
 //     subscriptions to the queue and payments, which run from
 //     Flow.Start to Flow.Stop as one of the node's parts (flow.go).
+//   - What merchants are told: payment and queue events turned into
+//     merchant webhook events (merchant.go); app records them in the
+//     transaction of the change.
 //   - The HTTP handlers for joining the queue, ICE servers (TURN only to a
 //     shopper who is in a call), the admin's queue view and the erasure of
 //     one shopper's data (http.go).

@@ -2,6 +2,7 @@ package callflow
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"guidecall/internal/auth"
 	"guidecall/internal/httpjson"
+	"guidecall/payments"
 	"guidecall/protocol"
 	"guidecall/queue"
 	"guidecall/turnserver"
@@ -50,6 +52,13 @@ func (f *Flow) handleJoin(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		httpjson.Error(w, http.StatusBadRequest, "bad_request", "body must be one JSON object: "+err.Error())
+		return
+	}
+	// The shopper's currency is the one the guide's links will be in:
+	// checked against the table payments uses, so an unknown code fails
+	// here and not at the first payment link.
+	if _, err := payments.MinorUnits(p.Currency); err != nil && len(p.Currency) == 3 {
+		httpjson.Error(w, http.StatusBadRequest, "unknown_currency", fmt.Sprintf("currency %q is not an ISO 4217 currency", p.Currency))
 		return
 	}
 	p.Priority, p.CustomerID = 0, ""

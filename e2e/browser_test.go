@@ -157,6 +157,7 @@ func TestBrowserCall(t *testing.T) {
 		t.Error("the paid card still offers its pay button")
 	}
 	guide.waitJS(t, "link listed paid", browserStepTimeout, `!!document.querySelector('#payment-links li[data-link-id][data-status="paid"]')`)
+	guideRefunds(t, guide)
 
 	// The guide hangs up; both sides end.
 	guide.do(t, "end the call", browserStepTimeout, chromedp.Click(chromedp.CSS("#end-call")))

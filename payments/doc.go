@@ -14,9 +14,20 @@
 //     back to failed.
 //   - Providers: the [Provider] interface (create, fetch status, refund,
 //     verify and parse a webhook). Each provider is a package of its own
-//     under payments (payments/sandbox now), so its dependencies stay out
-//     of this one. [Config.Providers] keeps its order so that failover can
-//     later try them one after the other.
+//     under payments (payments/sandbox, payments/stripe), so its
+//     dependencies stay out of this one.
+//   - Routing ([RoutingConfig]): per currency an ordered list of providers
+//     for new links; one whose create errors or times out is skipped for
+//     a cool-down (its breaker is open) and the next one issues the link.
+//     Failover happens only while the link has no checkout anywhere: an
+//     issued link stays with its provider.
+//   - Refunds ([Service.Refund]): recorded on the link under its lock
+//     before the provider is asked (so they never exceed what was paid),
+//     idempotent per key, the provider keyed on (link, sequence); by the
+//     guide within a window, by an admin at any time. RefundedAmount
+//     follows the provider's refund events.
+//   - Risk limits ([RiskLimits]) an admin sets: the largest link per
+//     currency, links per call, refunds that need an admin.
 //   - Webhooks in: [Service.HandleWebhook] verifies the signature, then
 //     applies the event and records its (provider, event id) in one atomic
 //     step ([Store.EventApply]): a duplicate changes nothing, and an event
@@ -47,10 +58,11 @@
 // # What it does not own
 //
 //   - Any provider's own code: the sandbox (its checkout page, its
-//     checkouts, its outgoing webhooks) is payments/sandbox; Stripe will
-//     be payments/stripe.
-//   - Sending webhooks: the webhook package signs and delivers them (the
-//     sandbox's now, the merchant's next).
+//     checkouts, its outgoing webhooks) is payments/sandbox; Stripe is
+//     payments/stripe.
+//   - Sending webhooks: the webhook package signs and delivers the
+//     sandbox's; package merchant records and delivers the merchant's,
+//     in the transaction of each change (PostgresStore.SetEventHook).
 //   - Who may send a payment link. The app passes callflow's
 //     [CallAuthorizer] to [Service.APIRoutes]; it decides (the bearer token
 //     is the guide of a connected call) and this package only enforces its

@@ -31,6 +31,11 @@ var (
 	// ErrBadWebhook is returned when a correctly signed webhook has a
 	// payload that cannot be understood.
 	ErrBadWebhook = errors.New("payments: malformed webhook")
+	// ErrIgnoredEvent is what a provider's ParseWebhook wraps for a
+	// correctly signed event that moves no link (a type not subscribed
+	// to, a refund of a payment made outside guidecall). HandleWebhook
+	// answers it 200, so the provider does not retry it.
+	ErrIgnoredEvent = errors.New("payments: webhook event ignored")
 	// ErrUnknownReference is returned for a webhook whose provider
 	// reference matches no link. It answers 500 so that the provider
 	// retries the event.

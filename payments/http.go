@@ -1,6 +1,8 @@
 package payments
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +17,27 @@ import (
 // callID and returns the acting user. Refusals return an error implementing
 // StatusCode() int, or wrapping ErrUnauthorized or ErrForbidden.
 type CallAuthorizer func(r *http.Request, callID string) (actor string, err error)
+
+// Action is what a request to APIRoutes wants to do, for the
+// CallAuthorizer to decide on (RequestAction).
+type Action string
+
+const (
+	ActionRead   Action = "read"
+	ActionCreate Action = "create"
+	ActionRefund Action = "refund"
+)
+
+type actionKey struct{}
+
+// RequestAction is the action of a request APIRoutes hands its
+// CallAuthorizer; ActionRead for any other request.
+func RequestAction(r *http.Request) Action {
+	if a, ok := r.Context().Value(actionKey{}).(Action); ok {
+		return a
+	}
+	return ActionRead
+}
 
 // Body limits.
 const (
@@ -56,8 +79,9 @@ func (s *Service) APIRoutes(authorize CallAuthorizer) chi.Router {
 		panic("payments: APIRoutes needs a CallAuthorizer")
 	}
 	r := chi.NewRouter()
-	auth := func(next func(w http.ResponseWriter, r *http.Request, callID, actor string)) http.HandlerFunc {
+	auth := func(action Action, next func(w http.ResponseWriter, r *http.Request, callID, actor string)) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
+			r = r.WithContext(context.WithValue(r.Context(), actionKey{}, action))
 			callID := chi.URLParam(r, "callID")
 			if callID == "" {
 				writeError(w, fmt.Errorf("%w: no call id in the route", errBadRequest))
@@ -71,10 +95,84 @@ func (s *Service) APIRoutes(authorize CallAuthorizer) chi.Router {
 			next(w, r, callID, actor)
 		}
 	}
-	r.Post("/", auth(s.handleCreate))
-	r.Get("/", auth(s.handleList))
-	r.Get("/{linkID}", auth(s.handleGet))
+	r.Post("/", auth(ActionCreate, s.handleCreate))
+	r.Get("/", auth(ActionRead, s.handleList))
+	r.Get("/{linkID}", auth(ActionRead, s.handleGet))
+	r.Post("/{linkID}/refunds", auth(ActionRefund, func(w http.ResponseWriter, r *http.Request, callID, actor string) {
+		s.handleRefund(w, r, callID, actor, false)
+	}))
 	return r
+}
+
+// AdminRoutes serves what only an admin may do with any link; the wiring
+// mounts it at /api/v1/admin/payment-links behind the admin's token.
+//
+//	GET  /{linkID}           one link, refunds included
+//	POST /{linkID}/refunds   refund it, outside the guide's window too
+func (s *Service) AdminRoutes() chi.Router {
+	r := chi.NewRouter()
+	r.Get("/{linkID}", func(w http.ResponseWriter, r *http.Request) {
+		l, err := s.Link(r.Context(), chi.URLParam(r, "linkID"))
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		httpjson.Write(w, http.StatusOK, l)
+	})
+	r.Post("/{linkID}/refunds", func(w http.ResponseWriter, r *http.Request) {
+		s.handleRefund(w, r, "", "admin", true)
+	})
+	return r
+}
+
+// refundRequest is the JSON body of POST .../refunds; amount 0 or absent
+// refunds everything left.
+type refundRequest struct {
+	Amount int64 `json:"amount"`
+}
+
+// handleRefund refunds a link of callID (any call for an admin, callID
+// empty): 201 created, 200 a replay of the key, 502 the provider refused.
+func (s *Service) handleRefund(w http.ResponseWriter, r *http.Request, callID, actor string, admin bool) {
+	key := r.Header.Get("Idempotency-Key")
+	if key == "" {
+		writeError(w, fmt.Errorf("%w: Idempotency-Key header", ErrIdempotencyKeyRequired))
+		return
+	}
+	var req refundRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxCreateBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil && !errors.Is(err, io.EOF) {
+		writeError(w, fmt.Errorf("%w: %w", errBadRequest, err))
+		return
+	}
+	linkID := chi.URLParam(r, "linkID")
+	l, err := s.store.LinkGet(r.Context(), linkID)
+	if err == nil && !admin && l.CallID != callID {
+		err = ErrNotFound
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	rf, created, err := s.Refund(r.Context(), RequestRefund{LinkID: linkID, Amount: req.Amount, IdempotencyKey: key, RequestedBy: actor, Admin: admin})
+	if err != nil {
+		if code, _ := errorStatus(err); code >= 500 {
+			s.log.Error("refund payment link", "link_id", linkID, "call_id", l.CallID, "err", err)
+		}
+		writeError(w, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	l, err = s.store.LinkGet(r.Context(), linkID)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	httpjson.Write(w, status, map[string]any{"refund": rf, "link": l})
 }
 
 func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request, callID, actor string) {
@@ -195,6 +293,8 @@ func errorStatus(err error) (int, string) {
 		return http.StatusUnprocessableEntity, "unknown_currency"
 	case errors.Is(err, ErrInvalidLink):
 		return http.StatusUnprocessableEntity, "invalid_payment_link"
+	case errors.Is(err, ErrRiskLimit):
+		return http.StatusUnprocessableEntity, "risk_limit"
 	case errors.Is(err, ErrNotFound), errors.Is(err, ErrUnknownProvider):
 		return http.StatusNotFound, "not_found"
 	case errors.Is(err, ErrUnavailable):

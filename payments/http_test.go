@@ -262,14 +262,14 @@ func TestSandboxFullLoop(t *testing.T) {
 	}
 
 	// Refund through the provider flows back by webhook.
-	if err := f.sb.Refund(ctx, l.ProviderRef, 500); err != nil {
+	if err := f.sb.Refund(ctx, payments.RefundParams{Ref: l.ProviderRef, Amount: 500, Seq: 1}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool {
 		got, _ := f.store.LinkGet(ctx, l.ID)
 		return got.Status == payments.StatusPartiallyRefunded
 	})
-	if err := f.sb.Refund(ctx, l.ProviderRef, 5000); !errors.Is(err, payments.ErrInvalidLink) {
+	if err := f.sb.Refund(ctx, payments.RefundParams{Ref: l.ProviderRef, Amount: 5000, Seq: 2}); !errors.Is(err, payments.ErrInvalidLink) {
 		t.Fatalf("over-refund: %v", err)
 	}
 	evs := f.settle(t)

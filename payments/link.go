@@ -9,9 +9,12 @@ import (
 type LinkStatus string
 
 // The statuses of a link. Open is the only initial status; expired,
-// canceled, failed and refunded are final.
+// canceled, failed and refunded are final. Processing is a payment the
+// shopper has made with an asynchronous method (konbini, bank debits)
+// that the provider has not settled yet.
 const (
 	StatusOpen              LinkStatus = "open"
+	StatusProcessing        LinkStatus = "processing"
 	StatusPaid              LinkStatus = "paid"
 	StatusExpired           LinkStatus = "expired"
 	StatusCanceled          LinkStatus = "canceled"
@@ -27,7 +30,8 @@ const (
 // reported before the payment implies the payment, and the late "paid" is
 // then dropped like any other step back.
 var transitions = map[LinkStatus][]LinkStatus{
-	StatusOpen:              {StatusPaid, StatusExpired, StatusCanceled, StatusFailed, StatusRefunded, StatusPartiallyRefunded},
+	StatusOpen:              {StatusProcessing, StatusPaid, StatusExpired, StatusCanceled, StatusFailed, StatusRefunded, StatusPartiallyRefunded},
+	StatusProcessing:        {StatusPaid, StatusExpired, StatusCanceled, StatusFailed, StatusRefunded, StatusPartiallyRefunded},
 	StatusPaid:              {StatusRefunded, StatusPartiallyRefunded},
 	StatusPartiallyRefunded: {StatusRefunded, StatusPartiallyRefunded},
 }
@@ -43,7 +47,7 @@ func (s LinkStatus) CanMoveTo(next LinkStatus) bool {
 // Valid reports whether s is one of the known statuses.
 func (s LinkStatus) Valid() bool {
 	switch s {
-	case StatusOpen, StatusPaid, StatusExpired, StatusCanceled, StatusFailed,
+	case StatusOpen, StatusProcessing, StatusPaid, StatusExpired, StatusCanceled, StatusFailed,
 		StatusRefunded, StatusPartiallyRefunded:
 		return true
 	}
@@ -59,7 +63,7 @@ func (s LinkStatus) settled() bool {
 // unsettled reports whether a link in s may still change at the provider
 // by a payment or a refund: what reconciliation checks.
 func unsettled(s LinkStatus) bool {
-	return s == StatusOpen || s == StatusPaid || s == StatusPartiallyRefunded
+	return s == StatusOpen || s == StatusProcessing || s == StatusPaid || s == StatusPartiallyRefunded
 }
 
 // Final reports whether no further transition is possible from s.
@@ -91,6 +95,43 @@ type Link struct {
 	UpdatedAt      time.Time  `json:"updated_at"`
 	ExpiresAt      time.Time  `json:"expires_at"`
 	PaidAt         *time.Time `json:"paid_at,omitempty"`
+	// RefundedAmount is what the provider reports refunded, in minor
+	// units; never above Amount.
+	RefundedAmount int64 `json:"refunded_amount"`
+	// Refunds are the refunds asked of the provider, oldest first.
+	Refunds []Refund `json:"refunds,omitempty"`
+}
+
+// Refund statuses: requested while the provider is asked, accepted once it
+// took the refund (the money moves with its webhook), failed if it
+// refused (the amount no longer counts against the cap).
+const (
+	RefundRequested = "requested"
+	RefundAccepted  = "accepted"
+	RefundFailed    = "failed"
+)
+
+// Refund is one refund of a link asked of its provider.
+type Refund struct {
+	Seq            int       `json:"seq"`
+	Amount         int64     `json:"amount"`
+	Status         string    `json:"status"`
+	IdempotencyKey string    `json:"idempotency_key"`
+	RequestedBy    string    `json:"requested_by"`
+	RequestedAt    time.Time `json:"requested_at"`
+	Error          string    `json:"error,omitempty"`
+}
+
+// refundable is what may still be asked back: the paid amount less every
+// refund that did not fail.
+func (l Link) refundable() int64 {
+	left := l.Amount
+	for _, r := range l.Refunds {
+		if r.Status != RefundFailed {
+			left -= r.Amount
+		}
+	}
+	return max(left, 0)
 }
 
 // Money returns the link's amount and currency.
@@ -100,6 +141,7 @@ func (l Link) Money() Money { return Money{Amount: l.Amount, Currency: l.Currenc
 // pointers with their callers.
 func (l Link) Clone() Link {
 	l.Items = slices.Clone(l.Items)
+	l.Refunds = slices.Clone(l.Refunds)
 	if l.PaidAt != nil {
 		t := *l.PaidAt
 		l.PaidAt = &t

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"sync"
 	"time"
@@ -19,6 +20,10 @@ type MemoryStore struct {
 	byRef  map[[2]string]string // (provider, ref) -> ID
 	events map[[2]string]struct{}
 	outbox []*outboxEntry // unpublished events, oldest first
+
+	limitsMu sync.Mutex
+	limits   RiskLimits
+	rollouts map[string]Rollout
 }
 
 // maxMemoryOutbox bounds the unpublished events a MemoryStore keeps.
@@ -264,4 +269,53 @@ func (m *MemoryStore) EventApply(ctx context.Context, e ProviderEvent, id string
 	}
 	m.events[k] = struct{}{}
 	return l, true, nil
+}
+
+// RiskLimits implements Store.
+func (m *MemoryStore) RiskLimits(ctx context.Context) (RiskLimits, error) {
+	m.limitsMu.Lock()
+	defer m.limitsMu.Unlock()
+	return RiskLimits{MaxAmount: maps.Clone(m.limits.MaxAmount), MaxLinksPerCall: m.limits.MaxLinksPerCall,
+		RefundAdminAbove: maps.Clone(m.limits.RefundAdminAbove)}, nil
+}
+
+// SetRiskLimits implements Store.
+func (m *MemoryStore) SetRiskLimits(ctx context.Context, l RiskLimits) error {
+	m.limitsMu.Lock()
+	defer m.limitsMu.Unlock()
+	m.limits = RiskLimits{MaxAmount: maps.Clone(l.MaxAmount), MaxLinksPerCall: l.MaxLinksPerCall,
+		RefundAdminAbove: maps.Clone(l.RefundAdminAbove)}
+	return nil
+}
+
+// LinksCreatedSince implements Store.
+func (m *MemoryStore) LinksCreatedSince(ctx context.Context, since time.Time, currency string) ([]Link, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Link
+	for _, l := range m.links {
+		if l.CreatedAt.After(since) && (currency == "" || l.Currency == currency) {
+			out = append(out, l.Clone())
+		}
+	}
+	return out, nil
+}
+
+// Rollouts implements Store.
+func (m *MemoryStore) Rollouts(ctx context.Context) (map[string]Rollout, error) {
+	m.limitsMu.Lock()
+	defer m.limitsMu.Unlock()
+	out := maps.Clone(m.rollouts)
+	if out == nil {
+		out = map[string]Rollout{}
+	}
+	return out, nil
+}
+
+// SetRollouts implements Store.
+func (m *MemoryStore) SetRollouts(ctx context.Context, r map[string]Rollout) error {
+	m.limitsMu.Lock()
+	defer m.limitsMu.Unlock()
+	m.rollouts = maps.Clone(r)
+	return nil
 }

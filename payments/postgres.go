@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -19,7 +20,28 @@ import (
 // webhook event ids in payment_events (internal/db/migrations). Safe for
 // concurrent use by many nodes.
 type PostgresStore struct {
-	pool *pgxpool.Pool
+	pool   *pgxpool.Pool
+	onTxMu sync.RWMutex
+	onTx   TxEventHook
+}
+
+// TxEventHook is called with the events of every change, inside the
+// change's transaction, after they are recorded: whatever it writes in tx
+// commits with the change or not at all. An error rolls the change back.
+type TxEventHook func(ctx context.Context, tx pgx.Tx, events []Event) error
+
+// SetEventHook installs h (nil removes it). The wiring uses it to record
+// merchant webhooks with the payment change they report.
+func (s *PostgresStore) SetEventHook(h TxEventHook) {
+	s.onTxMu.Lock()
+	s.onTx = h
+	s.onTxMu.Unlock()
+}
+
+func (s *PostgresStore) hook() TxEventHook {
+	s.onTxMu.RLock()
+	defer s.onTxMu.RUnlock()
+	return s.onTx
 }
 
 var _ Store = (*PostgresStore)(nil)
@@ -69,7 +91,7 @@ func pgError(err error, what string) error {
 }
 
 const linkColumns = `id, call_id, provider, provider_ref, amount, currency, items, description, status,
-	checkout_url, idempotency_key, created_by, created_at, updated_at, expires_at, paid_at`
+	checkout_url, idempotency_key, created_by, created_at, updated_at, expires_at, paid_at, refunded_amount, refunds`
 
 type rowScanner interface {
 	Scan(dest ...any) error
@@ -77,11 +99,17 @@ type rowScanner interface {
 
 func scanLink(r rowScanner) (Link, error) {
 	var l Link
-	var items []byte
+	var items, refunds []byte
 	if err := r.Scan(&l.ID, &l.CallID, &l.Provider, &l.ProviderRef, &l.Amount, &l.Currency, &items,
 		&l.Description, &l.Status, &l.CheckoutURL, &l.IdempotencyKey, &l.CreatedBy,
-		&l.CreatedAt, &l.UpdatedAt, &l.ExpiresAt, &l.PaidAt); err != nil {
+		&l.CreatedAt, &l.UpdatedAt, &l.ExpiresAt, &l.PaidAt, &l.RefundedAmount, &refunds); err != nil {
 		return Link{}, err
+	}
+	if err := json.Unmarshal(refunds, &l.Refunds); err != nil {
+		return Link{}, fmt.Errorf("link %s refunds: %w", l.ID, err)
+	}
+	if len(l.Refunds) == 0 {
+		l.Refunds = nil
 	}
 	if items != nil {
 		if err := json.Unmarshal(items, &l.Items); err != nil {
@@ -111,9 +139,17 @@ func linkArgs(l Link) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	refunds := l.Refunds
+	if refunds == nil {
+		refunds = []Refund{}
+	}
+	refundsJSON, err := json.Marshal(refunds)
+	if err != nil {
+		return nil, err
+	}
 	return []any{l.ID, l.CallID, l.Provider, l.ProviderRef, l.Amount, l.Currency, items,
 		l.Description, l.Status, l.CheckoutURL, l.IdempotencyKey, l.CreatedBy,
-		l.CreatedAt, l.UpdatedAt, l.ExpiresAt, l.PaidAt}, nil
+		l.CreatedAt, l.UpdatedAt, l.ExpiresAt, l.PaidAt, l.RefundedAmount, refundsJSON}, nil
 }
 
 // LinkCreate implements Store.
@@ -123,7 +159,7 @@ func (s *PostgresStore) LinkCreate(ctx context.Context, l Link) (Link, error) {
 		return Link{}, fmt.Errorf("payments: link %q: %w", l.ID, err)
 	}
 	got, err := scanLink(s.pool.QueryRow(ctx, `INSERT INTO payment_links (`+linkColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
 		RETURNING `+linkColumns, args...))
 	if err != nil {
 		return Link{}, pgError(err, fmt.Sprintf("link %q", l.ID))
@@ -168,7 +204,7 @@ func (s *PostgresStore) LinksByCall(ctx context.Context, callID string) ([]Link,
 // LinksUnsettled implements Store.
 func (s *PostgresStore) LinksUnsettled(ctx context.Context, updatedBefore, createdAfter time.Time, limit int) ([]Link, error) {
 	return s.links(ctx, "unsettled links", `SELECT `+linkColumns+` FROM payment_links
-		WHERE status IN ('open', 'paid', 'partially_refunded') AND updated_at < $1 AND created_at > $2
+		WHERE status IN ('open', 'processing', 'paid', 'partially_refunded') AND updated_at < $1 AND created_at > $2
 		ORDER BY updated_at, seq LIMIT $3`, updatedBefore, createdAfter, limit)
 }
 
@@ -267,7 +303,7 @@ func (s *PostgresStore) LinkUpdate(ctx context.Context, id string, fn func(*Link
 	var out Link
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
-		out, err = updateLinkTx(ctx, tx, id, fn)
+		out, err = s.updateLinkTx(ctx, tx, id, fn)
 		return err
 	})
 	if err != nil {
@@ -277,7 +313,7 @@ func (s *PostgresStore) LinkUpdate(ctx context.Context, id string, fn func(*Link
 }
 
 // updateLinkTx is LinkUpdate inside tx.
-func updateLinkTx(ctx context.Context, tx pgx.Tx, id string, fn func(*Link) ([]Event, error)) (Link, error) {
+func (s *PostgresStore) updateLinkTx(ctx context.Context, tx pgx.Tx, id string, fn func(*Link) ([]Event, error)) (Link, error) {
 	cur, err := scanLink(tx.QueryRow(ctx, `SELECT `+linkColumns+` FROM payment_links WHERE id = $1 FOR UPDATE`, id))
 	if err != nil {
 		return Link{}, err
@@ -296,12 +332,17 @@ func updateLinkTx(ctx context.Context, tx pgx.Tx, id string, fn func(*Link) ([]E
 	}
 	if _, err := tx.Exec(ctx, `UPDATE payment_links SET provider = $3, provider_ref = $4, amount = $5,
 		currency = $6, items = $7, description = $8, status = $9, checkout_url = $10, created_by = $12,
-		created_at = $13, updated_at = $14, expires_at = $15, paid_at = $16
+		created_at = $13, updated_at = $14, expires_at = $15, paid_at = $16, refunded_amount = $17, refunds = $18
 		WHERE id = $1 AND call_id = $2 AND idempotency_key = $11`, args...); err != nil {
 		return Link{}, err
 	}
 	if err := recordEvents(ctx, tx, events); err != nil {
 		return Link{}, err
+	}
+	if h := s.hook(); h != nil && len(events) > 0 {
+		if err := h(ctx, tx, events); err != nil {
+			return Link{}, fmt.Errorf("payments: event hook: %w", err)
+		}
 	}
 	return next.Clone(), nil
 }
@@ -324,7 +365,7 @@ func (s *PostgresStore) EventApply(ctx context.Context, e ProviderEvent, id stri
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
-		if out, err = updateLinkTx(ctx, tx, id, fn); err != nil {
+		if out, err = s.updateLinkTx(ctx, tx, id, fn); err != nil {
 			return err
 		}
 		applied = true
@@ -334,4 +375,66 @@ func (s *PostgresStore) EventApply(ctx context.Context, e ProviderEvent, id stri
 		return Link{}, false, pgError(err, fmt.Sprintf("event %s/%s for link %q", e.Provider, e.ID, id))
 	}
 	return out, applied, nil
+}
+
+// RiskLimits implements Store.
+func (s *PostgresStore) RiskLimits(ctx context.Context) (RiskLimits, error) {
+	var b []byte
+	err := s.pool.QueryRow(ctx, `SELECT limits FROM payment_risk_limits WHERE id`).Scan(&b)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return RiskLimits{}, nil
+	}
+	if err != nil {
+		return RiskLimits{}, pgError(err, "risk limits")
+	}
+	var l RiskLimits
+	if err := json.Unmarshal(b, &l); err != nil {
+		return RiskLimits{}, fmt.Errorf("payments: risk limits: %w", err)
+	}
+	return l, nil
+}
+
+// SetRiskLimits implements Store.
+func (s *PostgresStore) SetRiskLimits(ctx context.Context, l RiskLimits) error {
+	b, err := json.Marshal(l)
+	if err != nil {
+		return err
+	}
+	_, err = s.pool.Exec(ctx, `INSERT INTO payment_risk_limits (id, limits, updated_at) VALUES (true, $1, now())
+		ON CONFLICT (id) DO UPDATE SET limits = EXCLUDED.limits, updated_at = EXCLUDED.updated_at`, b)
+	return pgError(err, "risk limits")
+}
+
+// LinksCreatedSince implements Store.
+func (s *PostgresStore) LinksCreatedSince(ctx context.Context, since time.Time, currency string) ([]Link, error) {
+	return s.links(ctx, "links created since", `SELECT `+linkColumns+` FROM payment_links
+		WHERE created_at > $1 AND ($2 = '' OR currency = $2)`, since, currency)
+}
+
+// Rollouts implements Store.
+func (s *PostgresStore) Rollouts(ctx context.Context) (map[string]Rollout, error) {
+	var b []byte
+	err := s.pool.QueryRow(ctx, `SELECT rollouts FROM payment_rollouts WHERE id`).Scan(&b)
+	out := map[string]Rollout{}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, pgError(err, "rollouts")
+	}
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, fmt.Errorf("payments: rollouts: %w", err)
+	}
+	return out, nil
+}
+
+// SetRollouts implements Store.
+func (s *PostgresStore) SetRollouts(ctx context.Context, r map[string]Rollout) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	_, err = s.pool.Exec(ctx, `INSERT INTO payment_rollouts (id, rollouts, updated_at) VALUES (true, $1, now())
+		ON CONFLICT (id) DO UPDATE SET rollouts = EXCLUDED.rollouts, updated_at = EXCLUDED.updated_at`, b)
+	return pgError(err, "rollouts")
 }

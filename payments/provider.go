@@ -16,8 +16,10 @@ type Provider interface {
 	CreateLink(ctx context.Context, p ProviderLinkParams) (ProviderLink, error)
 	// FetchStatus asks the provider where a link is; used by reconciliation.
 	FetchStatus(ctx context.Context, ref string) (LinkStatus, error)
-	// Refund refunds amount (minor units) of a paid link.
-	Refund(ctx context.Context, ref string, amount int64) error
+	// Refund refunds part or all of a paid link. A provider that takes
+	// idempotency keys derives one from (LinkID, Seq), so a retry of the
+	// same refund never refunds twice.
+	Refund(ctx context.Context, p RefundParams) error
 	// ParseWebhook verifies the signature within the provider's time
 	// tolerance and returns the event. A missing, malformed, wrong or stale
 	// signature returns an error wrapping ErrBadSignature.
@@ -35,6 +37,18 @@ type ProviderLinkParams struct {
 	ExpiresAt   time.Time // zero means no expiry at the provider
 }
 
+// RefundParams is one refund of a link.
+type RefundParams struct {
+	Ref      string // the provider's reference of the link
+	LinkID   string
+	CallID   string // for logs only
+	Amount   int64  // minor units, at most what is left to refund
+	Currency string // the link's
+	// Seq numbers the link's refunds from 1: the n-th refund of a link is
+	// the same refund however often it is retried.
+	Seq int
+}
+
 // ProviderLink is the provider's side of a created link.
 type ProviderLink struct {
 	Ref         string
@@ -44,9 +58,17 @@ type ProviderLink struct {
 // ProviderEvent is a verified provider webhook, reduced to what moves a
 // link. (The events this package publishes are Event.)
 type ProviderEvent struct {
-	ID          string     `json:"id"`
-	Provider    string     `json:"provider"`
-	ProviderRef string     `json:"provider_ref"`
-	Status      LinkStatus `json:"status"`
-	OccurredAt  time.Time  `json:"occurred_at"`
+	ID          string `json:"id"`
+	Provider    string `json:"provider"`
+	ProviderRef string `json:"provider_ref"`
+	// LinkID finds the link when an event does not carry the reference
+	// (a provider's refund event names the payment, not the checkout); it
+	// is used only when ProviderRef is empty, and the link must belong to
+	// the event's provider.
+	LinkID     string     `json:"link_id,omitempty"`
+	Status     LinkStatus `json:"status"`
+	OccurredAt time.Time  `json:"occurred_at"`
+	// RefundedAmount is, for a refund, the total refunded so far in the
+	// link currency's minor units; 0 when the provider does not say.
+	RefundedAmount int64 `json:"refunded_amount,omitempty"`
 }

@@ -107,7 +107,7 @@ func TestReconcileRefundAndOpen(t *testing.T) {
 	if fixes, err := f.svc.Reconcile(ctx); err != nil || len(fixes) != 1 || fixes[0].LinkID != paid.ID {
 		t.Fatalf("first pass = %+v, %v", fixes, err)
 	}
-	if err := f.sb.Refund(ctx, paid.ProviderRef, 500); err != nil {
+	if err := f.sb.Refund(ctx, payments.RefundParams{Ref: paid.ProviderRef, Amount: 500, Seq: 1}); err != nil {
 		t.Fatal(err)
 	}
 	f.advance(time.Minute)

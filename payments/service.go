@@ -40,6 +40,11 @@ type Config struct {
 	// Relay tunes the republishing of events a crash kept from their
 	// subscribers; see RelayConfig.
 	Relay RelayConfig
+	// GuideRefundWindow is how long after the payment a guide may refund;
+	// DefaultGuideRefundWindow if zero.
+	GuideRefundWindow time.Duration
+	// Routing picks and orders the providers of a new link, with failover.
+	Routing RoutingConfig
 }
 
 // Service creates payment links and applies provider webhooks to them.
@@ -54,6 +59,10 @@ type Service struct {
 	reconcile ReconcileConfig
 	relay     RelayConfig
 	loops     loops
+
+	refundWindow time.Duration
+	routing      RoutingConfig
+	breakers     *breakers
 }
 
 // NewService checks cfg and returns a Service.
@@ -92,6 +101,25 @@ func NewService(cfg Config) (*Service, error) {
 	}
 	if s.ttl <= 0 {
 		s.ttl = DefaultLinkTTL
+	}
+	s.routing = cfg.Routing
+	if s.routing.BreakerCoolDown <= 0 {
+		s.routing.BreakerCoolDown = DefaultBreakerCoolDown
+	}
+	if s.routing.CreateTimeout <= 0 {
+		s.routing.CreateTimeout = DefaultCreateTimeout
+	}
+	for cur, names := range s.routing.Routes {
+		for _, n := range names {
+			if _, ok := s.byName[n]; !ok {
+				return nil, fmt.Errorf("payments: route %s names provider %q, which is not configured", cur, n)
+			}
+		}
+	}
+	s.breakers = &breakers{openTill: map[string]time.Time{}, errs: map[string]int64{}, coolDown: s.routing.BreakerCoolDown}
+	s.refundWindow = cfg.GuideRefundWindow
+	if s.refundWindow <= 0 {
+		s.refundWindow = DefaultGuideRefundWindow
 	}
 	return s, nil
 }
@@ -196,11 +224,16 @@ func (s *Service) CreateLink(ctx context.Context, p CreateLinkParams) (Link, boo
 	if l, ok, err := s.replay(ctx, p); ok || err != nil {
 		return l, false, err
 	}
+	if err := s.checkLinkLimits(ctx, p); err != nil {
+		return Link{}, false, err
+	}
 
-	prov := s.providers[0]
+	linkID := "pl_" + uuid.NewString()
+	cands := s.candidates(ctx, p.Currency, linkID)
+	prov := cands[0]
 	now := s.now().UTC()
 	l := Link{
-		ID:             "pl_" + uuid.NewString(),
+		ID:             linkID,
 		CallID:         p.CallID,
 		Provider:       prov.Name(),
 		Amount:         p.Amount,
@@ -223,7 +256,7 @@ func (s *Service) CreateLink(ctx context.Context, p CreateLinkParams) (Link, boo
 		}
 		return Link{}, false, fmt.Errorf("payments: store link: %w", err)
 	}
-	return s.checkout(ctx, prov, l, true)
+	return s.checkout(ctx, prov, l, cands)
 }
 
 // checkout creates l's hosted checkout at prov and stores its reference.
@@ -233,20 +266,55 @@ func (s *Service) CreateLink(ctx context.Context, p CreateLinkParams) (Link, boo
 //
 // The reference is stored with a context of its own: once the provider has
 // a checkout, the caller hanging up must not leave the link without it.
-func (s *Service) checkout(ctx context.Context, prov Provider, l Link, first bool) (Link, bool, error) {
+//
+// failover lists, for the first request, the providers to try in order
+// (prov first): while the link has no checkout anywhere, a provider that
+// fails or times out hands it to the next one, so the guide still gets a
+// link. Once a provider issued a checkout, the link stays with it.
+func (s *Service) checkout(ctx context.Context, prov Provider, l Link, failover []Provider) (Link, bool, error) {
+	first := failover != nil
+	if !first {
+		failover = []Provider{prov}
+	}
 	log := s.linkLog(l)
-	pl, perr := prov.CreateLink(ctx, ProviderLinkParams{
-		LinkID:      l.ID,
-		CallID:      l.CallID,
-		Amount:      l.Amount,
-		Currency:    l.Currency,
-		Items:       slices.Clone(l.Items),
-		Description: l.Description,
-		ExpiresAt:   l.ExpiresAt,
-	})
-	// Use a fresh context: the caller's may be the one that failed.
+	// Use a fresh context for the store: the caller's may be the one that failed.
 	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
+	var pl ProviderLink
+	var perr error
+	for i, p := range failover {
+		if i > 0 {
+			moved, err := s.store.LinkUpdate(uctx, l.ID, func(x *Link) ([]Event, error) {
+				if x.ProviderRef != "" || x.Status != StatusOpen {
+					return nil, errNoChange // issued (or closed) meanwhile: never re-create it elsewhere
+				}
+				x.Provider = p.Name()
+				x.UpdatedAt = s.now().UTC()
+				return nil, nil
+			})
+			if err != nil {
+				break
+			}
+			log.Warn("payment link failing over to the next provider", "from", prov.Name(), "to", p.Name(), "err", perr)
+			l = moved
+		}
+		prov = p
+		actx, acancel := context.WithTimeout(ctx, s.routing.CreateTimeout)
+		pl, perr = p.CreateLink(actx, ProviderLinkParams{
+			LinkID:      l.ID,
+			CallID:      l.CallID,
+			Amount:      l.Amount,
+			Currency:    l.Currency,
+			Items:       slices.Clone(l.Items),
+			Description: l.Description,
+			ExpiresAt:   l.ExpiresAt,
+		})
+		acancel()
+		s.breakers.record(p.Name(), perr == nil, s.now())
+		if perr == nil || ctx.Err() != nil {
+			break
+		}
+	}
 	if perr != nil {
 		log.Warn("provider refused payment link", "provider", prov.Name(), "err", perr)
 		if first {
@@ -322,7 +390,7 @@ func (s *Service) replay(ctx context.Context, p CreateLinkParams) (Link, bool, e
 		if !ok {
 			return Link{}, false, fmt.Errorf("%w: %q", ErrUnknownProvider, l.Provider)
 		}
-		l, _, err = s.checkout(ctx, prov, l, false)
+		l, _, err = s.checkout(ctx, prov, l, nil)
 		return l, true, err
 	}
 	s.linkLog(l).Debug("payment link replayed")
@@ -356,19 +424,29 @@ func (s *Service) HandleWebhook(ctx context.Context, provider string, header htt
 		return fmt.Errorf("%w: %q", ErrUnknownProvider, provider)
 	}
 	ev, err := p.ParseWebhook(header, body)
+	if errors.Is(err, ErrIgnoredEvent) {
+		s.log.Info("webhook ignored", "provider", provider, "reason", err)
+		return nil
+	}
 	if err != nil {
 		s.log.Warn("webhook refused", "provider", provider, "err", err)
 		return err
 	}
 	ev.Provider = provider
-	if ev.ID == "" || ev.ProviderRef == "" || !ev.Status.Valid() {
+	if ev.ID == "" || (ev.ProviderRef == "" && ev.LinkID == "") || !ev.Status.Valid() {
 		return fmt.Errorf("%w: event without id, reference or valid status", ErrBadWebhook)
 	}
-	l, err := s.store.LinkByProviderRef(ctx, provider, ev.ProviderRef)
+	var l Link
+	if ev.ProviderRef != "" {
+		l, err = s.store.LinkByProviderRef(ctx, provider, ev.ProviderRef)
+	} else if l, err = s.store.LinkGet(ctx, ev.LinkID); err == nil && l.Provider != provider {
+		// A provider may only move its own links.
+		err = ErrNotFound
+	}
 	if errors.Is(err, ErrNotFound) {
 		s.log.Error("webhook for unknown provider reference; the provider will retry",
-			"provider", provider, "provider_ref", ev.ProviderRef, "event_id", ev.ID, "event_status", string(ev.Status))
-		return fmt.Errorf("%w: %s %q", ErrUnknownReference, provider, ev.ProviderRef)
+			"provider", provider, "provider_ref", ev.ProviderRef, "link_id", ev.LinkID, "event_id", ev.ID, "event_status", string(ev.Status))
+		return fmt.Errorf("%w: %s %q %q", ErrUnknownReference, provider, ev.ProviderRef, ev.LinkID)
 	}
 	if err != nil {
 		return fmt.Errorf("payments: find link for webhook: %w", err)
@@ -379,7 +457,7 @@ func (s *Service) HandleWebhook(ctx context.Context, provider string, header htt
 	updated, applied, err := s.store.EventApply(ctx, ev, l.ID, func(x *Link) ([]Event, error) {
 		from = x.Status
 		var merr error
-		events, merr = s.moveTo(x, ev.Status, ev.OccurredAt)
+		events, merr = s.moveTo(x, ev.Status, ev.OccurredAt, ev.RefundedAmount)
 		return events, merr
 	})
 	switch {
@@ -412,7 +490,7 @@ func (s *Service) applyStatus(ctx context.Context, id string, status LinkStatus,
 	l, err := s.store.LinkUpdate(ctx, id, func(x *Link) ([]Event, error) {
 		from = x.Status
 		var err error
-		events, err = s.moveTo(x, status, at)
+		events, err = s.moveTo(x, status, at, 0)
 		return events, err
 	})
 	if err == nil {
@@ -426,14 +504,31 @@ func (s *Service) applyStatus(ctx context.Context, id string, status LinkStatus,
 // paid, or refunded straight from open (the refund arrived before the
 // payment), gets PaidAt: at, or now if at is zero. An earlier PaidAt is
 // kept.
-func (s *Service) moveTo(x *Link, status LinkStatus, at time.Time) ([]Event, error) {
+//
+// refunded is the provider's total refunded so far (0: not said): a
+// refund sets RefundedAmount from it (all of Amount for refunded), never
+// lowering it and never above Amount, and a further partial refund that
+// refunds nothing more is no change.
+func (s *Service) moveTo(x *Link, status LinkStatus, at time.Time, refunded int64) ([]Event, error) {
+	if status == StatusPartiallyRefunded && refunded >= x.Amount {
+		status = StatusRefunded
+	}
 	if !x.Status.CanMoveTo(status) {
+		return nil, errNoChange
+	}
+	if x.Status == StatusPartiallyRefunded && status == StatusPartiallyRefunded && refunded <= x.RefundedAmount {
 		return nil, errNoChange
 	}
 	now := s.now().UTC()
 	from := x.Status
 	x.Status = status
 	x.UpdatedAt = now
+	switch status {
+	case StatusRefunded:
+		x.RefundedAmount = x.Amount
+	case StatusPartiallyRefunded:
+		x.RefundedAmount = min(max(x.RefundedAmount, refunded), x.Amount)
+	}
 	if status.settled() && x.PaidAt == nil {
 		paid := at.UTC()
 		if at.IsZero() {

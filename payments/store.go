@@ -53,4 +53,15 @@ type Store interface {
 	// by another caller now; it claims them for lease. A claim that
 	// lapses (its caller died before OutboxPublished) is claimed again.
 	OutboxClaim(ctx context.Context, before time.Time, lease time.Duration, limit int) ([]Event, error)
+	// RiskLimits returns the limits last set, or none.
+	RiskLimits(ctx context.Context) (RiskLimits, error)
+	// SetRiskLimits replaces them.
+	SetRiskLimits(ctx context.Context, l RiskLimits) error
+	// LinksCreatedSince returns the links created after since, of
+	// currency (every currency if empty), in no particular order.
+	LinksCreatedSince(ctx context.Context, since time.Time, currency string) ([]Link, error)
+	// Rollouts returns the provider rollouts by currency (never nil).
+	Rollouts(ctx context.Context) (map[string]Rollout, error)
+	// SetRollouts replaces them.
+	SetRollouts(ctx context.Context, r map[string]Rollout) error
 }

@@ -69,6 +69,11 @@ func (s *Service) change(ctx context.Context, fn func(ctx context.Context, t *tx
 		if err := fn(ctx, t); err != nil {
 			return err
 		}
+		if h := s.cfg.TxHook; h != nil && len(t.events) > 0 {
+			if err := h(ctx, tx, t.events); err != nil {
+				return fmt.Errorf("queue: tx hook: %w", err)
+			}
+		}
 		ticket, hasTicket = s.bus.ticket(), true
 		done = t
 		return nil

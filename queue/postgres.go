@@ -89,6 +89,13 @@ type pgExec struct {
 	lock bool
 }
 
+// PgxTx is the transaction a StoreTx of this store runs in, for a
+// Config.TxHook that writes with the change; ok is false outside Tx.
+func (x pgExec) PgxTx() (tx pgx.Tx, ok bool) {
+	tx, ok = x.q.(pgx.Tx)
+	return tx, ok
+}
+
 func (x pgExec) forUpdate() string {
 	if x.lock {
 		return " FOR UPDATE"

@@ -34,6 +34,10 @@ type Config struct {
 	// takes its node for dead and its socket for dropped (15s; nodes
 	// refresh every StaleAfter/3).
 	StaleAfter time.Duration
+	// TxHook, if set, is called with the events of every change inside
+	// the change's transaction: what it writes through tx commits with the
+	// change (merchant webhooks, issue 9). An error fails the change.
+	TxHook func(ctx context.Context, tx StoreTx, events []Event) error
 }
 
 // Service runs the queue: client-driven changes from any node, and the

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"guidecall/app"
 	"guidecall/internal/config"
 	"guidecall/internal/db"
 	"guidecall/payments"
@@ -27,6 +28,9 @@ Prints each link it fixed. The parties of a call still in progress are told
 by a running node.`, stderr)
 	f.register(fs)
 	after := fs.Duration("after", payments.DefaultReconcileAfter, "only links unchanged for at least this long")
+	var st config.Stripe
+	st.Register(fs)
+	publicURL := fs.String("public-url", "", "URL browsers reach the nodes at (for the Stripe return URLs; unused by reconciliation)")
 	if err := config.Parse(fs, args, getenv); err != nil {
 		return err
 	}
@@ -61,8 +65,19 @@ by a running node.`, stderr)
 	if err != nil {
 		return fmt.Errorf("reconcile: %w", err)
 	}
+	providers := []payments.Provider{sb}
+	if err := st.Validate(); err != nil {
+		return fmt.Errorf("reconcile: %w", err)
+	}
+	if st.Enabled() {
+		sp, err := app.StripeProvider(st, *publicURL, log)
+		if err != nil {
+			return fmt.Errorf("reconcile: %w", err)
+		}
+		providers = append(providers, sp)
+	}
 	svc, err := payments.NewService(payments.Config{
-		Store: payments.NewPostgresStore(pool), Providers: []payments.Provider{sb}, Logger: log,
+		Store: payments.NewPostgresStore(pool), Providers: providers, Logger: log,
 		Reconcile: payments.ReconcileConfig{After: max(*after, time.Nanosecond)},
 	})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"guidecall/app"
@@ -23,6 +24,11 @@ const demoGuideEmail = "guide@demo.local"
 // delivery without racing it.
 const testWebhookDelayEnv = "GUIDECALL_TEST_SANDBOX_WEBHOOK_DELAY"
 
+// testMerchantScheduleEnv is a test hook too: the merchant webhook retry
+// schedule as comma-separated durations ("200ms,500ms,1s"), so that an
+// end-to-end test sees a receiver's outage healed in seconds, not hours.
+const testMerchantScheduleEnv = "GUIDECALL_TEST_MERCHANT_RETRY_SCHEDULE"
+
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	var cfg config.Serve
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -38,6 +44,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 			return fmt.Errorf("%s: %w", testWebhookDelayEnv, err)
 		}
 		cfg.SandboxWebhookDelay = d
+	}
+	if v := getenv(testMerchantScheduleEnv); v != "" {
+		for part := range strings.SplitSeq(v, ",") {
+			d, err := time.ParseDuration(strings.TrimSpace(part))
+			if err != nil || d <= 0 {
+				return fmt.Errorf("%s: %q: want positive durations", testMerchantScheduleEnv, part)
+			}
+			cfg.MerchantRetrySchedule = append(cfg.MerchantRetrySchedule, d)
+		}
 	}
 	log, err := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 	if err != nil {

@@ -112,9 +112,44 @@ type Serve struct {
 	PurgeEvery        time.Duration
 	PrivacyNoticeURL  string
 
+	// Payment providers beyond the sandbox, and refunds (issue 9).
+	Stripe            Stripe
+	GuideRefundWindow time.Duration
+	PaymentRoutes     string
+	// MerchantRetrySchedule replaces the merchant webhook retry schedule.
+	// A test hook with no flag: `serve` reads it from
+	// GUIDECALL_TEST_MERCHANT_RETRY_SCHEDULE.
+	MerchantRetrySchedule []time.Duration
+
 	// Routing (issue 8).
 	CustomerTokenSecret string
 	MaxMissedOffers     int
+}
+
+// Stripe configures the Stripe provider; it is on when SecretKey is set.
+type Stripe struct {
+	SecretKey     string
+	WebhookSecret string
+	APIURL        string
+}
+
+// Register adds the Stripe flags.
+func (s *Stripe) Register(fs *flag.FlagSet) {
+	fs.StringVar(&s.SecretKey, "stripe-secret-key", "", "Stripe secret key (sk_test_… or sk_live_…); set, new payment links are Stripe Checkout Sessions")
+	fs.StringVar(&s.WebhookSecret, "stripe-webhook-secret", "", "signing secret (whsec_…) of the Stripe endpoint that posts to /webhooks/stripe")
+	fs.StringVar(&s.APIURL, "stripe-api-url", "", "Stripe API base URL (stripe-mock in tests); empty is Stripe's")
+}
+
+// Enabled reports whether Stripe is configured.
+func (s Stripe) Enabled() bool { return s.SecretKey != "" }
+
+// Validate refuses half a configuration: a key without the webhook secret
+// would take payments whose outcome never arrives.
+func (s Stripe) Validate() error {
+	if (s.SecretKey == "") != (s.WebhookSecret == "") {
+		return fmt.Errorf("--stripe-secret-key and --stripe-webhook-secret go together")
+	}
+	return nil
 }
 
 // Toggle is a boolean flag whose default depends on other flags: Given
@@ -178,6 +213,9 @@ func (c *Serve) Register(fs *flag.FlagSet) {
 	c.registerHardening(fs)
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
+	c.Stripe.Register(fs)
+	fs.StringVar(&c.PaymentRoutes, "payment-routes", "", "providers to try for new links per currency, in order, failing over before a link is issued: \"EUR=stripe,sandbox;*=stripe\"; empty: the first provider only")
+	fs.DurationVar(&c.GuideRefundWindow, "guide-refund-window", 14*24*time.Hour, "how long after a payment the guide may refund it from the console (admins: always)")
 	// Routing (issue 8).
 	fs.StringVar(&c.CustomerTokenSecret, "customer-token-secret", "", "the merchant's identity secret that signs customer tokens (HS256); without it tokens, and so priorities, are refused")
 	fs.IntVar(&c.MaxMissedOffers, "max-missed-offers", 2, "offers a guide may let time out in a row before being set away")
@@ -243,6 +281,9 @@ func (c *Serve) Validate() error {
 	case "text", "json":
 	default:
 		return fmt.Errorf("--log-format %q: want text or json", c.LogFormat)
+	}
+	if err := c.Stripe.Validate(); err != nil {
+		return err
 	}
 	return nil
 }

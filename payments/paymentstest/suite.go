@@ -431,4 +431,97 @@ func RunStoreSuite(t *testing.T, newStore func(t *testing.T) payments.Store) {
 			t.Fatalf("limit 2 returned %d", len(got))
 		}
 	})
+
+	t.Run("RefundsRoundTrip", func(t *testing.T) {
+		s := newStore(t)
+		l := link("call-rf", "key-rf")
+		if _, err := s.LinkCreate(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.LinkGet(ctx, l.ID); got.Refunds != nil || got.RefundedAmount != 0 {
+			t.Fatalf("new link has refunds %v, refunded %d", got.Refunds, got.RefundedAmount)
+		}
+		want := []payments.Refund{
+			{Seq: 1, Amount: 200, Status: payments.RefundAccepted, IdempotencyKey: "r1", RequestedBy: "guide-1", RequestedAt: base},
+			{Seq: 2, Amount: 300, Status: payments.RefundFailed, IdempotencyKey: "r2", RequestedBy: "admin", RequestedAt: base.Add(time.Second), Error: "declined"},
+		}
+		if _, err := s.LinkUpdate(ctx, l.ID, func(x *payments.Link) ([]payments.Event, error) {
+			x.Status, x.RefundedAmount, x.Refunds = payments.StatusPartiallyRefunded, 200, want
+			return nil, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.LinkGet(ctx, l.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.RefundedAmount != 200 || len(got.Refunds) != 2 {
+			t.Fatalf("got refunded %d, refunds %+v", got.RefundedAmount, got.Refunds)
+		}
+		for i := range want {
+			g, w := got.Refunds[i], want[i]
+			if g.Seq != w.Seq || g.Amount != w.Amount || g.Status != w.Status || g.IdempotencyKey != w.IdempotencyKey ||
+				g.RequestedBy != w.RequestedBy || !g.RequestedAt.Equal(w.RequestedAt) || g.Error != w.Error {
+				t.Fatalf("refund %d: got %+v, want %+v", i, g, w)
+			}
+		}
+		got.Refunds[0].Amount = 9999 // a copy
+		if again, _ := s.LinkGet(ctx, l.ID); again.Refunds[0].Amount != 200 {
+			t.Fatal("the store shares its refunds with callers")
+		}
+	})
+
+	t.Run("RiskLimits", func(t *testing.T) {
+		s := newStore(t)
+		if l, err := s.RiskLimits(ctx); err != nil || l.MaxLinksPerCall != 0 || l.MaxAmount != nil {
+			t.Fatalf("fresh store limits %+v %v", l, err)
+		}
+		want := payments.RiskLimits{MaxAmount: map[string]int64{"EUR": 50000, "JPY": 100000}, MaxLinksPerCall: 3,
+			RefundAdminAbove: map[string]int64{"EUR": 10000}}
+		for range 2 { // the second write replaces the first
+			if err := s.SetRiskLimits(ctx, want); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.RiskLimits(ctx)
+		if err != nil || got.MaxLinksPerCall != 3 || got.MaxAmount["EUR"] != 50000 || got.MaxAmount["JPY"] != 100000 ||
+			got.RefundAdminAbove["EUR"] != 10000 || len(got.MaxAmount) != 2 {
+			t.Fatalf("limits %+v %v", got, err)
+		}
+		got.MaxAmount["EUR"] = 1 // a copy
+		if again, _ := s.RiskLimits(ctx); again.MaxAmount["EUR"] != 50000 {
+			t.Fatal("the store shares its limits with callers")
+		}
+	})
+
+	t.Run("RolloutsAndLinksCreatedSince", func(t *testing.T) {
+		s := newStore(t)
+		if r, err := s.Rollouts(ctx); err != nil || r == nil || len(r) != 0 {
+			t.Fatalf("fresh rollouts %v %v", r, err)
+		}
+		want := map[string]payments.Rollout{"EUR": {Currency: "EUR", Provider: "stripe", Incumbent: "sandbox", Percent: 10, Stopped: true, StopReason: "why"}}
+		if err := s.SetRollouts(ctx, want); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Rollouts(ctx); err != nil || got["EUR"] != want["EUR"] {
+			t.Fatalf("rollouts %+v %v", got, err)
+		}
+		a, b := link("call-since", "k-a"), link("call-since", "k-b")
+		b.Currency = "JPY"
+		for _, l := range []payments.Link{a, b} {
+			if _, err := s.LinkCreate(ctx, l); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, _ := s.LinksCreatedSince(ctx, a.CreatedAt.Add(-time.Second), ""); len(got) < 2 {
+			t.Fatalf("since: %d links", len(got))
+		}
+		got, _ := s.LinksCreatedSince(ctx, a.CreatedAt.Add(-time.Second), "JPY")
+		if len(got) != 1 || got[0].ID != b.ID {
+			t.Fatalf("since, JPY: %+v", got)
+		}
+		if got, _ := s.LinksCreatedSince(ctx, b.CreatedAt, ""); len(got) != 0 {
+			t.Fatalf("since the last one: %d links", len(got))
+		}
+	})
 }

@@ -2,8 +2,9 @@
 // development and tests: a checkout page with Pay and Decline buttons, and
 // signed webhooks (the t=,v1= scheme of the webhook package, in the
 // Guidecall-Sandbox-Signature header) posted back to /webhooks/sandbox. It
-// implements payments.Provider and can be scripted to fail, delay and
-// duplicate.
+// implements payments.Provider and can be scripted ([Script], also from
+// the admin API) to fail or slow its creates and to send its webhooks
+// late, twice, badly signed or never.
 //
 // # What it owns
 //
@@ -17,7 +18,12 @@
 //     the same step as the change, on PostgreSQL in the same transaction
 //     (a River job), so a node killed right after Pay answered 200 loses
 //     nothing: after the restart River delivers the webhook.
-//   - The checkout pages ([Sandbox.CheckoutRoutes]).
+//   - The checkout pages ([Sandbox.CheckoutRoutes]): the payment methods
+//     a real checkout offers for the currency ([MethodsFor]: card; iDEAL
+//     for EUR; GrabPay for SGD and MYR; konbini for JPY, which leaves the
+//     checkout processing until the store payment arrives), in the
+//     shopper's language (en, de, fr, es, ja) with amounts formatted for
+//     it.
 //
 // # What it does not own
 //

@@ -2,8 +2,10 @@ package sandbox
 
 import (
 	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -15,17 +17,20 @@ import (
 // CheckoutRoutes serves the sandbox's hosted checkout; the wiring mounts it
 // at /pay/sandbox (the path of CheckoutBaseURL).
 //
-//	GET  /{ref}        the checkout page
-//	POST /{ref}/pay    the shopper pays: payment.succeeded webhook
-//	POST /{ref}/fail   the shopper declines: payment.failed webhook
+//	GET  /{ref}            the checkout page, in the browser's language (or ?lang=)
+//	POST /{ref}/pay        the shopper pays (form field method, card if absent):
+//	                       payment.succeeded, or payment.processing for konbini
+//	POST /{ref}/complete   the konbini payment arrives: payment.succeeded
+//	POST /{ref}/fail       the shopper declines: payment.failed webhook
 //
 // POST answers JSON {"ref","status"} when Accept asks for application/json,
 // an HTML page otherwise.
 func (sb *Sandbox) CheckoutRoutes() chi.Router {
 	r := chi.NewRouter()
 	r.Get("/{ref}", sb.handleCheckout)
-	r.Post("/{ref}/pay", func(w http.ResponseWriter, r *http.Request) { sb.handleOutcome(w, r, true) })
-	r.Post("/{ref}/fail", func(w http.ResponseWriter, r *http.Request) { sb.handleOutcome(w, r, false) })
+	r.Post("/{ref}/pay", func(w http.ResponseWriter, r *http.Request) { sb.handleOutcome(w, r, "pay") })
+	r.Post("/{ref}/complete", func(w http.ResponseWriter, r *http.Request) { sb.handleOutcome(w, r, "complete") })
+	r.Post("/{ref}/fail", func(w http.ResponseWriter, r *http.Request) { sb.handleOutcome(w, r, "fail") })
 	return r
 }
 
@@ -37,56 +42,96 @@ type checkoutItem struct {
 }
 
 type checkoutPage struct {
-	Ref, Description, Total, Status, Message string
-	Items                                    []checkoutItem
-	Open                                     bool
+	Ref, Description, Total, Status, Message, Lang string
+	Items                                          []checkoutItem
+	Open, Processing                               bool
+	Methods                                        []checkoutMethod
+	T                                              map[string]string
+	PayLabel, KonbiniWait                          string
 }
 
-// The page has no external assets and no script at all: two plain forms.
+type checkoutMethod struct {
+	ID, Label string
+	Checked   bool
+}
+
+// The page has no external assets and no script at all: plain forms.
 // Relative form actions resolve against /pay/sandbox/{ref}, so the page
 // works wherever the routes are mounted.
 var checkoutTmpl = template.Must(template.New("checkout").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="{{.Lang}}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Sandbox checkout</title>
+<title>{{.T.title}}</title>
 <style>
-body{font-family:system-ui,sans-serif;max-width:28rem;margin:2rem auto;padding:0 1rem;color:#222}
+body{font-family:system-ui,sans-serif;max-width:28rem;margin:2rem auto;padding:0 1rem;color:#222;line-height:1.4}
 table{width:100%;border-collapse:collapse}td{padding:.3rem 0}td.n{text-align:right}
 .total{font-size:1.5rem;font-weight:600;margin:1rem 0}
-button{font-size:1rem;padding:.6rem 1.2rem;margin-right:.5rem;border-radius:.4rem;border:1px solid #888}
+fieldset{border:1px solid #ccc;border-radius:.4rem;margin:0 0 1rem;padding:.5rem .8rem}
+legend{font-weight:600;padding:0 .3rem}
+label.m{display:flex;gap:.5rem;align-items:center;padding:.45rem 0;font-size:1rem}
+input[type=radio]{width:1.1rem;height:1.1rem}
+button{font-size:1rem;padding:.6rem 1.2rem;margin:0 .5rem .5rem 0;border-radius:.4rem;border:1px solid #888;background:#fff;color:#222}
+button:focus-visible,input:focus-visible{outline:3px solid #0b57d0;outline-offset:2px}
 .pay{background:#1a7f37;color:#fff;border-color:#1a7f37}
-.note{color:#666;font-size:.85rem}
+.note{color:#555;font-size:.85rem}
+.wait{background:#fff8e1;border:1px solid #e0b400;border-radius:.4rem;padding:.6rem .8rem}
 </style></head><body>
-<h1>Sandbox checkout</h1>
-<p class="note">Test mode: no real money moves.</p>
+<main>
+<h1>{{.T.title}}</h1>
+<p class="note">{{.T.test}}</p>
 {{with .Description}}<p>{{.}}</p>{{end}}
 {{if .Items}}<table>{{range .Items}}<tr><td>{{.Quantity}} × {{.Name}}</td><td class="n">{{.Total}}</td></tr>{{end}}</table>{{end}}
 <p class="total" id="total">{{.Total}}</p>
-{{if .Message}}<p id="message">{{.Message}}</p>{{end}}
+{{if .Message}}<p id="message" role="status">{{.Message}}</p>{{end}}
 {{if .Open}}
-<form method="post" action="{{.Ref}}/pay" style="display:inline"><button class="pay" id="pay" type="submit">Pay {{.Total}}</button></form>
-<form method="post" action="{{.Ref}}/fail" style="display:inline"><button id="decline" type="submit">Decline</button></form>
-{{else}}<p id="status">Status: {{.Status}}</p>{{end}}
+<form method="post" action="{{.Ref}}/pay" id="pay-form">
+<fieldset><legend>{{.T.method}}</legend>
+{{range .Methods}}<label class="m"><input type="radio" name="method" value="{{.ID}}" id="method-{{.ID}}"{{if .Checked}} checked{{end}}> {{.Label}}</label>
+{{end}}</fieldset>
+<button class="pay" id="pay" type="submit">{{.PayLabel}}</button>
+</form>
+<form method="post" action="{{.Ref}}/fail"><button id="decline" type="submit">{{.T.decline}}</button></form>
+{{else if .Processing}}
+<p class="wait" id="konbini-wait">{{.KonbiniWait}}</p>
+<form method="post" action="{{.Ref}}/complete"><button class="pay" id="complete" type="submit">{{.T.konbini_done}}</button></form>
+<p id="status">{{.T.status}}: {{.Status}}</p>
+{{else}}<p id="status">{{.T.status}}: {{.Status}}</p>{{end}}
+</main>
 </body></html>
 `))
 
-// pageOf is the checkout page of c as it stands now.
-func (sb *Sandbox) pageOf(c Checkout) checkoutPage {
+// pageOf is the checkout page of c as it stands now, in lang.
+func (sb *Sandbox) pageOf(c Checkout, lang string) checkoutPage {
 	st := c.StatusAt(sb.cfg.Now())
 	p := c.Params
+	t := catalog[lang]
+	money := func(a int64) string { return formatMoney(payments.Money{Amount: a, Currency: p.Currency}, lang) }
 	pg := checkoutPage{
 		Ref:         c.Ref,
+		Lang:        lang,
+		T:           t,
 		Description: p.Description,
-		Total:       payments.Money{Amount: p.Amount, Currency: p.Currency}.String(),
-		Status:      string(st),
+		Total:       money(p.Amount),
+		Status:      t[string(st)],
 		Open:        st == payments.StatusOpen,
+		Processing:  st == payments.StatusProcessing,
+	}
+	if pg.Status == "" {
+		pg.Status = string(st)
+	}
+	pg.PayLabel = fmt.Sprintf(t["pay"], pg.Total)
+	// A number the shopper would take to the store: the checkout's, shortened.
+	number := strings.ToUpper(strings.TrimPrefix(c.Ref, "sbx_"))
+	pg.KonbiniWait = fmt.Sprintf(t["konbini_wait"], pg.Total, number[:min(12, len(number))])
+	for i, m := range MethodsFor(p.Currency) {
+		pg.Methods = append(pg.Methods, checkoutMethod{ID: m, Label: t[m], Checked: i == 0})
 	}
 	for _, it := range p.Items {
 		pg.Items = append(pg.Items, checkoutItem{
 			Name:     it.Name,
 			Quantity: it.Quantity,
-			Unit:     payments.Money{Amount: it.UnitAmount, Currency: p.Currency}.String(),
-			Total:    payments.Money{Amount: it.UnitAmount * it.Quantity, Currency: p.Currency}.String(),
+			Unit:     money(it.UnitAmount),
+			Total:    money(it.UnitAmount * it.Quantity),
 		})
 	}
 	return pg
@@ -104,7 +149,7 @@ func (sb *Sandbox) handleCheckout(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "checkout unavailable; retry shortly", http.StatusServiceUnavailable)
 		return
 	}
-	sb.renderPage(w, http.StatusOK, sb.pageOf(c))
+	sb.renderPage(w, http.StatusOK, sb.pageOf(c, pageLang(r)))
 }
 
 func (sb *Sandbox) renderPage(w http.ResponseWriter, status int, pg checkoutPage) {
@@ -119,9 +164,20 @@ func (sb *Sandbox) renderPage(w http.ResponseWriter, status int, pg checkoutPage
 	}
 }
 
-func (sb *Sandbox) handleOutcome(w http.ResponseWriter, r *http.Request, paid bool) {
+func (sb *Sandbox) handleOutcome(w http.ResponseWriter, r *http.Request, action string) {
 	ref := chi.URLParam(r, "ref")
-	c, err := sb.outcome(r.Context(), ref, paid)
+	var c Checkout
+	var err error
+	paid := action != "fail"
+	switch action {
+	case "complete":
+		c, err = sb.complete(r.Context(), ref)
+	default:
+		c, err = sb.checkoutMethod(r, ref)
+		if err == nil {
+			c, err = sb.outcome(r.Context(), ref, paid, r.PostFormValue("method"))
+		}
+	}
 	st := c.StatusAt(sb.cfg.Now())
 	wantJSON := strings.Contains(r.Header.Get("Accept"), "application/json")
 	status := http.StatusOK
@@ -161,14 +217,31 @@ func (sb *Sandbox) handleOutcome(w http.ResponseWriter, r *http.Request, paid bo
 			return
 		}
 	}
-	pg := sb.pageOf(c)
+	pg := sb.pageOf(c, pageLang(r))
 	switch {
 	case err != nil:
-		pg.Message = "This payment can no longer be completed."
+		pg.Message = pg.T["closed"]
+	case pg.Processing:
 	case paid:
-		pg.Message = "Thank you: payment received."
+		pg.Message = pg.T["thanks"]
 	default:
-		pg.Message = "Payment declined."
+		pg.Message = pg.T["declined"]
 	}
 	sb.renderPage(w, status, pg)
+}
+
+// checkoutMethod refuses a payment method the checkout does not offer.
+func (sb *Sandbox) checkoutMethod(r *http.Request, ref string) (Checkout, error) {
+	m := r.PostFormValue("method")
+	if m == "" {
+		return Checkout{}, nil
+	}
+	c, err := sb.store.CheckoutGet(r.Context(), ref)
+	if err != nil {
+		return Checkout{}, err
+	}
+	if !slices.Contains(MethodsFor(c.Params.Currency), m) {
+		return c, fmt.Errorf("%w: method %q is not offered for %s", payments.ErrInvalidTransition, m, c.Params.Currency)
+	}
+	return Checkout{}, nil
 }

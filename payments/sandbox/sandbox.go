@@ -31,6 +31,7 @@ const KeyName = "sandbox"
 // Sandbox webhook event types.
 const (
 	PaymentSucceeded         = "payment.succeeded"
+	PaymentProcessing        = "payment.processing" // an asynchronous method is under way
 	PaymentFailed            = "payment.failed"
 	PaymentRefunded          = "payment.refunded"
 	PaymentPartiallyRefunded = "payment.partially_refunded"
@@ -38,6 +39,7 @@ const (
 
 var eventStatus = map[string]payments.LinkStatus{
 	PaymentSucceeded:         payments.StatusPaid,
+	PaymentProcessing:        payments.StatusProcessing,
 	PaymentFailed:            payments.StatusFailed,
 	PaymentRefunded:          payments.StatusRefunded,
 	PaymentPartiallyRefunded: payments.StatusPartiallyRefunded,
@@ -49,6 +51,8 @@ type Event struct {
 	Type    string `json:"type"`
 	Ref     string `json:"ref"`
 	Created int64  `json:"created"`
+	// Refunded is the total refunded so far, on refund events.
+	Refunded int64 `json:"refunded,omitempty"`
 }
 
 // Config configures a Sandbox.
@@ -84,10 +88,13 @@ type Sandbox struct {
 	log   *slog.Logger
 	store Store
 
-	mu       sync.Mutex
-	failNext error
-	delay    time.Duration
-	dupes    int
+	mu           sync.Mutex
+	failNext     error
+	delay        time.Duration
+	dupes        int
+	createDelay  time.Duration
+	badSignature bool
+	dropWebhooks bool
 }
 
 var _ payments.Provider = (*Sandbox)(nil)
@@ -153,6 +160,9 @@ func (sb *Sandbox) CreateLink(ctx context.Context, p payments.ProviderLinkParams
 	if failNext != nil {
 		return payments.ProviderLink{}, fmt.Errorf("sandbox: scripted failure: %w", failNext)
 	}
+	if err := sb.waitCreateDelay(ctx); err != nil {
+		return payments.ProviderLink{}, fmt.Errorf("sandbox: scripted slow create: %w", err)
+	}
 	ref := newID("sbx_")
 	p.Items = slices.Clone(p.Items)
 	c := Checkout{Ref: ref, Params: p, Status: payments.StatusOpen, CreatedAt: sb.cfg.Now()}
@@ -177,7 +187,8 @@ func (sb *Sandbox) FetchStatus(ctx context.Context, ref string) (payments.LinkSt
 
 // Refund implements payments.Provider: amount up to what is left of a paid
 // link. The refund and its webhook are recorded together.
-func (sb *Sandbox) Refund(ctx context.Context, ref string, amount int64) error {
+func (sb *Sandbox) Refund(ctx context.Context, rp payments.RefundParams) error {
+	ref, amount := rp.Ref, rp.Amount
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -210,10 +221,16 @@ func (sb *Sandbox) Refund(ctx context.Context, ref string, amount int64) error {
 // late, as payment.failed: that is how the sandbox produces out-of-order
 // delivery, and the Service must ignore it. The checkout is returned as it
 // now is, and also with an ErrInvalidTransition, as it was.
-func (sb *Sandbox) outcome(ctx context.Context, ref string, paid bool) (Checkout, error) {
+//
+// An asynchronous method (konbini) makes a paid outcome processing, with a
+// payment.processing webhook; complete later makes it paid.
+func (sb *Sandbox) outcome(ctx context.Context, ref string, paid bool, method string) (Checkout, error) {
 	next, typ := payments.StatusFailed, PaymentFailed
 	if paid {
 		next, typ = payments.StatusPaid, PaymentSucceeded
+		if asyncMethod(method) {
+			next, typ = payments.StatusProcessing, PaymentProcessing
+		}
 	}
 	var refused *Checkout
 	c, err := sb.store.CheckoutUpdate(ctx, ref, func(c *Checkout) ([]webhook.Delivery, error) {
@@ -238,7 +255,24 @@ func (sb *Sandbox) outcome(ctx context.Context, ref string, paid bool) (Checkout
 		return Checkout{}, err
 	}
 	p := c.Params
-	sb.log.Info("sandbox checkout outcome", "link_id", p.LinkID, "call_id", p.CallID, "provider_ref", ref, "type", typ)
+	sb.log.Info("sandbox checkout outcome", "link_id", p.LinkID, "call_id", p.CallID, "provider_ref", ref, "type", typ, "method", method)
+	return c, nil
+}
+
+// complete records that an asynchronous payment arrived (the shopper paid
+// at the store), with its payment.succeeded webhook.
+func (sb *Sandbox) complete(ctx context.Context, ref string) (Checkout, error) {
+	c, err := sb.store.CheckoutUpdate(ctx, ref, func(c *Checkout) ([]webhook.Delivery, error) {
+		if c.Status != payments.StatusProcessing {
+			return nil, fmt.Errorf("%w: a %s checkout has no payment under way", payments.ErrInvalidTransition, c.Status)
+		}
+		c.Status = payments.StatusPaid
+		return sb.deliveries(*c, PaymentSucceeded)
+	})
+	if err != nil {
+		return Checkout{}, err
+	}
+	sb.log.Info("sandbox asynchronous payment completed", "link_id", c.Params.LinkID, "call_id", c.Params.CallID, "provider_ref", ref)
 	return c, nil
 }
 
@@ -247,13 +281,25 @@ func (sb *Sandbox) outcome(ctx context.Context, ref string, paid bool) (Checkout
 // carrying the same event id (so the receiver applies it once).
 func (sb *Sandbox) deliveries(c Checkout, typ string) ([]webhook.Delivery, error) {
 	ev := Event{ID: newID("evt_"), Type: typ, Ref: c.Ref, Created: sb.cfg.Now().Unix()}
+	if typ == PaymentRefunded || typ == PaymentPartiallyRefunded {
+		ev.Refunded = c.Refunded
+	}
 	body, err := json.Marshal(ev)
 	if err != nil {
 		return nil, err
 	}
 	sb.mu.Lock()
-	delay, dupes := sb.delay, sb.dupes
+	delay, dupes, bad, drop := sb.delay, sb.dupes, sb.badSignature, sb.dropWebhooks
 	sb.mu.Unlock()
+	if drop {
+		sb.log.Info("sandbox webhook dropped by script", "event_id", ev.ID, "type", typ, "provider_ref", c.Ref,
+			"link_id", c.Params.LinkID, "call_id", c.Params.CallID)
+		return nil, nil
+	}
+	key := KeyName
+	if bad {
+		key = badKeyName
+	}
 	out := make([]webhook.Delivery, 0, 1+dupes)
 	for i := range 1 + dupes {
 		id := ev.ID
@@ -261,7 +307,7 @@ func (sb *Sandbox) deliveries(c Checkout, typ string) ([]webhook.Delivery, error
 			id = fmt.Sprintf("%s.dup%d", ev.ID, i)
 		}
 		out = append(out, webhook.Delivery{
-			ID: id, URL: sb.cfg.WebhookURL, Body: body, Key: KeyName,
+			ID: id, URL: sb.cfg.WebhookURL, Body: body, Key: key,
 			Delay: delay * time.Duration(i+1),
 			Attrs: []any{"provider", Name, "event_id", ev.ID, "type", typ, "provider_ref", c.Ref,
 				"link_id", c.Params.LinkID, "call_id", c.Params.CallID},
@@ -284,10 +330,11 @@ func (sb *Sandbox) ParseWebhook(header http.Header, body []byte) (payments.Provi
 		return payments.ProviderEvent{}, fmt.Errorf("%w: event %q of type %q", payments.ErrBadWebhook, ev.ID, ev.Type)
 	}
 	return payments.ProviderEvent{
-		ID:          ev.ID,
-		Provider:    Name,
-		ProviderRef: ev.Ref,
-		Status:      st,
-		OccurredAt:  time.Unix(ev.Created, 0).UTC(),
+		ID:             ev.ID,
+		Provider:       Name,
+		ProviderRef:    ev.Ref,
+		Status:         st,
+		OccurredAt:     time.Unix(ev.Created, 0).UTC(),
+		RefundedAmount: ev.Refunded,
 	}, nil
 }

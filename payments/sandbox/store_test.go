@@ -283,7 +283,7 @@ func TestSandboxSharedStoreAcrossNodes(t *testing.T) {
 				t.Fatalf("second pay on node A: %d, want 409", resp.StatusCode)
 			}
 
-			if err := a.sb.Refund(ctx, pl.Ref, 1000); err != nil {
+			if err := a.sb.Refund(ctx, payments.RefundParams{Ref: pl.Ref, Amount: 1000, Seq: 1}); err != nil {
 				t.Fatal(err)
 			}
 			waitFor(t, func() bool { evs, _ := a.hooks.got(); return len(evs) == 1 })
@@ -291,10 +291,10 @@ func TestSandboxSharedStoreAcrossNodes(t *testing.T) {
 			if evs[0].Status != payments.StatusPartiallyRefunded {
 				t.Fatalf("refund webhook from node A = %+v", evs[0])
 			}
-			if err := b.sb.Refund(ctx, pl.Ref, 1501); !errors.Is(err, payments.ErrInvalidLink) {
+			if err := b.sb.Refund(ctx, payments.RefundParams{Ref: pl.Ref, Amount: 1501, Seq: 2}); !errors.Is(err, payments.ErrInvalidLink) {
 				t.Fatalf("over-refund on node B: %v, want ErrInvalidLink", err)
 			}
-			if err := b.sb.Refund(ctx, pl.Ref, 1500); err != nil {
+			if err := b.sb.Refund(ctx, payments.RefundParams{Ref: pl.Ref, Amount: 1500, Seq: 2}); err != nil {
 				t.Fatal(err)
 			}
 			if st, err := a.sb.FetchStatus(ctx, pl.Ref); err != nil || st != payments.StatusRefunded {

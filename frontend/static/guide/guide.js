@@ -490,6 +490,7 @@ function activate(id) {
   $("#pay-description").value = "";
   showError("#pay-error", "");
   showError("#transfer-error", "");
+  $("#refund-status").textContent = "";
   renderLinks(rec);
   $("#transfer-target").replaceChildren(new Option("Loading…", ""));
   $("#transfer-note").value = "";
@@ -696,6 +697,10 @@ function upsertLink(callId, link) {
 }
 
 function renderLinks(rec) {
+  const forms = new Map();
+  for (const f of document.querySelectorAll("#payment-links li[data-link-id] .refund-form")) {
+    if (rec.links.has(f.closest("li").dataset.linkId)) forms.set(f.closest("li").dataset.linkId, f);
+  }
   const items = [...rec.links.values()].reverse().map((merged) => {
     const li = document.createElement("li");
     li.dataset.linkId = merged.link_id;
@@ -720,11 +725,86 @@ function renderLinks(rec) {
       a.textContent = "checkout";
       parts.push(a);
     }
+    if (merged.status === "paid" || merged.status === "partially_refunded") {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "button small refund-open";
+      b.textContent = "Refund…";
+      b.setAttribute("aria-label", `Refund ${what.textContent}`);
+      b.addEventListener("click", () => openRefund(li, merged));
+      parts.push(b);
+    }
     li.replaceChildren(...parts);
+    // An open refund form outlives the update its own refund causes.
+    const form = forms.get(merged.link_id);
+    if (form) li.append(form);
     return li;
   });
   $("#payment-links").replaceChildren(...items);
 }
+
+// openRefund shows a small form under the link: an amount (empty refunds
+// everything left) and a confirm button. The server checks the window,
+// the limits and what is left; its answer is shown as it is.
+function openRefund(li, link) {
+  if (li.querySelector(".refund-form")) return;
+  const form = document.createElement("form");
+  form.className = "refund-form";
+  const id = `refund-amount-${link.link_id}`;
+  const label = document.createElement("label");
+  label.htmlFor = id;
+  label.textContent = `Refund amount (${link.currency}; empty refunds all that is left)`;
+  const input = document.createElement("input");
+  input.id = id;
+  input.type = "text";
+  input.inputMode = "decimal";
+  input.autocomplete = "off";
+  const send = document.createElement("button");
+  send.type = "submit";
+  send.className = "button small danger refund-send";
+  send.textContent = "Refund";
+  const cancel = document.createElement("button");
+  cancel.type = "button";
+  cancel.className = "button small";
+  cancel.textContent = "Cancel";
+  cancel.addEventListener("click", () => form.remove());
+  // The answer goes to the panel's status line, which no update of the
+  // list replaces.
+  const msg = $("#refund-status");
+  msg.textContent = "";
+  form.append(label, input, send, cancel);
+  const key = crypto.randomUUID(); // one refund per form; a retry reuses it
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    let amount = 0;
+    if (input.value.trim() !== "") {
+      const parsed = parseMajor(input.value, minorDigits(link.currency));
+      if (!parsed.ok) {
+        msg.textContent = "Enter an amount like 10.00, or leave it empty to refund all.";
+        return;
+      }
+      amount = parsed.amount;
+    }
+    send.disabled = true;
+    try {
+      const res = await fetch(`/api/v1/calls/${encodeURIComponent(link.call_id || s.activeId)}/payment-links/${encodeURIComponent(link.link_id)}/refunds`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json", Authorization: `Bearer ${auth.access}`, "Idempotency-Key": key },
+        body: JSON.stringify({ amount }),
+      });
+      let data = null;
+      try { data = await res.json(); } catch { /* empty */ }
+      if (!res.ok) throw new Error(data?.error?.message || `HTTP ${res.status}`);
+      let text = "";
+      try { text = formatMoney(data.refund.amount, link.currency, locale); } catch { text = String(data.refund.amount); }
+      form.closest("li")?.setAttribute("data-refund-requested", String(data.refund.seq));
+      msg.textContent = `Refund of ${text} sent to the provider.`;
+      form.remove();
+    } catch (err) {
+      msg.textContent = `Could not refund: ${err.message}`;
+      send.disabled = false;
+    }
+  }
 
 // --- transfer ---
 

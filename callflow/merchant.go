@@ -1,0 +1,112 @@
+package callflow
+
+import (
+	"encoding/json"
+	"time"
+
+	"guidecall/merchant"
+	"guidecall/payments"
+	"guidecall/queue"
+)
+
+// paymentLinkView is a link as merchants see it: what they need to match
+// it to an order, nothing of the provider's internals beyond its name.
+type paymentLinkView struct {
+	ID          string          `json:"id"`
+	CallID      string          `json:"call_id"`
+	Provider    string          `json:"provider"`
+	Status      string          `json:"status"`
+	Amount      int64           `json:"amount"`
+	Currency    string          `json:"currency"`
+	Items       []payments.Item `json:"items,omitempty"`
+	Description string          `json:"description,omitempty"`
+	CheckoutURL string          `json:"checkout_url,omitempty"`
+	CreatedBy   string          `json:"created_by"`
+	CreatedAt   time.Time       `json:"created_at"`
+	ExpiresAt   time.Time       `json:"expires_at"`
+	PaidAt      *time.Time      `json:"paid_at,omitempty"`
+}
+
+func linkData(l payments.Link) json.RawMessage {
+	b, _ := json.Marshal(struct {
+		PaymentLink paymentLinkView `json:"payment_link"`
+	}{paymentLinkView{
+		ID: l.ID, CallID: l.CallID, Provider: l.Provider, Status: string(l.Status), Amount: l.Amount,
+		Currency: l.Currency, Items: l.Items, Description: l.Description, CheckoutURL: l.CheckoutURL,
+		CreatedBy: l.CreatedBy, CreatedAt: l.CreatedAt, ExpiresAt: l.ExpiresAt, PaidAt: l.PaidAt,
+	}})
+	return b
+}
+
+// MerchantPaymentEvents is what merchants are told of a payment event. Its
+// ids derive from the payment event's, so the same event recorded twice
+// (a relay after a crash) is one merchant event. A refund that arrives
+// before the payment it implies also tells of the payment, first.
+func MerchantPaymentEvents(e payments.Event) []merchant.Event {
+	l := e.EventLink()
+	ev := func(suffix, typ string) merchant.Event {
+		return merchant.Event{ID: "evt_" + e.EventID() + suffix, Type: typ, CreatedAt: e.EventTime(), Data: linkData(l)}
+	}
+	switch e := e.(type) {
+	case payments.LinkCreated:
+		return []merchant.Event{ev("", merchant.PaymentLinkCreated)}
+	case payments.LinkStatusChanged:
+		switch e.To {
+		case payments.StatusPaid:
+			return []merchant.Event{ev("", merchant.PaymentSucceeded)}
+		case payments.StatusFailed:
+			return []merchant.Event{ev("", merchant.PaymentFailed)}
+		}
+	case payments.RefundRecorded:
+		out := []merchant.Event{}
+		if e.From == payments.StatusOpen || e.From == payments.StatusProcessing {
+			out = append(out, ev(".paid", merchant.PaymentSucceeded))
+		}
+		return append(out, ev("", merchant.PaymentRefunded))
+	}
+	return nil
+}
+
+type callView struct {
+	ID          string     `json:"id"`
+	Queue       string     `json:"queue"`
+	GuideID     string     `json:"guide_id"`
+	EntryID     string     `json:"entry_id"`
+	State       string     `json:"state"`
+	JoinedAt    time.Time  `json:"joined_at"`
+	AcceptedAt  *time.Time `json:"accepted_at,omitempty"`
+	ConnectedAt *time.Time `json:"connected_at,omitempty"`
+	EndedAt     *time.Time `json:"ended_at,omitempty"`
+	EndReason   string     `json:"end_reason,omitempty"`
+}
+
+func callData(c queue.Call) json.RawMessage {
+	b, _ := json.Marshal(struct {
+		Call callView `json:"call"`
+	}{callView{ID: c.ID, Queue: c.Queue, GuideID: c.GuideID, EntryID: c.EntryID, State: string(c.State),
+		JoinedAt: c.JoinedAt, AcceptedAt: c.AcceptedAt, ConnectedAt: c.ConnectedAt, EndedAt: c.EndedAt, EndReason: c.EndReason}})
+	return b
+}
+
+// MerchantQueueEvents is what merchants are told of a queue event:
+// call.started when a guide accepted (the call is matched), call.ended
+// when it finished, callback.requested when a shopper asked to be called
+// back. Ids derive from the call, not the queue event, so
+// nodes that each see the event record it once.
+func MerchantQueueEvents(e queue.Event) []merchant.Event {
+	switch e := e.(type) {
+	case queue.CallMatched:
+		return []merchant.Event{{ID: "evt_call_started_" + e.Call.ID, Type: merchant.CallStarted, CreatedAt: e.At, Data: callData(e.Call)}}
+	case queue.CallFinished:
+		return []merchant.Event{{ID: "evt_call_ended_" + e.Call.ID, Type: merchant.CallEnded, CreatedAt: e.At, Data: callData(e.Call)}}
+	case queue.CallbackChanged:
+		if e.Callback.State != queue.CallbackOpen {
+			return nil // claimed or done: the merchant heard of it when it was asked for
+		}
+		b, _ := json.Marshal(struct {
+			Callback queue.Callback `json:"callback"`
+		}{e.Callback})
+		return []merchant.Event{{ID: "evt_callback_requested_" + e.Callback.ID, Type: merchant.CallbackRequested, CreatedAt: e.At, Data: b}}
+	}
+	return nil
+}
