@@ -804,7 +804,10 @@ function openRefund(li, link) {
       msg.textContent = `Could not refund: ${err.message}`;
       send.disabled = false;
     }
-  }
+  });
+  li.append(form);
+  input.focus();
+}
 
 // --- transfer ---
 
