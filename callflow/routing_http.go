@@ -202,7 +202,27 @@ func (f *Flow) handleGuideGet(w http.ResponseWriter, r *http.Request) {
 		f.writeRoutingError(w, err)
 		return
 	}
-	httpjson.Write(w, http.StatusOK, map[string]any{"guide": g, "presence": g.Presence(), "history": hist})
+	declined, err := f.queue.Declines(r.Context(), id, 20)
+	if err != nil {
+		f.writeRoutingError(w, err)
+		return
+	}
+	declines := make([]declineView, 0, len(declined))
+	for _, c := range declined {
+		declines = append(declines, declineView{CallID: c.ID, EntryID: c.EntryID, Queue: c.Queue, OfferedAt: c.OfferedAt, At: c.EndedAt, Reason: c.DeclineNote})
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"guide": g, "presence": g.Presence(), "history": hist, "declines": declines})
+}
+
+// declineView is one offer the guide declined, as the admin guide read
+// shows it; Reason is the guide's own, empty when none was given.
+type declineView struct {
+	CallID    string     `json:"call_id"`
+	EntryID   string     `json:"entry_id"`
+	Queue     string     `json:"queue"`
+	OfferedAt time.Time  `json:"offered_at"`
+	At        *time.Time `json:"declined_at"`
+	Reason    string     `json:"reason"`
 }
 
 func (f *Flow) handleGuideProfile(w http.ResponseWriter, r *http.Request) {

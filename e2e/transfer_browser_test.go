@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -11,11 +12,16 @@ import (
 	"guidecall/protocol"
 )
 
+// offerTimeoutWait bounds the wait for a re-offer after a decline: the
+// next matcher pass, well within a step.
+const offerTimeoutWait = browserStepTimeout
+
 // TestBrowserTransferToColleague: guide A, in a call in the console, picks
 // guide B from the transfer picker (filled from the server, not typed) and
 // writes a note; the shopper's page says it is connecting to a colleague;
-// B's console is offered the shopper with A's note, accepts, and B and the
-// shopper connect.
+// B's console is offered the shopper with A's note, declines it once with
+// a reason (which the admin's read of B shows), is offered it again,
+// accepts, and B and the shopper connect.
 func TestBrowserTransferToColleague(t *testing.T) {
 	chromium := findChromium(t)
 	node := startNode(t, nodeOptions{})
@@ -79,6 +85,29 @@ func TestBrowserTransferToColleague(t *testing.T) {
 	b.waitJS(t, "B offered the shopper", browserStepTimeout, `!document.querySelector("#offer").hidden`)
 	if ctx := b.text(t, "#offer-context"); !strings.Contains(ctx, note) {
 		t.Errorf("B's offer %q does not carry A's note %q", ctx, note)
+	}
+	// B first declines with a reason: the shopper, handed to B alone, is
+	// offered to B again, and the reason is on the admin's read of B.
+	firstOffer := b.evalString(t, `window.guidecall.offers()[0]`)
+	b.do(t, "B declines with a reason", browserStepTimeout,
+		chromedp.SetValue(chromedp.CSS("#decline-reason"), "not my product area"),
+		chromedp.Click(chromedp.CSS("#decline-offer")),
+	)
+	b.waitJS(t, "B offered the shopper again", offerTimeoutWait,
+		`window.guidecall.offers().length === 1 && window.guidecall.offers()[0] !== "`+firstOffer+`" && !document.querySelector("#offer").hidden`)
+	const adminEmail, adminPassword = "admin-transfer@e2e.local", "transfer admin secret 7"
+	if _, err := node.Auth.AddAccount(context.Background(), adminEmail, "Admin", adminPassword, protocol.RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	var read struct {
+		Declines []struct {
+			CallID string `json:"call_id"`
+			Reason string `json:"reason"`
+		} `json:"declines"`
+	}
+	api(t, http.MethodGet, base+"/api/v1/admin/guides/"+accB.ID, login(t, base, adminEmail, adminPassword), nil, &read, http.StatusOK)
+	if len(read.Declines) != 1 || read.Declines[0].CallID != firstOffer || read.Declines[0].Reason != "not my product area" {
+		t.Errorf("admin read of B: declines %+v, want %s with reason %q", read.Declines, firstOffer, "not my product area")
 	}
 	b.do(t, "B accepts", browserStepTimeout, chromedp.Click(chromedp.CSS("#accept-offer")))
 	waitBothTabs(t, "B and the shopper connected", browserConnectTimeout, b, shopper,

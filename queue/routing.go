@@ -572,6 +572,13 @@ func (s *Service) Guide(ctx context.Context, id string) (Guide, error) {
 	return s.store.GuideGet(ctx, id)
 }
 
+// Declines lists a guide's latest declined offers, newest first, with the
+// guide's reasons (DeclineNote; empty when none was given, or when going
+// away declined the offer).
+func (s *Service) Declines(ctx context.Context, guideID string, limit int) ([]Call, error) {
+	return s.store.CallsDeclined(ctx, guideID, limit)
+}
+
 // PresenceHistory lists a guide's latest presence changes, newest first.
 func (s *Service) PresenceHistory(ctx context.Context, guideID string, limit int) ([]PresenceRecord, error) {
 	return s.store.PresenceHistory(ctx, guideID, limit)

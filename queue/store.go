@@ -53,6 +53,9 @@ type StoreTx interface {
 	// connected and ended at or after since: the handle times the wait
 	// estimate learns from.
 	CallsHandled(ctx context.Context, queue string, since time.Time) ([]Call, error)
+	// CallsDeclined lists a guide's latest offers that ended declined
+	// (with the guide's reason, if any), newest first, at most limit.
+	CallsDeclined(ctx context.Context, guideID string, limit int) ([]Call, error)
 
 	// Queues are read without a claim: a change reads its queue's rules,
 	// it does not change them.

@@ -143,6 +143,39 @@ func runCallTests(t *testing.T, newStore func(t *testing.T) queue.Store) {
 		}
 	})
 
+	t.Run("Declined", func(t *testing.T) {
+		s := newStore(t)
+		callFixture(t, s, 4)
+		for i, c := range []struct {
+			guide, reason, note string
+			ended               time.Duration
+		}{
+			{"g_1", queue.ReasonDeclined, "not my area", time.Second},
+			{"g_1", queue.ReasonOfferTimeout, "", 2 * time.Second},
+			{"g_2", queue.ReasonDeclined, "other guide", 3 * time.Second},
+			{"g_1", queue.ReasonDeclined, "", 4 * time.Second},
+		} {
+			n := strconv.Itoa(i + 1)
+			mustCreateCall(t, s, call("c_"+n, "e_"+n, c.guide, "shoes", 0))
+			if _, err := s.CallUpdate(ctx, "c_"+n, func(cc *queue.Call) error {
+				cc.State, cc.EndedAt, cc.EndReason, cc.DeclineNote = queue.CallEnded, ptr(at(c.ended)), c.reason, c.note
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.CallsDeclined(ctx, "g_1", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ids := callIDs(got); !slices.Equal(ids, []string{"c_4", "c_1"}) || got[1].DeclineNote != "not my area" {
+			t.Errorf("CallsDeclined(g_1) = %v, want c_4 then c_1 (with its note)", ids)
+		}
+		if got, _ := s.CallsDeclined(ctx, "g_1", 1); !slices.Equal(callIDs(got), []string{"c_4"}) {
+			t.Errorf("CallsDeclined(g_1, 1) = %v, want the newest only", callIDs(got))
+		}
+	})
+
 	t.Run("GetNotFound", func(t *testing.T) {
 		s := newStore(t)
 		if _, err := s.CallGet(ctx, "c_missing"); !errors.Is(err, queue.ErrNotFound) {
