@@ -1,4 +1,5 @@
 // shop.js: the demo product page and the shopper call widget.
+import { joinExtras, widgetScript } from "./join-extras.js";
 import { Signal, defaultWsUrl } from "../js/signal.js";
 import { Call, fetchIceConfig } from "../js/call.js";
 import { formatMoney, minorDigits, normalizeCurrency, parseMajor, itemsTotal } from "../js/money.js";
@@ -151,6 +152,7 @@ async function startCall() {
         currency,
         page_url: location.href,
         name: $("#shopper-name").value.trim() || undefined,
+        ...joinExtras({ script: widgetScript(), search: location.search }),
       }),
     });
     if (res.status === 429) throw Object.assign(new Error("rate limited"), { key: "error.too_often" });
