@@ -11,9 +11,13 @@ import (
 )
 
 // purge runs the retention purge once: shopper data of entries that ended
-// more than --retention ago, and refresh-token families that expired.
+// more than --retention ago, guides' presence history past its bound, and
+// refresh-token families that expired.
 func (a *App) purge(ctx context.Context) error {
 	if _, err := a.Queue.PurgeShopperData(ctx, a.cfg.Retention); err != nil {
+		return err
+	}
+	if _, err := a.Queue.PurgePresence(ctx, a.cfg.Retention); err != nil {
 		return err
 	}
 	if n, err := a.Auth.PurgeSessions(ctx); err != nil {

@@ -56,6 +56,7 @@ var serviceSuite = []struct {
 	{"CapacityTwoHoldsTwoCalls", testCapacityTwoHoldsTwoCalls},
 	{"ETACapacityThree", testETACapacityThree},
 	{"TransferTargets", testTransferTargets},
+	{"PresencePurge", testPresencePurge},
 }
 
 func TestServiceMemory(t *testing.T) {
