@@ -30,6 +30,7 @@ import (
 	"guidecall/protocol"
 	"guidecall/queue"
 	"guidecall/signaling"
+	"guidecall/telemetry"
 	"guidecall/turnserver"
 	"guidecall/webhook"
 )
@@ -86,6 +87,9 @@ type App struct {
 	// whose jobs the node's River client (jobs) works.
 	Webhooks webhook.Outbox
 	Flow     *callflow.Flow
+	// Metrics is nil unless --metrics-addr is set.
+	Metrics *telemetry.Metrics
+	metrics *metricsServer
 	// Merchant delivers the merchant's webhooks; nil on memory stores.
 	Merchant *merchant.Service
 
@@ -100,6 +104,12 @@ type App struct {
 	served    chan error
 	stopping  chan struct{}
 	stopOnce  sync.Once
+
+	// certs is nil without --tls-cert; redirect serves --http-redirect-addr.
+	certs      *certReloader
+	redirect   *http.Server
+	redirectLn net.Listener
+
 	// parts are the node's long-running parts in start order; Stop stops
 	// them in reverse.
 	parts []namedService
@@ -171,17 +181,36 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 	a := &App{cfg: cfg, log: log, stores: stores, listener: ln, stopping: make(chan struct{})}
 	fail := func(err error) (*App, error) {
 		_ = ln.Close()
+		if a.redirectLn != nil {
+			_ = a.redirectLn.Close()
+		}
+		if a.metrics != nil {
+			a.metrics.release()
+		}
 		return nil, err
+	}
+	scheme := "http://"
+	if cfg.TLSCert != "" {
+		scheme = "https://"
 	}
 	a.publicURL = strings.TrimRight(cfg.PublicURL, "/")
 	if a.publicURL == "" {
-		a.publicURL = "http://" + ln.Addr().String()
+		a.publicURL = scheme + ln.Addr().String()
 	}
-	loopbackURL := "http://" + loopbackAddr(ln.Addr())
+	loopbackURL := scheme + loopbackAddr(ln.Addr())
+	if a.listener, err = a.setupTLS(ln); err != nil {
+		return fail(err)
+	}
 
 	issuer, err := auth.NewIssuer(secret(log, "jwt-secret", cfg.JWTSecret), nil)
 	if err != nil {
 		return fail(err)
+	}
+	if cfg.JWTSecretPrev != "" {
+		if err := issuer.AcceptPrevious([]byte(cfg.JWTSecretPrev)); err != nil {
+			return fail(err)
+		}
+		log.Info("accepting tokens of the previous JWT secret too; drop --jwt-secret-previous once they have expired")
 	}
 	a.Auth = auth.NewService(stores.Accounts, issuer, log)
 
@@ -189,7 +218,12 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return fail(err)
 	}
+	relayLo, relayHi, err := cfg.RelayPorts()
+	if err != nil {
+		return fail(err)
+	}
 	a.TURN, err = turnserver.New(turnserver.Config{
+		RelayPortMin: relayLo, RelayPortMax: relayHi,
 		ListenIP: cfg.TURNListenIP, Port: cfg.TURNPort, PublicIP: cfg.TURNPublicIP,
 		Secret: secret(log, "turn-secret", cfg.TURNSecret), AllowedPeers: allowed,
 		Logger: log.With("component", "turn"),
@@ -203,6 +237,9 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 		return fail(err)
 	}
 	a.clientIP = clientIPs{trusted: proxies}.of
+	if err := a.buildMetrics(cfg); err != nil {
+		return fail(err)
+	}
 	heartbeat := 15 * time.Second
 	a.Flow = callflow.New(callflow.Config{
 		Issuer: issuer, Accounts: stores.Accounts, TURN: a.TURN,
@@ -210,6 +247,7 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 		JoinRate: cfg.JoinRate, JoinBurst: cfg.JoinBurst, ClientIP: a.clientIP,
 		Heartbeat: heartbeat, Logger: log,
 		CustomerSecret: []byte(cfg.CustomerTokenSecret),
+		ICERestarted:   a.iceRestarted(),
 	})
 	if a.Merchant, err = buildMerchant(cfg, stores, log); err != nil {
 		return fail(err)
@@ -219,6 +257,7 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 		OfferTimeout: cfg.OfferTimeout, ReconnectGrace: cfg.ReconnectGrace,
 		TxHook:          merchantQueueHook(a.Merchant, log),
 		MaxMissedOffers: cfg.MaxMissedOffers,
+		Observer:        a.matcherObserver(),
 	})
 	if err != nil {
 		return fail(err)
@@ -234,6 +273,7 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 		MaxConnections:      cfg.MaxConnections,
 		MaxConnectionsPerIP: cfg.MaxConnectionsPerIP,
 		ClientIP:            a.clientIP,
+		Observer:            a.hubObserver(),
 	})
 	if err != nil {
 		return fail(err)
@@ -243,6 +283,11 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 	}
 	a.Flow.Bind(a.Queue, a.Payments, a.Hub)
 	a.hardenAuth(cfg, stores)
+	if a.Metrics != nil {
+		// Subscribed before anything runs, so no event is missed;
+		// delivery starts with the queue, and Queue.Stop ends it.
+		a.Queue.SubscribeFunc(context.Background(), "metrics", 0, a.Metrics.QueueEvent)
+	}
 	// No ReadTimeout or WriteTimeout: they would bound whole requests, and
 	// net/http leaves their deadlines on a hijacked WebSocket's conn. The
 	// header deadline is lifted once the headers are read, and the idle one
@@ -265,6 +310,14 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 // periodic job; in memory, both run in this process.
 func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, loopbackURL string) error {
 	whCfg := webhook.Config{Logger: log.With("component", "webhook")}
+	if a.Metrics != nil {
+		whCfg.Attempted = a.Metrics.WebhookAttempted
+	}
+	if a.certs != nil {
+		// The sandbox's webhooks come back to this node over HTTPS.
+		whCfg.HTTPClient = &http.Client{Timeout: 10 * time.Second,
+			Transport: &http.Transport{TLSClientConfig: a.certs.clientConfig(), Proxy: http.ProxyFromEnvironment}}
+	}
 	var sbStore sandbox.Store
 	var riverOutbox *webhook.RiverOutbox
 	if stores.Pool != nil {
@@ -313,7 +366,7 @@ func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, l
 		Routing: payments.RoutingConfig{Routes: routes},
 		Store:   stores.Payments, Providers: providers, GuideRefundWindow: cfg.GuideRefundWindow,
 		Logger:    log.With("component", "payments"),
-		Reconcile: payments.ReconcileConfig{Loop: stores.Pool == nil},
+		Reconcile: payments.ReconcileConfig{Loop: stores.Pool == nil, Fixed: a.reconcileFixed()},
 	})
 	if err != nil {
 		return err
@@ -384,6 +437,9 @@ func (a *App) lifecycle() []namedService {
 		// On PostgreSQL the purge is a River periodic job (addPurgeJob).
 		parts = append(parts, namedService{"purge", &loopService{run: a.purgeLoop}})
 	}
+	if a.metrics != nil {
+		parts = append(parts, namedService{"metrics", a.metrics})
+	}
 	return append(parts, namedService{"http", &funcService{start: a.serve, stop: a.shutdownHTTP}})
 }
 
@@ -396,6 +452,14 @@ func (a *App) stopErr(part string, err error) {
 func (a *App) serve(context.Context) error {
 	a.served = make(chan error, 1)
 	go func() { a.served <- a.http.Serve(a.listener) }()
+	if a.redirect != nil {
+		go func() {
+			if err := a.redirect.Serve(a.redirectLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				a.log.Error("HTTP redirect listener failed", "err", err)
+			}
+		}()
+		a.log.Info("redirecting HTTP to HTTPS", "addr", a.redirectLn.Addr().String())
+	}
 	a.log.Info("serving", "url", a.publicURL, "turn_udp", a.TURN.UDPAddr().String(), "turn_tcp", a.TURN.TCPAddr().String())
 	return nil
 }
@@ -405,7 +469,13 @@ func (a *App) serve(context.Context) error {
 // them with 1001 and waits itself.
 func (a *App) shutdownHTTP() {
 	a.stopErr("signaling", a.Hub.Shutdown(a.stopCtx))
+	if a.redirect != nil {
+		a.stopErr("http redirect", a.redirect.Shutdown(a.stopCtx))
+	}
 	a.stopErr("http", a.http.Shutdown(a.stopCtx))
+	if a.served == nil {
+		return // never served: Stop without Start
+	}
 	if err := <-a.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		a.stopErr("http serve", err)
 	}
@@ -444,6 +514,12 @@ func (a *App) Stop(ctx context.Context) error {
 		if a.served == nil {
 			// Never served: nothing but the bound listener to release.
 			a.stopErr("listener", a.listener.Close())
+			if a.redirectLn != nil {
+				a.stopErr("redirect listener", a.redirectLn.Close())
+			}
+		}
+		if a.metrics != nil {
+			a.metrics.release()
 		}
 		stopAll(a.log, a.parts)
 		if a.stores.Close != nil {

@@ -12,6 +12,12 @@
 // purge's schedule (privacy.go): a River periodic job on PostgreSQL, a
 // ticker in memory.
 //
+// It also owns the node's operations surface: the metrics listener
+// (--metrics-addr, package telemetry subscribed like any consumer), HTTPS
+// with a certificate reloaded on SIGHUP, HSTS and the HTTP redirect
+// (tls.go), and the OpenAPI contract served at /api/openapi.json
+// (openapi.json, tested against the router).
+//
 // It owns no domain rules and no translation between domains (that is
 // package callflow): a rule found here belongs elsewhere.
 package app

@@ -21,12 +21,12 @@ const module = "guidecall"
 // layers, top first. A domain's sub-packages (payments/sandbox,
 // queue/queuetest) belong to their domain.
 var (
-	layerOf = map[string]int{"cmd": 0, "app": 1, "callflow": 2}
+	layerOf = map[string]int{"cmd": 0, "app": 1, "callflow": 2, "telemetry": 2}
 	domains = []string{"queue", "payments", "signaling", "turnserver", "internal/auth", "merchant"}
 	// webhook is generic (a URL, a body, an id; it imports no domain), and
 	// payment providers (payments/sandbox) send their webhooks through it,
 	// so it sits with the floor that domains may use.
-	floor = []string{"protocol", "webhook", "internal/config", "internal/db", "internal/httpjson", "internal/cleantext", "frontend"}
+	floor = []string{"protocol", "webhook", "internal/config", "internal/db", "internal/httpjson", "internal/cleantext", "internal/tlstest", "frontend"}
 )
 
 const (

@@ -19,11 +19,18 @@ func (a *App) routes(issuer *auth.Issuer) http.Handler {
 	r := chi.NewRouter()
 	r.Use(middleware.RequestID, requestLog(a.log), middleware.Recoverer)
 	r.Use(secureHeaders, deadlines(a.cfg.HTTPBodyTimeout, a.cfg.HTTPWriteTimeout))
+	if a.Metrics != nil {
+		r.Use(a.Metrics.HTTP)
+	}
+	if a.certs != nil {
+		r.Use(hsts)
+	}
 
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	r.Get("/readyz", a.handleReady)
+	r.Get("/api/openapi.json", serveOpenAPI)
 
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Use(a.needStore)

@@ -38,6 +38,11 @@ type Config struct {
 	// CustomerSecret verifies the merchant's signed customer tokens
 	// (HS256), which alone may raise a shopper's priority.
 	CustomerSecret []byte
+	// ICERestarted is told, for metrics, of each new SDP offer on a call
+	// that had connected: in this flow only an ICE restart (after a
+	// network change or a move to another node) offers again. Nil tells
+	// nobody; it must not block.
+	ICERestarted func(by protocol.Role)
 }
 
 // Flow is the call flow of one node: it answers the hub's questions from
@@ -151,6 +156,7 @@ func (f *Flow) Routes() chi.Router {
 	r.With(f.joins.middleware).Post("/queue", f.handleJoin)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleShopper, protocol.RoleGuide, protocol.RoleAdmin)).Get("/ice-servers", f.handleICEServers)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleAdmin)).Get("/admin/queue", f.handleAdminQueue)
+	r.With(f.cfg.Issuer.Middleware(protocol.RoleAdmin)).Get("/admin/calls/{callID}", f.handleAdminCall)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleAdmin)).Delete("/admin/shoppers/{entryID}", f.handleErase)
 	f.routingRoutes(r)
 	return r

@@ -168,6 +168,23 @@ func (f *Flow) handleAdminQueue(w http.ResponseWriter, r *http.Request) {
 	}{name, rows})
 }
 
+// handleAdminCall is one call's history: its record and the quality its
+// parties reported, summarised.
+func (f *Flow) handleAdminCall(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "callID")
+	c, err := f.queue.CallRecord(r.Context(), id)
+	if err != nil {
+		writeQueueError(w, f.log, err)
+		return
+	}
+	q, err := f.queue.CallQuality(r.Context(), id)
+	if err != nil {
+		writeQueueError(w, f.log, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"call": c, "quality": q})
+}
+
 // handleErase erases one shopper's data (name and page) at their request;
 // the entry's timestamps stay for statistics. 204, or 404.
 func (f *Flow) handleErase(w http.ResponseWriter, r *http.Request) {

@@ -27,6 +27,7 @@ func (in inbound) register(h *signaling.Hub) {
 	h.Handle(protocol.TypeCallConnected, in.callConnected, shopper, guide)
 	h.Handle(protocol.TypeCallEnd, in.callEnd, shopper, guide)
 	h.Handle(protocol.TypeCallTransfer, in.callTransfer, guide)
+	h.Handle(protocol.TypeCallQuality, in.callQuality, shopper, guide)
 	h.Relay(in.route)
 }
 
@@ -84,7 +85,14 @@ func (in inbound) route(ctx context.Context, who signaling.Identity, m protocol.
 		if m.Type == protocol.TypeSDP {
 			in.flow.queue.Signaled(ctx, call.ID)
 		}
-	case queue.CallConnecting, queue.CallConnected:
+	case queue.CallConnected:
+		if m.Type == protocol.TypeSDP && in.flow.cfg.ICERestarted != nil {
+			var d protocol.SDP
+			if m.Decode(&d) == nil && d.Type == "offer" {
+				in.flow.cfg.ICERestarted(who.Role)
+			}
+		}
+	case queue.CallConnecting:
 	default:
 		return signaling.Address{}, protocol.Errorf(protocol.CodeBadState, "call %s is %s", call.ID, call.State)
 	}
@@ -162,4 +170,17 @@ func (in inbound) callTransfer(ctx context.Context, who signaling.Identity, m pr
 		return err
 	}
 	return protocolError(in.flow.queue.Transfer(ctx, who.ID, m.CallID, queue.TransferTo{Queue: p.Queue, GuideID: p.GuideID, Note: p.Note}))
+}
+
+// callQuality keeps a party's getStats() summary with its call.
+func (in inbound) callQuality(ctx context.Context, who signaling.Identity, m protocol.Envelope) error {
+	var p protocol.CallQuality
+	if err := m.Decode(&p); err != nil {
+		return err
+	}
+	return protocolError(in.flow.queue.ReportQuality(ctx, who.Role, who.ID, m.CallID, queue.QualityReport{
+		RTTMS: p.RTTMS, JitterMS: p.JitterMS, PacketsLost: p.PacketsLost, FramesDecoded: p.FramesDecoded,
+		FramesDropped: p.FramesDropped, FreezeCount: p.FreezeCount, FrameWidth: p.FrameWidth, FrameHeight: p.FrameHeight,
+		LocalCandidate: p.LocalCandidate, RemoteCandidate: p.RemoteCandidate,
+	}))
 }

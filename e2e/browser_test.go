@@ -12,6 +12,8 @@ import (
 
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
+
+	"guidecall/queue"
 )
 
 // Generous deadlines: a call connects in about two seconds in a browser on
@@ -29,12 +31,17 @@ const (
 // paid on the sandbox's hosted checkout, and the hang-up.
 func TestBrowserCall(t *testing.T) {
 	chromium := findChromium(t)
-	node := startNode(t, nodeOptions{})
+	runBrowserCall(t, chromium, startNode(t, nodeOptions{}))
+}
+
+// runBrowserCall is TestBrowserCall's call on node, with extra Chromium
+// options (trusting a test certificate).
+func runBrowserCall(t *testing.T, chromium string, node *node, chromeOpts ...chromedp.ExecAllocatorOption) {
 	base := node.URL()
 
 	// Launched after the node, so their cleanups (LIFO) run before it stops.
-	guide := launchChromium(t, "guide", chromium)
-	shopper := launchChromium(t, "shopper", chromium)
+	guide := launchChromium(t, "guide", chromium, chromeOpts...)
+	shopper := launchChromium(t, "shopper", chromium, chromeOpts...)
 	t.Cleanup(func() {
 		if t.Failed() || os.Getenv("GUIDECALL_TEST_LOG") != "" {
 			guide.dump(t)
@@ -160,9 +167,22 @@ func TestBrowserCall(t *testing.T) {
 	guideRefunds(t, guide)
 
 	// The guide hangs up; both sides end.
+	callID := guide.evalString(t, `window.guidecall.callId()`)
 	guide.do(t, "end the call", browserStepTimeout, chromedp.Click(chromedp.CSS("#end-call")))
 	waitBothTabs(t, "call-state ended", browserStepTimeout, guide, shopper,
 		`document.querySelector("#call-state").textContent === "ended"`)
+
+	// Each page reported its getStats() once connected; the call keeps them.
+	q, err := node.Queue.CallQuality(context.Background(), callID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for side, sq := range map[string]queue.SideQuality{"guide": q.Guide, "shopper": q.Shopper} {
+		t.Logf("%s quality: %+v", side, sq)
+		if sq.Reports < 1 || len(sq.Candidates) == 0 || !strings.HasPrefix(sq.Candidates[0], "relay/") {
+			t.Errorf("%s quality kept with the call: %+v", side, sq)
+		}
+	}
 }
 
 // pageStats is what window.guidecall.stats() answers.
@@ -218,7 +238,7 @@ type chromeTab struct {
 // launchChromium starts a Chromium process with a fake camera and
 // microphone, a fresh profile and temporary directories, and opens a tab.
 // The process is stopped, and its console reader ends, when the test ends.
-func launchChromium(t *testing.T, name, execPath string) *chromeTab {
+func launchChromium(t *testing.T, name, execPath string, extra ...chromedp.ExecAllocatorOption) *chromeTab {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(execPath),
@@ -236,6 +256,7 @@ func launchChromium(t *testing.T, name, execPath string) *chromeTab {
 		chromedp.Flag("disable-gpu", true),
 		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
 	)
+	opts = append(opts, extra...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelTab := chromedp.NewContext(allocCtx)
 	b := &chromeTab{name: name, ctx: ctx}

@@ -106,9 +106,9 @@ func setupCall(t *testing.T, sn, gn endpoint) *liveCall {
 
 	for _, p := range []*peer{guide, shopper} {
 		select {
-		case <-p.connected:
+		case <-p.Connected():
 		case <-time.After(20 * time.Second):
-			t.Fatalf("%s: peer connection not connected after 20 s (state %s)", p.name, p.pc.ConnectionState())
+			t.Fatalf("%s: peer connection not connected after 20 s (state %s)", p.name, p.State())
 		}
 	}
 	connected := time.Since(accepted)
@@ -124,9 +124,9 @@ func setupCall(t *testing.T, sn, gn endpoint) *liveCall {
 		p.socket().Send(protocol.TypeCallConnected, callID, protocol.CallConnected{})
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for guide.received.Load() < 10 || shopper.received.Load() < 10 {
+	for guide.Received() < 10 || shopper.Received() < 10 {
 		if time.Now().After(deadline) {
-			t.Fatalf("RTP through TURN: guide got %d packets, shopper %d", guide.received.Load(), shopper.received.Load())
+			t.Fatalf("RTP through TURN: guide got %d packets, shopper %d", guide.Received(), shopper.Received())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -144,21 +144,27 @@ func setupCall(t *testing.T, sn, gn endpoint) *liveCall {
 // they had when it was called.
 func (c *liveCall) waitMedia(t *testing.T, n int64, timeout time.Duration) {
 	t.Helper()
-	g0, s0 := c.guide.received.Load(), c.shopper.received.Load()
+	g0, s0 := c.guide.Received(), c.shopper.Received()
 	deadline := time.Now().Add(timeout)
-	for c.guide.received.Load()-g0 < n || c.shopper.received.Load()-s0 < n {
+	for c.guide.Received()-g0 < n || c.shopper.Received()-s0 < n {
 		if time.Now().After(deadline) {
-			t.Fatalf("RTP: guide got %d new packets, shopper %d, within %s", c.guide.received.Load()-g0, c.shopper.received.Load()-s0, timeout)
+			t.Fatalf("RTP: guide got %d new packets, shopper %d, within %s", c.guide.Received()-g0, c.shopper.Received()-s0, timeout)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
 // runPionCall drives a whole call (see setupCall), then a payment link
-// paid on the sandbox checkout, then hang-up. It closes both sockets
-// before it returns, so the guide is not left available.
-func runPionCall(t *testing.T, sn, gn endpoint) {
-	c := setupCall(t, sn, gn)
+// paid on the sandbox checkout, then hang-up, and returns the call's id.
+// It closes both sockets before it returns, so the guide is not left
+// available.
+func runPionCall(t *testing.T, sn, gn endpoint) string {
+	return finishCall(t, setupCall(t, sn, gn), sn, gn)
+}
+
+// finishCall is runPionCall after setupCall: the payment link, paid, and
+// the hang-up.
+func finishCall(t *testing.T, c *liveCall, sn, gn endpoint) string {
 	callID, guideToken, guideWS, shopWS, j := c.id, c.guideToken, c.guideWS, c.shopWS, joined{Token: c.shopperToken}
 
 	// The guide pushes a payment link; both see it open.
@@ -226,6 +232,7 @@ func runPionCall(t *testing.T, sn, gn endpoint) {
 	}
 	guideWS.Close()
 	shopWS.Close()
+	return callID
 }
 
 // checkoutOn returns the checkout URL made on node from, moved to node to,

@@ -343,16 +343,6 @@ func addAccount(t *testing.T, bin, databaseURL, email, name, password, role stri
 	runCLI(t, bin, "guide", "add", "--database-url", databaseURL, "--email", email, "--name", name, "--password", password, "--role", role)
 }
 
-// relayIP is the address of the peer's own relay in the selected pair: the
-// TURN server it allocated on.
-func (p *peer) relayIP() string {
-	pair, err := p.pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
-	if err != nil || pair == nil {
-		p.t.Fatalf("%s: no selected candidate pair: %v", p.name, err)
-	}
-	return pair.Local.Address
-}
-
 // hostOf is the host part of a base URL.
 func hostOf(t *testing.T, baseURL string) string {
 	t.Helper()

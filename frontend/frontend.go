@@ -45,7 +45,10 @@ func Static() fs.FS {
 // to /shop/. Directory listings are not served.
 func Handler() http.Handler {
 	static := Static()
-	files := http.FileServerFS(static)
+	files, err := loadAssets()
+	if err != nil {
+		panic(err) // the embedded tree is fixed at build time; its tests catch this
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
@@ -58,6 +61,12 @@ func Handler() http.Handler {
 			return
 		}
 		name := strings.TrimPrefix(path.Clean(p), "/")
+		if !strings.HasSuffix(p, "/") {
+			if _, err := fs.Stat(static, path.Join(name, "index.html")); err == nil {
+				http.Redirect(w, r, p+"/", http.StatusMovedPermanently)
+				return
+			}
+		}
 		if strings.HasSuffix(p, "/") {
 			// A directory: only serve it when it has an index page.
 			if _, err := fs.Stat(static, path.Join(name, "index.html")); err != nil {
@@ -71,15 +80,11 @@ func Handler() http.Handler {
 		if ct, ok := contentTypes[ext]; ok {
 			h.Set("Content-Type", ct)
 		}
-		switch ext {
-		case ".html", ".js", ".mjs", ".json", ".css":
-			h.Set("Cache-Control", "no-cache")
-		}
 		h.Set("X-Content-Type-Options", "nosniff")
 		if ext == ".html" {
 			h.Set("Content-Security-Policy", contentSecurityPolicy)
 			h.Set("Referrer-Policy", "same-origin")
 		}
-		files.ServeHTTP(w, r)
+		files.serve(w, r, name)
 	})
 }

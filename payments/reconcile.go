@@ -37,6 +37,9 @@ type ReconcileConfig struct {
 	// store). On PostgreSQL the pass is a River periodic job instead
 	// (ReconcileWorker), which only River's leader enqueues.
 	Loop bool
+	// Fixed is told of each difference a pass found and healed, for
+	// metrics; nil tells nobody. It must not block.
+	Fixed func(Fix)
 }
 
 func (c ReconcileConfig) withDefaults() ReconcileConfig {
@@ -108,6 +111,9 @@ func (s *Service) Reconcile(ctx context.Context) ([]Fix, error) {
 			errs = append(errs, err)
 		case fix != nil:
 			fixes = append(fixes, *fix)
+			if s.reconcile.Fixed != nil {
+				s.reconcile.Fixed(*fix)
+			}
 		}
 	}
 	if len(errs) == len(links) && len(errs) > 0 {

@@ -130,8 +130,15 @@ func TestReconcileLoop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	fixed := make(chan payments.Fix, 1)
 	svc, err := payments.NewService(payments.Config{Store: store, Providers: []payments.Provider{sb},
-		Reconcile: payments.ReconcileConfig{Loop: true, After: time.Millisecond, Every: 10 * time.Millisecond}})
+		Reconcile: payments.ReconcileConfig{Loop: true, After: time.Millisecond, Every: 10 * time.Millisecond,
+			Fixed: func(f payments.Fix) {
+				select {
+				case fixed <- f:
+				default: // a hook must not block; one is all the test needs
+				}
+			}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,6 +152,15 @@ func TestReconcileLoop(t *testing.T) {
 	t.Cleanup(svc.Stop)
 	payOnCheckout(t, sb, l.ProviderRef)
 	waitFor(t, func() bool { got, _ := store.LinkGet(ctx, l.ID); return got.Status == payments.StatusPaid })
+	// The difference it healed was reported (for metrics).
+	select {
+	case f := <-fixed:
+		if f.LinkID != l.ID || f.To != payments.StatusPaid || f.Provider != "sandbox" {
+			t.Fatalf("fix reported %+v", f)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the fix was not reported to ReconcileConfig.Fixed")
+	}
 }
 
 // Events a process recorded but never handed to a subscriber (it died

@@ -181,6 +181,24 @@ type CallEnd struct {
 // CallConnected is a party reporting its peer connection up.
 type CallConnected struct{}
 
+// CallQuality is a party's summary of its peer connection's getStats()
+// over the last reporting interval (every 10 s during a call). Counters
+// (packets lost, frames, freezes) are totals since the connection began,
+// as getStats() reports them; a field the client could not measure is 0,
+// or "" for the candidate types.
+type CallQuality struct {
+	RTTMS           float64 `json:"rtt_ms"`
+	JitterMS        float64 `json:"jitter_ms"`
+	PacketsLost     int64   `json:"packets_lost"`
+	FramesDecoded   int64   `json:"frames_decoded"`
+	FramesDropped   int64   `json:"frames_dropped"`
+	FreezeCount     int64   `json:"freeze_count"`
+	FrameWidth      int     `json:"frame_width"`
+	FrameHeight     int     `json:"frame_height"`
+	LocalCandidate  string  `json:"local_candidate"`
+	RemoteCandidate string  `json:"remote_candidate"`
+}
+
 // PaymentLink is a link's state, sent on creation and each status change.
 // Every field is always present.
 type PaymentLink struct {
@@ -269,6 +287,8 @@ func ClientPayload(t Type) any {
 		return new(CallConnected)
 	case TypeCallEnd:
 		return new(CallEnd)
+	case TypeCallQuality:
+		return new(CallQuality)
 	case TypeCallTransfer:
 		return new(CallTransfer)
 	}

@@ -15,6 +15,7 @@ const (
 	TypeICERestart    Type = "ice.restart"
 	TypeCallConnected Type = "call.connected"
 	TypeCallEnd       Type = "call.end"
+	TypeCallQuality   Type = "call.quality"
 	TypeCallTransfer  Type = "call.transfer"
 )
 
@@ -44,5 +45,5 @@ func (t Type) Relayed() bool { return t == TypeSDP || t == TypeICE || t == TypeI
 // NeedsCall reports whether a client message of type t must name the
 // sender's call.
 func (t Type) NeedsCall() bool {
-	return t.Relayed() || t == TypeCallConnected || t == TypeCallEnd || t == TypeCallTransfer
+	return t.Relayed() || t == TypeCallConnected || t == TypeCallEnd || t == TypeCallQuality || t == TypeCallTransfer
 }

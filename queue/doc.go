@@ -52,6 +52,17 @@
 // recorded in the same transaction as the change; queue does not record
 // any yet.
 //
+// # Call quality
+//
+// Each party reports its getStats() summary every 10 s during a call
+// ([Service.ReportQuality], one transaction that checks the party and the
+// call's state and stores the report beside the call, at most
+// [MaxQualityReports] per call); [Service.CallQuality] folds them into the
+// per-call summary (min, median, max per side) kept with the call's
+// history, and each report is published as [QualityReported] for metrics.
+// The matcher tells a [MatcherObserver] of each pass and of leadership,
+// for metrics, without events every subscriber would have to skip.
+//
 // # Cluster
 //
 // All state is in a [Store]. Any node may call the [Service] methods that

@@ -24,6 +24,7 @@ type MemoryStore struct {
 	queues    map[string]*Queue
 	callbacks map[string]*Callback
 	presence  []PresenceRecord
+	quality   map[string][]QualityReport // by call id, pruned with the call
 	nextRank  int64
 	lastPrune time.Time
 }
@@ -211,6 +212,7 @@ type memUndo struct {
 	presenceLen int
 	nextRank    int64
 	lastPrune   time.Time
+	quality     []string // call ids of the reports appended, in order
 }
 
 func (u *memUndo) restore(m *MemoryStore) {
@@ -220,6 +222,7 @@ func (u *memUndo) restore(m *MemoryStore) {
 	restore(m.queues, u.queues)
 	restore(m.callbacks, u.callbacks)
 	m.presence = m.presence[:u.presenceLen]
+	u.undoQuality(m)
 	m.nextRank, m.lastPrune = u.nextRank, u.lastPrune
 }
 
@@ -292,6 +295,13 @@ func (t *memTx) prune(now time.Time) {
 	}
 	m.lastPrune = now
 	cutoff := now.Add(-MemoryRetention)
+	// Reports of calls an earlier, committed prune dropped: unreachable,
+	// so dropping them here needs no undo even if this transaction fails.
+	for id := range m.quality {
+		if m.calls[id] == nil {
+			delete(m.quality, id)
+		}
+	}
 	for id, e := range m.entries {
 		if !e.State.Queued() && e.State != EntryInCall && e.LeftAt != nil && e.LeftAt.Before(cutoff) {
 			if t.undo != nil {

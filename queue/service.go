@@ -34,6 +34,9 @@ type Config struct {
 	// takes its node for dead and its socket for dropped (15s; nodes
 	// refresh every StaleAfter/3).
 	StaleAfter time.Duration
+	// Observer is told of each matcher pass and of leadership changes,
+	// for metrics; nil tells nobody.
+	Observer MatcherObserver
 	// TxHook, if set, is called with the events of every change inside
 	// the change's transaction: what it writes through tx commits with the
 	// change (merchant webhooks, issue 9). An error fails the change.
@@ -76,6 +79,9 @@ func NewService(cfg Config) (*Service, error) {
 	}
 	if cfg.Elector == nil {
 		cfg.Elector = SoleLeader{}
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = noObserver{}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -195,9 +201,11 @@ func (s *Service) run(ctx context.Context) {
 			continue
 		}
 		s.log.Info("matcher leading on this node")
+		s.cfg.Observer.Leading(true)
 		clear(s.lastPosition)
 		s.leadSince = s.now()
 		s.lead(leadCtx)
+		s.cfg.Observer.Leading(false)
 		if ctx.Err() == nil {
 			s.log.Warn("matcher leadership lost")
 		}
@@ -211,7 +219,10 @@ func (s *Service) lead(ctx context.Context) {
 		// A tick finishes what it started even if leadership ends meanwhile
 		// (see detach); the next leader's tick finds nothing left to do.
 		tctx, cancel := detach(ctx)
-		if err := s.Tick(tctx); err != nil && ctx.Err() == nil {
+		start := time.Now()
+		err := s.Tick(tctx)
+		s.cfg.Observer.Pass(time.Since(start), err)
+		if err != nil && ctx.Err() == nil {
 			s.log.Warn("matcher tick failed", "err", err)
 		}
 		cancel()

@@ -136,6 +136,8 @@ func (r *recorder) convert(ev queue.Event) event {
 		return event{Kind: "Presence", GuideID: ev.Guide.ID, Reason: ev.Reason, Guide: ev.Guide}
 	case queue.PeerStatusChanged:
 		return event{Kind: "PeerStatus", CallID: ev.Call.ID, Lost: ev.Lost, Connected: ev.Connected}
+	case queue.QualityReported:
+		return event{Kind: "Quality", CallID: ev.Call.ID, Lost: ev.Report.Party, Call: ev.Call}
 	case queue.EntryRelaxed:
 		return event{Kind: "Relaxed", EntryID: ev.Entry.ID, Reason: ev.Step, Entry: ev.Entry}
 	case queue.CallbackChanged:

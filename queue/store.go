@@ -76,6 +76,13 @@ type StoreTx interface {
 	CallbackGet(ctx context.Context, id string) (Callback, error)
 	CallbackUpdate(ctx context.Context, id string, fn func(*Callback) error) (Callback, error)
 	CallbacksList(ctx context.Context, queue string, withClosed bool) ([]Callback, error)
+
+	// QualityAdd keeps a party's quality report with the call's history.
+	QualityAdd(ctx context.Context, callID string, q QualityReport) error
+	// QualityCount counts a call's stored reports.
+	QualityCount(ctx context.Context, callID string) (int, error)
+	// QualityReports lists a call's reports in the order they were added.
+	QualityReports(ctx context.Context, callID string) ([]QualityReport, error)
 }
 
 // Store keeps entries, guides and calls.

@@ -57,6 +57,7 @@ var serviceSuite = []struct {
 	{"ETACapacityThree", testETACapacityThree},
 	{"TransferTargets", testTransferTargets},
 	{"PresencePurge", testPresencePurge},
+	{"QualityReports", testQualityReports},
 }
 
 func TestServiceMemory(t *testing.T) {

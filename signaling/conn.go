@@ -89,6 +89,8 @@ func (c *conn) sendMessage(typ protocol.Type, callID string, data any) {
 func (c *conn) sendError(e *protocol.Error, ref protocol.Type) {
 	e2 := *e
 	e2.Ref = string(ref)
+	c.hub.obs.MessageRefused(ref, e.Code)
+	c.hub.obs.MessageOut(protocol.TypeError)
 	c.sendMessage(protocol.TypeError, "", &e2)
 }
 
@@ -175,6 +177,7 @@ func (c *conn) release(welcome protocol.Welcome) {
 	c.holding = false
 	if err == nil {
 		c.pending = append([][]byte{frame}, c.pending...)
+		c.hub.obs.MessageOut(protocol.TypeWelcome)
 	}
 	for _, f := range c.pending {
 		select {
@@ -305,6 +308,7 @@ func (c *conn) readLoop(ctx context.Context) {
 			c.sendError(asError(err), m.Type)
 			continue
 		}
+		c.hub.obs.MessageIn(m.Type)
 		if err := c.handle(ctx, m); err != nil {
 			pe := asError(err)
 			if pe.Code == protocol.CodeInternal {
@@ -358,7 +362,7 @@ func (c *conn) handle(ctx context.Context, m protocol.Envelope) error {
 		// other party would close with 1009 on it.
 		return protocol.Errorf(protocol.CodeTooLarge, "%s of %d bytes with its sender is over the %d byte limit", m.Type, len(frame), c.hub.cfg.MaxMessageBytes)
 	}
-	if err := c.hub.bus.Publish(ctx, to, frame); err != nil {
+	if err := c.hub.publish(ctx, to, m.Type, frame); err != nil {
 		return errors.Join(protocol.Errorf(protocol.CodeUnavailable, "could not reach the other party"), err)
 	}
 	return nil

@@ -20,6 +20,10 @@
 // package protocol's; this package parses frames into [protocol.Envelope]
 // and encodes the payloads it is given.
 //
+// An [Observer] (the metrics) is told of messages in, out and refused by
+// type and of bus publishes with their latency; [Hub.Buffered] is the
+// backlog of frames waiting in sockets' send buffers.
+//
 // It does not own who may be in which call, queue state or money: package
 // callflow registers a [Handler] per client message type with the roles
 // that may send it ([Hub.Handle]), one [Route] that names the other party

@@ -70,6 +70,9 @@ type Config struct {
 	// OriginPatterns are the browser origins allowed besides the request's
 	// own host; nil allows only same-origin browsers (and any non-browser).
 	OriginPatterns []string
+	// Observer is told of messages and bus publishes, for metrics; nil
+	// tells nobody.
+	Observer Observer
 	// Notices receives, on every node, what any node sent with
 	// Hub.Notice: cluster-wide facts that are not for a client (a TURN
 	// credential revoked). nil drops them.
@@ -83,6 +86,7 @@ type Hub struct {
 	log      *slog.Logger
 	sessions Sessions
 	handlers registry
+	obs      Observer
 
 	mu       sync.Mutex
 	conns    map[Address]*conn  // authenticated sockets by party
@@ -135,12 +139,16 @@ func NewHub(cfg Config) (*Hub, error) {
 	if cfg.ClientIP == nil {
 		cfg.ClientIP = remoteHost
 	}
+	if cfg.Observer == nil {
+		cfg.Observer = noObserver{}
+	}
 	h := &Hub{
 		cfg:      cfg,
 		bus:      cfg.Bus,
 		log:      cfg.Logger.With("component", "signaling"),
 		sessions: cfg.Sessions,
 		handlers: newRegistry(),
+		obs:      cfg.Observer,
 		conns:    make(map[Address]*conn),
 		all:      make(map[*conn]struct{}),
 		perIP:    make(map[string]int),
@@ -156,7 +164,7 @@ func (h *Hub) Send(ctx context.Context, to Address, typ protocol.Type, callID st
 	if err != nil {
 		return err
 	}
-	return h.bus.Publish(ctx, to, frame)
+	return h.publish(ctx, to, typ, frame)
 }
 
 // deliverLocal queues a frame on this node's socket of to, if it has one.

@@ -32,6 +32,11 @@ type Config struct {
 	// special-address policy (see PeerPolicy).
 	AllowedPeers []netip.Prefix
 
+	// RelayPortMin and RelayPortMax bound the UDP ports relays are
+	// allocated on, inclusive, so a firewall can open exactly them; both 0
+	// lets the OS pick any ephemeral port.
+	RelayPortMin, RelayPortMax uint16
+
 	MaxAllocationsPerUser int // concurrent allocations per credential id; default 10
 	UDPWorkers            int // SO_REUSEPORT UDP sockets; default runtime.NumCPU()
 
@@ -122,6 +127,10 @@ func (c Config) resolve() (resolved, error) {
 		allowed = append(allowed, netip.PrefixFrom(p.Addr().Unmap(), unmappedBits(p)).Masked())
 	}
 	r.AllowedPeers = allowed
+
+	if (r.RelayPortMin == 0) != (r.RelayPortMax == 0) || r.RelayPortMin > r.RelayPortMax {
+		return r, fmt.Errorf("%w: relay port range %d-%d: want both ends set, low to high", ErrInvalidConfig, r.RelayPortMin, r.RelayPortMax)
+	}
 
 	if r.MaxAllocationsPerUser == 0 {
 		r.MaxAllocationsPerUser = defaultMaxAllocs

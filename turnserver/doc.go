@@ -18,8 +18,10 @@
 //     address so two clients of one server can talk relay-to-relay. Because
 //     a TURN permission is per IP, relay sockets additionally refuse to send
 //     to the relay address on any port that is not a live relay allocation.
-//   - A per-id allocation quota (MaxAllocationsPerUser), counters (Stats),
-//     and routing pion's logs into slog.
+//   - A per-id allocation quota (MaxAllocationsPerUser), counters (Stats:
+//     allocations, refusals, relayed bytes and packets each way), an
+//     optional relay port range (RelayPortMin, RelayPortMax) a firewall can
+//     be written for, and routing pion's logs into slog.
 //   - Revocation ([Server.Revoke]): a set of credential ids refused from
 //     then on (kept until every credential minted for them before has
 //     expired), and the relays already allocated with one closed, which

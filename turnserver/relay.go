@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pion/turn/v4"
 )
@@ -15,13 +16,37 @@ import (
 // DNS resolver on 127.0.0.53, anything else bound there. The sockets it
 // hands out refuse to write to the relay IP unless the port is a live relay.
 type relayGenerator struct {
-	inner   *turn.RelayAddressGeneratorStatic
+	inner   turn.RelayAddressGenerator
 	relayIP netip.Addr
 	allowed []netip.Prefix // operator AllowedPeers: the guard yields to them
 
 	mu    sync.Mutex
 	ports map[int]int // live relay port -> sockets holding it
 	conns map[int]*guardedConn
+
+	counters *relayCounters // the server's, which outlive one Start
+}
+
+// relayCounters count what relay sockets carried and refused.
+type relayCounters struct {
+	bytesToPeers, packetsToPeers     atomic.Uint64
+	bytesFromPeers, packetsFromPeers atomic.Uint64
+	ownPortRefused                   atomic.Uint64
+}
+
+// withPortRange allocates relay ports from [minPort, maxPort] only, so a
+// firewall can be written for them; 0, 0 leaves the choice to the OS.
+func (g *relayGenerator) withPortRange(minPort, maxPort uint16) *relayGenerator {
+	if minPort == 0 && maxPort == 0 {
+		return g
+	}
+	static := g.inner.(*turn.RelayAddressGeneratorStatic)
+	g.inner = &turn.RelayAddressGeneratorPortRange{
+		RelayAddress: static.RelayAddress, Address: static.Address, MinPort: minPort, MaxPort: maxPort,
+		// Many tries before giving up: a nearly full range is still a range.
+		MaxRetries: 64,
+	}
+	return g
 }
 
 var _ turn.RelayAddressGenerator = (*relayGenerator)(nil)
@@ -32,10 +57,11 @@ func newRelayGenerator(bindAddr string, relayIP netip.Addr, allowed []netip.Pref
 			RelayAddress: net.IP(relayIP.AsSlice()),
 			Address:      bindAddr,
 		},
-		relayIP: relayIP,
-		allowed: allowed,
-		ports:   make(map[int]int),
-		conns:   make(map[int]*guardedConn),
+		relayIP:  relayIP,
+		allowed:  allowed,
+		ports:    make(map[int]int),
+		conns:    make(map[int]*guardedConn),
+		counters: &relayCounters{},
 	}
 }
 
@@ -120,10 +146,24 @@ type guardedConn struct {
 
 func (c *guardedConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	if !c.g.writeAllowed(addr) {
+		c.g.counters.ownPortRefused.Add(1)
 		return 0, errRelayPortRefused
 	}
+	n, err := c.PacketConn.WriteTo(p, addr)
+	if err == nil {
+		c.g.counters.bytesToPeers.Add(uint64(n))
+		c.g.counters.packetsToPeers.Add(1)
+	}
+	return n, err
+}
 
-	return c.PacketConn.WriteTo(p, addr)
+func (c *guardedConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	n, addr, err := c.PacketConn.ReadFrom(p)
+	if err == nil {
+		c.g.counters.bytesFromPeers.Add(uint64(n))
+		c.g.counters.packetsFromPeers.Add(1)
+	}
+	return n, addr, err
 }
 
 func (c *guardedConn) Close() error {

@@ -45,6 +45,7 @@ type Server struct {
 	permissionsRefused atomic.Uint64
 	authFailures       atomic.Uint64
 	quotaRejections    atomic.Uint64
+	relayCounters      relayCounters
 	revocations        atomic.Uint64
 	revokedRefusals    atomic.Uint64
 }
@@ -62,7 +63,13 @@ type Stats struct {
 	PermissionsRefused uint64 // CreatePermission/ChannelBind refused by the peer policy
 	AuthFailures       uint64 // malformed, expired or wrongly signed credentials
 	QuotaRejections    uint64 // Allocate refused with 486 by MaxAllocationsPerUser
-	RevokedRefusals    uint64 // requests refused because their credential id was revoked
+	// OwnPortRefused counts relayed packets refused because they were
+	// addressed to this server's relay IP on a port that is no relay.
+	OwnPortRefused uint64
+	// Relayed traffic through allocations, to and from peers.
+	BytesToPeers, PacketsToPeers     uint64
+	BytesFromPeers, PacketsFromPeers uint64
+	RevokedRefusals                  uint64 // requests refused because their credential id was revoked
 }
 
 // New validates cfg and returns a Server that is not yet listening.
@@ -103,7 +110,8 @@ func (s *Server) Start(ctx context.Context) error {
 		return err
 	}
 
-	relay := newRelayGenerator(s.cfg.relayBind, s.cfg.publicIP, s.cfg.AllowedPeers)
+	relay := newRelayGenerator(s.cfg.relayBind, s.cfg.publicIP, s.cfg.AllowedPeers).withPortRange(s.cfg.RelayPortMin, s.cfg.RelayPortMax)
+	relay.counters = &s.relayCounters
 	s.allocMu.Lock()
 	s.relays = relay
 	s.allocMu.Unlock()
@@ -249,6 +257,11 @@ func (s *Server) Stats() Stats {
 		PermissionsRefused: s.permissionsRefused.Load(),
 		AuthFailures:       s.authFailures.Load(),
 		QuotaRejections:    s.quotaRejections.Load(),
+		OwnPortRefused:     s.relayCounters.ownPortRefused.Load(),
+		BytesToPeers:       s.relayCounters.bytesToPeers.Load(),
+		PacketsToPeers:     s.relayCounters.packetsToPeers.Load(),
+		BytesFromPeers:     s.relayCounters.bytesFromPeers.Load(),
+		PacketsFromPeers:   s.relayCounters.packetsFromPeers.Load(),
 		RevokedRefusals:    s.revokedRefusals.Load(),
 	}
 }

@@ -12,8 +12,9 @@
 //   - The outbox: [Outbox.Enqueue] records a [Delivery]; it is POSTed in
 //     the background until a 2xx answer, retried on its schedule
 //     ([DefaultSchedule], about ten minutes) and then given up and logged.
-//     Each attempt is signed afresh with the named [Key]. A second
-//     delivery with the same id is dropped.
+//     Each attempt is signed afresh with the named [Key], and reported to
+//     Config.Attempted (metrics). A second delivery with the same id is
+//     dropped.
 //   - Two outboxes behind the interface: [MemoryOutbox] (one node; a pool
 //     of goroutines from Start to Stop; lost with the process) and
 //     [RiverOutbox] (PostgreSQL, a River job "webhook_delivery" per

@@ -238,6 +238,7 @@ func (o *MemoryOutbox) attempt(ctx context.Context, p *pendingDelivery) {
 	switch {
 	case err == nil:
 		log.Debug("webhook delivered", "attempt", p.attempt)
+		o.observe(p.attempt, AttemptDelivered)
 		return
 	case ctx.Err() != nil:
 		return
@@ -245,8 +246,10 @@ func (o *MemoryOutbox) attempt(ctx context.Context, p *pendingDelivery) {
 	wait, ok := o.retryAfter(p.attempt)
 	if !ok {
 		log.Error("webhook given up", "attempts", p.attempt, "err", err)
+		o.observe(p.attempt, AttemptGivenUp)
 		return
 	}
+	o.observe(p.attempt, AttemptRetry)
 	log.Warn("webhook delivery failed", "attempt", p.attempt, "retry_in", wait, "err", err)
 	p.due = time.Now().Add(wait)
 	o.mu.Lock()

@@ -71,7 +71,20 @@ type Config struct {
 	Logger     *slog.Logger
 	// Now is the clock signatures are made with; time.Now if nil.
 	Now func() time.Time
+	// Attempted is told of every delivery attempt, for metrics: its number
+	// (1 for the first), and whether it delivered, will be retried, or was
+	// the last. It must not block. Nil tells nobody.
+	Attempted func(attempt int, outcome AttemptOutcome)
 }
+
+// AttemptOutcome is how one delivery attempt ended.
+type AttemptOutcome string
+
+const (
+	AttemptDelivered AttemptOutcome = "delivered"
+	AttemptRetry     AttemptOutcome = "retry"
+	AttemptGivenUp   AttemptOutcome = "given_up"
+)
 
 // sender makes one attempt of a delivery. Both outboxes use it, so that
 // signing, the success rule and the logs are the same everywhere.
@@ -80,6 +93,7 @@ type sender struct {
 	log      *slog.Logger
 	now      func() time.Time
 	schedule []time.Duration
+	observe  func(attempt int, outcome AttemptOutcome)
 
 	mu   sync.RWMutex
 	keys map[string]Key
@@ -102,6 +116,10 @@ func newSender(cfg Config) *sender {
 	}
 	if s.keys == nil {
 		s.keys = map[string]Key{}
+	}
+	s.observe = cfg.Attempted
+	if s.observe == nil {
+		s.observe = func(int, AttemptOutcome) {}
 	}
 	return s
 }

@@ -115,14 +115,18 @@ func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[deliveryArgs])
 	switch {
 	case err == nil:
 		log.Debug("webhook delivered", "attempt", job.Attempt)
+		w.s.observe(job.Attempt, AttemptDelivered)
 		return nil
 	case errors.Is(err, ErrInvalidDelivery):
 		log.Error("webhook given up: cannot be sent from this node", "err", err)
+		w.s.observe(job.Attempt, AttemptGivenUp)
 		return river.JobCancel(err)
 	case job.Attempt >= job.MaxAttempts:
 		log.Error("webhook given up", "attempts", job.Attempt, "err", err)
+		w.s.observe(job.Attempt, AttemptGivenUp)
 		return err
 	}
+	w.s.observe(job.Attempt, AttemptRetry)
 	wait, _ := w.s.retryAfter(job.Attempt)
 	log.Warn("webhook delivery failed", "attempt", job.Attempt, "retry_in", wait, "err", err)
 	return err

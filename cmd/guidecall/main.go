@@ -27,6 +27,7 @@ Usage:
   guidecall migrate             apply database migrations
   guidecall reconcile           bring payment links to their providers' status, once
   guidecall loadtest [flags]    drive calls against a node (--self: an in-process one)
+  guidecall probe [flags]       one synthetic call through a node and its TURN, timed (for uptime monitors)
 
 Run "guidecall <command> --help" for a command's flags ("guidecall serve --help"
 for the node's). Every flag of serve, migrate, reconcile and guide can also be set with an
@@ -72,6 +73,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return purge(ctx, args, stdout, stderr, getenv)
 	case "loadtest":
 		return loadtest(ctx, args, stdout, stderr, getenv)
+	case "probe":
+		return probe(ctx, args, stdout, stderr, getenv)
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", cmd)

@@ -7,7 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"guidecall/app"
@@ -78,6 +81,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	if err := app.Start(ctx); err != nil {
 		return errors.Join(err, app.Stop(context.Background()))
 	}
+	// SIGHUP reloads the TLS certificate, for renewals (certbot's deploy
+	// hook, a Kubernetes secret update). Listening before the banner, so a
+	// SIGHUP sent once the banner is out never finds Go's default (exit).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	fmt.Fprintf(stdout, "\nguidecall is running.\n\n  Shopper demo page:  %s/shop/\n  Guide console:      %s/guide/\n", app.URL(), app.URL())
 	if demoPassword != "" {
 		fmt.Fprintf(stdout, "  Demo guide login:   %s / %s\n", demoGuideEmail, demoPassword)
@@ -87,7 +96,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	fmt.Fprintf(stdout, "  TURN:               %s (udp), %s (tcp)\n\nOpen the shopper page in one window and the guide console in another. Ctrl-C stops.\n\n",
 		app.TURN.UDPAddr(), app.TURN.TCPAddr())
 
-	<-ctx.Done()
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-hup:
+			if err := app.ReloadTLS(); err != nil {
+				log.Error("TLS reload failed; still serving the previous certificate", "err", err)
+			}
+		}
+	}
 	log.Info("shutting down")
 	stopCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()

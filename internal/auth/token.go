@@ -38,6 +38,8 @@ type Issuer struct {
 	secret []byte
 	now    func() time.Time
 	parser *jwt.Parser
+
+	previous []byte // also accepted while secrets rotate; see AcceptPrevious
 	// live, set by the Service, checks an account token against the
 	// stores (see Service.Live); nil admits every well-signed token.
 	live func(context.Context, *Claims) error
@@ -160,7 +162,7 @@ func (i *Issuer) Verify(token, kind string) (*Claims, error) {
 	}
 	c := new(Claims)
 	_, err := i.parser.ParseWithClaims(token, c, func(*jwt.Token) (any, error) {
-		return i.secret, nil
+		return i.verificationKeys(), nil
 	})
 	if err != nil {
 		if errors.Is(err, jwt.ErrTokenExpired) {

@@ -98,6 +98,13 @@ type Serve struct {
 	LogLevel  string
 	LogFormat string
 
+	// Operations (issue 11).
+	MetricsAddr      string
+	TLSCert          string
+	TLSKey           string
+	HTTPRedirectAddr string
+	TURNRelayPorts   string
+	JWTSecretPrev    string
 	// Hardening (issue 7).
 	LoginConcurrency  int
 	LoginRate         float64
@@ -219,6 +226,44 @@ func (c *Serve) Register(fs *flag.FlagSet) {
 	// Routing (issue 8).
 	fs.StringVar(&c.CustomerTokenSecret, "customer-token-secret", "", "the merchant's identity secret that signs customer tokens (HS256); without it tokens, and so priorities, are refused")
 	fs.IntVar(&c.MaxMissedOffers, "max-missed-offers", 2, "offers a guide may let time out in a row before being set away")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "address to serve Prometheus /metrics on (e.g. 127.0.0.1:9090); empty serves none")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate (chain) to serve HTTPS and WSS with on --http-addr; reloaded on SIGHUP")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key of --tls-cert; reloaded on SIGHUP")
+	fs.StringVar(&c.HTTPRedirectAddr, "http-redirect-addr", "", "with --tls-cert: a plain-HTTP address (e.g. :80) that redirects to the HTTPS --public-url")
+	fs.StringVar(&c.JWTSecretPrev, "jwt-secret-previous", "", "while rotating --jwt-secret: the old secret, still accepted (never signed with) so nobody is logged out")
+	fs.StringVar(&c.TURNRelayPorts, "turn-relay-ports", "", "UDP port range for TURN relays, e.g. 49152-65535, so a firewall can open exactly it; empty lets the OS pick")
+}
+
+// RelayPorts parses --turn-relay-ports; 0, 0 when it is empty.
+func (c *Serve) RelayPorts() (lo, hi uint16, err error) {
+	if c.TURNRelayPorts == "" {
+		return 0, 0, nil
+	}
+	a, b, ok := strings.Cut(c.TURNRelayPorts, "-")
+	l, err1 := strconv.ParseUint(strings.TrimSpace(a), 10, 16)
+	h, err2 := strconv.ParseUint(strings.TrimSpace(b), 10, 16)
+	if !ok || err1 != nil || err2 != nil || l == 0 || l > h {
+		return 0, 0, fmt.Errorf("--turn-relay-ports %q: want low-high, e.g. 49152-65535", c.TURNRelayPorts)
+	}
+	return uint16(l), uint16(h), nil
+}
+
+// validateOperations checks the flags of issue 11's block.
+func (c *Serve) validateOperations() error {
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return fmt.Errorf("--tls-cert and --tls-key go together")
+	}
+	if c.HTTPRedirectAddr != "" && c.TLSCert == "" {
+		return fmt.Errorf("--http-redirect-addr redirects to HTTPS, which needs --tls-cert and --tls-key")
+	}
+	if c.TLSCert != "" && strings.HasPrefix(c.PublicURL, "http://") {
+		return fmt.Errorf("--public-url %q is http:// but the node serves HTTPS", c.PublicURL)
+	}
+	if c.JWTSecretPrev != "" && (c.JWTSecret == "" || len(c.JWTSecretPrev) < 32) {
+		return fmt.Errorf("--jwt-secret-previous needs --jwt-secret, and at least 32 bytes")
+	}
+	_, _, err := c.RelayPorts()
+	return err
 }
 
 // registerHardening adds the flags of login limits, HTTP limits and
@@ -285,7 +330,7 @@ func (c *Serve) Validate() error {
 	if err := c.Stripe.Validate(); err != nil {
 		return err
 	}
-	return nil
+	return c.validateOperations()
 }
 
 // AllowedPeers parses --turn-allowed-peers; a bad CIDR fails start-up.

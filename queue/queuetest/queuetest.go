@@ -38,6 +38,7 @@ func RunStoreSuite(t *testing.T, newStore func(t *testing.T) queue.Store) {
 	t.Run("Call", func(t *testing.T) { runCallTests(t, newStore) })
 	t.Run("Copies", func(t *testing.T) { runCopyTests(t, newStore) })
 	t.Run("Tx", func(t *testing.T) { runTxTests(t, newStore) })
+	t.Run("Quality", func(t *testing.T) { runQualityTests(t, newStore) })
 	t.Run("Erase", func(t *testing.T) { runEraseTests(t, newStore) })
 	t.Run("Routing", func(t *testing.T) { runRoutingTests(t, newStore) })
 }

@@ -35,6 +35,7 @@ window.guidecall = {
   calls: () => [...s.calls.values()].map((r) => ({ call_id: r.id, state: r.state, active: r.id === s.activeId })),
   offers: () => s.offers.map((o) => o.offer_id),
   callbackPushes: () => s.callbackPushes || 0,
+  callId: () => s.activeId,
   stats: async () => (active()?.call
     ? active().call.stats()
     : { connectionState: "new", localCandidateType: null, remoteCandidateType: null, framesDecoded: 0, framesSent: 0 }),

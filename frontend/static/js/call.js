@@ -15,6 +15,9 @@
 /** Page-visible call states (the text of #call-state). */
 export const STATES = ["waiting", "matched", "connecting", "connected", "ended"];
 
+/** How often a side reports its getStats() summary (call.quality). */
+export const QUALITY_EVERY_MS = 10000;
+
 const DISCONNECTED_GRACE_MS = 3000;
 const RESTART_MIN_INTERVAL_MS = 4000;
 
@@ -71,6 +74,7 @@ export class Call {
     this.disconnectTimer = null;
     this.remoteStream = null;
     this.endReason = null;
+    this.qualityTimer = null;
   }
 
   /** Creates the peer connection; the initiator also sends the first offer. */
@@ -168,6 +172,7 @@ export class Call {
     this.closed = true;
     this.endReason = reason;
     clearTimeout(this.disconnectTimer);
+    clearInterval(this.qualityTimer);
     clearTimeout(this.renewTimer);
     if (this.pc) {
       this.pc.onicecandidate = null;
@@ -216,6 +221,58 @@ export class Call {
       if (s.type === "outbound-rtp") out.framesSent += s.framesSent || 0;
     });
     return out;
+  }
+
+  /**
+   * The call.quality report (docs/protocol.md): the selected pair's
+   * round-trip time and candidate types, and the inbound video's jitter,
+   * losses, frames, freezes and resolution. Counters are totals so far;
+   * what the browser does not report is 0.
+   */
+  async quality() {
+    const q = {
+      rtt_ms: 0, jitter_ms: 0, packets_lost: 0, frames_decoded: 0, frames_dropped: 0, freeze_count: 0,
+      frame_width: 0, frame_height: 0, local_candidate: "", remote_candidate: "",
+    };
+    if (!this.pc) return q;
+    const report = await this.pc.getStats();
+    const byId = new Map();
+    report.forEach((s) => byId.set(s.id, s));
+    let pair = null;
+    report.forEach((s) => {
+      if (s.type === "transport" && s.selectedCandidatePairId && !pair) pair = byId.get(s.selectedCandidatePairId) || null;
+    });
+    if (!pair) {
+      report.forEach((s) => {
+        if (s.type === "candidate-pair" && (s.selected || (s.nominated && s.state === "succeeded")) && !pair) pair = s;
+      });
+    }
+    if (pair) {
+      q.rtt_ms = Math.max(0, (pair.currentRoundTripTime || 0) * 1000);
+      q.local_candidate = byId.get(pair.localCandidateId)?.candidateType || "";
+      q.remote_candidate = byId.get(pair.remoteCandidateId)?.candidateType || "";
+    }
+    report.forEach((s) => {
+      if (s.type !== "inbound-rtp" || (s.kind || s.mediaType) !== "video") return;
+      q.jitter_ms = Math.max(0, (s.jitter || 0) * 1000);
+      q.packets_lost = Math.max(0, s.packetsLost || 0);
+      q.frames_decoded = s.framesDecoded || 0;
+      q.frames_dropped = s.framesDropped || 0;
+      q.freeze_count = s.freezeCount || 0;
+      q.frame_width = s.frameWidth || 0;
+      q.frame_height = s.frameHeight || 0;
+    });
+    return q;
+  }
+
+  async _reportQuality() {
+    if (this.closed) return;
+    try {
+      const q = await this.quality();
+      if (!this.closed) this.signal.send("call.quality", q, this.callId);
+    } catch (err) {
+      console.debug("call: no quality report", err?.message);
+    }
   }
 
   // --- internals ---
@@ -297,6 +354,10 @@ export class Call {
         if (!this.reportedConnected) {
           this.reportedConnected = true;
           this.signal.send("call.connected", {}, this.callId);
+          // One report at once, so even a short call has one, then every
+          // QUALITY_EVERY_MS until the call closes.
+          this._reportQuality();
+          this.qualityTimer = setInterval(() => this._reportQuality(), QUALITY_EVERY_MS);
         }
         break;
       case "connecting":

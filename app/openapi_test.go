@@ -1,0 +1,275 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	legacyrouter "github.com/getkin/kin-openapi/routers/legacy"
+	"github.com/go-chi/chi/v5"
+
+	"guidecall/internal/config"
+	"guidecall/internal/db/dbtest"
+	"guidecall/protocol"
+)
+
+// notInContract are the routes the OpenAPI document leaves out, and why.
+var notInContract = map[string]string{
+	"/*": "the static pages and assets of package frontend",
+}
+
+// defaultConfig is serve's defaults on loopback with OS-chosen ports.
+func defaultConfig(t *testing.T) config.Serve {
+	t.Helper()
+	var cfg config.Serve
+	fs := flag.NewFlagSet("openapi", flag.ContinueOnError)
+	cfg.Register(fs)
+	if err := fs.Parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	cfg.HTTPAddr, cfg.TURNListenIP, cfg.TURNPort = "127.0.0.1:0", "127.0.0.1", 0
+	cfg.DemoGuide = config.Toggle{Given: true, On: false}
+	return cfg
+}
+
+func loadContract(t *testing.T) *openapi3.T {
+	t.Helper()
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(openAPI)
+	if err != nil {
+		t.Fatalf("openapi.json: %v", err)
+	}
+	return doc
+}
+
+// servedRoutes walks the node's router: route pattern → methods. A route
+// registered for every method (a mounted handler such as the WebSocket
+// endpoint) is reported as GET, the one it answers.
+func servedRoutes(t *testing.T, stores Stores) map[string][]string {
+	t.Helper()
+	cfg := defaultConfig(t)
+	a, err := New(cfg, stores, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Stop(context.Background()) })
+	byRoute := map[string][]string{}
+	err = chi.Walk(a.http.Handler.(chi.Routes), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		// chi names a sub-router mounted at "/" by "/*/"; a mount's own
+		// root keeps a trailing slash.
+		route = strings.ReplaceAll(route, "/*/", "/")
+		if route != "/" {
+			route = strings.TrimSuffix(route, "/")
+		}
+		if !slices.Contains(byRoute[route], method) {
+			byRoute[route] = append(byRoute[route], method)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for route, methods := range byRoute {
+		if slices.Contains(methods, http.MethodTrace) {
+			byRoute[route] = []string{http.MethodGet}
+		}
+	}
+	return byRoute
+}
+
+// TestOpenAPICoversTheRouter: the document is valid OpenAPI 3.1 with
+// every example valid against its schema, names every route the router
+// serves with its methods, and names nothing the router does not serve.
+func TestOpenAPICoversTheRouter(t *testing.T) {
+	doc := loadContract(t)
+	if doc.OpenAPI != "3.1.0" {
+		t.Fatalf("openapi %q, want 3.1.0", doc.OpenAPI)
+	}
+	if err := doc.Validate(context.Background(), openapi3.EnableExamplesValidation()); err != nil {
+		t.Fatalf("openapi.json does not validate (examples included): %v", err)
+	}
+	served := servedRoutes(t, MemoryStores())
+	if len(served) < 15 {
+		t.Fatalf("walked only %d routes: %v", len(served), served)
+	}
+	// Some routes exist only on PostgreSQL (the merchant's webhooks): walk
+	// that router too when there is a database (CI has one).
+	pgWalked := false
+	if os.Getenv("DATABASE_URL") != "" || os.Getenv("GUIDECALL_REQUIRE_PG") == "1" {
+		_, url := dbtest.NewSchema(t)
+		stores, err := PostgresStores(context.Background(), url, false, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for route, methods := range servedRoutes(t, stores) {
+			for _, m := range methods {
+				if !slices.Contains(served[route], m) {
+					served[route] = append(served[route], m)
+				}
+			}
+		}
+		pgWalked = true
+	}
+	for route, methods := range served {
+		if _, skip := notInContract[route]; skip {
+			continue
+		}
+		item := doc.Paths.Value(route)
+		if item == nil {
+			t.Errorf("the router serves %s %v, which openapi.json does not describe", route, methods)
+			continue
+		}
+		for _, m := range methods {
+			if item.GetOperation(m) == nil {
+				t.Errorf("the router serves %s %s, which openapi.json does not describe", m, route)
+			}
+		}
+	}
+	for route, item := range doc.Paths.Map() {
+		if !pgWalked && strings.HasPrefix(route, "/api/v1/admin/webhooks/") {
+			continue // PostgreSQL only, and there is no database here
+		}
+		for m := range item.Operations() {
+			if !slices.Contains(served[route], m) {
+				t.Errorf("openapi.json describes %s %s, which the router does not serve", m, route)
+			}
+		}
+	}
+}
+
+// The examples must be able to fail validation: a wrong one is caught.
+func TestOpenAPIExampleValidationCanFail(t *testing.T) {
+	doc := loadContract(t)
+	doc.Paths.Value("/healthz").Get.Responses.Status(200).Value.Content["application/json"].Example = map[string]any{"status": 7}
+	if err := doc.Validate(context.Background(), openapi3.EnableExamplesValidation()); err == nil {
+		t.Fatal("an example of the wrong type validated")
+	}
+}
+
+func TestOpenAPIServed(t *testing.T) {
+	rec := httptest.NewRecorder()
+	serveOpenAPI(rec, httptest.NewRequest(http.MethodGet, "/api/openapi.json", nil))
+	if rec.Code != http.StatusOK || !strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json") || rec.Body.String() != string(openAPI) {
+		t.Fatalf("GET /api/openapi.json: %d %q", rec.Code, rec.Header().Get("Content-Type"))
+	}
+}
+
+// TestOpenAPIAnswersMatch sends real requests to a node and checks each
+// request and answer against the document: the schemas are the API's.
+func TestOpenAPIAnswersMatch(t *testing.T) {
+	doc := loadContract(t)
+	doc.Servers = nil // match paths as they are, on the test's own address
+	router, err := legacyrouter.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := defaultConfig(t)
+	a, err := New(cfg, MemoryStores(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := a.Auth.AddAccount(ctx, "admin@openapi.test", "Admin", "openapi admin password", protocol.RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Stop(context.Background()) })
+
+	check := func(method, path, token, body string, want int, header ...string) []byte {
+		t.Helper()
+		req, err := http.NewRequest(method, a.URL()+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		route, params, err := router.FindRoute(req)
+		if err != nil {
+			t.Fatalf("%s %s: not in the document: %v", method, path, err)
+		}
+		in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
+			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
+		if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
+			t.Fatalf("%s %s: the request does not match the document: %v", method, path, err)
+		}
+		req.Body = io.NopCloser(strings.NewReader(body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != want {
+			t.Fatalf("%s %s: %d, want %d: %s", method, path, resp.StatusCode, want, b)
+		}
+		out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: resp.StatusCode, Header: resp.Header,
+			Options: &openapi3filter.Options{IncludeResponseStatus: true}}
+		out.SetBodyBytes(b)
+		if err := openapi3filter.ValidateResponse(ctx, out); err != nil {
+			t.Errorf("%s %s: the %d answer does not match the document: %v\n%s", method, path, resp.StatusCode, err, b)
+		}
+		return b
+	}
+	check(http.MethodGet, "/healthz", "", "", 200)
+	check(http.MethodGet, "/readyz", "", "", 200)
+	check(http.MethodGet, "/api/openapi.json", "", "", 200)
+	var pair struct {
+		AccessToken  string `json:"access_token"`
+		RefreshToken string `json:"refresh_token"`
+	}
+	mustJSON(t, check(http.MethodPost, "/api/v1/auth/login", "", `{"email":"admin@openapi.test","password":"openapi admin password"}`, 200), &pair)
+	check(http.MethodPost, "/api/v1/auth/login", "", `{"email":"admin@openapi.test","password":"wrong"}`, 401)
+	check(http.MethodPost, "/api/v1/auth/refresh", "", `{"refresh_token":"`+pair.RefreshToken+`"}`, 200)
+	check(http.MethodGet, "/api/v1/auth/me", pair.AccessToken, "", 200)
+	check(http.MethodGet, "/api/v1/ice-servers", pair.AccessToken, "", 200)
+	var joined struct {
+		EntryID string `json:"entry_id"`
+		Token   string `json:"token"`
+	}
+	mustJSON(t, check(http.MethodPost, "/api/v1/queue", "", `{"queue":"default","locale":"en","currency":"EUR","page_url":"https://shop.example/p/1","name":"Ann"}`, 201), &joined)
+	check(http.MethodGet, "/api/v1/ice-servers", joined.Token, "", 403)
+	check(http.MethodGet, "/api/v1/admin/queue?queue=default", pair.AccessToken, "", 200)
+	check(http.MethodGet, "/api/v1/admin/calls/c_nope", pair.AccessToken, "", 404)
+	check(http.MethodPost, "/api/v1/calls/c_nope/payment-links", pair.AccessToken, `{"amount":100,"currency":"EUR"}`, 403, "Idempotency-Key", "k1")
+	check(http.MethodPost, "/webhooks/sandbox", "", `{"id":"evt_1","type":"payment.succeeded","ref":"sbx_1","created":1}`, 400)
+	check(http.MethodGet, "/pay/sandbox/sbx_nope", "", "", 404)
+	check(http.MethodGet, "/api/v1/privacy", "", "", 200)
+	check(http.MethodGet, "/api/v1/queues/default/status", "", "", 200)
+	check(http.MethodGet, "/api/v1/queues/nope/status", "", "", 404)
+	check(http.MethodGet, "/api/v1/admin/queues", pair.AccessToken, "", 200)
+	check(http.MethodGet, "/api/v1/admin/queues/default", pair.AccessToken, "", 200)
+	check(http.MethodGet, "/api/v1/callbacks", pair.AccessToken, "", 200)
+	check(http.MethodGet, "/api/v1/admin/accounts", pair.AccessToken, "", 200)
+	check(http.MethodDelete, "/api/v1/admin/shoppers/"+joined.EntryID, pair.AccessToken, "", 204)
+	var again struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	mustJSON(t, check(http.MethodPost, "/api/v1/auth/login", "", `{"email":"admin@openapi.test","password":"openapi admin password"}`, 200), &again)
+	check(http.MethodPost, "/api/v1/auth/logout", "", `{"refresh_token":"`+again.RefreshToken+`"}`, 204)
+}
+
+func mustJSON(t *testing.T, b []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", b, err)
+	}
+}
