@@ -44,7 +44,7 @@ type WelcomeGuide struct {
 	// Capacity is how many calls the guide may hold at once; Calls are all
 	// the accepted calls it holds, oldest first (Call is the first of
 	// them). Pending offers are sent again as offer messages.
-	Capacity int        `json:"capacity"`
+	Capacity int        `json:"capacity,omitempty"`
 	Calls    []CallView `json:"calls,omitempty"`
 }
 
