@@ -92,6 +92,8 @@ type App struct {
 	metrics *metricsServer
 	// Merchant delivers the merchant's webhooks; nil on memory stores.
 	Merchant *merchant.Service
+	// MerchantMemory delivers them on memory stores; nil on a database.
+	MerchantMemory *merchant.MemoryService
 
 	// durable are the parts that run the outbox and reconciliation:
 	// the memory outbox, or the River client.
@@ -100,6 +102,7 @@ type App struct {
 	listener  net.Listener
 	publicURL string
 	clientIP  func(*http.Request) string // the client's address, believing only trusted proxies
+	origins   []string                   // merchant pages embedding the widget (--allowed-origins)
 	http      *http.Server
 	served    chan error
 	stopping  chan struct{}
@@ -240,6 +243,9 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 	if err := a.buildMetrics(cfg); err != nil {
 		return fail(err)
 	}
+	if a.origins, err = cfg.Origins(); err != nil {
+		return fail(err)
+	}
 	heartbeat := 15 * time.Second
 	a.Flow = callflow.New(callflow.Config{
 		Issuer: issuer, Accounts: stores.Accounts, TURN: a.TURN,
@@ -248,6 +254,7 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 		Heartbeat: heartbeat, Logger: log,
 		CustomerSecret: []byte(cfg.CustomerTokenSecret),
 		ICERestarted:   a.iceRestarted(),
+		ShopOrigins:    splitList(cfg.ShopOrigins),
 	})
 	if a.Merchant, err = buildMerchant(cfg, stores, log); err != nil {
 		return fail(err)
@@ -274,6 +281,7 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 		MaxConnectionsPerIP: cfg.MaxConnectionsPerIP,
 		ClientIP:            a.clientIP,
 		Observer:            a.hubObserver(),
+		OriginPatterns:      wsOriginPatterns(a.origins),
 	})
 	if err != nil {
 		return fail(err)
@@ -365,8 +373,9 @@ func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, l
 	a.Payments, err = payments.NewService(payments.Config{
 		Routing: payments.RoutingConfig{Routes: routes},
 		Store:   stores.Payments, Providers: providers, GuideRefundWindow: cfg.GuideRefundWindow,
-		Logger:    log.With("component", "payments"),
-		Reconcile: payments.ReconcileConfig{Loop: stores.Pool == nil, Fixed: a.reconcileFixed()},
+		Logger:      log.With("component", "payments"),
+		Reconcile:   payments.ReconcileConfig{Loop: stores.Pool == nil, Fixed: a.reconcileFixed()},
+		CallContext: a.Flow.PaymentCallContext,
 	})
 	if err != nil {
 		return err
@@ -393,6 +402,8 @@ func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, l
 			return err
 		}
 		a.durable = append(a.durable, namedService{"river", jobs})
+	} else {
+		a.buildMemoryMerchant(cfg, log)
 	}
 	return nil
 }
@@ -400,8 +411,13 @@ func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, l
 // StripeProvider builds the Stripe provider of cfg; the shopper comes back
 // to the shop page with the link's id, whatever the outcome.
 func StripeProvider(cfg config.Stripe, publicURL string, log *slog.Logger) (*stripe.Provider, error) {
+	methods, err := payments.ParseRoutes(cfg.PaymentMethods)
+	if err != nil {
+		return nil, fmt.Errorf("--stripe-payment-methods: %w", err)
+	}
 	return stripe.New(stripe.Config{
-		SecretKey: cfg.SecretKey, WebhookSecret: cfg.WebhookSecret, APIURL: cfg.APIURL,
+		PaymentMethodTypes: methods,
+		SecretKey:          cfg.SecretKey, WebhookSecret: cfg.WebhookSecret, APIURL: cfg.APIURL,
 		SuccessURL: publicURL + "/shop/?payment_link={LINK_ID}&payment=success",
 		CancelURL:  publicURL + "/shop/?payment_link={LINK_ID}&payment=canceled",
 		Logger:     log.With("component", "stripe"),

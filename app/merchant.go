@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,8 +17,8 @@ import (
 	"guidecall/queue"
 )
 
-// buildMerchant builds the merchant webhooks on a database; memory stores
-// have none (nil, nil), since their point is surviving a crash.
+// buildMerchant builds the merchant webhooks on a database (nil, nil on
+// memory stores, which buildMemoryMerchant serves).
 func buildMerchant(cfg config.Serve, stores Stores, log *slog.Logger) (*merchant.Service, error) {
 	if stores.Pool == nil {
 		return nil, nil
@@ -82,4 +83,56 @@ func merchantQueueHook(m *merchant.Service, log *slog.Logger) func(context.Conte
 		}
 		return m.RecordTx(ctx, t, out...)
 	}
+}
+
+// buildMemoryMerchant builds the merchant webhooks of a node on memory
+// stores: the same admin API and events, sent through a memory outbox and
+// lost with the process. Events come from the domains' subscriptions
+// rather than from their transactions, which memory stores do not have;
+// payments' is taken when the part starts, before payments and the queue
+// run, so no change is missed.
+func (a *App) buildMemoryMerchant(cfg config.Serve, log *slog.Logger) {
+	log = log.With("component", "merchant-webhooks")
+	m := merchant.NewMemoryService(merchant.MemoryConfig{Schedule: cfg.MerchantRetrySchedule, Logger: log})
+	a.MerchantMemory = m
+	record := func(ctx context.Context, evs []merchant.Event) {
+		if len(evs) == 0 {
+			return
+		}
+		if err := m.Record(ctx, evs...); err != nil {
+			log.Error("merchant webhooks: events not recorded", "event_id", evs[0].ID, "events", len(evs), "err", err)
+		}
+	}
+	a.Queue.SubscribeFunc(context.Background(), "merchant webhooks", 0, func(ctx context.Context, e queue.Event) {
+		record(ctx, callflow.MerchantQueueEvents(e))
+	})
+	var unsubscribe func()
+	a.durable = append(a.durable, namedService{"merchant webhooks", &funcService{
+		start: func(ctx context.Context) error {
+			if err := m.Start(ctx); err != nil {
+				return err
+			}
+			unsubscribe = a.Payments.Subscribe(payments.SubscribeConfig{Name: "merchant webhooks"}, func(ctx context.Context, e payments.Event) {
+				record(ctx, callflow.MerchantPaymentEvents(e))
+			})
+			return nil
+		},
+		stop: func() {
+			if unsubscribe != nil {
+				unsubscribe()
+			}
+			m.Stop()
+		},
+	}})
+}
+
+// splitList is a comma-separated flag's non-empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }

@@ -9,7 +9,7 @@ import (
 )
 
 // The payment admin routes are an admin's: limits, any link, its refunds.
-// Merchant webhooks need PostgreSQL, so a memory node has no such routes.
+// A memory node has the merchant webhook routes too, for admins only.
 func TestPaymentAdminRoutes(t *testing.T) {
 	t.Parallel()
 	node := startApp(t, nil)
@@ -31,7 +31,10 @@ func TestPaymentAdminRoutes(t *testing.T) {
 	if r := do(t, "GET", node.URL()+"/api/v1/admin/payment-links/pl_nope", admin, nil, nil); r.status != http.StatusNotFound {
 		t.Fatalf("unknown link: %d %s", r.status, r.body)
 	}
-	if r := do(t, "GET", node.URL()+"/api/v1/admin/webhooks/endpoints", admin, nil, nil); r.status != http.StatusNotFound {
+	if r := do(t, "GET", node.URL()+"/api/v1/admin/webhooks/endpoints", admin, nil, nil); r.status != http.StatusOK || !strings.Contains(string(r.body), `"endpoints":[]`) {
 		t.Fatalf("merchant webhooks on memory stores: %d %s", r.status, r.body)
+	}
+	if r := do(t, "GET", node.URL()+"/api/v1/admin/webhooks/endpoints", guide, nil, nil); r.status != http.StatusForbidden {
+		t.Fatalf("guide reads merchant webhooks: %d", r.status)
 	}
 }

@@ -33,7 +33,7 @@ func (a *App) routes(issuer *auth.Issuer) http.Handler {
 	r.Get("/api/openapi.json", serveOpenAPI)
 
 	r.Route("/api/v1", func(r chi.Router) {
-		r.Use(a.needStore)
+		r.Use(apiCORS(a.origins), a.needStore)
 		r.Mount("/auth", a.Auth.Routes())
 		r.Mount("/admin/accounts", a.Auth.AdminRoutes())
 		r.Get("/privacy", a.handlePrivacy)
@@ -45,6 +45,8 @@ func (a *App) routes(issuer *auth.Issuer) http.Handler {
 		r.With(issuer.Middleware(protocol.RoleAdmin)).Mount("/admin/payment-providers", a.Payments.ProviderRoutes())
 		if a.Merchant != nil {
 			r.With(issuer.Middleware(protocol.RoleAdmin)).Mount("/admin/webhooks", a.Merchant.AdminRoutes())
+		} else if a.MerchantMemory != nil {
+			r.With(issuer.Middleware(protocol.RoleAdmin)).Mount("/admin/webhooks", a.MerchantMemory.AdminRoutes())
 		}
 		r.Mount("/", a.Flow.Routes())
 	})
@@ -52,7 +54,7 @@ func (a *App) routes(issuer *auth.Issuer) http.Handler {
 	// while the database is away.
 	r.With(a.needStore).Mount("/webhooks", a.Payments.WebhookRoutes())
 	r.Mount("/pay/sandbox", a.Sandbox.CheckoutRoutes())
-	r.Handle("/*", frontend.Handler())
+	r.Handle("/*", frontend.HandlerFor(frontend.Options{AllowedOrigins: a.origins}))
 	return r
 }
 

@@ -112,3 +112,38 @@ func TestGuideTURNRevokedOnLogout(t *testing.T) {
 		t.Fatal("the TURN credential of an ended login allocated a relay")
 	}
 }
+
+// TestGuideTURNRevokedOnDisable: disabling a guide closes the relay its
+// login allocated, through the admin API, and its credentials allocate
+// nothing more.
+func TestGuideTURNRevokedOnDisable(t *testing.T) {
+	t.Parallel()
+	node := startApp(t, nil)
+	_, admin := accountToken(t, node, "turn-admin@test.local", protocol.RoleAdmin)
+	const email, pw = "turn-disabled@test.local", "correct horse battery"
+	acct, err := node.Auth.AddAccount(context.Background(), email, "TURN Guide", pw, protocol.RoleGuide)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := node.Auth.Login(context.Background(), email, pw, "192.0.2.8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := do(t, "GET", node.URL()+"/api/v1/ice-servers", pair.AccessToken, nil, nil)
+	var ice struct {
+		ICEServers []struct{ Username, Credential string } `json:"iceServers"`
+	}
+	if r.status != 200 || json.Unmarshal(r.body, &ice) != nil || len(ice.ICEServers) != 1 {
+		t.Fatalf("ice-servers: %d %s", r.status, r.body)
+	}
+	relay := allocateTURN(t, node, ice.ICEServers[0].Username, ice.ICEServers[0].Credential)
+	waitAllocations(t, node, 1)
+
+	if r := doJSON(t, "POST", node.URL()+"/api/v1/admin/accounts/"+acct.ID+"/disable", admin, nil, nil); r.status != 200 {
+		t.Fatalf("disable: %d %s", r.status, r.body)
+	}
+	waitAllocations(t, node, 0)
+	if err := relay.allocateAgain(t); err == nil {
+		t.Fatal("the TURN credential of a disabled guide allocated a relay")
+	}
+}

@@ -16,10 +16,17 @@
 //     Flow.Start to Flow.Stop as one of the node's parts (flow.go).
 //   - What merchants are told: payment and queue events turned into
 //     merchant webhook events (merchant.go); app records them in the
-//     transaction of the change.
+//     transaction of the change (on memory stores, from subscriptions).
+//   - What payments learns of a call (paycontext.go): the page the
+//     shopper joined from, if it is on the node's or the merchant's
+//     allowed origins (--shop-origins), for the checkout's way back, and
+//     the shopper's country from the locale's region, for routing.
 //   - The HTTP handlers for joining the queue, ICE servers (TURN only to a
-//     shopper who is in a call), the admin's queue view and the erasure of
-//     one shopper's data (http.go).
+//     shopper who is in a call), a call's items and the shopper's rating,
+//     the admin's queue view and the erasure of one shopper's data
+//     (http.go).
+//   - What a chat message, product card or cart may hold, and how a stored
+//     item reads as the message both parties get (items.go).
 //   - Revocation across domains (revoke.go): a shopper's TURN credentials
 //     are named after the call (<entry>.<call>) and revoked on every node
 //     when the queue says the call finished; a guide's after the login

@@ -54,6 +54,10 @@ func (ev events) dispatch(ctx context.Context, e queue.Event) {
 		ev.Presence(ctx, e.Guide, e.Reason)
 	case queue.PeerStatusChanged:
 		ev.PeerStatus(ctx, e.Call, e.Lost, e.Connected, e.Grace)
+	case queue.CallItemAdded:
+		ev.CallItem(ctx, e.Call, e.Item)
+	case queue.CallRated:
+		// For the merchant webhook and the dashboard; no party is told.
 	case queue.CallbackChanged:
 		ids, err := ev.flow.queue.GuidesServing(ctx, e.Callback.Queue)
 		if err != nil {
@@ -90,7 +94,7 @@ func (ev events) Offer(ctx context.Context, c queue.Call, e queue.Entry) {
 
 // visit is what a guide sees of e's visit.
 func visit(e queue.Entry) protocol.ShopperContext {
-	return protocol.ShopperContext{Locale: e.Locale, Currency: e.Currency, PageURL: e.PageURL}
+	return protocol.ShopperContext{Locale: e.Locale, Currency: e.Currency, PageURL: e.PageURL, CustomerID: e.CustomerID}
 }
 
 func (ev events) OfferRevoked(ctx context.Context, guideID, callID, reason string) {
@@ -146,6 +150,17 @@ func (ev events) PeerStatus(ctx context.Context, c queue.Call, lost queue.Party,
 		p = protocol.CallPeer{Status: "disconnected", GraceMS: grace.Milliseconds()}
 	}
 	ev.send(ctx, otherParty(c, lost), protocol.TypeCallPeer, c.ID, p)
+}
+
+// CallItem sends a chat message, product card or cart to both parties,
+// the sender too: its copy is the acknowledgement with the item's seq.
+func (ev events) CallItem(ctx context.Context, c queue.Call, it queue.CallItem) {
+	typ, data, err := itemMessage(it)
+	if err != nil {
+		ev.log.ErrorContext(ctx, "call item not sent", "call_id", c.ID, "item_id", it.ID, "err", err)
+		return
+	}
+	ev.toBoth(ctx, c, typ, data)
 }
 
 // PaymentLinkUpdated sends a link's state to both parties of its call.

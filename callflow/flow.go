@@ -43,6 +43,9 @@ type Config struct {
 	// network change or a move to another node) offers again. Nil tells
 	// nobody; it must not block.
 	ICERestarted func(by protocol.Role)
+	// ShopOrigins are the merchant's page origins ("https://shop.example")
+	// a hosted checkout may send the shopper back to, besides PublicURL's.
+	ShopOrigins []string
 }
 
 // Flow is the call flow of one node: it answers the hub's questions from
@@ -150,7 +153,8 @@ func (f *Flow) PaymentAuthorizer() payments.CallAuthorizer {
 }
 
 // Routes serves the call flow's part of /api/v1: joining the queue, ICE
-// servers and the admin's view of a queue.
+// servers, a call's items and its rating, and the admin's view of a queue
+// and erasure of a shopper.
 func (f *Flow) Routes() chi.Router {
 	r := chi.NewRouter()
 	r.With(f.joins.middleware).Post("/queue", f.handleJoin)
@@ -158,6 +162,9 @@ func (f *Flow) Routes() chi.Router {
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleAdmin)).Get("/admin/queue", f.handleAdminQueue)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleAdmin)).Get("/admin/calls/{callID}", f.handleAdminCall)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleAdmin)).Delete("/admin/shoppers/{entryID}", f.handleErase)
+	r.With(f.cfg.Issuer.Middleware(protocol.RoleAdmin)).Delete("/admin/customers/{customerID}", f.handleEraseCustomer)
 	f.routingRoutes(r)
+	r.With(f.cfg.Issuer.Middleware(protocol.RoleShopper, protocol.RoleGuide)).Get("/calls/{callID}/items", f.handleCallItems)
+	r.With(f.cfg.Issuer.Middleware(protocol.RoleShopper)).Post("/calls/{callID}/rating", f.handleRateCall)
 	return r
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"guidecall/internal/auth"
+	"guidecall/internal/cleantext"
 	"guidecall/internal/httpjson"
 	"guidecall/payments"
 	"guidecall/protocol"
@@ -185,17 +187,45 @@ func (f *Flow) handleAdminCall(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, map[string]any{"call": c, "quality": q})
 }
 
-// handleErase erases one shopper's data (name and page) at their request;
-// the entry's timestamps stay for statistics. 204, or 404.
+// handleErase erases one shopper's data at their request: the entry's
+// name, page and notes, its calls' notes and its callbacks; timestamps
+// stay for statistics. 204, or 404.
 func (f *Flow) handleErase(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "entryID")
 	c, _ := auth.ClaimsFrom(r.Context())
-	if err := f.queue.EraseEntry(r.Context(), id); err != nil {
+	n, err := f.queue.EraseEntry(r.Context(), id)
+	if err != nil {
 		writeQueueError(w, f.log, err)
 		return
 	}
-	f.log.InfoContext(r.Context(), "shopper data erased by an admin", "entry_id", id, "admin_id", c.Subject)
+	f.log.InfoContext(r.Context(), "shopper data erased by an admin", "entry_id", id, "callbacks", n.Callbacks, "admin_id", c.Subject)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleEraseCustomer erases every entry and callback of one customer of
+// the merchant's (the sub of its customer tokens). 200 with the counts,
+// zero when the node holds nothing of that customer.
+func (f *Flow) handleEraseCustomer(w http.ResponseWriter, r *http.Request) {
+	id, err := url.PathUnescape(chi.URLParam(r, "customerID"))
+	if err != nil || id == "" || cleantext.HasNUL(id) {
+		httpjson.Error(w, http.StatusBadRequest, "bad_request", "customer_id: not a customer id")
+		return
+	}
+	c, _ := auth.ClaimsFrom(r.Context())
+	n, err := f.queue.EraseCustomer(r.Context(), id)
+	if err != nil {
+		writeQueueError(w, f.log, err)
+		return
+	}
+	// The customer id is what was erased: it is not logged.
+	f.log.InfoContext(r.Context(), "customer's shopper data erased by an admin", "entries", n.Entries, "callbacks", n.Callbacks, "admin_id", c.Subject)
+	httpjson.Write(w, http.StatusOK, erasedAnswer{Entries: n.Entries, Callbacks: n.Callbacks})
+}
+
+// erasedAnswer is the answer to DELETE /api/v1/admin/customers/{id}.
+type erasedAnswer struct {
+	Entries   int `json:"entries"`
+	Callbacks int `json:"callbacks"`
 }
 
 // ipLimiter bounds queue joins per client IP.
@@ -235,5 +265,70 @@ func (l *ipLimiter) middleware(next http.Handler) http.Handler {
 			return
 		}
 		next.ServeHTTP(w, r)
+	})
+}
+
+// partyOf is who the token's holder is in a call.
+func partyOf(c *auth.Claims) (queue.Party, string) {
+	if c.Role == protocol.RoleShopper {
+		return queue.PartyShopper, c.EntryID
+	}
+	return queue.PartyGuide, c.Subject
+}
+
+func writeCallError(w http.ResponseWriter, log *slog.Logger, err error) {
+	if errors.Is(err, queue.ErrNotParty) {
+		httpjson.Error(w, http.StatusNotFound, "not_found", "no such call of yours")
+		return
+	}
+	writeQueueError(w, log, err)
+}
+
+// handleCallItems lists a call's chat, product cards and carts, as the
+// messages that carried them, for a page that was reloaded and for the
+// summary after the call.
+func (f *Flow) handleCallItems(w http.ResponseWriter, r *http.Request) {
+	c, _ := auth.ClaimsFrom(r.Context())
+	party, id := partyOf(c)
+	callID := chi.URLParam(r, "callID")
+	items, err := f.queue.CallItems(r.Context(), party, id, callID)
+	if err != nil {
+		writeCallError(w, f.log, err)
+		return
+	}
+	type message struct {
+		Type protocol.Type `json:"type"`
+		Data any           `json:"data"`
+	}
+	out := make([]message, 0, len(items))
+	for _, it := range items {
+		typ, data, err := itemMessage(it)
+		if err != nil {
+			f.log.ErrorContext(r.Context(), "call item unreadable", "call_id", callID, "item_id", it.ID, "err", err)
+			continue
+		}
+		out = append(out, message{Type: typ, Data: data})
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"call_id": callID, "items": out})
+}
+
+// handleRateCall stores the shopper's rating of its call once it ended.
+func (f *Flow) handleRateCall(w http.ResponseWriter, r *http.Request) {
+	c, _ := auth.ClaimsFrom(r.Context())
+	var body struct {
+		Rating  int    `json:"rating"`
+		Comment string `json:"comment"`
+	}
+	if err := httpjson.DecodeObject(http.MaxBytesReader(w, r.Body, 8<<10), &body, true); err != nil {
+		httpjson.Error(w, http.StatusBadRequest, "bad_request", "body must be {\"rating\": 1-5, \"comment\": \"…\"}: "+err.Error())
+		return
+	}
+	call, err := f.queue.RateCall(r.Context(), c.EntryID, chi.URLParam(r, "callID"), body.Rating, strings.TrimSpace(body.Comment))
+	if err != nil {
+		writeCallError(w, f.log, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{
+		"call_id": call.ID, "rating": call.Rating, "comment": call.RatingComment, "rated_at": call.RatedAt,
 	})
 }

@@ -26,6 +26,9 @@ func (in inbound) register(h *signaling.Hub) {
 	h.Handle(protocol.TypeQueueCancel, in.queueCancel, shopper)
 	h.Handle(protocol.TypeCallConnected, in.callConnected, shopper, guide)
 	h.Handle(protocol.TypeCallEnd, in.callEnd, shopper, guide)
+	h.Handle(protocol.TypeChatSend, in.callItem, shopper, guide)
+	h.Handle(protocol.TypeProductShare, in.callItem, guide)
+	h.Handle(protocol.TypeCartUpdate, in.callItem, shopper)
 	h.Handle(protocol.TypeCallTransfer, in.callTransfer, guide)
 	h.Handle(protocol.TypeCallQuality, in.callQuality, shopper, guide)
 	h.Relay(in.route)
@@ -161,6 +164,17 @@ func (in inbound) callEnd(ctx context.Context, who signaling.Identity, m protoco
 		return protocol.Errorf(protocol.CodeBadMessage, "call.end reason must be hangup, declined or failed")
 	}
 	_, err := in.flow.queue.EndCall(ctx, who.Role, who.ID, m.CallID, p.Reason)
+	return protocolError(err)
+}
+
+// callItem stores a chat message, product card or cart with the sender's
+// call; the queue's CallItemAdded then brings it to both parties.
+func (in inbound) callItem(ctx context.Context, who signaling.Identity, m protocol.Envelope) error {
+	kind, body, err := itemFrom(who.Role, m)
+	if err != nil {
+		return err
+	}
+	_, err = in.flow.queue.AddCallItem(ctx, who.Role, who.ID, m.CallID, kind, body)
 	return protocolError(err)
 }
 

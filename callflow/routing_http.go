@@ -19,21 +19,16 @@ import (
 const maxAdminBody = 64 << 10
 
 // decodeBody reads one JSON object into v, refusing unknown fields so a
-// misspelt rule is an error rather than silently ignored.
+// misspelt rule is an error rather than silently ignored, and, like every
+// body of the API, a NUL anywhere or bytes that are not UTF-8 (httpjson).
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAdminBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := httpjson.DecodeObject(http.MaxBytesReader(w, r.Body, maxAdminBody), v, true); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			httpjson.Error(w, http.StatusRequestEntityTooLarge, "too_large", "body over 64 KiB")
 			return false
 		}
-		httpjson.Error(w, http.StatusBadRequest, "bad_request", "body must be a JSON object: "+err.Error())
-		return false
-	}
-	if dec.More() {
-		httpjson.Error(w, http.StatusBadRequest, "bad_request", "body must be one JSON object with nothing after it")
+		httpjson.Error(w, http.StatusBadRequest, "bad_request", "body must be one JSON object: "+err.Error())
 		return false
 	}
 	return true
@@ -82,6 +77,15 @@ func (f *Flow) handleCallbackRequest(w http.ResponseWriter, r *http.Request) {
 	var p queue.CallbackParams
 	if !decodeBody(w, r, &p) {
 		return
+	}
+	p.CustomerID = ""
+	if p.CustomerToken != "" {
+		id, _, err := verifyCustomer(p.CustomerToken, f.cfg.CustomerSecret, time.Now)
+		if err != nil {
+			httpjson.Error(w, http.StatusBadRequest, "bad_customer_token", err.Error())
+			return
+		}
+		p.CustomerID = id
 	}
 	cb, err := f.queue.RequestCallback(r.Context(), chi.URLParam(r, "name"), p)
 	if err != nil {

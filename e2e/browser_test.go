@@ -63,7 +63,10 @@ func runBrowserCall(t *testing.T, chromium string, node *node, chromeOpts ...chr
 
 	// The shopper asks for a guide.
 	shopper.do(t, "open the shop page", browserStepTimeout, chromedp.Navigate(base+"/shop/?currency=EUR"))
+	// The page's own button opens the widget (window.guidecall.open()); the
+	// shopper joins with video from the widget's pre-call view.
 	shopper.do(t, "call a guide", browserStepTimeout, chromedp.Click(chromedp.CSS("#call-guide")))
+	shopper.do(t, "join with video", browserStepTimeout, chromedp.Click(widgetEl("#join-video")))
 
 	// The guide sees the offer with the shopper's context and accepts.
 	guide.waitJS(t, "offer shown", browserStepTimeout, `!document.querySelector("#offer").hidden`)
@@ -76,7 +79,7 @@ func runBrowserCall(t *testing.T, chromium string, node *node, chromeOpts ...chr
 
 	// Both sides connect, then decode the other side's video.
 	connected := waitBothTabs(t, "call-state connected", browserConnectTimeout, guide, shopper,
-		`document.querySelector("#call-state").textContent === "connected"`)
+		`window.guidecall.state() === "connected"`)
 	t.Logf("accept→connected: %d ms", connected.Sub(accepted).Milliseconds())
 
 	firstFrame := time.Time{}
@@ -123,11 +126,11 @@ func runBrowserCall(t *testing.T, chromium string, node *node, chromeOpts ...chr
 		t.Errorf("#pay-currency is %q, want the shopper's EUR", cur)
 	}
 	guide.waitJS(t, "link listed open", browserStepTimeout, `!!document.querySelector('#payment-links li[data-link-id][data-status="open"]')`)
-	shopper.waitJS(t, "open payment card", browserStepTimeout, `!!document.querySelector('.payment-card[data-link-id][data-status="open"] a.pay-button')`)
-	if amount := shopper.text(t, `.payment-card[data-status="open"] .amount`); !strings.Contains(amount, "49.99") {
+	shopper.waitJS(t, "open payment card", browserStepTimeout, `!!guidecall.root.querySelector('.payment-card[data-link-id][data-status="open"] a.pay-button')`)
+	if amount := shopper.widgetText(t, `.payment-card[data-status="open"] .amount`); !strings.Contains(amount, "49.99") {
 		t.Errorf("payment card amount %q, want 49.99", amount)
 	}
-	checkout := shopper.evalString(t, `document.querySelector('.payment-card[data-status="open"] a.pay-button').href`)
+	checkout := shopper.evalString(t, `guidecall.root.querySelector('.payment-card[data-status="open"] a.pay-button').href`)
 	if !strings.HasPrefix(checkout, base+"/pay/sandbox/") {
 		t.Fatalf("checkout URL %q is not under %s/pay/sandbox/", checkout, base)
 	}
@@ -138,7 +141,7 @@ func runBrowserCall(t *testing.T, chromium string, node *node, chromeOpts ...chr
 		return info.Type == "page" && strings.HasPrefix(info.URL, base+"/pay/sandbox/")
 	})
 	shopper.do(t, "open the checkout from the card", browserStepTimeout,
-		chromedp.Click(chromedp.CSS(`.payment-card[data-status="open"] a.pay-button`)))
+		chromedp.Click(widgetEl(`.payment-card[data-status="open"] a.pay-button`)))
 	var payTab *chromeTab
 	select {
 	case id, ok := <-opened:
@@ -159,8 +162,8 @@ func runBrowserCall(t *testing.T, chromium string, node *node, chromeOpts ...chr
 		`(document.querySelector("#message")?.textContent || "").includes("payment received")`)
 
 	// Both pages show it paid, live.
-	shopper.waitJS(t, "payment card paid", browserStepTimeout, `!!document.querySelector('.payment-card[data-link-id][data-status="paid"]')`)
-	if ok, _ := shopper.check(`!!document.querySelector('.payment-card[data-status="paid"] a.pay-button')`); ok {
+	shopper.waitJS(t, "payment card paid", browserStepTimeout, `!!guidecall.root.querySelector('.payment-card[data-link-id][data-status="paid"]')`)
+	if ok, _ := shopper.check(`!!guidecall.root.querySelector('.payment-card[data-status="paid"] a.pay-button')`); ok {
 		t.Error("the paid card still offers its pay button")
 	}
 	guide.waitJS(t, "link listed paid", browserStepTimeout, `!!document.querySelector('#payment-links li[data-link-id][data-status="paid"]')`)
@@ -170,7 +173,7 @@ func runBrowserCall(t *testing.T, chromium string, node *node, chromeOpts ...chr
 	callID := guide.evalString(t, `window.guidecall.callId()`)
 	guide.do(t, "end the call", browserStepTimeout, chromedp.Click(chromedp.CSS("#end-call")))
 	waitBothTabs(t, "call-state ended", browserStepTimeout, guide, shopper,
-		`document.querySelector("#call-state").textContent === "ended"`)
+		`window.guidecall.state() === "ended"`)
 
 	// Each page reported its getStats() once connected; the call keeps them.
 	q, err := node.Queue.CallQuality(context.Background(), callID)
@@ -192,6 +195,12 @@ type pageStats struct {
 	RemoteCandidateType *string `json:"remoteCandidateType"`
 	FramesDecoded       int64   `json:"framesDecoded"`
 	FramesSent          int64   `json:"framesSent"`
+	RestartsCompleted   int     `json:"restartsCompleted"`
+	// Quality is the shopper widget's connection-quality reading.
+	Quality *struct {
+		Level string `json:"level"`
+		RTTMs *int   `json:"rttMs"`
+	} `json:"quality"`
 }
 
 func (s pageStats) String() string {
@@ -240,12 +249,19 @@ type chromeTab struct {
 // The process is stopped, and its console reader ends, when the test ends.
 func launchChromium(t *testing.T, name, execPath string, extra ...chromedp.ExecAllocatorOption) *chromeTab {
 	t.Helper()
+	return launchChromiumFlags(t, name, execPath, true, extra...)
+}
+
+// launchChromiumFlags is launchChromium; without fakeUI, permissions are
+// what the test sets through the DevTools protocol (no prompt accepts them).
+func launchChromiumFlags(t *testing.T, name, execPath string, fakeUI bool, extra ...chromedp.ExecAllocatorOption) *chromeTab {
+	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(execPath),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.Env("TMPDIR="+t.TempDir(), "XDG_RUNTIME_DIR="+t.TempDir()),
 		chromedp.Flag("use-fake-device-for-media-stream", true),
-		chromedp.Flag("use-fake-ui-for-media-stream", true),
+		chromedp.Flag("use-fake-ui-for-media-stream", fakeUI),
 		chromedp.Flag("allow-loopback-in-peer-connection", true),
 		chromedp.Flag("no-sandbox", true),
 		chromedp.Flag("disable-background-networking", true),
@@ -345,6 +361,19 @@ func (b *chromeTab) text(t *testing.T, sel string) string {
 	return b.evalString(t, fmt.Sprintf(`document.querySelector(%q)?.textContent ?? ""`, sel))
 }
 
+// widgetText is text for an element of the shopper widget, which lives in
+// the Shadow DOM of window.guidecall.root.
+func (b *chromeTab) widgetText(t *testing.T, sel string) string {
+	t.Helper()
+	return b.evalString(t, fmt.Sprintf(`guidecall.root.querySelector(%q)?.textContent ?? ""`, sel))
+}
+
+// widgetEl selects an element of the shopper widget's Shadow DOM for
+// chromedp actions (a real click, not a scripted one).
+func widgetEl(sel string) chromedp.JSPath {
+	return chromedp.JSPath(fmt.Sprintf(`guidecall.root.querySelector(%q)`, sel))
+}
+
 func (b *chromeTab) value(t *testing.T, sel string) string {
 	t.Helper()
 	return b.evalString(t, fmt.Sprintf(`document.querySelector(%q)?.value ?? ""`, sel))
@@ -428,7 +457,7 @@ func (b *chromeTab) dump(t *testing.T) {
 	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
 	defer cancel()
 	state, err := chromedp.Run(ctx, chromedp.Evaluate[string](
-		`(() => { const el = document.querySelector("#call-state"); return el ? el.textContent : "(no #call-state)"; })()`))
+		`(() => { if (window.guidecall?.state) return window.guidecall.state(); const el = document.querySelector("#call-state"); return el ? el.textContent : "(no #call-state)"; })()`))
 	if err != nil {
 		state = "(" + err.Error() + ")"
 	}

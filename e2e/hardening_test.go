@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/pion/logging"
 	"github.com/pion/turn/v4"
 
@@ -555,8 +556,9 @@ func rawRequest(t *testing.T, method, url, token, body string) (int, string, htt
 }
 
 // TestBadInputRefusedAndNothingStored runs a node on PostgreSQL, where a
-// NUL in a shopper's name used to answer 500: NUL anywhere, null and
-// non-object bodies get 400 and leave no entry behind; invisible and bidi
+// NUL in a shopper's name (or, later, in a callback request) used to
+// answer 500: NUL anywhere, null and non-object bodies get 400 and leave
+// no entry or callback behind; invisible and bidi
 // characters are stripped from names before anyone sees them; every
 // answer says nosniff.
 func TestBadInputRefusedAndNothingStored(t *testing.T) {
@@ -599,6 +601,21 @@ func TestBadInputRefusedAndNothingStored(t *testing.T) {
 			t.Errorf("login with %s body: %d %s, want 400", name, st, code)
 		}
 	}
+	// Routing's shopper text (issue 8): a callback request, on PostgreSQL.
+	for name, body := range map[string]string{
+		"NUL in callback name":    `{"name":"Ana\u0000","phone":"+49 30 1234567"}`,
+		"NUL in callback message": `{"name":"Ana","phone":"+49 30 1234567","message":"hi\u0000"}`,
+		"NUL in callback entry":   `{"name":"Ana","phone":"+49 30 1234567","entry_id":"e_\u0000"}`,
+		"null callback":           `null`,
+	} {
+		if st, code, _ := rawRequest(t, http.MethodPost, base+"/api/v1/queues/default/callbacks", "", body); st != http.StatusBadRequest {
+			t.Errorf("%s: %d %s, want 400", name, st, code)
+		}
+	}
+	var callbacks int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM callbacks`).Scan(&callbacks); err != nil || callbacks != 0 {
+		t.Fatalf("%d callbacks stored by refused requests (%v)", callbacks, err)
+	}
 	if st, _, _ := rawRequest(t, http.MethodGet, base+"/api/v1/admin/queue?queue=%00", "", ""); st != http.StatusBadRequest {
 		t.Errorf("NUL in a query: %d, want 400", st)
 	}
@@ -633,10 +650,14 @@ func TestBadInputRefusedAndNothingStored(t *testing.T) {
 
 // TestRetentionPurgeAndErasure runs a PostgreSQL node whose retention is
 // one second. A shopper whose call ended loses name and page to the
-// periodic purge (a River job), while the entry and its call keep their
-// timestamps, so statistics still count them; waiting shoppers keep
-// theirs. An erasure request (admin API, then `guidecall purge --entry`)
-// removes exactly one shopper's data.
+// periodic purge (a River job), and so does a callback done, while the
+// entry, its call and the callback keep their timestamps (and the
+// callback its outcome), so statistics still count them; waiting shoppers
+// and open callbacks keep theirs. An erasure request (admin API, then
+// `guidecall purge --entry`) removes exactly one shopper's data; one by
+// the merchant's customer id (admin API, then `guidecall purge
+// --customer`) removes that customer's entries and callbacks and nobody
+// else's.
 func TestRetentionPurgeAndErasure(t *testing.T) {
 	t.Parallel()
 	pool, url := dbtest.NewSchema(t)
@@ -646,8 +667,10 @@ func TestRetentionPurgeAndErasure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	const customerSecret = "merchant identity secret of the e2e shop"
 	node := startNode(t, nodeOptions{stores: &stores, tweak: func(c *config.Serve) {
 		c.Retention, c.PurgeEvery = time.Second, 250*time.Millisecond
+		c.CustomerTokenSecret = customerSecret
 	}})
 	base := node.URL()
 	const adminPW = "admin password for privacy"
@@ -655,6 +678,25 @@ func TestRetentionPurgeAndErasure(t *testing.T) {
 		t.Fatal(err)
 	}
 	admin := login(t, base, "privacy-admin@e2e.local", adminPW)
+
+	// Shopper D asked for a callback, and the guide called back.
+	guideToken := loginGuide(t, node.endpoint())
+	var cbD struct {
+		ID string `json:"callback_id"`
+	}
+	api(t, http.MethodPost, base+"/api/v1/queues/default/callbacks", "", map[string]string{
+		"name": "Dora", "phone": "+49 30 1234567", "email": "dora@shop.example", "message": "size 38?",
+	}, &cbD, http.StatusCreated)
+	api(t, http.MethodPost, base+"/api/v1/callbacks/"+cbD.ID+"/claim", guideToken, nil, nil, http.StatusOK)
+	api(t, http.MethodPost, base+"/api/v1/callbacks/"+cbD.ID+"/outcome", guideToken, map[string]string{"outcome": "reached", "note": "Dora ordered"}, nil, http.StatusOK)
+	callback := func(id string) (data, state, outcome string, done, erased bool) {
+		var doneAt, erasedAt *time.Time
+		if err := pool.QueryRow(ctx, `SELECT name || phone || email || message || note || customer_id, state, outcome, done_at, erased_at
+			FROM callbacks WHERE id = $1`, id).Scan(&data, &state, &outcome, &doneAt, &erasedAt); err != nil {
+			t.Fatalf("callback %s: %v", id, err)
+		}
+		return data, state, outcome, doneAt != nil, erasedAt != nil
+	}
 
 	// Shopper A has a call that ends.
 	guideWS := dialWS(t, "guide", wsURLOf(node.endpoint()), loginGuide(t, node.endpoint()))
@@ -685,13 +727,18 @@ func TestRetentionPurgeAndErasure(t *testing.T) {
 
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		if name, page, erased := entry(a.EntryID); name == "" && page == "" && erased {
+		name, page, erased := entry(a.EntryID)
+		cbData, _, _, _, cbErased := callback(cbD.ID)
+		if name == "" && page == "" && erased && cbData == "" && cbErased {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("entry A still holds its shopper data 20 s after its retention of 1 s")
+			t.Fatalf("20 s after a retention of 1 s, entry A holds %q %q, callback D holds %q", name, page, cbData)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	if _, state, outcome, done, _ := callback(cbD.ID); state != "done" || outcome != "reached" || !done {
+		t.Fatalf("purged callback D: %s %s done=%v; want done, reached, its time kept (statistics)", state, outcome, done)
 	}
 	var entries, calls int
 	var ended *time.Time
@@ -720,6 +767,65 @@ func TestRetentionPurgeAndErasure(t *testing.T) {
 	out := runCLI(t, guidecallBinary(t), "purge", "--database-url", url, "--entry", c.EntryID)
 	if name, _, erased := entry(c.EntryID); name != "" || !erased {
 		t.Fatalf("guidecall purge --entry left C's name %q (%s)", name, out)
+	}
+
+	// Customers E and F of the merchant's wait, each with an open callback
+	// asked for with its signed token: nothing the retention purge takes.
+	tokenOf := func(sub string) string {
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": sub, "exp": time.Now().Add(time.Hour).Unix()}).SignedString([]byte(customerSecret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	customer := func(sub string) (entryID, callbackID string) {
+		var j joined
+		api(t, http.MethodPost, base+"/api/v1/queue", "", map[string]string{
+			"currency": "EUR", "name": "Sam", "page_url": "https://shop.example/order/7", "customer_token": tokenOf(sub),
+		}, &j, http.StatusCreated)
+		var cb struct {
+			ID string `json:"callback_id"`
+		}
+		api(t, http.MethodPost, base+"/api/v1/queues/default/callbacks", "", map[string]string{
+			"name": "Sam", "phone": "+49 30 7654321", "message": "about order 7", "customer_token": tokenOf(sub),
+		}, &cb, http.StatusCreated)
+		return j.EntryID, cb.ID
+	}
+	e, cbE := customer("cust-e")
+	f, cbF := customer("cust-f")
+	var erasedE struct{ Entries, Callbacks int }
+	api(t, http.MethodDelete, base+"/api/v1/admin/customers/cust-e", admin, nil, &erasedE, http.StatusOK)
+	if erasedE.Entries != 1 || erasedE.Callbacks != 1 {
+		t.Fatalf("erasure of cust-e: %+v, want 1 entry and 1 callback", erasedE)
+	}
+	if name, page, erased := entry(e); name != "" || page != "" || !erased {
+		t.Fatalf("entry of cust-e after its erasure: %q %q erased=%v", name, page, erased)
+	}
+	if data, state, outcome, _, erased := callback(cbE); data != "" || state != "done" || outcome != "erased" || !erased {
+		t.Fatalf("callback of cust-e after its erasure: %q %s %s erased=%v", data, state, outcome, erased)
+	}
+	if name, _, erased := entry(f); name != "Sam" || erased {
+		t.Fatalf("erasing cust-e touched cust-f's entry: %q erased=%v", name, erased)
+	}
+	if data, state, _, _, _ := callback(cbF); !strings.Contains(data, "about order 7") || !strings.Contains(data, "cust-f") || state != "open" {
+		t.Fatalf("erasing cust-e touched cust-f's callback: %q %s", data, state)
+	}
+	out = runCLI(t, guidecallBinary(t), "purge", "--database-url", url, "--customer", "cust-f")
+	if !strings.Contains(out, "1 entr(ies), 1 callback(s)") {
+		t.Errorf("guidecall purge --customer said %q", out)
+	}
+	if name, _, erased := entry(f); name != "" || !erased {
+		t.Fatalf("guidecall purge --customer left F's name %q (%s)", name, out)
+	}
+	if data, _, outcome, _, _ := callback(cbF); data != "" || outcome != "erased" {
+		t.Fatalf("guidecall purge --customer left F's callback %q %s (%s)", data, outcome, out)
+	}
+	var callbacks int
+	if err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM queue_entries), (SELECT count(*) FROM callbacks)`).Scan(&entries, &callbacks); err != nil {
+		t.Fatal(err)
+	}
+	if entries != 5 || callbacks != 3 {
+		t.Fatalf("after every erasure %d entries, %d callbacks; want 5 and 3 (statistics still count them)", entries, callbacks)
 	}
 }
 

@@ -60,15 +60,17 @@ func TestBrowserGuideHoldsTwoCalls(t *testing.T) {
 
 	first.do(t, "open the shop page", browserStepTimeout, chromedp.Navigate(base+"/shop/?currency=EUR"))
 	first.do(t, "call a guide", browserStepTimeout, chromedp.Click(chromedp.CSS("#call-guide")))
+	first.do(t, "join with video", browserStepTimeout, chromedp.Click(widgetEl("#join-video")))
 	guide.waitJS(t, "first offer shown", browserStepTimeout, `window.guidecall.offers().length === 1 && !document.querySelector("#offer").hidden`)
 	guide.do(t, "accept the first offer", browserStepTimeout, chromedp.Click(chromedp.CSS("#accept-offer")))
 	waitBothTabs(t, "first call connected", browserConnectTimeout, guide, first,
-		`document.querySelector("#call-state").textContent === "connected"`)
+		`window.guidecall.state() === "connected"`)
 	firstID := guide.evalString(t, `window.guidecall.calls()[0].call_id`)
 
 	// A second shopper while the guide is in the first call.
 	second.do(t, "open the shop page", browserStepTimeout, chromedp.Navigate(base+"/shop/?currency=EUR"))
 	second.do(t, "call a guide", browserStepTimeout, chromedp.Click(chromedp.CSS("#call-guide")))
+	second.do(t, "join with video", browserStepTimeout, chromedp.Click(widgetEl("#join-video")))
 	guide.waitJS(t, "second offer shown during the call", browserStepTimeout,
 		`window.guidecall.offers().length === 1 && !document.querySelector("#offer").hidden && `+
 			`document.querySelector("#offer-title").textContent.includes("in a call")`)
@@ -76,7 +78,7 @@ func TestBrowserGuideHoldsTwoCalls(t *testing.T) {
 	guide.do(t, "accept the second offer", browserStepTimeout, chromedp.Click(chromedp.CSS("#accept-offer")))
 	guide.waitJS(t, "two calls, the second on screen", browserConnectTimeout,
 		`(() => { const c = window.guidecall.calls(); return c.length === 2 && c[1].active && c[1].state === "connected" && c[0].state === "connected"; })()`)
-	second.waitJS(t, "second shopper connected", browserConnectTimeout, `document.querySelector("#call-state").textContent === "connected"`)
+	second.waitJS(t, "second shopper connected", browserConnectTimeout, `window.guidecall.state() === "connected"`)
 	secondID := guide.evalString(t, `window.guidecall.calls()[1].call_id`)
 	guide.waitJS(t, "both calls listed", browserStepTimeout,
 		`!document.querySelector("#calls-panel").hidden && document.querySelectorAll("#calls li").length === 2`)
@@ -88,13 +90,13 @@ func TestBrowserGuideHoldsTwoCalls(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#pay-send")),
 	)
 	guide.waitJS(t, "link listed", browserStepTimeout, `document.querySelectorAll("#payment-links li[data-link-id]").length === 1`)
-	second.waitJS(t, "second shopper gets the link", browserStepTimeout, `!!document.querySelector('.payment-card[data-link-id]')`)
+	second.waitJS(t, "second shopper gets the link", browserStepTimeout, `!!guidecall.root.querySelector('.payment-card[data-link-id]')`)
 	shot(t, guide, "guide-two-calls")
 	guide.do(t, "switch to the first call", browserStepTimeout,
 		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#calls li[data-call-id=%q] button[data-action="switch"]`, firstID))))
 	guide.waitJS(t, "first call on screen without the second's link", browserStepTimeout,
 		fmt.Sprintf(`window.guidecall.calls().find((c) => c.active).call_id === %q && document.querySelectorAll("#payment-links li").length === 0`, firstID))
-	if ok, _ := first.check(`!!document.querySelector('.payment-card[data-link-id]')`); ok {
+	if ok, _ := first.check(`!!guidecall.root.querySelector('.payment-card[data-link-id]')`); ok {
 		t.Error("the first shopper got the second call's payment link")
 	}
 	guide.do(t, "switch back", browserStepTimeout,
@@ -104,10 +106,10 @@ func TestBrowserGuideHoldsTwoCalls(t *testing.T) {
 	// Ending the first call from the list leaves the second one going.
 	guide.do(t, "end the first call from the list", browserStepTimeout,
 		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#calls li[data-call-id=%q] button[data-action="end"]`, firstID))))
-	first.waitJS(t, "first shopper's call ended", browserStepTimeout, `document.querySelector("#call-state").textContent === "ended"`)
+	first.waitJS(t, "first shopper's call ended", browserStepTimeout, `window.guidecall.state() === "ended"`)
 	guide.waitJS(t, "first ended, second still on", browserStepTimeout,
 		fmt.Sprintf(`(() => { const c = window.guidecall.calls(); const a = c.find((x) => x.call_id === %q), b = c.find((x) => x.call_id === %q); return a.state === "ended" && b.state === "connected" && b.active; })()`, firstID, secondID))
-	if st := second.evalString(t, `document.querySelector("#call-state").textContent`); st != "connected" {
+	if st := second.evalString(t, `window.guidecall.state()`); st != "connected" {
 		t.Errorf("second shopper's call is %q after the first call ended, want connected", st)
 	}
 	g, err := node.Queue.Guide(ctx, acc.ID)

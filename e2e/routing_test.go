@@ -151,20 +151,26 @@ func TestRoutingOnTheBinary(t *testing.T) {
 		 !document.querySelector("#callbacks-empty").hidden && window.guidecall.callbackPushes() === 0`)
 
 	shopper.do(t, "open the shop page of the night desk", browserStepTimeout, chromedp.Navigate(n.url+"/shop/?queue=night&currency=EUR"))
+	// The widget (in its Shadow DOM) tells the page the queue is closed;
+	// the page drops its own call button and keeps the widget's launcher,
+	// whose panel offers the callback instead of the join choices.
 	shopper.waitJS(t, "closed state shown", browserStepTimeout,
-		`document.body.dataset.queueOpen === "false" && !document.querySelector("#callback-launch").hidden && document.querySelector("#call-guide").hidden`)
-	if note := shopper.text(t, "#availability"); note == "" {
+		`document.body.dataset.queueOpen === "false" && document.querySelector("#call-guide").hidden && !guidecall.root.querySelector("#launcher").hidden`)
+	shopper.do(t, "open the widget", browserStepTimeout, chromedp.Click(widgetEl("#launcher")))
+	shopper.waitJS(t, "callback offered, no join", browserStepTimeout,
+		`!guidecall.root.querySelector("#callback-launch").hidden && guidecall.root.querySelector("#join-video").hidden`)
+	if note := shopper.widgetText(t, "#availability"); note == "" {
 		t.Error("the closed queue shows no availability note")
 	}
 	shopper.do(t, "leave a callback request", browserStepTimeout,
-		chromedp.Click(chromedp.CSS("#callback-launch")),
-		chromedp.SendKeys(chromedp.CSS("#callback-name"), "Clara Night"),
-		chromedp.SendKeys(chromedp.CSS("#callback-email"), "clara@shop.example"),
-		chromedp.SendKeys(chromedp.CSS("#callback-message"), "Do the sneakers run small?"),
-		chromedp.Click(chromedp.CSS("#callback-send")),
+		chromedp.Click(widgetEl("#callback-launch")),
+		chromedp.SendKeys(widgetEl("#callback-name"), "Clara Night"),
+		chromedp.SendKeys(widgetEl("#callback-email"), "clara@shop.example"),
+		chromedp.SendKeys(widgetEl("#callback-message"), "Do the sneakers run small?"),
+		chromedp.Click(widgetEl("#callback-send")),
 	)
-	shopper.waitJS(t, "callback sent", browserStepTimeout, `!document.querySelector("#callback-done").hidden`)
-	cbID := shopper.evalString(t, `document.querySelector("#callback-done").dataset.callbackId`)
+	shopper.waitJS(t, "callback sent", browserStepTimeout, `!guidecall.root.querySelector("#callback-done").hidden`)
+	cbID := shopper.evalString(t, `guidecall.root.querySelector("#callback-done").dataset.callbackId`)
 	if !strings.HasPrefix(cbID, "cb_") {
 		t.Fatalf("callback id %q", cbID)
 	}

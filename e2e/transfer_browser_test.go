@@ -58,10 +58,11 @@ func TestBrowserTransferToColleague(t *testing.T) {
 	signIn(a, node.guideEmail, node.guidePassword)
 	shopper.do(t, "open the shop page", browserStepTimeout, chromedp.Navigate(base+"/shop/?currency=EUR"))
 	shopper.do(t, "call a guide", browserStepTimeout, chromedp.Click(chromedp.CSS("#call-guide")))
+	shopper.do(t, "join with video", browserStepTimeout, chromedp.Click(widgetEl("#join-video")))
 	a.waitJS(t, "offer shown", browserStepTimeout, `!document.querySelector("#offer").hidden`)
 	a.do(t, "accept", browserStepTimeout, chromedp.Click(chromedp.CSS("#accept-offer")))
 	waitBothTabs(t, "A and the shopper connected", browserConnectTimeout, a, shopper,
-		`document.querySelector("#call-state").textContent === "connected"`)
+		`window.guidecall.state() === "connected"`)
 
 	// B comes online during A's call, and shows up in A's picker.
 	signIn(b, emailB, passwordB)
@@ -80,7 +81,7 @@ func TestBrowserTransferToColleague(t *testing.T) {
 	a.waitJS(t, "A's call ended as transferred", browserStepTimeout,
 		`document.querySelector("#call-state").textContent === "ended" && document.querySelector("#ended-message").textContent.includes("transferred")`)
 	shopper.waitJS(t, "shopper told of the colleague", browserStepTimeout,
-		`(document.querySelector("#queue-position")?.textContent || "").includes("Connecting you to a colleague")`)
+		`(guidecall.root.querySelector("#queue-position")?.textContent || "").includes("Connecting you to a colleague")`)
 
 	b.waitJS(t, "B offered the shopper", browserStepTimeout, `!document.querySelector("#offer").hidden`)
 	if ctx := b.text(t, "#offer-context"); !strings.Contains(ctx, note) {
@@ -111,7 +112,7 @@ func TestBrowserTransferToColleague(t *testing.T) {
 	}
 	b.do(t, "B accepts", browserStepTimeout, chromedp.Click(chromedp.CSS("#accept-offer")))
 	waitBothTabs(t, "B and the shopper connected", browserConnectTimeout, b, shopper,
-		`document.querySelector("#call-state").textContent === "connected"`)
+		`window.guidecall.state() === "connected"`)
 	if got, err := node.Queue.Guide(context.Background(), accB.ID); err != nil || len(got.CallIDs) != 1 {
 		t.Errorf("B holds %q (%v), want one call", got.CallIDs, err)
 	}

@@ -41,6 +41,7 @@ func TestBrowserWidgetForwardsShopperContext(t *testing.T) {
 		t.Fatal(err)
 	}
 	shopper.do(t, "call a guide", browserStepTimeout, chromedp.Click(chromedp.CSS("#call-guide")))
+	shopper.do(t, "join with video", browserStepTimeout, chromedp.Click(widgetEl("#join-video")))
 
 	var o protocol.Offer
 	guide.AwaitInto(protocol.TypeOffer, "", &o)

@@ -4,14 +4,29 @@
 //
 // # What it owns
 //
-//   - static/shop/: a demo product page with the shopper call widget
-//     (queue, WebRTC call, localized payment cards).
+//   - static/widget.js: the one tag merchants put on their pages. It
+//     defines window.guidecall (open, close, on, setContext, identify,
+//     showLauncher) and mounts the shopper widget, static/shop/shop.js with
+//     panel.js and, once a call starts, incall.js, into a Shadow DOM: pre-call
+//     choices (video, camera off, audio only, preview), denial ways out,
+//     the wait, the call (minimisable), chat, product cards, payment cards,
+//     the summary and the rating. The session lives in the host page's
+//     sessionStorage, so a reload comes back into the same place.
+//   - static/shop/index.html and demo.js: the demo product page, a plain
+//     host page using that same tag.
 //   - static/guide/: the guide console (login, presence, offers, calls,
 //     payment links, wrap-up notes).
 //   - static/js/: plain ES modules shared by both pages: signal.js (the
 //     WebSocket client of docs/protocol.md), call.js (the RTCPeerConnection
 //     lifecycle), money.js (integer minor units, no floats) and i18n.js.
-//   - static/css/ and static/locales/ (en, de, fr, es, ja catalogs).
+//   - static/css/ (app.css for the pages, widget.css inside the widget's
+//     shadow root) and static/locales/: fourteen catalogs (en, zh-CN, ja,
+//     ko, th, id, vi, ar, he, de, nl, fr, es, pt-BR), ar and he right to
+//     left.
+//
+// [HandlerFor] answers the merchant origins of --allowed-origins with CORS
+// on everything but pages (module scripts and fetched catalogs need it)
+// and lets them frame the pages.
 //
 // Serving: every reference a page or module makes to another file is
 // rewritten once, at start-up, to carry "?v=<content hash>" (so a change

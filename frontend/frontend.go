@@ -27,9 +27,22 @@ var contentTypes = map[string]string{
 
 // contentSecurityPolicy allows only our own scripts and styles; the
 // WebSocket may live on another node of the cluster (ws_url), hence ws:/wss:.
-const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; " +
-	"img-src 'self' data: blob:; media-src 'self' blob: mediastream:; " +
-	"connect-src 'self' ws: wss:; base-uri 'self'; form-action 'self'; frame-ancestors 'self'"
+// Pages may be framed by this node and by the merchant origins.
+func contentSecurityPolicy(frameAncestors []string) string {
+	return "default-src 'self'; script-src 'self'; style-src 'self'; " +
+		"img-src 'self' data: blob:; media-src 'self' blob: mediastream:; " +
+		"connect-src 'self' ws: wss:; base-uri 'self'; form-action 'self'; frame-ancestors " +
+		strings.Join(append([]string{"'self'"}, frameAncestors...), " ")
+}
+
+// Options configure the handler for the merchant pages that embed the
+// widget.
+type Options struct {
+	// AllowedOrigins are canonical origins (scheme://host[:port]) allowed
+	// to load the widget's modules, styles and catalogs cross-origin and to
+	// frame the pages.
+	AllowedOrigins []string
+}
 
 // Static returns the embedded static tree (rooted at static/).
 func Static() fs.FS {
@@ -43,12 +56,22 @@ func Static() fs.FS {
 // Handler serves the embedded pages: /shop/ (demo product page with the call
 // widget), /guide/ (guide console), /js/, /css/ and /locales/. "/" redirects
 // to /shop/. Directory listings are not served.
-func Handler() http.Handler {
+func Handler() http.Handler { return HandlerFor(Options{}) }
+
+// HandlerFor is [Handler] for merchant pages on other origins: the widget
+// loader (/widget.js) and everything it imports answer those origins with
+// CORS, since module scripts and fetched catalogs need it.
+func HandlerFor(opts Options) http.Handler {
 	static := Static()
 	files, err := loadAssets()
 	if err != nil {
 		panic(err) // the embedded tree is fixed at build time; its tests catch this
 	}
+	allowed := make(map[string]bool, len(opts.AllowedOrigins))
+	for _, o := range opts.AllowedOrigins {
+		allowed[o] = true
+	}
+	csp := contentSecurityPolicy(opts.AllowedOrigins)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
@@ -81,8 +104,15 @@ func Handler() http.Handler {
 			h.Set("Content-Type", ct)
 		}
 		h.Set("X-Content-Type-Options", "nosniff")
+		if ext != ".html" {
+			// Cached answers differ by Origin, whether it is allowed or not.
+			h.Add("Vary", "Origin")
+			if origin := r.Header.Get("Origin"); allowed[origin] {
+				h.Set("Access-Control-Allow-Origin", origin)
+			}
+		}
 		if ext == ".html" {
-			h.Set("Content-Security-Policy", contentSecurityPolicy)
+			h.Set("Content-Security-Policy", csp)
 			h.Set("Referrer-Policy", "same-origin")
 		}
 		files.serve(w, r, name)

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -63,8 +64,8 @@ func TestPagesAndAssets(t *testing.T) {
 	for _, p := range locales {
 		cases = append(cases, want{"/" + p, "application/json"})
 	}
-	if len(locales) != 5 {
-		t.Errorf("want 5 locale catalogs, have %v", locales)
+	if len(locales) != 14 {
+		t.Errorf("want 14 locale catalogs, have %v", locales)
 	}
 	for _, c := range cases {
 		res, body := get(t, srv, c.path)
@@ -109,11 +110,25 @@ func TestLocaleCatalogsComplete(t *testing.T) {
 		return m
 	}
 	en := read("locales/en.json")
+	placeholders := regexp.MustCompile(`\{\w+\}`)
 	for _, p := range filesWithExt(t, ".json") {
 		m := read(p)
-		for k := range en {
+		for k, v := range en {
 			if m[k] == "" {
 				t.Errorf("%s: missing %q", p, k)
+				continue
+			}
+			// A translation keeps every placeholder and adds none.
+			want, got := placeholders.FindAllString(v, -1), placeholders.FindAllString(m[k], -1)
+			slices.Sort(want)
+			slices.Sort(got)
+			if !slices.Equal(want, got) {
+				t.Errorf("%s: %q has placeholders %v, en has %v", p, k, got, want)
+			}
+		}
+		for k := range m {
+			if _, ok := en[k]; !ok {
+				t.Errorf("%s: %q is not in en.json (a key en does not have is never shown)", p, k)
 			}
 		}
 	}

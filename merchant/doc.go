@@ -23,8 +23,8 @@
 //     attempts over about 32 hours), then the delivery is failed and can
 //     be replayed. A job that runs again after a crash POSTs again: the
 //     guarantee is at least once, and receivers drop repeats by event id.
-//   - The admin API ([Service.AdminRoutes]): endpoints, deliveries with
-//     their attempts, replay.
+//   - The admin API ([Routes], over either store): endpoints, deliveries
+//     with their attempts, replay.
 //
 // # What it does not own
 //
@@ -32,7 +32,13 @@
 //     and queue's events into [Event]s and app wires the hooks.
 //   - Who is an admin: the wiring mounts the routes behind the admin's
 //     token.
-//   - A store without PostgreSQL: merchant webhooks need the database
-//     (their whole point is surviving a crash); a node on memory stores
-//     has none.
+//
+// # On memory stores
+//
+// [MemoryService] keeps the same endpoints, deliveries, attempts and
+// replays in the process and sends through a webhook.MemoryOutbox of its
+// own, on the same schedule, told of each attempt through
+// webhook.Observer. What is pending is lost with the process. Both
+// implement [Admin], and one conformance suite (merchant_test.go) runs on
+// both.
 package merchant

@@ -23,7 +23,10 @@ import (
 //	GET    /deliveries?endpoint_id=&event_id=&status=&limit= -> 200 {deliveries}
 //	GET    /deliveries/{id}            -> 200 Delivery with attempt_log
 //	POST   /deliveries/{id}/replay     -> 202 Delivery (failed or canceled ones only; 409 otherwise)
-func (s *Service) AdminRoutes() chi.Router {
+func (s *Service) AdminRoutes() chi.Router { return Routes(s) }
+
+// Routes serves the admin API of either store (see Service.AdminRoutes).
+func Routes(s Admin) chi.Router {
 	r := chi.NewRouter()
 	r.Post("/endpoints", func(w http.ResponseWriter, r *http.Request) {
 		var p EndpointParams

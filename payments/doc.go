@@ -16,7 +16,8 @@
 //     verify and parse a webhook). Each provider is a package of its own
 //     under payments (payments/sandbox, payments/stripe), so its
 //     dependencies stay out of this one.
-//   - Routing ([RoutingConfig]): per currency an ordered list of providers
+//   - Routing ([RoutingConfig]): per currency, or currency and the
+//     shopper's country (from [Config.CallContext]), an ordered list of providers
 //     for new links; one whose create errors or times out is skipped for
 //     a cool-down (its breaker is open) and the next one issues the link.
 //     Failover happens only while the link has no checkout anywhere: an
@@ -27,7 +28,8 @@
 //     guide within a window, by an admin at any time. RefundedAmount
 //     follows the provider's refund events.
 //   - Risk limits ([RiskLimits]) an admin sets: the largest link per
-//     currency, links per call, refunds that need an admin.
+//     currency, links per call (counted with the insert, so concurrent
+//     creates cannot pass it together), refunds that need an admin.
 //   - Webhooks in: [Service.HandleWebhook] verifies the signature, then
 //     applies the event and records its (provider, event id) in one atomic
 //     step ([Store.EventApply]): a duplicate changes nothing, and an event

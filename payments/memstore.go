@@ -48,11 +48,28 @@ func NewMemoryStore() *MemoryStore {
 
 // LinkCreate implements Store.
 func (m *MemoryStore) LinkCreate(ctx context.Context, l Link) (Link, error) {
+	return m.LinkCreateWithin(ctx, l, 0)
+}
+
+// LinkCreateWithin implements Store: the count and the insert hold the
+// store's lock together.
+func (m *MemoryStore) LinkCreateWithin(ctx context.Context, l Link, maxPerCall int) (Link, error) {
 	if err := ctx.Err(); err != nil {
 		return Link{}, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if maxPerCall > 0 {
+		n := 0
+		for _, x := range m.links {
+			if x.CallID == l.CallID && x.Status != StatusFailed {
+				n++
+			}
+		}
+		if n >= maxPerCall {
+			return Link{}, fmt.Errorf("%w: this call has %d payment links, the most allowed", ErrRiskLimit, n)
+		}
+	}
 	if _, ok := m.links[l.ID]; ok {
 		return Link{}, fmt.Errorf("%w: link id %q", ErrDuplicate, l.ID)
 	}

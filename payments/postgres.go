@@ -154,13 +154,42 @@ func linkArgs(l Link) ([]any, error) {
 
 // LinkCreate implements Store.
 func (s *PostgresStore) LinkCreate(ctx context.Context, l Link) (Link, error) {
+	return s.LinkCreateWithin(ctx, l, 0)
+}
+
+// LinkCreateWithin implements Store. The count runs under a transaction
+// lock on the call (an advisory lock: there is no row of the call to lock
+// in this package's tables), so creates for one call take turns between
+// counting and inserting, on every node.
+func (s *PostgresStore) LinkCreateWithin(ctx context.Context, l Link, maxPerCall int) (Link, error) {
 	args, err := linkArgs(l)
 	if err != nil {
 		return Link{}, fmt.Errorf("payments: link %q: %w", l.ID, err)
 	}
-	got, err := scanLink(s.pool.QueryRow(ctx, `INSERT INTO payment_links (`+linkColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
-		RETURNING `+linkColumns, args...))
+	var got Link
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if maxPerCall > 0 {
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('payment_links/call/' || $1, 0))`, l.CallID); err != nil {
+				return err
+			}
+			var n int
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM payment_links WHERE call_id = $1 AND status <> $2`,
+				l.CallID, string(StatusFailed)).Scan(&n); err != nil {
+				return err
+			}
+			if n >= maxPerCall {
+				return fmt.Errorf("%w: this call has %d payment links, the most allowed", ErrRiskLimit, n)
+			}
+		}
+		var err error
+		got, err = scanLink(tx.QueryRow(ctx, `INSERT INTO payment_links (`+linkColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+			RETURNING `+linkColumns, args...))
+		return err
+	})
+	if errors.Is(err, ErrRiskLimit) {
+		return Link{}, err
+	}
 	if err != nil {
 		return Link{}, pgError(err, fmt.Sprintf("link %q", l.ID))
 	}

@@ -26,6 +26,22 @@ type Provider interface {
 	ParseWebhook(header http.Header, body []byte) (ProviderEvent, error)
 }
 
+// ProviderState is where a link stands at its provider, money included.
+type ProviderState struct {
+	Status LinkStatus
+	// RefundedAmount is the total refunded so far, in the link currency's
+	// minor units; 0 when nothing was, or the provider does not say.
+	RefundedAmount int64
+}
+
+// StateFetcher is a Provider that also reports the refunded total, so
+// reconciliation heals a lost refund webhook's amount and not only its
+// status. Reconciliation uses FetchState when a provider has it and
+// FetchStatus otherwise.
+type StateFetcher interface {
+	FetchState(ctx context.Context, ref string) (ProviderState, error)
+}
+
 // ProviderLinkParams is what a provider needs to create a hosted checkout.
 type ProviderLinkParams struct {
 	LinkID      string
@@ -35,6 +51,22 @@ type ProviderLinkParams struct {
 	Items       []Item
 	Description string
 	ExpiresAt   time.Time // zero means no expiry at the provider
+	// ReturnURL is the page the shopper came from, already checked by the
+	// caller; empty: the provider's configured return page.
+	ReturnURL string
+	// Country is the shopper's (ISO 3166-1 alpha-2), if known.
+	Country string
+}
+
+// CallContext is what payments learns of a link's call from the wiring:
+// where its shopper came from.
+type CallContext struct {
+	// ReturnURL is the shopper's page, checked against the allowed
+	// origins; empty when there is none or it is not allowed.
+	ReturnURL string
+	// Country is the shopper's (ISO 3166-1 alpha-2, upper case), from an
+	// explicit field or the locale's region; empty if unknown.
+	Country string
 }
 
 // RefundParams is one refund of a link.

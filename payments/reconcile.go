@@ -84,6 +84,10 @@ type Fix struct {
 	Provider string     `json:"provider"`
 	From     LinkStatus `json:"from"`
 	To       LinkStatus `json:"to"`
+	// RefundedFrom and RefundedTo are the refunded total before and after
+	// (minor units): a lost refund webhook's amount is healed too.
+	RefundedFrom int64 `json:"refunded_from"`
+	RefundedTo   int64 `json:"refunded_to"`
 }
 
 // Reconcile runs one pass: every unsettled link (open, paid, partially

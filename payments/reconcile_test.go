@@ -329,3 +329,66 @@ func TestReconcileRiverJob(t *testing.T) {
 	t.Cleanup(jobs.Stop)
 	waitFor(t, func() bool { got, _ := store.LinkGet(ctx, l.ID); return got.Status == payments.StatusPaid })
 }
+
+// Refunds made at the provider whose webhooks were lost: reconciliation
+// brings the refunded total to the provider's, pass by pass, even while
+// the status stays partially_refunded, on both stores, one event a fix.
+func TestReconcileHealsRefundedAmount(t *testing.T) {
+	for name, newStore := range map[string]func(t *testing.T) payments.Store{
+		"memory": func(*testing.T) payments.Store { return payments.NewMemoryStore() },
+		"postgres": func(t *testing.T) payments.Store {
+			pool, _ := dbtest.NewSchema(t)
+			return payments.NewPostgresStore(pool)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			f := newFixture(t, sandbox.Config{})
+			store := newStore(t)
+			f.svc = serviceOn(t, f, store, f.sb)
+			l, _, err := f.svc.CreateLink(ctx, validParams())
+			if err != nil {
+				t.Fatal(err)
+			}
+			payOnCheckout(t, f.sb, l.ProviderRef)
+			f.advance(time.Minute)
+			if fixes, err := f.svc.Reconcile(ctx); err != nil || len(fixes) != 1 || fixes[0].To != payments.StatusPaid {
+				t.Fatalf("payment pass = %+v, %v", fixes, err)
+			}
+			f.reset(t)
+			for i, step := range []struct {
+				refund   int64
+				from, to payments.LinkStatus
+				was, now int64
+			}{
+				{500, payments.StatusPaid, payments.StatusPartiallyRefunded, 0, 500},
+				{700, payments.StatusPartiallyRefunded, payments.StatusPartiallyRefunded, 500, 1200},
+				{1300, payments.StatusPartiallyRefunded, payments.StatusRefunded, 1200, 2500},
+			} {
+				if err := f.sb.Refund(ctx, payments.RefundParams{Ref: l.ProviderRef, LinkID: l.ID, Amount: step.refund, Currency: "EUR", Seq: i + 1}); err != nil {
+					t.Fatal(err)
+				}
+				f.advance(time.Minute)
+				fixes, err := f.svc.Reconcile(ctx)
+				want := payments.Fix{LinkID: l.ID, CallID: l.CallID, Provider: sandbox.Name, From: step.from, To: step.to,
+					RefundedFrom: step.was, RefundedTo: step.now}
+				if err != nil || len(fixes) != 1 || fixes[0] != want {
+					t.Fatalf("refund %d: fixes = %+v, %v; want [%+v]", i+1, fixes, err, want)
+				}
+				got, _ := store.LinkGet(ctx, l.ID)
+				if got.Status != step.to || got.RefundedAmount != step.now {
+					t.Fatalf("refund %d: link %s refunded %d, want %s %d", i+1, got.Status, got.RefundedAmount, step.to, step.now)
+				}
+				if s := f.statuses(t); len(s) != 1 || s[0] != step.to {
+					t.Fatalf("refund %d: events %v, want one %s", i+1, s, step.to)
+				}
+				f.reset(t)
+				// A second pass finds nothing more: counted once.
+				f.advance(time.Minute)
+				if fixes, err := f.svc.Reconcile(ctx); err != nil || len(fixes) != 0 {
+					t.Fatalf("refund %d: second pass = %+v, %v", i+1, fixes, err)
+				}
+			}
+		})
+	}
+}

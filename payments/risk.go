@@ -86,32 +86,20 @@ func (s *Service) SetRiskLimits(ctx context.Context, l RiskLimits, by string) (R
 	return l, nil
 }
 
-// checkLinkLimits refuses a new link over the limits.
-func (s *Service) checkLinkLimits(ctx context.Context, p CreateLinkParams) error {
+// checkLinkLimits refuses a new link above the largest amount, and
+// returns the most links its call may have, which the store checks as it
+// inserts the link (Store.LinkCreateWithin), so that concurrent creates
+// cannot pass it together.
+func (s *Service) checkLinkLimits(ctx context.Context, p CreateLinkParams) (maxPerCall int, err error) {
 	lim, err := s.RiskLimits(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if max, ok := lim.MaxAmount[p.Currency]; ok && p.Amount > max {
-		return fmt.Errorf("%w: %s is above the largest link allowed, %s", ErrRiskLimit,
+		return 0, fmt.Errorf("%w: %s is above the largest link allowed, %s", ErrRiskLimit,
 			Money{Amount: p.Amount, Currency: p.Currency}, Money{Amount: max, Currency: p.Currency})
 	}
-	if lim.MaxLinksPerCall > 0 {
-		links, err := s.store.LinksByCall(ctx, p.CallID)
-		if err != nil {
-			return fmt.Errorf("payments: links of call: %w", err)
-		}
-		n := 0
-		for _, l := range links {
-			if l.Status != StatusFailed {
-				n++
-			}
-		}
-		if n >= lim.MaxLinksPerCall {
-			return fmt.Errorf("%w: this call has %d payment links, the most allowed", ErrRiskLimit, n)
-		}
-	}
-	return nil
+	return lim.MaxLinksPerCall, nil
 }
 
 // checkRefundLimits refuses a guide's refund above what needs an admin.

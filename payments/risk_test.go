@@ -3,9 +3,12 @@ package payments_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"guidecall/payments"
 )
@@ -55,4 +58,44 @@ func TestRiskLimits(t *testing.T) {
 	}
 	f.refund(t, rpath, "guide-1", "small", `{"amount":1000}`, http.StatusCreated)
 	f.refund(t, "/api/v1/admin/payment-links/"+l.ID+"/refunds", "", "admin-big", `{"amount":1500}`, http.StatusCreated)
+}
+
+// The links-per-call limit holds under concurrent creates through the
+// service: the store counts and inserts in one step.
+func TestLinksPerCallLimitConcurrently(t *testing.T) {
+	f := newRefundFixture(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := f.svc.SetRiskLimits(ctx, payments.RiskLimits{MaxLinksPerCall: 3}, "t"); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	created, refused := 0, 0
+	var other []error
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := validParams()
+			p.CallID, p.Items, p.IdempotencyKey = "call-race", nil, fmt.Sprintf("race-%d", i)
+			_, _, err := f.svc.CreateLink(ctx, p)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				created++
+			case errors.Is(err, payments.ErrRiskLimit):
+				refused++
+			default:
+				other = append(other, err)
+			}
+		}()
+	}
+	wg.Wait()
+	links, err := f.svc.LinksByCall(ctx, "call-race")
+	if created != 3 || refused != 17 || len(other) != 0 || err != nil || len(links) != 3 {
+		t.Fatalf("20 concurrent links under a limit of 3: %d created, %d refused, %d stored (%v), other errors %v",
+			created, refused, len(links), err, other)
+	}
 }

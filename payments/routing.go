@@ -30,25 +30,24 @@ type RoutingConfig struct {
 	CreateTimeout time.Duration
 }
 
-// ParseRoutes reads "EUR=stripe,sandbox;JPY=sandbox;*=stripe" (the
-// --payment-routes flag).
+// ParseRoutes reads "EUR/NL=adyen,stripe;EUR=stripe,sandbox;*=stripe"
+// (the --payment-routes flag): per currency, or currency and the
+// shopper's country (which wins over the currency alone), an ordered list.
+// --stripe-payment-methods has the same syntax.
 func ParseRoutes(s string) (map[string][]string, error) {
 	out := map[string][]string{}
 	for part := range strings.SplitSeq(s, ";") {
 		if part = strings.TrimSpace(part); part == "" {
 			continue
 		}
-		cur, list, ok := strings.Cut(part, "=")
-		cur = strings.TrimSpace(cur)
-		if !ok || cur == "" {
-			return nil, fmt.Errorf("payments: route %q: want CURRENCY=provider,provider", part)
+		key, list, ok := strings.Cut(part, "=")
+		key = strings.TrimSpace(key)
+		if !ok || key == "" {
+			return nil, fmt.Errorf("payments: route %q: want CURRENCY[/COUNTRY]=provider,provider", part)
 		}
-		if cur != "*" {
-			c, err := NormalizeCurrency(cur)
-			if err != nil {
-				return nil, fmt.Errorf("payments: route %q: %w", part, err)
-			}
-			cur = c
+		cur, err := ParseRouteKey(key)
+		if err != nil {
+			return nil, fmt.Errorf("payments: route %q: %w", part, err)
 		}
 		for p := range strings.SplitSeq(list, ",") {
 			if p = strings.TrimSpace(p); p != "" {
@@ -101,8 +100,11 @@ func (b *breakers) record(name string, ok bool, now time.Time) {
 // A running rollout of the currency puts its provider first for its share
 // of links (by link id), and is checked, and stopped if it does worse
 // than its incumbent, on the way.
-func (s *Service) candidates(ctx context.Context, currency, linkID string) []Provider {
-	names, ok := s.routing.Routes[currency]
+func (s *Service) candidates(ctx context.Context, currency, country, linkID string) []Provider {
+	names, ok := s.routing.Routes[currency+"/"+country]
+	if !ok || country == "" {
+		names, ok = s.routing.Routes[currency]
+	}
 	if !ok {
 		names = s.routing.Routes["*"]
 	}
@@ -136,4 +138,26 @@ func (s *Service) candidates(ctx context.Context, currency, linkID string) []Pro
 		}
 	}
 	return append(closed, open...)
+}
+
+// ParseRouteKey normalizes "*", "EUR" or "EUR/NL" (a currency and an ISO
+// 3166-1 alpha-2 country, upper case), as routes and a provider's
+// per-currency or per-country settings are keyed.
+func ParseRouteKey(key string) (string, error) {
+	if key == "*" {
+		return key, nil
+	}
+	cur, country, hasCountry := strings.Cut(key, "/")
+	c, err := NormalizeCurrency(strings.TrimSpace(cur))
+	if err != nil {
+		return "", err
+	}
+	if !hasCountry {
+		return c, nil
+	}
+	country = strings.ToUpper(strings.TrimSpace(country))
+	if len(country) != 2 || country[0] < 'A' || country[0] > 'Z' || country[1] < 'A' || country[1] > 'Z' {
+		return "", fmt.Errorf("%w: country %q is not two letters (ISO 3166-1 alpha-2)", ErrInvalidLink, country)
+	}
+	return c + "/" + country, nil
 }

@@ -45,6 +45,10 @@ type Config struct {
 	GuideRefundWindow time.Duration
 	// Routing picks and orders the providers of a new link, with failover.
 	Routing RoutingConfig
+	// CallContext, if set, tells where a call's shopper came from (page,
+	// country) for new links; without it, or when it fails, links use
+	// the providers' defaults.
+	CallContext func(ctx context.Context, callID string) (CallContext, error)
 }
 
 // Service creates payment links and applies provider webhooks to them.
@@ -62,6 +66,7 @@ type Service struct {
 
 	refundWindow time.Duration
 	routing      RoutingConfig
+	callContext  func(ctx context.Context, callID string) (CallContext, error)
 	breakers     *breakers
 }
 
@@ -74,14 +79,15 @@ func NewService(cfg Config) (*Service, error) {
 		return nil, errors.New("payments: Config.Providers needs at least one provider")
 	}
 	s := &Service{
-		store:     cfg.Store,
-		providers: slices.Clone(cfg.Providers),
-		byName:    make(map[string]Provider, len(cfg.Providers)),
-		log:       cfg.Logger,
-		now:       cfg.Now,
-		ttl:       cfg.LinkTTL,
-		reconcile: cfg.Reconcile.withDefaults(),
-		relay:     cfg.Relay.withDefaults(),
+		store:       cfg.Store,
+		providers:   slices.Clone(cfg.Providers),
+		byName:      make(map[string]Provider, len(cfg.Providers)),
+		log:         cfg.Logger,
+		now:         cfg.Now,
+		ttl:         cfg.LinkTTL,
+		reconcile:   cfg.Reconcile.withDefaults(),
+		relay:       cfg.Relay.withDefaults(),
+		callContext: cfg.CallContext,
 	}
 	for _, p := range cfg.Providers {
 		if p == nil || p.Name() == "" {
@@ -224,12 +230,14 @@ func (s *Service) CreateLink(ctx context.Context, p CreateLinkParams) (Link, boo
 	if l, ok, err := s.replay(ctx, p); ok || err != nil {
 		return l, false, err
 	}
-	if err := s.checkLinkLimits(ctx, p); err != nil {
+	maxPerCall, err := s.checkLinkLimits(ctx, p)
+	if err != nil {
 		return Link{}, false, err
 	}
 
 	linkID := "pl_" + uuid.NewString()
-	cands := s.candidates(ctx, p.Currency, linkID)
+	cc := s.callContextOf(ctx, Link{ID: linkID, CallID: p.CallID})
+	cands := s.candidates(ctx, p.Currency, cc.Country, linkID)
 	prov := cands[0]
 	now := s.now().UTC()
 	l := Link{
@@ -247,16 +255,20 @@ func (s *Service) CreateLink(ctx context.Context, p CreateLinkParams) (Link, boo
 		UpdatedAt:      now,
 		ExpiresAt:      now.Add(s.ttl),
 	}
-	if _, err := s.store.LinkCreate(ctx, l); err != nil {
-		if errors.Is(err, ErrDuplicate) {
-			// Lost a race with a concurrent retry of the same request.
+	if _, err := s.store.LinkCreateWithin(ctx, l, maxPerCall); err != nil {
+		if errors.Is(err, ErrDuplicate) || errors.Is(err, ErrRiskLimit) {
+			// Lost a race with a concurrent retry of the same request,
+			// whose link may also be the one that reached the limit.
 			if l, ok, err := s.replay(ctx, p); ok || err != nil {
 				return l, false, err
 			}
 		}
+		if errors.Is(err, ErrRiskLimit) {
+			return Link{}, false, err
+		}
 		return Link{}, false, fmt.Errorf("payments: store link: %w", err)
 	}
-	return s.checkout(ctx, prov, l, cands)
+	return s.checkoutWith(ctx, prov, l, cands, cc)
 }
 
 // checkout creates l's hosted checkout at prov and stores its reference.
@@ -272,6 +284,11 @@ func (s *Service) CreateLink(ctx context.Context, p CreateLinkParams) (Link, boo
 // fails or times out hands it to the next one, so the guide still gets a
 // link. Once a provider issued a checkout, the link stays with it.
 func (s *Service) checkout(ctx context.Context, prov Provider, l Link, failover []Provider) (Link, bool, error) {
+	return s.checkoutWith(ctx, prov, l, failover, s.callContextOf(ctx, l))
+}
+
+// checkoutWith is checkout with the call's context already known.
+func (s *Service) checkoutWith(ctx context.Context, prov Provider, l Link, failover []Provider, cc CallContext) (Link, bool, error) {
 	first := failover != nil
 	if !first {
 		failover = []Provider{prov}
@@ -308,6 +325,8 @@ func (s *Service) checkout(ctx context.Context, prov Provider, l Link, failover 
 			Items:       slices.Clone(l.Items),
 			Description: l.Description,
 			ExpiresAt:   l.ExpiresAt,
+			ReturnURL:   cc.ReturnURL,
+			Country:     cc.Country,
 		})
 		acancel()
 		s.breakers.record(p.Name(), perr == nil, s.now())
@@ -485,18 +504,26 @@ func (s *Service) HandleWebhook(ctx context.Context, provider string, header htt
 // returns errNoChange. It publishes the change's event and returns the
 // status the link had.
 func (s *Service) applyStatus(ctx context.Context, id string, status LinkStatus, at time.Time) (Link, LinkStatus, error) {
+	l, from, _, err := s.applyState(ctx, id, ProviderState{Status: status}, at)
+	return l, from, err
+}
+
+// applyState is applyStatus with the provider's refunded total; it also
+// returns the refunded amount before the change.
+func (s *Service) applyState(ctx context.Context, id string, st ProviderState, at time.Time) (Link, LinkStatus, int64, error) {
 	var events []Event
 	var from LinkStatus
+	var refundedFrom int64
 	l, err := s.store.LinkUpdate(ctx, id, func(x *Link) ([]Event, error) {
-		from = x.Status
+		from, refundedFrom = x.Status, x.RefundedAmount
 		var err error
-		events, err = s.moveTo(x, status, at, 0)
+		events, err = s.moveTo(x, st.Status, at, st.RefundedAmount)
 		return events, err
 	})
 	if err == nil {
 		s.publish(ctx, events)
 	}
-	return l, from, err
+	return l, from, refundedFrom, err
 }
 
 // moveTo moves x to status if that is a legal move, otherwise returns
@@ -606,11 +633,17 @@ func (s *Service) syncLink(ctx context.Context, l Link) (Link, *Fix, error) {
 	if l.ProviderRef == "" {
 		return l, nil, nil
 	}
-	st, err := p.FetchStatus(ctx, l.ProviderRef)
+	var st ProviderState
+	var err error
+	if sf, ok := p.(StateFetcher); ok {
+		st, err = sf.FetchState(ctx, l.ProviderRef)
+	} else {
+		st.Status, err = p.FetchStatus(ctx, l.ProviderRef)
+	}
 	if err != nil {
 		return Link{}, nil, fmt.Errorf("%w: %s: %w", ErrProvider, p.Name(), err)
 	}
-	updated, from, err := s.applyStatus(ctx, l.ID, st, time.Time{})
+	updated, from, refundedFrom, err := s.applyState(ctx, l.ID, st, time.Time{})
 	if errors.Is(err, errNoChange) {
 		if cur, err := s.store.LinkGet(ctx, l.ID); err == nil {
 			l = cur
@@ -620,9 +653,10 @@ func (s *Service) syncLink(ctx context.Context, l Link) (Link, *Fix, error) {
 	if err != nil {
 		return Link{}, nil, err
 	}
-	fix := &Fix{LinkID: updated.ID, CallID: updated.CallID, Provider: updated.Provider, From: from, To: updated.Status}
+	fix := &Fix{LinkID: updated.ID, CallID: updated.CallID, Provider: updated.Provider, From: from, To: updated.Status,
+		RefundedFrom: refundedFrom, RefundedTo: updated.RefundedAmount}
 	s.linkLog(updated).Warn("payment link reconciled with its provider", "provider", updated.Provider,
-		"from", string(from), "to", string(updated.Status))
+		"from", string(from), "to", string(updated.Status), "refunded_from", refundedFrom, "refunded_to", updated.RefundedAmount)
 	return updated, fix, nil
 }
 
@@ -649,4 +683,18 @@ func (s *Service) publish(ctx context.Context, events []Event) {
 		// The relay publishes them again later; subscribers drop repeats by id.
 		s.log.Warn("mark payment events published", "events", len(ids), "err", err)
 	}
+}
+
+// callContextOf asks the wiring about l's call; a failure costs only the
+// shopper's way back to their page, so it is logged and the link goes on.
+func (s *Service) callContextOf(ctx context.Context, l Link) CallContext {
+	if s.callContext == nil {
+		return CallContext{}
+	}
+	cc, err := s.callContext(ctx, l.CallID)
+	if err != nil {
+		s.linkLog(l).Warn("call context unavailable; the provider's default return page is used", "err", err)
+		return CallContext{}
+	}
+	return cc
 }

@@ -13,6 +13,11 @@ type Store interface {
 	// LinkCreate inserts l. A second link with the same ID, or with the same
 	// (CallID, IdempotencyKey), returns ErrDuplicate.
 	LinkCreate(ctx context.Context, l Link) (Link, error)
+	// LinkCreateWithin is LinkCreate refusing, with ErrRiskLimit, a link
+	// whose call already has maxPerCall links that did not fail: the count
+	// and the insert are one atomic step, so concurrent creates cannot
+	// pass the limit together. maxPerCall <= 0 is no limit.
+	LinkCreateWithin(ctx context.Context, l Link, maxPerCall int) (Link, error)
 	// LinkGet returns the link with id, or ErrNotFound.
 	LinkGet(ctx context.Context, id string) (Link, error)
 	// LinkByIdempotencyKey returns the link of callID created with key, or

@@ -174,6 +174,8 @@ var allTypes = []protocol.Type{
 	protocol.TypeWelcome, protocol.TypeError, protocol.TypeQueuePosition, protocol.TypeQueueRequeued,
 	protocol.TypeQueueLeft, protocol.TypeOffer, protocol.TypeOfferRevoked, protocol.TypeCallMatched,
 	protocol.TypeCallState, protocol.TypeCallPeer, protocol.TypeCallEnded, protocol.TypePaymentLink,
+	protocol.TypeChatSend, protocol.TypeProductShare, protocol.TypeCartUpdate,
+	protocol.TypeChatMessage, protocol.TypeProductCard, protocol.TypeCart,
 	protocol.TypeCallbackChanged,
 }
 

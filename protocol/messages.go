@@ -72,6 +72,9 @@ type ShopperContext struct {
 	Locale   string `json:"locale"`
 	Currency string `json:"currency"`
 	PageURL  string `json:"page_url"`
+	// CustomerID is the merchant's id of a shopper its site signed in
+	// (a verified customer token); absent for anonymous shoppers.
+	CustomerID string `json:"customer_id,omitempty"`
 }
 
 // Offer asks a guide to take a waiting shopper. OfferID is the id of the
@@ -261,9 +264,78 @@ type CallTransfer struct {
 	Note    string `json:"note,omitempty"`
 }
 
-// ICERestart asks the initiator for a new offer with fresh ICE; it has no
-// fields.
-type ICERestart struct{}
+// ICERestart asks the initiator for a new offer with fresh ICE. Fresh says
+// the sender's page was reloaded and has a new peer connection (new DTLS),
+// so the initiator must build a new one too: an ICE restart of the old one
+// would never finish the handshake.
+type ICERestart struct {
+	Fresh bool `json:"fresh,omitempty"`
+}
+
+// ChatSend is a chat message a party sends in its call. Only a guide may
+// attach an image (an http or https URL).
+type ChatSend struct {
+	Text     string `json:"text"`
+	ImageURL string `json:"image_url,omitempty"`
+}
+
+// ChatMessage is a chat message as both parties get it (the sender too,
+// as its acknowledgement), in the call's order.
+type ChatMessage struct {
+	ItemID   string    `json:"item_id"`
+	Seq      int       `json:"seq"`
+	From     Role      `json:"from"`
+	Text     string    `json:"text"`
+	ImageURL string    `json:"image_url,omitempty"`
+	SentAt   time.Time `json:"sent_at"`
+}
+
+// Product is a product as a guide shows it or a shopper's page describes
+// it; Price is in the currency's minor unit.
+type Product struct {
+	ProductID string `json:"product_id"`
+	Name      string `json:"name"`
+	Variant   string `json:"variant,omitempty"`
+	ImageURL  string `json:"image_url,omitempty"`
+	URL       string `json:"url,omitempty"`
+	Price     int64  `json:"price"`
+	Currency  string `json:"currency"`
+}
+
+// ProductShare is a guide showing a product card to the shopper.
+type ProductShare struct {
+	Product
+}
+
+// ProductCard is a shown product as both parties get it.
+type ProductCard struct {
+	ItemID string    `json:"item_id"`
+	Seq    int       `json:"seq"`
+	SentAt time.Time `json:"sent_at"`
+	Product
+}
+
+// CartLine is one line of the shopper's cart.
+type CartLine struct {
+	Product
+	Quantity int `json:"quantity"`
+}
+
+// CartUpdate is the shopper's page telling the guide what the shopper is
+// looking at and what is in its cart (window.guidecall.setContext).
+type CartUpdate struct {
+	Viewing *Product   `json:"viewing"`
+	Lines   []CartLine `json:"lines"`
+}
+
+// Cart is the shopper's latest cart as both parties get it.
+type Cart struct {
+	ItemID  string     `json:"item_id"`
+	Seq     int        `json:"seq"`
+	SentAt  time.Time  `json:"sent_at"`
+	Viewing *Product   `json:"viewing"`
+	Lines   []CartLine `json:"lines"`
+}
 
 // ClientPayload returns a new payload for a message of type t as a client
 // sends it, or nil when clients do not send t.
@@ -289,6 +361,12 @@ func ClientPayload(t Type) any {
 		return new(CallEnd)
 	case TypeCallQuality:
 		return new(CallQuality)
+	case TypeChatSend:
+		return new(ChatSend)
+	case TypeProductShare:
+		return new(ProductShare)
+	case TypeCartUpdate:
+		return new(CartUpdate)
 	case TypeCallTransfer:
 		return new(CallTransfer)
 	}
@@ -325,6 +403,12 @@ func ServerPayload(t Type) any {
 		return new(CallEnded)
 	case TypePaymentLink:
 		return new(PaymentLink)
+	case TypeChatMessage:
+		return new(ChatMessage)
+	case TypeProductCard:
+		return new(ProductCard)
+	case TypeCart:
+		return new(Cart)
 	case TypeCallbackChanged:
 		return new(CallbackChanged)
 	case TypeSDP, TypeICE, TypeICERestart:

@@ -17,6 +17,12 @@ const (
 	TypeCallEnd       Type = "call.end"
 	TypeCallQuality   Type = "call.quality"
 	TypeCallTransfer  Type = "call.transfer"
+
+	// Inside a call (issue 13): chat both ways, product cards from the
+	// guide, the shopper's cart and what it is looking at.
+	TypeChatSend     Type = "chat.send"
+	TypeProductShare Type = "product.share"
+	TypeCartUpdate   Type = "cart.update"
 )
 
 // Messages the server sends.
@@ -36,6 +42,10 @@ const (
 	// TypeCallbackChanged tells the guides of a queue that one of its
 	// callback requests was made, claimed or closed.
 	TypeCallbackChanged Type = "callback.changed"
+
+	TypeChatMessage Type = "chat.message"
+	TypeProductCard Type = "product.card"
+	TypeCart        Type = "cart"
 )
 
 // Relayed reports whether the server passes t to the other party of the
@@ -45,5 +55,9 @@ func (t Type) Relayed() bool { return t == TypeSDP || t == TypeICE || t == TypeI
 // NeedsCall reports whether a client message of type t must name the
 // sender's call.
 func (t Type) NeedsCall() bool {
-	return t.Relayed() || t == TypeCallConnected || t == TypeCallEnd || t == TypeCallQuality || t == TypeCallTransfer
+	switch t {
+	case TypeCallConnected, TypeCallEnd, TypeCallQuality, TypeCallTransfer, TypeChatSend, TypeProductShare, TypeCartUpdate:
+		return true
+	}
+	return t.Relayed()
 }

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"slices"
 	"time"
+
+	"guidecall/internal/cleantext"
 )
 
 // CallbackParams is what a shopper leaves instead of waiting.
@@ -22,6 +24,11 @@ type CallbackParams struct {
 	// EntryID is the entry the shopper leaves the line with, if it was
 	// waiting; that entry is cancelled in the same change.
 	EntryID string `json:"entry_id"`
+	// CustomerToken is the merchant's signed token, as at join; the caller
+	// verifies it and sets CustomerID, which a body never sets. Without
+	// it the callback takes the customer id of EntryID's entry.
+	CustomerToken string `json:"customer_token,omitempty"`
+	CustomerID    string `json:"-"`
 }
 
 var phoneRE = regexp.MustCompile(`^\+?[0-9 ()./-]{6,32}$`)
@@ -30,6 +37,20 @@ func (p *CallbackParams) validate(now time.Time) error {
 	bad := func(field, msg string) error { return fmt.Errorf("%w: %s: %s", ErrInvalid, field, msg) }
 	if p.Locale == "" {
 		p.Locale = "en"
+	}
+	// A guide reads the name and the message: one spelling, nothing
+	// invisible; a NUL anywhere is refused (cleantext).
+	var err error
+	if p.Name, err = cleantext.Line(p.Name, 80); err != nil {
+		return bad("name", err.Error())
+	}
+	if p.Message, err = cleantext.Text(p.Message, 1000); err != nil {
+		return bad("message", err.Error())
+	}
+	for _, f := range [][2]string{{"phone", p.Phone}, {"email", p.Email}, {"entry_id", p.EntryID}} {
+		if cleantext.HasNUL(f[1]) {
+			return bad(f[0], cleantext.ErrNUL.Error())
+		}
 	}
 	switch {
 	case p.Name == "" || len(p.Name) > 80:
@@ -75,7 +96,7 @@ func (s *Service) RequestCallback(ctx context.Context, queueName string, p Callb
 	cb := Callback{
 		ID: newID("cb_"), Queue: queueName, Name: p.Name, Phone: p.Phone, Email: p.Email, Locale: p.Locale,
 		Message: p.Message, WindowFrom: p.WindowFrom, WindowTo: p.WindowTo, EntryID: p.EntryID,
-		State: CallbackOpen, CreatedAt: now,
+		State: CallbackOpen, CreatedAt: now, CustomerID: p.CustomerID,
 	}
 	var out Callback
 	err := s.change(ctx, func(ctx context.Context, t *txn) error {
@@ -86,6 +107,9 @@ func (s *Service) RequestCallback(ctx context.Context, queueName string, p Callb
 			}
 			if e.Queue != queueName {
 				return fmt.Errorf("%w: entry_id: entry is in queue %s", ErrInvalid, e.Queue)
+			}
+			if cb.CustomerID == "" {
+				cb.CustomerID = e.CustomerID
 			}
 			if e.State.Queued() {
 				pp := &parties{e: &e}
@@ -188,8 +212,12 @@ func (s *Service) CallbackOutcome(ctx context.Context, guideID, id, outcome, not
 	if len(note) > 1000 {
 		return Callback{}, fmt.Errorf("%w: note: longer than 1000 bytes", ErrInvalid)
 	}
+	note, err := cleantext.Text(note, 1000)
+	if err != nil {
+		return Callback{}, fmt.Errorf("%w: note: %w", ErrInvalid, err)
+	}
 	var out Callback
-	err := s.change(ctx, func(ctx context.Context, t *txn) error {
+	err = s.change(ctx, func(ctx context.Context, t *txn) error {
 		cb, err := t.CallbackUpdate(ctx, id, func(cb *Callback) error {
 			if cb.State != CallbackClaimed {
 				return fmt.Errorf("callback %s is %s: %w", cb.ID, cb.State, ErrBadState)

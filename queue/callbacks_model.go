@@ -18,6 +18,9 @@ const (
 	OutcomeNoAnswer  = "no_answer"
 	OutcomeWrongInfo = "wrong_contact"
 	OutcomeDeclined  = "not_needed"
+	// OutcomeErased closes a callback whose shopper asked to be erased
+	// before anyone called: there is nobody left to call back.
+	OutcomeErased = "erased"
 )
 
 var callbackOutcomes = []string{OutcomeReached, OutcomeNoAnswer, OutcomeWrongInfo, OutcomeDeclined}
@@ -44,10 +47,17 @@ type Callback struct {
 	Outcome    string        `json:"outcome,omitempty"`
 	Note       string        `json:"note,omitempty"`
 	DoneAt     *time.Time    `json:"done_at,omitempty"`
+	// CustomerID is the merchant's id of the shopper (the sub of a signed
+	// customer token, or of the entry it left the line with), by which an
+	// erasure request finds it.
+	CustomerID string `json:"customer_id,omitempty"`
+	// ErasedAt is when the retention purge or an erasure blanked Name,
+	// Phone, Email, Message, Note and CustomerID.
+	ErasedAt *time.Time `json:"erased_at,omitempty"`
 }
 
 func cloneCallback(c Callback) Callback {
 	c.WindowFrom, c.WindowTo = cloneTime(c.WindowFrom), cloneTime(c.WindowTo)
-	c.ClaimedAt, c.DoneAt = cloneTime(c.ClaimedAt), cloneTime(c.DoneAt)
+	c.ClaimedAt, c.DoneAt, c.ErasedAt = cloneTime(c.ClaimedAt), cloneTime(c.DoneAt), cloneTime(c.ErasedAt)
 	return c
 }

@@ -4,7 +4,10 @@
 // presence with its history, the matcher that offers each shopper, by
 // priority and then join time, to the longest-idle guide eligible for it,
 // offer time-outs, re-queues, transfers, abandonment, callback requests,
-// the wait estimate, and the record of every call those matches create.
+// the wait estimate, and the record of every call those matches create:
+// its timestamps, its items (chat messages, product cards, the shopper's
+// cart: [CallItem], whose bodies the queue stores but does not read) and
+// the shopper's rating.
 // docs/routing.md states the rules.
 //
 // # Why calls live here
@@ -81,8 +84,12 @@
 //
 // # Shopper data
 //
-// An entry's Name and PageURL are what could name a person. [Eraser]
-// blanks them — past a retention period ([Service.PurgeShopperData]) or for
-// one entry on request ([Service.EraseEntry]) — and keeps everything
-// statistics read. When the purge runs is the app's business.
+// An entry's Name, PageURL, TransferNote and CustomerID; its calls'
+// DeclineNote, items and rating comment; and a callback's Name, Phone,
+// Email, Message, Note and CustomerID are what could name a person.
+// [Eraser] blanks or deletes them — past a retention period
+// ([Service.PurgeShopperData]), for one entry ([Service.EraseEntry]) or
+// for one customer of the merchant's ([Service.EraseCustomer]) on request
+// — and keeps everything statistics read. When the purge runs is the
+// app's business.
 package queue

@@ -69,6 +69,20 @@ type CallFinished struct {
 	Call Call
 }
 
+// CallItemAdded says a party added a chat message, a product card or its
+// cart to a live call.
+type CallItemAdded struct {
+	EventMeta
+	Call Call
+	Item CallItem
+}
+
+// CallRated says the shopper rated a call that ended.
+type CallRated struct {
+	EventMeta
+	Call Call
+}
+
 // Requeued says a call fell through before connecting and its shopper is
 // back at the head of the line.
 type Requeued struct {
@@ -128,6 +142,8 @@ func (OfferRevoked) Kind() string      { return "offer.revoked" }
 func (CallMatched) Kind() string       { return "call.matched" }
 func (CallStateChanged) Kind() string  { return "call.state_changed" }
 func (CallFinished) Kind() string      { return "call.ended" }
+func (CallItemAdded) Kind() string     { return "call.item_added" }
+func (CallRated) Kind() string         { return "call.rated" }
 func (Requeued) Kind() string          { return "entry.requeued" }
 func (EntryLeft) Kind() string         { return "entry.left" }
 func (CallbackChanged) Kind() string   { return "callback.changed" }

@@ -21,6 +21,7 @@ type MemoryStore struct {
 	entries   map[string]*Entry
 	guides    map[string]*Guide
 	calls     map[string]*Call
+	items     map[string]*itemList // by call id
 	queues    map[string]*Queue
 	callbacks map[string]*Callback
 	presence  []PresenceRecord
@@ -28,6 +29,10 @@ type MemoryStore struct {
 	nextRank  int64
 	lastPrune time.Time
 }
+
+// itemList is a call's items; replaced on every append, never changed in
+// place, so the undo log can keep the old one.
+type itemList struct{ items []CallItem }
 
 // MemoryRetention is how long the memory store keeps finished entries,
 // calls and callbacks; PostgreSQL keeps them for good.
@@ -44,6 +49,7 @@ func NewMemoryStore() *MemoryStore {
 		calls:     make(map[string]*Call),
 		queues:    make(map[string]*Queue),
 		callbacks: make(map[string]*Callback),
+		items:     make(map[string]*itemList),
 	}
 }
 
@@ -62,7 +68,7 @@ func (m *MemoryStore) Tx(ctx context.Context, fn func(ctx context.Context, tx St
 	m.trimPresence()
 	tx := &memTx{m: m, undo: &memUndo{
 		entries: map[string]*Entry{}, guides: map[string]*Guide{}, calls: map[string]*Call{},
-		queues: map[string]*Queue{}, callbacks: map[string]*Callback{},
+		queues: map[string]*Queue{}, callbacks: map[string]*Callback{}, items: map[string]*itemList{},
 		presenceLen: len(m.presence), nextRank: m.nextRank, lastPrune: m.lastPrune,
 	}}
 	committed := false
@@ -209,6 +215,7 @@ type memUndo struct {
 	calls       map[string]*Call
 	queues      map[string]*Queue
 	callbacks   map[string]*Callback
+	items       map[string]*itemList
 	presenceLen int
 	nextRank    int64
 	lastPrune   time.Time
@@ -219,6 +226,7 @@ func (u *memUndo) restore(m *MemoryStore) {
 	restore(m.entries, u.entries)
 	restore(m.guides, u.guides)
 	restore(m.calls, u.calls)
+	restore(m.items, u.items)
 	restore(m.queues, u.queues)
 	restore(m.callbacks, u.callbacks)
 	m.presence = m.presence[:u.presenceLen]
@@ -322,8 +330,10 @@ func (t *memTx) prune(now time.Time) {
 		if !c.State.Live() && c.EndedAt != nil && c.EndedAt.Before(cutoff) {
 			if t.undo != nil {
 				save(t.undo.calls, m.calls, id)
+				save(t.undo.items, m.items, id)
 			}
 			delete(m.calls, id)
+			delete(m.items, id)
 		}
 	}
 }
@@ -536,5 +546,52 @@ func cloneCall(c Call) Call {
 	c.AcceptedAt = cloneTime(c.AcceptedAt)
 	c.ConnectedAt = cloneTime(c.ConnectedAt)
 	c.EndedAt = cloneTime(c.EndedAt)
+	c.RatedAt = cloneTime(c.RatedAt)
 	return c
+}
+
+func cloneItem(it CallItem) CallItem {
+	it.Body = slices.Clone(it.Body)
+	return it
+}
+
+func (m *MemoryStore) CallItemAdd(ctx context.Context, it CallItem) (CallItem, error) {
+	tx, done := m.single()
+	defer done()
+	return tx.CallItemAdd(ctx, it)
+}
+
+func (m *MemoryStore) CallItems(ctx context.Context, callID string) ([]CallItem, error) {
+	tx, done := m.single()
+	defer done()
+	return tx.CallItems(ctx, callID)
+}
+
+func (t *memTx) CallItemAdd(_ context.Context, it CallItem) (CallItem, error) {
+	if _, ok := t.m.calls[it.CallID]; !ok {
+		return CallItem{}, fmt.Errorf("call %s: %w", it.CallID, ErrNotFound)
+	}
+	var old []CallItem
+	if l := t.m.items[it.CallID]; l != nil {
+		old = l.items
+	}
+	it = cloneItem(it)
+	it.Seq = len(old) + 1
+	if t.undo != nil {
+		save(t.undo.items, t.m.items, it.CallID)
+	}
+	t.m.items[it.CallID] = &itemList{items: append(slices.Clip(old), it)}
+	return cloneItem(it), nil
+}
+
+func (t *memTx) CallItems(_ context.Context, callID string) ([]CallItem, error) {
+	l := t.m.items[callID]
+	if l == nil {
+		return nil, nil
+	}
+	out := make([]CallItem, len(l.items))
+	for i, it := range l.items {
+		out[i] = cloneItem(it)
+	}
+	return out, nil
 }

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"encoding/json"
 	"slices"
 	"time"
 
@@ -237,7 +238,37 @@ type Call struct {
 	EndedBy       string     `json:"ended_by,omitempty"`
 	// DeclineNote is the guide's reason for declining an offer.
 	DeclineNote string `json:"decline_note,omitempty"`
+	// Rating is the shopper's 1-5 after the call, 0 until rated.
+	Rating        int        `json:"rating,omitempty"`
+	RatingComment string     `json:"rating_comment,omitempty"`
+	RatedAt       *time.Time `json:"rated_at,omitempty"`
 }
+
+// CallItemKind is what a call item is.
+type CallItemKind string
+
+const (
+	ItemChat    CallItemKind = "chat"    // a chat message, either party
+	ItemProduct CallItemKind = "product" // a product card the guide showed
+	ItemCart    CallItemKind = "cart"    // the shopper's cart as it is now
+)
+
+// CallItem is one thing said or shown during a call, kept with the call's
+// history so a reloaded page gets the chat and cards back and the summary
+// after the call can list them. Body is the item as the client sent it,
+// validated by the caller; the queue does not read it.
+type CallItem struct {
+	ID     string          `json:"item_id"`
+	CallID string          `json:"call_id"`
+	Seq    int             `json:"seq"` // 1, 2, … in the order added
+	Kind   CallItemKind    `json:"kind"`
+	From   Party           `json:"from"`
+	Body   json.RawMessage `json:"body"`
+	At     time.Time       `json:"at"`
+}
+
+// MaxCallItems bounds what one call may hold.
+const MaxCallItems = 500
 
 // Position is what a waiting shopper is told. ETASeconds is nil when no
 // estimate is honest: no guide who could take the entry is online.

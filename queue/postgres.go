@@ -461,14 +461,15 @@ func heldColumns(held []Held) (ids, socks []string) {
 // --- calls ---
 
 const callColumns = `id, entry_id, guide_id, queue, state, offer_deadline, joined_at, offered_at,
-	accepted_at, connected_at, ended_at, end_reason, ended_by, decline_note`
+	accepted_at, connected_at, ended_at, end_reason, ended_by, decline_note, rating, rating_comment, rated_at`
 
 func scanCall(r rowScanner) (Call, error) {
 	var c Call
 	err := r.Scan(&c.ID, &c.EntryID, &c.GuideID, &c.Queue, &c.State, &c.OfferDeadline, &c.JoinedAt, &c.OfferedAt,
-		&c.AcceptedAt, &c.ConnectedAt, &c.EndedAt, &c.EndReason, &c.EndedBy, &c.DeclineNote)
+		&c.AcceptedAt, &c.ConnectedAt, &c.EndedAt, &c.EndReason, &c.EndedBy, &c.DeclineNote, &c.Rating, &c.RatingComment, &c.RatedAt)
 	c.OfferDeadline, c.JoinedAt, c.OfferedAt = utc(c.OfferDeadline), utc(c.JoinedAt), utc(c.OfferedAt)
 	c.AcceptedAt, c.ConnectedAt, c.EndedAt = utcPtr(c.AcceptedAt), utcPtr(c.ConnectedAt), utcPtr(c.EndedAt)
+	c.RatedAt = utcPtr(c.RatedAt)
 	return c, err
 }
 
@@ -495,10 +496,10 @@ func (s *PostgresStore) CallsLive(ctx context.Context) ([]Call, error) {
 
 func (x pgExec) CallCreate(ctx context.Context, c Call) (Call, error) {
 	got, err := scanCall(x.q.QueryRow(ctx, `INSERT INTO calls (`+callColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 		RETURNING `+callColumns,
 		c.ID, c.EntryID, c.GuideID, c.Queue, c.State, c.OfferDeadline, c.JoinedAt, c.OfferedAt,
-		c.AcceptedAt, c.ConnectedAt, c.EndedAt, c.EndReason, c.EndedBy, c.DeclineNote))
+		c.AcceptedAt, c.ConnectedAt, c.EndedAt, c.EndReason, c.EndedBy, c.DeclineNote, c.Rating, c.RatingComment, c.RatedAt))
 	if err != nil {
 		return Call{}, pgError(err, "call", c.ID)
 	}
@@ -527,12 +528,63 @@ func (x pgExec) CallUpdate(ctx context.Context, id string, fn func(*Call) error)
 	work.ID = cur.ID
 	if _, err := x.q.Exec(ctx, `UPDATE calls SET entry_id = $2, guide_id = $3, queue = $4, state = $5,
 		offer_deadline = $6, joined_at = $7, offered_at = $8, accepted_at = $9, connected_at = $10,
-		ended_at = $11, end_reason = $12, ended_by = $13, decline_note = $14 WHERE id = $1`,
+		ended_at = $11, end_reason = $12, ended_by = $13, decline_note = $14, rating = $15, rating_comment = $16,
+		rated_at = $17 WHERE id = $1`,
 		work.ID, work.EntryID, work.GuideID, work.Queue, work.State, work.OfferDeadline, work.JoinedAt,
-		work.OfferedAt, work.AcceptedAt, work.ConnectedAt, work.EndedAt, work.EndReason, work.EndedBy, work.DeclineNote); err != nil {
+		work.OfferedAt, work.AcceptedAt, work.ConnectedAt, work.EndedAt, work.EndReason, work.EndedBy, work.DeclineNote,
+		work.Rating, work.RatingComment, work.RatedAt); err != nil {
 		return Call{}, pgError(err, "call", id)
 	}
 	return cloneCall(work), nil
+}
+
+func (s *PostgresStore) CallItemAdd(ctx context.Context, it CallItem) (CallItem, error) {
+	var out CallItem
+	err := s.inTx(ctx, func(x pgExec) (err error) {
+		out, err = x.CallItemAdd(ctx, it)
+		return err
+	})
+	return out, err
+}
+
+func (s *PostgresStore) CallItems(ctx context.Context, callID string) ([]CallItem, error) {
+	return s.plain().CallItems(ctx, callID)
+}
+
+// CallItemAdd locks the call's row, so two items of one call never get the
+// same seq; items of different calls do not wait for each other.
+func (x pgExec) CallItemAdd(ctx context.Context, it CallItem) (CallItem, error) {
+	x.lock = true
+	if _, err := x.CallGet(ctx, it.CallID); err != nil {
+		return CallItem{}, err
+	}
+	err := x.q.QueryRow(ctx, `INSERT INTO call_items (id, call_id, seq, kind, from_party, body, created_at)
+		VALUES ($1, $2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM call_items WHERE call_id = $2), $3, $4, $5, $6)
+		RETURNING seq`, it.ID, it.CallID, it.Kind, it.From, []byte(it.Body), it.At).Scan(&it.Seq)
+	if err != nil {
+		return CallItem{}, pgError(err, "call item", it.ID)
+	}
+	it.At = utc(it.At)
+	return it, nil
+}
+
+func (x pgExec) CallItems(ctx context.Context, callID string) ([]CallItem, error) {
+	rows, err := x.q.Query(ctx, `SELECT id, call_id, seq, kind, from_party, body, created_at FROM call_items
+		WHERE call_id = $1 ORDER BY seq`, callID)
+	if err != nil {
+		return nil, pgError(err, "call items", callID)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (CallItem, error) {
+		var it CallItem
+		var body []byte
+		err := r.Scan(&it.ID, &it.CallID, &it.Seq, &it.Kind, &it.From, &body, &it.At)
+		it.Body, it.At = body, utc(it.At)
+		return it, err
+	})
+	if err != nil {
+		return nil, pgError(err, "call items", callID)
+	}
+	return out, nil
 }
 
 func (x pgExec) CallsLive(ctx context.Context) ([]Call, error) {

@@ -210,20 +210,23 @@ func (x pgExec) PresenceHistory(ctx context.Context, guideID string, limit int) 
 // --- callbacks ---
 
 const callbackColumns = `id, queue, name, phone, email, locale, message, window_from, window_to,
-	entry_id, state, created_at, claimed_by, claimed_at, outcome, note, done_at`
+	entry_id, state, created_at, claimed_by, claimed_at, outcome, note, done_at, customer_id, erased_at`
 
 func scanCallback(r rowScanner) (Callback, error) {
 	var c Callback
 	err := r.Scan(&c.ID, &c.Queue, &c.Name, &c.Phone, &c.Email, &c.Locale, &c.Message, &c.WindowFrom, &c.WindowTo,
-		&c.EntryID, &c.State, &c.CreatedAt, &c.ClaimedBy, &c.ClaimedAt, &c.Outcome, &c.Note, &c.DoneAt)
+		&c.EntryID, &c.State, &c.CreatedAt, &c.ClaimedBy, &c.ClaimedAt, &c.Outcome, &c.Note, &c.DoneAt,
+		&c.CustomerID, &c.ErasedAt)
 	c.CreatedAt = utc(c.CreatedAt)
+	c.ErasedAt = utcPtr(c.ErasedAt)
 	c.WindowFrom, c.WindowTo, c.ClaimedAt, c.DoneAt = utcPtr(c.WindowFrom), utcPtr(c.WindowTo), utcPtr(c.ClaimedAt), utcPtr(c.DoneAt)
 	return c, err
 }
 
 func callbackArgs(c Callback) []any {
 	return []any{c.ID, c.Queue, c.Name, c.Phone, c.Email, c.Locale, c.Message, c.WindowFrom, c.WindowTo,
-		c.EntryID, c.State, c.CreatedAt, c.ClaimedBy, c.ClaimedAt, c.Outcome, c.Note, c.DoneAt}
+		c.EntryID, c.State, c.CreatedAt, c.ClaimedBy, c.ClaimedAt, c.Outcome, c.Note, c.DoneAt,
+		c.CustomerID, c.ErasedAt}
 }
 
 func (s *PostgresStore) CallbackCreate(ctx context.Context, cb Callback) (Callback, error) {
@@ -249,7 +252,7 @@ func (s *PostgresStore) CallbacksList(ctx context.Context, queue string, withClo
 
 func (x pgExec) CallbackCreate(ctx context.Context, cb Callback) (Callback, error) {
 	got, err := scanCallback(x.q.QueryRow(ctx, `INSERT INTO callbacks (`+callbackColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
 		RETURNING `+callbackColumns, callbackArgs(cb)...))
 	if err != nil {
 		return Callback{}, pgError(err, "callback", cb.ID)
@@ -278,7 +281,8 @@ func (x pgExec) CallbackUpdate(ctx context.Context, id string, fn func(*Callback
 	work.ID = cur.ID
 	if _, err := x.q.Exec(ctx, `UPDATE callbacks SET queue = $2, name = $3, phone = $4, email = $5, locale = $6,
 		message = $7, window_from = $8, window_to = $9, entry_id = $10, state = $11, created_at = $12,
-		claimed_by = $13, claimed_at = $14, outcome = $15, note = $16, done_at = $17 WHERE id = $1`,
+		claimed_by = $13, claimed_at = $14, outcome = $15, note = $16, done_at = $17,
+		customer_id = $18, erased_at = $19 WHERE id = $1`,
 		callbackArgs(work)...); err != nil {
 		return Callback{}, pgError(err, "callback", id)
 	}

@@ -404,7 +404,7 @@ func TestRoutingInvariantsPostgres(t *testing.T) {
 
 func truncate(t *testing.T, pool *pgxpool.Pool) {
 	t.Helper()
-	if _, err := pool.Exec(context.Background(), `TRUNCATE queue_entries, guides, calls, call_quality_reports, queues, guide_presence, callbacks`); err != nil {
+	if _, err := pool.Exec(context.Background(), `TRUNCATE queue_entries, guides, calls, call_quality_reports, call_items, queues, guide_presence, callbacks`); err != nil {
 		t.Fatal(fmt.Errorf("empty the schema between runs: %w", err))
 	}
 }

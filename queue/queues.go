@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"guidecall/internal/cleantext"
 )
 
 // DefaultQueue is the queue a join names when it names none. The Service
@@ -93,6 +95,12 @@ func parseClock(s string) (int, error) {
 // Validate checks a queue record on its own; ValidateAgainst adds the
 // checks that need the other queues.
 func (q *Queue) Validate() error {
+	// Shoppers and guides read the display name (cleantext).
+	name, err := cleantext.Line(q.DisplayName, 120)
+	if err != nil {
+		return fmt.Errorf("%w: display_name: %w", ErrInvalid, err)
+	}
+	q.DisplayName = name
 	if q.DisplayName == "" {
 		q.DisplayName = q.Name
 	}

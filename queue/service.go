@@ -288,6 +288,8 @@ func (p *JoinParams) validate() error {
 		return fmt.Errorf("%w: currency must be an ISO 4217 code like EUR", ErrInvalid)
 	case len(p.PageURL) > 2048:
 		return fmt.Errorf("%w: page_url longer than 2048 bytes", ErrInvalid)
+	case len(p.CustomerID) > 200:
+		return fmt.Errorf("%w: customer id longer than 200 bytes", ErrInvalid)
 	case len(p.Name) > 80:
 		return fmt.Errorf("%w: name longer than 80 bytes", ErrInvalid)
 	case cleantext.HasNUL(p.PageURL):
@@ -707,6 +709,11 @@ func (s *Service) Decline(ctx context.Context, guideID, callID, note string) err
 	if len(note) > 200 {
 		return fmt.Errorf("%w: reason longer than 200 bytes", ErrInvalid)
 	}
+	// Whoever reads the call's history reads the reason (cleantext).
+	note, err := cleantext.Line(note, 200)
+	if err != nil {
+		return fmt.Errorf("%w: reason: %w", ErrInvalid, err)
+	}
 	return s.callChange(ctx, callID, func(ctx context.Context, t *txn, p *parties) error {
 		if p.c.GuideID != guideID {
 			return ErrNotParty
@@ -1038,4 +1045,91 @@ func (s *Service) positionAt(e Entry, pos, ahead int, model *waitModel, q Queue)
 // fan-out (payment updates go to both parties).
 func (s *Service) CallRecord(ctx context.Context, id string) (Call, error) {
 	return s.store.CallGet(ctx, id)
+}
+
+// AddCallItem adds what a party said or showed to its live call and
+// publishes CallItemAdded. A call that holds MaxCallItems takes no more
+// (ErrBadState).
+func (s *Service) AddCallItem(ctx context.Context, party Party, partyID, callID string, kind CallItemKind, body []byte) (CallItem, error) {
+	ctx, cancel := detach(ctx)
+	defer cancel()
+	var out CallItem
+	err := s.change(ctx, func(ctx context.Context, t *txn) error {
+		c, err := t.CallGet(ctx, callID)
+		if err != nil {
+			return err
+		}
+		if !isParty(c, party, partyID) {
+			return ErrNotParty
+		}
+		switch c.State {
+		case CallAccepted, CallConnecting, CallConnected:
+		default:
+			return fmt.Errorf("call %s is %s: %w", c.ID, c.State, ErrBadState)
+		}
+		it, err := t.CallItemAdd(ctx, CallItem{ID: newID("it_"), CallID: c.ID, Kind: kind, From: party, Body: body, At: s.now()})
+		if err != nil {
+			return err
+		}
+		if it.Seq > MaxCallItems {
+			return fmt.Errorf("call %s holds %d items already: %w", c.ID, MaxCallItems, ErrBadState)
+		}
+		out = it
+		t.emit(CallItemAdded{EventMeta: s.meta(), Call: c, Item: it})
+		return nil
+	})
+	if errors.Is(err, ErrNotFound) {
+		return CallItem{}, ErrNotParty
+	}
+	return out, err
+}
+
+// CallItems lists a call's items for one of its parties.
+func (s *Service) CallItems(ctx context.Context, party Party, partyID, callID string) ([]CallItem, error) {
+	if _, err := s.Call(ctx, party, partyID, callID); err != nil {
+		return nil, err
+	}
+	return s.store.CallItems(ctx, callID)
+}
+
+// RateCall stores the shopper's 1-5 rating and comment of a call that was
+// accepted and has ended, once, and publishes CallRated.
+func (s *Service) RateCall(ctx context.Context, entryID, callID string, rating int, comment string) (Call, error) {
+	if rating < 1 || rating > 5 {
+		return Call{}, fmt.Errorf("%w: rating must be 1 to 5", ErrInvalid)
+	}
+	if len(comment) > 2000 {
+		return Call{}, fmt.Errorf("%w: comment longer than 2000 bytes", ErrInvalid)
+	}
+	ctx, cancel := detach(ctx)
+	defer cancel()
+	var out Call
+	err := s.change(ctx, func(ctx context.Context, t *txn) error {
+		now := s.now()
+		c, err := t.CallUpdate(ctx, callID, func(c *Call) error {
+			switch {
+			case !isParty(*c, PartyShopper, entryID):
+				return ErrNotParty
+			case c.State != CallEnded || c.AcceptedAt == nil:
+				return fmt.Errorf("call %s is %s, not a call that ended: %w", c.ID, c.State, ErrBadState)
+			case c.Rating != 0:
+				return fmt.Errorf("call %s is rated already: %w", c.ID, ErrBadState)
+			}
+			c.Rating, c.RatingComment, c.RatedAt = rating, comment, &now
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		out = c
+		t.emit(CallRated{EventMeta: s.meta(), Call: c})
+		t.afterCommit(func() {
+			s.log.InfoContext(ctx, "call rated", "call_id", c.ID, "entry_id", c.EntryID, "guide_id", c.GuideID, "rating", rating)
+		})
+		return nil
+	})
+	if errors.Is(err, ErrNotFound) {
+		return Call{}, ErrNotParty
+	}
+	return out, err
 }

@@ -138,6 +138,10 @@ func (r *recorder) convert(ev queue.Event) event {
 		return event{Kind: "PeerStatus", CallID: ev.Call.ID, Lost: ev.Lost, Connected: ev.Connected}
 	case queue.QualityReported:
 		return event{Kind: "Quality", CallID: ev.Call.ID, Lost: ev.Report.Party, Call: ev.Call}
+	case queue.CallItemAdded:
+		return event{Kind: "ItemAdded", CallID: ev.Call.ID, Reason: string(ev.Item.Kind), Call: ev.Call}
+	case queue.CallRated:
+		return event{Kind: "Rated", CallID: ev.Call.ID, Call: ev.Call}
 	case queue.EntryRelaxed:
 		return event{Kind: "Relaxed", EntryID: ev.Entry.ID, Reason: ev.Step, Entry: ev.Entry}
 	case queue.CallbackChanged:
@@ -1420,5 +1424,85 @@ func testEventsFollowCommitOrder(t *testing.T, newStore storeFunc) {
 				open = ""
 			}
 		}
+	}
+}
+
+func testCallItems(t *testing.T, newStore storeFunc) {
+	h := newHarness(t, newStore)
+	h.guideOnline("g1")
+	a, b := h.join("shoes"), h.join("shoes")
+	callID := h.offerOne(a.ID, "g1")
+	if _, err := h.svc.AddCallItem(h.ctx, queue.PartyGuide, "g1", callID, queue.ItemChat, []byte(`{"text":"hi"}`)); !errors.Is(err, queue.ErrBadState) {
+		t.Errorf("item in an offered call: %v, want ErrBadState", err)
+	}
+	h.connectCall(h.accept("g1", callID))
+	h.rec.take()
+
+	it, err := h.svc.AddCallItem(h.ctx, queue.PartyShopper, a.ID, callID, queue.ItemChat, []byte(`{"text":"hi"}`))
+	if err != nil || it.Seq != 1 || it.From != queue.PartyShopper || it.ID == "" {
+		t.Fatalf("AddCallItem: %+v, %v", it, err)
+	}
+	wantEvent(t, h.rec.take(), "ItemAdded", func(e event) bool { return e.CallID == callID && e.Reason == "chat" })
+	if _, err := h.svc.AddCallItem(h.ctx, queue.PartyGuide, "g1", callID, queue.ItemProduct, []byte(`{"name":"Sneaker"}`)); err != nil {
+		t.Fatal(err)
+	}
+	for _, who := range []struct {
+		party queue.Party
+		id    string
+	}{{queue.PartyShopper, b.ID}, {queue.PartyGuide, "g_other"}} {
+		if _, err := h.svc.AddCallItem(h.ctx, who.party, who.id, callID, queue.ItemChat, []byte(`{}`)); !errors.Is(err, queue.ErrNotParty) {
+			t.Errorf("%s %s adds to another's call: %v, want ErrNotParty", who.party, who.id, err)
+		}
+		if _, err := h.svc.CallItems(h.ctx, who.party, who.id, callID); !errors.Is(err, queue.ErrNotParty) {
+			t.Errorf("%s %s reads another's call: %v, want ErrNotParty", who.party, who.id, err)
+		}
+	}
+	items, err := h.svc.CallItems(h.ctx, queue.PartyGuide, "g1", callID)
+	if err != nil || len(items) != 2 || items[1].Kind != queue.ItemProduct || items[1].Seq != 2 {
+		t.Fatalf("CallItems: %+v, %v", items, err)
+	}
+	if _, err := h.svc.EndCall(h.ctx, queue.PartyGuide, "g1", callID, queue.ReasonHangup); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.AddCallItem(h.ctx, queue.PartyGuide, "g1", callID, queue.ItemChat, []byte(`{}`)); !errors.Is(err, queue.ErrBadState) {
+		t.Errorf("item after the end: %v, want ErrBadState", err)
+	}
+	// The history stays readable after the call, for the summary.
+	if items, err := h.svc.CallItems(h.ctx, queue.PartyShopper, a.ID, callID); err != nil || len(items) != 2 {
+		t.Errorf("items after the end: %d, %v", len(items), err)
+	}
+}
+
+func testRateCall(t *testing.T, newStore storeFunc) {
+	h := newHarness(t, newStore)
+	h.guideOnline("g1")
+	a := h.join("shoes")
+	callID := h.offerOne(a.ID, "g1")
+	h.connectCall(h.accept("g1", callID))
+	if _, err := h.svc.RateCall(h.ctx, a.ID, callID, 5, ""); !errors.Is(err, queue.ErrBadState) {
+		t.Errorf("rating a live call: %v, want ErrBadState", err)
+	}
+	if _, err := h.svc.EndCall(h.ctx, queue.PartyShopper, a.ID, callID, queue.ReasonHangup); err != nil {
+		t.Fatal(err)
+	}
+	h.rec.take()
+	for _, bad := range []int{0, 6, -1} {
+		if _, err := h.svc.RateCall(h.ctx, a.ID, callID, bad, ""); !errors.Is(err, queue.ErrInvalid) {
+			t.Errorf("rating %d: %v, want ErrInvalid", bad, err)
+		}
+	}
+	if _, err := h.svc.RateCall(h.ctx, "e_stranger", callID, 5, ""); !errors.Is(err, queue.ErrNotParty) {
+		t.Errorf("a stranger rates: %v, want ErrNotParty", err)
+	}
+	c, err := h.svc.RateCall(h.ctx, a.ID, callID, 4, "Good advice on the size")
+	if err != nil || c.Rating != 4 || c.RatingComment != "Good advice on the size" || c.RatedAt == nil || !c.RatedAt.Equal(h.clock.Now()) {
+		t.Fatalf("RateCall: %+v, %v", c, err)
+	}
+	wantEvent(t, h.rec.take(), "Rated", func(e event) bool { return e.CallID == callID && e.Call.Rating == 4 })
+	if got := h.call(callID); got.Rating != 4 {
+		t.Errorf("stored rating %d", got.Rating)
+	}
+	if _, err := h.svc.RateCall(h.ctx, a.ID, callID, 1, ""); !errors.Is(err, queue.ErrBadState) {
+		t.Errorf("second rating: %v, want ErrBadState", err)
 	}
 }

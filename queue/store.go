@@ -49,6 +49,12 @@ type StoreTx interface {
 	CallUpdate(ctx context.Context, id string, fn func(*Call) error) (Call, error)
 	// CallsLive lists calls that have not ended.
 	CallsLive(ctx context.Context) ([]Call, error)
+
+	// CallItemAdd appends an item to its call, assigning Seq (one more
+	// than the call's last). The call must exist (ErrNotFound).
+	CallItemAdd(ctx context.Context, it CallItem) (CallItem, error)
+	// CallItems lists a call's items in Seq order.
+	CallItems(ctx context.Context, callID string) ([]CallItem, error)
 	// CallsHandled lists calls of a queue (every queue when empty) that
 	// connected and ended at or after since: the handle times the wait
 	// estimate learns from.

@@ -31,6 +31,8 @@ var serviceSuite = []struct {
 	{"DeclineByOtherGuide", testDeclineByOtherGuide},
 	{"ShopperCancelWhileOffered", testShopperCancelWhileOffered},
 	{"Accept", testAccept},
+	{"CallItemsOnlyInLiveCallByParties", testCallItems},
+	{"RateCallOnceAfterItEnded", testRateCall},
 	{"AcceptAfterDeadlineFails", testAcceptAfterDeadlineFails},
 	{"AcceptRacingShopperCancel", testAcceptRacingShopperCancel},
 	{"GuideDisconnectDuringOffer", testGuideDisconnectDuringOffer},

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"guidecall/internal/cleantext"
 )
 
 // TransferTo names where a guide hands its shopper: a queue, or one named
@@ -31,6 +33,12 @@ func (s *Service) Transfer(ctx context.Context, guideID, callID string, to Trans
 	case len(to.Note) > 500:
 		return fmt.Errorf("%w: note: longer than 500 bytes", ErrInvalid)
 	}
+	// The next guide reads the note (cleantext).
+	note, err := cleantext.Text(to.Note, 500)
+	if err != nil {
+		return fmt.Errorf("%w: note: %w", ErrInvalid, err)
+	}
+	to.Note = note
 	// An unknown target is bad input (ErrInvalid), not an unknown call.
 	if to.Queue != "" {
 		if _, err := s.queueRecord(ctx, s.store, to.Queue); errors.Is(err, ErrNotFound) {

@@ -22,6 +22,9 @@
 //     [RiverOutbox.EnqueueTx], so a state change and its webhook commit
 //     together and survive a crash). The River outbox only inserts; its
 //     worker runs on the node's River client (internal/db.Jobs).
+//     A delivery on the memory outbox may carry an [Observer], asked
+//     before each attempt and told its answer (merchant webhooks on
+//     memory keep their delivery log with it).
 //
 // # What it does not own
 //

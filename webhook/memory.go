@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"time"
 )
@@ -234,16 +235,33 @@ func (o *MemoryOutbox) work(ctx context.Context, work <-chan *pendingDelivery) {
 func (o *MemoryOutbox) attempt(ctx context.Context, p *pendingDelivery) {
 	p.attempt++
 	log := o.logger(p.d)
-	err := o.post(ctx, p.d)
-	switch {
-	case err == nil:
+	obs := p.d.Observer
+	var extra http.Header
+	if obs != nil {
+		extra = http.Header{}
+		if !obs.Attempting(p.attempt, extra) {
+			log.Info("webhook dropped by its sender before attempt", "attempt", p.attempt)
+			return
+		}
+	}
+	r := AttemptResult{N: p.attempt, At: time.Now()}
+	err := o.postWith(ctx, p.d, extra, &r)
+	if ctx.Err() != nil && err != nil {
+		return // stopping: the attempt says nothing of the receiver
+	}
+	wait, ok := o.retryAfter(p.attempt)
+	if obs != nil {
+		r.Duration, r.Err, r.Final = time.Since(r.At), err, err == nil || !ok
+		if !obs.Attempted(r) && err != nil {
+			log.Info("webhook retries stopped by its sender", "attempt", p.attempt, "err", err)
+			return
+		}
+	}
+	if err == nil {
 		log.Debug("webhook delivered", "attempt", p.attempt)
 		o.observe(p.attempt, AttemptDelivered)
 		return
-	case ctx.Err() != nil:
-		return
 	}
-	wait, ok := o.retryAfter(p.attempt)
 	if !ok {
 		log.Error("webhook given up", "attempts", p.attempt, "err", err)
 		o.observe(p.attempt, AttemptGivenUp)

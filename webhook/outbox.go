@@ -34,6 +34,33 @@ type Delivery struct {
 	// Attrs are logged with every line about this delivery (for example
 	// link_id and call_id), alternating keys and values.
 	Attrs []any
+	// Observer, if set, is asked before each attempt and told its answer,
+	// so a sender can keep its own delivery log (merchant webhooks on
+	// memory stores). Only MemoryOutbox takes one: a function does not
+	// survive in a durable outbox's database.
+	Observer Observer
+}
+
+// Observer follows the attempts of one delivery on a MemoryOutbox.
+type Observer interface {
+	// Attempting is called before attempt n (1-based); false drops the
+	// delivery without posting (its receiver is gone). Headers set on h
+	// are sent with this attempt only.
+	Attempting(n int, h http.Header) bool
+	// Attempted is told each answer; false stops the retries.
+	Attempted(r AttemptResult) bool
+}
+
+// AttemptResult is what one attempt got.
+type AttemptResult struct {
+	N          int
+	At         time.Time
+	Duration   time.Duration
+	StatusCode int    // 0: no answer
+	Response   []byte // the first KiB of the answer
+	Err        error  // nil for a 2xx answer
+	// Final: no retry follows, whatever Attempted answers.
+	Final bool
 }
 
 // Key signs deliveries: Header carries Sign(Secret, attempt time, body).
@@ -167,11 +194,20 @@ func (s *sender) logger(d Delivery) *slog.Logger {
 
 // post makes one attempt: nil for a 2xx answer.
 func (s *sender) post(ctx context.Context, d Delivery) error {
+	return s.postWith(ctx, d, nil, nil)
+}
+
+// postWith is post with extra headers for this attempt, reporting the
+// status and the first KiB of the answer into r when it is not nil.
+func (s *sender) postWith(ctx context.Context, d Delivery, extra http.Header, r *AttemptResult) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.URL, bytes.NewReader(d.Body))
 	if err != nil {
 		return err
 	}
 	for k, v := range d.Header {
+		req.Header[k] = slices.Clone(v)
+	}
+	for k, v := range extra {
 		req.Header[k] = slices.Clone(v)
 	}
 	if req.Header.Get("Content-Type") == "" {
@@ -189,6 +225,10 @@ func (s *sender) post(ctx context.Context, d Delivery) error {
 		return err
 	}
 	defer resp.Body.Close()
+	if r != nil {
+		r.StatusCode = resp.StatusCode
+		r.Response, _ = io.ReadAll(io.LimitReader(resp.Body, 1024))
+	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode/100 != 2 {
 		return fmt.Errorf("status %d", resp.StatusCode)

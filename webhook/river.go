@@ -62,6 +62,9 @@ func (o *RiverOutbox) insertArgs(d Delivery) (deliveryArgs, *river.InsertOpts, e
 	if err := validate(d); err != nil {
 		return deliveryArgs{}, nil, err
 	}
+	if d.Observer != nil {
+		return deliveryArgs{}, nil, fmt.Errorf("%w: %s: a durable outbox cannot keep an Observer", ErrInvalidDelivery, d.ID)
+	}
 	opts := &river.InsertOpts{
 		MaxAttempts: o.attempts(),
 		UniqueOpts:  river.UniqueOpts{ByArgs: true},

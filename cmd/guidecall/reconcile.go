@@ -24,10 +24,12 @@ func reconcile(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	var f dbFlags
 	fs := newFlagSet("reconcile", `guidecall reconcile: ask the payment providers about every payment link that
 may be behind them (a lost or given-up webhook) and apply what they say, once.
-Prints each link it fixed. The parties of a call still in progress are told
+Prints each link it fixed: its status and refunded total (minor units)
+before and after. The parties of a call still in progress are told
 by a running node.`, stderr)
 	f.register(fs)
 	after := fs.Duration("after", payments.DefaultReconcileAfter, "only links unchanged for at least this long")
+	since := fs.Duration("since", payments.DefaultReconcileWindow, "only links created within this long (e.g. 24h)")
 	var st config.Stripe
 	st.Register(fs)
 	publicURL := fs.String("public-url", "", "URL browsers reach the nodes at (for the Stripe return URLs; unused by reconciliation)")
@@ -78,14 +80,15 @@ by a running node.`, stderr)
 	}
 	svc, err := payments.NewService(payments.Config{
 		Store: payments.NewPostgresStore(pool), Providers: providers, Logger: log,
-		Reconcile: payments.ReconcileConfig{After: max(*after, time.Nanosecond)},
+		Reconcile: payments.ReconcileConfig{After: max(*after, time.Nanosecond), Window: max(*since, time.Nanosecond)},
 	})
 	if err != nil {
 		return fmt.Errorf("reconcile: %w", err)
 	}
 	fixes, err := svc.Reconcile(ctx)
 	for _, fx := range fixes {
-		fmt.Fprintf(stdout, "fixed %s (call %s, %s): %s -> %s\n", fx.LinkID, fx.CallID, fx.Provider, fx.From, fx.To)
+		fmt.Fprintf(stdout, "fixed %s (call %s, %s): %s -> %s, refunded %d -> %d\n", fx.LinkID, fx.CallID, fx.Provider,
+			fx.From, fx.To, fx.RefundedFrom, fx.RefundedTo)
 	}
 	if err != nil {
 		return fmt.Errorf("reconcile: %w", err)

@@ -49,7 +49,7 @@ func TestReconcileCommand(t *testing.T) {
 	if err != nil {
 		t.Fatalf("reconcile: %v\n%s", err, stderr)
 	}
-	if want := "fixed " + l.ID + " (call c_1, sandbox): open -> paid"; !strings.Contains(out, want) || !strings.Contains(out, "1 payment link(s) fixed") {
+	if want := "fixed " + l.ID + " (call c_1, sandbox): open -> paid, refunded 0 -> 0"; !strings.Contains(out, want) || !strings.Contains(out, "1 payment link(s) fixed") {
 		t.Fatalf("reconcile printed %q, want %q", out, want)
 	}
 	if got, _ := store.LinkGet(ctx, l.ID); got.Status != payments.StatusPaid {
@@ -58,6 +58,23 @@ func TestReconcileCommand(t *testing.T) {
 	out, _, err = runCmd(t, noEnv, "reconcile", "--database-url", url, "--after", "0s")
 	if err != nil || !strings.Contains(out, "0 payment link(s) fixed") {
 		t.Fatalf("second reconcile: %q, %v", out, err)
+	}
+
+	// A refund whose webhook is lost: healed with its amount, but only
+	// when the link is within --since.
+	if err := sb.Refund(ctx, payments.RefundParams{Ref: l.ProviderRef, LinkID: l.ID, Amount: 200, Currency: "EUR", Seq: 1}); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err = runCmd(t, noEnv, "reconcile", "--database-url", url, "--after", "0s", "--since", "1ms")
+	if err != nil || !strings.Contains(out, "0 payment link(s) fixed") {
+		t.Fatalf("reconcile of links created in the last 1ms: %q, %v", out, err)
+	}
+	out, _, err = runCmd(t, noEnv, "reconcile", "--database-url", url, "--after", "0s", "--since", "24h")
+	if want := "fixed " + l.ID + " (call c_1, sandbox): paid -> partially_refunded, refunded 0 -> 200"; err != nil || !strings.Contains(out, want) {
+		t.Fatalf("reconcile --since 24h printed %q (%v), want %q", out, err, want)
+	}
+	if got, _ := store.LinkGet(ctx, l.ID); got.Status != payments.StatusPartiallyRefunded || got.RefundedAmount != 200 {
+		t.Fatalf("after the refund's reconcile the link is %s, refunded %d", got.Status, got.RefundedAmount)
 	}
 	if _, _, err := runCmd(t, noEnv, "reconcile"); err == nil {
 		t.Fatal("reconcile without --database-url succeeded")

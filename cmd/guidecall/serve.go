@@ -21,6 +21,10 @@ import (
 
 const demoGuideEmail = "guide@demo.local"
 
+// demoAdminEmail is the demo's admin, so a node on memory stores can use
+// the admin API (merchant webhooks, limits, sandbox scripts) too.
+const demoAdminEmail = "admin@demo.local"
+
 // testWebhookDelayEnv is a test hook, deliberately not a flag: it holds
 // every sandbox webhook back this long (e.g. "3s"), so that the
 // end-to-end crash test can SIGKILL a node after Pay and before the
@@ -72,9 +76,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		}
 		return err
 	}
-	var demoPassword string
+	var demoPassword, demoAdminPassword string
 	if cfg.WantDemoGuide() {
-		if demoPassword, err = ensureDemoGuide(ctx, app.Auth); err != nil {
+		if demoPassword, err = ensureDemoAccount(ctx, app.Auth, demoGuideEmail, "Demo Guide", protocol.RoleGuide); err != nil {
+			return errors.Join(err, app.Stop(context.Background()))
+		}
+		if demoAdminPassword, err = ensureDemoAccount(ctx, app.Auth, demoAdminEmail, "Demo Admin", protocol.RoleAdmin); err != nil {
 			return errors.Join(err, app.Stop(context.Background()))
 		}
 	}
@@ -92,6 +99,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		fmt.Fprintf(stdout, "  Demo guide login:   %s / %s\n", demoGuideEmail, demoPassword)
 	} else if cfg.WantDemoGuide() {
 		fmt.Fprintf(stdout, "  Demo guide login:   %s (already existed; password unchanged)\n", demoGuideEmail)
+	}
+	if demoAdminPassword != "" {
+		fmt.Fprintf(stdout, "  Demo admin login:   %s / %s\n", demoAdminEmail, demoAdminPassword)
 	}
 	fmt.Fprintf(stdout, "  TURN:               %s (udp), %s (tcp)\n\nOpen the shopper page in one window and the guide console in another. Ctrl-C stops.\n\n",
 		app.TURN.UDPAddr(), app.TURN.TCPAddr())
@@ -112,16 +122,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	return app.Stop(stopCtx)
 }
 
-// ensureDemoGuide creates the demo account with a fresh random password,
+// ensureDemoAccount creates a demo account with a fresh random password,
 // or leaves an existing one alone and returns "".
-func ensureDemoGuide(ctx context.Context, svc *auth.Service) (string, error) {
+func ensureDemoAccount(ctx context.Context, svc *auth.Service, email, name string, role protocol.Role) (string, error) {
 	password := rand.Text()[:16]
-	_, err := svc.AddAccount(ctx, demoGuideEmail, "Demo Guide", password, protocol.RoleGuide)
+	_, err := svc.AddAccount(ctx, email, name, password, role)
 	if errors.Is(err, auth.ErrDuplicateEmail) {
 		return "", nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("demo guide: %w", err)
+		return "", fmt.Errorf("demo %s: %w", role, err)
 	}
 	return password, nil
 }

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -94,6 +95,11 @@ type Serve struct {
 	MaxConnectionsPerIP int
 	TrustedProxies      string
 
+	// AllowedOrigins lists the merchant pages (scheme://host[:port]) that
+	// embed the shopper widget: only they get CORS on the API and the
+	// widget's assets, WebSocket access and a frame-ancestors entry.
+	AllowedOrigins string
+
 	DemoGuide Toggle
 	LogLevel  string
 	LogFormat string
@@ -123,6 +129,9 @@ type Serve struct {
 	Stripe            Stripe
 	GuideRefundWindow time.Duration
 	PaymentRoutes     string
+	// ShopOrigins are the merchant's page origins a hosted checkout may
+	// send the shopper back to (besides the node's public URL).
+	ShopOrigins string
 	// MerchantRetrySchedule replaces the merchant webhook retry schedule.
 	// A test hook with no flag: `serve` reads it from
 	// GUIDECALL_TEST_MERCHANT_RETRY_SCHEDULE.
@@ -138,6 +147,9 @@ type Stripe struct {
 	SecretKey     string
 	WebhookSecret string
 	APIURL        string
+	// PaymentMethods is --stripe-payment-methods: the method types per
+	// currency or currency/country (payments.ParseRoutes' syntax).
+	PaymentMethods string
 }
 
 // Register adds the Stripe flags.
@@ -145,6 +157,7 @@ func (s *Stripe) Register(fs *flag.FlagSet) {
 	fs.StringVar(&s.SecretKey, "stripe-secret-key", "", "Stripe secret key (sk_test_… or sk_live_…); set, new payment links are Stripe Checkout Sessions")
 	fs.StringVar(&s.WebhookSecret, "stripe-webhook-secret", "", "signing secret (whsec_…) of the Stripe endpoint that posts to /webhooks/stripe")
 	fs.StringVar(&s.APIURL, "stripe-api-url", "", "Stripe API base URL (stripe-mock in tests); empty is Stripe's")
+	fs.StringVar(&s.PaymentMethods, "stripe-payment-methods", "", "payment method types a Checkout Session offers per currency or currency/country, most specific first: \"EUR/NL=ideal,card;JPY=konbini,card;*=card\"; empty: the Stripe dashboard's settings")
 }
 
 // Enabled reports whether Stripe is configured.
@@ -216,12 +229,14 @@ func (c *Serve) Register(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxConnections, "max-connections", 20000, "WebSocket connections one node holds at most; more get 503")
 	fs.IntVar(&c.MaxConnectionsPerIP, "max-connections-per-ip", 50, "WebSocket connections one client address may hold, authenticated or not; more get 429")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs of load balancers whose X-Forwarded-For / X-Real-IP name the client; empty trusts no header")
-	fs.Var(&c.DemoGuide, "demo-guide", "create a demo guide account at start-up and print its login; auto: on with the in-memory store, off with --database-url")
+	fs.StringVar(&c.AllowedOrigins, "allowed-origins", "", "comma-separated origins (https://shop.example) of merchant pages that embed the widget; empty allows only this node's own pages")
+	fs.Var(&c.DemoGuide, "demo-guide", "create demo guide and admin accounts at start-up and print their logins; auto: on with the in-memory store, off with --database-url")
 	c.registerHardening(fs)
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	c.Stripe.Register(fs)
-	fs.StringVar(&c.PaymentRoutes, "payment-routes", "", "providers to try for new links per currency, in order, failing over before a link is issued: \"EUR=stripe,sandbox;*=stripe\"; empty: the first provider only")
+	fs.StringVar(&c.PaymentRoutes, "payment-routes", "", "providers to try for new links per currency or currency/country (the shopper's locale region), in order, failing over before a link is issued: \"EUR/NL=stripe,sandbox;EUR=stripe;*=sandbox\"; empty: the first provider only")
+	fs.StringVar(&c.ShopOrigins, "shop-origins", "", "origins of the merchant's pages (\"https://shop.example,https://www.shop.example\") a hosted checkout may bring the shopper back to; the node's public URL always may")
 	fs.DurationVar(&c.GuideRefundWindow, "guide-refund-window", 14*24*time.Hour, "how long after a payment the guide may refund it from the console (admins: always)")
 	// Routing (issue 8).
 	fs.StringVar(&c.CustomerTokenSecret, "customer-token-secret", "", "the merchant's identity secret that signs customer tokens (HS256); without it tokens, and so priorities, are refused")
@@ -278,7 +293,7 @@ func (c *Serve) registerHardening(fs *flag.FlagSet) {
 	fs.DurationVar(&c.HTTPBodyTimeout, "http-body-timeout", 10*time.Second, "how long an HTTP request (headers and body) may take to arrive; WebSocket upgrades are exempt once upgraded")
 	fs.DurationVar(&c.HTTPWriteTimeout, "http-write-timeout", 30*time.Second, "how long writing one HTTP answer may take; WebSocket upgrades are exempt")
 	fs.IntVar(&c.MaxHTTPConnsPerIP, "max-http-connections-per-ip", 64, "open HTTP connections one client address may hold; more are closed at once")
-	fs.DurationVar(&c.Retention, "retention", 30*24*time.Hour, "how long shopper data (the name and page of a queue entry) is kept after the entry ends; 0 keeps it forever")
+	fs.DurationVar(&c.Retention, "retention", 30*24*time.Hour, "how long shopper data (of a queue entry, its calls and callbacks) is kept after the entry ends or the callback is done; 0 keeps it forever")
 	fs.DurationVar(&c.PurgeEvery, "purge-every", time.Hour, "how often the retention purge runs")
 	fs.StringVar(&c.PrivacyNoticeURL, "privacy-notice-url", "", "the merchant's privacy notice, linked in the widget before the camera is asked for")
 }
@@ -302,6 +317,9 @@ func (c *Serve) Validate() error {
 		return err
 	}
 	if _, err := c.Proxies(); err != nil {
+		return err
+	}
+	if _, err := c.Origins(); err != nil {
 		return err
 	}
 	if c.MaxConnections <= 0 || c.MaxConnectionsPerIP <= 0 {
@@ -341,6 +359,40 @@ func (c *Serve) AllowedPeers() ([]netip.Prefix, error) {
 // Proxies parses --trusted-proxies; a bad CIDR fails start-up.
 func (c *Serve) Proxies() ([]netip.Prefix, error) {
 	return parsePrefixes("trusted-proxies", c.TrustedProxies)
+}
+
+// Origins parses --allowed-origins into canonical origins (lower case, no
+// default port, no path); anything that is not a bare http(s) origin fails
+// start-up, since a typo there would silently refuse a merchant.
+func (c *Serve) Origins() ([]string, error) {
+	var out []string
+	for _, s := range strings.Split(c.AllowedOrigins, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		u, err := url.Parse(s)
+		if err != nil {
+			return nil, fmt.Errorf("--allowed-origins %q: %w", s, err)
+		}
+		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") ||
+			u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return nil, fmt.Errorf("--allowed-origins %q: want scheme://host[:port] with http or https and nothing after", s)
+		}
+		host := strings.ToLower(u.Hostname())
+		port := u.Port()
+		if (u.Scheme == "http" && port == "80") || (u.Scheme == "https" && port == "443") {
+			port = ""
+		}
+		origin := u.Scheme + "://" + host
+		if strings.Contains(host, ":") {
+			origin = u.Scheme + "://[" + host + "]"
+		}
+		if port != "" {
+			origin += ":" + port
+		}
+		out = append(out, origin)
+	}
+	return out, nil
 }
 
 // parsePrefixes reads a comma-separated list of CIDRs.

@@ -215,3 +215,31 @@ func TestConnectionAndProxyFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestAllowedOrigins(t *testing.T) {
+	c, fs := newServe(t)
+	err := config.Parse(fs, nil, env(map[string]string{
+		"GUIDECALL_ALLOWED_ORIGINS": "https://Shop.Example, http://127.0.0.2:8081/ ,https://shop.example:443,http://[::1]:9000",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.Origins()
+	want := []string{"https://shop.example", "http://127.0.0.2:8081", "https://shop.example", "http://[::1]:9000"}
+	if err != nil || strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("Origins() = %q, %v; want %q", got, err, want)
+	}
+
+	for _, bad := range []string{"shop.example", "ftp://shop.example", "https://shop.example/path", "https://", "https://a.example?x=1", "https://u@a.example"} {
+		c, fs := newServe(t)
+		if err := config.Parse(fs, []string{"--allowed-origins", bad}, env(nil)); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "--allowed-origins") {
+			t.Errorf("%q: Validate() = %v, want an error naming --allowed-origins", bad, err)
+		}
+	}
+}

@@ -97,6 +97,59 @@ func RunStoreSuite(t *testing.T, newStore func(t *testing.T) payments.Store) {
 		}
 	})
 
+	// The links-per-call limit is checked with the insert: 20 concurrent
+	// creates for one call under a limit of 3 make exactly 3; a failed
+	// link does not count, and other calls are not limited by it.
+	t.Run("CreateWithinLimitConcurrently", func(t *testing.T) {
+		s := newStore(t)
+		failed := link("call-cap", "failed")
+		failed.Status = payments.StatusFailed
+		if _, err := s.LinkCreate(ctx, failed); err != nil {
+			t.Fatal(err)
+		}
+		links := make([]payments.Link, 20)
+		for i := range links {
+			links[i] = link("call-cap", fmt.Sprintf("key-%d", i))
+		}
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		created, refused := 0, 0
+		var other []error
+		for _, l := range links {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := s.LinkCreateWithin(ctx, l, 3)
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					created++
+				case errors.Is(err, payments.ErrRiskLimit):
+					refused++
+				default:
+					other = append(other, err)
+				}
+			}()
+		}
+		wg.Wait()
+		if created != 3 || refused != 17 || len(other) != 0 {
+			t.Fatalf("20 concurrent creates under a limit of 3: %d created, %d refused, other errors %v", created, refused, other)
+		}
+		got, err := s.LinksByCall(ctx, "call-cap")
+		if err != nil || len(got) != 4 {
+			t.Fatalf("links of the call: %d (%v), want 3 and the failed one", len(got), err)
+		}
+		if _, err := s.LinkCreateWithin(ctx, link("call-other", "k"), 3); err != nil {
+			t.Fatalf("another call: %v", err)
+		}
+		if _, err := s.LinkCreateWithin(ctx, link("call-cap", "unlimited"), 0); err != nil {
+			t.Fatalf("no limit: %v", err)
+		}
+	})
+
 	t.Run("IdempotencyDuplicate", func(t *testing.T) {
 		s := newStore(t)
 		a := link("call-1", "key-1")

@@ -42,12 +42,12 @@ type checkoutItem struct {
 }
 
 type checkoutPage struct {
-	Ref, Description, Total, Status, Message, Lang string
-	Items                                          []checkoutItem
-	Open, Processing                               bool
-	Methods                                        []checkoutMethod
-	T                                              map[string]string
-	PayLabel, KonbiniWait                          string
+	Ref, Description, Total, Status, Message, Lang, Dir string
+	Items                                               []checkoutItem
+	Open, Processing                                    bool
+	Methods                                             []checkoutMethod
+	T                                                   map[string]string
+	PayLabel, KonbiniWait                               string
 }
 
 type checkoutMethod struct {
@@ -59,18 +59,18 @@ type checkoutMethod struct {
 // Relative form actions resolve against /pay/sandbox/{ref}, so the page
 // works wherever the routes are mounted.
 var checkoutTmpl = template.Must(template.New("checkout").Parse(`<!doctype html>
-<html lang="{{.Lang}}"><head><meta charset="utf-8">
+<html lang="{{.Lang}}" dir="{{.Dir}}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.T.title}}</title>
 <style>
 body{font-family:system-ui,sans-serif;max-width:28rem;margin:2rem auto;padding:0 1rem;color:#222;line-height:1.4}
-table{width:100%;border-collapse:collapse}td{padding:.3rem 0}td.n{text-align:right}
+table{width:100%;border-collapse:collapse}td{padding:.3rem 0}td.n{text-align:end}
 .total{font-size:1.5rem;font-weight:600;margin:1rem 0}
 fieldset{border:1px solid #ccc;border-radius:.4rem;margin:0 0 1rem;padding:.5rem .8rem}
 legend{font-weight:600;padding:0 .3rem}
 label.m{display:flex;gap:.5rem;align-items:center;padding:.45rem 0;font-size:1rem}
 input[type=radio]{width:1.1rem;height:1.1rem}
-button{font-size:1rem;padding:.6rem 1.2rem;margin:0 .5rem .5rem 0;border-radius:.4rem;border:1px solid #888;background:#fff;color:#222}
+button{font-size:1rem;padding:.6rem 1.2rem;margin-block:0 .5rem;margin-inline:0 .5rem;border-radius:.4rem;border:1px solid #888;background:#fff;color:#222}
 button:focus-visible,input:focus-visible{outline:3px solid #0b57d0;outline-offset:2px}
 .pay{background:#1a7f37;color:#fff;border-color:#1a7f37}
 .note{color:#555;font-size:.85rem}
@@ -109,6 +109,7 @@ func (sb *Sandbox) pageOf(c Checkout, lang string) checkoutPage {
 	pg := checkoutPage{
 		Ref:         c.Ref,
 		Lang:        lang,
+		Dir:         map[bool]string{false: "ltr", true: "rtl"}[rtl[lang]],
 		T:           t,
 		Description: p.Description,
 		Total:       money(p.Amount),

@@ -185,6 +185,19 @@ func (sb *Sandbox) FetchStatus(ctx context.Context, ref string) (payments.LinkSt
 	return c.StatusAt(sb.cfg.Now()), nil
 }
 
+// FetchState implements payments.StateFetcher: the status and the total
+// refunded, for reconciliation.
+func (sb *Sandbox) FetchState(ctx context.Context, ref string) (payments.ProviderState, error) {
+	if err := ctx.Err(); err != nil {
+		return payments.ProviderState{}, err
+	}
+	c, err := sb.store.CheckoutGet(ctx, ref)
+	if err != nil {
+		return payments.ProviderState{}, err
+	}
+	return payments.ProviderState{Status: c.StatusAt(sb.cfg.Now()), RefundedAmount: c.Refunded}, nil
+}
+
 // Refund implements payments.Provider: amount up to what is left of a paid
 // link. The refund and its webhook are recorded together.
 func (sb *Sandbox) Refund(ctx context.Context, rp payments.RefundParams) error {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -72,7 +73,8 @@ type Config struct {
 	// {CHECKOUT_SESSION_ID} itself). Both are required.
 	SuccessURL string
 	CancelURL  string
-	// PaymentMethodTypes lists, per ISO currency code, the method types a
+	// PaymentMethodTypes lists, per ISO currency code or "CUR/CC" (a
+	// currency and the shopper's country, which wins), the method types a
 	// session offers (card, ideal, grabpay, konbini…); "*" is the default
 	// for other currencies. Empty lets Stripe choose from the dashboard's
 	// settings.
@@ -168,8 +170,8 @@ func (p *Provider) CreateLink(ctx context.Context, lp payments.ProviderLinkParam
 	params := &stripego.CheckoutSessionCreateParams{
 		Mode:              stripego.String(string(stripego.CheckoutSessionModePayment)),
 		ClientReferenceID: stripego.String(lp.LinkID),
-		SuccessURL:        stripego.String(expand(p.cfg.SuccessURL, lp.LinkID)),
-		CancelURL:         stripego.String(expand(p.cfg.CancelURL, lp.LinkID)),
+		SuccessURL:        stripego.String(returnURL(lp.ReturnURL, p.cfg.SuccessURL, lp.LinkID, "success")),
+		CancelURL:         stripego.String(returnURL(lp.ReturnURL, p.cfg.CancelURL, lp.LinkID, "canceled")),
 		// The shopper pays what the guide quoted, in the link's currency.
 		AdaptivePricing: &stripego.CheckoutSessionCreateAdaptivePricingParams{Enabled: stripego.Bool(false)},
 		Metadata:        map[string]string{"link_id": lp.LinkID, "call_id": lp.CallID},
@@ -196,7 +198,7 @@ func (p *Provider) CreateLink(ctx context.Context, lp payments.ProviderLinkParam
 			},
 		})
 	}
-	for _, t := range p.methodTypes(lp.Currency) {
+	for _, t := range p.methodTypes(lp.Currency, lp.Country) {
 		params.PaymentMethodTypes = append(params.PaymentMethodTypes, stripego.String(t))
 	}
 	if exp, ok := p.sessionExpiry(lp.ExpiresAt); ok {
@@ -233,14 +235,38 @@ func (p *Provider) sessionExpiry(linkExpiry time.Time) (time.Time, bool) {
 	return linkExpiry, true
 }
 
-func (p *Provider) methodTypes(currency string) []string {
-	if t, ok := p.cfg.PaymentMethodTypes[strings.ToUpper(currency)]; ok {
+// methodTypes are the types for the shopper's currency and country, then
+// for the currency, then the default.
+func (p *Provider) methodTypes(currency, country string) []string {
+	cur := strings.ToUpper(currency)
+	if t, ok := p.cfg.PaymentMethodTypes[cur+"/"+strings.ToUpper(country)]; ok && country != "" {
+		return t
+	}
+	if t, ok := p.cfg.PaymentMethodTypes[cur]; ok {
 		return t
 	}
 	return p.cfg.PaymentMethodTypes["*"]
 }
 
 func expand(tmpl, linkID string) string { return strings.ReplaceAll(tmpl, "{LINK_ID}", linkID) }
+
+// returnURL is where the shopper lands after the checkout: the page they
+// came from with the link's id and the outcome in its query, or the
+// configured template when there is no such page (or it does not parse).
+func returnURL(page, tmpl, linkID, outcome string) string {
+	if page == "" {
+		return expand(tmpl, linkID)
+	}
+	u, err := url.Parse(page)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return expand(tmpl, linkID)
+	}
+	q := u.Query()
+	q.Set("payment_link", linkID)
+	q.Set("payment", outcome)
+	u.RawQuery, u.Fragment = q.Encode(), ""
+	return u.String()
+}
 
 // retrieve reads a session with what tells its refunds.
 func (p *Provider) retrieve(ctx context.Context, ref string) (*stripego.CheckoutSession, error) {
@@ -263,6 +289,20 @@ func (p *Provider) FetchStatus(ctx context.Context, ref string) (payments.LinkSt
 		return "", err
 	}
 	return sessionStatus(s), nil
+}
+
+// FetchState implements payments.StateFetcher: the status and the
+// refunded total of the session's latest charge.
+func (p *Provider) FetchState(ctx context.Context, ref string) (payments.ProviderState, error) {
+	s, err := p.retrieve(ctx, ref)
+	if err != nil {
+		return payments.ProviderState{}, err
+	}
+	st := payments.ProviderState{Status: sessionStatus(s)}
+	if pi := s.PaymentIntent; pi != nil && pi.LatestCharge != nil {
+		st.RefundedAmount = pi.LatestCharge.AmountRefunded
+	}
+	return st, nil
 }
 
 // sessionStatus is where a session stands, refunds included.

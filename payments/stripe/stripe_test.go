@@ -69,6 +69,15 @@ type recorder struct {
 	failNext int
 }
 
+// formList is the indexed form list name[0], name[1]… of a request.
+func (r recorded) formList(name string) []string {
+	var out []string
+	for i := 0; r.Form.Has(fmt.Sprintf("%s[%d]", name, i)); i++ {
+		out = append(out, r.Form.Get(fmt.Sprintf("%s[%d]", name, i)))
+	}
+	return out
+}
+
 func (r *recorder) all() []recorded {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -179,6 +188,62 @@ func TestCreateLinkRequestShape(t *testing.T) {
 	}
 	if r.Form.Has("payment_link") || strings.Contains(r.Path, "payment_links") {
 		t.Error("a Payment Link was requested; links must be Checkout Sessions")
+	}
+}
+
+// The shopper comes back to the page they joined from, with the link and
+// the outcome in its query (its own query kept, its fragment dropped).
+func TestCreateLinkReturnsToTheShoppersPage(t *testing.T) {
+	rec, api := newRecorder(t, stripeMockURL(t))
+	now := time.Now()
+	p := newProvider(t, testKey, api, now)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := p.CreateLink(ctx, payments.ProviderLinkParams{
+		LinkID: "pl_page", CallID: "call_page", Amount: 1200, Currency: "EUR", ExpiresAt: now.Add(time.Hour),
+		ReturnURL: "https://shop.example/products/scarf?color=blue#reviews",
+	}); err != nil {
+		t.Fatalf("CreateLink against stripe-mock: %v", err)
+	}
+	reqs := rec.all()
+	if len(reqs) != 1 {
+		t.Fatalf("got %d requests, want 1", len(reqs))
+	}
+	for k, v := range map[string]string{
+		"success_url": "https://shop.example/products/scarf?color=blue&payment=success&payment_link=pl_page",
+		"cancel_url":  "https://shop.example/products/scarf?color=blue&payment=canceled&payment_link=pl_page",
+	} {
+		if got := reqs[0].Form.Get(k); got != v {
+			t.Errorf("form %s = %q, want %q", k, got, v)
+		}
+	}
+}
+
+// Payment method types follow the shopper's country within a currency,
+// then the currency, then the default.
+func TestPaymentMethodsByCountry(t *testing.T) {
+	rec, api := newRecorder(t, stripeMockURL(t))
+	now := time.Now()
+	p, err := stripe.New(stripe.Config{
+		SecretKey: testKey, WebhookSecret: webhookSecret, APIURL: api,
+		SuccessURL: "https://shop.example/ok", CancelURL: "https://shop.example/no",
+		PaymentMethodTypes: map[string][]string{"EUR/NL": {"ideal", "card"}, "EUR": {"card"}, "*": {"card"}},
+		Now:                func() time.Time { return now },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, c := range []struct{ country, want string }{{"NL", "[ideal card]"}, {"DE", "[card]"}, {"", "[card]"}} {
+		if _, err := p.CreateLink(ctx, payments.ProviderLinkParams{LinkID: "pl_m_" + c.country, CallID: "c", Amount: 1000,
+			Currency: "EUR", Country: c.country, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			t.Fatalf("CreateLink %s: %v", c.country, err)
+		}
+		reqs := rec.all()
+		if got := fmt.Sprint(reqs[len(reqs)-1].formList("payment_method_types")); got != c.want {
+			t.Errorf("country %q: payment_method_types %s, want %s", c.country, got, c.want)
+		}
 	}
 }
 

@@ -37,6 +37,7 @@ func RunStoreSuite(t *testing.T, newStore func(t *testing.T) queue.Store) {
 	t.Run("Guide", func(t *testing.T) { runGuideTests(t, newStore) })
 	t.Run("Call", func(t *testing.T) { runCallTests(t, newStore) })
 	t.Run("Copies", func(t *testing.T) { runCopyTests(t, newStore) })
+	t.Run("Items", func(t *testing.T) { runItemTests(t, newStore) })
 	t.Run("Tx", func(t *testing.T) { runTxTests(t, newStore) })
 	t.Run("Quality", func(t *testing.T) { runQualityTests(t, newStore) })
 	t.Run("Erase", func(t *testing.T) { runEraseTests(t, newStore) })
@@ -168,6 +169,7 @@ func normCall(c queue.Call) queue.Call {
 	c.AcceptedAt = normTimePtr(c.AcceptedAt)
 	c.ConnectedAt = normTimePtr(c.ConnectedAt)
 	c.EndedAt = normTimePtr(c.EndedAt)
+	c.RatedAt = normTimePtr(c.RatedAt)
 	return c
 }
 

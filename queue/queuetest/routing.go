@@ -37,7 +37,7 @@ func sameQueue(t *testing.T, what string, got, want queue.Queue) {
 func normCallback(c queue.Callback) queue.Callback {
 	c.CreatedAt = normTime(c.CreatedAt)
 	c.WindowFrom, c.WindowTo = normTimePtr(c.WindowFrom), normTimePtr(c.WindowTo)
-	c.ClaimedAt, c.DoneAt = normTimePtr(c.ClaimedAt), normTimePtr(c.DoneAt)
+	c.ClaimedAt, c.DoneAt, c.ErasedAt = normTimePtr(c.ClaimedAt), normTimePtr(c.DoneAt), normTimePtr(c.ErasedAt)
 	return c
 }
 
@@ -45,7 +45,7 @@ func callback(id, q string, created time.Duration) queue.Callback {
 	return queue.Callback{
 		ID: id, Queue: q, Name: "Shopper " + id, Phone: "+351 21 000 0000", Email: id + "@shop.example",
 		Locale: "pt-PT", Message: "call me", WindowFrom: ptr(at(time.Hour)), WindowTo: ptr(at(2 * time.Hour)),
-		State: queue.CallbackOpen, CreatedAt: at(created),
+		State: queue.CallbackOpen, CreatedAt: at(created), CustomerID: "cust_" + id,
 	}
 }
 

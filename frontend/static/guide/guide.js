@@ -5,6 +5,7 @@
 import { Signal, defaultWsUrl } from "../js/signal.js";
 import { Call, fetchIceConfig } from "../js/call.js";
 import { formatMoney, minorDigits, normalizeCurrency, parseMajor } from "../js/money.js";
+import { ShopSide } from "./shopside.js";
 
 const $ = (sel) => document.querySelector(sel);
 const REFRESH_KEY = "guidecall.refresh_token";
@@ -28,6 +29,12 @@ const s = {
 
 const active = () => s.calls.get(s.activeId) || null;
 const liveCall = (rec) => rec && rec.call && !rec.call.closed;
+
+// The chat, product cards and cart follow the call on screen.
+const shopSide = new ShopSide({
+  send: (type, data) => s.signal?.send(type, data, s.activeId),
+  token: () => auth.access,
+});
 
 // --- hooks for automated browser tests ---
 window.guidecall = {
@@ -246,11 +253,16 @@ function connectSignal() {
     const d = msg.data || {};
     if (d.status === "disconnected") {
       $("#connection-status").textContent = `Shopper disconnected, waiting up to ${Math.round((d.grace_ms || 0) / 1000)} s…`;
+      coverUntilNextFrame();
     } else if (d.status === "reconnected") {
       $("#connection-status").textContent = "Shopper reconnected.";
+      // A shopper who sends no video has no frame to wait for.
+      const v = $("#remote-video").srcObject;
+      if (!v || !v.getVideoTracks().some((tr) => tr.readyState === "live" && !tr.muted)) $("#peer-reconnecting").hidden = true;
     }
   });
   signal.on("payment.link", (msg) => upsertLink(msg.call_id, msg.data || {}));
+  for (const type of ["chat.message", "product.card", "cart"]) signal.on(type, (msg) => shopSide.handle(msg));
   signal.on("callback.changed", () => {
     s.callbackPushes = (s.callbackPushes || 0) + 1;
     loadCallbacks();
@@ -368,6 +380,7 @@ function renderOffer() {
   $("#offer-title").textContent = s.calls.size > 0 ? "Another shopper (you are in a call)" : "Incoming shopper";
   fillContext($("#offer-context"), [
     ["Name", sh.name || "Anonymous shopper"],
+    ["Customer", sh.customer_id ? `${sh.customer_id} (signed in)` : ""],
     ["Queue", sh.queue],
     ["Locale", sh.locale],
     ["Currency", sh.currency],
@@ -440,7 +453,7 @@ function onMatched(msg, { resumed = false } = {}) {
   if (!id || liveCall(s.calls.get(id))) return;
   const d = msg.data || {};
   dropOffer(id);
-  const rec = { id, peer: d.peer || {}, state: "matched", stream: null, links: new Map(), ended: null, call: null, since: new Date() };
+  const rec = { id, peer: d.peer || {}, state: "matched", stream: null, links: new Map(), ended: null, resumed, call: null, since: new Date() };
   s.calls.set(id, rec);
   rec.call = new Call({
     signal: s.signal,
@@ -454,6 +467,8 @@ function onMatched(msg, { resumed = false } = {}) {
       rec.state = st;
       if (s.activeId === id) setCallState(st);
       renderCalls();
+      // The shopper's media is flowing again: drop the reconnecting cover.
+      if (s.activeId === id && (st === "connected" || st === "ended")) $("#peer-reconnecting").hidden = true;
     },
     onRemoteStream: (stream) => {
       rec.stream = stream;
@@ -482,6 +497,7 @@ function activate(id) {
   s.activeId = id;
   fillContext($("#call-context"), [
     ["Shopper", rec.peer.name || "Anonymous shopper"],
+    ["Customer", rec.peer.customer_id ? `${rec.peer.customer_id} (signed in)` : ""],
     ["Locale", rec.peer.locale],
     ["Currency", rec.peer.currency],
     ["Page", rec.peer.page_url, "url"],
@@ -493,10 +509,16 @@ function activate(id) {
   showError("#transfer-error", "");
   $("#refund-status").textContent = "";
   renderLinks(rec);
+  // Items of a call off screen were not drawn as they came: a call shown
+  // before, or resumed after a reload, fetches its history.
+  if (shopSide.callId !== id) shopSide.start(id, rec.peer.currency, rec.resumed || rec.shown);
+  rec.shown = true;
   $("#transfer-target").replaceChildren(new Option("Loading…", ""));
   $("#transfer-note").value = "";
   if ($("#transfer-details").open && !rec.ended) loadTransferTargets();
   showRemote(rec.stream);
+  // Another call's reconnecting cover is not this one's.
+  $("#peer-reconnecting").hidden = true;
   $("#idle-hint").hidden = true;
   $("#payment-panel").hidden = false;
   if (rec.ended) showEnded(rec);
@@ -584,6 +606,15 @@ function onEnded(rec, reason, by) {
   renderOffer();
 }
 
+// Covers the shopper's last frame until a new one is shown: a reload or a
+// network switch freezes the picture, and a frozen face reads as a hang.
+function coverUntilNextFrame() {
+  const cover = $("#peer-reconnecting");
+  cover.hidden = false;
+  const v = $("#remote-video");
+  if (typeof v.requestVideoFrameCallback === "function") v.requestVideoFrameCallback(() => { cover.hidden = true; });
+}
+
 function showEnded(rec) {
   const { reason, by } = rec.ended;
   $("#remote-video").srcObject = null;
@@ -613,6 +644,7 @@ function wrapUpDone() {
   $("#ended-view").hidden = true;
   $("#call-view").hidden = true;
   $("#payment-panel").hidden = true;
+  shopSide.stop();
   $("#idle-hint").hidden = false;
   setCallState("waiting");
   renderCalls();

@@ -10,7 +10,13 @@
 // Recovery: when the connection fails (or stays disconnected), or after a
 // WebSocket resume, the initiator fetches fresh ICE servers, applies them
 // with setConfiguration(), calls restartIce() and sends a new offer; the
-// shopper asks for that with an `ice.restart` message.
+// shopper asks for that with an `ice.restart` message. A shopper whose page
+// was reloaded has a new connection (new DTLS): it sends `ice.restart` with
+// fresh:true and the initiator replaces its connection instead.
+//
+// The page state follows connectionState and iceConnectionState, whichever
+// changes: an ICE restart on a healthy connection may leave connectionState
+// at "connected" throughout, so no single "connected" event is awaited.
 
 /** Page-visible call states (the text of #call-state). */
 export const STATES = ["waiting", "matched", "connecting", "connected", "ended"];
@@ -52,6 +58,10 @@ export class Call {
    * @param {function(MediaStream):void} [o.onRemoteStream]
    * @param {function(object):void} [o.onPeer] call.peer data (disconnected/reconnected)
    * @param {function(object):void} [o.onEnded] {reason, by}
+   * @param {boolean} [o.fresh] the call existed before this page: ask the
+   *   initiator for a new connection rather than wait for its first offer
+   * @param {boolean} [o.audioOnly] receive no video either (the answerer
+   *   marks the offered video inactive)
    */
   constructor(o) {
     this.signal = o.signal;
@@ -64,6 +74,12 @@ export class Call {
     this.onRemoteStream = o.onRemoteStream || (() => {});
     this.onPeer = o.onPeer || (() => {});
     this.onEnded = o.onEnded || (() => {});
+    this.fresh = !!o.fresh;
+    this.audioOnly = !!o.audioOnly;
+    this.restartsCompleted = 0; // ICE restarts whose offer/answer completed
+    this.offersAnswered = 0;
+    this.offeredRestart = false;
+    this.restarting = false;
     this.pc = null;
     this.state = null; // start() moves it to "matched"
     this.closed = false;
@@ -84,6 +100,7 @@ export class Call {
       const config = await this._iceConfig();
       this._createPc(config);
       if (this.initiator) await this._sendOffer(false);
+      else if (this.fresh) this.signal.send("ice.restart", { fresh: true }, this.callId);
     });
   }
 
@@ -100,7 +117,8 @@ export class Call {
         break;
       case "ice.restart":
         // Shoppers cannot offer; a restart asked of them is for the guide.
-        if (this.initiator) this.restart("asked");
+        if (this.initiator && data.fresh) this.rebuild();
+        else if (this.initiator) this.restart("asked");
         break;
       case "call.peer":
         this.onPeer(data);
@@ -135,7 +153,7 @@ export class Call {
     if (!force && now - this.lastRestart < RESTART_MIN_INTERVAL_MS) return;
     this.lastRestart = now;
     console.info(`call ${this.callId}: ICE restart (${why})`);
-    if (this.state === "connected") this._setState("connecting");
+    this.restarting = true;
     if (!this.initiator) {
       this.signal.send("ice.restart", {}, this.callId);
       return;
@@ -156,6 +174,23 @@ export class Call {
       }
       this.pc.restartIce();
       await this._sendOffer(true);
+    });
+  }
+
+  /**
+   * The other side has a brand-new peer connection (its page reloaded):
+   * replace ours and send a first offer, since an ICE restart would keep
+   * a DTLS session the other side no longer has.
+   */
+  rebuild() {
+    if (this.closed || !this.initiator) return;
+    console.info(`call ${this.callId}: new peer connection for a reloaded peer`);
+    this.lastRestart = Date.now();
+    this._enqueue(async () => {
+      if (this.closed) return;
+      this._createPc(await this._iceConfig());
+      this._setState("connecting");
+      await this._sendOffer(false);
     });
   }
 
@@ -192,6 +227,9 @@ export class Call {
   async stats() {
     const out = {
       connectionState: this.pc ? this.pc.connectionState : "new",
+      iceConnectionState: this.pc ? this.pc.iceConnectionState : "new",
+      state: this.state,
+      restartsCompleted: this.restartsCompleted,
       localCandidateType: null,
       remoteCandidateType: null,
       framesDecoded: 0,
@@ -305,17 +343,21 @@ export class Call {
       this.pc.onicecandidate = null;
       this.pc.ontrack = null;
       this.pc.onconnectionstatechange = null;
+      this.pc.oniceconnectionstatechange = null;
       this.pc.close();
     }
     const pc = new RTCPeerConnection(config);
     this.pc = pc;
     this.pendingCandidates = [];
-    if (this.localStream) {
-      for (const track of this.localStream.getTracks()) pc.addTrack(track, this.localStream);
-    } else {
-      // No camera or microphone: still receive the other side.
-      pc.addTransceiver("audio", { direction: "recvonly" });
-      pc.addTransceiver("video", { direction: "recvonly" });
+    this.offersAnswered = 0;
+    const tracks = this.localStream ? this.localStream.getTracks() : [];
+    for (const track of tracks) pc.addTrack(track, this.localStream);
+    if (this.initiator) {
+      // What we do not send, we still want to receive. (The answerer gets a
+      // receiving transceiver for every section of the offer anyway.)
+      for (const kind of ["audio", "video"]) {
+        if (!tracks.some((t) => t.kind === kind)) pc.addTransceiver(kind, { direction: "recvonly" });
+      }
     }
     pc.onicecandidate = (ev) => {
       const c = ev.candidate;
@@ -338,14 +380,22 @@ export class Call {
       this.onRemoteStream(this.remoteStream);
     };
     const onChange = () => this._onConnectionState(pc);
-    if ("connectionState" in pc) pc.onconnectionstatechange = onChange;
-    else pc.oniceconnectionstatechange = onChange;
+    pc.onconnectionstatechange = onChange;
+    pc.oniceconnectionstatechange = onChange;
     return pc;
   }
 
+  /**
+   * Derives the page state from both connection states. ICE can leave
+   * "checking" after a restart while connectionState never left
+   * "connected"; either one reporting a live path means connected.
+   */
   _onConnectionState(pc) {
     if (pc !== this.pc || this.closed) return;
-    const st = pc.connectionState || pc.iceConnectionState;
+    const ice = pc.iceConnectionState;
+    let st = pc.connectionState || ice;
+    if (st === "connected" && (ice === "disconnected" || ice === "failed")) st = ice;
+    if ((st === "connecting" || st === "new") && (ice === "connected" || ice === "completed")) st = "connected";
     if (st !== "disconnected") clearTimeout(this.disconnectTimer);
     switch (st) {
       case "connected":
@@ -383,6 +433,7 @@ export class Call {
   async _sendOffer(iceRestart) {
     const pc = this.pc;
     const offer = await pc.createOffer(iceRestart ? { iceRestart: true } : undefined);
+    this.offeredRestart = iceRestart;
     if (pc !== this.pc || this.closed) return;
     await pc.setLocalDescription(offer);
     if (this.state !== "connected") this._setState("connecting");
@@ -397,6 +448,7 @@ export class Call {
       }
       if (!this.pc) this._createPc(await this._iceConfig());
       const desc = { type: "offer", sdp: data.sdp };
+      let rebuilt = false;
       try {
         await this.pc.setRemoteDescription(desc);
       } catch (err) {
@@ -404,13 +456,21 @@ export class Call {
         // (new DTLS fingerprint): start over with a fresh one.
         console.warn("call: offer refused, rebuilding the peer connection", err);
         this._createPc(await this._iceConfig());
+        rebuilt = true;
         await this.pc.setRemoteDescription(desc);
       }
       await this._flushCandidates();
+      if (this.audioOnly) {
+        for (const tr of this.pc.getTransceivers()) {
+          if (tr.receiver.track?.kind === "video") tr.direction = "inactive";
+        }
+      }
       const answer = await this.pc.createAnswer();
       await this.pc.setLocalDescription(answer);
       if (this.state !== "connected") this._setState("connecting");
       this.signal.send("sdp", { type: "answer", sdp: this.pc.localDescription.sdp }, this.callId);
+      this.offersAnswered += 1;
+      this._restartDone(this.offersAnswered > 1 && !rebuilt);
     } else if (data.type === "answer") {
       if (!this.pc || this.pc.signalingState !== "have-local-offer") {
         console.warn("call: unexpected answer ignored");
@@ -418,6 +478,7 @@ export class Call {
       }
       await this.pc.setRemoteDescription({ type: "answer", sdp: data.sdp });
       await this._flushCandidates();
+      this._restartDone(this.offeredRestart);
     }
   }
 
@@ -449,6 +510,13 @@ export class Call {
       // Candidates of an earlier ICE generation are expected to fail.
       console.debug("call: candidate not added", err?.message);
     }
+  }
+
+  /** An offer/answer round finished: the state is whatever the connection now says. */
+  _restartDone(wasRestart) {
+    if (wasRestart) this.restartsCompleted += 1;
+    this.restarting = false;
+    this._onConnectionState(this.pc);
   }
 
   _setState(state) {

@@ -1,13 +1,26 @@
 // i18n.js: tiny message catalogs loaded from ../locales/{lang}.json.
 
-export const LANGUAGES = ["en", "de", "fr", "es", "ja"];
+// Catalogs are named by their BCP 47 tag; a region is part of the name only
+// where the language is written differently per region.
+export const LANGUAGES = ["en", "zh-CN", "ja", "ko", "th", "id", "vi", "ar", "he", "de", "nl", "fr", "es", "pt-BR"];
 const FALLBACK = "en";
+const RTL = new Set(["ar", "he"]);
 
-/** Picks a supported language from BCP 47 tags by their primary subtag. */
+/**
+ * Picks a supported catalog for BCP 47 tags: the exact tag first
+ * ("pt-BR"), else the first catalog of the same language ("pt-PT" → pt-BR,
+ * "zh" → zh-CN, "de-AT" → de). The legacy "iw" is Hebrew.
+ */
 export function pickLanguage(tags, supported = LANGUAGES) {
+  const lower = supported.map((s) => s.toLowerCase());
   for (const tag of tags || []) {
-    const primary = String(tag || "").toLowerCase().split(/[-_]/)[0];
-    if (supported.includes(primary)) return primary;
+    const t = String(tag || "").replace(/_/g, "-").toLowerCase();
+    const exact = lower.indexOf(t);
+    if (exact >= 0) return supported[exact];
+    let primary = t.split("-")[0];
+    if (primary === "iw") primary = "he";
+    const same = lower.findIndex((s) => s.split("-")[0] === primary);
+    if (same >= 0) return supported[same];
   }
   return FALLBACK;
 }
@@ -41,6 +54,7 @@ export async function loadTranslator(tags = navigator.languages?.length ? naviga
   const messages = { ...base, ...own };
   const t = (key, params) => interpolate(messages[key] ?? key, params);
   t.lang = Object.keys(own).length || lang === FALLBACK ? lang : FALLBACK;
+  t.dir = RTL.has(t.lang) ? "rtl" : "ltr";
   t.has = (key) => Object.prototype.hasOwnProperty.call(messages, key);
   t.apply = (root = document) => applyTranslations(root, t);
   return t;
@@ -55,5 +69,8 @@ export function applyTranslations(root, t) {
   for (const el of root.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t(el.dataset.i18nPlaceholder);
   for (const el of root.querySelectorAll("[data-i18n-aria-label]")) el.setAttribute("aria-label", t(el.dataset.i18nAriaLabel));
   for (const el of root.querySelectorAll("[data-i18n-title]")) el.title = t(el.dataset.i18nTitle);
-  if (root === document) document.documentElement.lang = t.lang;
+  if (root === document) {
+    document.documentElement.lang = t.lang;
+    document.documentElement.dir = t.dir || "ltr";
+  }
 }

@@ -1,49 +1,47 @@
-// availability.js: what the shop shows before and instead of a call — the
-// queue's open/closed state from GET /api/v1/queues/{name}/status, and the
-// callback request form (POST /api/v1/queues/{name}/callbacks). Kept apart
-// from shop.js, which calls in through the four exports below.
+// availability.js: what the widget shows before and instead of a call: the
+// queue's open/closed state from GET /api/v1/queues/{name}/status (which
+// the host page also hears as queue-open / queue-closed), and the callback
+// request form (POST /api/v1/queues/{name}/callbacks). shop.js calls in
+// through the exports below; everything lives in the widget's shadow root.
 
-const $ = (sel) => document.querySelector(sel);
-
-const state = { queue: "default", t: (k) => k, locale: "en", status: null, entryId: null, onSent: null };
+const state = { root: null, api: null, queue: "default", t: (k) => k, locale: "en", emit: () => {}, status: null, entryId: null, onSent: null, onOpen: null };
+const $ = (sel) => state.root.querySelector(sel);
 
 /** Reads the queue's status and adapts the launcher: closed or nobody online offers a callback. */
-export async function initAvailability({ queue = "default", t, locale }) {
-  Object.assign(state, { queue, t, locale });
+export async function initAvailability({ root, api, queue = "default", t, locale, emit, onOpen }) {
+  Object.assign(state, { root, api, queue, t, locale, emit, onOpen });
   $("#callback-form").addEventListener("submit", onSubmit);
-  $("#callback-close").addEventListener("click", closeCallback);
   $("#callback-instead").addEventListener("click", () => openCallback({ entryId: state.entryId }));
   $("#callback-launch").addEventListener("click", () => openCallback({}));
   try {
-    const res = await fetch(`/api/v1/queues/${encodeURIComponent(queue)}/status?locale=${encodeURIComponent(locale)}`,
+    const res = await fetch(api(`api/v1/queues/${encodeURIComponent(queue)}/status?locale=${encodeURIComponent(locale)}`),
       { headers: { Accept: "application/json" }, cache: "no-store" });
     if (!res.ok) return;
     renderStatus(await res.json());
   } catch (err) {
-    console.warn("queue status", err);
+    console.warn("guidecall: queue status", err);
   }
 }
 
 function renderStatus(st) {
   state.status = st;
   const note = $("#availability");
-  const launch = $("#callback-launch");
-  document.body.dataset.queueOpen = String(!!st.open);
   if (!st.open) {
     note.textContent = st.next_open_at
       ? state.t("availability.closed", { when: formatWhen(st.next_open_at) })
       : state.t("availability.closed_no_hours");
-    // A closed queue takes no calls: the call buttons give way to the callback.
-    $("#call-guide").hidden = true;
-    $("#call-guide-fab").dataset.closed = "true";
-    $("#call-guide-fab").hidden = true;
   } else if (st.eta_seconds == null) {
     note.textContent = state.t("availability.no_guide");
   } else {
     note.textContent = "";
   }
   note.hidden = !note.textContent;
-  launch.hidden = !st.callback;
+  $("#callback-launch").hidden = !st.callback;
+  // A closed queue takes no calls: the join buttons give way to the callback.
+  for (const b of state.root.querySelectorAll("#precall-view .join-buttons [data-mode]")) b.hidden = !st.open;
+  state.emit(st.open ? "queue-open" : "queue-closed", {
+    queue: state.queue, nextOpenAt: st.next_open_at || null, etaSeconds: st.eta_seconds ?? null, callback: !!st.callback,
+  });
 }
 
 function formatWhen(iso) {
@@ -53,13 +51,13 @@ function formatWhen(iso) {
   try { return new Intl.DateTimeFormat(state.locale, opts).format(d); } catch { return d.toLocaleString(); }
 }
 
-/** Called by shop.js with each queue.position: offers the callback while waiting when the server says so. */
+/** Called with each queue.position: offers the callback while waiting when the server says so. */
 export function onQueuePosition(data, entryId) {
   state.entryId = entryId;
   $("#callback-instead").hidden = !data?.callback;
 }
 
-/** Called by shop.js when a join is refused as closed (409 queue_closed). */
+/** Called when a join is refused as closed (409 queue_closed). */
 export function onJoinClosed(body) {
   renderStatus({ ...(state.status || {}), open: false, next_open_at: body?.error?.next_open_at || null, callback: true });
   openCallback({});
@@ -72,12 +70,8 @@ export function openCallback({ entryId = null, onSent = null } = {}) {
   $("#callback-error").hidden = true;
   $("#callback-done").hidden = true;
   $("#callback-form").hidden = false;
-  $("#callback-widget").hidden = false;
+  state.onOpen?.("callback");
   $("#callback-name").focus();
-}
-
-function closeCallback() {
-  $("#callback-widget").hidden = true;
 }
 
 function localToISO(value) {
@@ -104,7 +98,7 @@ async function onSubmit(ev) {
   if (!body.phone && !body.email) return fail(state.t("callback.need_contact"));
   $("#callback-send").disabled = true;
   try {
-    const res = await fetch(`/api/v1/queues/${encodeURIComponent(state.queue)}/callbacks`, {
+    const res = await fetch(state.api(`api/v1/queues/${encodeURIComponent(state.queue)}/callbacks`), {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
       body: JSON.stringify(body),
@@ -117,6 +111,7 @@ async function onSubmit(ev) {
     $("#callback-done").dataset.callbackId = data?.callback_id || "";
     $("#callback-instead").hidden = true;
     $("#callback-launch").hidden = true;
+    state.emit("callback-requested", { callbackId: data?.callback_id || null });
     state.onSent?.(data);
   } catch (e) {
     fail(state.t("callback.error", { message: e.message }));

@@ -4,9 +4,11 @@
 // the server's to verify; the widget only passes it on).
 //
 // The host page says it in one of three ways, first found wins per field:
+//   <script src=".../widget.js" data-skill="running"
+//           data-second-language="de" data-customer-token="eyJ…" async>
+//   (widget.js hands these on as settings.skill, .secondLanguage and
+//   .customerToken; the panel module has no script tag of its own)
 //   window.guidecallConfig = { skill, secondLanguage, customerToken }
-//   <script type="module" src=".../shop.js" data-skill="running"
-//           data-second-language="de" data-customer-token="eyJ…">
 //   ?skill=running&second_language=de in the page address (never the token:
 //   an address ends up in logs and referrers)
 
@@ -14,9 +16,9 @@ const SKILL = /^[a-z0-9_-]{1,64}$/;
 const LANGUAGE = /^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/;
 const TOKEN = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
-export function joinExtras({ config = globalThis.guidecallConfig, script = null, search = "" } = {}) {
+export function joinExtras({ settings = {}, config = globalThis.guidecallConfig, search = "" } = {}) {
+  const tag = settings && typeof settings === "object" ? settings : {};
   const cfg = config && typeof config === "object" ? config : {};
-  const data = script?.dataset || {};
   const url = new URLSearchParams(search);
   const pick = (re, ...values) => {
     for (const v of values) {
@@ -25,17 +27,10 @@ export function joinExtras({ config = globalThis.guidecallConfig, script = null,
     return undefined;
   };
   const out = {
-    skill: pick(SKILL, cfg.skill, data.skill, url.get("skill")),
-    second_language: pick(LANGUAGE, cfg.secondLanguage, data.secondLanguage, url.get("second_language")),
-    customer_token: pick(TOKEN, cfg.customerToken, data.customerToken),
+    skill: pick(SKILL, tag.skill, cfg.skill, url.get("skill")),
+    second_language: pick(LANGUAGE, tag.secondLanguage, cfg.secondLanguage, url.get("second_language")),
+    customer_token: pick(TOKEN, tag.customerToken, cfg.customerToken),
   };
   for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k];
   return out;
-}
-
-// widgetScript is the widget's own script tag, where a host page puts its
-// data attributes (a module script has no document.currentScript).
-export function widgetScript(doc = document) {
-  return doc.querySelector('script[src$="shop.js"][data-skill], script[src$="shop.js"][data-second-language], script[src$="shop.js"][data-customer-token]')
-    || doc.querySelector('script[src$="shop.js"]');
 }
