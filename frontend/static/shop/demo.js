@@ -44,9 +44,13 @@ function widget() {
 }
 
 async function init() {
+  // The button works from the first moment: a click before the loader
+  // arrived opens the widget once it has.
+  const loading = widget();
+  document.querySelector("#call-guide").addEventListener("click", () => loading.then((g) => g.open()));
   try { (await loadTranslator()).apply(document); } catch (err) { console.warn(err); }
   const amount = renderPrice();
-  const gc = await widget();
+  const gc = await loading;
   const product = { id: "merino-sneaker", name: document.querySelector("#product-title").textContent, price: amount, currency };
   const share = () => gc.setContext({ currency, product, variant: size() && `EU ${size()}`, cart: bag.slice() });
   share();
@@ -58,7 +62,6 @@ async function init() {
   };
   document.querySelector("#add-to-bag").addEventListener("click", () => addToBag({ ...product, variant: size(), quantity: 1 }));
   gc.on("product-added-to-cart", (e) => addToBag({ ...e.product, quantity: e.quantity || 1 }));
-  document.querySelector("#call-guide").addEventListener("click", () => gc.open());
   // The floating launcher only while the page's own call button is out of
   // view; when the queue is closed the page's button goes and the widget's
   // launcher (which leads to the callback form) stays.
