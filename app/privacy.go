@@ -13,7 +13,8 @@ import (
 )
 
 // purge runs the retention purge once: shopper data of entries that ended
-// more than --retention ago, and refresh-token families that expired.
+// more than --retention ago, guides' presence history past its bound, and
+// refresh-token families that expired.
 func (a *App) purge(ctx context.Context) error {
 	if _, err := a.Queue.PurgeShopperData(ctx, a.cfg.Retention); err != nil {
 		return err
@@ -22,6 +23,9 @@ func (a *App) purge(ctx context.Context) error {
 		if err := a.purgeMerchantEvents(ctx, time.Now().Add(-a.cfg.Retention)); err != nil {
 			return err
 		}
+	}
+	if _, err := a.Queue.PurgePresence(ctx, a.cfg.Retention); err != nil {
+		return err
 	}
 	if n, err := a.Auth.PurgeSessions(ctx); err != nil {
 		return err

@@ -53,7 +53,13 @@ func (in inbound) Open(ctx context.Context, who signaling.Identity) (protocol.We
 		if reason == queue.PresenceChosen {
 			reason = ""
 		}
-		w.WelcomeGuide, call = &protocol.WelcomeGuide{GuideID: g.ID, Name: g.Name, Status: string(g.Status), StatusReason: reason}, cl
+		w.WelcomeGuide = &protocol.WelcomeGuide{GuideID: g.ID, Name: g.Name, Status: string(g.Status), StatusReason: reason, Capacity: g.Slots()}
+		for _, c := range cl {
+			w.WelcomeGuide.Calls = append(w.WelcomeGuide.Calls, protocol.CallView{CallID: c.ID, State: string(c.State), Role: who.Role})
+		}
+		if len(cl) > 0 {
+			call = &cl[0]
+		}
 	}
 	if call != nil {
 		w.Resumed = true

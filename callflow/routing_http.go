@@ -206,7 +206,27 @@ func (f *Flow) handleGuideGet(w http.ResponseWriter, r *http.Request) {
 		f.writeRoutingError(w, err)
 		return
 	}
-	httpjson.Write(w, http.StatusOK, map[string]any{"guide": g, "presence": g.Presence(), "history": hist})
+	declined, err := f.queue.Declines(r.Context(), id, 20)
+	if err != nil {
+		f.writeRoutingError(w, err)
+		return
+	}
+	declines := make([]declineView, 0, len(declined))
+	for _, c := range declined {
+		declines = append(declines, declineView{CallID: c.ID, EntryID: c.EntryID, Queue: c.Queue, OfferedAt: c.OfferedAt, At: c.EndedAt, Reason: c.DeclineNote})
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"guide": g, "presence": g.Presence(), "history": hist, "declines": declines})
+}
+
+// declineView is one offer the guide declined, as the admin guide read
+// shows it; Reason is the guide's own, empty when none was given.
+type declineView struct {
+	CallID    string     `json:"call_id"`
+	EntryID   string     `json:"entry_id"`
+	Queue     string     `json:"queue"`
+	OfferedAt time.Time  `json:"offered_at"`
+	At        *time.Time `json:"declined_at"`
+	Reason    string     `json:"reason"`
 }
 
 func (f *Flow) handleGuideProfile(w http.ResponseWriter, r *http.Request) {
@@ -235,12 +255,24 @@ func (f *Flow) handleGuideProfile(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, g)
 }
 
+// handleTransferTargets lists where the guide may hand its call's shopper:
+// queues and colleagues, for the console's transfer picker.
+func (f *Flow) handleTransferTargets(w http.ResponseWriter, r *http.Request) {
+	tt, err := f.queue.TransferTargets(r.Context(), subject(r), chi.URLParam(r, "callID"))
+	if err != nil {
+		f.writeRoutingError(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, tt)
+}
+
 // routingRoutes mounts the routing part of /api/v1 on r.
 func (f *Flow) routingRoutes(r chi.Router) {
 	r.Get("/queues/{name}/status", f.handleQueueStatus)
 	r.With(f.joins.middleware).Post("/queues/{name}/callbacks", f.handleCallbackRequest)
 	guides := f.cfg.Issuer.Middleware(protocol.RoleGuide, protocol.RoleAdmin)
 	r.With(guides).Get("/callbacks", f.handleCallbacksList)
+	r.With(guides).Get("/calls/{callID}/transfer-targets", f.handleTransferTargets)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleGuide)).Post("/callbacks/{id}/claim", f.handleCallbackClaim)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleGuide)).Post("/callbacks/{id}/outcome", f.handleCallbackOutcome)
 	admin := f.cfg.Issuer.Middleware(protocol.RoleAdmin)

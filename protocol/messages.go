@@ -41,6 +41,11 @@ type WelcomeGuide struct {
 	// StatusReason says why the status is what it is ("missed_offers"
 	// when the server set the guide away); omitted when the guide chose.
 	StatusReason string `json:"status_reason,omitempty"`
+	// Capacity is how many calls the guide may hold at once; Calls are all
+	// the accepted calls it holds, oldest first (Call is the first of
+	// them). Pending offers are sent again as offer messages.
+	Capacity int        `json:"capacity,omitempty"`
+	Calls    []CallView `json:"calls,omitempty"`
 }
 
 // CallView names the call a welcome resumes, and the receiver's side of it.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 )
 
 // txn is one change in progress: its store transaction, the events it
@@ -153,48 +155,72 @@ func (s *Service) entryChange(ctx context.Context, entryID string, fn func(ctx c
 	})
 }
 
-// errGuideMoved means a guide's call changed between the read that named
+// errGuideMoved means a guide's calls changed between the read that named
 // the rows to claim and the claim itself.
-var errGuideMoved = errors.New("queue: guide's call changed meanwhile")
+var errGuideMoved = errors.New("queue: guide's calls changed meanwhile")
 
 // guideAttempts bounds how often guideChange starts over because the
-// guide kept moving to another call.
+// guide kept taking or dropping calls.
 const guideAttempts = 5
 
-// guideChange runs fn on a guide and, if it holds one, its call and that
-// call's entry. The guide is claimed last, so its call is read first
-// without a claim and checked again once all three are held; if it moved
-// meanwhile the change starts over.
-func (s *Service) guideChange(ctx context.Context, guideID string, fn func(ctx context.Context, t *txn, p *parties) error) error {
+// guideParties are a guide and every offer or call it holds, each with
+// its entry. Every held[i].g is g itself, so a change one of them makes to
+// the guide is seen by the next.
+type guideParties struct {
+	g    *Guide
+	held []*parties
+}
+
+// guideChange runs fn on a guide, the calls it holds and their entries.
+// The guide is claimed last, so its calls are read first without a claim
+// and checked again once everything is held; if they changed meanwhile
+// the change starts over. Entries are claimed in id order, so two changes
+// that both claim several never wait on each other in a circle.
+func (s *Service) guideChange(ctx context.Context, guideID string, fn func(ctx context.Context, t *txn, gp *guideParties) error) error {
 	for range guideAttempts {
 		g0, err := s.store.GuideGet(ctx, guideID)
 		if err != nil {
 			return err
 		}
-		var c0 Call
-		if g0.CallID != "" {
-			if c0, err = s.store.CallGet(ctx, g0.CallID); err != nil {
+		calls0 := make([]Call, 0, len(g0.CallIDs))
+		for _, id := range g0.CallIDs {
+			c, err := s.store.CallGet(ctx, id)
+			if err != nil {
 				return err
 			}
+			calls0 = append(calls0, c)
 		}
 		err = s.change(ctx, func(ctx context.Context, t *txn) error {
-			p := &parties{}
-			if c0.ID != "" {
-				var err error
-				if p, err = lockCall(ctx, t, c0.EntryID, c0.ID, guideID); err != nil {
-					return err
-				}
-			} else {
-				g, err := t.GuideGet(ctx, guideID)
+			entries := make(map[string]*Entry, len(calls0))
+			byEntry := slices.Clone(calls0)
+			slices.SortFunc(byEntry, func(a, b Call) int { return strings.Compare(a.EntryID, b.EntryID) })
+			for _, c := range byEntry {
+				e, err := t.EntryGet(ctx, c.EntryID)
 				if err != nil {
 					return err
 				}
-				p.g = &g
+				entries[c.ID] = &e
 			}
-			if p.g.CallID != c0.ID {
+			calls := make([]*Call, 0, len(calls0))
+			for _, c0 := range calls0 {
+				c, err := t.CallGet(ctx, c0.ID)
+				if err != nil {
+					return err
+				}
+				calls = append(calls, &c)
+			}
+			g, err := t.GuideGet(ctx, guideID)
+			if err != nil {
+				return err
+			}
+			if !slices.Equal(g.CallIDs, g0.CallIDs) {
 				return errGuideMoved
 			}
-			return fn(ctx, t, p)
+			gp := &guideParties{g: &g}
+			for _, c := range calls {
+				gp.held = append(gp.held, &parties{e: entries[c.ID], c: c, g: &g})
+			}
+			return fn(ctx, t, gp)
 		})
 		if !errors.Is(err, errGuideMoved) {
 			return err

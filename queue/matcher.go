@@ -55,7 +55,7 @@ func (s *Service) settlePresence(ctx context.Context) error {
 			continue
 		}
 		seen := g.SeenAt
-		err := s.guideChange(ctx, g.ID, func(ctx context.Context, t *txn, p *parties) error {
+		err := s.guideChange(ctx, g.ID, func(ctx context.Context, t *txn, p *guideParties) error {
 			g := *p.g
 			if !g.Online || !g.SeenAt.Equal(seen) {
 				return nil // came back meanwhile
@@ -72,7 +72,7 @@ func (s *Service) settlePresence(ctx context.Context) error {
 			t.afterCommit(func() {
 				s.log.InfoContext(ctx, "guide's node stopped reporting it; treating as dropped", "guide_id", g.ID, "seen_at", seen)
 			})
-			return s.guideGone(ctx, t, p)
+			return s.guideGoneAll(ctx, t, p)
 		})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("guide %s: %w", g.ID, err))
@@ -247,16 +247,21 @@ func (s *Service) settleEntries(ctx context.Context) error {
 	return nil
 }
 
-// match offers waiting shoppers to the longest-idle guide eligible for
-// each: higher priority first, then oldest, queues taking turns. An
-// entry first takes the relaxation steps it has waited long enough for.
-// Every entry takes the first eligible guide left, so after one pass no
-// entry waits while a guide eligible for it is still free.
+// match offers waiting shoppers to the least busy, then longest-idle,
+// guide eligible for each: higher priority first, then oldest, queues
+// taking turns. An entry first takes the relaxation steps it has waited
+// long enough for. Every entry takes the first eligible guide with room
+// left, so after one pass no entry waits while a guide eligible for it
+// still has room.
 func (s *Service) match(ctx context.Context) error {
 	guides, err := s.store.GuidesAvailable(ctx)
 	if err != nil {
 		return err
 	}
+	// A guide of capacity above 1 already in a call comes after those
+	// with nothing: a shopper gets a guide's whole attention when it can.
+	byLoad := func(a, b Guide) int { return len(a.CallIDs) - len(b.CallIDs) }
+	slices.SortStableFunc(guides, byLoad)
 	line, err := s.store.EntriesQueued(ctx, "")
 	if err != nil {
 		return err
@@ -289,8 +294,21 @@ func (s *Service) match(ctx context.Context) error {
 		}
 		g := guides[i]
 		guides = slices.Delete(guides, i, i+1)
-		if err := s.offer(ctx, e.ID, g.ID, queues[e.Queue].offerTimeout(s.cfg.OfferTimeout)); err != nil {
+		callID, err := s.offer(ctx, e.ID, g.ID, queues[e.Queue].offerTimeout(s.cfg.OfferTimeout))
+		if err != nil {
 			s.log.WarnContext(ctx, "offer failed", "entry_id", e.ID, "guide_id", g.ID, "err", err)
+			continue
+		}
+		g.CallIDs = append(slices.Clone(g.CallIDs), callID)
+		if g.HasRoom() {
+			// Behind every guide with fewer calls, ahead of those with more.
+			at, _ := slices.BinarySearchFunc(guides, g, func(o, g Guide) int {
+				if byLoad(o, g) <= 0 {
+					return -1
+				}
+				return 1
+			})
+			guides = slices.Insert(guides, at, g)
 		}
 	}
 	return nil
@@ -394,7 +412,7 @@ func (s *Service) settleWrapUps(ctx context.Context) error {
 		if !over(g) {
 			continue
 		}
-		err := s.guideChange(ctx, g.ID, func(ctx context.Context, t *txn, p *parties) error {
+		err := s.guideChange(ctx, g.ID, func(ctx context.Context, t *txn, p *guideParties) error {
 			g := *p.g
 			if !over(g) {
 				return nil
@@ -422,7 +440,7 @@ func (s *Service) settleWrapUps(ctx context.Context) error {
 // wrap-up time, if the queue has one and the guide was available.
 func (s *Service) wrapUp(ctx context.Context, t *txn, p *parties, now time.Time) error {
 	g := *p.g
-	if g.CallID != "" || g.Status != GuideAvailable {
+	if len(g.CallIDs) > 0 || g.Status != GuideAvailable {
 		return nil
 	}
 	q, err := t.QueueGet(ctx, p.c.Queue)
@@ -480,8 +498,8 @@ func sortFairly(entries []Entry) {
 // offer binds a guide and an entry to a new offered call, in one change
 // that checks both are still free. The store refuses a second live call
 // for either, so two leaders briefly running at once cannot double-book.
-func (s *Service) offer(ctx context.Context, entryID, guideID string, timeout time.Duration) error {
-	return s.change(ctx, func(ctx context.Context, t *txn) error {
+func (s *Service) offer(ctx context.Context, entryID, guideID string, timeout time.Duration) (callID string, err error) {
+	err = s.change(ctx, func(ctx context.Context, t *txn) error {
 		now := s.now()
 		e, err := t.EntryGet(ctx, entryID)
 		if err != nil {
@@ -511,10 +529,11 @@ func (s *Service) offer(ctx context.Context, entryID, guideID string, timeout ti
 		if err := t.putEntry(ctx, e); err != nil {
 			return err
 		}
-		g.CallID = c.ID
+		g.CallIDs = append(g.CallIDs, c.ID)
 		if err := t.putGuide(ctx, g); err != nil {
 			return err
 		}
+		callID = c.ID
 		t.emit(OfferMade{EventMeta: s.meta(), Call: c, Entry: e})
 		t.afterCommit(func() {
 			s.log.InfoContext(ctx, "offer made", "call_id", c.ID, "entry_id", e.ID, "guide_id", g.ID,
@@ -522,6 +541,7 @@ func (s *Service) offer(ctx context.Context, entryID, guideID string, timeout ti
 		})
 		return nil
 	})
+	return callID, err
 }
 
 // sendPositions tells each queued shopper its position when it changed.

@@ -429,7 +429,7 @@ func (t *memTx) GuideUpdate(_ context.Context, id string, fn func(*Guide) error)
 func (t *memTx) GuidesAvailable(_ context.Context) ([]Guide, error) {
 	var out []Guide
 	for _, g := range t.m.guides {
-		if g.Online && g.Status == GuideAvailable && g.CallID == "" {
+		if g.Online && g.Status == GuideAvailable && g.HasRoom() {
 			out = append(out, cloneGuide(*g))
 		}
 	}
@@ -458,10 +458,23 @@ func (t *memTx) CallCreate(_ context.Context, c Call) (Call, error) {
 		return Call{}, fmt.Errorf("call %s: %w", c.ID, ErrBadState)
 	}
 	if c.State.Live() {
+		slots, held := 1, 0
+		if g, ok := t.m.guides[c.GuideID]; ok {
+			slots = g.Slots()
+		}
 		for _, o := range t.m.calls {
-			if o.State.Live() && (o.GuideID == c.GuideID || o.EntryID == c.EntryID) {
-				return Call{}, fmt.Errorf("call %s: guide %s or entry %s already in live call %s: %w", c.ID, c.GuideID, c.EntryID, o.ID, ErrBadState)
+			if !o.State.Live() {
+				continue
 			}
+			if o.EntryID == c.EntryID {
+				return Call{}, fmt.Errorf("call %s: entry %s already in live call %s: %w", c.ID, c.EntryID, o.ID, ErrBadState)
+			}
+			if o.GuideID == c.GuideID {
+				held++
+			}
+		}
+		if held >= slots {
+			return Call{}, fmt.Errorf("call %s: guide %s already holds %d live calls (capacity %d): %w", c.ID, c.GuideID, held, slots, ErrBadState)
 		}
 	}
 	t.putCall(c)
@@ -525,6 +538,7 @@ func cloneGuide(g Guide) Guide {
 	g.DisconnectedAt = cloneTime(g.DisconnectedAt)
 	g.WrapUpUntil = cloneTime(g.WrapUpUntil)
 	g.Queues, g.Languages, g.Skills = slices.Clone(g.Queues), slices.Clone(g.Languages), slices.Clone(g.Skills)
+	g.CallIDs = slices.Clone(g.CallIDs)
 	return g
 }
 

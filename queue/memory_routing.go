@@ -90,6 +90,31 @@ func (t *memTx) CallsHandled(_ context.Context, queue string, since time.Time) (
 	return out, nil
 }
 
+func (m *MemoryStore) CallsDeclined(ctx context.Context, guideID string, limit int) ([]Call, error) {
+	tx, unlock := m.single()
+	defer unlock()
+	return tx.CallsDeclined(ctx, guideID, limit)
+}
+
+func (t *memTx) CallsDeclined(_ context.Context, guideID string, limit int) ([]Call, error) {
+	var out []Call
+	for _, c := range t.m.calls {
+		if c.GuideID == guideID && c.EndReason == ReasonDeclined && c.EndedAt != nil {
+			out = append(out, cloneCall(*c))
+		}
+	}
+	slices.SortFunc(out, func(a, b Call) int {
+		if c := b.EndedAt.Compare(*a.EndedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(b.ID, a.ID)
+	})
+	if len(out) > limit {
+		out = out[:max(limit, 0)]
+	}
+	return out, nil
+}
+
 func (t *memTx) putQueue(q Queue) {
 	if t.undo != nil {
 		save(t.undo.queues, t.m.queues, q.Name)

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 
 	"guidecall/protocol"
@@ -115,8 +116,9 @@ type Guide struct {
 	// IdleSince orders available guides: the longest idle gets the offer.
 	IdleSince    time.Time `json:"idle_since"`
 	MissedOffers int       `json:"missed_offers"`
-	// CallID is the offer or call the guide is busy with, if any.
-	CallID string `json:"call_id,omitempty"`
+	// CallIDs are the offers and calls the guide holds, oldest first:
+	// never more than its capacity.
+	CallIDs []string `json:"call_ids,omitempty"`
 
 	// Routing profile. A guide nobody has configured (Queues nil) serves
 	// every queue in every language with every skill, so that a fresh
@@ -125,7 +127,8 @@ type Guide struct {
 	Queues    []string `json:"queues"`
 	Languages []string `json:"languages"`
 	Skills    []string `json:"skills"`
-	// Capacity is how many calls the guide takes at once.
+	// Capacity is how many offers and calls the guide holds at once; 0
+	// (a record from before profiles) counts as 1.
 	Capacity int `json:"capacity"`
 	// StatusReason and StatusSince say why and when Status or Online last
 	// changed (see the Presence* reasons).
@@ -139,7 +142,7 @@ func (g Guide) Presence() Presence {
 	switch {
 	case !g.Online:
 		return PresenceOffline
-	case g.CallID != "":
+	case len(g.CallIDs) > 0:
 		return PresenceBusy
 	case g.Status == GuideWrapUp:
 		return PresenceWrapUp
@@ -147,6 +150,28 @@ func (g Guide) Presence() Presence {
 		return PresenceAvailable
 	}
 	return PresenceAway
+}
+
+// Slots is how many offers and calls the guide may hold at once.
+func (g Guide) Slots() int { return max(g.Capacity, 1) }
+
+// HasRoom reports whether the guide holds fewer calls than its capacity.
+func (g Guide) HasRoom() bool { return len(g.CallIDs) < g.Slots() }
+
+// Holds reports whether callID is one of the guide's offers or calls.
+func (g Guide) Holds(callID string) bool { return slices.Contains(g.CallIDs, callID) }
+
+// release drops callID from the guide's calls, reporting whether it held it.
+func (g *Guide) release(callID string) bool {
+	i := slices.Index(g.CallIDs, callID)
+	if i < 0 {
+		return false
+	}
+	g.CallIDs = slices.Delete(slices.Clone(g.CallIDs), i, i+1)
+	if len(g.CallIDs) == 0 {
+		g.CallIDs = nil
+	}
+	return true
 }
 
 // PresenceRecord is one recorded change of a guide's presence.

@@ -282,17 +282,17 @@ func (x pgExec) EntriesQueued(ctx context.Context, queue string) ([]Entry, error
 
 // --- guides ---
 
-const guideColumns = `id, name, status, online, disconnected_at, socket_id, seen_at, idle_since, missed_offers, call_id,
+const guideColumns = `id, name, status, online, disconnected_at, socket_id, seen_at, idle_since, missed_offers, call_ids,
 	queues, languages, skills, capacity, status_reason, status_since, wrap_up_until`
 
 func scanGuide(r rowScanner) (Guide, error) {
 	var g Guide
 	err := r.Scan(&g.ID, &g.Name, &g.Status, &g.Online, &g.DisconnectedAt, &g.SocketID, &g.SeenAt,
-		&g.IdleSince, &g.MissedOffers, &g.CallID,
+		&g.IdleSince, &g.MissedOffers, &g.CallIDs,
 		&g.Queues, &g.Languages, &g.Skills, &g.Capacity, &g.StatusReason, &g.StatusSince, &g.WrapUpUntil)
 	g.SeenAt, g.IdleSince, g.DisconnectedAt = utc(g.SeenAt), utc(g.IdleSince), utcPtr(g.DisconnectedAt)
 	g.StatusSince, g.WrapUpUntil = utc(g.StatusSince), utcPtr(g.WrapUpUntil)
-	g.Languages, g.Skills = nilIfEmpty(g.Languages), nilIfEmpty(g.Skills)
+	g.Languages, g.Skills, g.CallIDs = nilIfEmpty(g.Languages), nilIfEmpty(g.Skills), nilIfEmpty(g.CallIDs)
 	return g, err
 }
 
@@ -338,7 +338,7 @@ func (x pgExec) GuideUpsert(ctx context.Context, g Guide) (Guide, error) {
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 		ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name
 		RETURNING `+guideColumns,
-		g.ID, g.Name, g.Status, g.Online, g.DisconnectedAt, g.SocketID, g.SeenAt, g.IdleSince, g.MissedOffers, g.CallID,
+		g.ID, g.Name, g.Status, g.Online, g.DisconnectedAt, g.SocketID, g.SeenAt, g.IdleSince, g.MissedOffers, nonNil(g.CallIDs),
 		g.Queues, nonNil(g.Languages), nonNil(g.Skills), g.Capacity, g.StatusReason, g.StatusSince, g.WrapUpUntil))
 	if err != nil {
 		return Guide{}, pgError(err, "guide", g.ID)
@@ -367,11 +367,11 @@ func (x pgExec) GuideUpdate(ctx context.Context, id string, fn func(*Guide) erro
 	}
 	work.ID = cur.ID
 	if _, err := x.q.Exec(ctx, `UPDATE guides SET name = $2, status = $3, online = $4, disconnected_at = $5,
-		socket_id = $6, seen_at = $7, idle_since = $8, missed_offers = $9, call_id = $10, queues = $11,
+		socket_id = $6, seen_at = $7, idle_since = $8, missed_offers = $9, call_ids = $10, queues = $11,
 		languages = $12, skills = $13, capacity = $14, status_reason = $15, status_since = $16,
 		wrap_up_until = $17 WHERE id = $1`,
 		work.ID, work.Name, work.Status, work.Online, work.DisconnectedAt, work.SocketID, work.SeenAt,
-		work.IdleSince, work.MissedOffers, work.CallID, work.Queues, nonNil(work.Languages), nonNil(work.Skills),
+		work.IdleSince, work.MissedOffers, nonNil(work.CallIDs), work.Queues, nonNil(work.Languages), nonNil(work.Skills),
 		work.Capacity, work.StatusReason, work.StatusSince, work.WrapUpUntil); err != nil {
 		return Guide{}, pgError(err, "guide", id)
 	}
@@ -380,7 +380,7 @@ func (x pgExec) GuideUpdate(ctx context.Context, id string, fn func(*Guide) erro
 
 func (x pgExec) GuidesAvailable(ctx context.Context) ([]Guide, error) {
 	return x.queryGuides(ctx, "available", `SELECT `+guideColumns+` FROM guides
-		WHERE online AND status = $1 AND call_id = ''
+		WHERE online AND status = $1 AND cardinality(call_ids) < greatest(capacity, 1)
 		ORDER BY idle_since, id COLLATE "C"`, GuideAvailable)
 }
 

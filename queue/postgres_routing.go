@@ -44,6 +44,24 @@ func (x pgExec) CallsHandled(ctx context.Context, queue string, since time.Time)
 	return out, nil
 }
 
+func (s *PostgresStore) CallsDeclined(ctx context.Context, guideID string, limit int) ([]Call, error) {
+	return s.plain().CallsDeclined(ctx, guideID, limit)
+}
+
+func (x pgExec) CallsDeclined(ctx context.Context, guideID string, limit int) ([]Call, error) {
+	rows, err := x.q.Query(ctx, `SELECT `+callColumns+` FROM calls
+		WHERE guide_id = $1 AND end_reason = $2
+		ORDER BY ended_at DESC, id COLLATE "C" DESC LIMIT $3`, guideID, ReasonDeclined, limit)
+	if err != nil {
+		return nil, pgError(err, "calls", "declined")
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Call, error) { return scanCall(r) })
+	if err != nil {
+		return nil, pgError(err, "calls", "declined")
+	}
+	return out, nil
+}
+
 // --- queues ---
 
 const queueColumns = `name, display_name, time_zone, hours, closed_dates, max_wait_seconds,

@@ -47,6 +47,10 @@ type Eraser interface {
 	// that carries customerID, and the callbacks of those entries. Finding
 	// nothing is not an error: the counts are zero.
 	CustomerErase(ctx context.Context, customerID string, at time.Time) (Erased, error)
+	// PresencePurge deletes guides' presence changes beyond each guide's
+	// newest keepMax, and those older than before beyond its newest
+	// keepMin; it returns how many it deleted.
+	PresencePurge(ctx context.Context, before time.Time, keepMin, keepMax int) (int, error)
 }
 
 // PurgeShopperData erases the shopper data of entries, calls and
@@ -363,4 +367,75 @@ func (x pgExec) eraseCallItems(ctx context.Context, entries []string) error {
 		return pgError(err, "erase", "call items")
 	}
 	return nil
+}
+
+// PresencePurge implements Eraser.
+func (s *MemoryStore) PresencePurge(ctx context.Context, before time.Time, keepMin, keepMax int) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	newer := map[string]int{} // changes of the guide seen so far, newest first
+	keep := make([]bool, len(s.presence))
+	n := 0
+	for i := len(s.presence) - 1; i >= 0; i-- {
+		r := s.presence[i]
+		rank := newer[r.GuideID]
+		newer[r.GuideID]++
+		if rank >= keepMax || (rank >= keepMin && r.At.Before(before)) {
+			n++
+			continue
+		}
+		keep[i] = true
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	kept := make([]PresenceRecord, 0, len(s.presence)-n)
+	for i, r := range s.presence {
+		if keep[i] {
+			kept = append(kept, r)
+		}
+	}
+	s.presence = kept
+	return n, nil
+}
+
+// PresencePurge implements Eraser: one statement, ranking each guide's
+// changes newest first.
+func (s *PostgresStore) PresencePurge(ctx context.Context, before time.Time, keepMin, keepMax int) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM guide_presence p USING (
+			SELECT seq, row_number() OVER (PARTITION BY guide_id ORDER BY seq DESC) AS rank FROM guide_presence
+		) r
+		WHERE p.seq = r.seq AND (r.rank > $1 OR (r.rank > $2 AND p.at < $3))`, keepMax, keepMin, before)
+	if err != nil {
+		return 0, pgError(err, "purge", "guide presence")
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// A guide's presence history is bounded: its newest PresenceKeepMax
+// changes at most, and of those older than the retention only the newest
+// PresenceKeepMin (what the admin guide read shows).
+const (
+	PresenceKeepMin = 20
+	PresenceKeepMax = 1000
+)
+
+// PurgePresence bounds the guides' presence history (see PresenceKeepMax);
+// a retention of 0 keeps changes of any age up to PresenceKeepMax a guide.
+func (s *Service) PurgePresence(ctx context.Context, retention time.Duration) (int, error) {
+	var before time.Time // the zero time: nothing is older
+	if retention > 0 {
+		before = s.now().Add(-retention)
+	}
+	n, err := s.store.PresencePurge(ctx, before, PresenceKeepMin, PresenceKeepMax)
+	if err != nil {
+		return 0, fmt.Errorf("queue: purge presence history: %w", err)
+	}
+	if n > 0 {
+		s.log.InfoContext(ctx, "old presence history deleted", "changes", n, "retention", retention.String())
+	}
+	return n, nil
 }

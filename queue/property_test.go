@@ -29,7 +29,9 @@ import (
 //   - every entry ends in exactly one final state, which never changes.
 //
 // Eligibility is restated here, independently of the package: a guide
-// serves some queues and speaks some languages.
+// serves some queues and speaks some languages. Each run draws every
+// guide's capacity from 1 to 3, so guides hold several offers and calls
+// at once and are offered shoppers while in a call.
 
 type propGuide struct {
 	id     string
@@ -85,7 +87,8 @@ func newPropWorld(t *rapid.T, store queue.Store) *propWorld {
 		}
 	}
 	for _, g := range propGuides {
-		if _, err := svc.SetProfile(w.ctx, g.id, queue.Profile{Queues: g.queues, Languages: g.langs}); err != nil {
+		capacity := rapid.IntRange(1, 3).Draw(t, "capacity_"+g.id)
+		if _, err := svc.SetProfile(w.ctx, g.id, queue.Profile{Queues: g.queues, Languages: g.langs, Capacity: capacity}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -204,23 +207,27 @@ func drain(sub *queue.Subscription) []queue.Event {
 
 // check holds after every step.
 func (w *propWorld) check(t *rapid.T) {
-	perEntry, perGuide := map[string]int{}, map[string]int{}
+	perEntry, perGuide := map[string]int{}, map[string][]string{}
 	for _, c := range w.liveCalls(t) {
 		perEntry[c.EntryID]++
-		perGuide[c.GuideID]++
+		perGuide[c.GuideID] = append(perGuide[c.GuideID], c.ID)
 	}
 	for id, n := range perEntry {
 		if n > 1 {
 			t.Fatalf("entry %s is in %d live offers or calls", id, n)
 		}
 	}
-	for id, n := range perGuide {
-		g, err := w.store.GuideGet(w.ctx, id)
+	for _, pg := range propGuides {
+		g, err := w.store.GuideGet(w.ctx, pg.id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n > max(g.Capacity, 1) {
-			t.Fatalf("guide %s holds %d live offers or calls, capacity %d", id, n, g.Capacity)
+		calls := perGuide[pg.id]
+		if len(calls) > g.Capacity {
+			t.Fatalf("guide %s holds %d live offers or calls, capacity %d", pg.id, len(calls), g.Capacity)
+		}
+		if held := slices.Sorted(slices.Values(g.CallIDs)); !slices.Equal(held, slices.Sorted(slices.Values(calls))) {
+			t.Fatalf("guide %s says it holds %q, its live calls are %q", pg.id, held, calls)
 		}
 	}
 	for _, id := range w.joined {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"testing"
 	"time"
 
@@ -137,15 +138,13 @@ func checkConsistent(t *testing.T, ctx context.Context, store queue.Store, when 
 	if err != nil {
 		t.Fatal(err)
 	}
-	byEntry, byGuide := map[string]queue.Call{}, map[string]queue.Call{}
+	byEntry, byGuide := map[string]queue.Call{}, map[string][]string{}
 	for _, c := range live {
 		if o, dup := byEntry[c.EntryID]; dup {
 			t.Errorf("%s: entry %s in two live calls %s and %s", when, c.EntryID, o.ID, c.ID)
 		}
-		if o, dup := byGuide[c.GuideID]; dup {
-			t.Errorf("%s: guide %s in two live calls %s and %s", when, c.GuideID, o.ID, c.ID)
-		}
-		byEntry[c.EntryID], byGuide[c.GuideID] = c, c
+		byEntry[c.EntryID] = c
+		byGuide[c.GuideID] = append(byGuide[c.GuideID], c.ID)
 		e, err := store.EntryGet(ctx, c.EntryID)
 		if err != nil {
 			t.Fatal(err)
@@ -161,8 +160,8 @@ func checkConsistent(t *testing.T, ctx context.Context, store queue.Store, when 
 		if err != nil {
 			t.Fatal(err)
 		}
-		if g.CallID != c.ID {
-			t.Errorf("%s: live %s call %s, but its guide holds %q", when, c.State, c.ID, g.CallID)
+		if !g.Holds(c.ID) {
+			t.Errorf("%s: live %s call %s, but its guide holds %q", when, c.State, c.ID, g.CallIDs)
 		}
 	}
 	line, err := store.EntriesQueued(ctx, "")
@@ -192,8 +191,12 @@ func checkConsistent(t *testing.T, ctx context.Context, store queue.Store, when 
 		guides = append(guides, g)
 	}
 	for _, g := range guides {
-		if c, ok := byGuide[g.ID]; (g.CallID != "") != ok || (ok && c.ID != g.CallID) {
-			t.Errorf("%s: guide %s holds %q; its live call: %q", when, g.ID, g.CallID, c.ID)
+		held, calls := slices.Sorted(slices.Values(g.CallIDs)), slices.Sorted(slices.Values(byGuide[g.ID]))
+		if !slices.Equal(held, calls) {
+			t.Errorf("%s: guide %s holds %q; its live calls: %q", when, g.ID, held, calls)
+		}
+		if len(calls) > g.Slots() {
+			t.Errorf("%s: guide %s of capacity %d has %d live calls", when, g.ID, g.Slots(), len(calls))
 		}
 	}
 }

@@ -79,7 +79,7 @@ func eligible(e Entry, g Guide) bool {
 func working(g Guide) bool { return g.Online && g.Status != GuideAway }
 
 // free reports whether a guide could take an offer now.
-func free(g Guide) bool { return g.Online && g.Status == GuideAvailable && g.CallID == "" }
+func free(g Guide) bool { return g.Online && g.Status == GuideAvailable && g.HasRoom() }
 
 // --- handle-time estimate ---
 
@@ -163,24 +163,26 @@ const residualFloor = 0.2
 type waitModel struct {
 	now    time.Time
 	guides []Guide
-	calls  map[string]Call // by guide id
+	calls  map[string][]Call // by guide id
 	handle func(queue string) (handleStat, time.Duration)
 	groups map[string]*releases
 }
 
 func newWaitModel(now time.Time, guides []Guide, live []Call, handle func(queue string) (handleStat, time.Duration)) *waitModel {
-	calls := make(map[string]Call, len(live))
+	calls := make(map[string][]Call, len(live))
 	for _, c := range live {
-		calls[c.GuideID] = c
+		calls[c.GuideID] = append(calls[c.GuideID], c)
 	}
 	return &waitModel{now: now, guides: guides, calls: calls, handle: handle, groups: map[string]*releases{}}
 }
 
 // releases hands out, soonest first, the times a group's guides come free.
+// A guide of capacity n is n slots, each coming free on its own.
 type releases struct {
-	next []time.Duration // one per guide: when it next comes free
-	step time.Duration   // handle + wrap-up: how long each call after that holds it
-	out  []time.Duration
+	guides int
+	next   []time.Duration // one per slot: when it next comes free
+	step   time.Duration   // handle + wrap-up: how long each call after that holds it
+	out    []time.Duration
 }
 
 func (r *releases) at(k int) time.Duration {
@@ -209,11 +211,12 @@ func (m *waitModel) eta(e Entry, ahead int) (eta *int, online int) {
 			if !eligible(e, g) || !working(g) {
 				continue
 			}
-			r.next = append(r.next, m.freeIn(g, h, wrapUp))
+			r.guides++
+			r.next = append(r.next, m.freeIn(g, h, wrapUp)...)
 		}
 		m.groups[key] = r
 	}
-	online = len(r.next)
+	online = r.guides
 	if online == 0 {
 		return nil, 0
 	}
@@ -226,20 +229,31 @@ func (m *waitModel) eta(e Entry, ahead int) (eta *int, online int) {
 	return &secs, online
 }
 
-// freeIn is how long until guide g can take the next shopper.
-func (m *waitModel) freeIn(g Guide, h handleStat, wrapUp time.Duration) time.Duration {
-	switch {
-	case free(g):
-		return 0
-	case g.CallID == "" && g.Status == GuideWrapUp && g.WrapUpUntil != nil:
-		return max(g.WrapUpUntil.Sub(m.now), 0)
+// freeIn is, for each of guide g's slots, how long until it can take the
+// next shopper: a slot without a call at once (or when the wrap-up ends),
+// a slot holding a call when that call is expected to end.
+func (m *waitModel) freeIn(g Guide, h handleStat, wrapUp time.Duration) []time.Duration {
+	calls := m.calls[g.ID]
+	out := make([]time.Duration, 0, g.Slots())
+	for range max(g.Slots()-len(calls), 0) {
+		switch {
+		case g.Status == GuideWrapUp && g.WrapUpUntil != nil:
+			out = append(out, max(g.WrapUpUntil.Sub(m.now), 0))
+		case free(g):
+			out = append(out, 0)
+		default:
+			out = append(out, h.react+h.mean+wrapUp)
+		}
 	}
-	c, ok := m.calls[g.ID]
-	if !ok || c.State == CallOffered || c.AcceptedAt == nil {
-		return h.react + h.mean + wrapUp
+	for _, c := range calls {
+		if c.State == CallOffered || c.AcceptedAt == nil {
+			out = append(out, h.react+h.mean+wrapUp)
+			continue
+		}
+		rest := h.mean - m.now.Sub(*c.AcceptedAt)
+		out = append(out, max(rest, time.Duration(residualFloor*float64(h.mean)))+wrapUp)
 	}
-	rest := h.mean - m.now.Sub(*c.AcceptedAt)
-	return max(rest, time.Duration(residualFloor*float64(h.mean))) + wrapUp
+	return out
 }
 
 // competition counts, for each entry, the entries the matcher takes
@@ -475,6 +489,10 @@ type Profile struct {
 	Capacity  int      `json:"capacity"`
 }
 
+// MaxCapacity bounds a guide's concurrent calls: beyond a few, one person
+// cannot serve shoppers on video at once, and the console shows them all.
+const MaxCapacity = 4
+
 func (p *Profile) validate(queueExists func(string) bool) error {
 	if len(p.Queues) == 0 {
 		return fmt.Errorf("%w: queues: a guide must serve at least one queue", ErrInvalid)
@@ -497,10 +515,8 @@ func (p *Profile) validate(queueExists func(string) bool) error {
 	if p.Capacity == 0 {
 		p.Capacity = 1
 	}
-	if p.Capacity != 1 {
-		// A guide holds one offer or call at a time throughout the
-		// matcher and the stores; taking more at once is not built yet.
-		return fmt.Errorf("%w: capacity: only 1 concurrent call per guide is supported", ErrInvalid)
+	if p.Capacity < 1 || p.Capacity > MaxCapacity {
+		return fmt.Errorf("%w: capacity: must be 1 to %d concurrent calls", ErrInvalid, MaxCapacity)
 	}
 	return nil
 }
@@ -532,7 +548,7 @@ func (s *Service) SetProfile(ctx context.Context, guideID string, p Profile) (Gu
 		return Guide{}, err
 	}
 	var out Guide
-	err := s.guideChange(ctx, guideID, func(ctx context.Context, t *txn, pp *parties) error {
+	err := s.guideChange(ctx, guideID, func(ctx context.Context, t *txn, pp *guideParties) error {
 		g := *pp.g
 		g.Queues, g.Languages, g.Skills, g.Capacity = slices.Clone(p.Queues), nilIfEmpty(slices.Clone(p.Languages)), nilIfEmpty(slices.Clone(p.Skills)), p.Capacity
 		if p.Name != "" {
@@ -554,6 +570,13 @@ func (s *Service) SetProfile(ctx context.Context, guideID string, p Profile) (Gu
 // Guide returns a guide's record.
 func (s *Service) Guide(ctx context.Context, id string) (Guide, error) {
 	return s.store.GuideGet(ctx, id)
+}
+
+// Declines lists a guide's latest declined offers, newest first, with the
+// guide's reasons (DeclineNote; empty when none was given, or when going
+// away declined the offer).
+func (s *Service) Declines(ctx context.Context, guideID string, limit int) ([]Call, error) {
+	return s.store.CallsDeclined(ctx, guideID, limit)
 }
 
 // PresenceHistory lists a guide's latest presence changes, newest first.

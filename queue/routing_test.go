@@ -409,7 +409,8 @@ func testProfileValidation(t *testing.T, newStore storeFunc) {
 		{queue.Profile{Queues: []string{"nosuch"}}, "queues:"},
 		{queue.Profile{Queues: []string{"shoes"}, Languages: []string{"english!"}}, "languages:"},
 		{queue.Profile{Queues: []string{"shoes"}, Skills: []string{"Big Shoes"}}, "skills:"},
-		{queue.Profile{Queues: []string{"shoes"}, Capacity: 2}, "capacity:"},
+		{queue.Profile{Queues: []string{"shoes"}, Capacity: queue.MaxCapacity + 1}, "capacity:"},
+		{queue.Profile{Queues: []string{"shoes"}, Capacity: -1}, "capacity:"},
 	} {
 		if _, err := h.svc.SetProfile(h.ctx, "g1", tt.p); !errors.Is(err, queue.ErrInvalid) || !strings.Contains(err.Error(), tt.field) {
 			t.Errorf("SetProfile(%+v) = %v, want ErrInvalid naming %s", tt.p, err, tt.field)

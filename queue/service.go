@@ -456,8 +456,12 @@ func (s *Service) Touch(ctx context.Context, entries, guides []Held) error {
 	}
 	for _, id := range backGuides {
 		s.log.InfoContext(ctx, "guide reported again after being given up; reconnected", "guide_id", id)
-		if g, err := s.store.GuideGet(ctx, id); err == nil && g.CallID != "" {
-			if c, err := s.store.CallGet(ctx, g.CallID); err == nil && c.State.Live() && c.State != CallOffered {
+		g, err := s.store.GuideGet(ctx, id)
+		if err != nil {
+			continue
+		}
+		for _, callID := range g.CallIDs {
+			if c, err := s.store.CallGet(ctx, callID); err == nil && c.State.Live() && c.State != CallOffered {
 				evs = append(evs, PeerStatusChanged{EventMeta: s.meta(), Call: c, Lost: PartyGuide, Connected: true})
 			}
 		}
@@ -505,8 +509,9 @@ func (s *Service) leaveQueue(ctx context.Context, t *txn, p *parties, state Entr
 }
 
 // GuideConnected registers a console socket and returns the guide and the
-// live call it holds, if any.
-func (s *Service) GuideConnected(ctx context.Context, guideID, name, socketID string) (Guide, *Call, error) {
+// accepted calls it holds, oldest first (its pending offers are sent again
+// as OfferMade events).
+func (s *Service) GuideConnected(ctx context.Context, guideID, name, socketID string) (Guide, []Call, error) {
 	ctx, cancel := detach(ctx)
 	defer cancel()
 	// Creating the row is a change of its own: nothing else can refer to
@@ -515,8 +520,8 @@ func (s *Service) GuideConnected(ctx context.Context, guideID, name, socketID st
 		return Guide{}, nil, err
 	}
 	var out Guide
-	var live *Call
-	err := s.guideChange(ctx, guideID, func(ctx context.Context, t *txn, p *parties) error {
+	var live []Call
+	err := s.guideChange(ctx, guideID, func(ctx context.Context, t *txn, p *guideParties) error {
 		g := *p.g
 		before := g.Presence()
 		g.Online, g.DisconnectedAt, g.SocketID, g.SeenAt = true, nil, socketID, s.now()
@@ -531,16 +536,16 @@ func (s *Service) GuideConnected(ctx context.Context, guideID, name, socketID st
 			s.log.InfoContext(ctx, "guide connected", "guide_id", g.ID, "status", g.Status)
 			s.poke()
 		})
-		if p.c == nil || !p.c.State.Live() {
-			return nil
+		for _, h := range p.held {
+			switch {
+			case !h.c.State.Live():
+			case h.c.State == CallOffered:
+				t.emit(OfferMade{EventMeta: s.meta(), Call: *h.c, Entry: *h.e, Resent: true})
+			default:
+				live = append(live, *h.c)
+				t.emit(PeerStatusChanged{EventMeta: s.meta(), Call: *h.c, Lost: PartyGuide, Connected: true})
+			}
 		}
-		if p.c.State == CallOffered {
-			t.emit(OfferMade{EventMeta: s.meta(), Call: *p.c, Entry: *p.e, Resent: true})
-			return nil
-		}
-		c := *p.c
-		live = &c
-		t.emit(PeerStatusChanged{EventMeta: s.meta(), Call: c, Lost: PartyGuide, Connected: true})
 		return nil
 	})
 	if err != nil {
@@ -555,7 +560,7 @@ func (s *Service) GuideConnected(ctx context.Context, guideID, name, socketID st
 func (s *Service) GuideDisconnected(ctx context.Context, guideID, socketID string) {
 	ctx, cancel := detach(ctx)
 	defer cancel()
-	err := s.guideChange(ctx, guideID, func(ctx context.Context, t *txn, p *parties) error {
+	err := s.guideChange(ctx, guideID, func(ctx context.Context, t *txn, p *guideParties) error {
 		g := *p.g
 		if g.SocketID != socketID {
 			return nil // a newer socket took over
@@ -573,8 +578,8 @@ func (s *Service) GuideDisconnected(ctx context.Context, guideID, socketID strin
 			return err
 		}
 		*p.g = g
-		t.afterCommit(func() { s.log.InfoContext(ctx, "guide disconnected", "guide_id", g.ID, "call_id", g.CallID) })
-		return s.guideGone(ctx, t, p)
+		t.afterCommit(func() { s.log.InfoContext(ctx, "guide disconnected", "guide_id", g.ID, "call_ids", g.CallIDs) })
+		return s.guideGoneAll(ctx, t, p)
 	})
 	if err != nil {
 		s.log.WarnContext(ctx, "mark guide disconnected", "guide_id", guideID, "err", err)
@@ -593,6 +598,16 @@ func (s *Service) guideGone(ctx context.Context, t *txn, p *parties) error {
 	return nil
 }
 
+// guideGoneAll does guideGone for each call a dropped guide holds.
+func (s *Service) guideGoneAll(ctx context.Context, t *txn, gp *guideParties) error {
+	for _, p := range gp.held {
+		if err := s.guideGone(ctx, t, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // SetPresence records the guide's choice. Going away with an offer
 // pending declines it.
 // A guide in wrap-up that says available ends its wrap-up early.
@@ -603,7 +618,7 @@ func (s *Service) SetPresence(ctx context.Context, guideID string, status GuideS
 		return Guide{}, fmt.Errorf("%w: status must be available or away", ErrInvalid)
 	}
 	var out Guide
-	err := s.guideChange(ctx, guideID, func(ctx context.Context, t *txn, p *parties) error {
+	err := s.guideChange(ctx, guideID, func(ctx context.Context, t *txn, p *guideParties) error {
 		g := *p.g
 		before := g.Presence()
 		if g.Status != status && status == GuideAvailable {
@@ -623,8 +638,15 @@ func (s *Service) SetPresence(ctx context.Context, guideID string, status GuideS
 			s.poke()
 		})
 		t.emit(PresenceChanged{EventMeta: s.meta(), Guide: g})
-		if status == GuideAway && p.c != nil && p.c.State == CallOffered {
-			return s.endOffer(ctx, t, p, ReasonDeclined, false)
+		if status != GuideAway {
+			return nil
+		}
+		for _, h := range p.held {
+			if h.c.State == CallOffered {
+				if err := s.endOffer(ctx, t, h, ReasonDeclined, false); err != nil {
+					return err
+				}
+			}
 		}
 		return nil
 	})
@@ -649,8 +671,8 @@ func (s *Service) Accept(ctx context.Context, guideID, callID string) (Call, err
 		if c.State != CallOffered || now.After(c.OfferDeadline) {
 			return fmt.Errorf("offer %s is %s: %w", c.ID, c.State, ErrBadState)
 		}
-		if e.State != EntryOffered || e.CallID != c.ID || g.CallID != c.ID {
-			return fmt.Errorf("offer %s: entry %s is %s, guide holds %q: %w", c.ID, e.ID, e.State, g.CallID, ErrBadState)
+		if e.State != EntryOffered || e.CallID != c.ID || !g.Holds(c.ID) {
+			return fmt.Errorf("offer %s: entry %s is %s, guide holds %q: %w", c.ID, e.ID, e.State, g.CallIDs, ErrBadState)
 		}
 		c.State, c.AcceptedAt = CallAccepted, &now
 		e.State = EntryInCall
@@ -727,8 +749,7 @@ func (s *Service) endOffer(ctx context.Context, t *txn, p *parties, reason strin
 	t.emit(OfferRevoked{EventMeta: s.meta(), Call: c, Reason: reason})
 	g := *p.g
 	setAway := false
-	if g.CallID == c.ID { // else the guide never held it: charge nothing
-		g.CallID = ""
+	if g.release(c.ID) { // else the guide never held it: charge nothing
 		if missed || reason == ReasonDeclined {
 			// The offer moves on: behind every other free guide, so the
 			// next pass does not hand the same shopper straight back.
@@ -922,10 +943,10 @@ func (s *Service) endCall(ctx context.Context, t *txn, p *parties, reason, by st
 // release frees the guide of p's call and restarts its idle clock.
 func (s *Service) release(ctx context.Context, t *txn, p *parties, now time.Time) error {
 	g := *p.g
-	if g.CallID != p.c.ID {
+	if !g.release(p.c.ID) {
 		return nil
 	}
-	g.CallID, g.IdleSince = "", now
+	g.IdleSince = now
 	if err := t.putGuide(ctx, g); err != nil {
 		return err
 	}

@@ -466,7 +466,7 @@ func testOfferTimesOutAndMovesToNextGuide(t *testing.T, newStore storeFunc) {
 	if c := h.call(first); c.State != queue.CallEnded || c.EndReason != queue.ReasonOfferTimeout {
 		t.Errorf("timed-out call is %s/%s", c.State, c.EndReason)
 	}
-	if g := h.guide("g1"); g.MissedOffers != 1 || g.Status != queue.GuideAvailable || g.CallID != "" {
+	if g := h.guide("g1"); g.MissedOffers != 1 || g.Status != queue.GuideAvailable || len(g.CallIDs) > 0 {
 		t.Errorf("g1 after one miss: %+v", g)
 	}
 	if e := h.entry(a.ID); e.State != queue.EntryOffered || e.CallID != offers[0].CallID {
@@ -492,7 +492,7 @@ func testTwoMissedOffersSetGuideAway(t *testing.T, newStore storeFunc) {
 	if offers := kinds(evs, "Offer"); len(offers) != 0 {
 		t.Errorf("offers to an away guide:%s", describe(offers))
 	}
-	if g := h.guide("g1"); g.Status != queue.GuideAway || g.CallID != "" {
+	if g := h.guide("g1"); g.Status != queue.GuideAway || len(g.CallIDs) > 0 {
 		t.Errorf("g1 = %+v, want away and free", g)
 	}
 	if e := h.entry(a.ID); e.State != queue.EntryWaiting {
@@ -551,7 +551,7 @@ func testDeclineKeepsPlace(t *testing.T, newStore storeFunc) {
 	if e := h.entry(a.ID); e.State != queue.EntryWaiting || e.CallID != "" {
 		t.Errorf("declined entry: state %s call %q", e.State, e.CallID)
 	}
-	if g := h.guide("g1"); g.CallID != "" || g.MissedOffers != 0 || g.Status != queue.GuideAvailable {
+	if g := h.guide("g1"); len(g.CallIDs) > 0 || g.MissedOffers != 0 || g.Status != queue.GuideAvailable {
 		t.Errorf("guide after decline: %+v", g)
 	}
 	wantLine(t, h.line("shoes"), a.ID, b.ID, c.ID)
@@ -616,7 +616,7 @@ func testShopperCancelWhileOffered(t *testing.T, newStore storeFunc) {
 	if e := h.entry(a.ID); e.State != queue.EntryCanceled || e.LeftAt == nil || e.LeftReason != queue.ReasonCanceled {
 		t.Errorf("entry after cancel: %+v", e)
 	}
-	if g := h.guide("g1"); g.CallID != "" || g.Status != queue.GuideAvailable || g.MissedOffers != 0 {
+	if g := h.guide("g1"); len(g.CallIDs) > 0 || g.Status != queue.GuideAvailable || g.MissedOffers != 0 {
 		t.Errorf("guide not freed: %+v", g)
 	}
 	if _, err := h.svc.Accept(h.ctx, "g1", callID); !errors.Is(err, queue.ErrBadState) {
@@ -647,8 +647,8 @@ func testAccept(t *testing.T, newStore storeFunc) {
 	if e := h.entry(a.ID); e.State != queue.EntryInCall || e.CallID != callID {
 		t.Errorf("entry: state %s call %s", e.State, e.CallID)
 	}
-	if g := h.guide("g1"); g.CallID != callID {
-		t.Errorf("guide call %q", g.CallID)
+	if g := h.guide("g1"); !g.Holds(callID) {
+		t.Errorf("guide call %q", g.CallIDs)
 	}
 	wantLine(t, h.line("shoes"), b.ID)
 	// Past the deadline an accepted call is not withdrawn.
@@ -696,7 +696,7 @@ func testGuideDisconnectDuringOffer(t *testing.T, newStore storeFunc) {
 	if e := h.entry(a.ID); e.State != queue.EntryWaiting {
 		t.Errorf("entry state %s, want waiting", e.State)
 	}
-	if g := h.guide("g1"); g.Online || g.CallID != "" || g.MissedOffers != 0 {
+	if g := h.guide("g1"); g.Online || len(g.CallIDs) > 0 || g.MissedOffers != 0 {
 		t.Errorf("g1 after disconnect: %+v", g)
 	}
 	h.offerOne(a.ID, "g2")
@@ -742,8 +742,8 @@ func testGuideLostBeforeConnectRequeuesAtHead(t *testing.T, newStore storeFunc) 
 	if e := h.entry(a.ID); e.State != queue.EntryWaiting || e.CallID != "" {
 		t.Errorf("requeued entry: state %s call %q", e.State, e.CallID)
 	}
-	if g := h.guide("g1"); g.CallID != "" {
-		t.Errorf("lost guide still holds %q", g.CallID)
+	if g := h.guide("g1"); len(g.CallIDs) > 0 {
+		t.Errorf("lost guide still holds %q", g.CallIDs)
 	}
 	h.guideOnline("g2")
 	h.offerOne(a.ID, "g2")
@@ -758,7 +758,7 @@ func testGuideBackWithinGraceKeepsCall(t *testing.T, newStore storeFunc) {
 	h.svc.GuideDisconnected(h.ctx, "g1", "ws-g1")
 	h.clock.Advance(grace / 2)
 	_, c, err := h.svc.GuideConnected(h.ctx, "g1", "Guide g1", "ws-g1")
-	if err != nil || c == nil || c.ID != callID {
+	if err != nil || len(c) != 1 || c[0].ID != callID {
 		t.Fatalf("GuideConnected = %v, %v; want the live call", c, err)
 	}
 	h.clock.Advance(grace)
@@ -798,7 +798,7 @@ func testShopperLostInConnectedCall(t *testing.T, newStore storeFunc) {
 	if e := h.entry(a.ID); e.State != queue.EntryDone || e.LeftReason != queue.ReasonPeerLost {
 		t.Errorf("entry: state %s reason %q", e.State, e.LeftReason)
 	}
-	if g := h.guide("g1"); g.CallID != "" || !g.IdleSince.Equal(h.clock.Now()) {
+	if g := h.guide("g1"); len(g.CallIDs) > 0 || !g.IdleSince.Equal(h.clock.Now()) {
 		t.Errorf("guide not freed: %+v", g)
 	}
 }
@@ -904,8 +904,8 @@ func testOfferedShopperLostRevokesOffer(t *testing.T, newStore storeFunc) {
 		return e.CallID == callID && e.Reason == queue.ReasonShopperLost
 	})
 	wantEvent(t, evs, "EntryLeft", func(e event) bool { return e.EntryID == a.ID && e.Entry.State == queue.EntryAbandoned })
-	if g := h.guide("g1"); g.CallID != "" {
-		t.Errorf("guide still holds %q", g.CallID)
+	if g := h.guide("g1"); len(g.CallIDs) > 0 {
+		t.Errorf("guide still holds %q", g.CallIDs)
 	}
 }
 
@@ -1333,8 +1333,8 @@ func testAcceptRacingShopperCancel(t *testing.T, newStore storeFunc) {
 		default:
 			t.Fatalf("round %d: Accept: %v", i, acceptErr)
 		}
-		if g.CallID != "" {
-			t.Fatalf("round %d: guide still holds %q", i, g.CallID)
+		if len(g.CallIDs) > 0 {
+			t.Fatalf("round %d: guide still holds %q", i, g.CallIDs)
 		}
 	}
 }

@@ -158,7 +158,7 @@ func simulateDay(t *testing.T, seed uint64) simResult {
 				}
 				g.online = true
 			case !on && g.online:
-				if cur, _ := store.GuideGet(ctx, g.id); cur.CallID == "" {
+				if cur, _ := store.GuideGet(ctx, g.id); len(cur.CallIDs) == 0 {
 					svc.GuideDisconnected(ctx, g.id, "ws-"+g.id)
 					g.online = false
 				} else if _, err := svc.SetPresence(ctx, g.id, queue.GuideAway); err != nil {
@@ -268,7 +268,7 @@ func simulateDay(t *testing.T, seed uint64) simResult {
 				continue
 			}
 			onlineSteps++
-			if cur, _ := store.GuideGet(ctx, g.id); cur.CallID != "" || cur.Status == queue.GuideWrapUp {
+			if cur, _ := store.GuideGet(ctx, g.id); len(cur.CallIDs) > 0 || cur.Status == queue.GuideWrapUp {
 				busySteps++
 			}
 		}

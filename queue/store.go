@@ -41,8 +41,9 @@ type StoreTx interface {
 	// GuidesOnline lists guides with an open console.
 	GuidesOnline(ctx context.Context) ([]Guide, error)
 
-	// CallCreate saves a new call. A guide or entry already in a live call
-	// cannot get a second one (ErrBadState).
+	// CallCreate saves a new call. An entry already in a live call cannot
+	// get a second one, nor a guide more live calls than its capacity
+	// (ErrBadState): the store checks both itself, inside the transaction.
 	CallCreate(ctx context.Context, c Call) (Call, error)
 	CallGet(ctx context.Context, id string) (Call, error)
 	CallUpdate(ctx context.Context, id string, fn func(*Call) error) (Call, error)
@@ -58,6 +59,9 @@ type StoreTx interface {
 	// connected and ended at or after since: the handle times the wait
 	// estimate learns from.
 	CallsHandled(ctx context.Context, queue string, since time.Time) ([]Call, error)
+	// CallsDeclined lists a guide's latest offers that ended declined
+	// (with the guide's reason, if any), newest first, at most limit.
+	CallsDeclined(ctx context.Context, guideID string, limit int) ([]Call, error)
 
 	// Queues are read without a claim: a change reads its queue's rules,
 	// it does not change them.

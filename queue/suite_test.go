@@ -55,6 +55,10 @@ var serviceSuite = []struct {
 	{"ServiceStartTwice", testServiceStartTwice},
 	{"ETACountsFreeGuides", testETACountsFreeGuides},
 	{"EventsFollowCommitOrder", testEventsFollowCommitOrder},
+	{"CapacityTwoHoldsTwoCalls", testCapacityTwoHoldsTwoCalls},
+	{"ETACapacityThree", testETACapacityThree},
+	{"TransferTargets", testTransferTargets},
+	{"PresencePurge", testPresencePurge},
 	{"QualityReports", testQualityReports},
 }
 

@@ -67,7 +67,7 @@ func newTickBench(b *testing.B, waiting, guides int, busy bool) *tickBench {
 			if err != nil {
 				b.Fatal(err)
 			}
-			g.CallID = c.ID
+			g.CallIDs = []string{c.ID}
 			if _, err := st.EntryUpdate(ctx, e.ID, func(e *queue.Entry) error { e.CallID = c.ID; return nil }); err != nil {
 				b.Fatal(err)
 			}

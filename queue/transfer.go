@@ -102,3 +102,71 @@ func (s *Service) Transfer(ctx context.Context, guideID, callID string, to Trans
 		return nil
 	})
 }
+
+// Colleague is a guide a shopper may be handed to: online, not away, and
+// able to take that shopper (its queue, language and skill).
+type Colleague struct {
+	ID       string   `json:"guide_id"`
+	Name     string   `json:"name"`
+	Presence Presence `json:"presence"`
+	// Queues are the queues the colleague serves; empty means every queue.
+	Queues []string `json:"queues"`
+}
+
+// TransferTargetQueue is a queue a shopper may be handed to.
+type TransferTargetQueue struct {
+	Name        string `json:"name"`
+	DisplayName string `json:"display_name"`
+	Open        bool   `json:"open"`
+}
+
+// TransferTargets is where guideID may hand the shopper of its call
+// callID: every queue but the call's own, and the colleagues who could
+// take this shopper now or once they are free.
+type TransferTargets struct {
+	Queue      string                `json:"queue"`
+	Queues     []TransferTargetQueue `json:"queues"`
+	Colleagues []Colleague           `json:"colleagues"`
+}
+
+// TransferTargets lists where guideID may transfer the shopper of callID;
+// only the call's own guide may ask (ErrNotParty).
+func (s *Service) TransferTargets(ctx context.Context, guideID, callID string) (TransferTargets, error) {
+	c, err := s.store.CallGet(ctx, callID)
+	if err != nil {
+		return TransferTargets{}, err
+	}
+	if c.GuideID != guideID {
+		return TransferTargets{}, ErrNotParty
+	}
+	e, err := s.store.EntryGet(ctx, c.EntryID)
+	if err != nil {
+		return TransferTargets{}, err
+	}
+	out := TransferTargets{Queue: e.Queue, Queues: []TransferTargetQueue{}, Colleagues: []Colleague{}}
+	qs, err := s.store.QueuesList(ctx)
+	if err != nil {
+		return TransferTargets{}, err
+	}
+	now := s.now()
+	for _, q := range qs {
+		if q.Name == e.Queue {
+			continue
+		}
+		out.Queues = append(out.Queues, TransferTargetQueue{Name: q.Name, DisplayName: q.DisplayName, Open: q.OpenAt(now)})
+	}
+	online, err := s.store.GuidesOnline(ctx)
+	if err != nil {
+		return TransferTargets{}, err
+	}
+	// Eligibility as the entry stands, not as the one guide it may have
+	// been handed to before.
+	e.TransferGuide = ""
+	for _, g := range online {
+		if g.ID == guideID || !working(g) || !eligible(e, g) {
+			continue
+		}
+		out.Colleagues = append(out.Colleagues, Colleague{ID: g.ID, Name: g.Name, Presence: g.Presence(), Queues: nonNil(g.Queues)})
+	}
+	return out, nil
+}

@@ -314,7 +314,7 @@ func guideSet(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	fs.StringVar(&queues, "queues", "", "comma-separated queues the guide serves (required)")
 	fs.StringVar(&languages, "languages", "", "comma-separated BCP 47 languages the guide speaks (empty: any)")
 	fs.StringVar(&skills, "skills", "", "comma-separated skills (product categories)")
-	fs.IntVar(&capacity, "capacity", 1, "concurrent calls")
+	fs.IntVar(&capacity, "capacity", 1, "concurrent offers and calls, 1 to 4")
 	if err := config.Parse(fs, args, getenv); err != nil {
 		return err
 	}

@@ -52,6 +52,8 @@ func TestQueueAddSetListAndGuideSet(t *testing.T) {
 	step("guide ada@example.com serves shoes,general, speaks de,en, skills running, capacity 1",
 		"guide", "set", "--email", "ada@example.com", "--queues", "shoes,general", "--languages", "de,en", "--skills", "running")
 	fails("queues:", "guide", "set", "--email", "ada@example.com")
-	fails("capacity:", "guide", "set", "--email", "ada@example.com", "--queues", "shoes", "--capacity", "3")
+	step("guide ada@example.com serves shoes, speaks any, skills any, capacity 3",
+		"guide", "set", "--email", "ada@example.com", "--queues", "shoes", "--capacity", "3")
+	fails("capacity:", "guide", "set", "--email", "ada@example.com", "--queues", "shoes", "--capacity", "5")
 	fails("no account", "guide", "set", "--email", "nobody@example.com", "--queues", "shoes")
 }

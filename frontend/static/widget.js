@@ -21,6 +21,10 @@
     currency: data.currency || "",
     precall: data.precall !== "off",
     launcher: data.launcher !== "off",
+    // Forwarded with the join (shop/join-extras.js checks their shape).
+    skill: data.skill || "",
+    secondLanguage: data.secondLanguage || "",
+    customerToken: data.customerToken || "",
   };
 
   const listeners = new Map();

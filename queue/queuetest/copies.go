@@ -64,7 +64,7 @@ func runCopyTests(t *testing.T, newStore func(t *testing.T) queue.Store) {
 		s := newStore(t)
 		g := guide("g_1", 0)
 		disc := at(time.Second)
-		g.DisconnectedAt, g.Online, g.Status, g.CallID = &disc, false, queue.GuideAvailable, "c_1"
+		g.DisconnectedAt, g.Online, g.Status, g.CallIDs = &disc, false, queue.GuideAvailable, []string{"c_1"}
 		created := mustUpsertGuide(t, s, g)
 		disc = later
 		*created.DisconnectedAt = later
@@ -76,7 +76,7 @@ func runCopyTests(t *testing.T, newStore func(t *testing.T) queue.Store) {
 
 		disc2 := at(2 * time.Second)
 		updated, err := s.GuideUpdate(ctx, "g_1", func(g *queue.Guide) error {
-			g.DisconnectedAt, g.Online, g.CallID = &disc2, true, ""
+			g.DisconnectedAt, g.Online, g.CallIDs = &disc2, true, nil
 			return nil
 		})
 		if err != nil {

@@ -30,7 +30,7 @@ func runGuideTests(t *testing.T, newStore func(t *testing.T) queue.Store) {
 		mustUpsertGuide(t, s, guide("g_1", 0))
 		busy := queue.Guide{
 			ID: "g_1", Name: "Guide g_1", Status: queue.GuideAvailable, Online: true,
-			IdleSince: at(5 * time.Second), MissedOffers: 1, CallID: "c_1",
+			IdleSince: at(5 * time.Second), MissedOffers: 1, CallIDs: []string{"c_1"},
 			DisconnectedAt: ptr(at(6 * time.Second)),
 		}
 		mustSetGuide(t, s, busy)
@@ -62,7 +62,7 @@ func runGuideTests(t *testing.T, newStore func(t *testing.T) queue.Store) {
 		s := newStore(t)
 		want := mustUpsertGuide(t, s, guide("g_1", 0))
 		_, err := s.GuideUpdate(ctx, "g_1", func(g *queue.Guide) error {
-			g.Status, g.Online, g.CallID, g.MissedOffers = queue.GuideAvailable, true, "c_1", 7
+			g.Status, g.Online, g.CallIDs, g.MissedOffers = queue.GuideAvailable, true, []string{"c_1"}, 7
 			g.DisconnectedAt = ptr(at(time.Minute))
 			return errAbort
 		})
@@ -106,8 +106,16 @@ func runGuideTests(t *testing.T, newStore func(t *testing.T) queue.Store) {
 		away := avail("g_away", -time.Hour)
 		away.Status = queue.GuideAway
 		busy := avail("g_busy", -time.Hour)
-		busy.CallID = "c_1"
+		busy.CallIDs = []string{"c_1"}
+		// Capacity counts offers and calls: room for one more is available,
+		// a full guide of capacity 3 is not.
+		roomy := avail("g_roomy", 2*time.Second)
+		roomy.Capacity, roomy.CallIDs = 2, []string{"c_2"}
+		full := avail("g_full", -time.Hour)
+		full.Capacity, full.CallIDs = 3, []string{"c_3", "c_4", "c_5"}
 		for _, g := range []queue.Guide{
+			roomy,
+			full,
 			avail("g_late", 3*time.Second),
 			avail("g_tie_b", time.Second),
 			offline,
@@ -124,7 +132,7 @@ func runGuideTests(t *testing.T, newStore func(t *testing.T) queue.Store) {
 		if err != nil {
 			t.Fatalf("GuidesAvailable: %v", err)
 		}
-		wantIDs(t, "GuidesAvailable", guideIDs(got), []string{"g_early", "g_tie_a", "g_tie_b", "g_micro", "g_late"})
+		wantIDs(t, "GuidesAvailable", guideIDs(got), []string{"g_early", "g_tie_a", "g_tie_b", "g_micro", "g_roomy", "g_late"})
 		if len(got) > 0 {
 			want := avail("g_early", 0)
 			sameGuide(t, "GuidesAvailable[0]", got[0], want)
@@ -157,7 +165,10 @@ func runGuideTests(t *testing.T, newStore func(t *testing.T) queue.Store) {
 			{false, queue.GuideAway, "c_2"},
 		} {
 			gg := guide("g_"+string(rune('a'+i)), 0)
-			gg.Online, gg.Status, gg.CallID = g.online, g.status, g.call
+			gg.Online, gg.Status = g.online, g.status
+			if g.call != "" {
+				gg.CallIDs = []string{g.call}
+			}
 			mustSetGuide(t, s, gg)
 		}
 		got, err = s.GuidesOnline(ctx)
@@ -170,7 +181,7 @@ func runGuideTests(t *testing.T, newStore func(t *testing.T) queue.Store) {
 		for _, g := range got {
 			if g.ID == "g_c" {
 				want := guide("g_c", 0)
-				want.Online, want.Status, want.CallID = true, queue.GuideAvailable, "c_1"
+				want.Online, want.Status, want.CallIDs = true, queue.GuideAvailable, []string{"c_1"}
 				sameGuide(t, "GuidesOnline g_c", g, want)
 			}
 		}

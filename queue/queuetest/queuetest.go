@@ -208,8 +208,8 @@ func fmtEntry(e queue.Entry) string {
 }
 
 func fmtGuide(g queue.Guide) string {
-	return fmt.Sprintf("{ID:%s Name:%q Status:%s Online:%t DisconnectedAt:%s IdleSince:%s MissedOffers:%d CallID:%s SocketID:%q SeenAt:%s}",
-		g.ID, g.Name, g.Status, g.Online, fmtTimePtr(g.DisconnectedAt), g.IdleSince.Format(time.RFC3339Nano), g.MissedOffers, g.CallID, g.SocketID, g.SeenAt.Format(time.RFC3339Nano))
+	return fmt.Sprintf("{ID:%s Name:%q Status:%s Online:%t DisconnectedAt:%s IdleSince:%s MissedOffers:%d CallIDs:%q Capacity:%d SocketID:%q SeenAt:%s}",
+		g.ID, g.Name, g.Status, g.Online, fmtTimePtr(g.DisconnectedAt), g.IdleSince.Format(time.RFC3339Nano), g.MissedOffers, g.CallIDs, g.Capacity, g.SocketID, g.SeenAt.Format(time.RFC3339Nano))
 }
 
 func fmtCall(c queue.Call) string {

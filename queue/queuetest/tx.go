@@ -3,6 +3,7 @@ package queuetest
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -30,7 +31,7 @@ func bind(ctx context.Context, tx queue.StoreTx, callID string) error {
 		return err
 	}
 	_, err := tx.GuideUpdate(ctx, "g_1", func(g *queue.Guide) error {
-		g.CallID = callID
+		g.CallIDs = append(g.CallIDs, callID)
 		return nil
 	})
 	return err
@@ -64,8 +65,8 @@ func runTxTests(t *testing.T, newStore func(t *testing.T) queue.Store) {
 		if e, _ := s.EntryGet(ctx, "e_1"); e.State != queue.EntryOffered || e.CallID != "c_1" {
 			t.Errorf("entry after commit: %s/%q", e.State, e.CallID)
 		}
-		if g, _ := s.GuideGet(ctx, "g_1"); g.CallID != "c_1" {
-			t.Errorf("guide after commit holds %q", g.CallID)
+		if g, _ := s.GuideGet(ctx, "g_1"); !slices.Equal(g.CallIDs, []string{"c_1"}) {
+			t.Errorf("guide after commit holds %q", g.CallIDs)
 		}
 		if c, err := s.CallGet(ctx, "c_1"); err != nil || c.State != queue.CallOffered {
 			t.Errorf("call after commit: %s, %v", c.State, err)

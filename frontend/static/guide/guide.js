@@ -1,5 +1,7 @@
-// guide.js: the guide console: login, presence, offers, the call (as the
-// initiator), payment links and wrap-up notes.
+// guide.js: the guide console: login, presence, offers, the calls (as the
+// initiator), payment links and wrap-up notes. A guide of capacity above 1
+// holds several calls at once: one is on screen (its video, context,
+// payment links and transfer), the others are listed with switch and end.
 import { Signal, defaultWsUrl } from "../js/signal.js";
 import { Call, fetchIceConfig } from "../js/call.js";
 import { formatMoney, minorDigits, normalizeCurrency, parseMajor } from "../js/money.js";
@@ -15,28 +17,34 @@ const s = {
   stream: null,
   presence: "away",
   pendingPresence: null, // chosen before the socket existed
-  offer: null, // {offer_id, deadlineMs, ...}
+  offers: [], // pending offers, oldest first: {offer_id, deadlineMs, ...}; the first is shown
+  accepting: null, // offer_id sent as offer.accept, until call.matched or an error
   countdown: null,
-  call: null,
-  callId: null,
-  peer: null,
+  calls: new Map(), // call_id -> {id, call, peer, state, stream, links, ended}
+  activeId: null, // the call on screen
   callState: "waiting",
-  links: new Map(),
+  capacity: 1,
   notes: new Map(),
 };
 
+const active = () => s.calls.get(s.activeId) || null;
+const liveCall = (rec) => rec && rec.call && !rec.call.closed;
+
+// The chat, product cards and cart follow the call on screen.
 const shopSide = new ShopSide({
-  send: (type, data) => s.signal?.send(type, data, s.callId),
+  send: (type, data) => s.signal?.send(type, data, s.activeId),
   token: () => auth.access,
 });
 
 // --- hooks for automated browser tests ---
 window.guidecall = {
   state: () => s.callState,
+  calls: () => [...s.calls.values()].map((r) => ({ call_id: r.id, state: r.state, active: r.id === s.activeId })),
+  offers: () => s.offers.map((o) => o.offer_id),
   callbackPushes: () => s.callbackPushes || 0,
-  callId: () => s.call?.callId ?? null,
-  stats: async () => (s.call
-    ? s.call.stats()
+  callId: () => s.activeId,
+  stats: async () => (active()?.call
+    ? active().call.stats()
     : { connectionState: "new", localCandidateType: null, remoteCandidateType: null, framesDecoded: 0, framesSent: 0 }),
 };
 
@@ -66,10 +74,10 @@ function renderBadge() {
   };
   let key;
   let text;
-  if (s.call) {
+  if (active()) {
     key = s.callState;
     text = callLabels[key] || key;
-  } else if (s.offer) {
+  } else if (s.offers.length) {
     key = "offer";
     text = "Incoming shopper";
   } else {
@@ -162,13 +170,17 @@ function logout(message) {
   if (refreshToken) authRequest("/api/v1/auth/logout", { refresh_token: refreshToken }).catch(() => {});
   sessionStorage.removeItem(REFRESH_KEY);
   auth.access = null;
-  if (s.call && !s.call.closed) s.call.end("hangup");
+  for (const rec of s.calls.values()) if (liveCall(rec)) rec.call.end("hangup");
+  s.calls.clear();
+  s.activeId = null;
+  renderCalls();
   s.signal?.close();
   s.signal = null;
   s.pendingPresence = null;
   for (const tr of s.stream?.getTracks() || []) tr.stop();
   s.stream = null;
-  hideOffer();
+  s.offers = [];
+  renderOffer();
   clearInterval(s.callbacksTimer);
   $("#console-view").hidden = true;
   $("#account").hidden = true;
@@ -211,25 +223,33 @@ function connectSignal() {
   signal.on("welcome", (msg) => {
     const d = msg.data || {};
     if (d.status) setPresence(d.status, d.status_reason);
-    const c = d.call;
-    if (s.call && !s.call.closed) {
-      if (d.resumed && c && c.call_id === s.callId) s.call.resumed();
-      else if (!c) s.call.close("peer_lost");
-    } else if (c && c.call_id && c.state !== "ended") {
+    setCapacity(d.capacity);
+    // Every accepted call the server says this guide holds (older servers
+    // send only `call`); pending offers come again as offer messages.
+    const listed = (Array.isArray(d.calls) ? d.calls : d.call ? [d.call] : [])
+      .filter((c) => c && c.call_id && c.state !== "ended");
+    const held = new Set(listed.map((c) => c.call_id));
+    for (const rec of s.calls.values()) {
+      if (!liveCall(rec)) continue;
+      if (d.resumed && held.has(rec.id)) rec.call.resumed();
+      else rec.call.close("peer_lost");
+    }
+    for (const c of listed) {
       // A reload during a call: offer again from a fresh connection.
-      onMatched({ call_id: c.call_id, resumed: true, data: { role: "guide", initiator: "guide", peer: c.peer || {} } });
+      if (!s.calls.has(c.call_id)) {
+        onMatched({ call_id: c.call_id, data: { role: "guide", initiator: "guide", peer: c.peer || {} } }, { resumed: true });
+      }
     }
   });
   signal.on("presence", (msg) => setPresence(msg.data?.status, msg.data?.reason));
   signal.on("offer", (msg) => showOffer(msg.data || {}));
-  signal.on("offer.revoked", (msg) => {
-    if (s.offer && msg.data?.offer_id === s.offer.offer_id) hideOffer();
-  });
-  signal.on("call.matched", onMatched);
+  signal.on("offer.revoked", (msg) => dropOffer(msg.data?.offer_id));
+  signal.on("call.matched", (msg) => onMatched(msg));
   for (const type of ["sdp", "ice", "ice.restart", "call.peer", "call.state", "call.ended"]) {
-    signal.on(type, (msg) => { if (msg.call_id === s.callId) s.call?.handle(msg); });
+    signal.on(type, (msg) => s.calls.get(msg.call_id)?.call?.handle(msg));
   }
   signal.on("call.peer", (msg) => {
+    if (msg.call_id !== s.activeId) return;
     const d = msg.data || {};
     if (d.status === "disconnected") {
       $("#connection-status").textContent = `Shopper disconnected, waiting up to ${Math.round((d.grace_ms || 0) / 1000)} s…`;
@@ -241,7 +261,7 @@ function connectSignal() {
       if (!v || !v.getVideoTracks().some((tr) => tr.readyState === "live" && !tr.muted)) $("#peer-reconnecting").hidden = true;
     }
   });
-  signal.on("payment.link", (msg) => upsertLink(msg.data || {}));
+  signal.on("payment.link", (msg) => upsertLink(msg.call_id, msg.data || {}));
   for (const type of ["chat.message", "product.card", "cart"]) signal.on(type, (msg) => shopSide.handle(msg));
   signal.on("callback.changed", () => {
     s.callbackPushes = (s.callbackPushes || 0) + 1;
@@ -250,7 +270,7 @@ function connectSignal() {
   signal.on("error", (msg) => {
     const d = msg.data || {};
     console.warn("server error", d);
-    if (d.ref === "offer.accept" && d.code === "bad_state") hideOffer();
+    if (d.ref === "offer.accept" && d.code === "bad_state") dropOffer(s.accepting);
     if (d.ref === "call.transfer") showError("#transfer-error", `Transfer failed: ${d.message || d.code}`);
   });
   signal.onStatus(({ status, code }) => {
@@ -310,12 +330,54 @@ function sendPresence(status) {
 
 // --- offers ---
 
+// setCapacity shows how many calls the guide may hold, when more than one.
+function setCapacity(n) {
+  s.capacity = Number(n) > 0 ? Number(n) : 1;
+  const el = $("#capacity-note");
+  el.textContent = s.capacity > 1 ? `You take up to ${s.capacity} calls at once: new shoppers may be offered to you during a call.` : "";
+  el.hidden = s.capacity <= 1;
+}
+
 function showOffer(d) {
   if (!d.offer_id) return;
   const now = Date.now();
   const deadlineMs = Number.isFinite(d.expires_in_ms) ? now + d.expires_in_ms : Date.parse(d.deadline) || now + 15000;
-  s.offer = { ...d, deadlineMs };
-  const sh = d.shopper || {};
+  const i = s.offers.findIndex((o) => o.offer_id === d.offer_id);
+  // A resent offer (after a reconnect) replaces its older copy in place.
+  if (i >= 0) s.offers[i] = { ...d, deadlineMs };
+  else s.offers.push({ ...d, deadlineMs });
+  if (i <= 0) renderOffer(); else renderOfferMore();
+}
+
+// dropOffer forgets one pending offer (answered, revoked or expired) and
+// shows the next, if any: a second offer is never lost behind the first.
+function dropOffer(id) {
+  if (!id) return;
+  const wasShown = s.offers[0]?.offer_id === id;
+  s.offers = s.offers.filter((o) => o.offer_id !== id);
+  if (s.accepting === id) s.accepting = null;
+  if (wasShown) renderOffer(); else renderOfferMore();
+}
+
+function renderOfferMore() {
+  const more = s.offers.length - 1;
+  const el = $("#offer-more");
+  el.textContent = more > 0 ? `${more} more shopper${more > 1 ? "s" : ""} waiting for your answer after this one.` : "";
+  el.hidden = more <= 0;
+}
+
+function renderOffer() {
+  clearInterval(s.countdown);
+  const offer = s.offers[0];
+  renderOfferMore();
+  if (!offer) {
+    $("#offer").hidden = true;
+    document.title = "Guide console · guidecall";
+    renderBadge();
+    return;
+  }
+  const sh = offer.shopper || {};
+  $("#offer-title").textContent = s.calls.size > 0 ? "Another shopper (you are in a call)" : "Incoming shopper";
   fillContext($("#offer-context"), [
     ["Name", sh.name || "Anonymous shopper"],
     ["Customer", sh.customer_id ? `${sh.customer_id} (signed in)` : ""],
@@ -329,35 +391,34 @@ function showOffer(d) {
     ["Routing", (sh.steps || []).join(", ").replace(/_/g, " ")],
     ["Note from colleague", sh.note],
   ]);
+  $("#offer").dataset.offerId = offer.offer_id;
   $("#decline-reason").value = "";
-  $("#accept-offer").disabled = false;
-  $("#decline-offer").disabled = false;
+  const answering = s.accepting === offer.offer_id;
+  $("#accept-offer").disabled = answering;
+  $("#decline-offer").disabled = answering;
   $("#offer").hidden = false;
   document.title = "● Incoming shopper · guidecall";
   renderBadge();
-  clearInterval(s.countdown);
+  if (answering) {
+    $("#offer-countdown").textContent = "…";
+    return;
+  }
   const tick = () => {
-    const left = Math.max(0, Math.ceil((s.offer.deadlineMs - Date.now()) / 1000));
+    const left = Math.max(0, Math.ceil((offer.deadlineMs - Date.now()) / 1000));
     $("#offer-countdown").textContent = String(left);
     if (left <= 0) {
       $("#accept-offer").disabled = true;
       clearInterval(s.countdown);
       // offer.revoked should follow; do not leave a dead panel up if it does not.
-      const id = s.offer.offer_id;
-      setTimeout(() => { if (s.offer?.offer_id === id) hideOffer(); }, 3000);
+      const id = offer.offer_id;
+      setTimeout(() => dropOffer(id), 3000);
     }
   };
   tick();
   s.countdown = setInterval(tick, 250);
-  $("#accept-offer").focus();
-}
-
-function hideOffer() {
-  clearInterval(s.countdown);
-  s.offer = null;
-  $("#offer").hidden = true;
-  document.title = "Guide console · guidecall";
-  renderBadge();
+  // Focus moves to the offer only when no call is on screen: the guide
+  // may be typing in a call.
+  if (!active()) $("#accept-offer").focus();
 }
 
 function fillContext(dl, rows) {
@@ -382,59 +443,167 @@ function fillContext(dl, rows) {
   dl.replaceChildren(...parts);
 }
 
-// --- call ---
+// --- calls ---
 
-function onMatched(msg) {
-  if (s.call && !s.call.closed && s.callId === msg.call_id) return;
+// onMatched starts the call the guide accepted (or, resumed, one it held
+// before a reload). A freshly accepted call comes on screen; a resumed one
+// only if nothing else is.
+function onMatched(msg, { resumed = false } = {}) {
+  const id = msg.call_id;
+  if (!id || liveCall(s.calls.get(id))) return;
   const d = msg.data || {};
-  hideOffer();
-  s.callId = msg.call_id;
-  s.peer = d.peer || {};
-  s.links.clear();
-  $("#payment-links").replaceChildren();
-  fillContext($("#call-context"), [
-    ["Shopper", s.peer.name || "Anonymous shopper"],
-    ["Customer", s.peer.customer_id ? `${s.peer.customer_id} (signed in)` : ""],
-    ["Locale", s.peer.locale],
-    ["Currency", s.peer.currency],
-    ["Page", s.peer.page_url, "url"],
-  ]);
-  $("#pay-currency").value = s.peer.currency || "EUR";
-  // A call resumed after a reload has history to fetch; a new one has none yet.
-  shopSide.start(msg.call_id, s.peer.currency, !!msg.resumed);
-  $("#pay-amount").value = "";
-  $("#pay-description").value = "";
-  showError("#pay-error", "");
-  $("#refund-status").textContent = "";
-  $("#pay-send").disabled = false;
-  $("#call-view").hidden = false;
-  $("#ended-view").hidden = true;
-  $("#idle-hint").hidden = true;
-  $("#payment-panel").hidden = false;
-  setCallState("matched");
-
-  const call = new Call({
+  dropOffer(id);
+  const rec = { id, peer: d.peer || {}, state: "matched", stream: null, links: new Map(), ended: null, resumed, call: null, since: new Date() };
+  s.calls.set(id, rec);
+  rec.call = new Call({
     signal: s.signal,
-    callId: msg.call_id,
+    callId: id,
     role: "guide",
     initiator: (d.initiator || "guide") === "guide",
     localStream: s.stream,
     getIceConfig: () => fetchIceConfig(auth.access),
     onState: (st) => {
-      if (call !== s.call) return;
-      setCallState(st);
+      if (s.calls.get(id) !== rec) return;
+      rec.state = st;
+      if (s.activeId === id) setCallState(st);
+      renderCalls();
       // The shopper's media is flowing again: drop the reconnecting cover.
-      if (st === "connected" || st === "ended") $("#peer-reconnecting").hidden = true;
+      if (s.activeId === id && (st === "connected" || st === "ended")) $("#peer-reconnecting").hidden = true;
     },
     onRemoteStream: (stream) => {
-      const v = $("#remote-video");
-      if (v.srcObject !== stream) v.srcObject = stream;
-      v.play().catch(() => {});
+      rec.stream = stream;
+      if (s.activeId === id) showRemote(stream);
     },
-    onEnded: ({ reason, by }) => { if (call === s.call) onEnded(reason, by); },
+    onEnded: ({ reason, by }) => { if (s.calls.get(id) === rec) onEnded(rec, reason, by); },
   });
-  s.call = call;
-  call.start();
+  if (!resumed || !active()) activate(id);
+  else renderCalls();
+  renderOffer(); // its title says whether the guide is in a call
+  rec.call.start();
+}
+
+function showRemote(stream) {
+  const v = $("#remote-video");
+  if (v.srcObject !== stream) v.srcObject = stream;
+  if (stream) v.play().catch(() => {});
+}
+
+// activate puts one call on screen: its video, context, links, and either
+// the live controls or, once it ended, its wrap-up.
+function activate(id) {
+  const rec = s.calls.get(id);
+  if (!rec) return;
+  if (s.activeId && s.activeId !== id) saveNote();
+  s.activeId = id;
+  fillContext($("#call-context"), [
+    ["Shopper", rec.peer.name || "Anonymous shopper"],
+    ["Customer", rec.peer.customer_id ? `${rec.peer.customer_id} (signed in)` : ""],
+    ["Locale", rec.peer.locale],
+    ["Currency", rec.peer.currency],
+    ["Page", rec.peer.page_url, "url"],
+  ]);
+  $("#pay-currency").value = rec.peer.currency || "EUR";
+  $("#pay-amount").value = "";
+  $("#pay-description").value = "";
+  showError("#pay-error", "");
+  showError("#transfer-error", "");
+  $("#refund-status").textContent = "";
+  renderLinks(rec);
+  // Items of a call off screen were not drawn as they came: a call shown
+  // before, or resumed after a reload, fetches its history.
+  if (shopSide.callId !== id) shopSide.start(id, rec.peer.currency, rec.resumed || rec.shown);
+  rec.shown = true;
+  $("#transfer-target").replaceChildren(new Option("Loading…", ""));
+  $("#transfer-note").value = "";
+  if ($("#transfer-details").open && !rec.ended) loadTransferTargets();
+  showRemote(rec.stream);
+  // Another call's reconnecting cover is not this one's.
+  $("#peer-reconnecting").hidden = true;
+  $("#idle-hint").hidden = true;
+  $("#payment-panel").hidden = false;
+  if (rec.ended) showEnded(rec);
+  else {
+    $("#call-view").hidden = false;
+    $("#ended-view").hidden = true;
+    $("#pay-send").disabled = false;
+  }
+  setCallState(rec.state);
+  renderCalls();
+}
+
+// renderCalls lists every call the guide holds when there is more than
+// one: the one on screen is marked, the others can be switched to or ended.
+function renderCalls() {
+  const recs = [...s.calls.values()];
+  $("#calls-panel").hidden = recs.length < 2;
+  $("#calls-count").textContent = recs.length > 1 ? `(${recs.length})` : "";
+  const labels = { matched: "joining", connecting: "connecting", connected: "in call", ended: "ended, wrap-up" };
+  $("#calls").replaceChildren(...recs.map((rec) => {
+    const li = document.createElement("li");
+    li.dataset.callId = rec.id;
+    li.dataset.state = rec.state;
+    const on = rec.id === s.activeId;
+    if (on) li.setAttribute("aria-current", "true");
+    const who = document.createElement("span");
+    who.className = "who";
+    who.textContent = rec.peer.name || "Anonymous shopper";
+    const since = document.createElement("span");
+    since.className = "muted";
+    try { since.textContent = `since ${new Intl.DateTimeFormat(locale, { timeStyle: "short" }).format(rec.since)}`; } catch { /* no time */ }
+    const state = document.createElement("span");
+    state.className = "badge";
+    state.textContent = on ? `${labels[rec.state] || rec.state} · on screen` : labels[rec.state] || rec.state;
+    const parts = [who, since, state];
+    if (!on) {
+      const sw = document.createElement("button");
+      sw.type = "button";
+      sw.className = "button small primary";
+      sw.dataset.action = "switch";
+      sw.textContent = rec.ended ? "Wrap up" : "Switch to";
+      sw.setAttribute("aria-label", `${sw.textContent} the call with ${who.textContent}`);
+      parts.push(sw);
+    }
+    if (liveCall(rec)) {
+      const end = document.createElement("button");
+      end.type = "button";
+      end.className = "button small danger";
+      end.dataset.action = "end";
+      end.textContent = "End";
+      end.setAttribute("aria-label", `End the call with ${who.textContent}`);
+      parts.push(end);
+    }
+    li.replaceChildren(...parts);
+    return li;
+  }));
+}
+
+function onCallsClick(ev) {
+  const button = ev.target.closest("button[data-action]");
+  if (!button) return;
+  const rec = s.calls.get(button.closest("li").dataset.callId);
+  if (!rec) return;
+  if (button.dataset.action === "switch") activate(rec.id);
+  else if (liveCall(rec)) rec.call.end("hangup");
+}
+
+const endedTexts = (who) => ({
+  hangup: `${who} ended the call.`,
+  peer_lost: "The shopper's connection was lost.",
+  failed: "The call failed to connect.",
+  transferred: "You transferred the shopper to a colleague.",
+  server_shutdown: "The server restarted.",
+});
+
+function onEnded(rec, reason, by) {
+  rec.state = "ended";
+  rec.ended = { reason, by };
+  rec.stream = null;
+  if (s.activeId === rec.id) {
+    setCallState("ended");
+    showEnded(rec);
+  }
+  renderCalls();
+  renderOffer();
 }
 
 // Covers the shopper's last frame until a new one is shown: a reload or a
@@ -446,35 +615,40 @@ function coverUntilNextFrame() {
   if (typeof v.requestVideoFrameCallback === "function") v.requestVideoFrameCallback(() => { cover.hidden = true; });
 }
 
-function onEnded(reason, by) {
-  setCallState("ended");
+function showEnded(rec) {
+  const { reason, by } = rec.ended;
   $("#remote-video").srcObject = null;
   $("#call-view").hidden = true;
   $("#ended-view").hidden = false;
   $("#pay-send").disabled = true;
   const who = by === "guide" ? "You" : by === "shopper" ? "The shopper" : "The call";
-  const text = {
-    hangup: `${who} ended the call.`,
-    peer_lost: "The shopper's connection was lost.",
-    failed: "The call failed to connect.",
-    transferred: "You transferred the shopper to a colleague.",
-    server_shutdown: "The server restarted.",
-  }[reason] || `The call ended (${reason}).`;
-  $("#ended-message").textContent = text;
-  $("#wrap-up").value = s.notes.get(s.callId) || "";
+  $("#ended-message").textContent = endedTexts(who)[reason] || `The call ended (${reason}).`;
+  $("#wrap-up").value = s.notes.get(rec.id) || "";
   $("#wrap-up").focus();
 }
 
-function wrapUpDone() {
+function saveNote() {
   // Kept in memory for this tab only: there is no server endpoint for notes yet.
-  if (s.callId) s.notes.set(s.callId, $("#wrap-up").value);
-  s.call = null;
-  s.callId = null;
+  const rec = active();
+  if (rec?.ended) s.notes.set(rec.id, $("#wrap-up").value);
+}
+
+// wrapUpDone closes the ended call on screen and brings up the next call
+// the guide still holds, if any.
+function wrapUpDone() {
+  saveNote();
+  if (s.activeId) s.calls.delete(s.activeId);
+  s.activeId = null;
+  const next = [...s.calls.values()].find(liveCall) || [...s.calls.values()][0];
+  if (next) return activate(next.id);
   $("#ended-view").hidden = true;
+  $("#call-view").hidden = true;
   $("#payment-panel").hidden = true;
   shopSide.stop();
   $("#idle-hint").hidden = false;
   setCallState("waiting");
+  renderCalls();
+  renderOffer();
 }
 
 // --- payment links ---
@@ -482,7 +656,8 @@ function wrapUpDone() {
 async function onPaymentSubmit(ev) {
   ev.preventDefault();
   showError("#pay-error", "");
-  if (!s.callId || !s.call || s.call.closed) return showError("#pay-error", "There is no live call.");
+  const rec = active();
+  if (!liveCall(rec)) return showError("#pay-error", "There is no live call.");
   let currency;
   try {
     currency = normalizeCurrency($("#pay-currency").value);
@@ -516,7 +691,7 @@ async function onPaymentSubmit(ev) {
     let res;
     for (let attempt = 0; ; attempt++) {
       try {
-        res = await fetch(`/api/v1/calls/${encodeURIComponent(s.callId)}/payment-links`, {
+        res = await fetch(`/api/v1/calls/${encodeURIComponent(rec.id)}/payment-links`, {
           method: "POST",
           headers: {
             "Content-Type": "application/json",
@@ -534,61 +709,71 @@ async function onPaymentSubmit(ev) {
     let data = null;
     try { data = await res.json(); } catch { /* empty */ }
     if (!res.ok) throw new Error(data?.error?.message || `HTTP ${res.status}`);
-    upsertLink({ ...data, link_id: data.link_id || data.id });
+    upsertLink(rec.id, { ...data, link_id: data.link_id || data.id });
     $("#pay-amount").value = "";
     $("#pay-description").value = "";
   } catch (err) {
     showError("#pay-error", `Could not create the link: ${err.message}`);
   } finally {
-    $("#pay-send").disabled = !s.call || s.call.closed;
+    $("#pay-send").disabled = !liveCall(active());
   }
 }
 
-function upsertLink(link) {
+// upsertLink keeps a link with its own call; only the call on screen shows
+// its links, so a link sent in one call never appears in another.
+function upsertLink(callId, link) {
   if (!link.link_id) return;
-  const merged = { ...(s.links.get(link.link_id) || {}), ...link };
-  s.links.set(link.link_id, merged);
-  const list = $("#payment-links");
-  let li = list.querySelector(`li[data-link-id="${CSS.escape(link.link_id)}"]`);
-  if (!li) {
-    li = document.createElement("li");
-    li.dataset.linkId = link.link_id;
-    list.prepend(li);
+  const rec = s.calls.get(callId) || (link.call_id && s.calls.get(link.call_id));
+  if (!rec) return;
+  rec.links.set(link.link_id, { ...(rec.links.get(link.link_id) || {}), ...link });
+  if (rec.id === s.activeId) renderLinks(rec);
+}
+
+function renderLinks(rec) {
+  const forms = new Map();
+  for (const f of document.querySelectorAll("#payment-links li[data-link-id] .refund-form")) {
+    if (rec.links.has(f.closest("li").dataset.linkId)) forms.set(f.closest("li").dataset.linkId, f);
   }
-  li.dataset.status = merged.status || "open";
-  let amountText = "";
-  try { amountText = formatMoney(merged.amount, merged.currency, locale); } catch { amountText = `${merged.amount} ${merged.currency}`; }
-  const what = document.createElement("span");
-  what.className = "what";
-  what.textContent = merged.description || merged.items?.[0]?.name || merged.link_id;
-  const amount = document.createElement("strong");
-  amount.textContent = amountText;
-  const status = document.createElement("span");
-  status.className = "badge";
-  status.dataset.status = li.dataset.status;
-  status.textContent = li.dataset.status === "paid" ? "paid ✓" : li.dataset.status.replace(/_/g, " ");
-  const parts = [what, amount, status];
-  if (merged.checkout_url && /^https?:/i.test(merged.checkout_url)) {
-    const a = document.createElement("a");
-    a.href = merged.checkout_url;
-    a.target = "_blank";
-    a.rel = "noopener";
-    a.textContent = "checkout";
-    parts.push(a);
-  }
-  if (merged.status === "paid" || merged.status === "partially_refunded") {
-    const b = document.createElement("button");
-    b.type = "button";
-    b.className = "button small refund-open";
-    b.textContent = "Refund…";
-    b.setAttribute("aria-label", `Refund ${what.textContent}`);
-    b.addEventListener("click", () => openRefund(li, merged));
-    parts.push(b);
-  }
-  // An open refund form outlives the update its own refund causes.
-  const form = li.querySelector(".refund-form");
-  li.replaceChildren(...parts);
-  if (form) li.append(form);
+  const items = [...rec.links.values()].reverse().map((merged) => {
+    const li = document.createElement("li");
+    li.dataset.linkId = merged.link_id;
+    li.dataset.status = merged.status || "open";
+    let amountText = "";
+    try { amountText = formatMoney(merged.amount, merged.currency, locale); } catch { amountText = `${merged.amount} ${merged.currency}`; }
+    const what = document.createElement("span");
+    what.className = "what";
+    what.textContent = merged.description || merged.items?.[0]?.name || merged.link_id;
+    const amount = document.createElement("strong");
+    amount.textContent = amountText;
+    const status = document.createElement("span");
+    status.className = "badge";
+    status.dataset.status = li.dataset.status;
+    status.textContent = li.dataset.status === "paid" ? "paid ✓" : li.dataset.status.replace(/_/g, " ");
+    const parts = [what, amount, status];
+    if (merged.checkout_url && /^https?:/i.test(merged.checkout_url)) {
+      const a = document.createElement("a");
+      a.href = merged.checkout_url;
+      a.target = "_blank";
+      a.rel = "noopener";
+      a.textContent = "checkout";
+      parts.push(a);
+    }
+    if (merged.status === "paid" || merged.status === "partially_refunded") {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "button small refund-open";
+      b.textContent = "Refund…";
+      b.setAttribute("aria-label", `Refund ${what.textContent}`);
+      b.addEventListener("click", () => openRefund(li, merged));
+      parts.push(b);
+    }
+    li.replaceChildren(...parts);
+    // An open refund form outlives the update its own refund causes.
+    const form = forms.get(merged.link_id);
+    if (form) li.append(form);
+    return li;
+  });
+  $("#payment-links").replaceChildren(...items);
 }
 
 // openRefund shows a small form under the link: an amount (empty refunds
@@ -635,7 +820,7 @@ function openRefund(li, link) {
     }
     send.disabled = true;
     try {
-      const res = await fetch(`/api/v1/calls/${encodeURIComponent(link.call_id || s.callId)}/payment-links/${encodeURIComponent(link.link_id)}/refunds`, {
+      const res = await fetch(`/api/v1/calls/${encodeURIComponent(link.call_id || s.activeId)}/payment-links/${encodeURIComponent(link.link_id)}/refunds`, {
         method: "POST",
         headers: { "Content-Type": "application/json", Accept: "application/json", Authorization: `Bearer ${auth.access}`, "Idempotency-Key": key },
         body: JSON.stringify({ amount }),
@@ -645,7 +830,7 @@ function openRefund(li, link) {
       if (!res.ok) throw new Error(data?.error?.message || `HTTP ${res.status}`);
       let text = "";
       try { text = formatMoney(data.refund.amount, link.currency, locale); } catch { text = String(data.refund.amount); }
-      li.dataset.refundRequested = String(data.refund.seq);
+      form.closest("li")?.setAttribute("data-refund-requested", String(data.refund.seq));
       msg.textContent = `Refund of ${text} sent to the provider.`;
       form.remove();
     } catch (err) {
@@ -659,17 +844,49 @@ function openRefund(li, link) {
 
 // --- transfer ---
 
+// loadTransferTargets fills the picker with the colleagues who could take
+// the shopper on screen and the other queues, from the server.
+async function loadTransferTargets() {
+  const rec = active();
+  const sel = $("#transfer-target");
+  if (!liveCall(rec)) return;
+  const callId = rec.id;
+  try {
+    const tt = await api(`/api/v1/calls/${encodeURIComponent(callId)}/transfer-targets`);
+    if (s.activeId !== callId) return; // switched meanwhile
+    const keep = sel.value;
+    const presence = { available: "available", busy: "in a call", wrap_up: "in wrap-up" };
+    const colleagues = document.createElement("optgroup");
+    colleagues.label = tt.colleagues?.length ? "Colleagues" : "Colleagues (none online for this shopper)";
+    for (const g of tt.colleagues || []) {
+      const o = new Option(`${g.name || g.guide_id} — ${presence[g.presence] || g.presence}`, `guide:${g.guide_id}`);
+      colleagues.append(o);
+    }
+    const queues = document.createElement("optgroup");
+    queues.label = "Queues";
+    for (const q of tt.queues || []) {
+      queues.append(new Option(`${q.display_name || q.name}${q.open ? "" : " (closed)"}`, `queue:${q.name}`));
+    }
+    sel.replaceChildren(new Option("Choose a colleague or a queue", ""), colleagues, queues);
+    if ([...sel.options].some((o) => o.value === keep)) sel.value = keep;
+    showError("#transfer-error", "");
+  } catch (err) {
+    showError("#transfer-error", `Could not load colleagues and queues: ${err.message}`);
+  }
+}
+
 function onTransfer(ev) {
   ev.preventDefault();
   showError("#transfer-error", "");
-  const queue = $("#transfer-queue").value.trim();
-  const guideId = $("#transfer-guide").value.trim();
+  const target = $("#transfer-target").value;
   const note = $("#transfer-note").value.trim();
-  if (!s.callId || !s.call || s.call.closed) return showError("#transfer-error", "There is no live call.");
-  if (!!queue === !!guideId) return showError("#transfer-error", "Fill in a queue or a colleague, not both.");
+  const rec = active();
+  if (!liveCall(rec)) return showError("#transfer-error", "There is no live call.");
+  if (!target) return showError("#transfer-error", "Choose a colleague or a queue.");
+  const [kind, id] = [target.slice(0, target.indexOf(":")), target.slice(target.indexOf(":") + 1)];
   const data = { note: note || undefined };
-  if (queue) data.queue = queue; else data.guide_id = guideId;
-  s.signal.send("call.transfer", data, s.callId);
+  if (kind === "queue") data.queue = id; else data.guide_id = id;
+  s.signal.send("call.transfer", data, rec.id);
 }
 
 // --- callbacks ---
@@ -809,25 +1026,28 @@ function init() {
   $("#go-available").addEventListener("click", () => sendPresence("available"));
   $("#go-away").addEventListener("click", () => sendPresence("away"));
   $("#accept-offer").addEventListener("click", () => {
-    if (!s.offer) return;
-    s.signal.send("offer.accept", { offer_id: s.offer.offer_id });
-    $("#accept-offer").disabled = true;
-    $("#decline-offer").disabled = true;
-    clearInterval(s.countdown);
-    $("#offer-countdown").textContent = "…";
+    const offer = s.offers[0];
+    if (!offer) return;
+    s.accepting = offer.offer_id;
+    s.signal.send("offer.accept", { offer_id: offer.offer_id });
+    renderOffer();
   });
   $("#decline-offer").addEventListener("click", () => {
-    if (!s.offer) return;
+    const offer = s.offers[0];
+    if (!offer) return;
     const reason = $("#decline-reason").value;
-    s.signal.send("offer.decline", reason ? { offer_id: s.offer.offer_id, reason } : { offer_id: s.offer.offer_id });
-    hideOffer();
+    s.signal.send("offer.decline", reason ? { offer_id: offer.offer_id, reason } : { offer_id: offer.offer_id });
+    dropOffer(offer.offer_id);
   });
-  $("#end-call").addEventListener("click", () => s.call?.end("hangup"));
+  $("#end-call").addEventListener("click", () => active()?.call?.end("hangup"));
+  $("#calls").addEventListener("click", onCallsClick);
   $("#mute").addEventListener("click", (e) => toggleTrack("audio", e.currentTarget, "Unmute", "Mute"));
   $("#camera").addEventListener("click", (e) => toggleTrack("video", e.currentTarget, "Camera on", "Camera off"));
   $("#payment-form").addEventListener("submit", onPaymentSubmit);
   $("#wrap-up-done").addEventListener("click", wrapUpDone);
   $("#transfer-form").addEventListener("submit", onTransfer);
+  $("#transfer-refresh").addEventListener("click", () => loadTransferTargets());
+  $("#transfer-details").addEventListener("toggle", (e) => { if (e.currentTarget.open) loadTransferTargets(); });
   $("#callbacks-refresh").addEventListener("click", () => loadCallbacks());
   $("#callbacks").addEventListener("click", onCallbackClick);
   window.addEventListener("online", () => s.signal?.reconnectNow());

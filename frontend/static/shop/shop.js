@@ -321,6 +321,10 @@ export async function mount({ root, settings, emit }) {
     setCallState("waiting");
     $("#queue-position").textContent = t("queue.joining");
     let answer;
+    // Loaded at join, not with the widget: it counts against no page's load.
+    const extras = await import("./join-extras.js")
+      .then((m) => m.joinExtras({ settings, search: location.search }))
+      .catch((err) => { console.warn("guidecall: join extras", err); return {}; });
     try {
       const res = await fetch(api("api/v1/queue"), {
         method: "POST",
@@ -331,7 +335,8 @@ export async function mount({ root, settings, emit }) {
           currency: context.currency,
           page_url: location.href,
           name: settings.precall ? ($("#shopper-name").value.trim() || undefined) : undefined,
-          customer_token: customerToken || undefined,
+          ...extras,
+          customer_token: customerToken || extras.customer_token,
         }),
       });
       if (res.status === 429) throw Object.assign(new Error("rate limited"), { key: "error.too_often" });
@@ -407,7 +412,10 @@ export async function mount({ root, settings, emit }) {
     signal.on("queue.position", (msg) => {
       const d = msg.data || {};
       if (session.phase !== "queued") return;
-      $("#queue-position").textContent = positionText(d.position, d.eta_seconds);
+      // A transferred shopper keeps hearing why it waits again.
+      $("#queue-position").textContent = session.transferred
+        ? `${t("queue.transferred")} ${positionText(d.position, d.eta_seconds)}`
+        : positionText(d.position, d.eta_seconds);
       onQueuePosition(d, session.entryId);
       updateMini();
     });
@@ -419,6 +427,7 @@ export async function mount({ root, settings, emit }) {
       stopMedia();
       $("#remote-video").srcObject = null;
       session.phase = "queued";
+      session.transferred = d.reason === "transferred";
       show("queue-view");
       setCallState("waiting");
       $("#queue-position").textContent = d.reason === "transferred"

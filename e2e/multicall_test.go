@@ -1,0 +1,188 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"guidecall/protocol"
+	"guidecall/queue"
+)
+
+// TestBrowserGuideHoldsTwoCalls drives the guide console of a guide of
+// capacity 2 in headless Chromium with two shoppers (two tabs of another
+// Chromium): the guide accepts a second shopper during the first call,
+// both calls connect, the console lists both, keeps each call's payment
+// links to itself when the guide switches, and ends one call from the list
+// while the other goes on.
+func TestBrowserGuideHoldsTwoCalls(t *testing.T) {
+	chromium := findChromium(t)
+	node := startNode(t, nodeOptions{})
+	base := node.URL()
+	ctx := context.Background()
+	const email, password = "two-calls@e2e.local", "correct horse battery"
+	acc, err := node.Auth.AddAccount(ctx, email, "Tess Two", password, protocol.RoleGuide)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := node.Queue.SetProfile(ctx, acc.ID, queue.Profile{Queues: []string{"default"}, Capacity: 2}); err != nil {
+		t.Fatal(err)
+	}
+
+	guide := launchChromium(t, "guide", chromium)
+	shoppers := launchChromium(t, "shoppers", chromium)
+	first := shoppers
+	second := shoppers.newTab(t, "second")
+	t.Cleanup(func() {
+		if t.Failed() || os.Getenv("GUIDECALL_TEST_LOG") != "" {
+			guide.dump(t)
+			first.dump(t)
+		}
+	})
+
+	guide.do(t, "open the guide console", browserStepTimeout, chromedp.Navigate(base+"/guide/"))
+	guide.do(t, "sign in", browserStepTimeout,
+		chromedp.SendKeys(chromedp.CSS("#email"), email),
+		chromedp.SendKeys(chromedp.CSS("#password"), password),
+		chromedp.Click(chromedp.CSS("#login-submit")),
+	)
+	guide.waitJS(t, "console shown", browserStepTimeout, `!document.querySelector("#console-view").hidden`)
+	guide.waitJS(t, "capacity shown", browserStepTimeout, `!document.querySelector("#capacity-note").hidden`)
+	guide.do(t, "go available", browserStepTimeout, chromedp.Click(chromedp.CSS("#go-available")))
+	guide.waitText(t, "#presence-status", "available", browserStepTimeout)
+	waitAvailable(t, node, email)
+
+	first.do(t, "open the shop page", browserStepTimeout, chromedp.Navigate(base+"/shop/?currency=EUR"))
+	first.do(t, "call a guide", browserStepTimeout, chromedp.Click(chromedp.CSS("#call-guide")))
+	first.do(t, "join with video", browserStepTimeout, chromedp.Click(widgetEl("#join-video")))
+	guide.waitJS(t, "first offer shown", browserStepTimeout, `window.guidecall.offers().length === 1 && !document.querySelector("#offer").hidden`)
+	guide.do(t, "accept the first offer", browserStepTimeout, chromedp.Click(chromedp.CSS("#accept-offer")))
+	waitBothTabs(t, "first call connected", browserConnectTimeout, guide, first,
+		`window.guidecall.state() === "connected"`)
+	firstID := guide.evalString(t, `window.guidecall.calls()[0].call_id`)
+
+	// A second shopper while the guide is in the first call.
+	second.do(t, "open the shop page", browserStepTimeout, chromedp.Navigate(base+"/shop/?currency=EUR"))
+	second.do(t, "call a guide", browserStepTimeout, chromedp.Click(chromedp.CSS("#call-guide")))
+	second.do(t, "join with video", browserStepTimeout, chromedp.Click(widgetEl("#join-video")))
+	guide.waitJS(t, "second offer shown during the call", browserStepTimeout,
+		`window.guidecall.offers().length === 1 && !document.querySelector("#offer").hidden && `+
+			`document.querySelector("#offer-title").textContent.includes("in a call")`)
+	shot(t, guide, "guide-offer-during-call")
+	guide.do(t, "accept the second offer", browserStepTimeout, chromedp.Click(chromedp.CSS("#accept-offer")))
+	guide.waitJS(t, "two calls, the second on screen", browserConnectTimeout,
+		`(() => { const c = window.guidecall.calls(); return c.length === 2 && c[1].active && c[1].state === "connected" && c[0].state === "connected"; })()`)
+	second.waitJS(t, "second shopper connected", browserConnectTimeout, `window.guidecall.state() === "connected"`)
+	secondID := guide.evalString(t, `window.guidecall.calls()[1].call_id`)
+	guide.waitJS(t, "both calls listed", browserStepTimeout,
+		`!document.querySelector("#calls-panel").hidden && document.querySelectorAll("#calls li").length === 2`)
+
+	// A payment link in the second call stays with it.
+	guide.do(t, "send a link in the second call", browserStepTimeout,
+		chromedp.SendKeys(chromedp.CSS("#pay-amount"), "12.50"),
+		chromedp.SendKeys(chromedp.CSS("#pay-description"), "Laces"),
+		chromedp.Click(chromedp.CSS("#pay-send")),
+	)
+	guide.waitJS(t, "link listed", browserStepTimeout, `document.querySelectorAll("#payment-links li[data-link-id]").length === 1`)
+	second.waitJS(t, "second shopper gets the link", browserStepTimeout, `!!guidecall.root.querySelector('.payment-card[data-link-id]')`)
+	shot(t, guide, "guide-two-calls")
+	guide.do(t, "switch to the first call", browserStepTimeout,
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#calls li[data-call-id=%q] button[data-action="switch"]`, firstID))))
+	guide.waitJS(t, "first call on screen without the second's link", browserStepTimeout,
+		fmt.Sprintf(`window.guidecall.calls().find((c) => c.active).call_id === %q && document.querySelectorAll("#payment-links li").length === 0`, firstID))
+	if ok, _ := first.check(`!!guidecall.root.querySelector('.payment-card[data-link-id]')`); ok {
+		t.Error("the first shopper got the second call's payment link")
+	}
+	guide.do(t, "switch back", browserStepTimeout,
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#calls li[data-call-id=%q] button[data-action="switch"]`, secondID))))
+	guide.waitJS(t, "second call's link back", browserStepTimeout, `document.querySelectorAll("#payment-links li[data-link-id]").length === 1`)
+
+	// Ending the first call from the list leaves the second one going.
+	guide.do(t, "end the first call from the list", browserStepTimeout,
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#calls li[data-call-id=%q] button[data-action="end"]`, firstID))))
+	first.waitJS(t, "first shopper's call ended", browserStepTimeout, `window.guidecall.state() === "ended"`)
+	guide.waitJS(t, "first ended, second still on", browserStepTimeout,
+		fmt.Sprintf(`(() => { const c = window.guidecall.calls(); const a = c.find((x) => x.call_id === %q), b = c.find((x) => x.call_id === %q); return a.state === "ended" && b.state === "connected" && b.active; })()`, firstID, secondID))
+	if st := second.evalString(t, `window.guidecall.state()`); st != "connected" {
+		t.Errorf("second shopper's call is %q after the first call ended, want connected", st)
+	}
+	g, err := node.Queue.Guide(ctx, acc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.CallIDs) != 1 || g.CallIDs[0] != secondID {
+		t.Errorf("server says the guide holds %q, want [%s]", g.CallIDs, secondID)
+	}
+}
+
+// shot saves the tab at desktop and phone sizes when
+// GUIDECALL_SCREENSHOT_DIR is set, for a person to look at: the top of the
+// page, or the element of the selector given scrolled into view.
+func shot(t *testing.T, tab *chromeTab, name string, focus ...string) {
+	t.Helper()
+	dir := os.Getenv("GUIDECALL_SCREENSHOT_DIR")
+	if dir == "" {
+		return
+	}
+	if _, err := tab.check(`window.scrollTo(0, 0) || true`); err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []struct {
+		label string
+		w, h  int64
+	}{{"desktop", 1280, 800}, {"phone", 390, 844}} {
+		ctx, cancel := context.WithTimeout(tab.ctx, browserStepTimeout)
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(size.w, size.h)); err != nil {
+			cancel()
+			t.Fatalf("viewport: %v", err)
+		}
+		if len(focus) > 0 {
+			if _, err := tab.check(`document.querySelector(` + strconv.Quote(focus[0]) + `).scrollIntoView({block: "center"}) || true`); err != nil {
+				cancel()
+				t.Fatal(err)
+			}
+		}
+		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+		cancel()
+		if err != nil {
+			t.Fatalf("screenshot: %v", err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name+"-"+size.label+".png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(tab.ctx, browserStepTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitAvailable waits until the server has the guide of that email
+// available: the console shows the new presence before the server took it,
+// and a shopper or colleague acting before then would see nobody.
+func waitAvailable(t *testing.T, n *node, email string) {
+	t.Helper()
+	ctx := context.Background()
+	acc, err := n.Auth.Account(ctx, email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(browserStepTimeout)
+	for {
+		g, err := n.Queue.Guide(ctx, acc.ID)
+		if err == nil && g.Presence() == queue.PresenceAvailable {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("guide %s not available on the server after %v: %+v, %v", email, browserStepTimeout, g, err)
+		}
+		time.Sleep(browserPollEvery)
+	}
+}
