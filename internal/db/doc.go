@@ -28,4 +28,10 @@
 // the second waits and then finds nothing left to do. The key includes the
 // schema because tests give every test its own schema (see dbtest) and
 // must not queue behind each other.
+//
+// Numbers are reserved in ranges per line of work, so a file with a lower
+// number may land after a database already applied higher ones; Migrate
+// allows that (goose's out-of-order mode) and applies the missing file
+// rather than refusing to start. Migrations must therefore not depend on
+// the order of files from different ranges.
 package db

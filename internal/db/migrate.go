@@ -74,6 +74,10 @@ func Migrate(ctx context.Context, url string, log *slog.Logger) (applied int, er
 	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, Migrations(),
 		goose.WithSessionLocker(locker),
 		goose.WithDisableGlobalRegistry(true),
+		// Migration numbers are reserved in ranges per line of work, so a
+		// lower number can land after a higher one was applied; goose would
+		// otherwise refuse to start such a database.
+		goose.WithAllowOutofOrder(true),
 	)
 	if err != nil {
 		return 0, fmt.Errorf("db: migrate: %w", err)
