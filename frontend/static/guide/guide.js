@@ -6,6 +6,7 @@ import { Signal, defaultWsUrl } from "../js/signal.js";
 import { Call, fetchIceConfig } from "../js/call.js";
 import { formatMoney, minorDigits, normalizeCurrency, parseMajor } from "../js/money.js";
 import { ShopSide } from "./shopside.js";
+import { initI18n, mountLocalePicker, onLocaleChange } from "./i18n.js";
 
 const $ = (sel) => document.querySelector(sel);
 const REFRESH_KEY = "guidecall.refresh_token";
@@ -1021,6 +1022,10 @@ function toggleTrack(kind, button, onText, offText) {
 
 function init() {
   setCallState("waiting");
+  mountLocalePicker($("#console-locale"));
+  // Text set by this module follows a change of language at once.
+  onLocaleChange(() => { renderBadge(); setPresence(s.presence, $("#presence-status").dataset.reason); renderOffer(); });
+  initI18n();
   $("#login").addEventListener("submit", onLogin);
   $("#logout").addEventListener("click", () => logout(""));
   $("#go-available").addEventListener("click", () => sendPresence("available"));
