@@ -13,6 +13,7 @@ const CHOICE_KEY = "guidecall.console.locale";
 let messages = {};
 let fallback = {};
 let current = FALLBACK;
+let loaded = false;
 const listeners = new Set();
 const cache = new Map();
 
@@ -20,7 +21,9 @@ const cache = new Map();
 export function t(key, vars) {
   const template = messages[key] ?? fallback[key];
   if (template == null) {
-    console.warn("i18n: no message for", key);
+    // Before the first catalog arrives the page shows its English markup;
+    // text set from code is drawn again once it is here (onLocaleChange).
+    if (loaded) console.warn("i18n: no message for", key);
     return key;
   }
   return interpolate(template, vars);
@@ -85,6 +88,7 @@ async function useLanguage(lang) {
   }
   current = own ? lang : FALLBACK;
   messages = own || fallback;
+  loaded = true;
   applyI18n(document);
   for (const fn of listeners) {
     try { fn(current); } catch (e) { console.error(e); }
@@ -130,7 +134,7 @@ export function mountLocalePicker(select) {
   select.addEventListener("change", () => setLocale(select.value));
 }
 
-/** Formats a number of seconds or a date in the console's language. */
+/** Formats a time of day in the console's language. */
 export function formatTime(date, opts = { timeStyle: "short" }) {
   try { return new Intl.DateTimeFormat(current, opts).format(date); } catch { return date.toISOString(); }
 }
