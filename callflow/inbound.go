@@ -53,7 +53,7 @@ func (in inbound) Open(ctx context.Context, who signaling.Identity) (protocol.We
 		if reason == queue.PresenceChosen {
 			reason = ""
 		}
-		w.WelcomeGuide = &protocol.WelcomeGuide{GuideID: g.ID, Name: g.Name, Status: string(g.Status), StatusReason: reason, Capacity: g.Slots()}
+		w.WelcomeGuide = &protocol.WelcomeGuide{GuideID: g.ID, Name: g.Name, Status: string(g.Status), StatusReason: reason, Capacity: g.Slots(), WrapUpMs: wrapUpLeft(g, time.Now())}
 		for _, c := range cl {
 			w.WelcomeGuide.Calls = append(w.WelcomeGuide.Calls, protocol.CallView{CallID: c.ID, State: string(c.State), Role: who.Role})
 		}

@@ -46,6 +46,9 @@ type WelcomeGuide struct {
 	// them). Pending offers are sent again as offer messages.
 	Capacity int        `json:"capacity,omitempty"`
 	Calls    []CallView `json:"calls,omitempty"`
+	// WrapUpMs is how long the guide's wrap-up has left (status wrap_up):
+	// a duration, so the console counts down without trusting its clock.
+	WrapUpMs int64 `json:"wrap_up_ms,omitempty"`
 }
 
 // CallView names the call a welcome resumes, and the receiver's side of it.
@@ -65,6 +68,8 @@ type SetPresence struct {
 type Presence struct {
 	Status string `json:"status"`
 	Reason string `json:"reason"`
+	// WrapUpMs is how long a wrap_up status has left when it was sent.
+	WrapUpMs int64 `json:"wrap_up_ms,omitempty"`
 }
 
 // ShopperContext is what a guide sees of a shopper's visit.
