@@ -79,10 +79,13 @@ type Item struct {
 
 // Link is a payment link a guide sent during a call.
 type Link struct {
-	ID             string     `json:"id"`
-	CallID         string     `json:"call_id"`
-	Provider       string     `json:"provider"`
-	ProviderRef    string     `json:"provider_ref,omitempty"`
+	ID          string `json:"id"`
+	CallID      string `json:"call_id"`
+	Provider    string `json:"provider"`
+	ProviderRef string `json:"provider_ref,omitempty"`
+	// Mode is the mode of the provider key that made the checkout, set
+	// with ProviderRef; empty for a link without a checkout yet.
+	Mode           Mode       `json:"mode,omitempty"`
 	Amount         int64      `json:"amount"`
 	Currency       string     `json:"currency"`
 	Items          []Item     `json:"items,omitempty"`

@@ -26,6 +26,19 @@ type Provider interface {
 	ParseWebhook(header http.Header, body []byte) (ProviderEvent, error)
 }
 
+// Mode is which of a provider's two worlds a link or an event belongs to:
+// test money or live money. Keys of one mode never see the other's
+// objects, so a link remembers the mode that made it and an event of the
+// other mode is refused for it (Service.HandleWebhook). Empty is a link
+// recorded before modes were, or a provider that does not say.
+type Mode string
+
+// The modes.
+const (
+	ModeTest Mode = "test"
+	ModeLive Mode = "live"
+)
+
 // ProviderState is where a link stands at its provider, money included.
 type ProviderState struct {
 	Status LinkStatus
@@ -91,6 +104,8 @@ type RefundParams struct {
 type ProviderLink struct {
 	Ref         string
 	CheckoutURL string
+	// Mode is the mode of the key that made the checkout.
+	Mode Mode
 }
 
 // ProviderEvent is a verified provider webhook, reduced to what moves a
@@ -109,4 +124,7 @@ type ProviderEvent struct {
 	// RefundedAmount is, for a refund, the total refunded so far in the
 	// link currency's minor units; 0 when the provider does not say.
 	RefundedAmount int64 `json:"refunded_amount,omitempty"`
+	// Mode is the event's own (Stripe's livemode, Adyen's live flag);
+	// empty when the provider does not say.
+	Mode Mode `json:"mode,omitempty"`
 }

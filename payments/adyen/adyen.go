@@ -273,7 +273,7 @@ func (p *Provider) CreateLink(ctx context.Context, lp payments.ProviderLinkParam
 		return payments.ProviderLink{}, fmt.Errorf("%w: adyen: payment link without id or url", payments.ErrProvider)
 	}
 	p.log.Info("adyen payment link created", "link_id", lp.LinkID, "call_id", lp.CallID, "provider_ref", pl.ID)
-	return payments.ProviderLink{Ref: pl.ID, CheckoutURL: pl.URL}, nil
+	return payments.ProviderLink{Ref: pl.ID, CheckoutURL: pl.URL, Mode: payments.Mode(p.mode)}, nil
 }
 
 // FetchStatus implements payments.Provider. A completed link says paid:

@@ -53,6 +53,10 @@ type Event struct {
 	Created int64  `json:"created"`
 	// Refunded is the total refunded so far, on refund events.
 	Refunded int64 `json:"refunded,omitempty"`
+	// Livemode is false on every event the sandbox sends: it moves no
+	// real money. It is there, as on Stripe's events, so that a live
+	// event is refused for its test links.
+	Livemode bool `json:"livemode"`
 }
 
 // Config configures a Sandbox.
@@ -170,7 +174,7 @@ func (sb *Sandbox) CreateLink(ctx context.Context, p payments.ProviderLinkParams
 		return payments.ProviderLink{}, fmt.Errorf("sandbox: create checkout: %w", err)
 	}
 	sb.log.Info("sandbox checkout created", "link_id", p.LinkID, "call_id", p.CallID, "provider_ref", ref)
-	return payments.ProviderLink{Ref: ref, CheckoutURL: sb.cfg.CheckoutBaseURL + "/" + ref}, nil
+	return payments.ProviderLink{Ref: ref, CheckoutURL: sb.cfg.CheckoutBaseURL + "/" + ref, Mode: payments.ModeTest}, nil
 }
 
 // FetchStatus implements payments.Provider.
@@ -349,5 +353,14 @@ func (sb *Sandbox) ParseWebhook(header http.Header, body []byte) (payments.Provi
 		Status:         st,
 		OccurredAt:     time.Unix(ev.Created, 0).UTC(),
 		RefundedAmount: ev.Refunded,
+		Mode:           eventMode(ev.Livemode),
 	}, nil
+}
+
+// eventMode is the mode a livemode flag names.
+func eventMode(live bool) payments.Mode {
+	if live {
+		return payments.ModeLive
+	}
+	return payments.ModeTest
 }
