@@ -554,6 +554,12 @@ func (s *Service) moveTo(x *Link, status LinkStatus, at time.Time, refunded int6
 	if !x.Status.CanMoveTo(status) {
 		return nil, errNoChange
 	}
+	if x.Status == StatusExpired && (at.IsZero() || !at.Before(x.ExpiresAt)) {
+		// Only a payment made in time, whose event came after the
+		// expiry's, reopens an expired link; one made after it (or of no
+		// known time) is for someone to refund.
+		return nil, errNoChange
+	}
 	if x.Status == StatusPartiallyRefunded && status == StatusPartiallyRefunded && refunded <= x.RefundedAmount {
 		return nil, errNoChange
 	}
