@@ -2,7 +2,9 @@ package sandbox
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -174,7 +176,12 @@ func (sb *Sandbox) CreateLink(ctx context.Context, p payments.ProviderLinkParams
 	if err := sb.waitCreateDelay(ctx); err != nil {
 		return payments.ProviderLink{}, fmt.Errorf("sandbox: scripted slow create: %w", err)
 	}
-	ref := newID("sbx_")
+	ref := sb.refOf(p.LinkID)
+	if c, err := sb.store.CheckoutGet(ctx, ref); err == nil {
+		// A retry for the same link (its first reference was not stored):
+		// the same checkout, as a real provider keyed on the link gives.
+		return sb.linkOf(c), nil
+	}
 	p.Items = slices.Clone(p.Items)
 	now := sb.cfg.Now()
 	sb.mu.Lock()
@@ -184,7 +191,12 @@ func (sb *Sandbox) CreateLink(ctx context.Context, p payments.ProviderLinkParams
 		p.ExpiresAt = at
 	}
 	c := Checkout{Ref: ref, Params: p, Status: payments.StatusOpen, CreatedAt: now}
-	if _, err := sb.store.CheckoutCreate(ctx, c); err != nil {
+	if _, err := sb.store.CheckoutCreate(ctx, c); errors.Is(err, payments.ErrDuplicate) {
+		// A concurrent retry for the same link made it first.
+		if c, err := sb.store.CheckoutGet(ctx, ref); err == nil {
+			return sb.linkOf(c), nil
+		}
+	} else if err != nil {
 		return payments.ProviderLink{}, fmt.Errorf("sandbox: create checkout: %w", err)
 	}
 	if expireAfter > 0 {
@@ -198,7 +210,21 @@ func (sb *Sandbox) CreateLink(ctx context.Context, p payments.ProviderLinkParams
 		}
 	}
 	sb.log.Info("sandbox checkout created", "link_id", p.LinkID, "call_id", p.CallID, "provider_ref", ref)
-	return payments.ProviderLink{Ref: ref, CheckoutURL: sb.cfg.CheckoutBaseURL + "/" + ref, Mode: payments.ModeTest}, nil
+	return sb.linkOf(c), nil
+}
+
+// refOf is the reference of link linkID's checkout: derived from the link
+// (under the webhook secret, which every node shares, so it cannot be
+// guessed from the link id), so that creating a link's checkout again
+// gives the same one.
+func (sb *Sandbox) refOf(linkID string) string {
+	m := hmac.New(sha256.New, sb.cfg.Secret)
+	m.Write([]byte("sandbox checkout/" + linkID))
+	return "sbx_" + hex.EncodeToString(m.Sum(nil))[:24]
+}
+
+func (sb *Sandbox) linkOf(c Checkout) payments.ProviderLink {
+	return payments.ProviderLink{Ref: c.Ref, CheckoutURL: sb.cfg.CheckoutBaseURL + "/" + c.Ref, Mode: payments.ModeTest}
 }
 
 // FetchStatus implements payments.Provider.
