@@ -34,3 +34,13 @@ func TestLocaleCountry(t *testing.T) {
 		}
 	}
 }
+
+func TestCanonicalLocale(t *testing.T) {
+	for locale, want := range map[string]string{
+		"nl-NL": "nl-NL", "en_GB": "en-GB", "pt-br": "pt-BR", "de": "de", "": "", "xx-??": "", "zh-hant-tw": "zh-Hant-TW",
+	} {
+		if got := canonicalLocale(locale); got != want {
+			t.Errorf("canonicalLocale(%q) = %q, want %q", locale, got, want)
+		}
+	}
+}

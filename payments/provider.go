@@ -75,6 +75,9 @@ type ProviderLinkParams struct {
 	ReturnURL string
 	// Country is the shopper's (ISO 3166-1 alpha-2), if known.
 	Country string
+	// Locale is the shopper's (BCP 47, as they joined with), if known:
+	// the hosted page's language.
+	Locale string
 }
 
 // CallContext is what payments learns of a link's call from the wiring:
@@ -86,6 +89,9 @@ type CallContext struct {
 	// Country is the shopper's (ISO 3166-1 alpha-2, upper case), from an
 	// explicit field or the locale's region; empty if unknown.
 	Country string
+	// Locale is the shopper's locale at join (canonical BCP 47, e.g.
+	// "nl-NL"); empty if unknown or not a locale.
+	Locale string
 }
 
 // RefundParams is one refund of a link.

@@ -328,6 +328,7 @@ func (s *Service) checkoutWith(ctx context.Context, prov Provider, l Link, failo
 			ExpiresAt:   l.ExpiresAt,
 			ReturnURL:   cc.ReturnURL,
 			Country:     cc.Country,
+			Locale:      cc.Locale,
 		})
 		acancel()
 		s.breakers.record(p.Name(), perr == nil, s.now())

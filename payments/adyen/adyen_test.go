@@ -37,7 +37,7 @@ func newProvider(t testing.TB, apiURL string, mut ...func(*adyen.Config)) *adyen
 	t.Helper()
 	cfg := adyen.Config{
 		APIKey: apiKey, MerchantAccount: merchant, HMACKey: hmacKey, APIURL: apiURL,
-		ReturnURL: "https://shop.example/shop/?payment_link={LINK_ID}", ShopperLocale: "nl-NL", CountryCode: "NL",
+		ReturnURL: "https://shop.example/shop/?payment_link={LINK_ID}",
 	}
 	for _, m := range mut {
 		m(&cfg)
@@ -56,6 +56,7 @@ func TestCreateLinkRequestShape(t *testing.T) {
 	pl, err := p.CreateLink(context.Background(), payments.ProviderLinkParams{
 		LinkID: "lnk_1", CallID: "call_1", Amount: 4990, Currency: "eur", Description: "Sneakers",
 		Items: []payments.Item{{Name: "Sneakers", Quantity: 1, UnitAmount: 4990}}, ExpiresAt: exp,
+		Locale: "nl-NL", Country: "NL",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -94,6 +95,7 @@ func TestCreateLinkRequestShape(t *testing.T) {
 	again, err := p.CreateLink(context.Background(), payments.ProviderLinkParams{
 		LinkID: "lnk_1", CallID: "call_1", Amount: 4990, Currency: "eur", Description: "Sneakers",
 		Items: []payments.Item{{Name: "Sneakers", Quantity: 1, UnitAmount: 4990}}, ExpiresAt: exp,
+		Locale: "nl-NL", Country: "NL",
 	})
 	if err != nil || again != pl {
 		t.Fatalf("replay: %+v %v, want %+v", again, err, pl)
@@ -530,5 +532,31 @@ func TestLiveNotificationForATestLinkIsRefused(t *testing.T) {
 	}
 	if got, _ := store.LinkGet(ctx, "pl_live"); got.Status != payments.StatusPaid {
 		t.Fatalf("live link %s, want paid", got.Status)
+	}
+}
+
+// Each link carries its own shopper's locale and country (from their
+// join), not one for the whole node; unknown, neither is sent.
+func TestShopperLocaleAndCountryPerLink(t *testing.T) {
+	fake := adyentest.New(t, apiKey, merchant, keyBytes(t))
+	p := newProvider(t, fake.URL())
+	for _, c := range []struct{ link, locale, country string }{
+		{"lnk_nl", "nl-NL", "NL"}, {"lnk_jp", "ja-JP", "JP"}, {"lnk_none", "", ""},
+	} {
+		if _, err := p.CreateLink(context.Background(), payments.ProviderLinkParams{
+			LinkID: c.link, CallID: "call_" + c.link, Amount: 1000, Currency: "EUR", Locale: c.locale, Country: c.country,
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := map[string][2]any{}
+	for _, r := range fake.Requests() {
+		got[r.Body["reference"].(string)] = [2]any{r.Body["shopperLocale"], r.Body["countryCode"]}
+	}
+	want := map[string][2]any{"lnk_nl": {"nl-NL", "NL"}, "lnk_jp": {"ja-JP", "JP"}, "lnk_none": {nil, nil}}
+	for link, w := range want {
+		if got[link] != w {
+			t.Errorf("%s: shopperLocale, countryCode = %v, want %v", link, got[link], w)
+		}
 	}
 }
