@@ -52,7 +52,7 @@ func (f *Flow) returnAllowed(page string) bool {
 	if own, ok := origin(f.cfg.PublicURL); ok && own == o {
 		return true
 	}
-	return slices.ContainsFunc(f.cfg.ShopOrigins, func(s string) bool {
+	return slices.ContainsFunc(f.cfg.AllowedOrigins, func(s string) bool {
 		allowed, ok := origin(s)
 		return ok && allowed == o
 	})

@@ -5,7 +5,7 @@ import "testing"
 // A checkout sends the shopper back only to the node's own pages or the
 // merchant's allowed origins: anything else would be an open redirect.
 func TestReturnAllowed(t *testing.T) {
-	f := &Flow{cfg: Config{PublicURL: "https://calls.example:8443", ShopOrigins: []string{"https://Shop.example", "not a url"}}}
+	f := &Flow{cfg: Config{PublicURL: "https://calls.example:8443", AllowedOrigins: []string{"https://Shop.example", "not a url"}}}
 	for page, want := range map[string]bool{
 		"https://shop.example/products/scarf?c=1": true,
 		"https://SHOP.example/":                   true,
