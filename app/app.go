@@ -256,7 +256,7 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 		Heartbeat: heartbeat, Logger: log,
 		CustomerSecret:      []byte(cfg.CustomerTokenSecret),
 		ICERestarted:        a.iceRestarted(),
-		ShopOrigins:         splitList(cfg.ShopOrigins),
+		AllowedOrigins:      a.origins,
 		EraseMerchantEvents: a.eraseMerchantEvents,
 	})
 	if a.Merchant, err = buildMerchant(cfg, stores, log); err != nil {
