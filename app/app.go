@@ -254,9 +254,11 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 		PublicURL: a.publicURL, ICERelayOnly: cfg.ICERelayOnly,
 		JoinRate: cfg.JoinRate, JoinBurst: cfg.JoinBurst, ClientIP: a.clientIP,
 		Heartbeat: heartbeat, Logger: log,
-		CustomerSecret:      []byte(cfg.CustomerTokenSecret),
-		ICERestarted:        a.iceRestarted(),
-		ShopOrigins:         splitList(cfg.ShopOrigins),
+		CustomerSecret: []byte(cfg.CustomerTokenSecret),
+		ICERestarted:   a.iceRestarted(),
+		// The pages that embed the widget are the merchant's too: a
+		// checkout may bring their shoppers back.
+		ShopOrigins:         append(splitList(cfg.ShopOrigins), splitList(cfg.AllowedOrigins)...),
 		EraseMerchantEvents: a.eraseMerchantEvents,
 	})
 	if a.Merchant, err = buildMerchant(cfg, stores, log); err != nil {
@@ -351,6 +353,7 @@ func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, l
 	a.Sandbox, err = sandbox.New(sandbox.Config{
 		Secret:          secret(log, "sandbox-secret", cfg.SandboxSecret),
 		CheckoutBaseURL: a.publicURL + "/pay/sandbox",
+		ReturnURL:       a.publicURL + "/shop/",
 		WebhookURL:      loopbackURL + "/webhooks/sandbox",
 		Logger:          log.With("component", "sandbox"),
 		Store:           sbStore,

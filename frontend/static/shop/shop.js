@@ -843,8 +843,11 @@ export async function mount({ root, settings, emit }) {
       const a = document.createElement("a");
       a.className = "pay-button button primary";
       a.href = link.checkout_url;
-      a.target = "_blank";
-      a.rel = "noopener";
+      // Phones pay in this tab and resume on return; wider screens in a new one.
+      if (!matchMedia("(max-width: 480px)").matches) {
+        a.target = "_blank";
+        a.rel = "noopener";
+      }
       a.textContent = t("pay.button");
       parts.push(a);
     }
