@@ -351,6 +351,7 @@ func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, l
 	a.Sandbox, err = sandbox.New(sandbox.Config{
 		Secret:          secret(log, "sandbox-secret", cfg.SandboxSecret),
 		CheckoutBaseURL: a.publicURL + "/pay/sandbox",
+		ReturnURL:       a.publicURL + "/shop/",
 		WebhookURL:      loopbackURL + "/webhooks/sandbox",
 		Logger:          log.With("component", "sandbox"),
 		Store:           sbStore,

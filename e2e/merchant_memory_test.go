@@ -25,7 +25,8 @@ func demoLogin(t *testing.T, banner, label string) (string, string) {
 // (no database, the demo logins it prints): the admin registers an
 // endpoint, a call starts, a link is paid through the sandbox, and the
 // endpoint receives call.started, payment_link.created and
-// payment.succeeded, each once with a valid signature, after a refusal.
+// payment.succeeded, each once with a valid signature, after a refusal;
+// then call.ended and the shopper's call.rated.
 func TestMerchantWebhooksOnMemory(t *testing.T) {
 	t.Parallel()
 	n := startPayNode(t, payNodeConfig{name: "memory-merchant",
@@ -46,6 +47,9 @@ func TestMerchantWebhooksOnMemory(t *testing.T) {
 	recv.setDown(false)
 	recv.await(t, "payment.succeeded", 20*time.Second)
 	d := awaitDelivery(t, n.url, admin, "payment.succeeded", 10*time.Second, func(d adminDelivery) bool { return d.Status == "succeeded" })
+	guideWS.Send(protocol.TypeCallEnd, callID, protocol.CallEnd{})
+	recv.await(t, "call.ended", 20*time.Second)
+	recv.awaitRating(t, n.url, j.Token, callID)
 
 	recv.mu.Lock()
 	defer recv.mu.Unlock()
