@@ -245,6 +245,8 @@ func TestOpenAPIAnswersMatch(t *testing.T) {
 	check(http.MethodGet, "/api/v1/callbacks", guidePair.AccessToken, "", 200)
 	check(http.MethodPost, "/api/v1/callbacks/"+cb.CallbackID+"/claim", guidePair.AccessToken, "", 200)
 	check(http.MethodPost, "/api/v1/callbacks/"+cb.CallbackID+"/outcome", guidePair.AccessToken, `{"outcome":"reached","note":"ordered the 38"}`, 200)
+	check(http.MethodGet, "/api/v1/calls/c_nope/context", guidePair.AccessToken, "", 404)
+	check(http.MethodPost, "/api/v1/queue", "", `{"currency":"EUR","device":"phone"}`, 201)
 
 	// Limits, the sandbox's script, providers and rollouts, refunds (issue 9).
 	check(http.MethodPut, "/api/v1/admin/payment-limits", adminToken, `{"max_amount":{"EUR":50000},"max_links_per_call":5,"refund_admin_above":{"EUR":10000}}`, 200)

@@ -6,6 +6,8 @@ import { Signal, defaultWsUrl } from "../js/signal.js";
 import { Call, fetchIceConfig } from "../js/call.js";
 import { formatMoney, minorDigits, normalizeCurrency, parseMajor } from "../js/money.js";
 import { ShopSide } from "./shopside.js";
+import { PeerMedia } from "./media.js";
+import { ShopperContext } from "./context.js";
 
 const $ = (sel) => document.querySelector(sel);
 const REFRESH_KEY = "guidecall.refresh_token";
@@ -34,6 +36,19 @@ const liveCall = (rec) => rec && rec.call && !rec.call.closed;
 const shopSide = new ShopSide({
   send: (type, data) => s.signal?.send(type, data, s.activeId),
   token: () => auth.access,
+});
+const peerMedia = new PeerMedia();
+// A reloaded console knows the shopper only from the server's context.
+const shopperContext = new ShopperContext({
+  token: () => auth.access,
+  onContext: (callId, c) => {
+    const rec = s.calls.get(callId);
+    if (!rec) return;
+    const known = rec.peer.currency;
+    Object.assign(rec.peer, { name: c.name, locale: c.locale, currency: c.currency, page_url: c.page_url, customer_id: c.customer_id });
+    if (!known && callId === s.activeId && !$("#pay-amount").value) $("#pay-currency").value = c.currency;
+    renderCalls();
+  },
 });
 
 // --- hooks for automated browser tests ---
@@ -263,6 +278,8 @@ function connectSignal() {
   });
   signal.on("payment.link", (msg) => upsertLink(msg.call_id, msg.data || {}));
   for (const type of ["chat.message", "product.card", "cart"]) signal.on(type, (msg) => shopSide.handle(msg));
+  signal.on("cart", (msg) => shopperContext.cartChanged(msg.call_id));
+  signal.on("media.state", (msg) => peerMedia.update(msg.call_id, msg.data));
   signal.on("callback.changed", () => {
     s.callbackPushes = (s.callbackPushes || 0) + 1;
     loadCallbacks();
@@ -384,6 +401,7 @@ function renderOffer() {
     ["Queue", sh.queue],
     ["Locale", sh.locale],
     ["Currency", sh.currency],
+    ["Device", sh.device],
     ["Page", sh.page_url, "url"],
     ["Waited", sh.waited_ms != null ? `${Math.round(sh.waited_ms / 1000)} s` : ""],
     ["Skill", sh.skill],
@@ -495,13 +513,8 @@ function activate(id) {
   if (!rec) return;
   if (s.activeId && s.activeId !== id) saveNote();
   s.activeId = id;
-  fillContext($("#call-context"), [
-    ["Shopper", rec.peer.name || "Anonymous shopper"],
-    ["Customer", rec.peer.customer_id ? `${rec.peer.customer_id} (signed in)` : ""],
-    ["Locale", rec.peer.locale],
-    ["Currency", rec.peer.currency],
-    ["Page", rec.peer.page_url, "url"],
-  ]);
+  shopperContext.show(id, rec.peer);
+  peerMedia.show(id);
   $("#pay-currency").value = rec.peer.currency || "EUR";
   $("#pay-amount").value = "";
   $("#pay-description").value = "";
@@ -637,6 +650,7 @@ function saveNote() {
 // the guide still holds, if any.
 function wrapUpDone() {
   saveNote();
+  peerMedia.forget(s.activeId);
   if (s.activeId) s.calls.delete(s.activeId);
   s.activeId = null;
   const next = [...s.calls.values()].find(liveCall) || [...s.calls.values()][0];
@@ -645,6 +659,7 @@ function wrapUpDone() {
   $("#call-view").hidden = true;
   $("#payment-panel").hidden = true;
   shopSide.stop();
+  shopperContext.stop();
   $("#idle-hint").hidden = false;
   setCallState("waiting");
   renderCalls();
