@@ -8,6 +8,7 @@ import { ShopSide } from "./shopside.js";
 import { PeerMedia } from "./media.js";
 import { ShopperContext } from "./context.js";
 import { createLinks } from "./links.js";
+import { ProductFeed } from "./products.js";
 
 const $ = (sel) => document.querySelector(sel);
 const REFRESH_KEY = "guidecall.refresh_token";
@@ -38,6 +39,7 @@ const shopSide = new ShopSide({
   token: () => auth.access,
 });
 const peerMedia = new PeerMedia();
+new ProductFeed({ token: () => auth.access, send: (type, data) => s.signal?.send(type, data, s.activeId), live: () => liveCall(active()) });
 const links = createLinks({ token: () => auth.access, calls: () => s.calls, activeId: () => s.activeId, liveCall, showError });
 // A reloaded console knows the shopper only from the server's context.
 const shopperContext = new ShopperContext({

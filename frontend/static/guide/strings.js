@@ -28,6 +28,14 @@ const en = {
   "context.previous_none": "none",
   "context.previous_call": "{when} · {duration}{rating}",
   "context.rating": " · rated {rating}/5",
+  "products.searching": "Searching…",
+  "products.found": "{count} found.",
+  "products.none": "No product matches.",
+  "products.failed": "Search failed: {error}",
+  "products.show": "Show",
+  "products.show_named": "Show {name} to the shopper",
+  "products.shown": "Shown ✓",
+  "products.preview_failed": "Could not read that page: {error}",
   "context.unavailable": "The shopper's details could not be loaded: {error}",
 };
 
