@@ -5,7 +5,7 @@
 // console reloaded mid-call shows it again; refreshed when the shopper's
 // page shares a new cart.
 import { formatMoney } from "../js/money.js";
-import { t } from "./strings.js";
+import { onLocaleChange, t } from "./i18n.js";
 
 const $ = (sel) => document.querySelector(sel);
 const locale = navigator.language || "en";
@@ -20,13 +20,16 @@ export class ShopperContext {
     this.onContext = onContext || (() => {});
     this.callId = null;
     this.last = null;
+    this.peer = {};
+    onLocaleChange(() => { if (this.callId) this.render(this.last || this.peer); });
   }
 
   /** Shows the call's context: what the offer said at once, then the server's. */
   show(callId, peer = {}) {
     this.callId = callId;
     this.last = null;
-    this.render({ name: peer.name, locale: peer.locale, currency: peer.currency, page_url: peer.page_url, device: peer.device, customer_id: peer.customer_id });
+    this.peer = { name: peer.name, locale: peer.locale, currency: peer.currency, page_url: peer.page_url, device: peer.device, customer_id: peer.customer_id };
+    this.render(this.peer);
     return this.load();
   }
 
@@ -78,9 +81,10 @@ export class ShopperContext {
     }
     row("context.locale", c.locale);
     row("context.currency", c.currency);
-    if (c.device) row("context.device", t(`context.device.${c.device}`));
+    const devices = { phone: t("context.device.phone"), tablet: t("context.device.tablet"), desktop: t("context.device.desktop") };
+    if (devices[c.device]) row("context.device", devices[c.device]);
     if (c.customer_id) {
-      row("context.customer", `${c.customer_id} · ${t(c.returning ? "context.returning" : "context.new_customer")}`);
+      row("context.customer", `${c.customer_id} · ${c.returning ? t("context.returning") : t("context.new_customer")}`);
       const prev = c.previous_calls || [];
       row("context.previous", prev.length ? prev : t("context.previous_none"), prev.length ? "calls" : "");
     }

@@ -3,7 +3,7 @@
 // (and again when the connection comes up, for a reloaded console); the
 // tile says so in words, since silence and a black picture look like a
 // fault otherwise.
-import { t } from "./strings.js";
+import { onLocaleChange, t } from "./i18n.js";
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -11,6 +11,7 @@ export class PeerMedia {
   constructor() {
     this.byCall = new Map(); // call_id -> {audio, video}
     this.callId = null;
+    onLocaleChange(() => this.render());
   }
 
   /** A media.state message from the shopper of one of the guide's calls. */

@@ -4,7 +4,7 @@
 // data (POST /api/v1/products/preview; the server fetches only the shop's
 // own origins).
 import { formatMoney } from "../js/money.js";
-import { t } from "./strings.js";
+import { t } from "./i18n.js";
 
 const $ = (sel) => document.querySelector(sel);
 const locale = navigator.language || "en";
