@@ -245,6 +245,13 @@ func TestOpenAPIAnswersMatch(t *testing.T) {
 	check(http.MethodGet, "/api/v1/callbacks", guidePair.AccessToken, "", 200)
 	check(http.MethodPost, "/api/v1/callbacks/"+cb.CallbackID+"/claim", guidePair.AccessToken, "", 200)
 	check(http.MethodPost, "/api/v1/callbacks/"+cb.CallbackID+"/outcome", guidePair.AccessToken, `{"outcome":"reached","note":"ordered the 38"}`, 200)
+	check(http.MethodGet, "/api/v1/calls/c_nope/context", guidePair.AccessToken, "", 404)
+	check(http.MethodPut, "/api/v1/admin/products", adminToken, `[{"product_id":"sneaker","name":"Merino wool sneaker","variant":"EU 42","price":12900,"currency":"EUR"}]`, 200)
+	check(http.MethodPut, "/api/v1/admin/products", adminToken, `[{"product_id":"sneaker","name":"","price":12900,"currency":"EUR"}]`, 400)
+	check(http.MethodGet, "/api/v1/admin/products", adminToken, "", 200)
+	check(http.MethodGet, "/api/v1/products?q=wool", guidePair.AccessToken, "", 200)
+	check(http.MethodPost, "/api/v1/products/preview", guidePair.AccessToken, `{"url":"http://10.0.0.5/p"}`, 403)
+	check(http.MethodPost, "/api/v1/queue", "", `{"currency":"EUR","device":"phone"}`, 201)
 
 	// Limits, the sandbox's script, providers and rollouts, refunds (issue 9).
 	check(http.MethodPut, "/api/v1/admin/payment-limits", adminToken, `{"max_amount":{"EUR":50000},"max_links_per_call":5,"refund_admin_above":{"EUR":10000}}`, 200)

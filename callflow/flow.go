@@ -172,5 +172,6 @@ func (f *Flow) Routes() chi.Router {
 	f.routingRoutes(r)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleShopper, protocol.RoleGuide)).Get("/calls/{callID}/items", f.handleCallItems)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleShopper)).Post("/calls/{callID}/rating", f.handleRateCall)
+	r.With(f.cfg.Issuer.Middleware(protocol.RoleGuide)).Get("/calls/{callID}/context", f.handleCallContext)
 	return r
 }
