@@ -55,6 +55,8 @@ func TestPagesAndAssets(t *testing.T) {
 	cases := []want{
 		{"/shop/", "text/html"},
 		{"/guide/", "text/html"},
+		{"/admin/", "text/html"},
+		{"/admin/admin.css", "text/css"},
 		{"/css/app.css", "text/css"},
 	}
 	for _, p := range filesWithExt(t, ".js") {
@@ -64,8 +66,16 @@ func TestPagesAndAssets(t *testing.T) {
 	for _, p := range locales {
 		cases = append(cases, want{"/" + p, "application/json"})
 	}
-	if len(locales) != 14 {
-		t.Errorf("want 14 locale catalogs, have %v", locales)
+	for _, dir := range catalogDirs {
+		n := 0
+		for _, p := range locales {
+			if path.Dir(p) == dir {
+				n++
+			}
+		}
+		if n != 14 {
+			t.Errorf("want 14 locale catalogs in %s, have %d of %v", dir, n, locales)
+		}
 	}
 	for _, c := range cases {
 		res, body := get(t, srv, c.path)
@@ -97,7 +107,17 @@ func TestPagesAndAssets(t *testing.T) {
 	}
 }
 
+// catalogDirs hold the message catalogs: the widget's and console's, and
+// the dashboard's own (kept apart so the widget never loads its strings).
+var catalogDirs = []string{"locales", "admin/locales"}
+
 func TestLocaleCatalogsComplete(t *testing.T) {
+	for _, dir := range catalogDirs {
+		t.Run(dir, func(t *testing.T) { checkCatalogs(t, dir) })
+	}
+}
+
+func checkCatalogs(t *testing.T, dir string) {
 	read := func(p string) map[string]string {
 		b, err := fs.ReadFile(Static(), p)
 		if err != nil {
@@ -109,9 +129,12 @@ func TestLocaleCatalogsComplete(t *testing.T) {
 		}
 		return m
 	}
-	en := read("locales/en.json")
+	en := read(dir + "/en.json")
 	placeholders := regexp.MustCompile(`\{\w+\}`)
 	for _, p := range filesWithExt(t, ".json") {
+		if path.Dir(p) != dir {
+			continue
+		}
 		m := read(p)
 		for k, v := range en {
 			if m[k] == "" {
