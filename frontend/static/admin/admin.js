@@ -52,6 +52,7 @@ const pct = (v) => (v == null ? "–" : new Intl.NumberFormat(t.lang, { style: "
 function duration(seconds) {
   const s = Math.round(seconds);
   if (s < 60) return t("admin.fmt.seconds", { n: num(s) });
+  if (s < 3600 && s % 60 === 0) return t("admin.fmt.whole_minutes", { m: num(s / 60) });
   if (s < 3600) return t("admin.fmt.minutes", { m: num(Math.floor(s / 60)), s: num(s % 60) });
   return t("admin.fmt.hours", { h: num(Math.floor(s / 3600)), m: num(Math.floor((s % 3600) / 60)) });
 }

@@ -3,9 +3,12 @@
 // what the bars show, so a screen reader gets the chart too.
 
 const SVG = "http://www.w3.org/2000/svg";
-const W = 300;
+const W = 260;
 const H = 120;
-const PAD = { top: 14, right: 4, bottom: 18, left: 4 };
+const PAD = { top: 16, right: 4, bottom: 20, left: 4 };
+const FONT = 12;
+// A lone day's bar stays a bar, not a slab.
+const MAX_BAR = 28;
 const COLORS = ["#2f6f5e", "#b3261e"];
 
 function el(name, attrs = {}, text) {
@@ -36,14 +39,15 @@ export function barChart({ title, series, labels, format = String, summary = "" 
   const plotH = H - PAD.top - PAD.bottom;
   const slot = plotW / Math.max(n, 1);
   const gap = Math.min(4, slot * 0.2);
-  const barW = Math.max(1, (slot - gap) / series.length);
+  const barW = Math.min(MAX_BAR, Math.max(1, (slot - gap) / series.length));
+  const inset = (slot - barW * series.length) / 2;
   const baseY = PAD.top + plotH;
   svg.append(el("line", { x1: PAD.left, x2: W - PAD.right, y1: baseY + 0.5, y2: baseY + 0.5, stroke: "#8a8f98", "stroke-width": 1 }));
   series.forEach((s, si) => {
     s.values.forEach((v, i) => {
       if (v == null) return;
       const h = top > 0 ? Math.max(v > 0 ? 1.5 : 0, (v / top) * plotH) : 0;
-      const x = PAD.left + i * slot + gap / 2 + si * barW;
+      const x = PAD.left + i * slot + inset + si * barW;
       const bar = el("rect", { x: x.toFixed(2), y: (baseY - h).toFixed(2), width: barW.toFixed(2), height: h.toFixed(2), fill: COLORS[si % COLORS.length], rx: Math.min(2, barW / 3) });
       bar.append(el("title", {}, `${labels[i]}: ${s.name} ${format(v)}`));
       svg.append(bar);
@@ -51,12 +55,12 @@ export function barChart({ title, series, labels, format = String, summary = "" 
   });
   // The highest value above the plot, and day labels under it: every day
   // of a week, the first and last of a month.
-  svg.append(el("text", { x: PAD.left, y: 10, "font-size": 10, fill: "#5d6470" }, top > 0 ? format(top) : format(0)));
+  svg.append(el("text", { x: PAD.left, y: FONT, "font-size": FONT, fill: "#5d6470" }, format(top)));
   labels.forEach((label, i) => {
     if (n > 8 && i !== 0 && i !== n - 1 && i !== Math.floor(n / 2)) return;
     const x = PAD.left + i * slot + slot / 2;
     const anchor = n > 8 && i === 0 ? "start" : n > 8 && i === n - 1 ? "end" : "middle";
-    svg.append(el("text", { x: anchor === "start" ? PAD.left : anchor === "end" ? W - PAD.right : x, y: H - 4, "font-size": 10, "text-anchor": anchor, fill: "#5d6470" }, label));
+    svg.append(el("text", { x: anchor === "start" ? PAD.left : anchor === "end" ? W - PAD.right : x, y: H - 4, "font-size": FONT, "text-anchor": anchor, fill: "#5d6470" }, label));
   });
   fig.append(svg);
   if (series.length > 1) {
