@@ -47,6 +47,19 @@ func filesWithExt(t *testing.T, ext string) []string {
 	return out
 }
 
+// widgetCatalogs are the widget's catalogs, locales/<lang>.json; the
+// console's live apart, in locales/console/.
+func widgetCatalogs(t *testing.T) []string {
+	t.Helper()
+	var out []string
+	for _, p := range filesWithExt(t, ".json") {
+		if path.Dir(p) == "locales" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 func TestPagesAndAssets(t *testing.T) {
 	srv := httptest.NewServer(Handler())
 	defer srv.Close()
@@ -62,20 +75,11 @@ func TestPagesAndAssets(t *testing.T) {
 	for _, p := range filesWithExt(t, ".js") {
 		cases = append(cases, want{"/" + p, "text/javascript"})
 	}
-	locales := filesWithExt(t, ".json")
-	for _, p := range locales {
+	for _, p := range filesWithExt(t, ".json") {
 		cases = append(cases, want{"/" + p, "application/json"})
 	}
-	for _, dir := range catalogDirs {
-		n := 0
-		for _, p := range locales {
-			if path.Dir(p) == dir {
-				n++
-			}
-		}
-		if n != 14 {
-			t.Errorf("want 14 locale catalogs in %s, have %d of %v", dir, n, locales)
-		}
+	if locales := widgetCatalogs(t); len(locales) != 14 {
+		t.Errorf("want 14 locale catalogs, have %v", locales)
 	}
 	for _, c := range cases {
 		res, body := get(t, srv, c.path)
@@ -107,17 +111,7 @@ func TestPagesAndAssets(t *testing.T) {
 	}
 }
 
-// catalogDirs hold the message catalogs: the widget's and console's, and
-// the dashboard's own (kept apart so the widget never loads its strings).
-var catalogDirs = []string{"locales", "admin/locales"}
-
 func TestLocaleCatalogsComplete(t *testing.T) {
-	for _, dir := range catalogDirs {
-		t.Run(dir, func(t *testing.T) { checkCatalogs(t, dir) })
-	}
-}
-
-func checkCatalogs(t *testing.T, dir string) {
 	read := func(p string) map[string]string {
 		b, err := fs.ReadFile(Static(), p)
 		if err != nil {
@@ -129,12 +123,9 @@ func checkCatalogs(t *testing.T, dir string) {
 		}
 		return m
 	}
-	en := read(dir + "/en.json")
+	en := read("locales/en.json")
 	placeholders := regexp.MustCompile(`\{\w+\}`)
-	for _, p := range filesWithExt(t, ".json") {
-		if path.Dir(p) != dir {
-			continue
-		}
+	for _, p := range widgetCatalogs(t) {
 		m := read(p)
 		for k, v := range en {
 			if m[k] == "" {

@@ -25,7 +25,7 @@ window.guidecallAdmin = {
 // --- localization: the dashboard's own catalogs, beside the widget's ---
 
 async function catalog(lang) {
-  const res = await fetch(new URL(`./locales/${lang}.json`, import.meta.url), { headers: { Accept: "application/json" } });
+  const res = await fetch(new URL(`../locales/admin/${lang}.json`, import.meta.url), { headers: { Accept: "application/json" } });
   if (!res.ok) throw new Error(`catalog ${lang}: HTTP ${res.status}`);
   return res.json();
 }
