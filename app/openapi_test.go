@@ -221,6 +221,9 @@ func TestOpenAPIAnswersMatch(t *testing.T) {
 	check(http.MethodGet, "/api/v1/admin/queues/default", pair.AccessToken, "", 200)
 	check(http.MethodGet, "/api/v1/callbacks", pair.AccessToken, "", 200)
 	check(http.MethodGet, "/api/v1/admin/accounts", pair.AccessToken, "", 200)
+	check(http.MethodPost, "/api/v1/admin/accounts", pair.AccessToken, `{"email":"nia@openapi.test","name":"Nia","password":"a long enough password"}`, 201)
+	check(http.MethodPost, "/api/v1/admin/accounts", pair.AccessToken, `{"email":"nia@openapi.test","name":"Nia","password":"a long enough password"}`, 409)
+	check(http.MethodPost, "/api/v1/admin/accounts", pair.AccessToken, `{"email":"ole@openapi.test","name":"Ole","password":"short"}`, 400)
 	check(http.MethodDelete, "/api/v1/admin/shoppers/"+joined.EntryID, pair.AccessToken, "", 204)
 	adminToken := pair.AccessToken
 
