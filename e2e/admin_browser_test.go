@@ -172,3 +172,121 @@ func TestBrowserAdminDashboard(t *testing.T) {
 	tab.audit(t, axe, "admin dashboard, 30 days")
 	tab.pageScreenshots(t, "dashboard-30-days")
 }
+
+// TestBrowserAdminManagesQueuesAndGuides: an admin creates a queue with
+// opening hours and a guide with languages from the dashboard; a refusal
+// (a bad time zone, hours that close before they open, a taken email) is
+// shown beside the field the API named.
+func TestBrowserAdminManagesQueuesAndGuides(t *testing.T) {
+	chromium := findChromium(t)
+	axe := findAxe(t)
+	n := startNode(t, nodeOptions{})
+	const adminEmail, adminPassword = "admin@e2e.local", "correct horse battery"
+	if _, err := n.Auth.AddAccount(context.Background(), adminEmail, "E2E Admin", adminPassword, protocol.RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	pair, err := n.Auth.Login(context.Background(), adminEmail, adminPassword, "192.0.2.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab := launchChromium(t, "admin", chromium, chromedp.Flag("lang", "en-US"))
+	tab.do(t, "open the queues", browserStepTimeout,
+		chromedp.Navigate(n.URL()+"/admin/#queues"), chromedp.WaitVisible(chromedp.CSS("#login-submit")))
+	adminSignIn(t, tab, adminEmail, adminPassword)
+	tab.waitJS(t, "queues listed", browserStepTimeout, `!!document.querySelector('#queues-table tr[data-queue="default"]')`)
+
+	fill := func(sel, value string) {
+		t.Helper()
+		tab.evalString(t, fmt.Sprintf(`document.getElementById(%q).value = ""; "ok"`, sel))
+		tab.do(t, "type "+sel, browserStepTimeout, chromedp.SendKeys(chromedp.JSPath(fmt.Sprintf(`document.getElementById(%q)`, sel)), value))
+	}
+	fieldError := func(id string) string {
+		return tab.evalString(t, fmt.Sprintf(`(() => { const e = document.getElementById(%q); return e && !e.hidden ? e.textContent : ""; })()`, id))
+	}
+	fill("q-name", "shoes")
+	fill("q-display_name", "Shoe advice")
+	fill("q-time_zone", "Mars/Olympus")
+	fill("q-hours.mon", "09:00-12:00, 13:00-18:00")
+	fill("q-hours.sat", "10:00-14:00")
+	fill("q-wrap_up_seconds", "45")
+	tab.do(t, "save the queue", browserStepTimeout, chromedp.Click(chromedp.CSS("#queue-save")))
+	tab.waitJS(t, "time zone refused beside its field", browserStepTimeout, `!document.getElementById("q-time_zone-error").hidden`)
+	if msg := fieldError("q-time_zone-error"); msg != `"Mars/Olympus" is not an IANA time zone` {
+		t.Errorf("time zone error %q", msg)
+	}
+	if ok, _ := tab.check(`document.getElementById("q-time_zone").getAttribute("aria-invalid") === "true"`); !ok {
+		t.Error("the time zone input is not marked invalid")
+	}
+	tab.audit(t, axe, "queue form with an error")
+	tab.pageScreenshots(t, "queue-refused")
+
+	fill("q-time_zone", "Europe/Berlin")
+	tab.do(t, "save the queue", browserStepTimeout, chromedp.Click(chromedp.CSS("#queue-save")))
+	tab.waitJS(t, "queue listed", browserStepTimeout, `!!document.querySelector('#queues-table tr[data-queue="shoes"]')`)
+	var q struct {
+		TimeZone string                         `json:"time_zone"`
+		Hours    map[string][]map[string]string `json:"hours"`
+		WrapUp   int                            `json:"wrap_up_seconds"`
+	}
+	api(t, "GET", n.URL()+"/api/v1/admin/queues/shoes", pair.AccessToken, nil, &q, 200)
+	wantHours := map[string][]map[string]string{
+		"mon": {{"open": "09:00", "close": "12:00"}, {"open": "13:00", "close": "18:00"}},
+		"sat": {{"open": "10:00", "close": "14:00"}},
+	}
+	if q.TimeZone != "Europe/Berlin" || q.WrapUp != 45 || !reflect.DeepEqual(q.Hours, wantHours) {
+		t.Fatalf("queue stored as %+v", q)
+	}
+
+	// Hours that close before they open: the API names hours.mon.
+	fill("q-hours.mon", "18:00-09:00")
+	tab.do(t, "save bad hours", browserStepTimeout, chromedp.Click(chromedp.CSS("#queue-save")))
+	tab.waitJS(t, "Monday refused beside its field", browserStepTimeout, `!document.getElementById("q-hours.mon-error").hidden`)
+	fill("q-hours.mon", "09:00-18:00")
+	tab.do(t, "save good hours", browserStepTimeout, chromedp.Click(chromedp.CSS("#queue-save")))
+	tab.waitJS(t, "saved", browserStepTimeout, `document.getElementById("queue-form-status").textContent.includes("shoes")`)
+	tab.pageScreenshots(t, "queues")
+
+	// A guide who speaks German and English, in the new queue.
+	tab.do(t, "open the guides", browserStepTimeout, chromedp.Navigate(n.URL()+"/admin/#guides"))
+	tab.waitJS(t, "guides listed", browserStepTimeout, `!!document.querySelector('#guides-table tr[data-guide="`+n.guideEmail+`"]') && !!document.querySelector('#g-queues input[value="shoes"]')`)
+	fill("g-name", "Greta")
+	fill("g-email", "greta@e2e.local")
+	fill("g-password", "a long enough password")
+	tab.do(t, "serve shoes", browserStepTimeout, chromedp.Click(chromedp.CSS(`#g-queues input[value="shoes"]`)))
+	fill("g-languages", "de, en")
+	fill("g-capacity", "2")
+	tab.do(t, "save the guide", browserStepTimeout, chromedp.Click(chromedp.CSS("#guide-save")))
+	tab.waitJS(t, "guide listed", browserStepTimeout, `!!document.querySelector('#guides-table tr[data-guide="greta@e2e.local"]')`)
+	greta, err := n.Auth.Login(context.Background(), "greta@e2e.local", "a long enough password", "192.0.2.1")
+	if err != nil {
+		t.Fatalf("the new guide cannot log in: %v", err)
+	}
+	var g struct {
+		Guide struct {
+			Queues    []string `json:"queues"`
+			Languages []string `json:"languages"`
+			Capacity  int      `json:"capacity"`
+		} `json:"guide"`
+	}
+	api(t, "GET", n.URL()+"/api/v1/admin/guides/"+greta.Account.ID, pair.AccessToken, nil, &g, 200)
+	if !reflect.DeepEqual(g.Guide.Queues, []string{"shoes"}) || !reflect.DeepEqual(g.Guide.Languages, []string{"de", "en"}) || g.Guide.Capacity != 2 {
+		t.Fatalf("guide profile %+v", g.Guide)
+	}
+	if row := tab.text(t, `#guides-table tr[data-guide="greta@e2e.local"]`); !strings.Contains(row, "de, en") || !strings.Contains(row, "shoes") {
+		t.Errorf("guide row %q", row)
+	}
+
+	// The same email again: refused beside the email field.
+	tab.do(t, "a new guide", browserStepTimeout, chromedp.Click(chromedp.CSS("#guide-new")))
+	fill("g-name", "Greta Two")
+	fill("g-email", "greta@e2e.local")
+	fill("g-password", "a long enough password")
+	tab.do(t, "serve shoes", browserStepTimeout, chromedp.Click(chromedp.CSS(`#g-queues input[value="shoes"]`)))
+	tab.do(t, "save the duplicate", browserStepTimeout, chromedp.Click(chromedp.CSS("#guide-save")))
+	tab.waitJS(t, "email refused beside its field", browserStepTimeout, `!document.getElementById("g-email-error").hidden`)
+	if msg := fieldError("g-email-error"); msg != "an account with this email exists" {
+		t.Errorf("duplicate email error %q", msg)
+	}
+	tab.audit(t, axe, "guide form with an error")
+	tab.pageScreenshots(t, "guides")
+}

@@ -134,7 +134,11 @@ func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) {
 			s.writeStoreError(w, r, "add account", err)
 			return
 		}
-		writeError(w, status, code, field+": "+strings.TrimPrefix(err.Error(), "auth: "))
+		msg := strings.TrimPrefix(err.Error(), "auth: ")
+		if code == "duplicate_email" {
+			msg = "an account with this email exists"
+		}
+		writeError(w, status, code, field+": "+msg)
 		return
 	}
 	c, _ := ClaimsFrom(r.Context())

@@ -6,6 +6,7 @@ import { applyTranslations, interpolate, pickLanguage } from "../js/i18n.js";
 import { formatMoney } from "../js/money.js";
 import { barChart } from "./charts.js";
 import { toCSV } from "./csv.js";
+import { initManagement } from "./manage.js";
 
 const $ = (sel) => document.querySelector(sel);
 const REFRESH_KEY = "guidecall.admin.refresh_token";
@@ -13,7 +14,7 @@ const RTL = new Set(["ar", "he"]);
 const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 
 const auth = { access: null, timer: null, account: null };
-const view = { days: 1, queue: "", custom: null, stats: null, timer: null, loads: 0 };
+const view = { days: 1, queue: "", custom: null, stats: null, timer: null, loads: 0, manage: null };
 let t = (key, params) => interpolate(key, params);
 
 // --- hooks for automated browser tests ---
@@ -166,6 +167,7 @@ async function enterDashboard() {
   $("#account").hidden = false;
   $("#account-name").textContent = auth.account?.name || auth.account?.email || "";
   loadQueues();
+  view.manage.show();
   await load();
 }
 
@@ -387,6 +389,7 @@ async function main() {
   for (const b of document.querySelectorAll("[data-days]")) b.addEventListener("click", () => choosePeriod(Number(b.dataset.days)));
   $("#queue-filter").addEventListener("change", (ev) => { view.queue = ev.target.value; load(); });
   $("#export-csv").addEventListener("click", exportCSV);
+  view.manage = initManagement((path, opts = {}) => request(path, { ...opts, token: auth.access }), t);
   if (sessionStorage.getItem(REFRESH_KEY)) {
     await refresh(0);
     if (auth.access && admitted()) enterDashboard();
