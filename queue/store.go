@@ -100,6 +100,7 @@ type StoreTx interface {
 type Store interface {
 	StoreTx
 	Eraser
+	HistoryReader
 
 	// Tx runs fn in one transaction: everything fn writes through tx is
 	// saved together when fn returns nil, and nothing is when it returns
