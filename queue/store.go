@@ -62,6 +62,10 @@ type StoreTx interface {
 	// CallsDeclined lists a guide's latest offers that ended declined
 	// (with the guide's reason, if any), newest first, at most limit.
 	CallsDeclined(ctx context.Context, guideID string, limit int) ([]Call, error)
+	// CallsOfGuide lists the calls a guide accepted and that ended, with
+	// their shoppers, newest accepted first, selected by q (its Text
+	// already lower-cased), at most q.Limit.
+	CallsOfGuide(ctx context.Context, q GuideCallsQuery) ([]GuideCall, error)
 
 	// Queues are read without a claim: a change reads its queue's rules,
 	// it does not change them.
