@@ -249,6 +249,7 @@ func TestOpenAPIAnswersMatch(t *testing.T) {
 	// The guide's wrap-up and history (issue 12).
 	check(http.MethodGet, "/api/v1/guide/calls?q=trail&from=2026-12-01&to=2026-12-31&limit=20", guidePair.AccessToken, "", 200)
 	check(http.MethodGet, "/api/v1/guide/calls?from=yesterday", guidePair.AccessToken, "", 400)
+	check(http.MethodGet, "/api/v1/guide/queue", guidePair.AccessToken, "", 200)
 	check(http.MethodPut, "/api/v1/calls/c_nope/wrap-up", guidePair.AccessToken, `{"outcome":"sold","notes":"x"}`, 404)
 	check(http.MethodPut, "/api/v1/calls/c_nope/wrap-up", guidePair.AccessToken, `{"outcome":"sold","notes":"a\u0000b"}`, 400)
 

@@ -144,9 +144,10 @@ func (f *Flow) handleGuideCalls(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, map[string]any{"calls": out})
 }
 
-// historyRoutes mounts the guide's wrap-up and history on r.
+// historyRoutes mounts the guide's wrap-up, history and queue overview on r.
 func (f *Flow) historyRoutes(r chi.Router) {
 	guide := f.cfg.Issuer.Middleware(protocol.RoleGuide)
 	r.With(guide).Put("/calls/{callID}/wrap-up", f.handleWrapUp)
 	r.With(guide).Get("/guide/calls", f.handleGuideCalls)
+	r.With(guide).Get("/guide/queue", f.handleGuideOverview)
 }

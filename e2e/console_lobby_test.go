@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -293,4 +294,83 @@ func TestBrowserWrapUpNotesInHistory(t *testing.T) {
 	)
 	guide.waitJS(t, "nothing found", browserStepTimeout,
 		`document.querySelector("#history-status").textContent === "No calls found." && document.querySelectorAll("#history-list li").length === 0`)
+}
+
+// getOverview asks GET /api/v1/guide/queue, with an ETag to revalidate
+// when given, and returns the status, the new ETag and the body.
+func getOverview(t *testing.T, base, token, etag string) (int, string, overviewAnswer) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, base+"/api/v1/guide/queue", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if etag != "" {
+		req.Header.Set("If-None-Match", etag)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var body overviewAnswer
+	if res.StatusCode == http.StatusOK {
+		if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return res.StatusCode, res.Header.Get("ETag"), body
+}
+
+type overviewAnswer struct {
+	Queues []struct {
+		Queue   string `json:"queue"`
+		Waiting int    `json:"waiting"`
+		Entries []struct {
+			EntryID  string `json:"entry_id"`
+			Name     string `json:"name"`
+			Language string `json:"language"`
+			PageURL  string `json:"page_url"`
+		} `json:"entries"`
+	} `json:"queues"`
+	CallbacksOpen int `json:"callbacks_open"`
+}
+
+// TestGuideQueueOverviewRevalidates: the overview answers 304 to its own
+// ETag while nothing changed, a new answer once a shopper joined, and lists
+// only the queues the guide serves.
+func TestGuideQueueOverviewRevalidates(t *testing.T) {
+	node := startNode(t, nodeOptions{})
+	base := node.URL()
+	ctx := context.Background()
+	if _, err := node.Queue.CreateQueue(ctx, queue.Queue{Name: "bags"}); err != nil {
+		t.Fatal(err)
+	}
+	acc, err := node.Auth.Account(ctx, node.guideEmail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := node.Queue.SetProfile(ctx, acc.ID, queue.Profile{Queues: []string{"default"}}); err != nil {
+		t.Fatal(err)
+	}
+	token := loginGuide(t, node.endpoint())
+	status, etag, first := getOverview(t, base, token, "")
+	if status != http.StatusOK || etag == "" || len(first.Queues) != 1 || first.Queues[0].Queue != "default" || first.Queues[0].Waiting != 0 {
+		t.Fatalf("first overview: %d %q %+v", status, etag, first)
+	}
+	if status, again, _ := getOverview(t, base, token, etag); status != http.StatusNotModified || again != etag {
+		t.Fatalf("unchanged overview: %d %q, want 304 %q", status, again, etag)
+	}
+	joinQueue(t, base)
+	api(t, http.MethodPost, base+"/api/v1/queue", "", map[string]string{
+		"queue": "bags", "locale": "en", "currency": "EUR", "page_url": "https://shop.example/bag", "name": "Not mine",
+	}, nil, http.StatusCreated)
+	status, next, got := getOverview(t, base, token, etag)
+	if status != http.StatusOK || next == etag {
+		t.Fatalf("after a join: %d %q (was %q)", status, next, etag)
+	}
+	if len(got.Queues) != 1 || got.Queues[0].Waiting != 1 || got.Queues[0].Entries[0].Name != "Sam" ||
+		got.Queues[0].Entries[0].Language != "de" || got.Queues[0].Entries[0].PageURL != "https://shop.example/p/42" {
+		t.Errorf("overview after a join: %+v", got)
+	}
 }
