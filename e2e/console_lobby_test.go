@@ -213,6 +213,12 @@ func TestBrowserWrapUpNotesInHistory(t *testing.T) {
 	j := joinQueue(t, base)
 	shopWS := dialWS(t, "shopper", j.WSURL, j.Token)
 	guide.waitJS(t, "offer shown", browserStepTimeout, `window.guidecall.offers().length === 1 && !document.querySelector("#offer").hidden`)
+	// The queue overview polls: the shopper shows up there with its page
+	// and language, its wait counting.
+	guide.waitJS(t, "the shopper in the queue overview", browserStepTimeout,
+		`(() => { const r = document.querySelector('#overview-queues tr[data-entry-id=`+strconv.Quote(j.EntryID)+`]'); return r && r.textContent.includes("Sam") && r.textContent.includes("de-DE") && r.textContent.includes("shop.example/p/42"); })()`)
+	shot(t, guide, "console-queue-overview", "#overview-panel")
+	guide.audit(t, axe, "console with the queue overview")
 	guide.do(t, "accept", browserStepTimeout, chromedp.Click(chromedp.CSS("#accept-offer")))
 	guide.waitJS(t, "call on screen", browserStepTimeout, `!!window.guidecall.callId()`)
 	callID := guide.evalString(t, `window.guidecall.callId()`)

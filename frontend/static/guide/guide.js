@@ -10,6 +10,7 @@ import { initI18n, mountLocalePicker, onLocaleChange, t } from "./i18n.js";
 import { OfferAlerts, mountSoundToggle } from "./alerts.js";
 import { PresenceView } from "./presence.js";
 import { HistoryView, fillOutcomes, saveWrapUp } from "./history.js";
+import { QueueOverview } from "./lobby.js";
 
 const $ = (sel) => document.querySelector(sel);
 const REFRESH_KEY = "guidecall.refresh_token";
@@ -36,6 +37,13 @@ const active = () => s.calls.get(s.activeId) || null;
 const alerts = new OfferAlerts();
 const presence = new PresenceView();
 const pastCalls = new HistoryView({ token: () => auth.access });
+const overview = new QueueOverview({
+  token: () => auth.access,
+  onClaimCallbacks: () => {
+    $("#callbacks-panel").scrollIntoView({ block: "start" });
+    $("#callbacks-refresh").focus();
+  },
+});
 const liveCall = (rec) => rec && rec.call && !rec.call.closed;
 
 // The chat, product cards and cart follow the call on screen.
@@ -194,6 +202,7 @@ function logout(message) {
   clearInterval(s.callbacksTimer);
   $("#console-view").hidden = true;
   $("#lobby-view").hidden = true;
+  overview.stop();
   $("#account").hidden = true;
   $("#login-view").hidden = false;
   if (message) showError("#login-error", message);
@@ -219,6 +228,7 @@ async function enterConsole() {
   }
   alerts.showPermission($("#notify-hint"));
   pastCalls.load();
+  overview.start();
   connectSignal();
   loadCallbacks();
   clearInterval(s.callbacksTimer);
@@ -280,6 +290,7 @@ function connectSignal() {
   signal.on("callback.changed", () => {
     s.callbackPushes = (s.callbackPushes || 0) + 1;
     loadCallbacks();
+    overview.load();
   });
   signal.on("error", (msg) => {
     const d = msg.data || {};
@@ -1080,7 +1091,7 @@ function init() {
   mountLocalePicker($("#console-locale"));
   // Text set by this module follows a change of language at once.
   fillOutcomes($("#wrap-up-outcome"));
-  onLocaleChange(() => { presence.render(); renderBadge(); renderOffer(); renderCalls(); fillOutcomes($("#wrap-up-outcome")); pastCalls.render(); });
+  onLocaleChange(() => { presence.render(); renderBadge(); renderOffer(); renderCalls(); fillOutcomes($("#wrap-up-outcome")); pastCalls.render(); overview.render(); });
   initI18n();
   mountSoundToggle($("#offer-sound"), alerts);
   // Sound may start only after a gesture; a console restored by a reload
