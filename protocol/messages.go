@@ -269,6 +269,14 @@ type CallTransfer struct {
 	Note    string `json:"note,omitempty"`
 }
 
+// CallHold says whether the guide has put the call on hold: a guide of
+// capacity above 1 talks in one call at a time, and the shopper of each
+// other call is told it waits, so a silent, frozen guide does not read as
+// a broken call. The guide sends it; its shopper gets the same payload.
+type CallHold struct {
+	OnHold bool `json:"on_hold"`
+}
+
 // ICERestart asks the initiator for a new offer with fresh ICE. Fresh says
 // the sender's page was reloaded and has a new peer connection (new DTLS),
 // so the initiator must build a new one too: an ICE restart of the old one
@@ -374,6 +382,8 @@ func ClientPayload(t Type) any {
 		return new(CartUpdate)
 	case TypeCallTransfer:
 		return new(CallTransfer)
+	case TypeCallHold:
+		return new(CallHold)
 	}
 	return nil
 }
@@ -416,6 +426,8 @@ func ServerPayload(t Type) any {
 		return new(Cart)
 	case TypeCallbackChanged:
 		return new(CallbackChanged)
+	case TypeCallHold:
+		return new(CallHold)
 	case TypeSDP, TypeICE, TypeICERestart:
 		// Relayed: the other party gets what the sender sent.
 		return ClientPayload(t)

@@ -1,7 +1,8 @@
 // guide.js: the guide console: login, presence, offers, the calls (as the
 // initiator), payment links and wrap-up notes. A guide of capacity above 1
 // holds several calls at once: one is on screen (its video, context,
-// payment links and transfer), the others are listed with switch and end.
+// payment links and transfer), the others are listed with switch and end,
+// and are on hold (hold.js).
 import { Signal, defaultWsUrl } from "../js/signal.js";
 import { Call, fetchIceConfig } from "../js/call.js";
 import { formatMoney, minorDigits, normalizeCurrency, parseMajor } from "../js/money.js";
@@ -11,6 +12,7 @@ import { OfferAlerts, mountSoundToggle } from "./alerts.js";
 import { PresenceView } from "./presence.js";
 import { HistoryView, fillOutcomes, saveWrapUp } from "./history.js";
 import { QueueOverview } from "./lobby.js";
+import { Hold } from "./hold.js";
 
 const $ = (sel) => document.querySelector(sel);
 const REFRESH_KEY = "guidecall.refresh_token";
@@ -52,10 +54,18 @@ const shopSide = new ShopSide({
   token: () => auth.access,
 });
 
+// Only the call on screen hears and sees the guide; the others are told they wait.
+const hold = new Hold({ send: (callId, onHold) => s.signal?.send("call.hold", { on_hold: onHold }, callId) });
+
 // --- hooks for automated browser tests ---
 window.guidecall = {
   state: () => s.callState,
-  calls: () => [...s.calls.values()].map((r) => ({ call_id: r.id, state: r.state, active: r.id === s.activeId })),
+  calls: () => [...s.calls.values()].map((r) => ({
+    call_id: r.id, state: r.state, active: r.id === s.activeId, on_hold: hold.isHeld(r.id),
+    // What this call's RTCRtpSenders really send, and whether its shopper's media may play.
+    sending: (r.call?.pc?.getSenders() || []).filter((x) => x.track?.enabled).map((x) => x.track.kind).sort(),
+    playing: (r.stream?.getTracks() || []).filter((tr) => tr.enabled).map((tr) => tr.kind).sort(),
+  })),
   offers: () => s.offers.map((o) => o.offer_id),
   callbackPushes: () => s.callbackPushes || 0,
   presence: () => presence.shown(),
@@ -190,6 +200,7 @@ function logout(message) {
   auth.access = null;
   for (const rec of s.calls.values()) if (liveCall(rec)) rec.call.end("hangup");
   s.calls.clear();
+  hold.releaseAll();
   s.activeId = null;
   renderCalls();
   s.signal?.close();
@@ -240,6 +251,7 @@ async function enterConsole() {
 function connectSignal() {
   const signal = new Signal({ url: defaultWsUrl(), token: () => auth.access });
   s.signal = signal;
+  hold.attach(signal);
   if (s.pendingPresence) {
     signal.send("presence", { status: s.pendingPresence }); // queued until welcome
     s.pendingPresence = null;
@@ -480,7 +492,7 @@ function onMatched(msg, { resumed = false } = {}) {
     callId: id,
     role: "guide",
     initiator: (d.initiator || "guide") === "guide",
-    localStream: s.stream,
+    localStream: hold.streamFor(id, s.stream, { resumed }),
     getIceConfig: () => fetchIceConfig(auth.access),
     onState: (st) => {
       if (s.calls.get(id) !== rec) return;
@@ -492,12 +504,16 @@ function onMatched(msg, { resumed = false } = {}) {
     },
     onRemoteStream: (stream) => {
       rec.stream = stream;
+      hold.remote(id, stream);
       if (s.activeId === id) showRemote(stream);
     },
     onEnded: ({ reason, by }) => { if (s.calls.get(id) === rec) onEnded(rec, reason, by); },
   });
   if (!resumed || !active()) activate(id);
-  else renderCalls();
+  else {
+    hold.focus(s.activeId, [...s.calls.values()]);
+    renderCalls();
+  }
   renderOffer(); // its title says whether the guide is in a call
   rec.call.start();
 }
@@ -548,6 +564,7 @@ function activate(id) {
     $("#pay-send").disabled = false;
   }
   setCallState(rec.state);
+  hold.focus(id, [...s.calls.values()]);
   renderCalls();
 }
 
@@ -573,7 +590,8 @@ function renderCalls() {
     try { since.textContent = `since ${new Intl.DateTimeFormat(locale, { timeStyle: "short" }).format(rec.since)}`; } catch { /* no time */ }
     const state = document.createElement("span");
     state.className = "badge";
-    state.textContent = on ? `${labels[rec.state] || rec.state} · on screen` : labels[rec.state] || rec.state;
+    state.textContent = on ? `${labels[rec.state] || rec.state} · on screen`
+      : `${labels[rec.state] || rec.state}${hold.isHeld(rec.id) ? " · on hold" : ""}`;
     const parts = [who, since, state];
     if (!on) {
       const sw = document.createElement("button");
@@ -619,6 +637,7 @@ function onEnded(rec, reason, by) {
   rec.state = "ended";
   rec.ended = { reason, by };
   rec.stream = null;
+  hold.release(rec.id);
   if (s.activeId === rec.id) {
     setCallState("ended");
     showEnded(rec);
@@ -1082,6 +1101,7 @@ function toggleTrack(kind, button, onText, offText) {
   if (!tracks?.length) return;
   const off = button.getAttribute("aria-pressed") !== "true";
   for (const tr of tracks) tr.enabled = !off;
+  hold.sync();
   button.setAttribute("aria-pressed", String(off));
   button.textContent = off ? onText : offText;
 }
