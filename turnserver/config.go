@@ -49,6 +49,12 @@ type Config struct {
 	MaxAllocationsPerUser int
 	UDPWorkers            int // SO_REUSEPORT UDP sockets; default runtime.NumCPU()
 
+	// UnbatchedUDP makes pion read and write the UDP listeners one
+	// datagram per system call instead of through recvmmsg/sendmmsg
+	// batches (Linux): for comparing the two, and a way out should
+	// batching misbehave on some kernel.
+	UnbatchedUDP bool
+
 	// TLS, when its Certificate is set, adds a listener for TURN over TLS
 	// (turns:) and TURN over TCP on one port, typically 443 so clients on
 	// networks that let only HTTPS out still connect.
