@@ -32,7 +32,10 @@ func (c *addrCache) get(ap netip.AddrPort) *net.UDPAddr {
 	if len(c.m) >= addrCacheMax {
 		c.m = make(map[netip.AddrPort]*net.UDPAddr)
 	}
-	a := net.UDPAddrFromAddrPort(ap)
+	// Always the 16-byte form (IPv4 v4-mapped): pion's 5-tuple lookups
+	// call IP.To16, which allocates for a 4-byte IP on every datagram.
+	a16 := ap.Addr().As16()
+	a := &net.UDPAddr{IP: a16[:], Port: int(ap.Port()), Zone: ap.Addr().Zone()}
 	c.m[ap] = a
 	return a
 }

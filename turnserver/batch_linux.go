@@ -70,6 +70,8 @@ type batchConn struct {
 	werr    error
 
 	stats *batchStats
+	fast  *fastPath // nil: every datagram goes to pion
+	laddr *net.UDPAddr
 }
 
 // batchStats count what batching achieved, for Stats and the benchmark.
@@ -109,7 +111,30 @@ func newBatchConn(c *net.UDPConn, pool *sync.Pool, stats *batchStats) (*batchCon
 	}
 	b.readFn = b.recv
 	b.writeFn = b.send
+	if la != nil {
+		// The 16-byte form, for the reason addrCache gives.
+		a16 := la.AddrPort().Addr().As16()
+		b.laddr = &net.UDPAddr{IP: a16[:], Port: la.Port}
+	}
 	return b, nil
+}
+
+// LocalAddr is asked by pion for every datagram (the 5-tuple's
+// destination); the std library's would cost an allocation in pion's To16.
+func (b *batchConn) LocalAddr() net.Addr {
+	if b.laddr == nil {
+		return b.UDPConn.LocalAddr()
+	}
+	return b.laddr
+}
+
+// setFastPath lets a batched listener relay ChannelData itself.
+func setFastPath(c net.PacketConn, f *fastPath) bool {
+	b, ok := c.(*batchConn)
+	if ok {
+		b.fast = f
+	}
+	return ok
 }
 
 // newReadBatchPool pools read batches across sockets: a socket holds one
@@ -119,24 +144,32 @@ func newReadBatchPool() *sync.Pool {
 }
 
 func (b *batchConn) ReadFrom(p []byte) (int, net.Addr, error) {
-	if b.rnext >= b.rn {
-		if b.rb != nil {
-			b.rbatchs.Put(b.rb)
-			b.rb = nil
+	for {
+		if b.rnext >= b.rn {
+			if b.rb != nil {
+				b.rbatchs.Put(b.rb)
+				b.rb = nil
+			}
+			b.rnext, b.rn, b.rerr = 0, 0, nil
+			if err := b.raw.Read(b.readFn); err != nil {
+				return 0, nil, err
+			}
+			if b.rerr != nil {
+				return 0, nil, b.rerr
+			}
 		}
-		b.rnext, b.rn, b.rerr = 0, 0, nil
-		if err := b.raw.Read(b.readFn); err != nil {
-			return 0, nil, err
+		i := b.rnext
+		b.rnext++
+		rb := b.rb
+		data := rb.bufs[i][:rb.hdrs[i].Len]
+		from := sockaddrToAddrPort(&rb.names[i])
+		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+		if b.fast != nil && b.fast.fromClient(from, data) {
+			continue
 		}
-		if b.rerr != nil {
-			return 0, nil, b.rerr
-		}
+		n := copy(p, data)
+		return n, b.addrs.get(from), nil
 	}
-	i := b.rnext
-	b.rnext++
-	rb := b.rb
-	n := copy(p, rb.bufs[i][:rb.hdrs[i].Len])
-	return n, b.addrs.get(sockaddrToAddrPort(&rb.names[i])), nil
 }
 
 // recv runs recvmmsg when the socket is readable; false asks the runtime
@@ -182,11 +215,18 @@ func (b *batchConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 		// Never from pion (its messages are below its MTU); not batched.
 		return b.UDPConn.WriteToUDPAddrPort(p, to)
 	}
+	b.enqueue(p, 0, nil, to)
+	return len(p), nil
+}
+
+// enqueue queues p (or a ChannelData message, see putChannel) and sends
+// the queue unless another writer is at it.
+func (b *batchConn) enqueue(p []byte, number uint16, payload []byte, to netip.AddrPort) {
 	for {
 		b.queueMu.Lock()
 		q := b.queue
 		if q.n < batchSize {
-			q.put(p, to, b.v6)
+			q.putChannel(p, number, payload, to, b.v6)
 			b.queueMu.Unlock()
 			break
 		}
@@ -209,7 +249,6 @@ func (b *batchConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 			break
 		}
 	}
-	return len(p), nil
 }
 
 // flushLocked sends everything queued; the caller holds sendMu.
@@ -252,12 +291,35 @@ func (b *batchConn) send(fd uintptr) bool {
 	return true
 }
 
+// writeChannelData queues a ChannelData message (RFC 8656 section 12.4:
+// number, length, data; over UDP no padding) to a client.
+func (b *batchConn) writeChannelData(number uint16, payload []byte, to netip.AddrPort) error {
+	if len(payload)+4 > slotSize {
+		return errTooBig
+	}
+	b.enqueue(nil, number, payload, to)
+	return nil
+}
+
 func (w *writeBatch) put(p []byte, to netip.AddrPort, v6 bool) {
+	w.putChannel(p, 0, nil, to, v6)
+}
+
+// putChannel queues p, or with p nil a ChannelData header for number
+// followed by payload.
+func (w *writeBatch) putChannel(p []byte, number uint16, payload []byte, to netip.AddrPort, v6 bool) {
 	i := w.n
 	w.n++
-	copy(w.bufs[i][:], p)
+	n := 0
+	if p != nil {
+		n = copy(w.bufs[i][:], p)
+	} else {
+		binary.BigEndian.PutUint16(w.bufs[i][0:2], number)
+		binary.BigEndian.PutUint16(w.bufs[i][2:4], uint16(len(payload))) //nolint:gosec // below slotSize
+		n = 4 + copy(w.bufs[i][4:], payload)
+	}
 	w.iovs[i].Base = &w.bufs[i][0]
-	w.iovs[i].SetLen(len(p))
+	w.iovs[i].SetLen(n)
 	h := &w.hdrs[i].Hdr
 	h.Name = (*byte)(unsafe.Pointer(&w.names[i]))
 	h.Namelen = addrPortToSockaddr(to, v6, &w.names[i])

@@ -22,3 +22,5 @@ func newReadBatchPool() *sync.Pool { return nil }
 func wrapBatch(c net.PacketConn, _ *sync.Pool, _ *batchStats) (net.PacketConn, error) {
 	return c, nil
 }
+
+func setFastPath(net.PacketConn, *fastPath) bool { return false }

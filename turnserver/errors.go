@@ -21,4 +21,5 @@ var (
 	errNoRelayPort = errors.New("turnserver: no free relay port")
 	// errTCPOverUDP: RFC 6062 allows TCP allocations only over TCP or TLS.
 	errTCPOverUDP = errors.New("turnserver: TCP allocations need a TCP or TLS control connection")
+	errTooBig     = errors.New("turnserver: datagram too big to relay")
 )

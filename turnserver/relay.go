@@ -46,6 +46,7 @@ type relayGenerator struct {
 	perUser map[string]int      // allocations per credential id
 
 	counters *relayCounters // the server's, which outlive one Start
+	fast     *fastPath      // nil: every datagram goes through pion
 }
 
 // relayFamily is one address family's relay: the address advertised to
@@ -337,6 +338,10 @@ type relayConn struct {
 	user      string
 	addrs     *addrCache
 	closeOnce sync.Once
+
+	// routes are the channels bound on this relay, by peer (fastPath).
+	routesMu sync.RWMutex
+	routes   map[netip.AddrPort]*channelRoute
 }
 
 func (c *relayConn) WriteTo(p []byte, addr net.Addr) (int, error) {
@@ -344,6 +349,10 @@ func (c *relayConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	if !ok {
 		return 0, fmt.Errorf("turnserver: relay write to %v: not a UDP address", addr)
 	}
+	return c.writeToAddrPort(p, to)
+}
+
+func (c *relayConn) writeToAddrPort(p []byte, to netip.AddrPort) (int, error) {
 	if !c.g.writeAllowed(to) {
 		c.g.counters.ownPortRefused.Add(1)
 		return 0, errRelayPortRefused
@@ -356,14 +365,23 @@ func (c *relayConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	return n, err
 }
 
+// ReadFrom is pion's relay loop reading; a datagram from a peer with a
+// channel goes straight back to its client (fastPath) and the loop reads
+// on, so pion sees only the rest.
 func (c *relayConn) ReadFrom(p []byte) (int, net.Addr, error) {
-	n, from, err := c.UDPConn.ReadFromUDPAddrPort(p)
-	if err != nil {
-		return n, nil, err
+	for {
+		n, from, err := c.UDPConn.ReadFromUDPAddrPort(p)
+		if err != nil {
+			return n, nil, err
+		}
+		c.g.counters.bytesFromPeers.Add(uint64(n))
+		c.g.counters.packetsFromPeers.Add(1)
+		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+		if c.g.fast != nil && c.fromPeer(from, p[:n]) {
+			continue
+		}
+		return n, c.addrs.get(from), nil
 	}
-	c.g.counters.bytesFromPeers.Add(uint64(n))
-	c.g.counters.packetsFromPeers.Add(1)
-	return n, c.addrs.get(from), nil
 }
 
 func (c *relayConn) Close() error {

@@ -80,6 +80,9 @@ type Stats struct {
 	UDPReadCalls, UDPReadDatagrams   uint64
 	UDPWriteCalls, UDPWriteDatagrams uint64
 	UDPWriteErrors                   uint64
+	// FastPathDatagrams counts ChannelData relayed without pion, either
+	// way (see fastPath).
+	FastPathDatagrams uint64
 }
 
 // New validates cfg and returns a Server that is not yet listening.
@@ -128,10 +131,14 @@ func (s *Server) Start(ctx context.Context) error {
 	s.allocMu.Unlock()
 	if !s.cfg.UnbatchedUDP {
 		pool := newReadBatchPool()
+		fast := newFastPath()
 		for i, c := range udp {
 			if udp[i], err = wrapBatch(c, pool, &s.batch); err != nil {
 				closeAll(udp, tcp, tlsLn)
 				return fmt.Errorf("turnserver: batch udp: %w", err)
+			}
+			if setFastPath(udp[i], fast) {
+				relay.fast = fast
 			}
 		}
 	}
@@ -156,6 +163,8 @@ func (s *Server) Start(ctx context.Context) error {
 			OnAuth:              s.onAuth,
 			OnAllocationCreated: s.onAllocationCreated,
 			OnAllocationDeleted: s.onAllocationDeleted,
+			OnChannelCreated:    s.onChannelCreated,
+			OnChannelDeleted:    s.onChannelDeleted,
 		},
 	})
 	if err != nil {
@@ -331,7 +340,17 @@ func (s *Server) Stats() Stats {
 		UDPWriteCalls:      s.batch.writeCalls.Load(),
 		UDPWriteDatagrams:  s.batch.writeMsgs.Load(),
 		UDPWriteErrors:     s.batch.writeErrors.Load(),
+		FastPathDatagrams:  s.fastRelayed(),
 	}
+}
+
+func (s *Server) fastRelayed() uint64 {
+	s.allocMu.Lock()
+	defer s.allocMu.Unlock()
+	if s.relays == nil || s.relays.fast == nil {
+		return 0
+	}
+	return s.relays.fast.relayed.Load()
 }
 
 // Policy is the peer policy this server enforces.

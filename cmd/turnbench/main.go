@@ -33,6 +33,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -61,6 +62,7 @@ type options struct {
 	coturn                           string
 	servers                          []string
 	lossWait                         time.Duration
+	profile                          string
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
@@ -70,6 +72,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	unbatched := fs.Bool("unbatched", false, "internal: with -serve, one datagram per system call")
 	port := fs.Int("port", 0, "internal: with -serve, the UDP port")
 	secret := fs.String("secret", "", "internal: with -serve, the shared secret")
+	fs.StringVar(&o.profile, "profile", "", "write guidecall's CPU and allocation profiles (cpu.pprof, allocs.pprof) into this directory")
 	fs.IntVar(&o.clients, "clients", 50, "TURN clients, each with its own allocation")
 	fs.IntVar(&o.packets, "packets", 10000, "packets each client sends per run")
 	fs.IntVar(&o.window, "window", 16, "packets one client has in flight at most")
@@ -82,7 +85,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	if *serve {
-		return serveGuidecall(ctx, *port, *secret, *unbatched)
+		return serveGuidecall(ctx, *port, *secret, *unbatched, o.profile)
 	}
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -102,7 +105,26 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 // 127.0.0.1:port until stdin closes. Each line on stdin is answered with
 // the process's heap allocations so far and the packets relayed, so the
 // parent can work out allocations per packet.
-func serveGuidecall(ctx context.Context, port int, secret string, unbatched bool) error {
+func serveGuidecall(ctx context.Context, port int, secret string, unbatched bool, profile string) error {
+	if profile != "" {
+		// Every allocation sampled, so allocs.pprof counts them.
+		runtime.MemProfileRate = 1
+		f, err := os.Create(filepath.Join(profile, "cpu.pprof"))
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			_ = f.Close()
+			if m, err := os.Create(filepath.Join(profile, "allocs.pprof")); err == nil {
+				_ = pprof.Lookup("allocs").WriteTo(m, 0)
+				_ = m.Close()
+			}
+		}()
+	}
 	s, err := turnserver.New(turnserver.Config{
 		ListenIP: "127.0.0.1", Port: port, Secret: []byte(secret), Realm: "guidecall",
 		// The echo peer is on loopback, which the policy refuses unless
@@ -119,7 +141,7 @@ func serveGuidecall(ctx context.Context, port int, secret string, unbatched bool
 		return err
 	}
 	defer s.Stop()
-	fmt.Println("ready")
+	fmt.Println("ready", s.UDPAddr().String())
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		var ms runtime.MemStats
@@ -149,7 +171,7 @@ func freePort() (int, error) {
 	return c.LocalAddr().(*net.UDPAddr).Port, nil
 }
 
-func startServer(ctx context.Context, name, coturn, secret string) (*server, error) {
+func startServer(ctx context.Context, name, coturn, secret, profile string) (*server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -161,9 +183,13 @@ func startServer(ctx context.Context, name, coturn, secret string) (*server, err
 		if err != nil {
 			return nil, err
 		}
-		args := []string{"-serve", "-port", strconv.Itoa(port), "-secret", secret}
+		// The child picks its own port (UDP and TCP both free) and says
+		// which.
+		args := []string{"-serve", "-port", "0", "-secret", secret}
 		if name == "guidecall-unbatched" {
 			args = append(args, "-unbatched")
+		} else if profile != "" {
+			args = append(args, "-profile", profile)
 		}
 		s.cmd = exec.CommandContext(ctx, self, args...)
 	case "coturn":
@@ -198,10 +224,16 @@ func startServer(ctx context.Context, name, coturn, secret string) (*server, err
 		return nil, err
 	}
 	if name != "coturn" {
-		if !s.stdout.Scan() || s.stdout.Text() != "ready" {
+		if !s.stdout.Scan() {
 			s.stop()
 			return nil, fmt.Errorf("%s did not start", name)
 		}
+		addr, ok := strings.CutPrefix(s.stdout.Text(), "ready ")
+		if !ok {
+			s.stop()
+			return nil, fmt.Errorf("%s did not start: %q", name, s.stdout.Text())
+		}
+		s.addr = addr
 	} else {
 		go func() { _, _ = io.Copy(io.Discard, stdout) }()
 		if err := waitUDP(ctx, s.addr, secret); err != nil {
@@ -214,7 +246,7 @@ func startServer(ctx context.Context, name, coturn, secret string) (*server, err
 
 // waitUDP allocates once, which succeeds when the server is up.
 func waitUDP(ctx context.Context, addr, secret string) error {
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		c, err := newClient(addr, secret, "probe")
 		if err == nil {
@@ -534,7 +566,7 @@ func bench(ctx context.Context, o options, out io.Writer) error {
 		}
 	}()
 	for _, name := range o.servers {
-		s, err := startServer(ctx, strings.TrimSpace(name), o.coturn, secret)
+		s, err := startServer(ctx, strings.TrimSpace(name), o.coturn, secret, o.profile)
 		if err != nil {
 			fmt.Fprintf(out, "# skipping %s: %v\n", name, err)
 			continue
