@@ -301,6 +301,31 @@ func (b *batchConn) writeChannelData(number uint16, payload []byte, to netip.Add
 	return nil
 }
 
+// queueChannelData queues a ChannelData message without sending it; the
+// caller flushes once it has queued a round's worth.
+func (b *batchConn) queueChannelData(number uint16, payload []byte, to netip.AddrPort) {
+	for {
+		b.queueMu.Lock()
+		if q := b.queue; q.n < batchSize && len(payload)+4 <= slotSize {
+			q.putChannel(nil, number, payload, to, b.v6)
+			b.queueMu.Unlock()
+			return
+		}
+		b.queueMu.Unlock()
+		if len(payload)+4 > slotSize {
+			return
+		}
+		b.flush()
+	}
+}
+
+// flush sends what is queued, waiting for another writer if one is at it.
+func (b *batchConn) flush() {
+	b.sendMu.Lock()
+	b.flushLocked()
+	b.sendMu.Unlock()
+}
+
 func (w *writeBatch) put(p []byte, to netip.AddrPort, v6 bool) {
 	w.putChannel(p, 0, nil, to, v6)
 }

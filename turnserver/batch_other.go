@@ -24,3 +24,5 @@ func wrapBatch(c net.PacketConn, _ *sync.Pool, _ *batchStats) (net.PacketConn, e
 }
 
 func setFastPath(net.PacketConn, *fastPath) bool { return false }
+
+func newRelayReader() (relayReader, error) { return nil, nil }

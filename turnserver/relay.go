@@ -47,6 +47,14 @@ type relayGenerator struct {
 
 	counters *relayCounters // the server's, which outlive one Start
 	fast     *fastPath      // nil: every datagram goes through pion
+	reader   relayReader    // nil: each relay's pion loop reads its socket
+}
+
+// relayReader reads relay sockets for their pion loops (relayPoller).
+type relayReader interface {
+	add(*relayConn) error
+	remove(*relayConn)
+	close()
 }
 
 // relayFamily is one address family's relay: the address advertised to
@@ -188,6 +196,13 @@ func (g *relayGenerator) AllocatePacketConn(conf turn.AllocateListenerConfig) (n
 		udp := conn.(*net.UDPConn)
 		bound := udp.LocalAddr().(*net.UDPAddr).Port
 		rc := &relayConn{UDPConn: udp, g: g, key: relayKey{v6: v6, port: bound}, user: conf.UserID, addrs: newAddrCache()}
+		if g.reader != nil {
+			if err := g.reader.add(rc); err != nil {
+				_ = udp.Close()
+				g.unreserve(conf.UserID)
+				return nil, nil, err
+			}
+		}
 		g.mu.Lock()
 		g.live[rc.key] = rc
 		g.mu.Unlock()
@@ -342,6 +357,32 @@ type relayConn struct {
 	// routes are the channels bound on this relay, by peer (fastPath).
 	routesMu sync.RWMutex
 	routes   map[netip.AddrPort]*channelRoute
+
+	pollState // set when a relayReader reads this socket
+}
+
+// pollState is what a relayConn carries when a relayReader reads it.
+type pollState struct {
+	raw     syscall.RawConn
+	token   uint64
+	pending chan pendingDatagram
+	closed  chan struct{}
+}
+
+// pendingDatagram is one datagram for a relay's pion loop.
+type pendingDatagram struct {
+	from netip.AddrPort
+	data []byte
+}
+
+// readPending is ReadFrom when a relayReader reads the socket.
+func (c *relayConn) readPending(p []byte) (int, net.Addr, error) {
+	select {
+	case d := <-c.pending:
+		return copy(p, d.data), c.addrs.get(d.from), nil
+	case <-c.closed:
+		return 0, nil, net.ErrClosed
+	}
 }
 
 func (c *relayConn) WriteTo(p []byte, addr net.Addr) (int, error) {
@@ -369,6 +410,9 @@ func (c *relayConn) writeToAddrPort(p []byte, to netip.AddrPort) (int, error) {
 // channel goes straight back to its client (fastPath) and the loop reads
 // on, so pion sees only the rest.
 func (c *relayConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	if c.closed != nil {
+		return c.readPending(p)
+	}
 	for {
 		n, from, err := c.UDPConn.ReadFromUDPAddrPort(p)
 		if err != nil {
@@ -385,7 +429,13 @@ func (c *relayConn) ReadFrom(p []byte) (int, net.Addr, error) {
 }
 
 func (c *relayConn) Close() error {
-	c.closeOnce.Do(func() { c.g.release(c.key, c.user) })
+	c.closeOnce.Do(func() {
+		if c.closed != nil {
+			c.g.reader.remove(c)
+			close(c.closed)
+		}
+		c.g.release(c.key, c.user)
+	})
 	return c.UDPConn.Close()
 }
 

@@ -141,6 +141,12 @@ func (s *Server) Start(ctx context.Context) error {
 				relay.fast = fast
 			}
 		}
+		if relay.fast != nil {
+			if relay.reader, err = newRelayReader(); err != nil {
+				closeAll(udp, tcp, tlsLn)
+				return fmt.Errorf("turnserver: relay poller: %w", err)
+			}
+		}
 	}
 	perm := s.permissionHandler
 	pcs := make([]turn.PacketConnConfig, len(udp))
@@ -280,6 +286,14 @@ func (s *Server) Stop() error {
 	err := s.turn.Close()
 	if errors.Is(err, net.ErrClosed) {
 		err = nil
+	}
+	s.allocMu.Lock()
+	relays := s.relays
+	s.allocMu.Unlock()
+	if relays != nil && relays.reader != nil {
+		// Relays closed from now on (pion closes them as its loops end)
+		// just leave the poller's set.
+		relays.reader.close()
 	}
 	s.log.Info("turnserver: stopped", "udp", s.udpAddr.String())
 
