@@ -262,7 +262,7 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 		Heartbeat: heartbeat, Logger: log,
 		CustomerSecret:      []byte(cfg.CustomerTokenSecret),
 		ICERestarted:        a.iceRestarted(),
-		ShopOrigins:         splitList(cfg.ShopOrigins),
+		AllowedOrigins:      a.origins,
 		EraseMerchantEvents: a.eraseMerchantEvents,
 	})
 	if a.Merchant, err = buildMerchant(cfg, stores, log); err != nil {
@@ -357,6 +357,7 @@ func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, l
 	a.Sandbox, err = sandbox.New(sandbox.Config{
 		Secret:          secret(log, "sandbox-secret", cfg.SandboxSecret),
 		CheckoutBaseURL: a.publicURL + "/pay/sandbox",
+		ReturnURL:       a.publicURL + "/shop/",
 		WebhookURL:      loopbackURL + "/webhooks/sandbox",
 		Logger:          log.With("component", "sandbox"),
 		Store:           sbStore,

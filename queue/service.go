@@ -1122,7 +1122,11 @@ func (s *Service) RateCall(ctx context.Context, entryID, callID string, rating i
 			return err
 		}
 		out = c
-		t.emit(CallRated{EventMeta: s.meta(), Call: c})
+		e, err := t.EntryGet(ctx, c.EntryID)
+		if err != nil {
+			return fmt.Errorf("entry of call %s: %w", c.ID, err)
+		}
+		t.emit(CallRated{EventMeta: s.meta(), Call: c, CustomerID: e.CustomerID})
 		t.afterCommit(func() {
 			s.log.InfoContext(ctx, "call rated", "call_id", c.ID, "entry_id", c.EntryID, "guide_id", c.GuideID, "rating", rating)
 		})
