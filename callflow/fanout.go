@@ -36,6 +36,8 @@ func (ev events) dispatch(ctx context.Context, e queue.Event) {
 	switch e := e.(type) {
 	case queue.PositionChanged:
 		ev.Position(ctx, e.EntryID, e.Position)
+	case queue.PositionsChanged:
+		ev.Positions(ctx, e.Positions)
 	case queue.OfferMade:
 		ev.Offer(ctx, e.Call, e.Entry)
 	case queue.OfferRevoked:
@@ -76,6 +78,13 @@ func (ev events) Position(ctx context.Context, entryID string, p queue.Position)
 	ev.send(ctx, shopper(entryID), protocol.TypeQueuePosition, "", protocol.QueuePosition{
 		Queue: p.Queue, Position: p.Position, ETASeconds: p.ETASeconds, GuidesOnline: p.GuidesOnline, Callback: p.Callback,
 	})
+}
+
+// Positions tells many shoppers their positions.
+func (ev events) Positions(ctx context.Context, ps []queue.EntryPosition) {
+	for _, p := range ps {
+		ev.Position(ctx, p.EntryID, p.Position)
+	}
 }
 
 func (ev events) Offer(ctx context.Context, c queue.Call, e queue.Entry) {

@@ -566,7 +566,7 @@ func (s *Service) sendPositions(ctx context.Context) error {
 	ahead := competition(matchOrder(line), guides)
 	model := s.waitModel(ctx, s.store, guides, live, queues)
 	pos, queue := 0, ""
-	var evs []Event
+	var changed []EntryPosition
 	for _, e := range line {
 		if e.Queue != queue {
 			pos, queue = 0, e.Queue
@@ -578,9 +578,11 @@ func (s *Service) sendPositions(ctx context.Context) error {
 			continue
 		}
 		s.lastPosition[e.ID] = p
-		evs = append(evs, PositionChanged{EventMeta: s.meta(), EntryID: e.ID, Position: p})
+		changed = append(changed, EntryPosition{EntryID: e.ID, Position: p})
 	}
-	s.bus.publish(evs...)
+	if len(changed) > 0 {
+		s.bus.publish(PositionsChanged{EventMeta: s.meta(), Positions: changed})
+	}
 	for id := range s.lastPosition {
 		if !seen[id] {
 			delete(s.lastPosition, id)

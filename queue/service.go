@@ -59,6 +59,9 @@ type Service struct {
 
 	// handles caches recent handle times per queue for the estimate.
 	handles handleTimes
+	// batches groups the sockets that opened, to tell them their
+	// positions together (positions.go).
+	batches *positionBatches
 
 	// leadSince is when this node last became leader; only the loop
 	// touches it.
@@ -120,6 +123,7 @@ func NewService(cfg Config) (*Service, error) {
 		wake:         make(chan struct{}, 1),
 		lastPosition: make(map[string]Position),
 		handles:      handleTimes{stats: map[string]handleStat{}},
+		batches:      newPositionBatches(),
 	}, nil
 }
 
@@ -377,9 +381,10 @@ func (s *Service) ShopperConnected(ctx context.Context, entryID, socketID string
 		out = e
 		t.afterCommit(func() { s.log.InfoContext(ctx, "shopper connected", "entry_id", e.ID, "state", e.State) })
 		if e.State.Queued() {
-			if pos, err := s.position(ctx, t, e); err == nil {
-				t.emit(PositionChanged{EventMeta: s.meta(), EntryID: e.ID, Position: pos})
-			}
+			// Told once committed, with the sockets that open meanwhile
+			// (positions.go): not inside the change, which would hold the
+			// store for a read of the whole line on every join.
+			t.afterCommit(func() { s.tellPosition(ctx, e.ID) })
 			t.afterCommit(s.poke)
 			return nil
 		}
