@@ -29,7 +29,9 @@ type MemoryStore struct {
 	// lines holds each queue's queued entries in rank order, kept as
 	// entries change, so that reading a line neither scans the entries
 	// kept for MemoryRetention nor sorts.
-	lines     map[string][]lineSlot
+	lines map[string][]lineSlot
+	// version counts writes of entries, guides and calls (ChangeCounter).
+	version   int64
 	nextRank  int64
 	lastPrune time.Time
 }
@@ -224,9 +226,17 @@ func (m *MemoryStore) CallsLive(ctx context.Context) ([]Call, error) {
 	return tx.CallsLive(ctx)
 }
 
+// ChangeVersion counts the writes of entries, guides and calls.
+func (m *MemoryStore) ChangeVersion(context.Context) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.version, nil
+}
+
 func (m *MemoryStore) Touch(_ context.Context, entries, guides []Held, at time.Time) (reclaimedEntries, reclaimedGuides []string, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.version++ // SeenAt moves, which the matcher's presence check reads
 	for _, h := range entries {
 		e, ok := m.entries[h.ID]
 		if !ok {
@@ -272,6 +282,7 @@ type memUndo struct {
 }
 
 func (u *memUndo) restore(m *MemoryStore) {
+	m.version++
 	for id, old := range u.entries {
 		m.relink(id, m.entries[id], old)
 		if old == nil {
@@ -323,6 +334,7 @@ func (t *memTx) putEntry(e Entry) {
 	old := t.m.entries[e.ID]
 	t.m.entries[e.ID] = &c
 	t.m.relink(e.ID, old, &c)
+	t.m.version++
 }
 
 func (t *memTx) putGuide(g Guide) {
@@ -331,6 +343,7 @@ func (t *memTx) putGuide(g Guide) {
 	}
 	c := cloneGuide(g)
 	t.m.guides[g.ID] = &c
+	t.m.version++
 }
 
 func (t *memTx) putCall(c Call) {
@@ -339,6 +352,7 @@ func (t *memTx) putCall(c Call) {
 	}
 	cc := cloneCall(c)
 	t.m.calls[c.ID] = &cc
+	t.m.version++
 }
 
 func (t *memTx) EntryCreate(_ context.Context, e Entry) (Entry, error) {

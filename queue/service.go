@@ -56,6 +56,8 @@ type Service struct {
 	// lastPosition is what each waiting shopper was last told; only the
 	// matcher loop touches it, and it is rebuilt on a new leader.
 	lastPosition map[string]Position
+	// pass is what the matcher's passes read last (matcher.go).
+	pass passCache
 
 	// handles caches recent handle times per queue for the estimate.
 	handles handleTimes
@@ -207,6 +209,7 @@ func (s *Service) run(ctx context.Context) {
 		s.log.Info("matcher leading on this node")
 		s.cfg.Observer.Leading(true)
 		clear(s.lastPosition)
+		s.pass = passCache{}
 		s.leadSince = s.now()
 		s.lead(leadCtx)
 		s.cfg.Observer.Leading(false)
