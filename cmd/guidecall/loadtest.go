@@ -72,6 +72,9 @@ type loadOptions struct {
 	MsgRate      float64
 	NodeLogLevel string
 
+	// SelfDatabaseURL puts the --self node on PostgreSQL instead of memory.
+	SelfDatabaseURL string
+
 	// Mode is "calls" (the default) or "waiting" (loadwait.go).
 	Mode            string
 	Waiting         int
@@ -115,6 +118,7 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer, _ fu
 	fs.DurationVar(&o.StepTimeout, "step-timeout", 10*time.Second, "longest wait for any one protocol step before it counts as an error")
 	fs.Float64Var(&o.MsgRate, "msg-rate", 40, "messages per second each socket sends at most (the server allows 50)")
 	fs.StringVar(&o.NodeLogLevel, "node-log-level", "warn", "log level of the --self node (to stderr)")
+	fs.StringVar(&o.SelfDatabaseURL, "self-database-url", "", "run the --self node on this PostgreSQL database (migrated on start) instead of the memory store")
 	fs.StringVar(&o.Mode, "mode", "calls", "calls: drive whole calls; waiting: fill a waiting room (see --waiting) and time position updates")
 	fs.IntVar(&o.Waiting, "waiting", 1000, "waiting mode: shoppers that wait with open sockets")
 	fs.IntVar(&o.Rounds, "rounds", 5, "waiting mode: how many times the head of the line leaves")
@@ -424,7 +428,13 @@ func startSelfNode(ctx context.Context, o loadOptions, stderr io.Writer) (*app.A
 	if err != nil {
 		return nil, nil, fmt.Errorf("--node-log-level: %w", err)
 	}
-	app, err := app.New(cfg, app.MemoryStores(), log)
+	stores := app.MemoryStores()
+	if o.SelfDatabaseURL != "" {
+		if stores, err = app.PostgresStores(ctx, o.SelfDatabaseURL, true, log); err != nil {
+			return nil, nil, fmt.Errorf("--self-database-url: %w", err)
+		}
+	}
+	app, err := app.New(cfg, stores, log)
 	if err != nil {
 		return nil, nil, err
 	}
