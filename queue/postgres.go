@@ -111,6 +111,16 @@ func (s *PostgresStore) inTx(ctx context.Context, fn func(x pgExec) error) error
 
 func (s *PostgresStore) plain() pgExec { return pgExec{q: s.pool} }
 
+// ChangeVersion reads queue_change_seq, which a trigger moves on every
+// statement that writes entries, guides or calls (migration 00085).
+func (s *PostgresStore) ChangeVersion(ctx context.Context) (int64, error) {
+	var v int64
+	if err := s.pool.QueryRow(ctx, `SELECT last_value FROM queue_change_seq`).Scan(&v); err != nil {
+		return 0, pgError(err, "change version", "")
+	}
+	return v, nil
+}
+
 // rowScanner is what pgx.Row and pgx.Rows have in common.
 type rowScanner interface {
 	Scan(dest ...any) error

@@ -120,3 +120,12 @@ type Store interface {
 	// has another socket is left alone. It is one transaction of its own.
 	Touch(ctx context.Context, entries, guides []Held, at time.Time) (reclaimedEntries, reclaimedGuides []string, err error)
 }
+
+// ChangeCounter is a Store that counts its writes: ChangeVersion moves
+// whenever an entry, guide or call was written (it may move without one,
+// after a write that rolled back). The matcher reads it on each pass and
+// reuses what it read last while the count stands still. A store without
+// it is read afresh on every pass.
+type ChangeCounter interface {
+	ChangeVersion(ctx context.Context) (int64, error)
+}
