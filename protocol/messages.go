@@ -46,6 +46,9 @@ type WelcomeGuide struct {
 	// them). Pending offers are sent again as offer messages.
 	Capacity int        `json:"capacity,omitempty"`
 	Calls    []CallView `json:"calls,omitempty"`
+	// WrapUpMs is how long the guide's wrap-up has left (status wrap_up):
+	// a duration, so the console counts down without trusting its clock.
+	WrapUpMs int64 `json:"wrap_up_ms,omitempty"`
 }
 
 // CallView names the call a welcome resumes, and the receiver's side of it.
@@ -65,6 +68,8 @@ type SetPresence struct {
 type Presence struct {
 	Status string `json:"status"`
 	Reason string `json:"reason"`
+	// WrapUpMs is how long a wrap_up status has left when it was sent.
+	WrapUpMs int64 `json:"wrap_up_ms,omitempty"`
 }
 
 // ShopperContext is what a guide sees of a shopper's visit.
@@ -264,6 +269,14 @@ type CallTransfer struct {
 	Note    string `json:"note,omitempty"`
 }
 
+// CallHold says whether the guide has put the call on hold: a guide of
+// capacity above 1 talks in one call at a time, and the shopper of each
+// other call is told it waits, so a silent, frozen guide does not read as
+// a broken call. The guide sends it; its shopper gets the same payload.
+type CallHold struct {
+	OnHold bool `json:"on_hold"`
+}
+
 // ICERestart asks the initiator for a new offer with fresh ICE. Fresh says
 // the sender's page was reloaded and has a new peer connection (new DTLS),
 // so the initiator must build a new one too: an ICE restart of the old one
@@ -369,6 +382,8 @@ func ClientPayload(t Type) any {
 		return new(CartUpdate)
 	case TypeCallTransfer:
 		return new(CallTransfer)
+	case TypeCallHold:
+		return new(CallHold)
 	}
 	return nil
 }
@@ -411,6 +426,8 @@ func ServerPayload(t Type) any {
 		return new(Cart)
 	case TypeCallbackChanged:
 		return new(CallbackChanged)
+	case TypeCallHold:
+		return new(CallHold)
 	case TypeSDP, TypeICE, TypeICERestart:
 		// Relayed: the other party gets what the sender sent.
 		return ClientPayload(t)

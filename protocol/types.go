@@ -17,6 +17,9 @@ const (
 	TypeCallEnd       Type = "call.end"
 	TypeCallQuality   Type = "call.quality"
 	TypeCallTransfer  Type = "call.transfer"
+	// TypeCallHold is a guide holding several calls putting one on hold
+	// (or taking it back); its shopper gets it as it was sent.
+	TypeCallHold Type = "call.hold"
 
 	// Inside a call (issue 13): chat both ways, product cards from the
 	// guide, the shopper's cart and what it is looking at.
@@ -56,7 +59,7 @@ func (t Type) Relayed() bool { return t == TypeSDP || t == TypeICE || t == TypeI
 // sender's call.
 func (t Type) NeedsCall() bool {
 	switch t {
-	case TypeCallConnected, TypeCallEnd, TypeCallQuality, TypeCallTransfer, TypeChatSend, TypeProductShare, TypeCartUpdate:
+	case TypeCallConnected, TypeCallEnd, TypeCallQuality, TypeCallTransfer, TypeCallHold, TypeChatSend, TypeProductShare, TypeCartUpdate:
 		return true
 	}
 	return t.Relayed()

@@ -1,11 +1,16 @@
 // guide.js: the guide console: login, presence, offers, the calls (as the
 // initiator), payment links and wrap-up notes. A guide of capacity above 1
 // holds several calls at once: one is on screen (its video, context,
-// payment links and transfer), the others are listed with switch and end.
+// payment links and transfer), the others are listed with switch and end,
+// and are on hold (hold.js).
 import { Signal, defaultWsUrl } from "../js/signal.js";
 import { Call, fetchIceConfig } from "../js/call.js";
 import { formatMoney, minorDigits, normalizeCurrency, parseMajor } from "../js/money.js";
 import { ShopSide } from "./shopside.js";
+import { initI18n, mountLocalePicker, onLocaleChange, t } from "./i18n.js";
+import { OfferAlerts, mountSoundToggle } from "./alerts.js";
+import { PresenceView } from "./presence.js";
+import { Hold } from "./hold.js";
 
 const $ = (sel) => document.querySelector(sel);
 const REFRESH_KEY = "guidecall.refresh_token";
@@ -28,6 +33,8 @@ const s = {
 };
 
 const active = () => s.calls.get(s.activeId) || null;
+const alerts = new OfferAlerts();
+const presence = new PresenceView();
 const liveCall = (rec) => rec && rec.call && !rec.call.closed;
 
 // The chat, product cards and cart follow the call on screen.
@@ -36,12 +43,22 @@ const shopSide = new ShopSide({
   token: () => auth.access,
 });
 
+// Only the call on screen hears and sees the guide; the others are told they wait.
+const hold = new Hold({ send: (callId, onHold) => s.signal?.send("call.hold", { on_hold: onHold }, callId) });
+
 // --- hooks for automated browser tests ---
 window.guidecall = {
   state: () => s.callState,
-  calls: () => [...s.calls.values()].map((r) => ({ call_id: r.id, state: r.state, active: r.id === s.activeId })),
+  calls: () => [...s.calls.values()].map((r) => ({
+    call_id: r.id, state: r.state, active: r.id === s.activeId, on_hold: hold.isHeld(r.id),
+    // What this call's RTCRtpSenders really send, and whether its shopper's media may play.
+    sending: (r.call?.pc?.getSenders() || []).filter((x) => x.track?.enabled).map((x) => x.track.kind).sort(),
+    playing: (r.stream?.getTracks() || []).filter((tr) => tr.enabled).map((tr) => tr.kind).sort(),
+  })),
   offers: () => s.offers.map((o) => o.offer_id),
   callbackPushes: () => s.callbackPushes || 0,
+  presence: () => presence.shown(),
+  wrapUpLeft: () => presence.wrapUpLeft(),
   callId: () => s.activeId,
   stats: async () => (active()?.call
     ? active().call.stats()
@@ -60,37 +77,36 @@ function setCallState(state) {
 // call (until the wrap-up is done), an incoming offer, or else the presence.
 function renderBadge() {
   const callLabels = {
-    waiting: "Waiting",
-    matched: "Shopper joining",
-    connecting: "Connecting…",
-    connected: "In call",
-    ended: "Call ended",
+    waiting: () => t("badge.waiting"),
+    matched: () => t("badge.matched"),
+    connecting: () => t("badge.connecting"),
+    connected: () => t("badge.connected"),
+    ended: () => t("badge.ended"),
   };
   const presenceLabels = {
-    available: "Available — waiting for shoppers",
-    away: "Away",
-    busy: "Busy",
-    wrap_up: "Wrap-up",
+    available: () => t("badge.available"),
+    away: () => t("badge.away"),
+    busy: () => t("badge.busy"),
+    wrap_up: () => t("badge.wrap_up"),
   };
   let key;
   let text;
   if (active()) {
     key = s.callState;
-    text = callLabels[key] || key;
+    text = callLabels[key]?.() || key;
   } else if (s.offers.length) {
     key = "offer";
-    text = "Incoming shopper";
+    text = t("offer.title");
   } else {
     key = s.presence;
-    text = presenceLabels[key] || key;
+    text = presenceLabels[key]?.() || key;
   }
   const badge = $("#call-state-label");
   badge.dataset.state = key;
   if (badge.textContent !== text) badge.textContent = text;
-  $("#idle-hint").textContent = s.presence === "available"
-    ? "No call yet. Shoppers who ask for a guide will be offered to you here."
-    : s.presence === "wrap_up" ? "Wrap-up time: no offers until it ends. Go available to end it now."
-      : s.presence === "busy" ? "No call." : "No call. Go available to receive shoppers.";
+  $("#idle-hint").textContent = s.presence === "available" ? t("idle.available")
+    : s.presence === "wrap_up" ? t("idle.wrap_up")
+      : s.presence === "busy" ? t("idle.busy") : t("idle.away");
 }
 
 function showError(sel, text) {
@@ -151,6 +167,7 @@ async function onLogin(ev) {
   if (!email || !password) return showError("#login-error", "Enter your email and password.");
   showError("#login-error", "");
   $("#login-submit").disabled = true;
+  alerts.askPermission(); // the click that lets a page ask, and start sound
   try {
     acceptTokens(await authRequest("/api/v1/auth/login", { email, password }));
     $("#password").value = "";
@@ -172,6 +189,7 @@ function logout(message) {
   auth.access = null;
   for (const rec of s.calls.values()) if (liveCall(rec)) rec.call.end("hangup");
   s.calls.clear();
+  hold.releaseAll();
   s.activeId = null;
   renderCalls();
   s.signal?.close();
@@ -205,6 +223,7 @@ async function enterConsole() {
     console.warn("getUserMedia failed", err);
     showError("#media-error", "Camera or microphone unavailable: shoppers will not see or hear you.");
   }
+  alerts.showPermission($("#notify-hint"));
   connectSignal();
   loadCallbacks();
   clearInterval(s.callbacksTimer);
@@ -216,13 +235,14 @@ async function enterConsole() {
 function connectSignal() {
   const signal = new Signal({ url: defaultWsUrl(), token: () => auth.access });
   s.signal = signal;
+  hold.attach(signal);
   if (s.pendingPresence) {
     signal.send("presence", { status: s.pendingPresence }); // queued until welcome
     s.pendingPresence = null;
   }
   signal.on("welcome", (msg) => {
     const d = msg.data || {};
-    if (d.status) setPresence(d.status, d.status_reason);
+    if (d.status) setPresence(d.status, d.status_reason, d.wrap_up_ms);
     setCapacity(d.capacity);
     // Every accepted call the server says this guide holds (older servers
     // send only `call`); pending offers come again as offer messages.
@@ -241,7 +261,7 @@ function connectSignal() {
       }
     }
   });
-  signal.on("presence", (msg) => setPresence(msg.data?.status, msg.data?.reason));
+  signal.on("presence", (msg) => setPresence(msg.data?.status, msg.data?.reason, msg.data?.wrap_up_ms));
   signal.on("offer", (msg) => showOffer(msg.data || {}));
   signal.on("offer.revoked", (msg) => dropOffer(msg.data?.offer_id));
   signal.on("call.matched", (msg) => onMatched(msg));
@@ -294,27 +314,10 @@ function connectSignal() {
   signal.connect();
 }
 
-function setPresence(status, reason) {
+function setPresence(status, reason, wrapUpMs) {
   if (!["available", "away", "busy", "wrap_up"].includes(status)) return;
   s.presence = status;
-  const el = $("#presence-status");
-  el.textContent = status.replace(/_/g, "-");
-  el.dataset.status = status;
-  el.dataset.reason = reason || "";
-  const reasons = {
-    missed_offers: "(set away after missed offers)",
-    call_ended: "(after your call)",
-    wrap_up_over: "(wrap-up time is over)",
-  };
-  $("#presence-reason").textContent = reason ? (reasons[reason] || `(${reason.replace(/_/g, " ")})`) : "";
-  // Set away by the server: say why, plainly, until the guide chooses again.
-  const alert = $("#presence-alert");
-  alert.textContent = status === "away" && reason === "missed_offers"
-    ? "You were set away because offers to you timed out without an answer. Go available when you are back."
-    : "";
-  alert.hidden = !alert.textContent;
-  $("#go-available").setAttribute("aria-pressed", String(status === "available"));
-  $("#go-away").setAttribute("aria-pressed", String(status === "away"));
+  presence.set(status, reason, wrapUpMs);
   renderBadge();
 }
 
@@ -372,12 +375,23 @@ function renderOffer() {
   renderOfferMore();
   if (!offer) {
     $("#offer").hidden = true;
-    document.title = "Guide console · guidecall";
+    document.title = t("page.title");
+    if (s.alertedOffer) alerts.done(s.alertedOffer);
+    s.alertedOffer = null;
+    restoreNotes();
     renderBadge();
     return;
   }
+  // The offer takes the screen from wrap-up notes (kept, and back when
+  // the offer is gone), so a guide never types notes into an offer.
+  hideNotesForOffer();
+  if (s.alertedOffer !== offer.offer_id) {
+    if (s.alertedOffer) alerts.done(s.alertedOffer);
+    s.alertedOffer = offer.offer_id;
+    alerts.offer(offer, { inCall: [...s.calls.values()].some(liveCall) });
+  }
   const sh = offer.shopper || {};
-  $("#offer-title").textContent = s.calls.size > 0 ? "Another shopper (you are in a call)" : "Incoming shopper";
+  $("#offer-title").textContent = s.calls.size > 0 ? t("offer.title_in_call") : t("offer.title");
   fillContext($("#offer-context"), [
     ["Name", sh.name || "Anonymous shopper"],
     ["Customer", sh.customer_id ? `${sh.customer_id} (signed in)` : ""],
@@ -397,9 +411,10 @@ function renderOffer() {
   $("#accept-offer").disabled = answering;
   $("#decline-offer").disabled = answering;
   $("#offer").hidden = false;
-  document.title = "● Incoming shopper · guidecall";
+  document.title = t("offer.tab_title");
   renderBadge();
   if (answering) {
+    alerts.stopRepeat();
     $("#offer-countdown").textContent = "…";
     return;
   }
@@ -460,7 +475,7 @@ function onMatched(msg, { resumed = false } = {}) {
     callId: id,
     role: "guide",
     initiator: (d.initiator || "guide") === "guide",
-    localStream: s.stream,
+    localStream: hold.streamFor(id, s.stream, { resumed }),
     getIceConfig: () => fetchIceConfig(auth.access),
     onState: (st) => {
       if (s.calls.get(id) !== rec) return;
@@ -472,12 +487,16 @@ function onMatched(msg, { resumed = false } = {}) {
     },
     onRemoteStream: (stream) => {
       rec.stream = stream;
+      hold.remote(id, stream);
       if (s.activeId === id) showRemote(stream);
     },
     onEnded: ({ reason, by }) => { if (s.calls.get(id) === rec) onEnded(rec, reason, by); },
   });
   if (!resumed || !active()) activate(id);
-  else renderCalls();
+  else {
+    hold.focus(s.activeId, [...s.calls.values()]);
+    renderCalls();
+  }
   renderOffer(); // its title says whether the guide is in a call
   rec.call.start();
 }
@@ -528,6 +547,7 @@ function activate(id) {
     $("#pay-send").disabled = false;
   }
   setCallState(rec.state);
+  hold.focus(id, [...s.calls.values()]);
   renderCalls();
 }
 
@@ -535,6 +555,7 @@ function activate(id) {
 // one: the one on screen is marked, the others can be switched to or ended.
 function renderCalls() {
   const recs = [...s.calls.values()];
+  presence.setCalls(recs.filter(liveCall).length);
   $("#calls-panel").hidden = recs.length < 2;
   $("#calls-count").textContent = recs.length > 1 ? `(${recs.length})` : "";
   const labels = { matched: "joining", connecting: "connecting", connected: "in call", ended: "ended, wrap-up" };
@@ -552,7 +573,8 @@ function renderCalls() {
     try { since.textContent = `since ${new Intl.DateTimeFormat(locale, { timeStyle: "short" }).format(rec.since)}`; } catch { /* no time */ }
     const state = document.createElement("span");
     state.className = "badge";
-    state.textContent = on ? `${labels[rec.state] || rec.state} · on screen` : labels[rec.state] || rec.state;
+    state.textContent = on ? `${labels[rec.state] || rec.state} · on screen`
+      : `${labels[rec.state] || rec.state}${hold.isHeld(rec.id) ? " · on hold" : ""}`;
     const parts = [who, since, state];
     if (!on) {
       const sw = document.createElement("button");
@@ -598,6 +620,7 @@ function onEnded(rec, reason, by) {
   rec.state = "ended";
   rec.ended = { reason, by };
   rec.stream = null;
+  hold.release(rec.id);
   if (s.activeId === rec.id) {
     setCallState("ended");
     showEnded(rec);
@@ -624,7 +647,25 @@ function showEnded(rec) {
   const who = by === "guide" ? "You" : by === "shopper" ? "The shopper" : "The call";
   $("#ended-message").textContent = endedTexts(who)[reason] || `The call ended (${reason}).`;
   $("#wrap-up").value = s.notes.get(rec.id) || "";
-  $("#wrap-up").focus();
+  if (s.offers.length) hideNotesForOffer();
+  else $("#wrap-up").focus();
+}
+
+// hideNotesForOffer and restoreNotes keep wrap-up notes and an offer off
+// the screen at the same time.
+function hideNotesForOffer() {
+  const rec = active();
+  if (!rec?.ended || $("#ended-view").hidden) return;
+  saveNote();
+  $("#ended-view").hidden = true;
+  s.notesHidden = rec.id;
+}
+
+function restoreNotes() {
+  const id = s.notesHidden;
+  s.notesHidden = null;
+  const rec = active();
+  if (id && rec?.ended && rec.id === id) showEnded(rec);
 }
 
 function saveNote() {
@@ -1015,12 +1056,23 @@ function toggleTrack(kind, button, onText, offText) {
   if (!tracks?.length) return;
   const off = button.getAttribute("aria-pressed") !== "true";
   for (const tr of tracks) tr.enabled = !off;
+  hold.sync();
   button.setAttribute("aria-pressed", String(off));
   button.textContent = off ? onText : offText;
 }
 
 function init() {
   setCallState("waiting");
+  mountLocalePicker($("#console-locale"));
+  // Text set by this module follows a change of language at once.
+  onLocaleChange(() => { presence.render(); renderBadge(); renderOffer(); renderCalls(); });
+  initI18n();
+  mountSoundToggle($("#offer-sound"), alerts);
+  // Sound may start only after a gesture; a console restored by a reload
+  // has had none yet.
+  for (const type of ["pointerdown", "keydown"]) document.addEventListener(type, () => alerts.unlock(), { capture: true, passive: true });
+  alerts.onFocusOffer = () => $("#accept-offer").focus();
+  $("#back-available").addEventListener("click", () => sendPresence("available"));
   $("#login").addEventListener("submit", onLogin);
   $("#logout").addEventListener("click", () => logout(""));
   $("#go-available").addEventListener("click", () => sendPresence("available"));

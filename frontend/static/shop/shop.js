@@ -423,6 +423,7 @@ export async function mount({ root, settings, emit }) {
       const d = msg.data || {};
       if (session.call) { session.call.close("requeued"); session.call = null; }
       session.callId = null;
+      session.incall?.hold(false);
       save();
       stopMedia();
       $("#remote-video").srcObject = null;
@@ -454,7 +455,7 @@ export async function mount({ root, settings, emit }) {
       if (st === "reconnected") setStatus(t(`state.${session.callState}`));
     });
     signal.on("payment.link", (msg) => upsertCard(msg.data || {}));
-    for (const type of ["chat.message", "product.card"]) {
+    for (const type of ["chat.message", "product.card", "call.hold"]) {
       signal.on(type, (msg) => {
         if (msg.call_id !== session.callId) return;
         if (session.incall) session.incall.handle(msg);
