@@ -55,7 +55,7 @@ func hookMerchantPayments(store payments.Store, m *merchant.Service) error {
 // pgxTxer is a queue StoreTx of the PostgreSQL store.
 type pgxTxer interface{ PgxTx() (pgx.Tx, bool) }
 
-// merchantQueueHook records call.started and call.ended in the queue
+// merchantQueueHook records the call and callback events in the queue
 // change's transaction; nil without merchant webhooks.
 func merchantQueueHook(m *merchant.Service, log *slog.Logger) func(context.Context, queue.StoreTx, []queue.Event) error {
 	if m == nil {

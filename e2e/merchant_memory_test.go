@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"guidecall/protocol"
 )
 
 // demoLogin is the email and password the banner prints after label.
@@ -25,7 +27,8 @@ func demoLogin(t *testing.T, banner, label string) (string, string) {
 // (no database, the demo logins it prints): the admin registers an
 // endpoint, a call starts, a link is paid through the sandbox, and the
 // endpoint receives call.started, payment_link.created and
-// payment.succeeded, each once with a valid signature, after a refusal.
+// payment.succeeded, each once with a valid signature, after a refusal;
+// then call.ended and the shopper's call.rated.
 func TestMerchantWebhooksOnMemory(t *testing.T) {
 	t.Parallel()
 	n := startPayNode(t, payNodeConfig{name: "memory-merchant",
@@ -46,6 +49,9 @@ func TestMerchantWebhooksOnMemory(t *testing.T) {
 	recv.setDown(false)
 	recv.await(t, "payment.succeeded", 20*time.Second)
 	d := awaitDelivery(t, n.url, admin, "payment.succeeded", 10*time.Second, func(d adminDelivery) bool { return d.Status == "succeeded" })
+	call.guideWS.Send(protocol.TypeCallEnd, call.id, protocol.CallEnd{})
+	recv.await(t, "call.ended", 20*time.Second)
+	recv.awaitRating(t, n.url, call.shopper.Token, call.id)
 
 	recv.mu.Lock()
 	defer recv.mu.Unlock()

@@ -32,11 +32,12 @@ type merchantReceiver struct {
 	bad      int            // requests whose signature did not verify
 	received map[string]int // event id -> accepted deliveries
 	types    map[string]string
-	arrived  chan string // event type of each accepted request
+	bodies   map[string][]byte // event type -> body of its latest accepted request
+	arrived  chan string       // event type of each accepted request
 }
 
 func newMerchantReceiver(t *testing.T) *merchantReceiver {
-	r := &merchantReceiver{received: map[string]int{}, types: map[string]string{}, arrived: make(chan string, 64)}
+	r := &merchantReceiver{received: map[string]int{}, types: map[string]string{}, bodies: map[string][]byte{}, arrived: make(chan string, 64)}
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, _ := io.ReadAll(req.Body)
 		r.mu.Lock()
@@ -59,6 +60,7 @@ func newMerchantReceiver(t *testing.T) *merchantReceiver {
 		}
 		r.received[ev.ID]++
 		r.types[ev.ID] = ev.Type
+		r.bodies[ev.Type] = body
 		w.WriteHeader(http.StatusNoContent)
 		r.arrived <- ev.Type
 	}))
@@ -85,6 +87,36 @@ func (r *merchantReceiver) await(t *testing.T, typ string, within time.Duration)
 		case <-timeout:
 			t.Fatalf("no %s within %s", typ, within)
 		}
+	}
+}
+
+// awaitRating rates callID as its shopper and waits for the call.rated
+// event, which must carry the score, the comment and the call.
+func (r *merchantReceiver) awaitRating(t *testing.T, baseURL, shopperToken, callID string) {
+	t.Helper()
+	api(t, http.MethodPost, baseURL+"/api/v1/calls/"+callID+"/rating", shopperToken,
+		map[string]any{"rating": 4, "comment": "Helpful with the size"}, nil, http.StatusOK)
+	r.await(t, "call.rated", 20*time.Second)
+	r.mu.Lock()
+	body := r.bodies["call.rated"]
+	r.mu.Unlock()
+	var ev struct {
+		ID   string `json:"id"`
+		Data struct {
+			Call   struct{ ID string } `json:"call"`
+			Rating struct {
+				CallID  string `json:"call_id"`
+				Score   int    `json:"score"`
+				Comment string `json:"comment"`
+			} `json:"rating"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &ev); err != nil {
+		t.Fatalf("call.rated body %s: %v", body, err)
+	}
+	if ev.ID != "evt_call_rated_"+callID || ev.Data.Call.ID != callID || ev.Data.Rating.CallID != callID ||
+		ev.Data.Rating.Score != 4 || ev.Data.Rating.Comment != "Helpful with the size" {
+		t.Fatalf("call.rated body %s: want call %s, score 4 and the comment", body, callID)
 	}
 }
 
@@ -211,6 +243,8 @@ func TestMerchantWebhookSurvivesOutageAndKill(t *testing.T) {
 		guideWS.Send(protocol.TypeCallEnd, callID, protocol.CallEnd{})
 	} // else the call already ended as its parties' node went away
 	recv.await(t, "call.ended", 60*time.Second)
+	// The shopper rates the call: call.rated, recorded with the rating.
+	recv.awaitRating(t, n.url, call.shopper.Token, callID)
 
 	recv.mu.Lock()
 	defer recv.mu.Unlock()

@@ -65,7 +65,7 @@ func pgError(err error, what string) error {
 }
 
 const checkoutColumns = `ref, link_id, call_id, amount, currency, items, description, expires_at,
-	status, refunded, created_at, refund_seqs`
+	status, refunded, created_at, return_url, refund_seqs`
 
 type rowScanner interface {
 	Scan(dest ...any) error
@@ -77,7 +77,7 @@ func scanCheckout(r rowScanner) (Checkout, error) {
 	var expires *time.Time
 	var seqs []int32
 	if err := r.Scan(&c.Ref, &c.Params.LinkID, &c.Params.CallID, &c.Params.Amount, &c.Params.Currency,
-		&items, &c.Params.Description, &expires, &c.Status, &c.Refunded, &c.CreatedAt, &seqs); err != nil {
+		&items, &c.Params.Description, &expires, &c.Status, &c.Refunded, &c.CreatedAt, &c.Params.ReturnURL, &seqs); err != nil {
 		return Checkout{}, err
 	}
 	if items != nil {
@@ -114,7 +114,7 @@ func checkoutArgs(c Checkout) ([]any, error) {
 		expires = &c.Params.ExpiresAt
 	}
 	return []any{c.Ref, c.Params.LinkID, c.Params.CallID, c.Params.Amount, c.Params.Currency,
-		items, c.Params.Description, expires, c.Status, c.Refunded, c.CreatedAt, seqs}, nil
+		items, c.Params.Description, expires, c.Status, c.Refunded, c.CreatedAt, c.Params.ReturnURL, seqs}, nil
 }
 
 // CheckoutCreate implements Store.
@@ -125,7 +125,7 @@ func (s *PostgresStore) CheckoutCreate(ctx context.Context, c Checkout) (Checkou
 		return Checkout{}, fmt.Errorf("sandbox: %s: %w", what, err)
 	}
 	got, err := scanCheckout(s.pool.QueryRow(ctx, `INSERT INTO sandbox_checkouts (`+checkoutColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 		RETURNING `+checkoutColumns, args...))
 	if err != nil {
 		return Checkout{}, pgError(err, what)
@@ -169,7 +169,7 @@ func (s *PostgresStore) CheckoutUpdate(ctx context.Context, ref string, fn func(
 		}
 		if _, err := tx.Exec(ctx, `UPDATE sandbox_checkouts SET link_id = $2, call_id = $3, amount = $4,
 			currency = $5, items = $6, description = $7, expires_at = $8, status = $9, refunded = $10,
-			created_at = $11, refund_seqs = $12
+			created_at = $11, return_url = $12, refund_seqs = $13
 			WHERE ref = $1`, args...); err != nil {
 			return err
 		}

@@ -68,8 +68,13 @@ type Config struct {
 	Secret          []byte // webhook signing secret; required for real use
 	CheckoutBaseURL string // e.g. http://127.0.0.1:8080/pay/sandbox
 	WebhookURL      string // e.g. http://127.0.0.1:8080/webhooks/sandbox
-	Logger          *slog.Logger
-	Now             func() time.Time
+	// ReturnURL is the page the checkout's "Back to the shop" leads to
+	// when the link has no page of its own (ProviderLinkParams.ReturnURL),
+	// e.g. http://127.0.0.1:8080/shop/; the link's id and the outcome are
+	// added to its query. Empty: such a checkout shows no way back.
+	ReturnURL string
+	Logger    *slog.Logger
+	Now       func() time.Time
 	// Store keeps the checkouts and, with each outcome, enqueues its
 	// webhook on its outbox. Nodes of a cluster share one (a
 	// PostgresStore on a webhook.RiverOutbox), as they would share a real
