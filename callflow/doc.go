@@ -26,6 +26,10 @@
 //     shopper who is in a call), a call's items and the shopper's rating,
 //     the admin's queue view and the erasure of one shopper's data
 //     (http.go).
+//   - The dashboard's figures (stats.go): the queue's and payments' own
+//     figures of a window, joined by call id (a link belongs to its
+//     call's day; conversion is answered calls with a link paid), and the
+//     live view (docs/dashboard.md).
 //   - What a chat message, product card or cart may hold, and how a stored
 //     item reads as the message both parties get (items.go).
 //   - Revocation across domains (revoke.go): a shopper's TURN credentials

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"guidecall/protocol"
 )
 
 // demoLogin is the email and password the banner prints after label.
@@ -47,9 +49,9 @@ func TestMerchantWebhooksOnMemory(t *testing.T) {
 	recv.setDown(false)
 	recv.await(t, "payment.succeeded", 20*time.Second)
 	d := awaitDelivery(t, n.url, admin, "payment.succeeded", 10*time.Second, func(d adminDelivery) bool { return d.Status == "succeeded" })
-	guideWS.Send(protocol.TypeCallEnd, callID, protocol.CallEnd{})
+	call.guideWS.Send(protocol.TypeCallEnd, call.id, protocol.CallEnd{})
 	recv.await(t, "call.ended", 20*time.Second)
-	recv.awaitRating(t, n.url, j.Token, callID)
+	recv.awaitRating(t, n.url, call.shopper.Token, call.id)
 
 	recv.mu.Lock()
 	defer recv.mu.Unlock()

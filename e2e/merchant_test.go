@@ -244,7 +244,7 @@ func TestMerchantWebhookSurvivesOutageAndKill(t *testing.T) {
 	} // else the call already ended as its parties' node went away
 	recv.await(t, "call.ended", 60*time.Second)
 	// The shopper rates the call: call.rated, recorded with the rating.
-	recv.awaitRating(t, n.url, j.Token, callID)
+	recv.awaitRating(t, n.url, call.shopper.Token, callID)
 
 	recv.mu.Lock()
 	defer recv.mu.Unlock()
