@@ -8,19 +8,30 @@ const state = { root: null, api: null, queue: "default", t: (k) => k, locale: "e
 const $ = (sel) => state.root.querySelector(sel);
 
 /** Reads the queue's status and adapts the launcher: closed or nobody online offers a callback. */
-export async function initAvailability({ root, api, queue = "default", t, locale, emit, onOpen }) {
+export async function initAvailability({ root, api, queue = "default", t, locale, emit, onOpen, settings = {} }) {
   Object.assign(state, { root, api, queue, t, locale, emit, onOpen });
   $("#callback-form").addEventListener("submit", onSubmit);
   $("#callback-instead").addEventListener("click", () => openCallback({ entryId: state.entryId }));
   $("#callback-launch").addEventListener("click", () => openCallback({}));
   try {
-    const res = await fetch(api(`api/v1/queues/${encodeURIComponent(queue)}/status?locale=${encodeURIComponent(locale)}`),
+    const q = new URLSearchParams({ locale, ...await forJoin(settings) });
+    const res = await fetch(api(`api/v1/queues/${encodeURIComponent(queue)}/status?${q}`),
       { headers: { Accept: "application/json" }, cache: "no-store" });
     if (!res.ok) return;
     renderStatus(await res.json());
   } catch (err) {
     console.warn("guidecall: queue status", err);
   }
+}
+
+// forJoin is the skill and second language the join will carry, so the
+// status speaks of the guides who could take this shopper. join-extras.js
+// reads them; it is loaded only when the page names one.
+async function forJoin(settings) {
+  if (!settings.skill && !settings.secondLanguage && !globalThis.guidecallConfig && !/[?&](skill|second_language)=/.test(location.search)) return {};
+  const { joinExtras } = await import("./join-extras.js");
+  const { skill, second_language } = joinExtras({ settings, search: location.search });
+  return { ...(skill && { skill }), ...(second_language && { second_language }) };
 }
 
 function renderStatus(st) {
@@ -36,6 +47,7 @@ function renderStatus(st) {
     note.textContent = "";
   }
   note.hidden = !note.textContent;
+  note.dataset.eta = st.eta_seconds ?? "none"; // for scripts and tests
   $("#callback-launch").hidden = !st.callback;
   // A closed queue takes no calls: the join buttons give way to the callback.
   for (const b of state.root.querySelectorAll("#precall-view .join-buttons [data-mode]")) b.hidden = !st.open;
