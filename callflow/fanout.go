@@ -36,6 +36,8 @@ func (ev events) dispatch(ctx context.Context, e queue.Event) {
 	switch e := e.(type) {
 	case queue.PositionChanged:
 		ev.Position(ctx, e.EntryID, e.Position)
+	case queue.PositionsChanged:
+		ev.Positions(ctx, e.Positions)
 	case queue.OfferMade:
 		ev.Offer(ctx, e.Call, e.Entry)
 	case queue.OfferRevoked:
@@ -51,12 +53,12 @@ func (ev events) dispatch(ctx context.Context, e queue.Event) {
 	case queue.CallFinished:
 		ev.CallEnded(ctx, e.Call)
 	case queue.PresenceChanged:
-		ev.Presence(ctx, e.Guide, e.Reason)
+		ev.Presence(ctx, e.Guide, e.Reason, e.At)
 	case queue.PeerStatusChanged:
 		ev.PeerStatus(ctx, e.Call, e.Lost, e.Connected, e.Grace)
 	case queue.CallItemAdded:
 		ev.CallItem(ctx, e.Call, e.Item)
-	case queue.CallRated:
+	case queue.CallRated, queue.CallWrappedUp:
 		// For the merchant webhook and the dashboard; no party is told.
 	case queue.CallbackChanged:
 		ids, err := ev.flow.queue.GuidesServing(ctx, e.Callback.Queue)
@@ -73,9 +75,24 @@ func (ev events) dispatch(ctx context.Context, e queue.Event) {
 }
 
 func (ev events) Position(ctx context.Context, entryID string, p queue.Position) {
-	ev.send(ctx, shopper(entryID), protocol.TypeQueuePosition, "", protocol.QueuePosition{
+	ev.send(ctx, shopper(entryID), protocol.TypeQueuePosition, "", positionMessage(p))
+}
+
+// Positions tells many shoppers their positions.
+func (ev events) Positions(ctx context.Context, ps []queue.EntryPosition) {
+	msgs := make([]signaling.Outgoing, len(ps))
+	for i, p := range ps {
+		msgs[i] = signaling.Outgoing{To: shopper(p.EntryID), Type: protocol.TypeQueuePosition, Data: positionMessage(p.Position)}
+	}
+	if err := ev.flow.hub.SendMany(ctx, msgs); err != nil {
+		ev.log.WarnContext(ctx, "positions not all sent", "positions", len(ps), "err", err)
+	}
+}
+
+func positionMessage(p queue.Position) protocol.QueuePosition {
+	return protocol.QueuePosition{
 		Queue: p.Queue, Position: p.Position, ETASeconds: p.ETASeconds, GuidesOnline: p.GuidesOnline, Callback: p.Callback,
-	})
+	}
 }
 
 func (ev events) Offer(ctx context.Context, c queue.Call, e queue.Entry) {
@@ -94,7 +111,7 @@ func (ev events) Offer(ctx context.Context, c queue.Call, e queue.Entry) {
 
 // visit is what a guide sees of e's visit.
 func visit(e queue.Entry) protocol.ShopperContext {
-	return protocol.ShopperContext{Locale: e.Locale, Currency: e.Currency, PageURL: e.PageURL, CustomerID: e.CustomerID}
+	return protocol.ShopperContext{Locale: e.Locale, Currency: e.Currency, PageURL: e.PageURL, CustomerID: e.CustomerID, Device: e.Device}
 }
 
 func (ev events) OfferRevoked(ctx context.Context, guideID, callID, reason string) {
@@ -131,8 +148,17 @@ func (ev events) CallEnded(ctx context.Context, c queue.Call) {
 	ev.toBoth(ctx, c, protocol.TypeCallEnded, protocol.CallEnded{Reason: c.EndReason, By: c.EndedBy})
 }
 
-func (ev events) Presence(ctx context.Context, g queue.Guide, reason string) {
-	ev.send(ctx, guide(g.ID), protocol.TypePresence, "", protocol.Presence{Status: string(g.Status), Reason: reason})
+func (ev events) Presence(ctx context.Context, g queue.Guide, reason string, at time.Time) {
+	ev.send(ctx, guide(g.ID), protocol.TypePresence, "", protocol.Presence{Status: string(g.Status), Reason: reason, WrapUpMs: wrapUpLeft(g, at)})
+}
+
+// wrapUpLeft is what remains of a guide's wrap-up at that time, in ms; 0
+// when the guide is not in wrap-up (or it is over and about to be settled).
+func wrapUpLeft(g queue.Guide, at time.Time) int64 {
+	if g.Status != queue.GuideWrapUp || g.WrapUpUntil == nil {
+		return 0
+	}
+	return max(g.WrapUpUntil.Sub(at).Milliseconds(), 0)
 }
 
 // CallbackChanged tells these guides that a callback of their queue moved.

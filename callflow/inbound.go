@@ -55,7 +55,7 @@ func (in inbound) Open(ctx context.Context, who signaling.Identity) (protocol.We
 		if reason == queue.PresenceChosen {
 			reason = ""
 		}
-		w.WelcomeGuide = &protocol.WelcomeGuide{GuideID: g.ID, Name: g.Name, Status: string(g.Status), StatusReason: reason, Capacity: g.Slots()}
+		w.WelcomeGuide = &protocol.WelcomeGuide{GuideID: g.ID, Name: g.Name, Status: string(g.Status), StatusReason: reason, Capacity: g.Slots(), WrapUpMs: wrapUpLeft(g, time.Now())}
 		for _, c := range cl {
 			w.WelcomeGuide.Calls = append(w.WelcomeGuide.Calls, protocol.CallView{CallID: c.ID, State: string(c.State), Role: who.Role})
 		}
@@ -78,8 +78,8 @@ func (in inbound) Close(ctx context.Context, who signaling.Identity) {
 	in.flow.queue.GuideDisconnected(ctx, who.ID, who.Socket)
 }
 
-// route passes sdp, ice and ice.restart only within the sender's own live
-// call; the call's first SDP moves it to connecting.
+// route passes sdp, ice, ice.restart and media.state only within the
+// sender's own live call; the call's first SDP moves it to connecting.
 func (in inbound) route(ctx context.Context, who signaling.Identity, m protocol.Envelope) (signaling.Address, error) {
 	call, err := in.flow.queue.Call(ctx, who.Role, who.ID, m.CallID)
 	if err != nil {

@@ -66,7 +66,18 @@ type Entry struct {
 	// guide wrote for whoever takes it next.
 	TransferGuide string `json:"transfer_guide,omitempty"`
 	TransferNote  string `json:"transfer_note,omitempty"`
+	// Device is the kind of device the widget ran on (DevicePhone,
+	// DeviceTablet, DeviceDesktop), from its user agent; empty when the
+	// widget did not say.
+	Device string `json:"device,omitempty"`
 }
+
+// The kinds of device a shopper's widget reports.
+const (
+	DevicePhone   = "phone"
+	DeviceTablet  = "tablet"
+	DeviceDesktop = "desktop"
+)
 
 // GuideStatus is what the guide chose in the console.
 type GuideStatus string
@@ -242,6 +253,10 @@ type Call struct {
 	Rating        int        `json:"rating,omitempty"`
 	RatingComment string     `json:"rating_comment,omitempty"`
 	RatedAt       *time.Time `json:"rated_at,omitempty"`
+	// Outcome and WrapUpNotes are the guide's wrap-up (SaveWrapUp).
+	Outcome     Outcome    `json:"outcome,omitempty"`
+	WrapUpNotes string     `json:"wrap_up_notes,omitempty"`
+	WrappedUpAt *time.Time `json:"wrapped_up_at,omitempty"`
 }
 
 // CallItemKind is what a call item is.
