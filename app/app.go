@@ -21,6 +21,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"guidecall/callflow"
+	"guidecall/catalog"
 	"guidecall/internal/auth"
 	"guidecall/internal/config"
 	"guidecall/internal/db"
@@ -47,6 +48,7 @@ type Stores struct {
 	Sessions auth.SessionStore
 	Queue    queue.Store
 	Payments payments.Store
+	Catalog  catalog.Store
 	Bus      signaling.Bus
 	// Pool is the database of PostgresStores, nil for MemoryStores. The
 	// parts whose work must survive a crash run on it with River: the
@@ -66,6 +68,7 @@ func MemoryStores() Stores {
 		Sessions: auth.NewMemorySessionStore(),
 		Queue:    queue.NewMemoryStore(),
 		Payments: payments.NewMemoryStore(),
+		Catalog:  catalog.NewMemoryStore(),
 		Bus:      &signaling.LocalBus{},
 		Elector:  queue.SoleLeader{},
 	}
@@ -84,6 +87,8 @@ type App struct {
 	TURN     *turnserver.Server
 	Sandbox  *sandbox.Sandbox
 	Payments *payments.Service
+	// Catalog is the merchant's product feed guides search in a call.
+	Catalog *catalog.Service
 	// Webhooks delivers the sandbox's webhooks (and, next, the
 	// merchant's): a MemoryOutbox run by this node, or a RiverOutbox
 	// whose jobs the node's River client (jobs) works.
@@ -248,6 +253,13 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 	if a.origins, err = cfg.Origins(); err != nil {
 		return fail(err)
 	}
+	if stores.Catalog == nil {
+		stores.Catalog = catalog.NewMemoryStore()
+	}
+	a.Catalog = catalog.NewService(catalog.Config{
+		Store: stores.Catalog, Log: log,
+		PreviewOrigins: append([]string{a.publicURL}, a.origins...),
+	})
 	heartbeat := 15 * time.Second
 	a.Flow = callflow.New(callflow.Config{
 		Issuer: issuer, Accounts: stores.Accounts, TURN: a.TURN,
@@ -256,7 +268,7 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 		Heartbeat: heartbeat, Logger: log,
 		CustomerSecret:      []byte(cfg.CustomerTokenSecret),
 		ICERestarted:        a.iceRestarted(),
-		ShopOrigins:         splitList(cfg.ShopOrigins),
+		AllowedOrigins:      a.origins,
 		EraseMerchantEvents: a.eraseMerchantEvents,
 	})
 	if a.Merchant, err = buildMerchant(cfg, stores, log); err != nil {
@@ -351,6 +363,7 @@ func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, l
 	a.Sandbox, err = sandbox.New(sandbox.Config{
 		Secret:          secret(log, "sandbox-secret", cfg.SandboxSecret),
 		CheckoutBaseURL: a.publicURL + "/pay/sandbox",
+		ReturnURL:       a.publicURL + "/shop/",
 		WebhookURL:      loopbackURL + "/webhooks/sandbox",
 		Logger:          log.With("component", "sandbox"),
 		Store:           sbStore,

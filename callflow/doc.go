@@ -19,7 +19,8 @@
 //     transaction of the change (on memory stores, from subscriptions).
 //   - What payments learns of a call (paycontext.go): the page the
 //     shopper joined from, if it is on the node's or the merchant's
-//     allowed origins (--shop-origins), for the checkout's way back, and
+//     allowed origins (--allowed-origins, the same that get CORS), for
+//     the checkout's way back, and
 //     the shopper's country from the locale's region, for routing.
 //   - The HTTP handlers for joining the queue, ICE servers (TURN only to a
 //     shopper who is in a call), a call's items and the shopper's rating,

@@ -94,7 +94,7 @@ func (ev events) Offer(ctx context.Context, c queue.Call, e queue.Entry) {
 
 // visit is what a guide sees of e's visit.
 func visit(e queue.Entry) protocol.ShopperContext {
-	return protocol.ShopperContext{Locale: e.Locale, Currency: e.Currency, PageURL: e.PageURL, CustomerID: e.CustomerID}
+	return protocol.ShopperContext{Locale: e.Locale, Currency: e.Currency, PageURL: e.PageURL, CustomerID: e.CustomerID, Device: e.Device}
 }
 
 func (ev events) OfferRevoked(ctx context.Context, guideID, callID, reason string) {

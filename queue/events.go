@@ -77,10 +77,13 @@ type CallItemAdded struct {
 	Item CallItem
 }
 
-// CallRated says the shopper rated a call that ended.
+// CallRated says the shopper rated a call that ended. CustomerID is the
+// merchant's customer id of the call's entry (empty for an anonymous
+// shopper), so the merchant's event can be erased with the customer.
 type CallRated struct {
 	EventMeta
-	Call Call
+	Call       Call
+	CustomerID string
 }
 
 // Requeued says a call fell through before connecting and its shopper is

@@ -141,7 +141,7 @@ func (r *recorder) convert(ev queue.Event) event {
 	case queue.CallItemAdded:
 		return event{Kind: "ItemAdded", CallID: ev.Call.ID, Reason: string(ev.Item.Kind), Call: ev.Call}
 	case queue.CallRated:
-		return event{Kind: "Rated", CallID: ev.Call.ID, Call: ev.Call}
+		return event{Kind: "Rated", CallID: ev.Call.ID, Call: ev.Call, Reason: ev.CustomerID}
 	case queue.EntryRelaxed:
 		return event{Kind: "Relaxed", EntryID: ev.Entry.ID, Reason: ev.Step, Entry: ev.Entry}
 	case queue.CallbackChanged:
@@ -1476,7 +1476,7 @@ func testCallItems(t *testing.T, newStore storeFunc) {
 func testRateCall(t *testing.T, newStore storeFunc) {
 	h := newHarness(t, newStore)
 	h.guideOnline("g1")
-	a := h.join("shoes")
+	a := h.joinWith(queue.JoinParams{Queue: "shoes", Locale: "en-GB", CustomerID: "cust_42"})
 	callID := h.offerOne(a.ID, "g1")
 	h.connectCall(h.accept("g1", callID))
 	if _, err := h.svc.RateCall(h.ctx, a.ID, callID, 5, ""); !errors.Is(err, queue.ErrBadState) {
@@ -1498,7 +1498,11 @@ func testRateCall(t *testing.T, newStore storeFunc) {
 	if err != nil || c.Rating != 4 || c.RatingComment != "Good advice on the size" || c.RatedAt == nil || !c.RatedAt.Equal(h.clock.Now()) {
 		t.Fatalf("RateCall: %+v, %v", c, err)
 	}
-	wantEvent(t, h.rec.take(), "Rated", func(e event) bool { return e.CallID == callID && e.Call.Rating == 4 })
+	// The customer id travels with the event, so the merchant's call.rated
+	// can be erased with the customer's other data.
+	wantEvent(t, h.rec.take(), "Rated", func(e event) bool {
+		return e.CallID == callID && e.Call.Rating == 4 && e.Reason == "cust_42"
+	})
 	if got := h.call(callID); got.Rating != 4 {
 		t.Errorf("stored rating %d", got.Rating)
 	}
