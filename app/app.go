@@ -21,6 +21,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"guidecall/callflow"
+	"guidecall/catalog"
 	"guidecall/internal/auth"
 	"guidecall/internal/config"
 	"guidecall/internal/db"
@@ -47,6 +48,7 @@ type Stores struct {
 	Sessions auth.SessionStore
 	Queue    queue.Store
 	Payments payments.Store
+	Catalog  catalog.Store
 	Bus      signaling.Bus
 	// Pool is the database of PostgresStores, nil for MemoryStores. The
 	// parts whose work must survive a crash run on it with River: the
@@ -66,6 +68,7 @@ func MemoryStores() Stores {
 		Sessions: auth.NewMemorySessionStore(),
 		Queue:    queue.NewMemoryStore(),
 		Payments: payments.NewMemoryStore(),
+		Catalog:  catalog.NewMemoryStore(),
 		Bus:      &signaling.LocalBus{},
 		Elector:  queue.SoleLeader{},
 	}
@@ -84,6 +87,8 @@ type App struct {
 	TURN     *turnserver.Server
 	Sandbox  *sandbox.Sandbox
 	Payments *payments.Service
+	// Catalog is the merchant's product feed guides search in a call.
+	Catalog *catalog.Service
 	// Webhooks delivers the sandbox's webhooks (and, next, the
 	// merchant's): a MemoryOutbox run by this node, or a RiverOutbox
 	// whose jobs the node's River client (jobs) works.
@@ -112,6 +117,7 @@ type App struct {
 
 	// certs is nil without --tls-cert; redirect serves --http-redirect-addr.
 	certs      *certReloader
+	turnCerts  *certReloader // nil without --turn-tls-cert
 	redirect   *http.Server
 	redirectLn net.Listener
 
@@ -227,8 +233,13 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return fail(err)
 	}
+	turnTLS, err := a.turnTLS()
+	if err != nil {
+		return fail(err)
+	}
 	a.TURN, err = turnserver.New(turnserver.Config{
 		RelayPortMin: relayLo, RelayPortMax: relayHi,
+		MaxAllocationsPerUser: cfg.TURN.MaxAllocations, RelayIPv6: cfg.TURN.RelayIPv6, TLS: turnTLS,
 		ListenIP: cfg.TURNListenIP, Port: cfg.TURNPort, PublicIP: cfg.TURNPublicIP,
 		Secret: secret(log, "turn-secret", cfg.TURNSecret), AllowedPeers: allowed,
 		Logger: log.With("component", "turn"),
@@ -248,6 +259,13 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 	if a.origins, err = cfg.Origins(); err != nil {
 		return fail(err)
 	}
+	if stores.Catalog == nil {
+		stores.Catalog = catalog.NewMemoryStore()
+	}
+	a.Catalog = catalog.NewService(catalog.Config{
+		Store: stores.Catalog, Log: log,
+		PreviewOrigins: append([]string{a.publicURL}, a.origins...),
+	})
 	heartbeat := 15 * time.Second
 	a.Flow = callflow.New(callflow.Config{
 		Issuer: issuer, Accounts: stores.Accounts, TURN: a.TURN,

@@ -221,6 +221,9 @@ func TestOpenAPIAnswersMatch(t *testing.T) {
 	check(http.MethodGet, "/api/v1/admin/queues/default", pair.AccessToken, "", 200)
 	check(http.MethodGet, "/api/v1/callbacks", pair.AccessToken, "", 200)
 	check(http.MethodGet, "/api/v1/admin/accounts", pair.AccessToken, "", 200)
+	check(http.MethodPost, "/api/v1/admin/accounts", pair.AccessToken, `{"email":"nia@openapi.test","name":"Nia","password":"a long enough password"}`, 201)
+	check(http.MethodPost, "/api/v1/admin/accounts", pair.AccessToken, `{"email":"nia@openapi.test","name":"Nia","password":"a long enough password"}`, 409)
+	check(http.MethodPost, "/api/v1/admin/accounts", pair.AccessToken, `{"email":"ole@openapi.test","name":"Ole","password":"short"}`, 400)
 	check(http.MethodDelete, "/api/v1/admin/shoppers/"+joined.EntryID, pair.AccessToken, "", 204)
 	adminToken := pair.AccessToken
 
@@ -245,6 +248,13 @@ func TestOpenAPIAnswersMatch(t *testing.T) {
 	check(http.MethodGet, "/api/v1/callbacks", guidePair.AccessToken, "", 200)
 	check(http.MethodPost, "/api/v1/callbacks/"+cb.CallbackID+"/claim", guidePair.AccessToken, "", 200)
 	check(http.MethodPost, "/api/v1/callbacks/"+cb.CallbackID+"/outcome", guidePair.AccessToken, `{"outcome":"reached","note":"ordered the 38"}`, 200)
+	check(http.MethodGet, "/api/v1/calls/c_nope/context", guidePair.AccessToken, "", 404)
+	check(http.MethodPut, "/api/v1/admin/products", adminToken, `[{"product_id":"sneaker","name":"Merino wool sneaker","variant":"EU 42","price":12900,"currency":"EUR"}]`, 200)
+	check(http.MethodPut, "/api/v1/admin/products", adminToken, `[{"product_id":"sneaker","name":"","price":12900,"currency":"EUR"}]`, 400)
+	check(http.MethodGet, "/api/v1/admin/products", adminToken, "", 200)
+	check(http.MethodGet, "/api/v1/products?q=wool", guidePair.AccessToken, "", 200)
+	check(http.MethodPost, "/api/v1/products/preview", guidePair.AccessToken, `{"url":"http://10.0.0.5/p"}`, 403)
+	check(http.MethodPost, "/api/v1/queue", "", `{"currency":"EUR","device":"phone"}`, 201)
 
 	// The guide's wrap-up and history (issue 12).
 	check(http.MethodGet, "/api/v1/guide/calls?q=trail&from=2026-12-01&to=2026-12-31&limit=20", guidePair.AccessToken, "", 200)
@@ -282,6 +292,10 @@ func TestOpenAPIAnswersMatch(t *testing.T) {
 	check(http.MethodGet, "/api/v1/admin/payment-providers?currency=EUR", adminToken, "", 200)
 	check(http.MethodPost, "/api/v1/admin/payment-links/"+link.ID+"/refunds", adminToken, `{"amount":500}`, 201, "Idempotency-Key", "refund-1")
 	check(http.MethodGet, "/api/v1/admin/payment-links/"+link.ID, adminToken, "", 200)
+	check(http.MethodGet, "/api/v1/admin/stats?from=2026-12-01&to=2026-12-07&tz=Europe/Berlin", adminToken, "", 200)
+	check(http.MethodGet, "/api/v1/admin/stats", adminToken, "", 200)
+	check(http.MethodGet, "/api/v1/admin/stats?tz=Mars/Olympus", adminToken, "", 400)
+	check(http.MethodGet, "/api/v1/admin/stats", guidePair.AccessToken, "", 403)
 
 	var again struct {
 		RefreshToken string `json:"refresh_token"`

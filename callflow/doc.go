@@ -28,6 +28,10 @@
 //     (http.go); the guide's wrap-up and history, with each call's
 //     payments read from payments (history_http.go), and its queue
 //     overview, polled with an ETag (overview_http.go).
+//   - The dashboard's figures (stats.go): the queue's and payments' own
+//     figures of a window, joined by call id (a link belongs to its
+//     call's day; conversion is answered calls with a link paid), and the
+//     live view (docs/dashboard.md).
 //   - What a chat message, product card or cart may hold, and how a stored
 //     item reads as the message both parties get (items.go).
 //   - Revocation across domains (revoke.go): a shopper's TURN credentials

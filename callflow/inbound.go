@@ -78,8 +78,8 @@ func (in inbound) Close(ctx context.Context, who signaling.Identity) {
 	in.flow.queue.GuideDisconnected(ctx, who.ID, who.Socket)
 }
 
-// route passes sdp, ice and ice.restart only within the sender's own live
-// call; the call's first SDP moves it to connecting.
+// route passes sdp, ice, ice.restart and media.state only within the
+// sender's own live call; the call's first SDP moves it to connecting.
 func (in inbound) route(ctx context.Context, who signaling.Identity, m protocol.Envelope) (signaling.Address, error) {
 	call, err := in.flow.queue.Call(ctx, who.Role, who.ID, m.CallID)
 	if err != nil {

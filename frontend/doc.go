@@ -21,7 +21,11 @@
 //     offer), presence.js (busy, wrap-up countdown, the way back after an
 //     automatic away), history.js (the wrap-up saved with the call and the
 //     history of past calls) and lobby.js (the queue overview).
-//   - static/js/: plain ES modules shared by both pages: signal.js (the
+//   - static/admin/: the admin dashboard (an admin's login, the service
+//     now, today / 7 / 30 days as tiles, inline-SVG charts, tables and a
+//     CSV export, from GET /api/v1/admin/stats), with its own fourteen
+//     catalogs in static/locales/admin/ so the widget never loads them.
+//   - static/js/: plain ES modules shared by the pages: signal.js (the
 //     WebSocket client of docs/protocol.md), call.js (the RTCPeerConnection
 //     lifecycle), money.js (integer minor units, no floats) and i18n.js.
 //   - static/css/ (app.css for the pages, widget.css inside the widget's

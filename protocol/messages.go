@@ -1,7 +1,9 @@
 package protocol
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"time"
 )
 
@@ -80,6 +82,9 @@ type ShopperContext struct {
 	// CustomerID is the merchant's id of a shopper its site signed in
 	// (a verified customer token); absent for anonymous shoppers.
 	CustomerID string `json:"customer_id,omitempty"`
+	// Device is phone, tablet or desktop, as the widget said; absent when
+	// it did not.
+	Device string `json:"device,omitempty"`
 }
 
 // Offer asks a guide to take a waiting shopper. OfferID is the id of the
@@ -285,6 +290,32 @@ type ICERestart struct {
 	Fresh bool `json:"fresh,omitempty"`
 }
 
+// MediaState says whether the sender's microphone (Audio) and camera
+// (Video) are on: false for a track it turned off or never had.
+type MediaState struct {
+	Audio bool `json:"audio"`
+	Video bool `json:"video"`
+}
+
+// UnmarshalJSON takes exactly audio and video: a relayed payload reaches
+// the other party as the sender wrote it, so nothing else may ride along.
+func (m *MediaState) UnmarshalJSON(b []byte) error {
+	var p struct {
+		Audio *bool `json:"audio"`
+		Video *bool `json:"video"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return err
+	}
+	if p.Audio == nil || p.Video == nil {
+		return errors.New("media.state needs both audio and video")
+	}
+	m.Audio, m.Video = *p.Audio, *p.Video
+	return nil
+}
+
 // ChatSend is a chat message a party sends in its call. Only a guide may
 // attach an image (an http or https URL).
 type ChatSend struct {
@@ -382,6 +413,8 @@ func ClientPayload(t Type) any {
 		return new(CartUpdate)
 	case TypeCallTransfer:
 		return new(CallTransfer)
+	case TypeMediaState:
+		return new(MediaState)
 	case TypeCallHold:
 		return new(CallHold)
 	}
@@ -428,7 +461,7 @@ func ServerPayload(t Type) any {
 		return new(CallbackChanged)
 	case TypeCallHold:
 		return new(CallHold)
-	case TypeSDP, TypeICE, TypeICERestart:
+	case TypeSDP, TypeICE, TypeICERestart, TypeMediaState:
 		// Relayed: the other party gets what the sender sent.
 		return ClientPayload(t)
 	}

@@ -26,6 +26,12 @@ const (
 	TypeChatSend     Type = "chat.send"
 	TypeProductShare Type = "product.share"
 	TypeCartUpdate   Type = "cart.update"
+
+	// TypeMediaState is a party's microphone and camera as it turned them
+	// on or off, relayed to the other party: a muted track sends silence
+	// and a disabled camera black frames, which the other side cannot
+	// tell from a fault.
+	TypeMediaState Type = "media.state"
 )
 
 // Messages the server sends.
@@ -53,7 +59,9 @@ const (
 
 // Relayed reports whether the server passes t to the other party of the
 // sender's call as it is.
-func (t Type) Relayed() bool { return t == TypeSDP || t == TypeICE || t == TypeICERestart }
+func (t Type) Relayed() bool {
+	return t == TypeSDP || t == TypeICE || t == TypeICERestart || t == TypeMediaState
+}
 
 // NeedsCall reports whether a client message of type t must name the
 // sender's call.

@@ -56,9 +56,14 @@ type Service struct {
 	// lastPosition is what each waiting shopper was last told; only the
 	// matcher loop touches it, and it is rebuilt on a new leader.
 	lastPosition map[string]Position
+	// pass is what the matcher's passes read last (matcher.go).
+	pass passCache
 
 	// handles caches recent handle times per queue for the estimate.
 	handles handleTimes
+	// batches groups the sockets that opened, to tell them their
+	// positions together (positions.go).
+	batches *positionBatches
 
 	// leadSince is when this node last became leader; only the loop
 	// touches it.
@@ -120,6 +125,7 @@ func NewService(cfg Config) (*Service, error) {
 		wake:         make(chan struct{}, 1),
 		lastPosition: make(map[string]Position),
 		handles:      handleTimes{stats: map[string]handleStat{}},
+		batches:      newPositionBatches(),
 	}, nil
 }
 
@@ -203,6 +209,7 @@ func (s *Service) run(ctx context.Context) {
 		s.log.Info("matcher leading on this node")
 		s.cfg.Observer.Leading(true)
 		clear(s.lastPosition)
+		s.pass = passCache{}
 		s.leadSince = s.now()
 		s.lead(leadCtx)
 		s.cfg.Observer.Leading(false)
@@ -265,6 +272,8 @@ type JoinParams struct {
 	SecondLanguage string `json:"second_language,omitempty"`
 	// Skill is the product category the shopper asks about.
 	Skill string `json:"skill,omitempty"`
+	// Device is phone, tablet or desktop, as the widget read its user agent.
+	Device string `json:"device,omitempty"`
 	// CustomerToken is the merchant's signed token; the caller verifies
 	// it and sets Priority and CustomerID, which a body never sets.
 	CustomerToken string `json:"customer_token,omitempty"`
@@ -298,6 +307,8 @@ func (p *JoinParams) validate() error {
 		return fmt.Errorf("%w: second_language %q is not a BCP 47 tag", ErrInvalid, p.SecondLanguage)
 	case p.Skill != "" && !skillRE.MatchString(p.Skill):
 		return fmt.Errorf("%w: skill must be 1-64 of a-z, 0-9, - and _", ErrInvalid)
+	case p.Device != "" && p.Device != DevicePhone && p.Device != DeviceTablet && p.Device != DeviceDesktop:
+		return fmt.Errorf("%w: device must be phone, tablet or desktop", ErrInvalid)
 	}
 	// The guide reads the name: one spelling, nothing invisible.
 	name, err := cleantext.Line(p.Name, 80)
@@ -338,7 +349,7 @@ func (s *Service) Join(ctx context.Context, p JoinParams) (Entry, error) {
 		Currency: p.Currency, PageURL: p.PageURL, State: EntryWaiting,
 		JoinedAt: now, DisconnectedAt: &now,
 		Language: primaryLanguage(p.Locale), Language2: primaryLanguage(p.SecondLanguage), Skill: p.Skill,
-		Priority: p.Priority, CustomerID: p.CustomerID,
+		Priority: p.Priority, CustomerID: p.CustomerID, Device: p.Device,
 	})
 	if err != nil {
 		return Entry{}, fmt.Errorf("join %s: %w", p.Queue, err)
@@ -377,9 +388,10 @@ func (s *Service) ShopperConnected(ctx context.Context, entryID, socketID string
 		out = e
 		t.afterCommit(func() { s.log.InfoContext(ctx, "shopper connected", "entry_id", e.ID, "state", e.State) })
 		if e.State.Queued() {
-			if pos, err := s.position(ctx, t, e); err == nil {
-				t.emit(PositionChanged{EventMeta: s.meta(), EntryID: e.ID, Position: pos})
-			}
+			// Told once committed, with the sockets that open meanwhile
+			// (positions.go): not inside the change, which would hold the
+			// store for a read of the whole line on every join.
+			t.afterCommit(func() { s.tellPosition(ctx, e.ID) })
 			t.afterCommit(s.poke)
 			return nil
 		}

@@ -98,7 +98,9 @@ func (r *recorder) take() []event {
 			if !ok {
 				return out
 			}
-			out = append(out, r.convert(ev))
+			for _, ev := range flatten(ev) {
+				out = append(out, r.convert(ev))
+			}
 		default:
 			if n := r.sub.Dropped(); n > 0 {
 				r.t.Errorf("the recorder missed %d events", n)
@@ -106,6 +108,20 @@ func (r *recorder) take() []event {
 			return out
 		}
 	}
+}
+
+// flatten makes a batch of positions one event per shopper, as the
+// assertions read them.
+func flatten(ev queue.Event) []queue.Event {
+	b, ok := ev.(queue.PositionsChanged)
+	if !ok {
+		return []queue.Event{ev}
+	}
+	var out []queue.Event
+	for _, p := range b.Each() {
+		out = append(out, p)
+	}
+	return out
 }
 
 // convert flattens a queue event into what the assertions look at.
@@ -1366,10 +1382,12 @@ func (r *recorder) wait(d time.Duration, what string, match func(event) bool) []
 			if !ok {
 				r.t.Fatalf("subscription closed while waiting for %s; events:%s", what, describe(out))
 			}
-			e := r.convert(ev)
-			out = append(out, e)
-			if match(e) {
-				return out
+			for _, ev := range flatten(ev) {
+				e := r.convert(ev)
+				out = append(out, e)
+				if match(e) {
+					return out
+				}
 			}
 		case <-timeout:
 			r.t.Fatalf("no %s within %v; events:%s", what, d, describe(out))

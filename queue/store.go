@@ -62,6 +62,11 @@ type StoreTx interface {
 	// CallsDeclined lists a guide's latest offers that ended declined
 	// (with the guide's reason, if any), newest first, at most limit.
 	CallsDeclined(ctx context.Context, guideID string, limit int) ([]Call, error)
+	// CallsOfCustomer lists the calls a guide accepted for the entries of
+	// one customer (the merchant's id from a verified customer token),
+	// newest offer first, at most limit: the "spoke before" of the
+	// console's shopper context.
+	CallsOfCustomer(ctx context.Context, customerID string, limit int) ([]Call, error)
 	// CallsOfGuide lists the calls a guide accepted and that ended, with
 	// their shoppers, newest accepted first, selected by q (its Text
 	// already lower-cased), at most q.Limit.
@@ -99,6 +104,7 @@ type StoreTx interface {
 type Store interface {
 	StoreTx
 	Eraser
+	HistoryReader
 
 	// Tx runs fn in one transaction: everything fn writes through tx is
 	// saved together when fn returns nil, and nothing is when it returns
@@ -113,4 +119,13 @@ type Store interface {
 	// with this socket. Touch returns the ids reclaimed. A party that now
 	// has another socket is left alone. It is one transaction of its own.
 	Touch(ctx context.Context, entries, guides []Held, at time.Time) (reclaimedEntries, reclaimedGuides []string, err error)
+}
+
+// ChangeCounter is a Store that counts its writes: ChangeVersion moves
+// whenever an entry, guide or call was written (it may move without one,
+// after a write that rolled back). The matcher reads it on each pass and
+// reuses what it read last while the count stands still. A store without
+// it is read afresh on every pass.
+type ChangeCounter interface {
+	ChangeVersion(ctx context.Context) (int64, error)
 }

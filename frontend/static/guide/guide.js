@@ -5,8 +5,11 @@
 // and are on hold (hold.js).
 import { Signal, defaultWsUrl } from "../js/signal.js";
 import { Call, fetchIceConfig } from "../js/call.js";
-import { formatMoney, minorDigits, normalizeCurrency, parseMajor } from "../js/money.js";
 import { ShopSide } from "./shopside.js";
+import { PeerMedia } from "./media.js";
+import { ShopperContext } from "./context.js";
+import { createLinks } from "./links.js";
+import { ProductFeed } from "./products.js";
 import { formatTime, initI18n, mountLocalePicker, onLocaleChange, t } from "./i18n.js";
 import { OfferAlerts, mountSoundToggle } from "./alerts.js";
 import { PresenceView } from "./presence.js";
@@ -52,6 +55,21 @@ const liveCall = (rec) => rec && rec.call && !rec.call.closed;
 const shopSide = new ShopSide({
   send: (type, data) => s.signal?.send(type, data, s.activeId),
   token: () => auth.access,
+});
+const peerMedia = new PeerMedia();
+new ProductFeed({ token: () => auth.access, send: (type, data) => s.signal?.send(type, data, s.activeId), live: () => liveCall(active()) });
+const links = createLinks({ token: () => auth.access, calls: () => s.calls, activeId: () => s.activeId, liveCall, showError });
+// A reloaded console knows the shopper only from the server's context.
+const shopperContext = new ShopperContext({
+  token: () => auth.access,
+  onContext: (callId, c) => {
+    const rec = s.calls.get(callId);
+    if (!rec) return;
+    const known = rec.peer.currency;
+    Object.assign(rec.peer, { name: c.name, locale: c.locale, currency: c.currency, page_url: c.page_url, customer_id: c.customer_id });
+    if (!known && callId === s.activeId && !$("#pay-amount").value) $("#pay-currency").value = c.currency;
+    renderCalls();
+  },
 });
 
 // Only the call on screen hears and sees the guide; the others are told they wait.
@@ -297,8 +315,10 @@ function connectSignal() {
       if (!v || !v.getVideoTracks().some((tr) => tr.readyState === "live" && !tr.muted)) $("#peer-reconnecting").hidden = true;
     }
   });
-  signal.on("payment.link", (msg) => upsertLink(msg.call_id, msg.data || {}));
+  signal.on("payment.link", (msg) => links.upsert(msg.call_id, msg.data || {}));
   for (const type of ["chat.message", "product.card", "cart"]) signal.on(type, (msg) => shopSide.handle(msg));
+  signal.on("cart", (msg) => shopperContext.cartChanged(msg.call_id));
+  signal.on("media.state", (msg) => peerMedia.update(msg.call_id, msg.data));
   signal.on("callback.changed", () => {
     s.callbackPushes = (s.callbackPushes || 0) + 1;
     loadCallbacks();
@@ -415,6 +435,7 @@ function renderOffer() {
     [t("offer.f.queue"), sh.queue],
     [t("offer.f.locale"), sh.locale],
     [t("common.currency"), sh.currency],
+    [t("offer.f.device"), sh.device],
     [t("offer.f.page"), sh.page_url, "url"],
     [t("offer.f.waited"), sh.waited_ms != null ? t("offer.seconds_n", { n: Math.round(sh.waited_ms / 1000) }) : ""],
     [t("offer.f.skill"), sh.skill],
@@ -531,23 +552,19 @@ function activate(id) {
   if (!rec) return;
   if (s.activeId && s.activeId !== id) saveNote();
   s.activeId = id;
-  fillContext($("#call-context"), [
-    ["Shopper", rec.peer.name || "Anonymous shopper"],
-    ["Customer", rec.peer.customer_id ? `${rec.peer.customer_id} (signed in)` : ""],
-    ["Locale", rec.peer.locale],
-    ["Currency", rec.peer.currency],
-    ["Page", rec.peer.page_url, "url"],
-  ]);
+  shopperContext.show(id, rec.peer);
+  peerMedia.show(id);
   $("#pay-currency").value = rec.peer.currency || "EUR";
   $("#pay-amount").value = "";
   $("#pay-description").value = "";
   showError("#pay-error", "");
   showError("#transfer-error", "");
   $("#refund-status").textContent = "";
-  renderLinks(rec);
+  links.render(rec);
   // Items of a call off screen were not drawn as they came: a call shown
-  // before, or resumed after a reload, fetches its history.
+  // before, or resumed after a reload, fetches its history (and links).
   if (shopSide.callId !== id) shopSide.start(id, rec.peer.currency, rec.resumed || rec.shown);
+  if (rec.resumed || rec.shown) links.restore(rec);
   rec.shown = true;
   $("#transfer-target").replaceChildren(new Option("Loading…", ""));
   $("#transfer-note").value = "";
@@ -722,6 +739,7 @@ async function wrapUpDone() {
     s.outcomes.delete(rec.id);
     pastCalls.load();
   }
+  peerMedia.forget(s.activeId);
   if (s.activeId) s.calls.delete(s.activeId);
   s.activeId = null;
   const next = [...s.calls.values()].find(liveCall) || [...s.calls.values()][0];
@@ -730,201 +748,11 @@ async function wrapUpDone() {
   $("#call-view").hidden = true;
   $("#payment-panel").hidden = true;
   shopSide.stop();
+  shopperContext.stop();
   $("#idle-hint").hidden = false;
   setCallState("waiting");
   renderCalls();
   renderOffer();
-}
-
-// --- payment links ---
-
-async function onPaymentSubmit(ev) {
-  ev.preventDefault();
-  showError("#pay-error", "");
-  const rec = active();
-  if (!liveCall(rec)) return showError("#pay-error", "There is no live call.");
-  let currency;
-  try {
-    currency = normalizeCurrency($("#pay-currency").value);
-  } catch {
-    return showError("#pay-error", "Currency must be an ISO 4217 code such as EUR.");
-  }
-  const digits = minorDigits(currency);
-  const parsed = parseMajor($("#pay-amount").value, digits);
-  if (!parsed.ok) {
-    const msgs = {
-      empty: "Enter an amount.",
-      format: "Enter an amount like 49.99 or 49,99: digits and one decimal separator (. or ,), no thousands separators.",
-      too_many_decimals: digits === 0 ? `${currency} has no decimals.` : `${currency} allows at most ${digits} decimal${digits > 1 ? "s" : ""}.`,
-      too_large: "That amount is too large.",
-      zero: "The amount must be more than zero.",
-    };
-    return showError("#pay-error", msgs[parsed.error] || "Invalid amount.");
-  }
-  const description = $("#pay-description").value.trim();
-  if (!description) return showError("#pay-error", "Enter a description.");
-  const amount = parsed.amount;
-  const body = JSON.stringify({
-    amount,
-    currency,
-    description,
-    items: [{ name: description, quantity: 1, unit_amount: amount }],
-  });
-  const key = crypto.randomUUID(); // one key per submit; reused by the retry below
-  $("#pay-send").disabled = true;
-  try {
-    let res;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        res = await fetch(`/api/v1/calls/${encodeURIComponent(rec.id)}/payment-links`, {
-          method: "POST",
-          headers: {
-            "Content-Type": "application/json",
-            Accept: "application/json",
-            Authorization: `Bearer ${auth.access}`,
-            "Idempotency-Key": key,
-          },
-          body,
-        });
-        break;
-      } catch (err) {
-        if (attempt >= 1) throw err; // a network error: same key, safe to retry once
-      }
-    }
-    let data = null;
-    try { data = await res.json(); } catch { /* empty */ }
-    if (!res.ok) throw new Error(data?.error?.message || `HTTP ${res.status}`);
-    upsertLink(rec.id, { ...data, link_id: data.link_id || data.id });
-    $("#pay-amount").value = "";
-    $("#pay-description").value = "";
-  } catch (err) {
-    showError("#pay-error", `Could not create the link: ${err.message}`);
-  } finally {
-    $("#pay-send").disabled = !liveCall(active());
-  }
-}
-
-// upsertLink keeps a link with its own call; only the call on screen shows
-// its links, so a link sent in one call never appears in another.
-function upsertLink(callId, link) {
-  if (!link.link_id) return;
-  const rec = s.calls.get(callId) || (link.call_id && s.calls.get(link.call_id));
-  if (!rec) return;
-  rec.links.set(link.link_id, { ...(rec.links.get(link.link_id) || {}), ...link });
-  if (rec.id === s.activeId) renderLinks(rec);
-}
-
-function renderLinks(rec) {
-  const forms = new Map();
-  for (const f of document.querySelectorAll("#payment-links li[data-link-id] .refund-form")) {
-    if (rec.links.has(f.closest("li").dataset.linkId)) forms.set(f.closest("li").dataset.linkId, f);
-  }
-  const items = [...rec.links.values()].reverse().map((merged) => {
-    const li = document.createElement("li");
-    li.dataset.linkId = merged.link_id;
-    li.dataset.status = merged.status || "open";
-    let amountText = "";
-    try { amountText = formatMoney(merged.amount, merged.currency, locale); } catch { amountText = `${merged.amount} ${merged.currency}`; }
-    const what = document.createElement("span");
-    what.className = "what";
-    what.textContent = merged.description || merged.items?.[0]?.name || merged.link_id;
-    const amount = document.createElement("strong");
-    amount.textContent = amountText;
-    const status = document.createElement("span");
-    status.className = "badge";
-    status.dataset.status = li.dataset.status;
-    status.textContent = li.dataset.status === "paid" ? "paid ✓" : li.dataset.status.replace(/_/g, " ");
-    const parts = [what, amount, status];
-    if (merged.checkout_url && /^https?:/i.test(merged.checkout_url)) {
-      const a = document.createElement("a");
-      a.href = merged.checkout_url;
-      a.target = "_blank";
-      a.rel = "noopener";
-      a.textContent = "checkout";
-      parts.push(a);
-    }
-    if (merged.status === "paid" || merged.status === "partially_refunded") {
-      const b = document.createElement("button");
-      b.type = "button";
-      b.className = "button small refund-open";
-      b.textContent = "Refund…";
-      b.setAttribute("aria-label", `Refund ${what.textContent}`);
-      b.addEventListener("click", () => openRefund(li, merged));
-      parts.push(b);
-    }
-    li.replaceChildren(...parts);
-    // An open refund form outlives the update its own refund causes.
-    const form = forms.get(merged.link_id);
-    if (form) li.append(form);
-    return li;
-  });
-  $("#payment-links").replaceChildren(...items);
-}
-
-// openRefund shows a small form under the link: an amount (empty refunds
-// everything left) and a confirm button. The server checks the window,
-// the limits and what is left; its answer is shown as it is.
-function openRefund(li, link) {
-  if (li.querySelector(".refund-form")) return;
-  const form = document.createElement("form");
-  form.className = "refund-form";
-  const id = `refund-amount-${link.link_id}`;
-  const label = document.createElement("label");
-  label.htmlFor = id;
-  label.textContent = `Refund amount (${link.currency}; empty refunds all that is left)`;
-  const input = document.createElement("input");
-  input.id = id;
-  input.type = "text";
-  input.inputMode = "decimal";
-  input.autocomplete = "off";
-  const send = document.createElement("button");
-  send.type = "submit";
-  send.className = "button small danger refund-send";
-  send.textContent = "Refund";
-  const cancel = document.createElement("button");
-  cancel.type = "button";
-  cancel.className = "button small";
-  cancel.textContent = "Cancel";
-  cancel.addEventListener("click", () => form.remove());
-  // The answer goes to the panel's status line, which no update of the
-  // list replaces.
-  const msg = $("#refund-status");
-  msg.textContent = "";
-  form.append(label, input, send, cancel);
-  const key = crypto.randomUUID(); // one refund per form; a retry reuses it
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    let amount = 0;
-    if (input.value.trim() !== "") {
-      const parsed = parseMajor(input.value, minorDigits(link.currency));
-      if (!parsed.ok) {
-        msg.textContent = "Enter an amount like 10.00, or leave it empty to refund all.";
-        return;
-      }
-      amount = parsed.amount;
-    }
-    send.disabled = true;
-    try {
-      const res = await fetch(`/api/v1/calls/${encodeURIComponent(link.call_id || s.activeId)}/payment-links/${encodeURIComponent(link.link_id)}/refunds`, {
-        method: "POST",
-        headers: { "Content-Type": "application/json", Accept: "application/json", Authorization: `Bearer ${auth.access}`, "Idempotency-Key": key },
-        body: JSON.stringify({ amount }),
-      });
-      let data = null;
-      try { data = await res.json(); } catch { /* empty */ }
-      if (!res.ok) throw new Error(data?.error?.message || `HTTP ${res.status}`);
-      let text = "";
-      try { text = formatMoney(data.refund.amount, link.currency, locale); } catch { text = String(data.refund.amount); }
-      form.closest("li")?.setAttribute("data-refund-requested", String(data.refund.seq));
-      msg.textContent = `Refund of ${text} sent to the provider.`;
-      form.remove();
-    } catch (err) {
-      msg.textContent = `Could not refund: ${err.message}`;
-      send.disabled = false;
-    }
-  });
-  li.append(form);
-  input.focus();
 }
 
 // --- transfer ---
@@ -1141,7 +969,7 @@ function init() {
   $("#calls").addEventListener("click", onCallsClick);
   $("#mute").addEventListener("click", (e) => toggleTrack("audio", e.currentTarget, t("call.unmute"), t("call.mute")));
   $("#camera").addEventListener("click", (e) => toggleTrack("video", e.currentTarget, t("call.camera_on"), t("call.camera_off")));
-  $("#payment-form").addEventListener("submit", onPaymentSubmit);
+  $("#payment-form").addEventListener("submit", links.submit);
   $("#wrap-up-done").addEventListener("click", wrapUpDone);
   $("#transfer-form").addEventListener("submit", onTransfer);
   $("#transfer-refresh").addEventListener("click", () => loadTransferTargets());

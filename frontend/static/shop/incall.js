@@ -92,6 +92,21 @@ export class InCall {
     this.send("cart.update", body);
   }
 
+  /**
+   * Tells the guide whether the microphone and camera are on (media.state):
+   * a muted track sends silence and a camera turned off black frames, which
+   * the guide cannot tell from a fault. Sent when it changed, or always
+   * with force (a connection that came up again may be a reloaded console).
+   */
+  mediaState(stream, force) {
+    const on = (tracks) => (tracks || []).some((tr) => tr.enabled && tr.readyState === "live");
+    const body = { audio: on(stream?.getAudioTracks()), video: on(stream?.getVideoTracks()) };
+    const key = JSON.stringify(body);
+    if (!force && key === this.lastMedia) return;
+    this.lastMedia = key;
+    this.send("media.state", body);
+  }
+
   money(amount, currency) {
     try { return formatMoney(amount, currency, this.locale); } catch { return `${amount} ${currency}`; }
   }

@@ -452,7 +452,10 @@ export async function mount({ root, settings, emit }) {
     signal.on("call.peer", (msg) => {
       const st = msg.data?.status;
       if (st === "disconnected") setStatus(t("call.peer_lost_wait"));
-      if (st === "reconnected") setStatus(t(`state.${session.callState}`));
+      if (st === "reconnected") {
+        setStatus(t(`state.${session.callState}`));
+        session.incall?.mediaState(session.stream, true); // a reloaded console knows nothing
+      }
     });
     signal.on("payment.link", (msg) => upsertCard(msg.data || {}));
     for (const type of ["chat.message", "product.card", "call.hold"]) {
@@ -537,7 +540,11 @@ export async function mount({ root, settings, emit }) {
       fresh,
       audioOnly: session.mode === "audio",
       getIceConfig: () => fetchIceConfig(session.token, { url: api("api/v1/ice-servers") }),
-      onState: (s) => { if (call === session.call) setCallState(s); },
+      onState: (s) => {
+        if (call !== session.call) return;
+        setCallState(s);
+        if (s === "connected") session.incall?.mediaState(session.stream, true);
+      },
       onRemoteStream: (stream) => {
         const v = $("#remote-video");
         if (v.srcObject !== stream) v.srcObject = stream;
@@ -887,6 +894,7 @@ export async function mount({ root, settings, emit }) {
     for (const tr of tracks) tr.enabled = !off;
     button.setAttribute("aria-pressed", String(off));
     button.textContent = t(off ? onKey : offKey);
+    session.incall?.mediaState(session.stream);
   }
 
   $("#launcher").hidden = !settings.launcher;
