@@ -58,7 +58,7 @@ func (ev events) dispatch(ctx context.Context, e queue.Event) {
 		ev.PeerStatus(ctx, e.Call, e.Lost, e.Connected, e.Grace)
 	case queue.CallItemAdded:
 		ev.CallItem(ctx, e.Call, e.Item)
-	case queue.CallRated:
+	case queue.CallRated, queue.CallWrappedUp:
 		// For the merchant webhook and the dashboard; no party is told.
 	case queue.CallbackChanged:
 		ids, err := ev.flow.queue.GuidesServing(ctx, e.Callback.Queue)

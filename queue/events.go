@@ -86,6 +86,12 @@ type CallRated struct {
 	CustomerID string
 }
 
+// CallWrappedUp says the guide saved (or corrected) a call's wrap-up.
+type CallWrappedUp struct {
+	EventMeta
+	Call Call
+}
+
 // Requeued says a call fell through before connecting and its shopper is
 // back at the head of the line.
 type Requeued struct {
@@ -172,6 +178,7 @@ func (CallStateChanged) Kind() string  { return "call.state_changed" }
 func (CallFinished) Kind() string      { return "call.ended" }
 func (CallItemAdded) Kind() string     { return "call.item_added" }
 func (CallRated) Kind() string         { return "call.rated" }
+func (CallWrappedUp) Kind() string     { return "call.wrapped_up" }
 func (Requeued) Kind() string          { return "entry.requeued" }
 func (EntryLeft) Kind() string         { return "entry.left" }
 func (CallbackChanged) Kind() string   { return "callback.changed" }

@@ -624,6 +624,7 @@ func cloneCall(c Call) Call {
 	c.ConnectedAt = cloneTime(c.ConnectedAt)
 	c.EndedAt = cloneTime(c.EndedAt)
 	c.RatedAt = cloneTime(c.RatedAt)
+	c.WrappedUpAt = cloneTime(c.WrappedUpAt)
 	return c
 }
 

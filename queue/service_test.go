@@ -158,6 +158,8 @@ func (r *recorder) convert(ev queue.Event) event {
 		return event{Kind: "ItemAdded", CallID: ev.Call.ID, Reason: string(ev.Item.Kind), Call: ev.Call}
 	case queue.CallRated:
 		return event{Kind: "Rated", CallID: ev.Call.ID, Call: ev.Call, Reason: ev.CustomerID}
+	case queue.CallWrappedUp:
+		return event{Kind: "WrappedUp", CallID: ev.Call.ID, GuideID: ev.Call.GuideID, Reason: string(ev.Call.Outcome), Call: ev.Call}
 	case queue.EntryRelaxed:
 		return event{Kind: "Relaxed", EntryID: ev.Entry.ID, Reason: ev.Step, Entry: ev.Entry}
 	case queue.CallbackChanged:

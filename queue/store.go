@@ -67,6 +67,10 @@ type StoreTx interface {
 	// newest offer first, at most limit: the "spoke before" of the
 	// console's shopper context.
 	CallsOfCustomer(ctx context.Context, customerID string, limit int) ([]Call, error)
+	// CallsOfGuide lists the calls a guide accepted and that ended, with
+	// their shoppers, newest accepted first, selected by q (its Text
+	// already lower-cased), at most q.Limit.
+	CallsOfGuide(ctx context.Context, q GuideCallsQuery) ([]GuideCall, error)
 
 	// Queues are read without a claim: a change reads its queue's rules,
 	// it does not change them.
