@@ -16,7 +16,8 @@ import (
 // TestBrowserConsoleProductFeed: an admin imports the product feed through
 // the admin API; the guide, in a call, searches it in the console and
 // shows a result with one click, and the shopper's widget gets the card
-// with the feed's name, variant and price. The card form is then filled
+// with the feed's name, variant and price; the payment form fills from it
+// and its link reaches the shopper. The card form is then filled
 // from the demo product page's Open Graph tags, fetched by the node, and
 // the shop's saved reply (added by the admin) is inserted and sent.
 func TestBrowserConsoleProductFeed(t *testing.T) {
@@ -74,6 +75,15 @@ func TestBrowserConsoleProductFeed(t *testing.T) {
 		`[...guidecall.root.querySelectorAll(".product-card")].some((c) => c.textContent.includes("Trail runner") && c.textContent.includes("Blue, EU 43") && c.textContent.includes("159.00"))`)
 	guide.waitJS(t, "listed as shown", browserStepTimeout,
 		`document.querySelector("#shared-products").textContent.includes("Trail runner")`)
+
+	// The payment form fills from the product shown (the cart is empty).
+	guide.do(t, "fill the payment form", browserStepTimeout, chromedp.Click(chromedp.CSS("#pay-prefill")))
+	if amount, desc := guide.value(t, "#pay-amount"), guide.value(t, "#pay-description"); amount != "159.00" || desc != "Trail runner (Blue, EU 43)" {
+		t.Fatalf("prefilled %q, %q; want 159.00 and the product", amount, desc)
+	}
+	guide.do(t, "send the link", browserStepTimeout, chromedp.Click(chromedp.CSS("#pay-send")))
+	shopper.waitJS(t, "the link reached the shopper", browserStepTimeout,
+		`[...guidecall.root.querySelectorAll('.payment-card[data-status="open"]')].some((c) => c.textContent.includes("159.00") && c.textContent.includes("Trail runner"))`)
 
 	// The shop's saved reply, picked and sent.
 	guide.waitJS(t, "saved replies loaded", browserStepTimeout,

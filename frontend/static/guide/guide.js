@@ -927,6 +927,7 @@ function init() {
   $("#mute").addEventListener("click", (e) => toggleTrack("audio", e.currentTarget, "Unmute", "Mute"));
   $("#camera").addEventListener("click", (e) => toggleTrack("video", e.currentTarget, "Camera on", "Camera off"));
   $("#payment-form").addEventListener("submit", links.submit);
+  $("#pay-prefill").addEventListener("click", () => links.prefill({ cart: shopSide.lastCart, shown: shopSide.shown }));
   $("#wrap-up-done").addEventListener("click", wrapUpDone);
   $("#transfer-form").addEventListener("submit", onTransfer);
   $("#transfer-refresh").addEventListener("click", () => loadTransferTargets());
