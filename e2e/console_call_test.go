@@ -82,7 +82,7 @@ func TestBrowserConsoleInCall(t *testing.T) {
 	guide.waitJS(t, "payment form reachable beside the video", browserStepTimeout, `(() => {
 		document.querySelector("#pay-send").scrollIntoView({ block: "end" });
 		const v = document.querySelector("#remote-video").getBoundingClientRect();
-		const inView = (r) => r.top >= 0 && r.bottom <= innerHeight && r.height > 0;
+		const inView = (r) => r.top >= -1 && r.bottom <= innerHeight + 1 && r.height > 0;
 		const on = (sel) => { const r = document.querySelector(sel).getBoundingClientRect();
 			return inView(r) && document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2)?.closest(sel); };
 		return inView(v) && v.height >= 150 && !!on("#pay-send") && !!on("#pay-amount");
