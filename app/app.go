@@ -117,6 +117,7 @@ type App struct {
 
 	// certs is nil without --tls-cert; redirect serves --http-redirect-addr.
 	certs      *certReloader
+	turnCerts  *certReloader // nil without --turn-tls-cert
 	redirect   *http.Server
 	redirectLn net.Listener
 
@@ -232,8 +233,13 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return fail(err)
 	}
+	turnTLS, err := a.turnTLS()
+	if err != nil {
+		return fail(err)
+	}
 	a.TURN, err = turnserver.New(turnserver.Config{
 		RelayPortMin: relayLo, RelayPortMax: relayHi,
+		MaxAllocationsPerUser: cfg.TURN.MaxAllocations, RelayIPv6: cfg.TURN.RelayIPv6, TLS: turnTLS,
 		ListenIP: cfg.TURNListenIP, Port: cfg.TURNPort, PublicIP: cfg.TURNPublicIP,
 		Secret: secret(log, "turn-secret", cfg.TURNSecret), AllowedPeers: allowed,
 		Logger: log.With("component", "turn"),
@@ -268,7 +274,7 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 		Heartbeat: heartbeat, Logger: log,
 		CustomerSecret:      []byte(cfg.CustomerTokenSecret),
 		ICERestarted:        a.iceRestarted(),
-		ShopOrigins:         splitList(cfg.ShopOrigins),
+		AllowedOrigins:      a.origins,
 		EraseMerchantEvents: a.eraseMerchantEvents,
 	})
 	if a.Merchant, err = buildMerchant(cfg, stores, log); err != nil {
@@ -363,6 +369,7 @@ func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, l
 	a.Sandbox, err = sandbox.New(sandbox.Config{
 		Secret:          secret(log, "sandbox-secret", cfg.SandboxSecret),
 		CheckoutBaseURL: a.publicURL + "/pay/sandbox",
+		ReturnURL:       a.publicURL + "/shop/",
 		WebhookURL:      loopbackURL + "/webhooks/sandbox",
 		Logger:          log.With("component", "sandbox"),
 		Store:           sbStore,

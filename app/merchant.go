@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
+
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -55,7 +55,7 @@ func hookMerchantPayments(store payments.Store, m *merchant.Service) error {
 // pgxTxer is a queue StoreTx of the PostgreSQL store.
 type pgxTxer interface{ PgxTx() (pgx.Tx, bool) }
 
-// merchantQueueHook records call.started and call.ended in the queue
+// merchantQueueHook records the call and callback events in the queue
 // change's transaction; nil without merchant webhooks.
 func merchantQueueHook(m *merchant.Service, log *slog.Logger) func(context.Context, queue.StoreTx, []queue.Event) error {
 	if m == nil {
@@ -124,15 +124,4 @@ func (a *App) buildMemoryMerchant(cfg config.Serve, log *slog.Logger) {
 			m.Stop()
 		},
 	}})
-}
-
-// splitList is a comma-separated flag's non-empty items.
-func splitList(s string) []string {
-	var out []string
-	for _, item := range strings.Split(s, ",") {
-		if item = strings.TrimSpace(item); item != "" {
-			out = append(out, item)
-		}
-	}
-	return out
 }

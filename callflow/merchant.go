@@ -80,25 +80,57 @@ type callView struct {
 	EndReason   string     `json:"end_reason,omitempty"`
 }
 
+func callViewOf(c queue.Call) callView {
+	return callView{ID: c.ID, Queue: c.Queue, GuideID: c.GuideID, EntryID: c.EntryID, State: string(c.State),
+		JoinedAt: c.JoinedAt, AcceptedAt: c.AcceptedAt, ConnectedAt: c.ConnectedAt, EndedAt: c.EndedAt, EndReason: c.EndReason}
+}
+
 func callData(c queue.Call) json.RawMessage {
 	b, _ := json.Marshal(struct {
 		Call callView `json:"call"`
-	}{callView{ID: c.ID, Queue: c.Queue, GuideID: c.GuideID, EntryID: c.EntryID, State: string(c.State),
-		JoinedAt: c.JoinedAt, AcceptedAt: c.AcceptedAt, ConnectedAt: c.ConnectedAt, EndedAt: c.EndedAt, EndReason: c.EndReason}})
+	}{callViewOf(c)})
+	return b
+}
+
+// ratingView is a shopper's rating as merchants see it. Comment and
+// customer id are the shopper's own words and identity: merchant's
+// retention purge and erasure blank them (merchant/privacy.go).
+type ratingView struct {
+	CallID     string    `json:"call_id"`
+	EntryID    string    `json:"entry_id"`
+	CustomerID string    `json:"customer_id,omitempty"`
+	Score      int       `json:"score"`
+	Comment    string    `json:"comment"`
+	RatedAt    time.Time `json:"rated_at"`
+}
+
+func ratingData(e queue.CallRated) json.RawMessage {
+	r := ratingView{CallID: e.Call.ID, EntryID: e.Call.EntryID, CustomerID: e.CustomerID,
+		Score: e.Call.Rating, Comment: e.Call.RatingComment, RatedAt: e.At}
+	if e.Call.RatedAt != nil {
+		r.RatedAt = *e.Call.RatedAt
+	}
+	b, _ := json.Marshal(struct {
+		Call   callView   `json:"call"`
+		Rating ratingView `json:"rating"`
+	}{callViewOf(e.Call), r})
 	return b
 }
 
 // MerchantQueueEvents is what merchants are told of a queue event:
 // call.started when a guide accepted (the call is matched), call.ended
-// when it finished, callback.requested when a shopper asked to be called
-// back. Ids derive from the call, not the queue event, so
-// nodes that each see the event record it once.
+// when it finished, call.rated when its shopper rated it,
+// callback.requested when a shopper asked to be called back. Ids derive
+// from the call, not the queue event, so nodes that each see the event
+// record it once.
 func MerchantQueueEvents(e queue.Event) []merchant.Event {
 	switch e := e.(type) {
 	case queue.CallMatched:
 		return []merchant.Event{{ID: "evt_call_started_" + e.Call.ID, Type: merchant.CallStarted, CreatedAt: e.At, Data: callData(e.Call)}}
 	case queue.CallFinished:
 		return []merchant.Event{{ID: "evt_call_ended_" + e.Call.ID, Type: merchant.CallEnded, CreatedAt: e.At, Data: callData(e.Call)}}
+	case queue.CallRated:
+		return []merchant.Event{{ID: "evt_call_rated_" + e.Call.ID, Type: merchant.CallRated, CreatedAt: e.At, Data: ratingData(e)}}
 	case queue.CallbackChanged:
 		if e.Callback.State != queue.CallbackOpen {
 			return nil // claimed or done: the merchant heard of it when it was asked for

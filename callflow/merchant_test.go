@@ -63,6 +63,17 @@ func TestMerchantQueueEvents(t *testing.T) {
 	if evs := callflow.MerchantQueueEvents(queue.CallFinished{EventMeta: meta, Call: call}); len(evs) != 1 || evs[0].Type != "call.ended" || evs[0].ID != "evt_call_ended_c_9" {
 		t.Fatalf("CallFinished: %+v", evs)
 	}
+	rated := call
+	rated.State, rated.Rating, rated.RatingComment = "ended", 5, "Found my size"
+	evs := callflow.MerchantQueueEvents(queue.CallRated{EventMeta: meta, Call: rated, CustomerID: "cust_7"})
+	if len(evs) != 1 || evs[0].Type != "call.rated" || evs[0].ID != "evt_call_rated_c_9" {
+		t.Fatalf("CallRated: %+v", evs)
+	}
+	for _, want := range []string{`"score":5`, `"comment":"Found my size"`, `"call_id":"c_9"`, `"customer_id":"cust_7"`, `"entry_id":"e"`} {
+		if !strings.Contains(string(evs[0].Data), want) {
+			t.Errorf("call.rated data %s lacks %s", evs[0].Data, want)
+		}
+	}
 	cb := queue.Callback{ID: "cb_1", Queue: "default", Name: "Sam", Phone: "+4930123456", State: queue.CallbackOpen}
 	if evs := callflow.MerchantQueueEvents(queue.CallbackChanged{EventMeta: meta, Callback: cb}); len(evs) != 1 ||
 		evs[0].Type != "callback.requested" || evs[0].ID != "evt_callback_requested_cb_1" || !strings.Contains(string(evs[0].Data), `"+4930123456"`) {

@@ -68,6 +68,8 @@ func TestPagesAndAssets(t *testing.T) {
 	cases := []want{
 		{"/shop/", "text/html"},
 		{"/guide/", "text/html"},
+		{"/admin/", "text/html"},
+		{"/admin/admin.css", "text/css"},
 		{"/css/app.css", "text/css"},
 	}
 	for _, p := range filesWithExt(t, ".js") {

@@ -1,6 +1,6 @@
 // Package merchant owns the merchant's webhooks: the endpoints an admin
 // registers, each with its own signing secret and event types; the events
-// sent to them (call.started, call.ended, payment_link.created,
+// sent to them (call.started, call.ended, call.rated, payment_link.created,
 // payment.succeeded, payment.failed, payment.refunded,
 // callback.requested); one delivery per event and endpoint; and
 // every attempt of it with the receiver's answer.
@@ -27,7 +27,8 @@
 //     with their attempts, replay.
 //   - Shopper data in event bodies: [Service.PurgeShopperData] (retention)
 //     and [Service.EraseShopper] (erasure by entry or customer id) blank
-//     the shopper fields of callback.requested bodies; the caller (the
+//     the shopper fields of callback.requested bodies and the rating's
+//     comment and customer id in call.rated bodies; the caller (the
 //     app's purge, callflow's erasure, `guidecall purge`) decides when.
 //
 // # What it does not own

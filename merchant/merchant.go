@@ -15,8 +15,10 @@ import (
 
 // The event types a merchant can subscribe to.
 const (
-	CallStarted        = "call.started"
-	CallEnded          = "call.ended"
+	CallStarted = "call.started"
+	CallEnded   = "call.ended"
+	// CallRated: the shopper rated a call after it ended.
+	CallRated          = "call.rated"
 	PaymentLinkCreated = "payment_link.created"
 	PaymentSucceeded   = "payment.succeeded"
 	PaymentFailed      = "payment.failed"
@@ -26,7 +28,7 @@ const (
 )
 
 // EventTypes lists every type, for validation and the docs.
-var EventTypes = []string{CallStarted, CallEnded, PaymentLinkCreated, PaymentSucceeded, PaymentFailed, PaymentRefunded, CallbackRequested}
+var EventTypes = []string{CallStarted, CallEnded, CallRated, PaymentLinkCreated, PaymentSucceeded, PaymentFailed, PaymentRefunded, CallbackRequested}
 
 // Headers of every delivery.
 const (

@@ -10,13 +10,27 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Shopper data in event bodies. Only callback.requested names a shopper
-// (its data.callback); the other events carry ids and times only.
+// Shopper data in event bodies. Two events name a shopper:
+// callback.requested (its data.callback) and call.rated (its data.rating:
+// the shopper's comment and customer id); the others carry ids and times
+// only.
 
-// personalFields are the fields of a callback.requested's data.callback
-// that identify the shopper: blanked by the retention purge and erasure,
-// the way the queue blanks the callback itself.
-var personalFields = []string{"name", "phone", "email", "message", "note", "customer_id"}
+// shopperObject is where an event type keeps its shopper: the object
+// under data and its fields that identify the shopper or are their own
+// words, blanked by the retention purge and erasure the way the queue
+// blanks the callback and the rating comment themselves.
+type shopperObject struct {
+	key    string
+	fields []string
+}
+
+var shopperObjects = map[string]shopperObject{
+	CallbackRequested: {"callback", []string{"name", "phone", "email", "message", "note", "customer_id"}},
+	CallRated:         {"rating", []string{"comment", "customer_id"}},
+}
+
+// shopperEventTypes are the keys of shopperObjects, for the queries.
+func shopperEventTypes() []string { return []string{CallbackRequested, CallRated} }
 
 // Match names what an erasure is about: the field of the event's shopper
 // object ("entry_id" or "customer_id") and its value.
@@ -25,11 +39,12 @@ type Match struct {
 	Value string
 }
 
-// scrubBody blanks the personal fields of a callback.requested body; it
-// reports false (and the body unchanged) when there is nothing to blank or
-// m is set and the body is not about m.
+// scrubBody blanks the personal fields of an event body that names a
+// shopper (shopperObjects); it reports false (and the body unchanged) when
+// there is nothing to blank or m is set and the body is not about m.
 func scrubBody(typ string, body []byte, m *Match) ([]byte, bool, error) {
-	if typ != CallbackRequested {
+	obj, ok := shopperObjects[typ]
+	if !ok {
 		return body, false, nil
 	}
 	var ev map[string]json.RawMessage
@@ -40,7 +55,7 @@ func scrubBody(typ string, body []byte, m *Match) ([]byte, bool, error) {
 	if err := json.Unmarshal(ev["data"], &data); err != nil {
 		return nil, false, fmt.Errorf("merchant: read event data: %w", err)
 	}
-	shopper := data["callback"]
+	shopper := data[obj.key]
 	if shopper == nil {
 		return body, false, nil
 	}
@@ -50,7 +65,7 @@ func scrubBody(typ string, body []byte, m *Match) ([]byte, bool, error) {
 		}
 	}
 	changed := false
-	for _, f := range personalFields {
+	for _, f := range obj.fields {
 		if v, ok := shopper[f].(string); ok && v != "" {
 			shopper[f] = ""
 			changed = true
@@ -77,9 +92,9 @@ func scrubBody(typ string, body []byte, m *Match) ([]byte, bool, error) {
 // how many events it changed.
 func (s *Service) PurgeShopperData(ctx context.Context, cutoff time.Time) (int, error) {
 	return s.scrub(ctx, `SELECT e.id, e.type, e.body FROM merchant_events e
-		WHERE e.type = $1 AND e.created_at < $2
+		WHERE e.type = ANY($1) AND e.created_at < $2
 		AND NOT EXISTS (SELECT 1 FROM merchant_deliveries d WHERE d.event_id = e.id AND d.status = 'pending')
-		FOR UPDATE OF e`, []any{CallbackRequested, cutoff}, nil)
+		FOR UPDATE OF e`, []any{shopperEventTypes(), cutoff}, nil)
 }
 
 // EraseShopper blanks the shopper fields of every event about m, at once
@@ -87,8 +102,9 @@ func (s *Service) PurgeShopperData(ctx context.Context, cutoff time.Time) (int, 
 // to come sends the blanked body.
 func (s *Service) EraseShopper(ctx context.Context, m Match) (int, error) {
 	return s.scrub(ctx, `SELECT id, type, body FROM merchant_events
-		WHERE type = $1 AND convert_from(body, 'UTF8')::jsonb->'data'->'callback'->>$2 = $3 FOR UPDATE`,
-		[]any{CallbackRequested, m.Field, m.Value}, &m)
+		WHERE (type = $1 AND convert_from(body, 'UTF8')::jsonb->'data'->'callback'->>$3 = $4)
+		OR (type = $2 AND convert_from(body, 'UTF8')::jsonb->'data'->'rating'->>$3 = $4) FOR UPDATE`,
+		[]any{CallbackRequested, CallRated, m.Field, m.Value}, &m)
 }
 
 // EventBody is the stored body of an event, as its deliveries send it.

@@ -103,3 +103,66 @@ func TestShopperDataLeavesEventBodies(t *testing.T) {
 		}
 	})
 }
+
+func ratedEvent(id, entryID, customerID, comment string, at time.Time) merchant.Event {
+	data, _ := json.Marshal(map[string]any{
+		"call": map[string]string{"id": "c_" + id, "entry_id": entryID, "state": "ended"},
+		"rating": map[string]any{"call_id": "c_" + id, "entry_id": entryID, "customer_id": customerID,
+			"score": 4, "comment": comment},
+	})
+	return merchant.Event{ID: id, Type: merchant.CallRated, CreatedAt: at, Data: data}
+}
+
+// TestRatingCommentLeavesEventBodies: a call.rated body keeps the score
+// and ids but loses the shopper's comment and customer id to an erasure
+// by entry or customer and to the retention purge, like a callback.
+func TestRatingCommentLeavesEventBodies(t *testing.T) {
+	eachStore(t, []time.Duration{20 * time.Millisecond}, func(t *testing.T, f *fixture) {
+		ctx := context.Background()
+		store := f.svc.(shopperStore)
+		r := newReceiver(t)
+		ep := f.endpoint(t, r)
+		now := time.Now()
+		evs := []merchant.Event{
+			ratedEvent("evt_rated_ana", "e_ana", "cust-a", "Ana liked the scarf", now),
+			ratedEvent("evt_rated_bea", "e_bea", "", "Bea wants size 38", now),
+			ratedEvent("evt_rated_cem", "e_cem", "cust-c", "Cem says thanks", now),
+			ratedEvent("evt_rated_old", "e_olga", "", "Olga was in a hurry", now.Add(-2*time.Hour)),
+		}
+		f.recordTx(t, true, evs...)
+		for _, e := range evs {
+			f.awaitStatus(t, e.ID, ep.ID, merchant.StatusSucceeded)
+		}
+		check := func(id string, gone bool, words ...string) {
+			t.Helper()
+			b, err := store.EventBody(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range words {
+				if strings.Contains(string(b), w) == gone {
+					t.Errorf("event %s: holds %q is %v, want %v: %s", id, w, !gone, !gone, b)
+				}
+			}
+			for _, keep := range []string{id, merchant.CallRated, `"score":4`, "c_" + id} {
+				if !strings.Contains(string(b), keep) {
+					t.Errorf("event %s lost %q: %s", id, keep, b)
+				}
+			}
+		}
+		if n, err := store.EraseShopper(ctx, merchant.Match{Field: "customer_id", Value: "cust-a"}); err != nil || n != 1 {
+			t.Fatalf("erase cust-a: %d %v, want 1 event", n, err)
+		}
+		check("evt_rated_ana", true, "Ana liked", "cust-a")
+		if n, err := store.EraseShopper(ctx, merchant.Match{Field: "entry_id", Value: "e_bea"}); err != nil || n != 1 {
+			t.Fatalf("erase e_bea: %d %v, want 1 event", n, err)
+		}
+		check("evt_rated_bea", true, "Bea wants")
+		check("evt_rated_cem", false, "Cem says thanks", "cust-c")
+		if n, err := store.PurgeShopperData(ctx, now.Add(-time.Hour)); err != nil || n != 1 {
+			t.Fatalf("purge: %d %v, want the one old event", n, err)
+		}
+		check("evt_rated_old", true, "Olga was")
+		check("evt_rated_cem", false, "Cem says thanks")
+	})
+}

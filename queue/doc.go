@@ -51,6 +51,13 @@
 // events of one node; a client that hears from several nodes matches
 // messages by call and offer id (the guide console does).
 //
+// A socket that opens is told its position ([PositionChanged]) once its
+// change committed, in one computation with every socket that opened
+// meanwhile; the matcher's pass tells all the positions it changed in one
+// [PositionsChanged], and skips the work while the store's
+// [ChangeCounter] says nothing was written (the line is kept in rank
+// order by both stores, so reading it never sorts).
+//
 // Events live in memory only. What a merchant webhook will report must be
 // recorded in the same transaction as the change; queue does not record
 // any yet.
@@ -63,6 +70,16 @@
 // [MaxQualityReports] per call); [Service.CallQuality] folds them into the
 // per-call summary (min, median, max per side) kept with the call's
 // history, and each report is published as [QualityReported] for metrics.
+//
+// # Dashboard figures
+//
+// [Service.Stats] reads a window's history in one read ([HistoryReader]:
+// the entries that joined in it, all their calls and those calls' quality
+// reports) and folds it in [ComputeStats], the same code whichever store
+// answered: offered, answered, abandoned, waits, handle times, ratings and
+// quality, in total and per day. [Service.Live] is the service now.
+// docs/dashboard.md defines each figure.
+//
 // The matcher tells a [MatcherObserver] of each pass and of leadership,
 // for metrics, without events every subscriber would have to skip.
 //

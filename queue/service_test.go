@@ -98,7 +98,9 @@ func (r *recorder) take() []event {
 			if !ok {
 				return out
 			}
-			out = append(out, r.convert(ev))
+			for _, ev := range flatten(ev) {
+				out = append(out, r.convert(ev))
+			}
 		default:
 			if n := r.sub.Dropped(); n > 0 {
 				r.t.Errorf("the recorder missed %d events", n)
@@ -106,6 +108,20 @@ func (r *recorder) take() []event {
 			return out
 		}
 	}
+}
+
+// flatten makes a batch of positions one event per shopper, as the
+// assertions read them.
+func flatten(ev queue.Event) []queue.Event {
+	b, ok := ev.(queue.PositionsChanged)
+	if !ok {
+		return []queue.Event{ev}
+	}
+	var out []queue.Event
+	for _, p := range b.Each() {
+		out = append(out, p)
+	}
+	return out
 }
 
 // convert flattens a queue event into what the assertions look at.
@@ -141,7 +157,9 @@ func (r *recorder) convert(ev queue.Event) event {
 	case queue.CallItemAdded:
 		return event{Kind: "ItemAdded", CallID: ev.Call.ID, Reason: string(ev.Item.Kind), Call: ev.Call}
 	case queue.CallRated:
-		return event{Kind: "Rated", CallID: ev.Call.ID, Call: ev.Call}
+		return event{Kind: "Rated", CallID: ev.Call.ID, Call: ev.Call, Reason: ev.CustomerID}
+	case queue.CallWrappedUp:
+		return event{Kind: "WrappedUp", CallID: ev.Call.ID, GuideID: ev.Call.GuideID, Reason: string(ev.Call.Outcome), Call: ev.Call}
 	case queue.EntryRelaxed:
 		return event{Kind: "Relaxed", EntryID: ev.Entry.ID, Reason: ev.Step, Entry: ev.Entry}
 	case queue.CallbackChanged:
@@ -1364,10 +1382,12 @@ func (r *recorder) wait(d time.Duration, what string, match func(event) bool) []
 			if !ok {
 				r.t.Fatalf("subscription closed while waiting for %s; events:%s", what, describe(out))
 			}
-			e := r.convert(ev)
-			out = append(out, e)
-			if match(e) {
-				return out
+			for _, ev := range flatten(ev) {
+				e := r.convert(ev)
+				out = append(out, e)
+				if match(e) {
+					return out
+				}
 			}
 		case <-timeout:
 			r.t.Fatalf("no %s within %v; events:%s", what, d, describe(out))
@@ -1476,7 +1496,7 @@ func testCallItems(t *testing.T, newStore storeFunc) {
 func testRateCall(t *testing.T, newStore storeFunc) {
 	h := newHarness(t, newStore)
 	h.guideOnline("g1")
-	a := h.join("shoes")
+	a := h.joinWith(queue.JoinParams{Queue: "shoes", Locale: "en-GB", CustomerID: "cust_42"})
 	callID := h.offerOne(a.ID, "g1")
 	h.connectCall(h.accept("g1", callID))
 	if _, err := h.svc.RateCall(h.ctx, a.ID, callID, 5, ""); !errors.Is(err, queue.ErrBadState) {
@@ -1498,7 +1518,11 @@ func testRateCall(t *testing.T, newStore storeFunc) {
 	if err != nil || c.Rating != 4 || c.RatingComment != "Good advice on the size" || c.RatedAt == nil || !c.RatedAt.Equal(h.clock.Now()) {
 		t.Fatalf("RateCall: %+v, %v", c, err)
 	}
-	wantEvent(t, h.rec.take(), "Rated", func(e event) bool { return e.CallID == callID && e.Call.Rating == 4 })
+	// The customer id travels with the event, so the merchant's call.rated
+	// can be erased with the customer's other data.
+	wantEvent(t, h.rec.take(), "Rated", func(e event) bool {
+		return e.CallID == callID && e.Call.Rating == 4 && e.Reason == "cust_42"
+	})
 	if got := h.call(callID); got.Rating != 4 {
 		t.Errorf("stored rating %d", got.Rating)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -43,11 +44,15 @@ type checkoutItem struct {
 
 type checkoutPage struct {
 	Ref, Description, Total, Status, Message, Lang, Dir string
-	Items                                               []checkoutItem
-	Open, Processing                                    bool
-	Methods                                             []checkoutMethod
-	T                                                   map[string]string
-	PayLabel, KonbiniWait                               string
+	// Back leads to the shopper's page with the link and the outcome
+	// (?payment_link=…&payment=success|canceled), as Stripe's and Adyen's
+	// return URLs do, so the widget there resumes the call and shows it.
+	Back                  string
+	Items                 []checkoutItem
+	Open, Processing      bool
+	Methods               []checkoutMethod
+	T                     map[string]string
+	PayLabel, KonbiniWait string
 }
 
 type checkoutMethod struct {
@@ -75,14 +80,16 @@ button:focus-visible,input:focus-visible{outline:3px solid #0b57d0;outline-offse
 .pay{background:#1a7f37;color:#fff;border-color:#1a7f37}
 .note{color:#555;font-size:.85rem}
 .wait{background:#fff8e1;border:1px solid #e0b400;border-radius:.4rem;padding:.6rem .8rem}
+.back{display:inline-block;margin-block-start:1rem;padding:.6rem 0;font-size:1rem;color:#0b57d0}
+a:focus-visible{outline:3px solid #0b57d0;outline-offset:2px}
 </style></head><body>
 <main>
 <h1>{{.T.title}}</h1>
 <p class="note">{{.T.test}}</p>
 {{with .Description}}<p>{{.}}</p>{{end}}
 {{if .Items}}<table>{{range .Items}}<tr><td>{{.Quantity}} × {{.Name}}</td><td class="n">{{.Total}}</td></tr>{{end}}</table>{{end}}
-<p class="total" id="total">{{.Total}}</p>
-{{if .Message}}<p id="message" role="status">{{.Message}}</p>{{end}}
+{{with .Total}}<p class="total" id="total">{{.}}</p>{{end}}
+{{with .Message}}<p id="message" role="status">{{.}}</p>{{end}}
 {{if .Open}}
 <form method="post" action="{{.Ref}}/pay" id="pay-form">
 <fieldset><legend>{{.T.method}}</legend>
@@ -95,10 +102,53 @@ button:focus-visible,input:focus-visible{outline:3px solid #0b57d0;outline-offse
 <p class="wait" id="konbini-wait">{{.KonbiniWait}}</p>
 <form method="post" action="{{.Ref}}/complete"><button class="pay" id="complete" type="submit">{{.T.konbini_done}}</button></form>
 <p id="status">{{.T.status}}: {{.Status}}</p>
-{{else}}<p id="status">{{.T.status}}: {{.Status}}</p>{{end}}
+{{else if .Status}}<p id="status">{{.T.status}}: {{.Status}}</p>{{end}}
+{{with .Back}}<p><a class="back" id="back" href="{{.}}">{{$.T.back}}</a></p>{{end}}
 </main>
 </body></html>
 `))
+
+// statusMessages name the catalog's words for a checkout that can no
+// longer be paid, by its status.
+var statusMessages = map[payments.LinkStatus]string{
+	payments.StatusExpired:           "expired_link",
+	payments.StatusPaid:              "paid_already",
+	payments.StatusPartiallyRefunded: "paid_already",
+	payments.StatusRefunded:          "paid_already",
+	payments.StatusFailed:            "failed_link",
+	payments.StatusCanceled:          "canceled_link",
+}
+
+// backURL is the shopper's page with the link's id and the outcome in its
+// query, the way Stripe's success and cancel URLs come back: "success"
+// once paid or paying, "canceled" otherwise. "" when there is no page.
+func (sb *Sandbox) backURL(c Checkout, st payments.LinkStatus) string {
+	page := c.Params.ReturnURL
+	if page == "" {
+		page = sb.cfg.ReturnURL
+	}
+	u, err := url.Parse(page)
+	if page == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return ""
+	}
+	outcome := "canceled"
+	switch st {
+	case payments.StatusPaid, payments.StatusProcessing, payments.StatusPartiallyRefunded, payments.StatusRefunded:
+		outcome = "success"
+	}
+	q := u.Query()
+	q.Set("payment_link", c.Params.LinkID)
+	q.Set("payment", outcome)
+	u.RawQuery, u.Fragment = q.Encode(), ""
+	return u.String()
+}
+
+// errorPage is a page without a checkout (unknown, or the store did not
+// answer), in lang.
+func errorPage(lang, key string) checkoutPage {
+	t := catalog[lang]
+	return checkoutPage{Lang: lang, Dir: map[bool]string{false: "ltr", true: "rtl"}[rtl[lang]], T: t, Message: t[key]}
+}
 
 // pageOf is the checkout page of c as it stands now, in lang.
 func (sb *Sandbox) pageOf(c Checkout, lang string) checkoutPage {
@@ -120,6 +170,8 @@ func (sb *Sandbox) pageOf(c Checkout, lang string) checkoutPage {
 	if pg.Status == "" {
 		pg.Status = string(st)
 	}
+	pg.Message = t[statusMessages[st]]
+	pg.Back = sb.backURL(c, st)
 	pg.PayLabel = fmt.Sprintf(t["pay"], pg.Total)
 	// A number the shopper would take to the store: the checkout's, shortened.
 	number := strings.ToUpper(strings.TrimPrefix(c.Ref, "sbx_"))
@@ -143,14 +195,18 @@ func (sb *Sandbox) handleCheckout(w http.ResponseWriter, r *http.Request) {
 	c, err := sb.store.CheckoutGet(r.Context(), ref)
 	switch {
 	case errors.Is(err, payments.ErrNotFound):
-		http.Error(w, "unknown checkout", http.StatusNotFound)
+		sb.renderPage(w, http.StatusNotFound, errorPage(pageLang(r), "unknown_link"))
 		return
 	case err != nil:
 		sb.log.Warn("sandbox checkout unavailable", "provider_ref", ref, "err", err)
-		http.Error(w, "checkout unavailable; retry shortly", http.StatusServiceUnavailable)
+		sb.renderPage(w, http.StatusServiceUnavailable, errorPage(pageLang(r), "unavailable"))
 		return
 	}
-	sb.renderPage(w, http.StatusOK, sb.pageOf(c, pageLang(r)))
+	pg := sb.pageOf(c, pageLang(r))
+	if st := c.StatusAt(sb.cfg.Now()); st == payments.StatusExpired || st == payments.StatusCanceled {
+		pg.Message = pg.T["closed"]
+	}
+	sb.renderPage(w, http.StatusOK, pg)
 }
 
 func (sb *Sandbox) renderPage(w http.ResponseWriter, status int, pg checkoutPage) {
@@ -208,20 +264,24 @@ func (sb *Sandbox) handleOutcome(w http.ResponseWriter, r *http.Request, action 
 	}
 	switch status {
 	case http.StatusNotFound:
-		http.Error(w, "unknown checkout", status)
+		sb.renderPage(w, status, errorPage(pageLang(r), "unknown_link"))
 		return
 	case http.StatusServiceUnavailable:
 		if c.Ref == "" {
 			// Nothing was recorded: the store did not answer.
 			sb.log.Warn("sandbox checkout outcome not recorded", "provider_ref", ref, "err", err)
-			http.Error(w, "checkout unavailable; retry shortly", status)
+			sb.renderPage(w, status, errorPage(pageLang(r), "unavailable"))
 			return
 		}
 	}
 	pg := sb.pageOf(c, pageLang(r))
 	switch {
+	case status == http.StatusServiceUnavailable:
+		pg.Message = pg.T["unavailable"]
 	case err != nil:
-		pg.Message = pg.T["closed"]
+		if pg.Message == "" { // pageOf names why a closed checkout is closed
+			pg.Message = pg.T["closed"]
+		}
 	case pg.Processing:
 	case paid:
 		pg.Message = pg.T["thanks"]

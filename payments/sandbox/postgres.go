@@ -65,7 +65,7 @@ func pgError(err error, what string) error {
 }
 
 const checkoutColumns = `ref, link_id, call_id, amount, currency, items, description, expires_at,
-	status, refunded, created_at`
+	status, refunded, created_at, return_url`
 
 type rowScanner interface {
 	Scan(dest ...any) error
@@ -76,7 +76,7 @@ func scanCheckout(r rowScanner) (Checkout, error) {
 	var items []byte
 	var expires *time.Time
 	if err := r.Scan(&c.Ref, &c.Params.LinkID, &c.Params.CallID, &c.Params.Amount, &c.Params.Currency,
-		&items, &c.Params.Description, &expires, &c.Status, &c.Refunded, &c.CreatedAt); err != nil {
+		&items, &c.Params.Description, &expires, &c.Status, &c.Refunded, &c.CreatedAt, &c.Params.ReturnURL); err != nil {
 		return Checkout{}, err
 	}
 	if items != nil {
@@ -106,7 +106,7 @@ func checkoutArgs(c Checkout) ([]any, error) {
 		expires = &c.Params.ExpiresAt
 	}
 	return []any{c.Ref, c.Params.LinkID, c.Params.CallID, c.Params.Amount, c.Params.Currency,
-		items, c.Params.Description, expires, c.Status, c.Refunded, c.CreatedAt}, nil
+		items, c.Params.Description, expires, c.Status, c.Refunded, c.CreatedAt, c.Params.ReturnURL}, nil
 }
 
 // CheckoutCreate implements Store.
@@ -117,7 +117,7 @@ func (s *PostgresStore) CheckoutCreate(ctx context.Context, c Checkout) (Checkou
 		return Checkout{}, fmt.Errorf("sandbox: %s: %w", what, err)
 	}
 	got, err := scanCheckout(s.pool.QueryRow(ctx, `INSERT INTO sandbox_checkouts (`+checkoutColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 		RETURNING `+checkoutColumns, args...))
 	if err != nil {
 		return Checkout{}, pgError(err, what)
@@ -161,7 +161,7 @@ func (s *PostgresStore) CheckoutUpdate(ctx context.Context, ref string, fn func(
 		}
 		if _, err := tx.Exec(ctx, `UPDATE sandbox_checkouts SET link_id = $2, call_id = $3, amount = $4,
 			currency = $5, items = $6, description = $7, expires_at = $8, status = $9, refunded = $10,
-			created_at = $11
+			created_at = $11, return_url = $12
 			WHERE ref = $1`, args...); err != nil {
 			return err
 		}

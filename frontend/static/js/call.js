@@ -14,6 +14,13 @@
 // was reloaded has a new connection (new DTLS): it sends `ice.restart` with
 // fresh:true and the initiator replaces its connection instead.
 //
+// Renegotiation mid-call (a shopper who joined with the camera off turns it
+// on): the side whose tracks changed offers, in the "perfect negotiation"
+// pattern of the WebRTC spec. The shopper is the polite peer: when its
+// offer crosses one of the guide's, it rolls back and answers the guide's,
+// and the browser asks it to offer again once stable. The guide, impolite,
+// ignores a shopper's offer that crosses its own.
+//
 // The page state follows connectionState and iceConnectionState, whichever
 // changes: an ICE restart on a healthy connection may leave connectionState
 // at "connected" throughout, so no single "connected" event is awaited.
@@ -91,6 +98,28 @@ export class Call {
     this.remoteStream = null;
     this.endReason = null;
     this.qualityTimer = null;
+    this.makingOffer = false;
+  }
+
+  /**
+   * Starts sending a camera track mid-call (the shopper joined with the
+   * camera off or audio only): the transceiver the guide's video came on
+   * now sends too, and the renegotiation that follows is the shopper's
+   * offer (see the top of this file).
+   */
+  addVideo(track) {
+    if (this.closed || !this.localStream) return;
+    this.localStream.addTrack(track);
+    this.audioOnly = false;
+    if (!this.pc) return; // the next connection takes the stream's tracks
+    const tr = this.pc.getTransceivers().find((x) => x.receiver.track?.kind === "video" && !x.sender.track && !x.stopped);
+    if (tr) {
+      tr.sender.setStreams?.(this.localStream);
+      tr.sender.replaceTrack(track);
+      tr.direction = "sendrecv";
+    } else {
+      this.pc.addTrack(track, this.localStream);
+    }
   }
 
   /** Creates the peer connection; the initiator also sends the first offer. */
@@ -379,6 +408,14 @@ export class Call {
       }
       this.onRemoteStream(this.remoteStream);
     };
+    // The guide offers on its own schedule (start, restarts); the shopper
+    // offers only for a change of its own once a first round is done.
+    if (!this.initiator) {
+      pc.onnegotiationneeded = () => this._enqueue(async () => {
+        if (pc !== this.pc || !pc.remoteDescription || pc.signalingState !== "stable") return;
+        await this._sendOffer(false);
+      });
+    }
     const onChange = () => this._onConnectionState(pc);
     pc.onconnectionstatechange = onChange;
     pc.oniceconnectionstatechange = onChange;
@@ -432,21 +469,39 @@ export class Call {
 
   async _sendOffer(iceRestart) {
     const pc = this.pc;
-    const offer = await pc.createOffer(iceRestart ? { iceRestart: true } : undefined);
-    this.offeredRestart = iceRestart;
-    if (pc !== this.pc || this.closed) return;
-    await pc.setLocalDescription(offer);
+    this.makingOffer = true;
+    try {
+      const offer = await pc.createOffer(iceRestart ? { iceRestart: true } : undefined);
+      this.offeredRestart = iceRestart;
+      if (pc !== this.pc || this.closed) return;
+      await pc.setLocalDescription(offer);
+    } finally {
+      this.makingOffer = false;
+    }
     if (this.state !== "connected") this._setState("connecting");
     this.signal.send("sdp", { type: pc.localDescription.type, sdp: pc.localDescription.sdp }, this.callId);
   }
 
   async _onSdp(data) {
     if (data.type === "offer") {
+      const colliding = this.makingOffer || (this.pc && this.pc.signalingState !== "stable");
       if (this.initiator) {
-        console.warn("call: the initiator got an offer; ignored");
+        // The shopper's tracks changed. Impolite: a crossing offer of
+        // ours wins, and the shopper answers it and offers again.
+        if (!this.pc || colliding) {
+          console.info(`call ${this.callId}: the shopper's offer crossed ours; ignored`);
+          return;
+        }
+        await this.pc.setRemoteDescription({ type: "offer", sdp: data.sdp });
+        await this._flushCandidates();
+        await this.pc.setLocalDescription(await this.pc.createAnswer());
+        this.signal.send("sdp", { type: "answer", sdp: this.pc.localDescription.sdp }, this.callId);
+        this._restartDone(false);
         return;
       }
       if (!this.pc) this._createPc(await this._iceConfig());
+      // Polite: our own offer yields to the guide's.
+      if (colliding && this.pc.signalingState === "have-local-offer") await this.pc.setLocalDescription({ type: "rollback" });
       const desc = { type: "offer", sdp: data.sdp };
       let rebuilt = false;
       try {
@@ -462,7 +517,7 @@ export class Call {
       await this._flushCandidates();
       if (this.audioOnly) {
         for (const tr of this.pc.getTransceivers()) {
-          if (tr.receiver.track?.kind === "video") tr.direction = "inactive";
+          if (tr.receiver.track?.kind === "video") tr.direction = tr.sender.track ? "sendonly" : "inactive";
         }
       }
       const answer = await this.pc.createAnswer();

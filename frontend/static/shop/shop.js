@@ -516,9 +516,13 @@ export async function mount({ root, settings, emit }) {
       session.incall.shareCart(context);
       if (fresh) restoreItems(callId);
     }
-    $("#local-video").srcObject = session.stream?.getVideoTracks().length ? session.stream : null;
-    $("#local-video").hidden = !session.stream?.getVideoTracks().length;
-    $("#camera").hidden = !session.stream?.getVideoTracks().length;
+    const cam = !!session.stream?.getVideoTracks().length;
+    $("#local-video").srcObject = cam ? session.stream : null;
+    $("#local-video").hidden = !cam;
+    // Camera off or audio only: the button turns the camera on.
+    $("#camera").hidden = !session.stream;
+    $("#camera").setAttribute("aria-pressed", String(!cam));
+    $("#camera").textContent = t(cam ? "widget.camera_off" : "widget.camera_on");
     $("#fullscreen").hidden = !document.fullscreenEnabled || session.mode === "audio";
     offerCameraSwitch();
     $("#mute").hidden = !session.stream?.getAudioTracks().length;
@@ -588,6 +592,24 @@ export async function mount({ root, settings, emit }) {
     if (!session.stream?.getVideoTracks().length || !navigator.mediaDevices?.enumerateDevices) return;
     const cams = (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === "videoinput");
     btn.hidden = cams.length < 2;
+  }
+
+  async function cameraOn(btn) {
+    try {
+      const s = await navigator.mediaDevices.getUserMedia(constraints({ video: true }));
+      session.call.addVideo(s.getVideoTracks()[0]);
+      session.mode = gc.dataset.mode = "video";
+      save();
+      $("#audio-only-note").hidden = true;
+      $("#local-video").srcObject = session.stream;
+      $("#local-video").hidden = false;
+      btn.setAttribute("aria-pressed", "false");
+      btn.textContent = t("widget.camera_off");
+      offerCameraSwitch();
+    } catch (err) {
+      console.warn("guidecall: camera not turned on", err);
+      showError("error.media_in_call");
+    }
   }
 
   async function switchCamera() {
@@ -851,8 +873,11 @@ export async function mount({ root, settings, emit }) {
       const a = document.createElement("a");
       a.className = "pay-button button primary";
       a.href = link.checkout_url;
-      a.target = "_blank";
-      a.rel = "noopener";
+      // Phones pay in this tab and resume on return; wider screens in a new one.
+      if (!matchMedia("(max-width: 480px)").matches) {
+        a.target = "_blank";
+        a.rel = "noopener";
+      }
       a.textContent = t("pay.button");
       parts.push(a);
     }
@@ -893,7 +918,9 @@ export async function mount({ root, settings, emit }) {
     else finish(t("ended.by_you"));
   });
   $("#mute").addEventListener("click", (e) => toggleTrack("audio", e.currentTarget, "widget.unmute", "widget.mute"));
-  $("#camera").addEventListener("click", (e) => toggleTrack("video", e.currentTarget, "widget.camera_on", "widget.camera_off"));
+  $("#camera").addEventListener("click", (e) => (session.stream?.getVideoTracks().length
+    ? toggleTrack("video", e.currentTarget, "widget.camera_on", "widget.camera_off")
+    : cameraOn(e.currentTarget)));
   $("#close-widget").addEventListener("click", () => {
     session.signal?.close();
     stopStream(session.preview);

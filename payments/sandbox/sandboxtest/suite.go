@@ -40,6 +40,7 @@ func RunStoreSuite(t *testing.T, newStore func(t *testing.T) (sandbox.Store, Enq
 				Items:       []payments.Item{{Name: "Scarf", Quantity: 2, UnitAmount: 617}},
 				Description: "blue scarf",
 				ExpiresAt:   base.Add(time.Hour),
+				ReturnURL:   "https://shop.example/p/scarf?colour=blue",
 			},
 			Status:    payments.StatusOpen,
 			CreatedAt: base.Add(time.Duration(seq) * time.Second),
@@ -50,7 +51,7 @@ func RunStoreSuite(t *testing.T, newStore func(t *testing.T) (sandbox.Store, Enq
 		g, w := got.Params, want.Params
 		if got.Ref != want.Ref || got.Status != want.Status || got.Refunded != want.Refunded ||
 			!got.CreatedAt.Equal(want.CreatedAt) || g.LinkID != w.LinkID || g.CallID != w.CallID ||
-			g.Amount != w.Amount || g.Currency != w.Currency || g.Description != w.Description ||
+			g.Amount != w.Amount || g.Currency != w.Currency || g.Description != w.Description || g.ReturnURL != w.ReturnURL ||
 			!g.ExpiresAt.Equal(w.ExpiresAt) || g.ExpiresAt.IsZero() != w.ExpiresAt.IsZero() ||
 			len(g.Items) != len(w.Items) || (g.Items == nil) != (w.Items == nil) {
 			t.Fatalf("checkout mismatch:\n got  %+v\n want %+v", got, want)
@@ -89,6 +90,7 @@ func RunStoreSuite(t *testing.T, newStore func(t *testing.T) (sandbox.Store, Enq
 			c.Params.ExpiresAt = time.Time{}
 			c.Params.Items = items
 			c.Params.Description = ""
+			c.Params.ReturnURL = ""
 			if _, err := s.CheckoutCreate(ctx, c); err != nil {
 				t.Fatal(err)
 			}
