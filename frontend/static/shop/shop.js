@@ -120,7 +120,10 @@ export async function mount({ root, settings, emit }) {
 
   const VIEWS = ["precall-view", "denied-view", "queue-view", "call-view", "ended-view", "callback-view"];
   function show(view) {
+    // Focus in a view that goes would fall to the page: keep it in the panel.
+    const lost = root.activeElement?.closest(".view");
     for (const id of VIEWS) $(`#${id}`).hidden = id !== view;
+    if (lost?.hidden) focusFirst();
     const running = view === "queue-view" || view === "call-view";
     $("#close-widget").hidden = running;
     // Only something running is worth keeping small; otherwise close.
