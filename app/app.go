@@ -21,6 +21,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"guidecall/callflow"
+	"guidecall/catalog"
 	"guidecall/internal/auth"
 	"guidecall/internal/config"
 	"guidecall/internal/db"
@@ -47,6 +48,7 @@ type Stores struct {
 	Sessions auth.SessionStore
 	Queue    queue.Store
 	Payments payments.Store
+	Catalog  catalog.Store
 	Bus      signaling.Bus
 	// Pool is the database of PostgresStores, nil for MemoryStores. The
 	// parts whose work must survive a crash run on it with River: the
@@ -66,6 +68,7 @@ func MemoryStores() Stores {
 		Sessions: auth.NewMemorySessionStore(),
 		Queue:    queue.NewMemoryStore(),
 		Payments: payments.NewMemoryStore(),
+		Catalog:  catalog.NewMemoryStore(),
 		Bus:      &signaling.LocalBus{},
 		Elector:  queue.SoleLeader{},
 	}
@@ -84,6 +87,8 @@ type App struct {
 	TURN     *turnserver.Server
 	Sandbox  *sandbox.Sandbox
 	Payments *payments.Service
+	// Catalog is the merchant's product feed guides search in a call.
+	Catalog *catalog.Service
 	// Webhooks delivers the sandbox's webhooks (and, next, the
 	// merchant's): a MemoryOutbox run by this node, or a RiverOutbox
 	// whose jobs the node's River client (jobs) works.
@@ -248,17 +253,22 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 	if a.origins, err = cfg.Origins(); err != nil {
 		return fail(err)
 	}
+	if stores.Catalog == nil {
+		stores.Catalog = catalog.NewMemoryStore()
+	}
+	a.Catalog = catalog.NewService(catalog.Config{
+		Store: stores.Catalog, Log: log,
+		PreviewOrigins: append([]string{a.publicURL}, a.origins...),
+	})
 	heartbeat := 15 * time.Second
 	a.Flow = callflow.New(callflow.Config{
 		Issuer: issuer, Accounts: stores.Accounts, TURN: a.TURN,
 		PublicURL: a.publicURL, ICERelayOnly: cfg.ICERelayOnly,
 		JoinRate: cfg.JoinRate, JoinBurst: cfg.JoinBurst, ClientIP: a.clientIP,
 		Heartbeat: heartbeat, Logger: log,
-		CustomerSecret: []byte(cfg.CustomerTokenSecret),
-		ICERestarted:   a.iceRestarted(),
-		// The pages that embed the widget are the merchant's too: a
-		// checkout may bring their shoppers back.
-		ShopOrigins:         append(splitList(cfg.ShopOrigins), splitList(cfg.AllowedOrigins)...),
+		CustomerSecret:      []byte(cfg.CustomerTokenSecret),
+		ICERestarted:        a.iceRestarted(),
+		AllowedOrigins:      a.origins,
 		EraseMerchantEvents: a.eraseMerchantEvents,
 	})
 	if a.Merchant, err = buildMerchant(cfg, stores, log); err != nil {

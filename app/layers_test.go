@@ -22,7 +22,7 @@ const module = "guidecall"
 // queue/queuetest) belong to their domain.
 var (
 	layerOf = map[string]int{"cmd": 0, "app": 1, "callflow": 2, "telemetry": 2}
-	domains = []string{"queue", "payments", "signaling", "turnserver", "internal/auth", "merchant"}
+	domains = []string{"queue", "payments", "signaling", "turnserver", "internal/auth", "merchant", "catalog"}
 	// webhook is generic (a URL, a body, an id; it imports no domain), and
 	// payment providers (payments/sandbox) send their webhooks through it,
 	// so it sits with the floor that domains may use.

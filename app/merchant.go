@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
+
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -124,15 +124,4 @@ func (a *App) buildMemoryMerchant(cfg config.Serve, log *slog.Logger) {
 			m.Stop()
 		},
 	}})
-}
-
-// splitList is a comma-separated flag's non-empty items.
-func splitList(s string) []string {
-	var out []string
-	for _, item := range strings.Split(s, ",") {
-		if item = strings.TrimSpace(item); item != "" {
-			out = append(out, item)
-		}
-	}
-	return out
 }

@@ -221,6 +221,9 @@ func TestOpenAPIAnswersMatch(t *testing.T) {
 	check(http.MethodGet, "/api/v1/admin/queues/default", pair.AccessToken, "", 200)
 	check(http.MethodGet, "/api/v1/callbacks", pair.AccessToken, "", 200)
 	check(http.MethodGet, "/api/v1/admin/accounts", pair.AccessToken, "", 200)
+	check(http.MethodPost, "/api/v1/admin/accounts", pair.AccessToken, `{"email":"nia@openapi.test","name":"Nia","password":"a long enough password"}`, 201)
+	check(http.MethodPost, "/api/v1/admin/accounts", pair.AccessToken, `{"email":"nia@openapi.test","name":"Nia","password":"a long enough password"}`, 409)
+	check(http.MethodPost, "/api/v1/admin/accounts", pair.AccessToken, `{"email":"ole@openapi.test","name":"Ole","password":"short"}`, 400)
 	check(http.MethodDelete, "/api/v1/admin/shoppers/"+joined.EntryID, pair.AccessToken, "", 204)
 	adminToken := pair.AccessToken
 
@@ -245,12 +248,20 @@ func TestOpenAPIAnswersMatch(t *testing.T) {
 	check(http.MethodGet, "/api/v1/callbacks", guidePair.AccessToken, "", 200)
 	check(http.MethodPost, "/api/v1/callbacks/"+cb.CallbackID+"/claim", guidePair.AccessToken, "", 200)
 	check(http.MethodPost, "/api/v1/callbacks/"+cb.CallbackID+"/outcome", guidePair.AccessToken, `{"outcome":"reached","note":"ordered the 38"}`, 200)
+	check(http.MethodGet, "/api/v1/calls/c_nope/context", guidePair.AccessToken, "", 404)
+	check(http.MethodPut, "/api/v1/admin/products", adminToken, `[{"product_id":"sneaker","name":"Merino wool sneaker","variant":"EU 42","price":12900,"currency":"EUR"}]`, 200)
+	check(http.MethodPut, "/api/v1/admin/products", adminToken, `[{"product_id":"sneaker","name":"","price":12900,"currency":"EUR"}]`, 400)
+	check(http.MethodGet, "/api/v1/admin/products", adminToken, "", 200)
+	check(http.MethodGet, "/api/v1/products?q=wool", guidePair.AccessToken, "", 200)
+	check(http.MethodPost, "/api/v1/products/preview", guidePair.AccessToken, `{"url":"http://10.0.0.5/p"}`, 403)
+	check(http.MethodPost, "/api/v1/queue", "", `{"currency":"EUR","device":"phone"}`, 201)
 
 	// Limits, the sandbox's script, providers and rollouts, refunds (issue 9).
 	check(http.MethodPut, "/api/v1/admin/payment-limits", adminToken, `{"max_amount":{"EUR":50000},"max_links_per_call":5,"refund_admin_above":{"EUR":10000}}`, 200)
 	check(http.MethodGet, "/api/v1/admin/payment-limits", adminToken, "", 200)
 	check(http.MethodPut, "/api/v1/admin/sandbox/script", adminToken, `{"create_delay_ms":0,"duplicates":0}`, 200)
 	check(http.MethodGet, "/api/v1/admin/sandbox/script", adminToken, "", 200)
+	check(http.MethodPost, "/api/v1/admin/sandbox/script/release", adminToken, `{"count":1,"order":"oldest"}`, 200)
 	check(http.MethodPut, "/api/v1/admin/payment-providers/rollouts", adminToken, `{"currency":"EUR","provider":"sandbox","incumbent":"sandbox","percent":10}`, 422)
 	check(http.MethodPut, "/api/v1/admin/payment-providers/rollouts", adminToken, `{"currency":"EUR","provider":"nope","incumbent":"sandbox","percent":10}`, 404)
 	link, _, err := a.Payments.CreateLink(ctx, payments.CreateLinkParams{CallID: "c_openapi", Amount: 2500, Currency: "EUR", IdempotencyKey: "openapi-1", CreatedBy: guide.ID})
@@ -274,6 +285,10 @@ func TestOpenAPIAnswersMatch(t *testing.T) {
 	check(http.MethodGet, "/api/v1/admin/payment-providers?currency=EUR", adminToken, "", 200)
 	check(http.MethodPost, "/api/v1/admin/payment-links/"+link.ID+"/refunds", adminToken, `{"amount":500}`, 201, "Idempotency-Key", "refund-1")
 	check(http.MethodGet, "/api/v1/admin/payment-links/"+link.ID, adminToken, "", 200)
+	check(http.MethodGet, "/api/v1/admin/stats?from=2026-12-01&to=2026-12-07&tz=Europe/Berlin", adminToken, "", 200)
+	check(http.MethodGet, "/api/v1/admin/stats", adminToken, "", 200)
+	check(http.MethodGet, "/api/v1/admin/stats?tz=Mars/Olympus", adminToken, "", 400)
+	check(http.MethodGet, "/api/v1/admin/stats", guidePair.AccessToken, "", 403)
 
 	var again struct {
 		RefreshToken string `json:"refresh_token"`

@@ -43,6 +43,8 @@ func (a *App) routes(issuer *auth.Issuer) http.Handler {
 		r.With(issuer.Middleware(protocol.RoleAdmin)).Mount("/admin/payment-limits", a.Payments.RiskRoutes())
 		r.With(issuer.Middleware(protocol.RoleAdmin)).Mount("/admin/sandbox/script", a.Sandbox.ScriptRoutes())
 		r.With(issuer.Middleware(protocol.RoleAdmin)).Mount("/admin/payment-providers", a.Payments.ProviderRoutes())
+		r.With(issuer.Middleware(protocol.RoleAdmin)).Mount("/admin/products", a.Catalog.AdminRoutes(tokenSubject))
+		r.With(issuer.Middleware(protocol.RoleGuide)).Mount("/products", a.Catalog.GuideRoutes(tokenSubject))
 		if a.Merchant != nil {
 			r.With(issuer.Middleware(protocol.RoleAdmin)).Mount("/admin/webhooks", a.Merchant.AdminRoutes())
 		} else if a.MerchantMemory != nil {
@@ -109,4 +111,13 @@ func requestLog(log *slog.Logger) func(http.Handler) http.Handler {
 				"bytes", ww.BytesWritten(), "ms", time.Since(start).Milliseconds(), "request_id", middleware.GetReqID(r.Context()))
 		})
 	}
+}
+
+// tokenSubject names the caller of a route behind a token check (an
+// account id), for the logs of domains that do not read tokens.
+func tokenSubject(r *http.Request) string {
+	if c, ok := auth.ClaimsFrom(r.Context()); ok {
+		return c.Subject
+	}
+	return ""
 }

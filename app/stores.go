@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"guidecall/catalog"
 	"guidecall/internal/auth"
 	"guidecall/internal/db"
 	"guidecall/payments"
@@ -52,6 +53,7 @@ func PostgresStores(ctx context.Context, url string, migrate bool, log *slog.Log
 		Sessions: auth.NewPostgresSessionStore(pool),
 		Queue:    queue.NewPostgresStore(pool),
 		Payments: payments.NewPostgresStore(pool),
+		Catalog:  catalog.NewPostgresStore(pool),
 		Pool:     pool,
 		Bus:      signaling.NewPostgresBus(pool, log.With("component", "bus")),
 		Elector:  queue.NewAdvisoryElector(pool, key, log.With("component", "elector")),

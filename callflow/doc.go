@@ -19,12 +19,17 @@
 //     transaction of the change (on memory stores, from subscriptions).
 //   - What payments learns of a call (paycontext.go): the page the
 //     shopper joined from, if it is on the node's or the merchant's
-//     allowed origins (--shop-origins), for the checkout's way back, and
+//     allowed origins (--allowed-origins, the same that get CORS), for
+//     the checkout's way back, and
 //     the shopper's country from the locale's region, for routing.
 //   - The HTTP handlers for joining the queue, ICE servers (TURN only to a
 //     shopper who is in a call), a call's items and the shopper's rating,
 //     the admin's queue view and the erasure of one shopper's data
 //     (http.go).
+//   - The dashboard's figures (stats.go): the queue's and payments' own
+//     figures of a window, joined by call id (a link belongs to its
+//     call's day; conversion is answered calls with a link paid), and the
+//     live view (docs/dashboard.md).
 //   - What a chat message, product card or cart may hold, and how a stored
 //     item reads as the message both parties get (items.go).
 //   - Revocation across domains (revoke.go): a shopper's TURN credentials

@@ -51,7 +51,7 @@ func (ev events) dispatch(ctx context.Context, e queue.Event) {
 	case queue.CallFinished:
 		ev.CallEnded(ctx, e.Call)
 	case queue.PresenceChanged:
-		ev.Presence(ctx, e.Guide, e.Reason)
+		ev.Presence(ctx, e.Guide, e.Reason, e.At)
 	case queue.PeerStatusChanged:
 		ev.PeerStatus(ctx, e.Call, e.Lost, e.Connected, e.Grace)
 	case queue.CallItemAdded:
@@ -94,7 +94,7 @@ func (ev events) Offer(ctx context.Context, c queue.Call, e queue.Entry) {
 
 // visit is what a guide sees of e's visit.
 func visit(e queue.Entry) protocol.ShopperContext {
-	return protocol.ShopperContext{Locale: e.Locale, Currency: e.Currency, PageURL: e.PageURL, CustomerID: e.CustomerID}
+	return protocol.ShopperContext{Locale: e.Locale, Currency: e.Currency, PageURL: e.PageURL, CustomerID: e.CustomerID, Device: e.Device}
 }
 
 func (ev events) OfferRevoked(ctx context.Context, guideID, callID, reason string) {
@@ -131,8 +131,17 @@ func (ev events) CallEnded(ctx context.Context, c queue.Call) {
 	ev.toBoth(ctx, c, protocol.TypeCallEnded, protocol.CallEnded{Reason: c.EndReason, By: c.EndedBy})
 }
 
-func (ev events) Presence(ctx context.Context, g queue.Guide, reason string) {
-	ev.send(ctx, guide(g.ID), protocol.TypePresence, "", protocol.Presence{Status: string(g.Status), Reason: reason})
+func (ev events) Presence(ctx context.Context, g queue.Guide, reason string, at time.Time) {
+	ev.send(ctx, guide(g.ID), protocol.TypePresence, "", protocol.Presence{Status: string(g.Status), Reason: reason, WrapUpMs: wrapUpLeft(g, at)})
+}
+
+// wrapUpLeft is what remains of a guide's wrap-up at that time, in ms; 0
+// when the guide is not in wrap-up (or it is over and about to be settled).
+func wrapUpLeft(g queue.Guide, at time.Time) int64 {
+	if g.Status != queue.GuideWrapUp || g.WrapUpUntil == nil {
+		return 0
+	}
+	return max(g.WrapUpUntil.Sub(at).Milliseconds(), 0)
 }
 
 // CallbackChanged tells these guides that a callback of their queue moved.

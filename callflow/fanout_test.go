@@ -125,8 +125,15 @@ func TestFanOutShapes(t *testing.T) {
 			{guideAt, `{"v":1,"type":"call.ended","call_id":"c_1","data":{"reason":"hangup","by":"guide"}}`},
 			{shopperAt, `{"v":1,"type":"call.ended","call_id":"c_1","data":{"reason":"hangup","by":"guide"}}`},
 		}},
-		{"presence", func() { ev.Presence(ctx, g, "missed_offers") }, []published{
+		{"presence", func() { ev.Presence(ctx, g, "missed_offers", time.Now()) }, []published{
 			{guideAt, `{"v":1,"type":"presence","data":{"status":"away","reason":"missed_offers"}}`},
+		}},
+		{"wrap-up", func() {
+			at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+			until := at.Add(30 * time.Second)
+			ev.Presence(ctx, queue.Guide{ID: g.ID, Status: queue.GuideWrapUp, WrapUpUntil: &until}, "call_ended", at)
+		}, []published{
+			{guideAt, `{"v":1,"type":"presence","data":{"status":"wrap_up","reason":"call_ended","wrap_up_ms":30000}}`},
 		}},
 		{"peer lost", func() { ev.PeerStatus(ctx, c, queue.PartyShopper, false, 20*time.Second) }, []published{
 			{guideAt, `{"v":1,"type":"call.peer","call_id":"c_1","data":{"status":"disconnected","grace_ms":20000}}`},

@@ -44,9 +44,10 @@ type Config struct {
 	// network change or a move to another node) offers again. Nil tells
 	// nobody; it must not block.
 	ICERestarted func(by protocol.Role)
-	// ShopOrigins are the merchant's page origins ("https://shop.example")
-	// a hosted checkout may send the shopper back to, besides PublicURL's.
-	ShopOrigins []string
+	// AllowedOrigins are the merchant's page origins ("https://shop.example",
+	// --allowed-origins): the pages that embed the widget are the ones a
+	// hosted checkout may send the shopper back to, besides PublicURL's.
+	AllowedOrigins []string
 	// EraseMerchantEvents blanks one shopper's fields in the merchant
 	// webhook events the node keeps, after the queue erased theirs; nil
 	// when the node sends no merchant webhooks.
@@ -166,10 +167,12 @@ func (f *Flow) Routes() chi.Router {
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleShopper, protocol.RoleGuide, protocol.RoleAdmin)).Get("/ice-servers", f.handleICEServers)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleAdmin)).Get("/admin/queue", f.handleAdminQueue)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleAdmin)).Get("/admin/calls/{callID}", f.handleAdminCall)
+	r.With(f.cfg.Issuer.Middleware(protocol.RoleAdmin)).Get("/admin/stats", f.handleAdminStats)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleAdmin)).Delete("/admin/shoppers/{entryID}", f.handleErase)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleAdmin)).Delete("/admin/customers/{customerID}", f.handleEraseCustomer)
 	f.routingRoutes(r)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleShopper, protocol.RoleGuide)).Get("/calls/{callID}/items", f.handleCallItems)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleShopper)).Post("/calls/{callID}/rating", f.handleRateCall)
+	r.With(f.cfg.Issuer.Middleware(protocol.RoleGuide)).Get("/calls/{callID}/context", f.handleCallContext)
 	return r
 }

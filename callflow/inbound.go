@@ -2,6 +2,7 @@ package callflow
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"guidecall/protocol"
@@ -30,6 +31,7 @@ func (in inbound) register(h *signaling.Hub) {
 	h.Handle(protocol.TypeProductShare, in.callItem, guide)
 	h.Handle(protocol.TypeCartUpdate, in.callItem, shopper)
 	h.Handle(protocol.TypeCallTransfer, in.callTransfer, guide)
+	h.Handle(protocol.TypeCallHold, in.callHold, guide)
 	h.Handle(protocol.TypeCallQuality, in.callQuality, shopper, guide)
 	h.Relay(in.route)
 }
@@ -53,7 +55,7 @@ func (in inbound) Open(ctx context.Context, who signaling.Identity) (protocol.We
 		if reason == queue.PresenceChosen {
 			reason = ""
 		}
-		w.WelcomeGuide = &protocol.WelcomeGuide{GuideID: g.ID, Name: g.Name, Status: string(g.Status), StatusReason: reason, Capacity: g.Slots()}
+		w.WelcomeGuide = &protocol.WelcomeGuide{GuideID: g.ID, Name: g.Name, Status: string(g.Status), StatusReason: reason, Capacity: g.Slots(), WrapUpMs: wrapUpLeft(g, time.Now())}
 		for _, c := range cl {
 			w.WelcomeGuide.Calls = append(w.WelcomeGuide.Calls, protocol.CallView{CallID: c.ID, State: string(c.State), Role: who.Role})
 		}
@@ -76,8 +78,8 @@ func (in inbound) Close(ctx context.Context, who signaling.Identity) {
 	in.flow.queue.GuideDisconnected(ctx, who.ID, who.Socket)
 }
 
-// route passes sdp, ice and ice.restart only within the sender's own live
-// call; the call's first SDP moves it to connecting.
+// route passes sdp, ice, ice.restart and media.state only within the
+// sender's own live call; the call's first SDP moves it to connecting.
 func (in inbound) route(ctx context.Context, who signaling.Identity, m protocol.Envelope) (signaling.Address, error) {
 	call, err := in.flow.queue.Call(ctx, who.Role, who.ID, m.CallID)
 	if err != nil {
@@ -184,6 +186,37 @@ func (in inbound) callTransfer(ctx context.Context, who signaling.Identity, m pr
 		return err
 	}
 	return protocolError(in.flow.queue.Transfer(ctx, who.ID, m.CallID, queue.TransferTo{Queue: p.Queue, GuideID: p.GuideID, Note: p.Note}))
+}
+
+// callHold passes the guide's hold or resume of one of its own live calls
+// to that call's shopper. Nothing is stored: the console decides which call
+// is on screen and says it again when the shopper's socket comes back, so
+// there is no second copy of that choice to drift from it.
+func (in inbound) callHold(ctx context.Context, who signaling.Identity, m protocol.Envelope) error {
+	// A pointer, so a missing on_hold is refused rather than read as a resume.
+	var p struct {
+		OnHold *bool `json:"on_hold"`
+	}
+	if err := m.Decode(&p); err != nil {
+		return err
+	}
+	if p.OnHold == nil {
+		return protocol.Errorf(protocol.CodeBadMessage, "call.hold needs data.on_hold (true or false)")
+	}
+	call, err := in.flow.queue.Call(ctx, queue.PartyGuide, who.ID, m.CallID)
+	if err != nil {
+		return protocolError(err)
+	}
+	switch call.State {
+	case queue.CallAccepted, queue.CallConnecting, queue.CallConnected:
+	default:
+		return protocol.Errorf(protocol.CodeBadState, "call %s is %s", call.ID, call.State)
+	}
+	in.flow.log.DebugContext(ctx, "call hold", "call_id", call.ID, "guide_id", who.ID, "entry_id", call.EntryID, "on_hold", *p.OnHold)
+	if err := in.flow.hub.Send(ctx, shopper(call.EntryID), protocol.TypeCallHold, call.ID, protocol.CallHold{OnHold: *p.OnHold}); err != nil {
+		return fmt.Errorf("call %s: hold not sent to the shopper: %w", call.ID, err)
+	}
+	return nil
 }
 
 // callQuality keeps a party's getStats() summary with its call.

@@ -25,7 +25,7 @@ func (f *Flow) PaymentCallContext(ctx context.Context, callID string) (payments.
 	if err != nil {
 		return payments.CallContext{}, fmt.Errorf("callflow: entry of call %s: %w", callID, err)
 	}
-	cc := payments.CallContext{Country: localeCountry(entry.Locale)}
+	cc := payments.CallContext{Country: localeCountry(entry.Locale), Locale: canonicalLocale(entry.Locale)}
 	if f.returnAllowed(entry.PageURL) {
 		cc.ReturnURL = entry.PageURL
 	} else if entry.PageURL != "" {
@@ -52,10 +52,23 @@ func (f *Flow) returnAllowed(page string) bool {
 	if own, ok := origin(f.cfg.PublicURL); ok && own == o {
 		return true
 	}
-	return slices.ContainsFunc(f.cfg.ShopOrigins, func(s string) bool {
+	return slices.ContainsFunc(f.cfg.AllowedOrigins, func(s string) bool {
 		allowed, ok := origin(s)
 		return ok && allowed == o
 	})
+}
+
+// canonicalLocale is locale as BCP 47 writes it ("nl_nl" -> "nl-NL"), or
+// "" when it is not one.
+func canonicalLocale(locale string) string {
+	if locale == "" {
+		return ""
+	}
+	tag, err := language.Parse(strings.ReplaceAll(locale, "_", "-"))
+	if err != nil {
+		return ""
+	}
+	return tag.String()
 }
 
 // localeCountry is the region of a BCP 47 locale ("nl-NL" -> "NL"), or ""

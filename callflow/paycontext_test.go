@@ -5,7 +5,7 @@ import "testing"
 // A checkout sends the shopper back only to the node's own pages or the
 // merchant's allowed origins: anything else would be an open redirect.
 func TestReturnAllowed(t *testing.T) {
-	f := &Flow{cfg: Config{PublicURL: "https://calls.example:8443", ShopOrigins: []string{"https://Shop.example", "not a url"}}}
+	f := &Flow{cfg: Config{PublicURL: "https://calls.example:8443", AllowedOrigins: []string{"https://Shop.example", "not a url"}}}
 	for page, want := range map[string]bool{
 		"https://shop.example/products/scarf?c=1": true,
 		"https://SHOP.example/":                   true,
@@ -31,6 +31,16 @@ func TestLocaleCountry(t *testing.T) {
 	} {
 		if got := localeCountry(locale); got != want {
 			t.Errorf("localeCountry(%q) = %q, want %q", locale, got, want)
+		}
+	}
+}
+
+func TestCanonicalLocale(t *testing.T) {
+	for locale, want := range map[string]string{
+		"nl-NL": "nl-NL", "en_GB": "en-GB", "pt-br": "pt-BR", "de": "de", "": "", "xx-??": "", "zh-hant-tw": "zh-Hant-TW",
+	} {
+		if got := canonicalLocale(locale); got != want {
+			t.Errorf("canonicalLocale(%q) = %q, want %q", locale, got, want)
 		}
 	}
 }

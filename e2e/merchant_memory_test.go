@@ -31,69 +31,27 @@ func demoLogin(t *testing.T, banner, label string) (string, string) {
 // then call.ended and the shopper's call.rated.
 func TestMerchantWebhooksOnMemory(t *testing.T) {
 	t.Parallel()
-	bin := guidecallBinary(t)
-	n := startProc(t, bin, "memory-merchant", procConfig{ip: "127.0.0.1", demoDefault: true,
+	n := startPayNode(t, payNodeConfig{name: "memory-merchant",
 		env: []string{"GUIDECALL_TEST_MERCHANT_RETRY_SCHEDULE=300ms,1s,1s,1s,1s,1s"}})
-	banner := waitBanner(t, n)
-	guideEmail, guidePassword := demoLogin(t, banner, "Demo guide login:")
-	adminEmail, adminPassword := demoLogin(t, banner, "Demo admin login:")
-	admin := login(t, n.url, adminEmail, adminPassword)
-
+	admin := n.adminToken
 	recv := newMerchantReceiver(t)
-	var created struct {
-		ID     string `json:"id"`
-		Secret string `json:"secret"`
-	}
-	api(t, http.MethodPost, n.url+"/api/v1/admin/webhooks/endpoints", admin,
-		map[string]any{"url": recv.srv.URL + "/guidecall"}, &created, http.StatusCreated)
-	recv.mu.Lock()
-	recv.secret = created.Secret
-	recv.mu.Unlock()
+	n.subscribe(t, recv, "/guidecall")
+	api(t, http.MethodGet, n.url+"/api/v1/admin/webhooks/endpoints", loginGuide(t, n.guide), nil, nil, http.StatusForbidden)
 
-	ep := n.endpoint(guideEmail, guidePassword)
-	guideToken := loginGuide(t, ep)
-	api(t, http.MethodGet, n.url+"/api/v1/admin/webhooks/endpoints", guideToken, nil, nil, http.StatusForbidden)
-	guideWS := dialWS(t, "guide", wsURLOf(ep), guideToken)
-	guideWS.Send(protocol.TypePresence, "", protocol.SetPresence{Status: "available"})
-	guideWS.Await(protocol.TypePresence, "")
-	j := joinQueue(t, n.url)
-	shopWS := dialWS(t, "shopper", j.WSURL, j.Token)
-	var offer protocol.Offer
-	guideWS.AwaitInto(protocol.TypeOffer, "", &offer)
-	guideWS.Send(protocol.TypeOfferAccept, "", protocol.OfferReply{OfferID: offer.OfferID})
-	callID := guideWS.Await(protocol.TypeCallMatched, "").CallID
-	shopWS.Await(protocol.TypeCallMatched, callID)
+	call := n.connectCall(t)
 	recv.await(t, "call.started", 20*time.Second)
-	guideWS.Send(protocol.TypeCallConnected, callID, protocol.CallConnected{})
-	waitCallState(guideWS, callID, "connected")
-
-	var link struct {
-		ID          string `json:"id"`
-		CheckoutURL string `json:"checkout_url"`
-	}
-	api(t, http.MethodPost, n.url+"/api/v1/calls/"+callID+"/payment-links", guideToken,
-		paymentLinkRequest{Amount: 2500, Currency: "EUR", Description: "Gloves", idempotencyKey: "mem-" + callID},
-		&link, http.StatusCreated)
+	link := n.sendLink(t, call, 2500, "EUR", "Gloves")
 	recv.await(t, "payment_link.created", 20*time.Second)
 
 	recv.setDown(true)
-	req, _ := http.NewRequest(http.MethodPost, link.CheckoutURL+"/pay", nil)
-	req.Header.Set("Accept", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("pay: %d", resp.StatusCode)
-	}
+	paySandbox(t, link.CheckoutURL)
 	awaitDelivery(t, n.url, admin, "payment.succeeded", 20*time.Second, func(d adminDelivery) bool { return d.Attempts >= 1 })
 	recv.setDown(false)
 	recv.await(t, "payment.succeeded", 20*time.Second)
 	d := awaitDelivery(t, n.url, admin, "payment.succeeded", 10*time.Second, func(d adminDelivery) bool { return d.Status == "succeeded" })
-	guideWS.Send(protocol.TypeCallEnd, callID, protocol.CallEnd{})
+	call.guideWS.Send(protocol.TypeCallEnd, call.id, protocol.CallEnd{})
 	recv.await(t, "call.ended", 20*time.Second)
-	recv.awaitRating(t, n.url, j.Token, callID)
+	recv.awaitRating(t, n.url, call.shopper.Token, call.id)
 
 	recv.mu.Lock()
 	defer recv.mu.Unlock()

@@ -201,65 +201,23 @@ func awaitJobBetweenAttempts(t *testing.T, databaseURL, deliveryID string, attem
 // two of the refused attempts.
 func TestMerchantWebhookSurvivesOutageAndKill(t *testing.T) {
 	_, url := dbtest.NewSchema(t)
-	bin := guidecallBinary(t)
-	const email, password = "guide-merchant@e2e.local", "merchant hooks guide password"
-	const adminEmail, adminPassword = "admin-merchant@e2e.local", "merchant hooks admin password"
-	addAccount(t, bin, url, email, "Hook Guide", password, "guide")
-	addAccount(t, bin, url, adminEmail, "Hook Admin", adminPassword, "admin")
-	n := startProc(t, bin, "node", procConfig{databaseURL: url, ip: "127.0.0.1",
+	n := startPayNode(t, payNodeConfig{name: "merchant", databaseURL: url,
 		env: []string{"GUIDECALL_TEST_MERCHANT_RETRY_SCHEDULE=300ms,2s,2s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s"}})
-	ep := n.endpoint(email, password)
-	admin := login(t, n.url, adminEmail, adminPassword)
-
+	ep, admin := n.guide, n.adminToken
 	recv := newMerchantReceiver(t)
-	var created struct {
-		ID     string `json:"id"`
-		Secret string `json:"secret"`
-	}
-	api(t, http.MethodPost, n.url+"/api/v1/admin/webhooks/endpoints", admin,
-		map[string]any{"url": recv.srv.URL + "/guidecall", "description": "e2e shop"}, &created, http.StatusCreated)
-	recv.mu.Lock()
-	recv.secret = created.Secret
-	recv.mu.Unlock()
+	n.subscribe(t, recv, "/guidecall")
 	// The guide cannot manage webhooks.
 	api(t, http.MethodGet, n.url+"/api/v1/admin/webhooks/endpoints", loginGuide(t, ep), nil, nil, http.StatusForbidden)
 
-	guideToken := loginGuide(t, ep)
-	guideWS := dialWS(t, "guide", wsURLOf(ep), guideToken)
-	guideWS.Send(protocol.TypePresence, "", protocol.SetPresence{Status: "available"})
-	guideWS.Await(protocol.TypePresence, "")
-	j := joinQueue(t, n.url)
-	shopWS := dialWS(t, "shopper", j.WSURL, j.Token)
-	var offer protocol.Offer
-	guideWS.AwaitInto(protocol.TypeOffer, "", &offer)
-	guideWS.Send(protocol.TypeOfferAccept, "", protocol.OfferReply{OfferID: offer.OfferID})
-	callID := guideWS.Await(protocol.TypeCallMatched, "").CallID
-	shopWS.Await(protocol.TypeCallMatched, callID)
+	call := n.connectCall(t)
+	callID, guideToken := call.id, call.guideToken
 	recv.await(t, "call.started", 20*time.Second)
-	guideWS.Send(protocol.TypeCallConnected, callID, protocol.CallConnected{})
-	waitCallState(guideWS, callID, "connected")
-
-	var link struct {
-		ID          string `json:"id"`
-		CheckoutURL string `json:"checkout_url"`
-	}
-	api(t, http.MethodPost, n.url+"/api/v1/calls/"+callID+"/payment-links", guideToken,
-		paymentLinkRequest{Amount: 4900, Currency: "EUR", Description: "Silk scarf", idempotencyKey: "hook-" + callID},
-		&link, http.StatusCreated)
+	link := n.sendLink(t, call, 4900, "EUR", "Silk scarf")
 	recv.await(t, "payment_link.created", 20*time.Second)
 
 	// The merchant goes down; the shopper pays.
 	recv.setDown(true)
-	req, _ := http.NewRequest(http.MethodPost, link.CheckoutURL+"/pay", nil)
-	req.Header.Set("Accept", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("pay: %d", resp.StatusCode)
-	}
+	paySandbox(t, link.CheckoutURL)
 	before := awaitDelivery(t, n.url, admin, "payment.succeeded", 20*time.Second, func(d adminDelivery) bool { return d.Attempts >= 2 })
 	// Kill between two attempts: once River has the job waiting for its
 	// retry. (A node killed during an attempt leaves its job running, and
@@ -286,7 +244,7 @@ func TestMerchantWebhookSurvivesOutageAndKill(t *testing.T) {
 	} // else the call already ended as its parties' node went away
 	recv.await(t, "call.ended", 60*time.Second)
 	// The shopper rates the call: call.rated, recorded with the rating.
-	recv.awaitRating(t, n.url, j.Token, callID)
+	recv.awaitRating(t, n.url, call.shopper.Token, callID)
 
 	recv.mu.Lock()
 	defer recv.mu.Unlock()

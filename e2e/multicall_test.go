@@ -82,6 +82,13 @@ func TestBrowserGuideHoldsTwoCalls(t *testing.T) {
 	secondID := guide.evalString(t, `window.guidecall.calls()[1].call_id`)
 	guide.waitJS(t, "both calls listed", browserStepTimeout,
 		`!document.querySelector("#calls-panel").hidden && document.querySelectorAll("#calls li").length === 2`)
+	// The first call is on hold: its senders send nothing, its shopper's
+	// media is not played, and its shopper is told.
+	waitHeld(t, guide, firstID, secondID)
+	first.waitJS(t, "first shopper told it is on hold", browserStepTimeout, holdNoteShown)
+	if ok, _ := second.check(holdNoteShown); ok {
+		t.Error("the shopper on screen is told it is on hold")
+	}
 
 	// A payment link in the second call stays with it.
 	guide.do(t, "send a link in the second call", browserStepTimeout,
@@ -99,6 +106,9 @@ func TestBrowserGuideHoldsTwoCalls(t *testing.T) {
 	if ok, _ := first.check(`!!guidecall.root.querySelector('.payment-card[data-link-id]')`); ok {
 		t.Error("the first shopper got the second call's payment link")
 	}
+	waitHeld(t, guide, secondID, firstID)
+	first.waitJS(t, "first shopper's hold notice gone", browserStepTimeout, "!("+holdNoteShown+")")
+	second.waitJS(t, "second shopper told it is on hold", browserStepTimeout, holdNoteShown)
 	guide.do(t, "switch back", browserStepTimeout,
 		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#calls li[data-call-id=%q] button[data-action="switch"]`, secondID))))
 	guide.waitJS(t, "second call's link back", browserStepTimeout, `document.querySelectorAll("#payment-links li[data-link-id]").length === 1`)
@@ -119,6 +129,22 @@ func TestBrowserGuideHoldsTwoCalls(t *testing.T) {
 	if len(g.CallIDs) != 1 || g.CallIDs[0] != secondID {
 		t.Errorf("server says the guide holds %q, want [%s]", g.CallIDs, secondID)
 	}
+}
+
+// holdNoteShown is true in a shopper's tab while its widget says the guide
+// put the call on hold.
+const holdNoteShown = `(() => { const n = guidecall.root.querySelector("#hold-note"); return !!n && !n.hidden && n.textContent.length > 0; })()`
+
+// waitHeld waits until the guide's console holds call held and has call
+// active on screen: the held call's senders carry no enabled track and its
+// shopper's tracks are disabled, the active one sends audio and video.
+func waitHeld(t *testing.T, guide *chromeTab, held, active string) {
+	t.Helper()
+	guide.waitJS(t, "call "+held+" on hold, "+active+" on screen", browserStepTimeout, fmt.Sprintf(`(() => {
+		const c = window.guidecall.calls(), h = c.find((x) => x.call_id === %q), a = c.find((x) => x.call_id === %q);
+		return h && a && h.on_hold && !h.active && h.sending.length === 0 && h.playing.length === 0 &&
+			!a.on_hold && a.active && a.sending.join() === "audio,video" && a.playing.length > 0;
+	})()`, held, active))
 }
 
 // shot saves the tab at desktop and phone sizes when

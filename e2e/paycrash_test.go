@@ -24,38 +24,14 @@ import (
 // (which usually lands within milliseconds) instead of always beating it.
 func TestCrashAfterPayGetsPaid(t *testing.T) {
 	_, url := dbtest.NewSchema(t)
-	bin := guidecallBinary(t)
-	const email, password = "guide-paycrash@e2e.local", "pay-crash guide password"
-	addAccount(t, bin, url, email, "Pay Guide", password, "guide")
 	// Long enough for SIGKILL, a restart and two reconnects to come first.
 	const delay = 6 * time.Second
-	n := startProc(t, bin, "node", procConfig{databaseURL: url, ip: "127.0.0.1",
+	n := startPayNode(t, payNodeConfig{name: "paycrash", databaseURL: url,
 		env: []string{"GUIDECALL_TEST_SANDBOX_WEBHOOK_DELAY=" + delay.String()}})
-	ep := n.endpoint(email, password)
-
-	// A connected call, over the raw protocol (no media is needed here).
-	guideToken := loginGuide(t, ep)
-	guideWS := dialWS(t, "guide", wsURLOf(ep), guideToken)
-	guideWS.Send(protocol.TypePresence, "", protocol.SetPresence{Status: "available"})
-	guideWS.Await(protocol.TypePresence, "")
-	j := joinQueue(t, n.url)
-	shopWS := dialWS(t, "shopper", j.WSURL, j.Token)
-	var offer protocol.Offer
-	guideWS.AwaitInto(protocol.TypeOffer, "", &offer)
-	guideWS.Send(protocol.TypeOfferAccept, "", protocol.OfferReply{OfferID: offer.OfferID})
-	callID := guideWS.Await(protocol.TypeCallMatched, "").CallID
-	shopWS.Await(protocol.TypeCallMatched, callID)
-	guideWS.Send(protocol.TypeCallConnected, callID, protocol.CallConnected{})
-	waitCallState(guideWS, callID, "connected")
-
-	var link struct {
-		ID          string `json:"id"`
-		Status      string `json:"status"`
-		CheckoutURL string `json:"checkout_url"`
-	}
-	api(t, http.MethodPost, n.url+"/api/v1/calls/"+callID+"/payment-links", guideToken,
-		paymentLinkRequest{Amount: 12900, Currency: "EUR", Description: "Wool coat", idempotencyKey: "crash-" + callID},
-		&link, http.StatusCreated)
+	ep := n.guide
+	call := n.connectCall(t)
+	callID, guideToken, guideWS, shopWS, j := call.id, call.guideToken, call.guideWS, call.shopWS, call.shopper
+	link := n.sendLink(t, call, 12900, "EUR", "Wool coat")
 	for _, ws := range []*clienttest.Conn{guideWS, shopWS} {
 		if st := paymentStatus(ws, callID); st != "open" {
 			t.Fatalf("%s: payment.link %s, want open", ws.Name, st)

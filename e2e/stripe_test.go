@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"guidecall/internal/db/dbtest"
-	"guidecall/protocol"
 	"guidecall/protocol/client/clienttest"
 	"guidecall/webhook"
 )
@@ -44,51 +43,17 @@ func stripeMock(t *testing.T) string {
 func TestStripeLinkOnTheRealBinary(t *testing.T) {
 	mock := stripeMock(t)
 	_, url := dbtest.NewSchema(t)
-	bin := guidecallBinary(t)
-	const email, password = "guide-stripe@e2e.local", "stripe guide password"
-	const adminEmail, adminPassword = "admin-stripe@e2e.local", "stripe admin password"
 	const whsec = "whsec_e2e_stripe"
-	addAccount(t, bin, url, email, "Stripe Guide", password, "guide")
-	addAccount(t, bin, url, adminEmail, "Stripe Admin", adminPassword, "admin")
-	n := startProc(t, bin, "node", procConfig{databaseURL: url, ip: "127.0.0.1", env: []string{
+	n := startPayNode(t, payNodeConfig{name: "stripe", databaseURL: url, env: []string{
 		"GUIDECALL_STRIPE_SECRET_KEY=sk_test_e2e", "GUIDECALL_STRIPE_WEBHOOK_SECRET=" + whsec, "GUIDECALL_STRIPE_API_URL=" + mock,
 		"GUIDECALL_TEST_MERCHANT_RETRY_SCHEDULE=200ms,500ms,1s",
 	}})
-	ep := n.endpoint(email, password)
-	admin := login(t, n.url, adminEmail, adminPassword)
 	recv := newMerchantReceiver(t)
-	var created struct{ Secret string }
-	api(t, http.MethodPost, n.url+"/api/v1/admin/webhooks/endpoints", admin,
-		map[string]any{"url": recv.srv.URL, "events": []string{"payment.succeeded"}}, &created, http.StatusCreated)
-	recv.mu.Lock()
-	recv.secret = created.Secret
-	recv.mu.Unlock()
-
-	guideToken := loginGuide(t, ep)
-	guideWS := dialWS(t, "guide", wsURLOf(ep), guideToken)
-	guideWS.Send(protocol.TypePresence, "", protocol.SetPresence{Status: "available"})
-	guideWS.Await(protocol.TypePresence, "")
-	j := joinQueue(t, n.url)
-	shopWS := dialWS(t, "shopper", j.WSURL, j.Token)
-	var offer protocol.Offer
-	guideWS.AwaitInto(protocol.TypeOffer, "", &offer)
-	guideWS.Send(protocol.TypeOfferAccept, "", protocol.OfferReply{OfferID: offer.OfferID})
-	callID := guideWS.Await(protocol.TypeCallMatched, "").CallID
-	shopWS.Await(protocol.TypeCallMatched, callID)
-	guideWS.Send(protocol.TypeCallConnected, callID, protocol.CallConnected{})
-	waitCallState(guideWS, callID, "connected")
-
-	var link struct {
-		ID          string `json:"id"`
-		Provider    string `json:"provider"`
-		ProviderRef string `json:"provider_ref"`
-		CheckoutURL string `json:"checkout_url"`
-		Status      string `json:"status"`
-	}
-	api(t, http.MethodPost, n.url+"/api/v1/calls/"+callID+"/payment-links", guideToken,
-		paymentLinkRequest{Amount: 4200, Currency: "EUR", Description: "Konbini test", idempotencyKey: "stripe-" + callID},
-		&link, http.StatusCreated)
-	if link.Provider != "stripe" || !strings.HasPrefix(link.ProviderRef, "cs_test_") || !strings.HasPrefix(link.CheckoutURL, "https://") {
+	n.subscribe(t, recv, "", "payment.succeeded")
+	call := n.connectCall(t)
+	callID, guideToken, guideWS, shopWS := call.id, call.guideToken, call.guideWS, call.shopWS
+	link := n.sendLink(t, call, 4200, "EUR", "Konbini test")
+	if link.Provider != "stripe" || !strings.HasPrefix(link.ProviderRef, "cs_test_") || !strings.HasPrefix(link.CheckoutURL, "https://") || link.Mode != "test" {
 		t.Fatalf("link %+v: want a Stripe test-mode Checkout Session", link)
 	}
 

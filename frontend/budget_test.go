@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"io/fs"
+	"path"
 	"strings"
 	"testing"
 )
@@ -52,6 +53,9 @@ func TestWidgetSizeBudget(t *testing.T) {
 	files["locales/en.json"] = true
 	largest, largestSize := "", 0
 	for _, p := range filesWithExt(t, ".json") {
+		if path.Dir(p) != "locales" { // the dashboard's catalogs are not the widget's
+			continue
+		}
 		if n := gzipSize(t, read(p)); p != "locales/en.json" && n > largestSize {
 			largest, largestSize = p, n
 		}

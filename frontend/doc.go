@@ -16,7 +16,11 @@
 //     host page using that same tag.
 //   - static/guide/: the guide console (login, presence, offers, calls,
 //     payment links, wrap-up notes).
-//   - static/js/: plain ES modules shared by both pages: signal.js (the
+//   - static/admin/: the admin dashboard (an admin's login, the service
+//     now, today / 7 / 30 days as tiles, inline-SVG charts, tables and a
+//     CSV export, from GET /api/v1/admin/stats), with its own fourteen
+//     catalogs in static/locales/admin/ so the widget never loads them.
+//   - static/js/: plain ES modules shared by the pages: signal.js (the
 //     WebSocket client of docs/protocol.md), call.js (the RTCPeerConnection
 //     lifecycle), money.js (integer minor units, no floats) and i18n.js.
 //   - static/css/ (app.css for the pages, widget.css inside the widget's

@@ -54,8 +54,8 @@ func Static() fs.FS {
 }
 
 // Handler serves the embedded pages: /shop/ (demo product page with the call
-// widget), /guide/ (guide console), /js/, /css/ and /locales/. "/" redirects
-// to /shop/. Directory listings are not served.
+// widget), /guide/ (guide console), /admin/ (admin dashboard), /js/, /css/
+// and /locales/. "/" redirects to /shop/. Directory listings are not served.
 func Handler() http.Handler { return HandlerFor(Options{}) }
 
 // HandlerFor is [Handler] for merchant pages on other origins: the widget

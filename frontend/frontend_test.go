@@ -47,6 +47,19 @@ func filesWithExt(t *testing.T, ext string) []string {
 	return out
 }
 
+// widgetCatalogs are the widget's catalogs, locales/<lang>.json; the
+// console's live apart, in locales/console/.
+func widgetCatalogs(t *testing.T) []string {
+	t.Helper()
+	var out []string
+	for _, p := range filesWithExt(t, ".json") {
+		if path.Dir(p) == "locales" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 func TestPagesAndAssets(t *testing.T) {
 	srv := httptest.NewServer(Handler())
 	defer srv.Close()
@@ -55,16 +68,17 @@ func TestPagesAndAssets(t *testing.T) {
 	cases := []want{
 		{"/shop/", "text/html"},
 		{"/guide/", "text/html"},
+		{"/admin/", "text/html"},
+		{"/admin/admin.css", "text/css"},
 		{"/css/app.css", "text/css"},
 	}
 	for _, p := range filesWithExt(t, ".js") {
 		cases = append(cases, want{"/" + p, "text/javascript"})
 	}
-	locales := filesWithExt(t, ".json")
-	for _, p := range locales {
+	for _, p := range filesWithExt(t, ".json") {
 		cases = append(cases, want{"/" + p, "application/json"})
 	}
-	if len(locales) != 14 {
+	if locales := widgetCatalogs(t); len(locales) != 14 {
 		t.Errorf("want 14 locale catalogs, have %v", locales)
 	}
 	for _, c := range cases {
@@ -111,7 +125,7 @@ func TestLocaleCatalogsComplete(t *testing.T) {
 	}
 	en := read("locales/en.json")
 	placeholders := regexp.MustCompile(`\{\w+\}`)
-	for _, p := range filesWithExt(t, ".json") {
+	for _, p := range widgetCatalogs(t) {
 		m := read(p)
 		for k, v := range en {
 			if m[k] == "" {

@@ -52,6 +52,9 @@
 //     15s: a ticker with ReconcileConfig.Loop (one node), a River periodic
 //     job on PostgreSQL ([Service.AddReconcileJob]), and once by
 //     `guidecall reconcile`.
+//   - Dashboard figures ([Service.Stats]): revenue per currency and
+//     payment success per provider of the links of the calls the caller
+//     names, by the day it gives each call.
 //   - Storage: the [Store] interface, with [MemoryStore] (one process, lost
 //     on restart) and [PostgresStore] (what a cluster shares: payment_links,
 //     payment_events, payment_outbox); every store must pass

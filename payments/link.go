@@ -8,8 +8,9 @@ import (
 // LinkStatus is where a payment link is in its life.
 type LinkStatus string
 
-// The statuses of a link. Open is the only initial status; expired,
-// canceled, failed and refunded are final. Processing is a payment the
+// The statuses of a link. Open is the only initial status; canceled and
+// refunded are final, and expired and failed are final unless the
+// provider reports a payment after all (see transitions). Processing is a payment the
 // shopper has made with an asynchronous method (konbini, bank debits)
 // that the provider has not settled yet.
 const (
@@ -29,11 +30,21 @@ const (
 // open -> refunded | partially_refunded is the other half of that: a refund
 // reported before the payment implies the payment, and the late "paid" is
 // then dropped like any other step back.
+//
+// expired and failed -> paid (or refunded) is the same rule seen from the
+// money: a payment the provider reports is a fact, and a link that closed
+// here first (its expiry's or a failed attempt's event delivered before
+// the payment's) is paid after all, rather than left failed with the
+// money taken. For expired the payment must have been made before the
+// link's expiry (Service.moveTo checks the event's time). canceled stays
+// final: a canceled authorisation moved no money.
 var transitions = map[LinkStatus][]LinkStatus{
 	StatusOpen:              {StatusProcessing, StatusPaid, StatusExpired, StatusCanceled, StatusFailed, StatusRefunded, StatusPartiallyRefunded},
 	StatusProcessing:        {StatusPaid, StatusExpired, StatusCanceled, StatusFailed, StatusRefunded, StatusPartiallyRefunded},
 	StatusPaid:              {StatusRefunded, StatusPartiallyRefunded},
 	StatusPartiallyRefunded: {StatusRefunded, StatusPartiallyRefunded},
+	StatusExpired:           {StatusPaid, StatusRefunded, StatusPartiallyRefunded},
+	StatusFailed:            {StatusPaid, StatusRefunded, StatusPartiallyRefunded},
 }
 
 // CanMoveTo reports whether a link in status s may move to next.
@@ -79,10 +90,13 @@ type Item struct {
 
 // Link is a payment link a guide sent during a call.
 type Link struct {
-	ID             string     `json:"id"`
-	CallID         string     `json:"call_id"`
-	Provider       string     `json:"provider"`
-	ProviderRef    string     `json:"provider_ref,omitempty"`
+	ID          string `json:"id"`
+	CallID      string `json:"call_id"`
+	Provider    string `json:"provider"`
+	ProviderRef string `json:"provider_ref,omitempty"`
+	// Mode is the mode of the provider key that made the checkout, set
+	// with ProviderRef; empty for a link without a checkout yet.
+	Mode           Mode       `json:"mode,omitempty"`
 	Amount         int64      `json:"amount"`
 	Currency       string     `json:"currency"`
 	Items          []Item     `json:"items,omitempty"`

@@ -60,6 +60,13 @@ func TestCanMoveTo(t *testing.T) {
 		{payments.StatusPaid, payments.StatusPartiallyRefunded}:              true,
 		{payments.StatusPartiallyRefunded, payments.StatusRefunded}:          true,
 		{payments.StatusPartiallyRefunded, payments.StatusPartiallyRefunded}: true,
+		// A payment reported after the link closed here is paid after all.
+		{payments.StatusExpired, payments.StatusPaid}:              true,
+		{payments.StatusExpired, payments.StatusRefunded}:          true,
+		{payments.StatusExpired, payments.StatusPartiallyRefunded}: true,
+		{payments.StatusFailed, payments.StatusPaid}:               true,
+		{payments.StatusFailed, payments.StatusRefunded}:           true,
+		{payments.StatusFailed, payments.StatusPartiallyRefunded}:  true,
 	}
 	for _, from := range all {
 		for _, to := range all {

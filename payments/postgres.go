@@ -91,7 +91,7 @@ func pgError(err error, what string) error {
 }
 
 const linkColumns = `id, call_id, provider, provider_ref, amount, currency, items, description, status,
-	checkout_url, idempotency_key, created_by, created_at, updated_at, expires_at, paid_at, refunded_amount, refunds`
+	checkout_url, idempotency_key, created_by, created_at, updated_at, expires_at, paid_at, refunded_amount, refunds, mode`
 
 type rowScanner interface {
 	Scan(dest ...any) error
@@ -102,7 +102,7 @@ func scanLink(r rowScanner) (Link, error) {
 	var items, refunds []byte
 	if err := r.Scan(&l.ID, &l.CallID, &l.Provider, &l.ProviderRef, &l.Amount, &l.Currency, &items,
 		&l.Description, &l.Status, &l.CheckoutURL, &l.IdempotencyKey, &l.CreatedBy,
-		&l.CreatedAt, &l.UpdatedAt, &l.ExpiresAt, &l.PaidAt, &l.RefundedAmount, &refunds); err != nil {
+		&l.CreatedAt, &l.UpdatedAt, &l.ExpiresAt, &l.PaidAt, &l.RefundedAmount, &refunds, &l.Mode); err != nil {
 		return Link{}, err
 	}
 	if err := json.Unmarshal(refunds, &l.Refunds); err != nil {
@@ -149,7 +149,7 @@ func linkArgs(l Link) ([]any, error) {
 	}
 	return []any{l.ID, l.CallID, l.Provider, l.ProviderRef, l.Amount, l.Currency, items,
 		l.Description, l.Status, l.CheckoutURL, l.IdempotencyKey, l.CreatedBy,
-		l.CreatedAt, l.UpdatedAt, l.ExpiresAt, l.PaidAt, l.RefundedAmount, refundsJSON}, nil
+		l.CreatedAt, l.UpdatedAt, l.ExpiresAt, l.PaidAt, l.RefundedAmount, refundsJSON, string(l.Mode)}, nil
 }
 
 // LinkCreate implements Store.
@@ -183,7 +183,7 @@ func (s *PostgresStore) LinkCreateWithin(ctx context.Context, l Link, maxPerCall
 		}
 		var err error
 		got, err = scanLink(tx.QueryRow(ctx, `INSERT INTO payment_links (`+linkColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
 			RETURNING `+linkColumns, args...))
 		return err
 	})
@@ -361,7 +361,7 @@ func (s *PostgresStore) updateLinkTx(ctx context.Context, tx pgx.Tx, id string, 
 	}
 	if _, err := tx.Exec(ctx, `UPDATE payment_links SET provider = $3, provider_ref = $4, amount = $5,
 		currency = $6, items = $7, description = $8, status = $9, checkout_url = $10, created_by = $12,
-		created_at = $13, updated_at = $14, expires_at = $15, paid_at = $16, refunded_amount = $17, refunds = $18
+		created_at = $13, updated_at = $14, expires_at = $15, paid_at = $16, refunded_amount = $17, refunds = $18, mode = $19
 		WHERE id = $1 AND call_id = $2 AND idempotency_key = $11`, args...); err != nil {
 		return Link{}, err
 	}

@@ -26,6 +26,19 @@ type Provider interface {
 	ParseWebhook(header http.Header, body []byte) (ProviderEvent, error)
 }
 
+// Mode is which of a provider's two worlds a link or an event belongs to:
+// test money or live money. Keys of one mode never see the other's
+// objects, so a link remembers the mode that made it and an event of the
+// other mode is refused for it (Service.HandleWebhook). Empty is a link
+// recorded before modes were, or a provider that does not say.
+type Mode string
+
+// The modes.
+const (
+	ModeTest Mode = "test"
+	ModeLive Mode = "live"
+)
+
 // ProviderState is where a link stands at its provider, money included.
 type ProviderState struct {
 	Status LinkStatus
@@ -62,6 +75,9 @@ type ProviderLinkParams struct {
 	ReturnURL string
 	// Country is the shopper's (ISO 3166-1 alpha-2), if known.
 	Country string
+	// Locale is the shopper's (BCP 47, as they joined with), if known:
+	// the hosted page's language.
+	Locale string
 }
 
 // CallContext is what payments learns of a link's call from the wiring:
@@ -73,6 +89,9 @@ type CallContext struct {
 	// Country is the shopper's (ISO 3166-1 alpha-2, upper case), from an
 	// explicit field or the locale's region; empty if unknown.
 	Country string
+	// Locale is the shopper's locale at join (canonical BCP 47, e.g.
+	// "nl-NL"); empty if unknown or not a locale.
+	Locale string
 }
 
 // RefundParams is one refund of a link.
@@ -91,6 +110,8 @@ type RefundParams struct {
 type ProviderLink struct {
 	Ref         string
 	CheckoutURL string
+	// Mode is the mode of the key that made the checkout.
+	Mode Mode
 }
 
 // ProviderEvent is a verified provider webhook, reduced to what moves a
@@ -109,4 +130,7 @@ type ProviderEvent struct {
 	// RefundedAmount is, for a refund, the total refunded so far in the
 	// link currency's minor units; 0 when the provider does not say.
 	RefundedAmount int64 `json:"refunded_amount,omitempty"`
+	// Mode is the event's own (Stripe's livemode, Adyen's live flag);
+	// empty when the provider does not say.
+	Mode Mode `json:"mode,omitempty"`
 }

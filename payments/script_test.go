@@ -168,3 +168,196 @@ func TestSandboxScript(t *testing.T) {
 		t.Fatalf("unknown field: %d", rec.Code)
 	}
 }
+
+// release sends the newest (or oldest) held webhook through the admin
+// route and waits until it has been answered.
+func (sf *scriptFixture) release(t *testing.T, h http.Handler, order, ref string) {
+	t.Helper()
+	rec := do(t, h, http.MethodPost, "/script/release", `{"count":1,"order":"`+order+`"}`, nil)
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"released":1`) {
+		t.Fatalf("release %s: %d %s", order, rec.Code, rec.Body)
+	}
+	sf.awaitWebhook(t, ref)
+}
+
+func (sf *scriptFixture) linkNow(t *testing.T, id string) payments.Link {
+	t.Helper()
+	l, err := sf.store.LinkGet(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// changesOf is the status after each change of link id told to the
+// subscriber (its creation left out), once every earlier event arrived.
+func (sf *scriptFixture) changesOf(t *testing.T, id string) []payments.LinkStatus {
+	t.Helper()
+	var out []payments.LinkStatus
+	for _, e := range sf.settle(t) {
+		if _, created := e.(payments.LinkCreated); !created && e.EventLink().ID == id {
+			out = append(out, e.EventLink().Status)
+		}
+	}
+	return out
+}
+
+func scriptRouter(sb *sandbox.Sandbox) http.Handler {
+	h := chi.NewRouter()
+	h.Mount("/script", sb.ScriptRoutes())
+	return h
+}
+
+// "Let it expire": the checkout expires on the script's time, its
+// payment.expired webhook moves the link to expired once, and the
+// checkout then refuses payment with a page in the shopper's language.
+func TestSandboxScriptExpiry(t *testing.T) {
+	sf := newScriptFixture(t)
+	ctx := context.Background()
+	h := scriptRouter(sf.sb)
+	if rec := do(t, h, http.MethodPut, "/script", `{"expire_after_ms":1}`, nil); rec.Code != http.StatusOK ||
+		!strings.Contains(rec.Body.String(), `"expire_after_ms":1`) {
+		t.Fatalf("PUT script: %d %s", rec.Code, rec.Body)
+	}
+	if rec := do(t, h, http.MethodPut, "/script", `{"expire_after_ms":-1}`, nil); rec.Code != http.StatusUnprocessableEntity {
+		t.Fatalf("negative expiry: %d", rec.Code)
+	}
+	if err := sf.sb.SetScript(sandbox.Script{ExpireAfterMS: 1}); err != nil {
+		t.Fatal(err)
+	}
+	l, _, err := sf.svc.CreateLink(ctx, validParams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sf.awaitWebhook(t, l.ProviderRef)
+	if got := sf.linkNow(t, l.ID); got.Status != payments.StatusExpired {
+		t.Fatalf("after the scripted expiry: %s, want expired", got.Status)
+	}
+	sf.advance(time.Second) // the checkout's own clock passes its expiry too
+	resp, err := http.Get(l.CheckoutURL + "?lang=de")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), "Diese Zahlung kann nicht mehr abgeschlossen werden.") ||
+		strings.Contains(string(page), `id="pay"`) {
+		t.Fatalf("expired checkout page (%d) offers payment or does not say why:\n%s", resp.StatusCode, page)
+	}
+	req, _ := http.NewRequest(http.MethodPost, l.CheckoutURL+"/pay", strings.NewReader("method=card"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept-Language", "fr-FR,fr;q=0.9")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(string(page), `lang="fr"`) || strings.Contains(string(page), `id="pay"`) {
+		t.Fatalf("pay on an expired checkout: %d\n%s", resp.StatusCode, page)
+	}
+	if got := sf.linkNow(t, l.ID); got.Status != payments.StatusExpired || got.PaidAt != nil {
+		t.Fatalf("after a refused payment: %s paid_at %v", got.Status, got.PaidAt)
+	}
+	if st, err := sf.sb.FetchStatus(ctx, l.ProviderRef); err != nil || st != payments.StatusExpired {
+		t.Fatalf("the sandbox reports %s %v", st, err)
+	}
+	if s := sf.changesOf(t, l.ID); len(s) != 1 || s[0] != payments.StatusExpired {
+		t.Fatalf("events %v, want one expired", s)
+	}
+}
+
+// True out-of-order delivery: webhooks held by the script and released
+// one at a time, each after the previous one was answered, so the order
+// they arrive in is the one asked for. Each case asserts the final status,
+// the refunded total and that every change was told once.
+func TestSandboxScriptOutOfOrder(t *testing.T) {
+	ctx := context.Background()
+	hold := func(t *testing.T, sf *scriptFixture, expireMS int) {
+		t.Helper()
+		if err := sf.sb.SetScript(sandbox.Script{HoldWebhooks: true, ExpireAfterMS: expireMS}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Paid, refunded 1000, refunded the other 1500: delivered refund 2,
+	// refund 1, then the payment. Ends refunded 2500, told once.
+	t.Run("RefundsBeforePayment", func(t *testing.T) {
+		sf := newScriptFixture(t)
+		h := scriptRouter(sf.sb)
+		hold(t, sf, 0)
+		l := sf.pay(t, "ooo-refund")
+		sf.reset(t)
+		for _, amount := range []int64{1000, 1500} {
+			if err := sf.sb.Refund(ctx, payments.RefundParams{Ref: l.ProviderRef, LinkID: l.ID, Amount: amount, Currency: "EUR"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sf.release(t, h, "newest", l.ProviderRef) // refund 2: the total, 2500
+		if got := sf.linkNow(t, l.ID); got.Status != payments.StatusRefunded || got.RefundedAmount != 2500 || got.PaidAt == nil {
+			t.Fatalf("after the last refund first: %s refunded %d paid_at %v", got.Status, got.RefundedAmount, got.PaidAt)
+		}
+		sf.release(t, h, "newest", l.ProviderRef) // refund 1: 1000 so far
+		sf.release(t, h, "newest", l.ProviderRef) // the payment
+		if got := sf.linkNow(t, l.ID); got.Status != payments.StatusRefunded || got.RefundedAmount != 2500 {
+			t.Fatalf("after the older refund and the payment: %s refunded %d", got.Status, got.RefundedAmount)
+		}
+		if rec := do(t, h, http.MethodPost, "/script/release", `{}`, nil); !strings.Contains(rec.Body.String(), `"released":0,"held":0`) {
+			t.Fatalf("nothing left to release: %s", rec.Body)
+		}
+		if s := sf.statuses(t); len(s) != 1 || s[0] != payments.StatusRefunded {
+			t.Fatalf("events %v, want one refunded", s)
+		}
+	})
+
+	// Paid, then a failed attempt: the failure arrives first (the link
+	// fails), the payment after it (the link is paid after all), each
+	// told once; the sandbox agrees.
+	t.Run("PaidAfterALaterFailure", func(t *testing.T) {
+		sf := newScriptFixture(t)
+		h := scriptRouter(sf.sb)
+		hold(t, sf, 0)
+		l := sf.pay(t, "ooo-failed")
+		sf.reset(t)
+		resp, err := http.Post(l.CheckoutURL+"/fail", "application/x-www-form-urlencoded", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		sf.release(t, h, "newest", l.ProviderRef)
+		if got := sf.linkNow(t, l.ID); got.Status != payments.StatusFailed {
+			t.Fatalf("after the failure first: %s", got.Status)
+		}
+		sf.release(t, h, "newest", l.ProviderRef)
+		if got := sf.linkNow(t, l.ID); got.Status != payments.StatusPaid || got.PaidAt == nil {
+			t.Fatalf("after the late payment: %s paid_at %v", got.Status, got.PaidAt)
+		}
+		if st, _ := sf.sb.FetchStatus(ctx, l.ProviderRef); st != payments.StatusPaid {
+			t.Fatalf("the sandbox says %s", st)
+		}
+		if s := sf.statuses(t); len(s) != 2 || s[0] != payments.StatusFailed || s[1] != payments.StatusPaid {
+			t.Fatalf("events %v, want failed then paid, once each", s)
+		}
+	})
+
+	// Paid in time, but the expiry's webhook arrives first: the link
+	// expires, then is paid.
+	t.Run("PaidAfterTheExpiry", func(t *testing.T) {
+		sf := newScriptFixture(t)
+		h := scriptRouter(sf.sb)
+		hold(t, sf, 1)
+		l := sf.pay(t, "ooo-expired") // the fake clock has not moved: in time
+		sf.reset(t)
+		sf.release(t, h, "oldest", l.ProviderRef) // the expiry, scheduled at create
+		if got := sf.linkNow(t, l.ID); got.Status != payments.StatusExpired {
+			t.Fatalf("after the expiry first: %s", got.Status)
+		}
+		sf.release(t, h, "oldest", l.ProviderRef)
+		if got := sf.linkNow(t, l.ID); got.Status != payments.StatusPaid {
+			t.Fatalf("after the payment made in time: %s", got.Status)
+		}
+		if s := sf.statuses(t); len(s) != 2 || s[0] != payments.StatusExpired || s[1] != payments.StatusPaid {
+			t.Fatalf("events %v, want expired then paid, once each", s)
+		}
+	})
+}

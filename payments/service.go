@@ -328,6 +328,7 @@ func (s *Service) checkoutWith(ctx context.Context, prov Provider, l Link, failo
 			ExpiresAt:   l.ExpiresAt,
 			ReturnURL:   cc.ReturnURL,
 			Country:     cc.Country,
+			Locale:      cc.Locale,
 		})
 		acancel()
 		s.breakers.record(p.Name(), perr == nil, s.now())
@@ -369,6 +370,7 @@ func (s *Service) checkoutWith(ctx context.Context, prov Provider, l Link, failo
 		}
 		x.ProviderRef = pl.Ref
 		x.CheckoutURL = pl.CheckoutURL
+		x.Mode = pl.Mode
 		x.UpdatedAt = s.now().UTC()
 		events = []Event{LinkCreated{EventMeta: newMeta(x.UpdatedAt), Link: x.Clone()}}
 		return events, nil
@@ -423,14 +425,16 @@ var errNoChange = errors.New("payments: no change")
 // HandleWebhook verifies and applies one provider webhook:
 //
 //  1. the provider verifies the signature (ErrBadSignature otherwise);
-//  2. the event is applied and recorded once per (provider, id), in one
+//  2. an event of the other mode than its link's (test or live) is
+//     refused with ErrBadWebhook;
+//  3. the event is applied and recorded once per (provider, id), in one
 //     atomic step (Store.EventApply): a duplicate returns nil and changes
 //     nothing, and an apply that fails records nothing and returns an
 //     error, so the provider's retry applies it;
-//  3. the link moves only if LinkStatus.CanMoveTo allows it, so late or
+//  4. the link moves only if LinkStatus.CanMoveTo allows it, so late or
 //     out-of-order events never move a link back; a refund arriving before
 //     the payment moves an open link straight to (partially) refunded;
-//  4. the change's event (LinkStatusChanged or RefundRecorded) is
+//  5. the change's event (LinkStatusChanged or RefundRecorded) is
 //     recorded with it and published to subscribers.
 //
 // An event whose reference matches no link returns ErrUnknownReference (a
@@ -472,6 +476,13 @@ func (s *Service) HandleWebhook(ctx context.Context, provider string, header htt
 		return fmt.Errorf("payments: find link for webhook: %w", err)
 	}
 	log := s.linkLog(l).With("provider", provider, "event_id", ev.ID, "event_status", string(ev.Status))
+	if l.Mode != "" && ev.Mode != "" && ev.Mode != l.Mode {
+		// Test and live money never mix: a key changed since the link was
+		// made, or an event was sent to the wrong endpoint. Refused (400)
+		// rather than retried, since no retry can make it right.
+		log.Warn("webhook refused: its mode is not the link's", "event_mode", string(ev.Mode), "link_mode", string(l.Mode))
+		return fmt.Errorf("%w: a %s-mode event for the %s-mode link %s", ErrBadWebhook, ev.Mode, l.Mode, l.ID)
+	}
 	from := l.Status
 	var events []Event
 	updated, applied, err := s.store.EventApply(ctx, ev, l.ID, func(x *Link) ([]Event, error) {
@@ -542,6 +553,12 @@ func (s *Service) moveTo(x *Link, status LinkStatus, at time.Time, refunded int6
 		status = StatusRefunded
 	}
 	if !x.Status.CanMoveTo(status) {
+		return nil, errNoChange
+	}
+	if x.Status == StatusExpired && (at.IsZero() || !at.Before(x.ExpiresAt)) {
+		// Only a payment made in time, whose event came after the
+		// expiry's, reopens an expired link; one made after it (or of no
+		// known time) is for someone to refund.
 		return nil, errNoChange
 	}
 	if x.Status == StatusPartiallyRefunded && status == StatusPartiallyRefunded && refunded <= x.RefundedAmount {

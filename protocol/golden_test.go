@@ -170,7 +170,7 @@ func TestDocExamplesRoundTrip(t *testing.T) {
 var allTypes = []protocol.Type{
 	protocol.TypeAuth, protocol.TypePresence, protocol.TypeOfferAccept, protocol.TypeOfferDecline,
 	protocol.TypeQueueCancel, protocol.TypeSDP, protocol.TypeICE, protocol.TypeICERestart,
-	protocol.TypeCallConnected, protocol.TypeCallEnd, protocol.TypeCallQuality, protocol.TypeCallTransfer,
+	protocol.TypeCallConnected, protocol.TypeCallEnd, protocol.TypeCallQuality, protocol.TypeCallTransfer, protocol.TypeCallHold,
 	protocol.TypeWelcome, protocol.TypeError, protocol.TypeQueuePosition, protocol.TypeQueueRequeued,
 	protocol.TypeQueueLeft, protocol.TypeOffer, protocol.TypeOfferRevoked, protocol.TypeCallMatched,
 	protocol.TypeCallState, protocol.TypeCallPeer, protocol.TypeCallEnded, protocol.TypePaymentLink,

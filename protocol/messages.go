@@ -1,7 +1,9 @@
 package protocol
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"time"
 )
 
@@ -46,6 +48,9 @@ type WelcomeGuide struct {
 	// them). Pending offers are sent again as offer messages.
 	Capacity int        `json:"capacity,omitempty"`
 	Calls    []CallView `json:"calls,omitempty"`
+	// WrapUpMs is how long the guide's wrap-up has left (status wrap_up):
+	// a duration, so the console counts down without trusting its clock.
+	WrapUpMs int64 `json:"wrap_up_ms,omitempty"`
 }
 
 // CallView names the call a welcome resumes, and the receiver's side of it.
@@ -65,6 +70,8 @@ type SetPresence struct {
 type Presence struct {
 	Status string `json:"status"`
 	Reason string `json:"reason"`
+	// WrapUpMs is how long a wrap_up status has left when it was sent.
+	WrapUpMs int64 `json:"wrap_up_ms,omitempty"`
 }
 
 // ShopperContext is what a guide sees of a shopper's visit.
@@ -75,6 +82,9 @@ type ShopperContext struct {
 	// CustomerID is the merchant's id of a shopper its site signed in
 	// (a verified customer token); absent for anonymous shoppers.
 	CustomerID string `json:"customer_id,omitempty"`
+	// Device is phone, tablet or desktop, as the widget said; absent when
+	// it did not.
+	Device string `json:"device,omitempty"`
 }
 
 // Offer asks a guide to take a waiting shopper. OfferID is the id of the
@@ -264,12 +274,46 @@ type CallTransfer struct {
 	Note    string `json:"note,omitempty"`
 }
 
+// CallHold says whether the guide has put the call on hold: a guide of
+// capacity above 1 talks in one call at a time, and the shopper of each
+// other call is told it waits, so a silent, frozen guide does not read as
+// a broken call. The guide sends it; its shopper gets the same payload.
+type CallHold struct {
+	OnHold bool `json:"on_hold"`
+}
+
 // ICERestart asks the initiator for a new offer with fresh ICE. Fresh says
 // the sender's page was reloaded and has a new peer connection (new DTLS),
 // so the initiator must build a new one too: an ICE restart of the old one
 // would never finish the handshake.
 type ICERestart struct {
 	Fresh bool `json:"fresh,omitempty"`
+}
+
+// MediaState says whether the sender's microphone (Audio) and camera
+// (Video) are on: false for a track it turned off or never had.
+type MediaState struct {
+	Audio bool `json:"audio"`
+	Video bool `json:"video"`
+}
+
+// UnmarshalJSON takes exactly audio and video: a relayed payload reaches
+// the other party as the sender wrote it, so nothing else may ride along.
+func (m *MediaState) UnmarshalJSON(b []byte) error {
+	var p struct {
+		Audio *bool `json:"audio"`
+		Video *bool `json:"video"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return err
+	}
+	if p.Audio == nil || p.Video == nil {
+		return errors.New("media.state needs both audio and video")
+	}
+	m.Audio, m.Video = *p.Audio, *p.Video
+	return nil
 }
 
 // ChatSend is a chat message a party sends in its call. Only a guide may
@@ -369,6 +413,10 @@ func ClientPayload(t Type) any {
 		return new(CartUpdate)
 	case TypeCallTransfer:
 		return new(CallTransfer)
+	case TypeMediaState:
+		return new(MediaState)
+	case TypeCallHold:
+		return new(CallHold)
 	}
 	return nil
 }
@@ -411,7 +459,9 @@ func ServerPayload(t Type) any {
 		return new(Cart)
 	case TypeCallbackChanged:
 		return new(CallbackChanged)
-	case TypeSDP, TypeICE, TypeICERestart:
+	case TypeCallHold:
+		return new(CallHold)
+	case TypeSDP, TypeICE, TypeICERestart, TypeMediaState:
 		// Relayed: the other party gets what the sender sent.
 		return ClientPayload(t)
 	}

@@ -17,12 +17,21 @@ const (
 	TypeCallEnd       Type = "call.end"
 	TypeCallQuality   Type = "call.quality"
 	TypeCallTransfer  Type = "call.transfer"
+	// TypeCallHold is a guide holding several calls putting one on hold
+	// (or taking it back); its shopper gets it as it was sent.
+	TypeCallHold Type = "call.hold"
 
 	// Inside a call (issue 13): chat both ways, product cards from the
 	// guide, the shopper's cart and what it is looking at.
 	TypeChatSend     Type = "chat.send"
 	TypeProductShare Type = "product.share"
 	TypeCartUpdate   Type = "cart.update"
+
+	// TypeMediaState is a party's microphone and camera as it turned them
+	// on or off, relayed to the other party: a muted track sends silence
+	// and a disabled camera black frames, which the other side cannot
+	// tell from a fault.
+	TypeMediaState Type = "media.state"
 )
 
 // Messages the server sends.
@@ -50,13 +59,15 @@ const (
 
 // Relayed reports whether the server passes t to the other party of the
 // sender's call as it is.
-func (t Type) Relayed() bool { return t == TypeSDP || t == TypeICE || t == TypeICERestart }
+func (t Type) Relayed() bool {
+	return t == TypeSDP || t == TypeICE || t == TypeICERestart || t == TypeMediaState
+}
 
 // NeedsCall reports whether a client message of type t must name the
 // sender's call.
 func (t Type) NeedsCall() bool {
 	switch t {
-	case TypeCallConnected, TypeCallEnd, TypeCallQuality, TypeCallTransfer, TypeChatSend, TypeProductShare, TypeCartUpdate:
+	case TypeCallConnected, TypeCallEnd, TypeCallQuality, TypeCallTransfer, TypeCallHold, TypeChatSend, TypeProductShare, TypeCartUpdate:
 		return true
 	}
 	return t.Relayed()

@@ -63,6 +63,16 @@
 // [MaxQualityReports] per call); [Service.CallQuality] folds them into the
 // per-call summary (min, median, max per side) kept with the call's
 // history, and each report is published as [QualityReported] for metrics.
+//
+// # Dashboard figures
+//
+// [Service.Stats] reads a window's history in one read ([HistoryReader]:
+// the entries that joined in it, all their calls and those calls' quality
+// reports) and folds it in [ComputeStats], the same code whichever store
+// answered: offered, answered, abandoned, waits, handle times, ratings and
+// quality, in total and per day. [Service.Live] is the service now.
+// docs/dashboard.md defines each figure.
+//
 // The matcher tells a [MatcherObserver] of each pass and of leadership,
 // for metrics, without events every subscriber would have to skip.
 //

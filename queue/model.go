@@ -66,7 +66,18 @@ type Entry struct {
 	// guide wrote for whoever takes it next.
 	TransferGuide string `json:"transfer_guide,omitempty"`
 	TransferNote  string `json:"transfer_note,omitempty"`
+	// Device is the kind of device the widget ran on (DevicePhone,
+	// DeviceTablet, DeviceDesktop), from its user agent; empty when the
+	// widget did not say.
+	Device string `json:"device,omitempty"`
 }
+
+// The kinds of device a shopper's widget reports.
+const (
+	DevicePhone   = "phone"
+	DeviceTablet  = "tablet"
+	DeviceDesktop = "desktop"
+)
 
 // GuideStatus is what the guide chose in the console.
 type GuideStatus string

@@ -265,6 +265,8 @@ type JoinParams struct {
 	SecondLanguage string `json:"second_language,omitempty"`
 	// Skill is the product category the shopper asks about.
 	Skill string `json:"skill,omitempty"`
+	// Device is phone, tablet or desktop, as the widget read its user agent.
+	Device string `json:"device,omitempty"`
 	// CustomerToken is the merchant's signed token; the caller verifies
 	// it and sets Priority and CustomerID, which a body never sets.
 	CustomerToken string `json:"customer_token,omitempty"`
@@ -298,6 +300,8 @@ func (p *JoinParams) validate() error {
 		return fmt.Errorf("%w: second_language %q is not a BCP 47 tag", ErrInvalid, p.SecondLanguage)
 	case p.Skill != "" && !skillRE.MatchString(p.Skill):
 		return fmt.Errorf("%w: skill must be 1-64 of a-z, 0-9, - and _", ErrInvalid)
+	case p.Device != "" && p.Device != DevicePhone && p.Device != DeviceTablet && p.Device != DeviceDesktop:
+		return fmt.Errorf("%w: device must be phone, tablet or desktop", ErrInvalid)
 	}
 	// The guide reads the name: one spelling, nothing invisible.
 	name, err := cleantext.Line(p.Name, 80)
@@ -338,7 +342,7 @@ func (s *Service) Join(ctx context.Context, p JoinParams) (Entry, error) {
 		Currency: p.Currency, PageURL: p.PageURL, State: EntryWaiting,
 		JoinedAt: now, DisconnectedAt: &now,
 		Language: primaryLanguage(p.Locale), Language2: primaryLanguage(p.SecondLanguage), Skill: p.Skill,
-		Priority: p.Priority, CustomerID: p.CustomerID,
+		Priority: p.Priority, CustomerID: p.CustomerID, Device: p.Device,
 	})
 	if err != nil {
 		return Entry{}, fmt.Errorf("join %s: %w", p.Queue, err)

@@ -62,6 +62,11 @@ type StoreTx interface {
 	// CallsDeclined lists a guide's latest offers that ended declined
 	// (with the guide's reason, if any), newest first, at most limit.
 	CallsDeclined(ctx context.Context, guideID string, limit int) ([]Call, error)
+	// CallsOfCustomer lists the calls a guide accepted for the entries of
+	// one customer (the merchant's id from a verified customer token),
+	// newest offer first, at most limit: the "spoke before" of the
+	// console's shopper context.
+	CallsOfCustomer(ctx context.Context, customerID string, limit int) ([]Call, error)
 
 	// Queues are read without a claim: a change reads its queue's rules,
 	// it does not change them.
@@ -95,6 +100,7 @@ type StoreTx interface {
 type Store interface {
 	StoreTx
 	Eraser
+	HistoryReader
 
 	// Tx runs fn in one transaction: everything fn writes through tx is
 	// saved together when fn returns nil, and nothing is when it returns

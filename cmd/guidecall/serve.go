@@ -94,7 +94,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	fmt.Fprintf(stdout, "\nguidecall is running.\n\n  Shopper demo page:  %s/shop/\n  Guide console:      %s/guide/\n", app.URL(), app.URL())
+	fmt.Fprintf(stdout, "\nguidecall is running.\n\n  Shopper demo page:  %s/shop/\n  Guide console:      %s/guide/\n  Admin dashboard:    %s/admin/\n",
+		app.URL(), app.URL(), app.URL())
 	if demoPassword != "" {
 		fmt.Fprintf(stdout, "  Demo guide login:   %s / %s\n", demoGuideEmail, demoPassword)
 	} else if cfg.WantDemoGuide() {
@@ -102,8 +103,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	}
 	if demoAdminPassword != "" {
 		fmt.Fprintf(stdout, "  Demo admin login:   %s / %s\n", demoAdminEmail, demoAdminPassword)
+	} else if cfg.WantDemoGuide() {
+		fmt.Fprintf(stdout, "  Demo admin login:   %s (already existed; password unchanged)\n", demoAdminEmail)
 	}
-	fmt.Fprintf(stdout, "  TURN:               %s (udp), %s (tcp)\n\nOpen the shopper page in one window and the guide console in another. Ctrl-C stops.\n\n",
+	fmt.Fprintf(stdout, "  TURN:               %s (udp), %s (tcp)\n\nOpen the shopper page in one window and the guide console in another;\n"+
+		"the admin dashboard fills as calls are made. Ctrl-C stops.\n\n",
 		app.TURN.UDPAddr(), app.TURN.TCPAddr())
 
 	for done := false; !done; {

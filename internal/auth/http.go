@@ -103,11 +103,66 @@ func (s *Service) AdminRoutes() chi.Router {
 	r := chi.NewRouter()
 	r.Use(s.issuer.Middleware(protocol.RoleAdmin))
 	r.Get("/", s.handleList)
+	r.Post("/", s.handleCreate)
 	r.Post("/{id}/disable", s.adminChange(func(ctx context.Context, id string) (Account, error) { return s.SetDisabled(ctx, id, true) }))
 	r.Post("/{id}/enable", s.adminChange(func(ctx context.Context, id string) (Account, error) { return s.SetDisabled(ctx, id, false) }))
 	r.Post("/{id}/unlock", s.adminChange(s.Unlock))
 	r.Delete("/{id}", s.handleRemove)
 	return r
+}
+
+// handleCreate adds a guide or admin account (the dashboard's "add a
+// guide", `guidecall guide add` on the command line). A refusal names the
+// field first in its message, so a form can show it beside that input.
+func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Email    string        `json:"email"`
+		Name     string        `json:"name"`
+		Password string        `json:"password"`
+		Role     protocol.Role `json:"role"`
+	}
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	if req.Role == "" {
+		req.Role = protocol.RoleGuide
+	}
+	a, err := s.AddAccount(r.Context(), req.Email, req.Name, req.Password, req.Role)
+	if err != nil {
+		field, status, code := accountField(err)
+		if field == "" {
+			s.writeStoreError(w, r, "add account", err)
+			return
+		}
+		msg := strings.TrimPrefix(err.Error(), "auth: ")
+		if code == "duplicate_email" {
+			msg = "an account with this email exists"
+		}
+		writeError(w, status, code, field+": "+msg)
+		return
+	}
+	c, _ := ClaimsFrom(r.Context())
+	s.log.InfoContext(r.Context(), "admin added account", "account_id", a.ID, "role", a.Role, "by", c.Subject)
+	httpjson.Write(w, http.StatusCreated, a.Public())
+}
+
+// accountField names the field a refused new account is refused for, with
+// the answer's status and code; "" when the refusal is not the input's.
+func accountField(err error) (field string, status int, code string) {
+	msg := err.Error()
+	switch {
+	case errors.Is(err, ErrDuplicateEmail):
+		return "email", http.StatusConflict, "duplicate_email"
+	case errors.Is(err, ErrWeakPassword), errors.Is(err, ErrPasswordTooLong), errors.Is(err, ErrCommonPassword):
+		return "password", http.StatusBadRequest, "weak_password"
+	case !errors.Is(err, ErrInvalidAccount):
+		return "", 0, ""
+	case strings.Contains(msg, "email"):
+		return "email", http.StatusBadRequest, "bad_request"
+	case strings.Contains(msg, "name"):
+		return "name", http.StatusBadRequest, "bad_request"
+	}
+	return "role", http.StatusBadRequest, "bad_request"
 }
 
 func (s *Service) handleRemove(w http.ResponseWriter, r *http.Request) {

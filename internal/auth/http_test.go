@@ -199,3 +199,50 @@ func TestClaimsContext(t *testing.T) {
 		t.Fatalf("ClaimsFrom = %v, %v", got, ok)
 	}
 }
+
+// TestAdminCreatesAccount: an admin adds a guide (the role defaults to
+// guide); each refusal names its field first, for the dashboard's form; a
+// guide may not add accounts.
+func TestAdminCreatesAccount(t *testing.T) {
+	f := newFixture(t)
+	h := f.svc.AdminRoutes()
+	login := func(email, password string) string {
+		pair, err := f.svc.Login(t.Context(), email, password, "192.0.2.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pair.AccessToken
+	}
+	admin := login("admin@example.com", "admin-password")
+	rec := do(t, h, "POST", "/", `{"email":"New.Guide@Example.com","name":"Nia","password":"a long enough password"}`, admin)
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("create: %d %s", rec.Code, rec.Body)
+	}
+	var a map[string]any
+	_ = json.Unmarshal(rec.Body.Bytes(), &a)
+	if a["email"] != "new.guide@example.com" || a["role"] != "guide" || a["name"] != "Nia" || a["id"] == "" || strings.Contains(rec.Body.String(), "argon2") {
+		t.Fatalf("created %s", rec.Body)
+	}
+	if _, err := f.svc.Login(t.Context(), "new.guide@example.com", "a long enough password", "192.0.2.1"); err != nil {
+		t.Fatalf("the new guide cannot log in: %v", err)
+	}
+	for _, c := range []struct {
+		body, field string
+		status      int
+	}{
+		{`{"email":"new.guide@example.com","name":"Again","password":"a long enough password"}`, "email", http.StatusConflict},
+		{`{"email":"not an address","name":"X","password":"a long enough password"}`, "email", http.StatusBadRequest},
+		{`{"email":"x@example.com","name":"","password":"a long enough password"}`, "name", http.StatusBadRequest},
+		{`{"email":"x@example.com","name":"X","password":"short"}`, "password", http.StatusBadRequest},
+		{`{"email":"x@example.com","name":"X","password":"a long enough password","role":"shopper"}`, "role", http.StatusBadRequest},
+	} {
+		rec := do(t, h, "POST", "/", c.body, admin)
+		var e apiError
+		_ = json.Unmarshal(rec.Body.Bytes(), &e)
+		if rec.Code != c.status || !strings.HasPrefix(e.Error.Message, c.field+": ") {
+			t.Errorf("%s: %d %s, want %d naming %s", c.body, rec.Code, rec.Body, c.status, c.field)
+		}
+	}
+	guide := login("guide@example.com", guidePassword)
+	wantError(t, do(t, h, "POST", "/", `{"email":"y@example.com","name":"Y","password":"a long enough password"}`, guide), http.StatusForbidden, "forbidden")
+}

@@ -130,9 +130,6 @@ type Serve struct {
 	Adyen             Adyen
 	GuideRefundWindow time.Duration
 	PaymentRoutes     string
-	// ShopOrigins are the merchant's page origins a hosted checkout may
-	// send the shopper back to (besides the node's public URL).
-	ShopOrigins string
 	// MerchantRetrySchedule replaces the merchant webhook retry schedule.
 	// A test hook with no flag: `serve` reads it from
 	// GUIDECALL_TEST_MERCHANT_RETRY_SCHEDULE.
@@ -230,7 +227,7 @@ func (c *Serve) Register(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxConnections, "max-connections", 20000, "WebSocket connections one node holds at most; more get 503")
 	fs.IntVar(&c.MaxConnectionsPerIP, "max-connections-per-ip", 50, "WebSocket connections one client address may hold, authenticated or not; more get 429")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs of load balancers whose X-Forwarded-For / X-Real-IP name the client; empty trusts no header")
-	fs.StringVar(&c.AllowedOrigins, "allowed-origins", "", "comma-separated origins (https://shop.example) of merchant pages that embed the widget; empty allows only this node's own pages")
+	fs.StringVar(&c.AllowedOrigins, "allowed-origins", "", "comma-separated origins (https://shop.example) of merchant pages that embed the widget: they get CORS and WebSocket access, and a hosted checkout (sandbox, Stripe, Adyen) may bring the shopper back to them; empty allows only this node's own pages")
 	fs.Var(&c.DemoGuide, "demo-guide", "create demo guide and admin accounts at start-up and print their logins; auto: on with the in-memory store, off with --database-url")
 	c.registerHardening(fs)
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
@@ -238,7 +235,6 @@ func (c *Serve) Register(fs *flag.FlagSet) {
 	c.Stripe.Register(fs)
 	c.Adyen.Register(fs)
 	fs.StringVar(&c.PaymentRoutes, "payment-routes", "", "providers to try for new links per currency or currency/country (the shopper's locale region), in order, failing over before a link is issued: \"EUR/NL=stripe,sandbox;EUR=stripe;*=sandbox\"; empty: the first provider only")
-	fs.StringVar(&c.ShopOrigins, "shop-origins", "", "origins of the merchant's pages (\"https://shop.example,https://www.shop.example\") a hosted checkout may bring the shopper back to; the node's public URL always may")
 	fs.DurationVar(&c.GuideRefundWindow, "guide-refund-window", 14*24*time.Hour, "how long after a payment the guide may refund it from the console (admins: always)")
 	// Routing (issue 8).
 	fs.StringVar(&c.CustomerTokenSecret, "customer-token-secret", "", "the merchant's identity secret that signs customer tokens (HS256); without it tokens, and so priorities, are refused")

@@ -233,6 +233,12 @@ func TestAllowedOrigins(t *testing.T) {
 		t.Fatalf("Origins() = %q, %v; want %q", got, err, want)
 	}
 
+	// One flag decides both CORS and the checkout's way back: the old
+	// --shop-origins is gone, not silently ignored.
+	if _, fs := newServe(t); config.Parse(fs, []string{"--shop-origins", "https://shop.example"}, env(nil)) == nil {
+		t.Fatal("--shop-origins accepted; --allowed-origins replaces it")
+	}
+
 	for _, bad := range []string{"shop.example", "ftp://shop.example", "https://shop.example/path", "https://", "https://a.example?x=1", "https://u@a.example"} {
 		c, fs := newServe(t)
 		if err := config.Parse(fs, []string{"--allowed-origins", bad}, env(nil)); err != nil {

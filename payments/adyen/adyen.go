@@ -71,11 +71,6 @@ type Config struct {
 	// ReturnURL brings the shopper back after the payment; {LINK_ID} is
 	// replaced with the link's id.
 	ReturnURL string
-	// ShopperLocale and CountryCode, when set, are sent with every link
-	// (the hosted page's language, and the country whose payment methods
-	// it offers); empty lets Adyen decide from the shopper's browser.
-	ShopperLocale string
-	CountryCode   string
 	// Refs remembers the payment behind each link, learned from its
 	// AUTHORISATION notification: refunds need it and the payment link
 	// does not tell it. NewMemoryRefs if nil.
@@ -248,10 +243,13 @@ func (p *Provider) CreateLink(ctx context.Context, lp payments.ProviderLinkParam
 		Amount:          amount,
 		MerchantAccount: p.cfg.MerchantAccount,
 		ReturnURL:       strings.ReplaceAll(p.cfg.ReturnURL, "{LINK_ID}", lp.LinkID),
-		ShopperLocale:   p.cfg.ShopperLocale,
-		CountryCode:     p.cfg.CountryCode,
-		Description:     lp.Description,
-		Metadata:        map[string]string{"link_id": lp.LinkID, "call_id": lp.CallID},
+		// The shopper's own, from their join: the hosted page's language
+		// and the country whose payment methods it offers. Unknown, Adyen
+		// decides from the shopper's browser.
+		ShopperLocale: lp.Locale,
+		CountryCode:   lp.Country,
+		Description:   lp.Description,
+		Metadata:      map[string]string{"link_id": lp.LinkID, "call_id": lp.CallID},
 	}
 	if !lp.ExpiresAt.IsZero() {
 		req.ExpiresAt = lp.ExpiresAt.UTC().Format(time.RFC3339)
@@ -273,7 +271,7 @@ func (p *Provider) CreateLink(ctx context.Context, lp payments.ProviderLinkParam
 		return payments.ProviderLink{}, fmt.Errorf("%w: adyen: payment link without id or url", payments.ErrProvider)
 	}
 	p.log.Info("adyen payment link created", "link_id", lp.LinkID, "call_id", lp.CallID, "provider_ref", pl.ID)
-	return payments.ProviderLink{Ref: pl.ID, CheckoutURL: pl.URL}, nil
+	return payments.ProviderLink{Ref: pl.ID, CheckoutURL: pl.URL, Mode: payments.Mode(p.mode)}, nil
 }
 
 // FetchStatus implements payments.Provider. A completed link says paid:

@@ -37,7 +37,7 @@ func newProvider(t testing.TB, apiURL string, mut ...func(*adyen.Config)) *adyen
 	t.Helper()
 	cfg := adyen.Config{
 		APIKey: apiKey, MerchantAccount: merchant, HMACKey: hmacKey, APIURL: apiURL,
-		ReturnURL: "https://shop.example/shop/?payment_link={LINK_ID}", ShopperLocale: "nl-NL", CountryCode: "NL",
+		ReturnURL: "https://shop.example/shop/?payment_link={LINK_ID}",
 	}
 	for _, m := range mut {
 		m(&cfg)
@@ -56,6 +56,7 @@ func TestCreateLinkRequestShape(t *testing.T) {
 	pl, err := p.CreateLink(context.Background(), payments.ProviderLinkParams{
 		LinkID: "lnk_1", CallID: "call_1", Amount: 4990, Currency: "eur", Description: "Sneakers",
 		Items: []payments.Item{{Name: "Sneakers", Quantity: 1, UnitAmount: 4990}}, ExpiresAt: exp,
+		Locale: "nl-NL", Country: "NL",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -94,6 +95,7 @@ func TestCreateLinkRequestShape(t *testing.T) {
 	again, err := p.CreateLink(context.Background(), payments.ProviderLinkParams{
 		LinkID: "lnk_1", CallID: "call_1", Amount: 4990, Currency: "eur", Description: "Sneakers",
 		Items: []payments.Item{{Name: "Sneakers", Quantity: 1, UnitAmount: 4990}}, ExpiresAt: exp,
+		Locale: "nl-NL", Country: "NL",
 	})
 	if err != nil || again != pl {
 		t.Fatalf("replay: %+v %v, want %+v", again, err, pl)
@@ -191,9 +193,9 @@ func TestParseWebhookFixtures(t *testing.T) {
 		want    payments.ProviderEvent
 		wantErr error
 	}{
-		{"authorisation", p, payments.ProviderEvent{ID: "AUTHORISATION:7914073381342284:true", ProviderRef: "PLFIXTURE0001", Status: payments.StatusPaid}, nil},
-		{"authorisation_previous_key", rotating, payments.ProviderEvent{ID: "AUTHORISATION:7914073381342284:true", ProviderRef: "PLFIXTURE0001", Status: payments.StatusPaid}, nil},
-		{"authorisation", rotating, payments.ProviderEvent{ID: "AUTHORISATION:7914073381342284:true", ProviderRef: "PLFIXTURE0001", Status: payments.StatusPaid}, nil},
+		{"authorisation", p, payments.ProviderEvent{ID: "AUTHORISATION:7914073381342284:true", ProviderRef: "PLFIXTURE0001", Status: payments.StatusPaid, Mode: payments.ModeTest}, nil},
+		{"authorisation_previous_key", rotating, payments.ProviderEvent{ID: "AUTHORISATION:7914073381342284:true", ProviderRef: "PLFIXTURE0001", Status: payments.StatusPaid, Mode: payments.ModeTest}, nil},
+		{"authorisation", rotating, payments.ProviderEvent{ID: "AUTHORISATION:7914073381342284:true", ProviderRef: "PLFIXTURE0001", Status: payments.StatusPaid, Mode: payments.ModeTest}, nil},
 		{"authorisation_previous_key", p, payments.ProviderEvent{}, payments.ErrBadSignature},
 		{"authorisation_wrong_key", rotating, payments.ProviderEvent{}, payments.ErrBadSignature},
 		{"authorisation_unsigned", p, payments.ProviderEvent{}, payments.ErrBadSignature},
@@ -202,9 +204,9 @@ func TestParseWebhookFixtures(t *testing.T) {
 		// A live notification reaches a test-mode provider, or the reverse.
 		{"authorisation_live", p, payments.ProviderEvent{}, payments.ErrBadWebhook},
 		{"authorisation", live, payments.ProviderEvent{}, payments.ErrBadWebhook},
-		{"authorisation_live", live, payments.ProviderEvent{ID: "AUTHORISATION:7914073381342284:true", ProviderRef: "PLFIXTURE0001", Status: payments.StatusPaid}, nil},
+		{"authorisation_live", live, payments.ProviderEvent{ID: "AUTHORISATION:7914073381342284:true", ProviderRef: "PLFIXTURE0001", Status: payments.StatusPaid, Mode: payments.ModeLive}, nil},
 		{"authorisation_other_merchant", p, payments.ProviderEvent{}, payments.ErrBadWebhook},
-		{"refund_partial", p, payments.ProviderEvent{ID: "REFUND:8815073381342299:true", LinkID: "lnk_fixture1", Status: payments.StatusPartiallyRefunded, RefundedAmount: 1000}, nil},
+		{"refund_partial", p, payments.ProviderEvent{ID: "REFUND:8815073381342299:true", LinkID: "lnk_fixture1", Status: payments.StatusPartiallyRefunded, RefundedAmount: 1000, Mode: payments.ModeTest}, nil},
 		{"authorisation_refused", p, payments.ProviderEvent{}, payments.ErrIgnoredEvent},
 		{"report_available", p, payments.ProviderEvent{}, payments.ErrIgnoredEvent},
 	}
@@ -485,5 +487,76 @@ func TestAdyenCurrencyUnits(t *testing.T) {
 	}))
 	if err != nil || ev.RefundedAmount != 500 {
 		t.Fatalf("ISK refund: %+v %v, want 500", ev, err)
+	}
+}
+
+// The environment changed from test to live: a live AUTHORISATION for a
+// link made in test mode is refused (400) and moves nothing; the same
+// for a live link applies. Links made against the fake are test links.
+func TestLiveNotificationForATestLinkIsRefused(t *testing.T) {
+	fake := adyentest.New(t, apiKey, merchant, keyBytes(t))
+	l, _, err := newService(t, newProvider(t, fake.URL())).CreateLink(context.Background(),
+		payments.CreateLinkParams{CallID: "c", Amount: 700, Currency: "EUR", IdempotencyKey: "k", CreatedBy: "g"})
+	if err != nil || l.Mode != payments.ModeTest {
+		t.Fatalf("link on the test fake: mode %q, %v", l.Mode, err)
+	}
+	store := payments.NewMemoryStore()
+	live := newProvider(t, "https://guidecall-checkout-live.adyenpayments.com/checkout/v71")
+	svc, err := payments.NewService(payments.Config{Store: store, Providers: []payments.Provider{live}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	now := time.Now().UTC()
+	for id, mode := range map[string]payments.Mode{"pl_test": payments.ModeTest, "pl_live": payments.ModeLive} {
+		if _, err := store.LinkCreate(ctx, payments.Link{ID: id, CallID: "c", Provider: adyen.Name, ProviderRef: "PL_" + id, Mode: mode,
+			Amount: 700, Currency: "EUR", Status: payments.StatusOpen, IdempotencyKey: id, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	auth := func(link string) []byte {
+		return adyentest.Notification(keyBytes(t), true, adyen.NotificationItem{
+			PSPReference: "PSP_" + link, MerchantAccountCode: merchant, MerchantReference: link,
+			Amount: adyen.Amount{Value: 700, Currency: "EUR"}, EventCode: adyen.EventAuthorisation, Success: "true",
+			AdditionalData: map[string]string{"paymentLinkId": "PL_" + link},
+		})
+	}
+	if err := svc.HandleWebhook(ctx, adyen.Name, nil, auth("pl_test")); !errors.Is(err, payments.ErrBadWebhook) {
+		t.Fatalf("live notification for a test link: %v, want ErrBadWebhook", err)
+	}
+	if got, _ := store.LinkGet(ctx, "pl_test"); got.Status != payments.StatusOpen {
+		t.Fatalf("test link moved to %s", got.Status)
+	}
+	if err := svc.HandleWebhook(ctx, adyen.Name, nil, auth("pl_live")); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := store.LinkGet(ctx, "pl_live"); got.Status != payments.StatusPaid {
+		t.Fatalf("live link %s, want paid", got.Status)
+	}
+}
+
+// Each link carries its own shopper's locale and country (from their
+// join), not one for the whole node; unknown, neither is sent.
+func TestShopperLocaleAndCountryPerLink(t *testing.T) {
+	fake := adyentest.New(t, apiKey, merchant, keyBytes(t))
+	p := newProvider(t, fake.URL())
+	for _, c := range []struct{ link, locale, country string }{
+		{"lnk_nl", "nl-NL", "NL"}, {"lnk_jp", "ja-JP", "JP"}, {"lnk_none", "", ""},
+	} {
+		if _, err := p.CreateLink(context.Background(), payments.ProviderLinkParams{
+			LinkID: c.link, CallID: "call_" + c.link, Amount: 1000, Currency: "EUR", Locale: c.locale, Country: c.country,
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := map[string][2]any{}
+	for _, r := range fake.Requests() {
+		got[r.Body["reference"].(string)] = [2]any{r.Body["shopperLocale"], r.Body["countryCode"]}
+	}
+	want := map[string][2]any{"lnk_nl": {"nl-NL", "NL"}, "lnk_jp": {"ja-JP", "JP"}, "lnk_none": {nil, nil}}
+	for link, w := range want {
+		if got[link] != w {
+			t.Errorf("%s: shopperLocale, countryCode = %v, want %v", link, got[link], w)
+		}
 	}
 }

@@ -114,7 +114,15 @@ func (p *Provider) ParseWebhook(_ http.Header, body []byte) (payments.ProviderEv
 	if it.MerchantAccountCode != p.cfg.MerchantAccount {
 		return payments.ProviderEvent{}, fmt.Errorf("%w: adyen: notification for merchant account %q", payments.ErrBadWebhook, it.MerchantAccountCode)
 	}
-	return p.event(it)
+	ev, err := p.event(it)
+	if err != nil {
+		return payments.ProviderEvent{}, err
+	}
+	ev.Mode = payments.ModeTest
+	if live {
+		ev.Mode = payments.ModeLive
+	}
+	return ev, nil
 }
 
 // ParseNotification reads a notification body into its one item and the

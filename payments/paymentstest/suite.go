@@ -44,7 +44,7 @@ func RunStoreSuite(t *testing.T, newStore func(t *testing.T) payments.Store) {
 	equal := func(t *testing.T, got, want payments.Link) {
 		t.Helper()
 		if got.ID != want.ID || got.CallID != want.CallID || got.Provider != want.Provider ||
-			got.ProviderRef != want.ProviderRef || got.Amount != want.Amount ||
+			got.ProviderRef != want.ProviderRef || got.Mode != want.Mode || got.Amount != want.Amount ||
 			got.Currency != want.Currency || got.Status != want.Status ||
 			got.CheckoutURL != want.CheckoutURL || got.IdempotencyKey != want.IdempotencyKey ||
 			got.CreatedBy != want.CreatedBy || got.Description != want.Description ||
@@ -254,6 +254,40 @@ func RunStoreSuite(t *testing.T, newStore func(t *testing.T) payments.Store) {
 		equal(t, got, want)
 		if got.Status != payments.StatusPaid || got.PaidAt == nil || !got.PaidAt.Equal(paid) {
 			t.Fatalf("after update: %+v", got)
+		}
+	})
+
+	// The mode that made a link's checkout is kept with it, from the
+	// insert (a link created with its checkout) and from an update (the
+	// usual way: the reference and mode are stored once the provider
+	// answered).
+	t.Run("ModeRoundTrip", func(t *testing.T) {
+		s := newStore(t)
+		live := link("call-1", "k-live")
+		live.ProviderRef, live.Mode = "ref-live", payments.ModeLive
+		if _, err := s.LinkCreate(ctx, live); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := s.LinkGet(ctx, live.ID)
+		equal(t, got, live)
+		l := link("call-1", "k")
+		if _, err := s.LinkCreate(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.LinkGet(ctx, l.ID); got.Mode != "" {
+			t.Fatalf("a link without a checkout has mode %q", got.Mode)
+		}
+		want, err := s.LinkUpdate(ctx, l.ID, func(x *payments.Link) ([]payments.Event, error) {
+			x.ProviderRef, x.Mode = "ref-test", payments.ModeTest
+			return nil, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ = s.LinkByProviderRef(ctx, "sandbox", "ref-test")
+		equal(t, got, want)
+		if got.Mode != payments.ModeTest {
+			t.Fatalf("mode after update: %q", got.Mode)
 		}
 	})
 

@@ -3,8 +3,11 @@
 // signed webhooks (the t=,v1= scheme of the webhook package, in the
 // Guidecall-Sandbox-Signature header) posted back to /webhooks/sandbox. It
 // implements payments.Provider and can be scripted ([Script], also from
-// the admin API) to fail or slow its creates and to send its webhooks
-// late, twice, badly signed or never.
+// the admin API) to fail or slow its creates, to let its checkouts expire
+// (with a payment.expired webhook), and to send its webhooks late, twice,
+// badly signed, never, or held back and released one by one in the order
+// asked ([Sandbox.Release]: true out-of-order delivery). Every event says
+// "livemode": false: a link the sandbox made is a test link.
 //
 // # What it owns
 //

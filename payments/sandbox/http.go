@@ -202,7 +202,11 @@ func (sb *Sandbox) handleCheckout(w http.ResponseWriter, r *http.Request) {
 		sb.renderPage(w, http.StatusServiceUnavailable, errorPage(pageLang(r), "unavailable"))
 		return
 	}
-	sb.renderPage(w, http.StatusOK, sb.pageOf(c, pageLang(r)))
+	pg := sb.pageOf(c, pageLang(r))
+	if st := c.StatusAt(sb.cfg.Now()); st == payments.StatusExpired || st == payments.StatusCanceled {
+		pg.Message = pg.T["closed"]
+	}
+	sb.renderPage(w, http.StatusOK, pg)
 }
 
 func (sb *Sandbox) renderPage(w http.ResponseWriter, status int, pg checkoutPage) {

@@ -2,7 +2,9 @@ package sandbox
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -35,6 +37,7 @@ const (
 	PaymentFailed            = "payment.failed"
 	PaymentRefunded          = "payment.refunded"
 	PaymentPartiallyRefunded = "payment.partially_refunded"
+	PaymentExpired           = "payment.expired" // a scripted expiry (Script.ExpireAfterMS) came
 )
 
 var eventStatus = map[string]payments.LinkStatus{
@@ -43,6 +46,7 @@ var eventStatus = map[string]payments.LinkStatus{
 	PaymentFailed:            payments.StatusFailed,
 	PaymentRefunded:          payments.StatusRefunded,
 	PaymentPartiallyRefunded: payments.StatusPartiallyRefunded,
+	PaymentExpired:           payments.StatusExpired,
 }
 
 // Event is the JSON body of a sandbox webhook.
@@ -53,6 +57,10 @@ type Event struct {
 	Created int64  `json:"created"`
 	// Refunded is the total refunded so far, on refund events.
 	Refunded int64 `json:"refunded,omitempty"`
+	// Livemode is false on every event the sandbox sends: it moves no
+	// real money. It is there, as on Stripe's events, so that a live
+	// event is refused for its test links.
+	Livemode bool `json:"livemode"`
 }
 
 // Config configures a Sandbox.
@@ -100,6 +108,11 @@ type Sandbox struct {
 	createDelay  time.Duration
 	badSignature bool
 	dropWebhooks bool
+	expireAfter  time.Duration
+	hold         bool
+	// held are the webhooks kept back by Script.HoldWebhooks, one group
+	// (an event and its scripted duplicates) per outcome, oldest first.
+	held [][]webhook.Delivery
 }
 
 var _ payments.Provider = (*Sandbox)(nil)
@@ -168,14 +181,55 @@ func (sb *Sandbox) CreateLink(ctx context.Context, p payments.ProviderLinkParams
 	if err := sb.waitCreateDelay(ctx); err != nil {
 		return payments.ProviderLink{}, fmt.Errorf("sandbox: scripted slow create: %w", err)
 	}
-	ref := newID("sbx_")
+	ref := sb.refOf(p.LinkID)
+	if c, err := sb.store.CheckoutGet(ctx, ref); err == nil {
+		// A retry for the same link (its first reference was not stored):
+		// the same checkout, as a real provider keyed on the link gives.
+		return sb.linkOf(c), nil
+	}
 	p.Items = slices.Clone(p.Items)
-	c := Checkout{Ref: ref, Params: p, Status: payments.StatusOpen, CreatedAt: sb.cfg.Now()}
-	if _, err := sb.store.CheckoutCreate(ctx, c); err != nil {
+	now := sb.cfg.Now()
+	sb.mu.Lock()
+	expireAfter := sb.expireAfter
+	sb.mu.Unlock()
+	if at := now.Add(expireAfter); expireAfter > 0 && (p.ExpiresAt.IsZero() || at.Before(p.ExpiresAt)) {
+		p.ExpiresAt = at
+	}
+	c := Checkout{Ref: ref, Params: p, Status: payments.StatusOpen, CreatedAt: now}
+	if _, err := sb.store.CheckoutCreate(ctx, c); errors.Is(err, payments.ErrDuplicate) {
+		// A concurrent retry for the same link made it first.
+		if c, err := sb.store.CheckoutGet(ctx, ref); err == nil {
+			return sb.linkOf(c), nil
+		}
+	} else if err != nil {
 		return payments.ProviderLink{}, fmt.Errorf("sandbox: create checkout: %w", err)
 	}
+	if expireAfter > 0 {
+		// The expiry's webhook, due when it comes, as Stripe's
+		// checkout.session.expired and Adyen's EXPIRE are. If the shopper
+		// paid meanwhile it arrives after the payment and changes nothing.
+		if _, err := sb.update(ctx, ref, func(c *Checkout) ([]webhook.Delivery, error) {
+			return sb.deliveriesAt(*c, PaymentExpired, c.Params.ExpiresAt, expireAfter)
+		}); err != nil {
+			return payments.ProviderLink{}, fmt.Errorf("sandbox: schedule the scripted expiry: %w", err)
+		}
+	}
 	sb.log.Info("sandbox checkout created", "link_id", p.LinkID, "call_id", p.CallID, "provider_ref", ref)
-	return payments.ProviderLink{Ref: ref, CheckoutURL: sb.cfg.CheckoutBaseURL + "/" + ref}, nil
+	return sb.linkOf(c), nil
+}
+
+// refOf is the reference of link linkID's checkout: derived from the link
+// (under the webhook secret, which every node shares, so it cannot be
+// guessed from the link id), so that creating a link's checkout again
+// gives the same one.
+func (sb *Sandbox) refOf(linkID string) string {
+	m := hmac.New(sha256.New, sb.cfg.Secret)
+	m.Write([]byte("sandbox checkout/" + linkID))
+	return "sbx_" + hex.EncodeToString(m.Sum(nil))[:24]
+}
+
+func (sb *Sandbox) linkOf(c Checkout) payments.ProviderLink {
+	return payments.ProviderLink{Ref: c.Ref, CheckoutURL: sb.cfg.CheckoutBaseURL + "/" + c.Ref, Mode: payments.ModeTest}
 }
 
 // FetchStatus implements payments.Provider.
@@ -210,7 +264,7 @@ func (sb *Sandbox) Refund(ctx context.Context, rp payments.RefundParams) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	c, err := sb.store.CheckoutUpdate(ctx, ref, func(c *Checkout) ([]webhook.Delivery, error) {
+	c, err := sb.update(ctx, ref, func(c *Checkout) ([]webhook.Delivery, error) {
 		c.Status = c.StatusAt(sb.cfg.Now())
 		if c.Status != payments.StatusPaid && c.Status != payments.StatusPartiallyRefunded {
 			return nil, fmt.Errorf("%w: refund of a %s link", payments.ErrInvalidTransition, c.Status)
@@ -251,11 +305,13 @@ func (sb *Sandbox) outcome(ctx context.Context, ref string, paid bool, method st
 		}
 	}
 	var refused *Checkout
-	c, err := sb.store.CheckoutUpdate(ctx, ref, func(c *Checkout) ([]webhook.Delivery, error) {
+	c, err := sb.update(ctx, ref, func(c *Checkout) ([]webhook.Delivery, error) {
 		refused = nil
 		c.Status = c.StatusAt(sb.cfg.Now())
 		switch st := c.Status; {
-		case st.CanMoveTo(next):
+		case st != payments.StatusExpired && st != payments.StatusCanceled && st != payments.StatusFailed && st.CanMoveTo(next):
+			// A closed checkout takes no payment, although the ledger
+			// accepts a payment reported late for a closed link.
 			c.Status = next
 		case !paid && st != payments.StatusExpired && st != payments.StatusCanceled:
 			// A failed attempt reported after the link was settled.
@@ -280,7 +336,7 @@ func (sb *Sandbox) outcome(ctx context.Context, ref string, paid bool, method st
 // complete records that an asynchronous payment arrived (the shopper paid
 // at the store), with its payment.succeeded webhook.
 func (sb *Sandbox) complete(ctx context.Context, ref string) (Checkout, error) {
-	c, err := sb.store.CheckoutUpdate(ctx, ref, func(c *Checkout) ([]webhook.Delivery, error) {
+	c, err := sb.update(ctx, ref, func(c *Checkout) ([]webhook.Delivery, error) {
 		if c.Status != payments.StatusProcessing {
 			return nil, fmt.Errorf("%w: a %s checkout has no payment under way", payments.ErrInvalidTransition, c.Status)
 		}
@@ -298,7 +354,13 @@ func (sb *Sandbox) complete(ctx context.Context, ref string) (Checkout, error) {
 // duplicates of it: each its own delivery (so the outbox sends them all)
 // carrying the same event id (so the receiver applies it once).
 func (sb *Sandbox) deliveries(c Checkout, typ string) ([]webhook.Delivery, error) {
-	ev := Event{ID: newID("evt_"), Type: typ, Ref: c.Ref, Created: sb.cfg.Now().Unix()}
+	return sb.deliveriesAt(c, typ, sb.cfg.Now(), 0)
+}
+
+// deliveriesAt is deliveries of an event that happens at at, each held
+// back by later more than the script says.
+func (sb *Sandbox) deliveriesAt(c Checkout, typ string, at time.Time, later time.Duration) ([]webhook.Delivery, error) {
+	ev := Event{ID: newID("evt_"), Type: typ, Ref: c.Ref, Created: at.Unix()}
 	if typ == PaymentRefunded || typ == PaymentPartiallyRefunded {
 		ev.Refunded = c.Refunded
 	}
@@ -326,12 +388,39 @@ func (sb *Sandbox) deliveries(c Checkout, typ string) ([]webhook.Delivery, error
 		}
 		out = append(out, webhook.Delivery{
 			ID: id, URL: sb.cfg.WebhookURL, Body: body, Key: key,
-			Delay: delay * time.Duration(i+1),
+			Delay: later + delay*time.Duration(i+1),
 			Attrs: []any{"provider", Name, "event_id", ev.ID, "type", typ, "provider_ref", c.Ref,
 				"link_id", c.Params.LinkID, "call_id", c.Params.CallID},
 		})
 	}
 	return out, nil
+}
+
+// update is Store.CheckoutUpdate, except that while the script holds
+// webhooks, the deliveries fn returns are kept back here instead of
+// enqueued with the change (Release sends them).
+func (sb *Sandbox) update(ctx context.Context, ref string, fn func(*Checkout) ([]webhook.Delivery, error)) (Checkout, error) {
+	sb.mu.Lock()
+	hold := sb.hold
+	sb.mu.Unlock()
+	if !hold {
+		return sb.store.CheckoutUpdate(ctx, ref, fn)
+	}
+	var kept []webhook.Delivery
+	c, err := sb.store.CheckoutUpdate(ctx, ref, func(c *Checkout) ([]webhook.Delivery, error) {
+		ds, err := fn(c)
+		kept = ds
+		return nil, err
+	})
+	if err == nil && len(kept) > 0 {
+		sb.mu.Lock()
+		sb.held = append(sb.held, kept)
+		n := len(sb.held)
+		sb.mu.Unlock()
+		sb.log.Info("sandbox webhook held by script", "link_id", c.Params.LinkID, "call_id", c.Params.CallID,
+			"provider_ref", ref, "held", n)
+	}
+	return c, err
 }
 
 // ParseWebhook implements payments.Provider.
@@ -354,5 +443,14 @@ func (sb *Sandbox) ParseWebhook(header http.Header, body []byte) (payments.Provi
 		Status:         st,
 		OccurredAt:     time.Unix(ev.Created, 0).UTC(),
 		RefundedAmount: ev.Refunded,
+		Mode:           eventMode(ev.Livemode),
 	}, nil
+}
+
+// eventMode is the mode a livemode flag names.
+func eventMode(live bool) payments.Mode {
+	if live {
+		return payments.ModeLive
+	}
+	return payments.ModeTest
 }

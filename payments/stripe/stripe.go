@@ -213,7 +213,7 @@ func (p *Provider) CreateLink(ctx context.Context, lp payments.ProviderLinkParam
 		return payments.ProviderLink{}, fmt.Errorf("stripe: checkout session without id or url")
 	}
 	p.log.Info("stripe checkout session created", "link_id", lp.LinkID, "call_id", lp.CallID, "provider_ref", s.ID)
-	return payments.ProviderLink{Ref: s.ID, CheckoutURL: s.URL}, nil
+	return payments.ProviderLink{Ref: s.ID, CheckoutURL: s.URL, Mode: payments.Mode(p.mode)}, nil
 }
 
 // sessionExpiry is the session's expires_at for a link expiring at
@@ -429,7 +429,10 @@ func (p *Provider) ParseWebhook(header http.Header, body []byte) (payments.Provi
 			"event_id", ev.ID, "api_version", ev.APIVersion, "want", stripego.APIVersion)
 		return payments.ProviderEvent{}, fmt.Errorf("%w: api_version %q, want the %q release", payments.ErrBadWebhook, ev.APIVersion, stripego.APIVersion)
 	}
-	out := payments.ProviderEvent{ID: ev.ID, Provider: Name, OccurredAt: time.Unix(ev.Created, 0).UTC()}
+	out := payments.ProviderEvent{ID: ev.ID, Provider: Name, OccurredAt: time.Unix(ev.Created, 0).UTC(), Mode: payments.ModeTest}
+	if ev.Livemode {
+		out.Mode = payments.ModeLive
+	}
 	switch ev.Type {
 	case EventSessionCompleted, EventSessionAsyncPaymentSuccess, EventSessionAsyncPaymentFailed, EventSessionExpired:
 		var s struct {

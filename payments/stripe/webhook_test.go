@@ -181,7 +181,7 @@ func TestServiceAppliesStripeEvents(t *testing.T) {
 	})
 	defer unsub()
 	l, created, err := svc.CreateLink(ctx, payments.CreateLinkParams{CallID: "call_k", Amount: 4200, Currency: "JPY", IdempotencyKey: "k1", CreatedBy: "g"})
-	if err != nil || !created || !strings.HasPrefix(l.ProviderRef, "cs_test_") {
+	if err != nil || !created || !strings.HasPrefix(l.ProviderRef, "cs_test_") || l.Mode != payments.ModeTest {
 		t.Fatalf("CreateLink: %+v %v %v", l, created, err)
 	}
 	send := func(name string) error {
@@ -326,5 +326,51 @@ func TestInexpressibleAmountsAreRefused(t *testing.T) {
 		if !errors.Is(err, c.want) {
 			t.Errorf("%s %d: got %v, want %v", c.cur, c.amount, err, c.want)
 		}
+	}
+}
+
+// The keys changed from test to live: a live refund event naming, by its
+// metadata, a link made in test mode is refused (400) and moves nothing,
+// while a live event for a live link applies. A live session event for a
+// test session is refused before any link is looked up.
+func TestLiveEventForATestLinkIsRefused(t *testing.T) {
+	store := payments.NewMemoryStore()
+	live := offlineProvider(t, liveKey, time.Now())
+	svc, err := payments.NewService(payments.Config{Store: store, Providers: []payments.Provider{live}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	now := time.Now().UTC()
+	mk := func(id, ref string, mode payments.Mode, st payments.LinkStatus) {
+		t.Helper()
+		l := payments.Link{ID: id, CallID: "c", Provider: stripe.Name, ProviderRef: ref, Mode: mode, Amount: 4200, Currency: "JPY",
+			Status: st, IdempotencyKey: id, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		if _, err := store.LinkCreate(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("pl_test", "cs_test_old", payments.ModeTest, payments.StatusPaid)
+	mk("pl_live", "cs_live_new", payments.ModeLive, payments.StatusOpen)
+	liveBody := func(name, session, link string) []byte {
+		return []byte(strings.Replace(string(fixture(t, name, session, link)), `"livemode": false`, `"livemode": true`, 1))
+	}
+	body := liveBody("charge_refunded_full", "", "pl_test")
+	if err := svc.HandleWebhook(ctx, stripe.Name, signedByStripe(body, time.Now()), body); !errors.Is(err, payments.ErrBadWebhook) {
+		t.Fatalf("live refund for a test link: %v, want ErrBadWebhook", err)
+	}
+	if l, _ := store.LinkGet(ctx, "pl_test"); l.Status != payments.StatusPaid || l.RefundedAmount != 0 {
+		t.Fatalf("test link moved to %s (refunded %d) by a live event", l.Status, l.RefundedAmount)
+	}
+	body = liveBody("live_session_completed", "cs_test_old", "pl_test")
+	if err := svc.HandleWebhook(ctx, stripe.Name, signedByStripe(body, time.Now()), body); !errors.Is(err, payments.ErrBadWebhook) {
+		t.Fatalf("live session event for a test session: %v, want ErrBadWebhook", err)
+	}
+	body = liveBody("live_session_completed", "cs_live_new", "pl_live")
+	if err := svc.HandleWebhook(ctx, stripe.Name, signedByStripe(body, time.Now()), body); err != nil {
+		t.Fatalf("live event for a live link: %v", err)
+	}
+	if l, _ := store.LinkGet(ctx, "pl_live"); l.Status != payments.StatusPaid {
+		t.Fatalf("live link %s, want paid", l.Status)
 	}
 }

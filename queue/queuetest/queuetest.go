@@ -42,6 +42,8 @@ func RunStoreSuite(t *testing.T, newStore func(t *testing.T) queue.Store) {
 	t.Run("Quality", func(t *testing.T) { runQualityTests(t, newStore) })
 	t.Run("Erase", func(t *testing.T) { runEraseTests(t, newStore) })
 	t.Run("Routing", func(t *testing.T) { runRoutingTests(t, newStore) })
+	t.Run("Customer", func(t *testing.T) { runCustomerTests(t, newStore) })
+	t.Run("History", func(t *testing.T) { runHistoryTests(t, newStore) })
 }
 
 func entry(id, q string, joined time.Duration) queue.Entry {

@@ -1,11 +1,19 @@
 // guide.js: the guide console: login, presence, offers, the calls (as the
 // initiator), payment links and wrap-up notes. A guide of capacity above 1
 // holds several calls at once: one is on screen (its video, context,
-// payment links and transfer), the others are listed with switch and end.
+// payment links and transfer), the others are listed with switch and end,
+// and are on hold (hold.js).
 import { Signal, defaultWsUrl } from "../js/signal.js";
 import { Call, fetchIceConfig } from "../js/call.js";
-import { formatMoney, minorDigits, normalizeCurrency, parseMajor } from "../js/money.js";
 import { ShopSide } from "./shopside.js";
+import { PeerMedia } from "./media.js";
+import { ShopperContext } from "./context.js";
+import { createLinks } from "./links.js";
+import { ProductFeed } from "./products.js";
+import { initI18n, mountLocalePicker, onLocaleChange, t } from "./i18n.js";
+import { OfferAlerts, mountSoundToggle } from "./alerts.js";
+import { PresenceView } from "./presence.js";
+import { Hold } from "./hold.js";
 
 const $ = (sel) => document.querySelector(sel);
 const REFRESH_KEY = "guidecall.refresh_token";
@@ -28,6 +36,8 @@ const s = {
 };
 
 const active = () => s.calls.get(s.activeId) || null;
+const alerts = new OfferAlerts();
+const presence = new PresenceView();
 const liveCall = (rec) => rec && rec.call && !rec.call.closed;
 
 // The chat, product cards and cart follow the call on screen.
@@ -35,13 +45,38 @@ const shopSide = new ShopSide({
   send: (type, data) => s.signal?.send(type, data, s.activeId),
   token: () => auth.access,
 });
+const peerMedia = new PeerMedia();
+new ProductFeed({ token: () => auth.access, send: (type, data) => s.signal?.send(type, data, s.activeId), live: () => liveCall(active()) });
+const links = createLinks({ token: () => auth.access, calls: () => s.calls, activeId: () => s.activeId, liveCall, showError });
+// A reloaded console knows the shopper only from the server's context.
+const shopperContext = new ShopperContext({
+  token: () => auth.access,
+  onContext: (callId, c) => {
+    const rec = s.calls.get(callId);
+    if (!rec) return;
+    const known = rec.peer.currency;
+    Object.assign(rec.peer, { name: c.name, locale: c.locale, currency: c.currency, page_url: c.page_url, customer_id: c.customer_id });
+    if (!known && callId === s.activeId && !$("#pay-amount").value) $("#pay-currency").value = c.currency;
+    renderCalls();
+  },
+});
+
+// Only the call on screen hears and sees the guide; the others are told they wait.
+const hold = new Hold({ send: (callId, onHold) => s.signal?.send("call.hold", { on_hold: onHold }, callId) });
 
 // --- hooks for automated browser tests ---
 window.guidecall = {
   state: () => s.callState,
-  calls: () => [...s.calls.values()].map((r) => ({ call_id: r.id, state: r.state, active: r.id === s.activeId })),
+  calls: () => [...s.calls.values()].map((r) => ({
+    call_id: r.id, state: r.state, active: r.id === s.activeId, on_hold: hold.isHeld(r.id),
+    // What this call's RTCRtpSenders really send, and whether its shopper's media may play.
+    sending: (r.call?.pc?.getSenders() || []).filter((x) => x.track?.enabled).map((x) => x.track.kind).sort(),
+    playing: (r.stream?.getTracks() || []).filter((tr) => tr.enabled).map((tr) => tr.kind).sort(),
+  })),
   offers: () => s.offers.map((o) => o.offer_id),
   callbackPushes: () => s.callbackPushes || 0,
+  presence: () => presence.shown(),
+  wrapUpLeft: () => presence.wrapUpLeft(),
   callId: () => s.activeId,
   stats: async () => (active()?.call
     ? active().call.stats()
@@ -60,37 +95,36 @@ function setCallState(state) {
 // call (until the wrap-up is done), an incoming offer, or else the presence.
 function renderBadge() {
   const callLabels = {
-    waiting: "Waiting",
-    matched: "Shopper joining",
-    connecting: "Connecting…",
-    connected: "In call",
-    ended: "Call ended",
+    waiting: () => t("badge.waiting"),
+    matched: () => t("badge.matched"),
+    connecting: () => t("badge.connecting"),
+    connected: () => t("badge.connected"),
+    ended: () => t("badge.ended"),
   };
   const presenceLabels = {
-    available: "Available — waiting for shoppers",
-    away: "Away",
-    busy: "Busy",
-    wrap_up: "Wrap-up",
+    available: () => t("badge.available"),
+    away: () => t("badge.away"),
+    busy: () => t("badge.busy"),
+    wrap_up: () => t("badge.wrap_up"),
   };
   let key;
   let text;
   if (active()) {
     key = s.callState;
-    text = callLabels[key] || key;
+    text = callLabels[key]?.() || key;
   } else if (s.offers.length) {
     key = "offer";
-    text = "Incoming shopper";
+    text = t("offer.title");
   } else {
     key = s.presence;
-    text = presenceLabels[key] || key;
+    text = presenceLabels[key]?.() || key;
   }
   const badge = $("#call-state-label");
   badge.dataset.state = key;
   if (badge.textContent !== text) badge.textContent = text;
-  $("#idle-hint").textContent = s.presence === "available"
-    ? "No call yet. Shoppers who ask for a guide will be offered to you here."
-    : s.presence === "wrap_up" ? "Wrap-up time: no offers until it ends. Go available to end it now."
-      : s.presence === "busy" ? "No call." : "No call. Go available to receive shoppers.";
+  $("#idle-hint").textContent = s.presence === "available" ? t("idle.available")
+    : s.presence === "wrap_up" ? t("idle.wrap_up")
+      : s.presence === "busy" ? t("idle.busy") : t("idle.away");
 }
 
 function showError(sel, text) {
@@ -151,6 +185,7 @@ async function onLogin(ev) {
   if (!email || !password) return showError("#login-error", "Enter your email and password.");
   showError("#login-error", "");
   $("#login-submit").disabled = true;
+  alerts.askPermission(); // the click that lets a page ask, and start sound
   try {
     acceptTokens(await authRequest("/api/v1/auth/login", { email, password }));
     $("#password").value = "";
@@ -172,6 +207,7 @@ function logout(message) {
   auth.access = null;
   for (const rec of s.calls.values()) if (liveCall(rec)) rec.call.end("hangup");
   s.calls.clear();
+  hold.releaseAll();
   s.activeId = null;
   renderCalls();
   s.signal?.close();
@@ -205,6 +241,7 @@ async function enterConsole() {
     console.warn("getUserMedia failed", err);
     showError("#media-error", "Camera or microphone unavailable: shoppers will not see or hear you.");
   }
+  alerts.showPermission($("#notify-hint"));
   connectSignal();
   loadCallbacks();
   clearInterval(s.callbacksTimer);
@@ -216,13 +253,14 @@ async function enterConsole() {
 function connectSignal() {
   const signal = new Signal({ url: defaultWsUrl(), token: () => auth.access });
   s.signal = signal;
+  hold.attach(signal);
   if (s.pendingPresence) {
     signal.send("presence", { status: s.pendingPresence }); // queued until welcome
     s.pendingPresence = null;
   }
   signal.on("welcome", (msg) => {
     const d = msg.data || {};
-    if (d.status) setPresence(d.status, d.status_reason);
+    if (d.status) setPresence(d.status, d.status_reason, d.wrap_up_ms);
     setCapacity(d.capacity);
     // Every accepted call the server says this guide holds (older servers
     // send only `call`); pending offers come again as offer messages.
@@ -241,7 +279,7 @@ function connectSignal() {
       }
     }
   });
-  signal.on("presence", (msg) => setPresence(msg.data?.status, msg.data?.reason));
+  signal.on("presence", (msg) => setPresence(msg.data?.status, msg.data?.reason, msg.data?.wrap_up_ms));
   signal.on("offer", (msg) => showOffer(msg.data || {}));
   signal.on("offer.revoked", (msg) => dropOffer(msg.data?.offer_id));
   signal.on("call.matched", (msg) => onMatched(msg));
@@ -261,8 +299,10 @@ function connectSignal() {
       if (!v || !v.getVideoTracks().some((tr) => tr.readyState === "live" && !tr.muted)) $("#peer-reconnecting").hidden = true;
     }
   });
-  signal.on("payment.link", (msg) => upsertLink(msg.call_id, msg.data || {}));
+  signal.on("payment.link", (msg) => links.upsert(msg.call_id, msg.data || {}));
   for (const type of ["chat.message", "product.card", "cart"]) signal.on(type, (msg) => shopSide.handle(msg));
+  signal.on("cart", (msg) => shopperContext.cartChanged(msg.call_id));
+  signal.on("media.state", (msg) => peerMedia.update(msg.call_id, msg.data));
   signal.on("callback.changed", () => {
     s.callbackPushes = (s.callbackPushes || 0) + 1;
     loadCallbacks();
@@ -294,27 +334,10 @@ function connectSignal() {
   signal.connect();
 }
 
-function setPresence(status, reason) {
+function setPresence(status, reason, wrapUpMs) {
   if (!["available", "away", "busy", "wrap_up"].includes(status)) return;
   s.presence = status;
-  const el = $("#presence-status");
-  el.textContent = status.replace(/_/g, "-");
-  el.dataset.status = status;
-  el.dataset.reason = reason || "";
-  const reasons = {
-    missed_offers: "(set away after missed offers)",
-    call_ended: "(after your call)",
-    wrap_up_over: "(wrap-up time is over)",
-  };
-  $("#presence-reason").textContent = reason ? (reasons[reason] || `(${reason.replace(/_/g, " ")})`) : "";
-  // Set away by the server: say why, plainly, until the guide chooses again.
-  const alert = $("#presence-alert");
-  alert.textContent = status === "away" && reason === "missed_offers"
-    ? "You were set away because offers to you timed out without an answer. Go available when you are back."
-    : "";
-  alert.hidden = !alert.textContent;
-  $("#go-available").setAttribute("aria-pressed", String(status === "available"));
-  $("#go-away").setAttribute("aria-pressed", String(status === "away"));
+  presence.set(status, reason, wrapUpMs);
   renderBadge();
 }
 
@@ -372,18 +395,30 @@ function renderOffer() {
   renderOfferMore();
   if (!offer) {
     $("#offer").hidden = true;
-    document.title = "Guide console · guidecall";
+    document.title = t("page.title");
+    if (s.alertedOffer) alerts.done(s.alertedOffer);
+    s.alertedOffer = null;
+    restoreNotes();
     renderBadge();
     return;
   }
+  // The offer takes the screen from wrap-up notes (kept, and back when
+  // the offer is gone), so a guide never types notes into an offer.
+  hideNotesForOffer();
+  if (s.alertedOffer !== offer.offer_id) {
+    if (s.alertedOffer) alerts.done(s.alertedOffer);
+    s.alertedOffer = offer.offer_id;
+    alerts.offer(offer, { inCall: [...s.calls.values()].some(liveCall) });
+  }
   const sh = offer.shopper || {};
-  $("#offer-title").textContent = s.calls.size > 0 ? "Another shopper (you are in a call)" : "Incoming shopper";
+  $("#offer-title").textContent = s.calls.size > 0 ? t("offer.title_in_call") : t("offer.title");
   fillContext($("#offer-context"), [
     ["Name", sh.name || "Anonymous shopper"],
     ["Customer", sh.customer_id ? `${sh.customer_id} (signed in)` : ""],
     ["Queue", sh.queue],
     ["Locale", sh.locale],
     ["Currency", sh.currency],
+    ["Device", sh.device],
     ["Page", sh.page_url, "url"],
     ["Waited", sh.waited_ms != null ? `${Math.round(sh.waited_ms / 1000)} s` : ""],
     ["Skill", sh.skill],
@@ -397,9 +432,10 @@ function renderOffer() {
   $("#accept-offer").disabled = answering;
   $("#decline-offer").disabled = answering;
   $("#offer").hidden = false;
-  document.title = "● Incoming shopper · guidecall";
+  document.title = t("offer.tab_title");
   renderBadge();
   if (answering) {
+    alerts.stopRepeat();
     $("#offer-countdown").textContent = "…";
     return;
   }
@@ -460,7 +496,7 @@ function onMatched(msg, { resumed = false } = {}) {
     callId: id,
     role: "guide",
     initiator: (d.initiator || "guide") === "guide",
-    localStream: s.stream,
+    localStream: hold.streamFor(id, s.stream, { resumed }),
     getIceConfig: () => fetchIceConfig(auth.access),
     onState: (st) => {
       if (s.calls.get(id) !== rec) return;
@@ -472,12 +508,16 @@ function onMatched(msg, { resumed = false } = {}) {
     },
     onRemoteStream: (stream) => {
       rec.stream = stream;
+      hold.remote(id, stream);
       if (s.activeId === id) showRemote(stream);
     },
     onEnded: ({ reason, by }) => { if (s.calls.get(id) === rec) onEnded(rec, reason, by); },
   });
   if (!resumed || !active()) activate(id);
-  else renderCalls();
+  else {
+    hold.focus(s.activeId, [...s.calls.values()]);
+    renderCalls();
+  }
   renderOffer(); // its title says whether the guide is in a call
   rec.call.start();
 }
@@ -495,23 +535,19 @@ function activate(id) {
   if (!rec) return;
   if (s.activeId && s.activeId !== id) saveNote();
   s.activeId = id;
-  fillContext($("#call-context"), [
-    ["Shopper", rec.peer.name || "Anonymous shopper"],
-    ["Customer", rec.peer.customer_id ? `${rec.peer.customer_id} (signed in)` : ""],
-    ["Locale", rec.peer.locale],
-    ["Currency", rec.peer.currency],
-    ["Page", rec.peer.page_url, "url"],
-  ]);
+  shopperContext.show(id, rec.peer);
+  peerMedia.show(id);
   $("#pay-currency").value = rec.peer.currency || "EUR";
   $("#pay-amount").value = "";
   $("#pay-description").value = "";
   showError("#pay-error", "");
   showError("#transfer-error", "");
   $("#refund-status").textContent = "";
-  renderLinks(rec);
+  links.render(rec);
   // Items of a call off screen were not drawn as they came: a call shown
-  // before, or resumed after a reload, fetches its history.
+  // before, or resumed after a reload, fetches its history (and links).
   if (shopSide.callId !== id) shopSide.start(id, rec.peer.currency, rec.resumed || rec.shown);
+  if (rec.resumed || rec.shown) links.restore(rec);
   rec.shown = true;
   $("#transfer-target").replaceChildren(new Option("Loading…", ""));
   $("#transfer-note").value = "";
@@ -528,6 +564,7 @@ function activate(id) {
     $("#pay-send").disabled = false;
   }
   setCallState(rec.state);
+  hold.focus(id, [...s.calls.values()]);
   renderCalls();
 }
 
@@ -535,6 +572,7 @@ function activate(id) {
 // one: the one on screen is marked, the others can be switched to or ended.
 function renderCalls() {
   const recs = [...s.calls.values()];
+  presence.setCalls(recs.filter(liveCall).length);
   $("#calls-panel").hidden = recs.length < 2;
   $("#calls-count").textContent = recs.length > 1 ? `(${recs.length})` : "";
   const labels = { matched: "joining", connecting: "connecting", connected: "in call", ended: "ended, wrap-up" };
@@ -552,7 +590,8 @@ function renderCalls() {
     try { since.textContent = `since ${new Intl.DateTimeFormat(locale, { timeStyle: "short" }).format(rec.since)}`; } catch { /* no time */ }
     const state = document.createElement("span");
     state.className = "badge";
-    state.textContent = on ? `${labels[rec.state] || rec.state} · on screen` : labels[rec.state] || rec.state;
+    state.textContent = on ? `${labels[rec.state] || rec.state} · on screen`
+      : `${labels[rec.state] || rec.state}${hold.isHeld(rec.id) ? " · on hold" : ""}`;
     const parts = [who, since, state];
     if (!on) {
       const sw = document.createElement("button");
@@ -598,6 +637,7 @@ function onEnded(rec, reason, by) {
   rec.state = "ended";
   rec.ended = { reason, by };
   rec.stream = null;
+  hold.release(rec.id);
   if (s.activeId === rec.id) {
     setCallState("ended");
     showEnded(rec);
@@ -624,7 +664,25 @@ function showEnded(rec) {
   const who = by === "guide" ? "You" : by === "shopper" ? "The shopper" : "The call";
   $("#ended-message").textContent = endedTexts(who)[reason] || `The call ended (${reason}).`;
   $("#wrap-up").value = s.notes.get(rec.id) || "";
-  $("#wrap-up").focus();
+  if (s.offers.length) hideNotesForOffer();
+  else $("#wrap-up").focus();
+}
+
+// hideNotesForOffer and restoreNotes keep wrap-up notes and an offer off
+// the screen at the same time.
+function hideNotesForOffer() {
+  const rec = active();
+  if (!rec?.ended || $("#ended-view").hidden) return;
+  saveNote();
+  $("#ended-view").hidden = true;
+  s.notesHidden = rec.id;
+}
+
+function restoreNotes() {
+  const id = s.notesHidden;
+  s.notesHidden = null;
+  const rec = active();
+  if (id && rec?.ended && rec.id === id) showEnded(rec);
 }
 
 function saveNote() {
@@ -637,6 +695,7 @@ function saveNote() {
 // the guide still holds, if any.
 function wrapUpDone() {
   saveNote();
+  peerMedia.forget(s.activeId);
   if (s.activeId) s.calls.delete(s.activeId);
   s.activeId = null;
   const next = [...s.calls.values()].find(liveCall) || [...s.calls.values()][0];
@@ -645,201 +704,11 @@ function wrapUpDone() {
   $("#call-view").hidden = true;
   $("#payment-panel").hidden = true;
   shopSide.stop();
+  shopperContext.stop();
   $("#idle-hint").hidden = false;
   setCallState("waiting");
   renderCalls();
   renderOffer();
-}
-
-// --- payment links ---
-
-async function onPaymentSubmit(ev) {
-  ev.preventDefault();
-  showError("#pay-error", "");
-  const rec = active();
-  if (!liveCall(rec)) return showError("#pay-error", "There is no live call.");
-  let currency;
-  try {
-    currency = normalizeCurrency($("#pay-currency").value);
-  } catch {
-    return showError("#pay-error", "Currency must be an ISO 4217 code such as EUR.");
-  }
-  const digits = minorDigits(currency);
-  const parsed = parseMajor($("#pay-amount").value, digits);
-  if (!parsed.ok) {
-    const msgs = {
-      empty: "Enter an amount.",
-      format: "Enter an amount like 49.99 or 49,99: digits and one decimal separator (. or ,), no thousands separators.",
-      too_many_decimals: digits === 0 ? `${currency} has no decimals.` : `${currency} allows at most ${digits} decimal${digits > 1 ? "s" : ""}.`,
-      too_large: "That amount is too large.",
-      zero: "The amount must be more than zero.",
-    };
-    return showError("#pay-error", msgs[parsed.error] || "Invalid amount.");
-  }
-  const description = $("#pay-description").value.trim();
-  if (!description) return showError("#pay-error", "Enter a description.");
-  const amount = parsed.amount;
-  const body = JSON.stringify({
-    amount,
-    currency,
-    description,
-    items: [{ name: description, quantity: 1, unit_amount: amount }],
-  });
-  const key = crypto.randomUUID(); // one key per submit; reused by the retry below
-  $("#pay-send").disabled = true;
-  try {
-    let res;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        res = await fetch(`/api/v1/calls/${encodeURIComponent(rec.id)}/payment-links`, {
-          method: "POST",
-          headers: {
-            "Content-Type": "application/json",
-            Accept: "application/json",
-            Authorization: `Bearer ${auth.access}`,
-            "Idempotency-Key": key,
-          },
-          body,
-        });
-        break;
-      } catch (err) {
-        if (attempt >= 1) throw err; // a network error: same key, safe to retry once
-      }
-    }
-    let data = null;
-    try { data = await res.json(); } catch { /* empty */ }
-    if (!res.ok) throw new Error(data?.error?.message || `HTTP ${res.status}`);
-    upsertLink(rec.id, { ...data, link_id: data.link_id || data.id });
-    $("#pay-amount").value = "";
-    $("#pay-description").value = "";
-  } catch (err) {
-    showError("#pay-error", `Could not create the link: ${err.message}`);
-  } finally {
-    $("#pay-send").disabled = !liveCall(active());
-  }
-}
-
-// upsertLink keeps a link with its own call; only the call on screen shows
-// its links, so a link sent in one call never appears in another.
-function upsertLink(callId, link) {
-  if (!link.link_id) return;
-  const rec = s.calls.get(callId) || (link.call_id && s.calls.get(link.call_id));
-  if (!rec) return;
-  rec.links.set(link.link_id, { ...(rec.links.get(link.link_id) || {}), ...link });
-  if (rec.id === s.activeId) renderLinks(rec);
-}
-
-function renderLinks(rec) {
-  const forms = new Map();
-  for (const f of document.querySelectorAll("#payment-links li[data-link-id] .refund-form")) {
-    if (rec.links.has(f.closest("li").dataset.linkId)) forms.set(f.closest("li").dataset.linkId, f);
-  }
-  const items = [...rec.links.values()].reverse().map((merged) => {
-    const li = document.createElement("li");
-    li.dataset.linkId = merged.link_id;
-    li.dataset.status = merged.status || "open";
-    let amountText = "";
-    try { amountText = formatMoney(merged.amount, merged.currency, locale); } catch { amountText = `${merged.amount} ${merged.currency}`; }
-    const what = document.createElement("span");
-    what.className = "what";
-    what.textContent = merged.description || merged.items?.[0]?.name || merged.link_id;
-    const amount = document.createElement("strong");
-    amount.textContent = amountText;
-    const status = document.createElement("span");
-    status.className = "badge";
-    status.dataset.status = li.dataset.status;
-    status.textContent = li.dataset.status === "paid" ? "paid ✓" : li.dataset.status.replace(/_/g, " ");
-    const parts = [what, amount, status];
-    if (merged.checkout_url && /^https?:/i.test(merged.checkout_url)) {
-      const a = document.createElement("a");
-      a.href = merged.checkout_url;
-      a.target = "_blank";
-      a.rel = "noopener";
-      a.textContent = "checkout";
-      parts.push(a);
-    }
-    if (merged.status === "paid" || merged.status === "partially_refunded") {
-      const b = document.createElement("button");
-      b.type = "button";
-      b.className = "button small refund-open";
-      b.textContent = "Refund…";
-      b.setAttribute("aria-label", `Refund ${what.textContent}`);
-      b.addEventListener("click", () => openRefund(li, merged));
-      parts.push(b);
-    }
-    li.replaceChildren(...parts);
-    // An open refund form outlives the update its own refund causes.
-    const form = forms.get(merged.link_id);
-    if (form) li.append(form);
-    return li;
-  });
-  $("#payment-links").replaceChildren(...items);
-}
-
-// openRefund shows a small form under the link: an amount (empty refunds
-// everything left) and a confirm button. The server checks the window,
-// the limits and what is left; its answer is shown as it is.
-function openRefund(li, link) {
-  if (li.querySelector(".refund-form")) return;
-  const form = document.createElement("form");
-  form.className = "refund-form";
-  const id = `refund-amount-${link.link_id}`;
-  const label = document.createElement("label");
-  label.htmlFor = id;
-  label.textContent = `Refund amount (${link.currency}; empty refunds all that is left)`;
-  const input = document.createElement("input");
-  input.id = id;
-  input.type = "text";
-  input.inputMode = "decimal";
-  input.autocomplete = "off";
-  const send = document.createElement("button");
-  send.type = "submit";
-  send.className = "button small danger refund-send";
-  send.textContent = "Refund";
-  const cancel = document.createElement("button");
-  cancel.type = "button";
-  cancel.className = "button small";
-  cancel.textContent = "Cancel";
-  cancel.addEventListener("click", () => form.remove());
-  // The answer goes to the panel's status line, which no update of the
-  // list replaces.
-  const msg = $("#refund-status");
-  msg.textContent = "";
-  form.append(label, input, send, cancel);
-  const key = crypto.randomUUID(); // one refund per form; a retry reuses it
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    let amount = 0;
-    if (input.value.trim() !== "") {
-      const parsed = parseMajor(input.value, minorDigits(link.currency));
-      if (!parsed.ok) {
-        msg.textContent = "Enter an amount like 10.00, or leave it empty to refund all.";
-        return;
-      }
-      amount = parsed.amount;
-    }
-    send.disabled = true;
-    try {
-      const res = await fetch(`/api/v1/calls/${encodeURIComponent(link.call_id || s.activeId)}/payment-links/${encodeURIComponent(link.link_id)}/refunds`, {
-        method: "POST",
-        headers: { "Content-Type": "application/json", Accept: "application/json", Authorization: `Bearer ${auth.access}`, "Idempotency-Key": key },
-        body: JSON.stringify({ amount }),
-      });
-      let data = null;
-      try { data = await res.json(); } catch { /* empty */ }
-      if (!res.ok) throw new Error(data?.error?.message || `HTTP ${res.status}`);
-      let text = "";
-      try { text = formatMoney(data.refund.amount, link.currency, locale); } catch { text = String(data.refund.amount); }
-      form.closest("li")?.setAttribute("data-refund-requested", String(data.refund.seq));
-      msg.textContent = `Refund of ${text} sent to the provider.`;
-      form.remove();
-    } catch (err) {
-      msg.textContent = `Could not refund: ${err.message}`;
-      send.disabled = false;
-    }
-  });
-  li.append(form);
-  input.focus();
 }
 
 // --- transfer ---
@@ -1015,12 +884,23 @@ function toggleTrack(kind, button, onText, offText) {
   if (!tracks?.length) return;
   const off = button.getAttribute("aria-pressed") !== "true";
   for (const tr of tracks) tr.enabled = !off;
+  hold.sync();
   button.setAttribute("aria-pressed", String(off));
   button.textContent = off ? onText : offText;
 }
 
 function init() {
   setCallState("waiting");
+  mountLocalePicker($("#console-locale"));
+  // Text set by this module follows a change of language at once.
+  onLocaleChange(() => { presence.render(); renderBadge(); renderOffer(); renderCalls(); });
+  initI18n();
+  mountSoundToggle($("#offer-sound"), alerts);
+  // Sound may start only after a gesture; a console restored by a reload
+  // has had none yet.
+  for (const type of ["pointerdown", "keydown"]) document.addEventListener(type, () => alerts.unlock(), { capture: true, passive: true });
+  alerts.onFocusOffer = () => $("#accept-offer").focus();
+  $("#back-available").addEventListener("click", () => sendPresence("available"));
   $("#login").addEventListener("submit", onLogin);
   $("#logout").addEventListener("click", () => logout(""));
   $("#go-available").addEventListener("click", () => sendPresence("available"));
@@ -1043,7 +923,7 @@ function init() {
   $("#calls").addEventListener("click", onCallsClick);
   $("#mute").addEventListener("click", (e) => toggleTrack("audio", e.currentTarget, "Unmute", "Mute"));
   $("#camera").addEventListener("click", (e) => toggleTrack("video", e.currentTarget, "Camera on", "Camera off"));
-  $("#payment-form").addEventListener("submit", onPaymentSubmit);
+  $("#payment-form").addEventListener("submit", links.submit);
   $("#wrap-up-done").addEventListener("click", wrapUpDone);
   $("#transfer-form").addEventListener("submit", onTransfer);
   $("#transfer-refresh").addEventListener("click", () => loadTransferTargets());

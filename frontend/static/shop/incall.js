@@ -1,7 +1,8 @@
 // incall.js: what the shopper widget shows inside a call besides the video:
 // chat with the guide, the guide's product cards (Add to cart goes to the
 // host page's own cart through the product-added-to-cart event), and the
-// shopper's cart shared with the guide. Loaded with the call, not before.
+// shopper's cart shared with the guide, and the notice that the guide put
+// the call on hold (call.hold). Loaded with the call, not before.
 import { formatMoney } from "../js/money.js";
 
 const safeURL = (s) => (typeof s === "string" && /^https?:\/\//i.test(s) ? s : "");
@@ -41,6 +42,26 @@ export class InCall {
     if (d.item_id) this.seen.add(d.item_id);
     if (msg.type === "chat.message") this.addChat(d);
     else if (msg.type === "product.card") this.addProduct(d);
+    else if (msg.type === "call.hold") this.hold(d.on_hold === true);
+  }
+
+  /**
+   * Shows or clears "your guide will be right back": the guide is in
+   * another call and sends this one neither picture nor sound meanwhile.
+   */
+  hold(on) {
+    let note = this.$("#hold-note");
+    if (!note && !on) return;
+    if (!note) {
+      note = document.createElement("p");
+      note.id = "hold-note";
+      note.className = "audio-only-note hold-note";
+      note.setAttribute("role", "status");
+      note.textContent = this.t("call.on_hold");
+      this.$("#videos").append(note);
+    }
+    note.hidden = !on;
+    this.$("#gc").dataset.hold = on ? "on" : "";
   }
 
   /** Puts back the call's items after a reload. */
@@ -69,6 +90,21 @@ export class InCall {
     if (key === this.lastCart) return;
     this.lastCart = key;
     this.send("cart.update", body);
+  }
+
+  /**
+   * Tells the guide whether the microphone and camera are on (media.state):
+   * a muted track sends silence and a camera turned off black frames, which
+   * the guide cannot tell from a fault. Sent when it changed, or always
+   * with force (a connection that came up again may be a reloaded console).
+   */
+  mediaState(stream, force) {
+    const on = (tracks) => (tracks || []).some((tr) => tr.enabled && tr.readyState === "live");
+    const body = { audio: on(stream?.getAudioTracks()), video: on(stream?.getVideoTracks()) };
+    const key = JSON.stringify(body);
+    if (!force && key === this.lastMedia) return;
+    this.lastMedia = key;
+    this.send("media.state", body);
   }
 
   money(amount, currency) {
@@ -170,6 +206,7 @@ export class InCall {
   }
 
   close() {
+    this.hold(false);
     this.$("#chat-form").removeEventListener("submit", this.onSubmit);
     this.$("#chat").hidden = true;
   }

@@ -11,12 +11,26 @@
 //   window.guidecallConfig = { skill, secondLanguage, customerToken }
 //   ?skill=running&second_language=de in the page address (never the token:
 //   an address ends up in logs and referrers)
+// and, read from the browser itself, the kind of device (phone, tablet,
+// desktop) for the guide's context panel.
 
 const SKILL = /^[a-z0-9_-]{1,64}$/;
 const LANGUAGE = /^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/;
 const TOKEN = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
-export function joinExtras({ settings = {}, config = globalThis.guidecallConfig, search = "" } = {}) {
+/**
+ * The kind of device from its user agent: a coarse class the guide can act
+ * on ("hold the phone up to the light"), never the user agent itself.
+ */
+export function deviceClass(ua = "", touchPoints = 0) {
+  if (/iPad|Tablet|PlayBook|Silk|Android(?!.*Mobile)/i.test(ua)) return "tablet";
+  // iPadOS reports itself as a Mac; only the touch screen tells.
+  if (/Macintosh/.test(ua) && touchPoints > 1) return "tablet";
+  if (/Mobi|iPhone|iPod|Android|Windows Phone/i.test(ua)) return "phone";
+  return "desktop";
+}
+
+export function joinExtras({ settings = {}, config = globalThis.guidecallConfig, search = "", nav = globalThis.navigator } = {}) {
   const tag = settings && typeof settings === "object" ? settings : {};
   const cfg = config && typeof config === "object" ? config : {};
   const url = new URLSearchParams(search);
@@ -30,6 +44,7 @@ export function joinExtras({ settings = {}, config = globalThis.guidecallConfig,
     skill: pick(SKILL, tag.skill, cfg.skill, url.get("skill")),
     second_language: pick(LANGUAGE, tag.secondLanguage, cfg.secondLanguage, url.get("second_language")),
     customer_token: pick(TOKEN, tag.customerToken, cfg.customerToken),
+    device: nav ? deviceClass(String(nav.userAgent || ""), Number(nav.maxTouchPoints) || 0) : undefined,
   };
   for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k];
   return out;

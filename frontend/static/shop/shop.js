@@ -426,6 +426,7 @@ export async function mount({ root, settings, emit }) {
       const d = msg.data || {};
       if (session.call) { session.call.close("requeued"); session.call = null; }
       session.callId = null;
+      session.incall?.hold(false);
       save();
       stopMedia();
       $("#remote-video").srcObject = null;
@@ -454,10 +455,13 @@ export async function mount({ root, settings, emit }) {
     signal.on("call.peer", (msg) => {
       const st = msg.data?.status;
       if (st === "disconnected") setStatus(t("call.peer_lost_wait"));
-      if (st === "reconnected") setStatus(t(`state.${session.callState}`));
+      if (st === "reconnected") {
+        setStatus(t(`state.${session.callState}`));
+        session.incall?.mediaState(session.stream, true); // a reloaded console knows nothing
+      }
     });
     signal.on("payment.link", (msg) => upsertCard(msg.data || {}));
-    for (const type of ["chat.message", "product.card"]) {
+    for (const type of ["chat.message", "product.card", "call.hold"]) {
       signal.on(type, (msg) => {
         if (msg.call_id !== session.callId) return;
         if (session.incall) session.incall.handle(msg);
@@ -539,7 +543,11 @@ export async function mount({ root, settings, emit }) {
       fresh,
       audioOnly: session.mode === "audio",
       getIceConfig: () => fetchIceConfig(session.token, { url: api("api/v1/ice-servers") }),
-      onState: (s) => { if (call === session.call) setCallState(s); },
+      onState: (s) => {
+        if (call !== session.call) return;
+        setCallState(s);
+        if (s === "connected") session.incall?.mediaState(session.stream, true);
+      },
       onRemoteStream: (stream) => {
         const v = $("#remote-video");
         if (v.srcObject !== stream) v.srcObject = stream;
@@ -889,6 +897,7 @@ export async function mount({ root, settings, emit }) {
     for (const tr of tracks) tr.enabled = !off;
     button.setAttribute("aria-pressed", String(off));
     button.textContent = t(off ? onKey : offKey);
+    session.incall?.mediaState(session.stream);
   }
 
   $("#launcher").hidden = !settings.launcher;

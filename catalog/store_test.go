@@ -1,0 +1,20 @@
+package catalog_test
+
+import (
+	"testing"
+
+	"guidecall/catalog"
+	"guidecall/catalog/catalogtest"
+	"guidecall/internal/db/dbtest"
+)
+
+func TestMemoryStore(t *testing.T) {
+	catalogtest.RunStoreSuite(t, func(*testing.T) catalog.Store { return catalog.NewMemoryStore() })
+}
+
+func TestPostgresStore(t *testing.T) {
+	catalogtest.RunStoreSuite(t, func(t *testing.T) catalog.Store {
+		pool, _ := dbtest.NewSchema(t)
+		return catalog.NewPostgresStore(pool)
+	})
+}

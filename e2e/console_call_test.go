@@ -1,0 +1,106 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestBrowserConsoleInCall: the guide console in a call, as the guide sees
+// it. The shopper's context panel (page, what it looks at, device) comes
+// from the server; the shopper mutes and turns the camera off and the
+// guide's tile says so in words; then the console is reloaded mid-call and
+// comes back with the panel, the chat, the payment link and the media
+// state all there. axe-core audits the console in the call.
+func TestBrowserConsoleInCall(t *testing.T) {
+	chromium := findChromium(t)
+	axe := findAxe(t)
+	node := startNode(t, nodeOptions{})
+	base := node.URL()
+	guide := launchChromium(t, "guide", chromium)
+	shopper := launchChromium(t, "shopper", chromium)
+	t.Cleanup(func() {
+		if t.Failed() || os.Getenv("GUIDECALL_TEST_LOG") != "" {
+			guide.dump(t)
+			shopper.dump(t)
+		}
+	})
+	guideAvailable(t, guide, node)
+	waitAvailable(t, node, node.guideEmail)
+	shopper.do(t, "open the shop page", browserStepTimeout, chromedp.Navigate(base+"/shop/?currency=EUR"))
+	shopper.do(t, "call a guide", browserStepTimeout, chromedp.Click(chromedp.CSS("#call-guide")))
+	shopper.do(t, "join with video", browserStepTimeout, chromedp.Click(widgetEl("#join-video")))
+	guide.waitJS(t, "offer shown", browserStepTimeout, `!document.querySelector("#offer").hidden`)
+	if offer := guide.text(t, "#offer-context"); !strings.Contains(offer, "desktop") {
+		t.Errorf("offer %q does not name the shopper's device", offer)
+	}
+	guide.do(t, "accept", browserStepTimeout, chromedp.Click(chromedp.CSS("#accept-offer")))
+	waitBothTabs(t, "connected", browserConnectTimeout, guide, shopper, `window.guidecall.state() === "connected"`)
+
+	// The context panel, from the server, with what the shop page shares.
+	contextHas := func(what string, parts ...string) {
+		t.Helper()
+		var checks []string
+		for _, p := range parts {
+			checks = append(checks, `t.includes(`+jsString(p)+`)`)
+		}
+		guide.waitJS(t, what, browserStepTimeout, `(() => { const el = document.querySelector("#call-context");
+			const t = el.textContent; return el.dataset.loaded === "true" && `+strings.Join(checks, " && ")+`; })()`)
+	}
+	contextHas("context panel filled", "Desktop", base+"/shop/", "Looking at", "Merino", "EUR")
+
+	// The shopper mutes, then turns the camera off: the tile says so.
+	shopper.do(t, "mute", browserStepTimeout, chromedp.Click(widgetEl("#mute")))
+	guide.waitJS(t, "tile says muted", browserStepTimeout,
+		`!document.querySelector("#peer-media").hidden && document.querySelector("#peer-media").textContent.trim() === "Shopper muted"`)
+	shopper.do(t, "camera off", browserStepTimeout, chromedp.Click(widgetEl("#camera")))
+	guide.waitJS(t, "tile says muted and camera off", browserStepTimeout,
+		`document.querySelector("#peer-media").textContent.includes("Camera off") && document.querySelector("#peer-media").dataset.video === "false"`)
+	shot(t, guide, "guide-shopper-muted-camera-off", "#peer-media")
+
+	// Chat and a payment link, before the reload.
+	shopper.do(t, "shopper chats", browserStepTimeout,
+		chromedp.SendKeys(widgetEl("#chat-input"), "Does it run small?\n"))
+	guide.waitJS(t, "chat reached the guide", browserStepTimeout,
+		`document.querySelector("#guide-chat-log").textContent.includes("Does it run small?")`)
+	guide.do(t, "send a payment link", browserStepTimeout,
+		chromedp.SendKeys(chromedp.CSS("#pay-amount"), "49.99"),
+		chromedp.SendKeys(chromedp.CSS("#pay-description"), "Merino sneaker"),
+		chromedp.Click(chromedp.CSS("#pay-send")),
+	)
+	const openLink = `#payment-links li[data-link-id][data-status="open"]`
+	guide.waitJS(t, "link listed", browserStepTimeout, `!!document.querySelector('`+openLink+`')`)
+	guide.audit(t, axe, "console in a call")
+	callID := guide.evalString(t, `window.guidecall.callId()`)
+
+	// The reload: everything of the call in progress comes back.
+	guide.do(t, "reload the console", browserStepTimeout, chromedp.Reload())
+	guide.waitJS(t, "back in the call", browserConnectTimeout,
+		`window.guidecall && window.guidecall.callId() === `+jsString(callID)+` && window.guidecall.state() === "connected"`)
+	contextHas("context panel back", "Desktop", base+"/shop/", "Looking at", "Merino", "EUR")
+	guide.waitJS(t, "chat back", browserStepTimeout,
+		`document.querySelector("#guide-chat-log").textContent.includes("Does it run small?")`)
+	guide.waitJS(t, "link back", browserStepTimeout,
+		`!!document.querySelector('`+openLink+`') && document.querySelector('`+openLink+`').textContent.includes("Merino sneaker")`)
+	guide.waitJS(t, "media state back", browserStepTimeout,
+		`document.querySelector("#peer-media").textContent.includes("Shopper muted") && document.querySelector("#peer-media").textContent.includes("Camera off")`)
+	if cur := guide.value(t, "#pay-currency"); cur != "EUR" {
+		t.Errorf("after the reload #pay-currency is %q, want the shopper's EUR", cur)
+	}
+	shot(t, guide, "guide-reloaded-mid-call", "#call-context")
+	guide.audit(t, axe, "console reloaded in a call")
+
+	// The shopper turns the microphone back on: the tile follows.
+	shopper.do(t, "unmute", browserStepTimeout, chromedp.Click(widgetEl("#mute")))
+	guide.waitJS(t, "tile says camera off only", browserStepTimeout,
+		`document.querySelector("#peer-media").textContent.trim() === "Camera off"`)
+}
+
+// jsString is s as a JavaScript string literal.
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}

@@ -1,0 +1,235 @@
+// links.js: the payment links of the call on screen: the form that sends
+// one, the list with each link's live status (payment.link messages), the
+// Refund action on a paid link (the server checks the window and the
+// limits), and the list read back from the server when a console reloaded
+// mid-call comes back to the call (GET /api/v1/calls/{id}/payment-links).
+// Links stay with their own call: a link sent in one call never appears in
+// another.
+import { formatMoney, minorDigits, normalizeCurrency, parseMajor } from "../js/money.js";
+
+const $ = (sel) => document.querySelector(sel);
+const locale = navigator.language || "en";
+
+/**
+ * @param {object} o
+ * @param {function():string} o.token the guide's access token
+ * @param {function():Map} o.calls the console's calls by id ({id, links: Map, ...})
+ * @param {function():string} o.activeId the call on screen
+ * @param {function(object):boolean} o.liveCall whether a call record is live
+ * @param {function(string, string):void} o.showError
+ */
+export function createLinks({ token, calls, activeId, liveCall, showError }) {
+  const active = () => calls().get(activeId()) || null;
+
+
+  async function onPaymentSubmit(ev) {
+    ev.preventDefault();
+    showError("#pay-error", "");
+    const rec = active();
+    if (!liveCall(rec)) return showError("#pay-error", "There is no live call.");
+    let currency;
+    try {
+      currency = normalizeCurrency($("#pay-currency").value);
+    } catch {
+      return showError("#pay-error", "Currency must be an ISO 4217 code such as EUR.");
+    }
+    const digits = minorDigits(currency);
+    const parsed = parseMajor($("#pay-amount").value, digits);
+    if (!parsed.ok) {
+      const msgs = {
+        empty: "Enter an amount.",
+        format: "Enter an amount like 49.99 or 49,99: digits and one decimal separator (. or ,), no thousands separators.",
+        too_many_decimals: digits === 0 ? `${currency} has no decimals.` : `${currency} allows at most ${digits} decimal${digits > 1 ? "s" : ""}.`,
+        too_large: "That amount is too large.",
+        zero: "The amount must be more than zero.",
+      };
+      return showError("#pay-error", msgs[parsed.error] || "Invalid amount.");
+    }
+    const description = $("#pay-description").value.trim();
+    if (!description) return showError("#pay-error", "Enter a description.");
+    const amount = parsed.amount;
+    const body = JSON.stringify({
+      amount,
+      currency,
+      description,
+      items: [{ name: description, quantity: 1, unit_amount: amount }],
+    });
+    const key = crypto.randomUUID(); // one key per submit; reused by the retry below
+    $("#pay-send").disabled = true;
+    try {
+      let res;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          res = await fetch(`/api/v1/calls/${encodeURIComponent(rec.id)}/payment-links`, {
+            method: "POST",
+            headers: {
+              "Content-Type": "application/json",
+              Accept: "application/json",
+              Authorization: `Bearer ${token()}`,
+              "Idempotency-Key": key,
+            },
+            body,
+          });
+          break;
+        } catch (err) {
+          if (attempt >= 1) throw err; // a network error: same key, safe to retry once
+        }
+      }
+      let data = null;
+      try { data = await res.json(); } catch { /* empty */ }
+      if (!res.ok) throw new Error(data?.error?.message || `HTTP ${res.status}`);
+      upsertLink(rec.id, { ...data, link_id: data.link_id || data.id });
+      $("#pay-amount").value = "";
+      $("#pay-description").value = "";
+    } catch (err) {
+      showError("#pay-error", `Could not create the link: ${err.message}`);
+    } finally {
+      $("#pay-send").disabled = !liveCall(active());
+    }
+  }
+
+  // upsertLink keeps a link with its own call; only the call on screen shows
+  // its links, so a link sent in one call never appears in another.
+  function upsertLink(callId, link) {
+    if (!link.link_id) return;
+    const rec = calls().get(callId) || (link.call_id && calls().get(link.call_id));
+    if (!rec) return;
+    rec.links.set(link.link_id, { ...(rec.links.get(link.link_id) || {}), ...link });
+    if (rec.id === activeId()) renderLinks(rec);
+  }
+
+  function renderLinks(rec) {
+    const forms = new Map();
+    for (const f of document.querySelectorAll("#payment-links li[data-link-id] .refund-form")) {
+      if (rec.links.has(f.closest("li").dataset.linkId)) forms.set(f.closest("li").dataset.linkId, f);
+    }
+    const items = [...rec.links.values()].reverse().map((merged) => {
+      const li = document.createElement("li");
+      li.dataset.linkId = merged.link_id;
+      li.dataset.status = merged.status || "open";
+      let amountText = "";
+      try { amountText = formatMoney(merged.amount, merged.currency, locale); } catch { amountText = `${merged.amount} ${merged.currency}`; }
+      const what = document.createElement("span");
+      what.className = "what";
+      what.textContent = merged.description || merged.items?.[0]?.name || merged.link_id;
+      const amount = document.createElement("strong");
+      amount.textContent = amountText;
+      const status = document.createElement("span");
+      status.className = "badge";
+      status.dataset.status = li.dataset.status;
+      status.textContent = li.dataset.status === "paid" ? "paid ✓" : li.dataset.status.replace(/_/g, " ");
+      const parts = [what, amount, status];
+      if (merged.checkout_url && /^https?:/i.test(merged.checkout_url)) {
+        const a = document.createElement("a");
+        a.href = merged.checkout_url;
+        a.target = "_blank";
+        a.rel = "noopener";
+        a.textContent = "checkout";
+        parts.push(a);
+      }
+      if (merged.status === "paid" || merged.status === "partially_refunded") {
+        const b = document.createElement("button");
+        b.type = "button";
+        b.className = "button small refund-open";
+        b.textContent = "Refund…";
+        b.setAttribute("aria-label", `Refund ${what.textContent}`);
+        b.addEventListener("click", () => openRefund(li, merged));
+        parts.push(b);
+      }
+      li.replaceChildren(...parts);
+      // An open refund form outlives the update its own refund causes.
+      const form = forms.get(merged.link_id);
+      if (form) li.append(form);
+      return li;
+    });
+    $("#payment-links").replaceChildren(...items);
+  }
+
+  // openRefund shows a small form under the link: an amount (empty refunds
+  // everything left) and a confirm button. The server checks the window,
+  // the limits and what is left; its answer is shown as it is.
+  function openRefund(li, link) {
+    if (li.querySelector(".refund-form")) return;
+    const form = document.createElement("form");
+    form.className = "refund-form";
+    const id = `refund-amount-${link.link_id}`;
+    const label = document.createElement("label");
+    label.htmlFor = id;
+    label.textContent = `Refund amount (${link.currency}; empty refunds all that is left)`;
+    const input = document.createElement("input");
+    input.id = id;
+    input.type = "text";
+    input.inputMode = "decimal";
+    input.autocomplete = "off";
+    const send = document.createElement("button");
+    send.type = "submit";
+    send.className = "button small danger refund-send";
+    send.textContent = "Refund";
+    const cancel = document.createElement("button");
+    cancel.type = "button";
+    cancel.className = "button small";
+    cancel.textContent = "Cancel";
+    cancel.addEventListener("click", () => form.remove());
+    // The answer goes to the panel's status line, which no update of the
+    // list replaces.
+    const msg = $("#refund-status");
+    msg.textContent = "";
+    form.append(label, input, send, cancel);
+    const key = crypto.randomUUID(); // one refund per form; a retry reuses it
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      let amount = 0;
+      if (input.value.trim() !== "") {
+        const parsed = parseMajor(input.value, minorDigits(link.currency));
+        if (!parsed.ok) {
+          msg.textContent = "Enter an amount like 10.00, or leave it empty to refund all.";
+          return;
+        }
+        amount = parsed.amount;
+      }
+      send.disabled = true;
+      try {
+        const res = await fetch(`/api/v1/calls/${encodeURIComponent(link.call_id || activeId())}/payment-links/${encodeURIComponent(link.link_id)}/refunds`, {
+          method: "POST",
+          headers: { "Content-Type": "application/json", Accept: "application/json", Authorization: `Bearer ${token()}`, "Idempotency-Key": key },
+          body: JSON.stringify({ amount }),
+        });
+        let data = null;
+        try { data = await res.json(); } catch { /* empty */ }
+        if (!res.ok) throw new Error(data?.error?.message || `HTTP ${res.status}`);
+        let text = "";
+        try { text = formatMoney(data.refund.amount, link.currency, locale); } catch { text = String(data.refund.amount); }
+        form.closest("li")?.setAttribute("data-refund-requested", String(data.refund.seq));
+        msg.textContent = `Refund of ${text} sent to the provider.`;
+        form.remove();
+      } catch (err) {
+        msg.textContent = `Could not refund: ${err.message}`;
+        send.disabled = false;
+      }
+    });
+    li.append(form);
+    input.focus();
+  }
+
+
+  // restore reads the call's links back from the server: a reloaded
+  // console knows none of them, though the shopper still sees them.
+  async function restore(rec) {
+    try {
+      const res = await fetch(`/api/v1/calls/${encodeURIComponent(rec.id)}/payment-links`, {
+        headers: { Accept: "application/json", Authorization: `Bearer ${token()}` },
+        cache: "no-store",
+      });
+      const body = await res.json().catch(() => null);
+      if (!res.ok) throw new Error(body?.error?.message || `HTTP ${res.status}`);
+      for (const l of body.links || []) {
+        if (rec.links.has(l.id)) continue; // a live payment.link is newer
+        upsertLink(rec.id, { ...l, link_id: l.id, description: l.description || "", items: l.items || [] });
+      }
+    } catch (err) {
+      console.warn("payment links not restored", err);
+    }
+  }
+
+  return { submit: onPaymentSubmit, upsert: upsertLink, render: renderLinks, restore };
+}
