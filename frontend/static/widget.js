@@ -60,10 +60,10 @@
       try { fn(detail); } catch (err) { console.error("guidecall: handler for", event, err); }
     }
   };
-  // Calls the page's stub kept before this ran (README), replayed.
+  // The page's stub's calls (README).
   const early = Array.isArray(window.guidecall?.q) ? window.guidecall.q : [];
   window.guidecall = api;
-  for (const [name, args] of early) if (typeof api[name] === "function") api[name](...args);
+  for (const [name, args] of early) api[name]?.(...args);
 
   const host = document.createElement("guidecall-widget");
   // No inline style here: a merchant's style-src CSP would refuse it. The

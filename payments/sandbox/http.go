@@ -203,7 +203,9 @@ func (sb *Sandbox) handleCheckout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pg := sb.pageOf(c, pageLang(r))
-	if st := c.StatusAt(sb.cfg.Now()); st == payments.StatusExpired || st == payments.StatusCanceled {
+	// pageOf says why a closed checkout is closed (expired, canceled, …);
+	// "closed" is for a status it has no words of its own for.
+	if st := c.StatusAt(sb.cfg.Now()); pg.Message == "" && (st == payments.StatusExpired || st == payments.StatusCanceled) {
 		pg.Message = pg.T["closed"]
 	}
 	sb.renderPage(w, http.StatusOK, pg)
