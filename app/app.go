@@ -117,6 +117,7 @@ type App struct {
 
 	// certs is nil without --tls-cert; redirect serves --http-redirect-addr.
 	certs      *certReloader
+	turnCerts  *certReloader // nil without --turn-tls-cert
 	redirect   *http.Server
 	redirectLn net.Listener
 
@@ -207,7 +208,13 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 	if a.publicURL == "" {
 		a.publicURL = scheme + ln.Addr().String()
 	}
-	loopbackURL := scheme + loopbackAddr(ln.Addr())
+	// The sandbox's webhooks are River jobs any node of a cluster may
+	// deliver: they go to the public URL, which every node reaches, and
+	// to this node's own loopback only when there is none (one node).
+	sandboxWebhookBase := scheme + loopbackAddr(ln.Addr())
+	if cfg.PublicURL != "" {
+		sandboxWebhookBase = a.publicURL
+	}
 	if a.listener, err = a.setupTLS(ln); err != nil {
 		return fail(err)
 	}
@@ -232,8 +239,13 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return fail(err)
 	}
+	turnTLS, err := a.turnTLS()
+	if err != nil {
+		return fail(err)
+	}
 	a.TURN, err = turnserver.New(turnserver.Config{
 		RelayPortMin: relayLo, RelayPortMax: relayHi,
+		MaxAllocationsPerUser: cfg.TURN.MaxAllocations, RelayIPv6: cfg.TURN.RelayIPv6, TLS: turnTLS,
 		ListenIP: cfg.TURNListenIP, Port: cfg.TURNPort, PublicIP: cfg.TURNPublicIP,
 		Secret: secret(log, "turn-secret", cfg.TURNSecret), AllowedPeers: allowed,
 		Logger: log.With("component", "turn"),
@@ -301,7 +313,7 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return fail(err)
 	}
-	if err := a.buildPayments(cfg, stores, log, loopbackURL); err != nil {
+	if err := a.buildPayments(cfg, stores, log, sandboxWebhookBase); err != nil {
 		return fail(err)
 	}
 	a.Flow.Bind(a.Queue, a.Payments, a.Hub)
@@ -330,8 +342,9 @@ func New(cfg config.Serve, stores Stores, log *slog.Logger) (*App, error) {
 // buildPayments builds the sandbox, the webhook outbox and the payments
 // service on the stores' kind: on a database, the sandbox's outcome and
 // its webhook commit together (a River job) and reconciliation is a River
-// periodic job; in memory, both run in this process.
-func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, loopbackURL string) error {
+// periodic job; in memory, both run in this process. The sandbox posts
+// its webhooks to webhookBase + /webhooks/sandbox.
+func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, webhookBase string) error {
 	whCfg := webhook.Config{Logger: log.With("component", "webhook")}
 	if a.Metrics != nil {
 		whCfg.Attempted = a.Metrics.WebhookAttempted
@@ -364,7 +377,7 @@ func (a *App) buildPayments(cfg config.Serve, stores Stores, log *slog.Logger, l
 		Secret:          secret(log, "sandbox-secret", cfg.SandboxSecret),
 		CheckoutBaseURL: a.publicURL + "/pay/sandbox",
 		ReturnURL:       a.publicURL + "/shop/",
-		WebhookURL:      loopbackURL + "/webhooks/sandbox",
+		WebhookURL:      webhookBase + "/webhooks/sandbox",
 		Logger:          log.With("component", "sandbox"),
 		Store:           sbStore,
 		Outbox:          a.Webhooks,

@@ -256,6 +256,13 @@ func TestOpenAPIAnswersMatch(t *testing.T) {
 	check(http.MethodPost, "/api/v1/products/preview", guidePair.AccessToken, `{"url":"http://10.0.0.5/p"}`, 403)
 	check(http.MethodPost, "/api/v1/queue", "", `{"currency":"EUR","device":"phone"}`, 201)
 
+	// The guide's wrap-up and history (issue 12).
+	check(http.MethodGet, "/api/v1/guide/calls?q=trail&from=2026-12-01&to=2026-12-31&limit=20", guidePair.AccessToken, "", 200)
+	check(http.MethodGet, "/api/v1/guide/calls?from=yesterday", guidePair.AccessToken, "", 400)
+	check(http.MethodGet, "/api/v1/guide/queue", guidePair.AccessToken, "", 200)
+	check(http.MethodPut, "/api/v1/calls/c_nope/wrap-up", guidePair.AccessToken, `{"outcome":"sold","notes":"x"}`, 404)
+	check(http.MethodPut, "/api/v1/calls/c_nope/wrap-up", guidePair.AccessToken, `{"outcome":"sold","notes":"a\u0000b"}`, 400)
+
 	// Limits, the sandbox's script, providers and rollouts, refunds (issue 9).
 	check(http.MethodPut, "/api/v1/admin/payment-limits", adminToken, `{"max_amount":{"EUR":50000},"max_links_per_call":5,"refund_admin_above":{"EUR":10000}}`, 200)
 	check(http.MethodGet, "/api/v1/admin/payment-limits", adminToken, "", 200)

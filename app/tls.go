@@ -9,9 +9,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"guidecall/turnserver"
 )
 
 // certReloader serves the certificate of --tls-cert and --tls-key and
@@ -19,12 +22,18 @@ import (
 // picked up without a restart. A reload that fails keeps the old one.
 type certReloader struct {
 	certFile, keyFile string
+	flags             string // the flags that named the files, for errors
 	log               *slog.Logger
 	cert              atomic.Pointer[tls.Certificate]
 }
 
 func newCertReloader(certFile, keyFile string, log *slog.Logger) (*certReloader, error) {
-	r := &certReloader{certFile: certFile, keyFile: keyFile, log: log}
+	return newCertReloaderFor("--tls-cert", "--tls-key", certFile, keyFile, log)
+}
+
+// newCertReloaderFor is newCertReloader for another pair of flags.
+func newCertReloaderFor(certFlag, keyFlag, certFile, keyFile string, log *slog.Logger) (*certReloader, error) {
+	r := &certReloader{certFile: certFile, keyFile: keyFile, flags: certFlag + " %s / " + keyFlag + " %s: %w", log: log}
 	if err := r.Reload(); err != nil {
 		return nil, err
 	}
@@ -35,12 +44,17 @@ func newCertReloader(certFile, keyFile string, log *slog.Logger) (*certReloader,
 func (r *certReloader) Reload() error {
 	c, err := tls.LoadX509KeyPair(r.certFile, r.keyFile)
 	if err != nil {
-		return fmt.Errorf("--tls-cert %s / --tls-key %s: %w", r.certFile, r.keyFile, err)
+		return fmt.Errorf(r.flags, r.certFile, r.keyFile, err)
 	}
 	r.cert.Store(&c)
-	r.log.Info("TLS certificate loaded", "subject", c.Leaf.Subject.String(), "not_after", c.Leaf.NotAfter.UTC().Format(time.RFC3339),
+	r.log.Info("TLS certificate loaded", "file", r.certFile, "subject", c.Leaf.Subject.String(), "not_after", c.Leaf.NotAfter.UTC().Format(time.RFC3339),
 		"serial", c.Leaf.SerialNumber.Text(16))
 	return nil
+}
+
+// getCertificate serves the certificate loaded last.
+func (r *certReloader) getCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	return r.cert.Load(), nil
 }
 
 func (r *certReloader) serverConfig() *tls.Config {
@@ -100,13 +114,38 @@ func redirectToHTTPS(publicURL string) http.Handler {
 	})
 }
 
-// ReloadTLS reads --tls-cert and --tls-key again (the serve command calls
-// it on SIGHUP). Without TLS it does nothing.
+// ReloadTLS reads --tls-cert and --tls-key, and --turn-tls-cert and
+// --turn-tls-key, again (the serve command calls it on SIGHUP). Without
+// TLS it does nothing.
 func (a *App) ReloadTLS() error {
-	if a.certs == nil {
-		return nil
+	var errs []error
+	for _, c := range []*certReloader{a.certs, a.turnCerts} {
+		if c != nil {
+			errs = append(errs, c.Reload())
+		}
 	}
-	return a.certs.Reload()
+	return errors.Join(errs...)
+}
+
+// turnTLS configures the TURN server's TLS listener from --turn-tls-*.
+func (a *App) turnTLS() (turnserver.TLSListener, error) {
+	t := a.cfg.TURN
+	if !t.TLSEnabled() {
+		return turnserver.TLSListener{}, nil
+	}
+	certs, err := newCertReloaderFor("--turn-tls-cert", "--turn-tls-key", t.TLSCert, t.TLSKey, a.log.With("component", "turn"))
+	if err != nil {
+		return turnserver.TLSListener{}, err
+	}
+	a.turnCerts = certs
+	host := t.TLSHost
+	if host == "" {
+		// The node's public name is what certificates are issued for.
+		if u, err := url.Parse(a.publicURL); err == nil && u.Hostname() != "" && net.ParseIP(u.Hostname()) == nil {
+			host = u.Hostname()
+		}
+	}
+	return turnserver.TLSListener{Port: t.TLSPort, Certificate: certs.getCertificate, Host: host}, nil
 }
 
 // setupTLS wraps the HTTP listener in TLS and binds the redirect listener,

@@ -8,10 +8,12 @@ import (
 	"time"
 
 	"github.com/pion/logging"
-	"github.com/pion/turn/v4"
+	"github.com/pion/turn/v5"
 
 	"guidecall/app"
+	"guidecall/internal/config"
 	"guidecall/protocol"
+	"guidecall/turnserver"
 )
 
 // turnClient holds one relay allocated on a node's bundled TURN server.
@@ -146,4 +148,37 @@ func TestGuideTURNRevokedOnDisable(t *testing.T) {
 	if err := relay.allocateAgain(t); err == nil {
 		t.Fatal("the TURN credential of a disabled guide allocated a relay")
 	}
+}
+
+// TestTURNMaxAllocationsFlag: --turn-max-allocations is the cap per
+// credential: with 12, a tool making 12 allocations with one credential
+// (coturn's turnutils_uclient -m 12) gets them all and the 13th is refused;
+// the default 10 refused the 11th.
+func TestTURNMaxAllocationsFlag(t *testing.T) {
+	t.Parallel()
+	node := startAppConfig(t, func(c *config.Serve) { c.TURN.MaxAllocations = 12 }, nil)
+	user, pass := turnserver.NewCredentials([]byte(secret), "uclient", time.Minute, time.Now())
+	first := allocateTURN(t, node, user, pass)
+	for i := 2; i <= 12; i++ {
+		if err := first.allocateAgainKeep(t); err != nil {
+			t.Fatalf("allocation %d of 12: %v", i, err)
+		}
+	}
+	if err := first.allocateAgain(t); err == nil {
+		t.Fatal("a 13th allocation over --turn-max-allocations 12 succeeded")
+	}
+	if got := node.TURN.Stats().QuotaRejections; got != 1 {
+		t.Fatalf("QuotaRejections = %d, want 1", got)
+	}
+}
+
+// allocateAgainKeep is allocateAgain keeping the relay until the test ends.
+func (tc *turnClient) allocateAgainKeep(t *testing.T) error {
+	t.Helper()
+	c, _ := newTURNClient(t, tc.node, tc.user, tc.pass)
+	relay, err := c.Allocate()
+	if err == nil {
+		t.Cleanup(func() { _ = relay.Close() })
+	}
+	return err
 }

@@ -36,6 +36,8 @@ func (ev events) dispatch(ctx context.Context, e queue.Event) {
 	switch e := e.(type) {
 	case queue.PositionChanged:
 		ev.Position(ctx, e.EntryID, e.Position)
+	case queue.PositionsChanged:
+		ev.Positions(ctx, e.Positions)
 	case queue.OfferMade:
 		ev.Offer(ctx, e.Call, e.Entry)
 	case queue.OfferRevoked:
@@ -56,7 +58,7 @@ func (ev events) dispatch(ctx context.Context, e queue.Event) {
 		ev.PeerStatus(ctx, e.Call, e.Lost, e.Connected, e.Grace)
 	case queue.CallItemAdded:
 		ev.CallItem(ctx, e.Call, e.Item)
-	case queue.CallRated:
+	case queue.CallRated, queue.CallWrappedUp:
 		// For the merchant webhook and the dashboard; no party is told.
 	case queue.CallbackChanged:
 		ids, err := ev.flow.queue.GuidesServing(ctx, e.Callback.Queue)
@@ -73,9 +75,24 @@ func (ev events) dispatch(ctx context.Context, e queue.Event) {
 }
 
 func (ev events) Position(ctx context.Context, entryID string, p queue.Position) {
-	ev.send(ctx, shopper(entryID), protocol.TypeQueuePosition, "", protocol.QueuePosition{
+	ev.send(ctx, shopper(entryID), protocol.TypeQueuePosition, "", positionMessage(p))
+}
+
+// Positions tells many shoppers their positions.
+func (ev events) Positions(ctx context.Context, ps []queue.EntryPosition) {
+	msgs := make([]signaling.Outgoing, len(ps))
+	for i, p := range ps {
+		msgs[i] = signaling.Outgoing{To: shopper(p.EntryID), Type: protocol.TypeQueuePosition, Data: positionMessage(p.Position)}
+	}
+	if err := ev.flow.hub.SendMany(ctx, msgs); err != nil {
+		ev.log.WarnContext(ctx, "positions not all sent", "positions", len(ps), "err", err)
+	}
+}
+
+func positionMessage(p queue.Position) protocol.QueuePosition {
+	return protocol.QueuePosition{
 		Queue: p.Queue, Position: p.Position, ETASeconds: p.ETASeconds, GuidesOnline: p.GuidesOnline, Callback: p.Callback,
-	})
+	}
 }
 
 func (ev events) Offer(ctx context.Context, c queue.Call, e queue.Entry) {

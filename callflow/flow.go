@@ -171,6 +171,7 @@ func (f *Flow) Routes() chi.Router {
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleAdmin)).Delete("/admin/shoppers/{entryID}", f.handleErase)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleAdmin)).Delete("/admin/customers/{customerID}", f.handleEraseCustomer)
 	f.routingRoutes(r)
+	f.historyRoutes(r)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleShopper, protocol.RoleGuide)).Get("/calls/{callID}/items", f.handleCallItems)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleShopper)).Post("/calls/{callID}/rating", f.handleRateCall)
 	r.With(f.cfg.Issuer.Middleware(protocol.RoleGuide)).Get("/calls/{callID}/context", f.handleCallContext)

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 
@@ -37,11 +39,30 @@ func TestBrowserCall(t *testing.T) {
 // runBrowserCall is TestBrowserCall's call on node, with extra Chromium
 // options (trusting a test certificate).
 func runBrowserCall(t *testing.T, chromium string, node *node, chromeOpts ...chromedp.ExecAllocatorOption) {
+	runBrowserCallWith(t, chromium, node, browserCall{chrome: chromeOpts})
+}
+
+// browserCall varies runBrowserCall.
+type browserCall struct {
+	chrome []chromedp.ExecAllocatorOption
+	// shopperInit runs in the shopper's pages before their own scripts.
+	shopperInit string
+	// connected runs once both sides decode video.
+	connected func(t *testing.T, guide, shopper *chromeTab)
+}
+
+func runBrowserCallWith(t *testing.T, chromium string, node *node, bc browserCall) {
 	base := node.URL()
 
 	// Launched after the node, so their cleanups (LIFO) run before it stops.
-	guide := launchChromium(t, "guide", chromium, chromeOpts...)
-	shopper := launchChromium(t, "shopper", chromium, chromeOpts...)
+	guide := launchChromium(t, "guide", chromium, bc.chrome...)
+	shopper := launchChromium(t, "shopper", chromium, bc.chrome...)
+	if bc.shopperInit != "" {
+		shopper.do(t, "install the shopper's init script", browserStepTimeout, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: bc.shopperInit})
+			return err
+		}))
+	}
 	t.Cleanup(func() {
 		if t.Failed() || os.Getenv("GUIDECALL_TEST_LOG") != "" {
 			guide.dump(t)
@@ -114,6 +135,10 @@ func runBrowserCall(t *testing.T, chromium string, node *node, chromeOpts ...chr
 		if side.s.RemoteCandidateType == nil || *side.s.RemoteCandidateType != "relay" {
 			t.Errorf("%s: remoteCandidateType %v, want relay", side.name, jsNullable(side.s.RemoteCandidateType))
 		}
+	}
+
+	if bc.connected != nil {
+		bc.connected(t, guide, shopper)
 	}
 
 	// The guide sends a payment link; the shopper gets a card for it.

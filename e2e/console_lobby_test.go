@@ -2,8 +2,12 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/cdproto/browser"
@@ -11,6 +15,8 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"guidecall/payments"
+	"guidecall/protocol"
 	"guidecall/queue"
 )
 
@@ -157,11 +163,13 @@ func TestBrowserOfferAlertsAndPresence(t *testing.T) {
 	// A shopper waits; ending the wrap-up early brings the offer, which
 	// hides the notes until it is gone.
 	j2 := joinQueue(t, base)
-	_ = dialWS(t, "second shopper", j2.WSURL, j2.Token)
+	second := dialWS(t, "second shopper", j2.WSURL, j2.Token)
 	guide.do(t, "end wrap-up early", browserStepTimeout, chromedp.Click(chromedp.CSS("#go-available")))
 	guide.waitJS(t, "offer over the notes", browserConnectTimeout,
 		`!document.querySelector("#offer").hidden && document.querySelector("#ended-view").hidden`)
-	guide.do(t, "decline", browserStepTimeout, chromedp.Click(chromedp.CSS("#decline-offer")))
+	// The shopper gives up (a decline would offer it to this guide again,
+	// the only one online): the offer goes, and the notes come back.
+	second.Send(protocol.TypeQueueCancel, "", protocol.QueueCancel{})
 	guide.waitJS(t, "notes back, as written", browserStepTimeout,
 		`document.querySelector("#offer").hidden && !document.querySelector("#ended-view").hidden && document.querySelector("#wrap-up").value === "Wants the trail runner in 43"`)
 
@@ -171,5 +179,204 @@ func TestBrowserOfferAlertsAndPresence(t *testing.T) {
 	guide.waitJS(t, "console back after the reload", browserStepTimeout, `!document.querySelector("#console-view").hidden`)
 	if ok, _ := guide.check(`document.querySelector("#offer-sound").checked === false`); !ok {
 		t.Error("the sound setting was not kept over a reload")
+	}
+}
+
+// TestBrowserWrapUpNotesInHistory: the guide ends a call, must pick an
+// outcome, saves it with notes, and finds both again in its history after
+// a reload, with the call's paid link and the shopper's rating; the
+// history's search finds the call by its notes and not by other text.
+func TestBrowserWrapUpNotesInHistory(t *testing.T) {
+	chromium := findChromium(t)
+	axe := findAxe(t)
+	node := startNode(t, nodeOptions{})
+	base := node.URL()
+	ctx := context.Background()
+
+	guide := launchChromium(t, "guide", chromium)
+	t.Cleanup(func() {
+		if t.Failed() || os.Getenv("GUIDECALL_TEST_LOG") != "" {
+			guide.dump(t)
+		}
+	})
+	guide.do(t, "open the guide console", browserStepTimeout, chromedp.Navigate(base+"/guide/"))
+	guide.do(t, "sign in", browserStepTimeout,
+		chromedp.SendKeys(chromedp.CSS("#email"), node.guideEmail),
+		chromedp.SendKeys(chromedp.CSS("#password"), node.guidePassword),
+		chromedp.Click(chromedp.CSS("#login-submit")),
+	)
+	guide.waitJS(t, "empty history", browserStepTimeout,
+		`!document.querySelector("#console-view").hidden && document.querySelector("#history-status").textContent === "No calls found."`)
+	guide.do(t, "go available", browserStepTimeout, chromedp.Click(chromedp.CSS("#go-available")))
+	waitAvailable(t, node, node.guideEmail)
+
+	j := joinQueue(t, base)
+	shopWS := dialWS(t, "shopper", j.WSURL, j.Token)
+	guide.waitJS(t, "offer shown", browserStepTimeout, `window.guidecall.offers().length === 1 && !document.querySelector("#offer").hidden`)
+	// The queue overview polls: the shopper shows up there with its page
+	// and language, its wait counting.
+	guide.waitJS(t, "the shopper in the queue overview", browserStepTimeout,
+		`(() => { const r = document.querySelector('#overview-queues tr[data-entry-id=`+strconv.Quote(j.EntryID)+`]'); return r && r.textContent.includes("Sam") && r.textContent.includes("de-DE") && r.textContent.includes("shop.example/p/42"); })()`)
+	shot(t, guide, "console-queue-overview", "#overview-panel")
+	guide.audit(t, axe, "console with the queue overview")
+	guide.do(t, "accept", browserStepTimeout, chromedp.Click(chromedp.CSS("#accept-offer")))
+	guide.waitJS(t, "call on screen", browserStepTimeout, `!!window.guidecall.callId()`)
+	callID := guide.evalString(t, `window.guidecall.callId()`)
+
+	// A link of this call, paid on the sandbox checkout.
+	acc, err := node.Auth.Account(ctx, node.guideEmail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link, _, err := node.Payments.CreateLink(ctx, payments.CreateLinkParams{
+		CallID: callID, Amount: 12900, Currency: "EUR", Description: "Trail runner 43", IdempotencyKey: "history-" + callID, CreatedBy: acc.ID,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodPost, base+"/pay/sandbox/"+link.ProviderRef+"/pay", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("sandbox pay: %d", res.StatusCode)
+	}
+
+	guide.do(t, "end the call", browserStepTimeout, chromedp.Click(chromedp.CSS("#end-call")))
+	guide.waitJS(t, "wrap-up shown", browserStepTimeout, `!document.querySelector("#ended-view").hidden`)
+	shopWS.Await(protocol.TypeCallEnded, callID)
+	api(t, http.MethodPost, base+"/api/v1/calls/"+callID+"/rating", j.Token, map[string]any{"rating": 5, "comment": "Found my size"}, nil, http.StatusOK)
+
+	const notes = "Wants the trail runner in 43; call back Friday"
+	guide.do(t, "write notes", browserStepTimeout, chromedp.SendKeys(chromedp.CSS("#wrap-up"), notes))
+	guide.do(t, "done without an outcome", browserStepTimeout, chromedp.Click(chromedp.CSS("#wrap-up-done")))
+	guide.waitJS(t, "asked for the outcome", browserStepTimeout,
+		`!document.querySelector("#wrap-up-error").hidden && !document.querySelector("#ended-view").hidden`)
+	shot(t, guide, "console-wrap-up-outcome", "#ended-view")
+	guide.audit(t, axe, "wrap-up asking for an outcome")
+	guide.do(t, "choose an outcome and finish", browserStepTimeout,
+		chromedp.SetValue(chromedp.CSS("#wrap-up-outcome"), "follow_up"),
+		chromedp.Click(chromedp.CSS("#wrap-up-done")),
+	)
+	guide.waitJS(t, "wrap-up closed", browserStepTimeout, `document.querySelector("#ended-view").hidden`)
+	c, err := node.Queue.Call(ctx, queue.PartyGuide, acc.ID, callID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Outcome != queue.OutcomeFollowUp || c.WrapUpNotes != notes {
+		t.Fatalf("stored wrap-up: outcome %q notes %q", c.Outcome, c.WrapUpNotes)
+	}
+
+	guide.do(t, "reload", browserStepTimeout, chromedp.Reload())
+	row := fmt.Sprintf(`document.querySelector('#history-list li[data-call-id=%q]')`, callID)
+	guide.waitJS(t, "the call in the history after the reload", browserStepTimeout,
+		row+` && `+row+`.querySelector(".history-notes").textContent === `+strconv.Quote(notes)+
+			` && `+row+`.querySelector(".badge").dataset.outcome === "follow_up"`+
+			` && `+row+`.querySelector('.history-payments li[data-status="paid"]') !== null`)
+	text := guide.evalString(t, row+`.textContent`)
+	for _, want := range []string{"Sam", "Follow up", "5 of 5", "Found my size", "paid", "Trail runner 43", "129"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("history row lacks %q: %s", want, text)
+		}
+	}
+	shot(t, guide, "console-history", "#history-panel")
+	guide.audit(t, axe, "console history")
+
+	guide.do(t, "search by the notes", browserStepTimeout,
+		chromedp.SendKeys(chromedp.CSS("#history-q"), "TRAIL runner"),
+		chromedp.Click(chromedp.CSS("#history-search")),
+	)
+	guide.waitJS(t, "found by its notes", browserStepTimeout,
+		`document.querySelector("#history-status").textContent === "Calls found: 1" && document.querySelectorAll("#history-list li.history-call").length === 1`)
+	guide.do(t, "search for something else", browserStepTimeout,
+		chromedp.SetValue(chromedp.CSS("#history-q"), "umbrella"),
+		chromedp.Click(chromedp.CSS("#history-search")),
+	)
+	guide.waitJS(t, "nothing found", browserStepTimeout,
+		`document.querySelector("#history-status").textContent === "No calls found." && document.querySelectorAll("#history-list li").length === 0`)
+}
+
+// getOverview asks GET /api/v1/guide/queue, with an ETag to revalidate
+// when given, and returns the status, the new ETag and the body.
+func getOverview(t *testing.T, base, token, etag string) (int, string, overviewAnswer) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, base+"/api/v1/guide/queue", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if etag != "" {
+		req.Header.Set("If-None-Match", etag)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var body overviewAnswer
+	if res.StatusCode == http.StatusOK {
+		if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return res.StatusCode, res.Header.Get("ETag"), body
+}
+
+type overviewAnswer struct {
+	Queues []struct {
+		Queue   string `json:"queue"`
+		Waiting int    `json:"waiting"`
+		Entries []struct {
+			EntryID  string `json:"entry_id"`
+			Name     string `json:"name"`
+			Language string `json:"language"`
+			PageURL  string `json:"page_url"`
+		} `json:"entries"`
+	} `json:"queues"`
+	CallbacksOpen int `json:"callbacks_open"`
+}
+
+// TestGuideQueueOverviewRevalidates: the overview answers 304 to its own
+// ETag while nothing changed, a new answer once a shopper joined, and lists
+// only the queues the guide serves.
+func TestGuideQueueOverviewRevalidates(t *testing.T) {
+	node := startNode(t, nodeOptions{})
+	base := node.URL()
+	ctx := context.Background()
+	if _, err := node.Queue.CreateQueue(ctx, queue.Queue{Name: "bags"}); err != nil {
+		t.Fatal(err)
+	}
+	acc, err := node.Auth.Account(ctx, node.guideEmail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := node.Queue.SetProfile(ctx, acc.ID, queue.Profile{Queues: []string{"default"}}); err != nil {
+		t.Fatal(err)
+	}
+	token := loginGuide(t, node.endpoint())
+	status, etag, first := getOverview(t, base, token, "")
+	if status != http.StatusOK || etag == "" || len(first.Queues) != 1 || first.Queues[0].Queue != "default" || first.Queues[0].Waiting != 0 {
+		t.Fatalf("first overview: %d %q %+v", status, etag, first)
+	}
+	if status, again, _ := getOverview(t, base, token, etag); status != http.StatusNotModified || again != etag {
+		t.Fatalf("unchanged overview: %d %q, want 304 %q", status, again, etag)
+	}
+	joinQueue(t, base)
+	api(t, http.MethodPost, base+"/api/v1/queue", "", map[string]string{
+		"queue": "bags", "locale": "en", "currency": "EUR", "page_url": "https://shop.example/bag", "name": "Not mine",
+	}, nil, http.StatusCreated)
+	status, next, got := getOverview(t, base, token, etag)
+	if status != http.StatusOK || next == etag {
+		t.Fatalf("after a join: %d %q (was %q)", status, next, etag)
+	}
+	if len(got.Queues) != 1 || got.Queues[0].Waiting != 1 || got.Queues[0].Entries[0].Name != "Sam" ||
+		got.Queues[0].Entries[0].Language != "de" || got.Queues[0].Entries[0].PageURL != "https://shop.example/p/42" {
+		t.Errorf("overview after a join: %+v", got)
 	}
 }

@@ -11,9 +11,13 @@
 //     exponents and [Money.String] formats with integer arithmetic only.
 //   - Links: a [Link] moves only forward (see [LinkStatus.CanMoveTo]), so a
 //     late, duplicated or out-of-order webhook can never move a paid link
-//     back to failed.
+//     back to failed; a payment reported after a failed attempt's event,
+//     or after the expiry's of a link it paid in time, still makes it
+//     paid. Each link remembers the mode (test or live) of the key that
+//     made it, and an event of the other mode is refused for it.
 //   - Providers: the [Provider] interface (create, fetch status, refund,
-//     verify and parse a webhook). Each provider is a package of its own
+//     verify and parse a webhook); payments/providertest is the suite each
+//     passes. Each provider is a package of its own
 //     under payments (payments/sandbox, payments/stripe, payments/adyen), so its
 //     dependencies stay out of this one.
 //   - Routing ([RoutingConfig]): per currency, or currency and the

@@ -240,7 +240,7 @@ func TestSandboxScriptExpiry(t *testing.T) {
 	}
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), "Diese Zahlung kann nicht mehr abgeschlossen werden.") ||
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), "Dieser Zahlungslink ist abgelaufen.") ||
 		strings.Contains(string(page), `id="pay"`) {
 		t.Fatalf("expired checkout page (%d) offers payment or does not say why:\n%s", resp.StatusCode, page)
 	}

@@ -51,6 +51,13 @@
 // events of one node; a client that hears from several nodes matches
 // messages by call and offer id (the guide console does).
 //
+// A socket that opens is told its position ([PositionChanged]) once its
+// change committed, in one computation with every socket that opened
+// meanwhile; the matcher's pass tells all the positions it changed in one
+// [PositionsChanged], and skips the work while the store's
+// [ChangeCounter] says nothing was written (the line is kept in rank
+// order by both stores, so reading it never sorts).
+//
 // Events live in memory only. What a merchant webhook will report must be
 // recorded in the same transaction as the change; queue does not record
 // any yet.

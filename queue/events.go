@@ -86,6 +86,12 @@ type CallRated struct {
 	CustomerID string
 }
 
+// CallWrappedUp says the guide saved (or corrected) a call's wrap-up.
+type CallWrappedUp struct {
+	EventMeta
+	Call Call
+}
+
 // Requeued says a call fell through before connecting and its shopper is
 // back at the head of the line.
 type Requeued struct {
@@ -122,6 +128,31 @@ type PositionChanged struct {
 	Position Position
 }
 
+// PositionsChanged tells many waiting shoppers where they stand now: the
+// matcher's pass publishes one for all the positions it changed, so that
+// a line of thousands that moves up by one is one event, which no
+// subscriber's buffer drops in part.
+type PositionsChanged struct {
+	EventMeta
+	Positions []EntryPosition
+}
+
+// EntryPosition is one shopper's position in a PositionsChanged.
+type EntryPosition struct {
+	EntryID  string
+	Position Position
+}
+
+// Each is the batch as one PositionChanged per shopper, all with the
+// batch's id and time.
+func (p PositionsChanged) Each() []PositionChanged {
+	out := make([]PositionChanged, len(p.Positions))
+	for i, ep := range p.Positions {
+		out[i] = PositionChanged{EventMeta: p.EventMeta, EntryID: ep.EntryID, Position: ep.Position}
+	}
+	return out
+}
+
 // PresenceChanged says a guide's status changed: by its own choice
 // (Reason empty) or by the server ("missed_offers").
 type PresenceChanged struct {
@@ -147,11 +178,13 @@ func (CallStateChanged) Kind() string  { return "call.state_changed" }
 func (CallFinished) Kind() string      { return "call.ended" }
 func (CallItemAdded) Kind() string     { return "call.item_added" }
 func (CallRated) Kind() string         { return "call.rated" }
+func (CallWrappedUp) Kind() string     { return "call.wrapped_up" }
 func (Requeued) Kind() string          { return "entry.requeued" }
 func (EntryLeft) Kind() string         { return "entry.left" }
 func (CallbackChanged) Kind() string   { return "callback.changed" }
 func (EntryRelaxed) Kind() string      { return "entry.relaxed" }
 func (PositionChanged) Kind() string   { return "entry.position_changed" }
+func (PositionsChanged) Kind() string  { return "entry.positions_changed" }
 func (PresenceChanged) Kind() string   { return "guide.presence_changed" }
 func (PeerStatusChanged) Kind() string { return "call.peer_status_changed" }
 

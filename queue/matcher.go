@@ -78,7 +78,7 @@ func (s *Service) settlePresence(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("guide %s: %w", g.ID, err))
 		}
 	}
-	line, err := s.store.EntriesQueued(ctx, "")
+	line, _, err := s.passLine(ctx)
 	if err != nil {
 		return err
 	}
@@ -223,7 +223,7 @@ func (s *Service) settleCalls(ctx context.Context) error {
 
 // settleEntries abandons queued shoppers who dropped and did not return.
 func (s *Service) settleEntries(ctx context.Context) error {
-	line, err := s.store.EntriesQueued(ctx, "")
+	line, _, err := s.passLine(ctx)
 	if err != nil {
 		return err
 	}
@@ -262,7 +262,7 @@ func (s *Service) match(ctx context.Context) error {
 	// with nothing: a shopper gets a guide's whole attention when it can.
 	byLoad := func(a, b Guide) int { return len(a.CallIDs) - len(b.CallIDs) }
 	slices.SortStableFunc(guides, byLoad)
-	line, err := s.store.EntriesQueued(ctx, "")
+	line, _, err := s.passLine(ctx)
 	if err != nil {
 		return err
 	}
@@ -546,10 +546,20 @@ func (s *Service) offer(ctx context.Context, entryID, guideID string, timeout ti
 
 // sendPositions tells each queued shopper its position when it changed.
 func (s *Service) sendPositions(ctx context.Context) error {
-	line, err := s.store.EntriesQueued(ctx, "")
+	line, fresh, err := s.passLine(ctx)
 	if err != nil {
 		return err
 	}
+	pc := &s.pass
+	if !fresh && pc.toldKnown && pc.toldV == pc.v && s.now().Sub(pc.told) < positionRefresh {
+		// Nothing was written since the positions were last worked out
+		// from a line known to be whole; only the passing time moves the
+		// estimates, and slowly.
+		return nil
+	}
+	// A fresh line may still miss a write its version counts (passLine):
+	// such positions are worked out again at the next pass.
+	pc.told, pc.toldV, pc.toldKnown = s.now(), pc.v, pc.known && !fresh
 	guides, err := s.store.GuidesOnline(ctx)
 	if err != nil {
 		return err
@@ -566,7 +576,7 @@ func (s *Service) sendPositions(ctx context.Context) error {
 	ahead := competition(matchOrder(line), guides)
 	model := s.waitModel(ctx, s.store, guides, live, queues)
 	pos, queue := 0, ""
-	var evs []Event
+	var changed []EntryPosition
 	for _, e := range line {
 		if e.Queue != queue {
 			pos, queue = 0, e.Queue
@@ -578,9 +588,11 @@ func (s *Service) sendPositions(ctx context.Context) error {
 			continue
 		}
 		s.lastPosition[e.ID] = p
-		evs = append(evs, PositionChanged{EventMeta: s.meta(), EntryID: e.ID, Position: p})
+		changed = append(changed, EntryPosition{EntryID: e.ID, Position: p})
 	}
-	s.bus.publish(evs...)
+	if len(changed) > 0 {
+		s.bus.publish(PositionsChanged{EventMeta: s.meta(), Positions: changed})
+	}
 	for id := range s.lastPosition {
 		if !seen[id] {
 			delete(s.lastPosition, id)
@@ -606,4 +618,55 @@ func abs(x int) int {
 		return -x
 	}
 	return x
+}
+
+// positionRefresh is how often the positions are worked out again while
+// nothing is written: the estimates drift as calls run on, but a shopper
+// is told only when its estimate moved by 30 s or more (samePosition).
+const positionRefresh = 5 * time.Second
+
+// passCache is what the matcher's passes read last. Only the matcher
+// loop touches it, and it is reset on a new leader.
+type passCache struct {
+	v      int64
+	known  bool // v and line were read
+	stable bool // v stood still between the last two reads
+	line   []Entry
+	// told is when the positions were last worked out, toldV at which
+	// version, toldKnown whether from a line passLine had kept.
+	told      time.Time
+	toldV     int64
+	toldKnown bool
+}
+
+// passLine returns every queued entry in line order: the line read last
+// while the store's ChangeVersion stands still, else a fresh read (fresh
+// is then true). The line is shared: callers must not change it.
+//
+// The version is read before the line, and a write counts before it
+// commits, so a read at version v may miss a write that v counts. The
+// line is therefore read again at the next pass even if v has not moved,
+// and kept only once two reads in a row saw the same v.
+func (s *Service) passLine(ctx context.Context) (line []Entry, fresh bool, err error) {
+	cc, ok := s.store.(ChangeCounter)
+	if !ok {
+		line, err := s.store.EntriesQueued(ctx, "")
+		return line, true, err
+	}
+	v, err := cc.ChangeVersion(ctx)
+	if err != nil {
+		return nil, true, err
+	}
+	pc := &s.pass
+	if pc.known && pc.stable && v == pc.v {
+		return pc.line, false, nil
+	}
+	line, err = s.store.EntriesQueued(ctx, "")
+	if err != nil {
+		pc.known = false
+		return nil, true, err
+	}
+	pc.stable = pc.known && v == pc.v
+	pc.v, pc.known, pc.line = v, true, line
+	return line, true, nil
 }

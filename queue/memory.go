@@ -26,6 +26,12 @@ type MemoryStore struct {
 	callbacks map[string]*Callback
 	presence  []PresenceRecord
 	quality   map[string][]QualityReport // by call id, pruned with the call
+	// lines holds each queue's queued entries in rank order, kept as
+	// entries change, so that reading a line neither scans the entries
+	// kept for MemoryRetention nor sorts.
+	lines map[string][]lineSlot
+	// version counts writes of entries, guides and calls (ChangeCounter).
+	version   int64
 	nextRank  int64
 	lastPrune time.Time
 }
@@ -50,7 +56,52 @@ func NewMemoryStore() *MemoryStore {
 		queues:    make(map[string]*Queue),
 		callbacks: make(map[string]*Callback),
 		items:     make(map[string]*itemList),
+		lines:     make(map[string][]lineSlot),
 	}
+}
+
+// lineSlot is one queued entry in its queue's line.
+type lineSlot struct {
+	rank int64
+	id   string
+}
+
+// relink moves entry id in the lines from where old put it to where cur
+// does (nil: absent). Only a queued entry has a place.
+func (m *MemoryStore) relink(id string, old, cur *Entry) {
+	oldIn := old != nil && old.State.Queued()
+	curIn := cur != nil && cur.State.Queued()
+	if oldIn && curIn && old.Queue == cur.Queue && old.Rank == cur.Rank {
+		return
+	}
+	if oldIn {
+		line := m.lines[old.Queue]
+		if i, ok := slices.BinarySearchFunc(line, old.Rank, func(s lineSlot, r int64) int { return cmpRank(s.rank, r) }); ok && line[i].id == id {
+			line = slices.Delete(line, i, i+1)
+			if len(line) == 0 {
+				delete(m.lines, old.Queue)
+			} else {
+				m.lines[old.Queue] = line
+			}
+		}
+	}
+	if curIn {
+		line := m.lines[cur.Queue]
+		// Joins come at the tail and requeues at the head: both ends are
+		// cheap, and only a middle insert moves the slice.
+		i, _ := slices.BinarySearchFunc(line, cur.Rank, func(s lineSlot, r int64) int { return cmpRank(s.rank, r) })
+		m.lines[cur.Queue] = slices.Insert(line, i, lineSlot{rank: cur.Rank, id: id})
+	}
+}
+
+func cmpRank(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -175,9 +226,17 @@ func (m *MemoryStore) CallsLive(ctx context.Context) ([]Call, error) {
 	return tx.CallsLive(ctx)
 }
 
+// ChangeVersion counts the writes of entries, guides and calls.
+func (m *MemoryStore) ChangeVersion(context.Context) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.version, nil
+}
+
 func (m *MemoryStore) Touch(_ context.Context, entries, guides []Held, at time.Time) (reclaimedEntries, reclaimedGuides []string, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.version++ // SeenAt moves, which the matcher's presence check reads
 	for _, h := range entries {
 		e, ok := m.entries[h.ID]
 		if !ok {
@@ -223,7 +282,15 @@ type memUndo struct {
 }
 
 func (u *memUndo) restore(m *MemoryStore) {
-	restore(m.entries, u.entries)
+	m.version++
+	for id, old := range u.entries {
+		m.relink(id, m.entries[id], old)
+		if old == nil {
+			delete(m.entries, id)
+		} else {
+			m.entries[id] = old
+		}
+	}
 	restore(m.guides, u.guides)
 	restore(m.calls, u.calls)
 	restore(m.items, u.items)
@@ -264,7 +331,10 @@ func (t *memTx) putEntry(e Entry) {
 		save(t.undo.entries, t.m.entries, e.ID)
 	}
 	c := cloneEntry(e)
+	old := t.m.entries[e.ID]
 	t.m.entries[e.ID] = &c
+	t.m.relink(e.ID, old, &c)
+	t.m.version++
 }
 
 func (t *memTx) putGuide(g Guide) {
@@ -273,6 +343,7 @@ func (t *memTx) putGuide(g Guide) {
 	}
 	c := cloneGuide(g)
 	t.m.guides[g.ID] = &c
+	t.m.version++
 }
 
 func (t *memTx) putCall(c Call) {
@@ -281,6 +352,7 @@ func (t *memTx) putCall(c Call) {
 	}
 	cc := cloneCall(c)
 	t.m.calls[c.ID] = &cc
+	t.m.version++
 }
 
 func (t *memTx) EntryCreate(_ context.Context, e Entry) (Entry, error) {
@@ -366,10 +438,8 @@ func (t *memTx) EntryRequeue(_ context.Context, id string) (Entry, error) {
 		return Entry{}, fmt.Errorf("entry %s: %w", id, ErrNotFound)
 	}
 	head := e.Rank
-	for _, o := range t.m.entries {
-		if o.Queue == e.Queue && o.State.Queued() && o.Rank < head {
-			head = o.Rank
-		}
+	if line := t.m.lines[e.Queue]; len(line) > 0 && line[0].rank < head {
+		head = line[0].rank
 	}
 	work := cloneEntry(*e)
 	work.Rank, work.State, work.CallID = head-1, EntryWaiting, ""
@@ -378,18 +448,25 @@ func (t *memTx) EntryRequeue(_ context.Context, id string) (Entry, error) {
 }
 
 func (t *memTx) EntriesQueued(_ context.Context, queue string) ([]Entry, error) {
-	var out []Entry
-	for _, e := range t.m.entries {
-		if e.State.Queued() && (queue == "" || e.Queue == queue) {
-			out = append(out, cloneEntry(*e))
+	names := []string{queue}
+	n := len(t.m.lines[queue])
+	if queue == "" {
+		names, n = names[:0], 0
+		for name, line := range t.m.lines {
+			names = append(names, name)
+			n += len(line)
+		}
+		slices.Sort(names)
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	out := make([]Entry, 0, n)
+	for _, name := range names {
+		for _, s := range t.m.lines[name] {
+			out = append(out, cloneEntry(*t.m.entries[s.id]))
 		}
 	}
-	slices.SortFunc(out, func(a, b Entry) int {
-		if a.Queue != b.Queue {
-			return strings.Compare(a.Queue, b.Queue)
-		}
-		return int(a.Rank - b.Rank)
-	})
 	return out, nil
 }
 
@@ -547,6 +624,7 @@ func cloneCall(c Call) Call {
 	c.ConnectedAt = cloneTime(c.ConnectedAt)
 	c.EndedAt = cloneTime(c.EndedAt)
 	c.RatedAt = cloneTime(c.RatedAt)
+	c.WrappedUpAt = cloneTime(c.WrappedUpAt)
 	return c
 }
 

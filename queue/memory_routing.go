@@ -242,3 +242,38 @@ func (t *memTx) CallbacksList(_ context.Context, queue string, withClosed bool) 
 	})
 	return out, nil
 }
+
+func (m *MemoryStore) CallsOfGuide(ctx context.Context, q GuideCallsQuery) ([]GuideCall, error) {
+	tx, unlock := m.single()
+	defer unlock()
+	return tx.CallsOfGuide(ctx, q)
+}
+
+func (t *memTx) CallsOfGuide(_ context.Context, q GuideCallsQuery) ([]GuideCall, error) {
+	var out []GuideCall
+	for _, c := range t.m.calls {
+		if c.GuideID != q.GuideID || c.AcceptedAt == nil || c.State != CallEnded {
+			continue
+		}
+		if !q.From.IsZero() && c.AcceptedAt.Before(q.From) || !q.To.IsZero() && !c.AcceptedAt.Before(q.To) {
+			continue
+		}
+		gc := GuideCall{Call: cloneCall(*c)}
+		if e, ok := t.m.entries[c.EntryID]; ok {
+			gc.Shopper = CallShopper{Name: e.Name, Locale: e.Locale, Currency: e.Currency, PageURL: e.PageURL}
+		}
+		if gc.matches(q.Text) {
+			out = append(out, gc)
+		}
+	}
+	slices.SortFunc(out, func(a, b GuideCall) int {
+		if c := b.AcceptedAt.Compare(*a.AcceptedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(b.ID, a.ID)
+	})
+	if len(out) > q.Limit {
+		out = out[:max(q.Limit, 0)]
+	}
+	return out, nil
+}

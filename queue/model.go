@@ -253,6 +253,10 @@ type Call struct {
 	Rating        int        `json:"rating,omitempty"`
 	RatingComment string     `json:"rating_comment,omitempty"`
 	RatedAt       *time.Time `json:"rated_at,omitempty"`
+	// Outcome and WrapUpNotes are the guide's wrap-up (SaveWrapUp).
+	Outcome     Outcome    `json:"outcome,omitempty"`
+	WrapUpNotes string     `json:"wrap_up_notes,omitempty"`
+	WrappedUpAt *time.Time `json:"wrapped_up_at,omitempty"`
 }
 
 // CallItemKind is what a call item is.

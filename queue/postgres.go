@@ -111,6 +111,16 @@ func (s *PostgresStore) inTx(ctx context.Context, fn func(x pgExec) error) error
 
 func (s *PostgresStore) plain() pgExec { return pgExec{q: s.pool} }
 
+// ChangeVersion reads queue_change_seq, which a trigger moves on every
+// statement that writes entries, guides or calls (migration 00085).
+func (s *PostgresStore) ChangeVersion(ctx context.Context) (int64, error) {
+	var v int64
+	if err := s.pool.QueryRow(ctx, `SELECT last_value FROM queue_change_seq`).Scan(&v); err != nil {
+		return 0, pgError(err, "change version", "")
+	}
+	return v, nil
+}
+
 // rowScanner is what pgx.Row and pgx.Rows have in common.
 type rowScanner interface {
 	Scan(dest ...any) error
@@ -461,15 +471,17 @@ func heldColumns(held []Held) (ids, socks []string) {
 // --- calls ---
 
 const callColumns = `id, entry_id, guide_id, queue, state, offer_deadline, joined_at, offered_at,
-	accepted_at, connected_at, ended_at, end_reason, ended_by, decline_note, rating, rating_comment, rated_at`
+	accepted_at, connected_at, ended_at, end_reason, ended_by, decline_note, rating, rating_comment, rated_at,
+	outcome, wrap_up_notes, wrapped_up_at`
 
 func scanCall(r rowScanner) (Call, error) {
 	var c Call
 	err := r.Scan(&c.ID, &c.EntryID, &c.GuideID, &c.Queue, &c.State, &c.OfferDeadline, &c.JoinedAt, &c.OfferedAt,
-		&c.AcceptedAt, &c.ConnectedAt, &c.EndedAt, &c.EndReason, &c.EndedBy, &c.DeclineNote, &c.Rating, &c.RatingComment, &c.RatedAt)
+		&c.AcceptedAt, &c.ConnectedAt, &c.EndedAt, &c.EndReason, &c.EndedBy, &c.DeclineNote, &c.Rating, &c.RatingComment, &c.RatedAt,
+		&c.Outcome, &c.WrapUpNotes, &c.WrappedUpAt)
 	c.OfferDeadline, c.JoinedAt, c.OfferedAt = utc(c.OfferDeadline), utc(c.JoinedAt), utc(c.OfferedAt)
 	c.AcceptedAt, c.ConnectedAt, c.EndedAt = utcPtr(c.AcceptedAt), utcPtr(c.ConnectedAt), utcPtr(c.EndedAt)
-	c.RatedAt = utcPtr(c.RatedAt)
+	c.RatedAt, c.WrappedUpAt = utcPtr(c.RatedAt), utcPtr(c.WrappedUpAt)
 	return c, err
 }
 
@@ -496,10 +508,11 @@ func (s *PostgresStore) CallsLive(ctx context.Context) ([]Call, error) {
 
 func (x pgExec) CallCreate(ctx context.Context, c Call) (Call, error) {
 	got, err := scanCall(x.q.QueryRow(ctx, `INSERT INTO calls (`+callColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
 		RETURNING `+callColumns,
 		c.ID, c.EntryID, c.GuideID, c.Queue, c.State, c.OfferDeadline, c.JoinedAt, c.OfferedAt,
-		c.AcceptedAt, c.ConnectedAt, c.EndedAt, c.EndReason, c.EndedBy, c.DeclineNote, c.Rating, c.RatingComment, c.RatedAt))
+		c.AcceptedAt, c.ConnectedAt, c.EndedAt, c.EndReason, c.EndedBy, c.DeclineNote, c.Rating, c.RatingComment, c.RatedAt,
+		c.Outcome, c.WrapUpNotes, c.WrappedUpAt))
 	if err != nil {
 		return Call{}, pgError(err, "call", c.ID)
 	}
@@ -529,10 +542,10 @@ func (x pgExec) CallUpdate(ctx context.Context, id string, fn func(*Call) error)
 	if _, err := x.q.Exec(ctx, `UPDATE calls SET entry_id = $2, guide_id = $3, queue = $4, state = $5,
 		offer_deadline = $6, joined_at = $7, offered_at = $8, accepted_at = $9, connected_at = $10,
 		ended_at = $11, end_reason = $12, ended_by = $13, decline_note = $14, rating = $15, rating_comment = $16,
-		rated_at = $17 WHERE id = $1`,
+		rated_at = $17, outcome = $18, wrap_up_notes = $19, wrapped_up_at = $20 WHERE id = $1`,
 		work.ID, work.EntryID, work.GuideID, work.Queue, work.State, work.OfferDeadline, work.JoinedAt,
 		work.OfferedAt, work.AcceptedAt, work.ConnectedAt, work.EndedAt, work.EndReason, work.EndedBy, work.DeclineNote,
-		work.Rating, work.RatingComment, work.RatedAt); err != nil {
+		work.Rating, work.RatingComment, work.RatedAt, work.Outcome, work.WrapUpNotes, work.WrappedUpAt); err != nil {
 		return Call{}, pgError(err, "call", id)
 	}
 	return cloneCall(work), nil

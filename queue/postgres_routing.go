@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -301,4 +302,63 @@ func (x pgExec) CallbacksList(ctx context.Context, queue string, withClosed bool
 		return nil, pgError(err, "callbacks", queue)
 	}
 	return out, nil
+}
+
+func (s *PostgresStore) CallsOfGuide(ctx context.Context, q GuideCallsQuery) ([]GuideCall, error) {
+	return s.plain().CallsOfGuide(ctx, q)
+}
+
+// CallsOfGuide searches the same fields as GuideCall.matches; strpos on
+// lower() rather than LIKE, so the guide's text needs no escaping.
+func (x pgExec) CallsOfGuide(ctx context.Context, q GuideCallsQuery) ([]GuideCall, error) {
+	var from, to *time.Time
+	if !q.From.IsZero() {
+		from = &q.From
+	}
+	if !q.To.IsZero() {
+		to = &q.To
+	}
+	rows, err := x.q.Query(ctx, `SELECT `+prefixed("c.", callColumns)+`,
+			coalesce(e.name, ''), coalesce(e.locale, ''), coalesce(e.currency, ''), coalesce(e.page_url, '')
+		FROM calls c LEFT JOIN queue_entries e ON e.id = c.entry_id
+		WHERE c.guide_id = $1 AND c.accepted_at IS NOT NULL AND c.state = $2
+			AND ($3::timestamptz IS NULL OR c.accepted_at >= $3)
+			AND ($4::timestamptz IS NULL OR c.accepted_at < $4)
+			AND ($5 = '' OR strpos(lower(c.wrap_up_notes), $5) > 0 OR strpos(lower(c.outcome), $5) > 0
+				OR strpos(lower(c.queue), $5) > 0 OR strpos(lower(coalesce(e.name, '')), $5) > 0
+				OR strpos(lower(coalesce(e.page_url, '')), $5) > 0)
+		ORDER BY c.accepted_at DESC, c.id COLLATE "C" DESC LIMIT $6`,
+		q.GuideID, CallEnded, from, to, q.Text, q.Limit)
+	if err != nil {
+		return nil, pgError(err, "calls", "of guide")
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (GuideCall, error) {
+		var gc GuideCall
+		c, err := scanCall(shopperScanner{r, &gc.Shopper})
+		gc.Call = c
+		return gc, err
+	})
+	if err != nil {
+		return nil, pgError(err, "calls", "of guide")
+	}
+	return out, nil
+}
+
+// shopperScanner scans a call row followed by four shopper columns.
+type shopperScanner struct {
+	r rowScanner
+	s *CallShopper
+}
+
+func (x shopperScanner) Scan(dest ...any) error {
+	return x.r.Scan(append(dest, &x.s.Name, &x.s.Locale, &x.s.Currency, &x.s.PageURL)...)
+}
+
+// prefixed qualifies each column of a comma-separated list.
+func prefixed(prefix, columns string) string {
+	parts := strings.Split(columns, ",")
+	for i, p := range parts {
+		parts[i] = prefix + strings.TrimSpace(p)
+	}
+	return strings.Join(parts, ", ")
 }

@@ -11,8 +11,8 @@ import (
 // Shopper data is what could name a person:
 //   - of an entry: its Name, PageURL (the shop page, which may carry an
 //     order or customer number), TransferNote and CustomerID;
-//   - of its calls: the DeclineNote a guide wrote, the items (chat, carts,
-//     the cards shown) and the rating's comment;
+//   - of its calls: the DeclineNote and WrapUpNotes a guide wrote, the
+//     items (chat, carts, the cards shown) and the rating's comment;
 //   - of a callback: its Name, Phone, Email, Message, Note and CustomerID.
 //
 // Erasing blanks or deletes them and keeps the rest (queue, state, locale,
@@ -130,17 +130,17 @@ func eraseCallbackData(cb *Callback, at time.Time, closeOpen bool) {
 	}
 }
 
-// eraseCalls forgets the items and rating comments of an entry's calls;
-// s.mu is held.
+// eraseCalls forgets the items, rating comments and wrap-up notes of an
+// entry's calls; s.mu is held.
 func (s *MemoryStore) eraseCalls(entryID string) {
 	for id, c := range s.calls {
 		if c.EntryID != entryID {
 			continue
 		}
 		delete(s.items, id)
-		if c.RatingComment != "" {
+		if c.RatingComment != "" || c.WrapUpNotes != "" {
 			blank := cloneCall(*c)
-			blank.RatingComment = ""
+			blank.RatingComment, blank.WrapUpNotes = "", ""
 			s.calls[id] = &blank
 		}
 	}
@@ -355,11 +355,11 @@ func (x pgExec) eraseRest(ctx context.Context, entries []string, customerID stri
 	return n, nil
 }
 
-// eraseCallItems deletes the items and blanks the rating comments of the
-// calls of entries.
+// eraseCallItems deletes the items and blanks the rating comments and
+// wrap-up notes of the calls of entries.
 func (x pgExec) eraseCallItems(ctx context.Context, entries []string) error {
-	if _, err := x.q.Exec(ctx, `UPDATE calls SET rating_comment = ''
-		WHERE entry_id = ANY($1) AND rating_comment <> ''`, entries); err != nil {
+	if _, err := x.q.Exec(ctx, `UPDATE calls SET rating_comment = '', wrap_up_notes = ''
+		WHERE entry_id = ANY($1) AND (rating_comment <> '' OR wrap_up_notes <> '')`, entries); err != nil {
 		return pgError(err, "erase", "rating comments")
 	}
 	if _, err := x.q.Exec(ctx, `DELETE FROM call_items

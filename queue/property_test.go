@@ -198,7 +198,7 @@ func drain(sub *queue.Subscription) []queue.Event {
 	for {
 		select {
 		case ev := <-sub.Events():
-			out = append(out, ev)
+			out = append(out, flatten(ev)...)
 		default:
 			return out
 		}

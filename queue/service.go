@@ -56,9 +56,14 @@ type Service struct {
 	// lastPosition is what each waiting shopper was last told; only the
 	// matcher loop touches it, and it is rebuilt on a new leader.
 	lastPosition map[string]Position
+	// pass is what the matcher's passes read last (matcher.go).
+	pass passCache
 
 	// handles caches recent handle times per queue for the estimate.
 	handles handleTimes
+	// batches groups the sockets that opened, to tell them their
+	// positions together (positions.go).
+	batches *positionBatches
 
 	// leadSince is when this node last became leader; only the loop
 	// touches it.
@@ -120,6 +125,7 @@ func NewService(cfg Config) (*Service, error) {
 		wake:         make(chan struct{}, 1),
 		lastPosition: make(map[string]Position),
 		handles:      handleTimes{stats: map[string]handleStat{}},
+		batches:      newPositionBatches(),
 	}, nil
 }
 
@@ -203,6 +209,7 @@ func (s *Service) run(ctx context.Context) {
 		s.log.Info("matcher leading on this node")
 		s.cfg.Observer.Leading(true)
 		clear(s.lastPosition)
+		s.pass = passCache{}
 		s.leadSince = s.now()
 		s.lead(leadCtx)
 		s.cfg.Observer.Leading(false)
@@ -381,9 +388,10 @@ func (s *Service) ShopperConnected(ctx context.Context, entryID, socketID string
 		out = e
 		t.afterCommit(func() { s.log.InfoContext(ctx, "shopper connected", "entry_id", e.ID, "state", e.State) })
 		if e.State.Queued() {
-			if pos, err := s.position(ctx, t, e); err == nil {
-				t.emit(PositionChanged{EventMeta: s.meta(), EntryID: e.ID, Position: pos})
-			}
+			// Told once committed, with the sockets that open meanwhile
+			// (positions.go): not inside the change, which would hold the
+			// store for a read of the whole line on every join.
+			t.afterCommit(func() { s.tellPosition(ctx, e.ID) })
 			t.afterCommit(s.poke)
 			return nil
 		}

@@ -98,7 +98,9 @@ func (r *recorder) take() []event {
 			if !ok {
 				return out
 			}
-			out = append(out, r.convert(ev))
+			for _, ev := range flatten(ev) {
+				out = append(out, r.convert(ev))
+			}
 		default:
 			if n := r.sub.Dropped(); n > 0 {
 				r.t.Errorf("the recorder missed %d events", n)
@@ -106,6 +108,20 @@ func (r *recorder) take() []event {
 			return out
 		}
 	}
+}
+
+// flatten makes a batch of positions one event per shopper, as the
+// assertions read them.
+func flatten(ev queue.Event) []queue.Event {
+	b, ok := ev.(queue.PositionsChanged)
+	if !ok {
+		return []queue.Event{ev}
+	}
+	var out []queue.Event
+	for _, p := range b.Each() {
+		out = append(out, p)
+	}
+	return out
 }
 
 // convert flattens a queue event into what the assertions look at.
@@ -142,6 +158,8 @@ func (r *recorder) convert(ev queue.Event) event {
 		return event{Kind: "ItemAdded", CallID: ev.Call.ID, Reason: string(ev.Item.Kind), Call: ev.Call}
 	case queue.CallRated:
 		return event{Kind: "Rated", CallID: ev.Call.ID, Call: ev.Call, Reason: ev.CustomerID}
+	case queue.CallWrappedUp:
+		return event{Kind: "WrappedUp", CallID: ev.Call.ID, GuideID: ev.Call.GuideID, Reason: string(ev.Call.Outcome), Call: ev.Call}
 	case queue.EntryRelaxed:
 		return event{Kind: "Relaxed", EntryID: ev.Entry.ID, Reason: ev.Step, Entry: ev.Entry}
 	case queue.CallbackChanged:
@@ -1364,10 +1382,12 @@ func (r *recorder) wait(d time.Duration, what string, match func(event) bool) []
 			if !ok {
 				r.t.Fatalf("subscription closed while waiting for %s; events:%s", what, describe(out))
 			}
-			e := r.convert(ev)
-			out = append(out, e)
-			if match(e) {
-				return out
+			for _, ev := range flatten(ev) {
+				e := r.convert(ev)
+				out = append(out, e)
+				if match(e) {
+					return out
+				}
 			}
 		case <-timeout:
 			r.t.Fatalf("no %s within %v; events:%s", what, d, describe(out))

@@ -67,6 +67,10 @@ type StoreTx interface {
 	// newest offer first, at most limit: the "spoke before" of the
 	// console's shopper context.
 	CallsOfCustomer(ctx context.Context, customerID string, limit int) ([]Call, error)
+	// CallsOfGuide lists the calls a guide accepted and that ended, with
+	// their shoppers, newest accepted first, selected by q (its Text
+	// already lower-cased), at most q.Limit.
+	CallsOfGuide(ctx context.Context, q GuideCallsQuery) ([]GuideCall, error)
 
 	// Queues are read without a claim: a change reads its queue's rules,
 	// it does not change them.
@@ -115,4 +119,13 @@ type Store interface {
 	// with this socket. Touch returns the ids reclaimed. A party that now
 	// has another socket is left alone. It is one transaction of its own.
 	Touch(ctx context.Context, entries, guides []Held, at time.Time) (reclaimedEntries, reclaimedGuides []string, err error)
+}
+
+// ChangeCounter is a Store that counts its writes: ChangeVersion moves
+// whenever an entry, guide or call was written (it may move without one,
+// after a write that rolled back). The matcher reads it on each pass and
+// reuses what it read last while the count stands still. A store without
+// it is read afresh on every pass.
+type ChangeCounter interface {
+	ChangeVersion(ctx context.Context) (int64, error)
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -16,8 +17,11 @@ import (
 )
 
 // conn is one WebSocket. The handler goroutine reads; one writer goroutine
-// owns all writes; a pinger detects dead peers. All three end with the
-// socket.
+// owns all writes and, when the hub's heartbeat says this socket's turn
+// has come, starts a ping that lives until its pong (or the socket's end).
+// There is no pinger goroutine or timer per socket: with ten thousand
+// shoppers waiting, those were a goroutine stack and a timer each that
+// did nothing for fifteen seconds at a time.
 type conn struct {
 	hub    *Hub
 	ws     *websocket.Conn
@@ -38,6 +42,13 @@ type conn struct {
 
 	closeOnce sync.Once
 	cancel    context.CancelFunc
+
+	// slot is this socket's turn in the hub's heartbeat; pingDue is
+	// signalled when it comes, pinging is set while a ping is out.
+	slot    int
+	pingDue chan struct{}
+	pinging atomic.Bool
+	pings   sync.WaitGroup
 }
 
 func newConn(h *Hub, ws *websocket.Conn, remote, clientIP string) *conn {
@@ -46,13 +57,15 @@ func newConn(h *Hub, ws *websocket.Conn, remote, clientIP string) *conn {
 		log = log.With("client_ip", clientIP)
 	}
 	return &conn{
-		hub:    h,
-		ws:     ws,
-		remote: remote,
-		log:    log,
-		id:     rand.Text(),
-		send:   make(chan []byte, h.cfg.SendBuffer),
-		limit:  rate.NewLimiter(rate.Limit(h.cfg.RatePerSecond), h.cfg.RatePerSecond),
+		hub:     h,
+		ws:      ws,
+		remote:  remote,
+		log:     log,
+		id:      rand.Text(),
+		send:    make(chan []byte, h.cfg.SendBuffer),
+		slot:    int(h.nextSlot.Add(1) % heartbeatSlots),
+		pingDue: make(chan struct{}, 1),
+		limit:   rate.NewLimiter(rate.Limit(h.cfg.RatePerSecond), h.cfg.RatePerSecond),
 	}
 }
 
@@ -139,9 +152,8 @@ func (c *conn) serve(ctx context.Context) {
 	c.release(welcome)
 
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(1)
 	go func() { defer wg.Done(); c.writeLoop(ctx) }()
-	go func() { defer wg.Done(); c.pingLoop(ctx) }()
 	c.log.Info("socket open")
 
 	c.readLoop(ctx)
@@ -156,6 +168,7 @@ func (c *conn) serve(ctx context.Context) {
 	c.closeWith(websocket.StatusNormalClosure, "")
 	c.cancel()
 	wg.Wait()
+	c.pings.Wait()
 	c.log.Info("socket closed")
 }
 
@@ -234,6 +247,11 @@ func (c *conn) writeLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-c.pingDue:
+			if c.pinging.CompareAndSwap(false, true) {
+				c.pings.Add(1)
+				go c.ping(ctx)
+			}
 		case frame := <-c.send:
 			wctx, cancel := context.WithTimeout(ctx, c.hub.cfg.WriteTimeout)
 			err := c.ws.Write(wctx, websocket.MessageText, frame)
@@ -247,24 +265,17 @@ func (c *conn) writeLoop(ctx context.Context) {
 	}
 }
 
-// pingLoop drops a peer that misses a pong for a whole heartbeat period.
-func (c *conn) pingLoop(ctx context.Context) {
-	t := time.NewTicker(c.hub.cfg.Heartbeat)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			pctx, cancel := context.WithTimeout(ctx, c.hub.cfg.Heartbeat)
-			err := c.ws.Ping(pctx)
-			cancel()
-			if err != nil && ctx.Err() == nil {
-				c.log.Info("heartbeat missed; closing", "err", err)
-				go c.closeWith(4408, "heartbeat missed")
-				return
-			}
-		}
+// ping drops a peer that misses a pong for a whole heartbeat period. It
+// runs on a goroutine of its own, so a slow pong never holds up writes.
+func (c *conn) ping(ctx context.Context) {
+	defer c.pings.Done()
+	defer c.pinging.Store(false)
+	pctx, cancel := context.WithTimeout(ctx, c.hub.cfg.Heartbeat)
+	err := c.ws.Ping(pctx)
+	cancel()
+	if err != nil && ctx.Err() == nil {
+		c.log.Info("heartbeat missed; closing", "err", err)
+		c.closeWith(4408, "heartbeat missed")
 	}
 }
 

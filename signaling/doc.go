@@ -20,6 +20,13 @@
 // package protocol's; this package parses frames into [protocol.Envelope]
 // and encodes the payloads it is given.
 //
+// A frame for a party whose socket this node holds is queued on it
+// directly, never through the bus; [Hub.SendMany] sends many parties'
+// frames (a line's new positions) with the ones for other nodes' sockets
+// together in one bus message. One heartbeat per hub tells each socket's
+// writer, in turn, to ping: no socket has a pinger goroutine or timer of
+// its own.
+//
 // An [Observer] (the metrics) is told of messages in, out and refused by
 // type and of bus publishes with their latency; [Hub.Buffered] is the
 // backlog of frames waiting in sockets' send buffers.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -95,6 +96,11 @@ type Hub struct {
 	perIP    map[string]int     // slots held per client address
 	closing  bool
 	draining sync.WaitGroup
+
+	// The heartbeat runs while the hub holds sockets (heartbeat.go).
+	nextSlot atomic.Int64
+	beating  bool
+	beatStop chan struct{}
 }
 
 // NewHub checks cfg and fills in defaults. The hub subscribes to the bus;
@@ -239,6 +245,10 @@ func replacedFrame(c *conn) []byte {
 
 // control applies a control frame for the party to.
 func (h *Hub) control(to Address, frame []byte) {
+	if body, ok := bytes.CutPrefix(frame, []byte(controlBatch)); ok {
+		h.deliverBatch(body)
+		return
+	}
 	if rest, ok := bytes.CutPrefix(frame, []byte(controlNotice)); ok {
 		topic, value, _ := bytes.Cut(rest, []byte(" "))
 		if h.cfg.Notices != nil {
@@ -360,7 +370,10 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.mu.Unlock()
 	}()
 
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: h.cfg.OriginPatterns})
+	// No permessage-deflate: protocol frames are a few hundred bytes, where
+	// compression saves little, and its state would cost every socket
+	// tens of kilobytes held for as long as it waits in line.
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: h.cfg.OriginPatterns, CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
 		h.log.Debug("websocket upgrade refused", "err", err, "remote", r.RemoteAddr)
 		return
@@ -383,10 +396,18 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.all[c] = struct{}{}
+	if !h.beating {
+		h.beating, h.beatStop = true, make(chan struct{})
+		go h.heartbeat(h.beatStop)
+	}
 	h.mu.Unlock()
 	defer func() {
 		h.mu.Lock()
 		delete(h.all, c)
+		if len(h.all) == 0 && h.beating {
+			h.beating = false
+			close(h.beatStop)
+		}
 		h.mu.Unlock()
 	}()
 	c.serve(ctx)

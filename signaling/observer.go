@@ -30,7 +30,23 @@ func (noObserver) MessageRefused(protocol.Type, protocol.Code) {}
 func (noObserver) Published(time.Duration, error)              {}
 
 // publish sends frame on the bus and tells the observer how it went.
+//
+// A frame for a party whose socket this node holds is queued on it here
+// and never travels the bus: in a cluster that would be a database round
+// trip (and a row) for a socket a map lookup away. A newer socket of the
+// party on another node replaces this one through the bus; a frame that
+// reaches the old socket in between is one the client resumes from state.
 func (h *Hub) publish(ctx context.Context, to Address, typ protocol.Type, frame []byte) error {
+	if !isControl(frame) {
+		h.mu.Lock()
+		c := h.conns[to]
+		h.mu.Unlock()
+		if c != nil {
+			c.enqueue(frame)
+			h.obs.MessageOut(typ)
+			return nil
+		}
+	}
 	start := time.Now()
 	err := h.bus.Publish(ctx, to, frame)
 	h.obs.Published(time.Since(start), err)

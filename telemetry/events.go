@@ -55,6 +55,10 @@ func (m *Metrics) QueueEvent(_ context.Context, ev queue.Event) {
 		m.abandonments.WithLabelValues(oneOf(ev.Entry.LeftReason, endReasons...)).Inc()
 	case queue.PositionChanged:
 		m.sawQueue(ev.Position.Queue)
+	case queue.PositionsChanged:
+		for _, p := range ev.Positions {
+			m.sawQueue(p.Position.Queue)
+		}
 	case queue.PeerStatusChanged:
 		role := oneOf(string(ev.Lost), roles...)
 		if ev.Connected {

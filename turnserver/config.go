@@ -1,6 +1,7 @@
 package turnserver
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -18,11 +19,16 @@ type Config struct {
 	// so a 0 in production still yields working, if unusual, URLs.
 	Port int
 
-	// PublicIP is the relay address advertised to clients. Default ListenIP;
-	// if ListenIP is unspecified (0.0.0.0 / ::) it defaults to 127.0.0.1,
-	// which only works on one machine, and New logs a warning saying so.
-	// It must be IPv4: pion/turn v4.1.4 only allocates udp4 relays.
+	// PublicIP is the address advertised to clients, in the ICE URLs and
+	// as the relay address of its family. Default ListenIP; if ListenIP is
+	// unspecified (0.0.0.0 / ::) it defaults to 127.0.0.1, which only works
+	// on one machine, and New logs a warning saying so.
 	PublicIP string
+
+	// RelayIPv6 is the IPv6 relay address, for clients that ask for an
+	// IPv6 relay (RFC 6156). Default PublicIP when that is IPv6; empty with
+	// an IPv4 PublicIP offers IPv4 relays only.
+	RelayIPv6 string
 
 	Realm         string        // default "guidecall"
 	Secret        []byte        // coturn use-auth-secret shared secret (required)
@@ -37,11 +43,41 @@ type Config struct {
 	// lets the OS pick any ephemeral port.
 	RelayPortMin, RelayPortMax uint16
 
-	MaxAllocationsPerUser int // concurrent allocations per credential id; default 10
+	// MaxAllocationsPerUser caps concurrent allocations per credential id;
+	// default 10. A browser makes one or two per call; a test tool such as
+	// coturn's turnutils_uclient -m N makes N.
+	MaxAllocationsPerUser int
 	UDPWorkers            int // SO_REUSEPORT UDP sockets; default runtime.NumCPU()
+
+	// UnbatchedUDP makes pion read and write the UDP listeners one
+	// datagram per system call instead of through recvmmsg/sendmmsg
+	// batches (Linux): for comparing the two, and a way out should
+	// batching misbehave on some kernel.
+	UnbatchedUDP bool
+
+	// TLS, when its Certificate is set, adds a listener for TURN over TLS
+	// (turns:) and TURN over TCP on one port, typically 443 so clients on
+	// networks that let only HTTPS out still connect.
+	TLS TLSListener
 
 	Logger *slog.Logger // default slog.Default()
 }
+
+// TLSListener configures the TLS (and plain TCP) listener. A connection
+// whose first byte is a TLS handshake record is served over TLS, anything
+// else as plain TURN over TCP, as coturn does on its TLS port.
+type TLSListener struct {
+	Port int // 0 lets the OS pick (tests); 443 in production
+	// Certificate is called for every handshake, so a certificate renewed
+	// on disk takes effect without a restart (see app's reloader).
+	Certificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
+	// Host is the name in the turns: URL, which the certificate must be
+	// valid for; default PublicIP (then the certificate needs that IP).
+	Host string
+}
+
+// Enabled reports whether the TLS listener is configured.
+func (t TLSListener) Enabled() bool { return t.Certificate != nil }
 
 // DefaultPort is the IANA TURN port, for the configuration layer to use.
 const DefaultPort = 3478
@@ -56,9 +92,9 @@ const (
 // resolved is Config after defaults and validation, in the types we use.
 type resolved struct {
 	Config
-	listenIP  netip.Addr
-	publicIP  netip.Addr
-	relayBind string
+	listenIP netip.Addr
+	publicIP netip.Addr
+	v4, v6   relayFamily
 }
 
 func (c Config) resolve() (resolved, error) {
@@ -97,17 +133,42 @@ func (c Config) resolve() (resolved, error) {
 		}
 		r.publicIP = pub.Unmap()
 	}
-	if !r.publicIP.Is4() || r.publicIP.IsUnspecified() {
-		return r, fmt.Errorf("%w: PublicIP %s must be a specific IPv4 address (pion/turn v4 relays over udp4 only)",
-			ErrInvalidConfig, r.publicIP)
+	if r.publicIP.IsUnspecified() {
+		return r, fmt.Errorf("%w: PublicIP %s must be a specific address", ErrInvalidConfig, r.publicIP)
 	}
 	r.PublicIP = r.publicIP.String()
 
-	// Relay sockets are udp4; bind them to ListenIP when it is IPv4 so relayed
+	// Relay sockets bind to ListenIP when it is of their family, so relayed
 	// traffic leaves from the interface the operator chose.
-	r.relayBind = "0.0.0.0"
+	r.v4.bind, r.v6.bind = netip.IPv4Unspecified(), netip.IPv6Unspecified()
 	if r.listenIP.Is4() {
-		r.relayBind = r.listenIP.String()
+		r.v4.bind = r.listenIP
+	} else if !r.listenIP.IsUnspecified() {
+		r.v6.bind = r.listenIP
+	}
+	if r.publicIP.Is4() {
+		r.v4.public = r.publicIP
+	} else {
+		r.v6.public = r.publicIP
+	}
+	if r.RelayIPv6 != "" {
+		v6, err := netip.ParseAddr(r.RelayIPv6)
+		if err != nil || !v6.Is6() || v6.Is4In6() || v6.IsUnspecified() {
+			return r, fmt.Errorf("%w: RelayIPv6 %q must be a specific IPv6 address", ErrInvalidConfig, r.RelayIPv6)
+		}
+		r.v6.public = v6
+	}
+
+	if r.TLS.Enabled() {
+		if r.TLS.Port < 0 || r.TLS.Port > 65535 {
+			return r, fmt.Errorf("%w: TLS.Port %d out of range", ErrInvalidConfig, r.TLS.Port)
+		}
+		if r.TLS.Port != 0 && r.TLS.Port == r.Port {
+			return r, fmt.Errorf("%w: TLS.Port %d is also Port", ErrInvalidConfig, r.TLS.Port)
+		}
+		if r.TLS.Host == "" {
+			r.TLS.Host = r.PublicIP
+		}
 	}
 
 	if r.Realm == "" {

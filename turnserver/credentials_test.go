@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/turn/v4"
+	"github.com/pion/turn/v5"
 )
 
 func TestNewCredentialsFormat(t *testing.T) {
@@ -30,7 +30,7 @@ func TestCredentialsInteropWithPionRESTHandler(t *testing.T) {
 	secret := "shared"
 	realm := "guidecall"
 	user, pass := NewCredentials([]byte(secret), "guide-7", time.Minute, time.Now())
-	key, ok := turn.LongTermTURNRESTAuthHandler(secret, nil)(user, realm, &net.UDPAddr{})
+	_, key, ok := turn.LongTermTURNRESTAuthHandler(secret, nil)(&turn.RequestAttributes{Username: user, Realm: realm, SrcAddr: &net.UDPAddr{}})
 	if !ok || string(key) != string(turn.GenerateAuthKey(user, realm, pass)) {
 		t.Fatal("pion's REST handler disagrees with NewCredentials")
 	}

@@ -5,7 +5,7 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/pion/turn/v4"
+	"github.com/pion/turn/v5"
 )
 
 // authHandler implements coturn's use-auth-secret scheme. pion ships
@@ -18,28 +18,31 @@ import (
 // allocation stops being refreshable once its credential expires: the same
 // behaviour as coturn. CredentialTTL therefore bounds how long a client can
 // keep a relay without fetching new ICE servers.
-func (s *Server) authHandler(username, realm string, src net.Addr) ([]byte, bool) {
-	expiry, id, ok := parseUsername(username)
+func (s *Server) authHandler(ra *turn.RequestAttributes) (string, []byte, bool) {
+	expiry, id, ok := parseUsername(ra.Username)
 	if !ok {
 		s.authFailures.Add(1)
-		s.log.Debug("turnserver: malformed username", "src", src.String())
+		s.log.Debug("turnserver: malformed username", "src", ra.SrcAddr.String())
 
-		return nil, false
+		return "", nil, false
 	}
 	if s.isRevoked(id) {
 		s.revokedRefusals.Add(1)
-		s.log.Debug("turnserver: revoked credentials", "id", id, "src", src.String())
+		s.log.Debug("turnserver: revoked credentials", "id", id, "src", ra.SrcAddr.String())
 
-		return nil, false
+		return "", nil, false
 	}
 	if expiry.Before(time.Now()) {
 		s.authFailures.Add(1)
-		s.log.Debug("turnserver: expired credentials", "id", id, "expired_at", expiry, "src", src.String())
+		s.log.Debug("turnserver: expired credentials", "id", id, "expired_at", expiry, "src", ra.SrcAddr.String())
 
-		return nil, false
+		return "", nil, false
 	}
 
-	return turn.GenerateAuthKey(username, realm, restPassword(s.cfg.Secret, username)), true
+	// The id is pion's user id: quotas, events and the check that a
+	// request belongs to its allocation use it, so a client renewing its
+	// credential (a new expiry, the same id) keeps its allocation.
+	return id, turn.GenerateAuthKey(ra.Username, ra.Realm, restPassword(s.cfg.Secret, ra.Username)), true
 }
 
 // onAuth counts the failures pion finds after our handler returned a key:
@@ -53,16 +56,16 @@ func (s *Server) onAuth(src, _ net.Addr, _, username, _, method string, verdict 
 	s.log.Debug("turnserver: bad message integrity", "id", id, "method", method, "src", src.String())
 }
 
-// quotaHandler caps concurrent allocations per credential id. The count is
-// kept from pion's allocation events, and pion checks quota and creates the
-// allocation without a lock between them, so with several UDP workers a
-// burst from one id can overshoot by at most UDPWorkers-1. Reserving here
-// instead would leak on pion's failure paths, which emit no event.
-func (s *Server) quotaHandler(username, _ string, src net.Addr) bool {
-	_, id, _ := parseUsername(username)
+// quotaHandler answers 486 once id holds MaxAllocationsPerUser
+// allocations. The count lives in the relay generator, which takes a slot
+// when it creates a relay socket and gives it back when pion closes it, so
+// it cannot leak on pion's failure paths; a burst that races past this
+// check is stopped there (with 508).
+func (s *Server) quotaHandler(id, _ string, src net.Addr) bool {
 	s.allocMu.Lock()
-	n := s.allocByUser[id]
+	relays := s.relays
 	s.allocMu.Unlock()
+	n := relays.userCount(id)
 	if n < s.cfg.MaxAllocationsPerUser {
 		return true
 	}
@@ -72,35 +75,38 @@ func (s *Server) quotaHandler(username, _ string, src net.Addr) bool {
 	return false
 }
 
-func (s *Server) onAllocationCreated(src, _ net.Addr, proto, username, _ string, relay net.Addr, _ int) {
-	_, id, _ := parseUsername(username)
-	port := 0
-	if ua, ok := relay.(*net.UDPAddr); ok {
-		port = ua.Port
-	}
+func (s *Server) onAllocationCreated(src, _ net.Addr, proto, id, _ string, relay net.Addr, _ int) {
 	s.allocMu.Lock()
-	s.allocByUser[id]++
-	s.relayBySrc[src.String()] = allocRef{id: id, port: port}
+	s.relayBySrc[src.String()] = allocRef{id: id, relay: keyOf(relay)}
 	s.allocMu.Unlock()
 	s.active.Add(1)
 	s.allocationsTotal.Add(1)
 	s.log.Debug("turnserver: allocation created", "id", id, "src", src.String(), "proto", proto, "relay", relay.String())
 }
 
-func (s *Server) onAllocationDeleted(src, _ net.Addr, _, username, _ string) {
-	_, id, _ := parseUsername(username)
+func (s *Server) onAllocationDeleted(src, _ net.Addr, _, id, _ string) {
 	s.allocMu.Lock()
-	if s.allocByUser[id]--; s.allocByUser[id] <= 0 {
-		delete(s.allocByUser, id)
-	}
 	delete(s.relayBySrc, src.String())
 	s.allocMu.Unlock()
 	s.active.Add(-1)
 	s.log.Debug("turnserver: allocation deleted", "id", id, "src", src.String())
 }
 
-// permissionHandler guards CreatePermission and ChannelBind, the only two
-// ways a client names a peer; pion refuses the request when it returns false.
+// keyOf names the relay socket behind an allocation's relay address.
+func keyOf(relay net.Addr) relayKey {
+	switch a := relay.(type) {
+	case *net.UDPAddr:
+		return relayKey{v6: a.IP.To4() == nil, port: a.Port}
+	case *net.TCPAddr:
+		return relayKey{tcp: true, v6: a.IP.To4() == nil, port: a.Port}
+	}
+	return relayKey{}
+}
+
+// permissionHandler guards CreatePermission, ChannelBind and (RFC 6062)
+// Connect, the only ways a client names a peer; pion refuses the request
+// when it returns false. An inbound TCP connection to a TCP relay is let
+// in only from a peer IP a CreatePermission admitted.
 func (s *Server) permissionHandler(client net.Addr, peer net.IP) bool {
 	addr, ok := netip.AddrFromSlice(peer)
 	if ok && PeerAllowed(addr, s.policy) {

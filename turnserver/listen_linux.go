@@ -57,3 +57,16 @@ func growReadBuffer(conn net.PacketConn, bytes int, log *slog.Logger) int {
 
 	return effective
 }
+
+// setReuse sets SO_REUSEADDR and SO_REUSEPORT on a socket before bind.
+func setReuse(c syscall.RawConn) error {
+	var serr error
+	if err := c.Control(func(fd uintptr) {
+		if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); serr == nil {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+		}
+	}); err != nil {
+		return err
+	}
+	return serr
+}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"syscall"
 )
 
 // Elsewhere we do not rely on SO_REUSEPORT semantics (they differ on BSDs
@@ -31,3 +32,8 @@ func growReadBuffer(conn net.PacketConn, bytes int, log *slog.Logger) int {
 
 	return bytes
 }
+
+// setReuse does nothing here: without SO_REUSEPORT a TCP relay's Connect
+// cannot leave from its listener's port, and RFC 6062 Connect fails with
+// 447 on these systems.
+func setReuse(syscall.RawConn) error { return nil }

@@ -9,14 +9,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/turn/v4"
+	"github.com/pion/turn/v5"
 )
 
 // benchTURN starts a server on 127.0.0.1 with OS-chosen ports and the
 // default worker count, and stops it when the benchmark ends.
-func benchTURN(b *testing.B) *Server {
+func benchTURN(b *testing.B, unbatched bool) *Server {
 	b.Helper()
-	s, err := New(Config{ListenIP: "127.0.0.1", Secret: []byte("bench-secret"), Logger: slog.New(slog.DiscardHandler)})
+	s, err := New(Config{ListenIP: "127.0.0.1", Secret: []byte("bench-secret"), Logger: slog.New(slog.DiscardHandler), UnbatchedUDP: unbatched})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -72,8 +72,13 @@ func benchRelay(b *testing.B, s *Server, id string) net.PacketConn {
 // overrunning socket buffers; datagrams the window gives up on after 20 ms
 // are counted as lost and reported as lost_%.
 func BenchmarkRelayThroughput(b *testing.B) {
+	b.Run("batched", func(b *testing.B) { benchRelayThroughput(b, false) })
+	b.Run("unbatched", func(b *testing.B) { benchRelayThroughput(b, true) })
+}
+
+func benchRelayThroughput(b *testing.B, unbatched bool) {
 	const size, window = 1200, 64
-	s := benchTURN(b)
+	s := benchTURN(b, unbatched)
 	from := benchRelay(b, s, "shopper")
 	to := benchRelay(b, s, "guide")
 

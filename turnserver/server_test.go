@@ -3,6 +3,7 @@ package turnserver
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -13,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/turn/v4"
+	"github.com/pion/turn/v5"
 )
 
 var testSecret = []byte("test-secret")
@@ -301,29 +302,43 @@ func TestRelayIPNonRelayPortsUnreachable(t *testing.T) {
 }
 
 func TestRelayGuardUnit(t *testing.T) {
-	g := newRelayGenerator("127.0.0.1", netip.MustParseAddr("127.0.0.1"), nil)
+	lo := netip.MustParseAddr("127.0.0.1")
+	g := newRelayGenerator(relayFamily{public: lo, bind: lo}, relayFamily{}, nil)
 	if err := g.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	conn, addr, err := g.AllocatePacketConn("udp4", 0)
+	conn, addr, err := g.AllocatePacketConn(turn.AllocateListenerConfig{Network: "udp4", UserID: "u"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := addr.(*net.UDPAddr).Port
-	live := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}
-	if !g.writeAllowed(live) || !g.writeAllowed(&net.UDPAddr{IP: net.ParseIP("::ffff:127.0.0.1"), Port: port}) {
+	port := uint16(addr.(*net.UDPAddr).Port)
+	live := netip.AddrPortFrom(lo, port)
+	if !g.writeAllowed(live) || !g.writeAllowed(netip.AddrPortFrom(netip.MustParseAddr("::ffff:127.0.0.1"), port)) {
 		t.Fatal("live relay port refused")
 	}
-	if g.writeAllowed(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port + 1}) {
+	if g.writeAllowed(netip.AddrPortFrom(lo, port+1)) {
 		t.Fatal("non-relay port on relay IP allowed")
 	}
-	if !g.writeAllowed(&net.UDPAddr{IP: net.IPv4(8, 8, 8, 8), Port: 53}) {
+	if !g.writeAllowed(netip.MustParseAddrPort("8.8.8.8:53")) {
 		t.Fatal("other IPs are for the permission handler to judge")
+	}
+	// A UDP relay port is no TCP relay port: Connect to it is refused.
+	if g.connectAllowed(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: int(port)}) {
+		t.Fatal("TCP Connect to a UDP relay's port allowed")
+	}
+	if _, _, err := g.AllocatePacketConn(turn.AllocateListenerConfig{Network: "udp6", UserID: "u"}); !errors.Is(err, errFamilyNotOffered) {
+		t.Fatalf("udp6 relay without an IPv6 relay address: %v", err)
+	}
+	if g.userCount("u") != 1 {
+		t.Fatalf("count of u = %d, want 1", g.userCount("u"))
 	}
 	_ = conn.Close()
 	_ = conn.Close() // double close must not double-release
 	if g.writeAllowed(live) {
 		t.Fatal("closed relay port still allowed")
+	}
+	if g.userCount("u") != 0 {
+		t.Fatalf("count of u after close = %d, want 0", g.userCount("u"))
 	}
 }
 
@@ -357,7 +372,9 @@ func TestNewValidates(t *testing.T) {
 		"no secret":        {ListenIP: "127.0.0.1"},
 		"bad listen ip":    {ListenIP: "localhost", Secret: testSecret},
 		"bad public ip":    {ListenIP: "127.0.0.1", PublicIP: "x", Secret: testSecret},
-		"ipv6 public ip":   {ListenIP: "::1", Secret: testSecret},
+		"unspecified ip":   {ListenIP: "::", PublicIP: "::", Secret: testSecret},
+		"v4 as relay ipv6": {RelayIPv6: "192.0.2.1", Secret: testSecret},
+		"tls port is port": {Port: 3478, TLS: TLSListener{Port: 3478, Certificate: noCert}, Secret: testSecret},
 		"port range":       {Port: 70000, Secret: testSecret},
 		"negative quota":   {MaxAllocationsPerUser: -1, Secret: testSecret},
 		"negative workers": {UDPWorkers: -1, Secret: testSecret},
@@ -421,3 +438,5 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("Stop before Start: %v", err)
 	}
 }
+
+func noCert(*tls.ClientHelloInfo) (*tls.Certificate, error) { return nil, errors.New("no certificate") }

@@ -56,7 +56,10 @@ const (
 )
 
 type loadOptions struct {
-	URL          string
+	URL string
+	// URLs are the nodes of URL, split at commas; sockets and joins go to
+	// them in turn.
+	URLs         []string
 	Self         bool
 	Guides       int
 	Logins       []guideLogin
@@ -68,6 +71,18 @@ type loadOptions struct {
 	StepTimeout  time.Duration
 	MsgRate      float64
 	NodeLogLevel string
+
+	// SelfDatabaseURL puts the --self node on PostgreSQL instead of memory.
+	SelfDatabaseURL string
+
+	// Mode is "calls" (the default) or "waiting" (loadwait.go).
+	Mode            string
+	Waiting         int
+	Rounds          int
+	JoinConcurrency int
+	SettleTimeout   time.Duration
+	Idle            time.Duration
+	NodePIDs        []int
 }
 
 type guideLogin struct{ email, password string }
@@ -91,7 +106,7 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer, _ fu
 	var logins loginList
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.URL, "url", "http://127.0.0.1:8080", "base URL of the node under test (ignored with --self); start it with --max-connections-per-ip above --guides plus --shoppers")
+	fs.StringVar(&o.URL, "url", "http://127.0.0.1:8080", "base URL of the node under test, or several separated by commas (a cluster: shoppers and guides are spread across them in turn); ignored with --self; start each with --max-connections-per-ip above the sockets it gets")
 	fs.BoolVar(&o.Self, "self", false, "start an in-process node on 127.0.0.1 and test it")
 	fs.IntVar(&o.Guides, "guides", 0, "guide sockets (default: 10 with --self, else the number of --guide-login)")
 	fs.Var(&logins, "guide-login", "guide account as email:password; repeat once per guide (not with --self)")
@@ -103,6 +118,14 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer, _ fu
 	fs.DurationVar(&o.StepTimeout, "step-timeout", 10*time.Second, "longest wait for any one protocol step before it counts as an error")
 	fs.Float64Var(&o.MsgRate, "msg-rate", 40, "messages per second each socket sends at most (the server allows 50)")
 	fs.StringVar(&o.NodeLogLevel, "node-log-level", "warn", "log level of the --self node (to stderr)")
+	fs.StringVar(&o.SelfDatabaseURL, "self-database-url", "", "run the --self node on this PostgreSQL database (migrated on start) instead of the memory store")
+	fs.StringVar(&o.Mode, "mode", "calls", "calls: drive whole calls; waiting: fill a waiting room (see --waiting) and time position updates")
+	fs.IntVar(&o.Waiting, "waiting", 1000, "waiting mode: shoppers that wait with open sockets")
+	fs.IntVar(&o.Rounds, "rounds", 5, "waiting mode: how many times the head of the line leaves")
+	fs.IntVar(&o.JoinConcurrency, "join-concurrency", 32, "waiting mode: joins in flight at once while the line fills")
+	fs.DurationVar(&o.SettleTimeout, "settle-timeout", 30*time.Second, "waiting mode: longest wait for every socket's new position after the head leaves")
+	fs.DurationVar(&o.Idle, "idle", 5*time.Second, "waiting mode: how long to measure the node's CPU while the full line waits")
+	fs.Var(pidList{&o.NodePIDs}, "node-pid", "waiting mode: pid of a node under test on this machine, comma-separated for several, to read its RSS and CPU from /proc")
 	fs.Usage = loadtestUsage(fs)
 	// No environment twins here: a load generator's knobs belong on its
 	// command line, and GUIDECALL_URL-style variables would surprise.
@@ -116,6 +139,14 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer, _ fu
 	if err := o.check(); err != nil {
 		return err
 	}
+	if o.Mode == "waiting" {
+		rep, err := runWaiting(ctx, o, stderr)
+		if err != nil {
+			return err
+		}
+		rep.print(stdout)
+		return rep.verdict()
+	}
 	rep, err := runLoad(ctx, o, stderr)
 	if err != nil {
 		return err
@@ -125,6 +156,14 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer, _ fu
 }
 
 func (o *loadOptions) check() error {
+	switch o.Mode {
+	case "", "calls":
+		o.Mode = "calls"
+	case "waiting":
+		return o.checkWaiting()
+	default:
+		return fmt.Errorf("--mode must be calls or waiting, not %q", o.Mode)
+	}
 	if o.Self && len(o.Logins) > 0 {
 		return errors.New("--guide-login is for an external node; --self makes its own guides")
 	}
@@ -154,9 +193,28 @@ func (o *loadOptions) check() error {
 	case o.Hold < 0 || o.StepTimeout <= 0 || o.MsgRate <= 0:
 		return errors.New("--hold, --step-timeout and --msg-rate must be positive")
 	}
-	o.URL = strings.TrimRight(o.URL, "/")
+	if o.Self {
+		return nil // the node's URL is known once it runs
+	}
+	return o.splitURLs()
+}
+
+// splitURLs reads --url as one node or a comma-separated cluster.
+func (o *loadOptions) splitURLs() error {
+	o.URLs = o.URLs[:0]
+	for _, u := range strings.Split(o.URL, ",") {
+		u = strings.TrimRight(strings.TrimSpace(u), "/")
+		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+			return fmt.Errorf("--url %q: want http:// or https:// URLs separated by commas", u)
+		}
+		o.URLs = append(o.URLs, u)
+	}
+	o.URL = strings.Join(o.URLs, ",")
 	return nil
 }
+
+// node is the base URL the i-th shopper or guide uses.
+func (o *loadOptions) node(i int) string { return o.URLs[i%len(o.URLs)] }
 
 // loadRun is one run's shared state.
 type loadRun struct {
@@ -261,7 +319,7 @@ func runLoad(ctx context.Context, o loadOptions, stderr io.Writer) (*loadReport,
 				fmt.Fprintln(stderr, "loadtest: stop self node:", err)
 			}
 		}()
-		lr.o.URL, lr.o.Logins = app.URL(), logins
+		lr.o.URL, lr.o.URLs, lr.o.Logins = app.URL(), []string{app.URL()}, logins
 		rep.Target = app.URL() + " (--self, in-process)"
 		sample = func() {
 			rep.PeakGoroutines = max(rep.PeakGoroutines, runtime.NumGoroutine())
@@ -274,7 +332,7 @@ func runLoad(ctx context.Context, o loadOptions, stderr io.Writer) (*loadReport,
 
 	tokens := make([]string, o.Guides)
 	for i := range tokens {
-		tok, err := lr.login(ctx, o.Logins[i])
+		tok, err := lr.login(ctx, o.node(i), o.Logins[i])
 		if err != nil {
 			return nil, fmt.Errorf("guide %s: %w", o.Logins[i].email, err)
 		}
@@ -293,18 +351,18 @@ func runLoad(ctx context.Context, o loadOptions, stderr io.Writer) (*loadReport,
 		guides.Add(1)
 		go func() {
 			defer guides.Done()
-			lr.guide(guideCtx, i, tok, ready.Done)
+			lr.guide(guideCtx, o.node(i), tok, ready.Done)
 		}()
 	}
 	ready.Wait()
 
 	var shoppers sync.WaitGroup
-	for range o.Shoppers {
+	for i := range o.Shoppers {
 		shoppers.Add(1)
 		go func() {
 			defer shoppers.Done()
 			for runCtx.Err() == nil && lr.launched.Add(1) <= int64(o.Calls) {
-				lr.shopperCall(runCtx)
+				lr.shopperCall(runCtx, o.node(i))
 			}
 		}()
 	}
@@ -370,7 +428,13 @@ func startSelfNode(ctx context.Context, o loadOptions, stderr io.Writer) (*app.A
 	if err != nil {
 		return nil, nil, fmt.Errorf("--node-log-level: %w", err)
 	}
-	app, err := app.New(cfg, app.MemoryStores(), log)
+	stores := app.MemoryStores()
+	if o.SelfDatabaseURL != "" {
+		if stores, err = app.PostgresStores(ctx, o.SelfDatabaseURL, true, log); err != nil {
+			return nil, nil, fmt.Errorf("--self-database-url: %w", err)
+		}
+	}
+	app, err := app.New(cfg, stores, log)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -408,12 +472,12 @@ func procStatus(field string) (uint64, error) {
 }
 
 // postJSON posts body and decodes a JSON answer of status want.
-func (lr *loadRun) postJSON(ctx context.Context, path string, body, out any, want int) (*http.Response, error) {
+func (lr *loadRun) postJSON(ctx context.Context, base, path string, body, out any, want int) (*http.Response, error) {
 	b, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, lr.o.URL+path, bytes.NewReader(b))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+path, bytes.NewReader(b))
 	if err != nil {
 		return nil, err
 	}
@@ -430,11 +494,11 @@ func (lr *loadRun) postJSON(ctx context.Context, path string, body, out any, wan
 	return resp, json.Unmarshal(rb, out)
 }
 
-func (lr *loadRun) login(ctx context.Context, l guideLogin) (string, error) {
+func (lr *loadRun) login(ctx context.Context, base string, l guideLogin) (string, error) {
 	var out struct {
 		AccessToken string `json:"access_token"`
 	}
-	if _, err := lr.postJSON(ctx, "/api/v1/auth/login", map[string]string{"email": l.email, "password": l.password}, &out, http.StatusOK); err != nil {
+	if _, err := lr.postJSON(ctx, base, "/api/v1/auth/login", map[string]string{"email": l.email, "password": l.password}, &out, http.StatusOK); err != nil {
 		return "", err
 	}
 	return out.AccessToken, nil
@@ -625,10 +689,10 @@ func (lr *loadRun) classify(run context.Context, who string, err error) {
 }
 
 // guide holds one console socket and takes calls until ctx ends.
-func (lr *loadRun) guide(ctx context.Context, i int, token string, ready func()) {
+func (lr *loadRun) guide(ctx context.Context, base, token string, ready func()) {
 	readyOnce := sync.OnceFunc(ready)
 	defer readyOnce()
-	c, err := lr.dial(ctx, lr.wsURL(), token)
+	c, err := lr.dial(ctx, wsURLOf(base), token)
 	if err != nil {
 		lr.classify(ctx, "guide", err)
 		return
@@ -730,16 +794,17 @@ func (lr *loadRun) guideCall(ctx context.Context, c *lconn, offer client.Frame) 
 	return "", err
 }
 
-func (lr *loadRun) wsURL() string {
-	if rest, ok := strings.CutPrefix(lr.o.URL, "https://"); ok {
+// wsURLOf is the socket endpoint of the node at base.
+func wsURLOf(base string) string {
+	if rest, ok := strings.CutPrefix(base, "https://"); ok {
 		return "wss://" + rest + "/api/v1/ws"
 	}
-	return "ws://" + strings.TrimPrefix(lr.o.URL, "http://") + "/api/v1/ws"
+	return "ws://" + strings.TrimPrefix(base, "http://") + "/api/v1/ws"
 }
 
 // shopperCall is one shopper's whole visit: join, wait, answer, hang up.
-func (lr *loadRun) shopperCall(ctx context.Context) {
-	if err := lr.shopperVisit(ctx); err != nil {
+func (lr *loadRun) shopperCall(ctx context.Context, base string) {
+	if err := lr.shopperVisit(ctx, base); err != nil {
 		if ctx.Err() == nil {
 			lr.failed.Add(1)
 		}
@@ -749,7 +814,7 @@ func (lr *loadRun) shopperCall(ctx context.Context) {
 	lr.completed.Add(1)
 }
 
-func (lr *loadRun) shopperVisit(ctx context.Context) error {
+func (lr *loadRun) shopperVisit(ctx context.Context, base string) error {
 	var j struct {
 		EntryID string `json:"entry_id"`
 		Token   string `json:"token"`
@@ -757,7 +822,7 @@ func (lr *loadRun) shopperVisit(ctx context.Context) error {
 	}
 	sent := time.Now()
 	for {
-		resp, err := lr.postJSON(ctx, "/api/v1/queue",
+		resp, err := lr.postJSON(ctx, base, "/api/v1/queue",
 			map[string]string{"queue": "default", "locale": "en-GB", "currency": "EUR", "page_url": "https://shop.example/p/42", "name": "Load Shopper"},
 			&j, http.StatusCreated)
 		if err == nil {
@@ -779,9 +844,12 @@ func (lr *loadRun) shopperVisit(ctx context.Context) error {
 	}
 	lr.joined.Store(j.EntryID, sent)
 	defer lr.joined.Delete(j.EntryID)
+	// A node names its public socket URL, which every node of a cluster
+	// may share (one name before a balancer); a cluster run wants each
+	// shopper on the node it joined through.
 	url := j.WSURL
-	if url == "" {
-		url = lr.wsURL()
+	if url == "" || len(lr.o.URLs) > 1 {
+		url = wsURLOf(base)
 	}
 	c, err := lr.dial(ctx, url, j.Token)
 	if err != nil {

@@ -74,3 +74,62 @@ func TestLoadtestCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadtestWaitingSelf fills a small waiting room on an in-process node
+// and sends its head away a few times: every other socket must hear its
+// new position each time. It checks counts, never timings.
+func TestLoadtestWaitingSelf(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	o := loadOptions{Self: true, Mode: "waiting", URL: "http://127.0.0.1:1", Waiting: 40, Rounds: 3, JoinConcurrency: 8,
+		SettleTimeout: 20 * time.Second, StepTimeout: 10 * time.Second, Duration: 50 * time.Second, MsgRate: 40, NodeLogLevel: "error"}
+	if err := o.check(); err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	rep, err := runWaiting(ctx, o, &stderr)
+	if err != nil {
+		t.Fatalf("runWaiting: %v\n%s", err, stderr.String())
+	}
+	var out bytes.Buffer
+	rep.print(&out)
+	t.Logf("\n%s", out.String())
+	// Rounds leave 39, 38 and 37 others to tell.
+	if rep.Joined != 40 || rep.Expected != 39+38+37 || rep.Missing != 0 || rep.ErrorCount() != 0 {
+		t.Fatalf("joined %d, expected %d, missing %d, errors %v; want 40, %d, 0, none", rep.Joined, rep.Expected, rep.Missing, rep.Errors, 39+38+37)
+	}
+	if len(rep.JoinHTTP) != 40 || len(rep.JoinFirst) != 40 || len(rep.Fanout) != rep.Expected {
+		t.Errorf("samples: join %d, first %d, fan-out %d", len(rep.JoinHTTP), len(rep.JoinFirst), len(rep.Fanout))
+	}
+	if err := rep.verdict(); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestLoadtestURLs reads --url as one node or a comma-separated cluster.
+func TestLoadtestURLs(t *testing.T) {
+	o := loadOptions{URL: "http://a:1/, http://b:2"}
+	if err := o.splitURLs(); err != nil {
+		t.Fatal(err)
+	}
+	if got := []string{o.node(0), o.node(1), o.node(2)}; got[0] != "http://a:1" || got[1] != "http://b:2" || got[2] != "http://a:1" {
+		t.Errorf("nodes %v", got)
+	}
+	for _, bad := range []string{"a:1", "http://a:1,", "ftp://x"} {
+		o := loadOptions{URL: bad}
+		if err := o.splitURLs(); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+	for _, args := range [][]string{
+		{"loadtest", "--self", "--mode", "waiting", "--waiting", "1"},
+		{"loadtest", "--self", "--mode", "waiting", "--waiting", "5", "--rounds", "5"},
+		{"loadtest", "--self", "--mode", "sideways"},
+		{"loadtest", "--mode", "waiting", "--node-pid", "x"},
+	} {
+		if _, _, err := runCmd(t, noEnv, args...); err == nil {
+			t.Errorf("%v: no error", args)
+		}
+	}
+}

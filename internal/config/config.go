@@ -75,6 +75,7 @@ type Serve struct {
 	TURNSecret       string
 	TURNAllowedPeers string
 	ICERelayOnly     bool
+	TURN             TURN
 
 	JWTSecret     string
 	SandboxSecret string
@@ -213,9 +214,10 @@ func (c *Serve) Register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Migrate, "migrate", false, "apply database migrations at start-up")
 	fs.StringVar(&c.TURNListenIP, "turn-listen-ip", "127.0.0.1", "IP the bundled TURN server listens on (0.0.0.0 for all)")
 	fs.IntVar(&c.TURNPort, "turn-port", 3478, "UDP and TCP port of the bundled TURN server")
-	fs.StringVar(&c.TURNPublicIP, "turn-public-ip", "", "IPv4 address advertised for TURN and relays (default the listen IP)")
+	fs.StringVar(&c.TURNPublicIP, "turn-public-ip", "", "address advertised for TURN and as the relay address of its family (default the listen IP)")
 	fs.StringVar(&c.TURNSecret, "turn-secret", "", "shared secret for TURN credentials (coturn use-auth-secret); random if empty, which a cluster must not do")
 	fs.StringVar(&c.TURNAllowedPeers, "turn-allowed-peers", "", "comma-separated CIDRs TURN may relay to despite being private or special")
+	c.TURN.Register(fs)
 	fs.BoolVar(&c.ICERelayOnly, "ice-relay-only", true, "tell clients to use only TURN relays (hides shopper and guide IPs from each other)")
 	fs.StringVar(&c.JWTSecret, "jwt-secret", "", "HMAC secret for tokens, at least 32 bytes; random if empty, which a cluster must not do")
 	fs.StringVar(&c.SandboxSecret, "sandbox-secret", "", "webhook signing secret of the sandbox payment provider; random if empty")
@@ -275,8 +277,10 @@ func (c *Serve) validateOperations() error {
 	if c.JWTSecretPrev != "" && (c.JWTSecret == "" || len(c.JWTSecretPrev) < 32) {
 		return fmt.Errorf("--jwt-secret-previous needs --jwt-secret, and at least 32 bytes")
 	}
-	_, _, err := c.RelayPorts()
-	return err
+	if _, _, err := c.RelayPorts(); err != nil {
+		return err
+	}
+	return c.TURN.Validate()
 }
 
 // registerHardening adds the flags of login limits, HTTP limits and

@@ -132,6 +132,10 @@ func TestValidate(t *testing.T) {
 		{"turn port", func(c *config.Serve) { c.TURNPort = 70000 }, "--turn-port"},
 		{"negative turn port", func(c *config.Serve) { c.TURNPort = -1 }, "--turn-port"},
 		{"http addr", func(c *config.Serve) { c.HTTPAddr = "nonsense" }, "--http-addr"},
+		{"no allocations", func(c *config.Serve) { c.TURN.MaxAllocations = 0 }, "--turn-max-allocations"},
+		{"v4 relay ipv6", func(c *config.Serve) { c.TURN.RelayIPv6 = "192.0.2.1" }, "--turn-relay-ipv6"},
+		{"turn cert alone", func(c *config.Serve) { c.TURN.TLSCert = "cert.pem" }, "--turn-tls-cert"},
+		{"turn tls port", func(c *config.Serve) { c.TURN.TLSPort = 65536 }, "--turn-tls-port"},
 		{"log format", func(c *config.Serve) { c.LogFormat = "xml" }, "--log-format"},
 	}
 	for _, tc := range cases {
@@ -158,6 +162,30 @@ func TestValidate(t *testing.T) {
 			t.Fatalf("AllowedPeers() = %v, %v", peers, err)
 		}
 	})
+}
+
+// The TURN flags of issue 10 and their environment twins.
+func TestTURNFlags(t *testing.T) {
+	c, fs := newServe(t)
+	if err := config.Parse(fs, []string{"--turn-max-allocations", "40"}, env(map[string]string{
+		"GUIDECALL_TURN_RELAY_IPV6": "2001:db8::7", "GUIDECALL_TURN_TLS_PORT": "5349",
+		"GUIDECALL_TURN_TLS_CERT": "c.pem", "GUIDECALL_TURN_TLS_KEY": "k.pem", "GUIDECALL_TURN_MAX_ALLOCATIONS": "3",
+	})); err != nil {
+		t.Fatal(err)
+	}
+	if c.TURN.MaxAllocations != 40 || c.TURN.RelayIPv6 != "2001:db8::7" || c.TURN.TLSPort != 5349 || !c.TURN.TLSEnabled() || c.TURN.TLSKey != "k.pem" {
+		t.Fatalf("TURN = %+v", c.TURN)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	d, fs := newServe(t)
+	if err := config.Parse(fs, nil, env(nil)); err != nil {
+		t.Fatal(err)
+	}
+	if d.TURN.MaxAllocations != 10 || d.TURN.TLSPort != 443 || d.TURN.TLSEnabled() {
+		t.Fatalf("defaults %+v", d.TURN)
+	}
 }
 
 func TestUsageListsEnvNames(t *testing.T) {

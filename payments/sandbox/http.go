@@ -202,13 +202,9 @@ func (sb *Sandbox) handleCheckout(w http.ResponseWriter, r *http.Request) {
 		sb.renderPage(w, http.StatusServiceUnavailable, errorPage(pageLang(r), "unavailable"))
 		return
 	}
-	pg := sb.pageOf(c, pageLang(r))
-	// pageOf says why a closed checkout is closed (expired, canceled, …);
-	// "closed" is for a status it has no words of its own for.
-	if st := c.StatusAt(sb.cfg.Now()); pg.Message == "" && (st == payments.StatusExpired || st == payments.StatusCanceled) {
-		pg.Message = pg.T["closed"]
-	}
-	sb.renderPage(w, http.StatusOK, pg)
+	// pageOf already says why a closed checkout is closed (expired,
+	// canceled, paid, failed) in the shopper's language.
+	sb.renderPage(w, http.StatusOK, sb.pageOf(c, pageLang(r)))
 }
 
 func (sb *Sandbox) renderPage(w http.ResponseWriter, status int, pg checkoutPage) {

@@ -65,7 +65,7 @@ func pgError(err error, what string) error {
 }
 
 const checkoutColumns = `ref, link_id, call_id, amount, currency, items, description, expires_at,
-	status, refunded, created_at, return_url`
+	status, refunded, created_at, return_url, refund_seqs`
 
 type rowScanner interface {
 	Scan(dest ...any) error
@@ -75,8 +75,9 @@ func scanCheckout(r rowScanner) (Checkout, error) {
 	var c Checkout
 	var items []byte
 	var expires *time.Time
+	var seqs []int32
 	if err := r.Scan(&c.Ref, &c.Params.LinkID, &c.Params.CallID, &c.Params.Amount, &c.Params.Currency,
-		&items, &c.Params.Description, &expires, &c.Status, &c.Refunded, &c.CreatedAt, &c.Params.ReturnURL); err != nil {
+		&items, &c.Params.Description, &expires, &c.Status, &c.Refunded, &c.CreatedAt, &c.Params.ReturnURL, &seqs); err != nil {
 		return Checkout{}, err
 	}
 	if items != nil {
@@ -88,6 +89,9 @@ func scanCheckout(r rowScanner) (Checkout, error) {
 		c.Params.ExpiresAt = expires.UTC()
 	}
 	c.CreatedAt = c.CreatedAt.UTC()
+	for _, n := range seqs {
+		c.RefundSeqs = append(c.RefundSeqs, int(n))
+	}
 	return c, nil
 }
 
@@ -101,12 +105,16 @@ func checkoutArgs(c Checkout) ([]any, error) {
 			return nil, err
 		}
 	}
+	seqs := make([]int32, 0, len(c.RefundSeqs))
+	for _, n := range c.RefundSeqs {
+		seqs = append(seqs, int32(n))
+	}
 	var expires *time.Time
 	if !c.Params.ExpiresAt.IsZero() {
 		expires = &c.Params.ExpiresAt
 	}
 	return []any{c.Ref, c.Params.LinkID, c.Params.CallID, c.Params.Amount, c.Params.Currency,
-		items, c.Params.Description, expires, c.Status, c.Refunded, c.CreatedAt, c.Params.ReturnURL}, nil
+		items, c.Params.Description, expires, c.Status, c.Refunded, c.CreatedAt, c.Params.ReturnURL, seqs}, nil
 }
 
 // CheckoutCreate implements Store.
@@ -117,7 +125,7 @@ func (s *PostgresStore) CheckoutCreate(ctx context.Context, c Checkout) (Checkou
 		return Checkout{}, fmt.Errorf("sandbox: %s: %w", what, err)
 	}
 	got, err := scanCheckout(s.pool.QueryRow(ctx, `INSERT INTO sandbox_checkouts (`+checkoutColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 		RETURNING `+checkoutColumns, args...))
 	if err != nil {
 		return Checkout{}, pgError(err, what)
@@ -161,7 +169,7 @@ func (s *PostgresStore) CheckoutUpdate(ctx context.Context, ref string, fn func(
 		}
 		if _, err := tx.Exec(ctx, `UPDATE sandbox_checkouts SET link_id = $2, call_id = $3, amount = $4,
 			currency = $5, items = $6, description = $7, expires_at = $8, status = $9, refunded = $10,
-			created_at = $11, return_url = $12
+			created_at = $11, return_url = $12, refund_seqs = $13
 			WHERE ref = $1`, args...); err != nil {
 			return err
 		}

@@ -258,13 +258,18 @@ func (sb *Sandbox) FetchState(ctx context.Context, ref string) (payments.Provide
 }
 
 // Refund implements payments.Provider: amount up to what is left of a paid
-// link. The refund and its webhook are recorded together.
+// link. The refund and its webhook are recorded together. A refund whose
+// Seq (1 and up) the checkout has taken already is not taken again, as a
+// real provider's idempotency key does; Seq 0 is never deduplicated.
 func (sb *Sandbox) Refund(ctx context.Context, rp payments.RefundParams) error {
 	ref, amount := rp.Ref, rp.Amount
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	c, err := sb.update(ctx, ref, func(c *Checkout) ([]webhook.Delivery, error) {
+		if rp.Seq > 0 && slices.Contains(c.RefundSeqs, rp.Seq) {
+			return nil, errRefundTaken
+		}
 		c.Status = c.StatusAt(sb.cfg.Now())
 		if c.Status != payments.StatusPaid && c.Status != payments.StatusPartiallyRefunded {
 			return nil, fmt.Errorf("%w: refund of a %s link", payments.ErrInvalidTransition, c.Status)
@@ -273,6 +278,9 @@ func (sb *Sandbox) Refund(ctx context.Context, rp payments.RefundParams) error {
 			return nil, fmt.Errorf("%w: refund amount %d, refundable %d", payments.ErrInvalidLink, amount, left)
 		}
 		c.Refunded += amount
+		if rp.Seq > 0 {
+			c.RefundSeqs = append(c.RefundSeqs, rp.Seq)
+		}
 		typ := PaymentPartiallyRefunded
 		c.Status = payments.StatusPartiallyRefunded
 		if c.Refunded == c.Params.Amount {
@@ -280,6 +288,10 @@ func (sb *Sandbox) Refund(ctx context.Context, rp payments.RefundParams) error {
 		}
 		return sb.deliveries(*c, typ)
 	})
+	if errors.Is(err, errRefundTaken) {
+		sb.log.Info("sandbox refund already taken", "link_id", rp.LinkID, "call_id", rp.CallID, "provider_ref", ref, "seq", rp.Seq)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -287,6 +299,9 @@ func (sb *Sandbox) Refund(ctx context.Context, rp payments.RefundParams) error {
 	sb.log.Info("sandbox refund", "link_id", p.LinkID, "call_id", p.CallID, "provider_ref", ref, "amount", amount)
 	return nil
 }
+
+// errRefundTaken tells Refund that the checkout has taken that refund.
+var errRefundTaken = errors.New("sandbox: refund already taken")
 
 // outcome records a shopper's Pay (paid=true) or Decline on the checkout
 // page, with its webhook. A decline after a payment is still reported,

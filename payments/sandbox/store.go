@@ -16,16 +16,20 @@ import (
 // own record, which a real provider keeps in its account and which every
 // node of a cluster must therefore see alike.
 type Checkout struct {
-	Ref       string
-	Params    payments.ProviderLinkParams
-	Status    payments.LinkStatus // as last written; see StatusAt
-	Refunded  int64               // minor units refunded so far
-	CreatedAt time.Time
+	Ref      string
+	Params   payments.ProviderLinkParams
+	Status   payments.LinkStatus // as last written; see StatusAt
+	Refunded int64               // minor units refunded so far
+	// RefundSeqs are the RefundParams.Seq of the refunds taken, oldest
+	// first: a refund asked again with one of them is not taken again.
+	RefundSeqs []int
+	CreatedAt  time.Time
 }
 
 // Clone returns a deep copy of c.
 func (c Checkout) Clone() Checkout {
 	c.Params.Items = slices.Clone(c.Params.Items)
+	c.RefundSeqs = slices.Clone(c.RefundSeqs)
 	return c
 }
 

@@ -44,6 +44,7 @@ func RunStoreSuite(t *testing.T, newStore func(t *testing.T) queue.Store) {
 	t.Run("Routing", func(t *testing.T) { runRoutingTests(t, newStore) })
 	t.Run("Customer", func(t *testing.T) { runCustomerTests(t, newStore) })
 	t.Run("History", func(t *testing.T) { runHistoryTests(t, newStore) })
+	t.Run("WrapUp", func(t *testing.T) { runWrapUpTests(t, newStore) })
 }
 
 func entry(id, q string, joined time.Duration) queue.Entry {

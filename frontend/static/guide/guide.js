@@ -13,6 +13,8 @@ import { ProductFeed } from "./products.js";
 import { initI18n, mountLocalePicker, onLocaleChange, t } from "./i18n.js";
 import { OfferAlerts, mountSoundToggle } from "./alerts.js";
 import { PresenceView } from "./presence.js";
+import { HistoryView, fillOutcomes, saveWrapUp } from "./history.js";
+import { QueueOverview } from "./lobby.js";
 import { Hold } from "./hold.js";
 
 const $ = (sel) => document.querySelector(sel);
@@ -33,11 +35,20 @@ const s = {
   callState: "waiting",
   capacity: 1,
   notes: new Map(),
+  outcomes: new Map(), // call_id -> the wrap-up outcome chosen, until saved
 };
 
 const active = () => s.calls.get(s.activeId) || null;
 const alerts = new OfferAlerts();
 const presence = new PresenceView();
+const pastCalls = new HistoryView({ token: () => auth.access });
+const overview = new QueueOverview({
+  token: () => auth.access,
+  onClaimCallbacks: () => {
+    $("#callbacks-panel").scrollIntoView({ block: "start" });
+    $("#callbacks-refresh").focus();
+  },
+});
 const liveCall = (rec) => rec && rec.call && !rec.call.closed;
 
 // The chat, product cards and cart follow the call on screen.
@@ -219,6 +230,8 @@ function logout(message) {
   renderOffer();
   clearInterval(s.callbacksTimer);
   $("#console-view").hidden = true;
+  $("#lobby-view").hidden = true;
+  overview.stop();
   $("#account").hidden = true;
   $("#login-view").hidden = false;
   if (message) showError("#login-error", message);
@@ -229,6 +242,7 @@ function logout(message) {
 async function enterConsole() {
   $("#login-view").hidden = true;
   $("#console-view").hidden = false;
+  $("#lobby-view").hidden = false;
   $("#account").hidden = false;
   $("#account-name").textContent = auth.account?.name || auth.account?.email || "";
   setPresence("away");
@@ -242,6 +256,8 @@ async function enterConsole() {
     showError("#media-error", "Camera or microphone unavailable: shoppers will not see or hear you.");
   }
   alerts.showPermission($("#notify-hint"));
+  pastCalls.load();
+  overview.start();
   connectSignal();
   loadCallbacks();
   clearInterval(s.callbacksTimer);
@@ -306,6 +322,7 @@ function connectSignal() {
   signal.on("callback.changed", () => {
     s.callbackPushes = (s.callbackPushes || 0) + 1;
     loadCallbacks();
+    overview.load();
   });
   signal.on("error", (msg) => {
     const d = msg.data || {};
@@ -664,6 +681,8 @@ function showEnded(rec) {
   const who = by === "guide" ? "You" : by === "shopper" ? "The shopper" : "The call";
   $("#ended-message").textContent = endedTexts(who)[reason] || `The call ended (${reason}).`;
   $("#wrap-up").value = s.notes.get(rec.id) || "";
+  $("#wrap-up-outcome").value = s.outcomes.get(rec.id) || "";
+  showError("#wrap-up-error", "");
   if (s.offers.length) hideNotesForOffer();
   else $("#wrap-up").focus();
 }
@@ -688,13 +707,39 @@ function restoreNotes() {
 function saveNote() {
   // Kept in memory for this tab only: there is no server endpoint for notes yet.
   const rec = active();
-  if (rec?.ended) s.notes.set(rec.id, $("#wrap-up").value);
+  if (rec?.ended) {
+    s.notes.set(rec.id, $("#wrap-up").value);
+    s.outcomes.set(rec.id, $("#wrap-up-outcome").value);
+  }
 }
 
 // wrapUpDone closes the ended call on screen and brings up the next call
 // the guide still holds, if any.
-function wrapUpDone() {
+async function wrapUpDone() {
   saveNote();
+  const rec = active();
+  if (rec?.ended) {
+    // Kept on the server with the call, so a reload or another device
+    // finds them in the history; the panel stays until that worked.
+    const outcome = $("#wrap-up-outcome").value;
+    if (!outcome) {
+      showError("#wrap-up-error", t("wrapup.need_outcome"));
+      $("#wrap-up-outcome").focus();
+      return;
+    }
+    $("#wrap-up-done").disabled = true;
+    try {
+      await saveWrapUp(auth.access, rec.id, outcome, $("#wrap-up").value.trim());
+    } catch (err) {
+      showError("#wrap-up-error", t("wrapup.save_failed", { message: err.message }));
+      return;
+    } finally {
+      $("#wrap-up-done").disabled = false;
+    }
+    s.notes.delete(rec.id);
+    s.outcomes.delete(rec.id);
+    pastCalls.load();
+  }
   peerMedia.forget(s.activeId);
   if (s.activeId) s.calls.delete(s.activeId);
   s.activeId = null;
@@ -893,7 +938,8 @@ function init() {
   setCallState("waiting");
   mountLocalePicker($("#console-locale"));
   // Text set by this module follows a change of language at once.
-  onLocaleChange(() => { presence.render(); renderBadge(); renderOffer(); renderCalls(); });
+  fillOutcomes($("#wrap-up-outcome"));
+  onLocaleChange(() => { presence.render(); renderBadge(); renderOffer(); renderCalls(); fillOutcomes($("#wrap-up-outcome")); pastCalls.render(); overview.render(); });
   initI18n();
   mountSoundToggle($("#offer-sound"), alerts);
   // Sound may start only after a gesture; a console restored by a reload

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -50,6 +51,7 @@ func RunStoreSuite(t *testing.T, newStore func(t *testing.T) (sandbox.Store, Enq
 		t.Helper()
 		g, w := got.Params, want.Params
 		if got.Ref != want.Ref || got.Status != want.Status || got.Refunded != want.Refunded ||
+			!slices.Equal(got.RefundSeqs, want.RefundSeqs) ||
 			!got.CreatedAt.Equal(want.CreatedAt) || g.LinkID != w.LinkID || g.CallID != w.CallID ||
 			g.Amount != w.Amount || g.Currency != w.Currency || g.Description != w.Description || g.ReturnURL != w.ReturnURL ||
 			!g.ExpiresAt.Equal(w.ExpiresAt) || g.ExpiresAt.IsZero() != w.ExpiresAt.IsZero() ||
@@ -130,6 +132,31 @@ func RunStoreSuite(t *testing.T, newStore func(t *testing.T) (sandbox.Store, Enq
 		}
 		got, _ := s.CheckoutGet(ctx, a.Ref)
 		equal(t, got, a)
+	})
+
+	// The refunds taken, by seq, are kept with the checkout.
+	t.Run("RefundSeqs", func(t *testing.T) {
+		s, _ := newStore(t)
+		c := checkout()
+		if _, err := s.CheckoutCreate(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		want, err := s.CheckoutUpdate(ctx, c.Ref, func(x *sandbox.Checkout) ([]webhook.Delivery, error) {
+			x.RefundSeqs = append(x.RefundSeqs, 1, 2)
+			return nil, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := s.CheckoutGet(ctx, c.Ref)
+		equal(t, got, want)
+		if !slices.Equal(got.RefundSeqs, []int{1, 2}) {
+			t.Fatalf("refund seqs %v, want [1 2]", got.RefundSeqs)
+		}
+		got.RefundSeqs[0] = 9
+		if again, _ := s.CheckoutGet(ctx, c.Ref); again.RefundSeqs[0] != 1 {
+			t.Fatal("a returned checkout shares its refund seqs with the store")
+		}
 	})
 
 	t.Run("Update", func(t *testing.T) {

@@ -1,0 +1,383 @@
+//go:build linux
+
+package turnserver
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+const batchSupported = true
+
+// wrapBatch puts a batchConn in front of a UDP socket.
+func wrapBatch(c net.PacketConn, pool *sync.Pool, stats *batchStats) (net.PacketConn, error) {
+	udp, ok := c.(*net.UDPConn)
+	if !ok {
+		return c, nil
+	}
+	return newBatchConn(udp, pool, stats)
+}
+
+// batchSize is how many datagrams one recvmmsg or sendmmsg moves at most.
+const batchSize = 32
+
+// slotSize holds any datagram pion accepts (its inbound MTU is 1600).
+const slotSize = 2048
+
+// batchConn is the net.PacketConn pion reads from and writes to, over one
+// UDP socket, moving datagrams in batches: recvmmsg fills up to batchSize
+// slots at once and ReadFrom hands them out one by one; WriteTo queues a
+// copy and whichever writer holds the socket sends everything queued with
+// one sendmmsg (flat combining: no extra goroutine, and a lone writer
+// sends at once). Source addresses come from an addrCache, so the steady
+// state allocates nothing per datagram.
+//
+// golang.org/x/net's ipv4.PacketConn ReadBatch/WriteBatch make the same
+// system calls, but allocate a net.IP and a *net.UDPAddr for every message
+// read (internal/socket's parseInetAddr), which is what this avoids.
+type batchConn struct {
+	*net.UDPConn
+	raw syscall.RawConn
+	v6  bool // an AF_INET6 socket: destinations are written as IPv6 (v4-mapped)
+
+	// Reading: one reader (pion's read loop for this socket).
+	rb      *readBatch
+	rnext   int
+	rn      int
+	rerr    error
+	readFn  func(uintptr) bool
+	addrs   *addrCache
+	rbatchs *sync.Pool
+
+	// Writing: any goroutine (responses from the read loop, relayed
+	// datagrams from every allocation's relay loop).
+	sendMu  sync.Mutex // held by the writer draining the queue
+	queueMu sync.Mutex
+	queue   *writeBatch // datagrams waiting for the socket
+	spare   *writeBatch // the batch being sent, swapped with queue
+	writeFn func(uintptr) bool
+	sending *writeBatch
+	sent    int
+	werr    error
+
+	stats *batchStats
+	fast  *fastPath // nil: every datagram goes to pion
+	laddr *net.UDPAddr
+}
+
+// batchStats count what batching achieved, for Stats and the benchmark.
+type batchStats struct {
+	readCalls, readMsgs   atomic.Uint64
+	writeCalls, writeMsgs atomic.Uint64
+	writeErrors           atomic.Uint64
+}
+
+type readBatch struct {
+	hdrs  [batchSize]unix.Mmsghdr
+	iovs  [batchSize]unix.Iovec
+	names [batchSize]unix.RawSockaddrInet6
+	bufs  [batchSize][slotSize]byte
+}
+
+type writeBatch struct {
+	n     int
+	hdrs  [batchSize]unix.Mmsghdr
+	iovs  [batchSize]unix.Iovec
+	names [batchSize]unix.RawSockaddrInet6
+	bufs  [batchSize][slotSize]byte
+}
+
+// newBatchConn wraps a UDP socket; c must not be used directly afterwards.
+func newBatchConn(c *net.UDPConn, pool *sync.Pool, stats *batchStats) (*batchConn, error) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	la, _ := c.LocalAddr().(*net.UDPAddr)
+	b := &batchConn{
+		UDPConn: c, raw: raw, v6: la != nil && la.IP.To4() == nil,
+		addrs: newAddrCache(), rbatchs: pool,
+		queue: new(writeBatch), spare: new(writeBatch),
+		stats: stats,
+	}
+	b.readFn = b.recv
+	b.writeFn = b.send
+	if la != nil {
+		// The 16-byte form, for the reason addrCache gives.
+		a16 := la.AddrPort().Addr().As16()
+		b.laddr = &net.UDPAddr{IP: a16[:], Port: la.Port}
+	}
+	return b, nil
+}
+
+// LocalAddr is asked by pion for every datagram (the 5-tuple's
+// destination); the std library's would cost an allocation in pion's To16.
+func (b *batchConn) LocalAddr() net.Addr {
+	if b.laddr == nil {
+		return b.UDPConn.LocalAddr()
+	}
+	return b.laddr
+}
+
+// setFastPath lets a batched listener relay ChannelData itself.
+func setFastPath(c net.PacketConn, f *fastPath) bool {
+	b, ok := c.(*batchConn)
+	if ok {
+		b.fast = f
+	}
+	return ok
+}
+
+// newReadBatchPool pools read batches across sockets: a socket holds one
+// only while it has datagrams not yet handed to pion.
+func newReadBatchPool() *sync.Pool {
+	return &sync.Pool{New: func() any { return new(readBatch) }}
+}
+
+func (b *batchConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	for {
+		if b.rnext >= b.rn {
+			if b.rb != nil {
+				b.rbatchs.Put(b.rb)
+				b.rb = nil
+			}
+			b.rnext, b.rn, b.rerr = 0, 0, nil
+			if err := b.raw.Read(b.readFn); err != nil {
+				return 0, nil, err
+			}
+			if b.rerr != nil {
+				return 0, nil, b.rerr
+			}
+		}
+		i := b.rnext
+		b.rnext++
+		rb := b.rb
+		data := rb.bufs[i][:rb.hdrs[i].Len]
+		from := sockaddrToAddrPort(&rb.names[i])
+		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+		if b.fast != nil && b.fast.fromClient(from, data) {
+			continue
+		}
+		n := copy(p, data)
+		return n, b.addrs.get(from), nil
+	}
+}
+
+// recv runs recvmmsg when the socket is readable; false asks the runtime
+// poller to wait for more.
+func (b *batchConn) recv(fd uintptr) bool {
+	rb := b.rbatchs.Get().(*readBatch)
+	for i := range rb.hdrs {
+		rb.iovs[i].Base = &rb.bufs[i][0]
+		rb.iovs[i].SetLen(slotSize)
+		h := &rb.hdrs[i].Hdr
+		h.Name = (*byte)(unsafe.Pointer(&rb.names[i]))
+		h.Namelen = unix.SizeofSockaddrInet6
+		h.Iov = &rb.iovs[i]
+		h.SetIovlen(1)
+		h.Control, h.Controllen, h.Flags = nil, 0, 0
+		rb.hdrs[i].Len = 0
+	}
+	n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&rb.hdrs[0])), batchSize, unix.MSG_DONTWAIT, 0, 0)
+	switch {
+	case errno == unix.EAGAIN:
+		b.rbatchs.Put(rb)
+		return false
+	case errno == unix.EINTR:
+		b.rbatchs.Put(rb)
+		return b.recv(fd)
+	case errno != 0:
+		b.rbatchs.Put(rb)
+		b.rerr = os.NewSyscallError("recvmmsg", errno)
+		return true
+	}
+	b.rb, b.rn = rb, int(n)
+	b.stats.readCalls.Add(1)
+	b.stats.readMsgs.Add(uint64(n))
+	return true
+}
+
+func (b *batchConn) WriteTo(p []byte, addr net.Addr) (int, error) {
+	to, ok := addrPortOf(addr)
+	if !ok {
+		return 0, fmt.Errorf("turnserver: write to %v: not a UDP address", addr)
+	}
+	if len(p) > slotSize {
+		// Never from pion (its messages are below its MTU); not batched.
+		return b.UDPConn.WriteToUDPAddrPort(p, to)
+	}
+	b.enqueue(p, 0, nil, to)
+	return len(p), nil
+}
+
+// enqueue queues p (or a ChannelData message, see putChannel) and sends
+// the queue unless another writer is at it.
+func (b *batchConn) enqueue(p []byte, number uint16, payload []byte, to netip.AddrPort) {
+	for {
+		b.queueMu.Lock()
+		q := b.queue
+		if q.n < batchSize {
+			q.putChannel(p, number, payload, to, b.v6)
+			b.queueMu.Unlock()
+			break
+		}
+		b.queueMu.Unlock()
+		// Full: wait for the writer, or become it.
+		b.sendMu.Lock()
+		b.flushLocked()
+		b.sendMu.Unlock()
+	}
+	// Whoever holds sendMu drains the queue, and checks it again after
+	// letting go, so a datagram queued while it was sending is not left
+	// behind.
+	for b.sendMu.TryLock() {
+		b.flushLocked()
+		b.sendMu.Unlock()
+		b.queueMu.Lock()
+		empty := b.queue.n == 0
+		b.queueMu.Unlock()
+		if empty {
+			break
+		}
+	}
+}
+
+// flushLocked sends everything queued; the caller holds sendMu.
+func (b *batchConn) flushLocked() {
+	b.queueMu.Lock()
+	w := b.queue
+	b.queue, b.spare = b.spare, w
+	b.queueMu.Unlock()
+	for b.sending, b.sent = w, 0; b.sent < w.n; {
+		b.werr = nil
+		if err := b.raw.Write(b.writeFn); err != nil {
+			// The socket is closed: what is queued is lost with it.
+			break
+		}
+		if b.werr != nil {
+			// One datagram the kernel refused (unreachable, too big):
+			// drop it and carry on with the rest.
+			b.stats.writeErrors.Add(1)
+			b.sent++
+		}
+	}
+	w.n = 0
+}
+
+func (b *batchConn) send(fd uintptr) bool {
+	w := b.sending
+	n, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&w.hdrs[b.sent])), uintptr(w.n-b.sent), unix.MSG_DONTWAIT, 0, 0)
+	switch {
+	case errno == unix.EAGAIN:
+		return false
+	case errno == unix.EINTR:
+		return b.send(fd)
+	case errno != 0:
+		b.werr = errno
+		return true
+	}
+	b.sent += int(n)
+	b.stats.writeCalls.Add(1)
+	b.stats.writeMsgs.Add(uint64(n))
+	return true
+}
+
+// writeChannelData queues a ChannelData message (RFC 8656 section 12.4:
+// number, length, data; over UDP no padding) to a client.
+func (b *batchConn) writeChannelData(number uint16, payload []byte, to netip.AddrPort) error {
+	if len(payload)+4 > slotSize {
+		return errTooBig
+	}
+	b.enqueue(nil, number, payload, to)
+	return nil
+}
+
+// queueChannelData queues a ChannelData message without sending it; the
+// caller flushes once it has queued a round's worth.
+func (b *batchConn) queueChannelData(number uint16, payload []byte, to netip.AddrPort) {
+	for {
+		b.queueMu.Lock()
+		if q := b.queue; q.n < batchSize && len(payload)+4 <= slotSize {
+			q.putChannel(nil, number, payload, to, b.v6)
+			b.queueMu.Unlock()
+			return
+		}
+		b.queueMu.Unlock()
+		if len(payload)+4 > slotSize {
+			return
+		}
+		b.flush()
+	}
+}
+
+// flush sends what is queued, waiting for another writer if one is at it.
+func (b *batchConn) flush() {
+	b.sendMu.Lock()
+	b.flushLocked()
+	b.sendMu.Unlock()
+}
+
+func (w *writeBatch) put(p []byte, to netip.AddrPort, v6 bool) {
+	w.putChannel(p, 0, nil, to, v6)
+}
+
+// putChannel queues p, or with p nil a ChannelData header for number
+// followed by payload.
+func (w *writeBatch) putChannel(p []byte, number uint16, payload []byte, to netip.AddrPort, v6 bool) {
+	i := w.n
+	w.n++
+	n := 0
+	if p != nil {
+		n = copy(w.bufs[i][:], p)
+	} else {
+		binary.BigEndian.PutUint16(w.bufs[i][0:2], number)
+		binary.BigEndian.PutUint16(w.bufs[i][2:4], uint16(len(payload))) //nolint:gosec // below slotSize
+		n = 4 + copy(w.bufs[i][4:], payload)
+	}
+	w.iovs[i].Base = &w.bufs[i][0]
+	w.iovs[i].SetLen(n)
+	h := &w.hdrs[i].Hdr
+	h.Name = (*byte)(unsafe.Pointer(&w.names[i]))
+	h.Namelen = addrPortToSockaddr(to, v6, &w.names[i])
+	h.Iov = &w.iovs[i]
+	h.SetIovlen(1)
+	h.Control, h.Controllen, h.Flags = nil, 0, 0
+	w.hdrs[i].Len = 0
+}
+
+// sockaddrToAddrPort decodes what recvmmsg wrote, without allocating.
+func sockaddrToAddrPort(sa *unix.RawSockaddrInet6) netip.AddrPort {
+	b := (*[unix.SizeofSockaddrInet6]byte)(unsafe.Pointer(sa))
+	port := binary.BigEndian.Uint16(b[2:4])
+	if sa.Family == unix.AF_INET {
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[4:8])), port)
+	}
+	return netip.AddrPortFrom(netip.AddrFrom16([16]byte(b[8:24])), port)
+}
+
+// addrPortToSockaddr encodes to for a socket of the given family and
+// returns the length to pass.
+func addrPortToSockaddr(to netip.AddrPort, v6 bool, sa *unix.RawSockaddrInet6) uint32 {
+	b := (*[unix.SizeofSockaddrInet6]byte)(unsafe.Pointer(sa))
+	clear(b[:])
+	binary.BigEndian.PutUint16(b[2:4], to.Port())
+	if !v6 {
+		sa.Family = unix.AF_INET
+		a4 := to.Addr().Unmap().As4()
+		copy(b[4:8], a4[:])
+		return unix.SizeofSockaddrInet4
+	}
+	sa.Family = unix.AF_INET6
+	a16 := to.Addr().As16() // an IPv4 address comes out v4-mapped
+	copy(b[8:24], a16[:])
+	return unix.SizeofSockaddrInet6
+}
