@@ -169,6 +169,7 @@ func TestJoinBadInput(t *testing.T) {
 		{"no currency", `{"locale":"de-DE"}`, http.StatusBadRequest, "bad_request"},
 		{"bad locale", `{"currency":"EUR","locale":"not a locale!"}`, http.StatusBadRequest, "bad_request"},
 		{"bad queue", `{"currency":"EUR","queue":"../etc"}`, http.StatusBadRequest, "bad_request"},
+		{"priority without a customer token", `{"currency":"EUR","priority":5}`, http.StatusBadRequest, "bad_request"},
 		{"over 16 KiB", `{"currency":"EUR","name":"` + strings.Repeat("a", 17<<10) + `"}`, http.StatusRequestEntityTooLarge, "too_large"},
 	}
 	for _, tc := range cases {

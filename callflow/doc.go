@@ -25,7 +25,9 @@
 //   - The HTTP handlers for joining the queue, ICE servers (TURN only to a
 //     shopper who is in a call), a call's items and the shopper's rating,
 //     the admin's queue view and the erasure of one shopper's data
-//     (http.go).
+//     (http.go); the guide's wrap-up and history, with each call's
+//     payments read from payments (history_http.go), and its queue
+//     overview, polled with an ETag (overview_http.go).
 //   - The dashboard's figures (stats.go): the queue's and payments' own
 //     figures of a window, joined by call id (a link belongs to its
 //     call's day; conversion is answered calls with a link paid), and the

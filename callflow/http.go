@@ -2,6 +2,7 @@ package callflow
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -48,8 +49,13 @@ func writeQueueError(w http.ResponseWriter, log *slog.Logger, err error) {
 }
 
 func (f *Flow) handleJoin(w http.ResponseWriter, r *http.Request) {
-	var p queue.JoinParams
-	if err := httpjson.DecodeObject(http.MaxBytesReader(w, r.Body, maxJoinBody), &p, false); err != nil {
+	var body struct {
+		queue.JoinParams
+		// Priority is refused, never silently dropped: a merchant who sends
+		// it learns that only a signed customer token sets it.
+		Priority json.RawMessage `json:"priority"`
+	}
+	if err := httpjson.DecodeObject(http.MaxBytesReader(w, r.Body, maxJoinBody), &body, false); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			httpjson.Error(w, http.StatusRequestEntityTooLarge, "too_large", "body over 16 KiB")
@@ -58,6 +64,11 @@ func (f *Flow) handleJoin(w http.ResponseWriter, r *http.Request) {
 		httpjson.Error(w, http.StatusBadRequest, "bad_request", "body must be one JSON object: "+err.Error())
 		return
 	}
+	if len(body.Priority) > 0 {
+		httpjson.Error(w, http.StatusBadRequest, "bad_request", "priority: set only by a signed customer_token (its tier or priority claim)")
+		return
+	}
+	p := body.JoinParams
 	// The shopper's currency is the one the guide's links will be in:
 	// checked against the table payments uses, so an unknown code fails
 	// here and not at the first payment link.

@@ -65,7 +65,10 @@ func (f *Flow) writeRoutingError(w http.ResponseWriter, err error) {
 }
 
 func (f *Flow) handleQueueStatus(w http.ResponseWriter, r *http.Request) {
-	st, err := f.queue.QueueStatus(r.Context(), chi.URLParam(r, "name"), r.URL.Query().Get("locale"), r.URL.Query().Get("skill"))
+	q := r.URL.Query()
+	st, err := f.queue.QueueStatus(r.Context(), chi.URLParam(r, "name"), queue.StatusFor{
+		Locale: q.Get("locale"), SecondLanguage: q.Get("second_language"), Skill: q.Get("skill"),
+	})
 	if err != nil {
 		f.writeRoutingError(w, err)
 		return

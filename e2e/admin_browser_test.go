@@ -289,4 +289,34 @@ func TestBrowserAdminManagesQueuesAndGuides(t *testing.T) {
 	}
 	tab.audit(t, axe, "guide form with an error")
 	tab.pageScreenshots(t, "guides")
+
+	// The product feed: a bad row is named and the feed stays; a good one replaces it.
+	tab.do(t, "open the products", browserStepTimeout, chromedp.Navigate(n.URL()+"/admin/#products"))
+	tab.waitJS(t, "feed read", browserStepTimeout, `document.getElementById("products-count").textContent.includes("0")`)
+	setFeed := func(text string) {
+		t.Helper()
+		b, _ := json.Marshal(text)
+		tab.evalString(t, `document.getElementById("p-text").value = `+string(b)+`; "ok"`)
+		tab.do(t, "replace the feed", browserStepTimeout, chromedp.Click(chromedp.CSS("#feed-save")))
+	}
+	const header = "product_id,name,variant,image_url,url,price,currency\n"
+	setFeed(header + "sneaker,Merino wool sneaker,EU 42,,,12.99,EUR\n")
+	tab.waitJS(t, "bad row named", browserStepTimeout, `!document.getElementById("p-feed-error").hidden`)
+	if msg := fieldError("p-feed-error"); !strings.Contains(msg, "row 1") || !strings.Contains(msg, "price") {
+		t.Errorf("feed error %q", msg)
+	}
+	setFeed(header + "sneaker,Merino wool sneaker,EU 42,,https://shop.example/p/sneaker,12900,EUR\nboot,Trail boot,,,,21900,EUR\n")
+	tab.waitJS(t, "feed listed", browserStepTimeout, `!!document.querySelector('#products-table tr[data-product="boot"]')`)
+	if row := tab.text(t, `#products-table tr[data-product="sneaker"]`); row != "sneakerMerino wool sneakerEU 42€129.00" {
+		t.Errorf("product row %q", row)
+	}
+	var feed struct {
+		Products []map[string]any `json:"products"`
+	}
+	api(t, "GET", n.URL()+"/api/v1/admin/products", pair.AccessToken, nil, &feed, 200)
+	if len(feed.Products) != 2 {
+		t.Fatalf("feed holds %v", feed.Products)
+	}
+	tab.audit(t, axe, "product feed")
+	tab.pageScreenshots(t, "products")
 }

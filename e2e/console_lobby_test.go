@@ -380,3 +380,47 @@ func TestGuideQueueOverviewRevalidates(t *testing.T) {
 		t.Errorf("overview after a join: %+v", got)
 	}
 }
+
+// TestBrowserConsoleLanguages: the guide picks a language in the header;
+// the page follows at once (right to left for Arabic), text set by code
+// too, and the choice outlives a reload.
+func TestBrowserConsoleLanguages(t *testing.T) {
+	chromium := findChromium(t)
+	axe := findAxe(t)
+	node := startNode(t, nodeOptions{})
+	guide := launchChromium(t, "guide", chromium)
+	t.Cleanup(func() {
+		if t.Failed() || os.Getenv("GUIDECALL_TEST_LOG") != "" {
+			guide.dump(t)
+		}
+	})
+	guide.do(t, "open the guide console", browserStepTimeout, chromedp.Navigate(node.URL()+"/guide/"))
+	guide.waitJS(t, "English first", browserStepTimeout, `document.documentElement.lang === "en" && document.querySelector("#console-locale").options.length === 15`)
+	guide.do(t, "choose Arabic", browserStepTimeout, chromedp.SetValue(chromedp.CSS("#console-locale"), "ar"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#console-locale").dispatchEvent(new Event("change")), null`))
+	guide.waitJS(t, "Arabic, right to left", browserStepTimeout,
+		`document.documentElement.lang === "ar" && document.documentElement.dir === "rtl" && document.querySelector("#login-title").textContent === "تسجيل الدخول"`)
+	guide.do(t, "sign in", browserStepTimeout,
+		chromedp.SendKeys(chromedp.CSS("#email"), node.guideEmail),
+		chromedp.SendKeys(chromedp.CSS("#password"), node.guidePassword),
+		chromedp.Click(chromedp.CSS("#login-submit")),
+	)
+	guide.waitJS(t, "the console and its queues shown", browserStepTimeout,
+		`!document.querySelector("#console-view").hidden && document.querySelector("#overview-summary").textContent !== ""`)
+	// Text set by code (presence, the overview) is in Arabic too.
+	for sel, want := range map[string]string{"#presence-status": "غير متاح", "#overview-summary": "لا أحد ينتظر في طوابيرك.", "#presence-title": "الحالة"} {
+		if got := guide.text(t, sel); got != want {
+			t.Errorf("%s: %q, want %q", sel, got, want)
+		}
+	}
+	shot(t, guide, "console-ar")
+	guide.audit(t, axe, "console in Arabic")
+	guide.do(t, "reload", browserStepTimeout, chromedp.Reload())
+	guide.waitJS(t, "still Arabic after a reload", browserStepTimeout,
+		`document.documentElement.dir === "rtl" && document.querySelector("#console-locale").value === "ar" && document.querySelector("#presence-title").textContent === "الحالة"`)
+	guide.do(t, "choose Japanese", browserStepTimeout, chromedp.SetValue(chromedp.CSS("#console-locale"), "ja"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#console-locale").dispatchEvent(new Event("change")), null`))
+	guide.waitJS(t, "Japanese, left to right", browserStepTimeout,
+		`document.documentElement.lang === "ja" && document.documentElement.dir === "ltr" && document.querySelector("#history-title").textContent === "過去の通話"`)
+	shot(t, guide, "console-ja")
+}

@@ -22,11 +22,70 @@ import (
 // links to itself when the guide switches, and ends one call from the list
 // while the other goes on.
 func TestBrowserGuideHoldsTwoCalls(t *testing.T) {
+	tc := startTwoCalls(t, "two-calls@e2e.local")
+	node, guide, first, second, firstID, secondID, acc := tc.node, tc.guide, tc.first, tc.second, tc.firstID, tc.secondID, tc.guideID
+	ctx := context.Background()
+
+	// A payment link in the second call stays with it.
+	guide.do(t, "send a link in the second call", browserStepTimeout,
+		chromedp.SendKeys(chromedp.CSS("#pay-amount"), "12.50"),
+		chromedp.SendKeys(chromedp.CSS("#pay-description"), "Laces"),
+		chromedp.Click(chromedp.CSS("#pay-send")),
+	)
+	guide.waitJS(t, "link listed", browserStepTimeout, `document.querySelectorAll("#payment-links li[data-link-id]").length === 1`)
+	second.waitJS(t, "second shopper gets the link", browserStepTimeout, `!!guidecall.root.querySelector('.payment-card[data-link-id]')`)
+	shot(t, guide, "guide-two-calls")
+	guide.do(t, "switch to the first call", browserStepTimeout,
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#calls li[data-call-id=%q] button[data-action="switch"]`, firstID))))
+	guide.waitJS(t, "first call on screen without the second's link", browserStepTimeout,
+		fmt.Sprintf(`window.guidecall.calls().find((c) => c.active).call_id === %q && document.querySelectorAll("#payment-links li").length === 0`, firstID))
+	if ok, _ := first.check(`!!guidecall.root.querySelector('.payment-card[data-link-id]')`); ok {
+		t.Error("the first shopper got the second call's payment link")
+	}
+	waitHeld(t, guide, secondID, firstID)
+	first.waitJS(t, "first shopper's hold notice gone", browserStepTimeout, "!("+holdNoteShown+")")
+	second.waitJS(t, "second shopper told it is on hold", browserStepTimeout, holdNoteShown)
+	guide.do(t, "switch back", browserStepTimeout,
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#calls li[data-call-id=%q] button[data-action="switch"]`, secondID))))
+	guide.waitJS(t, "second call's link back", browserStepTimeout, `document.querySelectorAll("#payment-links li[data-link-id]").length === 1`)
+
+	// Ending the first call from the list leaves the second one going.
+	guide.do(t, "end the first call from the list", browserStepTimeout,
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#calls li[data-call-id=%q] button[data-action="end"]`, firstID))))
+	first.waitJS(t, "first shopper's call ended", browserStepTimeout, `window.guidecall.state() === "ended"`)
+	guide.waitJS(t, "first ended, second still on", browserStepTimeout,
+		fmt.Sprintf(`(() => { const c = window.guidecall.calls(); const a = c.find((x) => x.call_id === %q), b = c.find((x) => x.call_id === %q); return a.state === "ended" && b.state === "connected" && b.active; })()`, firstID, secondID))
+	if st := second.evalString(t, `window.guidecall.state()`); st != "connected" {
+		t.Errorf("second shopper's call is %q after the first call ended, want connected", st)
+	}
+	g, err := node.Queue.Guide(ctx, acc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.CallIDs) != 1 || g.CallIDs[0] != secondID {
+		t.Errorf("server says the guide holds %q, want [%s]", g.CallIDs, secondID)
+	}
+}
+
+// twoCalls is a guide of capacity 2 in headless Chromium holding two
+// connected calls with two shoppers (two tabs of another Chromium), the
+// second on screen.
+type twoCalls struct {
+	node                 *node
+	guide, first, second *chromeTab
+	firstID, secondID    string
+	guideID              string
+}
+
+// startTwoCalls signs the guide of email in, takes a first shopper's call
+// and, during it, a second one, and checks the first is then on hold.
+func startTwoCalls(t *testing.T, email string) twoCalls {
+	t.Helper()
 	chromium := findChromium(t)
 	node := startNode(t, nodeOptions{})
 	base := node.URL()
 	ctx := context.Background()
-	const email, password = "two-calls@e2e.local", "correct horse battery"
+	const password = "correct horse battery"
 	acc, err := node.Auth.AddAccount(ctx, email, "Tess Two", password, protocol.RoleGuide)
 	if err != nil {
 		t.Fatal(err)
@@ -90,45 +149,7 @@ func TestBrowserGuideHoldsTwoCalls(t *testing.T) {
 		t.Error("the shopper on screen is told it is on hold")
 	}
 
-	// A payment link in the second call stays with it.
-	guide.do(t, "send a link in the second call", browserStepTimeout,
-		chromedp.SendKeys(chromedp.CSS("#pay-amount"), "12.50"),
-		chromedp.SendKeys(chromedp.CSS("#pay-description"), "Laces"),
-		chromedp.Click(chromedp.CSS("#pay-send")),
-	)
-	guide.waitJS(t, "link listed", browserStepTimeout, `document.querySelectorAll("#payment-links li[data-link-id]").length === 1`)
-	second.waitJS(t, "second shopper gets the link", browserStepTimeout, `!!guidecall.root.querySelector('.payment-card[data-link-id]')`)
-	shot(t, guide, "guide-two-calls")
-	guide.do(t, "switch to the first call", browserStepTimeout,
-		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#calls li[data-call-id=%q] button[data-action="switch"]`, firstID))))
-	guide.waitJS(t, "first call on screen without the second's link", browserStepTimeout,
-		fmt.Sprintf(`window.guidecall.calls().find((c) => c.active).call_id === %q && document.querySelectorAll("#payment-links li").length === 0`, firstID))
-	if ok, _ := first.check(`!!guidecall.root.querySelector('.payment-card[data-link-id]')`); ok {
-		t.Error("the first shopper got the second call's payment link")
-	}
-	waitHeld(t, guide, secondID, firstID)
-	first.waitJS(t, "first shopper's hold notice gone", browserStepTimeout, "!("+holdNoteShown+")")
-	second.waitJS(t, "second shopper told it is on hold", browserStepTimeout, holdNoteShown)
-	guide.do(t, "switch back", browserStepTimeout,
-		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#calls li[data-call-id=%q] button[data-action="switch"]`, secondID))))
-	guide.waitJS(t, "second call's link back", browserStepTimeout, `document.querySelectorAll("#payment-links li[data-link-id]").length === 1`)
-
-	// Ending the first call from the list leaves the second one going.
-	guide.do(t, "end the first call from the list", browserStepTimeout,
-		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#calls li[data-call-id=%q] button[data-action="end"]`, firstID))))
-	first.waitJS(t, "first shopper's call ended", browserStepTimeout, `window.guidecall.state() === "ended"`)
-	guide.waitJS(t, "first ended, second still on", browserStepTimeout,
-		fmt.Sprintf(`(() => { const c = window.guidecall.calls(); const a = c.find((x) => x.call_id === %q), b = c.find((x) => x.call_id === %q); return a.state === "ended" && b.state === "connected" && b.active; })()`, firstID, secondID))
-	if st := second.evalString(t, `window.guidecall.state()`); st != "connected" {
-		t.Errorf("second shopper's call is %q after the first call ended, want connected", st)
-	}
-	g, err := node.Queue.Guide(ctx, acc.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(g.CallIDs) != 1 || g.CallIDs[0] != secondID {
-		t.Errorf("server says the guide holds %q, want [%s]", g.CallIDs, secondID)
-	}
+	return twoCalls{node: node, guide: guide, first: first, second: second, firstID: firstID, secondID: secondID, guideID: acc.ID}
 }
 
 // holdNoteShown is true in a shopper's tab while its widget says the guide

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 
 	"guidecall/internal/config"
 	"guidecall/protocol"
+	"guidecall/queue"
 )
 
 // TestBrowserWidgetForwardsShopperContext: the shop widget forwards what
@@ -54,5 +56,64 @@ func TestBrowserWidgetForwardsShopperContext(t *testing.T) {
 	}
 	if e.Language2 != "de" || e.CustomerID != "cust-7" || e.Skill != "running" {
 		t.Errorf("entry: second language %q, customer %q, skill %q; want de, cust-7, running", e.Language2, e.CustomerID, e.Skill)
+	}
+}
+
+// TestBrowserAvailabilityForTheShopper: the widget's status check carries
+// the skill and second language the join would, so what it shows before a
+// call is about the guides who could take this shopper. The only guide
+// online speaks German and knows running; the default queue accepts a
+// second language after 30 s. An English-speaking shopper (the browser's
+// locale) is told nobody can help, unless its page says it also speaks
+// German: then it gets a wait of at least 30 s. A skill the guide lacks
+// is nobody again.
+func TestBrowserAvailabilityForTheShopper(t *testing.T) {
+	chromium := findChromium(t)
+	node := startNode(t, nodeOptions{})
+	ctx := context.Background()
+	base := node.URL()
+	if _, err := node.Queue.UpdateQueue(ctx, queue.DefaultQueue, func(q *queue.Queue) error {
+		q.Relax = []queue.RelaxStep{{AfterSeconds: 30, Action: queue.RelaxSecondLanguage}}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	acc, err := node.Auth.Account(ctx, node.guideEmail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := node.Queue.SetProfile(ctx, acc.ID, queue.Profile{Queues: []string{queue.DefaultQueue}, Languages: []string{"de"}, Skills: []string{"running"}}); err != nil {
+		t.Fatal(err)
+	}
+	guide := dialWS(t, "guide", wsURLOf(endpoint{url: base}), login(t, base, node.guideEmail, node.guidePassword))
+	if err := guide.Send(protocol.TypePresence, "", protocol.SetPresence{Status: "available"}); err != nil {
+		t.Fatal(err)
+	}
+	guide.Await(protocol.TypePresence, "")
+	waitAvailable(t, node, node.guideEmail)
+
+	shopper := launchChromium(t, "shopper", chromium)
+	for _, tc := range []struct {
+		query   string
+		minETA  int // -1: no estimate
+		noGuide bool
+	}{
+		{"skill=running", -1, true},
+		{"skill=running&second_language=de", 30, false},
+		{"skill=hiking&second_language=de", -1, true},
+	} {
+		shopper.do(t, "open the shop page with "+tc.query, browserStepTimeout, chromedp.Navigate(base+"/shop/?currency=EUR&"+tc.query))
+		shopper.waitJS(t, "status read for "+tc.query, browserStepTimeout,
+			`(() => { const n = window.guidecall?.root?.querySelector("#availability"); return !!n && !!n.dataset.eta; })()`)
+		eta := shopper.evalString(t, `guidecall.root.querySelector("#availability").dataset.eta`)
+		shown, _ := shopper.check(`!guidecall.root.querySelector("#availability").hidden`)
+		switch n, err := strconv.Atoi(eta); {
+		case tc.minETA < 0 && eta != "none":
+			t.Errorf("%s: estimate %q, want none", tc.query, eta)
+		case tc.minETA >= 0 && (err != nil || n < tc.minETA):
+			t.Errorf("%s: estimate %q, want at least %d s", tc.query, eta, tc.minETA)
+		case shown != tc.noGuide:
+			t.Errorf("%s: the no-guide note shown %v, want %v", tc.query, shown, tc.noGuide)
+		}
 	}
 }

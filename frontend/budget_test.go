@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"io/fs"
-	"path"
 	"strings"
 	"testing"
 )
@@ -52,10 +51,7 @@ func TestWidgetSizeBudget(t *testing.T) {
 	files["css/widget.css"] = true
 	files["locales/en.json"] = true
 	largest, largestSize := "", 0
-	for _, p := range filesWithExt(t, ".json") {
-		if path.Dir(p) != "locales" { // the dashboard's catalogs are not the widget's
-			continue
-		}
+	for _, p := range widgetCatalogs(t) { // the console's catalogs are not the widget's
 		if n := gzipSize(t, read(p)); p != "locales/en.json" && n > largestSize {
 			largest, largestSize = p, n
 		}

@@ -47,8 +47,10 @@ func TestConsoleCatalogsComplete(t *testing.T) {
 	}
 	placeholders := regexp.MustCompile(`\{\w+\}`)
 	catalogs := consoleCatalogs(t)
+	var langs []string
 	for _, p := range catalogs {
 		lang := strings.TrimSuffix(path.Base(p), ".json")
+		langs = append(langs, lang)
 		if !slices.Contains(consoleLanguages, lang) {
 			t.Errorf("%s: %q is not a language the console offers", p, lang)
 		}
@@ -69,6 +71,12 @@ func TestConsoleCatalogsComplete(t *testing.T) {
 			if _, ok := en[k]; !ok {
 				t.Errorf("%s: %q is not in console en.json (never shown)", p, k)
 			}
+		}
+	}
+	// Every language the widget speaks, the console speaks.
+	for _, lang := range consoleLanguages {
+		if !slices.Contains(langs, lang) {
+			t.Errorf("no console catalog for %s (have %v)", lang, langs)
 		}
 	}
 }

@@ -15,7 +15,12 @@
 //   - static/shop/index.html and demo.js: the demo product page, a plain
 //     host page using that same tag.
 //   - static/guide/: the guide console (login, presence, offers, calls,
-//     payment links, wrap-up notes).
+//     payment links, wrap-up notes). Outside a call: i18n.js (its own
+//     catalogs, static/locales/console/, fourteen like the widget's, picked
+//     in the header), alerts.js (chime and desktop notification of an
+//     offer), presence.js (busy, wrap-up countdown, the way back after an
+//     automatic away), history.js (the wrap-up saved with the call and the
+//     history of past calls) and lobby.js (the queue overview).
 //   - static/admin/: the admin dashboard (an admin's login, the service
 //     now, today / 7 / 30 days as tiles, inline-SVG charts, tables and a
 //     CSV export, from GET /api/v1/admin/stats), with its own fourteen

@@ -6,8 +6,11 @@
 // offer time-outs, re-queues, transfers, abandonment, callback requests,
 // the wait estimate, and the record of every call those matches create:
 // its timestamps, its items (chat messages, product cards, the shopper's
-// cart: [CallItem], whose bodies the queue stores but does not read) and
-// the shopper's rating.
+// cart: [CallItem], whose bodies the queue stores but does not read), the
+// shopper's rating and the guide's wrap-up (outcome and notes,
+// [Service.SaveWrapUp]); a guide's history of its calls
+// ([Service.GuideCalls]) and the overview of its queues' lines
+// ([Service.GuideOverview]).
 // docs/routing.md states the rules.
 //
 // # Why calls live here
@@ -102,7 +105,7 @@
 // # Shopper data
 //
 // An entry's Name, PageURL, TransferNote and CustomerID; its calls'
-// DeclineNote, items and rating comment; and a callback's Name, Phone,
+// DeclineNote, WrapUpNotes, items and rating comment; and a callback's Name, Phone,
 // Email, Message, Note and CustomerID are what could name a person.
 // [Eraser] blanks or deletes them — past a retention period
 // ([Service.PurgeShopperData]), for one entry ([Service.EraseEntry]) or

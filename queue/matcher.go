@@ -336,6 +336,13 @@ func matchOrder(waiting []Entry) []Entry {
 		}
 	}
 	slices.Sort(prios)
+	if len(prios) <= 1 {
+		// One band, the common case: no copies into bands. The copy
+		// keeps the caller's slice (a line passLine may share) intact.
+		out := slices.Clone(waiting)
+		sortFairly(out)
+		return out
+	}
 	out := make([]Entry, 0, len(waiting))
 	for i := len(prios) - 1; i >= 0; i-- {
 		var band []Entry
@@ -467,6 +474,9 @@ func (s *Service) wrapUp(ctx context.Context, t *txn, p *parties, now time.Time)
 // sortFairly orders entries of all queues: each queue keeps its own order,
 // and queues take turns by the join time of their heads.
 func sortFairly(entries []Entry) {
+	if len(entries) == 0 || !slices.ContainsFunc(entries, func(e Entry) bool { return e.Queue != entries[0].Queue }) {
+		return // one queue: its own order is the order
+	}
 	byQueue := map[string][]Entry{}
 	var names []string
 	for _, e := range entries {

@@ -14,6 +14,12 @@ func (m *MemoryStore) CallsHandled(ctx context.Context, queue string, since time
 	return tx.CallsHandled(ctx, queue, since)
 }
 
+func (m *MemoryStore) EntriesGaveUp(ctx context.Context, queue string, since time.Time) ([]Entry, error) {
+	tx, unlock := m.single()
+	defer unlock()
+	return tx.EntriesGaveUp(ctx, queue, since)
+}
+
 func (m *MemoryStore) QueueCreate(ctx context.Context, q Queue) (Queue, error) {
 	tx, unlock := m.single()
 	defer unlock()
@@ -73,6 +79,24 @@ func (m *MemoryStore) CallbacksList(ctx context.Context, queue string, withClose
 	defer unlock()
 	return tx.CallbacksList(ctx, queue, withClosed)
 }
+
+func (t *memTx) EntriesGaveUp(_ context.Context, queue string, since time.Time) ([]Entry, error) {
+	var out []Entry
+	for _, e := range t.m.entries {
+		if gaveUp(e.State) && e.LeftAt != nil && !e.LeftAt.Before(since) && (queue == "" || e.Queue == queue) {
+			out = append(out, cloneEntry(*e))
+		}
+	}
+	slices.SortFunc(out, func(a, b Entry) int {
+		if c := a.LeftAt.Compare(*b.LeftAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+func gaveUp(s EntryState) bool { return s == EntryCanceled || s == EntryAbandoned }
 
 func (t *memTx) CallsHandled(_ context.Context, queue string, since time.Time) ([]Call, error) {
 	var out []Call

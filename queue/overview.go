@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 )
@@ -16,10 +17,16 @@ type QueueLine struct {
 // GuideOverview lists the lines of the queues guideID serves (every queue
 // for a guide without a profile, as routing does), each in offer order,
 // without the entries a colleague transferred to someone else by name,
-// which this guide can never take. Queues with a record and nobody
+// which this guide can never take. A guide with no record yet (its console
+// has not connected) serves every queue, as routing treats it. Queues with a record and nobody
 // waiting are listed too, so the guide sees them empty.
 func (s *Service) GuideOverview(ctx context.Context, guideID string) ([]QueueLine, error) {
 	g, err := s.store.GuideGet(ctx, guideID)
+	if errors.Is(err, ErrNotFound) {
+		// Not connected yet (the record comes with the first socket): a
+		// guide without a profile, as routing would treat it.
+		g, err = Guide{ID: guideID}, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("guide %s: %w", guideID, err)
 	}

@@ -1,6 +1,7 @@
 package queue_test
 
 import (
+	"slices"
 	"testing"
 
 	"guidecall/internal/db/dbtest"
@@ -38,7 +39,17 @@ func testGuideOverview(t *testing.T, newStore storeFunc) {
 	if len(got) != 2 || got[0].ID != a.ID || got[1].ID != b.ID || got[0].Name != "Ada" || got[0].PageURL != "https://shop.example/p/1" || got[0].Language != "de" {
 		t.Errorf("trail line %+v", got)
 	}
-	if _, err := h.svc.GuideOverview(h.ctx, "nobody"); err == nil {
-		t.Error("an unknown guide has an overview")
+	// A guide whose console has not connected yet has no record: it
+	// serves every queue, as routing would treat it.
+	all, err := h.svc.GuideOverview(h.ctx, "not-yet-connected")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, l := range all {
+		names = append(names, l.Queue)
+	}
+	if !slices.Contains(names, "leather") || !slices.Contains(names, "trail") {
+		t.Errorf("a guide without a record sees %v, want every queue", names)
 	}
 }

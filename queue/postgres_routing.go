@@ -45,6 +45,24 @@ func (x pgExec) CallsHandled(ctx context.Context, queue string, since time.Time)
 	return out, nil
 }
 
+func (s *PostgresStore) EntriesGaveUp(ctx context.Context, queue string, since time.Time) ([]Entry, error) {
+	return s.plain().EntriesGaveUp(ctx, queue, since)
+}
+
+func (x pgExec) EntriesGaveUp(ctx context.Context, queue string, since time.Time) ([]Entry, error) {
+	rows, err := x.q.Query(ctx, `SELECT `+entryColumns+` FROM queue_entries
+		WHERE state IN ($3, $4) AND left_at >= $1 AND ($2 = '' OR queue = $2)
+		ORDER BY left_at, id COLLATE "C"`, since, queue, EntryCanceled, EntryAbandoned)
+	if err != nil {
+		return nil, pgError(err, "entries", "gave up")
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Entry, error) { return scanEntry(r) })
+	if err != nil {
+		return nil, pgError(err, "entries", "gave up")
+	}
+	return out, nil
+}
+
 func (s *PostgresStore) CallsDeclined(ctx context.Context, guideID string, limit int) ([]Call, error) {
 	return s.plain().CallsDeclined(ctx, guideID, limit)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"strings"
@@ -96,9 +97,16 @@ const handleRefresh = 30 * time.Second
 type handleStat struct {
 	mean  time.Duration // accept to end
 	react time.Duration // offer to accept
-	n     int
-	at    time.Time
+	// giveUp is the rate, per second of waiting, at which shoppers in line
+	// leave it without a guide: shoppers ahead who give up shorten the wait.
+	giveUp float64
+	n      int
+	at     time.Time
 }
+
+// waitPrior is the waiting, without anyone giving up, that the give-up rate
+// starts from: a queue with one early leaver is not taken to lose everyone.
+const waitPrior = time.Duration(handlePrior) * time.Minute
 
 // reactPrior is the offer-to-accept time assumed until calls say better.
 const reactPrior = 5 * time.Second
@@ -140,6 +148,21 @@ func (s *Service) handleTime(ctx context.Context, tx StoreTx, queue string) hand
 		n++
 	}
 	st = handleStat{mean: sum / time.Duration(n+handlePrior), react: react / time.Duration(n+handlePrior), n: n, at: now}
+	// Waiting seen: up to the accept for the served, up to leaving for
+	// those who gave up.
+	waited := waitPrior
+	for _, c := range calls {
+		if c.AcceptedAt != nil && !c.JoinedAt.IsZero() {
+			waited += max(c.AcceptedAt.Sub(c.JoinedAt), 0)
+		}
+	}
+	left, err := tx.EntriesGaveUp(ctx, queue, now.Add(-handleWindow))
+	if err == nil {
+		for _, e := range left {
+			waited += max(e.LeftAt.Sub(e.JoinedAt), 0)
+		}
+		st.giveUp = float64(len(left)) / waited.Seconds()
+	}
 	s.handles.mu.Lock()
 	s.handles.stats[queue] = st
 	s.handles.mu.Unlock()
@@ -223,10 +246,27 @@ func (m *waitModel) eta(e Entry, ahead int) (eta *int, online int) {
 	// An offered shopper is told 0: a guide is looking at it right now.
 	var d time.Duration
 	if e.State != EntryOffered {
-		d = h.react + r.at(ahead)
+		d = h.react + r.at(stayAhead(ahead, h.giveUp, r))
 	}
 	secs := int(d.Round(time.Second).Seconds())
 	return &secs, online
+}
+
+// stayAhead is how many of the ahead shoppers are still in line when their
+// turn comes: each is served, on average, halfway through this shopper's
+// wait w, and stays that long with probability exp(-giveUp·w/2). w
+// depends on the answer, so it is found by a few rounds from the full
+// count (the count only falls, and settles in two or three).
+func stayAhead(ahead int, giveUp float64, r *releases) int {
+	if ahead == 0 || giveUp <= 0 {
+		return ahead
+	}
+	n := ahead
+	for range 3 {
+		w := r.at(n)
+		n = int(math.Round(float64(ahead) * math.Exp(-giveUp*w.Seconds()/2)))
+	}
+	return n
 }
 
 // freeIn is, for each of guide g's slots, how long until it can take the
@@ -433,8 +473,11 @@ type Status struct {
 }
 
 // QueueStatus answers GET /api/v1/queues/{name}/status for a shopper of
-// locale (and optional skill) who has not joined yet.
-func (s *Service) QueueStatus(ctx context.Context, name, locale, skill string) (Status, error) {
+// the locale, second language and skill given, who has not joined yet.
+func (s *Service) QueueStatus(ctx context.Context, name string, who StatusFor) (Status, error) {
+	if err := who.validate(); err != nil {
+		return Status{}, err
+	}
 	q, err := s.queueRecord(ctx, s.store, name)
 	if err != nil {
 		return Status{}, err
@@ -456,7 +499,8 @@ func (s *Service) QueueStatus(ctx context.Context, name, locale, skill string) (
 	if err != nil {
 		return Status{}, err
 	}
-	probe := Entry{ID: "probe", Queue: q.Name, Language: primaryLanguage(locale), Skill: skill, State: EntryWaiting, JoinedAt: now}
+	probe := Entry{ID: "probe", Queue: q.Name, Language: primaryLanguage(who.Locale), Language2: primaryLanguage(who.SecondLanguage),
+		Skill: who.Skill, State: EntryWaiting, JoinedAt: now}
 	for _, g := range guides {
 		if eligible(probe, g) && free(g) {
 			st.GuidesAvailable++
@@ -471,9 +515,56 @@ func (s *Service) QueueStatus(ctx context.Context, name, locale, skill string) (
 	model := newWaitModel(now, guides, live, func(string) (handleStat, time.Duration) {
 		return s.handleTime(ctx, s.store, q.Name), time.Duration(q.WrapUpSeconds) * time.Second
 	})
-	st.ETASeconds, st.GuidesOnline = model.eta(probe, ahead)
+	st.ETASeconds, st.GuidesOnline = relaxedETA(probe, ahead, model, q, now)
 	st.Callback = st.ETASeconds == nil || (q.MaxWaitSeconds > 0 && *st.ETASeconds > q.MaxWaitSeconds)
 	return st, nil
+}
+
+// StatusFor is the shopper a queue status is read for, as the widget
+// knows it before joining: what the join will carry.
+type StatusFor struct {
+	Locale         string
+	SecondLanguage string
+	Skill          string
+}
+
+func (w StatusFor) validate() error {
+	switch {
+	case w.Locale != "" && !localeRE.MatchString(w.Locale):
+		return fmt.Errorf("%w: locale %q is not a BCP 47 tag", ErrInvalid, w.Locale)
+	case w.SecondLanguage != "" && !localeRE.MatchString(w.SecondLanguage):
+		return fmt.Errorf("%w: second_language %q is not a BCP 47 tag", ErrInvalid, w.SecondLanguage)
+	case w.Skill != "" && !skillRE.MatchString(w.Skill):
+		return fmt.Errorf("%w: skill %q must be 1-64 of a-z, 0-9, - and _", ErrInvalid, w.Skill)
+	}
+	return nil
+}
+
+// relaxedETA is the soonest of what e waits as it is and as each of q's
+// relaxation steps still to come would let it (no sooner than the step is
+// due): a shopper nobody speaks the language of, whose second language a
+// guide speaks, waits for the second_language step, not for ever. The
+// shoppers ahead are counted as for e itself (see docs/routing.md).
+func relaxedETA(e Entry, ahead int, model *waitModel, q Queue, now time.Time) (*int, int) {
+	best, online := model.eta(e, ahead)
+	if len(e.Steps) >= len(q.Relax) || e.State == EntryOffered {
+		return best, online
+	}
+	waited := now.Sub(e.JoinedAt)
+	relaxed := e
+	relaxed.Steps = slices.Clone(e.Steps)
+	for _, r := range q.Relax[len(e.Steps):] {
+		relaxed.Steps = append(relaxed.Steps, r.label())
+		eta, n := model.eta(relaxed, ahead)
+		if eta == nil {
+			continue
+		}
+		due := int(max(time.Duration(r.AfterSeconds)*time.Second-waited, 0).Round(time.Second).Seconds())
+		if v := max(*eta, due); best == nil || v < *best {
+			best, online = &v, n
+		}
+	}
+	return best, online
 }
 
 // --- guide profiles ---

@@ -98,7 +98,7 @@ func testLanguageMatching(t *testing.T, newStore storeFunc) {
 			t.Fatalf("French shopper offered to %s", e.GuideID)
 		}
 	}
-	pos, err := h.svc.QueueStatus(h.ctx, "shoes", "fr", "")
+	pos, err := h.svc.QueueStatus(h.ctx, "shoes", queue.StatusFor{Locale: "fr"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +305,7 @@ func testClosedQueueRefusesJoin(t *testing.T, newStore storeFunc) {
 	if line := h.line("evening"); len(line) != 0 {
 		t.Errorf("a refused join was stored: %v", line)
 	}
-	st, err := h.svc.QueueStatus(h.ctx, "evening", "en", "")
+	st, err := h.svc.QueueStatus(h.ctx, "evening", queue.StatusFor{Locale: "en"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,7 +376,7 @@ func testCallbackClaimedOnce(t *testing.T, newStore storeFunc) {
 
 func testQueueStatus(t *testing.T, newStore storeFunc) {
 	h := newHarness(t, newStore)
-	st, err := h.svc.QueueStatus(h.ctx, "shoes", "en", "")
+	st, err := h.svc.QueueStatus(h.ctx, "shoes", queue.StatusFor{Locale: "en"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -384,17 +384,17 @@ func testQueueStatus(t *testing.T, newStore storeFunc) {
 		t.Errorf("nobody online: %+v", st)
 	}
 	h.guideOnline("g1")
-	st, _ = h.svc.QueueStatus(h.ctx, "shoes", "en", "")
+	st, _ = h.svc.QueueStatus(h.ctx, "shoes", queue.StatusFor{Locale: "en"})
 	if st.ETASeconds == nil || *st.ETASeconds != react || st.GuidesAvailable != 1 || st.Callback {
 		t.Errorf("a free guide: %+v (eta %d)", st, derefOr(st.ETASeconds))
 	}
 	a := h.join("shoes")
 	h.connectCall(h.accept("g1", h.offerOne(a.ID, "g1")))
-	st, _ = h.svc.QueueStatus(h.ctx, "shoes", "en", "")
+	st, _ = h.svc.QueueStatus(h.ctx, "shoes", queue.StatusFor{Locale: "en"})
 	if st.ETASeconds == nil || *st.ETASeconds != int(avgCall.Seconds())+react || st.GuidesAvailable != 0 || st.GuidesOnline != 1 {
 		t.Errorf("the guide busy: %+v (eta %d)", st, derefOr(st.ETASeconds))
 	}
-	if _, err := h.svc.QueueStatus(h.ctx, "nosuch", "en", ""); !errors.Is(err, queue.ErrNotFound) {
+	if _, err := h.svc.QueueStatus(h.ctx, "nosuch", queue.StatusFor{Locale: "en"}); !errors.Is(err, queue.ErrNotFound) {
 		t.Errorf("unknown queue: %v", err)
 	}
 }

@@ -1043,7 +1043,7 @@ func (s *Service) waitModel(ctx context.Context, tx StoreTx, guides []Guide, liv
 // entries before it competing for its guides, how long it may wait, and
 // whether a callback is the better offer.
 func (s *Service) positionAt(e Entry, pos, ahead int, model *waitModel, q Queue) Position {
-	eta, n := model.eta(e, ahead)
+	eta, n := relaxedETA(e, ahead, model, q, s.now())
 	p := Position{Queue: e.Queue, Position: pos, ETASeconds: eta, GuidesOnline: n}
 	p.Callback = eta == nil
 	if max := time.Duration(q.MaxWaitSeconds) * time.Second; max > 0 && eta != nil {

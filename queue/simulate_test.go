@@ -54,8 +54,8 @@ func TestSimulatedDay(t *testing.T) {
 	// The same day with other seeds: the figure above is not one lucky draw.
 	for _, seed := range []uint64{1, 2, 3, 4} {
 		r := simulateDay(t, seed)
-		t.Logf("seed %d: arrivals %d, mean wait %.0f s, p90 %.0f s, abandoned %.1f %%, utilisation %.1f %%, within 30 %%: %.1f %%, within 30 %% or 20 s: %.1f %%",
-			seed, r.arrivals, r.meanWait, r.p90Wait, 100*float64(r.abandoned)/float64(r.arrivals), 100*r.utilisation, 100*r.within30, 100*r.within30or20)
+		t.Logf("seed %d: arrivals %d, mean wait %.0f s, p90 %.0f s, abandoned %.1f %%, utilisation %.1f %%, within 30 %%: %.1f %%, within 30 %% or 20 s: %.1f %%, waits over a minute within 30 %%: %.1f %% of %d",
+			seed, r.arrivals, r.meanWait, r.p90Wait, 100*float64(r.abandoned)/float64(r.arrivals), 100*r.utilisation, 100*r.within30, 100*r.within30or20, 100*r.within30Long, r.longWaits)
 		if r.within30 < 0.4 || r.wrongLanguage > 0 {
 			t.Errorf("seed %d: within 30 %% %.2f, %d wrong-language matches", seed, r.within30, r.wrongLanguage)
 		}
@@ -98,7 +98,29 @@ type simCall struct {
 	accepted         bool
 }
 
-func simulateDay(t *testing.T, seed uint64) simResult {
+// TestSimulatedDayMixedCapacity replays the same day with four of the six
+// guides taking two calls at once (the German-only and the French guide
+// one), over the same five seeds; docs/routing.md quotes the figures
+// (go test ./queue -run TestSimulatedDayMixedCapacity -v).
+func TestSimulatedDayMixedCapacity(t *testing.T) {
+	caps := map[string]int{"g1": 2, "g2": 2, "g3": 2, "g5": 2}
+	for _, seed := range []uint64{20261201, 1, 2, 3, 4} {
+		r := simulateDayWith(t, seed, caps)
+		t.Logf("seed %d: arrivals %d, served %d, mean wait %.0f s, p90 %.0f s, abandoned %.1f %%, utilisation %.1f %%, within 30 %%: %.1f %% of %d, within 30 %% or 20 s: %.1f %%, waits over a minute within 30 %%: %.1f %% of %d",
+			seed, r.arrivals, r.served, r.meanWait, r.p90Wait, 100*float64(r.abandoned)/float64(r.arrivals), 100*r.utilisation,
+			100*r.within30, r.estimated, 100*r.within30or20, 100*r.within30Long, r.longWaits)
+		if r.within30 < 0.4 || r.wrongLanguage > 0 || r.noEstimateServedSoon > 0 {
+			t.Errorf("seed %d: within 30 %% %.2f, %d wrong-language matches, %d told no estimate served within a minute",
+				seed, r.within30, r.wrongLanguage, r.noEstimateServedSoon)
+		}
+	}
+}
+
+func simulateDay(t *testing.T, seed uint64) simResult { return simulateDayWith(t, seed, nil) }
+
+// simulateDayWith replays the day with the guides' capacities of caps
+// (1 for a guide it does not name).
+func simulateDayWith(t *testing.T, seed uint64, caps map[string]int) simResult {
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	day := time.Date(2026, 6, 2, 0, 0, 0, 0, time.UTC) // a Tuesday
@@ -127,7 +149,7 @@ func simulateDay(t *testing.T, seed uint64) simResult {
 		{id: "g6", langs: []string{"fr", "en"}, from: 11, to: 17},
 	}
 	for _, g := range guides {
-		if _, err := svc.SetProfile(ctx, g.id, queue.Profile{Queues: []string{"shop"}, Languages: g.langs}); err != nil {
+		if _, err := svc.SetProfile(ctx, g.id, queue.Profile{Queues: []string{"shop"}, Languages: g.langs, Capacity: caps[g.id]}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -59,6 +59,10 @@ type StoreTx interface {
 	// connected and ended at or after since: the handle times the wait
 	// estimate learns from.
 	CallsHandled(ctx context.Context, queue string, since time.Time) ([]Call, error)
+	// EntriesGaveUp lists entries of a queue (every queue when empty) that
+	// left the line without a guide (canceled or abandoned) at or after
+	// since: how soon shoppers give up, which the wait estimate learns.
+	EntriesGaveUp(ctx context.Context, queue string, since time.Time) ([]Entry, error)
 	// CallsDeclined lists a guide's latest offers that ended declined
 	// (with the guide's reason, if any), newest first, at most limit.
 	CallsDeclined(ctx context.Context, guideID string, limit int) ([]Call, error)

@@ -127,3 +127,38 @@ func BenchmarkTick(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkHeadLeaves is the waiting room's fan-out on the leader: with
+// 10 000 shoppers waiting behind 50 busy guides, the head of the line
+// leaves and one pass tells everyone behind it the new position (one
+// PositionsChanged), then a second pass finds nothing to do. Each
+// iteration is one head leaving; the line is built once, with room for
+// every iteration.
+func BenchmarkHeadLeaves(b *testing.B) {
+	const waiting, guides = 10_000, 50
+	tb := newTickBench(b, waiting+b.N, guides, true)
+	ctx := context.Background()
+	sub := tb.svc.Subscribe("bench", 1<<10)
+	defer sub.Close()
+	if err := tb.svc.Tick(ctx); err != nil {
+		b.Fatal(err)
+	}
+	for len(sub.Events()) > 0 {
+		<-sub.Events()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := tb.svc.Cancel(ctx, fmt.Sprintf("e_w%05d", i)); err != nil {
+			b.Fatal(err)
+		}
+		for range 2 {
+			if err := tb.svc.Tick(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for len(sub.Events()) > 0 {
+			<-sub.Events()
+		}
+	}
+}

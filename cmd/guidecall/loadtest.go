@@ -44,7 +44,12 @@ or --url with one --guide-login email:password per guide. The run stops after
 error or unfinished call. Every shopper joins, and every socket opens, from
 this machine's address, so a node under test (--url) needs a --join-rate and
 --join-burst high enough for the load and a --max-connections-per-ip (default
-50) above --guides plus --shoppers; --self lifts all three on its own node.`
+50) above --guides plus --shoppers; --self lifts all three on its own node.
+
+--mode waiting fills a waiting room of --waiting shoppers instead, makes its
+head leave --rounds times and times every other socket's new position; it
+reads the nodes' RSS and idle CPU from /proc (--node-pid, or this process
+with --self). --url may name several nodes, separated by commas.`
 
 // Bounds that keep every run finite and every flag sane.
 const (

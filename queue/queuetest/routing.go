@@ -255,6 +255,29 @@ func runRoutingTests(t *testing.T, newStore func(t *testing.T) queue.Store) {
 		wantIDs(t, "CallsHandled(since 2m)", callIDs(got), []string{"c_2"})
 	})
 
+	t.Run("EntriesGaveUp", func(t *testing.T) {
+		s := newStore(t)
+		for i, spec := range []struct {
+			q     string
+			state queue.EntryState
+			left  time.Duration
+		}{
+			{"shoes", queue.EntryCanceled, 2 * time.Minute}, {"shoes", queue.EntryAbandoned, time.Minute},
+			{"shoes", queue.EntryDone, time.Minute}, {"hats", queue.EntryCanceled, 3 * time.Minute}, {"shoes", queue.EntryWaiting, 0},
+		} {
+			e := entry(fmt.Sprintf("e_%d", i), spec.q, 0)
+			e.State = spec.state
+			if spec.left > 0 {
+				e.LeftAt, e.LeftReason = ptr(at(spec.left)), "canceled"
+			}
+			mustCreateEntry(t, s, e)
+		}
+		got, _ := s.EntriesGaveUp(ctx, "shoes", at(0))
+		wantIDs(t, "EntriesGaveUp(shoes)", entryIDs(got), []string{"e_1", "e_0"})
+		got, _ = s.EntriesGaveUp(ctx, "", at(90*time.Second))
+		wantIDs(t, "EntriesGaveUp(all, since 90s)", entryIDs(got), []string{"e_0", "e_3"})
+	})
+
 	t.Run("TxRollsBackRoutingWrites", func(t *testing.T) {
 		s := newStore(t)
 		err := s.Tx(ctx, func(ctx context.Context, tx queue.StoreTx) error {

@@ -70,11 +70,13 @@ function isoDay(date) {
 
 // --- auth ---
 
-async function request(path, { method = "GET", body, token } = {}) {
+// request sends JSON (body), or raw text of contentType (raw: the product feed).
+async function request(path, { method = "GET", body, raw, contentType, token } = {}) {
   const headers = { Accept: "application/json" };
   if (body) headers["Content-Type"] = "application/json";
+  if (raw != null) headers["Content-Type"] = contentType;
   if (token) headers.Authorization = `Bearer ${token}`;
-  const res = await fetch(path, { method, headers, body: body ? JSON.stringify(body) : undefined, cache: "no-store" });
+  const res = await fetch(path, { method, headers, body: raw != null ? raw : body ? JSON.stringify(body) : undefined, cache: "no-store" });
   let data = null;
   try { data = await res.json(); } catch { /* empty body */ }
   if (!res.ok) {

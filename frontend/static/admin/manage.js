@@ -4,6 +4,8 @@
 // The API names the field a refusal is for first in its message; the
 // form shows the message beside that input.
 
+import { formatMoney } from "../js/money.js";
+
 const $ = (sel) => document.querySelector(sel);
 const WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 // Keys chosen at run time are spelled out, so a test can find them.
@@ -327,18 +329,58 @@ async function saveGuide(ev) {
   $("#guide-form-status").textContent = t("admin.saved", { name: name || $("#guide-form-title").textContent });
 }
 
+// --- the product feed (the catalog's admin API) ---
+
+async function loadProducts() {
+  const data = await api("/api/v1/admin/products");
+  const products = data.products || [];
+  $("#products-count").textContent = t("admin.products.count", { n: String(products.length) });
+  $("#products-table tbody").replaceChildren(...products.slice(0, 200).map((p) => {
+    const tr = document.createElement("tr");
+    tr.dataset.product = p.product_id;
+    for (const [text, cls] of [[p.product_id], [p.name], [p.variant || ""], [formatMoney(p.price, p.currency, t.lang), "num"]]) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      if (cls) td.className = cls;
+      tr.append(td);
+    }
+    return tr;
+  }));
+}
+
+async function saveFeed(ev) {
+  ev.preventDefault();
+  const form = $("#feed-form");
+  clearErrors(form);
+  $("#feed-status").textContent = "";
+  const file = $("#p-file").files?.[0];
+  const text = file ? await file.text() : $("#p-text").value;
+  if (!text.trim()) return showField("p", "feed", t("admin.products.empty"));
+  const csv = file ? /\.csv$/i.test(file.name) || file.type === "text/csv" : !/^\s*[[{]/.test(text);
+  try {
+    const res = await api("/api/v1/admin/products", { method: "PUT", raw: text, contentType: csv ? "text/csv" : "application/json" });
+    $("#feed-status").textContent = t("admin.products.saved", { n: String(res.products) });
+    await loadProducts();
+  } catch (err) {
+    // invalid_feed names the row and the field; the feed stayed as it was.
+    showField("p", "feed", err.message);
+    document.getElementById(file ? "p-file" : "p-text").setAttribute("aria-invalid", "true");
+  }
+}
+
 // --- sections ---
 
 function showSection() {
   const name = (location.hash || "#figures").slice(1);
-  const known = ["figures", "queues", "guides"].includes(name) ? name : "figures";
+  const known = ["figures", "queues", "guides", "products"].includes(name) ? name : "figures";
   for (const el of document.querySelectorAll("[data-section]")) el.hidden = el.dataset.section !== known;
   for (const a of document.querySelectorAll(".tabs a")) {
     if (a.dataset.view === known) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   }
-  const load = known === "queues" ? loadQueues() : known === "guides" ? loadQueues().then(loadGuides) : null;
-  load?.catch((err) => formError(known === "queues" ? "#queue-form-error" : "#guide-form-error", err.message));
+  const loads = { queues: loadQueues, guides: () => loadQueues().then(loadGuides), products: loadProducts };
+  const where = { queues: "#queue-form-error", guides: "#guide-form-error", products: "#p-feed-error" };
+  loads[known]?.().catch((err) => formError(where[known], err.message));
 }
 
 /**
@@ -354,6 +396,7 @@ export function initManagement(request, translate) {
   $("#queue-new").addEventListener("click", () => fillQueueForm(null));
   $("#guide-form").addEventListener("submit", saveGuide);
   $("#guide-new").addEventListener("click", () => fillGuideForm(null));
+  $("#feed-form").addEventListener("submit", saveFeed);
   window.addEventListener("hashchange", showSection);
   return { show: showSection, ready: () => state };
 }

@@ -10,7 +10,7 @@ import { PeerMedia } from "./media.js";
 import { ShopperContext } from "./context.js";
 import { createLinks } from "./links.js";
 import { ProductFeed } from "./products.js";
-import { initI18n, mountLocalePicker, onLocaleChange, t } from "./i18n.js";
+import { formatTime, initI18n, mountLocalePicker, onLocaleChange, t } from "./i18n.js";
 import { OfferAlerts, mountSoundToggle } from "./alerts.js";
 import { PresenceView } from "./presence.js";
 import { HistoryView, fillOutcomes, saveWrapUp } from "./history.js";
@@ -177,12 +177,12 @@ function acceptTokens(data) {
 
 async function refresh(attempt) {
   const token = sessionStorage.getItem(REFRESH_KEY);
-  if (!token) return logout("Your session ended. Please sign in again.");
+  if (!token) return logout(t("login.session_ended"));
   try {
     acceptTokens(await authRequest("/api/v1/auth/refresh", { refresh_token: token }));
   } catch (err) {
     if (err.status === 401 || err.status === 400 || attempt >= 5) {
-      return logout("Your session expired. Please sign in again.");
+      return logout(t("login.session_expired"));
     }
     // Network trouble: try again soon, while the access token may still work.
     auth.timer = setTimeout(() => refresh(attempt + 1), 5000 * (attempt + 1));
@@ -193,7 +193,7 @@ async function onLogin(ev) {
   ev.preventDefault();
   const email = $("#email").value.trim();
   const password = $("#password").value;
-  if (!email || !password) return showError("#login-error", "Enter your email and password.");
+  if (!email || !password) return showError("#login-error", t("login.missing"));
   showError("#login-error", "");
   $("#login-submit").disabled = true;
   alerts.askPermission(); // the click that lets a page ask, and start sound
@@ -202,8 +202,8 @@ async function onLogin(ev) {
     $("#password").value = "";
     await enterConsole();
   } catch (err) {
-    showError("#login-error", err.status === 401 ? "Wrong email or password." :
-      err.status === 429 ? "Too many attempts. Wait a moment." : `Sign-in failed: ${err.message}`);
+    showError("#login-error", err.status === 401 ? t("login.wrong") :
+      err.status === 429 ? t("login.too_many") : t("login.failed", { message: err.message }));
   } finally {
     $("#login-submit").disabled = false;
   }
@@ -253,7 +253,7 @@ async function enterConsole() {
     showError("#media-error", "");
   } catch (err) {
     console.warn("getUserMedia failed", err);
-    showError("#media-error", "Camera or microphone unavailable: shoppers will not see or hear you.");
+    showError("#media-error", t("media.unavailable"));
   }
   alerts.showPermission($("#notify-hint"));
   pastCalls.load();
@@ -306,10 +306,10 @@ function connectSignal() {
     if (msg.call_id !== s.activeId) return;
     const d = msg.data || {};
     if (d.status === "disconnected") {
-      $("#connection-status").textContent = `Shopper disconnected, waiting up to ${Math.round((d.grace_ms || 0) / 1000)} s…`;
+      $("#connection-status").textContent = t("status.peer_lost", { seconds: Math.round((d.grace_ms || 0) / 1000) });
       coverUntilNextFrame();
     } else if (d.status === "reconnected") {
-      $("#connection-status").textContent = "Shopper reconnected.";
+      $("#connection-status").textContent = t("status.peer_back");
       // A shopper who sends no video has no frame to wait for.
       const v = $("#remote-video").srcObject;
       if (!v || !v.getVideoTracks().some((tr) => tr.readyState === "live" && !tr.muted)) $("#peer-reconnecting").hidden = true;
@@ -332,15 +332,15 @@ function connectSignal() {
   });
   signal.onStatus(({ status, code }) => {
     const text = {
-      connecting: "Connecting…",
-      authenticating: "Signing in to the call server…",
-      ready: "Online.",
-      reconnecting: "Connection lost, reconnecting…",
-      closed: code === 4409 ? "This console was opened in another tab." : "Disconnected.",
+      connecting: t("status.connecting"),
+      authenticating: t("status.authenticating"),
+      ready: t("status.ready"),
+      reconnecting: t("status.reconnecting"),
+      closed: code === 4409 ? t("status.other_tab") : t("status.closed"),
     }[status];
     if (text) $("#connection-status").textContent = text;
     if (status === "closed" && code === 4403 && signal === s.signal) {
-      return logout("Your access to the console was revoked. Ask an admin.");
+      return logout(t("login.revoked"));
     }
     if (status === "closed" && code === 4401 && signal === s.signal && Date.now() - (s.lastReauth || 0) > 30000) {
       // The access token was refused: refresh it once and connect again.
@@ -374,7 +374,7 @@ function sendPresence(status) {
 function setCapacity(n) {
   s.capacity = Number(n) > 0 ? Number(n) : 1;
   const el = $("#capacity-note");
-  el.textContent = s.capacity > 1 ? `You take up to ${s.capacity} calls at once: new shoppers may be offered to you during a call.` : "";
+  el.textContent = s.capacity > 1 ? t("presence.capacity", { n: s.capacity }) : "";
   el.hidden = s.capacity <= 1;
 }
 
@@ -430,18 +430,18 @@ function renderOffer() {
   const sh = offer.shopper || {};
   $("#offer-title").textContent = s.calls.size > 0 ? t("offer.title_in_call") : t("offer.title");
   fillContext($("#offer-context"), [
-    ["Name", sh.name || "Anonymous shopper"],
-    ["Customer", sh.customer_id ? `${sh.customer_id} (signed in)` : ""],
-    ["Queue", sh.queue],
-    ["Locale", sh.locale],
-    ["Currency", sh.currency],
-    ["Device", sh.device],
-    ["Page", sh.page_url, "url"],
-    ["Waited", sh.waited_ms != null ? `${Math.round(sh.waited_ms / 1000)} s` : ""],
-    ["Skill", sh.skill],
-    ["Priority", sh.priority ? String(sh.priority) : ""],
-    ["Routing", (sh.steps || []).join(", ").replace(/_/g, " ")],
-    ["Note from colleague", sh.note],
+    [t("offer.f.name"), sh.name || t("offer.anonymous")],
+    [t("offer.f.customer"), sh.customer_id ? t("offer.signed_in", { id: sh.customer_id }) : ""],
+    [t("offer.f.queue"), sh.queue],
+    [t("offer.f.locale"), sh.locale],
+    [t("common.currency"), sh.currency],
+    [t("offer.f.device"), sh.device],
+    [t("offer.f.page"), sh.page_url, "url"],
+    [t("offer.f.waited"), sh.waited_ms != null ? t("offer.seconds_n", { n: Math.round(sh.waited_ms / 1000) }) : ""],
+    [t("offer.f.skill"), sh.skill],
+    [t("offer.f.priority"), sh.priority ? String(sh.priority) : ""],
+    [t("offer.f.routing"), (sh.steps || []).join(", ").replace(/_/g, " ")],
+    [t("offer.f.note"), sh.note],
   ]);
   $("#offer").dataset.offerId = offer.offer_id;
   $("#decline-reason").value = "";
@@ -592,7 +592,7 @@ function renderCalls() {
   presence.setCalls(recs.filter(liveCall).length);
   $("#calls-panel").hidden = recs.length < 2;
   $("#calls-count").textContent = recs.length > 1 ? `(${recs.length})` : "";
-  const labels = { matched: "joining", connecting: "connecting", connected: "in call", ended: "ended, wrap-up" };
+  const labels = { matched: t("calls.state.matched"), connecting: t("calls.state.connecting"), connected: t("calls.state.connected"), ended: t("calls.state.ended") };
   $("#calls").replaceChildren(...recs.map((rec) => {
     const li = document.createElement("li");
     li.dataset.callId = rec.id;
@@ -601,22 +601,22 @@ function renderCalls() {
     if (on) li.setAttribute("aria-current", "true");
     const who = document.createElement("span");
     who.className = "who";
-    who.textContent = rec.peer.name || "Anonymous shopper";
+    who.textContent = rec.peer.name || t("offer.anonymous");
     const since = document.createElement("span");
     since.className = "muted";
-    try { since.textContent = `since ${new Intl.DateTimeFormat(locale, { timeStyle: "short" }).format(rec.since)}`; } catch { /* no time */ }
+    since.textContent = t("calls.since", { time: formatTime(rec.since) });
     const state = document.createElement("span");
     state.className = "badge";
-    state.textContent = on ? `${labels[rec.state] || rec.state} · on screen`
-      : `${labels[rec.state] || rec.state}${hold.isHeld(rec.id) ? " · on hold" : ""}`;
+    state.textContent = on ? t("calls.on_screen", { state: labels[rec.state] || rec.state })
+      : hold.isHeld(rec.id) ? t("calls.on_hold", { state: labels[rec.state] || rec.state }) : labels[rec.state] || rec.state;
     const parts = [who, since, state];
     if (!on) {
       const sw = document.createElement("button");
       sw.type = "button";
       sw.className = "button small primary";
       sw.dataset.action = "switch";
-      sw.textContent = rec.ended ? "Wrap up" : "Switch to";
-      sw.setAttribute("aria-label", `${sw.textContent} the call with ${who.textContent}`);
+      sw.textContent = rec.ended ? t("calls.wrap_up") : t("calls.switch");
+      sw.setAttribute("aria-label", rec.ended ? t("calls.wrap_up_label", { name: who.textContent }) : t("calls.switch_label", { name: who.textContent }));
       parts.push(sw);
     }
     if (liveCall(rec)) {
@@ -624,8 +624,8 @@ function renderCalls() {
       end.type = "button";
       end.className = "button small danger";
       end.dataset.action = "end";
-      end.textContent = "End";
-      end.setAttribute("aria-label", `End the call with ${who.textContent}`);
+      end.textContent = t("calls.end");
+      end.setAttribute("aria-label", t("calls.end_label", { name: who.textContent }));
       parts.push(end);
     }
     li.replaceChildren(...parts);
@@ -642,12 +642,12 @@ function onCallsClick(ev) {
   else if (liveCall(rec)) rec.call.end("hangup");
 }
 
-const endedTexts = (who) => ({
-  hangup: `${who} ended the call.`,
-  peer_lost: "The shopper's connection was lost.",
-  failed: "The call failed to connect.",
-  transferred: "You transferred the shopper to a colleague.",
-  server_shutdown: "The server restarted.",
+const endedTexts = (by) => ({
+  hangup: by === "guide" ? t("ended.by_you") : by === "shopper" ? t("ended.by_shopper") : t("ended.hangup"),
+  peer_lost: t("ended.peer_lost"),
+  failed: t("ended.failed"),
+  transferred: t("ended.transferred"),
+  server_shutdown: t("ended.server_shutdown"),
 });
 
 function onEnded(rec, reason, by) {
@@ -678,8 +678,7 @@ function showEnded(rec) {
   $("#call-view").hidden = true;
   $("#ended-view").hidden = false;
   $("#pay-send").disabled = true;
-  const who = by === "guide" ? "You" : by === "shopper" ? "The shopper" : "The call";
-  $("#ended-message").textContent = endedTexts(who)[reason] || `The call ended (${reason}).`;
+  $("#ended-message").textContent = endedTexts(by)[reason] || t("ended.other", { reason });
   $("#wrap-up").value = s.notes.get(rec.id) || "";
   $("#wrap-up-outcome").value = s.outcomes.get(rec.id) || "";
   showError("#wrap-up-error", "");
@@ -824,13 +823,13 @@ async function loadCallbacks() {
     renderCallbacks(data.callbacks || []);
     showError("#callbacks-error", "");
   } catch (err) {
-    showError("#callbacks-error", `Could not load callback requests: ${err.message}`);
+    showError("#callbacks-error", t("callbacks.load_failed", { message: err.message }));
   }
 }
 
 function fmtTime(iso) {
   if (!iso) return "";
-  try { return new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short" }).format(new Date(iso)); } catch { return iso; }
+  return formatTime(new Date(iso), { dateStyle: "medium", timeStyle: "short" });
 }
 
 function renderCallbacks(list) {
@@ -847,8 +846,9 @@ function renderCallbacks(list) {
     contact.textContent = [cb.phone, cb.email].filter(Boolean).join(" · ");
     const meta = document.createElement("p");
     meta.className = "meta";
-    const window = cb.window_from ? ` · prefers ${fmtTime(cb.window_from)} – ${fmtTime(cb.window_to)}` : "";
-    meta.textContent = `Queue ${cb.queue} · asked ${fmtTime(cb.created_at)}${window}`;
+    meta.textContent = cb.window_from
+      ? t("callbacks.meta_window", { queue: cb.queue, asked: fmtTime(cb.created_at), from: fmtTime(cb.window_from), to: fmtTime(cb.window_to) })
+      : t("callbacks.meta", { queue: cb.queue, asked: fmtTime(cb.created_at) });
     const parts = [who, contact, meta];
     if (cb.message) {
       const msg = document.createElement("p");
@@ -861,37 +861,37 @@ function renderCallbacks(list) {
       claim.type = "button";
       claim.className = "button primary small";
       claim.dataset.action = "claim";
-      claim.textContent = "Claim";
-      claim.setAttribute("aria-label", `Claim the callback for ${cb.name}`);
+      claim.textContent = t("callbacks.claim");
+      claim.setAttribute("aria-label", t("callbacks.claim_label", { name: cb.name }));
       parts.push(claim);
     } else if (cb.claimed_by === me) {
       const label = document.createElement("label");
-      label.textContent = "Outcome";
+      label.textContent = t("callbacks.outcome");
       const sel = document.createElement("select");
       sel.className = "outcome";
       label.htmlFor = sel.id = `outcome-${cb.callback_id}`;
-      for (const [v, text] of [["reached", "Reached"], ["no_answer", "No answer"], ["wrong_contact", "Wrong contact details"], ["not_needed", "No longer needed"]]) {
+      for (const [v, text] of [["reached", t("callbacks.o.reached")], ["no_answer", t("callbacks.o.no_answer")], ["wrong_contact", t("callbacks.o.wrong_contact")], ["not_needed", t("callbacks.o.not_needed")]]) {
         sel.append(new Option(text, v));
       }
       const note = document.createElement("input");
       note.type = "text";
       note.className = "note";
       note.maxLength = 1000;
-      note.placeholder = "Note (optional)";
-      note.setAttribute("aria-label", `Note for the callback of ${cb.name}`);
+      note.placeholder = t("callbacks.note");
+      note.setAttribute("aria-label", t("callbacks.note_label", { name: cb.name }));
       const save = document.createElement("button");
       save.type = "button";
       save.className = "button small";
       save.dataset.action = "outcome";
-      save.textContent = "Save outcome";
+      save.textContent = t("callbacks.save");
       const mine = document.createElement("span");
       mine.className = "badge";
-      mine.textContent = "claimed by you";
+      mine.textContent = t("callbacks.mine");
       parts.push(mine, label, sel, note, save);
     } else {
       const other = document.createElement("span");
       other.className = "badge";
-      other.textContent = "claimed by a colleague";
+      other.textContent = t("callbacks.other");
       parts.push(other);
     }
     li.replaceChildren(...parts);
@@ -917,7 +917,7 @@ async function onCallbackClick(ev) {
     }
     showError("#callbacks-error", "");
   } catch (err) {
-    showError("#callbacks-error", err.status === 409 ? "A colleague claimed that callback first." : `Could not update the callback: ${err.message}`);
+    showError("#callbacks-error", err.status === 409 ? t("callbacks.taken") : t("callbacks.update_failed", { message: err.message }));
   }
   await loadCallbacks();
 }
@@ -967,8 +967,8 @@ function init() {
   });
   $("#end-call").addEventListener("click", () => active()?.call?.end("hangup"));
   $("#calls").addEventListener("click", onCallsClick);
-  $("#mute").addEventListener("click", (e) => toggleTrack("audio", e.currentTarget, "Unmute", "Mute"));
-  $("#camera").addEventListener("click", (e) => toggleTrack("video", e.currentTarget, "Camera on", "Camera off"));
+  $("#mute").addEventListener("click", (e) => toggleTrack("audio", e.currentTarget, t("call.unmute"), t("call.mute")));
+  $("#camera").addEventListener("click", (e) => toggleTrack("video", e.currentTarget, t("call.camera_on"), t("call.camera_off")));
   $("#payment-form").addEventListener("submit", links.submit);
   $("#wrap-up-done").addEventListener("click", wrapUpDone);
   $("#transfer-form").addEventListener("submit", onTransfer);

@@ -1,20 +1,22 @@
-// availability.js: what the widget shows before and instead of a call: the
-// queue's open/closed state from GET /api/v1/queues/{name}/status (which
-// the host page also hears as queue-open / queue-closed), and the callback
-// request form (POST /api/v1/queues/{name}/callbacks). shop.js calls in
-// through the exports below; everything lives in the widget's shadow root.
+// availability.js: before and instead of a call, the queue's status (for
+// the join's skill and second language: join-extras.js, loaded only when
+// the page names one; the host hears queue-open / queue-closed) and the
+// callback form. shop.js calls the exports; all in the shadow root.
 
 const state = { root: null, api: null, queue: "default", t: (k) => k, locale: "en", emit: () => {}, status: null, entryId: null, onSent: null, onOpen: null };
 const $ = (sel) => state.root.querySelector(sel);
 
 /** Reads the queue's status and adapts the launcher: closed or nobody online offers a callback. */
-export async function initAvailability({ root, api, queue = "default", t, locale, emit, onOpen }) {
+export async function initAvailability({ root, api, queue = "default", t, locale, emit, onOpen, settings = {} }) {
   Object.assign(state, { root, api, queue, t, locale, emit, onOpen });
   $("#callback-form").addEventListener("submit", onSubmit);
   $("#callback-instead").addEventListener("click", () => openCallback({ entryId: state.entryId }));
   $("#callback-launch").addEventListener("click", () => openCallback({}));
   try {
-    const res = await fetch(api(`api/v1/queues/${encodeURIComponent(queue)}/status?locale=${encodeURIComponent(locale)}`),
+    const x = settings.skill || settings.secondLanguage || globalThis.guidecallConfig || /[?&](skill|second_l)/.test(location.search)
+      ? (await import("./join-extras.js")).forStatus(settings) : {};
+    const q = new URLSearchParams({ locale, ...x });
+    const res = await fetch(api(`api/v1/queues/${encodeURIComponent(queue)}/status?${q}`),
       { headers: { Accept: "application/json" }, cache: "no-store" });
     if (!res.ok) return;
     renderStatus(await res.json());
@@ -36,6 +38,7 @@ function renderStatus(st) {
     note.textContent = "";
   }
   note.hidden = !note.textContent;
+  note.dataset.eta = st.eta_seconds ?? "none";
   $("#callback-launch").hidden = !st.callback;
   // A closed queue takes no calls: the join buttons give way to the callback.
   for (const b of state.root.querySelectorAll("#precall-view .join-buttons [data-mode]")) b.hidden = !st.open;

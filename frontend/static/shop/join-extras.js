@@ -49,3 +49,10 @@ export function joinExtras({ settings = {}, config = globalThis.guidecallConfig,
   for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k];
   return out;
 }
+
+// forStatus is what GET /api/v1/queues/{name}/status takes of the above,
+// so the widget's status speaks of the guides who could take this shopper.
+export function forStatus(settings) {
+  const { skill, second_language } = joinExtras({ settings, search: location.search });
+  return { ...(skill && { skill }), ...(second_language && { second_language }) };
+}

@@ -953,7 +953,7 @@ export async function mount({ root, settings, emit }) {
   setCallState("idle");
   showPrivacy();
   initAvailability({
-    root, api, queue: settings.queue, t, locale, emit,
+    root, api, queue: settings.queue, t, locale, emit, settings,
     // The callback form is a view of the panel.
     onOpen: () => {
       openPanel();
