@@ -6,7 +6,7 @@
 // Links stay with their own call: a link sent in one call never appears in
 // another.
 import { formatMoney, itemsTotal, minorDigits, normalizeCurrency, parseMajor, toDecimalString } from "../js/money.js";
-import { t } from "./i18n.js";
+import { onLocaleChange, t } from "./i18n.js";
 import { paymentStatusText } from "./history.js";
 
 const $ = (sel) => document.querySelector(sel);
@@ -22,6 +22,8 @@ const locale = navigator.language || "en";
  */
 export function createLinks({ token, calls, activeId, liveCall, showError }) {
   const active = () => calls().get(activeId()) || null;
+  // The list's statuses and buttons are drawn from code: again in a new language.
+  onLocaleChange(() => { const rec = active(); if (rec) renderLinks(rec); });
 
 
   async function onPaymentSubmit(ev) {
