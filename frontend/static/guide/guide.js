@@ -308,10 +308,11 @@ function connectSignal() {
     if (msg.call_id !== s.activeId) return;
     const d = msg.data || {};
     if (d.status === "disconnected") {
-      $("#connection-status").textContent = t("status.peer_lost", { seconds: Math.round((d.grace_ms || 0) / 1000) });
+      const seconds = Math.round((d.grace_ms || 0) / 1000);
+      showConnectionStatus(() => t("status.peer_lost", { seconds }));
       coverUntilNextFrame();
     } else if (d.status === "reconnected") {
-      $("#connection-status").textContent = t("status.peer_back");
+      showConnectionStatus(() => t("status.peer_back"));
       // A shopper who sends no video has no frame to wait for.
       const v = $("#remote-video").srcObject;
       if (!v || !v.getVideoTracks().some((tr) => tr.readyState === "live" && !tr.muted)) $("#peer-reconnecting").hidden = true;
@@ -334,13 +335,13 @@ function connectSignal() {
   });
   signal.onStatus(({ status, code }) => {
     const text = {
-      connecting: t("status.connecting"),
-      authenticating: t("status.authenticating"),
-      ready: t("status.ready"),
-      reconnecting: t("status.reconnecting"),
-      closed: code === 4409 ? t("status.other_tab") : t("status.closed"),
+      connecting: () => t("status.connecting"),
+      authenticating: () => t("status.authenticating"),
+      ready: () => t("status.ready"),
+      reconnecting: () => t("status.reconnecting"),
+      closed: code === 4409 ? () => t("status.other_tab") : () => t("status.closed"),
     }[status];
-    if (text) $("#connection-status").textContent = text;
+    if (text) showConnectionStatus(text);
     if (status === "closed" && code === 4403 && signal === s.signal) {
       return logout(t("login.revoked"));
     }
@@ -927,6 +928,13 @@ async function onCallbackClick(ev) {
 
 // --- controls and start-up ---
 
+// showConnectionStatus keeps how the connection line is drawn, not its
+// text, so a change of language draws it again.
+function showConnectionStatus(text) {
+  s.connectionText = text;
+  $("#connection-status").textContent = text();
+}
+
 // onKey and offKey name the button's label for each state; data-i18n keeps
 // it in the console's language when the guide switches language mid-call.
 function toggleTrack(kind, button, onKey, offKey) {
@@ -945,7 +953,8 @@ function init() {
   mountLocalePicker($("#console-locale"));
   // Text set by this module follows a change of language at once.
   fillOutcomes($("#wrap-up-outcome"));
-  onLocaleChange(() => { presence.render(); renderBadge(); renderOffer(); renderCalls(); fillOutcomes($("#wrap-up-outcome")); pastCalls.render(); overview.render(); });
+  onLocaleChange(() => { presence.render(); renderBadge(); renderOffer(); renderCalls(); fillOutcomes($("#wrap-up-outcome")); pastCalls.render(); overview.render();
+    if (s.connectionText) $("#connection-status").textContent = s.connectionText(); });
   initI18n();
   mountSoundToggle($("#offer-sound"), alerts);
   // Sound may start only after a gesture; a console restored by a reload
