@@ -112,6 +112,22 @@ func TestBrowserConsoleInCall(t *testing.T) {
 	shopper.do(t, "unmute", browserStepTimeout, chromedp.Click(widgetEl("#mute")))
 	guide.waitJS(t, "tile says camera off only", browserStepTimeout,
 		`document.querySelector("#peer-media").textContent.trim() === "Camera off"`)
+
+	// Mid-call the guide mutes and switches the console to German: what
+	// code drew in English (the Mute label, the cart line, the chat
+	// speaker, the link's status and refund form) follows at once.
+	guide.do(t, "guide mutes", browserStepTimeout, chromedp.Click(chromedp.CSS("#mute")))
+	guide.waitJS(t, "mute button says Unmute", browserStepTimeout, `document.querySelector("#mute").textContent === "Unmute"`)
+	guide.do(t, "choose German", browserStepTimeout, chromedp.SetValue(chromedp.CSS("#console-locale"), "de"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#console-locale").dispatchEvent(new Event("change")), null`))
+	guide.waitJS(t, "in-call text in German", browserStepTimeout, `document.documentElement.lang === "de" &&
+		document.querySelector("#mute").textContent === "Ton an" && document.querySelector("#camera").textContent === "Kamera aus" &&
+		document.querySelector("#shopper-cart").textContent.includes("Warenkorb") &&
+		document.querySelector("#guide-chat-log .from-shopper strong").textContent === "Kunde:" &&
+		document.querySelector('`+openLink+` .badge').textContent === "offen" &&
+		(document.querySelector("#notify-hint").hidden || !document.querySelector("#notify-hint").textContent.startsWith("Desktop notifications"))`)
+	shot(t, guide, "guide-in-call-de", "#call-view")
+	guide.audit(t, axe, "console in a call, in German")
 }
 
 // jsString is s as a JavaScript string literal.

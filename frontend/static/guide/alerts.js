@@ -3,7 +3,7 @@
 // sound off (remembered in this browser); a desktop notification comes up
 // when the console's tab is hidden (permission is asked at sign-in, the one
 // moment there is a click to ask it from).
-import { t } from "./i18n.js";
+import { onLocaleChange, t } from "./i18n.js";
 
 const SOUND_KEY = "guidecall.console.sound";
 const REPEAT_MS = 4000;
@@ -64,8 +64,14 @@ export class OfferAlerts {
   async showPermission(el) {
     await this.asking;
     const state = typeof Notification === "undefined" ? "unsupported" : Notification.permission;
-    el.textContent = state === "denied" ? t("alerts.notify_denied") : state === "unsupported" ? t("alerts.notify_unsupported") : "";
-    el.hidden = !el.textContent;
+    const draw = () => {
+      el.textContent = state === "denied" ? t("alerts.notify_denied") : state === "unsupported" ? t("alerts.notify_unsupported") : "";
+      el.hidden = !el.textContent;
+    };
+    // The latest hint is drawn again in a new language (one listener a page).
+    if (!this.drawHint) onLocaleChange(() => this.drawHint());
+    this.drawHint = draw;
+    draw();
   }
 
   // offer alerts for an offer just shown: the chime now and every few

@@ -308,10 +308,11 @@ function connectSignal() {
     if (msg.call_id !== s.activeId) return;
     const d = msg.data || {};
     if (d.status === "disconnected") {
-      $("#connection-status").textContent = t("status.peer_lost", { seconds: Math.round((d.grace_ms || 0) / 1000) });
+      const seconds = Math.round((d.grace_ms || 0) / 1000);
+      showConnectionStatus(() => t("status.peer_lost", { seconds }));
       coverUntilNextFrame();
     } else if (d.status === "reconnected") {
-      $("#connection-status").textContent = t("status.peer_back");
+      showConnectionStatus(() => t("status.peer_back"));
       // A shopper who sends no video has no frame to wait for.
       const v = $("#remote-video").srcObject;
       if (!v || !v.getVideoTracks().some((tr) => tr.readyState === "live" && !tr.muted)) $("#peer-reconnecting").hidden = true;
@@ -330,17 +331,17 @@ function connectSignal() {
     const d = msg.data || {};
     console.warn("server error", d);
     if (d.ref === "offer.accept" && d.code === "bad_state") dropOffer(s.accepting);
-    if (d.ref === "call.transfer") showError("#transfer-error", `Transfer failed: ${d.message || d.code}`);
+    if (d.ref === "call.transfer") showError("#transfer-error", t("transfer.failed", { message: d.message || d.code }));
   });
   signal.onStatus(({ status, code }) => {
     const text = {
-      connecting: t("status.connecting"),
-      authenticating: t("status.authenticating"),
-      ready: t("status.ready"),
-      reconnecting: t("status.reconnecting"),
-      closed: code === 4409 ? t("status.other_tab") : t("status.closed"),
+      connecting: () => t("status.connecting"),
+      authenticating: () => t("status.authenticating"),
+      ready: () => t("status.ready"),
+      reconnecting: () => t("status.reconnecting"),
+      closed: code === 4409 ? () => t("status.other_tab") : () => t("status.closed"),
     }[status];
-    if (text) $("#connection-status").textContent = text;
+    if (text) showConnectionStatus(text);
     if (status === "closed" && code === 4403 && signal === s.signal) {
       return logout(t("login.revoked"));
     }
@@ -404,7 +405,7 @@ function dropOffer(id) {
 function renderOfferMore() {
   const more = s.offers.length - 1;
   const el = $("#offer-more");
-  el.textContent = more > 0 ? `${more} more shopper${more > 1 ? "s" : ""} waiting for your answer after this one.` : "";
+  el.textContent = more > 1 ? t("offer.more", { n: more }) : more === 1 ? t("offer.more_one") : "";
   el.hidden = more <= 0;
 }
 
@@ -569,7 +570,7 @@ function activate(id) {
   if (shopSide.callId !== id) shopSide.start(id, rec.peer.currency, rec.resumed || rec.shown);
   if (rec.resumed || rec.shown) links.restore(rec);
   rec.shown = true;
-  $("#transfer-target").replaceChildren(new Option("Loading…", ""));
+  $("#transfer-target").replaceChildren(new Option(t("common.loading"), ""));
   $("#transfer-note").value = "";
   if ($("#transfer-details").open && !rec.ended) loadTransferTargets();
   showRemote(rec.stream);
@@ -771,23 +772,23 @@ async function loadTransferTargets() {
     const tt = await api(`/api/v1/calls/${encodeURIComponent(callId)}/transfer-targets`);
     if (s.activeId !== callId) return; // switched meanwhile
     const keep = sel.value;
-    const presence = { available: "available", busy: "in a call", wrap_up: "in wrap-up" };
+    const presence = { available: t("transfer.presence.available"), busy: t("transfer.presence.busy"), wrap_up: t("transfer.presence.wrap_up") };
     const colleagues = document.createElement("optgroup");
-    colleagues.label = tt.colleagues?.length ? "Colleagues" : "Colleagues (none online for this shopper)";
+    colleagues.label = tt.colleagues?.length ? t("transfer.colleagues") : t("transfer.colleagues_none");
     for (const g of tt.colleagues || []) {
       const o = new Option(`${g.name || g.guide_id} — ${presence[g.presence] || g.presence}`, `guide:${g.guide_id}`);
       colleagues.append(o);
     }
     const queues = document.createElement("optgroup");
-    queues.label = "Queues";
+    queues.label = t("transfer.queues");
     for (const q of tt.queues || []) {
-      queues.append(new Option(`${q.display_name || q.name}${q.open ? "" : " (closed)"}`, `queue:${q.name}`));
+      queues.append(new Option(q.open ? (q.display_name || q.name) : t("transfer.queue_closed", { name: q.display_name || q.name }), `queue:${q.name}`));
     }
-    sel.replaceChildren(new Option("Choose a colleague or a queue", ""), colleagues, queues);
+    sel.replaceChildren(new Option(t("transfer.choose"), ""), colleagues, queues);
     if ([...sel.options].some((o) => o.value === keep)) sel.value = keep;
     showError("#transfer-error", "");
   } catch (err) {
-    showError("#transfer-error", `Could not load colleagues and queues: ${err.message}`);
+    showError("#transfer-error", t("transfer.load_failed", { message: err.message }));
   }
 }
 
@@ -797,8 +798,8 @@ function onTransfer(ev) {
   const target = $("#transfer-target").value;
   const note = $("#transfer-note").value.trim();
   const rec = active();
-  if (!liveCall(rec)) return showError("#transfer-error", "There is no live call.");
-  if (!target) return showError("#transfer-error", "Choose a colleague or a queue.");
+  if (!liveCall(rec)) return showError("#transfer-error", t("common.no_live_call"));
+  if (!target) return showError("#transfer-error", t("transfer.choose_error"));
   const [kind, id] = [target.slice(0, target.indexOf(":")), target.slice(target.indexOf(":") + 1)];
   const data = { note: note || undefined };
   if (kind === "queue") data.queue = id; else data.guide_id = id;
@@ -927,14 +928,24 @@ async function onCallbackClick(ev) {
 
 // --- controls and start-up ---
 
-function toggleTrack(kind, button, onText, offText) {
+// showConnectionStatus keeps how the connection line is drawn, not its
+// text, so a change of language draws it again.
+function showConnectionStatus(text) {
+  s.connectionText = text;
+  $("#connection-status").textContent = text();
+}
+
+// onKey and offKey name the button's label for each state; data-i18n keeps
+// it in the console's language when the guide switches language mid-call.
+function toggleTrack(kind, button, onKey, offKey) {
   const tracks = kind === "audio" ? s.stream?.getAudioTracks() : s.stream?.getVideoTracks();
   if (!tracks?.length) return;
   const off = button.getAttribute("aria-pressed") !== "true";
   for (const tr of tracks) tr.enabled = !off;
   hold.sync();
   button.setAttribute("aria-pressed", String(off));
-  button.textContent = off ? onText : offText;
+  button.dataset.i18n = off ? onKey : offKey;
+  button.textContent = t(button.dataset.i18n);
 }
 
 function init() {
@@ -942,7 +953,8 @@ function init() {
   mountLocalePicker($("#console-locale"));
   // Text set by this module follows a change of language at once.
   fillOutcomes($("#wrap-up-outcome"));
-  onLocaleChange(() => { presence.render(); renderBadge(); renderOffer(); renderCalls(); fillOutcomes($("#wrap-up-outcome")); pastCalls.render(); overview.render(); });
+  onLocaleChange(() => { presence.render(); renderBadge(); renderOffer(); renderCalls(); fillOutcomes($("#wrap-up-outcome")); pastCalls.render(); overview.render();
+    if (s.connectionText) $("#connection-status").textContent = s.connectionText(); });
   initI18n();
   mountSoundToggle($("#offer-sound"), alerts);
   // Sound may start only after a gesture; a console restored by a reload
@@ -970,8 +982,8 @@ function init() {
   });
   $("#end-call").addEventListener("click", () => active()?.call?.end("hangup"));
   $("#calls").addEventListener("click", onCallsClick);
-  $("#mute").addEventListener("click", (e) => toggleTrack("audio", e.currentTarget, t("call.unmute"), t("call.mute")));
-  $("#camera").addEventListener("click", (e) => toggleTrack("video", e.currentTarget, t("call.camera_on"), t("call.camera_off")));
+  $("#mute").addEventListener("click", (e) => toggleTrack("audio", e.currentTarget, "call.unmute", "call.mute"));
+  $("#camera").addEventListener("click", (e) => toggleTrack("video", e.currentTarget, "call.camera_on", "call.camera_off"));
   $("#payment-form").addEventListener("submit", links.submit);
   $("#pay-prefill").addEventListener("click", () => links.prefill({ cart: shopSide.lastCart, shown: shopSide.shown }));
   $("#wrap-up-done").addEventListener("click", wrapUpDone);

@@ -78,6 +78,9 @@ const PAYMENT_STATUSES = {
   refunded: () => t("history.payment.refunded"),
 };
 
+/** paymentStatusText names a payment link's status in the console's language. */
+export const paymentStatusText = (status) => PAYMENT_STATUSES[status]?.() ?? status.replace(/_/g, " ");
+
 export class HistoryView {
   constructor({ token }) {
     this.token = token;

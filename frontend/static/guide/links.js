@@ -6,7 +6,8 @@
 // Links stay with their own call: a link sent in one call never appears in
 // another.
 import { formatMoney, itemsTotal, minorDigits, normalizeCurrency, parseMajor, toDecimalString } from "../js/money.js";
-import { t } from "./i18n.js";
+import { onLocaleChange, t } from "./i18n.js";
+import { paymentStatusText } from "./history.js";
 
 const $ = (sel) => document.querySelector(sel);
 const locale = navigator.language || "en";
@@ -21,33 +22,36 @@ const locale = navigator.language || "en";
  */
 export function createLinks({ token, calls, activeId, liveCall, showError }) {
   const active = () => calls().get(activeId()) || null;
+  // The list's statuses and buttons are drawn from code: again in a new language.
+  onLocaleChange(() => { const rec = active(); if (rec) renderLinks(rec); });
 
 
   async function onPaymentSubmit(ev) {
     ev.preventDefault();
     showError("#pay-error", "");
     const rec = active();
-    if (!liveCall(rec)) return showError("#pay-error", "There is no live call.");
+    if (!liveCall(rec)) return showError("#pay-error", t("common.no_live_call"));
     let currency;
     try {
       currency = normalizeCurrency($("#pay-currency").value);
     } catch {
-      return showError("#pay-error", "Currency must be an ISO 4217 code such as EUR.");
+      return showError("#pay-error", t("common.currency_invalid"));
     }
     const digits = minorDigits(currency);
     const parsed = parseMajor($("#pay-amount").value, digits);
     if (!parsed.ok) {
       const msgs = {
-        empty: "Enter an amount.",
-        format: "Enter an amount like 49.99 or 49,99: digits and one decimal separator (. or ,), no thousands separators.",
-        too_many_decimals: digits === 0 ? `${currency} has no decimals.` : `${currency} allows at most ${digits} decimal${digits > 1 ? "s" : ""}.`,
-        too_large: "That amount is too large.",
-        zero: "The amount must be more than zero.",
+        empty: t("pay.amount_empty"),
+        format: t("pay.amount_format"),
+        too_many_decimals: digits === 0 ? t("pay.amount_no_decimals", { currency })
+          : digits === 1 ? t("pay.amount_decimals_one", { currency }) : t("pay.amount_decimals", { currency, n: digits }),
+        too_large: t("pay.amount_too_large"),
+        zero: t("pay.amount_zero"),
       };
-      return showError("#pay-error", msgs[parsed.error] || "Invalid amount.");
+      return showError("#pay-error", msgs[parsed.error] || t("pay.amount_invalid"));
     }
     const description = $("#pay-description").value.trim();
-    if (!description) return showError("#pay-error", "Enter a description.");
+    if (!description) return showError("#pay-error", t("pay.description_empty"));
     const amount = parsed.amount;
     // The lines the form was filled from go with the link as long as the
     // guide did not change amount, currency or description since.
@@ -85,7 +89,7 @@ export function createLinks({ token, calls, activeId, liveCall, showError }) {
       $("#pay-form-source").textContent = "";
       prefilled = null;
     } catch (err) {
-      showError("#pay-error", `Could not create the link: ${err.message}`);
+      showError("#pay-error", t("pay.create_failed", { message: err.message }));
     } finally {
       $("#pay-send").disabled = !liveCall(active());
     }
@@ -126,22 +130,24 @@ export function createLinks({ token, calls, activeId, liveCall, showError }) {
       const status = document.createElement("span");
       status.className = "badge";
       status.dataset.status = li.dataset.status;
-      status.textContent = li.dataset.status === "paid" ? "paid ✓" : li.dataset.status.replace(/_/g, " ");
+      status.textContent = paymentStatusText(li.dataset.status) + (li.dataset.status === "paid" ? " ✓" : "");
       const parts = [what, amount, status];
       if (merged.checkout_url && /^https?:/i.test(merged.checkout_url)) {
         const a = document.createElement("a");
         a.href = merged.checkout_url;
         a.target = "_blank";
         a.rel = "noopener";
-        a.textContent = "checkout";
+        a.dataset.i18n = "pay.checkout";
+        a.textContent = t("pay.checkout");
         parts.push(a);
       }
       if (merged.status === "paid" || merged.status === "partially_refunded") {
         const b = document.createElement("button");
         b.type = "button";
         b.className = "button small refund-open";
-        b.textContent = "Refund…";
-        b.setAttribute("aria-label", `Refund ${what.textContent}`);
+        b.dataset.i18n = "refund.open";
+        b.textContent = t("refund.open");
+        b.setAttribute("aria-label", t("refund.open_label", { what: what.textContent }));
         b.addEventListener("click", () => openRefund(li, merged));
         parts.push(b);
       }
@@ -164,7 +170,7 @@ export function createLinks({ token, calls, activeId, liveCall, showError }) {
     const id = `refund-amount-${link.link_id}`;
     const label = document.createElement("label");
     label.htmlFor = id;
-    label.textContent = `Refund amount (${link.currency}; empty refunds all that is left)`;
+    label.textContent = t("refund.amount_label", { currency: link.currency });
     const input = document.createElement("input");
     input.id = id;
     input.type = "text";
@@ -173,11 +179,13 @@ export function createLinks({ token, calls, activeId, liveCall, showError }) {
     const send = document.createElement("button");
     send.type = "submit";
     send.className = "button small danger refund-send";
-    send.textContent = "Refund";
+    send.dataset.i18n = "refund.send";
+    send.textContent = t("refund.send");
     const cancel = document.createElement("button");
     cancel.type = "button";
     cancel.className = "button small";
-    cancel.textContent = "Cancel";
+    cancel.dataset.i18n = "common.cancel";
+    cancel.textContent = t("common.cancel");
     cancel.addEventListener("click", () => form.remove());
     // The answer goes to the panel's status line, which no update of the
     // list replaces.
@@ -191,7 +199,7 @@ export function createLinks({ token, calls, activeId, liveCall, showError }) {
       if (input.value.trim() !== "") {
         const parsed = parseMajor(input.value, minorDigits(link.currency));
         if (!parsed.ok) {
-          msg.textContent = "Enter an amount like 10.00, or leave it empty to refund all.";
+          msg.textContent = t("refund.amount_invalid");
           return;
         }
         amount = parsed.amount;
@@ -209,10 +217,10 @@ export function createLinks({ token, calls, activeId, liveCall, showError }) {
         let text = "";
         try { text = formatMoney(data.refund.amount, link.currency, locale); } catch { text = String(data.refund.amount); }
         form.closest("li")?.setAttribute("data-refund-requested", String(data.refund.seq));
-        msg.textContent = `Refund of ${text} sent to the provider.`;
+        msg.textContent = t("refund.sent", { amount: text });
         form.remove();
       } catch (err) {
-        msg.textContent = `Could not refund: ${err.message}`;
+        msg.textContent = t("refund.failed", { message: err.message });
         send.disabled = false;
       }
     });

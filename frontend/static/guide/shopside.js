@@ -1,6 +1,7 @@
 // shopside.js: the guide console's side of chat, product cards and the
 // shopper's cart (docs/protocol.md, "Chat, product cards and the cart").
 import { formatMoney, minorDigits, normalizeCurrency, parseMajor } from "../js/money.js";
+import { onLocaleChange, t } from "./i18n.js";
 
 const $ = (sel) => document.querySelector(sel);
 const locale = navigator.language || "en";
@@ -15,6 +16,8 @@ export class ShopSide {
     this.seen = new Set();
     this.shown = []; // product cards of this call, for the payment form
     this.lastCart = null;
+    // The cart line is drawn from code, so it is drawn again in a new language.
+    onLocaleChange(() => this.cart(this.lastCart));
     $("#guide-chat-form").addEventListener("submit", (e) => {
       e.preventDefault();
       const text = $("#guide-chat-input").value.trim();
@@ -38,7 +41,7 @@ export class ShopSide {
     this.lastCart = null;
     $("#guide-chat-log").replaceChildren();
     $("#shared-products").replaceChildren();
-    $("#shopper-cart").textContent = "Nothing shared yet.";
+    this.cart(null);
     $("#product-currency").value = currency || "EUR";
     $("#shop-panel").hidden = false;
     if (restore) this.restore(callId);
@@ -76,15 +79,18 @@ export class ShopSide {
     const li = document.createElement("li");
     li.className = `chat-line from-${d.from === "guide" ? "guide" : "shopper"}`;
     const who = document.createElement("strong");
-    who.textContent = d.from === "guide" ? "You: " : "Shopper: ";
-    li.append(who, String(d.text || ""));
+    // data-i18n: the speaker follows a change of language like the page does.
+    who.dataset.i18n = d.from === "guide" ? "chat.from_guide" : "chat.from_shopper";
+    who.textContent = t(who.dataset.i18n);
+    li.append(who, " ", String(d.text || ""));
     if (d.image_url) {
       const a = document.createElement("a");
       a.href = d.image_url;
       a.target = "_blank";
       a.rel = "noopener";
-      a.textContent = " [image]";
-      li.append(a);
+      a.dataset.i18n = "chat.image_link";
+      a.textContent = t("chat.image_link");
+      li.append(" ", a);
     }
     $("#guide-chat-log").append(li);
   }
@@ -99,12 +105,16 @@ export class ShopSide {
   cart(d) {
     this.lastCart = d;
     const el = $("#shopper-cart");
+    if (!d) {
+      el.textContent = t("shop.nothing_yet");
+      return;
+    }
     const parts = [];
-    if (d.viewing) parts.push(`Looking at: ${d.viewing.name}${d.viewing.variant ? ` (${d.viewing.variant})` : ""}, ${money(d.viewing.price, d.viewing.currency)}`);
+    if (d.viewing) parts.push(t("shop.looking_at", { product: `${d.viewing.name}${d.viewing.variant ? ` (${d.viewing.variant})` : ""}, ${money(d.viewing.price, d.viewing.currency)}` }));
     const lines = d.lines || [];
     parts.push(lines.length
-      ? `Cart: ${lines.map((l) => `${l.quantity} × ${l.name}${l.variant ? ` (${l.variant})` : ""}`).join(", ")}`
-      : "Cart: empty");
+      ? t("shop.cart", { lines: lines.map((l) => `${l.quantity} × ${l.name}${l.variant ? ` (${l.variant})` : ""}`).join(", ") })
+      : t("shop.cart_empty"));
     el.textContent = parts.join(" · ");
   }
 
@@ -113,14 +123,14 @@ export class ShopSide {
     err.hidden = true;
     let currency;
     try { currency = normalizeCurrency($("#product-currency").value); } catch {
-      err.textContent = "Currency must be an ISO 4217 code like EUR.";
+      err.textContent = t("common.currency_invalid");
       err.hidden = false;
       return;
     }
     const price = parseMajor($("#product-price").value, minorDigits(currency));
     const name = $("#product-name").value.trim();
     if (!name || !price.ok) {
-      err.textContent = !name ? "Give the product a name." : "Price: a number like 129.00.";
+      err.textContent = !name ? t("product.name_empty") : t("product.price_invalid");
       err.hidden = false;
       return;
     }
