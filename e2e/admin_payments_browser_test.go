@@ -70,7 +70,7 @@ func TestBrowserAdminManagesPaymentsAndWebhooks(t *testing.T) {
 	fill("r-percent", "150")
 	tab.do(t, "save the rollout", browserStepTimeout, chromedp.Click(chromedp.CSS("#rollout-save")))
 	tab.waitJS(t, "percent refused beside its field", browserStepTimeout, `!document.getElementById("r-percent-error").hidden`)
-	if msg := fieldError("r-percent-error"); !strings.Contains(msg, "percent 0..100") {
+	if msg := fieldError("r-percent-error"); msg != "percent 0..100, margin 0..1, min_sample and window_seconds not negative" {
 		t.Errorf("percent error %q", msg)
 	}
 	if ok, _ := tab.check(`document.getElementById("r-percent").getAttribute("aria-invalid") === "true"`); !ok {

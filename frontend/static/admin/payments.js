@@ -96,8 +96,11 @@ async function putRollout(body) {
     $("#rollout-form-status").textContent = r.stopped ? t("admin.pay.rollout_stopped", { currency: r.currency })
       : t("admin.pay.rollout_saved", { currency: r.currency, percent: String(r.percent) });
   } catch (err) {
-    const field = wordOf(err.message, ROLLOUT_FIELDS);
-    if (!field || !showField("r", field, err.message)) formError("#rollout-form-error", err.message);
+    // Rollouts share the links' refusal ("payments: invalid payment link:
+    // percent 0..100 ..."); beside the field only the sentence about it.
+    const about = err.message.replace(/^payments: (invalid payment link: )?/, "");
+    const field = wordOf(about, ROLLOUT_FIELDS);
+    if (!field || !showField("r", field, about)) formError("#rollout-form-error", err.message);
     return;
   }
   await loadProviders();
