@@ -92,3 +92,65 @@ func TestProductFeedThroughTheAPI(t *testing.T) {
 		t.Fatalf("preview of a metadata address: %d %s", r.status, r.body)
 	}
 }
+
+// TestSavedReplies: an admin keeps the merchant's replies, every guide
+// sees them beside its own, and a guide can remove only its own.
+func TestSavedReplies(t *testing.T) {
+	t.Parallel()
+	node := startApp(t, nil)
+	_, admin := accountToken(t, node, "replies-admin@test.local", protocol.RoleAdmin)
+	_, ann := accountToken(t, node, "replies-ann@test.local", protocol.RoleGuide)
+	_, bob := accountToken(t, node, "replies-bob@test.local", protocol.RoleGuide)
+	api := node.URL() + "/api/v1"
+	var shop, mine struct {
+		ID string `json:"reply_id"`
+	}
+	r := doJSON(t, "POST", api+"/admin/replies", admin, map[string]string{"title": "Sizing", "text": "This model runs small: take one size up."}, nil)
+	if r.status != http.StatusCreated || json.Unmarshal(r.body, &shop) != nil {
+		t.Fatalf("admin adds: %d %s", r.status, r.body)
+	}
+	r = doJSON(t, "POST", api+"/replies", ann, map[string]string{"title": "Hello", "text": "Hi, I am Ann\nfrom the shop."}, nil)
+	if r.status != http.StatusCreated || json.Unmarshal(r.body, &mine) != nil {
+		t.Fatalf("Ann adds: %d %s", r.status, r.body)
+	}
+	if r := doJSON(t, "POST", api+"/replies", ann, map[string]string{"title": "Empty", "text": " "}, nil); r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "text") {
+		t.Errorf("an empty text: %d %s; want 400 naming text", r.status, r.body)
+	}
+	list := func(tok string) (merchant, own []string) {
+		t.Helper()
+		r := do(t, "GET", api+"/replies", tok, nil, nil)
+		var got struct {
+			Merchant, Mine []struct{ Title, Text string }
+		}
+		if r.status != http.StatusOK || json.Unmarshal(r.body, &got) != nil {
+			t.Fatalf("GET replies: %d %s", r.status, r.body)
+		}
+		for _, x := range got.Merchant {
+			merchant = append(merchant, x.Title)
+		}
+		for _, x := range got.Mine {
+			own = append(own, x.Title+": "+x.Text)
+		}
+		return merchant, own
+	}
+	if m, own := list(ann); strings.Join(m, ",") != "Sizing" || strings.Join(own, ",") != "Hello: Hi, I am Ann\nfrom the shop." {
+		t.Errorf("Ann sees merchant %v, own %q", m, own)
+	}
+	if m, own := list(bob); strings.Join(m, ",") != "Sizing" || len(own) != 0 {
+		t.Errorf("Bob sees merchant %v, own %v", m, own)
+	}
+	for _, c := range []struct {
+		tok, id string
+		want    int
+	}{{bob, mine.ID, 404}, {ann, shop.ID, 404}, {ann, mine.ID, 204}} {
+		if r := do(t, "DELETE", api+"/replies/"+c.id, c.tok, nil, nil); r.status != c.want {
+			t.Errorf("DELETE %s: %d, want %d", c.id, r.status, c.want)
+		}
+	}
+	if r := do(t, "DELETE", api+"/admin/replies/"+shop.ID, ann, nil, nil); r.status != http.StatusForbidden {
+		t.Errorf("a guide deletes a merchant reply through the admin API: %d", r.status)
+	}
+	if r := do(t, "DELETE", api+"/admin/replies/"+shop.ID, admin, nil, nil); r.status != http.StatusNoContent {
+		t.Errorf("admin deletes: %d", r.status)
+	}
+}

@@ -253,6 +253,13 @@ func TestOpenAPIAnswersMatch(t *testing.T) {
 	check(http.MethodPut, "/api/v1/admin/products", adminToken, `[{"product_id":"sneaker","name":"","price":12900,"currency":"EUR"}]`, 400)
 	check(http.MethodGet, "/api/v1/admin/products", adminToken, "", 200)
 	check(http.MethodGet, "/api/v1/products?q=wool", guidePair.AccessToken, "", 200)
+	check(http.MethodPost, "/api/v1/admin/replies", adminToken, `{"title":"Sizing","text":"Runs small: one size up."}`, 201)
+	check(http.MethodGet, "/api/v1/admin/replies", adminToken, "", 200)
+	check(http.MethodDelete, "/api/v1/admin/replies/rp_nope", adminToken, "", 404)
+	check(http.MethodPost, "/api/v1/replies", guidePair.AccessToken, `{"title":"Hello","text":"Hello, I am your guide."}`, 201)
+	check(http.MethodPost, "/api/v1/replies", guidePair.AccessToken, `{"title":"","text":"x"}`, 400)
+	check(http.MethodGet, "/api/v1/replies", guidePair.AccessToken, "", 200)
+	check(http.MethodDelete, "/api/v1/replies/rp_nope", guidePair.AccessToken, "", 404)
 	check(http.MethodPost, "/api/v1/products/preview", guidePair.AccessToken, `{"url":"http://10.0.0.5/p"}`, 403)
 	check(http.MethodPost, "/api/v1/queue", "", `{"currency":"EUR","device":"phone"}`, 201)
 

@@ -45,6 +45,8 @@ func (a *App) routes(issuer *auth.Issuer) http.Handler {
 		r.With(issuer.Middleware(protocol.RoleAdmin)).Mount("/admin/payment-providers", a.Payments.ProviderRoutes())
 		r.With(issuer.Middleware(protocol.RoleAdmin)).Mount("/admin/products", a.Catalog.AdminRoutes(tokenSubject))
 		r.With(issuer.Middleware(protocol.RoleGuide)).Mount("/products", a.Catalog.GuideRoutes(tokenSubject))
+		r.With(issuer.Middleware(protocol.RoleAdmin)).Mount("/admin/replies", a.Catalog.MerchantReplyRoutes())
+		r.With(issuer.Middleware(protocol.RoleGuide)).Mount("/replies", a.Catalog.GuideReplyRoutes(tokenSubject))
 		if a.Merchant != nil {
 			r.With(issuer.Middleware(protocol.RoleAdmin)).Mount("/admin/webhooks", a.Merchant.AdminRoutes())
 		} else if a.MerchantMemory != nil {

@@ -28,6 +28,9 @@ type visitAnswer struct {
 	PageURL    string `json:"page_url"`
 	Device     string `json:"device"`
 	CustomerID string `json:"customer_id"`
+	// TransferNote is what the guide who handed the shopper over wrote
+	// (the offer showed it; the call keeps showing it), "" when none did.
+	TransferNote string `json:"transfer_note"`
 	// Returning says the signed-in customer had an accepted call before
 	// this one; PreviousCalls lists them, newest first (at most 10).
 	Returning     bool              `json:"returning"`
@@ -77,7 +80,7 @@ func (f *Flow) handleCallContext(w http.ResponseWriter, r *http.Request) {
 	out := visitAnswer{
 		CallID: v.Call.ID, State: string(v.Call.State), Name: e.Name, Queue: e.Queue, Locale: e.Locale,
 		Currency: e.Currency, PageURL: e.PageURL, Device: e.Device, CustomerID: e.CustomerID,
-		Returning: len(v.Previous) > 0, PreviousCalls: []previousCall{},
+		TransferNote: e.TransferNote, Returning: len(v.Previous) > 0, PreviousCalls: []previousCall{},
 		Cart: visitCart{Lines: []protocol.CartLine{}, Totals: []money{}},
 	}
 	for _, p := range v.Previous {

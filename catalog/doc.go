@@ -1,5 +1,7 @@
-// Package catalog owns the merchant's product feed: the products a guide
-// can find and show a shopper in a call. An admin replaces the whole feed
+// Package catalog owns what a guide draws on in a call besides the call
+// itself: the merchant's product feed (the products a guide can find and
+// show a shopper) and saved chat replies (the merchant's, kept by admins,
+// and each guide's own). An admin replaces the whole feed
 // at once, as JSON or CSV (PUT /api/v1/admin/products); guides search it
 // (GET /api/v1/products?q=) and may fill a card from a product page's
 // Open Graph data (POST /api/v1/products/preview), fetched server-side

@@ -85,3 +85,62 @@ func (s *PostgresStore) ProductsSearch(ctx context.Context, q string, limit int)
 		WHERE strpos(lower(product_id), lower($1)) > 0 OR strpos(lower(name), lower($1)) > 0 OR strpos(lower(variant), lower($1)) > 0
 		ORDER BY lower(name) COLLATE "C", product_id COLLATE "C", variant COLLATE "C" LIMIT $2`, q, limit)
 }
+
+// --- saved replies (migration 00072) ---
+
+func (s *PostgresStore) RepliesList(ctx context.Context, owner string) ([]Reply, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, owner, title, text, created_at FROM saved_replies
+		WHERE owner = $1 ORDER BY created_at, id COLLATE "C"`, owner)
+	if err != nil {
+		return nil, pgErr(err, "replies")
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Reply, error) {
+		var x Reply
+		err := r.Scan(&x.ID, &x.Owner, &x.Title, &x.Text, &x.CreatedAt)
+		x.CreatedAt = x.CreatedAt.UTC()
+		return x, err
+	})
+	if err != nil {
+		return nil, pgErr(err, "replies")
+	}
+	return out, nil
+}
+
+// ReplyCreate counts and inserts in one transaction under a per-owner
+// advisory lock, so two saves racing at the limit cannot both pass.
+func (s *PostgresStore) ReplyCreate(ctx context.Context, r Reply) (Reply, error) {
+	var full bool
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('saved_replies:' || $1))`, r.Owner); err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM saved_replies WHERE owner = $1`, r.Owner).Scan(&n); err != nil {
+			return err
+		}
+		if full = n >= MaxReplies; full {
+			return nil
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO saved_replies (id, owner, title, text, created_at) VALUES ($1, $2, $3, $4, $5)`,
+			r.ID, r.Owner, r.Title, r.Text, r.CreatedAt)
+		return err
+	})
+	if err != nil {
+		return Reply{}, pgErr(err, "reply create")
+	}
+	if full {
+		return Reply{}, fmt.Errorf("%w: at most %d saved replies each", ErrInvalid, MaxReplies)
+	}
+	return r, nil
+}
+
+func (s *PostgresStore) ReplyDelete(ctx context.Context, owner, id string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM saved_replies WHERE id = $1 AND owner = $2`, id, owner)
+	if err != nil {
+		return pgErr(err, "reply delete")
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("reply %s: %w", id, ErrNotFound)
+	}
+	return nil
+}

@@ -11,6 +11,7 @@ import (
 // Service is the feed: import, list, search, and Open Graph previews.
 type Service struct {
 	store   Store
+	replies ReplyStore
 	log     *slog.Logger
 	preview *previewer
 }
@@ -29,7 +30,7 @@ func NewService(cfg Config) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{store: cfg.Store, log: log.With("component", "catalog"), preview: newPreviewer(cfg.PreviewOrigins)}
+	return &Service{store: cfg.Store, replies: cfg.Store, log: log.With("component", "catalog"), preview: newPreviewer(cfg.PreviewOrigins)}
 }
 
 // Replace checks a whole feed and makes it the feed, in one transaction.

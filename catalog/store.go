@@ -7,9 +7,11 @@ import (
 	"sync"
 )
 
-// Store keeps the feed. Every method is one transaction of its own and
-// returns copies.
+// Store keeps the feed and the saved replies. Every method is one
+// transaction of its own and returns copies.
 type Store interface {
+	ReplyStore
+
 	// ProductsReplace makes ps the whole feed at once: a reader sees the
 	// old feed or the new one, never a mix.
 	ProductsReplace(ctx context.Context, ps []Product) error
@@ -25,6 +27,7 @@ type Store interface {
 type MemoryStore struct {
 	mu       sync.Mutex
 	products []Product
+	replies  []Reply
 }
 
 // NewMemoryStore returns an empty feed.

@@ -16,6 +16,12 @@ func TestWidgetCameraOnMidCall(t *testing.T) {
 	n := startNode(t, nodeOptions{})
 	guide := launchChromium(t, "guide", chromium)
 	shopper := launchChromium(t, "shopper", chromium)
+	t.Cleanup(func() {
+		if t.Failed() {
+			guide.dump(t)
+			shopper.dump(t)
+		}
+	})
 	guideAvailable(t, guide, n)
 	shopper.do(t, "open the shop page", browserStepTimeout, chromedp.Navigate(n.URL()+"/shop/"))
 	shopper.waitJS(t, "widget ready", browserStepTimeout, `!!window.guidecall && !!guidecall.root`)

@@ -74,6 +74,21 @@ func TestBrowserConsoleInCall(t *testing.T) {
 	const openLink = `#payment-links li[data-link-id][data-status="open"]`
 	guide.waitJS(t, "link listed", browserStepTimeout, `!!document.querySelector('`+openLink+`')`)
 	guide.audit(t, axe, "console in a call")
+
+	// On a phone (390x844) the payment form is reachable with the video
+	// still in view: scrolled to the send button, the video is on screen
+	// and covers neither the amount nor the button.
+	guide.do(t, "phone size", browserStepTimeout, chromedp.EmulateViewport(390, 844))
+	guide.waitJS(t, "payment form reachable beside the video", browserStepTimeout, `(() => {
+		document.querySelector("#pay-send").scrollIntoView({ block: "end" });
+		const v = document.querySelector("#remote-video").getBoundingClientRect();
+		const inView = (r) => r.top >= -1 && r.bottom <= innerHeight + 1 && r.height > 0;
+		const on = (sel) => { const r = document.querySelector(sel).getBoundingClientRect();
+			return inView(r) && document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2)?.closest(sel); };
+		return inView(v) && v.height >= 150 && !!on("#pay-send") && !!on("#pay-amount");
+	})()`)
+	shot(t, guide, "guide-phone-in-call", "#pay-amount")
+	guide.do(t, "desktop size", browserStepTimeout, chromedp.EmulateViewport(1280, 800))
 	callID := guide.evalString(t, `window.guidecall.callId()`)
 
 	// The reload: everything of the call in progress comes back.

@@ -16,8 +16,10 @@ import (
 // TestBrowserConsoleProductFeed: an admin imports the product feed through
 // the admin API; the guide, in a call, searches it in the console and
 // shows a result with one click, and the shopper's widget gets the card
-// with the feed's name, variant and price. The card form is then filled
-// from the demo product page's Open Graph tags, fetched by the node.
+// with the feed's name, variant and price; the payment form fills from it
+// and its link reaches the shopper. The card form is then filled
+// from the demo product page's Open Graph tags, fetched by the node, and
+// the shop's saved reply (added by the admin) is inserted and sent.
 func TestBrowserConsoleProductFeed(t *testing.T) {
 	chromium := findChromium(t)
 	node := startNode(t, nodeOptions{})
@@ -33,7 +35,10 @@ func TestBrowserConsoleProductFeed(t *testing.T) {
 	var imported struct {
 		Products int `json:"products"`
 	}
-	api(t, http.MethodPut, base+"/api/v1/admin/products", login(t, base, adminEmail, adminPassword), feed, &imported, http.StatusOK)
+	adminToken := login(t, base, adminEmail, adminPassword)
+	api(t, http.MethodPut, base+"/api/v1/admin/products", adminToken, feed, &imported, http.StatusOK)
+	const sizing = "This model runs small: take one size up."
+	api(t, http.MethodPost, base+"/api/v1/admin/replies", adminToken, map[string]string{"title": "Sizing", "text": sizing}, nil, http.StatusCreated)
 	if imported.Products != 2 {
 		t.Fatalf("imported %d products, want 2", imported.Products)
 	}
@@ -70,6 +75,29 @@ func TestBrowserConsoleProductFeed(t *testing.T) {
 		`[...guidecall.root.querySelectorAll(".product-card")].some((c) => c.textContent.includes("Trail runner") && c.textContent.includes("Blue, EU 43") && c.textContent.includes("159.00"))`)
 	guide.waitJS(t, "listed as shown", browserStepTimeout,
 		`document.querySelector("#shared-products").textContent.includes("Trail runner")`)
+
+	// The payment form fills from the product shown (the cart is empty).
+	guide.do(t, "fill the payment form", browserStepTimeout, chromedp.Click(chromedp.CSS("#pay-prefill")))
+	if amount, desc := guide.value(t, "#pay-amount"), guide.value(t, "#pay-description"); amount != "159.00" || desc != "Trail runner (Blue, EU 43)" {
+		t.Fatalf("prefilled %q, %q; want 159.00 and the product", amount, desc)
+	}
+	guide.do(t, "send the link", browserStepTimeout, chromedp.Click(chromedp.CSS("#pay-send")))
+	shopper.waitJS(t, "the link reached the shopper", browserStepTimeout,
+		`[...guidecall.root.querySelectorAll('.payment-card[data-status="open"]')].some((c) => c.textContent.includes("159.00") && c.textContent.includes("Trail runner"))`)
+
+	// The shop's saved reply, picked and sent.
+	guide.waitJS(t, "saved replies loaded", browserStepTimeout,
+		`[...document.querySelectorAll("#reply-picker option")].some((o) => o.textContent === "Sizing")`)
+	if ok, err := guide.check(`(() => { const s = document.querySelector("#reply-picker"); s.value = [...s.options].find((o) => o.textContent === "Sizing").value; return s.value !== ""; })()`); !ok || err != nil {
+		t.Fatalf("pick the saved reply: %v, %v", ok, err)
+	}
+	guide.do(t, "insert the saved reply", browserStepTimeout, chromedp.Click(chromedp.CSS("#reply-insert")))
+	if got := guide.value(t, "#guide-chat-input"); got != sizing {
+		t.Fatalf("message box %q after Insert, want the reply", got)
+	}
+	guide.do(t, "send it", browserStepTimeout, chromedp.Submit(chromedp.CSS("#guide-chat-input")))
+	shopper.waitJS(t, "the reply reached the shopper", browserStepTimeout,
+		`guidecall.root.querySelector("#chat-log").textContent.includes(`+jsString(sizing)+`)`)
 
 	// A product page's Open Graph data fills the card form.
 	guide.do(t, "fill from the demo page", browserStepTimeout,

@@ -152,11 +152,12 @@ func TestRoutingOnTheBinary(t *testing.T) {
 
 	shopper.do(t, "open the shop page of the night desk", browserStepTimeout, chromedp.Navigate(n.url+"/shop/?queue=night&currency=EUR"))
 	// The widget (in its Shadow DOM) tells the page the queue is closed;
-	// the page drops its own call button and keeps the widget's launcher,
-	// whose panel offers the callback instead of the join choices.
+	// the page's own button then asks for a callback, and the widget's
+	// panel offers the callback instead of the join choices.
 	shopper.waitJS(t, "closed state shown", browserStepTimeout,
-		`document.body.dataset.queueOpen === "false" && document.querySelector("#call-guide").hidden && !guidecall.root.querySelector("#launcher").hidden`)
-	shopper.do(t, "open the widget", browserStepTimeout, chromedp.Click(widgetEl("#launcher")))
+		`document.body.dataset.queueOpen === "false" && !document.querySelector("#call-guide").hidden &&
+		 document.querySelector("#call-guide").textContent.includes("Request a callback")`)
+	shopper.do(t, "open the widget", browserStepTimeout, chromedp.Click(chromedp.CSS("#call-guide")))
 	shopper.waitJS(t, "callback offered, no join", browserStepTimeout,
 		`!guidecall.root.querySelector("#callback-launch").hidden && guidecall.root.querySelector("#join-video").hidden`)
 	if note := shopper.widgetText(t, "#availability"); note == "" {

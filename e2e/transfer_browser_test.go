@@ -113,6 +113,8 @@ func TestBrowserTransferToColleague(t *testing.T) {
 	b.do(t, "B accepts", browserStepTimeout, chromedp.Click(chromedp.CSS("#accept-offer")))
 	waitBothTabs(t, "B and the shopper connected", browserConnectTimeout, b, shopper,
 		`window.guidecall.state() === "connected"`)
+	b.waitJS(t, "A's note in B's context panel", browserStepTimeout,
+		`document.querySelector("#call-context").textContent.includes("`+note+`")`)
 	if got, err := node.Queue.Guide(context.Background(), accB.ID); err != nil || len(got.CallIDs) != 1 {
 		t.Errorf("B holds %q (%v), want one call", got.CallIDs, err)
 	}

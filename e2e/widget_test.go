@@ -42,6 +42,17 @@ var hostPage = template.Must(template.New("host").Parse(`<!doctype html>
   <p>The widget is installed on this page by one script tag from another origin.</p>
   <button id="host-add" type="button">Add to bag</button>
 </main>
+{{if .Stub}}<script>
+  window.guidecall = window.guidecall || { q: [] };
+  ["open", "close", "on", "off", "setContext", "identify", "showLauncher"].forEach(function (m) {
+    window.guidecall[m] = window.guidecall[m] || function () { window.guidecall.q.push([m, [].slice.call(arguments)]); };
+  });
+  window.stubEvents = [];
+  guidecall.on("queue-open", function () { window.stubEvents.push("queue-open"); });
+  guidecall.setContext({ currency: "USD" });
+  guidecall.open();
+  window.stubbedBeforeLoad = !guidecall.version && guidecall.q.length === 3;
+</script>{{end}}
 <script id="gc-tag" src="{{.Widget}}" data-queue="default" data-locale="{{.Locale}}" data-currency="EUR" async></script>
 <script>
   window.hostEvents = [];
@@ -78,7 +89,8 @@ func serveHost(t *testing.T, ln net.Listener, widgetURL string) {
 			locale = "en"
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_ = hostPage.Execute(w, map[string]string{"Widget": widgetURL, "Locale": locale, "Lang": strings.Split(locale, "-")[0]})
+		_ = hostPage.Execute(w, map[string]any{"Widget": widgetURL, "Locale": locale, "Lang": strings.Split(locale, "-")[0],
+			"Stub": r.URL.Query().Get("stub") == "1"})
 	}), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })

@@ -3,9 +3,12 @@ package catalogtest
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"guidecall/catalog"
 )
@@ -117,6 +120,67 @@ func RunStoreSuite(t *testing.T, newStore func(t *testing.T) catalog.Store) {
 		got, _ := s.ProductsList(ctx)
 		if g := ids(got); !slices.Equal(g, ids(a)) && !slices.Equal(g, ids(b)) {
 			t.Fatalf("after racing replaces the feed is %v: neither %v nor %v", g, ids(a), ids(b))
+		}
+	})
+}
+
+// RunReplySuite runs the saved replies' part of the suite.
+func RunReplySuite(t *testing.T, newStore func(t *testing.T) catalog.Store) {
+	ctx := context.Background()
+	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	reply := func(id, owner string, n int) catalog.Reply {
+		return catalog.Reply{ID: id, Owner: owner, Title: "T " + id, Text: "Text of " + id, CreatedAt: at.Add(time.Duration(n) * time.Second)}
+	}
+	replyIDs := func(rs []catalog.Reply) []string {
+		out := []string{}
+		for _, r := range rs {
+			out = append(out, r.ID)
+		}
+		return out
+	}
+	t.Run("RepliesPerOwner", func(t *testing.T) {
+		s := newStore(t)
+		for i, r := range []catalog.Reply{reply("rp_2", "", 2), reply("rp_1", "", 1), reply("rp_g", "guide-1", 3), reply("rp_h", "guide-2", 4)} {
+			if _, err := s.ReplyCreate(ctx, r); err != nil {
+				t.Fatalf("create %d: %v", i, err)
+			}
+		}
+		merchant, err := s.RepliesList(ctx, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(replyIDs(merchant), []string{"rp_1", "rp_2"}) || merchant[0] != reply("rp_1", "", 1) {
+			t.Errorf("merchant replies %+v", merchant)
+		}
+		mine, _ := s.RepliesList(ctx, "guide-1")
+		if !slices.Equal(replyIDs(mine), []string{"rp_g"}) {
+			t.Errorf("guide-1's replies %v", replyIDs(mine))
+		}
+		if err := s.ReplyDelete(ctx, "guide-1", "rp_h"); !errors.Is(err, catalog.ErrNotFound) {
+			t.Errorf("guide-1 deletes guide-2's reply: %v", err)
+		}
+		if err := s.ReplyDelete(ctx, "guide-1", "rp_1"); !errors.Is(err, catalog.ErrNotFound) {
+			t.Errorf("guide-1 deletes a merchant reply: %v", err)
+		}
+		if err := s.ReplyDelete(ctx, "guide-2", "rp_h"); err != nil {
+			t.Fatal(err)
+		}
+		if rs, _ := s.RepliesList(ctx, "guide-2"); len(rs) != 0 {
+			t.Errorf("after delete: %v", replyIDs(rs))
+		}
+	})
+	t.Run("RepliesCappedPerOwner", func(t *testing.T) {
+		s := newStore(t)
+		for i := range catalog.MaxReplies {
+			if _, err := s.ReplyCreate(ctx, reply(fmt.Sprintf("rp_%03d", i), "guide-1", i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.ReplyCreate(ctx, reply("rp_over", "guide-1", 999)); !errors.Is(err, catalog.ErrInvalid) {
+			t.Errorf("reply %d: %v, want ErrInvalid", catalog.MaxReplies+1, err)
+		}
+		if _, err := s.ReplyCreate(ctx, reply("rp_other", "guide-2", 1)); err != nil {
+			t.Errorf("another guide is not capped by the first: %v", err)
 		}
 	})
 }

@@ -84,6 +84,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		if demoAdminPassword, err = ensureDemoAccount(ctx, app.Auth, demoAdminEmail, "Demo Admin", protocol.RoleAdmin); err != nil {
 			return errors.Join(err, app.Stop(context.Background()))
 		}
+		// A product to find and replies to insert in the first call.
+		if err := app.Catalog.SeedDemo(ctx, app.URL()); err != nil {
+			return errors.Join(err, app.Stop(context.Background()))
+		}
 	}
 	if err := app.Start(ctx); err != nil {
 		return errors.Join(err, app.Stop(context.Background()))

@@ -60,7 +60,10 @@
       try { fn(detail); } catch (err) { console.error("guidecall: handler for", event, err); }
     }
   };
+  // The page's stub's calls (README).
+  const early = Array.isArray(window.guidecall?.q) ? window.guidecall.q : [];
   window.guidecall = api;
+  for (const [name, args] of early) api[name]?.(...args);
 
   const host = document.createElement("guidecall-widget");
   // No inline style here: a merchant's style-src CSP would refuse it. The

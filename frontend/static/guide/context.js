@@ -70,6 +70,7 @@ export class ShopperContext {
     const rows = [];
     const row = (key, value, kind) => { if (value != null && value !== "") rows.push([t(key), value, kind]); };
     row("context.name", c.name || t("context.anonymous"));
+    row("context.transfer_note", c.transfer_note);
     row("context.page", c.page_url, "url");
     if (c.viewing) row("context.viewing", `${c.viewing.name}${c.viewing.variant ? ` (${c.viewing.variant})` : ""}, ${money(c.viewing.price, c.viewing.currency)}`);
     if (c.cart) {

@@ -10,6 +10,7 @@ import { PeerMedia } from "./media.js";
 import { ShopperContext } from "./context.js";
 import { createLinks } from "./links.js";
 import { ProductFeed } from "./products.js";
+import { SavedReplies } from "./replies.js";
 import { formatTime, initI18n, mountLocalePicker, onLocaleChange, t } from "./i18n.js";
 import { OfferAlerts, mountSoundToggle } from "./alerts.js";
 import { PresenceView } from "./presence.js";
@@ -57,6 +58,7 @@ const shopSide = new ShopSide({
   token: () => auth.access,
 });
 const peerMedia = new PeerMedia();
+const replies = new SavedReplies({ token: () => auth.access });
 new ProductFeed({ token: () => auth.access, send: (type, data) => s.signal?.send(type, data, s.activeId), live: () => liveCall(active()) });
 const links = createLinks({ token: () => auth.access, calls: () => s.calls, activeId: () => s.activeId, liveCall, showError });
 // A reloaded console knows the shopper only from the server's context.
@@ -552,6 +554,7 @@ function activate(id) {
   if (!rec) return;
   if (s.activeId && s.activeId !== id) saveNote();
   s.activeId = id;
+  replies.load();
   shopperContext.show(id, rec.peer);
   peerMedia.show(id);
   $("#pay-currency").value = rec.peer.currency || "EUR";
@@ -970,6 +973,7 @@ function init() {
   $("#mute").addEventListener("click", (e) => toggleTrack("audio", e.currentTarget, t("call.unmute"), t("call.mute")));
   $("#camera").addEventListener("click", (e) => toggleTrack("video", e.currentTarget, t("call.camera_on"), t("call.camera_off")));
   $("#payment-form").addEventListener("submit", links.submit);
+  $("#pay-prefill").addEventListener("click", () => links.prefill({ cart: shopSide.lastCart, shown: shopSide.shown }));
   $("#wrap-up-done").addEventListener("click", wrapUpDone);
   $("#transfer-form").addEventListener("submit", onTransfer);
   $("#transfer-refresh").addEventListener("click", () => loadTransferTargets());

@@ -5,7 +5,8 @@
 // mid-call comes back to the call (GET /api/v1/calls/{id}/payment-links).
 // Links stay with their own call: a link sent in one call never appears in
 // another.
-import { formatMoney, minorDigits, normalizeCurrency, parseMajor } from "../js/money.js";
+import { formatMoney, itemsTotal, minorDigits, normalizeCurrency, parseMajor, toDecimalString } from "../js/money.js";
+import { t } from "./i18n.js";
 
 const $ = (sel) => document.querySelector(sel);
 const locale = navigator.language || "en";
@@ -48,12 +49,12 @@ export function createLinks({ token, calls, activeId, liveCall, showError }) {
     const description = $("#pay-description").value.trim();
     if (!description) return showError("#pay-error", "Enter a description.");
     const amount = parsed.amount;
-    const body = JSON.stringify({
-      amount,
-      currency,
-      description,
-      items: [{ name: description, quantity: 1, unit_amount: amount }],
-    });
+    // The lines the form was filled from go with the link as long as the
+    // guide did not change amount, currency or description since.
+    const f = prefilled;
+    const items = f && f.amount === amount && f.currency === currency && f.description === description
+      ? f.items : [{ name: description, quantity: 1, unit_amount: amount }];
+    const body = JSON.stringify({ amount, currency, description, items });
     const key = crypto.randomUUID(); // one key per submit; reused by the retry below
     $("#pay-send").disabled = true;
     try {
@@ -81,6 +82,8 @@ export function createLinks({ token, calls, activeId, liveCall, showError }) {
       upsertLink(rec.id, { ...data, link_id: data.link_id || data.id });
       $("#pay-amount").value = "";
       $("#pay-description").value = "";
+      $("#pay-form-source").textContent = "";
+      prefilled = null;
     } catch (err) {
       showError("#pay-error", `Could not create the link: ${err.message}`);
     } finally {
@@ -99,6 +102,12 @@ export function createLinks({ token, calls, activeId, liveCall, showError }) {
   }
 
   function renderLinks(rec) {
+    if (rec.id !== shownCall) {
+      // Another call on screen: what the form was filled from was not its.
+      shownCall = rec.id;
+      prefilled = null;
+      $("#pay-form-source").textContent = "";
+    }
     const forms = new Map();
     for (const f of document.querySelectorAll("#payment-links li[data-link-id] .refund-form")) {
       if (rec.links.has(f.closest("li").dataset.linkId)) forms.set(f.closest("li").dataset.linkId, f);
@@ -212,6 +221,31 @@ export function createLinks({ token, calls, activeId, liveCall, showError }) {
   }
 
 
+  // prefill fills the form from the shopper's cart (what it chose to buy)
+  // or, while the cart is empty, from the product cards shown in this call:
+  // the lines in the form's currency, their total and a description.
+  let prefilled = null;
+  let shownCall = null;
+  function prefill({ cart, shown }) {
+    showError("#pay-error", "");
+    let currency;
+    try { currency = normalizeCurrency($("#pay-currency").value); } catch { currency = ""; }
+    const fromCart = (cart?.lines || []).filter((l) => l.currency === currency);
+    const lines = fromCart.length ? fromCart.map((l) => ({ ...l, quantity: l.quantity || 1 }))
+      : (shown || []).filter((p) => p.currency === currency).map((p) => ({ ...p, quantity: 1 }));
+    if (!lines.length) return showError("#pay-error", t("links.prefill_none", { currency: currency || "?" }));
+    const items = lines.map((l) => ({
+      name: (l.variant ? `${l.name} (${l.variant})` : l.name).slice(0, 200), quantity: l.quantity, unit_amount: l.price,
+    }));
+    let amount;
+    try { amount = itemsTotal(items); } catch { return showError("#pay-error", t("links.prefill_too_large")); }
+    const description = items.map((it) => (it.quantity > 1 ? `${it.quantity} × ${it.name}` : it.name)).join(", ").slice(0, 200);
+    $("#pay-amount").value = toDecimalString(amount, minorDigits(currency));
+    $("#pay-description").value = description;
+    $("#pay-form-source").textContent = t(fromCart.length ? "links.prefill_from_cart" : "links.prefill_from_shown", { count: items.length });
+    prefilled = { amount, currency, description, items };
+  }
+
   // restore reads the call's links back from the server: a reloaded
   // console knows none of them, though the shopper still sees them.
   async function restore(rec) {
@@ -231,5 +265,5 @@ export function createLinks({ token, calls, activeId, liveCall, showError }) {
     }
   }
 
-  return { submit: onPaymentSubmit, upsert: upsertLink, render: renderLinks, restore };
+  return { submit: onPaymentSubmit, upsert: upsertLink, render: renderLinks, restore, prefill };
 }

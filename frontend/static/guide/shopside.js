@@ -13,6 +13,8 @@ export class ShopSide {
     this.token = token;
     this.callId = null;
     this.seen = new Set();
+    this.shown = []; // product cards of this call, for the payment form
+    this.lastCart = null;
     $("#guide-chat-form").addEventListener("submit", (e) => {
       e.preventDefault();
       const text = $("#guide-chat-input").value.trim();
@@ -32,6 +34,8 @@ export class ShopSide {
   start(callId, currency, restore) {
     this.callId = callId;
     this.seen.clear();
+    this.shown = [];
+    this.lastCart = null;
     $("#guide-chat-log").replaceChildren();
     $("#shared-products").replaceChildren();
     $("#shopper-cart").textContent = "Nothing shared yet.";
@@ -86,12 +90,14 @@ export class ShopSide {
   }
 
   product(d) {
+    this.shown.push(d);
     const li = document.createElement("li");
     li.textContent = `${d.name}${d.variant ? ` (${d.variant})` : ""}, ${money(d.price, d.currency)}`;
     $("#shared-products").append(li);
   }
 
   cart(d) {
+    this.lastCart = d;
     const el = $("#shopper-cart");
     const parts = [];
     if (d.viewing) parts.push(`Looking at: ${d.viewing.name}${d.viewing.variant ? ` (${d.viewing.variant})` : ""}, ${money(d.viewing.price, d.viewing.currency)}`);

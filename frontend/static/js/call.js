@@ -99,6 +99,7 @@ export class Call {
     this.endReason = null;
     this.qualityTimer = null;
     this.makingOffer = false;
+    this.renegotiate = false; // addVideo asked for an offer of ours
   }
 
   /**
@@ -111,6 +112,7 @@ export class Call {
     if (this.closed || !this.localStream) return;
     this.localStream.addTrack(track);
     this.audioOnly = false;
+    this.renegotiate = true;
     if (!this.pc) return; // the next connection takes the stream's tracks
     const tr = this.pc.getTransceivers().find((x) => x.receiver.track?.kind === "video" && !x.sender.track && !x.stopped);
     if (tr) {
@@ -409,10 +411,11 @@ export class Call {
       this.onRemoteStream(this.remoteStream);
     };
     // The guide offers on its own schedule (start, restarts); the shopper
-    // offers only for a change of its own once a first round is done.
+    // only for a change of its own (addVideo), until its answer comes: the
+    // event also fires for the tracks it adds before the guide's first offer.
     if (!this.initiator) {
       pc.onnegotiationneeded = () => this._enqueue(async () => {
-        if (pc !== this.pc || !pc.remoteDescription || pc.signalingState !== "stable") return;
+        if (pc !== this.pc || !this.renegotiate || !pc.remoteDescription || pc.signalingState !== "stable") return;
         await this._sendOffer(false);
       });
     }
@@ -532,6 +535,7 @@ export class Call {
         return;
       }
       await this.pc.setRemoteDescription({ type: "answer", sdp: data.sdp });
+      if (!this.initiator) this.renegotiate = false;
       await this._flushCandidates();
       this._restartDone(this.offeredRestart);
     }

@@ -39,17 +39,18 @@ async function fetchCatalog(lang) {
 }
 
 /**
- * Loads the catalog for the first matching language (falling back to en for
- * the whole catalog and for missing keys). Returns a translator:
- * t(key, params) plus t.lang and t.apply(root).
+ * Loads the catalog for the first matching language, or en when that one
+ * cannot be had. Every catalog has every key of en (the frontend tests
+ * check it), so a shopper downloads one catalog, not two. Returns a
+ * translator: t(key, params) plus t.lang and t.apply(root).
  */
 export async function loadTranslator(tags = navigator.languages?.length ? navigator.languages : [navigator.language]) {
   const lang = pickLanguage(tags);
-  let base = {};
   let own = {};
-  try { base = await fetchCatalog(FALLBACK); } catch (e) { console.warn(e); }
-  if (lang !== FALLBACK) {
-    try { own = await fetchCatalog(lang); } catch (e) { console.warn(e); }
+  try { own = await fetchCatalog(lang); } catch (e) { console.warn(e); }
+  let base = {};
+  if (lang !== FALLBACK && !Object.keys(own).length) {
+    try { base = await fetchCatalog(FALLBACK); } catch (e) { console.warn(e); }
   }
   const messages = { ...base, ...own };
   const t = (key, params) => interpolate(messages[key] ?? key, params);

@@ -48,7 +48,11 @@ function widget() {
 
 async function init(ready) {
   const loading = widget();
-  try { (await loadTranslator()).apply(document); } catch (err) { console.warn(err); }
+  let t = (key) => key;
+  try {
+    t = await loadTranslator();
+    t.apply(document);
+  } catch (err) { console.warn(err); }
   const amount = renderPrice();
   const gc = await loading;
   const product = { id: "merino-sneaker", name: document.querySelector("#product-title").textContent, price: amount, currency };
@@ -64,16 +68,16 @@ async function init(ready) {
   document.querySelector("#add-to-bag").addEventListener("click", () => addToBag({ ...product, variant: size(), quantity: 1 }));
   gc.on("product-added-to-cart", (e) => addToBag({ ...e.product, quantity: e.quantity || 1 }));
   // The floating launcher only while the page's own call button is out of
-  // view; when the queue is closed the page's button goes and the widget's
-  // launcher (which leads to the callback form) stays.
-  let closed = false;
+  // view (on a phone it would cover the teaser's heading). When the queue
+  // is closed the page's button asks for a callback instead: the widget's
+  // panel then offers the callback form.
   let teaserInView = false;
-  const launcher = () => gc.showLauncher(closed || !teaserInView);
+  const launcher = () => gc.showLauncher(!teaserInView);
   gc.on("queue-closed", () => {
-    closed = true;
     document.body.dataset.queueOpen = "false";
-    document.querySelector("#call-guide").hidden = true;
-    launcher();
+    const label = document.querySelector("#call-guide span");
+    label.dataset.i18n = "callback.open";
+    label.textContent = t("callback.open");
   });
   gc.on("queue-open", () => { document.body.dataset.queueOpen = "true"; });
   if ("IntersectionObserver" in window) {

@@ -148,7 +148,7 @@ export const PANEL_HTML = `
         <textarea id="rating-comment" rows="2" maxlength="2000"></textarea>
         <button id="rating-submit" type="submit" class="button primary wide" data-i18n="rating.submit">Send rating</button>
       </form>
-      <p id="rating-done" class="rating-done" role="status" hidden data-i18n="rating.thanks">Thank you for your rating.</p>
+      <p id="rating-done" class="rating-done" role="status" tabindex="-1" hidden data-i18n="rating.thanks">Thank you for your rating.</p>
       <div class="join-buttons">
         <button id="call-again" type="button" class="button wide" data-i18n="ended.call_again">Call again</button>
         <button id="continue-shopping" type="button" class="button wide" data-i18n="ended.continue">Continue shopping</button>

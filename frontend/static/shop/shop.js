@@ -120,7 +120,10 @@ export async function mount({ root, settings, emit }) {
 
   const VIEWS = ["precall-view", "denied-view", "queue-view", "call-view", "ended-view", "callback-view"];
   function show(view) {
+    // Keep the focus in the panel.
+    const lost = root.activeElement?.closest(".view");
     for (const id of VIEWS) $(`#${id}`).hidden = id !== view;
+    if (lost?.hidden) focusFirst();
     const running = view === "queue-view" || view === "call-view";
     $("#close-widget").hidden = running;
     // Only something running is worth keeping small; otherwise close.
@@ -516,13 +519,7 @@ export async function mount({ root, settings, emit }) {
       session.incall.shareCart(context);
       if (fresh) restoreItems(callId);
     }
-    const cam = !!session.stream?.getVideoTracks().length;
-    $("#local-video").srcObject = cam ? session.stream : null;
-    $("#local-video").hidden = !cam;
-    // Camera off or audio only: the button turns the camera on.
-    $("#camera").hidden = !session.stream;
-    $("#camera").setAttribute("aria-pressed", String(!cam));
-    $("#camera").textContent = t(cam ? "widget.camera_off" : "widget.camera_on");
+    showCamera();
     $("#fullscreen").hidden = !document.fullscreenEnabled || session.mode === "audio";
     offerCameraSwitch();
     $("#mute").hidden = !session.stream?.getAudioTracks().length;
@@ -594,17 +591,25 @@ export async function mount({ root, settings, emit }) {
     btn.hidden = cams.length < 2;
   }
 
-  async function cameraOn(btn) {
+  // Camera off or audio only: the camera button turns it on.
+  function showCamera() {
+    const cam = !!session.stream?.getVideoTracks().length;
+    $("#local-video").srcObject = cam ? session.stream : null;
+    $("#local-video").hidden = !cam;
+    $("#camera").hidden = !session.stream;
+    $("#camera").setAttribute("aria-pressed", String(!cam));
+    $("#camera").textContent = t(cam ? "widget.camera_off" : "widget.camera_on");
+  }
+
+  async function cameraOn() {
     try {
       const s = await navigator.mediaDevices.getUserMedia(constraints({ video: true }));
       session.call.addVideo(s.getVideoTracks()[0]);
       session.mode = gc.dataset.mode = "video";
       save();
       $("#audio-only-note").hidden = true;
-      $("#local-video").srcObject = session.stream;
-      $("#local-video").hidden = false;
-      btn.setAttribute("aria-pressed", "false");
-      btn.textContent = t("widget.camera_off");
+      showCamera();
+      session.incall?.mediaState(session.stream);
       offerCameraSwitch();
     } catch (err) {
       console.warn("guidecall: camera not turned on", err);
@@ -920,7 +925,7 @@ export async function mount({ root, settings, emit }) {
   $("#mute").addEventListener("click", (e) => toggleTrack("audio", e.currentTarget, "widget.unmute", "widget.mute"));
   $("#camera").addEventListener("click", (e) => (session.stream?.getVideoTracks().length
     ? toggleTrack("video", e.currentTarget, "widget.camera_on", "widget.camera_off")
-    : cameraOn(e.currentTarget)));
+    : cameraOn()));
   $("#close-widget").addEventListener("click", () => {
     session.signal?.close();
     stopStream(session.preview);
