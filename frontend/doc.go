@@ -23,8 +23,12 @@
 //     history of past calls) and lobby.js (the queue overview).
 //   - static/admin/: the admin dashboard (an admin's login, the service
 //     now, today / 7 / 30 days as tiles, inline-SVG charts, tables and a
-//     CSV export, from GET /api/v1/admin/stats), with its own fourteen
-//     catalogs in static/locales/admin/ so the widget never loads them.
+//     CSV export, from GET /api/v1/admin/stats) and its management:
+//     manage.js (queues, guides, the product feed), payments.js (providers'
+//     figures, rollouts, risk limits), webhooks.js (merchant endpoints, the
+//     delivery log, replay), forms.js (refusals shown beside their field);
+//     with its own fourteen catalogs in static/locales/admin/ so the widget
+//     never loads them.
 //   - static/js/: plain ES modules shared by the pages: signal.js (the
 //     WebSocket client of docs/protocol.md), call.js (the RTCPeerConnection
 //     lifecycle), money.js (integer minor units, no floats) and i18n.js.

@@ -59,6 +59,9 @@ type ProviderStats struct {
 	// CreateErrors counts failed creates seen by this node since it
 	// started (failed-over ones too, which leave no link behind).
 	CreateErrors int64 `json:"create_errors"`
+	// BreakerOpen: this node sends it no new links for now, after failed
+	// creates; like CreateErrors it is this node's view.
+	BreakerOpen bool `json:"breaker_open"`
 }
 
 // statsOf computes ProviderStats from links.
@@ -129,6 +132,7 @@ func (s *Service) ProviderStats(ctx context.Context, currency string, window tim
 			st = *got
 		}
 		st.CreateErrors = s.breakers.errors(p.Name())
+		st.BreakerOpen = s.breakers.open(p.Name(), s.now())
 		out = append(out, st)
 	}
 	return out, nil

@@ -1,10 +1,14 @@
-// manage.js: the dashboard's management sections: queues (name, hours,
+// manage.js: the dashboard's management sections (payments.js and
+// webhooks.js hold two more; forms.js their shared form helpers): queues (name, hours,
 // wrap-up, offer timeout, longest wait, relaxation steps) and guides (add
 // an account, its queues, languages, skills, capacity; disable, enable).
 // The API names the field a refusal is for first in its message; the
 // form shows the message beside that input.
 
 import { formatMoney } from "../js/money.js";
+import { initPayments, loadPayments } from "./payments.js";
+import { initWebhooks, loadWebhooks } from "./webhooks.js";
+import { fieldOf, clearErrors, aboutField, showField, formError } from "./forms.js";
 
 const $ = (sel) => document.querySelector(sel);
 const WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
@@ -21,52 +25,6 @@ const presenceName = {
 let api;
 let t;
 const state = { queues: [], editingQueue: null, editingGuide: null };
-
-/** The field a refusal names: the earliest of fields in the message. */
-export function fieldOf(message, fields) {
-  let best = null;
-  let at = Infinity;
-  for (const f of fields) {
-    const re = new RegExp(`(^|[\\s:])${f.replace(/[.[\]]/g, "\\$&")}(?=[:.\\[])`);
-    const m = re.exec(message);
-    if (m && m.index < at) {
-      at = m.index;
-      best = f;
-    }
-  }
-  return best;
-}
-
-function clearErrors(form) {
-  for (const p of form.querySelectorAll(".field-error")) { p.textContent = ""; p.hidden = true; }
-  for (const el of form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
-}
-
-// What the API said about a field, without the prefixes before its name.
-function aboutField(message, field) {
-  const i = message.indexOf(`${field}: `);
-  return i >= 0 ? message.slice(i + field.length + 2) : message;
-}
-
-function showField(prefix, field, text) {
-  // Ids hold dots (q-hours.mon): looked up by id, not as selectors.
-  const err = document.getElementById(`${prefix}-${field}-error`);
-  const input = document.getElementById(`${prefix}-${field}`);
-  if (!err) return false;
-  err.textContent = text;
-  err.hidden = false;
-  if (input) {
-    input.setAttribute("aria-invalid", "true");
-    input.focus();
-  }
-  return true;
-}
-
-function formError(sel, text) {
-  const el = $(sel);
-  el.textContent = text || "";
-  el.hidden = !text;
-}
 
 // --- queues ---
 
@@ -372,14 +330,14 @@ async function saveFeed(ev) {
 
 function showSection() {
   const name = (location.hash || "#figures").slice(1);
-  const known = ["figures", "queues", "guides", "products"].includes(name) ? name : "figures";
+  const known = ["figures", "queues", "guides", "products", "payments", "webhooks"].includes(name) ? name : "figures";
   for (const el of document.querySelectorAll("[data-section]")) el.hidden = el.dataset.section !== known;
   for (const a of document.querySelectorAll(".tabs a")) {
     if (a.dataset.view === known) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   }
-  const loads = { queues: loadQueues, guides: () => loadQueues().then(loadGuides), products: loadProducts };
-  const where = { queues: "#queue-form-error", guides: "#guide-form-error", products: "#p-feed-error" };
+  const loads = { queues: loadQueues, guides: () => loadQueues().then(loadGuides), products: loadProducts, payments: loadPayments, webhooks: loadWebhooks };
+  const where = { queues: "#queue-form-error", guides: "#guide-form-error", products: "#p-feed-error", payments: "#rollout-form-error", webhooks: "#wh-error" };
   loads[known]?.().catch((err) => formError(where[known], err.message));
 }
 
@@ -397,6 +355,8 @@ export function initManagement(request, translate) {
   $("#guide-form").addEventListener("submit", saveGuide);
   $("#guide-new").addEventListener("click", () => fillGuideForm(null));
   $("#feed-form").addEventListener("submit", saveFeed);
+  initPayments(request, translate);
+  initWebhooks(request, translate);
   window.addEventListener("hashchange", showSection);
   return { show: showSection, ready: () => state };
 }
