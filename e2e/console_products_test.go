@@ -95,7 +95,9 @@ func TestBrowserConsoleProductFeed(t *testing.T) {
 	if got := guide.value(t, "#guide-chat-input"); got != sizing {
 		t.Fatalf("message box %q after Insert, want the reply", got)
 	}
-	guide.do(t, "send it", browserStepTimeout, chromedp.Submit(chromedp.CSS("#guide-chat-input")))
+	// The form's Send button, as the guide does (chromedp.Submit would call
+	// form.submit(), which skips the page's submit handler and navigates).
+	guide.do(t, "send it", browserStepTimeout, chromedp.Click(chromedp.CSS("#guide-chat-form button[type=submit]")))
 	shopper.waitJS(t, "the reply reached the shopper", browserStepTimeout,
 		`guidecall.root.querySelector("#chat-log").textContent.includes(`+jsString(sizing)+`)`)
 
