@@ -987,17 +987,7 @@ func (r *loadReport) print(w io.Writer) {
 	tw.Flush()
 	if len(r.Errors) > 0 {
 		fmt.Fprintln(w)
-		kinds := make([]string, 0, len(r.Errors))
-		for k := range r.Errors {
-			kinds = append(kinds, k)
-		}
-		slices.Sort(kinds)
-		for _, k := range kinds {
-			fmt.Fprintf(w, "  %6d × %s\n", r.Errors[k], k)
-			if ex := r.Examples[k]; ex != "" {
-				fmt.Fprintf(w, "           e.g. %s\n", ex)
-			}
-		}
+		printErrors(w, r.Errors, r.Examples)
 	}
 	fmt.Fprintln(w)
 	const row = "%-27s %6s %9s %9s %9s %9s\n"
@@ -1027,4 +1017,20 @@ func (r *loadReport) verdict() error {
 		return fmt.Errorf("loadtest: %d of %d calls completed before the run ended", r.Completed, r.Calls)
 	}
 	return nil
+}
+
+// printErrors lists error kinds by name with their counts and one example
+// each, for both load modes' reports.
+func printErrors(w io.Writer, counts map[string]int, examples map[string]string) {
+	kinds := make([]string, 0, len(counts))
+	for k := range counts {
+		kinds = append(kinds, k)
+	}
+	slices.Sort(kinds)
+	for _, k := range kinds {
+		fmt.Fprintf(w, "  %6d × %s\n", counts[k], k)
+		if ex := examples[k]; ex != "" {
+			fmt.Fprintf(w, "           e.g. %s\n", ex)
+		}
+	}
 }

@@ -461,19 +461,7 @@ func (r *waitReport) print(w io.Writer) {
 	fmt.Fprintf(tw, "position updates\t%d / %d\t(%d never arrived)\n", r.Expected-r.Missing, r.Expected, r.Missing)
 	fmt.Fprintf(tw, "errors\t%d\t\n", r.ErrorCount())
 	tw.Flush()
-	if len(r.Errors) > 0 {
-		kinds := make([]string, 0, len(r.Errors))
-		for k := range r.Errors {
-			kinds = append(kinds, k)
-		}
-		slices.Sort(kinds)
-		for _, k := range kinds {
-			fmt.Fprintf(w, "  %6d × %s\n", r.Errors[k], k)
-			if ex := r.Examples[k]; ex != "" {
-				fmt.Fprintf(w, "           e.g. %s\n", ex)
-			}
-		}
-	}
+	printErrors(w, r.Errors, r.Examples)
 	fmt.Fprintln(w)
 	const row = "%-32s %6s %9s %9s %9s %9s\n"
 	fmt.Fprintf(w, row, "latency", "n", "p50", "p95", "p99", "max")
