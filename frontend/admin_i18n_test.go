@@ -31,29 +31,11 @@ func TestAdminCatalogsComplete(t *testing.T) {
 	if len(catalogs) != len(consoleLanguages) {
 		t.Errorf("want %d dashboard catalogs, have %v", len(consoleLanguages), catalogs)
 	}
-	placeholders := regexp.MustCompile(`\{\w+\}`)
 	for _, p := range catalogs {
 		if lang := strings.TrimSuffix(path.Base(p), ".json"); !slices.Contains(consoleLanguages, lang) {
 			t.Errorf("%s: %q is not a language the pages offer", p, lang)
 		}
-		m := readCatalog(t, p)
-		for k, v := range en {
-			if strings.TrimSpace(m[k]) == "" {
-				t.Errorf("%s: missing %q", p, k)
-				continue
-			}
-			want, got := placeholders.FindAllString(v, -1), placeholders.FindAllString(m[k], -1)
-			slices.Sort(want)
-			slices.Sort(got)
-			if !slices.Equal(want, got) {
-				t.Errorf("%s: %q has placeholders %v, en has %v", p, k, got, want)
-			}
-		}
-		for k := range m {
-			if _, ok := en[k]; !ok {
-				t.Errorf("%s: %q is not in the dashboard's en.json (never shown)", p, k)
-			}
-		}
+		checkCatalog(t, p, readCatalog(t, p), en, "the dashboard's en.json")
 	}
 }
 

@@ -45,7 +45,6 @@ func TestConsoleCatalogsComplete(t *testing.T) {
 	if len(en) < 50 {
 		t.Fatalf("console en.json has %d keys: the catalog is not where the console reads it", len(en))
 	}
-	placeholders := regexp.MustCompile(`\{\w+\}`)
 	catalogs := consoleCatalogs(t)
 	var langs []string
 	for _, p := range catalogs {
@@ -54,24 +53,7 @@ func TestConsoleCatalogsComplete(t *testing.T) {
 		if !slices.Contains(consoleLanguages, lang) {
 			t.Errorf("%s: %q is not a language the console offers", p, lang)
 		}
-		m := readCatalog(t, p)
-		for k, v := range en {
-			if strings.TrimSpace(m[k]) == "" {
-				t.Errorf("%s: missing %q", p, k)
-				continue
-			}
-			want, got := placeholders.FindAllString(v, -1), placeholders.FindAllString(m[k], -1)
-			slices.Sort(want)
-			slices.Sort(got)
-			if !slices.Equal(want, got) {
-				t.Errorf("%s: %q has placeholders %v, en has %v", p, k, got, want)
-			}
-		}
-		for k := range m {
-			if _, ok := en[k]; !ok {
-				t.Errorf("%s: %q is not in console en.json (never shown)", p, k)
-			}
-		}
+		checkCatalog(t, p, readCatalog(t, p), en, "console en.json")
 	}
 	// Every language the widget speaks, the console speaks.
 	for _, lang := range consoleLanguages {
@@ -149,5 +131,32 @@ func TestConsoleKeyPatterns(t *testing.T) {
 	}
 	if !slices.Equal(got, []string{"a.b", "c.d", "e"}) {
 		t.Fatalf("attribute pattern found %v", got)
+	}
+}
+
+var placeholderRE = regexp.MustCompile(`\{\w+\}`)
+
+// checkCatalog reports what catalog m (read from p) lacks against en, the
+// catalog named enName: a key, or a placeholder that differs; and every key
+// en does not have, which is never shown.
+func checkCatalog(t *testing.T, p string, m, en map[string]string, enName string) {
+	t.Helper()
+	for k, v := range en {
+		if strings.TrimSpace(m[k]) == "" {
+			t.Errorf("%s: missing %q", p, k)
+			continue
+		}
+		// A translation keeps every placeholder and adds none.
+		want, got := placeholderRE.FindAllString(v, -1), placeholderRE.FindAllString(m[k], -1)
+		slices.Sort(want)
+		slices.Sort(got)
+		if !slices.Equal(want, got) {
+			t.Errorf("%s: %q has placeholders %v, en has %v", p, k, got, want)
+		}
+	}
+	for k := range m {
+		if _, ok := en[k]; !ok {
+			t.Errorf("%s: %q is not in %s (never shown)", p, k, enName)
+		}
 	}
 }

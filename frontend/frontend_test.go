@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"path"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 )
@@ -124,27 +123,8 @@ func TestLocaleCatalogsComplete(t *testing.T) {
 		return m
 	}
 	en := read("locales/en.json")
-	placeholders := regexp.MustCompile(`\{\w+\}`)
 	for _, p := range widgetCatalogs(t) {
-		m := read(p)
-		for k, v := range en {
-			if m[k] == "" {
-				t.Errorf("%s: missing %q", p, k)
-				continue
-			}
-			// A translation keeps every placeholder and adds none.
-			want, got := placeholders.FindAllString(v, -1), placeholders.FindAllString(m[k], -1)
-			slices.Sort(want)
-			slices.Sort(got)
-			if !slices.Equal(want, got) {
-				t.Errorf("%s: %q has placeholders %v, en has %v", p, k, got, want)
-			}
-		}
-		for k := range m {
-			if _, ok := en[k]; !ok {
-				t.Errorf("%s: %q is not in en.json (a key en does not have is never shown)", p, k)
-			}
-		}
+		checkCatalog(t, p, read(p), en, "en.json")
 	}
 }
 
