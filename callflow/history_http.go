@@ -1,7 +1,6 @@
 package callflow
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -11,7 +10,6 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"guidecall/internal/httpjson"
-	"guidecall/payments"
 	"guidecall/protocol"
 	"guidecall/queue"
 )
@@ -95,7 +93,8 @@ func parseBound(field, v string, end bool) (time.Time, error) {
 
 // handleGuideCalls is the signed-in guide's history: calls it answered,
 // newest first, with outcome, notes, rating and the payments of each.
-// Payments come from the payments domain, joined here.
+// Payments come from the payments domain, joined here: one read for the
+// page of calls, not one per call.
 func (f *Flow) handleGuideCalls(w http.ResponseWriter, r *http.Request) {
 	qs := r.URL.Query()
 	q := queue.GuideCallsQuery{GuideID: subject(r), Text: qs.Get("q"), Limit: 50}
@@ -117,6 +116,16 @@ func (f *Flow) handleGuideCalls(w http.ResponseWriter, r *http.Request) {
 		writeQueueError(w, f.log, err)
 		return
 	}
+	ids := make([]string, len(calls))
+	for i, c := range calls {
+		ids[i] = c.ID
+	}
+	linksOf, err := f.payments.LinksByCalls(r.Context(), ids)
+	if err != nil {
+		f.log.ErrorContext(r.Context(), "history: payments of calls", "calls", len(ids), "err", err)
+		httpjson.Error(w, http.StatusInternalServerError, "internal", "internal error")
+		return
+	}
 	out := make([]historyCall, 0, len(calls))
 	for _, c := range calls {
 		h := historyCall{
@@ -127,13 +136,7 @@ func (f *Flow) handleGuideCalls(w http.ResponseWriter, r *http.Request) {
 		if c.AcceptedAt != nil && c.EndedAt != nil {
 			h.DurationSeconds = int64(c.EndedAt.Sub(*c.AcceptedAt).Round(time.Second) / time.Second)
 		}
-		links, err := f.payments.LinksByCall(r.Context(), c.ID)
-		if err != nil && !errors.Is(err, payments.ErrNotFound) {
-			f.log.ErrorContext(r.Context(), "history: payments of call", "call_id", c.ID, "err", err)
-			httpjson.Error(w, http.StatusInternalServerError, "internal", "internal error")
-			return
-		}
-		for _, l := range links {
+		for _, l := range linksOf[c.ID] {
 			h.Payments = append(h.Payments, historyPayment{
 				LinkID: l.ID, Amount: l.Amount, Currency: l.Currency, Description: l.Description,
 				Status: string(l.Status), RefundedAmount: l.RefundedAmount, CreatedAt: l.CreatedAt, PaidAt: l.PaidAt,

@@ -153,6 +153,26 @@ func (m *MemoryStore) LinksByCall(ctx context.Context, callID string) ([]Link, e
 	return out, nil
 }
 
+// LinksByCalls implements Store.
+func (m *MemoryStore) LinksByCalls(ctx context.Context, callIDs []string) (map[string][]Link, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	want := make(map[string]bool, len(callIDs))
+	for _, id := range callIDs {
+		want[id] = true
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[string][]Link{}
+	for _, id := range m.order {
+		if l := m.links[id]; want[l.CallID] {
+			out[l.CallID] = append(out[l.CallID], l.Clone())
+		}
+	}
+	return out, nil
+}
+
 // LinksUnsettled implements Store.
 func (m *MemoryStore) LinksUnsettled(ctx context.Context, updatedBefore, createdAfter time.Time, limit int) ([]Link, error) {
 	if err := ctx.Err(); err != nil {

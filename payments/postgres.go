@@ -230,6 +230,23 @@ func (s *PostgresStore) LinksByCall(ctx context.Context, callID string) ([]Link,
 		`SELECT `+linkColumns+` FROM payment_links WHERE call_id = $1 ORDER BY seq`, callID)
 }
 
+// LinksByCalls implements Store: one query for all the calls.
+func (s *PostgresStore) LinksByCalls(ctx context.Context, callIDs []string) (map[string][]Link, error) {
+	out := map[string][]Link{}
+	if len(callIDs) == 0 {
+		return out, nil
+	}
+	links, err := s.links(ctx, fmt.Sprintf("links of %d calls", len(callIDs)),
+		`SELECT `+linkColumns+` FROM payment_links WHERE call_id = ANY($1) ORDER BY call_id, seq`, callIDs)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range links {
+		out[l.CallID] = append(out[l.CallID], l)
+	}
+	return out, nil
+}
+
 // LinksUnsettled implements Store.
 func (s *PostgresStore) LinksUnsettled(ctx context.Context, updatedBefore, createdAfter time.Time, limit int) ([]Link, error) {
 	return s.links(ctx, "unsettled links", `SELECT `+linkColumns+` FROM payment_links

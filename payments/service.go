@@ -592,6 +592,30 @@ func (s *Service) LinksByCall(ctx context.Context, callID string) ([]Link, error
 	if err != nil {
 		return nil, fmt.Errorf("payments: links of call: %w", err)
 	}
+	if err := s.expireDue(ctx, links); err != nil {
+		return nil, err
+	}
+	return links, nil
+}
+
+// LinksByCalls is LinksByCall for several calls in one store read, keyed
+// by call id (a call without links has no key): a page of history.
+func (s *Service) LinksByCalls(ctx context.Context, callIDs []string) (map[string][]Link, error) {
+	byCall, err := s.store.LinksByCalls(ctx, callIDs)
+	if err != nil {
+		return nil, fmt.Errorf("payments: links of calls: %w", err)
+	}
+	for _, links := range byCall {
+		if err := s.expireDue(ctx, links); err != nil {
+			return nil, err
+		}
+	}
+	return byCall, nil
+}
+
+// expireDue moves the open links past their expiry to expired (with their
+// event), in place, so a reader never sees a stale "open".
+func (s *Service) expireDue(ctx context.Context, links []Link) error {
 	now := s.now()
 	for i, l := range links {
 		if l.Status != StatusOpen || l.ExpiresAt.IsZero() || now.Before(l.ExpiresAt) {
@@ -604,13 +628,13 @@ func (s *Service) LinksByCall(ctx context.Context, callID string) ([]Link, error
 				links[i] = cur
 			}
 		case err != nil:
-			return nil, fmt.Errorf("payments: expire link: %w", err)
+			return fmt.Errorf("payments: expire link: %w", err)
 		default:
 			s.linkLog(updated).Info("payment link expired")
 			links[i] = updated
 		}
 	}
-	return links, nil
+	return nil
 }
 
 // Link returns one link, expiring it first if its time is up.

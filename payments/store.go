@@ -29,6 +29,11 @@ type Store interface {
 	// LinksByCall returns the links of a call, oldest first; none is not an
 	// error.
 	LinksByCall(ctx context.Context, callID string) ([]Link, error)
+	// LinksByCalls returns the links of several calls in one read, oldest
+	// first within each call, keyed by call id; a call without links has
+	// no key. What a page of history asks for, instead of LinksByCall per
+	// call.
+	LinksByCalls(ctx context.Context, callIDs []string) (map[string][]Link, error)
 	// LinksUnsettled returns up to limit links whose status may still
 	// change at the provider (open, paid, partially refunded), last
 	// updated before updatedBefore and created after createdAfter, least

@@ -216,6 +216,37 @@ func RunStoreSuite(t *testing.T, newStore func(t *testing.T) payments.Store) {
 		}
 	})
 
+	// LinksByCalls: several calls in one read, each as LinksByCall has it.
+	t.Run("LinksByCalls", func(t *testing.T) {
+		s := newStore(t)
+		a, b, c, d := link("call-1", "k1"), link("call-2", "k1"), link("call-1", "k2"), link("call-3", "k1")
+		for _, l := range []payments.Link{a, b, c, d} {
+			if _, err := s.LinkCreate(ctx, l); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.LinksByCalls(ctx, []string{"call-1", "call-2", "call-none"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || len(got["call-1"]) != 2 || len(got["call-2"]) != 1 {
+			t.Fatalf("LinksByCalls = %+v, want call-1 [a c], call-2 [b]", got)
+		}
+		for call, want := range map[string][]payments.Link{"call-1": {a, c}, "call-2": {b}} {
+			one, err := s.LinksByCall(ctx, call)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range want {
+				equal(t, got[call][i], want[i])
+				equal(t, got[call][i], one[i])
+			}
+		}
+		if none, err := s.LinksByCalls(ctx, nil); err != nil || len(none) != 0 {
+			t.Fatalf("LinksByCalls(nil) = %v, %v", none, err)
+		}
+	})
+
 	t.Run("UpdateFnErrorWritesNothing", func(t *testing.T) {
 		s := newStore(t)
 		l := link("call-1", "k")
