@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -13,7 +12,6 @@ import (
 
 	"guidecall/internal/config"
 	"guidecall/merchant"
-	"guidecall/protocol"
 )
 
 // TestBrowserAdminManagesPaymentsAndWebhooks drives the dashboard's
@@ -32,57 +30,30 @@ func TestBrowserAdminManagesPaymentsAndWebhooks(t *testing.T) {
 		// Two quick attempts, then the delivery gives up and can be replayed.
 		c.MerchantRetrySchedule = []time.Duration{20 * time.Millisecond}
 	}})
-	const adminEmail, adminPassword = "admin@e2e.local", "correct horse battery"
-	if _, err := n.Auth.AddAccount(context.Background(), adminEmail, "E2E Admin", adminPassword, protocol.RoleAdmin); err != nil {
-		t.Fatal(err)
-	}
-	pair, err := n.Auth.Login(context.Background(), adminEmail, adminPassword, "192.0.2.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tab := launchChromium(t, "admin", chromium, chromedp.Flag("lang", "en-US"))
-	tab.do(t, "open the payments", browserStepTimeout,
-		chromedp.Navigate(n.URL()+"/admin/#payments"), chromedp.WaitVisible(chromedp.CSS("#login-submit")))
-	adminSignIn(t, tab, adminEmail, adminPassword)
+	tab, token := openAdmin(t, chromium, n, "#payments")
 	tab.waitJS(t, "providers listed", browserStepTimeout,
 		`!!document.querySelector('#pay-providers tr[data-provider="stripe"]') && !!document.querySelector('#pay-providers tr[data-provider="sandbox"]')`)
 	if row := tab.text(t, `#pay-providers tr[data-provider="sandbox"]`); row != "sandbox0––0Closed" {
 		t.Errorf("sandbox row %q", row)
 	}
 
-	fill := func(id, value string) {
-		t.Helper()
-		tab.evalString(t, fmt.Sprintf(`document.getElementById(%q).value = ""; "ok"`, id))
-		tab.do(t, "type "+id, browserStepTimeout, chromedp.SendKeys(chromedp.JSPath(fmt.Sprintf(`document.getElementById(%q)`, id)), value))
-	}
-	choose := func(id, value string) {
-		t.Helper()
-		tab.evalString(t, fmt.Sprintf(`document.getElementById(%q).value = %q; "ok"`, id, value))
-	}
-	fieldError := func(id string) string {
-		return tab.evalString(t, fmt.Sprintf(`(() => { const e = document.getElementById(%q); return e && !e.hidden ? e.textContent : ""; })()`, id))
-	}
-
 	// A share over 100%: the API's refusal stands beside the percent.
-	fill("r-currency", "eur")
-	choose("r-provider", "stripe")
-	choose("r-incumbent", "sandbox")
-	fill("r-percent", "150")
-	tab.do(t, "save the rollout", browserStepTimeout, chromedp.Click(chromedp.CSS("#rollout-save")))
-	tab.waitJS(t, "percent refused beside its field", browserStepTimeout, `!document.getElementById("r-percent-error").hidden`)
-	if msg := fieldError("r-percent-error"); msg != "percent 0..100, margin 0..1, min_sample and window_seconds not negative" {
+	tab.fill(t, "r-currency", "eur")
+	tab.choose(t, "r-provider", "stripe")
+	tab.choose(t, "r-incumbent", "sandbox")
+	tab.fill(t, "r-percent", "150")
+	if msg := tab.refused(t, "#rollout-save", "r-percent"); msg != "percent 0..100, margin 0..1, min_sample and window_seconds not negative" {
 		t.Errorf("percent error %q", msg)
 	}
 	if ok, _ := tab.check(`document.getElementById("r-percent").getAttribute("aria-invalid") === "true"`); !ok {
 		t.Error("the percent input is not marked invalid")
 	}
-	tab.audit(t, axe, "rollout form with an error")
+	tab.auditSizes(t, axe, "rollout form with an error")
 	tab.pageScreenshots(t, "rollout-refused")
 
-	fill("r-percent", "10")
-	fill("r-margin", "5")
-	tab.do(t, "save the rollout", browserStepTimeout, chromedp.Click(chromedp.CSS("#rollout-save")))
-	tab.waitJS(t, "rollout listed", browserStepTimeout, `!!document.querySelector('#pay-rollouts tr[data-currency="EUR"]')`)
+	tab.fill(t, "r-percent", "10")
+	tab.fill(t, "r-margin", "5")
+	tab.submit(t, "#rollout-save", "rollout listed", `!!document.querySelector('#pay-rollouts tr[data-currency="EUR"]')`)
 	if row := tab.text(t, `#pay-rollouts tr[data-currency="EUR"]`); !strings.HasPrefix(row, "EURstripesandbox10Running") {
 		t.Errorf("rollout row %q", row)
 	}
@@ -95,28 +66,26 @@ func TestBrowserAdminManagesPaymentsAndWebhooks(t *testing.T) {
 			StopReason          string `json:"stop_reason"`
 		} `json:"rollouts"`
 	}
-	api(t, http.MethodGet, n.URL()+"/api/v1/admin/payment-providers", pair.AccessToken, nil, &figures, http.StatusOK)
+	api(t, http.MethodGet, n.URL()+"/api/v1/admin/payment-providers", token, nil, &figures, http.StatusOK)
 	if r := figures.Rollouts["EUR"]; r.Provider != "stripe" || r.Incumbent != "sandbox" || r.Percent != 10 || r.Margin != 0.05 || r.Stopped {
 		t.Fatalf("rollout stored as %+v", r)
 	}
 
 	// The risk limits: an amount that is not one is refused before sending.
-	fill("l-max_amount", "EUR 500 euros")
-	tab.do(t, "save the limits", browserStepTimeout, chromedp.Click(chromedp.CSS("#limits-save")))
-	tab.waitJS(t, "amount refused beside its field", browserStepTimeout, `!document.getElementById("l-max_amount-error").hidden`)
-	fill("l-max_amount", "EUR=50000, usd=60000")
-	fill("l-max_links_per_call", "3")
-	tab.do(t, "save the limits", browserStepTimeout, chromedp.Click(chromedp.CSS("#limits-save")))
-	tab.waitJS(t, "limits saved", browserStepTimeout, `document.getElementById("limits-form-status").textContent !== ""`)
+	tab.fill(t, "l-max_amount", "EUR 500 euros")
+	tab.refused(t, "#limits-save", "l-max_amount")
+	tab.fill(t, "l-max_amount", "EUR=50000, usd=60000")
+	tab.fill(t, "l-max_links_per_call", "3")
+	tab.submit(t, "#limits-save", "limits saved", `document.getElementById("limits-form-status").textContent !== ""`)
 	var limits struct {
 		MaxAmount       map[string]int64 `json:"max_amount"`
 		MaxLinksPerCall int              `json:"max_links_per_call"`
 	}
-	api(t, http.MethodGet, n.URL()+"/api/v1/admin/payment-limits", pair.AccessToken, nil, &limits, http.StatusOK)
+	api(t, http.MethodGet, n.URL()+"/api/v1/admin/payment-limits", token, nil, &limits, http.StatusOK)
 	if limits.MaxAmount["EUR"] != 50000 || limits.MaxAmount["USD"] != 60000 || limits.MaxLinksPerCall != 3 {
 		t.Fatalf("limits stored as %+v", limits)
 	}
-	tab.audit(t, axe, "payments")
+	tab.auditSizes(t, axe, "payments")
 	tab.pageScreenshots(t, "payments")
 
 	// Stopping it: the reason shows in its row.
@@ -128,14 +97,12 @@ func TestBrowserAdminManagesPaymentsAndWebhooks(t *testing.T) {
 	recv.setDown(true)
 	tab.do(t, "open the webhooks", browserStepTimeout, chromedp.Navigate(n.URL()+"/admin/#webhooks"))
 	tab.waitJS(t, "webhooks section", browserStepTimeout, `!document.getElementById("webhooks-view").hidden`)
-	fill("w-url", "shop.example/hooks")
-	tab.do(t, "save the endpoint", browserStepTimeout, chromedp.Click(chromedp.CSS("#endpoint-save")))
-	tab.waitJS(t, "url refused beside its field", browserStepTimeout, `!document.getElementById("w-url-error").hidden`)
-	fill("w-url", recv.srv.URL+"/guidecall")
-	fill("w-events", "call.started")
-	fill("w-description", "e2e shop")
-	tab.do(t, "save the endpoint", browserStepTimeout, chromedp.Click(chromedp.CSS("#endpoint-save")))
-	tab.waitJS(t, "secret shown", browserStepTimeout, `!document.getElementById("endpoint-secret").hidden`)
+	tab.fill(t, "w-url", "shop.example/hooks")
+	tab.refused(t, "#endpoint-save", "w-url")
+	tab.fill(t, "w-url", recv.srv.URL+"/guidecall")
+	tab.fill(t, "w-events", "call.started")
+	tab.fill(t, "w-description", "e2e shop")
+	tab.submit(t, "#endpoint-save", "secret shown", `!document.getElementById("endpoint-secret").hidden`)
 	secret := tab.evalString(t, `document.getElementById("endpoint-secret-value").textContent`)
 	if !strings.HasPrefix(secret, "whsec_") {
 		t.Fatalf("secret shown %q", secret)
@@ -149,7 +116,7 @@ func TestBrowserAdminManagesPaymentsAndWebhooks(t *testing.T) {
 	if err := n.MerchantMemory.Record(context.Background(), merchant.Event{ID: "evt_e2e_call_started", Type: merchant.CallStarted, CreatedAt: time.Now(), Data: data}); err != nil {
 		t.Fatal(err)
 	}
-	awaitDelivery(t, n.URL(), pair.AccessToken, "call.started", 20*time.Second, func(d adminDelivery) bool { return d.Status == "failed" })
+	awaitDelivery(t, n.URL(), token, "call.started", 20*time.Second, func(d adminDelivery) bool { return d.Status == "failed" })
 	tab.do(t, "refresh the deliveries", browserStepTimeout, chromedp.Click(chromedp.CSS("#wh-refresh")))
 	tab.waitJS(t, "failed delivery listed", browserStepTimeout,
 		`!!document.querySelector('#wh-deliveries tr[data-event="call.started"] button[aria-label="Replay call.started"]')`)
@@ -160,7 +127,7 @@ func TestBrowserAdminManagesPaymentsAndWebhooks(t *testing.T) {
 	recv.setDown(false)
 	tab.do(t, "replay", browserStepTimeout, chromedp.Click(chromedp.CSS(`#wh-deliveries tr[data-event="call.started"] button[aria-label="Replay call.started"]`)))
 	recv.await(t, "call.started", 20*time.Second)
-	awaitDelivery(t, n.URL(), pair.AccessToken, "call.started", 20*time.Second, func(d adminDelivery) bool { return d.Status == "succeeded" })
+	awaitDelivery(t, n.URL(), token, "call.started", 20*time.Second, func(d adminDelivery) bool { return d.Status == "succeeded" })
 	tab.do(t, "refresh the deliveries", browserStepTimeout, chromedp.Click(chromedp.CSS("#wh-refresh")))
 	tab.waitJS(t, "delivered, three attempts logged", browserStepTimeout,
 		`document.querySelector('#wh-deliveries tr[data-event="call.started"]').textContent.includes("Delivered") && document.querySelectorAll("#delivery-attempts tbody tr").length === 3`)
@@ -173,7 +140,7 @@ func TestBrowserAdminManagesPaymentsAndWebhooks(t *testing.T) {
 	if bad != 0 {
 		t.Errorf("%d deliveries with a bad signature", bad)
 	}
-	tab.audit(t, axe, "webhooks")
+	tab.auditSizes(t, axe, "webhooks")
 	tab.pageScreenshots(t, "webhooks")
 
 	// Disable, then delete.
@@ -184,7 +151,7 @@ func TestBrowserAdminManagesPaymentsAndWebhooks(t *testing.T) {
 	var eps struct {
 		Endpoints []json.RawMessage `json:"endpoints"`
 	}
-	api(t, http.MethodGet, n.URL()+"/api/v1/admin/webhooks/endpoints", pair.AccessToken, nil, &eps, http.StatusOK)
+	api(t, http.MethodGet, n.URL()+"/api/v1/admin/webhooks/endpoints", token, nil, &eps, http.StatusOK)
 	if len(eps.Endpoints) != 0 {
 		t.Fatalf("endpoints left: %s", eps.Endpoints)
 	}

@@ -73,7 +73,7 @@ func TestBrowserConsoleInCall(t *testing.T) {
 	)
 	const openLink = `#payment-links li[data-link-id][data-status="open"]`
 	guide.waitJS(t, "link listed", browserStepTimeout, `!!document.querySelector('`+openLink+`')`)
-	guide.audit(t, axe, "console in a call")
+	guide.auditSizes(t, axe, "console in a call")
 
 	// On a phone (390x844) the payment form is reachable with the video
 	// still in view: scrolled to the send button, the video is on screen
@@ -106,7 +106,7 @@ func TestBrowserConsoleInCall(t *testing.T) {
 		t.Errorf("after the reload #pay-currency is %q, want the shopper's EUR", cur)
 	}
 	shot(t, guide, "guide-reloaded-mid-call", "#call-context")
-	guide.audit(t, axe, "console reloaded in a call")
+	guide.auditSizes(t, axe, "console reloaded in a call")
 
 	// The shopper turns the microphone back on: the tile follows.
 	shopper.do(t, "unmute", browserStepTimeout, chromedp.Click(widgetEl("#mute")))
@@ -127,7 +127,7 @@ func TestBrowserConsoleInCall(t *testing.T) {
 		document.querySelector('`+openLink+` .badge').textContent === "offen" &&
 		(document.querySelector("#notify-hint").hidden || !document.querySelector("#notify-hint").textContent.startsWith("Desktop notifications"))`)
 	shot(t, guide, "guide-in-call-de", "#call-view")
-	guide.audit(t, axe, "console in a call, in German")
+	guide.auditSizes(t, axe, "console in a call, in German")
 }
 
 // jsString is s as a JavaScript string literal.

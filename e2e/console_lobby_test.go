@@ -132,7 +132,7 @@ func TestBrowserOfferAlertsAndPresence(t *testing.T) {
 	guide.setWindow(t, browser.WindowStateNormal)
 	guide.waitJS(t, "console in front", browserStepTimeout, `document.visibilityState === "visible"`)
 	shot(t, guide, "console-missed-offers")
-	guide.audit(t, axe, "console set away after missed offers")
+	guide.auditSizes(t, axe, "console set away after missed offers")
 
 	// Long enough offers from here on.
 	if _, err := node.Queue.UpdateQueue(ctx, queue.DefaultQueue, func(q *queue.Queue) error {
@@ -147,7 +147,7 @@ func TestBrowserOfferAlertsAndPresence(t *testing.T) {
 		t.Error("the missed-offers alert stays after the guide went available")
 	}
 	shot(t, guide, "console-offer")
-	guide.audit(t, axe, "console with an offer")
+	guide.auditSizes(t, axe, "console with an offer")
 	guide.do(t, "accept", browserStepTimeout, chromedp.Click(chromedp.CSS("#accept-offer")))
 	guide.waitJS(t, "busy while in the call", browserStepTimeout,
 		`window.guidecall.presence() === "busy" && document.querySelector("#presence-status").dataset.status === "busy"`)
@@ -158,7 +158,7 @@ func TestBrowserOfferAlertsAndPresence(t *testing.T) {
 	guide.waitJS(t, "the wrap-up clock moves", browserStepTimeout, `document.querySelector("#wrap-up-left").textContent !== `+strconv.Quote(first))
 	guide.do(t, "write notes", browserStepTimeout, chromedp.SendKeys(chromedp.CSS("#wrap-up"), "Wants the trail runner in 43"))
 	shot(t, guide, "console-wrap-up")
-	guide.audit(t, axe, "console in wrap-up")
+	guide.auditSizes(t, axe, "console in wrap-up")
 
 	// A shopper waits; ending the wrap-up early brings the offer, which
 	// hides the notes until it is gone.
@@ -218,7 +218,7 @@ func TestBrowserWrapUpNotesInHistory(t *testing.T) {
 	guide.waitJS(t, "the shopper in the queue overview", browserStepTimeout,
 		`(() => { const r = document.querySelector('#overview-queues tr[data-entry-id=`+strconv.Quote(j.EntryID)+`]'); return r && r.textContent.includes("Sam") && r.textContent.includes("de-DE") && r.textContent.includes("shop.example/p/42"); })()`)
 	shot(t, guide, "console-queue-overview", "#overview-panel")
-	guide.audit(t, axe, "console with the queue overview")
+	guide.auditSizes(t, axe, "console with the queue overview")
 	guide.do(t, "accept", browserStepTimeout, chromedp.Click(chromedp.CSS("#accept-offer")))
 	guide.waitJS(t, "call on screen", browserStepTimeout, `!!window.guidecall.callId()`)
 	callID := guide.evalString(t, `window.guidecall.callId()`)
@@ -259,7 +259,7 @@ func TestBrowserWrapUpNotesInHistory(t *testing.T) {
 	guide.waitJS(t, "asked for the outcome", browserStepTimeout,
 		`!document.querySelector("#wrap-up-error").hidden && !document.querySelector("#ended-view").hidden`)
 	shot(t, guide, "console-wrap-up-outcome", "#ended-view")
-	guide.audit(t, axe, "wrap-up asking for an outcome")
+	guide.auditSizes(t, axe, "wrap-up asking for an outcome")
 	guide.do(t, "choose an outcome and finish", browserStepTimeout,
 		chromedp.SetValue(chromedp.CSS("#wrap-up-outcome"), "follow_up"),
 		chromedp.Click(chromedp.CSS("#wrap-up-done")),
@@ -286,7 +286,7 @@ func TestBrowserWrapUpNotesInHistory(t *testing.T) {
 		}
 	}
 	shot(t, guide, "console-history", "#history-panel")
-	guide.audit(t, axe, "console history")
+	guide.auditSizes(t, axe, "console history")
 
 	guide.do(t, "search by the notes", browserStepTimeout,
 		chromedp.SendKeys(chromedp.CSS("#history-q"), "TRAIL runner"),
@@ -414,7 +414,7 @@ func TestBrowserConsoleLanguages(t *testing.T) {
 		}
 	}
 	shot(t, guide, "console-ar")
-	guide.audit(t, axe, "console in Arabic")
+	guide.auditSizes(t, axe, "console in Arabic")
 	guide.do(t, "reload", browserStepTimeout, chromedp.Reload())
 	guide.waitJS(t, "still Arabic after a reload", browserStepTimeout,
 		`document.documentElement.dir === "rtl" && document.querySelector("#console-locale").value === "ar" && document.querySelector("#presence-title").textContent === "الحالة"`)

@@ -3,6 +3,7 @@ package e2e
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -64,4 +65,66 @@ func TestDemoShopPhoneLauncherClear(t *testing.T) {
 	shopper.do(t, "ask for a callback from the page", browserStepTimeout, chromedp.Click(chromedp.CSS("#call-guide")))
 	shopper.waitJS(t, "callback offered, no join", browserStepTimeout,
 		`!guidecall.root.querySelector("#callback-launch").hidden && guidecall.root.querySelector("#join-video").hidden`)
+}
+
+// cspViolations are the lines of the tab's console so far that report a
+// Content Security Policy violation.
+func (b *chromeTab) cspViolations() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []string
+	for _, line := range b.console {
+		if strings.Contains(line, "Content Security Policy") {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// waitConsole waits until a line of the tab's console contains marker.
+func (b *chromeTab) waitConsole(t *testing.T, marker string) {
+	t.Helper()
+	seen := func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		for _, line := range b.console {
+			if strings.Contains(line, marker) {
+				return true
+			}
+		}
+		return false
+	}
+	deadline := time.Now().Add(browserStepTimeout)
+	for !seen() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: console line %q not seen after %v", b.name, marker, browserStepTimeout)
+		}
+		time.Sleep(browserPollEvery)
+	}
+}
+
+// TestDemoShopNoCSPViolation opens the demo shop and the widget's panel
+// on it, audited by axe-core at desktop and phone size as every browser
+// test audits: the console reports no Content Security Policy violation,
+// neither from the page or the widget (no inline style, no inline
+// script) nor from the audit (before its preload was turned off, axe-core
+// copied the widget's shadow-root sheet into a <style> the CSP refused).
+func TestDemoShopNoCSPViolation(t *testing.T) {
+	chromium := findChromium(t)
+	axe := findAxe(t)
+	n := startNode(t, nodeOptions{})
+	shopper := launchChromium(t, "shopper", chromium)
+	shopper.do(t, "open the demo shop", browserStepTimeout, chromedp.Navigate(n.URL()+"/shop/?currency=EUR"))
+	shopper.waitJS(t, "widget mounted", browserStepTimeout, `!!window.guidecall?.root?.querySelector("#launcher")`)
+	shopper.auditSizes(t, axe, "demo")
+	shopper.do(t, "the page's own call button", browserStepTimeout, chromedp.Click(chromedp.CSS("#call-guide")))
+	shopper.widgetVisible(t, "pre-call choices", "#join-video")
+	shopper.auditSizes(t, axe, "demo-precall")
+	// A line logged after all of that: once it is read, so is every
+	// line before it.
+	shopper.evalString(t, `console.info("csp-check-done"); "ok"`)
+	shopper.waitConsole(t, "csp-check-done")
+	for _, line := range shopper.cspViolations() {
+		t.Errorf("CSP violation on the demo shop: %s", line)
+	}
 }

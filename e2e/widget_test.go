@@ -131,7 +131,14 @@ func (b *chromeTab) audit(t *testing.T, axe, state string) {
 		Help   string   `json:"help"`
 		Nodes  []string `json:"nodes"`
 	}
-	got, err := chromedp.Run(ctx, chromedp.Evaluate[[]violation](`axe.run(document, { resultTypes: ["violations"] }).then((r) =>
+	// preload: false. axe-core's CSSOM preload copies the stylesheets of
+	// shadow roots (the widget's <link>) into <style> elements of a
+	// document it makes, which the page's CSP (style-src 'self') refuses:
+	// the one "Applying inline style violates..." line the demo shop
+	// logged, though neither the page nor the widget does so. Only the
+	// css-orientation-lock rule reads that CSSOM; none of our sheets locks
+	// the orientation.
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[[]violation](`axe.run(document, { resultTypes: ["violations"], preload: false }).then((r) =>
 		r.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
 			.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => JSON.stringify(n.target)) })))`,
 		chromedp.EvalAwaitPromise))
@@ -143,9 +150,33 @@ func (b *chromeTab) audit(t *testing.T, axe, state string) {
 	}
 }
 
-// screenshots saves the page at desktop and phone size for a reviewer, in
-// GUIDECALL_SCREENSHOTS (default a directory under the system temp dir).
+// auditSizes is audit at each of the viewports (desktop and phone),
+// ending at desktop size.
+func (b *chromeTab) auditSizes(t *testing.T, axe, state string) {
+	t.Helper()
+	for _, size := range viewports() {
+		b.do(t, size.name+" size", browserStepTimeout, chromedp.EmulateViewport(size.w, size.h))
+		b.audit(t, axe, state+" ("+size.name+")")
+	}
+	b.do(t, "back to desktop size", browserStepTimeout, chromedp.EmulateViewport(1280, 800))
+}
+
+// screenshots saves the viewport at desktop and phone size for a
+// reviewer, in GUIDECALL_SCREENSHOTS (default a directory under the system
+// temp dir).
 func (b *chromeTab) screenshots(t *testing.T, state string) {
+	t.Helper()
+	b.saveScreenshots(t, state, false)
+}
+
+// pageScreenshots is screenshots of the whole page, not only the viewport
+// (the dashboard is taller than a screen).
+func (b *chromeTab) pageScreenshots(t *testing.T, state string) {
+	t.Helper()
+	b.saveScreenshots(t, state, true)
+}
+
+func (b *chromeTab) saveScreenshots(t *testing.T, state string, fullPage bool) {
 	t.Helper()
 	dir := os.Getenv("GUIDECALL_SCREENSHOTS")
 	if dir == "" {
@@ -154,14 +185,13 @@ func (b *chromeTab) screenshots(t *testing.T, state string) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, size := range []struct {
-		name string
-		w, h int64
-	}{{"desktop", 1280, 800}, {"phone", 390, 844}} {
+	for _, size := range viewports() {
 		ctx, cancel := context.WithTimeout(b.ctx, browserStepTimeout)
 		err := chromedp.Do(ctx, chromedp.EmulateViewport(size.w, size.h))
 		var png []byte
-		if err == nil {
+		if err == nil && fullPage {
+			png, err = chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		} else if err == nil {
 			png, err = chromedp.Run(ctx, chromedp.CaptureScreenshot())
 		}
 		cancel()
@@ -175,6 +205,17 @@ func (b *chromeTab) screenshots(t *testing.T, state string) {
 	}
 	b.do(t, "back to desktop size", browserStepTimeout, chromedp.EmulateViewport(1280, 800))
 	t.Logf("screenshots of %q in %s", state, dir)
+}
+
+// viewports are the sizes every screenshot and every audit of auditSizes
+// covers: desktop first, the size the tests run at.
+func viewports() []viewport {
+	return []viewport{{"desktop", 1280, 800}, {"phone", 390, 844}}
+}
+
+type viewport struct {
+	name string
+	w, h int64
 }
 
 // guideAvailable signs the guide console in and goes available.
@@ -686,20 +727,16 @@ func TestDemoShopPage(t *testing.T) {
 	shopper.do(t, "Escape", browserStepTimeout, chromedp.SendKeys(widgetEl("#join-video"), kb.Escape))
 	shopper.waitJS(t, "panel closed", browserStepTimeout, `guidecall.root.querySelector("#call-widget").hidden`)
 	shopper.waitJS(t, "focus back on the page's button", browserStepTimeout, `document.activeElement?.id === "call-guide"`)
-	// The page's CSP (script-src and style-src 'self') refused nothing the
-	// widget does.
-	// (Checked before the audits: axe-core's own inline styles are refused.)
-	shopper.mu.Lock()
-	for _, line := range shopper.console {
-		if strings.Contains(line, "Content Security Policy") {
-			t.Errorf("CSP refusal on the demo page: %s", line)
-		}
-	}
-	shopper.mu.Unlock()
 	shopper.audit(t, axe, "demo")
 	shopper.do(t, "open the widget again", browserStepTimeout, chromedp.Click(chromedp.CSS("#call-guide")))
 	shopper.widgetVisible(t, "pre-call choices", "#join-video")
 	shopper.audit(t, axe, "demo-precall")
+	// The page's CSP (script-src and style-src 'self') refused nothing the
+	// widget or the audits did (TestDemoShopNoCSPViolation waits for the
+	// console to catch up; here it is what was read so far).
+	for _, line := range shopper.cspViolations() {
+		t.Errorf("CSP refusal on the demo page: %s", line)
+	}
 }
 
 // TestDemoShopEarlyClick clicks the demo page's own call button while the
