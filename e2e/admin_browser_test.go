@@ -111,12 +111,14 @@ func TestBrowserAdminDashboard(t *testing.T) {
 	}
 
 	tab.auditSizes(t, axe, "admin dashboard")
+	tab.fitsPhone(t, "dashboard")
 	tab.pageScreenshots(t, "dashboard")
 
 	// The 30 days: the seeded day is one bar among empty days.
 	tab.do(t, "30 days", browserStepTimeout, chromedp.Click(chromedp.CSS(`[data-days="30"]`)))
 	tab.waitJS(t, "30 days loaded", browserStepTimeout, `window.guidecallAdmin.stats().days.length === 30`)
 	tab.auditSizes(t, axe, "admin dashboard, 30 days")
+	tab.fitsPhone(t, "dashboard-30-days")
 	tab.pageScreenshots(t, "dashboard-30-days")
 }
 
@@ -144,6 +146,7 @@ func TestBrowserAdminManagesQueuesAndGuides(t *testing.T) {
 		t.Error("the time zone input is not marked invalid")
 	}
 	tab.auditSizes(t, axe, "queue form with an error")
+	tab.fitsPhone(t, "queue-refused")
 	tab.pageScreenshots(t, "queue-refused")
 
 	tab.fill(t, "q-time_zone", "Europe/Berlin")
@@ -167,6 +170,7 @@ func TestBrowserAdminManagesQueuesAndGuides(t *testing.T) {
 	tab.refused(t, "#queue-save", "q-hours.mon")
 	tab.fill(t, "q-hours.mon", "09:00-18:00")
 	tab.submit(t, "#queue-save", "saved", `document.getElementById("queue-form-status").textContent.includes("shoes")`)
+	tab.fitsPhone(t, "queues")
 	tab.pageScreenshots(t, "queues")
 
 	// A guide who speaks German and English, in the new queue.
@@ -208,6 +212,7 @@ func TestBrowserAdminManagesQueuesAndGuides(t *testing.T) {
 		t.Errorf("duplicate email error %q", msg)
 	}
 	tab.auditSizes(t, axe, "guide form with an error")
+	tab.fitsPhone(t, "guides")
 	tab.pageScreenshots(t, "guides")
 
 	// The product feed: a bad row is named and the feed stays; a good one replaces it.
@@ -238,5 +243,6 @@ func TestBrowserAdminManagesQueuesAndGuides(t *testing.T) {
 		t.Fatalf("feed holds %v", feed.Products)
 	}
 	tab.auditSizes(t, axe, "product feed")
+	tab.fitsPhone(t, "products")
 	tab.pageScreenshots(t, "products")
 }

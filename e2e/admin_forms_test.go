@@ -85,3 +85,36 @@ func (b *chromeTab) refused(t *testing.T, button, id string) string {
 	b.submit(t, button, id+" refused beside its field", fmt.Sprintf(`!document.getElementById(%q).hidden`, id+"-error"))
 	return b.fieldError(t, id+"-error")
 }
+
+// phoneFitJS lists what is wider than a phone's screen: the page itself
+// (a sideways scroll) and each visible table, and the body cells whose
+// data-label (the column name a stacked row shows) is not their header.
+const phoneFitJS = `(() => {
+	const bad = [];
+	const page = document.documentElement;
+	if (page.scrollWidth > innerWidth + 0.5) bad.push("page " + page.scrollWidth + "px wide");
+	for (const table of document.querySelectorAll("table")) {
+		if (!table.checkVisibility()) continue;
+		const r = table.getBoundingClientRect();
+		if (r.left < -0.5 || r.right > innerWidth + 0.5 || table.scrollWidth > table.clientWidth + 0.5) {
+			bad.push("#" + table.id + " spans " + Math.round(r.left) + ".." + Math.round(r.right) + "px, scrolls " + table.scrollWidth + "px");
+		}
+		const heads = [...(table.tHead?.rows[0]?.cells ?? [])].map((th) => th.textContent.trim());
+		for (const body of table.tBodies) for (const tr of body.rows) [...tr.cells].forEach((td, i) => {
+			if (td.colSpan === 1 && td.dataset.label !== heads[i]) bad.push("#" + table.id + " cell " + i + " labelled " + JSON.stringify(td.dataset.label ?? null));
+		});
+	}
+	return bad.join("; ");
+})()`
+
+// fitsPhone checks at phone size (390x844) that the page does not scroll
+// sideways and every table stands within the screen with its rows
+// stacked under their column names; it ends at desktop size.
+func (b *chromeTab) fitsPhone(t *testing.T, state string) {
+	t.Helper()
+	b.do(t, "phone size", browserStepTimeout, chromedp.EmulateViewport(390, 844))
+	if bad := b.evalString(t, phoneFitJS); bad != "" {
+		t.Errorf("%s at phone size: %s", state, bad)
+	}
+	b.do(t, "back to desktop size", browserStepTimeout, chromedp.EmulateViewport(1280, 800))
+}

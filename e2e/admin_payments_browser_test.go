@@ -49,6 +49,7 @@ func TestBrowserAdminManagesPaymentsAndWebhooks(t *testing.T) {
 		t.Error("the percent input is not marked invalid")
 	}
 	tab.auditSizes(t, axe, "rollout form with an error")
+	tab.fitsPhone(t, "rollout-refused")
 	tab.pageScreenshots(t, "rollout-refused")
 
 	tab.fill(t, "r-percent", "10")
@@ -86,6 +87,7 @@ func TestBrowserAdminManagesPaymentsAndWebhooks(t *testing.T) {
 		t.Fatalf("limits stored as %+v", limits)
 	}
 	tab.auditSizes(t, axe, "payments")
+	tab.fitsPhone(t, "payments")
 	tab.pageScreenshots(t, "payments")
 
 	// Stopping it: the reason shows in its row.
@@ -141,6 +143,7 @@ func TestBrowserAdminManagesPaymentsAndWebhooks(t *testing.T) {
 		t.Errorf("%d deliveries with a bad signature", bad)
 	}
 	tab.auditSizes(t, axe, "webhooks")
+	tab.fitsPhone(t, "webhooks")
 	tab.pageScreenshots(t, "webhooks")
 
 	// Disable, then delete.

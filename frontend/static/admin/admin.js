@@ -7,6 +7,7 @@ import { formatMoney } from "../js/money.js";
 import { barChart } from "./charts.js";
 import { toCSV } from "./csv.js";
 import { initManagement } from "./manage.js";
+import { labelTables } from "./stack.js";
 
 const $ = (sel) => document.querySelector(sel);
 const REFRESH_KEY = "guidecall.admin.refresh_token";
@@ -378,6 +379,7 @@ function choosePeriod(days) {
 
 async function main() {
   t = await loadTranslator();
+  labelTables(document);
   applyTranslations(document, t);
   const params = new URLSearchParams(location.search);
   const day = /^\d{4}-\d{2}-\d{2}$/;
