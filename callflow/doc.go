@@ -26,7 +26,8 @@
 //     shopper who is in a call), a call's items and the shopper's rating,
 //     the admin's queue view and the erasure of one shopper's data
 //     (http.go); the guide's wrap-up and history, with each call's
-//     payments read from payments (history_http.go), and its queue
+//     payments read from payments in one read per page of calls
+//     (history_http.go), and its queue
 //     overview, polled with an ETag (overview_http.go).
 //   - The dashboard's figures (stats.go): the queue's and payments' own
 //     figures of a window, joined by call id (a link belongs to its

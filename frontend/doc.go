@@ -26,7 +26,9 @@
 //     CSV export, from GET /api/v1/admin/stats) and its management:
 //     manage.js (queues, guides, the product feed), payments.js (providers'
 //     figures, rollouts, risk limits), webhooks.js (merchant endpoints, the
-//     delivery log, replay), forms.js (refusals shown beside their field);
+//     delivery log, replay), forms.js (refusals shown beside their field),
+//     stack.js (each table cell labelled with its column, for the stacked
+//     rows admin.css draws at phone widths);
 //     with its own fourteen catalogs in static/locales/admin/ so the widget
 //     never loads them.
 //   - static/js/: plain ES modules shared by the pages: signal.js (the
