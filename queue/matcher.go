@@ -640,7 +640,7 @@ const positionRefresh = 5 * time.Second
 type passCache struct {
 	v      int64
 	known  bool // v and line were read
-	stable bool // v stood still between the last two reads
+	stable bool // line holds every write v counts (passLine)
 	line   []Entry
 	// told is when the positions were last worked out, toldV at which
 	// version, toldKnown whether from a line passLine had kept.
@@ -654,9 +654,12 @@ type passCache struct {
 // is then true). The line is shared: callers must not change it.
 //
 // The version is read before the line, and a write counts before it
-// commits, so a read at version v may miss a write that v counts. The
-// line is therefore read again at the next pass even if v has not moved,
-// and kept only once two reads in a row saw the same v.
+// commits, so a read at version v may miss a write that v counts: one
+// whose transaction was still open at the read. Only a line the store
+// calls settled (no writer was open as it was read) is kept. Keeping
+// any line once two reads in a row saw the same v, as the matcher did
+// before, lost a transaction that stayed open across two passes until
+// the counter moved again.
 func (s *Service) passLine(ctx context.Context) (line []Entry, fresh bool, err error) {
 	cc, ok := s.store.(ChangeCounter)
 	if !ok {
@@ -671,12 +674,11 @@ func (s *Service) passLine(ctx context.Context) (line []Entry, fresh bool, err e
 	if pc.known && pc.stable && v == pc.v {
 		return pc.line, false, nil
 	}
-	line, err = s.store.EntriesQueued(ctx, "")
+	line, settled, err := cc.QueuedLine(ctx)
 	if err != nil {
 		pc.known = false
 		return nil, true, err
 	}
-	pc.stable = pc.known && v == pc.v
-	pc.v, pc.known, pc.line = v, true, line
+	pc.v, pc.known, pc.stable, pc.line = v, true, settled, line
 	return line, true, nil
 }

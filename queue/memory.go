@@ -233,6 +233,13 @@ func (m *MemoryStore) ChangeVersion(context.Context) (int64, error) {
 	return m.version, nil
 }
 
+// QueuedLine reads the line, always settled: a write counts and shows in
+// one step under the store's lock.
+func (m *MemoryStore) QueuedLine(ctx context.Context) ([]Entry, bool, error) {
+	line, err := m.EntriesQueued(ctx, "")
+	return line, err == nil, err
+}
+
 func (m *MemoryStore) Touch(_ context.Context, entries, guides []Held, at time.Time) (reclaimedEntries, reclaimedGuides []string, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
