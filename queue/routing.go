@@ -302,51 +302,10 @@ func (m *waitModel) freeIn(g Guide, h handleStat, wrapUp time.Duration) []time.D
 // are grouped by what decides their eligibility, so the work is linear in
 // the line times the number of such groups.
 func competition(order []Entry, guides []Guide) map[string]int {
-	var workers []Guide
-	for _, g := range guides {
-		if working(g) {
-			workers = append(workers, g)
-		}
-	}
-	type class struct {
-		mask  []bool
-		count int
-	}
-	classes := map[string]*class{}
-	var keys []string
-	overlap := map[[2]string]bool{}
+	ahead := competitionInOrder(order, guides)
 	out := make(map[string]int, len(order))
-	for _, e := range order {
-		k := eligibilityKey(e)
-		c, ok := classes[k]
-		if !ok {
-			c = &class{mask: make([]bool, len(workers))}
-			for i, g := range workers {
-				c.mask[i] = eligible(e, g)
-			}
-			classes[k] = c
-			keys = append(keys, k)
-		}
-		n := 0
-		for _, o := range keys {
-			pair := [2]string{k, o}
-			shared, known := overlap[pair]
-			if !known {
-				oc := classes[o]
-				for i := range workers {
-					if c.mask[i] && oc.mask[i] {
-						shared = true
-						break
-					}
-				}
-				overlap[pair], overlap[[2]string{o, k}] = shared, shared
-			}
-			if shared {
-				n += classes[o].count
-			}
-		}
-		out[e.ID] = n
-		c.count++
+	for i, e := range order {
+		out[e.ID] = ahead[i]
 	}
 	return out
 }
