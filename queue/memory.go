@@ -37,6 +37,8 @@ type MemoryStore struct {
 	// read again from lines at the next QueuedLine.
 	snap   []Entry
 	snapOK bool
+	// tallies counts each queue's queued entries by kind (tally.go).
+	tallies map[string]tally
 	// version counts writes of entries, guides and calls (ChangeCounter).
 	version   int64
 	nextRank  int64
@@ -64,6 +66,7 @@ func NewMemoryStore() *MemoryStore {
 		callbacks: make(map[string]*Callback),
 		items:     make(map[string]*itemList),
 		lines:     make(map[string][]lineSlot),
+		tallies:   make(map[string]tally),
 	}
 }
 
@@ -326,6 +329,7 @@ func (u *memUndo) restore(m *MemoryStore) {
 	m.snap, m.snapOK = nil, false
 	for id, old := range u.entries {
 		m.relink(id, m.entries[id], old)
+		m.tallyNote(m.entries[id], old)
 		if old == nil {
 			delete(m.entries, id)
 		} else {
@@ -376,6 +380,7 @@ func (t *memTx) putEntry(e Entry) {
 	t.m.entries[e.ID] = &c
 	t.m.relink(e.ID, old, &c)
 	t.m.snapNote(old, &c)
+	t.m.tallyNote(old, &c)
 	t.m.version++
 }
 

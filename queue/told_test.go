@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"testing"
 	"time"
 
@@ -16,8 +17,9 @@ import (
 // the matcher told each connected shopper last (worked out incrementally,
 // told.go) is what a full computation from the store gives (positionsOf,
 // which reads the whole line, every guide and every call), within the
-// tolerance samePosition allows; and every PositionsChanged it published
-// is what it keeps as told.
+// tolerance samePosition allows; every PositionsChanged it published is
+// what it keeps as told; and where each entry stands worked out from the
+// memory store's tally (tally.go) is exactly the full computation.
 func TestToldLineMatchesFullComputation(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		ctx := context.Background()
@@ -116,9 +118,18 @@ func TestToldLineMatchesFullComputation(t *testing.T) {
 				rt.Fatal(err)
 			}
 			drain()
-			full, err := svc.positionsOf(ctx, st, ids)
+			full, err := svc.positionsFromLine(ctx, st, ids)
 			if err != nil {
 				rt.Fatal(err)
+			}
+			// A socket's first position, from the store's tally when the
+			// line is one queue, is the full computation's.
+			quick, err := svc.positionsOf(ctx, st, ids)
+			if err != nil {
+				rt.Fatal(err)
+			}
+			if !reflect.DeepEqual(quick, full) {
+				rt.Fatalf("step %d: positionsOf %v, from the whole line %v", step, quick, full)
 			}
 			tl := &svc.toldLine
 			for i, e := range tl.entries {
