@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -162,6 +163,41 @@ func TestToldLineMatchesFullComputation(t *testing.T) {
 			}
 			if inTold != connected {
 				rt.Fatalf("step %d: told line holds %d connected entries, the store %d", step, inTold, connected)
+			}
+		}
+	})
+}
+
+// releases.at answers from the round it settles into (routing.go) what
+// handing the releases out one by one gives, asked in any order.
+func TestReleasesRoundMatchesOneByOne(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		slots := rapid.IntRange(1, 6).Draw(rt, "slots")
+		step := time.Duration(rapid.IntRange(0, 50).Draw(rt, "step"))
+		next := make([]time.Duration, slots)
+		for i := range next {
+			next[i] = time.Duration(rapid.IntRange(0, 200).Draw(rt, "next"))
+		}
+		naive := func(k int) time.Duration {
+			n := slices.Clone(next)
+			var out time.Duration
+			for range k + 1 {
+				i := 0
+				for j, t := range n {
+					if t < n[i] {
+						i = j
+					}
+				}
+				out = n[i]
+				n[i] += step
+			}
+			return out
+		}
+		r := &releases{next: slices.Clone(next), step: step}
+		for range 20 {
+			k := rapid.IntRange(0, 300).Draw(rt, "k")
+			if got, want := r.at(k), naive(k); got != want {
+				rt.Fatalf("at(%d) = %v, one by one %v", k, got, want)
 			}
 		}
 	})
