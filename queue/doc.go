@@ -59,7 +59,13 @@
 // meanwhile; the matcher's pass tells all the positions it changed in one
 // [PositionsChanged], and skips the work while the store's
 // [ChangeCounter] says nothing was written (the line is kept in rank
-// order by both stores, so reading it never sorts).
+// order by both stores, so reading it never sorts). The pass keeps what
+// it told next to the line it told it for and, for a line of one queue
+// and band, works positions out only from the first entry that changed
+// (told.go); the memory store tallies its line so that a socket's first
+// position does not read the whole line (tally.go). A PostgreSQL line is
+// kept only when no writing transaction was open as it was read
+// (migration 00100).
 //
 // Events live in memory only. What a merchant webhook will report must be
 // recorded in the same transaction as the change; queue does not record

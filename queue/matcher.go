@@ -270,15 +270,28 @@ func (s *Service) match(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	waiting := make([]Entry, 0, len(line))
-	for _, e := range line {
-		if e.State == EntryWaiting && e.DisconnectedAt == nil {
-			waiting = append(waiting, e)
-		}
+	// Without a guide to offer to, the pass only relaxes, and only the
+	// entries of queues with steps left for them: no copy of the line.
+	var waiting []Entry
+	if len(guides) > 0 {
+		waiting = make([]Entry, 0, len(line))
 	}
-	for i, e := range waiting {
-		if relaxed, ok := s.relax(ctx, e, queues[e.Queue]); ok {
-			waiting[i] = relaxed
+	var q Queue
+	for _, e := range line {
+		if e.State != EntryWaiting || e.DisconnectedAt != nil {
+			continue
+		}
+		if e.Queue != q.Name {
+			q = queues[e.Queue]
+			q.Name = e.Queue // a queue without a record has no steps
+		}
+		if len(q.Relax) > len(e.Steps) {
+			if relaxed, ok := s.relax(ctx, e, q); ok {
+				e = relaxed
+			}
+		}
+		if len(guides) > 0 {
+			waiting = append(waiting, e)
 		}
 	}
 	if len(guides) == 0 {
@@ -554,63 +567,6 @@ func (s *Service) offer(ctx context.Context, entryID, guideID string, timeout ti
 	return callID, err
 }
 
-// sendPositions tells each queued shopper its position when it changed.
-func (s *Service) sendPositions(ctx context.Context) error {
-	line, fresh, err := s.passLine(ctx)
-	if err != nil {
-		return err
-	}
-	pc := &s.pass
-	if !fresh && pc.toldKnown && pc.toldV == pc.v && s.now().Sub(pc.told) < positionRefresh {
-		// Nothing was written since the positions were last worked out
-		// from a line known to be whole; only the passing time moves the
-		// estimates, and slowly.
-		return nil
-	}
-	// A fresh line may still miss a write its version counts (passLine):
-	// such positions are worked out again at the next pass.
-	pc.told, pc.toldV, pc.toldKnown = s.now(), pc.v, pc.known && !fresh
-	guides, err := s.store.GuidesOnline(ctx)
-	if err != nil {
-		return err
-	}
-	queues, err := s.queueMap(ctx)
-	if err != nil {
-		return err
-	}
-	live, err := s.store.CallsLive(ctx)
-	if err != nil {
-		return err
-	}
-	seen := make(map[string]bool, len(line))
-	ahead := competition(matchOrder(line), guides)
-	model := s.waitModel(ctx, s.store, guides, live, queues)
-	pos, queue := 0, ""
-	var changed []EntryPosition
-	for _, e := range line {
-		if e.Queue != queue {
-			pos, queue = 0, e.Queue
-		}
-		pos++
-		seen[e.ID] = true
-		p := s.positionAt(e, pos, ahead[e.ID], model, queues[e.Queue])
-		if samePosition(s.lastPosition[e.ID], p) || e.DisconnectedAt != nil {
-			continue
-		}
-		s.lastPosition[e.ID] = p
-		changed = append(changed, EntryPosition{EntryID: e.ID, Position: p})
-	}
-	if len(changed) > 0 {
-		s.bus.publish(PositionsChanged{EventMeta: s.meta(), Positions: changed})
-	}
-	for id := range s.lastPosition {
-		if !seen[id] {
-			delete(s.lastPosition, id)
-		}
-	}
-	return nil
-}
-
 // samePosition reports whether b is no news after a. The estimate moves a
 // little with every tick as calls run on; a shopper is told again when it
 // moved by 30 s or a fifth, whichever is more, not every second.
@@ -640,7 +596,7 @@ const positionRefresh = 5 * time.Second
 type passCache struct {
 	v      int64
 	known  bool // v and line were read
-	stable bool // v stood still between the last two reads
+	stable bool // line holds every write v counts (passLine)
 	line   []Entry
 	// told is when the positions were last worked out, toldV at which
 	// version, toldKnown whether from a line passLine had kept.
@@ -654,9 +610,12 @@ type passCache struct {
 // is then true). The line is shared: callers must not change it.
 //
 // The version is read before the line, and a write counts before it
-// commits, so a read at version v may miss a write that v counts. The
-// line is therefore read again at the next pass even if v has not moved,
-// and kept only once two reads in a row saw the same v.
+// commits, so a read at version v may miss a write that v counts: one
+// whose transaction was still open at the read. Only a line the store
+// calls settled (no writer was open as it was read) is kept. Keeping
+// any line once two reads in a row saw the same v, as the matcher did
+// before, lost a transaction that stayed open across two passes until
+// the counter moved again.
 func (s *Service) passLine(ctx context.Context) (line []Entry, fresh bool, err error) {
 	cc, ok := s.store.(ChangeCounter)
 	if !ok {
@@ -671,12 +630,11 @@ func (s *Service) passLine(ctx context.Context) (line []Entry, fresh bool, err e
 	if pc.known && pc.stable && v == pc.v {
 		return pc.line, false, nil
 	}
-	line, err = s.store.EntriesQueued(ctx, "")
+	line, settled, err := cc.QueuedLine(ctx)
 	if err != nil {
 		pc.known = false
 		return nil, true, err
 	}
-	pc.stable = pc.known && v == pc.v
-	pc.v, pc.known, pc.line = v, true, line
+	pc.v, pc.known, pc.stable, pc.line = v, true, settled, line
 	return line, true, nil
 }

@@ -30,6 +30,15 @@ type MemoryStore struct {
 	// entries change, so that reading a line neither scans the entries
 	// kept for MemoryRetention nor sorts.
 	lines map[string][]lineSlot
+	// snap is every queue's line as QueuedLine hands it out, when snapOK.
+	// Readers share it, so nothing is ever written within its length: the
+	// head leaving shortens it from the front, a join at the back appends
+	// past it, and any other change of a queued entry drops it, to be
+	// read again from lines at the next QueuedLine.
+	snap   []Entry
+	snapOK bool
+	// tallies counts each queue's queued entries by kind (tally.go).
+	tallies map[string]tally
 	// version counts writes of entries, guides and calls (ChangeCounter).
 	version   int64
 	nextRank  int64
@@ -57,6 +66,7 @@ func NewMemoryStore() *MemoryStore {
 		callbacks: make(map[string]*Callback),
 		items:     make(map[string]*itemList),
 		lines:     make(map[string][]lineSlot),
+		tallies:   make(map[string]tally),
 	}
 }
 
@@ -233,10 +243,43 @@ func (m *MemoryStore) ChangeVersion(context.Context) (int64, error) {
 	return m.version, nil
 }
 
+// QueuedLine returns the line, shared (callers must not change it), and
+// always settled: a write counts and shows in one step under the store's
+// lock.
+func (m *MemoryStore) QueuedLine(ctx context.Context) ([]Entry, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.snapOK {
+		line, err := (&memTx{m: m}).EntriesQueued(ctx, "")
+		if err != nil {
+			return nil, false, err
+		}
+		m.snap, m.snapOK = line, true
+	}
+	return m.snap, true, nil
+}
+
+// snapNote keeps snap in step with a write of an entry from old to cur
+// (nil: absent), or drops it.
+func (m *MemoryStore) snapNote(old, cur *Entry) {
+	oldIn := old != nil && old.State.Queued()
+	curIn := cur != nil && cur.State.Queued()
+	switch {
+	case !m.snapOK || (!oldIn && !curIn):
+	case oldIn && !curIn && len(m.snap) > 0 && m.snap[0].ID == old.ID:
+		m.snap = m.snap[1:]
+	case !oldIn && curIn && (len(m.snap) == 0 || lineBefore(m.snap[len(m.snap)-1], *cur)):
+		m.snap = append(m.snap, cloneEntry(*cur))
+	default:
+		m.snap, m.snapOK = nil, false
+	}
+}
+
 func (m *MemoryStore) Touch(_ context.Context, entries, guides []Held, at time.Time) (reclaimedEntries, reclaimedGuides []string, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.version++ // SeenAt moves, which the matcher's presence check reads
+	m.snap, m.snapOK = nil, false
 	for _, h := range entries {
 		e, ok := m.entries[h.ID]
 		if !ok {
@@ -283,8 +326,10 @@ type memUndo struct {
 
 func (u *memUndo) restore(m *MemoryStore) {
 	m.version++
+	m.snap, m.snapOK = nil, false
 	for id, old := range u.entries {
 		m.relink(id, m.entries[id], old)
+		m.tallyNote(m.entries[id], old)
 		if old == nil {
 			delete(m.entries, id)
 		} else {
@@ -334,6 +379,8 @@ func (t *memTx) putEntry(e Entry) {
 	old := t.m.entries[e.ID]
 	t.m.entries[e.ID] = &c
 	t.m.relink(e.ID, old, &c)
+	t.m.snapNote(old, &c)
+	t.m.tallyNote(old, &c)
 	t.m.version++
 }
 

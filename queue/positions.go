@@ -6,14 +6,15 @@ import (
 	"sync"
 )
 
-// A shopper's socket that opens is told where it stands at once. Working
-// that out reads the whole line and the guides (who competes with whom,
-// and the wait estimate), so a node that computed it once per socket would
-// spend, while a line of n fills, time proportional to n on each of n
-// joins. Sockets that open while one computation runs therefore share the
-// next one: the first of them computes for all, the others wait for it.
-// Under load a batch grows, the cost per join shrinks, and no join waits
-// for more than the computation in progress and its own.
+// A shopper's socket that opens is told where it stands at once. From
+// the whole line that reads every entry, the guides (who competes with
+// whom, and the wait estimate); the memory store says it instead from
+// the entry's place and a tally of the line it keeps (tally.go), at a
+// cost that does not grow with the line. Either way, sockets that open
+// while one computation runs share the next one: the first of them
+// computes for all, the others wait for it. Under load a batch grows,
+// the cost per join shrinks, and no join waits for more than the
+// computation in progress and its own.
 
 // positionBatches groups the entries waiting to be told their position.
 type positionBatches struct {
@@ -97,9 +98,57 @@ func (s *Service) publishPositions(ctx context.Context, ids []string) {
 }
 
 // positionsOf computes where each queued entry of ids stands, reading
-// the line, the guides and the calls once for all of them. Entries no
-// longer queued are left out.
+// the guides and the calls once for all of them, and the line too unless
+// the store can tell places (placeTeller). Entries no longer queued are
+// left out.
 func (s *Service) positionsOf(ctx context.Context, tx StoreTx, ids []string) (map[string]Position, error) {
+	if pt, ok := tx.(placeTeller); ok {
+		places, ok, err := pt.LinePlaces(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return s.positionsAt(ctx, tx, places)
+		}
+	}
+	return s.positionsFromLine(ctx, tx, ids)
+}
+
+// positionsAt tells entries where they stand from their places (tally.go).
+func (s *Service) positionsAt(ctx context.Context, tx StoreTx, places []linePlace) (map[string]Position, error) {
+	out := make(map[string]Position, len(places))
+	if len(places) == 0 {
+		return out, nil
+	}
+	online, err := tx.GuidesOnline(ctx)
+	if err != nil {
+		return nil, err
+	}
+	live, err := tx.CallsLive(ctx)
+	if err != nil {
+		return nil, err
+	}
+	queues := map[string]Queue{}
+	for _, p := range places {
+		if _, ok := queues[p.entry.Queue]; ok {
+			continue
+		}
+		q, err := tx.QueueGet(ctx, p.entry.Queue)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		queues[p.entry.Queue] = q
+	}
+	model := s.waitModel(ctx, tx, online, live, queues)
+	for _, p := range places {
+		out[p.entry.ID] = s.positionAt(p.entry, p.pos, aheadOf(p.entry, p.ahead, online), model, queues[p.entry.Queue])
+	}
+	return out, nil
+}
+
+// positionsFromLine is positionsOf from the whole line, the guides and
+// the calls.
+func (s *Service) positionsFromLine(ctx context.Context, tx StoreTx, ids []string) (map[string]Position, error) {
 	line, err := tx.EntriesQueued(ctx, "")
 	if err != nil {
 		return nil, err

@@ -121,6 +121,33 @@ func (s *PostgresStore) ChangeVersion(ctx context.Context) (int64, error) {
 	return v, nil
 }
 
+// QueuedLine reads the line on one connection after asking whether any
+// transaction that wrote entries, guides or calls is still open: each
+// holds a shared advisory lock from its first such write until it ends
+// (queue_change_bump, migration 00100), so the exclusive one is free only
+// when none is. The lock is taken and let go in one statement, without
+// waiting; writers that arrive meanwhile wait for that statement only.
+func (s *PostgresStore) QueuedLine(ctx context.Context) (line []Entry, settled bool, err error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, false, pgError(err, "queue", "")
+	}
+	defer conn.Release()
+	if err := conn.QueryRow(ctx, `SELECT CASE
+			WHEN pg_try_advisory_lock(hashtext('queue_change'), hashtext(n.nspname))
+			THEN pg_advisory_unlock(hashtext('queue_change'), hashtext(n.nspname))
+			ELSE false END
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.oid = 'queue_entries'::regclass`).Scan(&settled); err != nil {
+		return nil, false, pgError(err, "queue writers", "")
+	}
+	line, err = pgExec{q: conn}.EntriesQueued(ctx, "")
+	if err != nil {
+		return nil, false, err
+	}
+	return line, settled, nil
+}
+
 // rowScanner is what pgx.Row and pgx.Rows have in common.
 type rowScanner interface {
 	Scan(dest ...any) error

@@ -218,6 +218,7 @@ func (s *MemoryStore) CustomerErase(ctx context.Context, customerID string, at t
 // callbacks of those entries or of customerID (when not empty).
 func (s *MemoryStore) eraseLocked(entries map[string]bool, customerID string, at time.Time) Erased {
 	n := Erased{Entries: len(entries)}
+	s.snap, s.snapOK = nil, false
 	for id := range entries {
 		c := cloneEntry(*s.entries[id])
 		eraseEntryData(&c)

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -201,20 +202,47 @@ func newWaitModel(now time.Time, guides []Guide, live []Call, handle func(queue 
 
 // releases hands out, soonest first, the times a group's guides come free.
 // A guide of capacity n is n slots, each coming free on its own.
+//
+// Handing them out one by one costs the slots for each, so telling the
+// k-th shopper of a long line would cost k times the slots. But once
+// every slot comes free within less than one step of the others, the
+// slot that comes free next is taken again only after all the others: the
+// releases from then on go round the slots in that order, each round one
+// step later than the one before. at then answers from that round.
 type releases struct {
 	guides int
 	next   []time.Duration // one per slot: when it next comes free
 	step   time.Duration   // handle + wrap-up: how long each call after that holds it
 	out    []time.Duration
+	round  []time.Duration // when set, out[len(out)+i+j·len(round)] is round[i] + j·step
 }
 
 func (r *releases) at(k int) time.Duration {
 	for len(r.out) <= k {
-		i := 0
+		if r.round != nil {
+			k -= len(r.out)
+			return r.round[k%len(r.round)] + time.Duration(k/len(r.round))*r.step
+		}
+		i, hi := 0, r.next[0]
 		for j, t := range r.next {
 			if t < r.next[i] {
 				i = j
 			}
+			hi = max(hi, t)
+		}
+		if r.step > 0 && hi-r.next[i] < r.step {
+			// The round in the order the loop would pick: soonest first,
+			// the lower slot first among equals.
+			order := make([]int, len(r.next))
+			for j := range order {
+				order[j] = j
+			}
+			slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(r.next[a], r.next[b]) })
+			r.round = make([]time.Duration, len(order))
+			for j, slot := range order {
+				r.round[j] = r.next[slot]
+			}
+			continue
 		}
 		r.out = append(r.out, r.next[i])
 		r.next[i] += r.step
@@ -302,51 +330,10 @@ func (m *waitModel) freeIn(g Guide, h handleStat, wrapUp time.Duration) []time.D
 // are grouped by what decides their eligibility, so the work is linear in
 // the line times the number of such groups.
 func competition(order []Entry, guides []Guide) map[string]int {
-	var workers []Guide
-	for _, g := range guides {
-		if working(g) {
-			workers = append(workers, g)
-		}
-	}
-	type class struct {
-		mask  []bool
-		count int
-	}
-	classes := map[string]*class{}
-	var keys []string
-	overlap := map[[2]string]bool{}
+	ahead := competitionInOrder(order, guides)
 	out := make(map[string]int, len(order))
-	for _, e := range order {
-		k := eligibilityKey(e)
-		c, ok := classes[k]
-		if !ok {
-			c = &class{mask: make([]bool, len(workers))}
-			for i, g := range workers {
-				c.mask[i] = eligible(e, g)
-			}
-			classes[k] = c
-			keys = append(keys, k)
-		}
-		n := 0
-		for _, o := range keys {
-			pair := [2]string{k, o}
-			shared, known := overlap[pair]
-			if !known {
-				oc := classes[o]
-				for i := range workers {
-					if c.mask[i] && oc.mask[i] {
-						shared = true
-						break
-					}
-				}
-				overlap[pair], overlap[[2]string{o, k}] = shared, shared
-			}
-			if shared {
-				n += classes[o].count
-			}
-		}
-		out[e.ID] = n
-		c.count++
+	for i, e := range order {
+		out[e.ID] = ahead[i]
 	}
 	return out
 }

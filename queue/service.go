@@ -53,9 +53,9 @@ type Service struct {
 	now   func() time.Time
 	wake  chan struct{}
 
-	// lastPosition is what each waiting shopper was last told; only the
-	// matcher loop touches it, and it is rebuilt on a new leader.
-	lastPosition map[string]Position
+	// toldLine is what each waiting shopper was last told (told.go);
+	// only the matcher loop touches it, and it is rebuilt on a new leader.
+	toldLine toldLine
 	// pass is what the matcher's passes read last (matcher.go).
 	pass passCache
 
@@ -117,15 +117,14 @@ func NewService(cfg Config) (*Service, error) {
 	}
 	log := cfg.Logger.With("component", "queue")
 	return &Service{
-		cfg:          cfg,
-		store:        cfg.Store,
-		bus:          newEventBus(log),
-		log:          log,
-		now:          cfg.Now,
-		wake:         make(chan struct{}, 1),
-		lastPosition: make(map[string]Position),
-		handles:      handleTimes{stats: map[string]handleStat{}},
-		batches:      newPositionBatches(),
+		cfg:     cfg,
+		store:   cfg.Store,
+		bus:     newEventBus(log),
+		log:     log,
+		now:     cfg.Now,
+		wake:    make(chan struct{}, 1),
+		handles: handleTimes{stats: map[string]handleStat{}},
+		batches: newPositionBatches(),
 	}, nil
 }
 
@@ -208,7 +207,7 @@ func (s *Service) run(ctx context.Context) {
 		}
 		s.log.Info("matcher leading on this node")
 		s.cfg.Observer.Leading(true)
-		clear(s.lastPosition)
+		s.toldLine = toldLine{}
 		s.pass = passCache{}
 		s.leadSince = s.now()
 		s.lead(leadCtx)

@@ -130,6 +130,15 @@ type Store interface {
 // after a write that rolled back). The matcher reads it on each pass and
 // reuses what it read last while the count stands still. A store without
 // it is read afresh on every pass.
+//
+// A write counts when it is made, which may be well before it commits
+// (PostgreSQL's sequence moves at the write). QueuedLine therefore says
+// with the line whether it is settled: no transaction that had written
+// when the read began was still uncommitted, so the line holds every
+// write a ChangeVersion read before it counts. The matcher keeps only a
+// settled line.
 type ChangeCounter interface {
 	ChangeVersion(ctx context.Context) (int64, error)
+	// QueuedLine is EntriesQueued(ctx, "") and whether it is settled.
+	QueuedLine(ctx context.Context) (line []Entry, settled bool, err error)
 }

@@ -162,3 +162,52 @@ func BenchmarkHeadLeaves(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkJoinFirstPosition is one shopper joining a line of 1 000 or
+// 10 000 waiting behind 50 busy guides and opening its socket: the join, the
+// socket's open and its first position (published before
+// ShopperConnected returns). Each iteration adds one more shopper.
+func BenchmarkJoinFirstPosition(b *testing.B) {
+	for _, waiting := range []int{1000, 10_000} {
+		b.Run(fmt.Sprintf("waiting=%d", waiting), func(b *testing.B) { benchJoin(b, waiting) })
+	}
+}
+
+func benchJoin(b *testing.B, waiting int) {
+	const guides = 50
+	tb := newTickBench(b, waiting, guides, true)
+	ctx := context.Background()
+	sub := tb.svc.Subscribe("bench", 1<<10)
+	defer sub.Close()
+	if err := tb.svc.Tick(ctx); err != nil {
+		b.Fatal(err)
+	}
+	drain := func() {
+		for len(sub.Events()) > 0 {
+			<-sub.Events()
+		}
+	}
+	drain()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		e, err := tb.svc.Join(ctx, queue.JoinParams{Queue: "default", Name: "Bench", Locale: "en", Currency: "EUR"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := tb.svc.ShopperConnected(ctx, e.ID, fmt.Sprintf("s%d", i)); err != nil {
+			b.Fatal(err)
+		}
+		told := false
+		for len(sub.Events()) > 0 {
+			switch ev := (<-sub.Events()).(type) {
+			case queue.PositionChanged:
+				told = told || ev.EntryID == e.ID
+			}
+		}
+		if !told {
+			b.Fatalf("entry %s was not told its position", e.ID)
+		}
+		drain()
+	}
+}
