@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,12 +17,18 @@ import (
 	"guidecall/protocol"
 )
 
-// conn is one WebSocket. The handler goroutine reads; one writer goroutine
-// owns all writes and, when the hub's heartbeat says this socket's turn
-// has come, starts a ping that lives until its pong (or the socket's end).
-// There is no pinger goroutine or timer per socket: with ten thousand
-// shoppers waiting, those were a goroutine stack and a timer each that
-// did nothing for fifteen seconds at a time.
+// conn is one WebSocket. What it holds while it waits in line is kept to
+// what it cannot do without, since ten thousand of them may wait on a node:
+//
+//   - one goroutine, its reader, started afresh once the socket is open
+//     (serve), so that its stack is the few frames of a blocked read and
+//     not the HTTP server's handler chain;
+//   - no writer goroutine while there is nothing to send: enqueue starts
+//     one when a frame arrives and it ends when the queue is empty, and
+//     only one runs at a time, so frames leave in the order they came;
+//   - no send buffer until there is a frame to queue;
+//   - no pinger goroutine or timer: the hub's heartbeat starts a ping that
+//     lives until its pong (or the socket's end).
 type conn struct {
 	hub    *Hub
 	ws     *websocket.Conn
@@ -33,22 +40,29 @@ type conn struct {
 	// registered is when the hub made this the party's socket; set under
 	// hub.mu, read by other nodes' replacement checks.
 	registered time.Time
+	// ctx is the socket's lifetime, canceled by cancel when it ends: the
+	// writer and the pings started from other goroutines (a sender's,
+	// the heartbeat's) are bounded by it.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu      sync.Mutex
-	send    chan []byte
+	queue   [][]byte // frames for the writer, oldest first; nil while empty
+	writing bool     // a writer goroutine is draining queue
+	live    bool     // the welcome was queued: frames go to queue, pings may start
 	holding bool     // true while Open runs: frames wait so welcome goes first
 	pending [][]byte // frames that arrived while holding
 	gone    bool
+	// writers counts the writer and ping goroutines; both are started
+	// under mu only while the socket is not gone.
+	writers sync.WaitGroup
 
 	closeOnce sync.Once
-	cancel    context.CancelFunc
 
-	// slot is this socket's turn in the hub's heartbeat; pingDue is
-	// signalled when it comes, pinging is set while a ping is out.
+	// slot is this socket's turn in the hub's heartbeat; pinging is set
+	// while a ping is out.
 	slot    int
-	pingDue chan struct{}
 	pinging atomic.Bool
-	pings   sync.WaitGroup
 }
 
 func newConn(h *Hub, ws *websocket.Conn, remote, clientIP string) *conn {
@@ -57,15 +71,13 @@ func newConn(h *Hub, ws *websocket.Conn, remote, clientIP string) *conn {
 		log = log.With("client_ip", clientIP)
 	}
 	return &conn{
-		hub:     h,
-		ws:      ws,
-		remote:  remote,
-		log:     log,
-		id:      rand.Text(),
-		send:    make(chan []byte, h.cfg.SendBuffer),
-		slot:    int(h.nextSlot.Add(1) % heartbeatSlots),
-		pingDue: make(chan struct{}, 1),
-		limit:   rate.NewLimiter(rate.Limit(h.cfg.RatePerSecond), h.cfg.RatePerSecond),
+		hub:    h,
+		ws:     ws,
+		remote: remote,
+		log:    log,
+		id:     rand.Text(),
+		slot:   int(h.nextSlot.Add(1) % heartbeatSlots),
+		limit:  rate.NewLimiter(rate.Limit(h.cfg.RatePerSecond), h.cfg.RatePerSecond),
 	}
 }
 
@@ -77,17 +89,36 @@ func (c *conn) enqueue(frame []byte) {
 	if c.gone {
 		return
 	}
-	if c.holding {
+	if c.holding || !c.live {
 		c.pending = append(c.pending, frame)
 		return
 	}
-	select {
-	case c.send <- frame:
-	default:
+	if len(c.queue) >= c.hub.cfg.SendBuffer {
 		c.gone = true
-		c.log.Warn("slow client disconnected", "buffered", len(c.send))
+		c.log.Warn("slow client disconnected", "buffered", len(c.queue))
 		go c.closeWith(websocket.StatusPolicyViolation, "slow consumer")
+		return
 	}
+	c.queue = append(c.queue, frame)
+	c.startWriterLocked()
+}
+
+// startWriterLocked starts the writer if frames wait and none runs. c.mu
+// is held.
+func (c *conn) startWriterLocked() {
+	if c.writing || c.gone || len(c.queue) == 0 {
+		return
+	}
+	c.writing = true
+	c.writers.Add(1)
+	go c.write()
+}
+
+// buffered is how many frames wait for the writer.
+func (c *conn) buffered() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.queue)
 }
 
 func (c *conn) sendMessage(typ protocol.Type, callID string, data any) {
@@ -115,21 +146,20 @@ func (c *conn) closeWith(code websocket.StatusCode, reason string) {
 		c.mu.Unlock()
 		// Close waits for the peer's close frame, bounded by the library.
 		_ = c.ws.Close(code, reason)
-		if c.cancel != nil {
-			c.cancel()
-		}
+		c.cancel()
 	})
 }
 
-// serve runs the socket: authenticate, register, then read until it ends.
-// ctx is canceled by c.cancel.
-func (c *conn) serve(ctx context.Context) {
-
+// open authenticates the socket, makes it its party's and queues its
+// welcome, and reports whether it is open. It runs on the HTTP handler's
+// goroutine: the stack that authenticating and Sessions.Open grow ends
+// with it, instead of staying with a socket that then waits for minutes.
+func (c *conn) open(ctx context.Context) bool {
 	who, err := c.authenticate(ctx)
 	if err != nil {
 		c.writeNow(ctx, asError(err), protocol.TypeAuth)
 		c.closeWith(4401, "unauthorized")
-		return
+		return false
 	}
 	who.Socket = c.id
 	c.who = who
@@ -147,29 +177,39 @@ func (c *conn) serve(ctx context.Context) {
 		c.writeNow(ctx, asError(err), protocol.TypeAuth)
 		c.hub.unregister(c)
 		c.closeWith(websocket.StatusNormalClosure, "refused")
-		return
+		return false
 	}
 	c.release(welcome)
-
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); c.writeLoop(ctx) }()
 	c.log.Info("socket open")
+	return true
+}
 
-	c.readLoop(ctx)
-
+// run reads an open socket until it ends, tells Sessions, and waits for
+// its writer and ping. It runs on a goroutine of its own, started when
+// the socket opened (see Hub.ServeHTTP); a handler's panic ends this
+// socket with 1011, not the node.
+func (c *conn) run(ctx context.Context) {
+	c.readSafely(ctx)
 	if c.hub.unregister(c) {
 		// The socket's ctx may be canceled already; the change it records
 		// must still complete, within a bound.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.hub.cfg.HandlerTimeout)
-		c.hub.sessions.Close(cctx, who)
+		c.hub.sessions.Close(cctx, c.who)
 		cancel()
 	}
 	c.closeWith(websocket.StatusNormalClosure, "")
-	c.cancel()
-	wg.Wait()
-	c.pings.Wait()
+	c.writers.Wait()
 	c.log.Info("socket closed")
+}
+
+func (c *conn) readSafely(ctx context.Context) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.log.Error("socket handler panicked; closing", "panic", p, "stack", string(debug.Stack()))
+			c.closeWith(websocket.StatusInternalError, "internal error")
+		}
+	}()
+	c.readLoop(ctx)
 }
 
 // partyAttrs are the log attributes naming a party: its address, and its
@@ -182,23 +222,22 @@ func partyAttrs(a Address) []any {
 	return []any{"party", a.String(), key, a.ID}
 }
 
-// release queues the welcome, then whatever arrived while Open ran.
+// release queues the welcome, then whatever arrived while Open ran, and
+// makes the socket live: from now on frames go straight to its queue.
 func (c *conn) release(welcome protocol.Welcome) {
 	frame, err := protocol.Encode(protocol.TypeWelcome, "", welcome)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.holding = false
+	c.holding, c.live = false, true
 	if err == nil {
-		c.pending = append([][]byte{frame}, c.pending...)
+		c.queue = append(c.queue, frame)
 		c.hub.obs.MessageOut(protocol.TypeWelcome)
 	}
-	for _, f := range c.pending {
-		select {
-		case c.send <- f:
-		default: // a fresh buffer this full means the client is not reading
-		}
-	}
+	// A client whose fresh buffer is this full is not reading: the
+	// frames past it are dropped.
+	c.queue = append(c.queue, c.pending[:min(len(c.pending), c.hub.cfg.SendBuffer-len(c.queue))]...)
 	c.pending = nil
+	c.startWriterLocked()
 }
 
 // writeNow writes an error frame before the writer runs (auth failures).
@@ -242,38 +281,68 @@ func (c *conn) authenticate(ctx context.Context) (Identity, error) {
 	return who, nil
 }
 
-func (c *conn) writeLoop(ctx context.Context) {
+// write sends the queued frames in order and ends when the queue is
+// empty; enqueue starts it again with the next frame. A write that fails
+// (the client did not take a frame within WriteTimeout) closes the socket.
+func (c *conn) write() {
+	defer c.writers.Done()
 	for {
-		select {
-		case <-ctx.Done():
+		c.mu.Lock()
+		if len(c.queue) == 0 {
+			c.writing, c.queue = false, nil
+			c.mu.Unlock()
 			return
-		case <-c.pingDue:
-			if c.pinging.CompareAndSwap(false, true) {
-				c.pings.Add(1)
-				go c.ping(ctx)
-			}
-		case frame := <-c.send:
-			wctx, cancel := context.WithTimeout(ctx, c.hub.cfg.WriteTimeout)
-			err := c.ws.Write(wctx, websocket.MessageText, frame)
-			cancel()
-			if err != nil {
+		}
+		frame := c.queue[0]
+		c.queue[0] = nil
+		c.queue = c.queue[1:]
+		c.mu.Unlock()
+
+		wctx, cancel := context.WithTimeout(c.ctx, c.hub.cfg.WriteTimeout)
+		err := c.ws.Write(wctx, websocket.MessageText, frame)
+		cancel()
+		if err != nil {
+			c.mu.Lock()
+			c.writing, c.queue = false, nil
+			gone := c.gone
+			c.mu.Unlock()
+			if !gone {
 				c.log.Info("write failed; closing", "err", err)
-				go c.closeWith(websocket.StatusPolicyViolation, "write timeout")
-				return
 			}
+			c.closeWith(websocket.StatusPolicyViolation, "write timeout")
+			return
 		}
 	}
 }
 
+// startPing starts a ping when the hub's heartbeat says this socket's
+// turn has come, unless one is still out or the socket is not open.
+func (c *conn) startPing() {
+	if !c.pinging.CompareAndSwap(false, true) {
+		return
+	}
+	c.mu.Lock()
+	ok := c.live && !c.gone
+	if ok {
+		c.writers.Add(1)
+	}
+	c.mu.Unlock()
+	if !ok {
+		c.pinging.Store(false)
+		return
+	}
+	go c.ping()
+}
+
 // ping drops a peer that misses a pong for a whole heartbeat period. It
 // runs on a goroutine of its own, so a slow pong never holds up writes.
-func (c *conn) ping(ctx context.Context) {
-	defer c.pings.Done()
+func (c *conn) ping() {
+	defer c.writers.Done()
 	defer c.pinging.Store(false)
-	pctx, cancel := context.WithTimeout(ctx, c.hub.cfg.Heartbeat)
+	pctx, cancel := context.WithTimeout(c.ctx, c.hub.cfg.Heartbeat)
 	err := c.ws.Ping(pctx)
 	cancel()
-	if err != nil && ctx.Err() == nil {
+	if err != nil && c.ctx.Err() == nil {
 		c.log.Info("heartbeat missed; closing", "err", err)
 		c.closeWith(4408, "heartbeat missed")
 	}
