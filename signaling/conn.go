@@ -349,9 +349,14 @@ func (c *conn) ping() {
 }
 
 func (c *conn) readLoop(ctx context.Context) {
+	// The read itself needs no cancellation: a socket ends by closeWith,
+	// which closes the connection under it. Given a context that can be
+	// canceled, the library would register a callback on it for every
+	// read and keep it while the socket waits.
+	rctx := context.WithoutCancel(ctx)
 	limited := 0
 	for {
-		typ, b, err := c.ws.Read(ctx)
+		typ, b, err := c.ws.Read(rctx)
 		if err != nil {
 			// The library reports its own limit as ErrMessageTooBig, not as a
 			// close status.
