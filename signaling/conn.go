@@ -33,10 +33,12 @@ type conn struct {
 	hub    *Hub
 	ws     *websocket.Conn
 	remote string
-	log    *slog.Logger
-	who    Identity
-	id     string
-	limit  *rate.Limiter
+	// clientIP is the client's address where it is not remote's host
+	// (behind a trusted proxy), else empty.
+	clientIP string
+	who      Identity
+	id       string
+	limit    *rate.Limiter
 	// registered is when the hub made this the party's socket; set under
 	// hub.mu, read by other nodes' replacement checks.
 	registered time.Time
@@ -66,18 +68,17 @@ type conn struct {
 }
 
 func newConn(h *Hub, ws *websocket.Conn, remote, clientIP string) *conn {
-	log := h.log.With("remote", remote)
-	if clientIP != "" && clientIP != remoteHost(&http.Request{RemoteAddr: remote}) {
-		log = log.With("client_ip", clientIP)
+	if clientIP == remoteHost(&http.Request{RemoteAddr: remote}) {
+		clientIP = ""
 	}
 	return &conn{
-		hub:    h,
-		ws:     ws,
-		remote: remote,
-		log:    log,
-		id:     rand.Text(),
-		slot:   int(h.nextSlot.Add(1) % heartbeatSlots),
-		limit:  rate.NewLimiter(rate.Limit(h.cfg.RatePerSecond), h.cfg.RatePerSecond),
+		hub:      h,
+		ws:       ws,
+		remote:   remote,
+		clientIP: clientIP,
+		id:       rand.Text(),
+		slot:     int(h.nextSlot.Add(1) % heartbeatSlots),
+		limit:    rate.NewLimiter(rate.Limit(h.cfg.RatePerSecond), h.cfg.RatePerSecond),
 	}
 }
 
@@ -95,7 +96,7 @@ func (c *conn) enqueue(frame []byte) {
 	}
 	if len(c.queue) >= c.hub.cfg.SendBuffer {
 		c.gone = true
-		c.log.Warn("slow client disconnected", "buffered", len(c.queue))
+		c.logger().Warn("slow client disconnected", "buffered", len(c.queue))
 		go c.closeWith(websocket.StatusPolicyViolation, "slow consumer")
 		return
 	}
@@ -124,7 +125,7 @@ func (c *conn) buffered() int {
 func (c *conn) sendMessage(typ protocol.Type, callID string, data any) {
 	frame, err := protocol.Encode(typ, callID, data)
 	if err != nil {
-		c.log.Error("encode frame", "type", typ, "err", err)
+		c.logger().Error("encode frame", "type", typ, "err", err)
 		return
 	}
 	c.enqueue(frame)
@@ -163,7 +164,6 @@ func (c *conn) open(ctx context.Context) bool {
 	}
 	who.Socket = c.id
 	c.who = who
-	c.log = c.log.With(partyAttrs(who.Address)...)
 
 	c.mu.Lock()
 	c.holding = true
@@ -173,14 +173,14 @@ func (c *conn) open(ctx context.Context) bool {
 	welcome, err := c.hub.sessions.Open(octx, who)
 	cancel()
 	if err != nil {
-		c.log.Info("socket refused", "err", err)
+		c.logger().Info("socket refused", "err", err)
 		c.writeNow(ctx, asError(err), protocol.TypeAuth)
 		c.hub.unregister(c)
 		c.closeWith(websocket.StatusNormalClosure, "refused")
 		return false
 	}
 	c.release(welcome)
-	c.log.Info("socket open")
+	c.logger().Info("socket open")
 	return true
 }
 
@@ -199,17 +199,33 @@ func (c *conn) run(ctx context.Context) {
 	}
 	c.closeWith(websocket.StatusNormalClosure, "")
 	c.writers.Wait()
-	c.log.Info("socket closed")
+	c.logger().Info("socket closed")
 }
 
 func (c *conn) readSafely(ctx context.Context) {
 	defer func() {
 		if p := recover(); p != nil {
-			c.log.Error("socket handler panicked; closing", "panic", p, "stack", string(debug.Stack()))
+			c.logger().Error("socket handler panicked; closing", "panic", p, "stack", string(debug.Stack()))
 			c.closeWith(websocket.StatusInternalError, "internal error")
 		}
 	}()
 	c.readLoop(ctx)
+}
+
+// logger names the socket and, once it authenticated, its party. It is
+// built for each line rather than kept: a socket that waits logs twice in
+// its life, and a kept logger with its attributes formatted costs every
+// socket half a kilobyte.
+func (c *conn) logger() *slog.Logger {
+	args := make([]any, 0, 6)
+	args = append(args, "remote", c.remote)
+	if c.clientIP != "" {
+		args = append(args, "client_ip", c.clientIP)
+	}
+	if c.who.ID != "" {
+		args = append(args, partyAttrs(c.who.Address)...)
+	}
+	return c.hub.log.With(args...)
 }
 
 // partyAttrs are the log attributes naming a party: its address, and its
@@ -275,7 +291,7 @@ func (c *conn) authenticate(ctx context.Context) (Identity, error) {
 	}
 	who, err := c.hub.cfg.Auth.Authenticate(ctx, auth.Token)
 	if err != nil {
-		c.log.Info("socket auth failed", "err", err)
+		c.logger().Info("socket auth failed", "err", err)
 		return Identity{}, protocol.Errorf(protocol.CodeUnauthorized, "token refused")
 	}
 	return who, nil
@@ -307,7 +323,7 @@ func (c *conn) write() {
 			gone := c.gone
 			c.mu.Unlock()
 			if !gone {
-				c.log.Info("write failed; closing", "err", err)
+				c.logger().Info("write failed; closing", "err", err)
 			}
 			c.closeWith(websocket.StatusPolicyViolation, "write timeout")
 			return
@@ -343,7 +359,7 @@ func (c *conn) ping() {
 	err := c.ws.Ping(pctx)
 	cancel()
 	if err != nil && c.ctx.Err() == nil {
-		c.log.Info("heartbeat missed; closing", "err", err)
+		c.logger().Info("heartbeat missed; closing", "err", err)
 		c.closeWith(4408, "heartbeat missed")
 	}
 }
@@ -361,12 +377,12 @@ func (c *conn) readLoop(ctx context.Context) {
 			// The library reports its own limit as ErrMessageTooBig, not as a
 			// close status.
 			if errors.Is(err, websocket.ErrMessageTooBig) {
-				c.log.Warn("frame over the library limit", "limit", c.hub.cfg.MaxMessageBytes)
+				c.logger().Warn("frame over the library limit", "limit", c.hub.cfg.MaxMessageBytes)
 			}
 			return
 		}
 		if int64(len(b)) > c.hub.cfg.MaxMessageBytes {
-			c.log.Warn("frame too large", "bytes", len(b))
+			c.logger().Warn("frame too large", "bytes", len(b))
 			c.writeNow(ctx, protocol.Errorf(protocol.CodeTooLarge, "frame of %d bytes is over the %d byte limit", len(b), c.hub.cfg.MaxMessageBytes), "")
 			c.closeWith(websocket.StatusMessageTooBig, "message too large")
 			return
@@ -389,7 +405,7 @@ func (c *conn) readLoop(ctx context.Context) {
 		}
 		m, err := ParseMessage(b)
 		if err != nil {
-			c.log.Info("bad message", "err", err)
+			c.logger().Info("bad message", "err", err)
 			c.sendError(asError(err), m.Type)
 			continue
 		}
@@ -397,9 +413,9 @@ func (c *conn) readLoop(ctx context.Context) {
 		if err := c.handle(ctx, m); err != nil {
 			pe := asError(err)
 			if pe.Code == protocol.CodeInternal {
-				c.log.Error("message failed", "type", m.Type, "call_id", m.CallID, "err", err)
+				c.logger().Error("message failed", "type", m.Type, "call_id", m.CallID, "err", err)
 			} else {
-				c.log.Info("message refused", "type", m.Type, "call_id", m.CallID, "code", pe.Code, "err", err)
+				c.logger().Info("message refused", "type", m.Type, "call_id", m.CallID, "code", pe.Code, "err", err)
 			}
 			c.sendError(pe, m.Type)
 		}

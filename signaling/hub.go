@@ -262,7 +262,7 @@ func (h *Hub) control(to Address, frame []byte) {
 		c := h.conns[to]
 		h.mu.Unlock()
 		if c != nil {
-			c.log.Info("socket closed: access revoked")
+			c.logger().Info("socket closed: access revoked")
 			c.closeWith(CloseRevoked, "access revoked")
 		}
 		return
@@ -292,7 +292,7 @@ func (h *Hub) control(to Address, frame []byte) {
 	}
 	h.mu.Unlock()
 	if older {
-		c.log.Info("socket replaced by a newer one on another node")
+		c.logger().Info("socket replaced by a newer one on another node")
 		c.closeWith(4409, "replaced by a newer connection")
 	}
 }
@@ -476,7 +476,7 @@ func (h *Hub) register(ctx context.Context, c *conn) {
 	h.conns[c.who.Address] = c
 	h.mu.Unlock()
 	if old != nil {
-		old.log.Info("socket replaced by a newer one")
+		old.logger().Info("socket replaced by a newer one")
 		old.closeWith(4409, "replaced by a newer connection")
 	}
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.HandlerTimeout)
@@ -484,7 +484,7 @@ func (h *Hub) register(ctx context.Context, c *conn) {
 	if err := h.bus.Publish(ctx, c.who.Address, replacedFrame(c)); err != nil {
 		// Best effort like every publish: the old socket then lives until
 		// it drops, and the queue already ignores its close.
-		c.log.Warn("could not tell other nodes of the new socket", "err", err)
+		c.logger().Warn("could not tell other nodes of the new socket", "err", err)
 	}
 }
 
