@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,56 +17,68 @@ import (
 	"guidecall/protocol"
 )
 
-// conn is one WebSocket. The handler goroutine reads; one writer goroutine
-// owns all writes and, when the hub's heartbeat says this socket's turn
-// has come, starts a ping that lives until its pong (or the socket's end).
-// There is no pinger goroutine or timer per socket: with ten thousand
-// shoppers waiting, those were a goroutine stack and a timer each that
-// did nothing for fifteen seconds at a time.
+// conn is one WebSocket. What it holds while it waits in line is kept to
+// what it cannot do without, since ten thousand of them may wait on a node:
+//
+//   - one goroutine, its reader, started afresh once the socket is open
+//     (serve), so that its stack is the few frames of a blocked read and
+//     not the HTTP server's handler chain;
+//   - no writer goroutine while there is nothing to send: enqueue starts
+//     one when a frame arrives and it ends when the queue is empty, and
+//     only one runs at a time, so frames leave in the order they came;
+//   - no send buffer until there is a frame to queue;
+//   - no pinger goroutine or timer: the hub's heartbeat starts a ping that
+//     lives until its pong (or the socket's end).
 type conn struct {
 	hub    *Hub
 	ws     *websocket.Conn
 	remote string
-	log    *slog.Logger
-	who    Identity
-	id     string
-	limit  *rate.Limiter
+	// clientIP is the client's address where it is not remote's host
+	// (behind a trusted proxy), else empty.
+	clientIP string
+	who      Identity
+	id       string
+	limit    *rate.Limiter
 	// registered is when the hub made this the party's socket; set under
 	// hub.mu, read by other nodes' replacement checks.
 	registered time.Time
+	// ctx is the socket's lifetime, canceled by cancel when it ends: the
+	// writer and the pings started from other goroutines (a sender's,
+	// the heartbeat's) are bounded by it.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu      sync.Mutex
-	send    chan []byte
+	queue   [][]byte // frames for the writer, oldest first; nil while empty
+	writing bool     // a writer goroutine is draining queue
+	live    bool     // the welcome was queued: frames go to queue, pings may start
 	holding bool     // true while Open runs: frames wait so welcome goes first
 	pending [][]byte // frames that arrived while holding
 	gone    bool
+	// writers counts the writer and ping goroutines; both are started
+	// under mu only while the socket is not gone.
+	writers sync.WaitGroup
 
 	closeOnce sync.Once
-	cancel    context.CancelFunc
 
-	// slot is this socket's turn in the hub's heartbeat; pingDue is
-	// signalled when it comes, pinging is set while a ping is out.
+	// slot is this socket's turn in the hub's heartbeat; pinging is set
+	// while a ping is out.
 	slot    int
-	pingDue chan struct{}
 	pinging atomic.Bool
-	pings   sync.WaitGroup
 }
 
 func newConn(h *Hub, ws *websocket.Conn, remote, clientIP string) *conn {
-	log := h.log.With("remote", remote)
-	if clientIP != "" && clientIP != remoteHost(&http.Request{RemoteAddr: remote}) {
-		log = log.With("client_ip", clientIP)
+	if clientIP == remoteHost(&http.Request{RemoteAddr: remote}) {
+		clientIP = ""
 	}
 	return &conn{
-		hub:     h,
-		ws:      ws,
-		remote:  remote,
-		log:     log,
-		id:      rand.Text(),
-		send:    make(chan []byte, h.cfg.SendBuffer),
-		slot:    int(h.nextSlot.Add(1) % heartbeatSlots),
-		pingDue: make(chan struct{}, 1),
-		limit:   rate.NewLimiter(rate.Limit(h.cfg.RatePerSecond), h.cfg.RatePerSecond),
+		hub:      h,
+		ws:       ws,
+		remote:   remote,
+		clientIP: clientIP,
+		id:       rand.Text(),
+		slot:     int(h.nextSlot.Add(1) % heartbeatSlots),
+		limit:    rate.NewLimiter(rate.Limit(h.cfg.RatePerSecond), h.cfg.RatePerSecond),
 	}
 }
 
@@ -77,23 +90,42 @@ func (c *conn) enqueue(frame []byte) {
 	if c.gone {
 		return
 	}
-	if c.holding {
+	if c.holding || !c.live {
 		c.pending = append(c.pending, frame)
 		return
 	}
-	select {
-	case c.send <- frame:
-	default:
+	if len(c.queue) >= c.hub.cfg.SendBuffer {
 		c.gone = true
-		c.log.Warn("slow client disconnected", "buffered", len(c.send))
+		c.logger().Warn("slow client disconnected", "buffered", len(c.queue))
 		go c.closeWith(websocket.StatusPolicyViolation, "slow consumer")
+		return
 	}
+	c.queue = append(c.queue, frame)
+	c.startWriterLocked()
+}
+
+// startWriterLocked starts the writer if frames wait and none runs. c.mu
+// is held.
+func (c *conn) startWriterLocked() {
+	if c.writing || c.gone || len(c.queue) == 0 {
+		return
+	}
+	c.writing = true
+	c.writers.Add(1)
+	go c.write()
+}
+
+// buffered is how many frames wait for the writer.
+func (c *conn) buffered() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.queue)
 }
 
 func (c *conn) sendMessage(typ protocol.Type, callID string, data any) {
 	frame, err := protocol.Encode(typ, callID, data)
 	if err != nil {
-		c.log.Error("encode frame", "type", typ, "err", err)
+		c.logger().Error("encode frame", "type", typ, "err", err)
 		return
 	}
 	c.enqueue(frame)
@@ -115,25 +147,23 @@ func (c *conn) closeWith(code websocket.StatusCode, reason string) {
 		c.mu.Unlock()
 		// Close waits for the peer's close frame, bounded by the library.
 		_ = c.ws.Close(code, reason)
-		if c.cancel != nil {
-			c.cancel()
-		}
+		c.cancel()
 	})
 }
 
-// serve runs the socket: authenticate, register, then read until it ends.
-// ctx is canceled by c.cancel.
-func (c *conn) serve(ctx context.Context) {
-
+// open authenticates the socket, makes it its party's and queues its
+// welcome, and reports whether it is open. It runs on the HTTP handler's
+// goroutine: the stack that authenticating and Sessions.Open grow ends
+// with it, instead of staying with a socket that then waits for minutes.
+func (c *conn) open(ctx context.Context) bool {
 	who, err := c.authenticate(ctx)
 	if err != nil {
 		c.writeNow(ctx, asError(err), protocol.TypeAuth)
 		c.closeWith(4401, "unauthorized")
-		return
+		return false
 	}
 	who.Socket = c.id
 	c.who = who
-	c.log = c.log.With(partyAttrs(who.Address)...)
 
 	c.mu.Lock()
 	c.holding = true
@@ -143,33 +173,59 @@ func (c *conn) serve(ctx context.Context) {
 	welcome, err := c.hub.sessions.Open(octx, who)
 	cancel()
 	if err != nil {
-		c.log.Info("socket refused", "err", err)
+		c.logger().Info("socket refused", "err", err)
 		c.writeNow(ctx, asError(err), protocol.TypeAuth)
 		c.hub.unregister(c)
 		c.closeWith(websocket.StatusNormalClosure, "refused")
-		return
+		return false
 	}
 	c.release(welcome)
+	c.logger().Info("socket open")
+	return true
+}
 
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); c.writeLoop(ctx) }()
-	c.log.Info("socket open")
-
-	c.readLoop(ctx)
-
+// run reads an open socket until it ends, tells Sessions, and waits for
+// its writer and ping. It runs on a goroutine of its own, started when
+// the socket opened (see Hub.ServeHTTP); a handler's panic ends this
+// socket with 1011, not the node.
+func (c *conn) run(ctx context.Context) {
+	c.readSafely(ctx)
 	if c.hub.unregister(c) {
 		// The socket's ctx may be canceled already; the change it records
 		// must still complete, within a bound.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.hub.cfg.HandlerTimeout)
-		c.hub.sessions.Close(cctx, who)
+		c.hub.sessions.Close(cctx, c.who)
 		cancel()
 	}
 	c.closeWith(websocket.StatusNormalClosure, "")
-	c.cancel()
-	wg.Wait()
-	c.pings.Wait()
-	c.log.Info("socket closed")
+	c.writers.Wait()
+	c.logger().Info("socket closed")
+}
+
+func (c *conn) readSafely(ctx context.Context) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.logger().Error("socket handler panicked; closing", "panic", p, "stack", string(debug.Stack()))
+			c.closeWith(websocket.StatusInternalError, "internal error")
+		}
+	}()
+	c.readLoop(ctx)
+}
+
+// logger names the socket and, once it authenticated, its party. It is
+// built for each line rather than kept: a socket that waits logs twice in
+// its life, and a kept logger with its attributes formatted costs every
+// socket half a kilobyte.
+func (c *conn) logger() *slog.Logger {
+	args := make([]any, 0, 6)
+	args = append(args, "remote", c.remote)
+	if c.clientIP != "" {
+		args = append(args, "client_ip", c.clientIP)
+	}
+	if c.who.ID != "" {
+		args = append(args, partyAttrs(c.who.Address)...)
+	}
+	return c.hub.log.With(args...)
 }
 
 // partyAttrs are the log attributes naming a party: its address, and its
@@ -182,23 +238,22 @@ func partyAttrs(a Address) []any {
 	return []any{"party", a.String(), key, a.ID}
 }
 
-// release queues the welcome, then whatever arrived while Open ran.
+// release queues the welcome, then whatever arrived while Open ran, and
+// makes the socket live: from now on frames go straight to its queue.
 func (c *conn) release(welcome protocol.Welcome) {
 	frame, err := protocol.Encode(protocol.TypeWelcome, "", welcome)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.holding = false
+	c.holding, c.live = false, true
 	if err == nil {
-		c.pending = append([][]byte{frame}, c.pending...)
+		c.queue = append(c.queue, frame)
 		c.hub.obs.MessageOut(protocol.TypeWelcome)
 	}
-	for _, f := range c.pending {
-		select {
-		case c.send <- f:
-		default: // a fresh buffer this full means the client is not reading
-		}
-	}
+	// A client whose fresh buffer is this full is not reading: the
+	// frames past it are dropped.
+	c.queue = append(c.queue, c.pending[:min(len(c.pending), c.hub.cfg.SendBuffer-len(c.queue))]...)
 	c.pending = nil
+	c.startWriterLocked()
 }
 
 // writeNow writes an error frame before the writer runs (auth failures).
@@ -236,63 +291,98 @@ func (c *conn) authenticate(ctx context.Context) (Identity, error) {
 	}
 	who, err := c.hub.cfg.Auth.Authenticate(ctx, auth.Token)
 	if err != nil {
-		c.log.Info("socket auth failed", "err", err)
+		c.logger().Info("socket auth failed", "err", err)
 		return Identity{}, protocol.Errorf(protocol.CodeUnauthorized, "token refused")
 	}
 	return who, nil
 }
 
-func (c *conn) writeLoop(ctx context.Context) {
+// write sends the queued frames in order and ends when the queue is
+// empty; enqueue starts it again with the next frame. A write that fails
+// (the client did not take a frame within WriteTimeout) closes the socket.
+func (c *conn) write() {
+	defer c.writers.Done()
 	for {
-		select {
-		case <-ctx.Done():
+		c.mu.Lock()
+		if len(c.queue) == 0 {
+			c.writing, c.queue = false, nil
+			c.mu.Unlock()
 			return
-		case <-c.pingDue:
-			if c.pinging.CompareAndSwap(false, true) {
-				c.pings.Add(1)
-				go c.ping(ctx)
+		}
+		frame := c.queue[0]
+		c.queue[0] = nil
+		c.queue = c.queue[1:]
+		c.mu.Unlock()
+
+		wctx, cancel := context.WithTimeout(c.ctx, c.hub.cfg.WriteTimeout)
+		err := c.ws.Write(wctx, websocket.MessageText, frame)
+		cancel()
+		if err != nil {
+			c.mu.Lock()
+			c.writing, c.queue = false, nil
+			gone := c.gone
+			c.mu.Unlock()
+			if !gone {
+				c.logger().Info("write failed; closing", "err", err)
 			}
-		case frame := <-c.send:
-			wctx, cancel := context.WithTimeout(ctx, c.hub.cfg.WriteTimeout)
-			err := c.ws.Write(wctx, websocket.MessageText, frame)
-			cancel()
-			if err != nil {
-				c.log.Info("write failed; closing", "err", err)
-				go c.closeWith(websocket.StatusPolicyViolation, "write timeout")
-				return
-			}
+			c.closeWith(websocket.StatusPolicyViolation, "write timeout")
+			return
 		}
 	}
 }
 
+// startPing starts a ping when the hub's heartbeat says this socket's
+// turn has come, unless one is still out or the socket is not open.
+func (c *conn) startPing() {
+	if !c.pinging.CompareAndSwap(false, true) {
+		return
+	}
+	c.mu.Lock()
+	ok := c.live && !c.gone
+	if ok {
+		c.writers.Add(1)
+	}
+	c.mu.Unlock()
+	if !ok {
+		c.pinging.Store(false)
+		return
+	}
+	go c.ping()
+}
+
 // ping drops a peer that misses a pong for a whole heartbeat period. It
 // runs on a goroutine of its own, so a slow pong never holds up writes.
-func (c *conn) ping(ctx context.Context) {
-	defer c.pings.Done()
+func (c *conn) ping() {
+	defer c.writers.Done()
 	defer c.pinging.Store(false)
-	pctx, cancel := context.WithTimeout(ctx, c.hub.cfg.Heartbeat)
+	pctx, cancel := context.WithTimeout(c.ctx, c.hub.cfg.Heartbeat)
 	err := c.ws.Ping(pctx)
 	cancel()
-	if err != nil && ctx.Err() == nil {
-		c.log.Info("heartbeat missed; closing", "err", err)
+	if err != nil && c.ctx.Err() == nil {
+		c.logger().Info("heartbeat missed; closing", "err", err)
 		c.closeWith(4408, "heartbeat missed")
 	}
 }
 
 func (c *conn) readLoop(ctx context.Context) {
+	// The read itself needs no cancellation: a socket ends by closeWith,
+	// which closes the connection under it. Given a context that can be
+	// canceled, the library would register a callback on it for every
+	// read and keep it while the socket waits.
+	rctx := context.WithoutCancel(ctx)
 	limited := 0
 	for {
-		typ, b, err := c.ws.Read(ctx)
+		typ, b, err := c.ws.Read(rctx)
 		if err != nil {
 			// The library reports its own limit as ErrMessageTooBig, not as a
 			// close status.
 			if errors.Is(err, websocket.ErrMessageTooBig) {
-				c.log.Warn("frame over the library limit", "limit", c.hub.cfg.MaxMessageBytes)
+				c.logger().Warn("frame over the library limit", "limit", c.hub.cfg.MaxMessageBytes)
 			}
 			return
 		}
 		if int64(len(b)) > c.hub.cfg.MaxMessageBytes {
-			c.log.Warn("frame too large", "bytes", len(b))
+			c.logger().Warn("frame too large", "bytes", len(b))
 			c.writeNow(ctx, protocol.Errorf(protocol.CodeTooLarge, "frame of %d bytes is over the %d byte limit", len(b), c.hub.cfg.MaxMessageBytes), "")
 			c.closeWith(websocket.StatusMessageTooBig, "message too large")
 			return
@@ -315,7 +405,7 @@ func (c *conn) readLoop(ctx context.Context) {
 		}
 		m, err := ParseMessage(b)
 		if err != nil {
-			c.log.Info("bad message", "err", err)
+			c.logger().Info("bad message", "err", err)
 			c.sendError(asError(err), m.Type)
 			continue
 		}
@@ -323,9 +413,9 @@ func (c *conn) readLoop(ctx context.Context) {
 		if err := c.handle(ctx, m); err != nil {
 			pe := asError(err)
 			if pe.Code == protocol.CodeInternal {
-				c.log.Error("message failed", "type", m.Type, "call_id", m.CallID, "err", err)
+				c.logger().Error("message failed", "type", m.Type, "call_id", m.CallID, "err", err)
 			} else {
-				c.log.Info("message refused", "type", m.Type, "call_id", m.CallID, "code", pe.Code, "err", err)
+				c.logger().Info("message refused", "type", m.Type, "call_id", m.CallID, "code", pe.Code, "err", err)
 			}
 			c.sendError(pe, m.Type)
 		}

@@ -8,8 +8,7 @@ import "time"
 const heartbeatSlots = 16
 
 // heartbeat is the hub's one timer for every socket's pings: each turn it
-// tells the sockets of that turn that a ping is due, and their writers
-// send it. It runs while the hub holds sockets and ends when stop closes
+// starts a ping on each open socket of that turn. It runs while the hub holds sockets and ends when stop closes
 // (the last socket went).
 func (h *Hub) heartbeat(stop chan struct{}) {
 	t := time.NewTicker(max(h.cfg.Heartbeat/heartbeatSlots, time.Millisecond))
@@ -32,10 +31,7 @@ func (h *Hub) heartbeat(stop chan struct{}) {
 		}
 		h.mu.Unlock()
 		for _, c := range due {
-			select {
-			case c.pingDue <- struct{}{}:
-			default: // the last one is still waiting for the writer
-			}
+			c.startPing()
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package signaling
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -261,7 +262,7 @@ func (h *Hub) control(to Address, frame []byte) {
 		c := h.conns[to]
 		h.mu.Unlock()
 		if c != nil {
-			c.log.Info("socket closed: access revoked")
+			c.logger().Info("socket closed: access revoked")
 			c.closeWith(CloseRevoked, "access revoked")
 		}
 		return
@@ -291,7 +292,7 @@ func (h *Hub) control(to Address, frame []byte) {
 	}
 	h.mu.Unlock()
 	if older {
-		c.log.Info("socket replaced by a newer one on another node")
+		c.logger().Info("socket replaced by a newer one on another node")
 		c.closeWith(4409, "replaced by a newer connection")
 	}
 }
@@ -360,39 +361,45 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.perIP[ip]++
 	h.draining.Add(1)
 	h.mu.Unlock()
-	defer h.draining.Done()
-	defer func() {
+	// done gives the slot back once the socket has ended, on whichever
+	// goroutine that happens.
+	done := func() {
 		h.mu.Lock()
 		h.open--
 		if h.perIP[ip]--; h.perIP[ip] <= 0 {
 			delete(h.perIP, ip)
 		}
 		h.mu.Unlock()
-	}()
+		h.draining.Done()
+	}
 
 	// No permessage-deflate: protocol frames are a few hundred bytes, where
 	// compression saves little, and its state would cost every socket
 	// tens of kilobytes held for as long as it waits in line.
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: h.cfg.OriginPatterns, CompressionMode: websocket.CompressionDisabled})
+	ws, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{OriginPatterns: h.cfg.OriginPatterns, CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
 		h.log.Debug("websocket upgrade refused", "err", err, "remote", r.RemoteAddr)
+		done()
 		return
 	}
 	// The library closes frames past its limit with 1009 itself; leaving
 	// room above ours lets slightly large frames get a readable error first.
 	ws.SetReadLimit(h.cfg.MaxMessageBytes + 1024)
-	// The cancel func is set before the socket is visible to Shutdown and
-	// register, which call closeWith from other goroutines.
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
+	// The socket outlives this handler (see below), so its context keeps
+	// the request's values but not its cancellation, which comes when the
+	// handler returns. The cancel func is set before the socket is visible
+	// to Shutdown and register, which call closeWith from other goroutines.
 	c := newConn(h, ws, r.RemoteAddr, ip)
-	c.cancel = cancel
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	c.ctx, c.cancel = ctx, cancel
 	h.mu.Lock()
 	if h.closing {
 		// Shutdown began while this socket was being accepted and did not
 		// see it; it must not stay open past Shutdown.
 		h.mu.Unlock()
 		_ = ws.Close(websocket.StatusGoingAway, "server shutting down; reconnect")
+		cancel()
+		done()
 		return
 	}
 	h.all[c] = struct{}{}
@@ -401,7 +408,8 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		go h.heartbeat(h.beatStop)
 	}
 	h.mu.Unlock()
-	defer func() {
+	end := func() {
+		cancel()
 		h.mu.Lock()
 		delete(h.all, c)
 		if len(h.all) == 0 && h.beating {
@@ -409,8 +417,54 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			close(h.beatStop)
 		}
 		h.mu.Unlock()
+		done()
+	}
+	if !c.open(ctx) {
+		end()
+		return
+	}
+	// The socket is open. Its reads go on in a goroutine of its own, and
+	// this handler returns: the HTTP server's goroutine, its stack, the
+	// request and the connection's state are then freed, while the socket
+	// may wait in line for many minutes. The hub's draining counts it
+	// until it ends, so Shutdown still waits for it.
+	go func() {
+		defer end()
+		c.run(ctx)
 	}()
-	c.serve(ctx)
+}
+
+// socketBuffer is the size of the read and of the write buffer a socket
+// keeps. Protocol frames are a few hundred bytes; a larger one (an SDP)
+// is read into and written from its own slice past the buffer.
+const socketBuffer = 512
+
+// smallBuffers hands the WebSocket library, at the upgrade, read and
+// write buffers of socketBuffer bytes instead of the HTTP server's 4 KiB
+// each, which the library would otherwise keep for the socket's life.
+type smallBuffers struct{ http.ResponseWriter }
+
+func (w smallBuffers) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := brw.Writer.Flush(); err != nil {
+		_ = nc.Close()
+		return nil, nil, fmt.Errorf("signaling: flush before the upgrade: %w", err)
+	}
+	// What the client sent after its upgrade request (it may not wait for
+	// the 101 to send auth) is in the server's reader already: the small
+	// reader starts with it buffered, the way the library expects it.
+	rest, _ := brw.Reader.Peek(brw.Reader.Buffered())
+	br := bufio.NewReaderSize(bytes.NewReader(bytes.Clone(rest)), max(socketBuffer, len(rest)))
+	if _, err := br.Peek(len(rest)); err != nil {
+		_ = nc.Close()
+		return nil, nil, fmt.Errorf("signaling: carry over buffered bytes: %w", err)
+	}
+	return nc, bufio.NewReadWriter(br, bufio.NewWriterSize(nc, socketBuffer)), nil
 }
 
 // register makes c the socket of its party, closing an older one here
@@ -422,7 +476,7 @@ func (h *Hub) register(ctx context.Context, c *conn) {
 	h.conns[c.who.Address] = c
 	h.mu.Unlock()
 	if old != nil {
-		old.log.Info("socket replaced by a newer one")
+		old.logger().Info("socket replaced by a newer one")
 		old.closeWith(4409, "replaced by a newer connection")
 	}
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.HandlerTimeout)
@@ -430,7 +484,7 @@ func (h *Hub) register(ctx context.Context, c *conn) {
 	if err := h.bus.Publish(ctx, c.who.Address, replacedFrame(c)); err != nil {
 		// Best effort like every publish: the old socket then lives until
 		// it drops, and the queue already ignores its close.
-		c.log.Warn("could not tell other nodes of the new socket", "err", err)
+		c.logger().Warn("could not tell other nodes of the new socket", "err", err)
 	}
 }
 

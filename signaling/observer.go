@@ -63,7 +63,7 @@ func (h *Hub) Buffered() int {
 	defer h.mu.Unlock()
 	n := 0
 	for c := range h.all {
-		n += len(c.send)
+		n += c.buffered()
 	}
 	return n
 }
