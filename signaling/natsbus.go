@@ -106,7 +106,9 @@ func (b *NATSBus) Start(ctx context.Context) error {
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(time.Second),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			b.log.Warn("nats bus disconnected; reconnecting", "err", err)
+			if err != nil { // nil: Stop closed it
+				b.log.Warn("nats bus disconnected; reconnecting", "err", err)
+			}
 		}),
 		nats.ReconnectHandler(func(*nats.Conn) { b.log.Info("nats bus reconnected") }),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
@@ -128,7 +130,9 @@ func (b *NATSBus) Start(ctx context.Context) error {
 	}
 	// The subscriptions are live on the server once it answers a flush;
 	// what is published after Start returns reaches this node.
-	if err := nc.FlushWithContext(ctx); err != nil {
+	fctx, cancel := context.WithTimeout(ctx, queryTimeout)
+	defer cancel()
+	if err := nc.FlushWithContext(fctx); err != nil {
 		nc.Close()
 		return fmt.Errorf("signaling: nats bus subscribe: %w", err)
 	}
