@@ -33,7 +33,7 @@ import (
 // maxWaiting is the most sockets one load process can hold: every socket
 // is a file descriptor, and `ulimit -n` on the machines this was built on
 // is 20 000.
-const maxWaiting = 19_500
+const maxWaiting = 19_500 // per load process: see --procs (loadprocs.go)
 
 // pidList is the --node-pid flag: pids separated by commas.
 type pidList struct{ pids *[]int }
@@ -61,11 +61,23 @@ func (p pidList) Set(v string) error {
 }
 
 func (o *loadOptions) checkWaiting() error {
+	if o.Procs == 0 {
+		o.Procs = 1
+	}
 	switch {
 	case len(o.Logins) > 0:
 		return errors.New("--guide-login is for --mode calls; the waiting room has no guides")
-	case o.Waiting < 2 || o.Waiting > maxWaiting:
-		return fmt.Errorf("--waiting must be 2..%d (one file descriptor per socket in this process)", maxWaiting)
+	case o.Procs < 1 || o.Procs > maxProcs:
+		return fmt.Errorf("--procs must be 1..%d", maxProcs)
+	case o.Child && (o.Self || o.Procs != 1 || len(o.NodePIDs) > 0):
+		return errors.New("--child takes no --self, --procs or --node-pid: its parent does that")
+	case o.Child && (o.Waiting < 1 || o.Waiting > maxWaiting):
+		return fmt.Errorf("--waiting must be 1..%d in one load process", maxWaiting)
+	case o.Child:
+	case o.Waiting < 2 || o.Waiting > maxWaiting*o.Procs:
+		return fmt.Errorf("--waiting must be 2..%d with --procs %d (one file descriptor per socket; at most %d per process)", maxWaiting*o.Procs, o.Procs, maxWaiting)
+	case o.Waiting < 2*o.Procs:
+		return errors.New("--waiting must give every one of --procs at least two sockets")
 	case o.Rounds < 1 || o.Rounds >= o.Waiting:
 		return errors.New("--rounds must be at least 1 and below --waiting")
 	case o.JoinConcurrency < 1 || o.JoinConcurrency > 1000:
@@ -143,8 +155,9 @@ type procUse struct {
 	Err       string
 }
 
-func runWaiting(ctx context.Context, o loadOptions, stderr io.Writer) (*waitReport, error) {
-	lr := &loadRun{
+// newWaitRun is the shared state of one load process's sockets.
+func newWaitRun(o loadOptions) *waitRun {
+	return &waitRun{lr: &loadRun{
 		o: o,
 		http: &http.Client{
 			Timeout:   o.StepTimeout,
@@ -153,7 +166,12 @@ func runWaiting(ctx context.Context, o loadOptions, stderr io.Writer) (*waitRepo
 		errs:    map[string]int{},
 		example: map[string]string{},
 		lat:     map[string][]time.Duration{},
-	}
+	}}
+}
+
+func runWaiting(ctx context.Context, o loadOptions, stderr io.Writer) (*waitReport, error) {
+	wr := newWaitRun(o)
+	lr := wr.lr
 	defer lr.http.CloseIdleConnections()
 	rep := &waitReport{Target: o.URL, Nodes: len(o.URLs), Waiting: o.Waiting, Rounds: o.Rounds, LoadAvgBefore: loadAvg()}
 	pids := o.NodePIDs
@@ -176,7 +194,8 @@ func runWaiting(ctx context.Context, o loadOptions, stderr io.Writer) (*waitRepo
 	}
 	o = lr.o
 	for _, pid := range pids {
-		p := procUse{PID: pid, Self: o.Self}
+		// With --procs the clients are elsewhere: this process is the node.
+		p := procUse{PID: pid, Self: o.Self && o.Procs == 1}
 		rss, err := procField(pid, "VmRSS")
 		if err != nil {
 			p.Err = err.Error()
@@ -188,16 +207,20 @@ func runWaiting(ctx context.Context, o loadOptions, stderr io.Writer) (*waitRepo
 	runCtx, cancel := context.WithTimeout(ctx, o.Duration)
 	defer cancel()
 	start := time.Now()
-	wr := &waitRun{lr: lr}
-	waiters := wr.fill(runCtx)
-	defer func() {
-		var wg sync.WaitGroup
-		for _, w := range waiters {
-			wg.Go(w.close)
+	var line lineDriver = &localLine{wr: wr}
+	if o.Procs > 1 {
+		pl, err := startProcs(runCtx, o, lr, stderr)
+		if err != nil {
+			return nil, err
 		}
-		wg.Wait()
-	}()
-	rep.Joined = len(waiters)
+		line = pl
+		if o.Self {
+			rep.Target = lr.o.URL + " (--self, in-process)"
+		}
+		rep.Target += fmt.Sprintf(", the clients in %d load processes", o.Procs)
+	}
+	defer line.close()
+	rep.Joined = line.fill(runCtx)
 
 	// The line is full: every socket has been told a position. Now the
 	// node only keeps sockets alive and ticks.
@@ -227,10 +250,8 @@ func runWaiting(ctx context.Context, o loadOptions, stderr io.Writer) (*waitRepo
 	}
 
 	for r := 0; r < o.Rounds && runCtx.Err() == nil; r++ {
-		var lat []time.Duration
-		var missing int
-		waiters, lat, missing = wr.round(runCtx, waiters)
-		if lat == nil && missing == 0 {
+		lat, missing, ok := line.round(runCtx)
+		if !ok {
 			break // no head to send away: recorded as an error
 		}
 		rep.Expected += len(lat) + missing
@@ -240,6 +261,7 @@ func runWaiting(ctx context.Context, o loadOptions, stderr io.Writer) (*waitRepo
 		rep.RoundP99 = append(rep.RoundP99, percentile(lat, 99))
 		rep.RoundMax = append(rep.RoundMax, percentile(lat, 100))
 	}
+	line.finish(runCtx)
 	rep.Elapsed = time.Since(start)
 	rep.LoadAvgAfter = loadAvg()
 
