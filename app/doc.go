@@ -1,7 +1,8 @@
 // Package app is the composition root of a guidecall node: it picks the
 // stores once from config (no database URL: memory and a local bus;
-// otherwise PostgreSQL, its LISTEN/NOTIFY bus and a River client for the
-// webhook outbox and reconciliation), builds the domain services and the
+// otherwise PostgreSQL, its LISTEN/NOTIFY bus or the NATS bus of
+// --bus-url, and a River client for the webhook outbox and
+// reconciliation), builds the domain services and the
 // call flow that joins them, mounts every resource's routes on one chi
 // router, and starts and stops the node's parts through one lifecycle
 // contract ([Service]) in one ordered list.

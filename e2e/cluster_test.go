@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -16,7 +17,22 @@ import (
 // them through PostgreSQL, media through both nodes' TURN relays), then
 // kills the node leading the matcher and checks that the other one makes
 // the next offer within 5 s.
-func TestClusterCallAndFailover(t *testing.T) {
+func TestClusterCallAndFailover(t *testing.T) { testClusterCallAndFailover(t, "") }
+
+// TestClusterCallAndFailoverNATS is the same with the nodes' bus on NATS
+// (--bus-url NATS_URL): nothing travels through bus_messages.
+func TestClusterCallAndFailoverNATS(t *testing.T) {
+	url := os.Getenv("NATS_URL")
+	if url == "" {
+		if os.Getenv("GUIDECALL_REQUIRE_NATS") == "1" {
+			t.Fatal("GUIDECALL_REQUIRE_NATS=1 but NATS_URL is not set")
+		}
+		t.Skip("NATS_URL not set (e.g. nats://127.0.0.1:4222); skipping the cluster test over NATS")
+	}
+	testClusterCallAndFailover(t, url)
+}
+
+func testClusterCallAndFailover(t *testing.T, busURL string) {
 	pool, url := dbtest.NewSchema(t)
 	bin := guidecallBinary(t)
 	const password = "cluster-test guide password"
@@ -26,19 +42,32 @@ func TestClusterCallAndFailover(t *testing.T) {
 
 	// Each TURN server relays to the other's relay addresses, which are
 	// loopback and so refused unless allowed (docs/scaling.md).
-	a := startProc(t, bin, "node-a", procConfig{databaseURL: url, ip: "127.0.0.1", allowedPeers: "127.0.0.2/32"})
-	b := startProc(t, bin, "node-b", procConfig{databaseURL: url, ip: "127.0.0.2", allowedPeers: "127.0.0.1/32"})
+	var extra []string
+	if busURL != "" {
+		extra = []string{"--bus-url", busURL}
+	}
+	a := startProc(t, bin, "node-a", procConfig{databaseURL: url, ip: "127.0.0.1", allowedPeers: "127.0.0.2/32", extraArgs: extra})
+	b := startProc(t, bin, "node-b", procConfig{databaseURL: url, ip: "127.0.0.2", allowedPeers: "127.0.0.1/32", extraArgs: extra})
 
 	runPionCall(t, a.endpoint(callGuide, password), b.endpoint(callGuide, password))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	var msgs, large, biggest int
-	if err := pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE length(frame) > 7000), coalesce(max(length(frame)), 0) FROM bus_messages`).Scan(&msgs, &large, &biggest); err != nil {
+	var msgs, large, biggest, targeted, nodes int
+	if err := pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE length(frame) > 7000), coalesce(max(length(frame)), 0),
+			count(*) FILTER (WHERE node IS NOT NULL), (SELECT count(DISTINCT node) FROM bus_parties)
+		FROM bus_messages`).Scan(&msgs, &large, &biggest, &targeted, &nodes); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("the call went through %d bus messages (%d over the 7000-byte inline limit, largest %d bytes)", msgs, large, biggest)
-	if msgs == 0 {
-		t.Fatal("no bus messages: the nodes did not talk through PostgreSQL")
+	t.Logf("the call went through %d bus messages (%d over the 7000-byte inline limit, largest %d bytes, %d addressed to one node); bus_parties names %d nodes",
+		msgs, large, biggest, targeted, nodes)
+	if nodes != 2 {
+		t.Errorf("bus_parties names %d nodes, want 2 (each node records the parties it holds)", nodes)
+	}
+	switch {
+	case busURL == "" && targeted == 0:
+		t.Fatal("no bus message addressed to one node: the nodes did not talk through PostgreSQL, or broadcast everything")
+	case busURL != "" && msgs != 0:
+		t.Fatalf("%d bus messages in PostgreSQL with the bus on NATS", msgs)
 	}
 
 	leader, survivor := matcherLeader(t, pool, a, b)

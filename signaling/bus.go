@@ -1,7 +1,10 @@
 package signaling
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"sync"
 
 	"guidecall/protocol"
@@ -53,3 +56,24 @@ func (b *LocalBus) Publish(_ context.Context, to Address, frame []byte) error {
 
 func (b *LocalBus) Start(context.Context) error { return nil }
 func (b *LocalBus) Stop()                       {}
+
+// newNodeID names one process on a cluster's bus: 16 hex digits, safe in
+// a NOTIFY channel and a NATS subject.
+func newNodeID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// targetable reports whether a frame may go to the one node that holds
+// its party: a client's frame for a real party. Control frames go to every
+// node: a replaced frame must reach the node that held the party before,
+// and batches and notices concern every node.
+func targetable(to Address, frame []byte) bool {
+	return to.Role != "" && !isControl(frame)
+}
+
+// claims reports whether publishing frame tells that its party's socket is
+// now on the publishing node (a hub's replaced frame), so that the bus
+// records the party there.
+func claims(frame []byte) bool { return bytes.HasPrefix(frame, []byte(controlReplaced)) }

@@ -8,8 +8,13 @@
 //
 // A party is addressed by role and id ([Address]); the [Hub] holds this
 // node's sockets and hands every outgoing message to a [Bus], which reaches
-// the node that holds the party: [LocalBus] on one machine, a Postgres
-// LISTEN/NOTIFY bus in a cluster. Hubs also talk to each other over the
+// the node that holds the party: [LocalBus] on one machine, in a cluster
+// [PostgresBus] (LISTEN/NOTIFY) or [NATSBus]. Both keep the bus_parties
+// table, the party→node registry: each bus has a node id per process, a
+// hub's replaced frame records its party on the publishing node, and a
+// frame for a known party goes to that node alone (its own NOTIFY channel
+// or NATS subject); control frames and unknown parties go to every node.
+// Hubs also talk to each other over the
 // bus in control frames no client can forge: a newer socket of a party
 // replaces the older one on every node (4409), [Hub.Disconnect] closes a
 // party's socket wherever it is (4403, access revoked), and [Hub.Notice]

@@ -21,9 +21,23 @@ import (
 )
 
 // PostgresBus is the Bus of a cluster: every node publishes into the
-// bus_messages table and a NOTIFY on one channel, every node listens on that
-// channel, and each delivers the frames whose party it holds (the hub drops
-// the rest).
+// bus_messages table and a NOTIFY, and delivers the frames whose party it
+// holds (the hub drops the rest).
+//
+// # Addressed to one node
+//
+// Each bus has a node id, random per process. When a hub registers a
+// party's socket it publishes a replaced control frame for that party; the
+// same transaction records in bus_parties that the party is now on this
+// node. A frame for a client is then addressed, in the statement that
+// stores it, to the node bus_parties names: the row carries the node and
+// the NOTIFY goes to that node's own channel, so no other node hears it or
+// reads it. A party bus_parties does not know, and every control frame
+// (replaced, revoked, notices, batches), go to the shared channel that
+// every node listens on. A row points at the wrong node only after its
+// party left, since a party that reconnects anywhere rewrites it before
+// its welcome; rows older than [partyRetention] are deleted, and their
+// parties fall back to the shared channel.
 //
 // # Why a table as well as NOTIFY
 //
@@ -55,6 +69,7 @@ import (
 type PostgresBus struct {
 	pool *pgxpool.Pool
 	log  *slog.Logger
+	node string
 
 	mu      sync.Mutex
 	deliver func(Address, []byte)
@@ -68,6 +83,9 @@ type PostgresBus struct {
 	// delivered is the listener's last id, for Backlog; -1 until it has
 	// started.
 	delivered atomic.Int64
+	// frames counts the frames this node's listener delivered, inline or
+	// read from the table.
+	frames atomic.Int64
 
 	// testHookReconnect, when set, runs before each reconnect attempt, so
 	// tests can hold the listener down while they publish.
@@ -85,6 +103,10 @@ const (
 	janitorEvery = 30 * time.Second
 	// janitorBatch bounds one DELETE; a janitor run does a few at most.
 	janitorBatch = 5000
+	// partyRetention is how long a bus_parties row stays without its party
+	// registering again. A party connected for longer is reached by
+	// broadcast until it reconnects.
+	partyRetention = 24 * time.Hour
 	// fetchBatch bounds one catch-up read.
 	fetchBatch = 500
 	// queryTimeout bounds every statement of the listener.
@@ -114,10 +136,17 @@ func NewPostgresBus(pool *pgxpool.Pool, log *slog.Logger) *PostgresBus {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	b := &PostgresBus{pool: pool, log: log.With("component", "pgbus")}
+	node := newNodeID()
+	b := &PostgresBus{pool: pool, log: log.With("component", "pgbus", "node", node), node: node}
 	b.delivered.Store(-1)
 	return b
 }
+
+// Node is this bus's node id.
+func (b *PostgresBus) Node() string { return b.node }
+
+// Frames counts the frames this node's listener has delivered.
+func (b *PostgresBus) Frames() int64 { return b.frames.Load() }
 
 // Backlog is what a bus holds that is not yet delivered, for metrics.
 type Backlog struct {
@@ -125,8 +154,8 @@ type Backlog struct {
 	// the database's NOTIFY queue that listeners have not consumed. When
 	// it is full, every publish fails.
 	NotifyQueueUsage float64
-	// Undelivered counts the stored messages after the last one this
-	// node's listener delivered (-1 before it started): a node whose
+	// Undelivered counts the stored messages for this node (its own and
+	// the shared ones) after the last one its listener delivered (-1 before it started): a node whose
 	// listener is down or behind shows it here.
 	Undelivered int64
 }
@@ -139,7 +168,7 @@ func (b *PostgresBus) Backlog(ctx context.Context) (Backlog, error) {
 	if last < 0 {
 		err = b.pool.QueryRow(ctx, `SELECT pg_notification_queue_usage()`).Scan(&out.NotifyQueueUsage)
 	} else {
-		err = b.pool.QueryRow(ctx, `SELECT pg_notification_queue_usage(), (SELECT count(*) FROM bus_messages WHERE id > $1)`, last).
+		err = b.pool.QueryRow(ctx, `SELECT pg_notification_queue_usage(), (SELECT count(*) FROM bus_messages WHERE id > $1 AND (node IS NULL OR node = $2))`, last, b.node).
 			Scan(&out.NotifyQueueUsage, &out.Undelivered)
 	}
 	if err != nil {
@@ -157,16 +186,32 @@ func (b *PostgresBus) Subscribe(deliver func(Address, []byte)) {
 	b.deliver = deliver
 }
 
-// Publish stores the message and notifies every node, in one implicit
-// transaction (a single round trip).
+// publishSQL stores a message, addressed to the node bus_parties names
+// for its party when $5 allows it (else, or when the party is unknown, to
+// every node), and notifies that node's channel or the shared one.
+const publishSQL = `WITH m AS (
+		INSERT INTO bus_messages (to_role, to_id, frame, node)
+		SELECT $1, $2, $3, CASE WHEN $5::bool THEN
+			(SELECT p.node FROM bus_parties p WHERE p.role = $1 AND p.id = $2) END
+		RETURNING id, node
+	), c AS (SELECT ` + busChannelSQL + ` AS shared)
+	SELECT pg_notify(CASE WHEN m.node IS NULL THEN c.shared ELSE c.shared || '_' || m.node END,
+		m.id::text || $4::text) FROM m, c`
+
+// claimSQL records that party ($1, $2) is on node $3.
+const claimSQL = `INSERT INTO bus_parties (role, id, node) VALUES ($1, $2, $3)
+	ON CONFLICT (role, id) DO UPDATE SET node = excluded.node, claimed_at = now()`
+
+// Publish stores the message and notifies its node, or every node, in one
+// implicit transaction (a single round trip). A replaced frame also
+// records that its party is on this node from now on.
 func (b *PostgresBus) Publish(ctx context.Context, to Address, frame []byte) error {
 	batch := &pgx.Batch{}
 	batch.Queue(`SELECT pg_advisory_xact_lock($1)`, busPublishLockKey)
-	batch.Queue(`WITH m AS (
-		INSERT INTO bus_messages (to_role, to_id, frame) VALUES ($1, $2, $3) RETURNING id
-	)
-	SELECT pg_notify(`+busChannelSQL+`, m.id::text || $4::text) FROM m`,
-		string(to.Role), to.ID, frame, inlineSuffix(to, frame))
+	if claims(frame) {
+		batch.Queue(claimSQL, string(to.Role), to.ID, b.node)
+	}
+	batch.Queue(publishSQL, string(to.Role), to.ID, frame, inlineSuffix(to, frame), targetable(to, frame))
 	if err := b.pool.SendBatch(ctx, batch).Close(); err != nil {
 		return fmt.Errorf("signaling: publish to %s: %w", to, err)
 	}
@@ -271,8 +316,9 @@ func (b *PostgresBus) listenerPID() uint32 { return b.pid.Load() }
 type listener struct {
 	bus     *PostgresBus
 	conn    *pgx.Conn
-	channel string
-	last    int64 // highest id delivered or skipped for good
+	channel string // shared by every node
+	own     string // this node's
+	last    int64  // highest id delivered or skipped for good
 }
 
 // connect takes a connection out of the pool for good, listens, and then
@@ -297,7 +343,8 @@ func (l *listener) listenOn(ctx context.Context, first bool) error {
 	if err := l.conn.QueryRow(ctx, `SELECT `+busChannelSQL).Scan(&l.channel); err != nil {
 		return err
 	}
-	if _, err := l.conn.Exec(ctx, "LISTEN "+pgx.Identifier{l.channel}.Sanitize()); err != nil {
+	l.own = l.channel + "_" + l.bus.node
+	if _, err := l.conn.Exec(ctx, "LISTEN "+pgx.Identifier{l.channel}.Sanitize()+"; LISTEN "+pgx.Identifier{l.own}.Sanitize()); err != nil {
 		return err
 	}
 	l.bus.pid.Store(l.conn.PgConn().PID())
@@ -382,7 +429,7 @@ func (l *listener) listen(ctx context.Context) error {
 		case err != nil:
 			return err
 		}
-		if n == nil || n.Channel != l.channel {
+		if n == nil || n.Channel != l.channel && n.Channel != l.own {
 			continue
 		}
 		if err := l.handle(ctx, n.Payload); err != nil {
@@ -392,7 +439,13 @@ func (l *listener) listen(ctx context.Context) error {
 }
 
 // handle delivers one notification's message, reading it from the table
-// when it was not inlined or when ids were skipped since the last one.
+// when it was not inlined.
+//
+// Ids skipped since the last one are normal: they belong to other nodes'
+// channels, or to publishes that rolled back. A notification is never lost
+// while the connection stays up (PostgreSQL queues it for every listener,
+// and a publish whose NOTIFY cannot be queued fails), so only a reconnect
+// reads the table for what came meanwhile.
 func (l *listener) handle(ctx context.Context, payload string) error {
 	id, to, frame, inline, err := parsePayload(payload)
 	if err != nil {
@@ -403,7 +456,7 @@ func (l *listener) handle(ctx context.Context, payload string) error {
 		l.bus.log.Debug("bus: skipping delivered id", "id", id, "last", l.last)
 		return nil
 	}
-	if inline && id == l.last+1 {
+	if inline {
 		l.deliver(id, to, frame)
 		return nil
 	}
@@ -418,8 +471,9 @@ func (l *listener) handle(ctx context.Context, payload string) error {
 func (l *listener) fetch(ctx context.Context, upTo int64) error {
 	for {
 		rows, err := l.conn.Query(ctx, `SELECT id, to_role, to_id, frame FROM bus_messages
-			WHERE id > $1 AND ($2 = 0 OR id <= $2) ORDER BY id LIMIT $3`,
-			l.last, upTo, fetchBatch)
+			WHERE id > $1 AND ($2 = 0 OR id <= $2) AND (node IS NULL OR node = $4)
+			ORDER BY id LIMIT $3`,
+			l.last, upTo, fetchBatch, l.bus.node)
 		if err != nil {
 			return err
 		}
@@ -455,6 +509,7 @@ func (l *listener) fetch(ctx context.Context, upTo int64) error {
 func (l *listener) deliver(id int64, to Address, frame []byte) {
 	l.last = id
 	l.bus.delivered.Store(id)
+	l.bus.frames.Add(1)
 	l.bus.mu.Lock()
 	deliver := l.bus.deliver
 	l.bus.mu.Unlock()
@@ -483,8 +538,12 @@ func (l *listener) sweep(ctx context.Context) error {
 			l.bus.log.Debug("bus janitor", "deleted", tag.RowsAffected())
 		}
 		if tag.RowsAffected() < janitorBatch {
-			return nil
+			break
 		}
+	}
+	if _, err := l.conn.Exec(ctx, `DELETE FROM bus_parties WHERE claimed_at < now() - make_interval(secs => $1)`,
+		partyRetention.Seconds()); err != nil {
+		return fmt.Errorf("bus janitor: parties: %w", err)
 	}
 	return nil
 }

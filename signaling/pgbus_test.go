@@ -33,6 +33,7 @@ func TestPostgresBus(t *testing.T) {
 		t.Run("NoReplayOnStart", testBusNoReplay)
 		t.Run("Lifecycle", testBusLifecycle)
 		t.Run("Janitor", testBusJanitor)
+		t.Run("Targeted", testBusTargeted)
 	})
 	goleak.VerifyNone(t, opt)
 }

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"runtime"
 	"slices"
 	"strconv"
@@ -88,6 +89,12 @@ type loadOptions struct {
 	SettleTimeout   time.Duration
 	Idle            time.Duration
 	NodePIDs        []int
+	// Procs is how many load processes hold the sockets (loadprocs.go);
+	// Child is set in each of them.
+	Procs int
+	Child bool
+	// spawn starts a load process with args; nil runs this executable.
+	spawn func(ctx context.Context, args []string) *exec.Cmd
 }
 
 type guideLogin struct{ email, password string }
@@ -130,6 +137,8 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer, _ fu
 	fs.IntVar(&o.JoinConcurrency, "join-concurrency", 32, "waiting mode: joins in flight at once while the line fills")
 	fs.DurationVar(&o.SettleTimeout, "settle-timeout", 30*time.Second, "waiting mode: longest wait for every socket's new position after the head leaves")
 	fs.DurationVar(&o.Idle, "idle", 5*time.Second, "waiting mode: how long to measure the node's CPU while the full line waits")
+	fs.IntVar(&o.Procs, "procs", 1, "waiting mode: load processes that share the sockets (each holds at most 19 500, one file descriptor each), started and merged by this one")
+	fs.BoolVar(&o.Child, "child", false, "waiting mode, internal: run as one of --procs, driven on stdin by its parent")
 	fs.Var(pidList{&o.NodePIDs}, "node-pid", "waiting mode: pid of a node under test on this machine, comma-separated for several, to read its RSS and CPU from /proc")
 	fs.Usage = loadtestUsage(fs)
 	// No environment twins here: a load generator's knobs belong on its
@@ -143,6 +152,9 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer, _ fu
 	o.Logins = logins
 	if err := o.check(); err != nil {
 		return err
+	}
+	if o.Mode == "waiting" && o.Child {
+		return runWaitingChild(ctx, o, os.Stdin, stdout)
 	}
 	if o.Mode == "waiting" {
 		rep, err := runWaiting(ctx, o, stderr)

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,8 +17,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"guidecall/protocol"
-	"guidecall/protocol/client"
 )
 
 // The waiting-room mode fills one queue with --waiting shoppers whose
@@ -30,7 +33,7 @@ import (
 // maxWaiting is the most sockets one load process can hold: every socket
 // is a file descriptor, and `ulimit -n` on the machines this was built on
 // is 20 000.
-const maxWaiting = 19_500
+const maxWaiting = 19_500 // per load process: see --procs (loadprocs.go)
 
 // pidList is the --node-pid flag: pids separated by commas.
 type pidList struct{ pids *[]int }
@@ -58,11 +61,23 @@ func (p pidList) Set(v string) error {
 }
 
 func (o *loadOptions) checkWaiting() error {
+	if o.Procs == 0 {
+		o.Procs = 1
+	}
 	switch {
 	case len(o.Logins) > 0:
 		return errors.New("--guide-login is for --mode calls; the waiting room has no guides")
-	case o.Waiting < 2 || o.Waiting > maxWaiting:
-		return fmt.Errorf("--waiting must be 2..%d (one file descriptor per socket in this process)", maxWaiting)
+	case o.Procs < 1 || o.Procs > maxProcs:
+		return fmt.Errorf("--procs must be 1..%d", maxProcs)
+	case o.Child && (o.Self || o.Procs != 1 || len(o.NodePIDs) > 0):
+		return errors.New("--child takes no --self, --procs or --node-pid: its parent does that")
+	case o.Child && (o.Waiting < 1 || o.Waiting > maxWaiting):
+		return fmt.Errorf("--waiting must be 1..%d in one load process", maxWaiting)
+	case o.Child:
+	case o.Waiting < 2 || o.Waiting > maxWaiting*o.Procs:
+		return fmt.Errorf("--waiting must be 2..%d with --procs %d (one file descriptor per socket; at most %d per process)", maxWaiting*o.Procs, o.Procs, maxWaiting)
+	case o.Waiting < 2*o.Procs:
+		return errors.New("--waiting must give every one of --procs at least two sockets")
 	case o.Rounds < 1 || o.Rounds >= o.Waiting:
 		return errors.New("--rounds must be at least 1 and below --waiting")
 	case o.JoinConcurrency < 1 || o.JoinConcurrency > 1000:
@@ -80,9 +95,12 @@ func (o *loadOptions) checkWaiting() error {
 }
 
 // waiter is one waiting shopper's socket. Its reader goroutine records
-// every position it is told.
+// every position it is told, and reads nothing else of any frame: the
+// clients share the machine with the nodes they measure, so each frame
+// costs them a search for its type and position, not a JSON decoding.
 type waiter struct {
-	c       *client.Conn
+	ws      *websocket.Conn
+	done    chan struct{} // closed when the reader ends
 	entryID string
 	joined  time.Time // when the join request was sent
 	pos     atomic.Int32
@@ -137,8 +155,9 @@ type procUse struct {
 	Err       string
 }
 
-func runWaiting(ctx context.Context, o loadOptions, stderr io.Writer) (*waitReport, error) {
-	lr := &loadRun{
+// newWaitRun is the shared state of one load process's sockets.
+func newWaitRun(o loadOptions) *waitRun {
+	return &waitRun{lr: &loadRun{
 		o: o,
 		http: &http.Client{
 			Timeout:   o.StepTimeout,
@@ -147,7 +166,12 @@ func runWaiting(ctx context.Context, o loadOptions, stderr io.Writer) (*waitRepo
 		errs:    map[string]int{},
 		example: map[string]string{},
 		lat:     map[string][]time.Duration{},
-	}
+	}}
+}
+
+func runWaiting(ctx context.Context, o loadOptions, stderr io.Writer) (*waitReport, error) {
+	wr := newWaitRun(o)
+	lr := wr.lr
 	defer lr.http.CloseIdleConnections()
 	rep := &waitReport{Target: o.URL, Nodes: len(o.URLs), Waiting: o.Waiting, Rounds: o.Rounds, LoadAvgBefore: loadAvg()}
 	pids := o.NodePIDs
@@ -170,7 +194,8 @@ func runWaiting(ctx context.Context, o loadOptions, stderr io.Writer) (*waitRepo
 	}
 	o = lr.o
 	for _, pid := range pids {
-		p := procUse{PID: pid, Self: o.Self}
+		// With --procs the clients are elsewhere: this process is the node.
+		p := procUse{PID: pid, Self: o.Self && o.Procs == 1}
 		rss, err := procField(pid, "VmRSS")
 		if err != nil {
 			p.Err = err.Error()
@@ -182,16 +207,20 @@ func runWaiting(ctx context.Context, o loadOptions, stderr io.Writer) (*waitRepo
 	runCtx, cancel := context.WithTimeout(ctx, o.Duration)
 	defer cancel()
 	start := time.Now()
-	wr := &waitRun{lr: lr}
-	waiters := wr.fill(runCtx)
-	defer func() {
-		var wg sync.WaitGroup
-		for _, w := range waiters {
-			wg.Go(func() { _ = w.c.Close() })
+	var line lineDriver = &localLine{wr: wr}
+	if o.Procs > 1 {
+		pl, err := startProcs(runCtx, o, lr, stderr)
+		if err != nil {
+			return nil, err
 		}
-		wg.Wait()
-	}()
-	rep.Joined = len(waiters)
+		line = pl
+		if o.Self {
+			rep.Target = lr.o.URL + " (--self, in-process)"
+		}
+		rep.Target += fmt.Sprintf(", the clients in %d load processes", o.Procs)
+	}
+	defer line.close()
+	rep.Joined = line.fill(runCtx)
 
 	// The line is full: every socket has been told a position. Now the
 	// node only keeps sockets alive and ticks.
@@ -221,10 +250,8 @@ func runWaiting(ctx context.Context, o loadOptions, stderr io.Writer) (*waitRepo
 	}
 
 	for r := 0; r < o.Rounds && runCtx.Err() == nil; r++ {
-		var lat []time.Duration
-		var missing int
-		waiters, lat, missing = wr.round(runCtx, waiters)
-		if lat == nil && missing == 0 {
+		lat, missing, ok := line.round(runCtx)
+		if !ok {
 			break // no head to send away: recorded as an error
 		}
 		rep.Expected += len(lat) + missing
@@ -234,6 +261,7 @@ func runWaiting(ctx context.Context, o loadOptions, stderr io.Writer) (*waitRepo
 		rep.RoundP99 = append(rep.RoundP99, percentile(lat, 99))
 		rep.RoundMax = append(rep.RoundMax, percentile(lat, 100))
 	}
+	line.finish(runCtx)
 	rep.Elapsed = time.Since(start)
 	rep.LoadAvgAfter = loadAvg()
 
@@ -293,41 +321,120 @@ func (wr *waitRun) join(ctx context.Context, base string) (*waiter, error) {
 	w.entryID = j.EntryID
 	sctx, cancel := lr.stepCtx(ctx)
 	defer cancel()
-	c, err := client.Dial(sctx, wsURLOf(base), client.FailOnError())
+	ws, _, err := websocket.Dial(sctx, wsURLOf(base), nil)
 	if err != nil {
 		return nil, stepErr("ws dial", err)
 	}
-	w.c = c
-	// Positions go to the handler, not the buffer: a long wait brings
-	// many, and a full buffer would stop the reader.
-	c.Handle(protocol.TypeQueuePosition, func(f client.Frame) { wr.told(w, f) })
-	if _, err := c.Authenticate(sctx, j.Token); err != nil {
-		_ = c.Close()
-		return nil, classifyWait(err, "welcome")
+	ws.SetReadLimit(protocol.MaxFrame)
+	w.ws, w.done = ws, make(chan struct{})
+	auth, err := protocol.Encode(protocol.TypeAuth, "", protocol.Auth{Token: j.Token})
+	if err == nil {
+		err = ws.Write(sctx, websocket.MessageText, auth)
 	}
+	if err != nil {
+		ws.CloseNow()
+		return nil, stepErr("send auth", err)
+	}
+	// The welcome comes first, or an error.
+	_, b, err := ws.Read(sctx)
+	if err != nil {
+		ws.CloseNow()
+		return nil, stepErr("timeout waiting for welcome", err)
+	}
+	if typ := frameType(b); typ != protocol.TypeWelcome {
+		ws.CloseNow()
+		var env protocol.Envelope
+		var pe protocol.Error
+		if json.Unmarshal(b, &env) == nil && env.Type == protocol.TypeError && env.Decode(&pe) == nil {
+			return nil, stepErr("server error "+string(pe.Code), fmt.Errorf("%s while waiting for welcome", pe.Message))
+		}
+		return nil, stepErr("auth", fmt.Errorf("the server sent %q before welcome", typ))
+	}
+	go wr.read(w)
 	select {
 	case <-w.first:
 		return w, nil
 	case <-sctx.Done():
-		_ = c.Close()
+		w.close()
 		return nil, stepErr("timeout waiting for the first queue.position", sctx.Err())
 	}
 }
 
-// told runs on w's reader goroutine for every queue.position.
-func (wr *waitRun) told(w *waiter, f client.Frame) {
-	var p protocol.QueuePosition
-	if f.Decode(&p) != nil {
-		return
+// read is w's reader: it hands every queue.position to told until the
+// socket ends.
+func (wr *waitRun) read(w *waiter) {
+	defer close(w.done)
+	for {
+		_, b, err := w.ws.Read(context.Background())
+		if err != nil {
+			return
+		}
+		at := time.Now()
+		if pos, ok := positionOf(b); ok {
+			wr.told(w, pos, at)
+		}
 	}
-	w.pos.Store(int32(p.Position))
+}
+
+// close closes w's socket and waits for its reader.
+func (w *waiter) close() {
+	_ = w.ws.Close(websocket.StatusNormalClosure, "")
+	<-w.done
+}
+
+var (
+	typeKey     = []byte(`"type":"`)
+	positionKey = []byte(`"position":`)
+	positionTyp = []byte(`"type":"` + string(protocol.TypeQueuePosition) + `"`)
+)
+
+// frameType is the type of an envelope as the server writes it (encoding/json,
+// no spaces), without decoding the rest.
+func frameType(b []byte) protocol.Type {
+	i := bytes.Index(b, typeKey)
+	if i < 0 {
+		return ""
+	}
+	rest := b[i+len(typeKey):]
+	end := bytes.IndexByte(rest, '"')
+	if end < 0 {
+		return ""
+	}
+	return protocol.Type(rest[:end])
+}
+
+// positionOf reads the position of a queue.position frame; false for any
+// other frame. The envelope's keys come before its data, and the payload
+// has one "position" key.
+func positionOf(b []byte) (int, bool) {
+	if !bytes.Contains(b, positionTyp) {
+		return 0, false
+	}
+	i := bytes.Index(b, positionKey)
+	if i < 0 {
+		return 0, false
+	}
+	n, digits := 0, 0
+	for _, c := range b[i+len(positionKey):] {
+		if c < '0' || c > '9' {
+			break
+		}
+		n = n*10 + int(c-'0')
+		digits++
+	}
+	return n, digits > 0
+}
+
+// told runs on w's reader goroutine for every queue.position.
+func (wr *waitRun) told(w *waiter, pos int, at time.Time) {
+	w.pos.Store(int32(pos))
 	w.once.Do(func() {
-		wr.lr.observe("join first position", f.Received.Sub(w.joined))
+		wr.lr.observe("join first position", at.Sub(w.joined))
 		close(w.first)
 	})
 	// A position at or ahead of the one awaited counts: two changes may
 	// reach a socket as one update.
-	if want := w.want.Load(); want > 0 && int32(p.Position) <= want && w.at.CompareAndSwap(0, f.Received.UnixNano()) {
+	if want := w.want.Load(); want > 0 && int32(pos) <= want && w.at.CompareAndSwap(0, at.UnixNano()) {
 		if wr.remaining.Add(-1) == 0 {
 			wr.mu.Lock()
 			close(wr.settled)
@@ -340,29 +447,61 @@ func (wr *waitRun) told(w *waiter, f client.Frame) {
 // socket has its new position, or SettleTimeout. It returns the line
 // without the head, the latencies and how many never arrived.
 func (wr *waitRun) round(ctx context.Context, line []*waiter) ([]*waiter, []time.Duration, int) {
-	lr := wr.lr
-	h := slices.IndexFunc(line, func(w *waiter) bool { return w.pos.Load() == 1 })
-	if h < 0 {
-		lr.fail("no shopper at position 1", errors.New("the line has no head to send away"))
+	head, rest := wr.prepare(line)
+	if head == nil {
+		wr.lr.fail("no shopper at position 1", errors.New("the line has no head to send away"))
 		return line, nil, 0
 	}
-	head := line[h]
-	rest := slices.Delete(slices.Clone(line), h, h+1)
+	sent := wr.sendAway(ctx, head)
+	lat, missing := wr.settle(ctx, rest, sent)
+	head.close()
+	return rest, lat, missing
+}
+
+// prepare makes every socket of line but the head (nil when this process
+// does not hold it) await the position ahead of its own.
+func (wr *waitRun) prepare(line []*waiter) (head *waiter, rest []*waiter) {
+	rest = line
+	if h := slices.IndexFunc(line, func(w *waiter) bool { return w.pos.Load() == 1 }); h >= 0 {
+		head, rest = line[h], slices.Delete(slices.Clone(line), h, h+1)
+	}
 	wr.mu.Lock()
 	wr.settled = make(chan struct{})
-	settled := wr.settled
+	if len(rest) == 0 {
+		close(wr.settled)
+	}
 	wr.mu.Unlock()
 	wr.remaining.Store(int64(len(rest)))
 	for _, w := range rest {
 		w.at.Store(0)
 		w.want.Store(w.pos.Load() - 1)
 	}
-	sctx, cancel := context.WithTimeout(ctx, lr.o.SettleTimeout)
+	return head, rest
+}
+
+// sendAway sends the head's queue.cancel, returning when it was sent.
+// The caller closes the head once the round settled.
+func (wr *waitRun) sendAway(ctx context.Context, head *waiter) time.Time {
+	sctx, cancel := context.WithTimeout(ctx, wr.lr.o.StepTimeout)
 	defer cancel()
+	msg, _ := protocol.Encode(protocol.TypeQueueCancel, "", protocol.QueueCancel{})
 	sent := time.Now()
-	if err := head.c.Send(sctx, protocol.TypeQueueCancel, "", protocol.QueueCancel{}); err != nil {
-		lr.fail("head: send queue.cancel", err)
+	if err := head.ws.Write(sctx, websocket.MessageText, msg); err != nil {
+		wr.lr.fail("head: send queue.cancel", err)
 	}
+	return sent
+}
+
+// settle waits until every socket of rest has its new position, or
+// SettleTimeout after sent, and returns the latencies from sent and how
+// many never arrived.
+func (wr *waitRun) settle(ctx context.Context, rest []*waiter, sent time.Time) ([]time.Duration, int) {
+	lr := wr.lr
+	wr.mu.Lock()
+	settled := wr.settled
+	wr.mu.Unlock()
+	sctx, cancel := context.WithDeadline(ctx, sent.Add(lr.o.SettleTimeout))
+	defer cancel()
 	select {
 	case <-settled:
 	case <-sctx.Done():
@@ -380,8 +519,7 @@ func (wr *waitRun) round(ctx context.Context, line []*waiter) ([]*waiter, []time
 	if missing > 0 {
 		lr.fail("position update never arrived", fmt.Errorf("%d of %d sockets within %s", missing, len(rest), lr.o.SettleTimeout))
 	}
-	_ = head.c.Close()
-	return rest, lat, missing
+	return lat, missing
 }
 
 // procField reads a kB field of /proc/<pid>/status in bytes.

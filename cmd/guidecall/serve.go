@@ -17,6 +17,7 @@ import (
 	"guidecall/internal/auth"
 	"guidecall/internal/config"
 	"guidecall/protocol"
+	"guidecall/signaling"
 )
 
 const demoGuideEmail = "guide@demo.local"
@@ -68,6 +69,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 	stores, err := openStores(ctx, cfg.Store, cfg.Migrate, log)
 	if err != nil {
 		return err
+	}
+	if cfg.BusURL != "" && stores.Pool != nil {
+		// Without a database app.New refuses --bus-url.
+		stores.Bus = signaling.NewNATSBus(cfg.BusURL, stores.Pool, log.With("component", "bus"))
 	}
 	app, err := app.New(cfg, stores, log)
 	if err != nil {

@@ -65,6 +65,9 @@ func (s *Store) Register(fs *flag.FlagSet) {
 // Serve configures `guidecall serve`.
 type Serve struct {
 	Store
+	// BusURL is the NATS server of the cluster bus (nats://host:4222);
+	// empty uses PostgreSQL's LISTEN/NOTIFY.
+	BusURL    string
 	HTTPAddr  string
 	PublicURL string
 	Migrate   bool
@@ -212,6 +215,7 @@ func (c *Serve) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.HTTPAddr, "http-addr", "127.0.0.1:8080", "address of the HTTP and WebSocket listener")
 	fs.StringVar(&c.PublicURL, "public-url", "", "URL browsers reach this node at (default http://<http-addr>)")
 	fs.BoolVar(&c.Migrate, "migrate", false, "apply database migrations at start-up")
+	fs.StringVar(&c.BusURL, "bus-url", "", "NATS server for the cluster bus (nats://127.0.0.1:4222); needs --database-url; empty uses PostgreSQL LISTEN/NOTIFY")
 	fs.StringVar(&c.TURNListenIP, "turn-listen-ip", "127.0.0.1", "IP the bundled TURN server listens on (0.0.0.0 for all)")
 	fs.IntVar(&c.TURNPort, "turn-port", 3478, "UDP and TCP port of the bundled TURN server")
 	fs.StringVar(&c.TURNPublicIP, "turn-public-ip", "", "address advertised for TURN and as the relay address of its family (default the listen IP)")
@@ -308,6 +312,14 @@ func (c *Serve) Validate() error {
 	}
 	if c.PrivacyNoticeURL != "" && !strings.HasPrefix(c.PrivacyNoticeURL, "https://") && !strings.HasPrefix(c.PrivacyNoticeURL, "http://") {
 		return fmt.Errorf("--privacy-notice-url %q: want an http(s) URL", c.PrivacyNoticeURL)
+	}
+	if c.BusURL != "" {
+		if !strings.HasPrefix(c.BusURL, "nats://") && !strings.HasPrefix(c.BusURL, "tls://") {
+			return fmt.Errorf("--bus-url %q: want nats://host:port or tls://host:port", c.BusURL)
+		}
+		if c.DatabaseURL == "" {
+			return fmt.Errorf("--bus-url needs --database-url: the bus finds each party's node in PostgreSQL, and one node in memory needs no bus")
+		}
 	}
 	if c.Retention < 0 || c.PurgeEvery <= 0 {
 		return fmt.Errorf("--retention must not be negative, and --purge-every must be positive")

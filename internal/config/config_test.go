@@ -232,6 +232,8 @@ func TestConnectionAndProxyFlags(t *testing.T) {
 		"--trusted-proxies":        func(c *config.Serve) { c.TrustedProxies = "10.0.0.1" },
 		"--max-connections":        func(c *config.Serve) { c.MaxConnections = 0 },
 		"--max-connections-per-ip": func(c *config.Serve) { c.MaxConnectionsPerIP = -1 },
+		"--bus-url":                func(c *config.Serve) { c.BusURL = "http://127.0.0.1:4222"; c.DatabaseURL = "postgres://x" },
+		"--bus-url needs":          func(c *config.Serve) { c.BusURL = "nats://127.0.0.1:4222" },
 	} {
 		c, fs := newServe(t)
 		if err := config.Parse(fs, nil, env(nil)); err != nil {
