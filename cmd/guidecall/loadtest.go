@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -80,6 +81,11 @@ type loadOptions struct {
 	// SelfDatabaseURL puts the --self node on PostgreSQL instead of memory.
 	SelfDatabaseURL string
 
+	// CPUProfile, if set, is where the calls mode writes a CPU profile
+	// of this process (load clients and, with --self, the node) from the
+	// guides' logins to the end of the run.
+	CPUProfile string
+
 	// Mode is "calls" (the default) or "waiting" (loadwait.go).
 	Mode            string
 	Waiting         int
@@ -124,6 +130,7 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer, _ fu
 	fs.Float64Var(&o.MsgRate, "msg-rate", 40, "messages per second each socket sends at most (the server allows 50)")
 	fs.StringVar(&o.NodeLogLevel, "node-log-level", "warn", "log level of the --self node (to stderr)")
 	fs.StringVar(&o.SelfDatabaseURL, "self-database-url", "", "run the --self node on this PostgreSQL database (migrated on start) instead of the memory store")
+	fs.StringVar(&o.CPUProfile, "cpu-profile", "", "calls mode: write a CPU profile of this process (the load clients and, with --self, the node) to this file")
 	fs.StringVar(&o.Mode, "mode", "calls", "calls: drive whole calls; waiting: fill a waiting room (see --waiting) and time position updates")
 	fs.IntVar(&o.Waiting, "waiting", 1000, "waiting mode: shoppers that wait with open sockets")
 	fs.IntVar(&o.Rounds, "rounds", 5, "waiting mode: how many times the head of the line leaves")
@@ -334,6 +341,17 @@ func runLoad(ctx context.Context, o loadOptions, stderr io.Writer) (*loadReport,
 		}
 	}
 	o = lr.o
+	if o.CPUProfile != "" {
+		stop, err := startCPUProfile(o.CPUProfile)
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err := stop(); err != nil {
+				fmt.Fprintln(stderr, "loadtest: --cpu-profile:", err)
+			}
+		}()
+	}
 
 	tokens := make([]string, o.Guides)
 	for i := range tokens {
@@ -454,6 +472,22 @@ func startSelfNode(ctx context.Context, o loadOptions, stderr io.Writer) (*app.A
 		return nil, nil, errors.Join(err, app.Stop(context.Background()))
 	}
 	return app, logins, nil
+}
+
+// startCPUProfile starts a CPU profile written to path; stop ends it and
+// closes the file.
+func startCPUProfile(path string) (stop func() error, err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpu-profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return nil, errors.Join(fmt.Errorf("--cpu-profile: %w", err), f.Close())
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
 }
 
 // procStatus reads a kB field of /proc/self/status in bytes; 0 where there
