@@ -34,6 +34,34 @@ type recordWriter interface {
 	CallPut(ctx context.Context, c Call) error
 }
 
+// batchWriter is a recordWriter that writes an entry, a call and a guide
+// in one step (PostgreSQL: one batch, one round trip).
+type batchWriter interface {
+	PutBatch(ctx context.Context, e *Entry, c *Call, g *Guide) error
+}
+
+// putAll writes the records given (nil ones are skipped) in the order
+// entry, call, guide: at once where the store can, else one by one.
+func (t *txn) putAll(ctx context.Context, e *Entry, c *Call, g *Guide) error {
+	if w, ok := t.StoreTx.(batchWriter); ok {
+		return w.PutBatch(ctx, e, c, g)
+	}
+	if e != nil {
+		if err := t.putEntry(ctx, *e); err != nil {
+			return err
+		}
+	}
+	if c != nil {
+		if err := t.putCall(ctx, *c); err != nil {
+			return err
+		}
+	}
+	if g != nil {
+		return t.putGuide(ctx, *g)
+	}
+	return nil
+}
+
 func (t *txn) putEntry(ctx context.Context, e Entry) error {
 	if w, ok := t.StoreTx.(recordWriter); ok {
 		return w.EntryPut(ctx, e)
