@@ -21,17 +21,67 @@ type txn struct {
 func (t *txn) emit(ev Event)        { t.events = append(t.events, ev) }
 func (t *txn) afterCommit(f func()) { t.after = append(t.after, f) }
 
+// recordWriter is a StoreTx that can overwrite a record without reading
+// it first (PostgreSQL: one UPDATE where an Update method reads the row
+// and then writes it). A put replaces the whole record, keeping only its
+// id (and an entry's rank), so reading it first tells nothing; and every
+// put in a change follows the claim of the same record, so the row is
+// already held. Stores without it take the Update method, to the same
+// effect.
+type recordWriter interface {
+	EntryPut(ctx context.Context, e Entry) error
+	GuidePut(ctx context.Context, g Guide) error
+	CallPut(ctx context.Context, c Call) error
+}
+
+// batchWriter is a recordWriter that writes an entry, a call and a guide
+// in one step (PostgreSQL: one batch, one round trip).
+type batchWriter interface {
+	PutBatch(ctx context.Context, e *Entry, c *Call, g *Guide) error
+}
+
+// putAll writes the records given (nil ones are skipped) in the order
+// entry, call, guide: at once where the store can, else one by one.
+func (t *txn) putAll(ctx context.Context, e *Entry, c *Call, g *Guide) error {
+	if w, ok := t.StoreTx.(batchWriter); ok {
+		return w.PutBatch(ctx, e, c, g)
+	}
+	if e != nil {
+		if err := t.putEntry(ctx, *e); err != nil {
+			return err
+		}
+	}
+	if c != nil {
+		if err := t.putCall(ctx, *c); err != nil {
+			return err
+		}
+	}
+	if g != nil {
+		return t.putGuide(ctx, *g)
+	}
+	return nil
+}
+
 func (t *txn) putEntry(ctx context.Context, e Entry) error {
+	if w, ok := t.StoreTx.(recordWriter); ok {
+		return w.EntryPut(ctx, e)
+	}
 	_, err := t.EntryUpdate(ctx, e.ID, func(cur *Entry) error { *cur = e; return nil })
 	return err
 }
 
 func (t *txn) putGuide(ctx context.Context, g Guide) error {
+	if w, ok := t.StoreTx.(recordWriter); ok {
+		return w.GuidePut(ctx, g)
+	}
 	_, err := t.GuideUpdate(ctx, g.ID, func(cur *Guide) error { *cur = g; return nil })
 	return err
 }
 
 func (t *txn) putCall(ctx context.Context, c Call) error {
+	if w, ok := t.StoreTx.(recordWriter); ok {
+		return w.CallPut(ctx, c)
+	}
 	_, err := t.CallUpdate(ctx, c.ID, func(cur *Call) error { *cur = c; return nil })
 	return err
 }
@@ -116,8 +166,32 @@ func lockCall(ctx context.Context, t *txn, entryID, callID, guideID string) (*pa
 	return &parties{e: &e, c: &c, g: &g}, nil
 }
 
+// callClaimer is a StoreTx that claims a call and both its parties, in
+// the order entry, call, guide, from the call's id alone and in one step
+// (PostgreSQL: one batch). Its Store says so with claimsCallsAtOnce, so
+// that callChange knows before the change that it need not read the call
+// first to learn which rows to claim.
+type callClaimer interface {
+	CallClaim(ctx context.Context, callID string) (Entry, Call, Guide, error)
+}
+
+type callClaimStore interface{ claimsCallsAtOnce() }
+
 // callChange runs fn on a call and both its parties.
 func (s *Service) callChange(ctx context.Context, callID string, fn func(ctx context.Context, t *txn, p *parties) error) error {
+	if _, ok := s.store.(callClaimStore); ok {
+		return s.change(ctx, func(ctx context.Context, t *txn) error {
+			cl, ok := t.StoreTx.(callClaimer)
+			if !ok {
+				return fmt.Errorf("queue: store %T claims calls at once but its transaction %T cannot", s.store, t.StoreTx)
+			}
+			e, c, g, err := cl.CallClaim(ctx, callID)
+			if err != nil {
+				return err
+			}
+			return fn(ctx, t, &parties{e: &e, c: &c, g: &g})
+		})
+	}
 	c, err := s.store.CallGet(ctx, callID)
 	if err != nil {
 		return err

@@ -688,13 +688,7 @@ func (s *Service) Accept(ctx context.Context, guideID, callID string) (Call, err
 		c.State, c.AcceptedAt = CallAccepted, &now
 		e.State = EntryInCall
 		g.MissedOffers = 0
-		if err := t.putEntry(ctx, e); err != nil {
-			return err
-		}
-		if err := t.putCall(ctx, c); err != nil {
-			return err
-		}
-		if err := t.putGuide(ctx, g); err != nil {
+		if err := t.putAll(ctx, &e, &c, &g); err != nil {
 			return err
 		}
 		out = c
@@ -893,12 +887,14 @@ func (s *Service) Connected(ctx context.Context, party Party, partyID, callID st
 func (s *Service) EndCall(ctx context.Context, party Party, partyID, callID, reason string) (Call, error) {
 	ctx, cancel := detach(ctx)
 	defer cancel()
-	c, err := s.Call(ctx, party, partyID, callID)
-	if err != nil {
-		return Call{}, err
-	}
-	var out Call
-	err = s.callChange(ctx, callID, func(ctx context.Context, t *txn, p *parties) error {
+	var c, out Call
+	claimed := false
+	err := s.callChange(ctx, callID, func(ctx context.Context, t *txn, p *parties) error {
+		claimed = true
+		if !isParty(*p.c, party, partyID) {
+			return ErrNotParty
+		}
+		c = *p.c
 		if p.c.State == CallOffered {
 			if party == PartyGuide {
 				return s.endOffer(ctx, t, p, ReasonDeclined, false)
@@ -911,6 +907,9 @@ func (s *Service) EndCall(ctx context.Context, party Party, partyID, callID, rea
 		out = *p.c
 		return nil
 	})
+	if errors.Is(err, ErrNotFound) && !claimed {
+		return Call{}, ErrNotParty // do not tell strangers which calls exist
+	}
 	if err != nil {
 		return Call{}, err
 	}
@@ -930,17 +929,18 @@ func (s *Service) endCall(ctx context.Context, t *txn, p *parties, reason, by st
 	c.State, c.EndedAt, c.EndReason, c.EndedBy = CallEnded, &now, reason, by
 	e := *p.e
 	e.State, e.LeftAt, e.LeftReason = EntryDone, &now, reason
-	if err := t.putEntry(ctx, e); err != nil {
+	// The guide is freed in the same write (release's effect, at once).
+	g := *p.g
+	var freed *Guide
+	if g.release(c.ID) {
+		g.IdleSince = now
+		freed = &g
+	}
+	if err := t.putAll(ctx, &e, &c, freed); err != nil {
 		return err
 	}
-	if err := t.putCall(ctx, c); err != nil {
-		return err
-	}
-	*p.e, *p.c = e, c
+	*p.e, *p.c, *p.g = e, c, g
 	t.emit(CallFinished{EventMeta: s.meta(), Call: c})
-	if err := s.release(ctx, t, p, now); err != nil {
-		return err
-	}
 	if err := s.wrapUp(ctx, t, p, now); err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/time/rate"
 
 	"guidecall/app"
@@ -81,6 +83,11 @@ type loadOptions struct {
 	// SelfDatabaseURL puts the --self node on PostgreSQL instead of memory.
 	SelfDatabaseURL string
 
+	// CPUProfile, if set, is where the calls mode writes a CPU profile
+	// of this process (load clients and, with --self, the node) from the
+	// guides' logins to the end of the run.
+	CPUProfile string
+
 	// Mode is "calls" (the default) or "waiting" (loadwait.go).
 	Mode            string
 	Waiting         int
@@ -131,6 +138,7 @@ func loadtest(ctx context.Context, args []string, stdout, stderr io.Writer, _ fu
 	fs.Float64Var(&o.MsgRate, "msg-rate", 40, "messages per second each socket sends at most (the server allows 50)")
 	fs.StringVar(&o.NodeLogLevel, "node-log-level", "warn", "log level of the --self node (to stderr)")
 	fs.StringVar(&o.SelfDatabaseURL, "self-database-url", "", "run the --self node on this PostgreSQL database (migrated on start) instead of the memory store")
+	fs.StringVar(&o.CPUProfile, "cpu-profile", "", "calls mode: write a CPU profile of this process (the load clients and, with --self, the node) to this file")
 	fs.StringVar(&o.Mode, "mode", "calls", "calls: drive whole calls; waiting: fill a waiting room (see --waiting) and time position updates")
 	fs.IntVar(&o.Waiting, "waiting", 1000, "waiting mode: shoppers that wait with open sockets")
 	fs.IntVar(&o.Rounds, "rounds", 5, "waiting mode: how many times the head of the line leaves")
@@ -297,6 +305,26 @@ type loadReport struct {
 	PeakSockets    int
 	PeakRSS        uint64 // bytes, sampled VmRSS
 	HWM            uint64 // bytes, the kernel's VmHWM at the end
+	// Pool is what the --self node's database pool did during the run,
+	// nil on memory.
+	Pool *poolUse
+}
+
+// poolUse is how a run used the database pool: how often a connection
+// was taken, how often the taker had to wait for one, and for how long.
+type poolUse struct {
+	MaxConns        int32
+	Acquires, Waits int64
+	Wait            time.Duration
+}
+
+func newPoolUse(before, after *pgxpool.Stat) *poolUse {
+	return &poolUse{
+		MaxConns: after.MaxConns(),
+		Acquires: after.AcquireCount() - before.AcquireCount(),
+		Waits:    after.EmptyAcquireCount() - before.EmptyAcquireCount(),
+		Wait:     after.AcquireDuration() - before.AcquireDuration(),
+	}
 }
 
 func (r *loadReport) ErrorCount() int {
@@ -325,7 +353,7 @@ func runLoad(ctx context.Context, o loadOptions, stderr io.Writer) (*loadReport,
 
 	var sample func() // samples the self node's peaks
 	if o.Self {
-		app, logins, err := startSelfNode(ctx, o, stderr)
+		app, logins, pool, err := startSelfNode(ctx, o, stderr)
 		if err != nil {
 			return nil, err
 		}
@@ -337,6 +365,10 @@ func runLoad(ctx context.Context, o loadOptions, stderr io.Writer) (*loadReport,
 			}
 		}()
 		lr.o.URL, lr.o.URLs, lr.o.Logins = app.URL(), []string{app.URL()}, logins
+		if pool != nil {
+			before := pool.Stat()
+			defer func() { rep.Pool = newPoolUse(before, pool.Stat()) }()
+		}
 		rep.Target = app.URL() + " (--self, in-process)"
 		sample = func() {
 			rep.PeakGoroutines = max(rep.PeakGoroutines, runtime.NumGoroutine())
@@ -346,6 +378,17 @@ func runLoad(ctx context.Context, o loadOptions, stderr io.Writer) (*loadReport,
 		}
 	}
 	o = lr.o
+	if o.CPUProfile != "" {
+		stop, err := startCPUProfile(o.CPUProfile)
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err := stop(); err != nil {
+				fmt.Fprintln(stderr, "loadtest: --cpu-profile:", err)
+			}
+		}()
+	}
 
 	tokens := make([]string, o.Guides)
 	for i := range tokens {
@@ -421,12 +464,13 @@ func runLoad(ctx context.Context, o loadOptions, stderr io.Writer) (*loadReport,
 
 // startSelfNode runs a node in this process on loopback with high join
 // limits and o.Guides fresh guide accounts.
-func startSelfNode(ctx context.Context, o loadOptions, stderr io.Writer) (*app.App, []guideLogin, error) {
+// pool is the node's database, nil on memory.
+func startSelfNode(ctx context.Context, o loadOptions, stderr io.Writer) (_ *app.App, _ []guideLogin, pool *pgxpool.Pool, _ error) {
 	var cfg config.Serve
 	fs := flag.NewFlagSet("self", flag.ContinueOnError)
 	cfg.Register(fs)
 	if err := fs.Parse(nil); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	secret := rand.Text() + rand.Text()
 	cfg.HTTPAddr, cfg.TURNListenIP, cfg.TURNPort = "127.0.0.1:0", "127.0.0.1", 0
@@ -443,29 +487,45 @@ func startSelfNode(ctx context.Context, o loadOptions, stderr io.Writer) (*app.A
 	cfg.LogLevel = o.NodeLogLevel
 	log, err := newLogger(stderr, cfg.LogLevel, "text")
 	if err != nil {
-		return nil, nil, fmt.Errorf("--node-log-level: %w", err)
+		return nil, nil, nil, fmt.Errorf("--node-log-level: %w", err)
 	}
 	stores := app.MemoryStores()
 	if o.SelfDatabaseURL != "" {
 		if stores, err = app.PostgresStores(ctx, o.SelfDatabaseURL, true, log); err != nil {
-			return nil, nil, fmt.Errorf("--self-database-url: %w", err)
+			return nil, nil, nil, fmt.Errorf("--self-database-url: %w", err)
 		}
 	}
 	app, err := app.New(cfg, stores, log)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	logins := make([]guideLogin, o.Guides)
 	for i := range logins {
 		logins[i] = guideLogin{fmt.Sprintf("loadtest-guide-%d@loadtest.local", i+1), rand.Text()}
 		if _, err := app.Auth.AddAccount(ctx, logins[i].email, fmt.Sprintf("Load Guide %d", i+1), logins[i].password, protocol.RoleGuide); err != nil {
-			return nil, nil, errors.Join(err, app.Stop(context.Background()))
+			return nil, nil, nil, errors.Join(err, app.Stop(context.Background()))
 		}
 	}
 	if err := app.Start(ctx); err != nil {
-		return nil, nil, errors.Join(err, app.Stop(context.Background()))
+		return nil, nil, nil, errors.Join(err, app.Stop(context.Background()))
 	}
-	return app, logins, nil
+	return app, logins, stores.Pool, nil
+}
+
+// startCPUProfile starts a CPU profile written to path; stop ends it and
+// closes the file.
+func startCPUProfile(path string) (stop func() error, err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpu-profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return nil, errors.Join(fmt.Errorf("--cpu-profile: %w", err), f.Close())
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
 }
 
 // procStatus reads a kB field of /proc/self/status in bytes; 0 where there
@@ -1016,6 +1076,10 @@ func (r *loadReport) print(w io.Writer) {
 	if r.Self {
 		fmt.Fprintf(w, "\nself node at peak (one process with the load clients): %d goroutines, %d node sockets, RSS %s (sampled), %s (VmHWM)\n",
 			r.PeakGoroutines, r.PeakSockets, fmtMiB(r.PeakRSS), fmtMiB(r.HWM))
+	}
+	if p := r.Pool; p != nil && p.Acquires > 0 {
+		fmt.Fprintf(w, "database pool (%d connections): %d acquires, %d waited for a connection, %s waiting in all (%s per acquire)\n",
+			p.MaxConns, p.Acquires, p.Waits, fmtDur(p.Wait), fmtDur(p.Wait/time.Duration(p.Acquires)))
 	}
 }
 

@@ -177,7 +177,7 @@ func runWaiting(ctx context.Context, o loadOptions, stderr io.Writer) (*waitRepo
 	pids := o.NodePIDs
 	if o.Self {
 		o.Guides = 0
-		app, _, err := startSelfNode(ctx, o, stderr)
+		app, _, _, err := startSelfNode(ctx, o, stderr)
 		if err != nil {
 			return nil, err
 		}

@@ -115,6 +115,30 @@ func TestMigrateTwice(t *testing.T) {
 	}
 }
 
+// The URL a node is started with may carry the pool settings Open takes
+// (pool_max_conns, ...); migrating over the same URL must not send them
+// to the server, which refuses unknown parameters.
+func TestMigrateURLWithPoolSettings(t *testing.T) {
+	t.Parallel()
+	u := emptySchema(t)
+	ctx := context.Background()
+	withPool := u + "&pool_max_conns=3&pool_max_conn_idle_time=1m"
+	if !strings.Contains(u, "?") {
+		withPool = u + "?pool_max_conns=3&pool_max_conn_idle_time=1m"
+	}
+	if n, err := db.Migrate(ctx, withPool, nil); err != nil || n != countMigrations(t) {
+		t.Fatalf("Migrate with pool settings in the URL: applied %d, %v; want %d, nil", n, err, countMigrations(t))
+	}
+	pool, err := db.Open(ctx, withPool, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if got := pool.Config().MaxConns; got != 3 {
+		t.Errorf("pool_max_conns=3 gave a pool of %d", got)
+	}
+}
+
 func TestMigrateConcurrent(t *testing.T) {
 	t.Parallel()
 	u := emptySchema(t)

@@ -43,10 +43,14 @@ func Migrate(ctx context.Context, url string, log *slog.Logger) (applied int, er
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	cfg, err := pgx.ParseConfig(url)
+	// Parsed as a pool's URL, so that the pool settings Open accepts
+	// (pool_max_conns, ...) are taken off rather than sent to the server
+	// as run-time parameters, which it refuses.
+	pcfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return 0, fmt.Errorf("db: migrate: %w", err)
 	}
+	cfg := pcfg.ConnConfig
 	// One session lock over both steps, so that of two nodes migrating at
 	// once one applies everything and the other finds nothing to do.
 	lockConn, err := pgx.ConnectConfig(ctx, cfg)
