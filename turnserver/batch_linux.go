@@ -70,7 +70,8 @@ type batchConn struct {
 	werr    error
 
 	stats *batchStats
-	fast  *fastPath // nil: every datagram goes to pion
+	fast  *fastPath  // nil: every datagram goes to pion
+	peers *peerSends // the read batch's ChannelData for peers (reader only)
 	laddr *net.UDPAddr
 }
 
@@ -107,7 +108,7 @@ func newBatchConn(c *net.UDPConn, pool *sync.Pool, stats *batchStats) (*batchCon
 		UDPConn: c, raw: raw, v6: la != nil && la.IP.To4() == nil,
 		addrs: newAddrCache(), rbatchs: pool,
 		queue: new(writeBatch), spare: new(writeBatch),
-		stats: stats,
+		stats: stats, peers: new(peerSends),
 	}
 	b.readFn = b.recv
 	b.writeFn = b.send
@@ -146,6 +147,8 @@ func newReadBatchPool() *sync.Pool {
 func (b *batchConn) ReadFrom(p []byte) (int, net.Addr, error) {
 	for {
 		if b.rnext >= b.rn {
+			// What the batch relays leaves before its buffers go back.
+			b.peers.flush()
 			if b.rb != nil {
 				b.rbatchs.Put(b.rb)
 				b.rb = nil
@@ -164,9 +167,15 @@ func (b *batchConn) ReadFrom(p []byte) (int, net.Addr, error) {
 		data := rb.bufs[i][:rb.hdrs[i].Len]
 		from := sockaddrToAddrPort(&rb.names[i])
 		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
-		if b.fast != nil && b.fast.fromClient(from, data) {
-			continue
+		if b.fast != nil {
+			if r, payload := b.fast.route(from, data); r != nil {
+				b.peers.add(r, payload)
+				continue
+			}
 		}
+		// Relayed datagrams read before this one leave before pion sees
+		// it, so nothing overtakes a client's own datagrams.
+		b.peers.flush()
 		n := copy(p, data)
 		return n, b.addrs.get(from), nil
 	}

@@ -149,8 +149,8 @@ func serveGuidecall(ctx context.Context, port int, secret string, unbatched bool
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		st := s.Stats()
-		fmt.Printf("mallocs %d packets %d reads %d/%d writes %d/%d\n", ms.Mallocs, st.PacketsToPeers+st.PacketsFromPeers,
-			st.UDPReadDatagrams, st.UDPReadCalls, st.UDPWriteDatagrams, st.UDPWriteCalls)
+		fmt.Printf("mallocs %d packets %d reads %d/%d writes %d/%d gso %d/%d\n", ms.Mallocs, st.PacketsToPeers+st.PacketsFromPeers,
+			st.UDPReadDatagrams, st.UDPReadCalls, st.UDPWriteDatagrams, st.UDPWriteCalls, st.GSODatagrams, st.GSOTrains)
 	}
 	return nil
 }
@@ -314,7 +314,12 @@ func (s *server) counters() (mallocs, packets uint64, detail string, ok bool) {
 	if _, err := fmt.Sscanf(line, "mallocs %d packets %d reads %d/%d writes %d/%d", &mallocs, &packets, &r1, &r2, &w1, &w2); err != nil {
 		return 0, 0, "", false
 	}
-	return mallocs, packets, fmt.Sprintf("%d/%d/%d/%d", r1, r2, w1, w2), true
+	detail = fmt.Sprintf("%d/%d/%d/%d", r1, r2, w1, w2)
+	// Builds before UDP_SEGMENT do not report it.
+	if _, rest, ok := strings.Cut(line, " gso "); ok {
+		detail += " gso " + rest
+	}
+	return mallocs, packets, detail, true
 }
 
 // client is one TURN client with its relay and a channel to the echo peer.
