@@ -135,3 +135,69 @@ func TestPeerSendsTrains(t *testing.T) {
 		t.Fatalf("%d datagrams counted to peers, want %d", sentN, len(plan)-4)
 	}
 }
+
+// TestListenerTrains: ChannelData queued for one client in a row leaves
+// as a train and arrives as separate ChannelData messages, intact and in
+// order; a STUN-sized message (not ChannelData) or another client in
+// between starts a new message, and nothing is lost or counted twice.
+func TestListenerTrains(t *testing.T) {
+	b, stats := batchPair(t, "udp4", "127.0.0.1:0")
+	c1, c2 := sink(t, "127.0.0.1:0"), sink(t, "127.0.0.1:0")
+	ap := func(c *net.UDPConn) netip.AddrPort { return c.LocalAddr().(*net.UDPAddr).AddrPort() }
+	type msg struct {
+		to   *net.UDPConn
+		wire []byte
+	}
+	var plan []msg
+	channel := func(to *net.UDPConn, number uint16, payload []byte) {
+		b.queueChannelData(number, payload, ap(to))
+		wire := append([]byte{byte(number >> 8), byte(number), byte(len(payload) >> 8), byte(len(payload))}, payload...)
+		plan = append(plan, msg{to, wire})
+	}
+	for i := range 24 {
+		size := 1000
+		if i == 7 {
+			size = 200
+		}
+		p := bytes.Repeat([]byte{byte(i)}, size)
+		copy(p, fmt.Sprintf("c1 %02d", i))
+		channel(c1, 0x4000, p)
+		if i%8 == 3 {
+			channel(c2, 0x4001, []byte(fmt.Sprintf("c2 %02d", i)))
+		}
+		if i == 12 {
+			stun := []byte(fmt.Sprintf("not channel data %02d", i))
+			if _, err := b.WriteTo(stun, c1.LocalAddr()); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, msg{c1, stun})
+		}
+	}
+	b.flush()
+	for _, dst := range []*net.UDPConn{c1, c2} {
+		buf := make([]byte, 70000)
+		_ = dst.SetReadDeadline(time.Now().Add(5 * time.Second))
+		k := 0
+		for _, m := range plan {
+			if m.to != dst {
+				continue
+			}
+			n, err := dst.Read(buf)
+			if err != nil {
+				t.Fatalf("%v: message %d: %v (stats %+v)", dst.LocalAddr(), k, err, stats)
+			}
+			if !bytes.Equal(buf[:n], m.wire) {
+				t.Fatalf("%v: message %d is %d bytes %q..., want %d bytes %q...", dst.LocalAddr(), k, n, buf[:min(n, 10)], len(m.wire), m.wire[:10])
+			}
+			k++
+		}
+	}
+	if got := stats.writeMsgs.Load(); got != uint64(len(plan)) || stats.writeErrors.Load() != 0 {
+		t.Fatalf("%d datagrams counted sent, %d errors; want %d, 0", got, stats.writeErrors.Load(), len(plan))
+	}
+	if b.noGSO.Load() {
+		t.Logf("the kernel refused UDP_SEGMENT; every datagram went alone")
+	} else if trains, carried := stats.gsoTrains.Load(), stats.gsoDatagrams.Load(); trains == 0 || carried < 2*trains {
+		t.Fatalf("%d trains carried %d datagrams: nothing was sent as a train", trains, carried)
+	}
+}

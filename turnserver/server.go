@@ -359,8 +359,8 @@ func (s *Server) Stats() Stats {
 		UDPWriteDatagrams:  s.batch.writeMsgs.Load(),
 		UDPWriteErrors:     s.batch.writeErrors.Load(),
 		FastPathDatagrams:  s.fastRelayed(),
-		GSOTrains:          s.relayCounters.gsoTrains.Load(),
-		GSODatagrams:       s.relayCounters.gsoDatagrams.Load(),
+		GSOTrains:          s.relayCounters.gsoTrains.Load() + s.batch.gsoTrains.Load(),
+		GSODatagrams:       s.relayCounters.gsoDatagrams.Load() + s.batch.gsoDatagrams.Load(),
 	}
 }
 
