@@ -162,73 +162,112 @@ func newReadBatchPool() *sync.Pool {
 
 func (b *batchConn) ReadFrom(p []byte) (int, net.Addr, error) {
 	for {
-		if b.rnext >= b.rn {
-			// What the batch relays leaves before its buffers go back.
-			b.peers.flush()
-			if b.rb != nil {
-				b.rbatchs.Put(b.rb)
-				b.rb = nil
-			}
-			b.rnext, b.rn, b.rerr = 0, 0, nil
-			if err := b.raw.Read(b.readFn); err != nil {
-				return 0, nil, err
-			}
-			if b.rerr != nil {
-				return 0, nil, b.rerr
-			}
-		}
-		i := b.rnext
-		b.rnext++
-		rb := b.rb
-		data := rb.bufs[i][:rb.hdrs[i].Len]
-		from := sockaddrToAddrPort(&rb.names[i])
-		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
-		if b.fast != nil {
-			if r, payload := b.fast.route(from, data); r != nil {
-				b.peers.add(r, payload)
+		if b.rnext < b.rn {
+			data, from := b.datagram(b.rnext)
+			b.rnext++
+			if b.relayFast(from, data) {
 				continue
 			}
+			// Relayed datagrams read before this one leave before pion
+			// sees it, so nothing overtakes a client's own datagrams.
+			b.peers.flush()
+			return copy(p, data), b.addrs.get(from), nil
 		}
-		// Relayed datagrams read before this one leave before pion sees
-		// it, so nothing overtakes a client's own datagrams.
-		b.peers.flush()
-		n := copy(p, data)
-		return n, b.addrs.get(from), nil
+		b.rnext, b.rn, b.rerr = 0, 0, nil
+		if err := b.raw.Read(b.readFn); err != nil {
+			return 0, nil, err
+		}
+		if b.rerr != nil {
+			return 0, nil, b.rerr
+		}
 	}
 }
 
-// recv runs recvmmsg when the socket is readable; false asks the runtime
-// poller to wait for more.
-func (b *batchConn) recv(fd uintptr) bool {
-	rb := b.rbatchs.Get().(*readBatch)
-	for i := range rb.hdrs {
-		rb.iovs[i].Base = &rb.bufs[i][0]
-		rb.iovs[i].SetLen(slotSize)
-		h := &rb.hdrs[i].Hdr
-		h.Name = (*byte)(unsafe.Pointer(&rb.names[i]))
-		h.Namelen = unix.SizeofSockaddrInet6
-		h.Iov = &rb.iovs[i]
-		h.SetIovlen(1)
-		h.Control, h.Controllen, h.Flags = nil, 0, 0
-		rb.hdrs[i].Len = 0
-	}
-	n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&rb.hdrs[0])), batchSize, unix.MSG_DONTWAIT, 0, 0)
-	switch {
-	case errno == unix.EAGAIN:
-		b.rbatchs.Put(rb)
+// datagram is the i-th datagram of the read batch and its source.
+func (b *batchConn) datagram(i int) ([]byte, netip.AddrPort) {
+	rb := b.rb
+	from := sockaddrToAddrPort(&rb.names[i])
+	return rb.bufs[i][:rb.hdrs[i].Len], netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+}
+
+// relayFast queues data for its peer if it is ChannelData on a channel
+// the fast path knows.
+func (b *batchConn) relayFast(from netip.AddrPort, data []byte) bool {
+	if b.fast == nil {
 		return false
-	case errno == unix.EINTR:
-		b.rbatchs.Put(rb)
-		return b.recv(fd)
-	case errno != 0:
-		b.rbatchs.Put(rb)
-		b.rerr = os.NewSyscallError("recvmmsg", errno)
-		return true
 	}
-	b.rb, b.rn = rb, int(n)
-	b.stats.readCalls.Add(1)
-	b.stats.readMsgs.Add(uint64(n))
+	r, payload := b.fast.route(from, data)
+	if r == nil {
+		return false
+	}
+	b.peers.add(r, payload)
 	return true
+}
+
+// recv runs recvmmsg when the socket is readable and relays the fast
+// path's datagrams itself, without leaving the runtime poller's read
+// loop; it returns true with the read batch positioned at the first
+// datagram for pion (or an error), false to wait for more.
+func (b *batchConn) recv(fd uintptr) bool {
+	for {
+		if b.rb == nil {
+			b.rb = b.rbatchs.Get().(*readBatch)
+		}
+		rb := b.rb
+		for i := range rb.hdrs {
+			rb.iovs[i].Base = &rb.bufs[i][0]
+			rb.iovs[i].SetLen(slotSize)
+			h := &rb.hdrs[i].Hdr
+			h.Name = (*byte)(unsafe.Pointer(&rb.names[i]))
+			h.Namelen = unix.SizeofSockaddrInet6
+			h.Iov = &rb.iovs[i]
+			h.SetIovlen(1)
+			h.Control, h.Controllen, h.Flags = nil, 0, 0
+			rb.hdrs[i].Len = 0
+		}
+		n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&rb.hdrs[0])), batchSize, unix.MSG_DONTWAIT, 0, 0)
+		switch {
+		case errno == unix.EAGAIN:
+			b.releaseBatch()
+			return false
+		case errno == unix.EINTR:
+			continue
+		case errno != 0:
+			b.releaseBatch()
+			b.rerr = os.NewSyscallError("recvmmsg", errno)
+			return true
+		}
+		b.rn, b.rnext = int(n), 0
+		b.stats.readCalls.Add(1)
+		b.stats.readMsgs.Add(uint64(n))
+		for b.rnext < b.rn {
+			data, from := b.datagram(b.rnext)
+			if !b.relayFast(from, data) {
+				return true // pion's, from here on
+			}
+			b.rnext++
+		}
+		// All of it was relayed: it leaves before its buffers are reused.
+		b.peers.flush()
+		b.rn, b.rnext = 0, 0
+		if int(n) < batchSize {
+			// The socket was empty when recvmmsg returned, so a datagram
+			// that came in since raises a readiness event the poller has
+			// not yet reported: waiting now loses nothing, and saves the
+			// recvmmsg that would only answer EAGAIN.
+			b.releaseBatch()
+			return false
+		}
+	}
+}
+
+// releaseBatch gives the read batch back to the pool while the socket
+// waits.
+func (b *batchConn) releaseBatch() {
+	if b.rb != nil {
+		b.rbatchs.Put(b.rb)
+		b.rb = nil
+	}
 }
 
 func (b *batchConn) WriteTo(p []byte, addr net.Addr) (int, error) {
