@@ -11,11 +11,11 @@ import (
 	"time"
 )
 
-func testRelay(t *testing.T, g *relayGenerator) *relayConn {
+func testRelay(t *testing.T, g *relayGenerator, network, addr string) *relayConn {
 	t.Helper()
-	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	c, err := net.ListenPacket(network, addr)
 	if err != nil {
-		t.Fatal(err)
+		t.Skipf("%s %s: %v", network, addr, err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return &relayConn{UDPConn: c.(*net.UDPConn), g: g, addrs: newAddrCache()}
@@ -23,7 +23,7 @@ func testRelay(t *testing.T, g *relayGenerator) *relayConn {
 
 func sink(t *testing.T, addr string) *net.UDPConn {
 	t.Helper()
-	c, err := net.ListenPacket("udp4", addr)
+	c, err := net.ListenPacket("udp", addr)
 	if err != nil {
 		t.Skipf("%s: %v", addr, err)
 	}
@@ -37,12 +37,30 @@ func sink(t *testing.T, addr string) *net.UDPConn {
 // relay and peer, and every peer gets each datagram on its own, intact,
 // in the order the client sent it, shorter ones and interleaved flows
 // included; datagrams to our own relay IP on a port that is no relay are
-// refused in a train as they are alone.
+// refused in a train as they are alone. IPv4 and IPv6 relays alike.
 func TestPeerSendsTrains(t *testing.T) {
-	g := newRelayGenerator(relayFamily{public: netip.MustParseAddr("127.0.0.1"), bind: netip.MustParseAddr("127.0.0.1")}, relayFamily{}, nil)
-	r1, r2 := testRelay(t, g), testRelay(t, g)
-	a, b := sink(t, "127.0.0.2:0"), sink(t, "127.0.0.2:0")
-	own := sink(t, "127.0.0.1:0") // our relay IP, but no relay's port
+	t.Run("udp4", func(t *testing.T) { testPeerSendsTrains(t, "udp4", "127.0.0.1", "127.0.0.2") })
+	t.Run("udp6", func(t *testing.T) { testPeerSendsTrains(t, "udp6", "::1", "::1") })
+}
+
+func testPeerSendsTrains(t *testing.T, network, relayIP, peerIP string) {
+	ip := netip.MustParseAddr(relayIP)
+	fam := relayFamily{public: ip, bind: ip}
+	v4, v6 := fam, relayFamily{}
+	if ip.Is6() {
+		v4, v6 = relayFamily{}, fam
+	}
+	g := newRelayGenerator(v4, v6, nil)
+	hostPort := func(host string) string { return net.JoinHostPort(host, "0") }
+	r1, r2 := testRelay(t, g, network, hostPort(relayIP)), testRelay(t, g, network, hostPort(relayIP))
+	a, b := sink(t, hostPort(peerIP)), sink(t, hostPort(peerIP))
+	// On IPv6 loopback the only address is the relay's own: the peers
+	// stand for other relays of this server, whose ports are live.
+	if peerIP == relayIP {
+		g.live[relayKey{v6: ip.Is6(), port: a.LocalAddr().(*net.UDPAddr).Port}] = nil
+		g.live[relayKey{v6: ip.Is6(), port: b.LocalAddr().(*net.UDPAddr).Port}] = nil
+	}
+	own := sink(t, hostPort(relayIP)) // our relay IP, but no relay's port
 	ap := func(c *net.UDPConn) netip.AddrPort { return c.LocalAddr().(*net.UDPAddr).AddrPort() }
 
 	type sent struct {
@@ -117,7 +135,7 @@ func TestPeerSendsTrains(t *testing.T) {
 	}
 	// Loopback delivers as it sends: a marker sent now arrives after
 	// anything the trains got through, so it must come first.
-	marker := sink(t, "127.0.0.1:0")
+	marker := sink(t, hostPort(relayIP))
 	if _, err := marker.WriteTo([]byte("marker"), own.LocalAddr()); err != nil {
 		t.Fatal(err)
 	}
