@@ -157,9 +157,15 @@ func testPeerSendsTrains(t *testing.T, network, relayIP, peerIP string) {
 // TestListenerTrains: ChannelData queued for one client in a row leaves
 // as a train and arrives as separate ChannelData messages, intact and in
 // order; a STUN-sized message (not ChannelData) or another client in
-// between starts a new message, and nothing is lost or counted twice.
+// between starts a new message, and nothing is lost or counted twice. On
+// a dual-stack listener the IPv4 clients are v4-mapped.
 func TestListenerTrains(t *testing.T) {
-	b, stats := batchPair(t, "udp4", "127.0.0.1:0")
+	t.Run("udp4", func(t *testing.T) { testListenerTrains(t, "udp4", "127.0.0.1:0") })
+	t.Run("dual-stack", func(t *testing.T) { testListenerTrains(t, "udp", "[::]:0") })
+}
+
+func testListenerTrains(t *testing.T, network, addr string) {
+	b, stats := batchPair(t, network, addr)
 	c1, c2 := sink(t, "127.0.0.1:0"), sink(t, "127.0.0.1:0")
 	ap := func(c *net.UDPConn) netip.AddrPort { return c.LocalAddr().(*net.UDPAddr).AddrPort() }
 	type msg struct {
