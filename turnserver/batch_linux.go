@@ -69,16 +69,20 @@ type batchConn struct {
 	sent    int
 	werr    error
 
+	noGSO atomic.Bool // the kernel refused a train: one datagram a message
+
 	stats *batchStats
-	fast  *fastPath // nil: every datagram goes to pion
+	fast  *fastPath  // nil: every datagram goes to pion
+	peers *peerSends // the read batch's ChannelData for peers (reader only)
 	laddr *net.UDPAddr
 }
 
 // batchStats count what batching achieved, for Stats and the benchmark.
 type batchStats struct {
-	readCalls, readMsgs   atomic.Uint64
-	writeCalls, writeMsgs atomic.Uint64
-	writeErrors           atomic.Uint64
+	readCalls, readMsgs     atomic.Uint64
+	writeCalls, writeMsgs   atomic.Uint64
+	writeErrors             atomic.Uint64
+	gsoTrains, gsoDatagrams atomic.Uint64 // sendmmsg messages that were trains
 }
 
 type readBatch struct {
@@ -88,13 +92,26 @@ type readBatch struct {
 	bufs  [batchSize][slotSize]byte
 }
 
+// writeBatch is what a listener sends with one sendmmsg: n messages
+// holding nbuf datagrams. Consecutive ChannelData of one size to one
+// client share a message as a UDP_SEGMENT train (its iovecs are
+// consecutive in iovs), unless gso is off.
 type writeBatch struct {
-	n     int
-	hdrs  [batchSize]unix.Mmsghdr
-	iovs  [batchSize]unix.Iovec
-	names [batchSize]unix.RawSockaddrInet6
-	bufs  [batchSize][slotSize]byte
+	n, nbuf int
+	hdrs    [batchSize]unix.Mmsghdr
+	names   [batchSize]unix.RawSockaddrInet6
+	to      [batchSize]netip.AddrPort
+	first   [batchSize]int // each message's first buffer
+	segs    [batchSize]int // datagrams in each message
+	segSize [batchSize]int // their size (the last may be shorter)
+	ended   [batchSize]bool
+	oobs    [batchSize][32]byte
+	iovs    [batchSize]unix.Iovec
+	bufs    [batchSize][slotSize]byte
+	gso     bool // may trains be formed
 }
+
+func (w *writeBatch) full() bool { return w.nbuf == batchSize }
 
 // newBatchConn wraps a UDP socket; c must not be used directly afterwards.
 func newBatchConn(c *net.UDPConn, pool *sync.Pool, stats *batchStats) (*batchConn, error) {
@@ -107,7 +124,7 @@ func newBatchConn(c *net.UDPConn, pool *sync.Pool, stats *batchStats) (*batchCon
 		UDPConn: c, raw: raw, v6: la != nil && la.IP.To4() == nil,
 		addrs: newAddrCache(), rbatchs: pool,
 		queue: new(writeBatch), spare: new(writeBatch),
-		stats: stats,
+		stats: stats, peers: new(peerSends),
 	}
 	b.readFn = b.recv
 	b.writeFn = b.send
@@ -145,65 +162,112 @@ func newReadBatchPool() *sync.Pool {
 
 func (b *batchConn) ReadFrom(p []byte) (int, net.Addr, error) {
 	for {
-		if b.rnext >= b.rn {
-			if b.rb != nil {
-				b.rbatchs.Put(b.rb)
-				b.rb = nil
+		if b.rnext < b.rn {
+			data, from := b.datagram(b.rnext)
+			b.rnext++
+			if b.relayFast(from, data) {
+				continue
 			}
-			b.rnext, b.rn, b.rerr = 0, 0, nil
-			if err := b.raw.Read(b.readFn); err != nil {
-				return 0, nil, err
-			}
-			if b.rerr != nil {
-				return 0, nil, b.rerr
-			}
+			// Relayed datagrams read before this one leave before pion
+			// sees it, so nothing overtakes a client's own datagrams.
+			b.peers.flush()
+			return copy(p, data), b.addrs.get(from), nil
 		}
-		i := b.rnext
-		b.rnext++
-		rb := b.rb
-		data := rb.bufs[i][:rb.hdrs[i].Len]
-		from := sockaddrToAddrPort(&rb.names[i])
-		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
-		if b.fast != nil && b.fast.fromClient(from, data) {
-			continue
+		b.rnext, b.rn, b.rerr = 0, 0, nil
+		if err := b.raw.Read(b.readFn); err != nil {
+			return 0, nil, err
 		}
-		n := copy(p, data)
-		return n, b.addrs.get(from), nil
+		if b.rerr != nil {
+			return 0, nil, b.rerr
+		}
 	}
 }
 
-// recv runs recvmmsg when the socket is readable; false asks the runtime
-// poller to wait for more.
-func (b *batchConn) recv(fd uintptr) bool {
-	rb := b.rbatchs.Get().(*readBatch)
-	for i := range rb.hdrs {
-		rb.iovs[i].Base = &rb.bufs[i][0]
-		rb.iovs[i].SetLen(slotSize)
-		h := &rb.hdrs[i].Hdr
-		h.Name = (*byte)(unsafe.Pointer(&rb.names[i]))
-		h.Namelen = unix.SizeofSockaddrInet6
-		h.Iov = &rb.iovs[i]
-		h.SetIovlen(1)
-		h.Control, h.Controllen, h.Flags = nil, 0, 0
-		rb.hdrs[i].Len = 0
-	}
-	n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&rb.hdrs[0])), batchSize, unix.MSG_DONTWAIT, 0, 0)
-	switch {
-	case errno == unix.EAGAIN:
-		b.rbatchs.Put(rb)
+// datagram is the i-th datagram of the read batch and its source.
+func (b *batchConn) datagram(i int) ([]byte, netip.AddrPort) {
+	rb := b.rb
+	from := sockaddrToAddrPort(&rb.names[i])
+	return rb.bufs[i][:rb.hdrs[i].Len], netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+}
+
+// relayFast queues data for its peer if it is ChannelData on a channel
+// the fast path knows.
+func (b *batchConn) relayFast(from netip.AddrPort, data []byte) bool {
+	if b.fast == nil {
 		return false
-	case errno == unix.EINTR:
-		b.rbatchs.Put(rb)
-		return b.recv(fd)
-	case errno != 0:
-		b.rbatchs.Put(rb)
-		b.rerr = os.NewSyscallError("recvmmsg", errno)
-		return true
 	}
-	b.rb, b.rn = rb, int(n)
-	b.stats.readCalls.Add(1)
-	b.stats.readMsgs.Add(uint64(n))
+	r, payload := b.fast.route(from, data)
+	if r == nil {
+		return false
+	}
+	b.peers.add(r, payload)
 	return true
+}
+
+// recv runs recvmmsg when the socket is readable and relays the fast
+// path's datagrams itself, without leaving the runtime poller's read
+// loop; it returns true with the read batch positioned at the first
+// datagram for pion (or an error), false to wait for more.
+func (b *batchConn) recv(fd uintptr) bool {
+	for {
+		if b.rb == nil {
+			b.rb = b.rbatchs.Get().(*readBatch)
+		}
+		rb := b.rb
+		for i := range rb.hdrs {
+			rb.iovs[i].Base = &rb.bufs[i][0]
+			rb.iovs[i].SetLen(slotSize)
+			h := &rb.hdrs[i].Hdr
+			h.Name = (*byte)(unsafe.Pointer(&rb.names[i]))
+			h.Namelen = unix.SizeofSockaddrInet6
+			h.Iov = &rb.iovs[i]
+			h.SetIovlen(1)
+			h.Control, h.Controllen, h.Flags = nil, 0, 0
+			rb.hdrs[i].Len = 0
+		}
+		n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&rb.hdrs[0])), batchSize, unix.MSG_DONTWAIT, 0, 0)
+		switch {
+		case errno == unix.EAGAIN:
+			b.releaseBatch()
+			return false
+		case errno == unix.EINTR:
+			continue
+		case errno != 0:
+			b.releaseBatch()
+			b.rerr = os.NewSyscallError("recvmmsg", errno)
+			return true
+		}
+		b.rn, b.rnext = int(n), 0
+		b.stats.readCalls.Add(1)
+		b.stats.readMsgs.Add(uint64(n))
+		for b.rnext < b.rn {
+			data, from := b.datagram(b.rnext)
+			if !b.relayFast(from, data) {
+				return true // pion's, from here on
+			}
+			b.rnext++
+		}
+		// All of it was relayed: it leaves before its buffers are reused.
+		b.peers.flush()
+		b.rn, b.rnext = 0, 0
+		if int(n) < batchSize {
+			// The socket was empty when recvmmsg returned, so a datagram
+			// that came in since raises a readiness event the poller has
+			// not yet reported: waiting now loses nothing, and saves the
+			// recvmmsg that would only answer EAGAIN.
+			b.releaseBatch()
+			return false
+		}
+	}
+}
+
+// releaseBatch gives the read batch back to the pool while the socket
+// waits.
+func (b *batchConn) releaseBatch() {
+	if b.rb != nil {
+		b.rbatchs.Put(b.rb)
+		b.rb = nil
+	}
 }
 
 func (b *batchConn) WriteTo(p []byte, addr net.Addr) (int, error) {
@@ -225,7 +289,8 @@ func (b *batchConn) enqueue(p []byte, number uint16, payload []byte, to netip.Ad
 	for {
 		b.queueMu.Lock()
 		q := b.queue
-		if q.n < batchSize {
+		if !q.full() {
+			q.gso = !b.noGSO.Load()
 			q.putChannel(p, number, payload, to, b.v6)
 			b.queueMu.Unlock()
 			break
@@ -264,13 +329,33 @@ func (b *batchConn) flushLocked() {
 			break
 		}
 		if b.werr != nil {
+			i := b.sent
+			b.sent++
+			if w.segs[i] > 1 && gsoRefused(b.werr) {
+				// The kernel will not cut trains: send this one's
+				// datagrams one by one, and form no more.
+				b.noGSO.Store(true)
+				b.sendSegments(w, i)
+				continue
+			}
 			// One datagram the kernel refused (unreachable, too big):
 			// drop it and carry on with the rest.
 			b.stats.writeErrors.Add(1)
-			b.sent++
 		}
 	}
-	w.n = 0
+	w.n, w.nbuf = 0, 0
+}
+
+// sendSegments sends message i of w datagram by datagram.
+func (b *batchConn) sendSegments(w *writeBatch, i int) {
+	for k := w.first[i]; k < w.first[i]+w.segs[i]; k++ {
+		if _, err := b.UDPConn.WriteToUDPAddrPort(w.bufs[k][:w.iovs[k].Len], w.to[i]); err != nil {
+			b.stats.writeErrors.Add(1)
+			continue
+		}
+		b.stats.writeCalls.Add(1)
+		b.stats.writeMsgs.Add(1)
+	}
 }
 
 func (b *batchConn) send(fd uintptr) bool {
@@ -285,9 +370,17 @@ func (b *batchConn) send(fd uintptr) bool {
 		b.werr = errno
 		return true
 	}
+	datagrams := 0
+	for i := b.sent; i < b.sent+int(n); i++ {
+		datagrams += w.segs[i]
+		if w.segs[i] > 1 {
+			b.stats.gsoTrains.Add(1)
+			b.stats.gsoDatagrams.Add(uint64(w.segs[i])) //nolint:gosec // positive
+		}
+	}
 	b.sent += int(n)
 	b.stats.writeCalls.Add(1)
-	b.stats.writeMsgs.Add(uint64(n))
+	b.stats.writeMsgs.Add(uint64(datagrams)) //nolint:gosec // positive
 	return true
 }
 
@@ -306,7 +399,8 @@ func (b *batchConn) writeChannelData(number uint16, payload []byte, to netip.Add
 func (b *batchConn) queueChannelData(number uint16, payload []byte, to netip.AddrPort) {
 	for {
 		b.queueMu.Lock()
-		if q := b.queue; q.n < batchSize && len(payload)+4 <= slotSize {
+		if q := b.queue; !q.full() && len(payload)+4 <= slotSize {
+			q.gso = !b.noGSO.Load()
 			q.putChannel(nil, number, payload, to, b.v6)
 			b.queueMu.Unlock()
 			return
@@ -331,24 +425,45 @@ func (w *writeBatch) put(p []byte, to netip.AddrPort, v6 bool) {
 }
 
 // putChannel queues p, or with p nil a ChannelData header for number
-// followed by payload.
+// followed by payload; ChannelData joins the last message's train when it
+// can.
 func (w *writeBatch) putChannel(p []byte, number uint16, payload []byte, to netip.AddrPort, v6 bool) {
-	i := w.n
-	w.n++
+	k := w.nbuf
+	w.nbuf++
 	n := 0
 	if p != nil {
-		n = copy(w.bufs[i][:], p)
+		n = copy(w.bufs[k][:], p)
 	} else {
-		binary.BigEndian.PutUint16(w.bufs[i][0:2], number)
-		binary.BigEndian.PutUint16(w.bufs[i][2:4], uint16(len(payload))) //nolint:gosec // below slotSize
-		n = 4 + copy(w.bufs[i][4:], payload)
+		binary.BigEndian.PutUint16(w.bufs[k][0:2], number)
+		binary.BigEndian.PutUint16(w.bufs[k][2:4], uint16(len(payload))) //nolint:gosec // below slotSize
+		n = 4 + copy(w.bufs[k][4:], payload)
 	}
-	w.iovs[i].Base = &w.bufs[i][0]
-	w.iovs[i].SetLen(n)
+	w.iovs[k].Base = &w.bufs[k][0]
+	w.iovs[k].SetLen(n)
+	if i := w.n - 1; p == nil && w.gso && i >= 0 && w.to[i] == to && w.segSize[i] > 0 && !w.ended[i] &&
+		n <= w.segSize[i] && w.segs[i] < gsoMaxSegments && (w.segs[i]+1)*w.segSize[i] <= gsoMaxBytes {
+		w.segs[i]++
+		w.ended[i] = n < w.segSize[i]
+		h := &w.hdrs[i].Hdr
+		h.SetIovlen(w.segs[i])
+		if w.segs[i] == 2 {
+			oob := putSegmentCmsg(w.oobs[i][:], w.segSize[i])
+			h.Control = &oob[0]
+			h.SetControllen(len(oob))
+		}
+		return
+	}
+	i := w.n
+	w.n++
+	w.to[i], w.first[i], w.segs[i], w.ended[i] = to, k, 1, false
+	w.segSize[i] = 0
+	if p == nil {
+		w.segSize[i] = n // only ChannelData forms trains
+	}
 	h := &w.hdrs[i].Hdr
 	h.Name = (*byte)(unsafe.Pointer(&w.names[i]))
 	h.Namelen = addrPortToSockaddr(to, v6, &w.names[i])
-	h.Iov = &w.iovs[i]
+	h.Iov = &w.iovs[k]
 	h.SetIovlen(1)
 	h.Control, h.Controllen, h.Flags = nil, 0, 0
 	w.hdrs[i].Len = 0

@@ -12,9 +12,10 @@ import (
 const batchSupported = false
 
 type batchStats struct {
-	readCalls, readMsgs   atomic.Uint64
-	writeCalls, writeMsgs atomic.Uint64
-	writeErrors           atomic.Uint64
+	readCalls, readMsgs     atomic.Uint64
+	writeCalls, writeMsgs   atomic.Uint64
+	writeErrors             atomic.Uint64
+	gsoTrains, gsoDatagrams atomic.Uint64
 }
 
 func newReadBatchPool() *sync.Pool { return nil }

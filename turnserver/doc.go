@@ -40,7 +40,13 @@
 //     clients on the channels pion reports bound, both ways, without
 //     handing those datagrams to pion, so a relayed datagram costs no heap
 //     allocation (pion's own path costs about seven; see fastpath.go).
-//     Config.UnbatchedUDP turns both off.
+//     One relay poller goroutine reads every UDP relay socket with
+//     recvmmsg from its own epoll set (relaypoll_linux.go). Datagrams of
+//     one size to one destination leave as one UDP_SEGMENT (GSO) train:
+//     what one listener batch relays to one peer through one relay
+//     socket, and consecutive ChannelData to one client in a listener's
+//     sendmmsg (gso_linux.go); where the kernel refuses a train, they go
+//     one by one from then on. Config.UnbatchedUDP turns all of it off.
 //   - Revocation ([Server.Revoke]): a set of credential ids refused from
 //     then on (kept until every credential minted for them before has
 //     expired), and the relays already allocated with one closed, which

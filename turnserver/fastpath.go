@@ -83,28 +83,26 @@ func (f *fastPath) remove(key channelKey) {
 	r.relay.routesMu.Unlock()
 }
 
-// fromClient relays one datagram from a UDP client if it is ChannelData on
-// a bound channel, and reports whether it did; anything else is pion's.
-func (f *fastPath) fromClient(from netip.AddrPort, b []byte) bool {
+// route finds the channel a datagram from a UDP client is relayed on,
+// and its payload, if it is ChannelData on a bound channel; anything else
+// (nil) is pion's.
+func (f *fastPath) route(from netip.AddrPort, b []byte) (*channelRoute, []byte) {
 	if len(b) < 4 || b[0]&0xC0 != 0x40 {
-		return false
+		return nil, nil
 	}
 	number := binary.BigEndian.Uint16(b[0:2])
 	length := int(binary.BigEndian.Uint16(b[2:4]))
 	if length > len(b)-4 {
-		return false // malformed: let pion say so
+		return nil, nil // malformed: let pion say so
 	}
 	f.mu.RLock()
 	r := f.toPeer[channelKey{client: from, number: number}]
 	f.mu.RUnlock()
 	if r == nil {
-		return false
+		return nil, nil
 	}
-	// Errors are what pion would log and drop too: an own-IP port refused
-	// (counted), a closed relay (its allocation is going away).
-	_, _ = r.relay.writeToAddrPort(b[4:4+length], r.peer)
 	f.relayed.Add(1)
-	return true
+	return r, b[4 : 4+length]
 }
 
 // fromPeer sends a datagram a relay received back to its client as

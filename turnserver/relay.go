@@ -48,6 +48,7 @@ type relayGenerator struct {
 	counters *relayCounters // the server's, which outlive one Start
 	fast     *fastPath      // nil: every datagram goes through pion
 	reader   relayReader    // nil: each relay's pion loop reads its socket
+	noGSO    atomic.Bool    // the kernel refused UDP_SEGMENT: datagram by datagram
 }
 
 // relayReader reads relay sockets for their pion loops (relayPoller).
@@ -81,6 +82,7 @@ type relayCounters struct {
 	bytesFromPeers, packetsFromPeers atomic.Uint64
 	ownPortRefused                   atomic.Uint64
 	quotaOvershoot                   atomic.Uint64
+	gsoTrains, gsoDatagrams          atomic.Uint64 // UDP_SEGMENT sends and what they carried
 }
 
 var (

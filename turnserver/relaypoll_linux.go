@@ -16,8 +16,10 @@ import (
 // own level-triggered epoll set, as coturn's event loop does, instead of
 // one pion goroutine per relay parked in Go's netpoller. Per datagram from
 // a peer that saves a goroutine wake-up and the recvfrom that only answers
-// EAGAIN before the goroutine parks again, and the ChannelData it produces
-// for many clients leave in one sendmmsg per epoll round. Datagrams that
+// EAGAIN before the goroutine parks again; each readable relay gives up to
+// pollBatch datagrams with one recvmmsg, and the ChannelData they produce
+// leave in one sendmmsg per epoll round, consecutive ones to one client
+// as one UDP_SEGMENT train. Datagrams that
 // are not for a bound channel go to the relay's pion loop through a small
 // queue (full: dropped, as a full socket buffer would).
 type relayPoller struct {
@@ -31,15 +33,16 @@ type relayPoller struct {
 
 	// Scratch for the loop goroutine only.
 	events [64]unix.EpollEvent
-	buf    [slotSize]byte
-	name   unix.RawSockaddrInet6
+	rb     readBatch
 	outs   map[*batchConn]struct{}
 	readFn func(uintptr)
-	cur    *relayConn
 	n      int
-	from   netip.AddrPort
 	rerr   error
 }
+
+// pollBatch is how many datagrams one relay gives per round at most, so a
+// busy relay cannot starve the others.
+const pollBatch = 16
 
 const wakeToken = 0
 
@@ -156,40 +159,52 @@ func (p *relayPoller) loop() {
 	}
 }
 
-// readOne reads one datagram from c (level-triggered: more wait for the
-// next round, so one busy relay cannot starve the others).
+// readOne reads what c holds, up to pollBatch datagrams (level-triggered:
+// more wait for the next round).
 func (p *relayPoller) readOne(c *relayConn) {
-	p.cur, p.rerr = c, nil
+	p.rerr = nil
 	if err := c.raw.Control(p.readFn); err != nil || p.rerr != nil {
 		return // closing, or nothing after all
 	}
-	data := p.buf[:p.n]
-	c.g.counters.bytesFromPeers.Add(uint64(p.n))
-	c.g.counters.packetsFromPeers.Add(1)
-	if c.g.fast != nil {
-		if out := c.fromPeerQueued(p.from, data); out != nil {
-			p.outs[out] = struct{}{}
-			return
+	for i := range p.n {
+		data := p.rb.bufs[i][:p.rb.hdrs[i].Len]
+		from := sockaddrToAddrPort(&p.rb.names[i])
+		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+		c.g.counters.bytesFromPeers.Add(uint64(len(data)))
+		c.g.counters.packetsFromPeers.Add(1)
+		if c.g.fast != nil {
+			if out := c.fromPeerQueued(from, data); out != nil {
+				p.outs[out] = struct{}{}
+				continue
+			}
 		}
-	}
-	d := pendingDatagram{from: p.from, data: append([]byte(nil), data...)}
-	select {
-	case c.pending <- d:
-	default:
+		d := pendingDatagram{from: from, data: append([]byte(nil), data...)}
+		select {
+		case c.pending <- d:
+		default:
+		}
 	}
 }
 
 func (p *relayPoller) recv(fd uintptr) {
-	salen := uint32(unix.SizeofSockaddrInet6)
-	n, _, errno := unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&p.buf[0])), slotSize,
-		unix.MSG_DONTWAIT, uintptr(unsafe.Pointer(&p.name)), uintptr(unsafe.Pointer(&salen)))
+	rb := &p.rb
+	for i := range pollBatch {
+		rb.iovs[i].Base = &rb.bufs[i][0]
+		rb.iovs[i].SetLen(slotSize)
+		h := &rb.hdrs[i].Hdr
+		h.Name = (*byte)(unsafe.Pointer(&rb.names[i]))
+		h.Namelen = unix.SizeofSockaddrInet6
+		h.Iov = &rb.iovs[i]
+		h.SetIovlen(1)
+		h.Control, h.Controllen, h.Flags = nil, 0, 0
+		rb.hdrs[i].Len = 0
+	}
+	n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&rb.hdrs[0])), pollBatch, unix.MSG_DONTWAIT, 0, 0)
 	if errno != 0 {
-		p.rerr = errno
+		p.n, p.rerr = 0, errno
 		return
 	}
 	p.n = int(n)
-	from := sockaddrToAddrPort(&p.name)
-	p.from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
 }
 
 // fromPeerQueued is fromPeer for the poller: the ChannelData is queued on

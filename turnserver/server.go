@@ -83,6 +83,10 @@ type Stats struct {
 	// FastPathDatagrams counts ChannelData relayed without pion, either
 	// way (see fastPath).
 	FastPathDatagrams uint64
+	// GSOTrains counts sends that carried several datagrams to one
+	// destination with UDP_SEGMENT (Linux), GSODatagrams the datagrams
+	// they carried.
+	GSOTrains, GSODatagrams uint64
 }
 
 // New validates cfg and returns a Server that is not yet listening.
@@ -355,6 +359,8 @@ func (s *Server) Stats() Stats {
 		UDPWriteDatagrams:  s.batch.writeMsgs.Load(),
 		UDPWriteErrors:     s.batch.writeErrors.Load(),
 		FastPathDatagrams:  s.fastRelayed(),
+		GSOTrains:          s.relayCounters.gsoTrains.Load() + s.batch.gsoTrains.Load(),
+		GSODatagrams:       s.relayCounters.gsoDatagrams.Load() + s.batch.gsoDatagrams.Load(),
 	}
 }
 

@@ -7,6 +7,8 @@
 //
 //	go run ./cmd/turnbench                      # 50 clients x 10,000 packets of 1000 B and 100 B, 3 rounds
 //	go run ./cmd/turnbench -rounds 5 -packets 2000
+//	go build -o /tmp/old ./cmd/turnbench   # at an older commit, then:
+//	go run ./cmd/turnbench -servers guidecall@/tmp/old,guidecall,coturn
 //
 // Each server runs in its own process so its CPU can be read apart from the
 // load generator's: guidecall's TURN is this binary re-run with -serve
@@ -79,7 +81,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&o.rounds, "rounds", 3, "interleaved rounds (every server and size once per round)")
 	sizes := fs.String("sizes", "1000,100", "payload sizes in bytes, comma-separated")
 	fs.StringVar(&o.coturn, "coturn", "turnserver", "coturn's turnserver binary; skipped when not found")
-	servers := fs.String("servers", "guidecall,guidecall-unbatched,coturn", "servers to run, comma-separated")
+	servers := fs.String("servers", "guidecall,guidecall-unbatched,coturn", "servers to run, comma-separated; guidecall@PATH runs the server of another turnbench build")
 	fs.DurationVar(&o.lossWait, "loss-wait", 300*time.Millisecond, "how long a client waits for an echo before counting its window lost")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -147,8 +149,8 @@ func serveGuidecall(ctx context.Context, port int, secret string, unbatched bool
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		st := s.Stats()
-		fmt.Printf("mallocs %d packets %d reads %d/%d writes %d/%d\n", ms.Mallocs, st.PacketsToPeers+st.PacketsFromPeers,
-			st.UDPReadDatagrams, st.UDPReadCalls, st.UDPWriteDatagrams, st.UDPWriteCalls)
+		fmt.Printf("mallocs %d packets %d reads %d/%d writes %d/%d gso %d/%d\n", ms.Mallocs, st.PacketsToPeers+st.PacketsFromPeers,
+			st.UDPReadDatagrams, st.UDPReadCalls, st.UDPWriteDatagrams, st.UDPWriteCalls, st.GSODatagrams, st.GSOTrains)
 	}
 	return nil
 }
@@ -177,11 +179,20 @@ func startServer(ctx context.Context, name, coturn, secret, profile string) (*se
 		return nil, err
 	}
 	s := &server{name: name, addr: "127.0.0.1:" + strconv.Itoa(port)}
-	switch name {
+	// "guidecall@PATH" is guidecall's server from another build of this
+	// command (an older commit), so before and after run interleaved.
+	base, bin, other := strings.Cut(name, "@")
+	if other && base != "guidecall" {
+		return nil, fmt.Errorf("unknown server %q", name)
+	}
+	switch base {
 	case "guidecall", "guidecall-unbatched":
 		self, err := os.Executable()
 		if err != nil {
 			return nil, err
+		}
+		if other {
+			self = bin
 		}
 		// The child picks its own port (UDP and TCP both free) and says
 		// which.
@@ -303,7 +314,12 @@ func (s *server) counters() (mallocs, packets uint64, detail string, ok bool) {
 	if _, err := fmt.Sscanf(line, "mallocs %d packets %d reads %d/%d writes %d/%d", &mallocs, &packets, &r1, &r2, &w1, &w2); err != nil {
 		return 0, 0, "", false
 	}
-	return mallocs, packets, fmt.Sprintf("%d/%d/%d/%d", r1, r2, w1, w2), true
+	detail = fmt.Sprintf("%d/%d/%d/%d", r1, r2, w1, w2)
+	// Builds before UDP_SEGMENT do not report it.
+	if _, rest, ok := strings.Cut(line, " gso "); ok {
+		detail += " gso " + rest
+	}
+	return mallocs, packets, detail, true
 }
 
 // client is one TURN client with its relay and a channel to the echo peer.
