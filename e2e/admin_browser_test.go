@@ -15,18 +15,17 @@ import (
 	"guidecall/callflow/statstest"
 )
 
-// TestBrowserAdminDashboard opens the dashboard on the seeded day: a
-// guide's login is refused, an admin's shows the day's figures, which must
-// be the numbers worked out by hand (statstest), in the tiles, the tables
-// and the CSV export; axe-core finds nothing serious on it.
-func TestBrowserAdminDashboard(t *testing.T) {
+// seededDashboard starts a node on the seeded day (statstest) with the
+// admin, and opens the dashboard's login on that day in a Chromium with
+// the given options, its days cut in Berlin as the seed's are.
+func seededDashboard(t *testing.T, opts ...chromedp.ExecAllocatorOption) (*node, *chromeTab) {
+	t.Helper()
 	chromium := findChromium(t)
-	axe := findAxe(t)
 	stores := app.MemoryStores()
 	statstest.Seed(t, stores.Queue, stores.Payments)
 	n := startNode(t, nodeOptions{stores: &stores})
 	addAdmin(t, n)
-	tab := launchChromium(t, "admin", chromium, chromedp.Flag("lang", "en-US"))
+	tab := launchChromium(t, "admin", chromium, opts...)
 	tab.do(t, "days cut in Berlin", browserStepTimeout, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		_, err := cdp.Call(ctx, tg, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: statstest.TimeZone})
 		return err
@@ -34,6 +33,16 @@ func TestBrowserAdminDashboard(t *testing.T) {
 	tab.do(t, "open the dashboard", browserStepTimeout,
 		chromedp.Navigate(n.URL()+"/admin/?from="+statstest.Day+"&to="+statstest.Day),
 		chromedp.WaitVisible(chromedp.CSS("#login-submit")))
+	return n, tab
+}
+
+// TestBrowserAdminDashboard opens the dashboard on the seeded day: a
+// guide's login is refused, an admin's shows the day's figures, which must
+// be the numbers worked out by hand (statstest), in the tiles, the tables
+// and the CSV export; axe-core finds nothing serious on it.
+func TestBrowserAdminDashboard(t *testing.T) {
+	axe := findAxe(t)
+	n, tab := seededDashboard(t, chromedp.Flag("lang", "en-US"))
 	tab.auditSizes(t, axe, "admin login")
 	tab.screenshots(t, "login")
 
@@ -110,16 +119,12 @@ func TestBrowserAdminDashboard(t *testing.T) {
 		t.Errorf("CSV export:\n%s", csv)
 	}
 
-	tab.auditSizes(t, axe, "admin dashboard")
-	tab.fitsPhone(t, "dashboard")
-	tab.pageScreenshots(t, "dashboard")
+	tab.reviewPage(t, axe, "dashboard")
 
 	// The 30 days: the seeded day is one bar among empty days.
 	tab.do(t, "30 days", browserStepTimeout, chromedp.Click(chromedp.CSS(`[data-days="30"]`)))
 	tab.waitJS(t, "30 days loaded", browserStepTimeout, `window.guidecallAdmin.stats().days.length === 30`)
-	tab.auditSizes(t, axe, "admin dashboard, 30 days")
-	tab.fitsPhone(t, "dashboard-30-days")
-	tab.pageScreenshots(t, "dashboard-30-days")
+	tab.reviewPage(t, axe, "dashboard-30-days")
 }
 
 // TestBrowserAdminManagesQueuesAndGuides: an admin creates a queue with
@@ -145,9 +150,7 @@ func TestBrowserAdminManagesQueuesAndGuides(t *testing.T) {
 	if ok, _ := tab.check(`document.getElementById("q-time_zone").getAttribute("aria-invalid") === "true"`); !ok {
 		t.Error("the time zone input is not marked invalid")
 	}
-	tab.auditSizes(t, axe, "queue form with an error")
-	tab.fitsPhone(t, "queue-refused")
-	tab.pageScreenshots(t, "queue-refused")
+	tab.reviewPage(t, axe, "queue-refused")
 
 	tab.fill(t, "q-time_zone", "Europe/Berlin")
 	tab.submit(t, "#queue-save", "queue listed", `!!document.querySelector('#queues-table tr[data-queue="shoes"]')`)
@@ -170,8 +173,7 @@ func TestBrowserAdminManagesQueuesAndGuides(t *testing.T) {
 	tab.refused(t, "#queue-save", "q-hours.mon")
 	tab.fill(t, "q-hours.mon", "09:00-18:00")
 	tab.submit(t, "#queue-save", "saved", `document.getElementById("queue-form-status").textContent.includes("shoes")`)
-	tab.fitsPhone(t, "queues")
-	tab.pageScreenshots(t, "queues")
+	tab.reviewPage(t, axe, "queues")
 
 	// A guide who speaks German and English, in the new queue.
 	tab.do(t, "open the guides", browserStepTimeout, chromedp.Navigate(n.URL()+"/admin/#guides"))
@@ -211,9 +213,7 @@ func TestBrowserAdminManagesQueuesAndGuides(t *testing.T) {
 	if msg := tab.refused(t, "#guide-save", "g-email"); msg != "an account with this email exists" {
 		t.Errorf("duplicate email error %q", msg)
 	}
-	tab.auditSizes(t, axe, "guide form with an error")
-	tab.fitsPhone(t, "guides")
-	tab.pageScreenshots(t, "guides")
+	tab.reviewPage(t, axe, "guides")
 
 	// The product feed: a bad row is named and the feed stays; a good one replaces it.
 	tab.do(t, "open the products", browserStepTimeout, chromedp.Navigate(n.URL()+"/admin/#products"))
@@ -242,9 +242,7 @@ func TestBrowserAdminManagesQueuesAndGuides(t *testing.T) {
 	if len(feed.Products) != 2 {
 		t.Fatalf("feed holds %v", feed.Products)
 	}
-	tab.auditSizes(t, axe, "product feed")
-	tab.fitsPhone(t, "products")
-	tab.pageScreenshots(t, "products")
+	tab.reviewPage(t, axe, "products")
 }
 
 // TestBrowserAdminArabicPhone opens the dashboard in Arabic (right to
@@ -252,15 +250,8 @@ func TestBrowserAdminManagesQueuesAndGuides(t *testing.T) {
 // size nothing scrolls sideways and the stacked rows carry their Arabic
 // column names; axe-core finds nothing serious at either size.
 func TestBrowserAdminArabicPhone(t *testing.T) {
-	chromium := findChromium(t)
 	axe := findAxe(t)
-	stores := app.MemoryStores()
-	statstest.Seed(t, stores.Queue, stores.Payments)
-	n := startNode(t, nodeOptions{stores: &stores})
-	addAdmin(t, n)
-	tab := launchChromium(t, "admin", chromium, chromedp.Flag("accept-lang", "ar"))
-	tab.do(t, "open the dashboard", browserStepTimeout,
-		chromedp.Navigate(n.URL()+"/admin/?from="+statstest.Day+"&to="+statstest.Day), chromedp.WaitVisible(chromedp.CSS("#login-submit")))
+	n, tab := seededDashboard(t, chromedp.Flag("accept-lang", "ar"))
 	adminSignIn(t, tab, adminEmail, adminPassword)
 	tab.waitJS(t, "figures loaded, right to left", browserStepTimeout,
 		`window.guidecallAdmin.loads() > 0 && document.documentElement.dir === "rtl" && !!document.querySelector('#providers-table tr[data-provider="sandbox"]')`)
@@ -268,17 +259,13 @@ func TestBrowserAdminArabicPhone(t *testing.T) {
 	if want := strings.TrimSpace(tab.text(t, "#providers-table thead th")); label != want || label == "Provider" {
 		t.Errorf("stacked provider cell labelled %q, want the Arabic header %q", label, want)
 	}
-	tab.fitsPhone(t, "dashboard-ar")
-	tab.auditSizes(t, axe, "dashboard in Arabic")
-	tab.pageScreenshots(t, "dashboard-ar")
+	tab.reviewPage(t, axe, "dashboard-ar")
 	for _, section := range []struct{ hash, ready string }{
 		{"#guides", `!!document.querySelector('#guides-table tr[data-guide="` + n.guideEmail + `"]')`},
 		{"#payments", `!!document.querySelector('#pay-providers tr[data-provider="sandbox"]')`},
 	} {
 		tab.do(t, "open "+section.hash, browserStepTimeout, chromedp.Navigate(n.URL()+"/admin/"+section.hash))
 		tab.waitJS(t, section.hash+" listed", browserStepTimeout, section.ready)
-		tab.fitsPhone(t, section.hash[1:]+"-ar")
-		tab.auditSizes(t, axe, section.hash[1:]+" in Arabic")
-		tab.pageScreenshots(t, section.hash[1:]+"-ar")
+		tab.reviewPage(t, axe, section.hash[1:]+"-ar")
 	}
 }

@@ -118,3 +118,12 @@ func (b *chromeTab) fitsPhone(t *testing.T, state string) {
 	}
 	b.do(t, "back to desktop size", browserStepTimeout, chromedp.EmulateViewport(1280, 800))
 }
+
+// reviewPage is what every state of the dashboard gets: axe-core at both
+// sizes, the phone fit, full-page screenshots at both sizes.
+func (b *chromeTab) reviewPage(t *testing.T, axe, state string) {
+	t.Helper()
+	b.auditSizes(t, axe, state)
+	b.fitsPhone(t, state)
+	b.pageScreenshots(t, state)
+}

@@ -48,9 +48,7 @@ func TestBrowserAdminManagesPaymentsAndWebhooks(t *testing.T) {
 	if ok, _ := tab.check(`document.getElementById("r-percent").getAttribute("aria-invalid") === "true"`); !ok {
 		t.Error("the percent input is not marked invalid")
 	}
-	tab.auditSizes(t, axe, "rollout form with an error")
-	tab.fitsPhone(t, "rollout-refused")
-	tab.pageScreenshots(t, "rollout-refused")
+	tab.reviewPage(t, axe, "rollout-refused")
 
 	tab.fill(t, "r-percent", "10")
 	tab.fill(t, "r-margin", "5")
@@ -86,9 +84,7 @@ func TestBrowserAdminManagesPaymentsAndWebhooks(t *testing.T) {
 	if limits.MaxAmount["EUR"] != 50000 || limits.MaxAmount["USD"] != 60000 || limits.MaxLinksPerCall != 3 {
 		t.Fatalf("limits stored as %+v", limits)
 	}
-	tab.auditSizes(t, axe, "payments")
-	tab.fitsPhone(t, "payments")
-	tab.pageScreenshots(t, "payments")
+	tab.reviewPage(t, axe, "payments")
 
 	// Stopping it: the reason shows in its row.
 	tab.do(t, "stop the rollout", browserStepTimeout, chromedp.Click(chromedp.CSS(`#pay-rollouts tr[data-currency="EUR"] button[aria-label="Stop the EUR rollout"]`)))
@@ -142,9 +138,7 @@ func TestBrowserAdminManagesPaymentsAndWebhooks(t *testing.T) {
 	if bad != 0 {
 		t.Errorf("%d deliveries with a bad signature", bad)
 	}
-	tab.auditSizes(t, axe, "webhooks")
-	tab.fitsPhone(t, "webhooks")
-	tab.pageScreenshots(t, "webhooks")
+	tab.reviewPage(t, axe, "webhooks")
 
 	// Disable, then delete.
 	tab.do(t, "disable the endpoint", browserStepTimeout, chromedp.Click(chromedp.CSS(`#wh-endpoints tbody tr button:nth-of-type(2)`)))
