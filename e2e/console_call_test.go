@@ -31,12 +31,20 @@ func TestBrowserConsoleInCall(t *testing.T) {
 	guideAvailable(t, guide, node)
 	waitAvailable(t, node, node.guideEmail)
 	shopper.do(t, "open the shop page", browserStepTimeout, chromedp.Navigate(base+"/shop/?currency=EUR"))
+	// The shopper puts the shoe in its bag first: the page's setContext
+	// cart, added up by the widget at join, is its value in the lobby.
+	shopper.waitJS(t, "the widget loaded", browserStepTimeout, `!!window.guidecall && !!document.querySelector("#price").dataset.amount`)
+	shopper.do(t, "add to bag", browserStepTimeout, chromedp.Click(chromedp.CSS("#add-to-bag")))
 	shopper.do(t, "call a guide", browserStepTimeout, chromedp.Click(chromedp.CSS("#call-guide")))
 	shopper.do(t, "join with video", browserStepTimeout, chromedp.Click(widgetEl("#join-video")))
 	guide.waitJS(t, "offer shown", browserStepTimeout, `!document.querySelector("#offer").hidden`)
 	if offer := guide.text(t, "#offer-context"); !strings.Contains(offer, "desktop") {
 		t.Errorf("offer %q does not name the shopper's device", offer)
 	}
+	guide.waitJS(t, "the cart value in the queue overview", browserStepTimeout,
+		`(() => { const c = document.querySelector('#overview-queues tr[data-state="offered"] .overview-cart');
+			return !!c && c.dataset.cartValue === "12900" && c.textContent === "€129.00"; })()`)
+	shot(t, guide, "console-offer-queue-cart", "#overview-panel")
 	guide.do(t, "accept", browserStepTimeout, chromedp.Click(chromedp.CSS("#accept-offer")))
 	waitBothTabs(t, "connected", browserConnectTimeout, guide, shopper, `window.guidecall.state() === "connected"`)
 
