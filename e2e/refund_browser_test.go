@@ -42,6 +42,25 @@ func guideRefunds(t *testing.T, guide *chromeTab) {
 		t.Errorf("refusal %q does not say what is left", msg)
 	}
 	screenshots(t, guide, "guide-refund-refused")
+
+	// The rest, with the amount left empty: once all is asked back the
+	// Refund action goes (refunded) or, until the provider's webhook
+	// lands, stays disabled saying nothing is left; never clickable.
+	// The refused form is still open, with its 100.00.
+	if ok, err := guide.check(`(() => { const i = document.querySelector('` + partial + ` .refund-form input'); if (!i) return false; i.value = ""; return true; })()`); !ok || err != nil {
+		t.Fatalf("empty the refund amount: %v, %v", ok, err)
+	}
+	guide.do(t, "refund the rest", browserStepTimeout, chromedp.Click(chromedp.CSS(partial+" .refund-send")))
+	guide.waitJS(t, "rest refunded", browserStepTimeout,
+		`(document.querySelector("#refund-status")?.textContent || "").includes("sent to the provider")`)
+	guide.waitJS(t, "no Refund action on the refunded link", browserStepTimeout, `(() => {
+		const li = document.querySelector('#payment-links li[data-link-id]');
+		const b = li && li.querySelector(".refund-open");
+		if (b && !b.disabled) return false;
+		if (b && li.querySelector('.refund-reason[data-reason="none_left"]')?.textContent !== "Nothing left to refund.") return false;
+		return li.dataset.status === "refunded" && !b;
+	})()`)
+	screenshots(t, guide, "guide-refund-full")
 }
 
 func screenshots(t *testing.T, tab *chromeTab, name string) {

@@ -110,7 +110,7 @@ export class QueueOverview {
     caption.className = "visually-hidden";
     caption.textContent = t("overview.caption", { queue: q.queue });
     const head = document.createElement("tr");
-    for (const label of [t("overview.col.position"), t("overview.col.shopper"), t("overview.col.waited"), t("overview.col.language"), t("overview.col.page"), t("overview.col.cart"), t("overview.col.priority")]) {
+    for (const label of [t("overview.col.position"), t("overview.col.shopper"), t("overview.col.waited"), t("overview.col.language"), t("overview.col.cart"), t("overview.col.page"), t("overview.col.priority")]) {
       const th = document.createElement("th");
       th.scope = "col";
       th.textContent = label;
@@ -145,6 +145,9 @@ export class QueueOverview {
       waited.textContent = clock(this.waited(e.joined_at));
       cell(waited);
       cell(e.locale || e.language || "");
+      const cart = cell(cartValue(e));
+      cart.className = "tabular overview-cart";
+      cart.dataset.cartValue = Number.isSafeInteger(e.cart_value) ? String(e.cart_value) : "";
       if (/^https?:/i.test(e.page_url || "")) {
         const a = document.createElement("a");
         a.href = e.page_url;
@@ -155,9 +158,6 @@ export class QueueOverview {
       } else {
         cell(e.page_url || "");
       }
-      const cart = cell(cartValue(e));
-      cart.className = "tabular overview-cart";
-      cart.dataset.cartValue = Number.isSafeInteger(e.cart_value) ? String(e.cart_value) : "";
       cell(e.priority ? String(e.priority) : "—");
       tbody.append(tr);
     }
