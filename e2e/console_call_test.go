@@ -123,9 +123,16 @@ func TestBrowserConsoleInCall(t *testing.T) {
 
 	// Mid-call the guide mutes and switches the console to German: what
 	// code drew in English (the Mute label, the cart line, the chat
-	// speaker, the link's status and refund form) follows at once.
+	// speaker, the link's status and refund form, the system line the
+	// reload left in the chat, the transfer picker) follows at once.
 	guide.do(t, "guide mutes", browserStepTimeout, chromedp.Click(chromedp.CSS("#mute")))
 	guide.waitJS(t, "mute button says Unmute", browserStepTimeout, `document.querySelector("#mute").textContent === "Unmute"`)
+	const backLine = `document.querySelector('#guide-chat-log li.chat-system[data-key="chat.sys.back"]')`
+	guide.waitJS(t, "the reload's system line in English", browserStepTimeout,
+		backLine+`?.textContent === "You are back in the call after a reload."`)
+	guide.do(t, "open the transfer picker", browserStepTimeout, chromedp.Click(chromedp.CSS("#transfer-details summary")))
+	guide.waitJS(t, "transfer targets listed in English", browserStepTimeout, `(() => { const s = document.querySelector("#transfer-target");
+		return s.options[0]?.textContent === "Choose a colleague or a queue" && [...s.querySelectorAll("optgroup")].some((g) => g.label === "Queues"); })()`)
 	guide.do(t, "choose German", browserStepTimeout, chromedp.SetValue(chromedp.CSS("#console-locale"), "de"),
 		chromedp.Evaluate[chromedp.Void](`document.querySelector("#console-locale").dispatchEvent(new Event("change")), null`))
 	guide.waitJS(t, "in-call text in German", browserStepTimeout, `document.documentElement.lang === "de" &&
@@ -133,6 +140,10 @@ func TestBrowserConsoleInCall(t *testing.T) {
 		document.querySelector("#shopper-cart").textContent.includes("Warenkorb") &&
 		document.querySelector("#guide-chat-log .from-shopper strong").textContent === "Kunde:" &&
 		document.querySelector('`+openLink+` .badge').textContent === "offen" &&
+		`+backLine+`.textContent === "Sie sind nach dem Neuladen wieder im Anruf." &&
+		document.querySelector("#transfer-target").options[0].textContent === "Kollegen oder Warteschlange wählen" &&
+		[...document.querySelectorAll("#transfer-target optgroup")].some((g) => g.label === "Warteschlangen") &&
+		document.querySelector("#transfer-details summary").textContent === "Kunden übergeben" &&
 		(document.querySelector("#notify-hint").hidden || !document.querySelector("#notify-hint").textContent.startsWith("Desktop notifications"))`)
 	shot(t, guide, "guide-in-call-de", "#call-view")
 	guide.audit(t, axe, "console in a call, in German")
