@@ -146,7 +146,18 @@ func TestBrowserConsoleInCall(t *testing.T) {
 		document.querySelector("#transfer-details summary").textContent === "Kunden übergeben" &&
 		(document.querySelector("#notify-hint").hidden || !document.querySelector("#notify-hint").textContent.startsWith("Desktop notifications"))`)
 	shot(t, guide, "guide-in-call-de", "#call-view")
+	shot(t, guide, "guide-in-call-de-chat", "#guide-chat-log")
 	guide.audit(t, axe, "console in a call, in German")
+
+	// And in Arabic, right to left: the same system line and the picker.
+	guide.do(t, "choose Arabic", browserStepTimeout, chromedp.SetValue(chromedp.CSS("#console-locale"), "ar"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#console-locale").dispatchEvent(new Event("change")), null`))
+	guide.waitJS(t, "in-call text in Arabic", browserStepTimeout, `document.documentElement.dir === "rtl" &&
+		`+backLine+`.textContent === "عدت إلى المكالمة بعد إعادة التحميل." &&
+		[...document.querySelectorAll("#transfer-target optgroup")].some((g) => g.label !== "Queues" && g.label !== "Warteschlangen" && g.label !== "")`)
+	shot(t, guide, "guide-in-call-ar", "#call-view")
+	shot(t, guide, "guide-in-call-ar-chat", "#guide-chat-log")
+	guide.audit(t, axe, "console in a call, in Arabic")
 }
 
 // jsString is s as a JavaScript string literal.

@@ -259,7 +259,10 @@ func TestBrowserWrapUpNotesInHistory(t *testing.T) {
 		`(() => { const li = document.querySelector(`+strconv.Quote(paid)+`); const b = li && li.querySelector(".refund-open");
 			const why = li && li.querySelector('.refund-reason[data-reason="window"]');
 			return !!b && b.disabled && !!why && why.textContent.startsWith("The refund window ended") && b.getAttribute("aria-describedby") === why.id; })()`)
+	guide.waitJS(t, "a system line in the chat says it was paid", browserStepTimeout,
+		`document.querySelector('#guide-chat-log li.chat-system[data-key="chat.sys.paid"]')?.textContent === "Payment link paid: Trail runner 43, €129.00."`)
 	shot(t, guide, "console-link-paid-refund-window-over", "#payment-links")
+	shot(t, guide, "console-link-paid-chat", "#guide-chat-log")
 	guide.audit(t, axe, "console with a paid link past its refund window")
 	api(t, http.MethodPost, base+"/api/v1/calls/"+callID+"/payment-links/"+link.ID+"/refunds", loginGuide(t, node.endpoint()),
 		refundBody{idempotencyKey: "late-" + link.ID}, nil, http.StatusForbidden)

@@ -76,9 +76,10 @@ const shopperContext = new ShopperContext({
 });
 
 // Only the call on screen hears and sees the guide; the others are told they wait.
-const hold = new Hold({ send: (callId, onHold) => {
+const hold = new Hold({ send: (callId, onHold, before) => {
   s.signal?.send("call.hold", { on_hold: onHold }, callId);
-  shopSide.note(callId, onHold ? "chat.sys.held" : "chat.sys.unheld");
+  // A line when the hold changes, not when a reload only says it again.
+  if (onHold || before !== undefined) shopSide.note(callId, onHold ? "chat.sys.held" : "chat.sys.unheld");
 } });
 
 // --- hooks for automated browser tests ---
