@@ -21,16 +21,10 @@ import (
 
 // pageScreenshots saves the whole page (not only the viewport: the
 // dashboard is taller than a screen) at desktop and phone size, beside
-// the other screenshots (GUIDECALL_SCREENSHOTS).
+// the other screenshots (screenshotDir).
 func (b *chromeTab) pageScreenshots(t *testing.T, state string) {
 	t.Helper()
-	dir := os.Getenv("GUIDECALL_SCREENSHOTS")
-	if dir == "" {
-		dir = filepath.Join(os.TempDir(), "guidecall-screenshots")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := screenshotDir(t)
 	for _, size := range []struct {
 		name string
 		w, h int64

@@ -59,6 +59,7 @@ func TestBrowserConsoleInCall(t *testing.T) {
 			const t = el.textContent; return el.dataset.loaded === "true" && `+strings.Join(checks, " && ")+`; })()`)
 	}
 	contextHas("context panel filled", "Desktop", base+"/shop/", "Looking at", "Merino", "EUR")
+	shot(t, guide, "guide-in-call-context", "#call-context")
 
 	// The shopper mutes, then turns the camera off: the tile says so.
 	shopper.do(t, "mute", browserStepTimeout, chromedp.Click(widgetEl("#mute")))

@@ -13,8 +13,8 @@ import (
 // guideRefunds drives the console's refund of the paid link: a partial
 // refund of 10.00, which the sandbox's webhook turns into
 // partially_refunded in the list; then a refund of more than is left,
-// whose refusal the guide reads. With GUIDECALL_SCREENSHOT_DIR set it
-// saves the console at desktop and phone sizes.
+// whose refusal the guide reads; then the rest, after which the link has
+// no Refund action. It saves the console at desktop and phone sizes.
 func guideRefunds(t *testing.T, guide *chromeTab) {
 	t.Helper()
 	const paid = `#payment-links li[data-link-id][data-status="paid"]`
@@ -63,12 +63,11 @@ func guideRefunds(t *testing.T, guide *chromeTab) {
 	screenshots(t, guide, "guide-refund-full")
 }
 
+// screenshots saves the console with its refund answer in view, at desktop
+// and phone sizes, in the run's screenshot folder (screenshotDir).
 func screenshots(t *testing.T, tab *chromeTab, name string) {
 	t.Helper()
-	dir := os.Getenv("GUIDECALL_SCREENSHOT_DIR")
-	if dir == "" {
-		return
-	}
+	dir := screenshotDir(t)
 	for _, size := range []struct {
 		label string
 		w, h  int64

@@ -144,16 +144,30 @@ func (b *chromeTab) audit(t *testing.T, axe, state string) {
 }
 
 // screenshots saves the page at desktop and phone size for a reviewer, in
-// GUIDECALL_SCREENSHOTS (default a directory under the system temp dir).
-func (b *chromeTab) screenshots(t *testing.T, state string) {
+// the run's screenshot folder (screenshotDir).
+// screenshotDir is the one folder every browser test saves its
+// screenshots in, so a run leaves them all side by side for a reviewer (CI
+// keeps it as the run's artifact): GUIDECALL_SCREENSHOTS, or the older
+// GUIDECALL_SCREENSHOT_DIR, or else guidecall-screenshots under the system
+// temp dir. It is made when missing.
+func screenshotDir(t *testing.T) string {
 	t.Helper()
 	dir := os.Getenv("GUIDECALL_SCREENSHOTS")
+	if dir == "" {
+		dir = os.Getenv("GUIDECALL_SCREENSHOT_DIR")
+	}
 	if dir == "" {
 		dir = filepath.Join(os.TempDir(), "guidecall-screenshots")
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	return dir
+}
+
+func (b *chromeTab) screenshots(t *testing.T, state string) {
+	t.Helper()
+	dir := screenshotDir(t)
 	for _, size := range []struct {
 		name string
 		w, h int64
