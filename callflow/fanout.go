@@ -200,8 +200,15 @@ func (ev events) PaymentLinkUpdated(ctx context.Context, l payments.Link) {
 	for _, it := range l.Items {
 		items = append(items, protocol.PaymentItem{Name: it.Name, Quantity: it.Quantity, UnitAmount: it.UnitAmount})
 	}
-	ev.toBoth(ctx, c, protocol.TypePaymentLink, protocol.PaymentLink{
+	msg := protocol.PaymentLink{
 		LinkID: l.ID, Amount: l.Amount, Currency: l.Currency, Status: string(l.Status),
 		Description: l.Description, CheckoutURL: l.CheckoutURL, Items: items,
-	})
+	}
+	ev.send(ctx, shopper(c.EntryID), protocol.TypePaymentLink, c.ID, msg)
+	// The guide's copy says what it may still refund, by payments' rule.
+	if ev.flow.payments != nil {
+		r := ev.flow.payments.GuideRefundOf(l)
+		msg.Refundable, msg.RefundableUntil = &r.Refundable, r.RefundableUntil
+	}
+	ev.send(ctx, guide(c.GuideID), protocol.TypePaymentLink, c.ID, msg)
 }

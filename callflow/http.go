@@ -78,12 +78,16 @@ func (f *Flow) handleJoin(w http.ResponseWriter, r *http.Request) {
 	}
 	p.Priority, p.CustomerID = 0, ""
 	if p.CustomerToken != "" {
-		id, prio, err := verifyCustomer(p.CustomerToken, f.cfg.CustomerSecret, time.Now)
+		c, err := verifyCustomer(p.CustomerToken, f.cfg.CustomerSecret, time.Now)
 		if err != nil {
 			httpjson.Error(w, http.StatusBadRequest, "bad_customer_token", err.Error())
 			return
 		}
-		p.CustomerID, p.Priority = id, prio
+		p.CustomerID, p.Priority = c.ID, c.Priority
+		// The merchant's own figure goes before what the widget added up.
+		if c.CartValue != nil {
+			p.CartValue = c.CartValue
+		}
 	}
 	e, err := f.queue.Join(r.Context(), p)
 	if err != nil {

@@ -21,9 +21,12 @@ type overviewEntry struct {
 	Locale   string           `json:"locale"`
 	Language string           `json:"language"`
 	Currency string           `json:"currency"`
-	PageURL  string           `json:"page_url,omitempty"`
-	Skill    string           `json:"skill,omitempty"`
-	Priority int              `json:"priority"`
+	// CartValue is the cart at join in minor units of Currency; absent
+	// when neither the customer token nor the widget said.
+	CartValue *int64 `json:"cart_value,omitempty"`
+	PageURL   string `json:"page_url,omitempty"`
+	Skill     string `json:"skill,omitempty"`
+	Priority  int    `json:"priority"`
 	// JoinedAt rather than a wait: the answer then stays the same while
 	// nothing changes (so its ETag does), and the console counts the wait
 	// up itself against the Date header.
@@ -58,7 +61,7 @@ func (f *Flow) handleGuideOverview(w http.ResponseWriter, r *http.Request) {
 		for i, e := range l.Entries {
 			oq.Entries = append(oq.Entries, overviewEntry{
 				EntryID: e.ID, Position: i + 1, State: e.State, Name: e.Name, Locale: e.Locale, Language: e.Language,
-				Currency: e.Currency, PageURL: e.PageURL, Skill: e.Skill, Priority: e.Priority, JoinedAt: e.JoinedAt,
+				Currency: e.Currency, CartValue: e.CartValue, PageURL: e.PageURL, Skill: e.Skill, Priority: e.Priority, JoinedAt: e.JoinedAt,
 				SignedIn: e.CustomerID != "", ForYou: e.TransferGuide == me, Transferred: e.TransferNote != "" || e.TransferGuide != "",
 			})
 		}

@@ -83,12 +83,12 @@ func (f *Flow) handleCallbackRequest(w http.ResponseWriter, r *http.Request) {
 	}
 	p.CustomerID = ""
 	if p.CustomerToken != "" {
-		id, _, err := verifyCustomer(p.CustomerToken, f.cfg.CustomerSecret, time.Now)
+		c, err := verifyCustomer(p.CustomerToken, f.cfg.CustomerSecret, time.Now)
 		if err != nil {
 			httpjson.Error(w, http.StatusBadRequest, "bad_customer_token", err.Error())
 			return
 		}
-		p.CustomerID = id
+		p.CustomerID = c.ID
 	}
 	cb, err := f.queue.RequestCallback(r.Context(), chi.URLParam(r, "name"), p)
 	if err != nil {

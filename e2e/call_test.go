@@ -213,8 +213,18 @@ func finishCall(t *testing.T, c *liveCall, sn, gn endpoint) string {
 	}
 	for _, ws := range []*clienttest.Conn{guideWS, shopWS} {
 		var pl protocol.PaymentLink
-		if f := ws.AwaitInto(protocol.TypePaymentLink, callID, &pl); pl.Status != "paid" {
+		f := ws.AwaitInto(protocol.TypePaymentLink, callID, &pl)
+		if pl.Status != "paid" {
 			t.Fatalf("%s: after paying: %s", ws.Name, f.Data)
+		}
+		// Only the guide's copy says what it may refund, and until when
+		// (the node's default window, 14 days, ahead).
+		switch {
+		case ws == guideWS && (pl.Refundable == nil || *pl.Refundable != 4999 || pl.RefundableUntil == nil ||
+			time.Until(*pl.RefundableUntil) < 13*24*time.Hour):
+			t.Fatalf("guide: paid link without its refund window: %s", f.Data)
+		case ws == shopWS && (pl.Refundable != nil || pl.RefundableUntil != nil):
+			t.Fatalf("shopper: paid link with the guide's refund fields: %s", f.Data)
 		}
 	}
 

@@ -31,12 +31,20 @@ func TestBrowserConsoleInCall(t *testing.T) {
 	guideAvailable(t, guide, node)
 	waitAvailable(t, node, node.guideEmail)
 	shopper.do(t, "open the shop page", browserStepTimeout, chromedp.Navigate(base+"/shop/?currency=EUR"))
+	// The shopper puts the shoe in its bag first: the page's setContext
+	// cart, added up by the widget at join, is its value in the lobby.
+	shopper.waitJS(t, "the widget loaded", browserStepTimeout, `!!window.guidecall && !!document.querySelector("#price").dataset.amount`)
+	shopper.do(t, "add to bag", browserStepTimeout, chromedp.Click(chromedp.CSS("#add-to-bag")))
 	shopper.do(t, "call a guide", browserStepTimeout, chromedp.Click(chromedp.CSS("#call-guide")))
 	shopper.do(t, "join with video", browserStepTimeout, chromedp.Click(widgetEl("#join-video")))
 	guide.waitJS(t, "offer shown", browserStepTimeout, `!document.querySelector("#offer").hidden`)
 	if offer := guide.text(t, "#offer-context"); !strings.Contains(offer, "desktop") {
 		t.Errorf("offer %q does not name the shopper's device", offer)
 	}
+	guide.waitJS(t, "the cart value in the queue overview", browserStepTimeout,
+		`(() => { const c = document.querySelector('#overview-queues tr[data-state="offered"] .overview-cart');
+			return !!c && c.dataset.cartValue === "12900" && c.textContent === "€129.00"; })()`)
+	shot(t, guide, "console-offer-queue-cart", "#overview-panel")
 	guide.do(t, "accept", browserStepTimeout, chromedp.Click(chromedp.CSS("#accept-offer")))
 	waitBothTabs(t, "connected", browserConnectTimeout, guide, shopper, `window.guidecall.state() === "connected"`)
 
@@ -51,6 +59,7 @@ func TestBrowserConsoleInCall(t *testing.T) {
 			const t = el.textContent; return el.dataset.loaded === "true" && `+strings.Join(checks, " && ")+`; })()`)
 	}
 	contextHas("context panel filled", "Desktop", base+"/shop/", "Looking at", "Merino", "EUR")
+	shot(t, guide, "guide-in-call-context", "#call-context")
 
 	// The shopper mutes, then turns the camera off: the tile says so.
 	shopper.do(t, "mute", browserStepTimeout, chromedp.Click(widgetEl("#mute")))
@@ -115,9 +124,16 @@ func TestBrowserConsoleInCall(t *testing.T) {
 
 	// Mid-call the guide mutes and switches the console to German: what
 	// code drew in English (the Mute label, the cart line, the chat
-	// speaker, the link's status and refund form) follows at once.
+	// speaker, the link's status and refund form, the system line the
+	// reload left in the chat, the transfer picker) follows at once.
 	guide.do(t, "guide mutes", browserStepTimeout, chromedp.Click(chromedp.CSS("#mute")))
 	guide.waitJS(t, "mute button says Unmute", browserStepTimeout, `document.querySelector("#mute").textContent === "Unmute"`)
+	const backLine = `document.querySelector('#guide-chat-log li.chat-system[data-key="chat.sys.back"]')`
+	guide.waitJS(t, "the reload's system line in English", browserStepTimeout,
+		backLine+`?.textContent === "You are back in the call after a reload."`)
+	guide.do(t, "open the transfer picker", browserStepTimeout, chromedp.Click(chromedp.CSS("#transfer-details summary")))
+	guide.waitJS(t, "transfer targets listed in English", browserStepTimeout, `(() => { const s = document.querySelector("#transfer-target");
+		return s.options[0]?.textContent === "Choose a colleague or a queue" && [...s.querySelectorAll("optgroup")].some((g) => g.label === "Queues"); })()`)
 	guide.do(t, "choose German", browserStepTimeout, chromedp.SetValue(chromedp.CSS("#console-locale"), "de"),
 		chromedp.Evaluate[chromedp.Void](`document.querySelector("#console-locale").dispatchEvent(new Event("change")), null`))
 	guide.waitJS(t, "in-call text in German", browserStepTimeout, `document.documentElement.lang === "de" &&
@@ -125,9 +141,24 @@ func TestBrowserConsoleInCall(t *testing.T) {
 		document.querySelector("#shopper-cart").textContent.includes("Warenkorb") &&
 		document.querySelector("#guide-chat-log .from-shopper strong").textContent === "Kunde:" &&
 		document.querySelector('`+openLink+` .badge').textContent === "offen" &&
+		`+backLine+`.textContent === "Sie sind nach dem Neuladen wieder im Anruf." &&
+		document.querySelector("#transfer-target").options[0].textContent === "Kollegen oder Warteschlange wählen" &&
+		[...document.querySelectorAll("#transfer-target optgroup")].some((g) => g.label === "Warteschlangen") &&
+		document.querySelector("#transfer-details summary").textContent === "Kunden übergeben" &&
 		(document.querySelector("#notify-hint").hidden || !document.querySelector("#notify-hint").textContent.startsWith("Desktop notifications"))`)
 	shot(t, guide, "guide-in-call-de", "#call-view")
+	shot(t, guide, "guide-in-call-de-chat", "#guide-chat-log")
 	guide.auditSizes(t, axe, "console in a call, in German")
+
+	// And in Arabic, right to left: the same system line and the picker.
+	guide.do(t, "choose Arabic", browserStepTimeout, chromedp.SetValue(chromedp.CSS("#console-locale"), "ar"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#console-locale").dispatchEvent(new Event("change")), null`))
+	guide.waitJS(t, "in-call text in Arabic", browserStepTimeout, `document.documentElement.dir === "rtl" &&
+		`+backLine+`.textContent === "عدت إلى المكالمة بعد إعادة التحميل." &&
+		[...document.querySelectorAll("#transfer-target optgroup")].some((g) => g.label !== "Queues" && g.label !== "Warteschlangen" && g.label !== "")`)
+	shot(t, guide, "guide-in-call-ar", "#call-view")
+	shot(t, guide, "guide-in-call-ar-chat", "#guide-chat-log")
+	guide.auditSizes(t, axe, "console in a call, in Arabic")
 }
 
 // jsString is s as a JavaScript string literal.

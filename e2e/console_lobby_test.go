@@ -9,12 +9,14 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"guidecall/internal/config"
 	"guidecall/payments"
 	"guidecall/protocol"
 	"guidecall/queue"
@@ -189,7 +191,9 @@ func TestBrowserOfferAlertsAndPresence(t *testing.T) {
 func TestBrowserWrapUpNotesInHistory(t *testing.T) {
 	chromium := findChromium(t)
 	axe := findAxe(t)
-	node := startNode(t, nodeOptions{})
+	// A refund window over as soon as the link is paid: the console must
+	// show the paid link's Refund disabled, saying why.
+	node := startNode(t, nodeOptions{tweak: func(c *config.Serve) { c.GuideRefundWindow = time.Nanosecond }})
 	base := node.URL()
 	ctx := context.Background()
 
@@ -248,6 +252,21 @@ func TestBrowserWrapUpNotesInHistory(t *testing.T) {
 		t.Fatalf("sandbox pay: %d", res.StatusCode)
 	}
 
+	// Paid, past the guide's window: Refund disabled with the reason, and
+	// the server refuses it by the same rule.
+	paid := fmt.Sprintf(`#payment-links li[data-link-id=%q][data-status="paid"]`, link.ID)
+	guide.waitJS(t, "paid link with Refund disabled, past its window", browserStepTimeout,
+		`(() => { const li = document.querySelector(`+strconv.Quote(paid)+`); const b = li && li.querySelector(".refund-open");
+			const why = li && li.querySelector('.refund-reason[data-reason="window"]');
+			return !!b && b.disabled && !!why && why.textContent.startsWith("The refund window ended") && b.getAttribute("aria-describedby") === why.id; })()`)
+	guide.waitJS(t, "a system line in the chat says it was paid", browserStepTimeout,
+		`document.querySelector('#guide-chat-log li.chat-system[data-key="chat.sys.paid"]')?.textContent === "Payment link paid: Trail runner 43, €129.00."`)
+	shot(t, guide, "console-link-paid-refund-window-over", "#payment-links")
+	shot(t, guide, "console-link-paid-chat", "#guide-chat-log")
+	guide.audit(t, axe, "console with a paid link past its refund window")
+	api(t, http.MethodPost, base+"/api/v1/calls/"+callID+"/payment-links/"+link.ID+"/refunds", loginGuide(t, node.endpoint()),
+		refundBody{idempotencyKey: "late-" + link.ID}, nil, http.StatusForbidden)
+
 	guide.do(t, "end the call", browserStepTimeout, chromedp.Click(chromedp.CSS("#end-call")))
 	guide.waitJS(t, "wrap-up shown", browserStepTimeout, `!document.querySelector("#ended-view").hidden`)
 	shopWS.Await(protocol.TypeCallEnded, callID)
@@ -301,6 +320,14 @@ func TestBrowserWrapUpNotesInHistory(t *testing.T) {
 	guide.waitJS(t, "nothing found", browserStepTimeout,
 		`document.querySelector("#history-status").textContent === "No calls found." && document.querySelectorAll("#history-list li").length === 0`)
 }
+
+// refundBody is POST …/refunds with an empty amount (all that is left).
+type refundBody struct {
+	Amount         int64 `json:"amount,omitempty"`
+	idempotencyKey string
+}
+
+func (r refundBody) key() string { return r.idempotencyKey }
 
 // getOverview asks GET /api/v1/guide/queue, with an ETag to revalidate
 // when given, and returns the status, the new ETag and the body.

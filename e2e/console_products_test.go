@@ -75,6 +75,9 @@ func TestBrowserConsoleProductFeed(t *testing.T) {
 		`[...guidecall.root.querySelectorAll(".product-card")].some((c) => c.textContent.includes("Trail runner") && c.textContent.includes("Blue, EU 43") && c.textContent.includes("159.00"))`)
 	guide.waitJS(t, "listed as shown", browserStepTimeout,
 		`document.querySelector("#shared-products").textContent.includes("Trail runner")`)
+	guide.waitJS(t, "a system line in the chat says so", browserStepTimeout,
+		`document.querySelector('#guide-chat-log li.chat-system[data-key="chat.sys.product"]')?.textContent === "You showed Trail runner (Blue, EU 43), €159.00."`)
+	shot(t, guide, "guide-product-pushed", "#guide-chat-log")
 
 	// The payment form fills from the product shown (the cart is empty).
 	guide.do(t, "fill the payment form", browserStepTimeout, chromedp.Click(chromedp.CSS("#pay-prefill")))

@@ -71,6 +71,11 @@ func TestBrowserHoldChatAcrossCalls(t *testing.T) {
 		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#calls li[data-call-id=%q] button[data-action="switch"]`, tc.firstID))))
 	waitHeld(t, guide, tc.secondID, tc.firstID)
 	guide.waitJS(t, "the first call's chat on screen", browserStepTimeout, guideLog(fromFirst)+" && !"+guideLog(fromSec))
+	// Its system lines came back with it, in order: joined, put on hold
+	// when the second call came, off hold now.
+	guide.waitJS(t, "the first call's system lines", browserStepTimeout,
+		`[...document.querySelectorAll("#guide-chat-log li.chat-system")].map((li) => li.textContent).join(" | ") ===
+			"The shopper joined the call. | You put the shopper on hold. | The shopper is off hold."`)
 	first.waitJS(t, "first shopper's hold notice gone", browserStepTimeout, "!("+holdNoteShown+")")
 	second.waitJS(t, "second shopper told it is on hold", browserStepTimeout, holdNoteShown)
 	guideSays("chat in the first call", toFirst)

@@ -168,15 +168,12 @@ func waitHeld(t *testing.T, guide *chromeTab, held, active string) {
 	})()`, held, active))
 }
 
-// shot saves the tab at desktop and phone sizes when
-// GUIDECALL_SCREENSHOT_DIR is set, for a person to look at: the top of the
-// page, or the element of the selector given scrolled into view.
+// shot saves the tab at desktop and phone sizes in the run's screenshot
+// folder (screenshotDir), for a person to look at: the top of the page, or
+// the element of the selector given scrolled into view.
 func shot(t *testing.T, tab *chromeTab, name string, focus ...string) {
 	t.Helper()
-	dir := os.Getenv("GUIDECALL_SCREENSHOT_DIR")
-	if dir == "" {
-		return
-	}
+	dir := screenshotDir(t)
 	if _, err := tab.check(`window.scrollTo(0, 0) || true`); err != nil {
 		t.Fatal(err)
 	}

@@ -13,8 +13,8 @@ import (
 // guideRefunds drives the console's refund of the paid link: a partial
 // refund of 10.00, which the sandbox's webhook turns into
 // partially_refunded in the list; then a refund of more than is left,
-// whose refusal the guide reads. With GUIDECALL_SCREENSHOT_DIR set it
-// saves the console at desktop and phone sizes.
+// whose refusal the guide reads; then the rest, after which the link has
+// no Refund action. It saves the console at desktop and phone sizes.
 func guideRefunds(t *testing.T, guide *chromeTab) {
 	t.Helper()
 	const paid = `#payment-links li[data-link-id][data-status="paid"]`
@@ -42,14 +42,32 @@ func guideRefunds(t *testing.T, guide *chromeTab) {
 		t.Errorf("refusal %q does not say what is left", msg)
 	}
 	screenshots(t, guide, "guide-refund-refused")
+
+	// The rest, with the amount left empty: once all is asked back the
+	// Refund action goes (refunded) or, until the provider's webhook
+	// lands, stays disabled saying nothing is left; never clickable.
+	// The refused form is still open, with its 100.00.
+	if ok, err := guide.check(`(() => { const i = document.querySelector('` + partial + ` .refund-form input'); if (!i) return false; i.value = ""; return true; })()`); !ok || err != nil {
+		t.Fatalf("empty the refund amount: %v, %v", ok, err)
+	}
+	guide.do(t, "refund the rest", browserStepTimeout, chromedp.Click(chromedp.CSS(partial+" .refund-send")))
+	guide.waitJS(t, "rest refunded", browserStepTimeout,
+		`(document.querySelector("#refund-status")?.textContent || "").includes("sent to the provider")`)
+	guide.waitJS(t, "no Refund action on the refunded link", browserStepTimeout, `(() => {
+		const li = document.querySelector('#payment-links li[data-link-id]');
+		const b = li && li.querySelector(".refund-open");
+		if (b && !b.disabled) return false;
+		if (b && li.querySelector('.refund-reason[data-reason="none_left"]')?.textContent !== "Nothing left to refund.") return false;
+		return li.dataset.status === "refunded" && !b;
+	})()`)
+	screenshots(t, guide, "guide-refund-full")
 }
 
+// screenshots saves the console with its refund answer in view, at desktop
+// and phone sizes, in the run's screenshot folder (screenshotDir).
 func screenshots(t *testing.T, tab *chromeTab, name string) {
 	t.Helper()
-	dir := os.Getenv("GUIDECALL_SCREENSHOT_DIR")
-	if dir == "" {
-		return
-	}
+	dir := screenshotDir(t)
 	for _, size := range []struct {
 		label string
 		w, h  int64

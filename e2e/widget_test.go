@@ -162,8 +162,7 @@ func (b *chromeTab) auditSizes(t *testing.T, axe, state string) {
 }
 
 // screenshots saves the viewport at desktop and phone size for a
-// reviewer, in GUIDECALL_SCREENSHOTS (default a directory under the system
-// temp dir).
+// reviewer, in the run's screenshot folder (screenshotDir).
 func (b *chromeTab) screenshots(t *testing.T, state string) {
 	t.Helper()
 	b.saveScreenshots(t, state, false)
@@ -176,15 +175,29 @@ func (b *chromeTab) pageScreenshots(t *testing.T, state string) {
 	b.saveScreenshots(t, state, true)
 }
 
-func (b *chromeTab) saveScreenshots(t *testing.T, state string, fullPage bool) {
+// screenshotDir is the one folder every browser test saves its
+// screenshots in, so a run leaves them all side by side for a reviewer (CI
+// keeps it as the run's artifact): GUIDECALL_SCREENSHOTS, or the older
+// GUIDECALL_SCREENSHOT_DIR, or else guidecall-screenshots under the system
+// temp dir. It is made when missing.
+func screenshotDir(t *testing.T) string {
 	t.Helper()
 	dir := os.Getenv("GUIDECALL_SCREENSHOTS")
+	if dir == "" {
+		dir = os.Getenv("GUIDECALL_SCREENSHOT_DIR")
+	}
 	if dir == "" {
 		dir = filepath.Join(os.TempDir(), "guidecall-screenshots")
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	return dir
+}
+
+func (b *chromeTab) saveScreenshots(t *testing.T, state string, fullPage bool) {
+	t.Helper()
+	dir := screenshotDir(t)
 	for _, size := range viewports() {
 		ctx, cancel := context.WithTimeout(b.ctx, browserStepTimeout)
 		err := chromedp.Do(ctx, chromedp.EmulateViewport(size.w, size.h))

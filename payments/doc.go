@@ -30,7 +30,10 @@
 //     before the provider is asked (so they never exceed what was paid),
 //     idempotent per key, the provider keyed on (link, sequence); by the
 //     guide within a window, by an admin at any time. RefundedAmount
-//     follows the provider's refund events.
+//     follows the provider's refund events. [Service.GuideRefundOf] is
+//     that rule as data (what is left, when the guide's window ends),
+//     given with every link of the call's routes and the guide's
+//     payment.link, so the console keeps no copy of it.
 //   - Risk limits ([RiskLimits]) an admin sets: the largest link per
 //     currency, links per call (counted with the insert, so concurrent
 //     creates cannot pass it together), refunds that need an admin.

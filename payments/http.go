@@ -192,7 +192,11 @@ func (s *Service) handleRefund(w http.ResponseWriter, r *http.Request, callID, a
 		writeError(w, err)
 		return
 	}
-	httpjson.Write(w, status, map[string]any{"refund": rf, "link": l})
+	var link any = l
+	if !admin {
+		link = GuideLink{Link: l, GuideRefund: s.GuideRefundOf(l)}
+	}
+	httpjson.Write(w, status, map[string]any{"refund": rf, "link": link})
 }
 
 func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request, callID, actor string) {
@@ -226,7 +230,7 @@ func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request, callID, a
 	if created {
 		status = http.StatusCreated
 	}
-	httpjson.Write(w, status, l)
+	httpjson.Write(w, status, GuideLink{Link: l, GuideRefund: s.GuideRefundOf(l)})
 }
 
 func (s *Service) handleList(w http.ResponseWriter, r *http.Request, callID, _ string) {
@@ -236,7 +240,11 @@ func (s *Service) handleList(w http.ResponseWriter, r *http.Request, callID, _ s
 		writeError(w, err)
 		return
 	}
-	httpjson.Write(w, http.StatusOK, map[string]any{"links": links})
+	out := make([]GuideLink, 0, len(links))
+	for _, l := range links {
+		out = append(out, GuideLink{Link: l, GuideRefund: s.GuideRefundOf(l)})
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"links": out})
 }
 
 func (s *Service) handleGet(w http.ResponseWriter, r *http.Request, callID, _ string) {
@@ -249,7 +257,7 @@ func (s *Service) handleGet(w http.ResponseWriter, r *http.Request, callID, _ st
 		writeError(w, err)
 		return
 	}
-	httpjson.Write(w, http.StatusOK, l)
+	httpjson.Write(w, http.StatusOK, GuideLink{Link: l, GuideRefund: s.GuideRefundOf(l)})
 }
 
 // WebhookRoutes serves provider webhooks; the wiring mounts it at /webhooks.

@@ -11,6 +11,49 @@ import (
 // refund from the console; admins may refund at any time.
 const DefaultGuideRefundWindow = 14 * 24 * time.Hour
 
+// GuideRefund is what a guide may still refund of a link from the console,
+// by the rule Refund applies to a guide: a settled link, within the
+// guide's window after its payment, up to what no refund has claimed yet.
+// The console draws its Refund action from it and keeps no rule of its own.
+type GuideRefund struct {
+	// Refundable is what is left to ask back, in minor units: the paid
+	// amount less every refund that did not fail; 0 for a link not paid.
+	Refundable int64 `json:"refundable"`
+	// RefundableUntil ends the guide's window (paid_at plus
+	// --guide-refund-window); nil for a link not paid. An admin may
+	// refund after it.
+	RefundableUntil *time.Time `json:"refundable_until,omitempty"`
+}
+
+// GuideRefundOf says what a guide may refund of l.
+func (s *Service) GuideRefundOf(l Link) GuideRefund {
+	if !l.Status.settled() {
+		return GuideRefund{}
+	}
+	out := GuideRefund{Refundable: l.refundable()}
+	if until := s.guideRefundUntil(l); until != nil {
+		out.RefundableUntil = until
+	}
+	return out
+}
+
+// guideRefundUntil is when the guide's refund window of a paid link ends;
+// nil when the link has no payment time.
+func (s *Service) guideRefundUntil(l Link) *time.Time {
+	if l.PaidAt == nil {
+		return nil
+	}
+	until := l.PaidAt.Add(s.refundWindow).UTC()
+	return &until
+}
+
+// GuideLink is a link as a guide's API answers it: the link and what the
+// guide may still refund of it.
+type GuideLink struct {
+	Link
+	GuideRefund
+}
+
 // RequestRefund is what Service.Refund is asked.
 type RequestRefund struct {
 	LinkID string
@@ -75,7 +118,7 @@ func (s *Service) Refund(ctx context.Context, p RequestRefund) (Refund, bool, er
 		if !x.Status.settled() {
 			return nil, fmt.Errorf("%w: a %s link has no payment to refund", ErrInvalidTransition, x.Status)
 		}
-		if !p.Admin && x.PaidAt != nil && s.now().Sub(*x.PaidAt) > s.refundWindow {
+		if until := s.guideRefundUntil(*x); !p.Admin && until != nil && s.now().After(*until) {
 			return nil, fmt.Errorf("%w: paid %s ago, past the guide's refund window of %s; an admin can still refund",
 				ErrForbidden, s.now().Sub(*x.PaidAt).Round(time.Minute), s.refundWindow)
 		}

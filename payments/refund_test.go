@@ -224,3 +224,97 @@ func (p *refusingProvider) Refund(ctx context.Context, rp payments.RefundParams)
 	}
 	return p.Provider.Refund(ctx, rp)
 }
+
+// guideLinkAnswer is a link as the guide's API answers it.
+type guideLinkAnswer struct {
+	ID              string     `json:"id"`
+	Status          string     `json:"status"`
+	PaidAt          *time.Time `json:"paid_at"`
+	Refundable      *int64     `json:"refundable"`
+	RefundableUntil *time.Time `json:"refundable_until"`
+}
+
+// TestGuideLinksSayWhatIsRefundable: the guide's link data carries what
+// it may still refund and until when, by the same rule Refund applies: an
+// open link nothing; a paid one all of it until the window ends; less
+// after a refund, and nothing once all is asked back. Past the window the
+// time is in the past and Refund refuses, as the console then shows.
+func TestGuideLinksSayWhatIsRefundable(t *testing.T) {
+	f := newRefundFixture(t)
+	get := func(path string) guideLinkAnswer {
+		t.Helper()
+		rec := do(t, f.h, http.MethodGet, path, "", map[string]string{"Authorization": "Bearer guide-1"})
+		if rec.Code != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", path, rec.Code, rec.Body)
+		}
+		var a guideLinkAnswer
+		if err := json.Unmarshal(rec.Body.Bytes(), &a); err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	ctx := context.Background()
+	p := validParams()
+	p.CallID, p.Amount, p.Items, p.IdempotencyKey = "call-g", 4000, nil, "k-open"
+	open, _, err := f.svc.CreateLink(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := get("/api/v1/calls/call-g/payment-links/" + open.ID); a.Refundable == nil || *a.Refundable != 0 || a.RefundableUntil != nil {
+		t.Fatalf("open link: refundable %v until %v; want 0 and no window", a.Refundable, a.RefundableUntil)
+	}
+
+	l := f.paidLink(t, "call-r", 4000)
+	base := "/api/v1/calls/call-r/payment-links/"
+	a := get(base + l.ID)
+	if a.Refundable == nil || *a.Refundable != 4000 || a.RefundableUntil == nil || a.PaidAt == nil ||
+		!a.RefundableUntil.Equal(a.PaidAt.Add(payments.DefaultGuideRefundWindow)) {
+		t.Fatalf("paid link: refundable %v until %v paid %v; want 4000 until paid + %s", a.Refundable, a.RefundableUntil, a.PaidAt, payments.DefaultGuideRefundWindow)
+	}
+	var r struct {
+		Link guideLinkAnswer `json:"link"`
+	}
+	rec := do(t, f.h, http.MethodPost, base+l.ID+"/refunds", `{"amount":1000}`, map[string]string{"Authorization": "Bearer guide-1", "Idempotency-Key": "g1"})
+	if rec.Code != http.StatusCreated || json.Unmarshal(rec.Body.Bytes(), &r) != nil || r.Link.Refundable == nil || *r.Link.Refundable != 3000 {
+		t.Fatalf("refund 1000: %d %s; want the link with 3000 refundable", rec.Code, rec.Body)
+	}
+	rec = do(t, f.h, http.MethodGet, base, "", map[string]string{"Authorization": "Bearer guide-1"})
+	var list struct {
+		Links []guideLinkAnswer `json:"links"`
+	}
+	if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &list) != nil || len(list.Links) != 1 || list.Links[0].Refundable == nil || *list.Links[0].Refundable != 3000 {
+		t.Fatalf("list: %d %s; want one link with 3000 refundable", rec.Code, rec.Body)
+	}
+	f.refund(t, base+l.ID+"/refunds", "guide-1", "g2", `{}`, http.StatusCreated)
+	if a := get(base + l.ID); a.Refundable == nil || *a.Refundable != 0 {
+		t.Fatalf("all asked back: refundable %v, want 0", a.Refundable)
+	}
+
+	// Past the window: the time given is behind the clock, and Refund
+	// refuses the guide, the same rule.
+	late := f.paidLink(t, "call-late", 2000)
+	f.advance(payments.DefaultGuideRefundWindow + time.Second)
+	a = get("/api/v1/calls/call-late/payment-links/" + late.ID)
+	if a.RefundableUntil == nil || !a.RefundableUntil.Before(f.clock()) || *a.Refundable != 2000 {
+		t.Fatalf("late link: until %v (now %v) refundable %v", a.RefundableUntil, f.clock(), a.Refundable)
+	}
+	rec = do(t, f.h, http.MethodPost, "/api/v1/calls/call-late/payment-links/"+late.ID+"/refunds", `{}`, map[string]string{"Authorization": "Bearer guide-1", "Idempotency-Key": "late"})
+	if rec.Code != http.StatusForbidden {
+		t.Fatalf("refund past the window: %d %s", rec.Code, rec.Body)
+	}
+	// One second before its end it is still open.
+	f.advance(-2 * time.Second)
+	if got := f.svc.GuideRefundOf(mustLink(t, f, late.ID)); got.RefundableUntil == nil || !got.RefundableUntil.After(f.clock()) {
+		t.Fatalf("a second before the end: until %v now %v", got.RefundableUntil, f.clock())
+	}
+	f.refund(t, "/api/v1/calls/call-late/payment-links/"+late.ID+"/refunds", "guide-1", "in-time", `{}`, http.StatusCreated)
+}
+
+func mustLink(t *testing.T, f *refundFixture, id string) payments.Link {
+	t.Helper()
+	l, err := f.store.LinkGet(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}

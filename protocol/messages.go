@@ -213,7 +213,8 @@ type CallQuality struct {
 }
 
 // PaymentLink is a link's state, sent on creation and each status change.
-// Every field is always present.
+// Every field is always present, but for the refund fields, which only the
+// guide's copy has.
 type PaymentLink struct {
 	LinkID      string        `json:"link_id"`
 	Amount      int64         `json:"amount"`
@@ -222,6 +223,12 @@ type PaymentLink struct {
 	Description string        `json:"description"`
 	CheckoutURL string        `json:"checkout_url"`
 	Items       []PaymentItem `json:"items"`
+	// Refundable is what the guide may still refund, in minor units (0
+	// before the payment and once everything is refunded or asked back);
+	// RefundableUntil ends the guide's refund window, absent before the
+	// payment. Both come from the payments rule; the guide's copy only.
+	Refundable      *int64     `json:"refundable,omitempty"`
+	RefundableUntil *time.Time `json:"refundable_until,omitempty"`
 }
 
 // MarshalJSON sends no items as [], since clients iterate them.

@@ -655,6 +655,10 @@ func cloneEntry(e Entry) Entry {
 	e.DisconnectedAt = cloneTime(e.DisconnectedAt)
 	e.LeftAt = cloneTime(e.LeftAt)
 	e.Steps = slices.Clone(e.Steps)
+	if e.CartValue != nil {
+		v := *e.CartValue
+		e.CartValue = &v
+	}
 	return e
 }
 

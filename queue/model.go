@@ -70,6 +70,11 @@ type Entry struct {
 	// DeviceTablet, DeviceDesktop), from its user agent; empty when the
 	// widget did not say.
 	Device string `json:"device,omitempty"`
+	// CartValue is the shopper's cart at join, in minor units of
+	// Currency: the merchant's signed cart_value claim when its customer
+	// token has one, else what the widget's setContext cart added up to.
+	// Nil when neither said (0 is an empty cart).
+	CartValue *int64 `json:"cart_value,omitempty"`
 }
 
 // The kinds of device a shopper's widget reports.

@@ -203,13 +203,13 @@ func utcPtr(t *time.Time) *time.Time {
 
 const entryColumns = `id, queue, name, locale, currency, page_url, state, rank, joined_at,
 	disconnected_at, socket_id, seen_at, call_id, left_at, left_reason,
-	language, language2, skill, priority, customer_id, steps, transfer_guide, transfer_note, device`
+	language, language2, skill, priority, customer_id, steps, transfer_guide, transfer_note, device, cart_value`
 
 func scanEntry(r rowScanner) (Entry, error) {
 	var e Entry
 	err := r.Scan(&e.ID, &e.Queue, &e.Name, &e.Locale, &e.Currency, &e.PageURL, &e.State, &e.Rank, &e.JoinedAt,
 		&e.DisconnectedAt, &e.SocketID, &e.SeenAt, &e.CallID, &e.LeftAt, &e.LeftReason,
-		&e.Language, &e.Language2, &e.Skill, &e.Priority, &e.CustomerID, &e.Steps, &e.TransferGuide, &e.TransferNote, &e.Device)
+		&e.Language, &e.Language2, &e.Skill, &e.Priority, &e.CustomerID, &e.Steps, &e.TransferGuide, &e.TransferNote, &e.Device, &e.CartValue)
 	e.Steps = nilIfEmpty(e.Steps)
 	e.JoinedAt, e.SeenAt = utc(e.JoinedAt), utc(e.SeenAt)
 	e.DisconnectedAt, e.LeftAt = utcPtr(e.DisconnectedAt), utcPtr(e.LeftAt)
@@ -244,11 +244,11 @@ func (s *PostgresStore) EntriesQueued(ctx context.Context, queue string) ([]Entr
 func (x pgExec) EntryCreate(ctx context.Context, e Entry) (Entry, error) {
 	row := x.q.QueryRow(ctx, `INSERT INTO queue_entries (`+entryColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, nextval('queue_entry_rank'), $8, $9, $10, $11, $12, $13, $14,
-			$15, $16, $17, $18, $19, $20, $21, $22, $23)
+			$15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
 		RETURNING `+entryColumns,
 		e.ID, e.Queue, e.Name, e.Locale, e.Currency, e.PageURL, e.State, e.JoinedAt,
 		e.DisconnectedAt, e.SocketID, e.SeenAt, e.CallID, e.LeftAt, e.LeftReason,
-		e.Language, e.Language2, e.Skill, e.Priority, e.CustomerID, nonNil(e.Steps), e.TransferGuide, e.TransferNote, e.Device)
+		e.Language, e.Language2, e.Skill, e.Priority, e.CustomerID, nonNil(e.Steps), e.TransferGuide, e.TransferNote, e.Device, e.CartValue)
 	got, err := scanEntry(row)
 	if err != nil {
 		return Entry{}, pgError(err, "entry", e.ID)
@@ -294,13 +294,13 @@ func (x pgExec) EntryPut(ctx context.Context, work Entry) error {
 const entryPutSQL = `UPDATE queue_entries SET queue = $2, name = $3, locale = $4, currency = $5,
 	page_url = $6, state = $7, joined_at = $8, disconnected_at = $9, socket_id = $10, seen_at = $11,
 	call_id = $12, left_at = $13, left_reason = $14, language = $15, language2 = $16, skill = $17,
-	priority = $18, customer_id = $19, steps = $20, transfer_guide = $21, transfer_note = $22, device = $23 WHERE id = $1`
+	priority = $18, customer_id = $19, steps = $20, transfer_guide = $21, transfer_note = $22, device = $23, cart_value = $24 WHERE id = $1`
 
 func entryPutArgs(work Entry) []any {
 	return []any{work.ID, work.Queue, work.Name, work.Locale, work.Currency, work.PageURL, work.State, work.JoinedAt,
 		work.DisconnectedAt, work.SocketID, work.SeenAt, work.CallID, work.LeftAt, work.LeftReason,
 		work.Language, work.Language2, work.Skill, work.Priority, work.CustomerID, nonNil(work.Steps),
-		work.TransferGuide, work.TransferNote, work.Device}
+		work.TransferGuide, work.TransferNote, work.Device, work.CartValue}
 }
 
 // PutBatch writes the records given (nil ones are skipped) in the order

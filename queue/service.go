@@ -260,6 +260,10 @@ var queueNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
 var localeRE = regexp.MustCompile(`^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,4}$`)
 var currencyRE = regexp.MustCompile(`^[A-Z]{3}$`)
 
+// MaxCartValue bounds a shopper's cart value in minor units (ten billion
+// in a two-digit currency): more is a mistake, not a cart.
+const MaxCartValue = 1_000_000_000_000
+
 // JoinParams is what a shopper's widget sends.
 type JoinParams struct {
 	Queue    string `json:"queue"`
@@ -273,6 +277,10 @@ type JoinParams struct {
 	Skill string `json:"skill,omitempty"`
 	// Device is phone, tablet or desktop, as the widget read its user agent.
 	Device string `json:"device,omitempty"`
+	// CartValue is the shopper's cart in minor units of Currency, as the
+	// widget added up its setContext cart; the caller replaces it with the
+	// customer token's cart_value claim when that has one.
+	CartValue *int64 `json:"cart_value,omitempty"`
 	// CustomerToken is the merchant's signed token; the caller verifies
 	// it and sets Priority and CustomerID, which a body never sets.
 	CustomerToken string `json:"customer_token,omitempty"`
@@ -308,6 +316,8 @@ func (p *JoinParams) validate() error {
 		return fmt.Errorf("%w: skill must be 1-64 of a-z, 0-9, - and _", ErrInvalid)
 	case p.Device != "" && p.Device != DevicePhone && p.Device != DeviceTablet && p.Device != DeviceDesktop:
 		return fmt.Errorf("%w: device must be phone, tablet or desktop", ErrInvalid)
+	case p.CartValue != nil && (*p.CartValue < 0 || *p.CartValue > MaxCartValue):
+		return fmt.Errorf("%w: cart_value must be 0-%d minor units", ErrInvalid, int64(MaxCartValue))
 	}
 	// The guide reads the name: one spelling, nothing invisible.
 	name, err := cleantext.Line(p.Name, 80)
@@ -348,7 +358,7 @@ func (s *Service) Join(ctx context.Context, p JoinParams) (Entry, error) {
 		Currency: p.Currency, PageURL: p.PageURL, State: EntryWaiting,
 		JoinedAt: now, DisconnectedAt: &now,
 		Language: primaryLanguage(p.Locale), Language2: primaryLanguage(p.SecondLanguage), Skill: p.Skill,
-		Priority: p.Priority, CustomerID: p.CustomerID, Device: p.Device,
+		Priority: p.Priority, CustomerID: p.CustomerID, Device: p.Device, CartValue: p.CartValue,
 	})
 	if err != nil {
 		return Entry{}, fmt.Errorf("join %s: %w", p.Queue, err)

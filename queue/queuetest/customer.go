@@ -2,6 +2,7 @@ package queuetest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -22,6 +23,41 @@ func runCustomerTests(t *testing.T, newStore func(t *testing.T) queue.Store) {
 		}
 		if read, err := s.EntryGet(ctx, "e_1"); err != nil || read.Device != queue.DeviceTablet {
 			t.Fatalf("EntryGet: device %q, %v; want tablet", read.Device, err)
+		}
+	})
+
+	t.Run("CartValueRoundTrip", func(t *testing.T) {
+		s := newStore(t)
+		none := entry("e_none", "shoes", 0)
+		mustCreateEntry(t, s, none)
+		if read, err := s.EntryGet(ctx, "e_none"); err != nil || read.CartValue != nil {
+			t.Fatalf("EntryGet without a cart: %v, %v; want none", read.CartValue, err)
+		}
+		e := entry("e_1", "shoes", 0)
+		v := int64(12900)
+		e.CartValue = &v
+		mustCreateEntry(t, s, e)
+		v = 1 // the store kept its own copy
+		if read, err := s.EntryGet(ctx, "e_1"); err != nil || read.CartValue == nil || *read.CartValue != 12900 {
+			t.Fatalf("EntryGet: cart %v, %v; want 12900", read.CartValue, err)
+		}
+		got, err := s.EntryUpdate(ctx, "e_1", func(e *queue.Entry) error { *e.CartValue = 0; return nil })
+		if err != nil || got.CartValue == nil || *got.CartValue != 0 {
+			t.Fatalf("EntryUpdate: %+v, %v", got, err)
+		}
+		queued, err := s.EntriesQueued(ctx, "shoes")
+		if err != nil {
+			t.Fatal(err)
+		}
+		carts := map[string]string{}
+		for _, q := range queued {
+			carts[q.ID] = "none"
+			if q.CartValue != nil {
+				carts[q.ID] = fmt.Sprint(*q.CartValue)
+			}
+		}
+		if carts["e_1"] != "0" || carts["e_none"] != "none" {
+			t.Fatalf("EntriesQueued carts %v; want e_1 0 and e_none none", carts)
 		}
 	})
 

@@ -37,6 +37,7 @@ const s = {
   capacity: 1,
   notes: new Map(),
   outcomes: new Map(), // call_id -> the wrap-up outcome chosen, until saved
+  transferTargets: null, // {callId, tt}: the picker's targets as last listed, drawn again in a new language
 };
 
 const active = () => s.calls.get(s.activeId) || null;
@@ -75,7 +76,11 @@ const shopperContext = new ShopperContext({
 });
 
 // Only the call on screen hears and sees the guide; the others are told they wait.
-const hold = new Hold({ send: (callId, onHold) => s.signal?.send("call.hold", { on_hold: onHold }, callId) });
+const hold = new Hold({ send: (callId, onHold, before) => {
+  s.signal?.send("call.hold", { on_hold: onHold }, callId);
+  // A line when the hold changes, not when a reload only says it again.
+  if (onHold || before !== undefined) shopSide.note(callId, onHold ? "chat.sys.held" : "chat.sys.unheld");
+} });
 
 // --- hooks for automated browser tests ---
 window.guidecall = {
@@ -219,6 +224,7 @@ function logout(message) {
   sessionStorage.removeItem(REFRESH_KEY);
   auth.access = null;
   for (const rec of s.calls.values()) if (liveCall(rec)) rec.call.end("hangup");
+  for (const id of s.calls.keys()) shopSide.forget(id);
   s.calls.clear();
   hold.releaseAll();
   s.activeId = null;
@@ -318,7 +324,14 @@ function connectSignal() {
       if (!v || !v.getVideoTracks().some((tr) => tr.readyState === "live" && !tr.muted)) $("#peer-reconnecting").hidden = true;
     }
   });
-  signal.on("payment.link", (msg) => links.upsert(msg.call_id, msg.data || {}));
+  signal.on("payment.link", (msg) => {
+    const d = msg.data || {};
+    const before = s.calls.get(msg.call_id)?.links.get(d.link_id)?.status;
+    links.upsert(msg.call_id, d);
+    if (d.status === "paid" && before !== "paid" && s.calls.has(msg.call_id)) {
+      shopSide.note(msg.call_id, "chat.sys.paid", { what: d.description || d.items?.[0]?.name || "" }, { amount: d.amount, currency: d.currency });
+    }
+  });
   for (const type of ["chat.message", "product.card", "cart"]) signal.on(type, (msg) => shopSide.handle(msg));
   signal.on("cart", (msg) => shopperContext.cartChanged(msg.call_id));
   signal.on("media.state", (msg) => peerMedia.update(msg.call_id, msg.data));
@@ -511,6 +524,8 @@ function onMatched(msg, { resumed = false } = {}) {
   dropOffer(id);
   const rec = { id, peer: d.peer || {}, state: "matched", stream: null, links: new Map(), ended: null, resumed, call: null, since: new Date() };
   s.calls.set(id, rec);
+  shopSide.forget(id);
+  shopSide.note(id, resumed ? "chat.sys.back" : "chat.sys.joined");
   rec.call = new Call({
     signal: s.signal,
     callId: id,
@@ -571,6 +586,7 @@ function activate(id) {
   if (rec.resumed || rec.shown) links.restore(rec);
   rec.shown = true;
   $("#transfer-target").replaceChildren(new Option(t("common.loading"), ""));
+  s.transferTargets = null;
   $("#transfer-note").value = "";
   if ($("#transfer-details").open && !rec.ended) loadTransferTargets();
   showRemote(rec.stream);
@@ -744,6 +760,7 @@ async function wrapUpDone() {
     pastCalls.load();
   }
   peerMedia.forget(s.activeId);
+  shopSide.forget(s.activeId);
   if (s.activeId) s.calls.delete(s.activeId);
   s.activeId = null;
   const next = [...s.calls.values()].find(liveCall) || [...s.calls.values()][0];
@@ -765,31 +782,45 @@ async function wrapUpDone() {
 // the shopper on screen and the other queues, from the server.
 async function loadTransferTargets() {
   const rec = active();
-  const sel = $("#transfer-target");
   if (!liveCall(rec)) return;
   const callId = rec.id;
   try {
     const tt = await api(`/api/v1/calls/${encodeURIComponent(callId)}/transfer-targets`);
     if (s.activeId !== callId) return; // switched meanwhile
-    const keep = sel.value;
-    const presence = { available: t("transfer.presence.available"), busy: t("transfer.presence.busy"), wrap_up: t("transfer.presence.wrap_up") };
-    const colleagues = document.createElement("optgroup");
-    colleagues.label = tt.colleagues?.length ? t("transfer.colleagues") : t("transfer.colleagues_none");
-    for (const g of tt.colleagues || []) {
-      const o = new Option(`${g.name || g.guide_id} — ${presence[g.presence] || g.presence}`, `guide:${g.guide_id}`);
-      colleagues.append(o);
-    }
-    const queues = document.createElement("optgroup");
-    queues.label = t("transfer.queues");
-    for (const q of tt.queues || []) {
-      queues.append(new Option(q.open ? (q.display_name || q.name) : t("transfer.queue_closed", { name: q.display_name || q.name }), `queue:${q.name}`));
-    }
-    sel.replaceChildren(new Option(t("transfer.choose"), ""), colleagues, queues);
-    if ([...sel.options].some((o) => o.value === keep)) sel.value = keep;
+    s.transferTargets = { callId, tt };
+    renderTransferTargets(tt);
     showError("#transfer-error", "");
   } catch (err) {
     showError("#transfer-error", t("transfer.load_failed", { message: err.message }));
   }
+}
+
+// renderTransferTargets draws the picker from the targets as the server
+// listed them, in the console's language: again after a change of it.
+function renderTransferTargets(tt) {
+  const sel = $("#transfer-target");
+  const keep = sel.value;
+  const presence = { available: t("transfer.presence.available"), busy: t("transfer.presence.busy"), wrap_up: t("transfer.presence.wrap_up") };
+  const colleagues = document.createElement("optgroup");
+  colleagues.label = tt.colleagues?.length ? t("transfer.colleagues") : t("transfer.colleagues_none");
+  for (const g of tt.colleagues || []) {
+    colleagues.append(new Option(`${g.name || g.guide_id} — ${presence[g.presence] || g.presence}`, `guide:${g.guide_id}`));
+  }
+  const queues = document.createElement("optgroup");
+  queues.label = t("transfer.queues");
+  for (const q of tt.queues || []) {
+    queues.append(new Option(q.open ? (q.display_name || q.name) : t("transfer.queue_closed", { name: q.display_name || q.name }), `queue:${q.name}`));
+  }
+  sel.replaceChildren(new Option(t("transfer.choose"), ""), colleagues, queues);
+  if ([...sel.options].some((o) => o.value === keep)) sel.value = keep;
+}
+
+// The picker in a new language: the targets listed for the call on screen,
+// or the loading line while none are.
+function retranslateTransfer() {
+  const tt = s.transferTargets?.callId === s.activeId ? s.transferTargets.tt : null;
+  if (tt) renderTransferTargets(tt);
+  else $("#transfer-target").replaceChildren(new Option(t("common.loading"), ""));
 }
 
 function onTransfer(ev) {
@@ -953,7 +984,7 @@ function init() {
   mountLocalePicker($("#console-locale"));
   // Text set by this module follows a change of language at once.
   fillOutcomes($("#wrap-up-outcome"));
-  onLocaleChange(() => { presence.render(); renderBadge(); renderOffer(); renderCalls(); fillOutcomes($("#wrap-up-outcome")); pastCalls.render(); overview.render();
+  onLocaleChange(() => { presence.render(); renderBadge(); renderOffer(); renderCalls(); fillOutcomes($("#wrap-up-outcome")); pastCalls.render(); overview.render(); retranslateTransfer();
     if (s.connectionText) $("#connection-status").textContent = s.connectionText(); });
   initI18n();
   mountSoundToggle($("#offer-sound"), alerts);

@@ -12,7 +12,8 @@
 export class Hold {
   /**
    * @param {object} o
-   * @param {function(string, boolean):void} o.send sends call.hold for a call
+   * @param {function(string, boolean, (boolean|undefined)):void} o.send sends call.hold for a call
+   *   (with what the shopper was told before: undefined when unknown)
    */
   constructor({ send }) {
     this.send = send;
@@ -45,8 +46,9 @@ export class Hold {
       // The held shopper's media plays nowhere; disabled, it cannot by accident.
       for (const tr of rec.stream?.getTracks() || []) tr.enabled = !c.held;
       if (c.told !== c.held) {
+        const before = c.told;
         c.told = c.held;
-        this.send(rec.id, c.held);
+        this.send(rec.id, c.held, before);
       }
     }
     this.sync();

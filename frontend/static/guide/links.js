@@ -1,12 +1,14 @@
 // links.js: the payment links of the call on screen: the form that sends
 // one, the list with each link's live status (payment.link messages), the
 // Refund action on a paid link (the server checks the window and the
-// limits), and the list read back from the server when a console reloaded
+// limits, and says with each link what the guide may still refund and
+// until when: refundable, refundable_until; the action turns disabled with
+// the reason once either runs out), and the list read back from the server when a console reloaded
 // mid-call comes back to the call (GET /api/v1/calls/{id}/payment-links).
 // Links stay with their own call: a link sent in one call never appears in
 // another.
 import { formatMoney, itemsTotal, minorDigits, normalizeCurrency, parseMajor, toDecimalString } from "../js/money.js";
-import { onLocaleChange, t } from "./i18n.js";
+import { formatTime, onLocaleChange, t } from "./i18n.js";
 import { paymentStatusText } from "./history.js";
 
 const $ = (sel) => document.querySelector(sel);
@@ -120,6 +122,7 @@ export function createLinks({ token, calls, activeId, liveCall, showError }) {
       const li = document.createElement("li");
       li.dataset.linkId = merged.link_id;
       li.dataset.status = merged.status || "open";
+      if (merged.refund_requested) li.dataset.refundRequested = String(merged.refund_requested);
       let amountText = "";
       try { amountText = formatMoney(merged.amount, merged.currency, locale); } catch { amountText = `${merged.amount} ${merged.currency}`; }
       const what = document.createElement("span");
@@ -141,6 +144,7 @@ export function createLinks({ token, calls, activeId, liveCall, showError }) {
         a.textContent = t("pay.checkout");
         parts.push(a);
       }
+      let closed = "";
       if (merged.status === "paid" || merged.status === "partially_refunded") {
         const b = document.createElement("button");
         b.type = "button";
@@ -148,16 +152,57 @@ export function createLinks({ token, calls, activeId, liveCall, showError }) {
         b.dataset.i18n = "refund.open";
         b.textContent = t("refund.open");
         b.setAttribute("aria-label", t("refund.open_label", { what: what.textContent }));
-        b.addEventListener("click", () => openRefund(li, merged));
-        parts.push(b);
+        closed = refundClosed(merged);
+        if (closed) {
+          // Disabled with the reason beside it, as the server would answer.
+          b.disabled = true;
+          const why = document.createElement("span");
+          why.className = "muted refund-reason";
+          why.id = `refund-reason-${merged.link_id}`;
+          why.dataset.reason = closed;
+          why.textContent = closed === "none_left" ? t("refund.none_left")
+            : t("refund.window_over", { when: formatTime(new Date(merged.refundable_until), { dateStyle: "medium", timeStyle: "short" }) });
+          b.setAttribute("aria-describedby", why.id);
+          parts.push(b, why);
+        } else {
+          b.addEventListener("click", () => openRefund(li, merged));
+          parts.push(b);
+        }
       }
       li.replaceChildren(...parts);
-      // An open refund form outlives the update its own refund causes.
+      // An open refund form outlives the update its own refund causes, not
+      // the end of what may be refunded.
       const form = forms.get(merged.link_id);
-      if (form) li.append(form);
+      if (form && !closed) li.append(form);
       return li;
     });
     $("#payment-links").replaceChildren(...items);
+    scheduleWindowEnd(rec);
+  }
+
+  // refundClosed says why the guide may no longer refund a paid link, from
+  // what the server said of it: "none_left" once everything is refunded or
+  // asked back, "window" once its refund window has ended, "" while it may.
+  function refundClosed(link) {
+    if (Number.isSafeInteger(link.refundable) && link.refundable <= 0) return "none_left";
+    const until = Date.parse(link.refundable_until || "");
+    if (Number.isFinite(until) && until <= Date.now()) return "window";
+    return "";
+  }
+
+  // The list is drawn again when the next refund window of the call on
+  // screen ends, so its Refund action turns disabled then, not at the next
+  // update.
+  let windowTimer = null;
+  function scheduleWindowEnd(rec) {
+    clearTimeout(windowTimer);
+    windowTimer = null;
+    const now = Date.now();
+    const next = Math.min(...[...rec.links.values()]
+      .map((l) => Date.parse(l.refundable_until || ""))
+      .filter((u) => Number.isFinite(u) && u > now));
+    if (!Number.isFinite(next)) return;
+    windowTimer = setTimeout(() => { const cur = active(); if (cur) renderLinks(cur); }, Math.min(next - now + 250, 2 ** 31 - 1));
   }
 
   // openRefund shows a small form under the link: an amount (empty refunds
@@ -219,6 +264,14 @@ export function createLinks({ token, calls, activeId, liveCall, showError }) {
         form.closest("li")?.setAttribute("data-refund-requested", String(data.refund.seq));
         msg.textContent = t("refund.sent", { amount: text });
         form.remove();
+        // What is left to refund now, as the server counts it; not the
+        // status, which a payment.link of the provider's answer may
+        // already have moved on.
+        if (data.link?.id) {
+          upsertLink(data.link.call_id || link.call_id || activeId(), {
+            link_id: data.link.id, refundable: data.link.refundable, refundable_until: data.link.refundable_until, refund_requested: data.refund.seq,
+          });
+        }
       } catch (err) {
         msg.textContent = t("refund.failed", { message: err.message });
         send.disabled = false;

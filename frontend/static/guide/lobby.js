@@ -4,11 +4,19 @@
 // pushed); the waits count up between polls against the server's clock
 // (its Date header), so a wrong clock on the guide's machine does not skew
 // them.
-import { t } from "./i18n.js";
+import { locale, t } from "./i18n.js";
 import { clock } from "./presence.js";
+import { formatMoney } from "../js/money.js";
 
 const $ = (sel) => document.querySelector(sel);
 const POLL_MS = 5000;
+
+// The cart value in the console's language and the shopper's currency
+// (minor units from the server); a dash when the shopper's page said none.
+function cartValue(e) {
+  if (!Number.isSafeInteger(e.cart_value)) return "—";
+  try { return formatMoney(e.cart_value, e.currency, locale()); } catch { return `${e.cart_value} ${e.currency}`; }
+}
 
 export class QueueOverview {
   constructor({ token, onClaimCallbacks }) {
@@ -102,7 +110,7 @@ export class QueueOverview {
     caption.className = "visually-hidden";
     caption.textContent = t("overview.caption", { queue: q.queue });
     const head = document.createElement("tr");
-    for (const label of [t("overview.col.position"), t("overview.col.shopper"), t("overview.col.waited"), t("overview.col.language"), t("overview.col.page"), t("overview.col.priority")]) {
+    for (const label of [t("overview.col.position"), t("overview.col.shopper"), t("overview.col.waited"), t("overview.col.language"), t("overview.col.cart"), t("overview.col.page"), t("overview.col.priority")]) {
       const th = document.createElement("th");
       th.scope = "col";
       th.textContent = label;
@@ -137,6 +145,9 @@ export class QueueOverview {
       waited.textContent = clock(this.waited(e.joined_at));
       cell(waited);
       cell(e.locale || e.language || "");
+      const cart = cell(cartValue(e));
+      cart.className = "tabular overview-cart";
+      cart.dataset.cartValue = Number.isSafeInteger(e.cart_value) ? String(e.cart_value) : "";
       if (/^https?:/i.test(e.page_url || "")) {
         const a = document.createElement("a");
         a.href = e.page_url;

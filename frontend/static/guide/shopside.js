@@ -1,11 +1,17 @@
 // shopside.js: the guide console's side of chat, product cards and the
-// shopper's cart (docs/protocol.md, "Chat, product cards and the cart").
+// shopper's cart (docs/protocol.md, "Chat, product cards and the cart"),
+// and the call's system lines in the chat (the shopper joined, on hold,
+// a product shown, a link paid). A system line keeps its message key and
+// parameters, never its text, so a change of language draws it again.
 import { formatMoney, minorDigits, normalizeCurrency, parseMajor } from "../js/money.js";
-import { onLocaleChange, t } from "./i18n.js";
+import { locale as consoleLocale, onLocaleChange, t } from "./i18n.js";
 
 const $ = (sel) => document.querySelector(sel);
 const locale = navigator.language || "en";
 const money = (amount, cur) => { try { return formatMoney(amount, cur, locale); } catch { return `${amount} ${cur}`; } };
+// System lines name amounts in the console's language, as they are drawn.
+const moneyHere = (amount, cur) => { try { return formatMoney(amount, cur, consoleLocale()); } catch { return `${amount} ${cur}`; } };
+const MAX_SYSTEM_LINES = 200; // per call: a bound, not a limit a call meets
 
 export class ShopSide {
   /** @param {{send: function(string, object):void, token: function():string}} o */
@@ -16,8 +22,19 @@ export class ShopSide {
     this.seen = new Set();
     this.shown = []; // product cards of this call, for the payment form
     this.lastCart = null;
-    // The cart line is drawn from code, so it is drawn again in a new language.
-    onLocaleChange(() => this.cart(this.lastCart));
+    // callId -> the call's system lines {key, vars, money, at}, kept while
+    // the call is off screen so that switching back draws them again.
+    this.system = new Map();
+    this.specs = new WeakMap(); // a system line's element -> its spec
+    // The cart line and the system lines are drawn from code, so they are
+    // drawn again in a new language.
+    onLocaleChange(() => {
+      this.cart(this.lastCart);
+      for (const li of document.querySelectorAll("#guide-chat-log li.chat-system")) {
+        const spec = this.specs.get(li);
+        if (spec) li.textContent = this.systemText(spec);
+      }
+    });
     $("#guide-chat-form").addEventListener("submit", (e) => {
       e.preventDefault();
       const text = $("#guide-chat-input").value.trim();
@@ -41,6 +58,7 @@ export class ShopSide {
     this.lastCart = null;
     $("#guide-chat-log").replaceChildren();
     $("#shared-products").replaceChildren();
+    for (const spec of this.system.get(callId) || []) this.drawSystem(spec);
     this.cart(null);
     $("#product-currency").value = currency || "EUR";
     $("#shop-panel").hidden = false;
@@ -50,6 +68,51 @@ export class ShopSide {
   stop() {
     this.callId = null;
     $("#shop-panel").hidden = true;
+  }
+
+  /** Forgets a call's system lines (its record is gone). */
+  forget(callId) {
+    this.system.delete(callId);
+  }
+
+  /**
+   * Adds a system line to a call's chat: key is a console message, vars its
+   * parameters, amount {amount, currency} one formatted into {amount} as
+   * it is drawn. Drawn at once when the call is on screen.
+   */
+  note(callId, key, vars = {}, amount = null, at = Date.now()) {
+    if (!callId) return;
+    const spec = { key, vars, amount, at };
+    const list = this.system.get(callId) || [];
+    list.push(spec);
+    if (list.length > MAX_SYSTEM_LINES) list.shift();
+    this.system.set(callId, list);
+    if (callId === this.callId) this.drawSystem(spec);
+  }
+
+  systemText(spec) {
+    const vars = { ...spec.vars };
+    if (spec.amount) vars.amount = moneyHere(spec.amount.amount, spec.amount.currency);
+    return t(spec.key, vars);
+  }
+
+  drawSystem(spec) {
+    const li = document.createElement("li");
+    li.className = "chat-line chat-system";
+    li.dataset.key = spec.key;
+    li.textContent = this.systemText(spec);
+    this.specs.set(li, spec);
+    this.place(li, spec.at);
+  }
+
+  // place puts a chat line in time order: a call's history restored after
+  // a switch or a reload arrives after its system lines were drawn.
+  place(li, at) {
+    const log = $("#guide-chat-log");
+    const ms = Number.isFinite(at) ? at : Date.now();
+    li.dataset.at = String(ms);
+    const later = [...log.children].find((el) => Number(el.dataset.at) > ms);
+    log.insertBefore(li, later || null);
   }
 
   async restore(callId) {
@@ -92,7 +155,7 @@ export class ShopSide {
       a.textContent = t("chat.image_link");
       li.append(" ", a);
     }
-    $("#guide-chat-log").append(li);
+    this.place(li, Date.parse(d.sent_at || ""));
   }
 
   product(d) {
@@ -100,6 +163,11 @@ export class ShopSide {
     const li = document.createElement("li");
     li.textContent = `${d.name}${d.variant ? ` (${d.variant})` : ""}, ${money(d.price, d.currency)}`;
     $("#shared-products").append(li);
+    // In the chat too, where the guide reads the call's course. Not kept
+    // with the call's system lines: the card comes back with its history.
+    const spec = { key: "chat.sys.product", vars: { product: d.variant ? `${d.name} (${d.variant})` : String(d.name || "") },
+      amount: { amount: d.price, currency: d.currency }, at: Date.parse(d.sent_at || "") };
+    this.drawSystem(spec);
   }
 
   cart(d) {

@@ -12,7 +12,8 @@
 //   ?skill=running&second_language=de in the page address (never the token:
 //   an address ends up in logs and referrers)
 // and, read from the browser itself, the kind of device (phone, tablet,
-// desktop) for the guide's context panel.
+// desktop) for the guide's context panel. cartValue() adds up the page's
+// setContext cart for the guides' queue overview.
 
 const SKILL = /^[a-z0-9_-]{1,64}$/;
 const LANGUAGE = /^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/;
@@ -28,6 +29,23 @@ export function deviceClass(ua = "", touchPoints = 0) {
   if (/Macintosh/.test(ua) && touchPoints > 1) return "tablet";
   if (/Mobi|iPhone|iPod|Android|Windows Phone/i.test(ua)) return "phone";
   return "desktop";
+}
+
+/**
+ * The cart's value in minor units of currency, for the join's cart_value:
+ * undefined when the page gave no cart, or when a line has no whole price
+ * or another currency (a sum across currencies would mislead the guide).
+ * A customer token's cart_value claim, when there is one, goes before it.
+ */
+export function cartValue(cart, currency) {
+  if (!Array.isArray(cart) || typeof currency !== "string") return undefined;
+  let sum = 0;
+  for (const l of cart.slice(0, 50)) {
+    if (!l || !Number.isSafeInteger(l.price) || l.price < 0) return undefined;
+    if (String(l.currency || "").toUpperCase() !== currency.toUpperCase()) return undefined;
+    sum += l.price * Math.min(Math.max(1, l.quantity | 0), 999);
+  }
+  return Number.isSafeInteger(sum) && sum <= 1e12 ? sum : undefined;
 }
 
 export function joinExtras({ settings = {}, config = globalThis.guidecallConfig, search = "", nav = globalThis.navigator } = {}) {

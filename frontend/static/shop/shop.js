@@ -326,7 +326,7 @@ export async function mount({ root, settings, emit }) {
     let answer;
     // Loaded at join, not with the widget: it counts against no page's load.
     const extras = await import("./join-extras.js")
-      .then((m) => m.joinExtras({ settings, search: location.search }))
+      .then((m) => ({ ...m.joinExtras({ settings, search: location.search }), cart_value: m.cartValue(context.cart, context.currency) }))
       .catch((err) => { console.warn("guidecall: join extras", err); return {}; });
     try {
       const res = await fetch(api("api/v1/queue"), {
