@@ -190,6 +190,14 @@ type waitModel struct {
 	calls  map[string][]Call // by guide id
 	handle func(queue string) (handleStat, time.Duration)
 	groups map[string]*releases
+	last   lastGroup // the group eta used last, and for which entry
+}
+
+type lastGroup struct {
+	e      Entry
+	h      handleStat
+	wrapUp time.Duration
+	r      *releases
 }
 
 func newWaitModel(now time.Time, guides []Guide, live []Call, handle func(queue string) (handleStat, time.Duration)) *waitModel {
@@ -253,19 +261,30 @@ func (r *releases) at(k int) time.Duration {
 // eta is what entry e, with ahead competing entries before it, is told;
 // nil when no eligible guide is working: any number would be made up.
 func (m *waitModel) eta(e Entry, ahead int) (eta *int, online int) {
-	h, wrapUp := m.handle(e.Queue)
-	key := eligibilityKey(e)
-	r, ok := m.groups[key]
-	if !ok {
-		r = &releases{step: h.mean + wrapUp}
-		for _, g := range m.guides {
-			if !eligible(e, g) || !working(g) {
-				continue
+	var (
+		h      handleStat
+		wrapUp time.Duration
+		r      *releases
+	)
+	if l := &m.last; l.r != nil && sameEligibility(l.e, e) {
+		// A line's neighbours are mostly of one kind: no key, no look-up.
+		h, wrapUp, r = l.h, l.wrapUp, l.r
+	} else {
+		h, wrapUp = m.handle(e.Queue)
+		key := eligibilityKey(e)
+		var ok bool
+		if r, ok = m.groups[key]; !ok {
+			r = &releases{step: h.mean + wrapUp}
+			for _, g := range m.guides {
+				if !eligible(e, g) || !working(g) {
+					continue
+				}
+				r.guides++
+				r.next = append(r.next, m.freeIn(g, h, wrapUp)...)
 			}
-			r.guides++
-			r.next = append(r.next, m.freeIn(g, h, wrapUp)...)
+			m.groups[key] = r
 		}
-		m.groups[key] = r
+		*l = lastGroup{e: e, h: h, wrapUp: wrapUp, r: r}
 	}
 	online = r.guides
 	if online == 0 {

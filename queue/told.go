@@ -125,6 +125,9 @@ func (s *Service) sendPositions(ctx context.Context) error {
 	var model *waitModel
 	told := make([]toldPos, len(line))
 	var changed []EntryPosition
+	if from < len(line) {
+		changed = make([]EntryPosition, 0, len(line)-from)
+	}
 	pos, queue, k := 0, "", 0
 	for i, e := range line {
 		if e.Queue != queue {
@@ -180,16 +183,18 @@ func competitionInOrder(order []Entry, guides []Guide) []int {
 	type class struct {
 		mask  []bool
 		count int
+		// shared are the classes, among the first checked of all,
+		// that some worker eligible for this one could also take.
+		shared  []*class
+		checked int
 	}
 	classes := map[string]*class{}
-	var keys []string
-	overlap := map[[2]string]bool{}
+	var all []*class
 	out := make([]int, len(order))
 	var c *class
-	var k string
 	for i, e := range order {
 		if c == nil || !sameEligibility(order[i-1], e) {
-			k = eligibilityKey(e)
+			k := eligibilityKey(e)
 			var ok bool
 			if c, ok = classes[k]; !ok {
 				c = &class{mask: make([]bool, len(workers))}
@@ -197,26 +202,21 @@ func competitionInOrder(order []Entry, guides []Guide) []int {
 					c.mask[j] = eligible(e, g)
 				}
 				classes[k] = c
-				keys = append(keys, k)
+				all = append(all, c)
 			}
 		}
-		n := 0
-		for _, o := range keys {
-			pair := [2]string{k, o}
-			shared, known := overlap[pair]
-			if !known {
-				oc := classes[o]
-				for j := range workers {
-					if c.mask[j] && oc.mask[j] {
-						shared = true
-						break
-					}
+		for _, o := range all[c.checked:] {
+			for j := range workers {
+				if c.mask[j] && o.mask[j] {
+					c.shared = append(c.shared, o)
+					break
 				}
-				overlap[pair], overlap[[2]string{o, k}] = shared, shared
 			}
-			if shared {
-				n += classes[o].count
-			}
+		}
+		c.checked = len(all)
+		n := 0
+		for _, o := range c.shared {
+			n += o.count
 		}
 		out[i] = n
 		c.count++
