@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func testRelay(t *testing.T, g *relayGenerator, network, addr string) *relayConn {
@@ -39,11 +41,29 @@ func sink(t *testing.T, addr string) *net.UDPConn {
 // included; datagrams to our own relay IP on a port that is no relay are
 // refused in a train as they are alone. IPv4 and IPv6 relays alike.
 func TestPeerSendsTrains(t *testing.T) {
-	t.Run("udp4", func(t *testing.T) { testPeerSendsTrains(t, "udp4", "127.0.0.1", "127.0.0.2") })
-	t.Run("udp6", func(t *testing.T) { testPeerSendsTrains(t, "udp6", "::1", "::1") })
+	t.Run("udp4", func(t *testing.T) { testPeerSendsTrains(t, "udp4", "127.0.0.1", "127.0.0.2", false) })
+	t.Run("udp6", func(t *testing.T) { testPeerSendsTrains(t, "udp6", "::1", "::1", false) })
+	t.Run("refused", func(t *testing.T) { testPeerSendsTrains(t, "udp4", "127.0.0.1", "127.0.0.2", true) })
 }
 
-func testPeerSendsTrains(t *testing.T, network, relayIP, peerIP string) {
+// refuseTrains makes the kernel refuse UDP_SEGMENT on c (EINVAL) as it
+// does on a route without checksum offload: it will not cut a train of
+// datagrams that carry no checksum.
+func refuseTrains(t *testing.T, c *net.UDPConn) {
+	t.Helper()
+	raw, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serr error
+	if err := raw.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_NO_CHECK, 1) }); err != nil || serr != nil {
+		t.Skipf("SO_NO_CHECK: %v %v", err, serr)
+	}
+}
+
+// With refuse, the kernel refuses trains: everything must still arrive,
+// datagram by datagram, and no more trains be tried.
+func testPeerSendsTrains(t *testing.T, network, relayIP, peerIP string, refuse bool) {
 	ip := netip.MustParseAddr(relayIP)
 	fam := relayFamily{public: ip, bind: ip}
 	v4, v6 := fam, relayFamily{}
@@ -87,6 +107,10 @@ func testPeerSendsTrains(t *testing.T, network, relayIP, peerIP string) {
 	}
 	if len(plan) > batchSize {
 		t.Fatalf("plan of %d does not fit one batch", len(plan))
+	}
+	if refuse {
+		refuseTrains(t, r1.UDPConn)
+		refuseTrains(t, r2.UDPConn)
 	}
 	s := new(peerSends)
 	for _, p := range plan {
@@ -144,10 +168,16 @@ func testPeerSendsTrains(t *testing.T, network, relayIP, peerIP string) {
 	if n, _, err := own.ReadFrom(buf); err != nil || string(buf[:n]) != "marker" {
 		t.Fatalf("a datagram (%d bytes, %v) reached a port on our relay IP that is no relay", n, err)
 	}
-	if g.noGSO.Load() {
+	switch {
+	case refuse && (!g.noGSO.Load() || g.counters.gsoTrains.Load() != 0):
+		t.Fatalf("trains refused by the kernel, yet noGSO %v and %d trains counted", g.noGSO.Load(), g.counters.gsoTrains.Load())
+	case refuse:
+	case g.noGSO.Load():
 		t.Logf("the kernel refused UDP_SEGMENT; every datagram went alone")
-	} else if trains, carried := g.counters.gsoTrains.Load(), g.counters.gsoDatagrams.Load(); trains == 0 || carried < 2*trains {
-		t.Fatalf("%d trains carried %d datagrams: nothing was sent as a train", trains, carried)
+	default:
+		if trains, carried := g.counters.gsoTrains.Load(), g.counters.gsoDatagrams.Load(); trains == 0 || carried < 2*trains {
+			t.Fatalf("%d trains carried %d datagrams: nothing was sent as a train", trains, carried)
+		}
 	}
 	if sentN := g.counters.packetsToPeers.Load(); sentN != uint64(len(plan)-4) {
 		t.Fatalf("%d datagrams counted to peers, want %d", sentN, len(plan)-4)
@@ -160,12 +190,16 @@ func testPeerSendsTrains(t *testing.T, network, relayIP, peerIP string) {
 // between starts a new message, and nothing is lost or counted twice. On
 // a dual-stack listener the IPv4 clients are v4-mapped.
 func TestListenerTrains(t *testing.T) {
-	t.Run("udp4", func(t *testing.T) { testListenerTrains(t, "udp4", "127.0.0.1:0") })
-	t.Run("dual-stack", func(t *testing.T) { testListenerTrains(t, "udp", "[::]:0") })
+	t.Run("udp4", func(t *testing.T) { testListenerTrains(t, "udp4", "127.0.0.1:0", false) })
+	t.Run("dual-stack", func(t *testing.T) { testListenerTrains(t, "udp", "[::]:0", false) })
+	t.Run("refused", func(t *testing.T) { testListenerTrains(t, "udp4", "127.0.0.1:0", true) })
 }
 
-func testListenerTrains(t *testing.T, network, addr string) {
+func testListenerTrains(t *testing.T, network, addr string, refuse bool) {
 	b, stats := batchPair(t, network, addr)
+	if refuse {
+		refuseTrains(t, b.UDPConn)
+	}
 	c1, c2 := sink(t, "127.0.0.1:0"), sink(t, "127.0.0.1:0")
 	ap := func(c *net.UDPConn) netip.AddrPort { return c.LocalAddr().(*net.UDPAddr).AddrPort() }
 	type msg struct {
@@ -219,9 +253,15 @@ func testListenerTrains(t *testing.T, network, addr string) {
 	if got := stats.writeMsgs.Load(); got != uint64(len(plan)) || stats.writeErrors.Load() != 0 {
 		t.Fatalf("%d datagrams counted sent, %d errors; want %d, 0", got, stats.writeErrors.Load(), len(plan))
 	}
-	if b.noGSO.Load() {
+	switch {
+	case refuse && (!b.noGSO.Load() || stats.gsoTrains.Load() != 0):
+		t.Fatalf("trains refused by the kernel, yet noGSO %v and %d trains counted", b.noGSO.Load(), stats.gsoTrains.Load())
+	case refuse:
+	case b.noGSO.Load():
 		t.Logf("the kernel refused UDP_SEGMENT; every datagram went alone")
-	} else if trains, carried := stats.gsoTrains.Load(), stats.gsoDatagrams.Load(); trains == 0 || carried < 2*trains {
-		t.Fatalf("%d trains carried %d datagrams: nothing was sent as a train", trains, carried)
+	default:
+		if trains, carried := stats.gsoTrains.Load(), stats.gsoDatagrams.Load(); trains == 0 || carried < 2*trains {
+			t.Fatalf("%d trains carried %d datagrams: nothing was sent as a train", trains, carried)
+		}
 	}
 }
