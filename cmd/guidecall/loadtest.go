@@ -52,7 +52,10 @@ this machine's address, so a node under test (--url) needs a --join-rate and
 --mode waiting fills a waiting room of --waiting shoppers instead, makes its
 head leave --rounds times and times every other socket's new position; it
 reads the nodes' RSS and idle CPU from /proc (--node-pid, or this process
-with --self). --url may name several nodes, separated by commas.`
+with --self). --url may name several nodes, separated by commas.
+--procs N spreads the sockets over N load processes of this executable
+(one process holds at most 19 500), so 20 000 across two nodes is one
+command.`
 
 // Bounds that keep every run finite and every flag sane.
 const (
