@@ -291,8 +291,8 @@ func (p *Provider) FetchStatus(ctx context.Context, ref string) (payments.LinkSt
 	return sessionStatus(s), nil
 }
 
-// FetchState implements payments.StateFetcher: the status and the
-// refunded total of the session's latest charge.
+// FetchState implements payments.StateFetcher: the status, the refunded
+// total and the creation time of the session's latest charge.
 func (p *Provider) FetchState(ctx context.Context, ref string) (payments.ProviderState, error) {
 	s, err := p.retrieve(ctx, ref)
 	if err != nil {
@@ -301,6 +301,11 @@ func (p *Provider) FetchState(ctx context.Context, ref string) (payments.Provide
 	st := payments.ProviderState{Status: sessionStatus(s)}
 	if pi := s.PaymentIntent; pi != nil && pi.LatestCharge != nil {
 		st.RefundedAmount = pi.LatestCharge.AmountRefunded
+		if pi.LatestCharge.Paid && pi.LatestCharge.Created > 0 {
+			// When the money was taken: an expired link becomes paid
+			// only for a charge made before its expiry.
+			st.PaidAt = time.Unix(pi.LatestCharge.Created, 0).UTC()
+		}
 	}
 	return st, nil
 }
