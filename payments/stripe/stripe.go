@@ -172,6 +172,8 @@ func (p *Provider) CreateLink(ctx context.Context, lp payments.ProviderLinkParam
 		ClientReferenceID: stripego.String(lp.LinkID),
 		SuccessURL:        stripego.String(returnURL(lp.ReturnURL, p.cfg.SuccessURL, lp.LinkID, "success")),
 		CancelURL:         stripego.String(returnURL(lp.ReturnURL, p.cfg.CancelURL, lp.LinkID, "canceled")),
+		// The page in the shopper's language, as they joined the call.
+		Locale: stripego.String(checkoutLocale(lp.Locale)),
 		// The shopper pays what the guide quoted, in the link's currency.
 		AdaptivePricing: &stripego.CheckoutSessionCreateAdaptivePricingParams{Enabled: stripego.Bool(false)},
 		Metadata:        map[string]string{"link_id": lp.LinkID, "call_id": lp.CallID},
