@@ -266,6 +266,19 @@ func TestBrowserAdminArabicPhone(t *testing.T) {
 	} {
 		tab.do(t, "open "+section.hash, browserStepTimeout, chromedp.Navigate(n.URL()+"/admin/"+section.hash))
 		tab.waitJS(t, section.hash+" listed", browserStepTimeout, section.ready)
+		if section.hash == "#guides" {
+			// Name and <address> each isolated, so right to left keeps
+			// the brackets around the address.
+			cell := `document.querySelectorAll('#guides-table tr[data-guide="` + n.guideEmail + `"] td:first-child > bdi')`
+			if got, want := tab.evalString(t, `Array.from(`+cell+`, (b) => b.textContent).join("|")`), "|<"+n.guideEmail+">"; !strings.HasSuffix(got, want) || strings.Count(got, "|") != 1 || strings.HasPrefix(got, "|") {
+				t.Errorf("guide cell's <bdi> parts %q, want the name and %q", got, want[1:])
+			}
+			// And as drawn: '>' right of the address's last letter.
+			order := tab.evalString(t, `(() => { const tn = `+cell+`[1].firstChild; const x = (i) => { const r = document.createRange(); r.setStart(tn, i); r.setEnd(tn, i + 1); return r.getBoundingClientRect().left; }; const n = tn.data.length; return x(0) < x(1) && x(n - 2) < x(n - 1) ? "ltr" : "reordered"; })()`)
+			if order != "ltr" {
+				t.Errorf("the guide's <address> is drawn %s in Arabic", order)
+			}
+		}
 		tab.reviewPage(t, axe, section.hash[1:]+"-ar")
 	}
 }

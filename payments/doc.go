@@ -53,7 +53,9 @@
 //     commit and publish left behind. Subscribers see every event at least
 //     once and can drop repeats by id.
 //   - Reconciliation: [Service.Reconcile] asks the providers about every
-//     link that may be behind them (unchanged for a while, not final) and
+//     link that may be behind them (unchanged for a while, not final,
+//     or expired or failed within ReconcileConfig.ClosedWindow, since a
+//     payment taken in time still makes those paid) and
 //     applies their answer through the same forward-only path, logging
 //     each fix; a webhook arriving later changes nothing. It runs every
 //     15s: a ticker with ReconcileConfig.Loop (one node), a River periodic

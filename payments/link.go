@@ -77,6 +77,11 @@ func unsettled(s LinkStatus) bool {
 	return s == StatusOpen || s == StatusProcessing || s == StatusPaid || s == StatusPartiallyRefunded
 }
 
+// reopenable reports whether a link in s is closed here but may still be
+// paid by a payment its provider took in time (see transitions): what
+// reconciliation checks for a while after it closed.
+func reopenable(s LinkStatus) bool { return s == StatusExpired || s == StatusFailed }
+
 // Final reports whether no further transition is possible from s.
 func (s LinkStatus) Final() bool { return len(transitions[s]) == 0 }
 

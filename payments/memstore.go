@@ -174,7 +174,7 @@ func (m *MemoryStore) LinksByCalls(ctx context.Context, callIDs []string) (map[s
 }
 
 // LinksUnsettled implements Store.
-func (m *MemoryStore) LinksUnsettled(ctx context.Context, updatedBefore, createdAfter time.Time, limit int) ([]Link, error) {
+func (m *MemoryStore) LinksUnsettled(ctx context.Context, updatedBefore, createdAfter, closedAfter time.Time, limit int) ([]Link, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -183,7 +183,10 @@ func (m *MemoryStore) LinksUnsettled(ctx context.Context, updatedBefore, created
 	out := []Link{}
 	for _, id := range m.order {
 		l := m.links[id]
-		if unsettled(l.Status) && l.UpdatedAt.Before(updatedBefore) && l.CreatedAt.After(createdAfter) {
+		if !l.UpdatedAt.Before(updatedBefore) {
+			continue
+		}
+		if (unsettled(l.Status) && l.CreatedAt.After(createdAfter)) || (reopenable(l.Status) && l.UpdatedAt.After(closedAfter)) {
 			out = append(out, l.Clone())
 		}
 	}

@@ -248,10 +248,12 @@ func (s *PostgresStore) LinksByCalls(ctx context.Context, callIDs []string) (map
 }
 
 // LinksUnsettled implements Store.
-func (s *PostgresStore) LinksUnsettled(ctx context.Context, updatedBefore, createdAfter time.Time, limit int) ([]Link, error) {
+func (s *PostgresStore) LinksUnsettled(ctx context.Context, updatedBefore, createdAfter, closedAfter time.Time, limit int) ([]Link, error) {
 	return s.links(ctx, "unsettled links", `SELECT `+linkColumns+` FROM payment_links
-		WHERE status IN ('open', 'processing', 'paid', 'partially_refunded') AND updated_at < $1 AND created_at > $2
-		ORDER BY updated_at, seq LIMIT $3`, updatedBefore, createdAfter, limit)
+		WHERE updated_at < $1 AND (
+			(status IN ('open', 'processing', 'paid', 'partially_refunded') AND created_at > $2)
+			OR (status IN ('expired', 'failed') AND updated_at > $3))
+		ORDER BY updated_at, seq LIMIT $4`, updatedBefore, createdAfter, closedAfter, limit)
 }
 
 // links runs a query of linkColumns; what names the rows in errors. No

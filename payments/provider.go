@@ -45,6 +45,11 @@ type ProviderState struct {
 	// RefundedAmount is the total refunded so far, in the link currency's
 	// minor units; 0 when nothing was, or the provider does not say.
 	RefundedAmount int64
+	// PaidAt is when the provider took the money, for a settled status;
+	// zero when it does not say. Reconciliation applies it as the
+	// payment's time, so a link that expired here first is paid only if
+	// the money was taken before its expiry (the rule webhooks follow).
+	PaidAt time.Time
 }
 
 // StateFetcher is a Provider that also reports the refunded total, so

@@ -22,6 +22,16 @@ const (
 	// DefaultReconcileWindow is how old a link may be and still be
 	// checked: refunds come days after a payment, but not months.
 	DefaultReconcileWindow = 7 * 24 * time.Hour
+	// DefaultReconcileClosedWindow is how long after an expired or failed
+	// link closed reconciliation still asks its provider about it: a
+	// payment taken in time whose webhook was lost makes it paid (see
+	// transitions). A failed link's checkout may take another attempt
+	// until it expires, at most a link's lifetime (DefaultLinkTTL, which
+	// is also Stripe's longest session) after the failure; the hour more
+	// covers a provider slow to settle what it took and a node that was
+	// down for a while. Beyond it a late payment is for an operator
+	// (the webhook path logs it at Error).
+	DefaultReconcileClosedWindow = DefaultLinkTTL + time.Hour
 	// reconcileBatch bounds the links one pass asks about.
 	reconcileBatch = 500
 )
@@ -33,6 +43,9 @@ type ReconcileConfig struct {
 	After  time.Duration // DefaultReconcileAfter if zero
 	Every  time.Duration // DefaultReconcileEvery if zero
 	Window time.Duration // DefaultReconcileWindow if zero
+	// ClosedWindow bounds how long after closing an expired or failed
+	// link is still checked; DefaultReconcileClosedWindow if zero.
+	ClosedWindow time.Duration
 	// Loop runs the pass on a ticker from Start to Stop (one node, memory
 	// store). On PostgreSQL the pass is a River periodic job instead
 	// (ReconcileWorker), which only River's leader enqueues.
@@ -51,6 +64,9 @@ func (c ReconcileConfig) withDefaults() ReconcileConfig {
 	}
 	if c.Window <= 0 {
 		c.Window = DefaultReconcileWindow
+	}
+	if c.ClosedWindow <= 0 {
+		c.ClosedWindow = DefaultReconcileClosedWindow
 	}
 	return c
 }
@@ -90,15 +106,19 @@ type Fix struct {
 	RefundedTo   int64 `json:"refunded_to"`
 }
 
-// Reconcile runs one pass: every unsettled link (open, paid, partially
-// refunded) created within the window and unchanged for After is brought
-// to its provider's status through the same forward-only apply as
-// webhooks, so a webhook that arrives later changes nothing. Each fix is
+// Reconcile runs one pass: every unsettled link (open, processing, paid,
+// partially refunded) created within Window, and every expired or failed
+// link closed within ClosedWindow, unchanged for After, is brought to its
+// provider's status through the same forward-only apply as webhooks, so a
+// webhook that arrives later changes nothing. An expired link becomes
+// paid only for a payment the provider says it took before the link's
+// expiry; a canceled link is never asked about. Each fix is
 // logged (link_id, call_id, from, to) and returned. A link whose provider
 // does not answer is skipped, logged, and tried again next pass.
 func (s *Service) Reconcile(ctx context.Context) ([]Fix, error) {
 	now := s.now()
-	links, err := s.store.LinksUnsettled(ctx, now.Add(-s.reconcile.After), now.Add(-s.reconcile.Window), reconcileBatch)
+	links, err := s.store.LinksUnsettled(ctx, now.Add(-s.reconcile.After), now.Add(-s.reconcile.Window),
+		now.Add(-s.reconcile.ClosedWindow), reconcileBatch)
 	if err != nil {
 		return nil, fmt.Errorf("payments: reconcile: %w", err)
 	}

@@ -392,3 +392,153 @@ func TestReconcileHealsRefundedAmount(t *testing.T) {
 		})
 	}
 }
+
+// Links that closed here (failed, expired) while the sandbox took the
+// money, its webhook lost: reconciliation asks about them within the
+// look-back and makes them paid, once, with one event; a canceled link
+// stays canceled, and a link closed longer ago than the look-back is not
+// asked about. On both stores.
+func TestReconcileClosedLinks(t *testing.T) {
+	for name, newStore := range map[string]func(t *testing.T) payments.Store{
+		"memory": func(*testing.T) payments.Store { return payments.NewMemoryStore() },
+		"postgres": func(t *testing.T) payments.Store {
+			pool, _ := dbtest.NewSchema(t)
+			return payments.NewPostgresStore(pool)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			f := newFixture(t, sandbox.Config{})
+			store := newStore(t)
+			f.svc = serviceOn(t, f, store, f.sb)
+			create := func(key string) payments.Link {
+				p := validParams()
+				p.IdempotencyKey = key
+				l, _, err := f.svc.CreateLink(ctx, p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return l
+			}
+			failed, expired, canceled, old := create("failed"), create("expired"), create("canceled"), create("old")
+			// The shopper pays all four; every payment webhook is lost
+			// (the fixture's outbox never sends).
+			for _, l := range []payments.Link{failed, expired, canceled, old} {
+				payOnCheckout(t, f.sb, l.ProviderRef)
+			}
+			paidAt := f.clock()
+			// A failed attempt's webhook arrives for one (a decline after
+			// the payment, reported late), which closes it here.
+			h, body := signed(f.secret, f.clock(), "evt_failed", sandbox.PaymentFailed, failed.ProviderRef)
+			if err := f.svc.HandleWebhook(ctx, sandbox.Name, h, body); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := store.LinkUpdate(ctx, canceled.ID, func(x *payments.Link) ([]payments.Event, error) {
+				x.Status = payments.StatusCanceled
+				return nil, nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			// Past the links' expiry, with no pass run meanwhile: the
+			// others expire here as they are read.
+			f.advance(payments.DefaultLinkTTL + time.Minute)
+			for _, l := range []payments.Link{expired, old} {
+				if got, err := f.svc.Link(ctx, l.ID); err != nil || got.Status != payments.StatusExpired {
+					t.Fatalf("link %s = %s, %v; want expired", l.ID, got.Status, err)
+				}
+			}
+			// One closed beyond the look-back: moved back in time as if
+			// it had closed then.
+			if _, err := store.LinkUpdate(ctx, old.ID, func(x *payments.Link) ([]payments.Event, error) {
+				x.UpdatedAt = f.clock().Add(-payments.DefaultReconcileClosedWindow - time.Minute)
+				return nil, nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			f.reset(t)
+
+			f.advance(time.Minute)
+			fixes, err := f.svc.Reconcile(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]payments.Fix{}
+			for _, fx := range fixes {
+				got[fx.LinkID] = fx
+			}
+			wantF := payments.Fix{LinkID: failed.ID, CallID: failed.CallID, Provider: sandbox.Name, From: payments.StatusFailed, To: payments.StatusPaid}
+			wantE := payments.Fix{LinkID: expired.ID, CallID: expired.CallID, Provider: sandbox.Name, From: payments.StatusExpired, To: payments.StatusPaid}
+			if len(fixes) != 2 || got[failed.ID] != wantF || got[expired.ID] != wantE {
+				t.Fatalf("fixes = %+v, want %+v and %+v", fixes, wantF, wantE)
+			}
+			for _, l := range []payments.Link{failed, expired} {
+				cur, _ := store.LinkGet(ctx, l.ID)
+				if cur.Status != payments.StatusPaid || cur.PaidAt == nil || !cur.PaidAt.Equal(paidAt) {
+					t.Fatalf("link %s after reconcile: %s paid at %v, want paid at %v (the provider's)", l.ID, cur.Status, cur.PaidAt, paidAt)
+				}
+			}
+			for l, want := range map[string]payments.LinkStatus{canceled.ID: payments.StatusCanceled, old.ID: payments.StatusExpired} {
+				if cur, _ := store.LinkGet(ctx, l); cur.Status != want {
+					t.Fatalf("link %s = %s, want %s", l, cur.Status, want)
+				}
+			}
+			if s := f.statuses(t); len(s) != 2 || s[0] != payments.StatusPaid || s[1] != payments.StatusPaid {
+				t.Fatalf("events = %v, want two paid (one a link)", s)
+			}
+			f.reset(t)
+			// The next pass finds nothing: each was fixed once.
+			f.advance(time.Minute)
+			if fixes, err := f.svc.Reconcile(ctx); err != nil || len(fixes) != 0 {
+				t.Fatalf("second pass = %+v, %v; want nothing", fixes, err)
+			}
+			if s := f.statuses(t); len(s) != 0 {
+				t.Fatalf("events after the second pass: %v", s)
+			}
+		})
+	}
+}
+
+// An expired link whose provider reports a payment taken after its
+// expiry (the provider's checkout outlived the link: Stripe's shortest
+// session is 31 minutes) stays expired: the ledger's rule, applied by
+// reconciliation as by webhooks.
+func TestReconcileExpiredPaidTooLate(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, sandbox.Config{})
+	l, _, err := f.svc.CreateLink(ctx, validParams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := &lateProvider{Sandbox: f.sb, paidAt: l.ExpiresAt.Add(time.Minute)}
+	f.svc = serviceOn(t, f, f.store, late)
+	f.advance(payments.DefaultLinkTTL + 2*time.Minute)
+	if got, _ := f.svc.Link(ctx, l.ID); got.Status != payments.StatusExpired {
+		t.Fatalf("link = %s, want expired", got.Status)
+	}
+	f.advance(time.Minute)
+	if fixes, err := f.svc.Reconcile(ctx); err != nil || len(fixes) != 0 {
+		t.Fatalf("reconcile = %+v, %v; want nothing", fixes, err)
+	}
+	if late.asked == 0 {
+		t.Fatal("the provider was never asked about the expired link")
+	}
+	if got, _ := f.store.LinkGet(ctx, l.ID); got.Status != payments.StatusExpired {
+		t.Fatalf("link = %s, want expired", got.Status)
+	}
+}
+
+// lateProvider is the sandbox whose every checkout says it was paid at
+// paidAt.
+type lateProvider struct {
+	*sandbox.Sandbox
+	paidAt time.Time
+	mu     sync.Mutex
+	asked  int
+}
+
+func (p *lateProvider) FetchState(ctx context.Context, ref string) (payments.ProviderState, error) {
+	p.mu.Lock()
+	p.asked++
+	p.mu.Unlock()
+	return payments.ProviderState{Status: payments.StatusPaid, PaidAt: p.paidAt}, nil
+}

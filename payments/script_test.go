@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"guidecall/internal/db/dbtest"
 	"guidecall/payments"
 	"guidecall/payments/sandbox"
 )
@@ -26,6 +27,13 @@ type scriptFixture struct {
 }
 
 func newScriptFixture(t *testing.T) *scriptFixture {
+	t.Helper()
+	return newScriptFixtureOn(t, nil)
+}
+
+// newScriptFixtureOn is newScriptFixture with the service on store (the
+// fixture's memory store if nil).
+func newScriptFixtureOn(t *testing.T, store payments.Store) *scriptFixture {
 	t.Helper()
 	sf := &scriptFixture{answers: map[string][]int{}, arrived: make(chan string, 100)}
 	var handler http.Handler
@@ -52,6 +60,9 @@ func newScriptFixture(t *testing.T) *scriptFixture {
 	}))
 	t.Cleanup(srv.Close)
 	sf.fixture = newFixture(t, sandbox.Config{CheckoutBaseURL: srv.URL + "/pay/sandbox", WebhookURL: srv.URL + "/webhooks/sandbox"})
+	if store != nil {
+		serviceOn(t, sf.fixture, store, sf.sb)
+	}
 	r := chi.NewRouter()
 	r.Mount("/webhooks", sf.svc.WebhookRoutes())
 	r.Mount("/pay/sandbox", sf.sb.CheckoutRoutes())
@@ -360,4 +371,84 @@ func TestSandboxScriptOutOfOrder(t *testing.T) {
 			t.Fatalf("events %v, want expired then paid, once each", s)
 		}
 	})
+}
+
+// The scripted sandbox closes a link here while its payment's webhook is
+// lost (held and never released): the scripted expiry's webhook, or a
+// decline after the payment, is the only one delivered. Reconciliation
+// then makes the link paid, once, with one event; on both stores.
+func TestSandboxScriptReconcileClosedLinks(t *testing.T) {
+	for name, newStore := range map[string]func(t *testing.T) payments.Store{
+		"memory": func(*testing.T) payments.Store { return payments.NewMemoryStore() },
+		"postgres": func(t *testing.T) payments.Store {
+			pool, _ := dbtest.NewSchema(t)
+			return payments.NewPostgresStore(pool)
+		},
+	} {
+		for _, closedBy := range []payments.LinkStatus{payments.StatusExpired, payments.StatusFailed} {
+			t.Run(name+"/"+string(closedBy), func(t *testing.T) {
+				ctx := context.Background()
+				store := newStore(t)
+				sf := newScriptFixtureOn(t, store)
+				h := scriptRouter(sf.sb)
+				script := sandbox.Script{HoldWebhooks: true}
+				if closedBy == payments.StatusExpired {
+					// The checkout expires 1ms after it is made (on the
+					// fake clock, which does not move before the payment,
+					// so the payment is in time), its webhook due then.
+					script.ExpireAfterMS = 1
+				}
+				if err := sf.sb.SetScript(script); err != nil {
+					t.Fatal(err)
+				}
+				l := sf.pay(t, "k-"+string(closedBy)) // the payment's webhook is held
+				if closedBy == payments.StatusFailed {
+					// A decline after the payment: the sandbox reports it,
+					// late, as payment.failed.
+					resp, err := http.Post(l.CheckoutURL+"/fail", "application/x-www-form-urlencoded", nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					resp.Body.Close()
+					sf.release(t, h, "newest", l.ProviderRef) // the failure's
+				} else {
+					sf.release(t, h, "oldest", l.ProviderRef) // the expiry's
+				}
+				// The rest of the test's links (the fixture's barriers)
+				// neither expire nor are held.
+				if err := sf.sb.SetScript(sandbox.Script{}); err != nil {
+					t.Fatal(err)
+				}
+				cur, _ := store.LinkGet(ctx, l.ID)
+				if cur.Status != closedBy {
+					t.Fatalf("after the delivered webhook: %s, want %s", cur.Status, closedBy)
+				}
+				if s := sf.changesOf(t, l.ID); len(s) != 1 || s[0] != closedBy {
+					t.Fatalf("events %v, want one %s", s, closedBy)
+				}
+				sf.reset(t)
+				// The payment's webhook is never released: lost.
+				sf.advance(payments.DefaultReconcileAfter + time.Second)
+				fixes, err := sf.svc.Reconcile(ctx)
+				want := payments.Fix{LinkID: l.ID, CallID: l.CallID, Provider: sandbox.Name, From: closedBy, To: payments.StatusPaid}
+				if err != nil || len(fixes) != 1 || fixes[0] != want {
+					t.Fatalf("reconcile = %+v, %v; want [%+v]", fixes, err, want)
+				}
+				if cur, _ := store.LinkGet(ctx, l.ID); cur.Status != payments.StatusPaid || cur.PaidAt == nil || !cur.PaidAt.Before(cur.ExpiresAt) {
+					t.Fatalf("after reconcile: %s paid at %v (expires %v)", cur.Status, cur.PaidAt, cur.ExpiresAt)
+				}
+				if s := sf.changesOf(t, l.ID); len(s) != 1 || s[0] != payments.StatusPaid {
+					t.Fatalf("events %v, want one paid", s)
+				}
+				sf.reset(t)
+				sf.advance(payments.DefaultReconcileAfter + time.Second)
+				if fixes, err := sf.svc.Reconcile(ctx); err != nil || len(fixes) != 0 {
+					t.Fatalf("second pass = %+v, %v; want nothing", fixes, err)
+				}
+				if s := sf.changesOf(t, l.ID); len(s) != 0 {
+					t.Fatalf("events after the second pass: %v", s)
+				}
+			})
+		}
+	}
 }

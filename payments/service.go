@@ -685,7 +685,9 @@ func (s *Service) syncLink(ctx context.Context, l Link) (Link, *Fix, error) {
 	if err != nil {
 		return Link{}, nil, fmt.Errorf("%w: %s: %w", ErrProvider, p.Name(), err)
 	}
-	updated, from, refundedFrom, err := s.applyState(ctx, l.ID, st, time.Time{})
+	// The payment's time, if the provider gave it: what lets an expired
+	// link become paid (moveTo), as a paid event's time does.
+	updated, from, refundedFrom, err := s.applyState(ctx, l.ID, st, st.PaidAt)
 	if errors.Is(err, errNoChange) {
 		if cur, err := s.store.LinkGet(ctx, l.ID); err == nil {
 			l = cur

@@ -34,11 +34,14 @@ type Store interface {
 	// no key. What a page of history asks for, instead of LinksByCall per
 	// call.
 	LinksByCalls(ctx context.Context, callIDs []string) (map[string][]Link, error)
-	// LinksUnsettled returns up to limit links whose status may still
-	// change at the provider (open, paid, partially refunded), last
-	// updated before updatedBefore and created after createdAfter, least
-	// recently updated first: what reconciliation checks.
-	LinksUnsettled(ctx context.Context, updatedBefore, createdAfter time.Time, limit int) ([]Link, error)
+	// LinksUnsettled returns up to limit links last updated before
+	// updatedBefore, least recently updated first: what reconciliation
+	// checks. They are those whose status may still change at the
+	// provider (open, processing, paid, partially refunded) created after
+	// createdAfter, and the expired and failed ones last updated (closed)
+	// after closedAfter, for which a payment taken in time may still be
+	// reported. Canceled and refunded links are never returned.
+	LinksUnsettled(ctx context.Context, updatedBefore, createdAfter, closedAfter time.Time, limit int) ([]Link, error)
 	// LinkUpdate reads the link, calls fn on a copy and writes the result
 	// together with the events fn returns (into the outbox), atomically
 	// with respect to other LinkUpdate calls on the same link: the events

@@ -31,6 +31,8 @@ by a running node.`, stderr)
 	f.register(fs)
 	after := fs.Duration("after", payments.DefaultReconcileAfter, "only links unchanged for at least this long")
 	since := fs.Duration("since", payments.DefaultReconcileWindow, "only links created within this long (e.g. 24h)")
+	closedSince := fs.Duration("closed-since", payments.DefaultReconcileClosedWindow,
+		"also expired and failed links closed within this long: a payment taken in time whose webhook was lost makes them paid")
 	var st config.Stripe
 	st.Register(fs)
 	var ad config.Adyen
@@ -93,7 +95,8 @@ by a running node.`, stderr)
 	}
 	svc, err := payments.NewService(payments.Config{
 		Store: payments.NewPostgresStore(pool), Providers: providers, Logger: log,
-		Reconcile: payments.ReconcileConfig{After: max(*after, time.Nanosecond), Window: max(*since, time.Nanosecond)},
+		Reconcile: payments.ReconcileConfig{After: max(*after, time.Nanosecond), Window: max(*since, time.Nanosecond),
+			ClosedWindow: max(*closedSince, time.Nanosecond)},
 	})
 	if err != nil {
 		return fmt.Errorf("reconcile: %w", err)

@@ -68,7 +68,8 @@ type Config struct {
 	// APIURL is the Checkout API base, version included (TestAPIURL if
 	// empty; a local fake in tests). It decides the mode.
 	APIURL string
-	// ReturnURL brings the shopper back after the payment; {LINK_ID} is
+	// ReturnURL brings the shopper back after the payment when the link
+	// has no page of its own (ProviderLinkParams.ReturnURL); {LINK_ID} is
 	// replaced with the link's id.
 	ReturnURL string
 	// Refs remembers the payment behind each link, learned from its
@@ -231,6 +232,25 @@ func (e *APIError) Error() string {
 	return fmt.Sprintf("adyen: HTTP %d %s (%s): %s", e.HTTPStatus, e.ErrorCode, e.ErrorType, e.Message)
 }
 
+// returnURL is where Adyen's page sends the shopper after paying: the
+// page they joined the call from (page, already checked against the
+// allowed origins by the caller, as for every provider), with the link's
+// id and payment=return in its query (Adyen's return does not say the
+// outcome; the page asks us) and its fragment dropped; or the configured
+// template, {LINK_ID} replaced, when there is no page or it is not an
+// absolute http(s) URL.
+func returnURL(page, tmpl, linkID string) string {
+	u, err := url.Parse(page)
+	if page == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return strings.ReplaceAll(tmpl, "{LINK_ID}", linkID)
+	}
+	q := u.Query()
+	q.Set("payment_link", linkID)
+	q.Set("payment", "return")
+	u.RawQuery, u.Fragment = q.Encode(), ""
+	return u.String()
+}
+
 // CreateLink implements payments.Provider: one payment link, referenced
 // by the link's id.
 func (p *Provider) CreateLink(ctx context.Context, lp payments.ProviderLinkParams) (payments.ProviderLink, error) {
@@ -242,7 +262,7 @@ func (p *Provider) CreateLink(ctx context.Context, lp payments.ProviderLinkParam
 		Reference:       lp.LinkID,
 		Amount:          amount,
 		MerchantAccount: p.cfg.MerchantAccount,
-		ReturnURL:       strings.ReplaceAll(p.cfg.ReturnURL, "{LINK_ID}", lp.LinkID),
+		ReturnURL:       returnURL(lp.ReturnURL, p.cfg.ReturnURL, lp.LinkID),
 		// The shopper's own, from their join: the hosted page's language
 		// and the country whose payment methods it offers. Unknown, Adyen
 		// decides from the shopper's browser.

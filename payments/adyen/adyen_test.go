@@ -560,3 +560,38 @@ func TestShopperLocaleAndCountryPerLink(t *testing.T) {
 		}
 	}
 }
+
+// The shopper comes back to the page they joined from (its own query
+// kept, the link and payment=return added, its fragment dropped); a link
+// without one, or with a page that is not an absolute http(s) URL, uses
+// the configured template.
+func TestReturnURLIsTheShoppersPage(t *testing.T) {
+	fake := adyentest.New(t, apiKey, merchant, keyBytes(t))
+	p := newProvider(t, fake.URL())
+	want := map[string]string{
+		"lnk_page": "https://shop.example/products/scarf?color=blue&payment=return&payment_link=lnk_page",
+		"lnk_none": "https://shop.example/shop/?payment_link=lnk_none",
+		"lnk_bad":  "https://shop.example/shop/?payment_link=lnk_bad",
+	}
+	for link, page := range map[string]string{
+		"lnk_page": "https://shop.example/products/scarf?color=blue#reviews",
+		"lnk_none": "",
+		"lnk_bad":  "javascript:alert(1)",
+	} {
+		if _, err := p.CreateLink(context.Background(), payments.ProviderLinkParams{
+			LinkID: link, CallID: "call_" + link, Amount: 1000, Currency: "EUR", ReturnURL: page,
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reqs := fake.Requests()
+	if len(reqs) != len(want) {
+		t.Fatalf("%d requests, want %d", len(reqs), len(want))
+	}
+	for _, r := range reqs {
+		link := r.Body["reference"].(string)
+		if got := r.Body["returnUrl"]; got != want[link] {
+			t.Errorf("%s: returnUrl = %v, want %s", link, got, want[link])
+		}
+	}
+}

@@ -8,7 +8,8 @@
 //   - Creating a payment link (POST /paymentLinks): the amount in Adyen's
 //     minor units (ISO 4217 but for CLP, CVE, IDR and ISK; an amount that
 //     does not fit is refused, never rounded), reference = the link's id, the merchant account, the
-//     return URL, expiresAt, shopperLocale and countryCode of the link's shopper (their locale and country at join) when known,
+//     return URL (the shopper's page, with payment_link and
+//     payment=return, else the configured template), expiresAt, shopperLocale and countryCode of the link's shopper (their locale and country at join) when known,
 //     the lines, metadata with the link and call ids. Reading one
 //     (GET /paymentLinks/{id}) for reconciliation: active → open,
 //     paymentPending → processing, completed → paid, expired → expired.

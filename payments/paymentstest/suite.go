@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -529,12 +530,17 @@ func RunStoreSuite(t *testing.T, newStore func(t *testing.T) payments.Store) {
 		}
 		oldOpen := mk("a", payments.StatusOpen, 0, 2*time.Minute)
 		oldPaid := mk("b", payments.StatusPaid, 0, time.Minute)
-		mk("c", payments.StatusOpen, 0, 10*time.Minute)       // changed too recently
-		mk("d", payments.StatusFailed, 0, time.Minute)        // final
-		mk("e", payments.StatusExpired, 0, time.Minute)       // final
-		mk("f", payments.StatusOpen, -time.Hour, time.Minute) // created before the window
+		mk("c", payments.StatusOpen, 0, 10*time.Minute)               // changed too recently
+		failed := mk("d", payments.StatusFailed, 0, 70*time.Second)   // closed within the look-back
+		expired := mk("e", payments.StatusExpired, 0, 80*time.Second) // closed within the look-back
+		mk("f", payments.StatusOpen, -time.Hour, time.Minute)         // created before the window
 		partial := mk("g", payments.StatusPartiallyRefunded, 0, 3*time.Minute)
-		got, err := s.LinksUnsettled(ctx, base.Add(5*time.Minute), base.Add(-time.Minute), 10)
+		mk("h", payments.StatusExpired, 0, 0)                                    // closed before the look-back
+		mk("i", payments.StatusCanceled, 0, 90*time.Second)                      // final
+		mk("j", payments.StatusRefunded, 0, 90*time.Second)                      // final
+		oldFailed := mk("k", payments.StatusFailed, -time.Hour, 100*time.Second) // the look-back counts from closing
+		mk("l", payments.StatusFailed, 0, 10*time.Minute)                        // closed too recently
+		got, err := s.LinksUnsettled(ctx, base.Add(5*time.Minute), base.Add(-time.Minute), base.Add(30*time.Second), 10)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -542,10 +548,11 @@ func RunStoreSuite(t *testing.T, newStore func(t *testing.T) payments.Store) {
 		for _, l := range got {
 			ids = append(ids, l.ID)
 		}
-		if len(got) != 3 || got[0].ID != oldPaid.ID || got[1].ID != oldOpen.ID || got[2].ID != partial.ID {
-			t.Fatalf("LinksUnsettled = %v, want %s %s %s (least recently updated first)", ids, oldPaid.ID, oldOpen.ID, partial.ID)
+		want := []string{oldPaid.ID, failed.ID, expired.ID, oldFailed.ID, oldOpen.ID, partial.ID}
+		if !slices.Equal(ids, want) {
+			t.Fatalf("LinksUnsettled = %v, want %v (least recently updated first)", ids, want)
 		}
-		if got, _ := s.LinksUnsettled(ctx, base.Add(5*time.Minute), base.Add(-time.Minute), 2); len(got) != 2 {
+		if got, _ := s.LinksUnsettled(ctx, base.Add(5*time.Minute), base.Add(-time.Minute), base.Add(30*time.Second), 2); len(got) != 2 {
 			t.Fatalf("limit 2 returned %d", len(got))
 		}
 	})

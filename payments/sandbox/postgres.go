@@ -65,7 +65,7 @@ func pgError(err error, what string) error {
 }
 
 const checkoutColumns = `ref, link_id, call_id, amount, currency, items, description, expires_at,
-	status, refunded, created_at, return_url, refund_seqs`
+	status, refunded, created_at, return_url, refund_seqs, paid_at`
 
 type rowScanner interface {
 	Scan(dest ...any) error
@@ -76,9 +76,13 @@ func scanCheckout(r rowScanner) (Checkout, error) {
 	var items []byte
 	var expires *time.Time
 	var seqs []int32
+	var paid *time.Time
 	if err := r.Scan(&c.Ref, &c.Params.LinkID, &c.Params.CallID, &c.Params.Amount, &c.Params.Currency,
-		&items, &c.Params.Description, &expires, &c.Status, &c.Refunded, &c.CreatedAt, &c.Params.ReturnURL, &seqs); err != nil {
+		&items, &c.Params.Description, &expires, &c.Status, &c.Refunded, &c.CreatedAt, &c.Params.ReturnURL, &seqs, &paid); err != nil {
 		return Checkout{}, err
+	}
+	if paid != nil {
+		c.PaidAt = paid.UTC()
 	}
 	if items != nil {
 		if err := json.Unmarshal(items, &c.Params.Items); err != nil {
@@ -109,12 +113,15 @@ func checkoutArgs(c Checkout) ([]any, error) {
 	for _, n := range c.RefundSeqs {
 		seqs = append(seqs, int32(n))
 	}
-	var expires *time.Time
+	var expires, paid *time.Time
 	if !c.Params.ExpiresAt.IsZero() {
 		expires = &c.Params.ExpiresAt
 	}
+	if !c.PaidAt.IsZero() {
+		paid = &c.PaidAt
+	}
 	return []any{c.Ref, c.Params.LinkID, c.Params.CallID, c.Params.Amount, c.Params.Currency,
-		items, c.Params.Description, expires, c.Status, c.Refunded, c.CreatedAt, c.Params.ReturnURL, seqs}, nil
+		items, c.Params.Description, expires, c.Status, c.Refunded, c.CreatedAt, c.Params.ReturnURL, seqs, paid}, nil
 }
 
 // CheckoutCreate implements Store.
@@ -125,7 +132,7 @@ func (s *PostgresStore) CheckoutCreate(ctx context.Context, c Checkout) (Checkou
 		return Checkout{}, fmt.Errorf("sandbox: %s: %w", what, err)
 	}
 	got, err := scanCheckout(s.pool.QueryRow(ctx, `INSERT INTO sandbox_checkouts (`+checkoutColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 		RETURNING `+checkoutColumns, args...))
 	if err != nil {
 		return Checkout{}, pgError(err, what)
@@ -169,7 +176,7 @@ func (s *PostgresStore) CheckoutUpdate(ctx context.Context, ref string, fn func(
 		}
 		if _, err := tx.Exec(ctx, `UPDATE sandbox_checkouts SET link_id = $2, call_id = $3, amount = $4,
 			currency = $5, items = $6, description = $7, expires_at = $8, status = $9, refunded = $10,
-			created_at = $11, return_url = $12, refund_seqs = $13
+			created_at = $11, return_url = $12, refund_seqs = $13, paid_at = $14
 			WHERE ref = $1`, args...); err != nil {
 			return err
 		}

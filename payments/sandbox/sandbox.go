@@ -244,8 +244,8 @@ func (sb *Sandbox) FetchStatus(ctx context.Context, ref string) (payments.LinkSt
 	return c.StatusAt(sb.cfg.Now()), nil
 }
 
-// FetchState implements payments.StateFetcher: the status and the total
-// refunded, for reconciliation.
+// FetchState implements payments.StateFetcher: the status, the total
+// refunded and when the money was taken, for reconciliation.
 func (sb *Sandbox) FetchState(ctx context.Context, ref string) (payments.ProviderState, error) {
 	if err := ctx.Err(); err != nil {
 		return payments.ProviderState{}, err
@@ -254,7 +254,7 @@ func (sb *Sandbox) FetchState(ctx context.Context, ref string) (payments.Provide
 	if err != nil {
 		return payments.ProviderState{}, err
 	}
-	return payments.ProviderState{Status: c.StatusAt(sb.cfg.Now()), RefundedAmount: c.Refunded}, nil
+	return payments.ProviderState{Status: c.StatusAt(sb.cfg.Now()), RefundedAmount: c.Refunded, PaidAt: c.PaidAt}, nil
 }
 
 // Refund implements payments.Provider: amount up to what is left of a paid
@@ -328,6 +328,9 @@ func (sb *Sandbox) outcome(ctx context.Context, ref string, paid bool, method st
 			// A closed checkout takes no payment, although the ledger
 			// accepts a payment reported late for a closed link.
 			c.Status = next
+			if next == payments.StatusPaid {
+				c.PaidAt = sb.cfg.Now().UTC()
+			}
 		case !paid && st != payments.StatusExpired && st != payments.StatusCanceled:
 			// A failed attempt reported after the link was settled.
 		default:
@@ -356,6 +359,7 @@ func (sb *Sandbox) complete(ctx context.Context, ref string) (Checkout, error) {
 			return nil, fmt.Errorf("%w: a %s checkout has no payment under way", payments.ErrInvalidTransition, c.Status)
 		}
 		c.Status = payments.StatusPaid
+		c.PaidAt = sb.cfg.Now().UTC()
 		return sb.deliveries(*c, PaymentSucceeded)
 	})
 	if err != nil {

@@ -24,6 +24,9 @@ type Checkout struct {
 	// first: a refund asked again with one of them is not taken again.
 	RefundSeqs []int
 	CreatedAt  time.Time
+	// PaidAt is when the checkout took the money (an asynchronous
+	// method's: when it completed); zero while it has not.
+	PaidAt time.Time
 }
 
 // Clone returns a deep copy of c.

@@ -8,7 +8,9 @@
 //     client_reference_id carrying the link and call ids (on the payment
 //     intent too, so refund events find their link), expires_at within
 //     Stripe's 30 min – 24 h window, success and cancel URLs, payment
-//     method types per currency.
+//     method types per currency, and the page's locale: the shopper's
+//     BCP 47 locale mapped to the nearest of Stripe's, "auto" when Stripe
+//     has none of their language.
 //   - Idempotency: every POST carries a key derived from the link alone
 //     ([CreateKey], [RefundKey]), so no retry of ours (stripe-go's, a
 //     replayed request, another node) makes a second session or refund.

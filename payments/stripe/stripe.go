@@ -172,6 +172,8 @@ func (p *Provider) CreateLink(ctx context.Context, lp payments.ProviderLinkParam
 		ClientReferenceID: stripego.String(lp.LinkID),
 		SuccessURL:        stripego.String(returnURL(lp.ReturnURL, p.cfg.SuccessURL, lp.LinkID, "success")),
 		CancelURL:         stripego.String(returnURL(lp.ReturnURL, p.cfg.CancelURL, lp.LinkID, "canceled")),
+		// The page in the shopper's language, as they joined the call.
+		Locale: stripego.String(checkoutLocale(lp.Locale)),
 		// The shopper pays what the guide quoted, in the link's currency.
 		AdaptivePricing: &stripego.CheckoutSessionCreateAdaptivePricingParams{Enabled: stripego.Bool(false)},
 		Metadata:        map[string]string{"link_id": lp.LinkID, "call_id": lp.CallID},
@@ -291,8 +293,8 @@ func (p *Provider) FetchStatus(ctx context.Context, ref string) (payments.LinkSt
 	return sessionStatus(s), nil
 }
 
-// FetchState implements payments.StateFetcher: the status and the
-// refunded total of the session's latest charge.
+// FetchState implements payments.StateFetcher: the status, the refunded
+// total and the creation time of the session's latest charge.
 func (p *Provider) FetchState(ctx context.Context, ref string) (payments.ProviderState, error) {
 	s, err := p.retrieve(ctx, ref)
 	if err != nil {
@@ -301,6 +303,11 @@ func (p *Provider) FetchState(ctx context.Context, ref string) (payments.Provide
 	st := payments.ProviderState{Status: sessionStatus(s)}
 	if pi := s.PaymentIntent; pi != nil && pi.LatestCharge != nil {
 		st.RefundedAmount = pi.LatestCharge.AmountRefunded
+		if pi.LatestCharge.Paid && pi.LatestCharge.Created > 0 {
+			// When the money was taken: an expired link becomes paid
+			// only for a charge made before its expiry.
+			st.PaidAt = time.Unix(pi.LatestCharge.Created, 0).UTC()
+		}
 	}
 	return st, nil
 }

@@ -219,6 +219,27 @@ func TestCreateLinkReturnsToTheShoppersPage(t *testing.T) {
 	}
 }
 
+// The checkout page speaks the shopper's language: their locale, mapped
+// to Stripe's list, reaches the session; one Stripe lacks is "auto", and
+// stripe-mock (which checks the enum) takes every one.
+func TestCreateLinkPassesTheShoppersLocale(t *testing.T) {
+	rec, api := newRecorder(t, stripeMockURL(t))
+	now := time.Now()
+	p := newProvider(t, testKey, api, now)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for i, c := range []struct{ locale, want string }{{"nl-NL", "nl"}, {"es-MX", "es-419"}, {"ar", "auto"}, {"", "auto"}} {
+		if _, err := p.CreateLink(ctx, payments.ProviderLinkParams{LinkID: fmt.Sprintf("pl_loc_%d", i), CallID: "c", Amount: 1000,
+			Currency: "EUR", Locale: c.locale, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			t.Fatalf("CreateLink %q: %v", c.locale, err)
+		}
+		reqs := rec.all()
+		if got := reqs[len(reqs)-1].Form.Get("locale"); got != c.want {
+			t.Errorf("locale %q: form locale %q, want %q", c.locale, got, c.want)
+		}
+	}
+}
+
 // Payment method types follow the shopper's country within a currency,
 // then the currency, then the default.
 func TestPaymentMethodsByCountry(t *testing.T) {

@@ -218,7 +218,17 @@ async function loadGuides() {
     const queues = g.profile?.queues ? g.profile.queues.join(", ") : t("admin.guides.every_queue");
     const langs = g.profile?.languages?.length ? g.profile.languages.join(", ") : t("admin.guides.any_language");
     const st = g.account.disabled ? t("admin.guides.disabled") : (presenceName[g.presence] || presenceName.offline)();
-    for (const c of [`${g.account.name} <${g.account.email}>`, queues, langs, st]) {
+    // Name and address each isolated (<bdi>): in Arabic an English name
+    // or the address's brackets would otherwise be reordered with the
+    // text around them.
+    const who = document.createElement("td");
+    const name = document.createElement("bdi");
+    name.textContent = g.account.name;
+    const email = document.createElement("bdi");
+    email.textContent = `<${g.account.email}>`;
+    who.append(name, " ", email);
+    tr.append(who);
+    for (const c of [queues, langs, st]) {
       const td = document.createElement("td");
       td.textContent = c;
       tr.append(td);

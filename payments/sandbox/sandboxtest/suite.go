@@ -52,7 +52,8 @@ func RunStoreSuite(t *testing.T, newStore func(t *testing.T) (sandbox.Store, Enq
 		g, w := got.Params, want.Params
 		if got.Ref != want.Ref || got.Status != want.Status || got.Refunded != want.Refunded ||
 			!slices.Equal(got.RefundSeqs, want.RefundSeqs) ||
-			!got.CreatedAt.Equal(want.CreatedAt) || g.LinkID != w.LinkID || g.CallID != w.CallID ||
+			!got.CreatedAt.Equal(want.CreatedAt) || !got.PaidAt.Equal(want.PaidAt) || got.PaidAt.IsZero() != want.PaidAt.IsZero() ||
+			g.LinkID != w.LinkID || g.CallID != w.CallID ||
 			g.Amount != w.Amount || g.Currency != w.Currency || g.Description != w.Description || g.ReturnURL != w.ReturnURL ||
 			!g.ExpiresAt.Equal(w.ExpiresAt) || g.ExpiresAt.IsZero() != w.ExpiresAt.IsZero() ||
 			len(g.Items) != len(w.Items) || (g.Items == nil) != (w.Items == nil) {
@@ -168,10 +169,12 @@ func RunStoreSuite(t *testing.T, newStore func(t *testing.T) (sandbox.Store, Enq
 		want := c
 		want.Status = payments.StatusPartiallyRefunded
 		want.Refunded = 200
+		want.PaidAt = base.Add(30 * time.Second)
 		got, err := s.CheckoutUpdate(ctx, c.Ref, func(x *sandbox.Checkout) ([]webhook.Delivery, error) {
 			equal(t, *x, c)
 			x.Status = payments.StatusPartiallyRefunded
 			x.Refunded = 200
+			x.PaidAt = want.PaidAt
 			return nil, nil
 		})
 		if err != nil {
