@@ -77,3 +77,34 @@ func TestMetricsBusBacklog(t *testing.T) {
 		}
 	})
 }
+
+// --pprof puts the runtime profiles on the operator's --metrics-addr
+// listener only: the public listener never answers them, and without the
+// flag neither does the metrics one.
+func TestPprofOnTheMetricsListenerOnly(t *testing.T) {
+	status := func(t *testing.T, url string) int {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, tc := range []struct {
+		pprof bool
+		want  int
+	}{{true, http.StatusOK}, {false, http.StatusNotFound}} {
+		node := startAppConfig(t, func(c *config.Serve) { c.MetricsAddr, c.Pprof = "127.0.0.1:0", tc.pprof }, nil)
+		base := strings.TrimSuffix(node.MetricsURL(), "/metrics")
+		if got := status(t, base+"/debug/pprof/cmdline"); got != tc.want {
+			t.Errorf("--pprof=%v: metrics listener /debug/pprof/cmdline answered %d, want %d", tc.pprof, got, tc.want)
+		}
+		if got := status(t, node.URL()+"/debug/pprof/cmdline"); got == http.StatusOK {
+			t.Errorf("--pprof=%v: the public listener served /debug/pprof/cmdline", tc.pprof)
+		}
+	}
+}

@@ -109,7 +109,10 @@ type Serve struct {
 	LogFormat string
 
 	// Operations (issue 11).
-	MetricsAddr      string
+	MetricsAddr string
+	// Pprof adds Go's runtime profiles (/debug/pprof/) to the --metrics-addr
+	// listener, which is the operator's own, never the public one.
+	Pprof            bool
 	TLSCert          string
 	TLSKey           string
 	HTTPRedirectAddr string
@@ -246,6 +249,7 @@ func (c *Serve) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.CustomerTokenSecret, "customer-token-secret", "", "the merchant's identity secret that signs customer tokens (HS256); without it tokens, and so priorities, are refused")
 	fs.IntVar(&c.MaxMissedOffers, "max-missed-offers", 2, "offers a guide may let time out in a row before being set away")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "address to serve Prometheus /metrics on (e.g. 127.0.0.1:9090); empty serves none")
+	fs.BoolVar(&c.Pprof, "pprof", false, "also serve Go's runtime profiles at /debug/pprof/ on --metrics-addr, for measuring a node under load")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate (chain) to serve HTTPS and WSS with on --http-addr; reloaded on SIGHUP")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key of --tls-cert; reloaded on SIGHUP")
 	fs.StringVar(&c.HTTPRedirectAddr, "http-redirect-addr", "", "with --tls-cert: a plain-HTTP address (e.g. :80) that redirects to the HTTPS --public-url")
@@ -320,6 +324,9 @@ func (c *Serve) Validate() error {
 		if c.DatabaseURL == "" {
 			return fmt.Errorf("--bus-url needs --database-url: the bus finds each party's node in PostgreSQL, and one node in memory needs no bus")
 		}
+	}
+	if c.Pprof && c.MetricsAddr == "" {
+		return fmt.Errorf("--pprof needs --metrics-addr: profiles are served on the operator's listener, never on --http-addr")
 	}
 	if c.Retention < 0 || c.PurgeEvery <= 0 {
 		return fmt.Errorf("--retention must not be negative, and --purge-every must be positive")

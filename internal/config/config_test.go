@@ -234,6 +234,7 @@ func TestConnectionAndProxyFlags(t *testing.T) {
 		"--max-connections-per-ip": func(c *config.Serve) { c.MaxConnectionsPerIP = -1 },
 		"--bus-url":                func(c *config.Serve) { c.BusURL = "http://127.0.0.1:4222"; c.DatabaseURL = "postgres://x" },
 		"--bus-url needs":          func(c *config.Serve) { c.BusURL = "nats://127.0.0.1:4222" },
+		"--pprof needs":            func(c *config.Serve) { c.Pprof = true },
 	} {
 		c, fs := newServe(t)
 		if err := config.Parse(fs, nil, env(nil)); err != nil {
