@@ -95,11 +95,15 @@ func (s *Service) settlePresence(ctx context.Context) error {
 			ids = append(ids, e.ID)
 		}
 	}
+	var inCall []string
 	for _, c := range live {
-		if c.State == CallOffered {
-			continue
+		if c.State != CallOffered {
+			inCall = append(inCall, c.EntryID)
 		}
-		if e, err := s.store.EntryGet(ctx, c.EntryID); err == nil && stale(e) {
+	}
+	entries, _ := s.entriesByID(ctx, inCall) // one that cannot be read is judged at the next pass
+	for _, id := range inCall {
+		if e, ok := entries[id]; ok && stale(e) {
 			ids = append(ids, e.ID)
 		}
 	}
@@ -178,16 +182,27 @@ func (s *Service) settleCalls(ctx context.Context) error {
 		return err
 	}
 	var errs []error
+	var entryIDs, guideIDs []string
+	for _, c := range live {
+		if c.State != CallOffered {
+			entryIDs, guideIDs = append(entryIDs, c.EntryID), append(guideIDs, c.GuideID)
+		}
+	}
+	entries, eerr := s.entriesByID(ctx, entryIDs)
+	guides, gerr := s.guidesByID(ctx, guideIDs)
+	if eerr != nil || gerr != nil {
+		return errors.Join(eerr, gerr)
+	}
 	for _, c := range live {
 		var e Entry
 		var g Guide
 		if c.State != CallOffered {
-			var gerr, eerr error
-			g, gerr = s.store.GuideGet(ctx, c.GuideID)
-			e, eerr = s.store.EntryGet(ctx, c.EntryID)
-			if gerr != nil || eerr != nil {
+			var eok, gok bool
+			e, eok = entries[c.EntryID]
+			g, gok = guides[c.GuideID]
+			if !eok || !gok {
 				// One unreadable call must not stop the others from settling.
-				errs = append(errs, fmt.Errorf("call %s: %w", c.ID, errors.Join(gerr, eerr)))
+				errs = append(errs, fmt.Errorf("call %s: entry %s read %t, guide %s read %t: %w", c.ID, c.EntryID, eok, c.GuideID, gok, ErrNotFound))
 				continue
 			}
 		}
@@ -219,6 +234,60 @@ func (s *Service) settleCalls(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// bulkReader is a Store that reads many records by id in one query
+// (PostgreSQL: one round trip instead of one per record). The matcher
+// uses it for what it reads each pass without a claim; a record missing
+// from the map was not found.
+type bulkReader interface {
+	EntriesByID(ctx context.Context, ids []string) (map[string]Entry, error)
+	GuidesByID(ctx context.Context, ids []string) (map[string]Guide, error)
+}
+
+// entriesByID reads the entries of ids, at once where the store can; one
+// that is not found is left out, one that cannot be read is an error.
+func (s *Service) entriesByID(ctx context.Context, ids []string) (map[string]Entry, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	if b, ok := s.store.(bulkReader); ok {
+		return b.EntriesByID(ctx, ids)
+	}
+	out := make(map[string]Entry, len(ids))
+	for _, id := range ids {
+		e, err := s.store.EntryGet(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[id] = e
+	}
+	return out, nil
+}
+
+// guidesByID is entriesByID for guides.
+func (s *Service) guidesByID(ctx context.Context, ids []string) (map[string]Guide, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	if b, ok := s.store.(bulkReader); ok {
+		return b.GuidesByID(ctx, ids)
+	}
+	out := make(map[string]Guide, len(ids))
+	for _, id := range ids {
+		g, err := s.store.GuideGet(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[id] = g
+	}
+	return out, nil
 }
 
 // settleEntries abandons queued shoppers who dropped and did not return.

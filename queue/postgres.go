@@ -354,6 +354,37 @@ func (x pgExec) EntryRequeue(ctx context.Context, id string) (Entry, error) {
 	return e, nil
 }
 
+// EntriesByID reads many entries in one query (bulkReader), without a
+// claim.
+func (s *PostgresStore) EntriesByID(ctx context.Context, ids []string) (map[string]Entry, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+entryColumns+` FROM queue_entries WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, pgError(err, "entries", fmt.Sprintf("%d by id", len(ids)))
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Entry, error) { return scanEntry(r) })
+	if err != nil {
+		return nil, pgError(err, "entries", fmt.Sprintf("%d by id", len(ids)))
+	}
+	out := make(map[string]Entry, len(list))
+	for _, e := range list {
+		out[e.ID] = e
+	}
+	return out, nil
+}
+
+// GuidesByID reads many guides in one query (bulkReader), without a claim.
+func (s *PostgresStore) GuidesByID(ctx context.Context, ids []string) (map[string]Guide, error) {
+	list, err := s.plain().queryGuides(ctx, "by id", `SELECT `+guideColumns+` FROM guides WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]Guide, len(list))
+	for _, g := range list {
+		out[g.ID] = g
+	}
+	return out, nil
+}
+
 func (x pgExec) EntriesQueued(ctx context.Context, queue string) ([]Entry, error) {
 	// COLLATE "C" sorts queue names byte-wise, as Go and the MemoryStore do.
 	rows, err := x.q.Query(ctx, `SELECT `+entryColumns+` FROM queue_entries
