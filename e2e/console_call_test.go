@@ -82,6 +82,12 @@ func TestBrowserConsoleInCall(t *testing.T) {
 	)
 	const openLink = `#payment-links li[data-link-id][data-status="open"]`
 	guide.waitJS(t, "link listed", browserStepTimeout, `!!document.querySelector('`+openLink+`')`)
+	// The link's amount is written in the console's language (after a
+	// switch below, in that one), not in the browser's.
+	linkAmountIn := func(lang string) string {
+		return `document.querySelector('` + openLink + ` > strong').textContent === new Intl.NumberFormat(` + jsString(lang) + `, { style: "currency", currency: "EUR" }).format("49.99")`
+	}
+	guide.waitJS(t, "link amount in English", browserStepTimeout, linkAmountIn("en"))
 	guide.auditSizes(t, axe, "console in a call")
 
 	// On a phone (390x844) the payment form is reachable with the video
@@ -141,6 +147,7 @@ func TestBrowserConsoleInCall(t *testing.T) {
 		document.querySelector("#shopper-cart").textContent.includes("Warenkorb") &&
 		document.querySelector("#guide-chat-log .from-shopper strong").textContent === "Kunde:" &&
 		document.querySelector('`+openLink+` .badge').textContent === "offen" &&
+		`+linkAmountIn("de")+` && document.querySelector('`+openLink+` > strong').textContent.startsWith("49,99") &&
 		`+backLine+`.textContent === "Sie sind nach dem Neuladen wieder im Anruf." &&
 		document.querySelector("#transfer-target").options[0].textContent === "Kollegen oder Warteschlange wählen" &&
 		[...document.querySelectorAll("#transfer-target optgroup")].some((g) => g.label === "Warteschlangen") &&
@@ -154,7 +161,7 @@ func TestBrowserConsoleInCall(t *testing.T) {
 	guide.do(t, "choose Arabic", browserStepTimeout, chromedp.SetValue(chromedp.CSS("#console-locale"), "ar"),
 		chromedp.Evaluate[chromedp.Void](`document.querySelector("#console-locale").dispatchEvent(new Event("change")), null`))
 	guide.waitJS(t, "in-call text in Arabic", browserStepTimeout, `document.documentElement.dir === "rtl" &&
-		`+backLine+`.textContent === "عدت إلى المكالمة بعد إعادة التحميل." &&
+		`+backLine+`.textContent === "عدت إلى المكالمة بعد إعادة التحميل." && `+linkAmountIn("ar")+` &&
 		[...document.querySelectorAll("#transfer-target optgroup")].some((g) => g.label !== "Queues" && g.label !== "Warteschlangen" && g.label !== "")`)
 	shot(t, guide, "guide-in-call-ar", "#call-view")
 	shot(t, guide, "guide-in-call-ar-chat", "#guide-chat-log")

@@ -223,6 +223,21 @@ func TestBrowserWrapUpNotesInHistory(t *testing.T) {
 		`(() => { const r = document.querySelector('#overview-queues tr[data-entry-id=`+strconv.Quote(j.EntryID)+`]'); return r && r.textContent.includes("Sam") && r.textContent.includes("de-DE") && r.textContent.includes("shop.example/p/42"); })()`)
 	shot(t, guide, "console-queue-overview", "#overview-panel")
 	guide.auditSizes(t, axe, "console with the queue overview")
+	// On a phone the overview's rows stand stacked under their column
+	// names, in English and in Arabic (right to left): nothing scrolls
+	// sideways. The history's status line follows the language too.
+	guide.fitsPhone(t, "console with the queue overview")
+	guide.do(t, "choose Arabic", browserStepTimeout, chromedp.SetValue(chromedp.CSS("#console-locale"), "ar"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#console-locale").dispatchEvent(new Event("change")), null`))
+	guide.waitJS(t, "the overview in Arabic", browserStepTimeout, `document.documentElement.dir === "rtl" &&
+		document.querySelectorAll("#overview-queues th")[1]?.textContent === "المتسوق" &&
+		document.querySelector("#overview-queues tbody td:nth-child(2)")?.dataset.label === "المتسوق" &&
+		document.querySelector("#history-status").textContent === "لم يتم العثور على مكالمات."`)
+	guide.fitsPhone(t, "console with the queue overview, in Arabic")
+	shot(t, guide, "console-queue-overview-ar", "#overview-panel")
+	guide.do(t, "back to English", browserStepTimeout, chromedp.SetValue(chromedp.CSS("#console-locale"), "en"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector("#console-locale").dispatchEvent(new Event("change")), null`))
+	guide.waitJS(t, "English again", browserStepTimeout, `document.documentElement.lang === "en" && document.documentElement.dir === "ltr"`)
 	guide.do(t, "accept", browserStepTimeout, chromedp.Click(chromedp.CSS("#accept-offer")))
 	guide.waitJS(t, "call on screen", browserStepTimeout, `!!window.guidecall.callId()`)
 	callID := guide.evalString(t, `window.guidecall.callId()`)

@@ -26,14 +26,17 @@
 //     CSV export, from GET /api/v1/admin/stats) and its management:
 //     manage.js (queues, guides, the product feed), payments.js (providers'
 //     figures, rollouts, risk limits), webhooks.js (merchant endpoints, the
-//     delivery log, replay), forms.js (refusals shown beside their field),
-//     stack.js (each table cell labelled with its column, for the stacked
-//     rows admin.css draws at phone widths);
+//     delivery log, replay) and forms.js (refusals shown beside their
+//     field); at phone widths admin.css draws its tables' rows stacked,
+//     labelled by js/stack.js;
 //     with its own fourteen catalogs in static/locales/admin/ so the widget
 //     never loads them.
 //   - static/js/: plain ES modules shared by the pages: signal.js (the
 //     WebSocket client of docs/protocol.md), call.js (the RTCPeerConnection
-//     lifecycle), money.js (integer minor units, no floats) and i18n.js.
+//     lifecycle), money.js (integer minor units, no floats), i18n.js and
+//     stack.js (each table cell labelled with its column, for the stacked
+//     rows of the dashboard's tables and the console's queue overview at
+//     phone widths).
 //   - static/css/ (app.css for the pages, widget.css inside the widget's
 //     shadow root) and static/locales/: fourteen catalogs (en, zh-CN, ja,
 //     ko, th, id, vi, ar, he, de, nl, fr, es, pt-BR), ar and he right to

@@ -7,7 +7,7 @@ import { formatMoney } from "../js/money.js";
 import { barChart } from "./charts.js";
 import { toCSV } from "./csv.js";
 import { initManagement } from "./manage.js";
-import { labelTables } from "./stack.js";
+import { labelTables } from "../js/stack.js";
 
 const $ = (sel) => document.querySelector(sel);
 const REFRESH_KEY = "guidecall.admin.refresh_token";

@@ -5,12 +5,12 @@
 // console reloaded mid-call shows it again; refreshed when the shopper's
 // page shares a new cart.
 import { formatMoney } from "../js/money.js";
-import { onLocaleChange, t } from "./i18n.js";
+import { locale, onLocaleChange, t } from "./i18n.js";
 
 const $ = (sel) => document.querySelector(sel);
-const locale = navigator.language || "en";
-const money = (amount, cur) => { try { return formatMoney(amount, cur, locale); } catch { return `${amount} ${cur}`; } };
-const when = (iso) => { try { return new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short" }).format(new Date(iso)); } catch { return iso || ""; } };
+// Amounts and dates in the console's language, drawn again after a change.
+const money = (amount, cur) => { try { return formatMoney(amount, cur, locale()); } catch { return `${amount} ${cur}`; } };
+const when = (iso) => { try { return new Intl.DateTimeFormat(locale(), { dateStyle: "medium", timeStyle: "short" }).format(new Date(iso)); } catch { return iso || ""; } };
 const minutes = (s) => (s >= 60 ? `${Math.round(s / 60)} min` : `${s} s`);
 
 export class ShopperContext {

@@ -20,7 +20,6 @@ import { Hold } from "./hold.js";
 
 const $ = (sel) => document.querySelector(sel);
 const REFRESH_KEY = "guidecall.refresh_token";
-const locale = navigator.language || "en";
 
 const auth = { access: null, expiresAt: 0, timer: null, account: null };
 const s = {

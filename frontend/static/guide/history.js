@@ -86,6 +86,7 @@ export class HistoryView {
     this.token = token;
     this.calls = [];
     this.loading = null;
+    this.status = null; // {key, vars} of the status line
     $("#history-form").addEventListener("submit", (ev) => { ev.preventDefault(); this.load(); });
   }
 
@@ -101,21 +102,28 @@ export class HistoryView {
   async load() {
     const token = this.token();
     if (!token) return;
-    const status = $("#history-status");
-    status.textContent = t("history.loading");
+    this.setStatus("history.loading");
     try {
       const qs = this.query();
       const data = await api("GET", `/api/v1/guide/calls${qs ? `?${qs}` : ""}`, token);
       this.calls = data.calls || [];
       this.render();
-      status.textContent = this.calls.length ? t("history.count", { n: this.calls.length }) : t("history.empty");
+      if (this.calls.length) this.setStatus("history.count", { n: this.calls.length }); else this.setStatus("history.empty");
     } catch (err) {
-      status.textContent = t("history.error", { message: err.message });
+      this.setStatus("history.error", { message: err.message });
     }
+  }
+
+  // The status line keeps its message key, not its text, so render() (on
+  // a change of language) writes it again in the new language.
+  setStatus(key, vars) {
+    this.status = { key, vars };
+    $("#history-status").textContent = t(key, vars);
   }
 
   render() {
     $("#history-list").replaceChildren(...this.calls.map((c) => this.row(c)));
+    if (this.status) $("#history-status").textContent = t(this.status.key, this.status.vars);
   }
 
   row(c) {

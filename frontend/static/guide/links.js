@@ -8,11 +8,10 @@
 // Links stay with their own call: a link sent in one call never appears in
 // another.
 import { formatMoney, itemsTotal, minorDigits, normalizeCurrency, parseMajor, toDecimalString } from "../js/money.js";
-import { formatTime, onLocaleChange, t } from "./i18n.js";
+import { formatTime, locale, onLocaleChange, t } from "./i18n.js";
 import { paymentStatusText } from "./history.js";
 
 const $ = (sel) => document.querySelector(sel);
-const locale = navigator.language || "en";
 
 /**
  * @param {object} o
@@ -24,7 +23,8 @@ const locale = navigator.language || "en";
  */
 export function createLinks({ token, calls, activeId, liveCall, showError }) {
   const active = () => calls().get(activeId()) || null;
-  // The list's statuses and buttons are drawn from code: again in a new language.
+  // The list's amounts (in the console's language), statuses and buttons
+  // are drawn from code: again in a new language.
   onLocaleChange(() => { const rec = active(); if (rec) renderLinks(rec); });
 
 
@@ -124,7 +124,7 @@ export function createLinks({ token, calls, activeId, liveCall, showError }) {
       li.dataset.status = merged.status || "open";
       if (merged.refund_requested) li.dataset.refundRequested = String(merged.refund_requested);
       let amountText = "";
-      try { amountText = formatMoney(merged.amount, merged.currency, locale); } catch { amountText = `${merged.amount} ${merged.currency}`; }
+      try { amountText = formatMoney(merged.amount, merged.currency, locale()); } catch { amountText = `${merged.amount} ${merged.currency}`; }
       const what = document.createElement("span");
       what.className = "what";
       what.textContent = merged.description || merged.items?.[0]?.name || merged.link_id;
@@ -260,7 +260,7 @@ export function createLinks({ token, calls, activeId, liveCall, showError }) {
         try { data = await res.json(); } catch { /* empty */ }
         if (!res.ok) throw new Error(data?.error?.message || `HTTP ${res.status}`);
         let text = "";
-        try { text = formatMoney(data.refund.amount, link.currency, locale); } catch { text = String(data.refund.amount); }
+        try { text = formatMoney(data.refund.amount, link.currency, locale()); } catch { text = String(data.refund.amount); }
         form.closest("li")?.setAttribute("data-refund-requested", String(data.refund.seq));
         msg.textContent = t("refund.sent", { amount: text });
         form.remove();

@@ -7,6 +7,7 @@
 import { locale, t } from "./i18n.js";
 import { clock } from "./presence.js";
 import { formatMoney } from "../js/money.js";
+import { labelTables } from "../js/stack.js";
 
 const $ = (sel) => document.querySelector(sel);
 const POLL_MS = 5000;
@@ -28,6 +29,9 @@ export class QueueOverview {
     this.ticker = null;
     this.onClaimCallbacks = onClaimCallbacks;
     $("#overview-callbacks").addEventListener("click", () => this.onClaimCallbacks?.());
+    // At phone widths (lobby.css) each waiting shopper is a card of
+    // "column: value" lines, named from the cells' data-label.
+    labelTables($("#overview-queues"));
   }
 
   start() {
@@ -164,8 +168,8 @@ export class QueueOverview {
     table.append(caption, thead, tbody);
     const wrap = document.createElement("div");
     wrap.className = "table-scroll";
-    // A region that may scroll sideways on a phone must be reachable by
-    // keyboard.
+    // A region that may scroll sideways (a narrow window above phone
+    // width) must be reachable by keyboard.
     wrap.tabIndex = 0;
     wrap.setAttribute("role", "region");
     wrap.setAttribute("aria-label", caption.textContent);

@@ -4,11 +4,11 @@
 // data (POST /api/v1/products/preview; the server fetches only the shop's
 // own origins).
 import { formatMoney } from "../js/money.js";
-import { t } from "./i18n.js";
+import { locale, onLocaleChange, t } from "./i18n.js";
 
 const $ = (sel) => document.querySelector(sel);
-const locale = navigator.language || "en";
-const money = (amount, cur) => { try { return formatMoney(amount, cur, locale); } catch { return `${amount} ${cur}`; } };
+// Prices in the console's language; a change of language draws them again.
+const money = (amount, cur) => { try { return formatMoney(amount, cur, locale()); } catch { return `${amount} ${cur}`; } };
 
 export class ProductFeed {
   /** @param {{token: function():string, send: function(string, object):void, live: function():boolean}} o */
@@ -21,6 +21,7 @@ export class ProductFeed {
       if (b) this.share(b, this.results[Number(b.dataset.index)]);
     });
     $("#product-preview").addEventListener("click", () => this.preview());
+    onLocaleChange(() => this.render());
   }
 
   async request(path, body) {

@@ -7,10 +7,9 @@ import { formatMoney, minorDigits, normalizeCurrency, parseMajor } from "../js/m
 import { locale as consoleLocale, onLocaleChange, t } from "./i18n.js";
 
 const $ = (sel) => document.querySelector(sel);
-const locale = navigator.language || "en";
-const money = (amount, cur) => { try { return formatMoney(amount, cur, locale); } catch { return `${amount} ${cur}`; } };
-// System lines name amounts in the console's language, as they are drawn.
-const moneyHere = (amount, cur) => { try { return formatMoney(amount, cur, consoleLocale()); } catch { return `${amount} ${cur}`; } };
+// Amounts in the console's language, as they are drawn: a change of
+// language draws them again.
+const money = (amount, cur) => { try { return formatMoney(amount, cur, consoleLocale()); } catch { return `${amount} ${cur}`; } };
 const MAX_SYSTEM_LINES = 200; // per call: a bound, not a limit a call meets
 
 export class ShopSide {
@@ -26,10 +25,11 @@ export class ShopSide {
     // the call is off screen so that switching back draws them again.
     this.system = new Map();
     this.specs = new WeakMap(); // a system line's element -> its spec
-    // The cart line and the system lines are drawn from code, so they are
-    // drawn again in a new language.
+    // The cart line, the products shown and the system lines are drawn
+    // from code, so they are drawn again in a new language.
     onLocaleChange(() => {
       this.cart(this.lastCart);
+      $("#shared-products").replaceChildren(...this.shown.map((d) => this.productLine(d)));
       for (const li of document.querySelectorAll("#guide-chat-log li.chat-system")) {
         const spec = this.specs.get(li);
         if (spec) li.textContent = this.systemText(spec);
@@ -92,7 +92,7 @@ export class ShopSide {
 
   systemText(spec) {
     const vars = { ...spec.vars };
-    if (spec.amount) vars.amount = moneyHere(spec.amount.amount, spec.amount.currency);
+    if (spec.amount) vars.amount = money(spec.amount.amount, spec.amount.currency);
     return t(spec.key, vars);
   }
 
@@ -158,11 +158,15 @@ export class ShopSide {
     this.place(li, Date.parse(d.sent_at || ""));
   }
 
-  product(d) {
-    this.shown.push(d);
+  productLine(d) {
     const li = document.createElement("li");
     li.textContent = `${d.name}${d.variant ? ` (${d.variant})` : ""}, ${money(d.price, d.currency)}`;
-    $("#shared-products").append(li);
+    return li;
+  }
+
+  product(d) {
+    this.shown.push(d);
+    $("#shared-products").append(this.productLine(d));
     // In the chat too, where the guide reads the call's course. Not kept
     // with the call's system lines: the card comes back with its history.
     const spec = { key: "chat.sys.product", vars: { product: d.variant ? `${d.name} (${d.variant})` : String(d.name || "") },
