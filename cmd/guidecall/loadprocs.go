@@ -133,6 +133,11 @@ func startProcs(ctx context.Context, o loadOptions, lr *loadRun, stderr io.Write
 		}
 		spawn = func(ctx context.Context, args []string) *exec.Cmd { return exec.CommandContext(ctx, exe, args...) }
 	}
+	if _, ok := stderr.(*os.File); !ok {
+		// exec copies a child's stderr in a goroutine of its own unless it
+		// is a file, so the children would write one writer at once.
+		stderr = &lockedWriter{w: stderr}
+	}
 	pl := &procLine{lr: lr}
 	for i := range o.Procs {
 		cmd := spawn(ctx, childArgs(o, i))
@@ -155,6 +160,18 @@ func startProcs(ctx context.Context, o loadOptions, lr *loadRun, stderr io.Write
 		pl.children = append(pl.children, c)
 	}
 	return pl, nil
+}
+
+// lockedWriter lets several children's stderr copies share one writer.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // send writes cmd to the child.
