@@ -138,8 +138,11 @@ func (s *PostgresStore) QueuedLine(ctx context.Context) (line []Entry, settled b
 			ELSE false END
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE c.oid = 'queue_entries'::regclass`)
-	b.Queue(`SELECT `+entryColumns+` FROM queue_entries
-		WHERE state IN ($1, $2) ORDER BY queue COLLATE "C", rank`, EntryWaiting, EntryOffered)
+	// The states are written out, not parameters, so that even a generic
+	// plan matches queue_entries_line_idx's predicate (00085) and reads
+	// the line off that index instead of scanning the table.
+	b.Queue(`SELECT ` + entryColumns + ` FROM queue_entries
+		WHERE state IN ('waiting', 'offered') ORDER BY queue COLLATE "C", rank`)
 	br := s.pool.SendBatch(ctx, &b)
 	defer br.Close()
 	if err := br.QueryRow().Scan(&settled); err != nil {
@@ -366,9 +369,11 @@ func (x pgExec) EntryRequeue(ctx context.Context, id string) (Entry, error) {
 
 func (x pgExec) EntriesQueued(ctx context.Context, queue string) ([]Entry, error) {
 	// COLLATE "C" sorts queue names byte-wise, as Go and the MemoryStore do.
+	// States written out, not parameters: a generic plan then still
+	// matches queue_entries_line_idx's predicate (see QueuedLine).
 	rows, err := x.q.Query(ctx, `SELECT `+entryColumns+` FROM queue_entries
-		WHERE state IN ($1, $2) AND ($3 = '' OR queue = $3)
-		ORDER BY queue COLLATE "C", rank`, EntryWaiting, EntryOffered, queue)
+		WHERE state IN ('waiting', 'offered') AND ($1 = '' OR queue = $1)
+		ORDER BY queue COLLATE "C", rank`, queue)
 	if err != nil {
 		return nil, pgError(err, "queue", queue)
 	}
