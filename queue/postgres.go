@@ -509,31 +509,30 @@ func (x pgExec) GuidesOnline(ctx context.Context) ([]Guide, error) {
 // parties whose socket this node holds: the change triggers do not fire on
 // seen_at alone (migration 00120), so a refresh does not make the matcher
 // read the line again. Each also returns the parties the matcher gave up on
-// (socket SocketGivenUp) among those held; only when there are some does a
+// (socket SocketGivenUp) among those held, found in the same scan (their
+// seen_at is written back unchanged); only when there are some does a
 // second statement per table reclaim them (a transaction of its own, and a
-// change the triggers count). The refresh and the reclaim touch disjoint
-// rows.
+// change the triggers count).
 func (s *PostgresStore) Touch(ctx context.Context, entries, guides []Held, at time.Time) (reclaimedEntries, reclaimedGuides []string, err error) {
 	var b pgx.Batch
 	if len(entries) > 0 {
 		ids, socks := heldColumns(entries)
 		b.Queue(`WITH held AS (SELECT * FROM unnest($1::text[], $2::text[]) AS h(id, sock)),
 			touched AS (
-				UPDATE queue_entries e SET seen_at = $3
-				FROM held WHERE e.id = held.id AND e.socket_id = held.sock
-				RETURNING e.id)
-			SELECT e.id FROM queue_entries e JOIN held ON e.id = held.id
-			WHERE e.socket_id = $4 AND e.state IN ('waiting', 'offered', 'in_call')`, ids, socks, at, SocketGivenUp)
+				UPDATE queue_entries e SET seen_at = CASE WHEN e.socket_id = held.sock THEN $3 ELSE e.seen_at END
+				FROM held WHERE e.id = held.id AND (e.socket_id = held.sock
+					OR (e.socket_id = $4 AND e.state IN ('waiting', 'offered', 'in_call')))
+				RETURNING e.id, e.socket_id = $4 AS given_up)
+			SELECT id FROM touched WHERE given_up`, ids, socks, at, SocketGivenUp)
 	}
 	if len(guides) > 0 {
 		ids, socks := heldColumns(guides)
 		b.Queue(`WITH held AS (SELECT * FROM unnest($1::text[], $2::text[]) AS h(id, sock)),
 			touched AS (
-				UPDATE guides g SET seen_at = $3
-				FROM held WHERE g.id = held.id AND g.socket_id = held.sock
-				RETURNING g.id)
-			SELECT g.id FROM guides g JOIN held ON g.id = held.id
-			WHERE NOT g.online AND g.socket_id = $4`, ids, socks, at, SocketGivenUp)
+				UPDATE guides g SET seen_at = CASE WHEN g.socket_id = held.sock THEN $3 ELSE g.seen_at END
+				FROM held WHERE g.id = held.id AND (g.socket_id = held.sock OR (NOT g.online AND g.socket_id = $4))
+				RETURNING g.id, NOT g.online AND g.socket_id = $4 AS given_up)
+			SELECT id FROM touched WHERE given_up`, ids, socks, at, SocketGivenUp)
 	}
 	if b.Len() == 0 {
 		return nil, nil, nil
