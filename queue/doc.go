@@ -65,7 +65,11 @@
 // (told.go); the memory store tallies its line so that a socket's first
 // position does not read the whole line (tally.go). A PostgreSQL line is
 // kept only when no writing transaction was open as it was read
-// (migration 00100).
+// (migration 00100). A node's presence refresh ([Store.Touch], SeenAt
+// alone) is not a change the counter counts (migration 00120), so an idle
+// line is not read again; the matcher asks the store for shoppers nobody
+// reported ([Store.EntriesUnseen]) once per [Service.TouchEvery] instead
+// of reading their SeenAt off the line it keeps.
 //
 // Events live in memory only. What a merchant webhook will report must be
 // recorded in the same transaction as the change; queue does not record

@@ -78,34 +78,25 @@ func (s *Service) settlePresence(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("guide %s: %w", g.ID, err))
 		}
 	}
-	line, _, err := s.passLine(ctx)
-	if err != nil {
-		return err
+	// Shoppers are asked for apart from the line the matcher keeps, since
+	// a refresh of SeenAt does not move the change counter, and at most
+	// once per TouchEvery: a shopper's node refreshes it only that often,
+	// so a drop is found between StaleAfter and StaleAfter+TouchEvery
+	// after the last refresh.
+	if !s.unseenAt.IsZero() && s.now().Sub(s.unseenAt) < s.TouchEvery() {
+		return errors.Join(errs...)
 	}
-	live, err := s.store.CallsLive(ctx)
-	if err != nil {
-		return err
-	}
+	s.unseenAt = s.now()
 	stale := func(e Entry) bool {
 		return e.DisconnectedAt == nil && !e.SeenAt.IsZero() && e.SeenAt.Before(cutoff)
 	}
-	var ids []string
-	for _, e := range line {
-		if stale(e) {
-			ids = append(ids, e.ID)
-		}
+	unseen, err := s.store.EntriesUnseen(ctx, cutoff)
+	if err != nil {
+		return errors.Join(append(errs, err)...)
 	}
-	var inCall []string
-	for _, c := range live {
-		if c.State != CallOffered {
-			inCall = append(inCall, c.EntryID)
-		}
-	}
-	entries, _ := s.entriesByID(ctx, inCall) // one that cannot be read is judged at the next pass
-	for _, id := range inCall {
-		if e, ok := entries[id]; ok && stale(e) {
-			ids = append(ids, e.ID)
-		}
+	ids := make([]string, 0, len(unseen))
+	for _, e := range unseen {
+		ids = append(ids, e.ID)
 	}
 	for _, id := range ids {
 		err := s.entryChange(ctx, id, func(ctx context.Context, t *txn, p *parties) error {

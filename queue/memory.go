@@ -278,8 +278,17 @@ func (m *MemoryStore) snapNote(old, cur *Entry) {
 func (m *MemoryStore) Touch(_ context.Context, entries, guides []Held, at time.Time) (reclaimedEntries, reclaimedGuides []string, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.version++ // SeenAt moves, which the matcher's presence check reads
+	// SeenAt alone does not count as a change (ChangeVersion), as on
+	// PostgreSQL (migration 00120): only a reclaim moves the version. The
+	// line kept in snap is dropped (it is shared with whoever read it, so
+	// it is not patched) and read afresh by the next QueuedLine.
 	m.snap, m.snapOK = nil, false
+	reclaimed := false
+	defer func() {
+		if reclaimed {
+			m.version++
+		}
+	}()
 	for _, h := range entries {
 		e, ok := m.entries[h.ID]
 		if !ok {
@@ -288,6 +297,7 @@ func (m *MemoryStore) Touch(_ context.Context, entries, guides []Held, at time.T
 		if (e.State.Queued() || e.State == EntryInCall) && e.SocketID == SocketGivenUp {
 			e.SocketID, e.DisconnectedAt = h.SocketID, nil
 			reclaimedEntries = append(reclaimedEntries, e.ID)
+			reclaimed = true
 		}
 		if e.SocketID == h.SocketID {
 			e.SeenAt = at
@@ -301,6 +311,7 @@ func (m *MemoryStore) Touch(_ context.Context, entries, guides []Held, at time.T
 		if !g.Online && g.SocketID == SocketGivenUp {
 			g.Online, g.SocketID, g.DisconnectedAt = true, h.SocketID, nil
 			reclaimedGuides = append(reclaimedGuides, g.ID)
+			reclaimed = true
 		}
 		if g.SocketID == h.SocketID {
 			g.SeenAt = at
@@ -722,5 +733,23 @@ func (t *memTx) CallItems(_ context.Context, callID string) ([]CallItem, error) 
 	for i, it := range l.items {
 		out[i] = cloneItem(it)
 	}
+	return out, nil
+}
+
+// EntriesUnseen returns the entries waiting, offered or in a call whose
+// socket is not known to be gone and whose SeenAt is set and before
+// cutoff, by id. It looks at every entry the store keeps; the matcher
+// asks once per TouchEvery.
+func (m *MemoryStore) EntriesUnseen(_ context.Context, cutoff time.Time) ([]Entry, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Entry
+	for _, e := range m.entries {
+		if (e.State.Queued() || e.State == EntryInCall) && e.DisconnectedAt == nil &&
+			!e.SeenAt.IsZero() && e.SeenAt.Before(cutoff) {
+			out = append(out, cloneEntry(*e))
+		}
+	}
+	slices.SortFunc(out, func(a, b Entry) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
 }

@@ -122,29 +122,42 @@ func (s *PostgresStore) ChangeVersion(ctx context.Context) (int64, error) {
 	return v, nil
 }
 
-// QueuedLine reads the line on one connection after asking whether any
-// transaction that wrote entries, guides or calls is still open: each
-// holds a shared advisory lock from its first such write until it ends
-// (queue_change_bump, migration 00100), so the exclusive one is free only
-// when none is. The lock is taken and let go in one statement, without
-// waiting; writers that arrive meanwhile wait for that statement only.
+// QueuedLine asks whether any transaction that wrote entries, guides or
+// calls is still open and then reads the line, in one batch (one round
+// trip; each statement takes its own snapshot, the line's after the
+// lock's answer): each writer holds a shared advisory lock from its first
+// such write until it ends (queue_change_bump, migration 00100), so the
+// exclusive one is free only when none is. The lock is taken and let go
+// in one statement, without waiting; writers that arrive meanwhile wait
+// for that statement only.
 func (s *PostgresStore) QueuedLine(ctx context.Context) (line []Entry, settled bool, err error) {
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return nil, false, pgError(err, "queue", "")
-	}
-	defer conn.Release()
-	if err := conn.QueryRow(ctx, `SELECT CASE
+	var b pgx.Batch
+	b.Queue(`SELECT CASE
 			WHEN pg_try_advisory_lock(hashtext('queue_change'), hashtext(n.nspname))
 			THEN pg_advisory_unlock(hashtext('queue_change'), hashtext(n.nspname))
 			ELSE false END
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE c.oid = 'queue_entries'::regclass`).Scan(&settled); err != nil {
+		WHERE c.oid = 'queue_entries'::regclass`)
+	// The states are written out, not parameters, so that even a generic
+	// plan matches queue_entries_line_idx's predicate (00085) and reads
+	// the line off that index instead of scanning the table.
+	b.Queue(`SELECT ` + entryColumns + ` FROM queue_entries
+		WHERE state IN ('waiting', 'offered') ORDER BY queue COLLATE "C", rank`)
+	br := s.pool.SendBatch(ctx, &b)
+	defer br.Close()
+	if err := br.QueryRow().Scan(&settled); err != nil {
 		return nil, false, pgError(err, "queue writers", "")
 	}
-	line, err = pgExec{q: conn}.EntriesQueued(ctx, "")
+	rows, err := br.Query()
 	if err != nil {
-		return nil, false, err
+		return nil, false, pgError(err, "queue", "")
+	}
+	line, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Entry, error) { return scanEntry(r) })
+	if err != nil {
+		return nil, false, pgError(err, "queue", "")
+	}
+	if err := br.Close(); err != nil {
+		return nil, false, pgError(err, "queue", "")
 	}
 	return line, settled, nil
 }
@@ -387,9 +400,11 @@ func (s *PostgresStore) GuidesByID(ctx context.Context, ids []string) (map[strin
 
 func (x pgExec) EntriesQueued(ctx context.Context, queue string) ([]Entry, error) {
 	// COLLATE "C" sorts queue names byte-wise, as Go and the MemoryStore do.
+	// States written out, not parameters: a generic plan then still
+	// matches queue_entries_line_idx's predicate (see QueuedLine).
 	rows, err := x.q.Query(ctx, `SELECT `+entryColumns+` FROM queue_entries
-		WHERE state IN ($1, $2) AND ($3 = '' OR queue = $3)
-		ORDER BY queue COLLATE "C", rank`, EntryWaiting, EntryOffered, queue)
+		WHERE state IN ('waiting', 'offered') AND ($1 = '' OR queue = $1)
+		ORDER BY queue COLLATE "C", rank`, queue)
 	if err != nil {
 		return nil, pgError(err, "queue", queue)
 	}
@@ -521,64 +536,129 @@ func (x pgExec) GuidesOnline(ctx context.Context) ([]Guide, error) {
 }
 
 // Touch runs one statement per table in one batch (one round trip, one
-// implicit transaction). Each statement reclaims the parties the matcher
-// gave up on (socket SocketGivenUp) and refreshes seen_at of those whose
-// socket this node holds; the two updates touch disjoint rows.
+// implicit transaction). Each refreshes seen_at, and nothing else, of the
+// parties whose socket this node holds: the change triggers do not fire on
+// seen_at alone (migration 00120), so a refresh does not make the matcher
+// read the line again. Each also returns the parties the matcher gave up on
+// (socket SocketGivenUp) among those held, found in the same scan (their
+// seen_at is written back unchanged); only when there are some does a
+// second statement per table reclaim them (a transaction of its own, and a
+// change the triggers count).
 func (s *PostgresStore) Touch(ctx context.Context, entries, guides []Held, at time.Time) (reclaimedEntries, reclaimedGuides []string, err error) {
 	var b pgx.Batch
 	if len(entries) > 0 {
 		ids, socks := heldColumns(entries)
 		b.Queue(`WITH held AS (SELECT * FROM unnest($1::text[], $2::text[]) AS h(id, sock)),
-			reclaimed AS (
-				UPDATE queue_entries e SET socket_id = held.sock, disconnected_at = NULL, seen_at = $3
-				FROM held WHERE e.id = held.id AND e.socket_id = $4
-					AND e.state IN ('waiting', 'offered', 'in_call')
-				RETURNING e.id),
 			touched AS (
-				UPDATE queue_entries e SET seen_at = $3
-				FROM held WHERE e.id = held.id AND e.socket_id = held.sock
-				RETURNING e.id)
-			SELECT id FROM reclaimed`, ids, socks, at, SocketGivenUp)
+				UPDATE queue_entries e SET seen_at = CASE WHEN e.socket_id = held.sock THEN $3 ELSE e.seen_at END
+				FROM held WHERE e.id = held.id AND (e.socket_id = held.sock
+					OR (e.socket_id = $4 AND e.state IN ('waiting', 'offered', 'in_call')))
+				RETURNING e.id, e.socket_id = $4 AS given_up)
+			SELECT id FROM touched WHERE given_up`, ids, socks, at, SocketGivenUp)
 	}
 	if len(guides) > 0 {
 		ids, socks := heldColumns(guides)
 		b.Queue(`WITH held AS (SELECT * FROM unnest($1::text[], $2::text[]) AS h(id, sock)),
-			reclaimed AS (
-				UPDATE guides g SET online = true, socket_id = held.sock, disconnected_at = NULL, seen_at = $3
-				FROM held WHERE g.id = held.id AND NOT g.online AND g.socket_id = $4
-				RETURNING g.id),
 			touched AS (
-				UPDATE guides g SET seen_at = $3
-				FROM held WHERE g.id = held.id AND g.socket_id = held.sock
-				RETURNING g.id)
-			SELECT id FROM reclaimed`, ids, socks, at, SocketGivenUp)
+				UPDATE guides g SET seen_at = CASE WHEN g.socket_id = held.sock THEN $3 ELSE g.seen_at END
+				FROM held WHERE g.id = held.id AND (g.socket_id = held.sock OR (NOT g.online AND g.socket_id = $4))
+				RETURNING g.id, NOT g.online AND g.socket_id = $4 AS given_up)
+			SELECT id FROM touched WHERE given_up`, ids, socks, at, SocketGivenUp)
 	}
 	if b.Len() == 0 {
 		return nil, nil, nil
 	}
-	br := s.pool.SendBatch(ctx, &b)
-	defer br.Close()
-	read := func() ([]string, error) {
-		rows, err := br.Query()
+	var givenUpEntries, givenUpGuides []string
+	err = func() error {
+		br := s.pool.SendBatch(ctx, &b)
+		defer br.Close()
+		read := func() ([]string, error) {
+			rows, err := br.Query()
+			if err != nil {
+				return nil, err
+			}
+			return pgx.CollectRows(rows, pgx.RowTo[string])
+		}
+		var err error
+		if len(entries) > 0 {
+			if givenUpEntries, err = read(); err != nil {
+				return pgError(err, "touch", fmt.Sprintf("%d entries", len(entries)))
+			}
+		}
+		if len(guides) > 0 {
+			if givenUpGuides, err = read(); err != nil {
+				return pgError(err, "touch", fmt.Sprintf("%d guides", len(guides)))
+			}
+		}
+		if err := br.Close(); err != nil {
+			return pgError(err, "touch", "batch")
+		}
+		return nil
+	}()
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(givenUpEntries) > 0 {
+		ids, socks := heldColumns(heldOnly(entries, givenUpEntries))
+		rows, err := s.pool.Query(ctx, `WITH held AS (SELECT * FROM unnest($1::text[], $2::text[]) AS h(id, sock))
+			UPDATE queue_entries e SET socket_id = held.sock, disconnected_at = NULL, seen_at = $3
+			FROM held WHERE e.id = held.id AND e.socket_id = $4
+				AND e.state IN ('waiting', 'offered', 'in_call')
+			RETURNING e.id`, ids, socks, at, SocketGivenUp)
+		if err == nil {
+			reclaimedEntries, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		}
 		if err != nil {
-			return nil, err
-		}
-		return pgx.CollectRows(rows, pgx.RowTo[string])
-	}
-	if len(entries) > 0 {
-		if reclaimedEntries, err = read(); err != nil {
-			return nil, nil, pgError(err, "touch", fmt.Sprintf("%d entries", len(entries)))
+			return nil, nil, pgError(err, "reclaim", fmt.Sprintf("%d entries", len(ids)))
 		}
 	}
-	if len(guides) > 0 {
-		if reclaimedGuides, err = read(); err != nil {
-			return nil, nil, pgError(err, "touch", fmt.Sprintf("%d guides", len(guides)))
+	if len(givenUpGuides) > 0 {
+		ids, socks := heldColumns(heldOnly(guides, givenUpGuides))
+		rows, err := s.pool.Query(ctx, `WITH held AS (SELECT * FROM unnest($1::text[], $2::text[]) AS h(id, sock))
+			UPDATE guides g SET online = true, socket_id = held.sock, disconnected_at = NULL, seen_at = $3
+			FROM held WHERE g.id = held.id AND NOT g.online AND g.socket_id = $4
+			RETURNING g.id`, ids, socks, at, SocketGivenUp)
+		if err == nil {
+			reclaimedGuides, err = pgx.CollectRows(rows, pgx.RowTo[string])
 		}
-	}
-	if err := br.Close(); err != nil {
-		return nil, nil, pgError(err, "touch", "batch")
+		if err != nil {
+			return nil, nil, pgError(err, "reclaim", fmt.Sprintf("%d guides", len(ids)))
+		}
 	}
 	return reclaimedEntries, reclaimedGuides, nil
+}
+
+// heldOnly is the held parties whose ids are in ids.
+func heldOnly(held []Held, ids []string) []Held {
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	var out []Held
+	for _, h := range held {
+		if want[h.ID] {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// EntriesUnseen reads the entries waiting, offered or in a call whose
+// socket is not known to be gone and whose seen_at is before cutoff: the
+// ones whose node stopped reporting them.
+func (s *PostgresStore) EntriesUnseen(ctx context.Context, cutoff time.Time) ([]Entry, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+entryColumns+` FROM queue_entries
+		WHERE state IN ('waiting', 'offered', 'in_call') AND disconnected_at IS NULL
+			AND seen_at > $1 AND seen_at < $2
+		ORDER BY id COLLATE "C"`, time.Time{}, cutoff)
+	if err != nil {
+		return nil, pgError(err, "entries unseen", "")
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Entry, error) { return scanEntry(r) })
+	if err != nil {
+		return nil, pgError(err, "entries unseen", "")
+	}
+	return out, nil
 }
 
 func heldColumns(held []Held) (ids, socks []string) {

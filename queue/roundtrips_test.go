@@ -83,7 +83,7 @@ func TestPostgresCallRoundTrips(t *testing.T) {
 
 	// want is each step's round trips now; a step may cost less.
 	want := map[string]int64{
-		"join": 2, "connect": 8, "match pass (offer)": 23, "accept": 4,
+		"join": 2, "connect": 8, "match pass (offer)": 20, "accept": 4,
 		"first sdp (signaled)": 4, "connected": 4, "connected (other side)": 4, "end": 5,
 	}
 	order := []string{"join", "connect", "match pass (offer)", "accept", "first sdp (signaled)", "connected", "connected (other side)", "end"}

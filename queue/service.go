@@ -68,6 +68,9 @@ type Service struct {
 	// leadSince is when this node last became leader; only the loop
 	// touches it.
 	leadSince time.Time
+	// unseenAt is when the matcher last asked the store for shoppers
+	// nobody reported (settlePresence); only the loop touches it.
+	unseenAt time.Time
 
 	life     sync.Mutex
 	started  bool
@@ -210,6 +213,7 @@ func (s *Service) run(ctx context.Context) {
 		s.toldLine = toldLine{}
 		s.pass = passCache{}
 		s.leadSince = s.now()
+		s.unseenAt = time.Time{}
 		s.lead(leadCtx)
 		s.cfg.Observer.Leading(false)
 		if ctx.Err() == nil {

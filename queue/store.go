@@ -123,11 +123,19 @@ type Store interface {
 	// with this socket. Touch returns the ids reclaimed. A party that now
 	// has another socket is left alone. It is one transaction of its own.
 	Touch(ctx context.Context, entries, guides []Held, at time.Time) (reclaimedEntries, reclaimedGuides []string, err error)
+	// EntriesUnseen returns the entries waiting, offered or in a call
+	// whose socket is not known to be gone (no DisconnectedAt) and whose
+	// SeenAt is set and before cutoff, by id: the parties whose node
+	// stopped reporting them. SeenAt alone is not a change ChangeCounter
+	// counts, so the matcher asks for these rather than reading them off
+	// the line it keeps.
+	EntriesUnseen(ctx context.Context, cutoff time.Time) ([]Entry, error)
 }
 
 // ChangeCounter is a Store that counts its writes: ChangeVersion moves
 // whenever an entry, guide or call was written (it may move without one,
-// after a write that rolled back). The matcher reads it on each pass and
+// after a write that rolled back), except a write of SeenAt alone (Touch
+// refreshing presence): a line kept across Touch may hold older SeenAt. The matcher reads it on each pass and
 // reuses what it read last while the count stands still. A store without
 // it is read afresh on every pass.
 //

@@ -248,5 +248,72 @@ func runGuideTests(t *testing.T, newStore func(t *testing.T) queue.Store) {
 		if _, _, err := s.Touch(ctx, nil, nil, seen); err != nil {
 			t.Errorf("Touch of nothing: %v", err)
 		}
+
+		// A refresh of SeenAt alone is not a change the counter counts; a
+		// reclaim is.
+		cc, ok := s.(queue.ChangeCounter)
+		if !ok {
+			return
+		}
+		version := func() int64 {
+			t.Helper()
+			v, err := cc.ChangeVersion(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+		v := version()
+		if _, _, err := s.Touch(ctx, entries, guides, seen.Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if got := version(); got != v {
+			t.Errorf("ChangeVersion moved from %d to %d on a Touch that only refreshed SeenAt", v, got)
+		}
+		if e, _ := s.EntryGet(ctx, "e_held"); !e.SeenAt.Equal(seen.Add(time.Second)) {
+			t.Errorf("e_held seen %s after the second Touch, want %s", e.SeenAt, seen.Add(time.Second))
+		}
+		setEntry(entry("e_given_up2", "shoes", 0), func(e *queue.Entry) {
+			e.SocketID, e.SeenAt, e.DisconnectedAt = queue.SocketGivenUp, old, ptr(old)
+		})
+		v = version()
+		backE, _, err = s.Touch(ctx, []queue.Held{{ID: "e_given_up2", SocketID: "s7"}}, nil, seen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantIDs(t, "reclaimed entries", backE, []string{"e_given_up2"})
+		if got := version(); got == v {
+			t.Errorf("ChangeVersion stood at %d over a Touch that reclaimed an entry", v)
+		}
+	})
+
+	t.Run("EntriesUnseen", func(t *testing.T) {
+		s := newStore(t)
+		old, recent, cutoff := at(time.Second), at(time.Minute), at(30*time.Second)
+		set := func(e queue.Entry, fn func(*queue.Entry)) {
+			t.Helper()
+			mustCreateEntry(t, s, e)
+			if _, err := s.EntryUpdate(ctx, e.ID, func(cur *queue.Entry) error { fn(cur); return nil }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		set(entry("e_old_b", "shoes", 0), func(e *queue.Entry) { e.SocketID, e.SeenAt = "s1", old })
+		set(entry("e_old_a", "hats", 0), func(e *queue.Entry) { e.SocketID, e.SeenAt = "s2", old })
+		set(entry("e_recent", "shoes", 0), func(e *queue.Entry) { e.SocketID, e.SeenAt = "s3", recent })
+		set(entry("e_at_cutoff", "shoes", 0), func(e *queue.Entry) { e.SocketID, e.SeenAt = "s4", cutoff })
+		set(entry("e_gone", "shoes", 0), func(e *queue.Entry) { e.SeenAt, e.DisconnectedAt = old, ptr(old) })
+		set(entry("e_never", "shoes", 0), func(e *queue.Entry) { e.SeenAt = time.Time{} })
+		set(entry("e_done", "shoes", 0), func(e *queue.Entry) { e.State, e.SocketID, e.SeenAt = queue.EntryDone, "s5", old })
+		got, err := s.EntriesUnseen(ctx, cutoff)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, e := range got {
+			ids = append(ids, e.ID)
+		}
+		if !slices.Equal(ids, []string{"e_old_a", "e_old_b"}) {
+			t.Errorf("EntriesUnseen = %v, want [e_old_a e_old_b]", ids)
+		}
 	})
 }
