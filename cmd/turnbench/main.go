@@ -89,6 +89,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if *serve {
 		return serveGuidecall(ctx, *port, *secret, *unbatched, o.profile)
 	}
+	if o.profile != "" {
+		// Made here, not by the server process, whose failure would only
+		// read as "guidecall did not start".
+		if err := os.MkdirAll(o.profile, 0o755); err != nil {
+			return fmt.Errorf("-profile: %w", err)
+		}
+	}
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 4 || n > 1400 {
