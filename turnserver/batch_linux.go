@@ -92,6 +92,24 @@ type readBatch struct {
 	bufs  [batchSize][slotSize]byte
 }
 
+// recvmmsg reads up to n (at most batchSize) datagrams from fd without
+// blocking, into the batch's buffers made ready for the call.
+func (rb *readBatch) recvmmsg(fd uintptr, n int) (int, unix.Errno) {
+	for i := range n {
+		rb.iovs[i].Base = &rb.bufs[i][0]
+		rb.iovs[i].SetLen(slotSize)
+		h := &rb.hdrs[i].Hdr
+		h.Name = (*byte)(unsafe.Pointer(&rb.names[i]))
+		h.Namelen = unix.SizeofSockaddrInet6
+		h.Iov = &rb.iovs[i]
+		h.SetIovlen(1)
+		h.Control, h.Controllen, h.Flags = nil, 0, 0
+		rb.hdrs[i].Len = 0
+	}
+	got, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&rb.hdrs[0])), uintptr(n), unix.MSG_DONTWAIT, 0, 0)
+	return int(got), errno
+}
+
 // writeBatch is what a listener sends with one sendmmsg: n messages
 // holding nbuf datagrams. Consecutive ChannelData of one size to one
 // client share a message as a UDP_SEGMENT train (its iovecs are
@@ -213,19 +231,7 @@ func (b *batchConn) recv(fd uintptr) bool {
 		if b.rb == nil {
 			b.rb = b.rbatchs.Get().(*readBatch)
 		}
-		rb := b.rb
-		for i := range rb.hdrs {
-			rb.iovs[i].Base = &rb.bufs[i][0]
-			rb.iovs[i].SetLen(slotSize)
-			h := &rb.hdrs[i].Hdr
-			h.Name = (*byte)(unsafe.Pointer(&rb.names[i]))
-			h.Namelen = unix.SizeofSockaddrInet6
-			h.Iov = &rb.iovs[i]
-			h.SetIovlen(1)
-			h.Control, h.Controllen, h.Flags = nil, 0, 0
-			rb.hdrs[i].Len = 0
-		}
-		n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&rb.hdrs[0])), batchSize, unix.MSG_DONTWAIT, 0, 0)
+		n, errno := b.rb.recvmmsg(fd, batchSize)
 		switch {
 		case errno == unix.EAGAIN:
 			b.releaseBatch()
@@ -237,7 +243,7 @@ func (b *batchConn) recv(fd uintptr) bool {
 			b.rerr = os.NewSyscallError("recvmmsg", errno)
 			return true
 		}
-		b.rn, b.rnext = int(n), 0
+		b.rn, b.rnext = n, 0
 		b.stats.readCalls.Add(1)
 		b.stats.readMsgs.Add(uint64(n))
 		for b.rnext < b.rn {

@@ -187,24 +187,12 @@ func (p *relayPoller) readOne(c *relayConn) {
 }
 
 func (p *relayPoller) recv(fd uintptr) {
-	rb := &p.rb
-	for i := range pollBatch {
-		rb.iovs[i].Base = &rb.bufs[i][0]
-		rb.iovs[i].SetLen(slotSize)
-		h := &rb.hdrs[i].Hdr
-		h.Name = (*byte)(unsafe.Pointer(&rb.names[i]))
-		h.Namelen = unix.SizeofSockaddrInet6
-		h.Iov = &rb.iovs[i]
-		h.SetIovlen(1)
-		h.Control, h.Controllen, h.Flags = nil, 0, 0
-		rb.hdrs[i].Len = 0
-	}
-	n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&rb.hdrs[0])), pollBatch, unix.MSG_DONTWAIT, 0, 0)
+	n, errno := p.rb.recvmmsg(fd, pollBatch)
 	if errno != 0 {
 		p.n, p.rerr = 0, errno
 		return
 	}
-	p.n = int(n)
+	p.n = n
 }
 
 // fromPeerQueued is fromPeer for the poller: the ChannelData is queued on
