@@ -360,13 +360,7 @@ func runLoad(ctx context.Context, o loadOptions, stderr io.Writer) (*loadReport,
 		if err != nil {
 			return nil, err
 		}
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := app.Stop(sctx); err != nil {
-				fmt.Fprintln(stderr, "loadtest: stop self node:", err)
-			}
-		}()
+		defer stopSelfNode(app, stderr)
 		lr.o.URL, lr.o.URLs, lr.o.Logins = app.URL(), []string{app.URL()}, logins
 		if pool != nil {
 			before := pool.Stat()
@@ -468,6 +462,15 @@ func runLoad(ctx context.Context, o loadOptions, stderr io.Writer) (*loadReport,
 // startSelfNode runs a node in this process on loopback with high join
 // limits and o.Guides fresh guide accounts.
 // pool is the node's database, nil on memory.
+// stopSelfNode stops the --self node when the run ends, whatever its mode.
+func stopSelfNode(node *app.App, stderr io.Writer) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := node.Stop(ctx); err != nil {
+		fmt.Fprintln(stderr, "loadtest: stop self node:", err)
+	}
+}
+
 func startSelfNode(ctx context.Context, o loadOptions, stderr io.Writer) (_ *app.App, _ []guideLogin, pool *pgxpool.Pool, _ error) {
 	var cfg config.Serve
 	fs := flag.NewFlagSet("self", flag.ContinueOnError)

@@ -181,13 +181,7 @@ func runWaiting(ctx context.Context, o loadOptions, stderr io.Writer) (*waitRepo
 		if err != nil {
 			return nil, err
 		}
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := app.Stop(sctx); err != nil {
-				fmt.Fprintln(stderr, "loadtest: stop self node:", err)
-			}
-		}()
+		defer stopSelfNode(app, stderr)
 		lr.o.URL, lr.o.URLs = app.URL(), []string{app.URL()}
 		rep.Target, rep.Nodes = app.URL()+" (--self, in-process: the figures include the load clients)", 1
 		pids = []int{os.Getpid()}
