@@ -114,17 +114,27 @@ func (s *Service) positionsOf(ctx context.Context, tx StoreTx, ids []string) (ma
 	return s.positionsFromLine(ctx, tx, ids)
 }
 
+// guidesAndCalls reads what a position's competition and wait estimate
+// depend on besides the line: the guides online and the live calls.
+func guidesAndCalls(ctx context.Context, tx StoreTx) ([]Guide, []Call, error) {
+	online, err := tx.GuidesOnline(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	live, err := tx.CallsLive(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return online, live, nil
+}
+
 // positionsAt tells entries where they stand from their places (tally.go).
 func (s *Service) positionsAt(ctx context.Context, tx StoreTx, places []linePlace) (map[string]Position, error) {
 	out := make(map[string]Position, len(places))
 	if len(places) == 0 {
 		return out, nil
 	}
-	online, err := tx.GuidesOnline(ctx)
-	if err != nil {
-		return nil, err
-	}
-	live, err := tx.CallsLive(ctx)
+	online, live, err := guidesAndCalls(ctx, tx)
 	if err != nil {
 		return nil, err
 	}
@@ -153,11 +163,7 @@ func (s *Service) positionsFromLine(ctx context.Context, tx StoreTx, ids []strin
 	if err != nil {
 		return nil, err
 	}
-	online, err := tx.GuidesOnline(ctx)
-	if err != nil {
-		return nil, err
-	}
-	live, err := tx.CallsLive(ctx)
+	online, live, err := guidesAndCalls(ctx, tx)
 	if err != nil {
 		return nil, err
 	}
